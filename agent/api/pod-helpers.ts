@@ -1,0 +1,31 @@
+/** Small facts about pods and containers that several parts of the agent need. */
+import type { Container, DefaultedPod, Pod } from './types.js';
+import { ConfigSourceAnnotation } from './well-known.js';
+import { hashObject } from '../util/hash.js';
+import type { PodRef } from '../runtime/runtime.js';
+
+export function podRef(pod: DefaultedPod): PodRef {
+  return { uid: pod.metadata.uid, name: pod.metadata.name, namespace: pod.metadata.namespace };
+}
+
+/** An init container with its own restartPolicy Always: a sidecar (Kubernetes 1.29+). */
+export function isSidecar(container: Container): boolean {
+  return container.restartPolicy === 'Always';
+}
+
+/** Static pods come from a file or a URL, not the API server. */
+export function isStaticPod(pod: Pod): boolean {
+  const source = pod.metadata?.annotations?.[ConfigSourceAnnotation];
+  return source !== undefined && source !== 'api';
+}
+
+/** A change of the hash restarts the container; equal specs always give equal hashes. */
+export function containerHash(container: Container): string {
+  return hashObject(container);
+}
+
+/** The pod's hostname: spec.hostname, else the pod name cut to a DNS label. */
+export function podHostname(pod: DefaultedPod): string {
+  const name = pod.spec.hostname || pod.metadata.name;
+  return name.slice(0, 63).replace(/[-.]+$/, '');
+}

@@ -1,0 +1,36 @@
+/** Kubernetes API types used across the agent (JSON shapes, from kubernetes-types). */
+export type {
+  Pod,
+  PodSpec,
+  PodStatus,
+  PodCondition,
+  PodList,
+  Container,
+  ContainerPort,
+  ContainerStatus,
+  ContainerState,
+  EnvVar,
+  Probe,
+  Volume,
+  VolumeMount,
+  ConfigMap,
+  Secret,
+  Service,
+  ResourceRequirements,
+  HostAlias,
+  PodDNSConfig,
+} from 'kubernetes-types/core/v1.js';
+export type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
+
+import type { Pod } from 'kubernetes-types/core/v1.js';
+
+/** A pod as the agent handles it: every defaulted field filled in. */
+export type DefaultedPod = Pod & {
+  metadata: NonNullable<Pod['metadata']> & { name: string; namespace: string; uid: string };
+  spec: NonNullable<Pod['spec']>;
+};
+
+/** "<namespace>/<name>": the kubelet's pod full name, used in logs and for static-pod exclusivity. */
+export function podFullName(pod: { metadata?: { name?: string; namespace?: string } }): string {
+  return `${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}`;
+}
