@@ -1,0 +1,88 @@
+/**
+ * Defaulting as the API server applies it (pkg/apis/core/v1/defaults.go) for the fields the
+ * agent acts on. Static pods never pass through an API server, so the agent does it itself.
+ */
+import type { Container, Pod, Probe, Volume } from '../api/types.js';
+
+export const DefaultTerminationGracePeriodSeconds = 30;
+export const DefaultTerminationMessagePath = '/dev/termination-log';
+
+/** A copy of `pod` with every defaulted field filled in. */
+export function withApiDefaults(pod: Pod): Pod {
+  const copy = structuredClone(pod);
+  const metadata = (copy.metadata ??= {});
+  metadata.namespace ||= 'default';
+  const spec = (copy.spec ??= { containers: [] });
+  spec.restartPolicy ??= 'Always';
+  spec.terminationGracePeriodSeconds ??= DefaultTerminationGracePeriodSeconds;
+  spec.dnsPolicy ??= 'ClusterFirst';
+  spec.schedulerName ??= 'default-scheduler';
+  spec.securityContext ??= {};
+  spec.enableServiceLinks ??= true;
+  for (const container of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+    defaultContainer(container, spec.hostNetwork === true);
+  }
+  for (const volume of spec.volumes ?? []) defaultVolume(volume);
+  return copy;
+}
+
+/** The API server's image pull policy rule: `:latest` or no tag -> Always, otherwise IfNotPresent. */
+export function defaultImagePullPolicy(image: string): 'Always' | 'IfNotPresent' {
+  const lastComponent = image.slice(image.lastIndexOf('/') + 1);
+  if (lastComponent.includes('@')) return 'IfNotPresent';
+  const colon = lastComponent.indexOf(':');
+  return colon === -1 || lastComponent.slice(colon + 1) === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+function defaultContainer(container: Container, hostNetwork: boolean): void {
+  if (container.image) container.imagePullPolicy ??= defaultImagePullPolicy(container.image);
+  container.terminationMessagePath ??= DefaultTerminationMessagePath;
+  container.terminationMessagePolicy ??= 'File';
+  for (const port of container.ports ?? []) {
+    port.protocol ??= 'TCP';
+    if (hostNetwork && !port.hostPort) port.hostPort = port.containerPort;
+  }
+  for (const env of container.env ?? []) {
+    if (env.valueFrom?.fieldRef) env.valueFrom.fieldRef.apiVersion ??= 'v1';
+  }
+  const resources = container.resources;
+  if (resources?.limits) {
+    const requests = (resources.requests ??= {});
+    for (const [name, limit] of Object.entries(resources.limits)) requests[name] ??= limit;
+  }
+  for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) {
+    if (probe) defaultProbe(probe);
+  }
+  for (const handler of [container.lifecycle?.postStart, container.lifecycle?.preStop]) {
+    if (handler?.httpGet) {
+      handler.httpGet.path ??= '/';
+      handler.httpGet.scheme ??= 'HTTP';
+    }
+  }
+}
+
+function defaultProbe(probe: Probe): void {
+  probe.timeoutSeconds ||= 1;
+  probe.periodSeconds ||= 10;
+  probe.successThreshold ||= 1;
+  probe.failureThreshold ||= 3;
+  if (probe.httpGet) {
+    probe.httpGet.path ??= '/';
+    probe.httpGet.scheme ??= 'HTTP';
+  }
+}
+
+const DefaultMode = 0o644;
+
+function defaultVolume(volume: Volume): void {
+  if (volume.hostPath) volume.hostPath.type ??= '';
+  if (volume.configMap) volume.configMap.defaultMode ??= DefaultMode;
+  if (volume.secret) volume.secret.defaultMode ??= DefaultMode;
+  if (volume.downwardAPI) {
+    volume.downwardAPI.defaultMode ??= DefaultMode;
+    for (const item of volume.downwardAPI.items ?? []) {
+      if (item.fieldRef) item.fieldRef.apiVersion ??= 'v1';
+    }
+  }
+  if (volume.projected) volume.projected.defaultMode ??= DefaultMode;
+}

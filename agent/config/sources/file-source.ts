@@ -1,0 +1,194 @@
+/**
+ * The file source (pkg/kubelet/config/file.go): static pod manifests in one directory (or one
+ * file). chokidar reports changes within milliseconds; a full rescan every fileCheckFrequency
+ * catches anything a watch can miss. Files whose names start with "." are ignored, as are
+ * subdirectories.
+ *
+ * A file is the unit of change: each is read, decoded and validated on its own. A file that
+ * fails keeps its last good pods (a typo must not kill a running pod) and its error is logged
+ * once per distinct content. A deleted file's pods are removed.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import chokidar, { type FSWatcher } from 'chokidar';
+import type { Logger } from 'pino';
+import { podFullName, type DefaultedPod } from '../../api/types.js';
+import { fnv128a } from '../../util/hash.js';
+import { readManifest } from '../read-manifest.js';
+import type { PodSnapshotListener, PodSourceRunner } from './source.js';
+
+export interface FileSourceOptions {
+  path: string;
+  nodeName: string;
+  /** fileCheckFrequency, in ms. */
+  checkFrequencyMs: number;
+  logger: Logger;
+  onSnapshot: PodSnapshotListener;
+}
+
+interface FileState {
+  contentHash: string;
+  pods: DefaultedPod[];
+}
+
+/** Editors write in several steps: wait this long after the last event before reading. */
+const SettleMs = 100;
+
+export class FileSource implements PodSourceRunner {
+  readonly name = 'file' as const;
+  readonly #options: FileSourceOptions;
+  readonly #log: Logger;
+  readonly #files = new Map<string, FileState>();
+  readonly #pending = new Map<string, NodeJS.Timeout>();
+  #watcher: FSWatcher | undefined;
+  #rescanTimer: NodeJS.Timeout | undefined;
+  #missingLogged = false;
+  /** "file|pod" pairs already reported as duplicates, so a rescan does not repeat them. */
+  readonly #duplicatesLogged = new Set<string>();
+  #stopped = false;
+  /** Reads are serialized so that snapshots go out in the order the disk changed. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(options: FileSourceOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ component: 'file-source', path: options.path });
+  }
+
+  async start(): Promise<void> {
+    await this.#enqueue(() => this.#rescan());
+    this.#rescanTimer = setInterval(() => void this.#enqueue(() => this.#rescan()), this.#options.checkFrequencyMs);
+    this.#rescanTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#rescanTimer);
+    for (const timer of this.#pending.values()) clearTimeout(timer);
+    this.#pending.clear();
+    await this.#watcher?.close();
+    this.#watcher = undefined;
+    await this.#queue;
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    this.#queue = this.#queue.then(task).catch((err: unknown) => this.#log.error({ err }, 'reading manifests failed'));
+    return this.#queue;
+  }
+
+  /** Lists the path, re-reads what changed, forgets what is gone, and reports the whole set. */
+  async #rescan(): Promise<void> {
+    if (this.#stopped) return;
+    const listed = await this.#listManifests();
+    if (listed === undefined) {
+      if (!this.#missingLogged) this.#log.warn('static pod path does not exist; no static pods until it does');
+      this.#missingLogged = true;
+      this.#files.clear();
+      this.#emit();
+      return;
+    }
+    this.#missingLogged = false;
+    this.#ensureWatcher(listed.isDirectory);
+    for (const file of this.#files.keys()) {
+      if (!listed.files.includes(file)) this.#files.delete(file);
+    }
+    for (const file of listed.files) await this.#readFile(file);
+    this.#emit();
+  }
+
+  async #listManifests(): Promise<{ isDirectory: boolean; files: string[] } | undefined> {
+    const path = this.#options.path;
+    const info = await stat(path).catch(() => undefined);
+    if (!info) return undefined;
+    if (!info.isDirectory()) return { isDirectory: false, files: [path] };
+    const entries = await readdir(path, { withFileTypes: true });
+    const files = entries
+      .filter((entry) => !entry.name.startsWith('.') && (entry.isFile() || entry.isSymbolicLink()))
+      .map((entry) => join(path, entry.name))
+      .sort();
+    return { isDirectory: true, files };
+  }
+
+  /** Reads one file; returns true when its pods changed. */
+  async #readFile(file: string): Promise<boolean> {
+    let text: string;
+    try {
+      const info = await stat(file);
+      if (!info.isFile()) return false;
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#files.delete(file);
+      throw err;
+    }
+    const contentHash = fnv128a(text);
+    const known = this.#files.get(file);
+    if (known?.contentHash === contentHash) return false;
+    const content = readManifest(text, { source: 'file', location: file }, this.#options.nodeName);
+    if (!content.ok) {
+      const kept = known?.pods.length ?? 0;
+      this.#log.error(
+        { file, keptPods: kept },
+        `invalid static pod manifest, skipped: ${content.error}${kept > 0 ? ' (its pods keep running as they were)' : ''}`,
+      );
+      this.#files.set(file, { contentHash, pods: known?.pods ?? [] });
+      return false;
+    }
+    this.#files.set(file, { contentHash, pods: content.pods });
+    return true;
+  }
+
+  #ensureWatcher(isDirectory: boolean): void {
+    if (this.#watcher || this.#stopped) return;
+    this.#watcher = chokidar.watch(this.#options.path, {
+      ignoreInitial: true,
+      depth: 0,
+      ignored: (path) => isDirectory && path !== this.#options.path && basename(path).startsWith('.'),
+    });
+    const changed = (path: string): void => this.#schedule(path);
+    this.#watcher.on('add', changed).on('change', changed).on('unlink', changed);
+    this.#watcher.on('unlinkDir', (path) => {
+      if (path === this.#options.path) this.#schedule(path);
+    });
+    this.#watcher.on('error', (err) => this.#log.warn({ err }, 'watching the static pod path failed; the periodic rescan goes on'));
+  }
+
+  #schedule(path: string): void {
+    clearTimeout(this.#pending.get(path));
+    const timer = setTimeout(() => {
+      this.#pending.delete(path);
+      void this.#enqueue(async () => {
+        if (path === this.#options.path && !(await stat(path).catch(() => undefined))) {
+          await this.#rescan();
+          return;
+        }
+        await this.#readFile(path);
+        this.#emit();
+      });
+    }, SettleMs);
+    timer.unref();
+    this.#pending.set(path, timer);
+  }
+
+  /** The set across files, in file order; a full name declared twice keeps its first file's pod. */
+  #emit(): void {
+    if (this.#stopped) return;
+    const byFullName = new Map<string, string>();
+    const pods: DefaultedPod[] = [];
+    for (const [file, state] of [...this.#files].sort(([a], [b]) => a.localeCompare(b))) {
+      for (const pod of state.pods) {
+        const fullName = podFullName(pod);
+        const first = byFullName.get(fullName);
+        if (first !== undefined) {
+          const key = `${file}|${fullName}`;
+          if (!this.#duplicatesLogged.has(key)) {
+            this.#log.error({ file, pod: fullName }, `pod ${fullName} in ${file} is already declared in ${first}; ignoring it here`);
+          }
+          this.#duplicatesLogged.add(key);
+          continue;
+        }
+        byFullName.set(fullName, file);
+        pods.push(pod);
+      }
+    }
+    this.#options.onSnapshot(pods);
+  }
+}
