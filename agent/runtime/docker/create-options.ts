@@ -1,0 +1,134 @@
+/**
+ * Runtime-neutral sandbox and container configs -> Docker create options, the way
+ * cri-dockerd maps CRI onto Docker: the sandbox owns the network, IPC (and, when shared, PID)
+ * namespaces, and every container joins them with `container:<sandbox>`.
+ */
+import type { ContainerCreateOptions, MountSettings } from 'dockerode';
+import {
+  ContainerHashLabel,
+  ContainerKindLabel,
+  ContainerNameLabel,
+  ContainerTypeLabel,
+  NodeLabel,
+  PodNameLabel,
+  PodNamespaceLabel,
+  PodUIDLabel,
+  RestartCountLabel,
+  SandboxAttemptLabel,
+  SandboxContainerName,
+  SandboxIDLabel,
+} from '../../api/well-known.js';
+import type { ContainerConfig, PodRef, SandboxConfig } from '../runtime.js';
+import { dockerContainerName, dockerSandboxName } from './naming.js';
+
+export interface DockerHostSettings {
+  nodeName: string;
+  /** The Docker network pods join. */
+  networkName: string;
+  podInfraImage: string;
+  logMaxSize: string;
+  logMaxFiles: number;
+}
+
+function podLabels(settings: DockerHostSettings, pod: PodRef): Record<string, string> {
+  return {
+    [NodeLabel]: settings.nodeName,
+    [PodNameLabel]: pod.name,
+    [PodNamespaceLabel]: pod.namespace,
+    [PodUIDLabel]: pod.uid,
+  };
+}
+
+function logConfig(settings: DockerHostSettings): NonNullable<ContainerCreateOptions['HostConfig']>['LogConfig'] {
+  return { Type: 'json-file', Config: { 'max-size': settings.logMaxSize, 'max-file': String(settings.logMaxFiles) } };
+}
+
+export function sandboxCreateOptions(settings: DockerHostSettings, config: SandboxConfig): ContainerCreateOptions {
+  const exposedPorts: Record<string, object> = {};
+  const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const mapping of config.portMappings) {
+    const key = `${mapping.containerPort}/${mapping.protocol.toLowerCase()}`;
+    exposedPorts[key] = {};
+    (portBindings[key] ??= []).push({ HostIp: mapping.hostIP ?? '', HostPort: String(mapping.hostPort) });
+  }
+  return {
+    name: dockerSandboxName(config.pod, config.attempt),
+    Image: settings.podInfraImage,
+    ...(config.hostNetwork ? {} : { Hostname: config.hostname }),
+    Labels: {
+      ...config.labels,
+      ...podLabels(settings, config.pod),
+      [ContainerNameLabel]: SandboxContainerName,
+      [ContainerTypeLabel]: 'podsandbox',
+      [SandboxAttemptLabel]: String(config.attempt),
+    },
+    ExposedPorts: exposedPorts,
+    HostConfig: {
+      NetworkMode: config.hostNetwork ? 'host' : settings.networkName,
+      ...(config.hostNetwork ? { UTSMode: 'host' } : {}),
+      IpcMode: config.hostIPC ? 'host' : 'shareable',
+      ...(config.hostPID ? { PidMode: 'host' } : {}),
+      PortBindings: config.hostNetwork ? {} : portBindings,
+      RestartPolicy: { Name: 'no' },
+      LogConfig: logConfig(settings),
+    },
+  };
+}
+
+export function containerCreateOptions(
+  settings: DockerHostSettings,
+  pod: PodRef,
+  sandboxId: string,
+  config: ContainerConfig,
+): ContainerCreateOptions {
+  const joinSandbox = `container:${sandboxId}`;
+  const mounts: MountSettings[] = config.mounts.map((mount) => ({
+    Type: 'bind',
+    Source: mount.hostPath,
+    Target: mount.containerPath,
+    ReadOnly: mount.readOnly,
+    ...(mount.propagation ? { BindOptions: { Propagation: mount.propagation } } : {}),
+  }));
+  const { resources, security } = config;
+  return {
+    name: dockerContainerName(config.name, pod, config.restartCount),
+    Image: config.image,
+    // Kubernetes `command` replaces the entrypoint and drops the image's cmd; `args` replaces the cmd.
+    ...(config.command ? { Entrypoint: config.command, Cmd: config.args ?? [] } : {}),
+    ...(!config.command && config.args ? { Cmd: config.args } : {}),
+    Env: config.env.map(({ name, value }) => `${name}=${value}`),
+    ...(config.workingDir ? { WorkingDir: config.workingDir } : {}),
+    ...(security.user !== undefined ? { User: security.user } : {}),
+    Tty: config.tty,
+    OpenStdin: config.stdin,
+    StdinOnce: config.stdinOnce,
+    Labels: {
+      ...config.labels,
+      ...podLabels(settings, pod),
+      [ContainerNameLabel]: config.name,
+      [ContainerTypeLabel]: 'container',
+      [SandboxIDLabel]: sandboxId,
+      [ContainerHashLabel]: config.hash,
+      [RestartCountLabel]: String(config.restartCount),
+      [ContainerKindLabel]: config.kind,
+    },
+    HostConfig: {
+      NetworkMode: joinSandbox,
+      IpcMode: security.hostIPC ? 'host' : joinSandbox,
+      ...(security.hostPID ? { PidMode: 'host' } : security.sharePid ? { PidMode: joinSandbox } : {}),
+      Mounts: mounts,
+      RestartPolicy: { Name: 'no' },
+      LogConfig: logConfig(settings),
+      Privileged: security.privileged,
+      ReadonlyRootfs: security.readOnlyRootFilesystem,
+      CapAdd: security.capAdd,
+      CapDrop: security.capDrop,
+      SecurityOpt: security.noNewPrivileges ? ['no-new-privileges'] : [],
+      ...(resources.memoryLimitBytes !== undefined
+        ? { Memory: resources.memoryLimitBytes, MemorySwap: resources.memoryLimitBytes }
+        : {}),
+      ...(resources.cpuShares !== undefined ? { CpuShares: resources.cpuShares } : {}),
+      ...(resources.cpuQuota !== undefined ? { CpuQuota: resources.cpuQuota, CpuPeriod: resources.cpuPeriod } : {}),
+    },
+  };
+}

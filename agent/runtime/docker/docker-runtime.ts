@@ -1,0 +1,268 @@
+/**
+ * ContainerRuntime on the Docker engine, through dockerode. The only module that talks to
+ * Docker. Every call that is expected to be quick carries the runtime request timeout; Docker's
+ * 304 ("already stopped") and 404 ("already gone") count as success where the caller asked
+ * for that state anyway.
+ */
+import { Readable } from 'node:stream';
+import Dockerode from 'dockerode';
+import type { Logger } from 'pino';
+import { DockerletError } from '../../api/errors.js';
+import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../api/well-known.js';
+import type {
+  ContainerConfig,
+  ContainerRuntime,
+  ImageInfo,
+  LogOptions,
+  PodRef,
+  RunningPod,
+  RuntimeEventHandlers,
+  RuntimePodStatus,
+  RuntimeVersion,
+  SandboxConfig,
+} from '../runtime.js';
+import { withTimeout } from '../../util/clock.js';
+import { containerCreateOptions, sandboxCreateOptions, type DockerHostSettings } from './create-options.js';
+import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
+import { watchDockerEvents } from './events.js';
+import { demuxLogBuffer, demuxLogStream } from './logs.js';
+import { ensurePodNetwork, type PodNetworkSettings } from './network.js';
+import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
+
+export interface DockerRuntimeOptions extends DockerHostSettings {
+  /** The engine's endpoint: a unix socket path. */
+  socketPath: string;
+  network: PodNetworkSettings;
+  /** runtimeRequestTimeout, in ms. */
+  requestTimeoutMs: number;
+  logger: Logger;
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  readonly #docker: Dockerode;
+  readonly #options: DockerRuntimeOptions;
+  readonly #log: Logger;
+  /** Image ID -> its reference for status; image contents never change under an ID. */
+  readonly #imageRefs = new Map<string, string>();
+
+  constructor(options: DockerRuntimeOptions) {
+    this.#options = options;
+    this.#docker = new Dockerode({ socketPath: options.socketPath });
+    this.#log = options.logger.child({ component: 'docker-runtime' });
+  }
+
+  /** Checks the engine answers and the pod network exists (creating it if needed). */
+  async start(): Promise<RuntimeVersion> {
+    const version = await this.version();
+    await ensurePodNetwork(this.#docker, this.#options.network, this.#quick());
+    return version;
+  }
+
+  async version(): Promise<RuntimeVersion> {
+    try {
+      const version = await withTimeout(this.#docker.version(), this.#options.requestTimeoutMs);
+      return { name: 'docker', version: version.Version, apiVersion: version.ApiVersion };
+    } catch (err) {
+      throw new DockerletError(
+        'DKL_ERR_RUNTIME_UNAVAILABLE',
+        `the Docker engine at ${this.#options.socketPath} does not answer (${dockerMessage(err)}): start it, or run scripts/setup-host.sh`,
+        { cause: err },
+      );
+    }
+  }
+
+  async listPods(): Promise<RunningPod[]> {
+    const listing = await this.#docker.listContainers({
+      all: true,
+      filters: { label: [`${NodeLabel}=${this.#options.nodeName}`] },
+      abortSignal: this.#quick(),
+    });
+    return groupRunningPods(listing);
+  }
+
+  async getPodStatus(pod: PodRef): Promise<RuntimePodStatus> {
+    const listing = await this.#docker.listContainers({
+      all: true,
+      filters: { label: [`${NodeLabel}=${this.#options.nodeName}`, `${PodUIDLabel}=${pod.uid}`] },
+      abortSignal: this.#quick(),
+    });
+    const inspected = await Promise.all(listing.map((info) => this.#inspect(info.Id)));
+    const status: RuntimePodStatus = { pod, sandboxes: [], containers: [] };
+    for (const inspect of inspected) {
+      if (!inspect) continue;
+      if (inspect.Config.Labels?.[ContainerTypeLabel] === 'podsandbox') {
+        status.sandboxes.push(sandboxStatus(inspect, this.#options.network.name));
+      } else {
+        status.containers.push(containerStatus(inspect, await this.#imageRef(inspect.Image)));
+      }
+    }
+    status.sandboxes.sort((a, b) => b.attempt - a.attempt || b.createdAt - a.createdAt);
+    status.containers.sort((a, b) => b.createdAt - a.createdAt || b.restartCount - a.restartCount);
+    return status;
+  }
+
+  async imageStatus(image: string): Promise<ImageInfo | undefined> {
+    try {
+      const inspect = await this.#docker.getImage(image).inspect({ abortSignal: this.#quick() });
+      return { id: inspect.Id, ref: await this.#imageRef(inspect.Id) };
+    } catch (err) {
+      if (isDockerNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async pullImage(image: string): Promise<ImageInfo> {
+    const reference = /[:@][^/]+$/.test(image) ? image : `${image}:latest`;
+    this.#log.debug({ image: reference }, 'pulling image');
+    try {
+      const stream = (await this.#docker.pull(reference)) as NodeJS.ReadableStream;
+      await new Promise<void>((resolve, reject) => {
+        this.#docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
+          const failed = output?.find((line) => line.error);
+          if (err || failed) reject(err ?? new Error(failed?.error));
+          else resolve();
+        });
+      });
+    } catch (err) {
+      throw new DockerletError('DKL_ERR_RUNTIME', dockerMessage(err), { cause: err });
+    }
+    const info = await this.imageStatus(reference);
+    if (!info) throw new DockerletError('DKL_ERR_RUNTIME', `image ${reference} is not present after a successful pull`);
+    this.#log.debug({ image: reference, imageID: info.id }, 'pulled image');
+    return info;
+  }
+
+  async runPodSandbox(config: SandboxConfig): Promise<string> {
+    const image = this.#options.podInfraImage;
+    if (!(await this.imageStatus(image))) await this.pullImage(image);
+    const options = sandboxCreateOptions(this.#options, config);
+    const container = await this.#createReplacingStale(options);
+    await container.start({ abortSignal: this.#quick() });
+    this.#log.debug({ podUID: config.pod.uid, containerID: container.id.slice(0, 12) }, 'started pod sandbox');
+    return container.id;
+  }
+
+  async stopPodSandbox(id: string): Promise<void> {
+    await this.stopContainer(id, 0);
+  }
+
+  async removePodSandbox(id: string): Promise<void> {
+    await this.removeContainer(id);
+  }
+
+  async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
+    const sandbox = await this.#inspect(sandboxId);
+    if (!sandbox) throw new DockerletError('DKL_ERR_NOT_FOUND', `pod sandbox ${sandboxId.slice(0, 12)} is gone`);
+    const pod = { ...sandboxStatus(sandbox, this.#options.network.name).pod };
+    const container = await this.#createReplacingStale(containerCreateOptions(this.#options, pod, sandboxId, config));
+    return container.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.#docker.getContainer(id).start({ abortSignal: this.#quick() });
+    } catch (err) {
+      if (isDockerNotModified(err)) return;
+      throw new DockerletError('DKL_ERR_RUNTIME', dockerMessage(err), { cause: err });
+    }
+  }
+
+  async stopContainer(id: string, gracePeriodSeconds: number): Promise<void> {
+    try {
+      // No request timeout: Docker answers only once the container has stopped.
+      await this.#docker.getContainer(id).stop({ t: Math.max(0, Math.ceil(gracePeriodSeconds)) });
+    } catch (err) {
+      if (isDockerNotModified(err) || isDockerNotFound(err)) return;
+      throw new DockerletError('DKL_ERR_RUNTIME', `stopping container ${id.slice(0, 12)}: ${dockerMessage(err)}`, { cause: err });
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    try {
+      await this.#docker.getContainer(id).remove({ force: true, v: false, abortSignal: this.#quick() });
+    } catch (err) {
+      if (isDockerNotFound(err) || isDockerConflict(err)) return;
+      throw new DockerletError('DKL_ERR_RUNTIME', `removing container ${id.slice(0, 12)}: ${dockerMessage(err)}`, { cause: err });
+    }
+  }
+
+  async containerLogs(id: string, options: LogOptions): Promise<Readable> {
+    const container = this.#docker.getContainer(id);
+    const inspect = await this.#inspect(id);
+    if (!inspect) throw new DockerletError('DKL_ERR_NOT_FOUND', `container ${id.slice(0, 12)} is gone`);
+    const base = {
+      stdout: true,
+      stderr: true,
+      timestamps: options.timestamps,
+      ...(options.tailLines !== undefined ? { tail: options.tailLines } : {}),
+      ...(options.sinceSeconds !== undefined ? { since: Math.floor(Date.now() / 1000) - options.sinceSeconds } : {}),
+      ...(options.signal ? { abortSignal: options.signal } : {}),
+    };
+    const tty = inspect.Config.Tty;
+    if (options.follow) {
+      const stream = (await container.logs({ ...base, follow: true })) as unknown as Readable;
+      return tty ? stream : demuxLogStream(stream);
+    }
+    const buffer = (await container.logs({ ...base, follow: false })) as unknown as Buffer;
+    return Readable.from([tty ? buffer : demuxLogBuffer(buffer)]);
+  }
+
+  watchEvents(handlers: RuntimeEventHandlers): () => void {
+    return watchDockerEvents(this.#docker, this.#options.nodeName, handlers, this.#log);
+  }
+
+  #quick(): AbortSignal {
+    return AbortSignal.timeout(this.#options.requestTimeoutMs);
+  }
+
+  async #inspect(id: string): Promise<Dockerode.ContainerInspectInfo | undefined> {
+    try {
+      return await this.#docker.getContainer(id).inspect({ abortSignal: this.#quick() });
+    } catch (err) {
+      if (isDockerNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Creates a container; a dead container of ours already holding the name (left by a crash
+   * between create and record) is removed first, never a running one.
+   */
+  async #createReplacingStale(options: Dockerode.ContainerCreateOptions): Promise<Dockerode.Container> {
+    try {
+      return await this.#docker.createContainer({ ...options, abortSignal: this.#quick() } as Dockerode.ContainerCreateOptions);
+    } catch (err) {
+      if (!isDockerConflict(err) || !options.name) throw this.#createError(options, err);
+      const existing = await this.#inspect(options.name);
+      const ours = existing?.Config.Labels?.[NodeLabel] === this.#options.nodeName;
+      if (!existing || !ours || existing.State.Running) throw this.#createError(options, err);
+      await this.removeContainer(existing.Id);
+      try {
+        return await this.#docker.createContainer({ ...options, abortSignal: this.#quick() } as Dockerode.ContainerCreateOptions);
+      } catch (retryErr) {
+        throw this.#createError(options, retryErr);
+      }
+    }
+  }
+
+  #createError(options: Dockerode.ContainerCreateOptions, err: unknown): DockerletError {
+    return new DockerletError('DKL_ERR_RUNTIME', `creating container ${options.name ?? ''}: ${dockerMessage(err)}`, { cause: err });
+  }
+
+  /** docker-pullable://<repo digest> for registry images, else docker://<image ID> (dockershim's convention). */
+  async #imageRef(imageId: string): Promise<string> {
+    const known = this.#imageRefs.get(imageId);
+    if (known) return known;
+    let ref = `docker://${imageId}`;
+    try {
+      const inspect = await this.#docker.getImage(imageId).inspect({ abortSignal: this.#quick() });
+      const digest = inspect.RepoDigests?.[0];
+      if (digest) ref = `docker-pullable://${digest}`;
+    } catch (err) {
+      if (!isDockerNotFound(err)) throw err;
+      return ref;
+    }
+    this.#imageRefs.set(imageId, ref);
+    return ref;
+  }
+}

@@ -1,0 +1,54 @@
+/** The Docker bridge network pods live on: created once, shared by every pod of every agent on the host. */
+import type Dockerode from 'dockerode';
+import { DockerletError } from '../../api/errors.js';
+import { dockerMessage, isDockerConflict, isDockerNotFound } from './docker-errors.js';
+
+export interface PodNetworkSettings {
+  name: string;
+  /** IPv4 CIDR the pod IPs come from. */
+  subnet: string;
+  /** The Linux bridge's interface name. */
+  bridgeName: string;
+}
+
+export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSettings, signal: AbortSignal): Promise<void> {
+  const existing = await inspectNetwork(docker, settings.name, signal);
+  if (!existing) {
+    try {
+      await docker.createNetwork({
+        Name: settings.name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        IPAM: { Driver: 'default', Config: [{ Subnet: settings.subnet }] },
+        Options: { 'com.docker.network.bridge.name': settings.bridgeName },
+        Labels: { 'dockerlet.io/network': 'pods' },
+        abortSignal: signal,
+      } as Dockerode.NetworkCreateOptions);
+      return;
+    } catch (err) {
+      // Another agent on this host created it first: use theirs, after the check below.
+      if (!isDockerConflict(err)) {
+        throw new DockerletError('DKL_ERR_RUNTIME', `creating the pod network ${settings.name} (${settings.subnet}): ${dockerMessage(err)}`, {
+          cause: err,
+        });
+      }
+    }
+  }
+  const network = existing ?? (await inspectNetwork(docker, settings.name, signal));
+  const subnets = (network?.IPAM?.Config ?? []).map((config) => config.Subnet);
+  if (!subnets.includes(settings.subnet)) {
+    throw new DockerletError(
+      'DKL_ERR_CONFIG_INVALID',
+      `the Docker network ${settings.name} exists with subnet ${subnets.join(', ') || '(none)'}, not --pod-cidr ${settings.subnet}: pass that subnet, or pick another --pod-network name`,
+    );
+  }
+}
+
+async function inspectNetwork(docker: Dockerode, name: string, signal: AbortSignal): Promise<Dockerode.NetworkInspectInfo | undefined> {
+  try {
+    return (await docker.getNetwork(name).inspect()) as Dockerode.NetworkInspectInfo;
+  } catch (err) {
+    if (isDockerNotFound(err)) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The container runtime, as the kubelet sees it (in the spirit of CRI): pod sandboxes and
+ * containers, described in runtime-neutral terms. `runtime/docker` is the only implementation
+ * and the only place that knows Docker; nothing here mentions it.
+ */
+import type { Readable } from 'node:stream';
+
+export interface PodRef {
+  uid: string;
+  name: string;
+  namespace: string;
+}
+
+/** Times are milliseconds since the epoch. */
+export interface SandboxStatus {
+  id: string;
+  pod: PodRef;
+  attempt: number;
+  state: 'ready' | 'notready';
+  createdAt: number;
+  hostNetwork: boolean;
+  /** The pod IP; absent for hostNetwork sandboxes and sandboxes that are not running. */
+  ip?: string;
+}
+
+export type RuntimeContainerState = 'created' | 'running' | 'exited';
+
+/** Regular init containers and sidecars are both "init"; app containers are "regular". */
+export type ContainerKind = 'init' | 'regular';
+
+export interface RuntimeContainerStatus {
+  id: string;
+  /** The container's name in the pod spec. */
+  name: string;
+  pod: PodRef;
+  sandboxId: string;
+  kind: ContainerKind;
+  state: RuntimeContainerState;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  exitCode?: number;
+  /** Terminated reason: OOMKilled, Completed, Error or ContainerCannotRun. */
+  reason?: string;
+  message?: string;
+  /** The image as the spec names it. */
+  image: string;
+  /** The image's resolved identity (digest or ID). */
+  imageRef: string;
+  /** Hash of the container spec it was created from. */
+  hash: string;
+  restartCount: number;
+  /** Host path of the file bind-mounted at the container's terminationMessagePath. */
+  terminationMessageHostPath?: string;
+}
+
+/** What one pod looks like in the runtime; lists are newest first. */
+export interface RuntimePodStatus {
+  pod: PodRef;
+  sandboxes: SandboxStatus[];
+  containers: RuntimeContainerStatus[];
+}
+
+/** The cheap listing PLEG relists with: ids and states only. */
+export interface RunningPod {
+  pod: PodRef;
+  /** Grace period the pod was created with, for killing it when its spec is gone. */
+  terminationGracePeriodSeconds?: number;
+  sandboxes: Array<{ id: string; state: SandboxStatus['state']; createdAt: number }>;
+  containers: Array<{ id: string; name: string; image: string; state: RuntimeContainerState; createdAt: number }>;
+}
+
+export interface PortMapping {
+  containerPort: number;
+  hostPort: number;
+  hostIP?: string;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface SandboxConfig {
+  pod: PodRef;
+  attempt: number;
+  hostname: string;
+  hostNetwork: boolean;
+  hostIPC: boolean;
+  hostPID: boolean;
+  portMappings: PortMapping[];
+  /** Extra labels to keep on the sandbox (e.g. the pod's grace period). */
+  labels: Record<string, string>;
+}
+
+export interface Mount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+  propagation?: 'private' | 'rslave' | 'rshared';
+}
+
+export interface ContainerConfig {
+  name: string;
+  kind: ContainerKind;
+  restartCount: number;
+  hash: string;
+  image: string;
+  /** Replaces the image's entrypoint when set (Kubernetes `command`). */
+  command?: string[];
+  /** Replaces the image's cmd when set (Kubernetes `args`); with `command` and no args, the cmd is emptied. */
+  args?: string[];
+  env: Array<{ name: string; value: string }>;
+  workingDir?: string;
+  mounts: Mount[];
+  stdin: boolean;
+  stdinOnce: boolean;
+  tty: boolean;
+  resources: {
+    memoryLimitBytes?: number;
+    cpuShares?: number;
+    cpuQuota?: number;
+    cpuPeriod?: number;
+  };
+  security: {
+    /** "uid" or "uid:gid". */
+    user?: string;
+    privileged: boolean;
+    readOnlyRootFilesystem: boolean;
+    capAdd: string[];
+    capDrop: string[];
+    noNewPrivileges: boolean;
+    /** Join the sandbox's PID namespace (shareProcessNamespace). */
+    sharePid: boolean;
+    hostPID: boolean;
+    hostIPC: boolean;
+  };
+  /** Extra labels to keep on the container. */
+  labels: Record<string, string>;
+}
+
+export interface LogOptions {
+  follow: boolean;
+  timestamps: boolean;
+  tailLines?: number;
+  sinceSeconds?: number;
+  signal?: AbortSignal;
+}
+
+export type RuntimeEventType = 'created' | 'started' | 'died' | 'removed';
+
+export interface RuntimeEvent {
+  type: RuntimeEventType;
+  containerId: string;
+  podUID: string;
+  /** The Kubernetes container name, or POD for a sandbox. */
+  containerName: string;
+  time: number;
+}
+
+export interface RuntimeEventHandlers {
+  onEvent(event: RuntimeEvent): void;
+  /** The event stream (re)connected: anything may have happened while it was down. */
+  onConnected(): void;
+  onDisconnected(err: unknown): void;
+}
+
+export interface ImageInfo {
+  id: string;
+  /** The digest reference when the image came from a registry, else the ID. */
+  ref: string;
+}
+
+export interface RuntimeVersion {
+  name: string;
+  version: string;
+  apiVersion: string;
+}
+
+export interface ContainerRuntime {
+  version(): Promise<RuntimeVersion>;
+  listPods(): Promise<RunningPod[]>;
+  getPodStatus(pod: PodRef): Promise<RuntimePodStatus>;
+
+  imageStatus(image: string): Promise<ImageInfo | undefined>;
+  pullImage(image: string): Promise<ImageInfo>;
+
+  runPodSandbox(config: SandboxConfig): Promise<string>;
+  stopPodSandbox(id: string): Promise<void>;
+  removePodSandbox(id: string): Promise<void>;
+
+  createContainer(sandboxId: string, config: ContainerConfig): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** SIGTERM (or the image's stop signal), then SIGKILL after `gracePeriodSeconds`. */
+  stopContainer(id: string, gracePeriodSeconds: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+
+  containerLogs(id: string, options: LogOptions): Promise<Readable>;
+
+  /** Starts delivering events; returns a function that stops them. */
+  watchEvents(handlers: RuntimeEventHandlers): () => void;
+}
