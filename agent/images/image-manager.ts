@@ -1,0 +1,87 @@
+/**
+ * Makes a container's image present per its imagePullPolicy (pkg/kubelet/images): pulls are
+ * serialized (serializeImagePulls), a failed pull backs off 10 s doubling to 5 min, and each
+ * step is recorded as the kubelet's events.
+ */
+import type { Container } from '../api/types.js';
+import { errorMessage } from '../api/errors.js';
+import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
+import type { Backoff } from '../podworkers/backoff.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
+import type { Clock } from '../util/clock.js';
+import { isValidImageReference } from './image-reference.js';
+
+export type EnsureImageResult =
+  | { ok: true; imageRef: string }
+  | { ok: false; reason: 'ErrImagePull' | 'ImagePullBackOff' | 'ErrImageNeverPull' | 'InvalidImageName'; message: string; retryAfterMs?: number };
+
+export class ImageManager {
+  readonly #runtime: ContainerRuntime;
+  readonly #backoff: Backoff;
+  readonly #recorder: EventRecorder;
+  readonly #clock: Clock;
+  /** One pull at a time; concurrent requests for one image share its pull. */
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #inFlight = new Map<string, Promise<string>>();
+
+  constructor(options: { runtime: ContainerRuntime; backoff: Backoff; recorder: EventRecorder; clock: Clock }) {
+    this.#runtime = options.runtime;
+    this.#backoff = options.backoff;
+    this.#recorder = options.recorder;
+    this.#clock = options.clock;
+  }
+
+  async ensureImage(podUID: string, container: Container, object: InvolvedObject): Promise<EnsureImageResult> {
+    const image = container.image!;
+    if (!isValidImageReference(image)) {
+      const message = `Failed to apply default image tag "${image}": couldn't parse image reference "${image}": invalid reference format`;
+      this.#recorder.event(object, 'Warning', 'InspectFailed', message);
+      return { ok: false, reason: 'InvalidImageName', message };
+    }
+    const policy = container.imagePullPolicy ?? 'IfNotPresent';
+    if (policy !== 'Always') {
+      const present = await this.#runtime.imageStatus(image);
+      if (present) {
+        this.#recorder.event(object, 'Normal', 'Pulled', `Container image "${image}" already present on machine`);
+        return { ok: true, imageRef: present.ref };
+      }
+      if (policy === 'Never') {
+        const message = `Container image "${image}" is not present with pull policy of Never`;
+        this.#recorder.event(object, 'Warning', 'ErrImageNeverPull', message);
+        return { ok: false, reason: 'ErrImageNeverPull', message };
+      }
+    }
+    const key = `${podUID}_${image}`;
+    const waitMs = this.#backoff.remainingSinceUpdate(key);
+    if (waitMs > 0) {
+      const message = `Back-off pulling image "${image}"`;
+      this.#recorder.event(object, 'Normal', 'BackOff', message);
+      return { ok: false, reason: 'ImagePullBackOff', message, retryAfterMs: waitMs };
+    }
+    this.#recorder.event(object, 'Normal', 'Pulling', `Pulling image "${image}"`);
+    const started = this.#clock.now();
+    try {
+      const imageRef = await this.#pull(image);
+      const seconds = ((this.#clock.now() - started) / 1000).toFixed(3);
+      this.#recorder.event(object, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${seconds}s`);
+      this.#backoff.reset(key);
+      return { ok: true, imageRef };
+    } catch (err) {
+      this.#backoff.next(key, this.#clock.now());
+      const message = `Failed to pull image "${image}": ${errorMessage(err)}`;
+      this.#recorder.event(object, 'Warning', 'Failed', message);
+      this.#recorder.event(object, 'Warning', 'Failed', 'Error: ErrImagePull');
+      return { ok: false, reason: 'ErrImagePull', message, retryAfterMs: this.#backoff.remainingSinceUpdate(key) };
+    }
+  }
+
+  #pull(image: string): Promise<string> {
+    const running = this.#inFlight.get(image);
+    if (running) return running;
+    const pull = this.#queue.then(() => this.#runtime.pullImage(image)).then((info) => info.ref);
+    this.#queue = pull.catch(() => undefined);
+    this.#inFlight.set(image, pull);
+    void pull.finally(() => this.#inFlight.delete(image)).catch(() => undefined);
+    return pull;
+  }
+}

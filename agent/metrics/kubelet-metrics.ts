@@ -1,0 +1,37 @@
+/** The agent's Prometheus metrics, in a registry of its own (prom-client). */
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunningPod } from '../runtime/runtime.js';
+
+export class KubeletMetrics {
+  readonly registry = new Registry();
+  readonly podWorkerDuration: Histogram<'operation'>;
+
+  constructor(runningPods: () => readonly RunningPod[]) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'kubelet_running_pods',
+      help: 'Number of pods that have a running pod sandbox',
+      registers: [this.registry],
+      collect() {
+        this.set(runningPods().filter((pod) => pod.sandboxes.some((s) => s.state === 'ready')).length);
+      },
+    });
+    new Gauge({
+      name: 'kubelet_running_containers',
+      help: 'Number of containers currently running',
+      labelNames: ['container_state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const pod of runningPods()) for (const c of pod.containers) this.inc({ container_state: c.state });
+      },
+    });
+    this.podWorkerDuration = new Histogram({
+      name: 'kubelet_pod_worker_duration_seconds',
+      help: 'Duration in seconds to sync a single pod, by operation',
+      labelNames: ['operation'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+  }
+}

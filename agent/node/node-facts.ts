@@ -1,0 +1,43 @@
+/** Facts about this node the agent needs: its addresses, its allocatable resources, its resolvers. */
+import { readFile, statfs } from 'node:fs/promises';
+import { availableParallelism, networkInterfaces, totalmem } from 'node:os';
+import { parseResolvConf, type ClusterDns } from '../network/resolv-conf.js';
+import type { NodeFacts } from '../podworkers/sync-pod.js';
+
+/** Interfaces that belong to containers or bridges, never the node's own address. */
+const VirtualInterface = /^(lo|docker\d*|dockerlet\d*|br-|veth|cni|flannel|cali|virbr)/;
+
+/** The node's IPv4 addresses, the first one being its InternalIP: --node-ip, else the first real interface's. */
+export function nodeIPs(configured: readonly string[]): string[] {
+  if (configured.length > 0) return [...configured];
+  const found: string[] = [];
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    if (VirtualInterface.test(name)) continue;
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) found.push(address.address);
+    }
+  }
+  return found.length > 0 ? found : ['127.0.0.1'];
+}
+
+export async function gatherNodeFacts(options: {
+  nodeName: string;
+  nodeIPs: readonly string[];
+  rootDir: string;
+  resolvConfPath: string;
+  clusterDns: ClusterDns;
+}): Promise<NodeFacts> {
+  const resolvText = await readFile(options.resolvConfPath, 'utf8').catch(() => '');
+  const fs = await statfs(options.rootDir);
+  return {
+    name: options.nodeName,
+    hostIPs: nodeIPs(options.nodeIPs),
+    allocatable: {
+      milliCpu: availableParallelism() * 1000,
+      memoryBytes: totalmem(),
+      ephemeralStorageBytes: fs.blocks * fs.bsize,
+    },
+    clusterDns: options.clusterDns,
+    hostResolvConf: parseResolvConf(resolvText),
+  };
+}

@@ -1,0 +1,311 @@
+/**
+ * Applies computePodActions to the runtime (kuberuntime_manager.go SyncPod / KillPod): creates
+ * sandboxes, starts containers through the image manager with CrashLoopBackOff, kills what must
+ * go, and removes a finished pod's containers and files. Every step that fails leaves a
+ * waiting reason in the reason cache and an event, and asks for a retry when one makes sense.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { containerHash, isSidecar, podHostname, podRef } from '../api/pod-helpers.js';
+import type { Container, DefaultedPod, PodStatus } from '../api/types.js';
+import { errorMessage } from '../api/errors.js';
+import { containerObject, type EventRecorder } from '../events/recorder.js';
+import type { ImageManager } from '../images/image-manager.js';
+import { etcHostsContent } from '../network/etc-hosts.js';
+import { formatResolvConf, podResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
+import type { ContainerKind, ContainerRuntime, PodRef, RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
+import type { ReasonCache } from '../status/reason-cache.js';
+import type { Clock } from '../util/clock.js';
+import type { RootDir } from '../volumes/root-dir.js';
+import type { Backoff } from './backoff.js';
+import { containerConfig, sandboxConfig } from './container-config.js';
+import type { EnvContext } from './env.js';
+import { computePodActions } from './pod-actions.js';
+
+/** The kubelet never gives a container less than this to stop (minimumGracePeriodInSeconds). */
+const MinimumGracePeriodSeconds = 2;
+const SandboxRetryMs = 10_000;
+const ConfigErrorRetryMs = 10_000;
+
+export interface NodeFacts {
+  name: string;
+  hostIPs: readonly string[];
+  allocatable: EnvContext['nodeAllocatable'];
+  clusterDns: ClusterDns;
+  hostResolvConf: ResolvConf;
+}
+
+export interface PodSyncerOptions {
+  runtime: ContainerRuntime;
+  images: ImageManager;
+  rootDir: RootDir;
+  reasons: ReasonCache;
+  recorder: EventRecorder;
+  crashBackoff: Backoff;
+  node: NodeFacts;
+  objects: EnvContext['objects'];
+  serviceEnv(namespace: string): EnvContext['serviceEnv'];
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface SyncResult {
+  /** Something in the runtime was changed, so the pod's status must be read again. */
+  changed: boolean;
+  /** Sync again after this long, when a backoff or a retry is pending. */
+  retryAfterMs?: number;
+}
+
+interface StartOutcome {
+  started: boolean;
+  retryAfterMs?: number;
+}
+
+export class PodSyncer {
+  readonly #o: PodSyncerOptions;
+  readonly #log: Logger;
+
+  constructor(options: PodSyncerOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'pod-syncer' });
+  }
+
+  /** One pass of bringing `pod` towards its spec; `apiStatus` is the status just computed for it. */
+  async syncPod(pod: DefaultedPod, status: RuntimePodStatus, apiStatus: PodStatus): Promise<SyncResult> {
+    const actions = computePodActions(pod, status);
+    const result: SyncResult = { changed: false };
+    const retry = (ms: number | undefined): void => {
+      if (ms !== undefined) result.retryAfterMs = Math.min(result.retryAfterMs ?? Infinity, ms);
+    };
+
+    if (actions.killPod) {
+      const running = status.containers.some((c) => c.state === 'running') || status.sandboxes.some((s) => s.state === 'ready');
+      if (running) {
+        if (actions.createSandbox && status.sandboxes.length > 0) {
+          this.#o.recorder.event(podObject(pod), 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+        }
+        await this.killPod(podRef(pod), status, pod.spec.terminationGracePeriodSeconds ?? 30, pod);
+        result.changed = true;
+      }
+      if (!actions.createSandbox) {
+        await this.#collectGarbage(status);
+        return result;
+      }
+    }
+
+    let sandboxId = actions.sandboxId;
+    let podIPs = status.sandboxes[0]?.ip ? [status.sandboxes[0].ip] : [];
+    if (actions.createSandbox) {
+      const created = await this.#createSandbox(pod, actions.attempt);
+      result.changed = true;
+      if (!created) {
+        retry(SandboxRetryMs);
+        return result;
+      }
+      sandboxId = created.id;
+      podIPs = created.ip ? [created.ip] : [];
+    }
+    if (!sandboxId) return result;
+
+    for (const kill of actions.containersToKill) {
+      const init = (pod.spec.initContainers ?? []).some((c) => c.name === kill.name);
+      await this.#killContainer(podRef(pod), kill.id, kill.name, pod.spec.terminationGracePeriodSeconds ?? 30, kill.message, init);
+      result.changed = true;
+    }
+    const ctx = { pod, status, apiStatus, sandboxId, podIPs };
+    for (const container of actions.initContainersToStart) {
+      const outcome = await this.#startContainer(ctx, container, 'init');
+      result.changed = true;
+      retry(outcome.retryAfterMs);
+      if (!outcome.started && !isSidecar(container)) return result;
+    }
+    for (const container of actions.containersToStart) {
+      const outcome = await this.#startContainer(ctx, container, 'regular');
+      result.changed = true;
+      retry(outcome.retryAfterMs);
+    }
+    await this.#collectGarbage(status);
+    return result;
+  }
+
+  /**
+   * Stops every running container of a pod, then its sandboxes: app containers together, then
+   * sidecars in reverse order, each with `gracePeriodSeconds` (at least 2 s).
+   */
+  async killPod(ref: PodRef, status: RuntimePodStatus, gracePeriodSeconds: number, pod?: DefaultedPod): Promise<void> {
+    const running = status.containers.filter((c) => c.state === 'running');
+    const sidecarOrder = (pod?.spec.initContainers ?? []).filter(isSidecar).map((c) => c.name);
+    const sidecars = running.filter((c) => c.kind === 'init').sort((a, b) => sidecarOrder.indexOf(b.name) - sidecarOrder.indexOf(a.name));
+    const others = running.filter((c) => c.kind !== 'init');
+    await Promise.all(others.map((c) => this.#killContainer(ref, c.id, c.name, gracePeriodSeconds, undefined, false)));
+    for (const sidecar of sidecars) await this.#killContainer(ref, sidecar.id, sidecar.name, gracePeriodSeconds, undefined, true);
+    for (const sandbox of status.sandboxes) {
+      if (sandbox.state === 'ready') await this.#o.runtime.stopPodSandbox(sandbox.id);
+    }
+  }
+
+  /** Removes every container and sandbox of a pod that is gone for good, and its directory. */
+  async removePod(uid: string, status: RuntimePodStatus): Promise<void> {
+    for (const container of status.containers) await this.#o.runtime.removeContainer(container.id);
+    for (const sandbox of status.sandboxes) await this.#o.runtime.removePodSandbox(sandbox.id);
+    await rm(this.#o.rootDir.podDir(uid), { recursive: true, force: true });
+    this.#o.reasons.removePod(uid);
+    this.#o.crashBackoff.gc(`${uid}_`);
+  }
+
+  async #createSandbox(pod: DefaultedPod, attempt: number): Promise<{ id: string; ip?: string } | undefined> {
+    const { rootDir, node, runtime } = this.#o;
+    const uid = pod.metadata.uid;
+    try {
+      await mkdir(rootDir.podDir(uid), { recursive: true, mode: 0o750 });
+      const resolv = podResolvConf(pod, node.hostResolvConf, node.clusterDns);
+      await writeFile(rootDir.resolvConfPath(uid), formatResolvConf(resolv), { mode: 0o644 });
+      const id = await runtime.runPodSandbox(sandboxConfig(pod, attempt));
+      const sandbox = (await runtime.getPodStatus(podRef(pod))).sandboxes.find((s) => s.id === id);
+      if (pod.spec.hostNetwork !== true) {
+        if (!sandbox?.ip) throw new Error(`the sandbox ${id.slice(0, 12)} got no IP address on the pod network`);
+        await writeFile(
+          rootDir.etcHostsPath(uid),
+          etcHostsContent({
+            podIP: sandbox.ip,
+            hostname: podHostname(pod),
+            ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain } : {}),
+            namespace: pod.metadata.namespace,
+            clusterDomain: node.clusterDns.domain,
+            hostAliases: pod.spec.hostAliases ?? [],
+          }),
+          { mode: 0o644 },
+        );
+      }
+      return { id, ...(sandbox?.ip ? { ip: sandbox.ip } : {}) };
+    } catch (err) {
+      this.#o.recorder.event(podObject(pod), 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(err)}`);
+      for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+        this.#o.reasons.set(uid, container.name, { reason: 'CreatePodSandboxError', message: errorMessage(err) });
+      }
+      return undefined;
+    }
+  }
+
+  async #startContainer(
+    ctx: { pod: DefaultedPod; status: RuntimePodStatus; apiStatus: PodStatus; sandboxId: string; podIPs: string[] },
+    container: Container,
+    kind: ContainerKind,
+  ): Promise<StartOutcome> {
+    const { pod, status } = ctx;
+    const { runtime, reasons, recorder, crashBackoff, clock } = this.#o;
+    const uid = pod.metadata.uid;
+    const object = containerObject(podRef(pod), container.name, kind === 'init');
+    const fail = (reason: string, message: string, retryAfterMs?: number): StartOutcome => {
+      reasons.set(uid, container.name, { reason, message });
+      return { started: false, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    };
+
+    const latest = status.containers.find((c) => c.name === container.name);
+    if (latest?.state === 'exited') {
+      const key = `${uid}_${container.name}_${containerHash(container)}`;
+      const finishedAt = latest.finishedAt ?? clock.now();
+      const waitMs = crashBackoff.remaining(key, finishedAt);
+      if (waitMs > 0) {
+        const delay = formatDuration(crashBackoff.get(key));
+        recorder.event(object, 'Warning', 'BackOff', `Back-off restarting failed container ${container.name} in pod ${podLabel(pod)}`);
+        return fail('CrashLoopBackOff', `back-off ${delay} restarting failed container=${container.name} pod=${podLabel(pod)}`, waitMs);
+      }
+      crashBackoff.next(key, finishedAt);
+    }
+
+    const image = await this.#o.images.ensureImage(uid, container, object);
+    if (!image.ok) return fail(image.reason, image.message, image.retryAfterMs);
+
+    const restartCount = nextRestartCount(container.name, status.containers, ctx.apiStatus);
+    const built = containerConfig(container, kind, {
+      pod,
+      podIPs: ctx.podIPs,
+      hostIPs: this.#o.node.hostIPs,
+      nodeAllocatable: this.#o.node.allocatable,
+      objects: this.#o.objects,
+      serviceEnv: this.#o.serviceEnv(pod.metadata.namespace),
+      rootDir: this.#o.rootDir,
+      restartCount,
+      volumeMounts: [],
+    });
+    if (!built.ok) {
+      recorder.event(object, 'Warning', 'Failed', `Error: ${built.message}`);
+      return fail('CreateContainerConfigError', built.message, ConfigErrorRetryMs);
+    }
+
+    let id: string;
+    try {
+      if (container.terminationMessagePath) {
+        await mkdir(this.#o.rootDir.containerDir(uid, container.name), { recursive: true });
+        await writeFile(this.#o.rootDir.terminationMessagePath(uid, container.name, restartCount), '', { mode: 0o666 });
+      }
+      id = await runtime.createContainer(ctx.sandboxId, built.config);
+    } catch (err) {
+      recorder.event(object, 'Warning', 'Failed', `Error: ${errorMessage(err)}`);
+      return fail('CreateContainerError', errorMessage(err));
+    }
+    recorder.event(object, 'Normal', 'Created', `Created container ${container.name}`);
+    try {
+      await runtime.startContainer(id);
+    } catch (err) {
+      const message = `failed to start container "${id.slice(0, 12)}": ${errorMessage(err)}`;
+      recorder.event(object, 'Warning', 'Failed', `Error: ${message}`);
+      return fail('RunContainerError', message);
+    }
+    recorder.event(object, 'Normal', 'Started', `Started container ${container.name}`);
+    reasons.clear(uid, container.name);
+    this.#log.debug({ pod: podLabel(pod), container: container.name, containerID: id.slice(0, 12), restartCount }, 'container started');
+    return { started: true };
+  }
+
+  async #killContainer(ref: PodRef, id: string, name: string, gracePeriodSeconds: number, message: string | undefined, init: boolean): Promise<void> {
+    this.#o.recorder.event(containerObject(ref, name, init), 'Normal', 'Killing', message ?? `Stopping container ${name}`);
+    await this.#o.runtime.stopContainer(id, Math.max(gracePeriodSeconds, MinimumGracePeriodSeconds));
+  }
+
+  /**
+   * Keeps one dead instance per container name (the kubelet's MaxPerPodContainerCount=1), which
+   * is what lastState and `previous` logs need, and only the newest sandbox.
+   */
+  async #collectGarbage(status: RuntimePodStatus): Promise<void> {
+    const keptDead = new Set<string>();
+    for (const container of status.containers) {
+      if (container.state === 'running') continue;
+      if (!keptDead.has(container.name)) {
+        keptDead.add(container.name);
+        continue;
+      }
+      await this.#o.runtime.removeContainer(container.id);
+    }
+    for (const sandbox of status.sandboxes.slice(1)) {
+      if (sandbox.state !== 'ready') await this.#o.runtime.removePodSandbox(sandbox.id);
+    }
+  }
+}
+
+function podObject(pod: DefaultedPod): { kind: 'Pod'; name: string; namespace: string; uid: string } {
+  return { kind: 'Pod', ...podRef(pod) };
+}
+
+/** "<name>_<namespace>(<uid>)": how the kubelet names a pod in messages (format.Pod). */
+export function podLabel(pod: DefaultedPod): string {
+  return `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`;
+}
+
+/** Go's time.Duration printing for whole seconds and minutes: 10s, 1m20s, 5m0s. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
+}
+
+/**
+ * The restart count for a new instance: one more than the newest instance's, and never less
+ * than the reported status says (a container that vanished still counts).
+ */
+export function nextRestartCount(name: string, containers: readonly RuntimeContainerStatus[], apiStatus: PodStatus): number {
+  const latest = containers.find((c) => c.name === name);
+  const reported = [...(apiStatus.initContainerStatuses ?? []), ...(apiStatus.containerStatuses ?? [])].find((s) => s.name === name);
+  return Math.max(latest ? latest.restartCount + 1 : 0, reported?.restartCount ?? 0);
+}
