@@ -1,0 +1,333 @@
+/**
+ * The agent's composition root: the one place that builds the concrete parts and wires them
+ * into the kubelet's loop (see DESIGN.md):
+ *
+ *   sources ─► pod config ─► pod workers ◄─ PLEG ◄─ Docker events + relist
+ *                               │
+ *                               ▼
+ *                   pod lifecycle ─► syncer ─► runtime (Docker)
+ *                               │
+ *                               ▼
+ *                        status manager ─► HTTP server
+ *
+ * Housekeeping (every 2 s, as the kubelet's) kills pods the runtime has but no source wants,
+ * once every source has reported, and removes directories of pods that are gone.
+ */
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { errorMessage } from './api/errors.js';
+import type { DefaultedPod } from './api/types.js';
+import type { PodSource } from './api/well-known.js';
+import { PodConfig, type PodUpdate } from './config/pod-config.js';
+import { FileSource } from './config/sources/file-source.js';
+import { HttpSource } from './config/sources/http-source.js';
+import type { PodSourceRunner } from './config/sources/source.js';
+import { LogEventRecorder, type EventRecorder } from './events/recorder.js';
+import { ImageManager } from './images/image-manager.js';
+import { KubeletMetrics } from './metrics/kubelet-metrics.js';
+import { gatherNodeFacts } from './node/node-facts.js';
+import { NodeApi } from './node-api.js';
+import { GenericPleg } from './pleg/pleg.js';
+import { Backoff } from './podworkers/backoff.js';
+import type { ConfigObjectLookup } from './podworkers/env.js';
+import { PodLifecycle } from './podworkers/pod-lifecycle.js';
+import { PodWorkers } from './podworkers/pod-workers.js';
+import { PodSyncer } from './podworkers/sync-pod.js';
+import { DockerRuntime } from './runtime/docker/docker-runtime.js';
+import type { RuntimeVersion } from './runtime/runtime.js';
+import { buildServer } from './server/app.js';
+import type { HealthCheck } from './server/kubelet-api.js';
+import { ReasonCache } from './status/reason-cache.js';
+import { StatusManager } from './status/status-manager.js';
+import { TerminationMessages } from './status/termination-messages.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { RootDir } from './volumes/root-dir.js';
+
+export interface KubeletOptions {
+  nodeName: string;
+  rootDir: string;
+  staticPodPath?: string;
+  staticPodURL?: string;
+  staticPodURLHeader: Readonly<Record<string, readonly string[]>>;
+  fileCheckFrequencyMs: number;
+  httpCheckFrequencyMs: number;
+  syncFrequencyMs: number;
+  address: string;
+  /** 0 disables the server. */
+  port: number;
+  /** 0 disables the read-only server. */
+  readOnlyPort: number;
+  /** unix:///path/to/docker.sock */
+  containerRuntimeEndpoint: string;
+  runtimeRequestTimeoutMs: number;
+  podInfraContainerImage: string;
+  podCIDR: string;
+  podNetworkName: string;
+  podBridgeName: string;
+  nodeIPs: readonly string[];
+  clusterDNS: readonly string[];
+  clusterDomain: string;
+  resolvConf: string;
+  crashLoopBackOffMaxMs: number;
+  containerLogMaxSize: string;
+  containerLogMaxFiles: number;
+  plegRelistPeriodMs: number;
+}
+
+const HousekeepingPeriodMs = 2_000;
+const ContainerBackoffInitialMs = 10_000;
+const ImageBackoffInitialMs = 10_000;
+const ImageBackoffMaxMs = 300_000;
+const PlegFallbackRelistMs = 1_000;
+const PlegRelistThresholdMs = 3 * 60_000;
+
+/** ConfigMaps and Secrets: none until a source provides them. */
+const noConfigObjects: ConfigObjectLookup = { configMap: () => undefined, secret: () => undefined };
+
+function isLoopback(address: string): boolean {
+  return address === 'localhost' || address.startsWith('127.') || address === '::1';
+}
+
+export class Kubelet {
+  readonly options: Readonly<KubeletOptions>;
+  readonly podConfig: PodConfig;
+  readonly statuses = new StatusManager();
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #runtime: DockerRuntime;
+  readonly #pleg: GenericPleg;
+  readonly #recorder: EventRecorder;
+  readonly #sources: PodSourceRunner[] = [];
+  readonly #servers: FastifyInstance[] = [];
+  readonly #crashBackoff: Backoff;
+  readonly #metrics: KubeletMetrics;
+  #workers: PodWorkers | undefined;
+  #housekeeping: NodeJS.Timeout | undefined;
+  #lastHousekeeping = 0;
+  #stopped = false;
+  #runtimeVersion: RuntimeVersion | undefined;
+  /** Addresses the HTTP servers listen on, once started. */
+  readonly listening: { port?: string; readOnlyPort?: string } = {};
+
+  constructor(options: KubeletOptions, deps: { logger: Logger; clock?: Clock }) {
+    this.options = Object.freeze({ ...options });
+    this.#log = deps.logger;
+    this.#clock = deps.clock ?? systemClock;
+    this.podConfig = new PodConfig({ clock: this.#clock, logger: this.#log });
+    this.#recorder = new LogEventRecorder(this.#log);
+    this.#runtime = new DockerRuntime({
+      socketPath: options.containerRuntimeEndpoint.replace(/^unix:\/\//, ''),
+      nodeName: options.nodeName,
+      networkName: options.podNetworkName,
+      network: { name: options.podNetworkName, subnet: options.podCIDR, bridgeName: options.podBridgeName },
+      podInfraImage: options.podInfraContainerImage,
+      logMaxSize: options.containerLogMaxSize,
+      logMaxFiles: options.containerLogMaxFiles,
+      requestTimeoutMs: options.runtimeRequestTimeoutMs,
+      logger: this.#log,
+    });
+    this.#pleg = new GenericPleg({
+      runtime: this.#runtime,
+      relistPeriodMs: options.plegRelistPeriodMs,
+      fallbackRelistPeriodMs: PlegFallbackRelistMs,
+      clock: this.#clock,
+      logger: this.#log,
+    });
+    this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: options.crashLoopBackOffMaxMs, clock: this.#clock });
+    this.#metrics = new KubeletMetrics(() => this.#pleg.runningPods());
+  }
+
+  /** The Docker engine's version, once started. */
+  get runtimeVersion(): RuntimeVersion | undefined {
+    return this.#runtimeVersion;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    this.#runtimeVersion = await this.#runtime.start();
+    this.#log.info({ runtime: `docker://${this.#runtimeVersion.version}`, node: o.nodeName }, 'container runtime is up');
+    const rootDir = new RootDir(o.rootDir);
+    await mkdir(rootDir.podsDir(), { recursive: true, mode: 0o750 });
+    const node = await gatherNodeFacts({
+      nodeName: o.nodeName,
+      nodeIPs: o.nodeIPs,
+      rootDir: o.rootDir,
+      resolvConfPath: o.resolvConf,
+      clusterDns: { servers: o.clusterDNS, domain: o.clusterDomain },
+    });
+    const reasons = new ReasonCache();
+    const syncer = new PodSyncer({
+      runtime: this.#runtime,
+      images: new ImageManager({
+        runtime: this.#runtime,
+        backoff: new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock: this.#clock }),
+        recorder: this.#recorder,
+        clock: this.#clock,
+      }),
+      rootDir,
+      reasons,
+      recorder: this.#recorder,
+      crashBackoff: this.#crashBackoff,
+      node,
+      objects: noConfigObjects,
+      serviceEnv: () => [],
+      clock: this.#clock,
+      logger: this.#log,
+    });
+    const lifecycle = new PodLifecycle({
+      runtime: this.#runtime,
+      syncer,
+      statuses: this.statuses,
+      reasons,
+      terminationMessages: new TerminationMessages(this.#runtime),
+      health: (container) => ({ started: container.state === 'running', ready: container.state === 'running' }),
+      hostIPs: node.hostIPs,
+      clock: this.#clock,
+      logger: this.#log,
+    });
+    this.#workers = new PodWorkers({
+      handlers: {
+        syncPod: (pod) => this.#timed('sync', () => lifecycle.syncPod(pod)),
+        syncTerminatingPod: (request) => this.#timed('terminating', () => lifecycle.syncTerminatingPod(request)),
+        syncTerminatedPod: (uid) => this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid)),
+      },
+      resyncIntervalMs: o.syncFrequencyMs,
+      logger: this.#log,
+    });
+
+    this.#pleg.onEvent((event) => this.#syncIfWanted(event.podUID));
+    await this.#pleg.start();
+    this.podConfig.onUpdate((update) => this.#handlePodUpdate(update));
+    await this.#startSources(rootDir);
+    await this.#startServers(new NodeApi({
+      podConfig: this.podConfig,
+      statuses: this.statuses,
+      pleg: this.#pleg,
+      runtime: this.#runtime,
+      metrics: this.#metrics,
+      healthChecks: () => this.#healthChecks(),
+    }));
+    this.#lastHousekeeping = this.#clock.now();
+    this.#housekeeping = setInterval(() => void this.#housekeep(rootDir), HousekeepingPeriodMs);
+    this.#housekeeping.unref();
+  }
+
+  /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#housekeeping);
+    await Promise.all(this.#sources.map((source) => source.stop()));
+    this.#pleg.stop();
+    this.#workers?.stop();
+    await Promise.all(this.#servers.map((server) => server.close()));
+  }
+
+  /** Resolves once `uid`'s worker has nothing running or queued (tests and benchmarks). */
+  whenPodIdle(uid: string): Promise<void> {
+    return this.#workers?.whenIdle(uid) ?? Promise.resolve();
+  }
+
+  async #timed<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.#metrics.podWorkerDuration.observe({ operation }, (performance.now() - started) / 1000);
+    }
+  }
+
+  async #startSources(rootDir: RootDir): Promise<void> {
+    const o = this.options;
+    const onSnapshot = (source: PodSource) => (pods: DefaultedPod[]) => this.podConfig.set(source, pods);
+    if (o.staticPodPath) {
+      this.#sources.push(
+        new FileSource({ path: o.staticPodPath, nodeName: o.nodeName, checkFrequencyMs: o.fileCheckFrequencyMs, logger: this.#log, onSnapshot: onSnapshot('file') }),
+      );
+    }
+    if (o.staticPodURL) {
+      this.#sources.push(
+        new HttpSource({
+          url: o.staticPodURL,
+          headers: o.staticPodURLHeader,
+          nodeName: o.nodeName,
+          checkFrequencyMs: o.httpCheckFrequencyMs,
+          logger: this.#log,
+          onSnapshot: onSnapshot('http'),
+        }),
+      );
+    }
+    if (this.#sources.length === 0) this.#log.warn({ rootDir: rootDir.path }, 'no pod source configured: set --pod-manifest-path or --manifest-url');
+    await Promise.all(this.#sources.map((source) => source.start()));
+  }
+
+  async #startServers(api: NodeApi): Promise<void> {
+    const o = this.options;
+    const listen = async (port: number, debugHandlers: boolean, key: 'port' | 'readOnlyPort'): Promise<void> => {
+      if (port === 0) return;
+      const server = buildServer({ api, logger: this.#log, debugHandlers });
+      this.#servers.push(server);
+      this.listening[key] = await server.listen({ host: o.address, port });
+      this.#log.info({ address: this.listening[key], debugHandlers }, key === 'port' ? 'serving the kubelet API' : 'serving the read-only kubelet API');
+    };
+    const loopback = isLoopback(o.address);
+    if (!loopback) this.#log.warn({ address: o.address }, 'container logs are served on loopback addresses only until authentication is configured');
+    await listen(o.port, loopback, 'port');
+    await listen(o.readOnlyPort, loopback, 'readOnlyPort');
+  }
+
+  #handlePodUpdate(update: PodUpdate): void {
+    const workers = this.#workers!;
+    for (const pod of update.pods) {
+      if (update.op === 'REMOVE') {
+        workers.update({ type: 'kill', uid: pod.metadata.uid, pod });
+      } else {
+        workers.update({ type: 'sync', pod });
+      }
+    }
+  }
+
+  #syncIfWanted(uid: string): void {
+    const pod = this.podConfig.pod(uid);
+    if (pod) this.#workers!.update({ type: 'sync', pod });
+  }
+
+  /** HandlePodCleanups: orphaned pods and pod directories; runs every 2 s. */
+  async #housekeep(rootDir: RootDir): Promise<void> {
+    this.#lastHousekeeping = this.#clock.now();
+    this.#crashBackoff.gc();
+    const sources = this.#sources.map((source) => source.name);
+    if (!this.podConfig.seenAll(sources)) return;
+    const workers = this.#workers!;
+    const running = this.#pleg.runningPods();
+    for (const runningPod of running) {
+      const uid = runningPod.pod.uid;
+      if (this.podConfig.pod(uid) || workers.has(uid)) continue;
+      this.#log.info({ pod: `${runningPod.pod.namespace}/${runningPod.pod.name}`, podUID: uid }, 'killing a pod no source wants any more');
+      workers.update({ type: 'kill', uid, runningPod });
+    }
+    try {
+      const known = new Set(running.map((p) => p.pod.uid));
+      for (const uid of await readdir(rootDir.podsDir())) {
+        if (known.has(uid) || this.podConfig.pod(uid) || workers.has(uid)) continue;
+        await rm(rootDir.podDir(uid), { recursive: true, force: true });
+        this.#log.info({ podUID: uid }, 'removed the directory of a pod that is gone');
+      }
+    } catch (err) {
+      this.#log.warn({ err: errorMessage(err) }, 'cleaning pod directories failed');
+    }
+  }
+
+  #healthChecks(): HealthCheck[] {
+    const now = this.#clock.now();
+    const syncLoopThreshold = Math.max(2 * this.options.syncFrequencyMs, 5 * 60_000);
+    const plegAge = now - this.#pleg.lastRelistTime();
+    const loopAge = now - this.#lastHousekeeping;
+    return [
+      { name: 'ping', ok: true },
+      { name: 'syncloop', ok: loopAge < syncLoopThreshold, message: `sync loop last ran ${Math.round(loopAge / 1000)}s ago` },
+      { name: 'pleg', ok: plegAge < PlegRelistThresholdMs, message: `pleg was last seen active ${Math.round(plegAge / 1000)}s ago` },
+    ];
+  }
+}

@@ -1,0 +1,83 @@
+/** The agent's answers to the kubelet HTTP API (see server/kubelet-api.ts). */
+import type { Readable } from 'node:stream';
+import { DockerletError } from './api/errors.js';
+import type { Pod } from './api/types.js';
+import type { PodConfig } from './config/pod-config.js';
+import type { KubeletMetrics } from './metrics/kubelet-metrics.js';
+import type { GenericPleg } from './pleg/pleg.js';
+import type { ContainerRuntime, PodRef } from './runtime/runtime.js';
+import type { ContainerLogRequest, HealthCheck, KubeletApi } from './server/kubelet-api.js';
+import type { StatusManager } from './status/status-manager.js';
+
+export interface NodeApiOptions {
+  podConfig: PodConfig;
+  statuses: StatusManager;
+  pleg: GenericPleg;
+  runtime: ContainerRuntime;
+  metrics: KubeletMetrics;
+  healthChecks(): HealthCheck[];
+}
+
+export class NodeApi implements KubeletApi {
+  readonly #o: NodeApiOptions;
+
+  constructor(options: NodeApiOptions) {
+    this.#o = options;
+  }
+
+  pods(): Pod[] {
+    return this.#o.podConfig.pods().map((pod) => {
+      const status = this.#o.statuses.get(pod.metadata.uid);
+      return status ? { ...pod, status } : pod;
+    });
+  }
+
+  runningPods(): Pod[] {
+    return this.#o.pleg.runningPods().map(({ pod, containers }) => {
+      const newest = new Map<string, (typeof containers)[number]>();
+      for (const container of containers) if (!newest.has(container.name)) newest.set(container.name, container);
+      return {
+        metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid },
+        spec: { containers: [...newest.values()].map((c) => ({ name: c.name, image: c.image })) },
+      };
+    });
+  }
+
+  async containerLogs(request: ContainerLogRequest): Promise<Readable> {
+    const ref = this.#findPod(request.namespace, request.pod);
+    const instances = (await this.#o.runtime.getPodStatus(ref)).containers.filter((c) => c.name === request.container);
+    const podName = `${request.namespace}/${request.pod}`;
+    const target = request.previous ? instances[1] : instances[0];
+    if (!target) {
+      throw new DockerletError(
+        'DKL_ERR_BAD_REQUEST',
+        request.previous
+          ? `previous terminated container "${request.container}" in pod "${podName}" not found`
+          : `container "${request.container}" in pod "${podName}" is waiting to start or does not exist`,
+      );
+    }
+    return this.#o.runtime.containerLogs(target.id, {
+      follow: request.follow,
+      timestamps: request.timestamps,
+      ...(request.tailLines !== undefined ? { tailLines: request.tailLines } : {}),
+      ...(request.sinceSeconds !== undefined ? { sinceSeconds: request.sinceSeconds } : {}),
+      signal: request.signal,
+    });
+  }
+
+  healthChecks(): HealthCheck[] {
+    return this.#o.healthChecks();
+  }
+
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.#o.metrics.registry.contentType, body: await this.#o.metrics.registry.metrics() };
+  }
+
+  #findPod(namespace: string, name: string): PodRef {
+    const desired = this.#o.podConfig.pods().find((p) => p.metadata.namespace === namespace && p.metadata.name === name);
+    if (desired) return { uid: desired.metadata.uid, name, namespace };
+    const running = this.#o.pleg.runningPods().find((p) => p.pod.namespace === namespace && p.pod.name === name);
+    if (running) return running.pod;
+    throw new DockerletError('DKL_ERR_NOT_FOUND', `pods "${name}" not found in namespace "${namespace}"`);
+  }
+}

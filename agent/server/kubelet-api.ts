@@ -1,0 +1,32 @@
+/** What the kubelet's HTTP server serves, independent of HTTP: implemented by the agent, faked in tests. */
+import type { Readable } from 'node:stream';
+import type { Pod } from '../api/types.js';
+
+export interface HealthCheck {
+  name: string;
+  ok: boolean;
+  message?: string;
+}
+
+export interface ContainerLogRequest {
+  namespace: string;
+  pod: string;
+  container: string;
+  follow: boolean;
+  previous: boolean;
+  timestamps: boolean;
+  tailLines?: number;
+  sinceSeconds?: number;
+  signal: AbortSignal;
+}
+
+export interface KubeletApi {
+  /** The pods this node should run, with their status. */
+  pods(): Pod[];
+  /** The pods the runtime actually has, from the last relist. */
+  runningPods(): Pod[];
+  /** Throws DKL_ERR_NOT_FOUND when the pod, container or instance does not exist. */
+  containerLogs(request: ContainerLogRequest): Promise<Readable>;
+  healthChecks(): HealthCheck[];
+  metrics(): Promise<{ contentType: string; body: string }>;
+}

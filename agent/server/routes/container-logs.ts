@@ -1,0 +1,50 @@
+/**
+ * GET /containerLogs/{namespace}/{pod}/{container}, with the PodLogOptions query the kubelet
+ * takes: follow, previous, timestamps, tailLines (or the legacy tail), sinceSeconds, limitBytes.
+ */
+import { Transform } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { queryFlag, queryInt } from '../app.js';
+import type { KubeletApi } from '../kubelet-api.js';
+
+interface Params {
+  namespace: string;
+  pod: string;
+  container: string;
+}
+
+/** Passes at most `limit` bytes, then ends. */
+function limitBytes(limit: number): Transform {
+  let left = limit;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (left <= 0) return done();
+      const part = chunk.subarray(0, left);
+      left -= part.length;
+      this.push(part);
+      if (left <= 0) this.push(null);
+      done();
+    },
+  });
+}
+
+export function registerLogRoutes(app: FastifyInstance, api: KubeletApi): void {
+  app.get<{ Params: Params; Querystring: Record<string, string> }>('/containerLogs/:namespace/:pod/:container', async (request, reply) => {
+    const query = request.query;
+    const abort = new AbortController();
+    request.raw.on('close', () => abort.abort());
+    const tailLines = queryInt(query['tailLines'] ?? query['tail'], 'tailLines');
+    const sinceSeconds = queryInt(query['sinceSeconds'], 'sinceSeconds');
+    const limit = queryInt(query['limitBytes'], 'limitBytes');
+    const stream = await api.containerLogs({
+      ...request.params,
+      follow: queryFlag(query['follow']),
+      previous: queryFlag(query['previous']),
+      timestamps: queryFlag(query['timestamps']),
+      ...(tailLines !== undefined ? { tailLines } : {}),
+      ...(sinceSeconds !== undefined ? { sinceSeconds } : {}),
+      signal: abort.signal,
+    });
+    return reply.type('text/plain').send(limit !== undefined ? stream.pipe(limitBytes(limit)) : stream);
+  });
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Sets up this host for dockerlet, idempotently; npm start, npm test and .ci/run all use it.
+#   1. Debian's docker.io (with iptables) and busybox-static, installed when missing;
+#   2. a Docker daemon, started when none answers;
+#   3. the local images (no registry is reachable): dockerlet.local/busybox:1.35 and the pod
+#      sandbox image dockerlet.local/pause:3.10, both from busybox-static;
+#   4. the service CIDR guard: filter-table REJECT rules so that nothing addressed to the
+#      service CIDR leaves the host unless a proxy rule rewrote it (see DESIGN.md).
+# With --for-tests it also installs what the tests need (Debian's docker-registry).
+set -euo pipefail
+
+SERVICE_CIDR=${DOCKERLET_SERVICE_CIDR:-10.96.0.0/16}
+BUSYBOX_IMAGE=dockerlet.local/busybox:1.35
+PAUSE_IMAGE=dockerlet.local/pause:3.10
+GUARD_CHAIN=DOCKERLET-SERVICE-GUARD
+for_tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --for-tests) for_tests=1 ;;
+    *) echo "setup-host.sh: unknown argument $arg (use --for-tests)" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "setup-host: $*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  say "must run as root (it installs packages, starts dockerd and programs iptables)"
+  exit 1
+fi
+
+# 1. Packages.
+packages=()
+command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
+command -v iptables >/dev/null 2>&1 || packages+=(iptables)
+dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
+if [ "$for_tests" = 1 ]; then
+  command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
+fi
+if [ "${#packages[@]}" -gt 0 ]; then
+  say "installing ${packages[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+# The registry package starts a service on :5000 where an init system runs; tests run their own.
+if [ "$for_tests" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
+
+# 2. The Docker daemon.
+if ! docker info >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    say "starting docker.service"
+    systemctl start docker
+  else
+    say "starting dockerd (log: /var/log/dockerd.log)"
+    nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
+  fi
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  if ! docker info >/dev/null 2>&1; then
+    say "the Docker daemon did not come up; see /var/log/dockerd.log"
+    exit 1
+  fi
+fi
+
+# 3. Local images, built from busybox-static's single binary.
+build_image() { # build_image <tag> <docker import --change>...
+  local tag=$1
+  shift
+  docker image inspect "$tag" >/dev/null 2>&1 && return 0
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/var/www"
+  chmod 1777 "$root/tmp"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $("$root/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  local changes=(--change 'ENV PATH=/bin')
+  for change in "$@"; do changes+=(--change "$change"); done
+  tar -C "$root" -c . | docker import "${changes[@]}" - "$tag" >/dev/null
+  rm -rf "$root"
+  say "built $tag"
+}
+build_image "$BUSYBOX_IMAGE" 'CMD ["/bin/sh"]'
+# The sandbox only holds the pod's namespaces: it sleeps, reaps, and exits at once on TERM.
+build_image "$PAUSE_IMAGE" 'ENTRYPOINT ["/bin/sh", "-c", "trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]'
+
+# 4. The service CIDR guard. Packets a proxy rule DNATs no longer carry a service address when
+#    they reach the filter table; anything else addressed to the service CIDR is refused here.
+iptables -w -N "$GUARD_CHAIN" 2>/dev/null || true
+iptables -w -F "$GUARD_CHAIN"
+iptables -w -A "$GUARD_CHAIN" -d "$SERVICE_CIDR" -p tcp -j REJECT --reject-with tcp-reset
+iptables -w -A "$GUARD_CHAIN" -d "$SERVICE_CIDR" -j REJECT --reject-with icmp-port-unreachable
+ensure_jump() { # ensure_jump <chain> <match...>
+  local chain=$1
+  shift
+  iptables -w -C "$chain" "$@" -j "$GUARD_CHAIN" 2>/dev/null || iptables -w -I "$chain" 1 "$@" -j "$GUARD_CHAIN"
+}
+ensure_jump OUTPUT '!' -o lo
+ensure_jump FORWARD
+# Docker re-inserts its own FORWARD rules on top when it restarts; DOCKER-USER always runs first.
+if iptables -w -n -L DOCKER-USER >/dev/null 2>&1; then ensure_jump DOCKER-USER; fi
+say "ready: $(docker version --format 'Docker {{.Server.Version}}'), images $BUSYBOX_IMAGE $PAUSE_IMAGE, service CIDR guard on $SERVICE_CIDR"
