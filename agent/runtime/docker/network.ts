@@ -1,7 +1,7 @@
 /** The Docker bridge network pods live on: created once, shared by every pod of every agent on the host. */
 import type Dockerode from 'dockerode';
 import { DockerletError } from '../../api/errors.js';
-import { dockerMessage, isDockerConflict, isDockerNotFound } from './docker-errors.js';
+import { dockerMessage, isDockerNotFound } from './docker-errors.js';
 
 export interface PodNetworkSettings {
   name: string;
@@ -12,7 +12,7 @@ export interface PodNetworkSettings {
 }
 
 export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSettings, signal: AbortSignal): Promise<void> {
-  const existing = await inspectNetwork(docker, settings.name, signal);
+  const existing = await inspectNetwork(docker, settings.name);
   if (!existing) {
     try {
       await docker.createNetwork({
@@ -26,16 +26,22 @@ export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSe
       } as Dockerode.NetworkCreateOptions);
       return;
     } catch (err) {
-      // Another agent on this host created it first: use theirs, after the check below.
-      if (!isDockerConflict(err)) {
+      // Another agent on this host may have created it meanwhile (Docker then answers 409, or
+      // 403 "Pool overlaps"): use theirs, after the subnet check below.
+      const raced = await inspectNetwork(docker, settings.name);
+      if (!raced) {
         throw new DockerletError('DKL_ERR_RUNTIME', `creating the pod network ${settings.name} (${settings.subnet}): ${dockerMessage(err)}`, {
           cause: err,
         });
       }
+      return checkSubnet(raced, settings);
     }
   }
-  const network = existing ?? (await inspectNetwork(docker, settings.name, signal));
-  const subnets = (network?.IPAM?.Config ?? []).map((config) => config.Subnet);
+  checkSubnet(existing, settings);
+}
+
+function checkSubnet(network: Dockerode.NetworkInspectInfo, settings: PodNetworkSettings): void {
+  const subnets = (network.IPAM?.Config ?? []).map((config) => config.Subnet);
   if (!subnets.includes(settings.subnet)) {
     throw new DockerletError(
       'DKL_ERR_CONFIG_INVALID',
@@ -44,7 +50,7 @@ export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSe
   }
 }
 
-async function inspectNetwork(docker: Dockerode, name: string, signal: AbortSignal): Promise<Dockerode.NetworkInspectInfo | undefined> {
+async function inspectNetwork(docker: Dockerode, name: string): Promise<Dockerode.NetworkInspectInfo | undefined> {
   try {
     return (await docker.getNetwork(name).inspect()) as Dockerode.NetworkInspectInfo;
   } catch (err) {
