@@ -32,15 +32,15 @@ export class NodeApi implements KubeletApi {
     });
   }
 
-  runningPods(): Pod[] {
-    return this.#o.pleg.runningPods().map(({ pod, containers }) => {
-      const newest = new Map<string, (typeof containers)[number]>();
-      for (const container of containers) if (!newest.has(container.name)) newest.set(container.name, container);
-      return {
+  /** Like the kubelet's GetPods(all=false): pods with a running sandbox or container, and their running containers. */
+  async runningPods(): Promise<Pod[]> {
+    const listed = await this.#o.runtime.listPods();
+    return listed
+      .filter(({ sandboxes, containers }) => sandboxes.some((s) => s.state === 'ready') || containers.some((c) => c.state === 'running'))
+      .map(({ pod, containers }) => ({
         metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid },
-        spec: { containers: [...newest.values()].map((c) => ({ name: c.name, image: c.image })) },
-      };
-    });
+        spec: { containers: containers.filter((c) => c.state === 'running').map((c) => ({ name: c.name, image: c.image })) },
+      }));
   }
 
   async containerLogs(request: ContainerLogRequest): Promise<Readable> {

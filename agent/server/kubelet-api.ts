@@ -23,8 +23,8 @@ export interface ContainerLogRequest {
 export interface KubeletApi {
   /** The pods this node should run, with their status. */
   pods(): Pod[];
-  /** The pods the runtime actually has, from the last relist. */
-  runningPods(): Pod[];
+  /** The pods the runtime has right now. */
+  runningPods(): Promise<Pod[]>;
   /** Throws DKL_ERR_NOT_FOUND when the pod, container or instance does not exist. */
   containerLogs(request: ContainerLogRequest): Promise<Readable>;
   healthChecks(): HealthCheck[];

@@ -9,5 +9,5 @@ function podList(items: Pod[]): object {
 
 export function registerPodRoutes(app: FastifyInstance, api: KubeletApi): void {
   app.get('/pods', async () => podList(api.pods()));
-  app.get('/runningpods/', async () => podList(api.runningPods()));
+  app.get('/runningpods/', async () => podList(await api.runningPods()));
 }
