@@ -87,7 +87,7 @@ export class FileSource implements PodSourceRunner {
       return;
     }
     this.#missingLogged = false;
-    this.#ensureWatcher(listed.isDirectory);
+    await this.#ensureWatcher(listed.isDirectory);
     for (const file of this.#files.keys()) {
       if (!listed.files.includes(file)) this.#files.delete(file);
     }
@@ -121,6 +121,7 @@ export class FileSource implements PodSourceRunner {
     }
     const contentHash = fnv128a(text);
     const known = this.#files.get(file);
+    this.#log.debug({ file, changed: known?.contentHash !== contentHash }, 'read static pod manifest');
     if (known?.contentHash === contentHash) return false;
     const content = readManifest(text, { source: 'file', location: file }, this.#options.nodeName);
     if (!content.ok) {
@@ -136,7 +137,8 @@ export class FileSource implements PodSourceRunner {
     return true;
   }
 
-  #ensureWatcher(isDirectory: boolean): void {
+  /** Starts watching the path; resolves once the watch is live, so no later write goes unseen. */
+  async #ensureWatcher(isDirectory: boolean): Promise<void> {
     if (this.#watcher || this.#stopped) return;
     this.#watcher = chokidar.watch(this.#options.path, {
       ignoreInitial: true,
@@ -149,6 +151,8 @@ export class FileSource implements PodSourceRunner {
       if (path === this.#options.path) this.#schedule(path);
     });
     this.#watcher.on('error', (err) => this.#log.warn({ err }, 'watching the static pod path failed; the periodic rescan goes on'));
+    const watcher = this.#watcher;
+    await new Promise<void>((resolve) => watcher.once('ready', resolve));
   }
 
   #schedule(path: string): void {
