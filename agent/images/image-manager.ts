@@ -15,6 +15,9 @@ export type EnsureImageResult =
   | { ok: true; imageRef: string }
   | { ok: false; reason: 'ErrImagePull' | 'ImagePullBackOff' | 'ErrImageNeverPull' | 'InvalidImageName'; message: string; retryAfterMs?: number };
 
+/** After a failed pull, how soon the pod is synced again to show that it is backing off. */
+const ReportBackoffAfterMs = 1_000;
+
 export class ImageManager {
   readonly #runtime: ContainerRuntime;
   readonly #backoff: Backoff;
@@ -71,7 +74,8 @@ export class ImageManager {
       const message = `Failed to pull image "${image}": ${errorMessage(err)}`;
       this.#recorder.event(object, 'Warning', 'Failed', message);
       this.#recorder.event(object, 'Warning', 'Failed', 'Error: ErrImagePull');
-      return { ok: false, reason: 'ErrImagePull', message, retryAfterMs: this.#backoff.remainingSinceUpdate(key) };
+      // Sync again shortly: that sync reports ImagePullBackOff until the back-off lets the next pull go.
+      return { ok: false, reason: 'ErrImagePull', message, retryAfterMs: Math.min(ReportBackoffAfterMs, this.#backoff.remainingSinceUpdate(key)) };
     }
   }
 
