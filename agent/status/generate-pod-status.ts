@@ -98,12 +98,28 @@ function containerStatus(container: Container, defaultWaiting: string, input: Po
       : old!.lastState!;
     return status;
   }
-  if (!latest) return status;
+  if (!latest) {
+    // Nothing of it left in the runtime: what was last reported still stands.
+    if (old?.state?.terminated) {
+      status.state = old.state;
+      status.restartCount = old.restartCount;
+      if (old.containerID) status.containerID = old.containerID;
+    } else if (old?.lastState?.terminated) {
+      status.lastState = old.lastState;
+      status.restartCount = old.restartCount;
+    }
+    return status;
+  }
 
   status.containerID = `docker://${latest.id}`;
   status.imageID = latest.imageRef;
   status.restartCount = latest.restartCount;
   if (before && before.state === 'exited') status.lastState = terminatedState(before, input.terminationMessages);
+  // The previous instance is gone from the runtime: keep what was last reported about it.
+  else if (!before && latest.restartCount > 0 && old) {
+    const previousEnd = old.containerID !== status.containerID && old.state?.terminated ? old.state : old.lastState;
+    if (previousEnd?.terminated) status.lastState = previousEnd;
+  }
   switch (latest.state) {
     case 'running': {
       const health = input.health(latest);
