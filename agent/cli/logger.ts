@@ -15,6 +15,13 @@ export function createLogger(format: LoggingFormat, verbosity: number): Logger {
   if (format === 'json') return pino(options, pino.destination({ fd: 2, sync: false }));
   return pino(
     options,
-    PinoPretty({ destination: 2, colorize: process.stderr.isTTY, ignore: 'pid,hostname,component', messageFormat: '{if component}[{component}] {end}{msg}', sync: true }),
+    PinoPretty({
+      destination: 2,
+      colorize: process.stderr.isTTY,
+      singleLine: true,
+      ignore: 'pid,hostname,component',
+      messageFormat: '{if component}[{component}] {end}{msg}',
+      sync: true,
+    }),
   );
 }
