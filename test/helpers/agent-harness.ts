@@ -1,0 +1,168 @@
+/**
+ * An in-process agent on the real Docker engine, with its own node name, manifest directory
+ * and root dir, removed (containers by label, directories) when the test ends, pass or fail.
+ */
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
+import type { Pod } from '../../agent/api/types.js';
+import { Kubelet, type KubeletOptions } from '../../agent/kubelet.js';
+import { nodeContainers, removeNodeContainers } from './docker.js';
+import { memoryLogger, type MemoryLogger } from './memory-logger.js';
+import { waitFor, type WaitOptions } from './wait-for.js';
+
+export interface AgentHarness {
+  kubelet: Kubelet;
+  nodeName: string;
+  manifestDir: string;
+  rootDir: string;
+  log: MemoryLogger;
+  writeManifest(file: string, content: string): Promise<void>;
+  removeManifest(file: string): Promise<void>;
+  /** The pod named `<name>-<node>` with its status, as /pods serves it. */
+  pod(name: string): Pod | undefined;
+  waitForPod(name: string, what: string, predicate: (pod: Pod) => boolean, options?: WaitOptions): Promise<Pod>;
+  /** Docker containers of this node whose k8s container name is `container` (POD for sandboxes). */
+  containers(container?: string): ReturnType<typeof nodeContainers>;
+  /** Stops the agent (pods keep running). */
+  stop(): Promise<void>;
+  /** Starts a new agent on the same node, directories and manifests, as after a crash. */
+  restart(): Promise<AgentHarness>;
+}
+
+let counter = 0;
+
+export function uniqueNodeName(prefix = 't'): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** A port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function defaultOptions(nodeName: string, rootDir: string, manifestDir: string): KubeletOptions {
+  return {
+    nodeName,
+    rootDir,
+    staticPodPath: manifestDir,
+    staticPodURLHeader: {},
+    fileCheckFrequencyMs: 20_000,
+    httpCheckFrequencyMs: 20_000,
+    syncFrequencyMs: 60_000,
+    address: '127.0.0.1',
+    port: 0,
+    readOnlyPort: 0,
+    containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
+    runtimeRequestTimeoutMs: 120_000,
+    podInfraContainerImage: 'dockerlet.local/pause:3.10',
+    podCIDR: '10.244.0.0/16',
+    podNetworkName: 'dockerlet',
+    podBridgeName: 'dockerlet0',
+    nodeIPs: [],
+    clusterDNS: [],
+    clusterDomain: 'cluster.local',
+    resolvConf: '/etc/resolv.conf',
+    crashLoopBackOffMaxMs: 300_000,
+    containerLogMaxSize: String(10 * 1024 * 1024),
+    containerLogMaxFiles: 5,
+    plegRelistPeriodMs: 10_000,
+  };
+}
+
+export interface StartAgentOptions {
+  options?: Partial<KubeletOptions>;
+  /** Manifests to write before the agent starts. */
+  manifests?: Record<string, string>;
+}
+
+export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHarness> {
+  const nodeName = uniqueNodeName();
+  const base = await mkdtemp(join(tmpdir(), 'dockerlet-test-'));
+  const manifestDir = join(base, 'manifests');
+  const rootDir = join(base, 'root');
+  await mkdir(manifestDir);
+  for (const [file, content] of Object.entries(start.manifests ?? {})) await writeFile(join(manifestDir, file), content);
+  const options = { ...defaultOptions(nodeName, rootDir, manifestDir), ...start.options };
+  onTestFinished(async () => {
+    await removeNodeContainers(nodeName);
+    await rm(base, { recursive: true, force: true });
+  });
+  return launch(options, manifestDir, rootDir);
+}
+
+async function launch(options: KubeletOptions, manifestDir: string, rootDir: string): Promise<AgentHarness> {
+  const log = memoryLogger();
+  const kubelet = new Kubelet(options, { logger: log.logger });
+  onTestFinished(() => kubelet.stop());
+  await kubelet.start();
+  const fullName = (name: string): string => `${name}-${options.nodeName}`;
+  const harness: AgentHarness = {
+    kubelet,
+    nodeName: options.nodeName,
+    manifestDir,
+    rootDir,
+    log,
+    writeManifest: (file, content) => writeFile(join(manifestDir, file), content),
+    removeManifest: (file) => unlink(join(manifestDir, file)),
+    pod(name) {
+      const pod = kubelet.podConfig.pods().find((p) => p.metadata.name === fullName(name));
+      if (!pod) return undefined;
+      const status = kubelet.statuses.get(pod.metadata.uid);
+      return status ? { ...pod, status } : pod;
+    },
+    waitForPod(name, what, predicate, waitOptions) {
+      return waitFor(`pod ${name}: ${what}`, () => {
+        const pod = harness.pod(name);
+        return pod && predicate(pod) ? pod : undefined;
+      }, waitOptions);
+    },
+    async containers(container) {
+      const all = await nodeContainers(options.nodeName);
+      return container === undefined ? all : all.filter((c) => c.Labels['io.kubernetes.container.name'] === container);
+    },
+    stop: () => kubelet.stop(),
+    async restart() {
+      await kubelet.stop();
+      return launch(options, manifestDir, rootDir);
+    },
+  };
+  return harness;
+}
+
+/** Status helpers. */
+export function containerStatus(pod: Pod, name: string) {
+  return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((c) => c.name === name);
+}
+
+export function condition(pod: Pod, type: string): string | undefined {
+  return pod.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+export function isReady(pod: Pod): boolean {
+  return condition(pod, 'Ready') === 'True';
+}
+
+/** A one-container pod manifest running `script` in the busybox image. */
+export function busyboxPod(name: string, script: string, extra: { spec?: string; container?: string } = {}): string {
+  return `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+spec:
+  terminationGracePeriodSeconds: 2
+${extra.spec ?? ''}  containers:
+    - name: main
+      image: dockerlet.local/busybox:1.35
+      command: ["sh", "-c", ${JSON.stringify(script)}]
+${extra.container ?? ''}`;
+}

@@ -1,0 +1,38 @@
+/** Direct Docker access for assertions and cleanup, by the labels dockerlet puts on everything. */
+import Dockerode from 'dockerode';
+
+export const docker = new Dockerode({ socketPath: '/var/run/docker.sock' });
+
+export const BusyboxImage = 'dockerlet.local/busybox:1.35';
+export const PauseImage = 'dockerlet.local/pause:3.10';
+
+export function nodeContainers(nodeName: string): Promise<Dockerode.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`dockerlet.io/node=${nodeName}`] } });
+}
+
+/** Removes every container of one test node, whatever its state. */
+export async function removeNodeContainers(nodeName: string): Promise<void> {
+  const containers = await nodeContainers(nodeName);
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+}
+
+/** Runs a command in a running container and returns its stdout+stderr and exit code. */
+export async function dockerExec(containerId: string, cmd: string[]): Promise<{ output: string; exitCode: number }> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  const raw = Buffer.concat(chunks);
+  let output = '';
+  for (let offset = 0; offset + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(offset + 4);
+    output += raw.subarray(offset + 8, offset + 8 + size).toString('utf8');
+    offset += 8 + size;
+  }
+  const { ExitCode } = await exec.inspect();
+  return { output, exitCode: ExitCode ?? -1 };
+}

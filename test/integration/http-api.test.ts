@@ -1,0 +1,150 @@
+/** The kubelet HTTP API of a real agent (issue 2, point 8) and the manifest URL source (point 2). */
+import { createServer, type Server } from 'node:http';
+import { describe, expect, test } from 'vitest';
+import type { PodList } from '../../agent/api/types.js';
+import { busyboxPod, containerStatus, freePort, isReady, startAgent } from '../helpers/agent-harness.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+async function agentWithApi(manifests: Record<string, string>) {
+  const port = await freePort();
+  const readOnlyPort = await freePort();
+  const agent = await startAgent({ options: { port, readOnlyPort }, manifests });
+  return { agent, base: `http://127.0.0.1:${port}`, readOnly: `http://127.0.0.1:${readOnlyPort}` };
+}
+
+const counter = busyboxPod('counter', 'i=0; while true; do i=$((i+1)); echo "line $i"; sleep 0.05; done');
+
+describe('kubelet HTTP API', () => {
+  test('/healthz answers ok on both ports', async () => {
+    const { base, readOnly } = await agentWithApi({});
+    for (const url of [base, readOnly]) {
+      const response = await fetch(`${url}/healthz`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe('ok');
+    }
+  });
+
+  test('/pods lists the desired pods with status as a v1 PodList; /runningpods/ what Docker runs', async () => {
+    const { agent, readOnly } = await agentWithApi({ 'counter.yaml': counter });
+    await agent.waitForPod('counter', 'Ready', isReady);
+    const list = (await (await fetch(`${readOnly}/pods`)).json()) as PodList;
+    expect(list).toMatchObject({ kind: 'PodList', apiVersion: 'v1' });
+    expect(list.items.map((p) => p.metadata?.name)).toEqual([`counter-${agent.nodeName}`]);
+    expect(list.items[0]!.status?.phase).toBe('Running');
+    const running = (await (await fetch(`${readOnly}/runningpods/`)).json()) as PodList;
+    expect(running.items).toEqual([
+      {
+        metadata: { name: `counter-${agent.nodeName}`, namespace: 'default', uid: list.items[0]!.metadata!.uid },
+        spec: { containers: [{ name: 'main', image: 'dockerlet.local/busybox:1.35' }] },
+      },
+    ]);
+  });
+
+  test('/containerLogs serves tailLines and timestamps, follows, and 404s an unknown pod', async () => {
+    const { agent, base } = await agentWithApi({ 'counter.yaml': counter });
+    await agent.waitForPod('counter', 'Ready', isReady);
+    const path = `${base}/containerLogs/default/counter-${agent.nodeName}/main`;
+    await waitFor('some output', async () => (await (await fetch(path)).text()).includes('line 5'));
+
+    const tail = (await (await fetch(`${path}?tailLines=2`)).text()).trimEnd().split('\n');
+    expect(tail).toHaveLength(2);
+    expect(tail[0]).toMatch(/^line \d+$/);
+    const stamped = (await (await fetch(`${path}?tailLines=1&timestamps=true`)).text()).trimEnd();
+    expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line \d+$/);
+
+    const abort = new AbortController();
+    const response = await fetch(`${path}?follow=true&tailLines=0`, { signal: abort.signal });
+    const reader = response.body!.getReader();
+    let followed = '';
+    while (!/line \d+\n[\s\S]*line \d+\n/.test(followed)) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`the followed log ended early after ${JSON.stringify(followed)}`);
+      followed += new TextDecoder().decode(chunk.value);
+    }
+    abort.abort();
+    expect(followed).toMatch(/^line \d+\n/);
+
+    const missing = await fetch(`${base}/containerLogs/default/nope/main`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ kind: 'Status', reason: 'NotFound', message: 'pods "nope" not found in namespace "default"' });
+  });
+
+  test('/containerLogs?previous=true serves the previous instance after a restart', async () => {
+    const crashing = busyboxPod('phoenix', 'echo "run $(cat /proc/sys/kernel/random/uuid)"; exec sleep 3600');
+    const { agent, base } = await agentWithApi({ 'phoenix.yaml': crashing });
+    const first = await agent.waitForPod('phoenix', 'Ready', isReady);
+    const path = `${base}/containerLogs/default/phoenix-${agent.nodeName}/main`;
+    const firstRun = await waitFor('first output', async () => (await (await fetch(path)).text()).trim());
+    const none = await fetch(`${path}?previous=true`);
+    expect(none.status).toBe(400);
+    const { docker } = await import('../helpers/docker.js');
+    await docker.getContainer(containerStatus(first, 'main')!.containerID!.slice('docker://'.length)).kill();
+    await agent.waitForPod('phoenix', 'restarted', (p) => containerStatus(p, 'main')?.restartCount === 1 && isReady(p));
+    const secondRun = await waitFor('second output', async () => {
+      const text = (await (await fetch(path)).text()).trim();
+      return text !== firstRun ? text : '';
+    });
+    expect(secondRun).toMatch(/^run [0-9a-f-]{36}$/);
+    expect((await (await fetch(`${path}?previous=true`)).text()).trim()).toBe(firstRun);
+  });
+
+  test('/metrics serves Prometheus text with the running pods', async () => {
+    const { agent, readOnly } = await agentWithApi({ 'counter.yaml': counter });
+    await agent.waitForPod('counter', 'Ready', isReady);
+    await agent.kubelet.whenPodIdle(agent.pod('counter')!.metadata!.uid!);
+    const text = await waitFor('a relist counting the pod', async () => {
+      const body = await (await fetch(`${readOnly}/metrics`)).text();
+      return /^kubelet_running_pods 1$/m.test(body) ? body : '';
+    });
+    expect(text).toMatch(/^kubelet_running_containers\{container_state="running"\} 1$/m);
+    expect(text).toMatch(/^kubelet_pod_worker_duration_seconds_count\{operation="sync"\} \d+$/m);
+    expect(text).toContain('process_resident_memory_bytes');
+  });
+
+  test('every lifecycle step is one structured log line, like a kubelet Event', async () => {
+    const { agent } = await agentWithApi({ 'counter.yaml': counter });
+    await agent.waitForPod('counter', 'Ready', isReady);
+    await agent.removeManifest('counter.yaml');
+    await waitFor('the Killing event', () => agent.log.events('Killing').length > 0);
+    const reasons = agent.log.events().map((e) => e.event);
+    expect(reasons).toEqual(expect.arrayContaining(['Pulled', 'Created', 'Started', 'Killing']));
+    expect(agent.log.events('Started')[0]).toMatchObject({
+      type: 'Normal',
+      object: `Pod/default/counter-${agent.nodeName}`,
+      fieldPath: 'spec.containers{main}',
+      msg: 'Started container main',
+      component: 'events',
+    });
+  });
+});
+
+describe('manifest URL', () => {
+  test('pods from the URL run, are replaced when it changes, and removed when it serves nothing', async () => {
+    let body = busyboxPod('remote', 'exec sleep 3600');
+    const seenHeaders: string[] = [];
+    const server: Server = createServer((request, response) => {
+      seenHeaders.push(String(request.headers['x-token']));
+      response.end(body);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      const agent = await startAgent({
+        options: {
+          staticPodURL: `http://127.0.0.1:${port}/pods.yaml`,
+          staticPodURLHeader: { 'X-Token': ['secret'] },
+          httpCheckFrequencyMs: 300,
+        },
+      });
+      const first = await agent.waitForPod('remote', 'Running', (p) => p.status?.phase === 'Running');
+      expect(first.metadata?.annotations?.['kubernetes.io/config.source']).toBe('http');
+      expect(seenHeaders[0]).toBe('secret');
+      body = busyboxPod('remote', 'echo changed; exec sleep 3600');
+      await agent.waitForPod('remote', 'replaced', (p) => p.metadata?.uid !== first.metadata?.uid && p.status?.phase === 'Running');
+      body = '';
+      await waitFor('the pod removed', async () => agent.pod('remote') === undefined && (await agent.containers()).length === 0);
+    } finally {
+      server.close();
+    }
+  });
+});

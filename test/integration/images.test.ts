@@ -1,0 +1,78 @@
+/** imagePullPolicy with real pulls from a registry on loopback (issue 2, point 4). */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { busyboxPod, containerStatus, startAgent } from '../helpers/agent-harness.js';
+import { BusyboxImage, docker } from '../helpers/docker.js';
+import { startRegistry, type LocalRegistry } from '../helpers/registry.js';
+
+let registry: LocalRegistry;
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await registry?.stop();
+});
+
+const podWithImage = (name: string, image: string, policy?: string): string =>
+  busyboxPod(name, 'exec sleep 3600').replace(
+    'image: dockerlet.local/busybox:1.35',
+    `image: ${image}${policy ? `\n      imagePullPolicy: ${policy}` : ''}`,
+  );
+
+describe('image pulls', () => {
+  test('Always pulls the image from the registry before starting the container', async () => {
+    const image = await registry.push(BusyboxImage, 'pulled/busybox:always');
+    const agent = await startAgent({ manifests: { 'pull.yaml': podWithImage('pull', image, 'Always') } });
+    const pod = await agent.waitForPod('pull', 'Running', (p) => p.status?.phase === 'Running');
+    const status = containerStatus(pod, 'main')!;
+    expect(status.image).toBe(image);
+    expect(status.imageID).toMatch(new RegExp(`^docker-pullable://${registry.address}/pulled/busybox@sha256:[0-9a-f]{64}$`));
+    expect(agent.log.events('Pulling').map((e) => e.msg)).toContain(`Pulling image "${image}"`);
+    expect(agent.log.events('Pulled').some((e) => e.msg.startsWith(`Successfully pulled image "${image}" in `))).toBe(true);
+    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+  });
+
+  test('IfNotPresent uses the image on the machine without pulling', async () => {
+    const agent = await startAgent({ manifests: { 'present.yaml': podWithImage('present', BusyboxImage, 'IfNotPresent') } });
+    await agent.waitForPod('present', 'Running', (p) => p.status?.phase === 'Running');
+    expect(agent.log.events('Pulling')).toEqual([]);
+    expect(agent.log.events('Pulled').map((e) => e.msg)).toContain(`Container image "${BusyboxImage}" already present on machine`);
+  });
+
+  test('Never with the image absent: ErrImageNeverPull, and the pod stays Pending', async () => {
+    const agent = await startAgent({ manifests: { 'never.yaml': podWithImage('never', 'dockerlet.local/absent:1.0', 'Never') } });
+    const pod = await agent.waitForPod('never', 'ErrImageNeverPull', (p) => containerStatus(p, 'main')?.state?.waiting?.reason === 'ErrImageNeverPull');
+    expect(containerStatus(pod, 'main')?.state?.waiting?.message).toBe('Container image "dockerlet.local/absent:1.0" is not present with pull policy of Never');
+    expect(pod.status?.phase).toBe('Pending');
+    expect(await agent.containers('main')).toEqual([]);
+  });
+
+  test('a failed pull gives ErrImagePull, then ImagePullBackOff while the back-off runs', async () => {
+    const image = `${registry.address}/missing/image:1.0`;
+    const agent = await startAgent();
+    const reasons: string[] = [];
+    agent.kubelet.statuses.onChange((_pod, status) => {
+      const reason = status.containerStatuses?.[0]?.state?.waiting?.reason;
+      if (reason && reason !== reasons.at(-1)) reasons.push(reason);
+    });
+    await agent.writeManifest('missing.yaml', podWithImage('missing', image));
+    const backoff = await agent.waitForPod('missing', 'ImagePullBackOff', (p) => containerStatus(p, 'main')?.state?.waiting?.reason === 'ImagePullBackOff', {
+      timeoutMs: 5_000,
+    });
+    expect(reasons).toEqual(['ContainerCreating', 'ErrImagePull', 'ImagePullBackOff']);
+    expect(containerStatus(backoff, 'main')?.state?.waiting?.message).toBe(`Back-off pulling image "${image}"`);
+    expect(backoff.status?.phase).toBe('Pending');
+    // One pull so far: the back-off (10 s) holds the next one.
+    expect(agent.log.events('Pulling')).toHaveLength(1);
+    expect(agent.log.events('Failed').map((e) => e.msg)).toEqual([
+      expect.stringContaining(`Failed to pull image "${image}": `),
+      'Error: ErrImagePull',
+    ]);
+  });
+
+  test('an invalid image name is InvalidImageName, with no pull attempted', async () => {
+    const agent = await startAgent({ manifests: { 'invalid.yaml': podWithImage('invalid', 'Not/Valid:Name') } });
+    const pod = await agent.waitForPod('invalid', 'InvalidImageName', (p) => containerStatus(p, 'main')?.state?.waiting?.reason === 'InvalidImageName');
+    expect(containerStatus(pod, 'main')?.state?.waiting?.message).toContain('invalid reference format');
+    expect(agent.log.events('Pulling')).toEqual([]);
+  });
+});
