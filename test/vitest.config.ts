@@ -25,7 +25,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          globalSetup: ['test/helpers/docker-global-setup.ts'],
+          globalSetup: ['test/helpers/docker-global-setup.ts', 'test/helpers/build-global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
         },

@@ -93,17 +93,20 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   await mkdir(manifestDir);
   for (const [file, content] of Object.entries(start.manifests ?? {})) await writeFile(join(manifestDir, file), content);
   const options = { ...defaultOptions(nodeName, rootDir, manifestDir), ...start.options };
+  const running = new Set<Kubelet>();
+  // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {
+    await Promise.all([...running].map((kubelet) => kubelet.stop()));
     await removeNodeContainers(nodeName);
     await rm(base, { recursive: true, force: true });
   });
-  return launch(options, manifestDir, rootDir);
+  return launch(options, manifestDir, rootDir, running);
 }
 
-async function launch(options: KubeletOptions, manifestDir: string, rootDir: string): Promise<AgentHarness> {
+async function launch(options: KubeletOptions, manifestDir: string, rootDir: string, running: Set<Kubelet>): Promise<AgentHarness> {
   const log = memoryLogger();
   const kubelet = new Kubelet(options, { logger: log.logger });
-  onTestFinished(() => kubelet.stop());
+  running.add(kubelet);
   await kubelet.start();
   const fullName = (name: string): string => `${name}-${options.nodeName}`;
   const harness: AgentHarness = {
@@ -133,7 +136,8 @@ async function launch(options: KubeletOptions, manifestDir: string, rootDir: str
     stop: () => kubelet.stop(),
     async restart() {
       await kubelet.stop();
-      return launch(options, manifestDir, rootDir);
+      running.delete(kubelet);
+      return launch(options, manifestDir, rootDir, running);
     },
   };
   return harness;

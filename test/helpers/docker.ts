@@ -36,3 +36,30 @@ export async function dockerExec(containerId: string, cmd: string[]): Promise<{ 
   const { ExitCode } = await exec.inspect();
   return { output, exitCode: ExitCode ?? -1 };
 }
+
+export interface ObservedEvent {
+  action: string;
+  id: string;
+  signal?: string;
+  time: number;
+}
+
+/** Docker's container events matching `filters`, as they happen, until stop(). */
+export async function watchEvents(filters: Record<string, string[]>): Promise<{ events: ObservedEvent[]; stop(): void }> {
+  const abort = new AbortController();
+  const events: ObservedEvent[] = [];
+  const stream = (await docker.getEvents({ filters: { type: ['container'], ...filters }, abortSignal: abort.signal } as object)) as NodeJS.ReadableStream;
+  let pending = '';
+  stream.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines.filter(Boolean)) {
+      const event = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
+      const signal = event.Actor.Attributes['signal'];
+      events.push({ action: event.Action, id: event.Actor.ID, time: event.timeNano / 1e6, ...(signal ? { signal } : {}) });
+    }
+  });
+  stream.on('error', () => undefined);
+  return { events, stop: () => abort.abort() };
+}

@@ -1,7 +1,7 @@
 /** Restart policies, CrashLoopBackOff, vanished containers and termination (issue 2, point 5). */
 import { describe, expect, test } from 'vitest';
 import { busyboxPod, containerStatus, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
-import { docker } from '../helpers/docker.js';
+import { docker, watchEvents } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const policyPod = (name: string, policy: string, script: string): string =>
@@ -9,33 +9,6 @@ const policyPod = (name: string, policy: string, script: string): string =>
 
 async function restartCount(agent: AgentHarness, name: string): Promise<number> {
   return containerStatus(agent.pod(name)!, 'main')?.restartCount ?? 0;
-}
-
-interface ObservedEvent {
-  action: string;
-  id: string;
-  signal?: string;
-  time: number;
-}
-
-/** Docker's container events matching `filters`, as they happen. */
-async function watchEvents(filters: Record<string, string[]>): Promise<{ events: ObservedEvent[]; stop(): void }> {
-  const abort = new AbortController();
-  const events: ObservedEvent[] = [];
-  const stream = (await docker.getEvents({ filters: { type: ['container'], ...filters }, abortSignal: abort.signal } as object)) as NodeJS.ReadableStream;
-  let pending = '';
-  stream.on('data', (chunk: Buffer) => {
-    pending += chunk.toString('utf8');
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines.filter(Boolean)) {
-      const event = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
-      const signal = event.Actor.Attributes['signal'];
-      events.push({ action: event.Action, id: event.Actor.ID, time: event.timeNano / 1e6, ...(signal ? { signal } : {}) });
-    }
-  });
-  stream.on('error', () => undefined);
-  return { events, stop: () => abort.abort() };
 }
 
 describe('restart policy', () => {

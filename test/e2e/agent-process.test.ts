@@ -1,0 +1,89 @@
+/**
+ * The agent as a real process (issue 2, points 1, 7 and 9): it survives kill -9 without touching
+ * running containers, stops cleanly on SIGTERM leaving pods running, and `dockerlet up` runs the
+ * repository's own example manifests as they are.
+ */
+import { resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import type { Pod } from '../../agent/api/types.js';
+import { containerStatus, isReady, busyboxPod } from '../helpers/agent-harness.js';
+import { metricValue, startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
+import { docker, nodeContainers, watchEvents } from '../helpers/docker.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const sleeper = (name: string): string => busyboxPod(name, 'exec sleep 3600');
+
+async function containerIds(agent: AgentProcess): Promise<string[]> {
+  return (await nodeContainers(agent.nodeName)).map((c) => c.Id).sort();
+}
+
+/** Resolves once the agent has finished at least `count` pod syncs since it started. */
+async function syncsDone(agent: AgentProcess, count: number): Promise<void> {
+  await waitFor(`${count} pod syncs`, async () => {
+    const text = await (await agent.get('/metrics')).text();
+    return (metricValue(text, 'kubelet_pod_worker_duration_seconds_count{operation="sync"}') ?? 0) >= count;
+  });
+}
+
+const mainRestarts = (pod: Pod): number | undefined => containerStatus(pod, 'main')?.restartCount;
+
+describe('restart safety', () => {
+  test('after kill -9 a new agent adopts every running container: same ids, nothing created, restart counts carried on', async () => {
+    const first = await startAgentProcess({ manifests: { 'steady.yaml': sleeper('steady'), 'restarted.yaml': sleeper('restarted') } });
+    await first.waitForPod('steady', 'Ready', isReady);
+    const restartedPod = await first.waitForPod('restarted', 'Ready', isReady);
+    // Give one pod a restart, so there is a count to carry on.
+    await docker.getContainer(containerStatus(restartedPod, 'main')!.containerID!.slice('docker://'.length)).kill();
+    await first.waitForPod('restarted', 'restarted once and Ready', (p) => mainRestarts(p) === 1 && isReady(p));
+    await waitFor('the dead instance is the only one kept', async () => (await nodeContainers(first.nodeName)).length === 5);
+    const before = await containerIds(first);
+
+    first.process.child.kill('SIGKILL');
+    expect((await first.process.exited).signal).toBe('SIGKILL');
+    const creates = await watchEvents({ label: [`dockerlet.io/node=${first.nodeName}`], event: ['create', 'destroy', 'kill'] });
+    try {
+      const second = await first.restart();
+      await syncsDone(second, 2);
+      const steady = await second.waitForPod('steady', 'Ready', isReady);
+      const restarted = await second.waitForPod('restarted', 'Ready', isReady);
+      expect(mainRestarts(steady)).toBe(0);
+      expect(mainRestarts(restarted)).toBe(1);
+      expect(creates.events).toEqual([]);
+      expect(await containerIds(second)).toEqual(before);
+
+      // The count goes on from where the first agent left it.
+      await docker.getContainer(containerStatus(restarted, 'main')!.containerID!.slice('docker://'.length)).kill();
+      const again = await second.waitForPod('restarted', 'restarted a second time', (p) => mainRestarts(p) === 2 && isReady(p));
+      expect(containerStatus(again, 'main')?.lastState?.terminated?.exitCode).toBe(137);
+    } finally {
+      creates.stop();
+    }
+  });
+
+  test('SIGTERM stops the agent with exit code 0 and leaves its pods running', async () => {
+    const agent = await startAgentProcess({ manifests: { 'kept.yaml': sleeper('kept') } });
+    await agent.waitForPod('kept', 'Ready', isReady);
+    const before = await nodeContainers(agent.nodeName);
+    agent.process.child.kill('SIGTERM');
+    const result = await agent.process.exited;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('stopping; running pods are left running');
+    const after = await nodeContainers(agent.nodeName);
+    expect(after.map((c) => [c.Id, c.State])).toEqual(before.map((c) => [c.Id, 'running']));
+  });
+});
+
+describe('dockerlet up', () => {
+  test("runs the repository's manifests/ as they are and prints each pod as it comes up", async () => {
+    const agent = await startAgentProcess({ command: 'up', manifestDir: resolve(import.meta.dirname, '../../manifests') });
+    const web = await agent.waitForPod('web', 'Ready', isReady, { timeoutMs: 30_000 });
+    const line = `pod default/web-${agent.nodeName}: Running, Ready ip=${web.status!.podIP}`;
+    await waitFor('the summary line', () => agent.process.stdout.includes(line));
+    expect(agent.process.stdout).toContain(`dockerlet is running on node ${agent.nodeName}`);
+    // The example serves what it promises, on the pod IP.
+    const body = await waitFor('the web pod to answer', async () => (await fetch(`http://${web.status!.podIP}:8080/`)).text());
+    expect(body).toBe(`hello from web-${agent.nodeName} on ${agent.nodeName}\n`);
+    agent.process.child.kill('SIGINT');
+    expect((await agent.process.exited).code).toBe(0);
+  });
+});

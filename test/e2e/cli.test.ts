@@ -1,0 +1,88 @@
+/** The command line as a user meets it: help, exit codes, and errors that name the flag or field. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { runCli } from '../helpers/agent-process.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dockerlet-cli-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('dockerlet --help', () => {
+  test('lists the commands and exits 0', async () => {
+    const result = await runCli(['--help']).exited;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: dockerlet /);
+    expect(result.stdout).toMatch(/^\s+agent\b.*node agent/m);
+    expect(result.stdout).toMatch(/^\s+up\b/m);
+  });
+
+  test('agent --help lists the kubelet flags', async () => {
+    const result = await runCli(['agent', '--help']).exited;
+    expect(result.code).toBe(0);
+    for (const flag of ['--pod-manifest-path', '--manifest-url', '--config', '--hostname-override', '--root-dir', '--address', '--port', '--read-only-port']) {
+      expect(result.stdout).toContain(flag);
+    }
+  });
+});
+
+describe('bad flags and config exit 2 with a message naming the flag or field', () => {
+  test('a port that is not a number', async () => {
+    const result = await runCli(['agent', '--pod-manifest-path', dir, '--port', 'abc']).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--port: invalid value "abc": must be a port number from 0 to 65535');
+  });
+
+  test('an unknown flag', async () => {
+    const result = await runCli(['agent', '--no-such-flag']).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown option '--no-such-flag'");
+  });
+
+  test('a missing --config file', async () => {
+    const missing = join(dir, 'absent.yaml');
+    const result = await runCli(['agent', '--config', missing]).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`--config ${missing}: ENOENT`);
+  });
+
+  test('a KubeletConfiguration field with a bad value', async () => {
+    const config = join(dir, 'kubelet.yaml');
+    await writeFile(config, 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfileCheckFrequency: soon\n');
+    const result = await runCli(['agent', '--config', config]).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`--config ${config}: fileCheckFrequency: Invalid value: "soon": must be a duration such as 20s, 1m or 1m30s`);
+  });
+
+  test('a config file of the wrong kind', async () => {
+    const config = join(dir, 'kubelet.yaml');
+    await writeFile(config, 'apiVersion: v1\nkind: Pod\n');
+    const result = await runCli(['agent', '--config', config]).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--config .*: kind: Unsupported value: "Pod"/);
+  });
+});
+
+test('no Docker engine at the endpoint: exit 1, saying how to start one', async () => {
+  const result = await runCli([
+    'agent',
+    '--pod-manifest-path',
+    dir,
+    '--root-dir',
+    join(dir, 'root'),
+    '--port',
+    '0',
+    '--read-only-port',
+    '0',
+    '--container-runtime-endpoint',
+    `unix://${join(dir, 'no-docker.sock')}`,
+  ]).exited;
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(`the Docker engine at ${join(dir, 'no-docker.sock')} does not answer`);
+  expect(result.stderr).toContain('run scripts/setup-host.sh');
+});

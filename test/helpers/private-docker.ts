@@ -1,0 +1,100 @@
+/**
+ * A Docker engine of the test's own: a second dockerd with its own socket, data root and exec
+ * root, no default bridge and no iptables rules, so that restarting it disturbs nothing else on
+ * the host (restarting the host's engine would stop every container on it). The local test
+ * images are copied in. Everything it made is removed when the test ends, pass or fail.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import Dockerode from 'dockerode';
+import { onTestFinished } from 'vitest';
+import { BusyboxImage, docker, PauseImage } from './docker.js';
+import { waitFor } from './wait-for.js';
+
+export interface PrivateDocker {
+  socketPath: string;
+  client: Dockerode;
+  /** Stops the engine (SIGTERM, as an init system would) and starts it again on the same state. */
+  restart(): Promise<void>;
+}
+
+export async function startPrivateDocker(): Promise<PrivateDocker> {
+  // Short path: unix socket paths are limited to 107 bytes.
+  const base = await mkdtemp(join(tmpdir(), 'dkl-engine-'));
+  const socketPath = join(base, 'docker.sock');
+  const dataRoot = join(base, 'data');
+  const execRoot = join(base, 'exec');
+  await mkdir(dataRoot);
+  await mkdir(execRoot);
+  const client = new Dockerode({ socketPath });
+  let daemon: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    daemon = spawn(
+      'dockerd',
+      [
+        '--host',
+        `unix://${socketPath}`,
+        '--data-root',
+        dataRoot,
+        '--exec-root',
+        execRoot,
+        '--pidfile',
+        join(base, 'docker.pid'),
+        '--bridge',
+        'none',
+        '--iptables=false',
+        '--ip-forward=false',
+        '--ip-masq=false',
+      ],
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise<void>((resolve) => daemon!.once('exit', () => resolve()));
+    await Promise.race([
+      waitFor('the private Docker engine to answer', () => client.ping(), { timeoutMs: 30_000 }),
+      exited.then(() => {
+        throw new Error('the private dockerd exited at start');
+      }),
+    ]);
+  };
+  const stop = async (): Promise<void> => {
+    const running = daemon;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    running.kill('SIGTERM');
+    await exited;
+  };
+
+  onTestFinished(async () => {
+    if (daemon && daemon.exitCode === null) {
+      const leftovers = await client.listContainers({ all: true }).catch(() => []);
+      await Promise.all(leftovers.map((c) => client.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+      // A network's bridge interface outlives the engine: remove the networks the agent made.
+      const networks = await client.listNetworks({ filters: { label: ['dockerlet.io/network=pods'] } }).catch(() => []);
+      await Promise.all(networks.map((n) => client.getNetwork(n.Id).remove().catch(() => undefined)));
+    }
+    await stop();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  await start();
+  const exported = (await docker.getImage(BusyboxImage).get()) as NodeJS.ReadableStream;
+  const pause = (await docker.getImage(PauseImage).get()) as NodeJS.ReadableStream;
+  for (const image of [exported, pause]) {
+    const load = (await client.loadImage(image as never)) as NodeJS.ReadableStream;
+    await pipeline(load, async function* (source) {
+      for await (const _ of source);
+    });
+  }
+  return {
+    socketPath,
+    client,
+    async restart() {
+      await stop();
+      await start();
+    },
+  };
+}
