@@ -78,9 +78,11 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
 
   const limits = container.resources?.limits ?? {};
   const requests = container.resources?.requests ?? {};
-  const memoryLimit = limits['memory'] !== undefined ? parseQuantity(limits['memory']) : undefined;
-  const cpuLimit = limits['cpu'] !== undefined ? milliCpu(limits['cpu']) : undefined;
-  const cpuRequest = requests['cpu'] !== undefined ? (milliCpu(requests['cpu']) ?? 0) : 0;
+  // A zero limit is no limit (kuberuntime: memoryLimit != 0; milliCPUToQuota(0) = 0).
+  const memoryLimit = limits['memory'] !== undefined ? parseQuantity(limits['memory']) || undefined : undefined;
+  const cpuLimit = limits['cpu'] !== undefined ? milliCpu(limits['cpu']) || undefined : undefined;
+  // Shares follow the request; with no request but a limit, the limit (as the kubelet does).
+  const cpuRequest = (requests['cpu'] !== undefined ? milliCpu(requests['cpu']) : undefined) || cpuLimit || 0;
 
   const podSecurity = pod.spec.securityContext ?? {};
   const security = container.securityContext ?? {};
@@ -105,7 +107,7 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
       stdinOnce: container.stdinOnce === true,
       tty: container.tty === true,
       resources: {
-        ...(memoryLimit !== undefined ? { memoryLimitBytes: Math.round(memoryLimit) } : {}),
+        ...(memoryLimit !== undefined ? { memoryLimitBytes: Math.ceil(memoryLimit) } : {}),
         cpuShares: milliCpuToShares(cpuRequest),
         ...(cpuLimit !== undefined ? { cpuQuota: Math.max(MinQuotaUs, (cpuLimit * CpuPeriodUs) / 1000), cpuPeriod: CpuPeriodUs } : {}),
       },
