@@ -41,8 +41,10 @@ export function expandVariables(input: string, lookup: (name: string) => string 
     } else if (next === '(') {
       const close = input.indexOf(')', i + 2);
       if (close === -1) {
-        output += input.slice(i);
-        break;
+        // An incomplete reference is kept as written; what follows it is still expanded.
+        output += '$(';
+        i += 1;
+        continue;
       }
       const name = input.slice(i + 2, close);
       output += name === '' ? '$()' : (lookup(name) ?? `$(${name})`);
@@ -102,13 +104,15 @@ export function resourceFieldValue(
 ): string {
   const [kind, name] = resource.split('.') as ['limits' | 'requests', string];
   const declared = container.resources?.[kind]?.[name];
+  // An unset or zero limit stands for the node's allocatable (MergeContainerResourceLimits).
+  const useAllocatable = kind === 'limits' && (declared === undefined || parseQuantity(declared) === 0);
   if (name === 'cpu') {
-    const milli = declared !== undefined ? (milliCpu(declared) ?? 0) : kind === 'limits' ? nodeAllocatable.milliCpu : 0;
+    const milli = useAllocatable ? nodeAllocatable.milliCpu : declared !== undefined ? (milliCpu(declared) ?? 0) : 0;
     const divisorMilli = milliCpu(divisor ?? '1') || 1000;
     return String(Math.ceil(milli / divisorMilli));
   }
   const fallback = name === 'memory' ? nodeAllocatable.memoryBytes : nodeAllocatable.ephemeralStorageBytes;
-  const bytes = declared !== undefined ? (parseQuantity(declared) ?? 0) : kind === 'limits' ? fallback : 0;
+  const bytes = useAllocatable ? fallback : declared !== undefined ? (parseQuantity(declared) ?? 0) : 0;
   return String(Math.ceil(bytes / (parseQuantity(divisor ?? '1') || 1)));
 }
 
