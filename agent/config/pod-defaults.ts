@@ -3,6 +3,7 @@
  * agent acts on. Static pods never pass through an API server, so the agent does it itself.
  */
 import type { Container, Pod, Probe, Volume } from '../api/types.js';
+import { isValidImageReference } from '../images/image-reference.js';
 
 export const DefaultTerminationGracePeriodSeconds = 30;
 export const DefaultTerminationMessagePath = '/dev/termination-log';
@@ -26,12 +27,20 @@ export function withApiDefaults(pod: Pod): Pod {
   return copy;
 }
 
-/** The API server's image pull policy rule: `:latest` or no tag -> Always, otherwise IfNotPresent. */
+/**
+ * The API server's image pull policy rule (SetDefaults_Container with parsers.ParseImageName):
+ * the tag `latest`, or neither tag nor digest -> Always; anything else, including a reference
+ * that does not parse, -> IfNotPresent. `name:latest@sha256:...` has the tag latest: Always.
+ */
 export function defaultImagePullPolicy(image: string): 'Always' | 'IfNotPresent' {
-  const lastComponent = image.slice(image.lastIndexOf('/') + 1);
-  if (lastComponent.includes('@')) return 'IfNotPresent';
+  if (!isValidImageReference(image)) return 'IfNotPresent';
+  const at = image.indexOf('@');
+  const named = at === -1 ? image : image.slice(0, at);
+  const lastComponent = named.slice(named.lastIndexOf('/') + 1);
   const colon = lastComponent.indexOf(':');
-  return colon === -1 || lastComponent.slice(colon + 1) === 'latest' ? 'Always' : 'IfNotPresent';
+  const tag = colon === -1 ? undefined : lastComponent.slice(colon + 1);
+  if (tag === undefined) return at === -1 ? 'Always' : 'IfNotPresent';
+  return tag === 'latest' ? 'Always' : 'IfNotPresent';
 }
 
 function defaultContainer(container: Container, hostNetwork: boolean): void {

@@ -32,6 +32,7 @@ function issueMessage(issue: z.core.$ZodIssue): string {
       if (input === undefined) return 'Required value';
       return `Invalid value: ${JSON.stringify(input)}: must be ${article(issue.expected)}`;
     case 'invalid_value':
+      if (input === undefined) return 'Required value';
       return `Unsupported value: ${JSON.stringify(input)}: supported values: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'too_small':
       if (issue.origin === 'array' && Number(issue.minimum) === 1) return 'Required value';

@@ -19,7 +19,7 @@ function exactlyOne<T extends object>(value: T, keys: readonly (keyof T & string
     code: 'custom',
     message:
       set.length === 0
-        ? `Required value: must specify ${what}: one of ${keys.map((k) => `\`${k}\``).join(', ')}`
+        ? `Required value: must specify a ${what}: one of ${keys.map((k) => `\`${k}\``).join(', ')}`
         : `Forbidden: may not specify more than 1 ${what} (found ${set.join(', ')})`,
   });
 }
