@@ -17,16 +17,36 @@ export interface ClusterDns {
   domain: string;
 }
 
+/** The API's limits on a pod's DNS config (MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars). */
+const MaxNameservers = 3;
+const MaxSearchPaths = 32;
+const MaxSearchListChars = 2048;
+const MaxSearchPathChars = 253;
+
+/**
+ * The host's resolv.conf as the kubelet reads it (dns.go parseResolvConf): nameservers
+ * accumulate; the last `search` line wins, its domains without a trailing dot and without ".";
+ * `options` accumulate, a later option replacing an earlier one of the same name; lines that
+ * start with "#" and other keywords (`domain` included) are ignored.
+ */
 export function parseResolvConf(text: string): ResolvConf {
   const conf: ResolvConf = { nameservers: [], searches: [], options: [] };
   for (const raw of text.split('\n')) {
-    const line = raw.replace(/[#;].*$/, '').trim();
+    const line = raw.trim();
+    if (line.startsWith('#')) continue;
     const [keyword, ...values] = line.split(/\s+/);
     if (keyword === 'nameserver' && values[0]) conf.nameservers.push(values[0]);
-    else if (keyword === 'search' || keyword === 'domain') conf.searches = values;
-    else if (keyword === 'options') conf.options.push(...values);
+    else if (keyword === 'search') conf.searches = values.filter((s) => s !== '.').map((s) => s.replace(/\.$/, ''));
+    else if (keyword === 'options') conf.options = mergeOptions(conf.options, values);
   }
   return conf;
+}
+
+/** `options` entries merged by name ("ndots:5"'s name is "ndots"); a later one replaces an earlier one in place. */
+function mergeOptions(existing: readonly string[], added: readonly string[]): string[] {
+  const byName = new Map(existing.map((option) => [option.split(':')[0]!, option]));
+  for (const option of added) byName.set(option.split(':')[0]!, option);
+  return [...byName.values()];
 }
 
 /** Whether the pod uses the cluster's DNS, given what the node has (the kubelet's getPodDNSType). */
@@ -37,15 +57,17 @@ function usesClusterDns(pod: DefaultedPod, cluster: ClusterDns): boolean {
   return policy === 'ClusterFirst' && pod.spec.hostNetwork !== true;
 }
 
+/** GetPodDNS: the base for the pod's policy, plus spec.dnsConfig, cut to the API's limits. */
 export function podResolvConf(pod: DefaultedPod, host: ResolvConf, cluster: ClusterDns): ResolvConf {
   let conf: ResolvConf;
   if (pod.spec.dnsPolicy === 'None') {
     conf = { nameservers: [], searches: [], options: [] };
   } else if (usesClusterDns(pod, cluster)) {
     const namespace = pod.metadata.namespace;
+    const clusterSearches = cluster.domain ? [`${namespace}.svc.${cluster.domain}`, `svc.${cluster.domain}`, cluster.domain] : [];
     conf = {
       nameservers: [...cluster.servers],
-      searches: [`${namespace}.svc.${cluster.domain}`, `svc.${cluster.domain}`, cluster.domain, ...host.searches],
+      searches: unique([...clusterSearches, ...host.searches]),
       options: ['ndots:5'],
     };
   } else {
@@ -53,13 +75,27 @@ export function podResolvConf(pod: DefaultedPod, host: ResolvConf, cluster: Clus
   }
   const extra = pod.spec.dnsConfig;
   if (extra) {
-    conf.nameservers = [...new Set([...conf.nameservers, ...(extra.nameservers ?? [])])].slice(0, 3);
-    conf.searches = [...new Set([...conf.searches, ...(extra.searches ?? [])])].slice(0, 32);
-    const options = new Map(conf.options.map((option) => [option.split(':')[0]!, option]));
-    for (const option of extra.options ?? []) options.set(option.name!, option.value !== undefined ? `${option.name}:${option.value}` : option.name!);
-    conf.options = [...options.values()];
+    conf.nameservers = unique([...conf.nameservers, ...(extra.nameservers ?? [])]);
+    conf.searches = unique([...conf.searches, ...(extra.searches ?? [])]);
+    conf.options = mergeOptions(
+      conf.options,
+      (extra.options ?? []).map((option) => (option.value !== undefined ? `${option.name}:${option.value}` : option.name!)),
+    );
   }
+  conf.nameservers = conf.nameservers.slice(0, MaxNameservers);
+  conf.searches = fitSearches(conf.searches);
   return conf;
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** formDNSSearchFitsLimits: at most 32 paths, none longer than 253 characters, 2048 characters in all. */
+function fitSearches(searches: readonly string[]): string[] {
+  const fitted = searches.slice(0, MaxSearchPaths).filter((search) => search.length <= MaxSearchPathChars);
+  while (fitted.length > 0 && fitted.join(' ').length > MaxSearchListChars) fitted.pop();
+  return fitted;
 }
 
 export function formatResolvConf(conf: ResolvConf): string {
