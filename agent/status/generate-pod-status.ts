@@ -27,14 +27,20 @@ export interface PodStatusInput {
 }
 
 const ContainerStatusUnknown = 'ContainerStatusUnknown';
+/** convertToAPIContainerStatuses' words for a Running container the runtime no longer has (two spaces, sic). */
+const VanishedMessage = 'The container could not be located when the pod was deleted.  The container used to be Running';
+
+/** Condition types the kubelet owns (PodConditionsByKubelet); any other condition on the pod is kept as it is. */
+const KubeletConditions = new Set(['PodScheduled', 'Ready', 'Initialized', 'ContainersReady', 'PodReadyToStartContainers', 'PodResizePending', 'PodResizeInProgress']);
 
 export function generatePodStatus(input: PodStatusInput): PodStatus {
   const { pod, runtime, previous, now } = input;
   const initContainers = pod.spec.initContainers ?? [];
   const sandbox = runtime.sandboxes[0];
   const sandboxReady = sandbox?.state === 'ready' && (sandbox.hostNetwork || sandbox.ip !== undefined);
-  const initContainerStatuses = initContainers.map((c) => containerStatus(c, 'ContainerCreating', input));
+  // One default for init and app containers alike: with init containers, PodInitializing.
   const defaultWaiting = initContainers.length > 0 ? 'PodInitializing' : 'ContainerCreating';
+  const initContainerStatuses = initContainers.map((c) => containerStatus(c, defaultWaiting, input));
   const containerStatuses = pod.spec.containers.map((c) => containerStatus(c, defaultWaiting, input));
 
   let phase = podPhase(pod, initContainerStatuses, containerStatuses);
@@ -94,7 +100,7 @@ function containerStatus(container: Container, defaultWaiting: string, input: Po
   if (vanished || stillLost) {
     status.restartCount = vanished ? old!.restartCount + 1 : old!.restartCount;
     status.lastState = vanished
-      ? { terminated: { exitCode: 137, reason: ContainerStatusUnknown, message: 'The container could not be located when the pod was terminated', ...(old!.containerID ? { containerID: old!.containerID } : {}) } }
+      ? { terminated: { exitCode: 137, reason: ContainerStatusUnknown, message: VanishedMessage, ...(old!.containerID ? { containerID: old!.containerID } : {}) } }
       : old!.lastState!;
     return status;
   }
@@ -241,6 +247,24 @@ function conditions(
   }
   const containersReady = !completed && unready.length === 0;
 
+  // Ready also needs every readiness gate's condition to be True (GeneratePodReadyCondition).
+  const foreign = (pod.status?.conditions ?? []).filter((c) => !KubeletConditions.has(c.type));
+  let podReady = containersReady;
+  let podReadyReason = readyReason;
+  let podReadyMessage = readyMessage;
+  if (containersReady) {
+    const gateProblems = (pod.spec.readinessGates ?? []).flatMap(({ conditionType }) => {
+      const condition = foreign.find((c) => c.type === conditionType);
+      if (!condition) return [`corresponding condition of pod readiness gate "${conditionType}" does not exist.`];
+      return condition.status === 'True' ? [] : [`the status of pod readiness gate "${conditionType}" is not "True", but ${condition.status}`];
+    });
+    if (gateProblems.length > 0) {
+      podReady = false;
+      podReadyReason = 'ReadinessGatesNotReady';
+      podReadyMessage = gateProblems.join(', ');
+    }
+  }
+
   const make = (type: string, value: boolean, reason?: string, message?: string): PodCondition => {
     const status = value ? 'True' : 'False';
     const before = previous?.conditions?.find((c) => c.type === type);
@@ -248,14 +272,15 @@ function conditions(
     return { type, status, lastTransitionTime: since, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
   };
   return [
+    ...foreign,
     make('PodReadyToStartContainers', sandboxReady),
     make(
       'Initialized',
       initialized,
-      initialized ? undefined : 'ContainersNotInitialized',
+      initialized ? (phase === 'Succeeded' ? 'PodCompleted' : undefined) : 'ContainersNotInitialized',
       initialized ? undefined : `containers with incomplete status: [${incomplete.join(' ')}]`,
     ),
-    make('Ready', containersReady, readyReason, readyMessage),
+    make('Ready', podReady, podReadyReason, podReadyMessage),
     make('ContainersReady', containersReady, readyReason, readyMessage),
     make('PodScheduled', true),
   ];
