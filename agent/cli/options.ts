@@ -63,30 +63,63 @@ function flagError(flag: string, value: unknown, expected: string): DockerletErr
   return new DockerletError('DKL_ERR_FLAG_INVALID', `${flag}: invalid value ${JSON.stringify(value)}: ${expected}`);
 }
 
-function durationMs(flag: string, text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms < 0) throw flagError(flag, text, 'must be a duration such as 20s, 1m or 1m30s');
+function configError(path: string, field: string, value: unknown, expected: string): DockerletError {
+  return new DockerletError('DKL_ERR_CONFIG_INVALID', `--config ${path}: ${field}: invalid value ${JSON.stringify(value)}: ${expected}`);
+}
+
+/**
+ * One setting's value, flag over config file over default, and how to report it as invalid:
+ * naming the flag when the flag gave it, the config file's field when the file did.
+ */
+interface Setting<T> {
+  value: T;
+  invalid(expected: string, value?: unknown): DockerletError;
+}
+
+interface SettingSources<T> {
+  flag?: string;
+  flagValue?: T | undefined;
+  field?: string;
+  fileValue?: T | undefined;
+  configPath?: string | undefined;
+}
+
+function setting<T>(sources: SettingSources<T>, fallback: T): Setting<T> {
+  const { flag, flagValue, field, fileValue, configPath } = sources;
+  const name = flag ?? field ?? '';
+  if (flag !== undefined && flagValue !== undefined) {
+    return { value: flagValue, invalid: (expected, value = flagValue) => flagError(flag, value, expected) };
+  }
+  if (field !== undefined && fileValue !== undefined && configPath !== undefined) {
+    return { value: fileValue, invalid: (expected, value = fileValue) => configError(configPath, field, value, expected) };
+  }
+  return { value: fallback, invalid: (expected, value = fallback) => flagError(name, value, expected) };
+}
+
+function durationMs({ value, invalid }: Setting<string>): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 0) throw invalid('must be a duration such as 20s, 1m or 1m30s');
   return ms;
 }
 
-function portNumber(flag: string, value: string | number): number {
+function portNumber({ value, invalid }: Setting<string | number>): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw flagError(flag, value, 'must be a port number from 0 to 65535 (0 disables)');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('must be a port number from 0 to 65535 (0 disables)');
   return port;
 }
 
-function ipList(flag: string, text: string | readonly string[] | undefined): string[] {
-  const items = (typeof text === 'string' ? text.split(',') : (text ?? [])).map((item) => item.trim()).filter(Boolean);
-  for (const item of items) if (isIP(item) === 0) throw flagError(flag, item, 'must be a comma-separated list of IP addresses');
+function ipList({ value, invalid }: Setting<string | readonly string[] | undefined>): string[] {
+  const items = (typeof value === 'string' ? value.split(',') : (value ?? [])).map((item) => item.trim()).filter(Boolean);
+  for (const item of items) if (isIP(item) === 0) throw invalid('must be a comma-separated list of IP addresses', item);
   return items;
 }
 
-function cidr(flag: string, text: string): string {
-  const match = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(text);
+function cidr({ value, invalid }: Setting<string>): string {
+  const match = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(value);
   if (!match || isIP(match[1]!) !== 4 || Number(match[2]) > 30 || Number(match[2]) < 8) {
-    throw flagError(flag, text, 'must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16');
+    throw invalid('must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16');
   }
-  return text;
+  return value;
 }
 
 /** --manifest-url-header 'a:hello,b:again' (repeatable) -> { a: [hello], b: [again] }. */
@@ -104,9 +137,9 @@ function urlHeaders(values: readonly string[] | undefined, fromConfig: Record<st
 }
 
 /** A Quantity such as 10Mi -> the byte count Docker's json-file max-size takes. */
-function logMaxSize(text: string): string {
-  const bytes = parseQuantity(text);
-  if (bytes === undefined || bytes < 1024) throw flagError('containerLogMaxSize', text, 'must be a quantity of at least 1Ki, such as 10Mi');
+function logMaxSize({ value, invalid }: Setting<string>): string {
+  const bytes = parseQuantity(value);
+  if (bytes === undefined || bytes < 1024) throw invalid('must be a quantity of at least 1Ki, such as 10Mi');
   return String(Math.floor(bytes));
 }
 
@@ -119,6 +152,7 @@ export interface ResolvedAgentOptions {
 export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAgentOptions> {
   const loaded = flags.config ? await loadKubeletConfig(flags.config) : undefined;
   const file: KubeletConfiguration | undefined = loaded?.config;
+  const configPath = flags.config;
   const nodeName = (flags.hostnameOverride ?? hostname()).trim().toLowerCase();
   if (!dnsSubdomain.safeParse(nodeName).success) {
     throw flagError('--hostname-override', nodeName, 'must be a lowercase RFC 1123 subdomain, such as node-1');
@@ -126,14 +160,33 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
   const network = flags.podNetwork ?? Defaults.podNetwork;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(network)) throw flagError('--pod-network', network, 'must be a Docker network name');
   const staticPodPath = flags.podManifestPath ?? file?.staticPodPath;
-  const staticPodURL = flags.manifestUrl ?? file?.staticPodURL;
-  if (staticPodURL !== undefined && !/^https?:\/\//.test(staticPodURL)) {
-    throw flagError('--manifest-url', staticPodURL, 'must be an http:// or https:// URL');
-  }
-  const endpoint = flags.containerRuntimeEndpoint ?? file?.containerRuntimeEndpoint ?? Defaults.containerRuntimeEndpoint;
-  if (!endpoint.startsWith('unix://')) throw flagError('--container-runtime-endpoint', endpoint, 'must be a unix:// socket of a Docker engine');
-  const address = flags.address ?? file?.address ?? Defaults.address;
-  if (isIP(address) === 0) throw flagError('--address', address, 'must be an IP address');
+  const manifestUrl = setting<string | undefined>(
+    { flag: '--manifest-url', flagValue: flags.manifestUrl, field: 'staticPodURL', fileValue: file?.staticPodURL, configPath },
+    undefined,
+  );
+  const staticPodURL = manifestUrl.value;
+  if (staticPodURL !== undefined && !/^https?:\/\//.test(staticPodURL)) throw manifestUrl.invalid('must be an http:// or https:// URL');
+  const endpointSetting = setting(
+    {
+      flag: '--container-runtime-endpoint',
+      flagValue: flags.containerRuntimeEndpoint,
+      field: 'containerRuntimeEndpoint',
+      fileValue: file?.containerRuntimeEndpoint,
+      configPath,
+    },
+    Defaults.containerRuntimeEndpoint as string,
+  );
+  const endpoint = endpointSetting.value;
+  if (!endpoint.startsWith('unix://')) throw endpointSetting.invalid('must be a unix:// socket of a Docker engine');
+  const addressSetting = setting({ flag: '--address', flagValue: flags.address, field: 'address', fileValue: file?.address, configPath }, Defaults.address as string);
+  const address = addressSetting.value;
+  if (isIP(address) === 0) throw addressSetting.invalid('must be an IP address');
+  const duration = (flag: string, flagValue: string | undefined, field: keyof KubeletConfiguration, fallback: string): number =>
+    durationMs(setting({ flag, flagValue, field, fileValue: file?.[field] as string | undefined, configPath }, fallback));
+  const crashLoopBackOffMax = setting<string>(
+    { field: 'crashLoopBackOff.maxContainerRestartPeriod', fileValue: file?.crashLoopBackOff?.maxContainerRestartPeriod, configPath },
+    Defaults.crashLoopBackOffMax,
+  );
 
   const options: KubeletOptions = {
     nodeName,
@@ -141,33 +194,32 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     ...(staticPodPath ? { staticPodPath } : {}),
     ...(staticPodURL ? { staticPodURL } : {}),
     staticPodURLHeader: urlHeaders(flags.manifestUrlHeader, file?.staticPodURLHeader),
-    fileCheckFrequencyMs: durationMs('--file-check-frequency', flags.fileCheckFrequency ?? file?.fileCheckFrequency ?? Defaults.fileCheckFrequency),
-    httpCheckFrequencyMs: durationMs('--http-check-frequency', flags.httpCheckFrequency ?? file?.httpCheckFrequency ?? Defaults.httpCheckFrequency),
-    syncFrequencyMs: durationMs('--sync-frequency', flags.syncFrequency ?? file?.syncFrequency ?? Defaults.syncFrequency),
+    fileCheckFrequencyMs: duration('--file-check-frequency', flags.fileCheckFrequency, 'fileCheckFrequency', Defaults.fileCheckFrequency),
+    httpCheckFrequencyMs: duration('--http-check-frequency', flags.httpCheckFrequency, 'httpCheckFrequency', Defaults.httpCheckFrequency),
+    syncFrequencyMs: duration('--sync-frequency', flags.syncFrequency, 'syncFrequency', Defaults.syncFrequency),
     address,
-    port: portNumber('--port', flags.port ?? file?.port ?? Defaults.port),
-    readOnlyPort: portNumber('--read-only-port', flags.readOnlyPort ?? file?.readOnlyPort ?? Defaults.readOnlyPort),
+    port: portNumber(setting<string | number>({ flag: '--port', flagValue: flags.port, field: 'port', fileValue: file?.port, configPath }, Defaults.port)),
+    readOnlyPort: portNumber(
+      setting<string | number>({ flag: '--read-only-port', flagValue: flags.readOnlyPort, field: 'readOnlyPort', fileValue: file?.readOnlyPort, configPath }, Defaults.readOnlyPort),
+    ),
     containerRuntimeEndpoint: endpoint,
-    runtimeRequestTimeoutMs: durationMs('--runtime-request-timeout', flags.runtimeRequestTimeout ?? file?.runtimeRequestTimeout ?? Defaults.runtimeRequestTimeout),
+    runtimeRequestTimeoutMs: duration('--runtime-request-timeout', flags.runtimeRequestTimeout, 'runtimeRequestTimeout', Defaults.runtimeRequestTimeout),
     podInfraContainerImage: flags.podInfraContainerImage ?? Defaults.podInfraContainerImage,
-    podCIDR: cidr('--pod-cidr', flags.podCidr ?? file?.podCIDR ?? Defaults.podCIDR),
+    podCIDR: cidr(setting<string>({ flag: '--pod-cidr', flagValue: flags.podCidr, field: 'podCIDR', fileValue: file?.podCIDR, configPath }, Defaults.podCIDR)),
     podNetworkName: network,
     podBridgeName: network === Defaults.podNetwork ? 'dockerlet0' : network.slice(0, 15),
-    nodeIPs: ipList('--node-ip', flags.nodeIp),
-    clusterDNS: ipList('--cluster-dns', flags.clusterDns ?? file?.clusterDNS),
+    nodeIPs: ipList(setting<string | undefined>({ flag: '--node-ip', flagValue: flags.nodeIp }, undefined)),
+    clusterDNS: ipList(
+      setting<string | readonly string[] | undefined>({ flag: '--cluster-dns', flagValue: flags.clusterDns, field: 'clusterDNS', fileValue: file?.clusterDNS, configPath }, undefined),
+    ),
     clusterDomain: flags.clusterDomain ?? file?.clusterDomain ?? Defaults.clusterDomain,
     resolvConf: flags.resolvConf ?? file?.resolvConf ?? Defaults.resolvConf,
-    crashLoopBackOffMaxMs: durationMs(
-      'crashLoopBackOff.maxContainerRestartPeriod',
-      file?.crashLoopBackOff?.maxContainerRestartPeriod ?? Defaults.crashLoopBackOffMax,
-    ),
-    containerLogMaxSize: logMaxSize(file?.containerLogMaxSize ?? Defaults.containerLogMaxSize),
+    crashLoopBackOffMaxMs: durationMs(crashLoopBackOffMax),
+    containerLogMaxSize: logMaxSize(setting<string>({ field: 'containerLogMaxSize', fileValue: file?.containerLogMaxSize, configPath }, Defaults.containerLogMaxSize)),
     containerLogMaxFiles: file?.containerLogMaxFiles ?? Defaults.containerLogMaxFiles,
     plegRelistPeriodMs: PlegRelistPeriodMs,
   };
   const backoffMax = options.crashLoopBackOffMaxMs;
-  if (backoffMax < 1000 || backoffMax > 300_000) {
-    throw flagError('crashLoopBackOff.maxContainerRestartPeriod', file?.crashLoopBackOff?.maxContainerRestartPeriod, 'must be from 1s to 300s');
-  }
+  if (backoffMax < 1000 || backoffMax > 300_000) throw crashLoopBackOffMax.invalid('must be from 1s to 300s');
   return { options, ignoredConfigFields: loaded?.ignoredFields ?? [] };
 }
