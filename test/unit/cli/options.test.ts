@@ -1,0 +1,217 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { DockerletError } from '../../../agent/api/errors.js';
+import { resolveAgentOptions, type AgentFlags } from '../../../agent/cli/options.js';
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dockerlet-options-'));
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A KubeletConfiguration file with `body` under the header; its path. */
+async function config(body: string): Promise<string> {
+  const path = join(dir, 'kubelet.yaml');
+  await writeFile(path, `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n${body}`);
+  return path;
+}
+
+const resolve = (flags: AgentFlags = {}) => resolveAgentOptions({ hostnameOverride: 'node-1', ...flags });
+
+async function failure(flags: AgentFlags): Promise<DockerletError> {
+  const err: unknown = await resolve(flags).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof DockerletError)) throw new Error(`expected a DockerletError, got ${String(err)}`);
+  return err;
+}
+
+describe('resolveAgentOptions: defaults', () => {
+  test('without flags or config file, every option has its default', async () => {
+    const { options, ignoredConfigFields } = await resolve();
+    expect(options).toEqual({
+      nodeName: 'node-1',
+      rootDir: '/var/lib/dockerlet',
+      staticPodURLHeader: {},
+      fileCheckFrequencyMs: 20_000,
+      httpCheckFrequencyMs: 20_000,
+      syncFrequencyMs: 60_000,
+      address: '127.0.0.1',
+      port: 10250,
+      readOnlyPort: 10255,
+      containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
+      runtimeRequestTimeoutMs: 120_000,
+      podInfraContainerImage: 'dockerlet.local/pause:3.10',
+      podCIDR: '10.244.0.0/16',
+      podNetworkName: 'dockerlet',
+      podBridgeName: 'dockerlet0',
+      nodeIPs: [],
+      clusterDNS: [],
+      clusterDomain: 'cluster.local',
+      resolvConf: '/etc/resolv.conf',
+      crashLoopBackOffMaxMs: 300_000,
+      containerLogMaxSize: '10485760',
+      containerLogMaxFiles: 5,
+      plegRelistPeriodMs: 10_000,
+    });
+    expect(ignoredConfigFields).toEqual([]);
+  });
+
+  test('the node name is the hostname override, trimmed and in lower case', async () => {
+    expect((await resolve({ hostnameOverride: ' Node-A.Example ' })).options.nodeName).toBe('node-a.example');
+  });
+
+  test('another pod network gets a bridge named after it, cut to 15 characters', async () => {
+    const { options } = await resolve({ podNetwork: 'a-rather-long-network-name' });
+    expect([options.podNetworkName, options.podBridgeName]).toEqual(['a-rather-long-network-name', 'a-rather-long-n']);
+  });
+});
+
+describe('resolveAgentOptions: flags over config file over defaults', () => {
+  test('config file values are used when no flag is given', async () => {
+    const path = await config(
+      [
+        'staticPodPath: /etc/kubernetes/manifests',
+        'staticPodURL: http://127.0.0.1:8080/pods',
+        'staticPodURLHeader: {X-Token: [abc]}',
+        'fileCheckFrequency: 5s',
+        'httpCheckFrequency: 7s',
+        'syncFrequency: 30s',
+        'address: 0.0.0.0',
+        'port: 11250',
+        'readOnlyPort: 0',
+        'clusterDNS: [10.96.0.10]',
+        'clusterDomain: example.local',
+        'resolvConf: /run/resolv.conf',
+        'podCIDR: 10.88.0.0/16',
+        'runtimeRequestTimeout: 1m',
+        'containerRuntimeEndpoint: unix:///run/docker.sock',
+        'containerLogMaxSize: 1Mi',
+        'containerLogMaxFiles: 3',
+        'crashLoopBackOff: {maxContainerRestartPeriod: 60s}',
+        '',
+      ].join('\n'),
+    );
+    const { options } = await resolve({ config: path });
+    expect(options).toMatchObject({
+      staticPodPath: '/etc/kubernetes/manifests',
+      staticPodURL: 'http://127.0.0.1:8080/pods',
+      staticPodURLHeader: { 'X-Token': ['abc'] },
+      fileCheckFrequencyMs: 5_000,
+      httpCheckFrequencyMs: 7_000,
+      syncFrequencyMs: 30_000,
+      address: '0.0.0.0',
+      port: 11250,
+      readOnlyPort: 0,
+      clusterDNS: ['10.96.0.10'],
+      clusterDomain: 'example.local',
+      resolvConf: '/run/resolv.conf',
+      podCIDR: '10.88.0.0/16',
+      runtimeRequestTimeoutMs: 60_000,
+      containerRuntimeEndpoint: 'unix:///run/docker.sock',
+      containerLogMaxSize: '1048576',
+      containerLogMaxFiles: 3,
+      crashLoopBackOffMaxMs: 60_000,
+    });
+  });
+
+  test('flags override the config file', async () => {
+    const path = await config('staticPodPath: /from/file\nsyncFrequency: 30s\nport: 11250\naddress: 0.0.0.0\nclusterDNS: [10.96.0.10]\nstaticPodURLHeader: {X-From: [file]}\n');
+    const { options } = await resolve({
+      config: path,
+      podManifestPath: '/from/flag',
+      syncFrequency: '2m',
+      port: '12250',
+      address: '127.0.0.2',
+      clusterDns: '10.96.0.11,10.96.0.12',
+      manifestUrlHeader: ['X-From:flag'],
+    });
+    expect(options).toMatchObject({
+      staticPodPath: '/from/flag',
+      syncFrequencyMs: 120_000,
+      port: 12250,
+      address: '127.0.0.2',
+      clusterDNS: ['10.96.0.11', '10.96.0.12'],
+      staticPodURLHeader: { 'X-From': ['flag'] },
+    });
+  });
+
+  test('--manifest-url-header takes comma-separated Name:value pairs and may repeat', async () => {
+    const { options } = await resolve({ manifestUrlHeader: ['a:hello,b:again', 'b:beautiful'] });
+    expect(options.staticPodURLHeader).toEqual({ a: ['hello'], b: ['again', 'beautiful'] });
+  });
+
+  test('--node-ip takes a comma-separated list', async () => {
+    expect((await resolve({ nodeIp: '192.168.1.10, fd00::10' })).options.nodeIPs).toEqual(['192.168.1.10', 'fd00::10']);
+  });
+
+  test('config fields dockerlet does not act on are reported', async () => {
+    const path = await config('maxPods: 50\nstaticPodPath: /m\nserializeImagePulls: false\n');
+    const { ignoredConfigFields } = await resolve({ config: path });
+    expect(ignoredConfigFields).toEqual(['maxPods', 'serializeImagePulls']);
+  });
+});
+
+describe('resolveAgentOptions: bad flags', () => {
+  test.each([
+    [{ hostnameOverride: 'node_1' }, '--hostname-override: invalid value "node_1": must be a lowercase RFC 1123 subdomain, such as node-1'],
+    [{ podNetwork: '-bad' }, '--pod-network: invalid value "-bad": must be a Docker network name'],
+    [{ manifestUrl: 'ftp://host/pods' }, '--manifest-url: invalid value "ftp://host/pods": must be an http:// or https:// URL'],
+    [{ containerRuntimeEndpoint: 'tcp://127.0.0.1:2375' }, '--container-runtime-endpoint: invalid value "tcp://127.0.0.1:2375": must be a unix:// socket of a Docker engine'],
+    [{ address: 'localhost' }, '--address: invalid value "localhost": must be an IP address'],
+    [{ fileCheckFrequency: '20' }, '--file-check-frequency: invalid value "20": must be a duration such as 20s, 1m or 1m30s'],
+    [{ httpCheckFrequency: 'often' }, '--http-check-frequency: invalid value "often": must be a duration such as 20s, 1m or 1m30s'],
+    [{ syncFrequency: '1 m' }, '--sync-frequency: invalid value "1 m": must be a duration such as 20s, 1m or 1m30s'],
+    [{ runtimeRequestTimeout: 'x' }, '--runtime-request-timeout: invalid value "x": must be a duration such as 20s, 1m or 1m30s'],
+    [{ port: '70000' }, '--port: invalid value "70000": must be a port number from 0 to 65535 (0 disables)'],
+    [{ readOnlyPort: 'ten' }, '--read-only-port: invalid value "ten": must be a port number from 0 to 65535 (0 disables)'],
+    [{ podCidr: '10.244.0.0/31' }, '--pod-cidr: invalid value "10.244.0.0/31": must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16'],
+    [{ podCidr: 'fd00::/64' }, '--pod-cidr: invalid value "fd00::/64": must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16'],
+    [{ nodeIp: '192.168.1.10,nope' }, '--node-ip: invalid value "nope": must be a comma-separated list of IP addresses'],
+    [{ clusterDns: '10.96.0.300' }, '--cluster-dns: invalid value "10.96.0.300": must be a comma-separated list of IP addresses'],
+    [{ manifestUrlHeader: ['novalue'] }, "--manifest-url-header: invalid value \"novalue\": must be 'Name:value' pairs separated by commas"],
+  ] as Array<[AgentFlags, string]>)('%j is a flag error naming the flag', async (flags, message) => {
+    const err = await failure(flags);
+    expect(err.code).toBe('DKL_ERR_FLAG_INVALID');
+    expect(err.status).toBe(2);
+    expect(err.message).toBe(message);
+  });
+});
+
+describe('resolveAgentOptions: bad config file values', () => {
+  test.each([
+    ['address: nowhere\n', 'address: invalid value "nowhere": must be an IP address'],
+    ['staticPodURL: ftp://host/pods\n', 'staticPodURL: invalid value "ftp://host/pods": must be an http:// or https:// URL'],
+    ['containerRuntimeEndpoint: tcp://127.0.0.1:2375\n', 'containerRuntimeEndpoint: invalid value "tcp://127.0.0.1:2375": must be a unix:// socket of a Docker engine'],
+    ['podCIDR: 10.0.0.0/4\n', 'podCIDR: invalid value "10.0.0.0/4": must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16'],
+    ['clusterDNS: [10.96.0.10, dns.local]\n', 'clusterDNS: invalid value "dns.local": must be a comma-separated list of IP addresses'],
+    ['containerLogMaxSize: "100"\n', 'containerLogMaxSize: invalid value "100": must be a quantity of at least 1Ki, such as 10Mi'],
+    ['crashLoopBackOff: {maxContainerRestartPeriod: 500ms}\n', 'crashLoopBackOff.maxContainerRestartPeriod: invalid value "500ms": must be from 1s to 300s'],
+    ['crashLoopBackOff: {maxContainerRestartPeriod: 301s}\n', 'crashLoopBackOff.maxContainerRestartPeriod: invalid value "301s": must be from 1s to 300s'],
+  ])('%j is a config error naming the field', async (body, problem) => {
+    const path = await config(body);
+    const err = await failure({ config: path });
+    expect(err.code).toBe('DKL_ERR_CONFIG_INVALID');
+    expect(err.status).toBe(2);
+    expect(err.message).toBe(`--config ${path}: ${problem}`);
+  });
+
+  test('a bad value in the file does not matter when a flag overrides it', async () => {
+    const path = await config('address: nowhere\n');
+    expect((await resolve({ config: path, address: '127.0.0.1' })).options.address).toBe('127.0.0.1');
+  });
+
+  test('a config file that fails to load stops resolution with its error', async () => {
+    const path = await config('port: 70000\n');
+    const err = await failure({ config: path });
+    expect(err.code).toBe('DKL_ERR_CONFIG_INVALID');
+    expect(err.message).toBe(`--config ${path}: port: Invalid value: 70000: must be less than or equal to 65535`);
+  });
+});
