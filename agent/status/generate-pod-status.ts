@@ -240,7 +240,7 @@ function conditions(
   const completed = phase === 'Succeeded' || phase === 'Failed';
   let readyReason: string | undefined;
   let readyMessage: string | undefined;
-  if (completed) readyReason = 'PodCompleted';
+  if (completed) readyReason = phase === 'Failed' ? 'PodFailed' : 'PodCompleted';
   else if (unready.length > 0) {
     readyReason = 'ContainersNotReady';
     readyMessage = `containers with unready status: [${unready.join(' ')}]`;

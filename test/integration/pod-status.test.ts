@@ -76,7 +76,7 @@ describe('pod status', () => {
     await docker.getContainer(main!.Id).kill();
     const failed = await agent.waitForPod('flip', 'Failed', (p) => p.status?.phase === 'Failed');
     const readyCondition = failed.status!.conditions!.find((c) => c.type === 'Ready')!;
-    expect(readyCondition).toMatchObject({ status: 'False', reason: 'PodCompleted' });
+    expect(readyCondition).toMatchObject({ status: 'False', reason: 'PodFailed' });
     expect(Date.parse(readyCondition.lastTransitionTime!)).toBeGreaterThan(Date.parse(readySince));
     expect(failed.status!.conditions!.find((c) => c.type === 'PodScheduled')!.lastTransitionTime).toBe(
       ready.status!.conditions!.find((c) => c.type === 'PodScheduled')!.lastTransitionTime,

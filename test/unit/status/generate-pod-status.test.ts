@@ -243,6 +243,14 @@ describe('generatePodStatus: conditions', () => {
     expect(condition(status, 'Initialized')).toMatchObject({ status: 'True', reason: 'PodCompleted' });
   });
 
+  test('a Failed pod: Ready and ContainersReady False with PodFailed', () => {
+    const p = pod({ restartPolicy: 'Never' });
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p, { state: 'notready' })], [exited(p, 'main', 1)]));
+    expect(status.phase).toBe('Failed');
+    expect(condition(status, 'Ready')).toEqual({ type: 'Ready', status: 'False', reason: 'PodFailed', lastTransitionTime: '2024-05-01T10:00:00Z' });
+    expect(condition(status, 'ContainersReady')).toMatchObject({ status: 'False', reason: 'PodFailed' });
+  });
+
   test('lastTransitionTime is kept while a condition keeps its status', () => {
     const p = pod();
     const runtime = runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]);
