@@ -280,11 +280,8 @@ export class Kubelet {
   #handlePodUpdate(update: PodUpdate): void {
     const workers = this.#workers!;
     for (const pod of update.pods) {
-      if (update.op === 'REMOVE') {
-        workers.update({ type: 'kill', uid: pod.metadata.uid, pod });
-      } else {
-        workers.update({ type: 'sync', pod });
-      }
+      if (update.op === 'REMOVE') workers.update({ type: 'kill', uid: pod.metadata.uid, pod });
+      else workers.update({ type: update.op === 'ADD' ? 'create' : 'sync', pod });
     }
   }
 

@@ -10,7 +10,9 @@
  *                           until that pod is gone (as the kubelet's allowStaticPodStart)
  *
  * A sync asks for its next run (a backoff expiring); otherwise the pod is resynced every
- * resync interval. A sync that throws is retried with a capped exponential delay.
+ * resync interval. A sync that throws is retried with a capped exponential delay. A pod added
+ * again while its previous life is terminating (same UID: its manifest was deleted and put
+ * back) starts afresh once that termination is done, as the kubelet's restartRequested.
  */
 import type { Logger } from 'pino';
 import { isStaticPod } from '../api/pod-helpers.js';
@@ -33,7 +35,11 @@ export interface PodSyncHandlers {
   syncTerminatedPod(uid: string): Promise<void>;
 }
 
-export type PodWorkUpdate = { type: 'sync'; pod: DefaultedPod } | ({ type: 'kill' } & TerminationRequest);
+/**
+ * `create`: a source added the pod; `sync`: its spec changed, or the runtime changed under it;
+ * `kill`: terminate it. Only a create brings back a pod whose termination is under way.
+ */
+export type PodWorkUpdate = { type: 'create' | 'sync'; pod: DefaultedPod } | ({ type: 'kill' } & TerminationRequest);
 
 interface Worker {
   uid: string;
@@ -44,6 +50,8 @@ interface Worker {
   kill?: TerminationRequest;
   running: boolean;
   pending: boolean;
+  /** Wanted again while terminating: start this spec once the termination is done. */
+  restartWith?: DefaultedPod;
   timer?: NodeJS.Timeout;
   errorDelayMs: number;
   idle: Array<() => void>;
@@ -74,13 +82,17 @@ export class PodWorkers {
 
   update(update: PodWorkUpdate): void {
     if (this.#stopped) return;
-    let worker = this.#workers.get(update.type === 'sync' ? update.pod.metadata.uid : update.uid);
-    if (update.type === 'sync') {
+    let worker = this.#workers.get(update.type === 'kill' ? update.uid : update.pod.metadata.uid);
+    if (update.type !== 'kill') {
       if (!worker) worker = this.#create(update.pod);
-      if (worker.state === 'terminating' || worker.state === 'terminated') return;
+      if (worker.kill) {
+        if (update.type === 'create') worker.restartWith = update.pod;
+        return;
+      }
       worker.pod = update.pod;
     } else {
       if (!worker) worker = this.#createForKill(update);
+      delete worker.restartWith;
       if (worker.state === 'terminated') return;
       worker.kill ??= update;
     }
@@ -208,13 +220,15 @@ export class PodWorkers {
   #remove(worker: Worker): void {
     clearTimeout(worker.timer);
     this.#workers.delete(worker.uid);
-    if (this.#staticHolders.get(worker.fullName) !== worker.uid) return;
-    this.#staticHolders.delete(worker.fullName);
-    const next = [...this.#workers.values()].find((w) => w.state === 'waiting' && w.fullName === worker.fullName);
-    if (next) {
-      this.#staticHolders.set(next.fullName, next.uid);
-      next.state = 'syncing';
-      void this.#process(next);
+    if (this.#staticHolders.get(worker.fullName) === worker.uid) {
+      this.#staticHolders.delete(worker.fullName);
+      const next = [...this.#workers.values()].find((w) => w.state === 'waiting' && w.fullName === worker.fullName);
+      if (next) {
+        this.#staticHolders.set(next.fullName, next.uid);
+        next.state = 'syncing';
+        void this.#process(next);
+      }
     }
+    if (worker.restartWith) this.update({ type: 'create', pod: worker.restartWith });
   }
 }

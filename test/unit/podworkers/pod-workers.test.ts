@@ -202,6 +202,36 @@ describe('PodWorkers: termination', () => {
     expect(workers.has('a')).toBe(false);
   });
 
+  test('a pod created again while it terminates (same UID) starts afresh once the termination is done', async () => {
+    workers.update({ type: 'create', pod: version('a', 'img:1') });
+    await workers.whenIdle('a');
+    const gate = deferred();
+    handlers.gates.set('a', gate.promise);
+    workers.update({ type: 'kill', uid: 'a' });
+    workers.update({ type: 'create', pod: version('a', 'img:1') });
+    handlers.gates.delete('a');
+    gate.resolve();
+    await workers.whenIdle('a'); // the old life is gone; its removal started the new one
+    await workers.whenIdle('a'); // the new life has synced
+    expect(handlers.calls).toEqual(['sync a img:1', 'terminating a', 'terminated a', 'sync a img:1']);
+    expect(workers.state('a')).toBe('syncing');
+  });
+
+  test('a kill after the re-create cancels the restart', async () => {
+    workers.update({ type: 'create', pod: version('a', 'img:1') });
+    await workers.whenIdle('a');
+    const gate = deferred();
+    handlers.gates.set('a', gate.promise);
+    workers.update({ type: 'kill', uid: 'a' });
+    workers.update({ type: 'create', pod: version('a', 'img:1') });
+    workers.update({ type: 'kill', uid: 'a' });
+    handlers.gates.delete('a');
+    gate.resolve();
+    await workers.whenIdle('a');
+    expect(handlers.calls).toEqual(['sync a img:1', 'terminating a', 'terminated a']);
+    expect(workers.has('a')).toBe(false);
+  });
+
   test('a kill for a pod known only from the runtime terminates it with its listing', async () => {
     const runningPod = { pod: { uid: 'orphan', name: 'old', namespace: 'default' }, sandboxes: [], containers: [] };
     workers.update({ type: 'kill', uid: 'orphan', runningPod });
