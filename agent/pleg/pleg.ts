@@ -134,8 +134,7 @@ export class GenericPleg {
       const before = this.#records.get(uid) ?? new Map<string, RecordState>();
       const after = next.get(uid) ?? new Map<string, RecordState>();
       for (const id of new Set([...before.keys(), ...after.keys()])) {
-        const type = transition(before.get(id), after.get(id));
-        if (type) events.push({ podUID: uid, type, containerId: id });
+        for (const type of transition(before.get(id), after.get(id))) events.push({ podUID: uid, type, containerId: id });
       }
     }
     this.#records = next;
@@ -166,10 +165,14 @@ export class GenericPleg {
   }
 }
 
-function transition(before: RecordState | undefined, after: RecordState | undefined): PodLifecycleEventType | undefined {
-  if (before === after) return undefined;
-  if (after === undefined) return 'ContainerRemoved';
-  if (after === 'running' || after === 'sandbox-ready') return 'ContainerStarted';
-  if (after === 'exited' || after === 'sandbox-notready') return before === undefined ? 'ContainerChanged' : 'ContainerDied';
-  return 'ContainerChanged';
+/** The events one container's change of state between two relists means (generic.go generateEvents). */
+function transition(before: RecordState | undefined, after: RecordState | undefined): PodLifecycleEventType[] {
+  if (before === after) return [];
+  if (after === undefined) {
+    // Gone: if it was not seen to die first, it died too.
+    return before === 'exited' || before === 'sandbox-notready' ? ['ContainerRemoved'] : ['ContainerDied', 'ContainerRemoved'];
+  }
+  if (after === 'running' || after === 'sandbox-ready') return ['ContainerStarted'];
+  if (after === 'exited' || after === 'sandbox-notready') return ['ContainerDied'];
+  return ['ContainerChanged'];
 }

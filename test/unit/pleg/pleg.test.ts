@@ -130,6 +130,21 @@ describe('GenericPleg relist', () => {
     expect(seen()).toEqual(['ContainerDied sandbox-1']);
   });
 
+  test('running -> gone, its death unseen, is ContainerDied then ContainerRemoved', async () => {
+    runtime.pods = listing(true, [['main-0', 'running']]);
+    await pleg.start();
+    events = [];
+    runtime.pods = listing(true, []);
+    await pleg.relist();
+    expect(seen()).toEqual(['ContainerDied main-0', 'ContainerRemoved main-0']);
+  });
+
+  test('a container first seen already exited is ContainerDied', async () => {
+    runtime.pods = listing(true, [['main-0', 'exited']]);
+    await pleg.start();
+    expect(seen()).toEqual(['ContainerStarted sandbox-1', 'ContainerDied main-0']);
+  });
+
   test('a whole pod gone from the runtime: every object of it is removed', async () => {
     runtime.pods = listing(false, [['main-0', 'exited']]);
     await pleg.start();
