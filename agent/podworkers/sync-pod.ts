@@ -16,6 +16,7 @@ import { formatResolvConf, podResolvConf, type ClusterDns, type ResolvConf } fro
 import type { ContainerKind, ContainerRuntime, PodRef, RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
 import type { ReasonCache } from '../status/reason-cache.js';
 import type { Clock } from '../util/clock.js';
+import { formatDuration } from '../util/duration.js';
 import type { RootDir } from '../volumes/root-dir.js';
 import type { Backoff } from './backoff.js';
 import { containerConfig, sandboxConfig } from './container-config.js';
@@ -291,13 +292,6 @@ function podObject(pod: DefaultedPod): { kind: 'Pod'; name: string; namespace: s
 /** "<name>_<namespace>(<uid>)": how the kubelet names a pod in messages (format.Pod). */
 export function podLabel(pod: DefaultedPod): string {
   return `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`;
-}
-
-/** Go's time.Duration printing for whole seconds and minutes: 10s, 1m20s, 5m0s. */
-export function formatDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 60) return `${seconds}s`;
-  return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
 }
 
 /**

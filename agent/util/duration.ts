@@ -26,3 +26,20 @@ export function parseDuration(text: string): number | undefined {
   }
   return index === 0 ? undefined : total;
 }
+
+/** Go's time.Duration printing, to the millisecond: 0s, 500ms, 2.5s, 1m0s, 1h2m3.5s. */
+export function formatDuration(ms: number): string {
+  const total = Math.round(ms);
+  if (total === 0) return '0s';
+  if (Math.abs(total) < 1000) return `${total}ms`;
+  const sign = total < 0 ? '-' : '';
+  let rest = Math.abs(total);
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = `${Math.floor(rest / 1000)}${rest % 1000 ? `.${String(rest % 1000).padStart(3, '0').replace(/0+$/, '')}` : ''}s`;
+  if (hours > 0) return `${sign}${hours}h${minutes}m${seconds}`;
+  if (minutes > 0) return `${sign}${minutes}m${seconds}`;
+  return `${sign}${seconds}`;
+}

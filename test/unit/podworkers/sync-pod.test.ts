@@ -1,20 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { formatDuration, nextRestartCount, podLabel } from '../../../agent/podworkers/sync-pod.js';
+import { nextRestartCount, podLabel } from '../../../agent/podworkers/sync-pod.js';
 import { exited, instance, pod } from '../fixtures.js';
-
-describe('formatDuration (Go time.Duration printing)', () => {
-  test.each([
-    [0, '0s'],
-    [10_000, '10s'],
-    [59_000, '59s'],
-    [60_000, '1m0s'],
-    [80_000, '1m20s'],
-    [160_000, '2m40s'],
-    [300_000, '5m0s'],
-  ])('%d ms is %s', (ms, text) => {
-    expect(formatDuration(ms)).toBe(text);
-  });
-});
 
 describe('podLabel (format.Pod)', () => {
   test('is <name>_<namespace>(<uid>)', () => {

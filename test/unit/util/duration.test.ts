@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseDuration } from '../../../agent/util/duration.js';
+import { formatDuration, parseDuration } from '../../../agent/util/duration.js';
 
 describe('parseDuration (Go time.ParseDuration)', () => {
   test.each([
@@ -24,5 +24,24 @@ describe('parseDuration (Go time.ParseDuration)', () => {
 
   test.each(['', '10', '1x', 's', '1m 30s', '-', '1d', 'm1'])('%j is not a duration', (text) => {
     expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('formatDuration (Go time.Duration printing)', () => {
+  test.each([
+    [0, '0s'],
+    [10_000, '10s'],
+    [59_000, '59s'],
+    [60_000, '1m0s'],
+    [80_000, '1m20s'],
+    [160_000, '2m40s'],
+    [300_000, '5m0s'],
+    [500, '500ms'],
+    [2_500, '2.5s'],
+    [1_250, '1.25s'],
+    [61_500, '1m1.5s'],
+    [3_723_500, '1h2m3.5s'],
+  ])('%d ms is %s', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
   });
 });
