@@ -52,6 +52,8 @@ export interface RuntimeContainerStatus {
   restartCount: number;
   /** Host path of the file bind-mounted at the container's terminationMessagePath. */
   terminationMessageHostPath?: string;
+  /** The labels the container was created with (ContainerConfig.labels among them). */
+  labels: Readonly<Record<string, string>>;
 }
 
 /** What one pod looks like in the runtime; lists are newest first. */
@@ -161,6 +163,19 @@ export interface RuntimeEventHandlers {
   onDisconnected(err: unknown): void;
 }
 
+/** What a command run in a container left: its exit code and its output (stdout and stderr, interleaved, capped). */
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+}
+
+export interface ExecOptions {
+  /** Give up waiting after this long; the command may go on running in the container. */
+  timeoutMs?: number;
+  /** Keep at most this many bytes of output (the first ones). */
+  maxOutputBytes: number;
+}
+
 export interface ImageInfo {
   id: string;
   /** The digest reference when the image came from a registry, else the ID. */
@@ -192,7 +207,20 @@ export interface ContainerRuntime {
   removeContainer(id: string): Promise<void>;
 
   containerLogs(id: string, options: LogOptions): Promise<Readable>;
+  /**
+   * Runs `command` in the running container `id` and waits for it (CRI ExecSync). Rejects with
+   * an ExecTimeoutError when `timeoutMs` passes first.
+   */
+  execSync(id: string, command: readonly string[], options: ExecOptions): Promise<ExecResult>;
 
   /** Starts delivering events; returns a function that stops them. */
   watchEvents(handlers: RuntimeEventHandlers): () => void;
+}
+
+/** An execSync that did not finish within its timeout. */
+export class ExecTimeoutError extends Error {
+  constructor(readonly command: readonly string[], readonly timeoutMs: number) {
+    super(`command ${JSON.stringify(command.join(' '))} timed out`);
+    this.name = 'ExecTimeoutError';
+  }
 }

@@ -12,6 +12,8 @@ import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../api/well-known
 import type {
   ContainerConfig,
   ContainerRuntime,
+  ExecOptions,
+  ExecResult,
   ImageInfo,
   LogOptions,
   PodRef,
@@ -25,6 +27,7 @@ import { withTimeout } from '../../util/clock.js';
 import { containerCreateOptions, sandboxCreateOptions, type DockerHostSettings } from './create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { watchDockerEvents } from './events.js';
+import { dockerExecSync } from './exec.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
 import { ensurePodNetwork, type PodNetworkSettings } from './network.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
@@ -205,6 +208,10 @@ export class DockerRuntime implements ContainerRuntime {
     }
     const buffer = (await container.logs({ ...base, follow: false })) as unknown as Buffer;
     return Readable.from([tty ? buffer : demuxLogBuffer(buffer)]);
+  }
+
+  execSync(id: string, command: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    return dockerExecSync(this.#docker, id, command, options);
   }
 
   watchEvents(handlers: RuntimeEventHandlers): () => void {

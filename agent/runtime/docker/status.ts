@@ -74,6 +74,7 @@ export function containerStatus(inspect: ContainerInspectInfo, imageRef: string)
     imageRef,
     hash: labels[ContainerHashLabel] ?? '',
     restartCount: intLabel(labels, RestartCountLabel) ?? 0,
+    labels,
   };
   if (startedAt !== undefined) status.startedAt = startedAt;
   if (state === 'exited') {
