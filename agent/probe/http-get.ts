@@ -1,0 +1,110 @@
+/**
+ * An httpGet action, as the kubelet performs it for probes and lifecycle hooks (pkg/probe/http):
+ * no keep-alive, no proxy, TLS certificates not checked, at most 10 KiB of body read, a
+ * `kube-probe/<version>` User-Agent unless the action sets one. Redirects to the same host are
+ * followed (at most 10); a redirect to another host is not, and its 3xx response is returned.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { errorMessage } from '../api/errors.js';
+import { KubernetesMinorVersion } from '../version.js';
+import { MaxProbeOutputBytes } from './probe-run.js';
+
+export interface HttpGetAction {
+  scheme: 'HTTP' | 'HTTPS';
+  host: string;
+  port: number;
+  path: string;
+  headers: ReadonlyArray<{ name: string; value: string }>;
+}
+
+export interface HttpGetResponse {
+  statusCode: number;
+  /** The first 10 KiB of the body. */
+  body: string;
+  /** Where the response came from, after the redirects that were followed. */
+  url: URL;
+}
+
+export interface HttpGetOptions {
+  timeoutMs?: number;
+  /** Gives up when it aborts, as at the timeout. */
+  signal?: AbortSignal;
+  /** "probe" or "lifecycle": the User-Agent is kube-<purpose>/<major.minor>. */
+  purpose: 'probe' | 'lifecycle';
+}
+
+const MaxRedirects = 10;
+const RedirectCodes = new Set([301, 302, 303, 307, 308]);
+
+export function httpGetUrl(action: HttpGetAction): URL {
+  const path = action.path.startsWith('/') ? action.path : `/${action.path}`;
+  const host = action.host.includes(':') ? `[${action.host}]` : action.host;
+  return new URL(`${action.scheme.toLowerCase()}://${host}:${action.port}${path}`);
+}
+
+/** Performs the GET; rejects, with a message that names the URL, when no response came back. */
+export async function doHttpGet(action: HttpGetAction, options: HttpGetOptions): Promise<HttpGetResponse> {
+  const headers = requestHeaders(action, options.purpose);
+  const signals = [...(options.signal ? [options.signal] : []), ...(options.timeoutMs === undefined ? [] : [AbortSignal.timeout(options.timeoutMs)])];
+  const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
+  const first = httpGetUrl(action);
+  let url = first;
+  for (let redirects = 0; ; redirects++) {
+    const response = await getOnce(url, headers, signal);
+    const location = response.location;
+    if (!RedirectCodes.has(response.statusCode) || location === undefined) return { statusCode: response.statusCode, body: response.body, url };
+    const next = new URL(location, url);
+    if (next.hostname !== first.hostname) return { statusCode: response.statusCode, body: response.body, url };
+    if (redirects + 1 >= MaxRedirects) throw new Error(`Get "${next.href}": stopped after ${MaxRedirects} redirects`);
+    url = next;
+  }
+}
+
+function requestHeaders(action: HttpGetAction, purpose: HttpGetOptions['purpose']): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  const names = new Map<string, string>();
+  for (const { name, value } of action.headers) {
+    const key = name.toLowerCase();
+    const existing = names.get(key);
+    if (existing === undefined) {
+      names.set(key, name);
+      headers[name] = value;
+    } else {
+      headers[existing] = [headers[existing]!, value].flat();
+    }
+  }
+  if (!names.has('user-agent')) headers['User-Agent'] = `kube-${purpose}/${KubernetesMinorVersion}`;
+  if (!names.has('accept')) headers['Accept'] = '*/*';
+  headers['Connection'] = 'close';
+  return headers;
+}
+
+function getOnce(url: URL, headers: Record<string, string | string[]>, signal: AbortSignal | undefined): Promise<{ statusCode: number; body: string; location?: string }> {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const fail = (err: unknown): void => {
+      const reason = signal?.aborted ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)' : errorMessage(err);
+      reject(new Error(`Get "${url.href}": ${reason}`));
+    };
+    const req = request(url, { method: 'GET', headers, agent: false, rejectUnauthorized: false, ...(signal ? { signal } : {}) }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const done = (): void => {
+        res.destroy();
+        const location = res.headers.location;
+        resolve({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(location ? { location } : {}) });
+      };
+      res.on('data', (chunk: Buffer) => {
+        const part = chunk.subarray(0, MaxProbeOutputBytes - size);
+        chunks.push(part);
+        size += part.length;
+        if (size >= MaxProbeOutputBytes) done();
+      });
+      res.on('end', done);
+      res.on('error', fail);
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
