@@ -1,0 +1,117 @@
+/**
+ * Runs one probe of a container and says what it found (pkg/kubelet/prober/prober.go): picks
+ * the handler (exec, httpGet, tcpSocket, grpc), aims it at the pod IP, retries a handler that
+ * could not run at all up to three times, and records the kubelet's events: Unhealthy for a
+ * failure, ProbeWarning for a redirect to another host. A Warning counts as Success, Unknown as
+ * Failure; a run that errored is thrown, so the worker discards it.
+ */
+import type { Container, DefaultedPod, PodStatus, Probe } from '../api/types.js';
+import { errorMessage } from '../api/errors.js';
+import { containerObject, type EventRecorder } from '../events/recorder.js';
+import { execProbe } from '../probe/exec-probe.js';
+import { grpcProbe } from '../probe/grpc-probe.js';
+import { httpProbe } from '../probe/http-probe.js';
+import { resolveContainerPort } from '../probe/ports.js';
+import type { ProbeRun } from '../probe/probe-run.js';
+import { tcpProbe } from '../probe/tcp-probe.js';
+import type { ContainerRuntime } from '../runtime/runtime.js';
+import type { ProbeResult, ProbeType } from './results.js';
+
+const MaxProbeRetries = 3;
+
+export interface ProbeTarget {
+  pod: DefaultedPod;
+  status: PodStatus;
+  container: Container;
+  containerId: string;
+  /** Whether the container is a sidecar (an init container), for the events' field path. */
+  init: boolean;
+}
+
+export function probeSpec(container: Container, probeType: ProbeType): Probe | undefined {
+  switch (probeType) {
+    case 'liveness':
+      return container.livenessProbe;
+    case 'readiness':
+      return container.readinessProbe;
+    case 'startup':
+      return container.startupProbe;
+  }
+}
+
+/** "Liveness", "Readiness", "Startup": how the kubelet names probe types in events and metrics. */
+export function probeTypeName(probeType: ProbeType): string {
+  return probeType[0]!.toUpperCase() + probeType.slice(1);
+}
+
+export class Prober {
+  readonly #runtime: ContainerRuntime;
+  readonly #recorder: EventRecorder;
+
+  constructor(options: { runtime: ContainerRuntime; recorder: EventRecorder }) {
+    this.#runtime = options.runtime;
+    this.#recorder = options.recorder;
+  }
+
+  /** The result of one probe; throws when the probe could not run (the worker discards that). */
+  async probe(probeType: ProbeType, target: ProbeTarget): Promise<ProbeResult> {
+    const spec = probeSpec(target.container, probeType);
+    if (!spec) return 'Success';
+    const name = probeTypeName(probeType);
+    const object = containerObject(target.pod.metadata, target.container.name, target.init);
+    let run: ProbeRun;
+    try {
+      run = await this.#runWithRetries(spec, target);
+    } catch (err) {
+      this.#recorder.event(object, 'Warning', 'Unhealthy', `${name} probe errored and resulted in Failure state: ${errorMessage(err)}`);
+      throw err;
+    }
+    switch (run.result) {
+      case 'Success':
+        return 'Success';
+      case 'Warning':
+        this.#recorder.event(object, 'Warning', 'ProbeWarning', `${name} probe warning: ${run.output}`);
+        return 'Success';
+      case 'Failure':
+      case 'Unknown':
+        this.#recorder.event(object, 'Warning', 'Unhealthy', `${name} probe failed: ${run.output}`);
+        return 'Failure';
+    }
+  }
+
+  async #runWithRetries(spec: Probe, target: ProbeTarget): Promise<ProbeRun> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < MaxProbeRetries; attempt++) {
+      try {
+        return await this.#run(spec, target);
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
+
+  #run(spec: Probe, { status, container, containerId }: ProbeTarget): Promise<ProbeRun> {
+    const timeoutMs = (spec.timeoutSeconds ?? 1) * 1000;
+    const podIP = status.podIP ?? '';
+    if (spec.exec) return execProbe(this.#runtime, containerId, spec.exec.command ?? [], timeoutMs);
+    if (spec.grpc) return grpcProbe(podIP, spec.grpc.port, spec.grpc.service ?? '', timeoutMs);
+    const action = spec.httpGet ?? spec.tcpSocket;
+    if (!action) throw new Error(`container ${container.name}: the probe has no handler`);
+    const port = resolveContainerPort(action.port, container);
+    if (!port.ok) throw new Error(port.message);
+    const host = action.host || podIP;
+    if (spec.tcpSocket) return tcpProbe(host, port.port, timeoutMs);
+    const httpGet = spec.httpGet!;
+    return httpProbe(
+      {
+        scheme: httpGet.scheme === 'HTTPS' ? 'HTTPS' : 'HTTP',
+        host,
+        port: port.port,
+        path: httpGet.path ?? '/',
+        headers: (httpGet.httpHeaders ?? []).map(({ name, value }) => ({ name, value })),
+      },
+      timeoutMs,
+    );
+  }
+}
