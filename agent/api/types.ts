@@ -18,6 +18,7 @@ export type {
   Service,
   ResourceRequirements,
   HostAlias,
+  LifecycleHandler,
   PodDNSConfig,
 } from 'kubernetes-types/core/v1.js';
 export type { ObjectMeta } from 'kubernetes-types/meta/v1.js';

@@ -18,6 +18,9 @@ export const SandboxIDLabel = 'io.kubernetes.sandbox.id';
 export const TerminationGracePeriodLabel = 'io.kubernetes.pod.terminationGracePeriod';
 export const TerminationMessagePathLabel = 'io.kubernetes.container.terminationMessagePath';
 export const TerminationMessagePolicyLabel = 'io.kubernetes.container.terminationMessagePolicy';
+/** The container's preStop handler and ports, as JSON: killing it needs them when its pod spec is gone. */
+export const PreStopHandlerLabel = 'io.kubernetes.container.preStopHandler';
+export const ContainerPortsLabel = 'io.kubernetes.container.ports';
 
 export type ContainerType = 'podsandbox' | 'container';
 
