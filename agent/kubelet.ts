@@ -31,7 +31,10 @@ import { NodeApi } from './node-api.js';
 import { GenericPleg } from './pleg/pleg.js';
 import { Backoff } from './podworkers/backoff.js';
 import type { ConfigObjectLookup } from './podworkers/env.js';
+import { HandlerRunner } from './lifecycle/handler-runner.js';
+import { ContainerKiller } from './podworkers/container-killer.js';
 import { PodLifecycle } from './podworkers/pod-lifecycle.js';
+import { ProberManager } from './prober/prober-manager.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { PodSyncer } from './podworkers/sync-pod.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
@@ -103,6 +106,7 @@ export class Kubelet {
   readonly #crashBackoff: Backoff;
   readonly #metrics: KubeletMetrics;
   #workers: PodWorkers | undefined;
+  #prober: ProberManager | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
   #lastHousekeeping = 0;
   #stopped = false;
@@ -157,6 +161,22 @@ export class Kubelet {
       clusterDns: { servers: o.clusterDNS, domain: o.clusterDomain },
     });
     const reasons = new ReasonCache();
+    const hooks = new HandlerRunner({ runtime: this.#runtime, recorder: this.#recorder });
+    const prober = new ProberManager({
+      runtime: this.#runtime,
+      recorder: this.#recorder,
+      podStatus: (uid) => this.statuses.get(uid),
+      isTerminating: (uid) => ['terminating', 'terminated'].includes(this.#workers?.state(uid) ?? ''),
+      counter: this.#metrics.proberProbeTotal,
+      clock: this.#clock,
+      logger: this.#log,
+    });
+    this.#prober = prober;
+    prober.onUpdate((update) => {
+      // A busy worker (a terminating pod) must not hold back a readiness change: patch it in.
+      if (update.probeType === 'readiness') this.statuses.setContainerReadiness(update.podUID, update.containerId, update.result === 'Success', this.#clock.now());
+      this.#syncIfWanted(update.podUID);
+    });
     const syncer = new PodSyncer({
       runtime: this.#runtime,
       images: new ImageManager({
@@ -169,6 +189,9 @@ export class Kubelet {
       reasons,
       recorder: this.#recorder,
       crashBackoff: this.#crashBackoff,
+      killer: new ContainerKiller({ runtime: this.#runtime, hooks, recorder: this.#recorder, clock: this.#clock }),
+      hooks,
+      failedProbe: (containerId) => prober.failedProbe(containerId),
       node,
       objects: noConfigObjects,
       serviceEnv: () => [],
@@ -181,16 +204,25 @@ export class Kubelet {
       statuses: this.statuses,
       reasons,
       terminationMessages: new TerminationMessages(this.#runtime),
-      health: (container) => ({ started: container.state === 'running', ready: container.state === 'running' }),
+      health: prober.containerHealth,
       hostIPs: node.hostIPs,
       clock: this.#clock,
       logger: this.#log,
     });
     this.#workers = new PodWorkers({
       handlers: {
-        syncPod: (pod) => this.#timed('sync', () => lifecycle.syncPod(pod)),
-        syncTerminatingPod: (request) => this.#timed('terminating', () => lifecycle.syncTerminatingPod(request)),
-        syncTerminatedPod: (uid) => this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid)),
+        syncPod: (pod, signal) => {
+          prober.addPod(pod);
+          return this.#timed('sync', () => lifecycle.syncPod(pod, signal));
+        },
+        syncTerminatingPod: (request) => {
+          prober.stopLivenessAndStartup(request.uid);
+          return this.#timed('terminating', () => lifecycle.syncTerminatingPod(request));
+        },
+        syncTerminatedPod: async (uid) => {
+          await this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid));
+          prober.removePod(uid);
+        },
       },
       resyncIntervalMs: o.syncFrequencyMs,
       logger: this.#log,
@@ -221,6 +253,7 @@ export class Kubelet {
     await Promise.all(this.#sources.map((source) => source.stop()));
     this.#pleg.stop();
     this.#workers?.stop();
+    this.#prober?.stop();
     await Promise.all(this.#servers.map((server) => server.close()));
   }
 

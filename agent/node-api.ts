@@ -69,8 +69,9 @@ export class NodeApi implements KubeletApi {
     return this.#o.healthChecks();
   }
 
-  async metrics(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.#o.metrics.registry.contentType, body: await this.#o.metrics.registry.metrics() };
+  async metrics(which: 'all' | 'probes'): Promise<{ contentType: string; body: string }> {
+    const registry = which === 'probes' ? this.#o.metrics.probesRegistry : this.#o.metrics.registry;
+    return { contentType: registry.contentType, body: await registry.metrics() };
   }
 
   #findPod(namespace: string, name: string): PodRef {

@@ -1,10 +1,14 @@
 /** The agent's Prometheus metrics, in a registry of its own (prom-client). */
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunningPod } from '../runtime/runtime.js';
 
 export class KubeletMetrics {
   readonly registry = new Registry();
   readonly podWorkerDuration: Histogram<'operation'>;
+  /** prober_probe_total, with the kubelet's labels (served on /metrics and /metrics/probes). */
+  readonly proberProbeTotal: Counter<'probe_type' | 'result' | 'container' | 'pod' | 'namespace' | 'pod_uid'>;
+  /** Only the prober's metrics, as the kubelet's /metrics/probes. */
+  readonly probesRegistry = new Registry();
 
   constructor(runningPods: () => readonly RunningPod[]) {
     collectDefaultMetrics({ register: this.registry });
@@ -32,6 +36,12 @@ export class KubeletMetrics {
       labelNames: ['operation'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
+    });
+    this.proberProbeTotal = new Counter({
+      name: 'prober_probe_total',
+      help: 'Cumulative number of a liveness, readiness or startup probe for a container by result.',
+      labelNames: ['probe_type', 'result', 'container', 'pod', 'namespace', 'pod_uid'],
+      registers: [this.registry, this.probesRegistry],
     });
   }
 }

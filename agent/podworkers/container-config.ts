@@ -13,6 +13,7 @@ import {
 } from '../api/well-known.js';
 import type { ContainerConfig, ContainerKind, Mount, PortMapping, SandboxConfig } from '../runtime/runtime.js';
 import type { RootDir } from '../volumes/root-dir.js';
+import { containerSpecLabels } from './container-labels.js';
 import { expandVariables, makeEnvironment, type EnvContext } from './env.js';
 
 /** cgroup v1 cpu.shares bounds and the CFS period the kubelet uses. */
@@ -123,6 +124,7 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
         hostIPC: pod.spec.hostIPC === true,
       },
       labels: {
+        ...containerSpecLabels(container),
         [TerminationGracePeriodLabel]: String(pod.spec.terminationGracePeriodSeconds ?? 30),
         ...(container.terminationMessagePath
           ? {

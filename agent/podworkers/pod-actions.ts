@@ -10,8 +10,9 @@
  * 2. Init containers run one at a time, in order; a sidecar (restartPolicy Always) counts as
  *    done once running. A failed init container is retried, except under Never, which fails
  *    the pod.
- * 3. Then app containers: a running container whose spec hash changed is restarted; a
- *    stopped one is started when the restart policy says so.
+ * 3. Then app containers: a running container whose spec hash changed is restarted; one
+ *    that failed its liveness or startup probe is killed, and restarted unless the policy is
+ *    Never (sidecars always are); a stopped one is started when the restart policy says so.
  * 4. When nothing runs and nothing is to start, the pod is done: kill it (sandbox too).
  */
 import type { Container, DefaultedPod } from '../api/types.js';
@@ -22,7 +23,14 @@ export interface ContainerToKill {
   id: string;
   name: string;
   message: string;
+  /** The failed probe's own terminationGracePeriodSeconds, which replaces the pod's for this kill. */
+  gracePeriodSeconds?: number;
 }
+
+/** Which probe, if any, says the running container `containerId` must be killed (the prober's results). */
+export type FailedProbe = (containerId: string) => 'liveness' | 'startup' | undefined;
+
+const noFailedProbes: FailedProbe = () => undefined;
 
 export interface PodActions {
   /** Stop every container and the sandbox. */
@@ -59,7 +67,20 @@ export function shouldStart(policy: RestartPolicy, latest: RuntimeContainerStatu
 
 const succeeded = (status: RuntimeContainerStatus | undefined): boolean => status?.state === 'exited' && status.exitCode === 0;
 
-export function computePodActions(pod: DefaultedPod, status: RuntimePodStatus): PodActions {
+/** A kill for `latest` when a probe failed on it: "Container web failed liveness probe, will be restarted". */
+function probeKill(container: Container, latest: RuntimeContainerStatus, failedProbe: FailedProbe, restart: boolean): ContainerToKill | undefined {
+  const probe = failedProbe(latest.id);
+  if (!probe) return undefined;
+  const grace = (probe === 'liveness' ? container.livenessProbe : container.startupProbe)?.terminationGracePeriodSeconds;
+  return {
+    id: latest.id,
+    name: container.name,
+    message: `Container ${container.name} failed ${probe} probe${restart ? ', will be restarted' : ''}`,
+    ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
+  };
+}
+
+export function computePodActions(pod: DefaultedPod, status: RuntimePodStatus, failedProbe: FailedProbe = noFailedProbes): PodActions {
   const policy = (pod.spec.restartPolicy ?? 'Always') as RestartPolicy;
   const initContainers = pod.spec.initContainers ?? [];
   const appContainers = pod.spec.containers;
@@ -98,9 +119,20 @@ export function computePodActions(pod: DefaultedPod, status: RuntimePodStatus): 
     }
   }
 
+  // Sidecars that failed a probe are killed and, like every sidecar, restarted.
+  const failedSidecars = new Set<string>();
+  for (const container of initContainers.filter(isSidecar)) {
+    const latest = current.get(container.name);
+    const kill = latest?.state === 'running' ? probeKill(container, latest, failedProbe, true) : undefined;
+    if (!kill) continue;
+    actions.containersToKill.push(kill);
+    failedSidecars.add(container.name);
+  }
+  const sidecarRunning = (name: string): boolean => current.get(name)?.state === 'running' && !failedSidecars.has(name);
+
   const appStarted = appContainers.some((c) => current.has(c.name));
   if (!appStarted) {
-    const progress = nextInitActions(initContainers, current, policy);
+    const progress = nextInitActions(initContainers, current, policy, sidecarRunning);
     if (progress.failed) {
       actions.initFailed = true;
       actions.killPod = true;
@@ -110,17 +142,21 @@ export function computePodActions(pod: DefaultedPod, status: RuntimePodStatus): 
     if (!progress.done) return actions;
   } else {
     // Initialized: keep sidecars running whatever the pod's restart policy.
-    actions.initContainersToStart = initContainers.filter((c) => isSidecar(c) && current.get(c.name)?.state !== 'running');
+    actions.initContainersToStart = initContainers.filter((c) => isSidecar(c) && !sidecarRunning(c.name));
   }
 
   let keepCount = 0;
   for (const container of appContainers) {
     const latest = current.get(container.name);
     if (latest?.state === 'running') {
+      const unhealthy = probeKill(container, latest, failedProbe, policy !== 'Never');
       if (latest.hash !== containerHash(container)) {
         // A changed spec restarts the container whatever the restart policy.
         actions.containersToKill.push({ id: latest.id, name: container.name, message: `Container ${container.name} definition changed, will be restarted` });
         actions.containersToStart.push(container);
+      } else if (unhealthy) {
+        actions.containersToKill.push(unhealthy);
+        if (policy !== 'Never') actions.containersToStart.push(container);
       } else {
         keepCount += 1;
       }
@@ -142,11 +178,16 @@ interface InitProgress {
   toStart: Container[];
 }
 
-function nextInitActions(initContainers: readonly Container[], current: ReadonlyMap<string, RuntimeContainerStatus>, policy: RestartPolicy): InitProgress {
+function nextInitActions(
+  initContainers: readonly Container[],
+  current: ReadonlyMap<string, RuntimeContainerStatus>,
+  policy: RestartPolicy,
+  sidecarRunning: (name: string) => boolean,
+): InitProgress {
   for (const container of initContainers) {
     const latest = current.get(container.name);
     if (isSidecar(container)) {
-      if (latest?.state === 'running') continue;
+      if (sidecarRunning(container.name)) continue;
       return { done: false, failed: false, toStart: [container] };
     }
     if (!latest || latest.state === 'created') return { done: false, failed: false, toStart: [container] };

@@ -36,10 +36,10 @@ export class PodLifecycle implements PodSyncHandlers {
     this.#o = options;
   }
 
-  async syncPod(pod: DefaultedPod): Promise<{ retryAfterMs?: number }> {
+  async syncPod(pod: DefaultedPod, signal: AbortSignal): Promise<{ retryAfterMs?: number }> {
     const ref = podRef(pod);
     const before = await this.#observe(pod, ref);
-    const result = await this.#o.syncer.syncPod(pod, before.runtime, before.status);
+    const result = await this.#o.syncer.syncPod(pod, before.runtime, before.status, signal);
     if (result.changed) await this.#observe(pod, ref);
     return result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {};
   }

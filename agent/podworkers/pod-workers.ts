@@ -30,7 +30,8 @@ export interface TerminationRequest {
 }
 
 export interface PodSyncHandlers {
-  syncPod(pod: DefaultedPod): Promise<{ retryAfterMs?: number }>;
+  /** `signal` aborts when the pod is to be killed: the sync should stop waiting on anything long. */
+  syncPod(pod: DefaultedPod, signal: AbortSignal): Promise<{ retryAfterMs?: number }>;
   syncTerminatingPod(request: TerminationRequest): Promise<void>;
   syncTerminatedPod(uid: string): Promise<void>;
 }
@@ -52,6 +53,8 @@ interface Worker {
   pending: boolean;
   /** Wanted again while terminating: start this spec once the termination is done. */
   restartWith?: DefaultedPod;
+  /** Aborts the sync under way, when a kill comes (the kubelet cancels the sync's context). */
+  syncAbort?: AbortController;
   timer?: NodeJS.Timeout;
   errorDelayMs: number;
   idle: Array<() => void>;
@@ -95,6 +98,7 @@ export class PodWorkers {
       delete worker.restartWith;
       if (worker.state === 'terminated') return;
       worker.kill ??= update;
+      worker.syncAbort?.abort();
     }
     void this.#process(worker);
   }
@@ -175,13 +179,16 @@ export class PodWorkers {
         return;
       case 'syncing':
         try {
-          const { retryAfterMs } = await this.#o.handlers.syncPod(worker.pod!);
+          worker.syncAbort = new AbortController();
+          const { retryAfterMs } = await this.#o.handlers.syncPod(worker.pod!, worker.syncAbort.signal);
           worker.errorDelayMs = InitialErrorDelayMs;
           this.#scheduleResync(worker, retryAfterMs ?? this.#o.resyncIntervalMs);
         } catch (err) {
           this.#log.error({ err, pod: worker.fullName, podUID: worker.uid }, 'sync failed; will retry');
           this.#scheduleResync(worker, worker.errorDelayMs);
           worker.errorDelayMs = Math.min(worker.errorDelayMs * 2, MaxErrorDelayMs);
+        } finally {
+          delete worker.syncAbort;
         }
         return;
       case 'terminating':

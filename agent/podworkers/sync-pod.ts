@@ -1,8 +1,10 @@
 /**
  * Applies computePodActions to the runtime (kuberuntime_manager.go SyncPod / KillPod): creates
- * sandboxes, starts containers through the image manager with CrashLoopBackOff, kills what must
- * go, and removes a finished pod's containers and files. Every step that fails leaves a
- * waiting reason in the reason cache and an event, and asks for a retry when one makes sense.
+ * sandboxes, starts containers through the image manager with CrashLoopBackOff and runs their
+ * postStart hooks, kills what must go (preStop hooks first), and removes a finished pod's
+ * containers and files. Every step that fails leaves a waiting reason in the reason cache and
+ * an event, and asks for a retry when one makes sense. A sync is cut short when its `signal`
+ * aborts (the pod is being killed): a postStart hook stops being waited for.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -13,6 +15,7 @@ import { containerObject, type EventRecorder } from '../events/recorder.js';
 import type { ImageManager } from '../images/image-manager.js';
 import { etcHostsContent } from '../network/etc-hosts.js';
 import { formatResolvConf, podResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
+import type { HandlerRunner } from '../lifecycle/handler-runner.js';
 import type { ContainerKind, ContainerRuntime, PodRef, RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
 import type { ReasonCache } from '../status/reason-cache.js';
 import type { Clock } from '../util/clock.js';
@@ -20,11 +23,11 @@ import { formatDuration } from '../util/duration.js';
 import type { RootDir } from '../volumes/root-dir.js';
 import type { Backoff } from './backoff.js';
 import { containerConfig, sandboxConfig } from './container-config.js';
+import { podLabel, type ContainerKiller } from './container-killer.js';
+import { restoreContainerSpec } from './container-labels.js';
 import type { EnvContext } from './env.js';
-import { computePodActions } from './pod-actions.js';
+import { computePodActions, type FailedProbe } from './pod-actions.js';
 
-/** The kubelet never gives a container less than this to stop (minimumGracePeriodInSeconds). */
-const MinimumGracePeriodSeconds = 2;
 const SandboxRetryMs = 10_000;
 const ConfigErrorRetryMs = 10_000;
 
@@ -43,6 +46,10 @@ export interface PodSyncerOptions {
   reasons: ReasonCache;
   recorder: EventRecorder;
   crashBackoff: Backoff;
+  killer: ContainerKiller;
+  hooks: HandlerRunner;
+  /** Containers whose liveness or startup probe failed (the prober manager's results). */
+  failedProbe: FailedProbe;
   node: NodeFacts;
   objects: EnvContext['objects'];
   serviceEnv(namespace: string): EnvContext['serviceEnv'];
@@ -72,8 +79,8 @@ export class PodSyncer {
   }
 
   /** One pass of bringing `pod` towards its spec; `apiStatus` is the status just computed for it. */
-  async syncPod(pod: DefaultedPod, status: RuntimePodStatus, apiStatus: PodStatus): Promise<SyncResult> {
-    const actions = computePodActions(pod, status);
+  async syncPod(pod: DefaultedPod, status: RuntimePodStatus, apiStatus: PodStatus, signal: AbortSignal): Promise<SyncResult> {
+    const actions = computePodActions(pod, status, this.#o.failedProbe);
     const result: SyncResult = { changed: false };
     const retry = (ms: number | undefined): void => {
       if (ms !== undefined) result.retryAfterMs = Math.min(result.retryAfterMs ?? Infinity, ms);
@@ -95,7 +102,8 @@ export class PodSyncer {
     }
 
     let sandboxId = actions.sandboxId;
-    let podIPs = status.sandboxes[0]?.ip ? [status.sandboxes[0].ip] : [];
+    const hostNetwork = pod.spec.hostNetwork === true;
+    let podIPs = this.#podIPs(hostNetwork, status.sandboxes[0]?.ip);
     if (actions.createSandbox) {
       const created = await this.#createSandbox(pod, actions.attempt);
       result.changed = true;
@@ -104,16 +112,25 @@ export class PodSyncer {
         return result;
       }
       sandboxId = created.id;
-      podIPs = created.ip ? [created.ip] : [];
+      podIPs = this.#podIPs(hostNetwork, created.ip);
     }
     if (!sandboxId) return result;
 
     for (const kill of actions.containersToKill) {
-      const init = (pod.spec.initContainers ?? []).some((c) => c.name === kill.name);
-      await this.#killContainer(podRef(pod), kill.id, kill.name, pod.spec.terminationGracePeriodSeconds ?? 30, kill.message, init);
+      const instance = status.containers.find((c) => c.id === kill.id);
+      const spec = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === kill.name);
+      await this.#o.killer.kill({
+        pod: podRef(pod),
+        containerId: kill.id,
+        spec: spec ?? (instance ? restoreContainerSpec(instance) : { name: kill.name }),
+        init: instance ? instance.kind === 'init' : (pod.spec.initContainers ?? []).some((c) => c.name === kill.name),
+        podIP: podIPs[0],
+        gracePeriodSeconds: kill.gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30,
+        message: kill.message,
+      });
       result.changed = true;
     }
-    const ctx = { pod, status, apiStatus, sandboxId, podIPs };
+    const ctx = { pod, status, apiStatus, sandboxId, podIPs, signal };
     for (const container of actions.initContainersToStart) {
       const outcome = await this.#startContainer(ctx, container, 'init');
       result.changed = true;
@@ -131,15 +148,28 @@ export class PodSyncer {
 
   /**
    * Stops every running container of a pod, then its sandboxes: app containers together, then
-   * sidecars in reverse order, each with `gracePeriodSeconds` (at least 2 s).
+   * sidecars in reverse order, each with `gracePeriodSeconds` (preStop hooks first). Without
+   * `pod` (its spec is gone), what the containers' labels kept stands in for the spec.
    */
   async killPod(ref: PodRef, status: RuntimePodStatus, gracePeriodSeconds: number, pod?: DefaultedPod): Promise<void> {
     const running = status.containers.filter((c) => c.state === 'running');
     const sidecarOrder = (pod?.spec.initContainers ?? []).filter(isSidecar).map((c) => c.name);
     const sidecars = running.filter((c) => c.kind === 'init').sort((a, b) => sidecarOrder.indexOf(b.name) - sidecarOrder.indexOf(a.name));
     const others = running.filter((c) => c.kind !== 'init');
-    await Promise.all(others.map((c) => this.#killContainer(ref, c.id, c.name, gracePeriodSeconds, undefined, false)));
-    for (const sidecar of sidecars) await this.#killContainer(ref, sidecar.id, sidecar.name, gracePeriodSeconds, undefined, true);
+    const specs = pod ? [...(pod.spec.initContainers ?? []), ...pod.spec.containers] : [];
+    const sandbox = status.sandboxes[0];
+    const podIP = this.#podIPs(sandbox?.hostNetwork ?? pod?.spec.hostNetwork === true, sandbox?.ip)[0];
+    const kill = (container: RuntimeContainerStatus): Promise<void> =>
+      this.#o.killer.kill({
+        pod: ref,
+        containerId: container.id,
+        spec: specs.find((c) => c.name === container.name) ?? restoreContainerSpec(container),
+        init: container.kind === 'init',
+        podIP,
+        gracePeriodSeconds,
+      });
+    await Promise.all(others.map(kill));
+    for (const sidecar of sidecars) await kill(sidecar);
     for (const sandbox of status.sandboxes) {
       if (sandbox.state === 'ready') await this.#o.runtime.stopPodSandbox(sandbox.id);
     }
@@ -189,7 +219,7 @@ export class PodSyncer {
   }
 
   async #startContainer(
-    ctx: { pod: DefaultedPod; status: RuntimePodStatus; apiStatus: PodStatus; sandboxId: string; podIPs: string[] },
+    ctx: { pod: DefaultedPod; status: RuntimePodStatus; apiStatus: PodStatus; sandboxId: string; podIPs: string[]; signal: AbortSignal },
     container: Container,
     kind: ContainerKind,
   ): Promise<StartOutcome> {
@@ -209,8 +239,8 @@ export class PodSyncer {
       const waitMs = crashBackoff.remaining(key, finishedAt);
       if (waitMs > 0) {
         const delay = formatDuration(crashBackoff.get(key));
-        recorder.event(object, 'Warning', 'BackOff', `Back-off restarting failed container ${container.name} in pod ${podLabel(pod)}`);
-        return fail('CrashLoopBackOff', `back-off ${delay} restarting failed container=${container.name} pod=${podLabel(pod)}`, waitMs);
+        recorder.event(object, 'Warning', 'BackOff', `Back-off restarting failed container ${container.name} in pod ${podLabel(podRef(pod))}`);
+        return fail('CrashLoopBackOff', `back-off ${delay} restarting failed container=${container.name} pod=${podLabel(podRef(pod))}`, waitMs);
       }
       crashBackoff.next(key, finishedAt);
     }
@@ -255,14 +285,37 @@ export class PodSyncer {
       return fail('RunContainerError', message);
     }
     recorder.event(object, 'Normal', 'Started', `Started container ${container.name}`);
+    this.#log.debug({ pod: podLabel(podRef(pod)), container: container.name, containerID: id.slice(0, 12), restartCount }, 'container started');
+    const postStart = container.lifecycle?.postStart;
+    if (postStart) {
+      const target = { container, containerId: id, podIP: ctx.podIPs[0], podLabel: podLabel(podRef(pod)), object };
+      try {
+        await this.#o.hooks.run(postStart, target, ctx.signal);
+      } catch (err) {
+        // The pod is being killed: its termination takes it from here.
+        if (ctx.signal.aborted) return { started: true };
+        const message = errorMessage(err);
+        recorder.event(object, 'Warning', 'FailedPostStartHook', message);
+        await this.#o.killer.kill({
+          pod: podRef(pod),
+          containerId: id,
+          spec: container,
+          init: kind === 'init',
+          podIP: ctx.podIPs[0],
+          gracePeriodSeconds: pod.spec.terminationGracePeriodSeconds ?? 30,
+          message: 'FailedPostStartHook',
+        });
+        return fail('PostStartHookError', message);
+      }
+    }
     reasons.clear(uid, container.name);
-    this.#log.debug({ pod: podLabel(pod), container: container.name, containerID: id.slice(0, 12), restartCount }, 'container started');
     return { started: true };
   }
 
-  async #killContainer(ref: PodRef, id: string, name: string, gracePeriodSeconds: number, message: string | undefined, init: boolean): Promise<void> {
-    this.#o.recorder.event(containerObject(ref, name, init), 'Normal', 'Killing', message ?? `Stopping container ${name}`);
-    await this.#o.runtime.stopContainer(id, Math.max(gracePeriodSeconds, MinimumGracePeriodSeconds));
+  /** The pod's IPs: its sandbox's on the pod network, the node's for a hostNetwork pod. */
+  #podIPs(hostNetwork: boolean, sandboxIP: string | undefined): string[] {
+    if (hostNetwork) return [...this.#o.node.hostIPs];
+    return sandboxIP ? [sandboxIP] : [];
   }
 
   /**
@@ -287,11 +340,6 @@ export class PodSyncer {
 
 function podObject(pod: DefaultedPod): { kind: 'Pod'; name: string; namespace: string; uid: string } {
   return { kind: 'Pod', ...podRef(pod) };
-}
-
-/** "<name>_<namespace>(<uid>)": how the kubelet names a pod in messages (format.Pod). */
-export function podLabel(pod: DefaultedPod): string {
-  return `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`;
 }
 
 /**

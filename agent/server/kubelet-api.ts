@@ -28,5 +28,6 @@ export interface KubeletApi {
   /** Throws DKL_ERR_NOT_FOUND when the pod, container or instance does not exist. */
   containerLogs(request: ContainerLogRequest): Promise<Readable>;
   healthChecks(): HealthCheck[];
-  metrics(): Promise<{ contentType: string; body: string }>;
+  /** Prometheus text: every metric (`all`), or only the prober's, as /metrics/probes. */
+  metrics(which: 'all' | 'probes'): Promise<{ contentType: string; body: string }>;
 }

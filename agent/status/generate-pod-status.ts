@@ -64,6 +64,28 @@ export function generatePodStatus(input: PodStatusInput): PodStatus {
   return status;
 }
 
+/**
+ * `status` with the readiness of container `containerId` set to `ready`, and the Ready and
+ * ContainersReady conditions that follow (the status manager's SetContainerReadiness): how a
+ * readiness change reaches a pod whose worker is busy, as while it terminates. A container that
+ * is not started stays not ready. Undefined when nothing changes.
+ */
+export function withContainerReadiness(pod: DefaultedPod, status: PodStatus, containerId: string, ready: boolean, now: number): PodStatus | undefined {
+  const target = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])].find((c) => c.containerID === `docker://${containerId}`);
+  const nowReady = ready && target?.started === true;
+  if (!target || target.ready === nowReady) return undefined;
+  const patch = (list: ContainerStatus[] | undefined): ContainerStatus[] | undefined => list?.map((c) => (c === target ? { ...c, ready: nowReady } : c));
+  const initContainerStatuses = patch(status.initContainerStatuses);
+  const containerStatuses = patch(status.containerStatuses) ?? [];
+  const sandboxReady = status.conditions?.find((c) => c.type === 'PodReadyToStartContainers')?.status === 'True';
+  return {
+    ...status,
+    ...(initContainerStatuses ? { initContainerStatuses } : {}),
+    containerStatuses,
+    conditions: conditions(pod, status.phase ?? 'Pending', sandboxReady, initContainerStatuses ?? [], containerStatuses, status, now),
+  };
+}
+
 function terminatedState(instance: RuntimeContainerStatus, messages: ReadonlyMap<string, string>): ContainerState {
   const message = messages.get(instance.id) || instance.message;
   return {

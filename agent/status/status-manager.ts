@@ -5,11 +5,12 @@
  */
 import type { DefaultedPod, PodStatus } from '../api/types.js';
 import { canonicalJson } from '../util/hash.js';
+import { withContainerReadiness } from './generate-pod-status.js';
 
 export type PodStatusListener = (pod: DefaultedPod, status: PodStatus, previous: PodStatus | undefined) => void;
 
 export class StatusManager {
-  readonly #statuses = new Map<string, { status: PodStatus; fingerprint: string }>();
+  readonly #statuses = new Map<string, { pod: DefaultedPod; status: PodStatus; fingerprint: string }>();
   readonly #listeners: PodStatusListener[] = [];
 
   onChange(listener: PodStatusListener): void {
@@ -26,9 +27,16 @@ export class StatusManager {
     const fingerprint = canonicalJson(status);
     const known = this.#statuses.get(uid);
     if (known?.fingerprint === fingerprint) return false;
-    this.#statuses.set(uid, { status, fingerprint });
+    this.#statuses.set(uid, { pod, status, fingerprint });
     for (const listener of this.#listeners) listener(pod, status, known?.status);
     return true;
+  }
+
+  /** Sets one container's readiness in the last status (SetContainerReadiness); false when nothing changed. */
+  setContainerReadiness(uid: string, containerId: string, ready: boolean, now: number): boolean {
+    const known = this.#statuses.get(uid);
+    const status = known && withContainerReadiness(known.pod, known.status, containerId, ready, now);
+    return status ? this.set(known.pod, status) : false;
   }
 
   remove(uid: string): void {

@@ -10,8 +10,10 @@ export function registerHealthRoutes(app: FastifyInstance, api: KubeletApi): voi
     const lines = checks.map((check) => (check.ok ? `[+]${check.name} ok` : `[-]${check.name} failed: ${check.message ?? 'reason withheld'}`));
     return reply.code(500).type('text/plain').send(`${lines.join('\n')}\nhealthz check failed\n`);
   });
-  app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await api.metrics();
-    return reply.type(contentType).send(body);
-  });
+  for (const [path, which] of [['/metrics', 'all'], ['/metrics/probes', 'probes']] as const) {
+    app.get(path, async (_request, reply) => {
+      const { contentType, body } = await api.metrics(which);
+      return reply.type(contentType).send(body);
+    });
+  }
 }

@@ -263,3 +263,60 @@ describe('shouldStart', () => {
     expect(shouldStart('Always', instance(p, 'main'))).toBe(false);
   });
 });
+
+describe('computePodActions: failed liveness and startup probes', () => {
+  const live = { livenessProbe: { exec: { command: ['true'] } } };
+  const failed =
+    (probe: 'liveness' | 'startup', id: string) =>
+    (containerId: string): 'liveness' | 'startup' | undefined =>
+      containerId === id ? probe : undefined;
+
+  test('a liveness failure kills the container and restarts it under Always', () => {
+    const p = pod({ containers: [ctr('main', live)] });
+    const main = instance(p, 'main', { id: 'main-1' });
+    const actions = computePodActions(p, runtimeStatus(p, [sandbox(p)], [main]), failed('liveness', 'main-1'));
+    expect(summary(actions)).toMatchObject({ killPod: false, kill: ['main-1'], start: ['main'] });
+    expect(actions.containersToKill[0]).toEqual({ id: 'main-1', name: 'main', message: 'Container main failed liveness probe, will be restarted' });
+  });
+
+  test('under Never the container is killed and not restarted, and the message says nothing of a restart', () => {
+    const p = pod({ restartPolicy: 'Never', containers: [ctr('main', live)] });
+    const main = instance(p, 'main', { id: 'main-1' });
+    const actions = computePodActions(p, runtimeStatus(p, [sandbox(p)], [main]), failed('liveness', 'main-1'));
+    expect(summary(actions)).toMatchObject({ kill: ['main-1'], start: [] });
+    expect(actions.containersToKill[0]!.message).toBe('Container main failed liveness probe');
+  });
+
+  test("a startup failure kills with the startup wording and the probe's own grace period", () => {
+    const p = pod({ containers: [ctr('main', { startupProbe: { exec: { command: ['true'] }, terminationGracePeriodSeconds: 7 } })] });
+    const main = instance(p, 'main', { id: 'main-1' });
+    const actions = computePodActions(p, runtimeStatus(p, [sandbox(p)], [main]), failed('startup', 'main-1'));
+    expect(actions.containersToKill[0]).toEqual({
+      id: 'main-1',
+      name: 'main',
+      message: 'Container main failed startup probe, will be restarted',
+      gracePeriodSeconds: 7,
+    });
+  });
+
+  test('a failed probe of another container changes nothing here', () => {
+    const p = pod({ containers: [ctr('main', live)] });
+    const main = instance(p, 'main', { id: 'main-1' });
+    expect(summary(computePodActions(p, runtimeStatus(p, [sandbox(p)], [main]), failed('liveness', 'other')))).toMatchObject({ kill: [], start: [] });
+  });
+
+  test('a sidecar that fails its liveness probe is killed and restarted, even under Never', () => {
+    const p = pod({ restartPolicy: 'Never', initContainers: [ctr('proxy', { restartPolicy: 'Always', ...live })], containers: [ctr('main')] });
+    const proxy = instance(p, 'proxy', { id: 'proxy-1', kind: 'init' });
+    const main = instance(p, 'main', { id: 'main-1' });
+    const actions = computePodActions(p, runtimeStatus(p, [sandbox(p)], [proxy, main]), failed('liveness', 'proxy-1'));
+    expect(summary(actions)).toMatchObject({ killPod: false, kill: ['proxy-1'], init: ['proxy'], start: [] });
+  });
+
+  test('a sidecar failing its startup probe during initialization is restarted before the app starts', () => {
+    const p = pod({ initContainers: [ctr('proxy', { restartPolicy: 'Always', startupProbe: { exec: { command: ['true'] } } })], containers: [ctr('main')] });
+    const proxy = instance(p, 'proxy', { id: 'proxy-1', kind: 'init' });
+    const actions = computePodActions(p, runtimeStatus(p, [sandbox(p)], [proxy]), failed('startup', 'proxy-1'));
+    expect(summary(actions)).toMatchObject({ kill: ['proxy-1'], init: ['proxy'], start: [] });
+  });
+});

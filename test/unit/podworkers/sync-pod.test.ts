@@ -1,10 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { nextRestartCount, podLabel } from '../../../agent/podworkers/sync-pod.js';
+import { podLabel } from '../../../agent/podworkers/container-killer.js';
+import { nextRestartCount } from '../../../agent/podworkers/sync-pod.js';
 import { exited, instance, pod } from '../fixtures.js';
 
 describe('podLabel (format.Pod)', () => {
   test('is <name>_<namespace>(<uid>)', () => {
-    expect(podLabel(pod({}, { name: 'web-node-1', namespace: 'kube-system', uid: 'abc' }))).toBe('web-node-1_kube-system(abc)');
+    expect(podLabel(pod({}, { name: 'web-node-1', namespace: 'kube-system', uid: 'abc' }).metadata)).toBe('web-node-1_kube-system(abc)');
   });
 });
 
