@@ -4,11 +4,15 @@
  */
 import { z } from 'zod';
 import { parseQuantity } from '../../api/quantity.js';
+import { DefaultTerminationGracePeriodSeconds } from '../pod-defaults.js';
 import { dnsLabel, dnsSubdomain, labels, portName, portNumber, quantity, resourceList } from './names.js';
 
 const nonNegativeInt = z.number().int().min(0);
 const positiveInt = z.number().int().min(1);
-const intOrString = z.union([z.number().int(), z.string().min(1)]);
+/** ValidatePortNumOrName: 1-65535, or a port name (IANA_SVC_NAME) of the container. */
+const portNumOrName = z.union([portNumber, portName]);
+/** An HTTP header field name (a token, RFC 7230). */
+const httpHeaderName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a valid HTTP header must consist of alphanumeric characters or "-", "_" and other token characters');
 const fileMode = z.number().int().min(0).max(0o777);
 
 /** exactly one of `keys` is set on `value`; otherwise an issue naming what was found. */
@@ -26,13 +30,13 @@ function exactlyOne<T extends object>(value: T, keys: readonly (keyof T & string
 
 const httpGetAction = z.looseObject({
   path: z.string().optional(),
-  port: intOrString,
+  port: portNumOrName,
   host: z.string().optional(),
   scheme: z.enum(['HTTP', 'HTTPS']).optional(),
-  httpHeaders: z.array(z.looseObject({ name: z.string().min(1), value: z.string() })).optional(),
+  httpHeaders: z.array(z.looseObject({ name: httpHeaderName, value: z.string() })).optional(),
 });
 const execAction = z.looseObject({ command: z.array(z.string()).min(1) });
-const tcpSocketAction = z.looseObject({ port: intOrString, host: z.string().optional() });
+const tcpSocketAction = z.looseObject({ port: portNumOrName, host: z.string().optional() });
 const grpcAction = z.looseObject({ port: portNumber, service: z.string().optional() });
 const sleepAction = z.looseObject({ seconds: nonNegativeInt });
 
@@ -305,7 +309,7 @@ const podSpec = z
         const at = (...rest: (string | number)[]): (string | number)[] => [group, index, ...rest];
         if (containerNames.has(c.name)) ctx.addIssue({ code: 'custom', path: at('name'), message: `Duplicate value: "${c.name}"` });
         containerNames.add(c.name);
-        checkContainer(c, group === 'initContainers', spec.hostNetwork === true, volumeNames, at, ctx);
+        checkContainer(c, group === 'initContainers', spec, volumeNames, at, ctx);
       }
     }
   });
@@ -313,7 +317,7 @@ const podSpec = z
 function checkContainer(
   c: ContainerInput,
   isInit: boolean,
-  hostNetwork: boolean,
+  spec: { hostNetwork?: boolean | undefined; terminationGracePeriodSeconds?: number | undefined },
   volumeNames: ReadonlySet<string>,
   at: (...rest: (string | number)[]) => (string | number)[],
   ctx: z.RefinementCtx,
@@ -325,6 +329,18 @@ function checkContainer(
   if (isInit && !isSidecar) {
     for (const field of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
       if (c[field]) ctx.addIssue({ code: 'custom', path: at(field), message: `Forbidden: may not be set for init containers without restartPolicy=Always` });
+    }
+  }
+  const hostNetwork = spec.hostNetwork === true;
+  const grace = spec.terminationGracePeriodSeconds ?? DefaultTerminationGracePeriodSeconds;
+  for (const hook of ['postStart', 'preStop'] as const) {
+    const seconds = c.lifecycle?.[hook]?.sleep?.seconds;
+    if (seconds !== undefined && seconds > grace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('lifecycle', hook, 'sleep', 'seconds'),
+        message: `Invalid value: ${seconds}: must be non-negative and less than terminationGracePeriodSeconds (${grace})`,
+      });
     }
   }
   if (c.readinessProbe?.terminationGracePeriodSeconds !== undefined) {

@@ -90,6 +90,25 @@ describe('readManifest', () => {
     expect(errorOf(manifest(spec))).toBe(`${at(1)}: spec.containers[0].startupProbe.successThreshold: Invalid value: 3: must be 1`);
   });
 
+  test('a probe port must be a number from 1 to 65535 or a port name', () => {
+    const spec = '  containers:\n  - name: main\n    image: busybox\n    livenessProbe: {httpGet: {port: 70000}}\n';
+    expect(errorOf(manifest(spec))).toContain(`${at(1)}: spec.containers[0].livenessProbe.httpGet.port: Invalid value: 70000`);
+    const named = '  containers:\n  - name: main\n    image: busybox\n    readinessProbe: {tcpSocket: {port: Not_A_Name}}\n';
+    expect(errorOf(manifest(named))).toContain(`${at(1)}: spec.containers[0].readinessProbe.tcpSocket.port: Invalid value: "Not_A_Name"`);
+  });
+
+  test('an httpGet header name must be an HTTP token', () => {
+    const spec = '  containers:\n  - name: main\n    image: busybox\n    readinessProbe: {httpGet: {port: 80, httpHeaders: [{name: "bad header", value: x}]}}\n';
+    expect(errorOf(manifest(spec))).toContain(`${at(1)}: spec.containers[0].readinessProbe.httpGet.httpHeaders[0].name: Invalid value: "bad header"`);
+  });
+
+  test('a sleep hook may not outlast terminationGracePeriodSeconds', () => {
+    const spec = '  terminationGracePeriodSeconds: 5\n  containers:\n  - name: main\n    image: busybox\n    lifecycle: {preStop: {sleep: {seconds: 6}}}\n';
+    expect(errorOf(manifest(spec))).toBe(
+      `${at(1)}: spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 6: must be non-negative and less than terminationGracePeriodSeconds (5)`,
+    );
+  });
+
   test('a readiness probe may have a successThreshold above 1', () => {
     const spec = '  containers:\n  - name: main\n    image: busybox\n    readinessProbe: {exec: {command: ["true"]}, successThreshold: 3}\n';
     expect(readManifest(manifest(spec), origin, 'node-1').ok).toBe(true);
