@@ -1,18 +1,25 @@
 /**
- * A Docker engine of the test's own: a second dockerd with its own socket, data root and exec
- * root, no default bridge and no iptables rules, so that restarting it disturbs nothing else on
- * the host (restarting the host's engine would stop every container on it). The local test
- * images are copied in. Everything it made is removed when the test ends, pass or fail.
+ * A Docker engine of the test's own: a second dockerd with its own socket, data root, exec root
+ * and default bridge interface, and no iptables rules, so that restarting it disturbs nothing
+ * else on the host (restarting the host's engine would stop every container on it). Not
+ * `--bridge none`: dockerd then deletes the host's docker0 (removeDefaultBridgeInterface). The
+ * local test images are copied in. Everything it made is removed when the test ends, pass or fail.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
 import { onTestFinished } from 'vitest';
 import { BusyboxImage, docker, PauseImage } from './docker.js';
 import { waitFor } from './wait-for.js';
+
+const run = promisify(execFile);
+const ip = (...args: string[]): Promise<unknown> => run('ip', args);
+/** The private engine's default bridge, apart from the host engine's and the pods' subnets. */
+const DefaultBridgeAddress = '10.252.0.1/24';
 
 export interface PrivateDocker {
   socketPath: string;
@@ -31,6 +38,11 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
   await mkdir(execRoot);
   const client = new Dockerode({ socketPath });
   let daemon: ChildProcess | undefined;
+  // Its default bridge: an interface of its own (at most 15 characters), on a subnet of its own.
+  const bridge = `dkle${process.pid % 100_000}`;
+  await ip('link', 'add', bridge, 'type', 'bridge');
+  await ip('addr', 'add', DefaultBridgeAddress, 'dev', bridge);
+  await ip('link', 'set', bridge, 'up');
 
   const start = async (): Promise<void> => {
     daemon = spawn(
@@ -45,7 +57,7 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
         '--pidfile',
         join(base, 'docker.pid'),
         '--bridge',
-        'none',
+        bridge,
         '--iptables=false',
         '--ip-forward=false',
         '--ip-masq=false',
@@ -77,6 +89,7 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
       await Promise.all(networks.map((n) => client.getNetwork(n.Id).remove().catch(() => undefined)));
     }
     await stop();
+    await ip('link', 'del', bridge);
     await rm(base, { recursive: true, force: true });
   });
 
