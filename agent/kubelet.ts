@@ -252,8 +252,8 @@ export class Kubelet {
     clearInterval(this.#housekeeping);
     await Promise.all(this.#sources.map((source) => source.stop()));
     this.#pleg.stop();
-    this.#workers?.stop();
     this.#prober?.stop();
+    await this.#workers?.stop();
     await Promise.all(this.#servers.map((server) => server.close()));
   }
 

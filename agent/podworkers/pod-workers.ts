@@ -119,10 +119,18 @@ export class PodWorkers {
     return new Promise((resolve) => worker.idle.push(resolve));
   }
 
-  /** Stops scheduling; syncs under way finish on their own. */
-  stop(): void {
+  /**
+   * Stops scheduling, aborts the syncs under way and resolves once every worker is idle, so
+   * that nothing acts on the runtime after the agent has stopped. A kill under way is finished
+   * (it cannot be cut short without leaving a container half-stopped).
+   */
+  async stop(): Promise<void> {
     this.#stopped = true;
-    for (const worker of this.#workers.values()) clearTimeout(worker.timer);
+    for (const worker of this.#workers.values()) {
+      clearTimeout(worker.timer);
+      worker.syncAbort?.abort();
+    }
+    await Promise.all([...this.#workers.keys()].map((uid) => this.whenIdle(uid)));
   }
 
   #create(pod: DefaultedPod): Worker {

@@ -66,8 +66,8 @@ function newWorkers(): void {
 
 beforeEach(newWorkers);
 
-afterEach(() => {
-  workers.stop();
+afterEach(async () => {
+  await workers.stop();
   vi.useRealTimers();
 });
 
@@ -153,8 +153,27 @@ describe('PodWorkers: syncing', () => {
     expect(handlers.calls).toEqual(['sync a img:1', 'sync a img:1']);
   });
 
+  test('stop aborts the sync under way and resolves only once it has ended', async () => {
+    let signal: AbortSignal | undefined;
+    const release = deferred();
+    handlers.syncPod = async (_pod, syncSignal) => {
+      signal = syncSignal;
+      await release.promise;
+      return {};
+    };
+    workers.update({ type: 'sync', pod: version('a', 'img:1') });
+    let stopped = false;
+    const stopping = workers.stop().then(() => (stopped = true));
+    expect(signal?.aborted).toBe(true);
+    await Promise.resolve();
+    expect(stopped).toBe(false);
+    release.resolve();
+    await stopping;
+    expect(stopped).toBe(true);
+  });
+
   test('after stop, updates are ignored', async () => {
-    workers.stop();
+    await workers.stop();
     workers.update({ type: 'sync', pod: version('a', 'img:1') });
     await workers.whenIdle('a');
     expect(handlers.calls).toEqual([]);
