@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { Pod } from '../../agent/api/types.js';
 import { Kubelet, type KubeletOptions } from '../../agent/kubelet.js';
-import { nodeContainers, removeNodeContainers } from './docker.js';
+import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
@@ -26,6 +26,10 @@ export interface AgentHarness {
   waitForPod(name: string, what: string, predicate: (pod: Pod) => boolean, options?: WaitOptions): Promise<Pod>;
   /** Docker containers of this node whose k8s container name is `container` (POD for sandboxes). */
   containers(container?: string): ReturnType<typeof nodeContainers>;
+  /** The id of the newest running container named `container`; throws when there is none. */
+  containerId(container: string): Promise<string>;
+  /** Runs `command` in the newest running container named `container`. */
+  exec(container: string, command: string[]): Promise<{ output: string; exitCode: number }>;
   /** Stops the agent (pods keep running). */
   stop(): Promise<void>;
   /** Starts a new agent on the same node, directories and manifests, as after a crash. */
@@ -132,6 +136,14 @@ async function launch(options: KubeletOptions, manifestDir: string, rootDir: str
     async containers(container) {
       const all = await nodeContainers(options.nodeName);
       return container === undefined ? all : all.filter((c) => c.Labels['io.kubernetes.container.name'] === container);
+    },
+    async containerId(container) {
+      const running = (await harness.containers(container)).filter((c) => c.State === 'running').sort((a, b) => b.Created - a.Created);
+      if (!running[0]) throw new Error(`no running container ${container} on node ${options.nodeName}`);
+      return running[0].Id;
+    },
+    async exec(container, command) {
+      return dockerExec(await harness.containerId(container), command);
     },
     stop: () => kubelet.stop(),
     async restart() {

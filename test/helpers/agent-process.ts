@@ -169,8 +169,26 @@ async function launch(setup: AgentSetup, processes: CliProcess[]): Promise<Agent
   return agent;
 }
 
-/** The value of a Prometheus sample line `name{labels} value` in `/metrics` text, or undefined. */
+/**
+ * The value of the sample `name{labels}` in Prometheus text, or undefined: the sample's labels
+ * must all be there, in any order (`name` alone matches an unlabelled sample).
+ */
 export function metricValue(text: string, sample: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+  const wanted = parseSample(sample);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !line.startsWith(wanted.name)) continue;
+    const space = line.lastIndexOf(' ');
+    const found = parseSample(line.slice(0, space));
+    if (found.name !== wanted.name || found.labels.size !== wanted.labels.size) continue;
+    if ([...wanted.labels].every(([key, value]) => found.labels.get(key) === value)) return Number(line.slice(space + 1));
+  }
+  return undefined;
+}
+
+function parseSample(sample: string): { name: string; labels: Map<string, string> } {
+  const brace = sample.indexOf('{');
+  if (brace === -1) return { name: sample, labels: new Map() };
+  const labels = new Map<string, string>();
+  for (const match of sample.slice(brace + 1, -1).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels.set(match[1]!, match[2]!);
+  return { name: sample.slice(0, brace), labels };
 }
