@@ -38,7 +38,7 @@ class FakeHandlers implements PodSyncHandlers {
     }
   }
 
-  async syncPod(p: DefaultedPod): Promise<{ retryAfterMs?: number }> {
+  async syncPod(p: DefaultedPod, _signal?: AbortSignal): Promise<{ retryAfterMs?: number }> {
     await this.#enter(p.metadata.uid, `sync ${p.metadata.uid} ${p.spec.containers[0]!.image}`);
     const failure = this.failures.get(p.metadata.uid)?.shift();
     if (failure) throw failure;
@@ -156,7 +156,7 @@ describe('PodWorkers: syncing', () => {
   test('stop aborts the sync under way and resolves only once it has ended', async () => {
     let signal: AbortSignal | undefined;
     const release = deferred();
-    handlers.syncPod = async (_pod, syncSignal) => {
+    handlers.syncPod = async (_pod: DefaultedPod, syncSignal?: AbortSignal) => {
       signal = syncSignal;
       await release.promise;
       return {};
