@@ -36,7 +36,7 @@ export function grpcProbe(host: string, port: number, service: string, timeoutMs
     client.Check({ service }, { deadline: Date.now() + timeoutMs }, (err, response) => {
       if (err) {
         if (err.code === GrpcStatus.UNIMPLEMENTED) {
-          resolve({ result: 'Failure', output: `this server does not implement the grpc health protocol (grpc.health.v1.Health): ${err.details}` });
+          resolve({ result: 'Failure', output: `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${err.details}` });
         } else if (err.code === GrpcStatus.DEADLINE_EXCEEDED) {
           resolve({ result: 'Failure', output: `timeout: health rpc did not complete within ${seconds}` });
         } else if (err.code === GrpcStatus.UNAVAILABLE) {
@@ -47,7 +47,7 @@ export function grpcProbe(host: string, port: number, service: string, timeoutMs
         return;
       }
       const serving = response?.status ?? 'UNKNOWN';
-      resolve(serving === 'SERVING' ? { result: 'Success', output: '' } : { result: 'Failure', output: `service unhealthy (responded with "${serving}")` });
+      resolve(serving === 'SERVING' ? { result: 'Success', output: 'service healthy' } : { result: 'Failure', output: `service unhealthy (responded with "${serving}")` });
     });
   }).finally(() => client.close());
 }

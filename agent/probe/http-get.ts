@@ -28,7 +28,7 @@ export interface HttpGetResponse {
 
 export interface HttpGetOptions {
   timeoutMs?: number;
-  /** Gives up when it aborts, as at the timeout. */
+  /** Gives up when it aborts ("context canceled", as Go says of a canceled request). */
   signal?: AbortSignal;
   /** "probe" or "lifecycle": the User-Agent is kube-<purpose>/<major.minor>. */
   purpose: 'probe' | 'lifecycle';
@@ -51,12 +51,13 @@ export async function doHttpGet(action: HttpGetAction, options: HttpGetOptions):
   const first = httpGetUrl(action);
   let url = first;
   for (let redirects = 0; ; redirects++) {
-    const response = await getOnce(url, headers, signal);
+    const response = await getOnce(url, headers, signal, options.signal);
     const location = response.location;
     if (!RedirectCodes.has(response.statusCode) || location === undefined) return { statusCode: response.statusCode, body: response.body, url };
     const next = new URL(location, url);
     if (next.hostname !== first.hostname) return { statusCode: response.statusCode, body: response.body, url };
-    if (redirects + 1 >= MaxRedirects) throw new Error(`Get "${next.href}": stopped after ${MaxRedirects} redirects`);
+    // Go's client names the Location as the server wrote it.
+    if (redirects + 1 >= MaxRedirects) throw new Error(`Get "${location}": stopped after ${MaxRedirects} redirects`);
     url = next;
   }
 }
@@ -76,15 +77,31 @@ function requestHeaders(action: HttpGetAction, purpose: HttpGetOptions['purpose'
   }
   if (!names.has('user-agent')) headers['User-Agent'] = `kube-${purpose}/${KubernetesMinorVersion}`;
   if (!names.has('accept')) headers['Accept'] = '*/*';
+  // An Accept or User-Agent set to "" means none at all (newProbeRequest; Go's Request.write).
+  for (const key of ['accept', 'user-agent']) {
+    const name = names.get(key);
+    if (name !== undefined && [headers[name]].flat()[0] === '') delete headers[name];
+  }
   headers['Connection'] = 'close';
   return headers;
 }
 
-function getOnce(url: URL, headers: Record<string, string | string[]>, signal: AbortSignal | undefined): Promise<{ statusCode: number; body: string; location?: string }> {
+function getOnce(
+  url: URL,
+  headers: Record<string, string | string[]>,
+  signal: AbortSignal | undefined,
+  canceled: AbortSignal | undefined,
+): Promise<{ statusCode: number; body: string; location?: string }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const fail = (err: unknown): void => {
-      const reason = signal?.aborted ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)' : errorMessage(err);
+      const reason = canceled?.aborted
+        ? 'context canceled'
+        : signal?.aborted
+          ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+          : (err as NodeJS.ErrnoException).code === 'ECONNREFUSED'
+            ? `dial tcp ${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}: connect: connection refused`
+            : errorMessage(err);
       reject(new Error(`Get "${url.href}": ${reason}`));
     };
     const req = request(url, { method: 'GET', headers, agent: false, rejectUnauthorized: false, ...(signal ? { signal } : {}) }, (res: IncomingMessage) => {

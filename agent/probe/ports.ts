@@ -7,8 +7,9 @@ export function resolveContainerPort(port: number | string, container: Container
   if (typeof port === 'number') return validPort(port);
   const named = container.ports?.find((p) => p.name === port);
   if (named) return validPort(named.containerPort);
-  if (/^\d+$/.test(port)) return validPort(Number(port));
-  return { ok: false, message: `couldn't find port: ${port} in container ${container.name}` };
+  // The kubelet's last resort, strconv.Atoi, and its words when that fails too.
+  if (/^[+-]?\d+$/.test(port)) return validPort(Number(port));
+  return { ok: false, message: `strconv.Atoi: parsing ${JSON.stringify(port)}: invalid syntax` };
 }
 
 function validPort(port: number): PortResolution {
