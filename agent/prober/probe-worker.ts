@@ -101,9 +101,14 @@ export class ProbeWorker {
     this.#timer.unref();
   }
 
-  /** Probes now, unless a probe is running (the kubelet's manual trigger). */
+  /**
+   * Probes in a moment, unless a probe is running then (the kubelet's manual trigger). Not
+   * synchronously: the trigger comes while a status is being built, and the probe must read
+   * that status (a container just marked started), not the one before it.
+   */
   trigger(): void {
-    void this.#tick();
+    if (this.#stopped) return;
+    setImmediate(() => void this.#tick()).unref();
   }
 
   /** Idempotent. Forgets this worker's result and metrics. */
@@ -120,11 +125,15 @@ export class ProbeWorker {
   async #tick(): Promise<void> {
     if (this.#running || this.#stopped) return;
     this.#running = true;
+    let keepGoing = true;
     try {
-      if (!(await this.doProbe())) this.stop();
+      keepGoing = await this.doProbe();
+    } catch {
+      // A run that blew up is not a reason to stop probing (the kubelet's HandleCrash: keepGoing).
     } finally {
       this.#running = false;
     }
+    if (!keepGoing) this.stop();
   }
 
   /** One run; returns whether the worker should go on. */
@@ -155,8 +164,9 @@ export class ProbeWorker {
       results.set(containerId, 'Success', uid);
       return false;
     }
-    const startedAt = c.state.running.startedAt ? Date.parse(c.state.running.startedAt) : this.#ctx.clock.now();
-    if (Math.floor((this.#ctx.clock.now() - startedAt) / 1000) < (this.#spec.initialDelaySeconds ?? 0)) return true;
+    // Whole seconds, truncated as Go's int32() does; no startedAt is Go's zero time: long ago.
+    const startedAt = c.state.running.startedAt ? Date.parse(c.state.running.startedAt) : 0;
+    if (Math.trunc((this.#ctx.clock.now() - startedAt) / 1000) < (this.#spec.initialDelaySeconds ?? 0)) return true;
     if (c.started === true ? this.probeType === 'startup' : this.probeType !== 'startup') return true;
 
     let result: ProbeResult;

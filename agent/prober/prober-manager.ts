@@ -6,7 +6,7 @@
  * Readers:
  * - the status builder asks containerHealth(): started and ready, as UpdatePodStatus sets them
  *   (a container that is not started is never ready; no probe means started once running and
- *   ready once started; a readiness result not known yet triggers a probe at once);
+ *   ready once started; a readiness result other than Success triggers a probe at once);
  * - the sync decision asks failedProbe(): a container whose liveness or startup probe failed is
  *   killed and restarted per the pod's restart policy.
  */
@@ -112,8 +112,10 @@ export class ProberManager {
     const started = startup !== undefined ? startup === 'Success' : !this.#workers.has(workerKey(container.pod.uid, container.name, 'startup'));
     if (!started) return { started, ready: false };
     if (this.#results.readiness.get(container.id) === 'Success') return { started, ready: true };
+    // Not ready yet (no result, the initial Failure, or a failure): probe at once, so that a
+    // container that just passed its startup probe turns ready without waiting a whole period.
     const readiness = this.#workers.get(workerKey(container.pod.uid, container.name, 'readiness'));
-    if (readiness && this.#results.readiness.get(container.id) === undefined) readiness.trigger();
+    readiness?.trigger();
     return { started, ready: readiness === undefined };
   };
 

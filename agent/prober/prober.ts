@@ -3,11 +3,14 @@
  * the handler (exec, httpGet, tcpSocket, grpc), aims it at the pod IP, retries a handler that
  * could not run at all up to three times, and records the kubelet's events: Unhealthy for a
  * failure, ProbeWarning for a redirect to another host. A Warning counts as Success, Unknown as
- * Failure; a run that errored is thrown, so the worker discards it.
+ * Failure (without an event, as upstream); a run that errored is thrown, so the worker discards it.
+ * An exec probe's command has `$(VAR)` expanded from the container's plain `env` values
+ * (ExpandContainerCommandOnlyStatic), nothing else.
  */
 import type { Container, DefaultedPod, PodStatus, Probe } from '../api/types.js';
 import { errorMessage } from '../api/errors.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
+import { expandVariables } from '../podworkers/env.js';
 import { execProbe } from '../probe/exec-probe.js';
 import { grpcProbe } from '../probe/grpc-probe.js';
 import { httpProbe } from '../probe/http-probe.js';
@@ -63,7 +66,8 @@ export class Prober {
     try {
       run = await this.#runWithRetries(spec, target);
     } catch (err) {
-      this.#recorder.event(object, 'Warning', 'Unhealthy', `${name} probe errored and resulted in Failure state: ${errorMessage(err)}`);
+      // The result of a run that errored is probe.Unknown, which the kubelet prints as "unknown".
+      this.#recorder.event(object, 'Warning', 'Unhealthy', `${name} probe errored and resulted in unknown state: ${errorMessage(err)}`);
       throw err;
     }
     switch (run.result) {
@@ -73,8 +77,9 @@ export class Prober {
         this.#recorder.event(object, 'Warning', 'ProbeWarning', `${name} probe warning: ${run.output}`);
         return 'Success';
       case 'Failure':
-      case 'Unknown':
         this.#recorder.event(object, 'Warning', 'Unhealthy', `${name} probe failed: ${run.output}`);
+        return 'Failure';
+      case 'Unknown':
         return 'Failure';
     }
   }
@@ -94,7 +99,7 @@ export class Prober {
   #run(spec: Probe, { status, container, containerId }: ProbeTarget): Promise<ProbeRun> {
     const timeoutMs = (spec.timeoutSeconds ?? 1) * 1000;
     const podIP = status.podIP ?? '';
-    if (spec.exec) return execProbe(this.#runtime, containerId, spec.exec.command ?? [], timeoutMs);
+    if (spec.exec) return execProbe(this.#runtime, containerId, staticExpansion(spec.exec.command ?? [], container), timeoutMs);
     if (spec.grpc) return grpcProbe(podIP, spec.grpc.port, spec.grpc.service ?? '', timeoutMs);
     const action = spec.httpGet ?? spec.tcpSocket;
     if (!action) throw new Error(`container ${container.name}: the probe has no handler`);
@@ -114,4 +119,10 @@ export class Prober {
       timeoutMs,
     );
   }
+}
+
+/** `$(VAR)` in `command` from the container's `env` values only (valueFrom counts as ""); unknown names stay. */
+function staticExpansion(command: readonly string[], container: Container): string[] {
+  const values = new Map((container.env ?? []).map((e) => [e.name, e.value ?? '']));
+  return command.map((arg) => expandVariables(arg, (name) => values.get(name)));
 }
