@@ -189,7 +189,7 @@ export class Kubelet {
       reasons,
       recorder: this.#recorder,
       crashBackoff: this.#crashBackoff,
-      killer: new ContainerKiller({ runtime: this.#runtime, hooks, recorder: this.#recorder, clock: this.#clock }),
+      killer: new ContainerKiller({ runtime: this.#runtime, hooks, recorder: this.#recorder, clock: this.#clock, logger: this.#log }),
       hooks,
       failedProbe: (containerId) => prober.failedProbe(containerId),
       node,

@@ -7,8 +7,8 @@
  * - sleep: waits the given seconds.
  * A failure rejects with the kubelet's message, naming the hook, the container and the pod.
  * When `signal` aborts (the pod is being killed, or a preStop ran out of time) the runner stops
- * waiting: a sleep ends, exec and httpGet reject; a command already started in the container
- * may go on there.
+ * waiting and rejects (a sleep with "container terminated before sleep hook finished", as
+ * upstream); a command already started in the container may go on there.
  */
 import type { Container, LifecycleHandler } from '../api/types.js';
 import { errorMessage } from '../api/errors.js';
@@ -42,16 +42,16 @@ export class HandlerRunner {
     const where = `for Container "${target.container.name}" in Pod "${target.podLabel}"`;
     if (handler.exec) {
       const command = handler.exec.command ?? [];
+      // Go's %v of the command: [sh -c exit 1].
+      const hook = `Exec lifecycle hook ([${command.join(' ')}]) ${where} failed - error:`;
       let result;
       try {
         result = await abortable(this.#runtime.execSync(target.containerId, command, { maxOutputBytes: MaxProbeOutputBytes }), signal);
       } catch (err) {
-        throw new Error(`Exec lifecycle hook (${JSON.stringify(command)}) ${where} failed - error: ${errorMessage(err)}`);
+        throw new Error(`${hook} ${errorMessage(err)}, message: ""`);
       }
       if (result.exitCode !== 0) {
-        throw new Error(
-          `Exec lifecycle hook (${JSON.stringify(command)}) ${where} failed - error: command '${command.join(' ')}' exited with ${result.exitCode}: ${result.output}, message: ${JSON.stringify(result.output)}`,
-        );
+        throw new Error(`${hook} command '${command.join(' ')}' exited with ${result.exitCode}: ${result.output}, message: ${JSON.stringify(result.output)}`);
       }
       return;
     }
@@ -59,12 +59,15 @@ export class HandlerRunner {
       try {
         await this.#httpGet(handler.httpGet, target, signal);
       } catch (err) {
-        throw new Error(`HTTP lifecycle hook (${handler.httpGet.path ?? '/'}) ${where} failed - error: ${errorMessage(err)}`);
+        throw new Error(`HTTP lifecycle hook (${handler.httpGet.path ?? ''}) ${where} failed - error: ${errorMessage(err)}`);
       }
       return;
     }
     if (handler.sleep) {
       await delay(handler.sleep.seconds * 1000, signal);
+      if (signal?.aborted) {
+        throw new Error(`Sleep lifecycle hook (${handler.sleep.seconds}) ${where} failed - error: container terminated before sleep hook finished`);
+      }
       return;
     }
     throw new Error(`Cannot run handler: invalid handler ${JSON.stringify(handler)} ${where}`);
@@ -87,7 +90,12 @@ export class HandlerRunner {
       await doHttpGet(action, options);
     } catch (err) {
       if (action.scheme !== 'HTTPS' || !/wrong version number|EPROTO/i.test(errorMessage(err))) throw err;
-      await doHttpGet({ ...action, scheme: 'HTTP', headers: action.headers.filter((h) => h.name.toLowerCase() !== 'authorization') }, options);
+      try {
+        await doHttpGet({ ...action, scheme: 'HTTP', headers: action.headers.filter((h) => h.name.toLowerCase() !== 'authorization') }, options);
+      } catch {
+        // The fallback failed too: the kubelet reports the HTTPS error.
+        throw err;
+      }
       this.#recorder.event(
         target.object,
         'Warning',

@@ -3,12 +3,13 @@
  *   1. a Killing event;
  *   2. the preStop hook, if any and the grace period is not 0, given at most the grace period;
  *      what it took (whole seconds) is taken off the grace period; a failure is a
- *      FailedPreStopHook event, and the kill goes on;
+ *      FailedPreStopHook event ("PreStopHook failed": the kubelet keeps the hook's error out of
+ *      events, where it could leak secrets), and the kill goes on;
  *   3. TERM, then KILL once what is left of the grace period has passed, never less than 2 s:
  *      a hook that used it all still leaves the container its 2 s to stop.
  */
+import type { Logger } from 'pino';
 import type { Container } from '../api/types.js';
-import { errorMessage } from '../api/errors.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
 import type { HandlerRunner } from '../lifecycle/handler-runner.js';
 import type { ContainerRuntime, PodRef } from '../runtime/runtime.js';
@@ -40,12 +41,15 @@ export class ContainerKiller {
   readonly #hooks: HandlerRunner;
   readonly #recorder: EventRecorder;
   readonly #clock: Clock;
+  readonly #log: Logger | undefined;
 
-  constructor(options: { runtime: ContainerRuntime; hooks: HandlerRunner; recorder: EventRecorder; clock: Clock }) {
+  /** `logger`, when given, gets the failed preStop hook's error, which the event leaves out. */
+  constructor(options: { runtime: ContainerRuntime; hooks: HandlerRunner; recorder: EventRecorder; clock: Clock; logger?: Logger }) {
     this.#runtime = options.runtime;
     this.#hooks = options.hooks;
     this.#recorder = options.recorder;
     this.#clock = options.clock;
+    this.#log = options.logger?.child({ component: 'container-killer' });
   }
 
   async kill(target: KillTarget): Promise<void> {
@@ -76,7 +80,8 @@ export class ContainerKiller {
       )
       .catch((err: unknown) => {
         if (expired.signal.aborted) return;
-        this.#recorder.event(containerObject(target.pod, target.spec.name, target.init), 'Warning', 'FailedPreStopHook', errorMessage(err));
+        this.#log?.warn({ pod: podLabel(target.pod), container: target.spec.name, containerID: target.containerId.slice(0, 12), err }, 'preStop hook failed');
+        this.#recorder.event(containerObject(target.pod, target.spec.name, target.init), 'Warning', 'FailedPreStopHook', 'PreStopHook failed');
       });
     await Promise.race([hook, delay(graceSeconds * 1000, expired.signal)]);
     expired.abort();
