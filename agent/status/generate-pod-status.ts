@@ -40,7 +40,11 @@ export function generatePodStatus(input: PodStatusInput): PodStatus {
   const sandboxReady = sandbox?.state === 'ready' && (sandbox.hostNetwork || sandbox.ip !== undefined);
   // One default for init and app containers alike: with init containers, PodInitializing.
   const defaultWaiting = initContainers.length > 0 ? 'PodInitializing' : 'ContainerCreating';
-  const initContainerStatuses = initContainers.map((c) => containerStatus(c, defaultWaiting, input));
+  // A regular init container that completed is ready (UpdatePodStatus); sidecars follow their probes.
+  const initContainerStatuses = initContainers.map((c) => {
+    const status = containerStatus(c, defaultWaiting, input);
+    return isSidecar(c) ? status : { ...status, ready: status.state?.terminated?.exitCode === 0 };
+  });
   const containerStatuses = pod.spec.containers.map((c) => containerStatus(c, defaultWaiting, input));
 
   let phase = podPhase(pod, initContainerStatuses, containerStatuses);

@@ -2,7 +2,16 @@
 import { containerHash } from '../../agent/api/pod-helpers.js';
 import type { Container, DefaultedPod, ObjectMeta, PodSpec } from '../../agent/api/types.js';
 import { withApiDefaults } from '../../agent/config/pod-defaults.js';
-import type { PodRef, RuntimeContainerStatus, RuntimePodStatus, SandboxStatus } from '../../agent/runtime/runtime.js';
+import type { EventRecorder, EventType, InvolvedObject } from '../../agent/events/recorder.js';
+import type {
+  ContainerRuntime,
+  ExecOptions,
+  ExecResult,
+  PodRef,
+  RuntimeContainerStatus,
+  RuntimePodStatus,
+  SandboxStatus,
+} from '../../agent/runtime/runtime.js';
 
 export const Image = 'dockerlet.local/busybox:1.35';
 
@@ -84,4 +93,87 @@ export function exited(p: DefaultedPod, name: string, exitCode: number, extra: P
 /** What the runtime shows of `p`: its sandboxes and containers, newest first. */
 export function runtimeStatus(p: DefaultedPod, sandboxes: SandboxStatus[], containers: RuntimeContainerStatus[] = []): RuntimePodStatus {
   return { pod: ref(p), sandboxes, containers };
+}
+
+// ---- fakes of our own interfaces, shared by the prober, hook and kill tests ----------------
+
+/** A promise the test settles by hand. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+export interface RecordedEvent {
+  object: InvolvedObject;
+  type: EventType;
+  reason: string;
+  message: string;
+}
+
+/** An EventRecorder that keeps what it is given. */
+export class FakeRecorder implements EventRecorder {
+  events: RecordedEvent[] = [];
+
+  event(object: InvolvedObject, type: EventType, reason: string, message: string): void {
+    this.events.push({ object, type, reason, message });
+  }
+
+  reasons(): string[] {
+    return this.events.map((e) => e.reason);
+  }
+}
+
+export interface ExecCall {
+  id: string;
+  command: readonly string[];
+  options: ExecOptions;
+}
+
+/**
+ * A ContainerRuntime whose execSync answers with `exec` (a result, or a promise of one, or a
+ * throw) and whose stopContainer is recorded; every other call fails the test.
+ */
+export class FakeRuntime implements ContainerRuntime {
+  execCalls: ExecCall[] = [];
+  stops: Array<{ id: string; gracePeriodSeconds: number }> = [];
+  exec: (call: ExecCall) => ExecResult | Promise<ExecResult> = () => ({ exitCode: 0, output: '' });
+
+  async execSync(id: string, command: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    const call = { id, command, options };
+    this.execCalls.push(call);
+    return this.exec(call);
+  }
+
+  async stopContainer(id: string, gracePeriodSeconds: number): Promise<void> {
+    this.stops.push({ id, gracePeriodSeconds });
+  }
+
+  #unexpected(name: string): never {
+    throw new Error(`FakeRuntime: unexpected call to ${name}`);
+  }
+
+  version(): never { return this.#unexpected('version'); }
+  listPods(): never { return this.#unexpected('listPods'); }
+  getPodStatus(): never { return this.#unexpected('getPodStatus'); }
+  imageStatus(): never { return this.#unexpected('imageStatus'); }
+  pullImage(): never { return this.#unexpected('pullImage'); }
+  runPodSandbox(): never { return this.#unexpected('runPodSandbox'); }
+  stopPodSandbox(): never { return this.#unexpected('stopPodSandbox'); }
+  removePodSandbox(): never { return this.#unexpected('removePodSandbox'); }
+  createContainer(): never { return this.#unexpected('createContainer'); }
+  startContainer(): never { return this.#unexpected('startContainer'); }
+  removeContainer(): never { return this.#unexpected('removeContainer'); }
+  containerLogs(): never { return this.#unexpected('containerLogs'); }
+  watchEvents(): never { return this.#unexpected('watchEvents'); }
 }

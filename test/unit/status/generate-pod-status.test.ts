@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { ContainerStatus, DefaultedPod, PodStatus } from '../../../agent/api/types.js';
 import type { RuntimeContainerStatus, RuntimePodStatus } from '../../../agent/runtime/runtime.js';
-import { generatePodStatus, podPhase, qosClass, type PodStatusInput } from '../../../agent/status/generate-pod-status.js';
+import { generatePodStatus, podPhase, qosClass, withContainerReadiness, type PodStatusInput } from '../../../agent/status/generate-pod-status.js';
 import type { ContainerWaitingReason } from '../../../agent/status/reason-cache.js';
 import { ctr, exited, instance, pod, runtimeStatus, sandbox } from '../fixtures.js';
 
@@ -314,6 +314,16 @@ describe('generatePodStatus: container statuses', () => {
     expect(status.initContainerStatuses![1]!.state).toEqual({ waiting: { reason: 'PodInitializing' } });
   });
 
+  test('a regular init container is ready once it completed, not while running or after failing', () => {
+    const p = pod({ initContainers: [ctr('done'), ctr('failed'), ctr('busy')], containers: [ctr('main')] });
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [exited(p, 'done', 0), exited(p, 'failed', 1), instance(p, 'busy')]));
+    expect(status.initContainerStatuses!.map((s) => [s.name, s.ready])).toEqual([
+      ['done', true],
+      ['failed', false],
+      ['busy', false],
+    ]);
+  });
+
   test('a waiting reason from the reason cache replaces the default', () => {
     const p = pod();
     const status = statusOf(p, runtimeStatus(p, [sandbox(p)]), {}, { main: { reason: 'ErrImagePull', message: 'no such image' } });
@@ -474,5 +484,88 @@ describe('qosClass', () => {
   test('the class is reported in the status', () => {
     const p = pod({ containers: [ctr('main', { resources: { requests: { cpu: '100m' } } })] });
     expect(statusOf(p, runtimeStatus(p, [])).qosClass).toBe('Burstable');
+  });
+});
+
+// ---- withContainerReadiness (the status manager's SetContainerReadiness) --------------------
+
+describe('withContainerReadiness', () => {
+  const LATER = NOW + 60_000;
+  const twoApps = pod({ containers: [ctr('a'), ctr('b')] });
+  /** `a` and `b` running; started and ready as `health` says (by container name). */
+  const statusWith = (health: Record<string, { started: boolean; ready: boolean }>, p = twoApps): PodStatus =>
+    statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'a', { id: 'a-1' }), instance(p, 'b', { id: 'b-1' })]), {
+      health: (c) => health[c.name] ?? { started: true, ready: true },
+    });
+
+  test('sets a started container ready; the last one makes Ready and ContainersReady True, transitioning now', () => {
+    const before = statusWith({ a: { started: true, ready: true }, b: { started: true, ready: false } });
+    const after = withContainerReadiness(twoApps, before, 'b-1', true, LATER)!;
+    expect(app(after, 'b').ready).toBe(true);
+    expect(app(after, 'a')).toEqual(app(before, 'a'));
+    for (const type of ['Ready', 'ContainersReady']) {
+      expect(condition(after, type)).toEqual({ type, status: 'True', lastTransitionTime: '2024-05-01T10:01:00Z' });
+    }
+    // Conditions that did not change keep their time.
+    for (const type of ['PodReadyToStartContainers', 'Initialized', 'PodScheduled']) {
+      expect(condition(after, type)).toEqual(condition(before, type));
+    }
+  });
+
+  test('one ready of two: Ready stays False since before, with the new list of unready containers', () => {
+    const before = statusWith({ a: { started: true, ready: false }, b: { started: true, ready: false } });
+    const after = withContainerReadiness(twoApps, before, 'a-1', true, LATER)!;
+    expect(condition(before, 'Ready')!.message).toBe('containers with unready status: [a b]');
+    expect(condition(after, 'Ready')).toEqual({
+      type: 'Ready',
+      status: 'False',
+      lastTransitionTime: '2024-05-01T10:00:00Z',
+      reason: 'ContainersNotReady',
+      message: 'containers with unready status: [b]',
+    });
+  });
+
+  test('setting a ready container unready makes Ready False now', () => {
+    const before = statusWith({});
+    const after = withContainerReadiness(twoApps, before, 'a-1', false, LATER)!;
+    expect(app(after, 'a').ready).toBe(false);
+    expect(condition(after, 'ContainersReady')).toEqual({
+      type: 'ContainersReady',
+      status: 'False',
+      lastTransitionTime: '2024-05-01T10:01:00Z',
+      reason: 'ContainersNotReady',
+      message: 'containers with unready status: [a]',
+    });
+  });
+
+  test('a container that has not started is never made ready: nothing changes', () => {
+    const before = statusWith({ a: { started: false, ready: false } });
+    expect(withContainerReadiness(twoApps, before, 'a-1', true, LATER)).toBeUndefined();
+  });
+
+  test('the same readiness again: nothing changes', () => {
+    const before = statusWith({});
+    expect(withContainerReadiness(twoApps, before, 'a-1', true, LATER)).toBeUndefined();
+  });
+
+  test('a container ID the status does not know: nothing changes', () => {
+    expect(withContainerReadiness(twoApps, statusWith({}), 'gone-1', false, LATER)).toBeUndefined();
+  });
+
+  test('the status it was given is left as it was', () => {
+    const before = statusWith({ b: { started: true, ready: false } });
+    const copy = structuredClone(before);
+    withContainerReadiness(twoApps, before, 'b-1', true, LATER);
+    expect(before).toEqual(copy);
+  });
+
+  test('a sidecar among the init container statuses counts too', () => {
+    const p = pod({ initContainers: [ctr('side', { restartPolicy: 'Always' })], containers: [ctr('a')] });
+    const runtime = runtimeStatus(p, [sandbox(p)], [instance(p, 'side', { id: 'side-1' }), instance(p, 'a', { id: 'a-1' })]);
+    const before = statusOf(p, runtime, { health: (c) => ({ started: true, ready: c.name !== 'side' }) });
+    expect(condition(before, 'Ready')!.message).toBe('containers with unready status: [side]');
+    const after = withContainerReadiness(p, before, 'side-1', true, LATER)!;
+    expect(after.initContainerStatuses![0]!.ready).toBe(true);
+    expect(condition(after, 'Ready')!.status).toBe('True');
   });
 });

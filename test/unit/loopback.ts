@@ -1,0 +1,87 @@
+/**
+ * Real servers on 127.0.0.1 for the probe and hook tests: HTTP and HTTPS (a self-signed
+ * certificate made once with `openssl`), each answering at once. `closeServers()` in an
+ * afterEach closes every server started since the last call.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface Loopback {
+  server: HttpServer;
+  port: number;
+  /** Every request the server got, in order. */
+  requests: IncomingMessage[];
+}
+
+const open: HttpServer[] = [];
+
+async function listen(server: HttpServer, handler: Handler): Promise<Loopback> {
+  const requests: IncomingMessage[] = [];
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    requests.push(req);
+    handler(req, res);
+  });
+  open.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port, requests };
+}
+
+/** An HTTP server on 127.0.0.1 (a random port) that answers with `handler`. */
+export function httpServer(handler: Handler): Promise<Loopback> {
+  return listen(createHttpServer(), handler);
+}
+
+let certificate: { key: Buffer; cert: Buffer } | undefined;
+
+/** A self-signed certificate for 127.0.0.1, made once per test file. */
+export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
+  if (certificate) return certificate;
+  const dir = mkdtempSync(join(tmpdir(), 'dockerlet-cert-'));
+  try {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      { stdio: 'ignore' },
+    );
+    certificate = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+    return certificate;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** An HTTPS server on 127.0.0.1 with a self-signed certificate. */
+export function httpsServer(handler: Handler): Promise<Loopback> {
+  return listen(createHttpsServer(selfSignedCertificate()) as unknown as HttpServer, handler);
+}
+
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+export async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Closes every server started since the last call, with its connections. */
+export async function closeServers(): Promise<void> {
+  const servers = open.splice(0);
+  await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    ),
+  );
+}
