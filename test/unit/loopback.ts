@@ -3,6 +3,7 @@
  * certificate made once with `openssl`), each answering at once. `closeServers()` in an
  * afterEach closes every server started since the last call.
  */
+import type { HttpGetAction } from '../../agent/probe/http-get.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
@@ -85,3 +86,13 @@ export async function closeServers(): Promise<void> {
     ),
   );
 }
+
+/** An httpGet action aimed at 127.0.0.1:`port`, path /, no headers, with `extra` on top. */
+export const action = (port: number, extra: Partial<HttpGetAction> = {}): HttpGetAction => ({
+  scheme: 'HTTP',
+  host: '127.0.0.1',
+  port,
+  path: '/',
+  headers: [],
+  ...extra,
+});

@@ -1,20 +1,12 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { doHttpGet, httpGetUrl, type HttpGetAction } from '../../../agent/probe/http-get.js';
-import { closedPort, closeServers, httpServer, httpsServer } from '../loopback.js';
+import { doHttpGet, httpGetUrl } from '../../../agent/probe/http-get.js';
+import { action, closedPort, closeServers, httpServer, httpsServer } from '../loopback.js';
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await closeServers();
 });
 
-const action = (port: number, extra: Partial<HttpGetAction> = {}): HttpGetAction => ({
-  scheme: 'HTTP',
-  host: '127.0.0.1',
-  port,
-  path: '/',
-  headers: [],
-  ...extra,
-});
 
 describe('httpGetUrl', () => {
   test('joins scheme, host, port and path', () => {

@@ -1,21 +1,12 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import type { HttpGetAction } from '../../../agent/probe/http-get.js';
 import { httpProbe } from '../../../agent/probe/http-probe.js';
-import { closedPort, closeServers, httpServer, httpsServer } from '../loopback.js';
+import { action, closedPort, closeServers, httpServer, httpsServer } from '../loopback.js';
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await closeServers();
 });
 
-const action = (port: number, extra: Partial<HttpGetAction> = {}): HttpGetAction => ({
-  scheme: 'HTTP',
-  host: '127.0.0.1',
-  port,
-  path: '/',
-  headers: [],
-  ...extra,
-});
 
 /** A server that answers every request with `status` and `body`. */
 const answering = (status: number, body: string, headers: Record<string, string> = {}) =>
