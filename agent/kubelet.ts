@@ -17,9 +17,11 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from './api/errors.js';
-import type { DefaultedPod } from './api/types.js';
+import { podSource } from './api/pod-helpers.js';
 import type { PodSource } from './api/well-known.js';
+import { ConfigObjectStore, referencedConfigObjects } from './config/config-objects.js';
 import { PodConfig, type PodUpdate } from './config/pod-config.js';
+import type { ManifestObjects } from './config/read-manifest.js';
 import { FileSource } from './config/sources/file-source.js';
 import { HttpSource } from './config/sources/http-source.js';
 import type { PodSourceRunner } from './config/sources/source.js';
@@ -30,7 +32,6 @@ import { gatherNodeFacts } from './node/node-facts.js';
 import { NodeApi } from './node-api.js';
 import { GenericPleg } from './pleg/pleg.js';
 import { Backoff } from './podworkers/backoff.js';
-import type { ConfigObjectLookup } from './podworkers/env.js';
 import { HandlerRunner } from './lifecycle/handler-runner.js';
 import { ContainerKiller } from './podworkers/container-killer.js';
 import { PodLifecycle } from './podworkers/pod-lifecycle.js';
@@ -85,8 +86,6 @@ const ImageBackoffMaxMs = 300_000;
 const PlegFallbackRelistMs = 1_000;
 const PlegRelistThresholdMs = 3 * 60_000;
 
-/** ConfigMaps and Secrets: none until a source provides them. */
-const noConfigObjects: ConfigObjectLookup = { configMap: () => undefined, secret: () => undefined };
 
 function isLoopback(address: string): boolean {
   return address === 'localhost' || address.startsWith('127.') || address === '::1';
@@ -96,6 +95,7 @@ export class Kubelet {
   readonly options: Readonly<KubeletOptions>;
   readonly podConfig: PodConfig;
   readonly statuses = new StatusManager();
+  readonly configObjects = new ConfigObjectStore();
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #runtime: DockerRuntime;
@@ -193,7 +193,7 @@ export class Kubelet {
       hooks,
       failedProbe: (containerId) => prober.failedProbe(containerId),
       node,
-      objects: noConfigObjects,
+      objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
       serviceEnv: () => [],
       clock: this.#clock,
       logger: this.#log,
@@ -231,6 +231,11 @@ export class Kubelet {
     this.#pleg.onEvent((event) => this.#syncIfWanted(event.podUID));
     await this.#pleg.start();
     this.podConfig.onUpdate((update) => this.#handlePodUpdate(update));
+    this.configObjects.onChange((changed) => {
+      for (const pod of this.podConfig.pods()) {
+        if ([...referencedConfigObjects(pod)].some((key) => changed.has(key))) this.#workers?.update({ type: 'sync', pod });
+      }
+    });
     await this.#startSources(rootDir);
     await this.#startServers(new NodeApi({
       podConfig: this.podConfig,
@@ -273,7 +278,11 @@ export class Kubelet {
 
   async #startSources(rootDir: RootDir): Promise<void> {
     const o = this.options;
-    const onSnapshot = (source: PodSource) => (pods: DefaultedPod[]) => this.podConfig.set(source, pods);
+    // Objects first: a pod and the ConfigMap it uses, added together, find each other.
+    const onSnapshot = (source: PodSource) => (objects: ManifestObjects) => {
+      this.configObjects.set(source, objects.configMaps, objects.secrets);
+      this.podConfig.set(source, objects.pods);
+    };
     if (o.staticPodPath) {
       this.#sources.push(
         new FileSource({ path: o.staticPodPath, nodeName: o.nodeName, checkFrequencyMs: o.fileCheckFrequencyMs, logger: this.#log, onSnapshot: onSnapshot('file') }),

@@ -1,6 +1,6 @@
 /** Small facts about pods and containers that several parts of the agent need. */
 import type { Container, DefaultedPod, Pod } from './types.js';
-import { ConfigSourceAnnotation } from './well-known.js';
+import { ConfigSourceAnnotation, type PodSource } from './well-known.js';
 import { hashObject } from '../util/hash.js';
 import type { PodRef } from '../runtime/runtime.js';
 
@@ -13,10 +13,15 @@ export function isSidecar(container: Container): boolean {
   return container.restartPolicy === 'Always';
 }
 
+/** Where the pod came from: its config.source annotation (the API server when it has none). */
+export function podSource(pod: Pod): PodSource {
+  const source = pod.metadata?.annotations?.[ConfigSourceAnnotation];
+  return source === 'file' || source === 'http' ? source : 'api';
+}
+
 /** Static pods come from a file or a URL, not the API server. */
 export function isStaticPod(pod: Pod): boolean {
-  const source = pod.metadata?.annotations?.[ConfigSourceAnnotation];
-  return source !== undefined && source !== 'api';
+  return podSource(pod) !== 'api';
 }
 
 /** A change of the hash restarts the container; equal specs always give equal hashes. */

@@ -31,7 +31,10 @@ export type DefaultedPod = Pod & {
   spec: NonNullable<Pod['spec']>;
 };
 
-/** "<namespace>/<name>": the kubelet's pod full name, used in logs and for static-pod exclusivity. */
-export function podFullName(pod: { metadata?: { name?: string; namespace?: string } }): string {
-  return `${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}`;
+/** "<namespace>/<name>" of any namespaced object. */
+export function namespacedName(object: { metadata?: { name?: string; namespace?: string } }): string {
+  return `${object.metadata?.namespace ?? 'default'}/${object.metadata?.name ?? ''}`;
 }
+
+/** "<namespace>/<name>": the kubelet's pod full name, used in logs and for static-pod exclusivity. */
+export const podFullName: (pod: { metadata?: { name?: string; namespace?: string } }) => string = namespacedName;

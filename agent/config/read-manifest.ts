@@ -1,33 +1,70 @@
 /**
- * One manifest (a file's or a URL's content) -> the static pods it declares. The manifest is
- * the unit of failure: one bad document fails the whole manifest, with a message that names
- * the manifest, the document and the field.
+ * One manifest (a file's or a URL's content) -> the objects it declares: static pods, and the
+ * ConfigMaps and Secrets they may use. The manifest is the unit of failure: one bad document
+ * fails the whole manifest, with a message that names the manifest, the document and the field.
  */
-import type { DefaultedPod } from '../api/types.js';
+import type { ConfigMap, DefaultedPod, Secret } from '../api/types.js';
 import { decodeManifest } from './manifest.js';
 import { toStaticPod, type StaticPodOrigin } from './static-pod.js';
-import type { FieldError } from './validation/format-issues.js';
+import { configMapSchema, secretSchema } from './validation/config-object-schema.js';
+import { formatIssues, type FieldError } from './validation/format-issues.js';
 import { validatePod } from './validation/validate-pod.js';
 
-export type ManifestContent = { ok: true; pods: DefaultedPod[] } | { ok: false; error: string };
+export interface ManifestObjects {
+  pods: DefaultedPod[];
+  configMaps: ConfigMap[];
+  secrets: Secret[];
+}
+
+export type ManifestContent = { ok: true; objects: ManifestObjects } | { ok: false; error: string };
+
+const SupportedKinds = ['v1/Pod', 'v1/ConfigMap', 'v1/Secret'];
+
+export function emptyManifestObjects(): ManifestObjects {
+  return { pods: [], configMaps: [], secrets: [] };
+}
 
 export function readManifest(text: string, origin: StaticPodOrigin, nodeName: string): ManifestContent {
   const decoded = decodeManifest(text);
   if (!decoded.ok) return { ok: false, error: `${origin.location}: ${decoded.error}` };
-  const pods: DefaultedPod[] = [];
+  const objects = emptyManifestObjects();
   for (const { kind, apiVersion, document, object } of decoded.objects) {
-    const where = `${origin.location}: document ${document}`;
-    if (kind !== 'Pod' || apiVersion !== 'v1') {
-      return { ok: false, error: `${where}: kind: Unsupported value: "${apiVersion}/${kind}": supported kinds: "v1/Pod"` };
+    const where = `${origin.location}: document ${document} (${kind} ${objectName(object)})`;
+    const typed = `${apiVersion}/${kind}`;
+    if (typed === 'v1/Pod') {
+      const validated = validatePod(object);
+      if (!validated.ok) return { ok: false, error: `${where}: ${describe(validated.errors)}` };
+      const staticPod = toStaticPod(validated.pod, origin, nodeName);
+      if (!staticPod.ok) return { ok: false, error: `${where}: ${describe(staticPod.errors)}` };
+      objects.pods.push(staticPod.pod);
+    } else if (typed === 'v1/ConfigMap') {
+      const parsed = configMapSchema.safeParse(object, { reportInput: true });
+      if (!parsed.success) return { ok: false, error: `${where}: ${describe(formatIssues(parsed.error.issues))}` };
+      objects.configMaps.push(withNamespace(object as ConfigMap));
+    } else if (typed === 'v1/Secret') {
+      const parsed = secretSchema.safeParse(object, { reportInput: true });
+      if (!parsed.success) return { ok: false, error: `${where}: ${describe(formatIssues(parsed.error.issues))}` };
+      objects.secrets.push(storedSecret(withNamespace(object as Secret)));
+    } else {
+      const supported = SupportedKinds.map((k) => JSON.stringify(k)).join(', ');
+      return { ok: false, error: `${origin.location}: document ${document}: kind: Unsupported value: "${typed}": supported kinds: ${supported}` };
     }
-    const name = objectName(object);
-    const validated = validatePod(object);
-    if (!validated.ok) return { ok: false, error: `${where} (Pod ${name}): ${describe(validated.errors)}` };
-    const staticPod = toStaticPod(validated.pod, origin, nodeName);
-    if (!staticPod.ok) return { ok: false, error: `${where} (Pod ${name}): ${describe(staticPod.errors)}` };
-    pods.push(staticPod.pod);
   }
-  return { ok: true, pods };
+  return { ok: true, objects };
+}
+
+function withNamespace<T extends ConfigMap | Secret>(object: T): T {
+  const copy = structuredClone(object);
+  copy.metadata = { ...copy.metadata, namespace: copy.metadata?.namespace || 'default' };
+  return copy;
+}
+
+/** A Secret as the API server stores it: stringData folded into data (base64), type Opaque by default. */
+function storedSecret(secret: Secret): Secret {
+  const { stringData, ...rest } = secret;
+  const data = { ...rest.data };
+  for (const [key, value] of Object.entries(stringData ?? {})) data[key] = Buffer.from(value, 'utf8').toString('base64');
+  return { ...rest, type: rest.type ?? 'Opaque', data };
 }
 
 function objectName(object: Record<string, unknown>): string {

@@ -3,14 +3,10 @@
  * service links first, then envFrom, then env in order; `$(VAR)` in values, command and args
  * refers to variables defined before it (third_party/forked/golang/expansion).
  */
-import type { ConfigMap, Container, DefaultedPod, Secret } from '../api/types.js';
+import type { Container, DefaultedPod, Secret } from '../api/types.js';
+import type { ConfigObjectLookup } from '../config/config-objects.js';
 import { milliCpu, parseQuantity } from '../api/quantity.js';
 
-/** Where ConfigMaps and Secrets come from (the manifest sources, or the API server). */
-export interface ConfigObjectLookup {
-  configMap(namespace: string, name: string): ConfigMap | undefined;
-  secret(namespace: string, name: string): Secret | undefined;
-}
 
 export interface EnvContext {
   pod: DefaultedPod;

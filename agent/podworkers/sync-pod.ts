@@ -15,6 +15,7 @@ import { containerObject, type EventRecorder } from '../events/recorder.js';
 import type { ImageManager } from '../images/image-manager.js';
 import { etcHostsContent } from '../network/etc-hosts.js';
 import { formatResolvConf, podResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
+import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { HandlerRunner } from '../lifecycle/handler-runner.js';
 import type { ContainerKind, ContainerRuntime, PodRef, RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
 import type { ReasonCache } from '../status/reason-cache.js';
@@ -51,7 +52,8 @@ export interface PodSyncerOptions {
   /** Containers whose liveness or startup probe failed (the prober manager's results). */
   failedProbe: FailedProbe;
   node: NodeFacts;
-  objects: EnvContext['objects'];
+  /** The ConfigMaps and Secrets `pod` sees (those of its source). */
+  objectsFor(pod: DefaultedPod): ConfigObjectLookup;
   serviceEnv(namespace: string): EnvContext['serviceEnv'];
   clock: Clock;
   logger: Logger;
@@ -254,7 +256,7 @@ export class PodSyncer {
       podIPs: ctx.podIPs,
       hostIPs: this.#o.node.hostIPs,
       nodeAllocatable: this.#o.node.allocatable,
-      objects: this.#o.objects,
+      objects: this.#o.objectsFor(pod),
       serviceEnv: this.#o.serviceEnv(pod.metadata.namespace),
       rootDir: this.#o.rootDir,
       restartCount,

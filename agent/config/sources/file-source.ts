@@ -12,10 +12,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { podFullName, type DefaultedPod } from '../../api/types.js';
+import { namespacedName, podFullName } from '../../api/types.js';
 import { fnv128a } from '../../util/hash.js';
-import { readManifest } from '../read-manifest.js';
-import type { PodSnapshotListener, PodSourceRunner } from './source.js';
+import { emptyManifestObjects, readManifest, type ManifestObjects } from '../read-manifest.js';
+import type { PodSourceRunner, SnapshotListener } from './source.js';
 
 export interface FileSourceOptions {
   path: string;
@@ -23,12 +23,12 @@ export interface FileSourceOptions {
   /** fileCheckFrequency, in ms. */
   checkFrequencyMs: number;
   logger: Logger;
-  onSnapshot: PodSnapshotListener;
+  onSnapshot: SnapshotListener;
 }
 
 interface FileState {
   contentHash: string;
-  pods: DefaultedPod[];
+  objects: ManifestObjects;
 }
 
 /** Editors write in several steps: wait this long after the last event before reading. */
@@ -125,15 +125,15 @@ export class FileSource implements PodSourceRunner {
     if (known?.contentHash === contentHash) return false;
     const content = readManifest(text, { source: 'file', location: file }, this.#options.nodeName);
     if (!content.ok) {
-      const kept = known?.pods.length ?? 0;
+      const kept = known?.objects.pods.length ?? 0;
       this.#log.error(
         { file, keptPods: kept },
         `invalid static pod manifest, skipped: ${content.error}${kept > 0 ? ' (its pods keep running as they were)' : ''}`,
       );
-      this.#files.set(file, { contentHash, pods: known?.pods ?? [] });
+      this.#files.set(file, { contentHash, objects: known?.objects ?? emptyManifestObjects() });
       return false;
     }
-    this.#files.set(file, { contentHash, pods: content.pods });
+    this.#files.set(file, { contentHash, objects: content.objects });
     return true;
   }
 
@@ -172,27 +172,27 @@ export class FileSource implements PodSourceRunner {
     this.#pending.set(path, timer);
   }
 
-  /** The set across files, in file order; a full name declared twice keeps its first file's pod. */
+  /** The set across files, in file order; an object declared twice keeps its first file's. */
   #emit(): void {
     if (this.#stopped) return;
-    const byFullName = new Map<string, string>();
-    const pods: DefaultedPod[] = [];
-    for (const [file, state] of [...this.#files].sort(([a], [b]) => a.localeCompare(b))) {
-      for (const pod of state.pods) {
-        const fullName = podFullName(pod);
-        const first = byFullName.get(fullName);
-        if (first !== undefined) {
-          const key = `${file}|${fullName}`;
-          if (!this.#duplicatesLogged.has(key)) {
-            this.#log.error({ file, pod: fullName }, `pod ${fullName} in ${file} is already declared in ${first}; ignoring it here`);
-          }
-          this.#duplicatesLogged.add(key);
-          continue;
-        }
-        byFullName.set(fullName, file);
-        pods.push(pod);
+    const seen = new Map<string, string>();
+    const merged = emptyManifestObjects();
+    const add = <T extends { metadata?: { name?: string; namespace?: string } }>(file: string, kind: string, id: string, object: T, into: T[]): void => {
+      const first = seen.get(`${kind}/${id}`);
+      if (first === undefined) {
+        seen.set(`${kind}/${id}`, file);
+        into.push(object);
+        return;
       }
+      const key = `${file}|${kind}/${id}`;
+      if (!this.#duplicatesLogged.has(key)) this.#log.error({ file, object: `${kind}/${id}` }, `${kind} ${id} in ${file} is already declared in ${first}; ignoring it here`);
+      this.#duplicatesLogged.add(key);
+    };
+    for (const [file, { objects }] of [...this.#files].sort(([a], [b]) => a.localeCompare(b))) {
+      for (const pod of objects.pods) add(file, 'pod', podFullName(pod), pod, merged.pods);
+      for (const configMap of objects.configMaps) add(file, 'configmap', namespacedName(configMap), configMap, merged.configMaps);
+      for (const secret of objects.secrets) add(file, 'secret', namespacedName(secret), secret, merged.secrets);
     }
-    this.#options.onSnapshot(pods);
+    this.#options.onSnapshot(merged);
   }
 }

@@ -6,8 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../api/errors.js';
-import { readManifest } from '../read-manifest.js';
-import type { PodSnapshotListener, PodSourceRunner } from './source.js';
+import { emptyManifestObjects, readManifest } from '../read-manifest.js';
+import type { PodSourceRunner, SnapshotListener } from './source.js';
 
 export interface HttpSourceOptions {
   url: string;
@@ -17,7 +17,7 @@ export interface HttpSourceOptions {
   /** httpCheckFrequency, in ms. */
   checkFrequencyMs: number;
   logger: Logger;
-  onSnapshot: PodSnapshotListener;
+  onSnapshot: SnapshotListener;
 }
 
 const RequestTimeoutMs = 10_000;
@@ -77,12 +77,12 @@ export class HttpSource implements PodSourceRunner {
     if (body === this.#lastBody) return;
     if (body.trim() === '') {
       this.#lastBody = body;
-      this.#options.onSnapshot([]);
+      this.#options.onSnapshot(emptyManifestObjects());
       throw new Error(`${this.#options.url}: zero-length manifest received; no pods from this URL`);
     }
     const content = readManifest(body, { source: 'http', location: this.#options.url }, this.#options.nodeName);
     if (!content.ok) throw new Error(content.error);
     this.#lastBody = body;
-    this.#options.onSnapshot(content.pods);
+    this.#options.onSnapshot(content.objects);
   }
 }

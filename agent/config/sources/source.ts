@@ -1,9 +1,9 @@
-/** What every pod source is: something that starts, reports whole sets of pods, and stops. */
-import type { DefaultedPod } from '../../api/types.js';
+/** What every pod source is: something that starts, reports whole sets of objects, and stops. */
 import type { PodSource } from '../../api/well-known.js';
+import type { ManifestObjects } from '../read-manifest.js';
 
-/** Called with the source's whole current set, after every change and every rescan. */
-export type PodSnapshotListener = (pods: DefaultedPod[]) => void;
+/** Called with the source's whole current set (pods, ConfigMaps, Secrets), after every change and every rescan. */
+export type SnapshotListener = (objects: ManifestObjects) => void;
 
 export interface PodSourceRunner {
   readonly name: PodSource;

@@ -21,7 +21,7 @@ describe('readManifest', () => {
   test('a valid manifest gives defaulted static pods', () => {
     const result = readManifest(manifest(main), origin, 'node-1');
     expect(result.ok).toBe(true);
-    const [pod] = result.ok ? result.pods : [];
+    const [pod] = result.ok ? result.objects.pods : [];
     expect(pod?.metadata.name).toBe('web-node-1');
     expect(pod?.spec.restartPolicy).toBe('Always');
     expect(pod?.spec.containers[0]?.imagePullPolicy).toBe('IfNotPresent');
@@ -29,7 +29,7 @@ describe('readManifest', () => {
 
   test('every document of a manifest becomes a pod, in order', () => {
     const result = readManifest(`${manifest(main, 'one')}---\n${manifest(main, 'two')}`, origin, 'node-1');
-    expect(result.ok && result.pods.map((p) => p.metadata.name)).toEqual(['one-node-1', 'two-node-1']);
+    expect(result.ok && result.objects.pods.map((p) => p.metadata.name)).toEqual(['one-node-1', 'two-node-1']);
   });
 
   test('one bad document fails the whole manifest, naming that document', () => {
@@ -216,12 +216,12 @@ describe('readManifest', () => {
 
   test('a kind other than v1 Pod is an Unsupported value naming the document', () => {
     const text = `${manifest(main)}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n`;
-    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 2: kind: Unsupported value: "apps/v1/Deployment": supported kinds: "v1/Pod"');
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 2: kind: Unsupported value: "apps/v1/Deployment": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret"');
   });
 
   test('a Pod of another apiVersion is unsupported', () => {
     expect(errorOf(`apiVersion: v2\nkind: Pod\nmetadata: {name: web}\nspec:\n${main}`)).toBe(
-      '/etc/manifests/web.yaml: document 1: kind: Unsupported value: "v2/Pod": supported kinds: "v1/Pod"',
+      '/etc/manifests/web.yaml: document 1: kind: Unsupported value: "v2/Pod": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret"',
     );
   });
 
@@ -230,5 +230,49 @@ describe('readManifest', () => {
     expect(errorOf(manifest(main, name))).toBe(
       `${at(1, name)}: metadata.name: Invalid value: "${name}-node-1": must be no more than 253 characters`,
     );
+  });
+});
+
+describe('readManifest: ConfigMaps and Secrets', () => {
+  const configMap = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: fast, retries: "3"}
+binaryData: {blob: AAEC}
+`;
+
+  test('a ConfigMap next to a pod: both read, the ConfigMap namespaced to default', () => {
+    const result = readManifest(`${configMap}---\n${manifest(main)}`, origin, 'node-1');
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.objects.pods).toHaveLength(1);
+    expect(result.objects.configMaps).toEqual([
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'default' }, data: { mode: 'fast', retries: '3' }, binaryData: { blob: 'AAEC' } },
+    ]);
+  });
+
+  test('a Secret is stored as the API server stores it: stringData folded into base64 data, type Opaque', () => {
+    const text = 'apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: apps}\ndata: {user: YWRtaW4=}\nstringData: {password: hunter2}\n';
+    const result = readManifest(text, origin, 'node-1');
+    expect(result.ok && result.objects.secrets).toEqual([
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'apps' }, type: 'Opaque', data: { user: 'YWRtaW4=', password: 'aHVudGVyMg==' } },
+    ]);
+  });
+
+  test('a bad ConfigMap key fails the manifest, naming the field', () => {
+    const text = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {"bad key": x}\n';
+    expect(errorOf(text)).toBe(
+      `/etc/manifests/web.yaml: document 1 (ConfigMap "settings"): data[bad key]: Invalid value: "bad key": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`,
+    );
+  });
+
+  test('a key in both data and binaryData is a duplicate', () => {
+    const text = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: twice}\ndata: {k: x}\nbinaryData: {k: eA==}\n';
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (ConfigMap "twice"): data.k: Invalid value: "k": duplicate of key present in binaryData');
+  });
+
+  test('Secret data that is not base64 fails, naming the key', () => {
+    const text = 'apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata: {token: "not base64!"}\n';
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (Secret "creds"): data.token: Invalid value: "not base64!": illegal base64 data');
   });
 });
