@@ -20,6 +20,14 @@ export type {
   HostAlias,
   LifecycleHandler,
   PodDNSConfig,
+  KeyToPath,
+  ConfigMapVolumeSource,
+  SecretVolumeSource,
+  DownwardAPIVolumeSource,
+  DownwardAPIVolumeFile,
+  ProjectedVolumeSource,
+  VolumeProjection,
+  HostPathVolumeSource,
 } from 'kubernetes-types/core/v1.js';
 export type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 
