@@ -13,7 +13,7 @@
  * Housekeeping (every 2 s, as the kubelet's) kills pods the runtime has but no source wants,
  * once every source has reported, and removes directories of pods that are gone.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from './api/errors.js';
@@ -25,6 +25,7 @@ import type { ManifestObjects } from './config/read-manifest.js';
 import { FileSource } from './config/sources/file-source.js';
 import { HttpSource } from './config/sources/http-source.js';
 import type { PodSourceRunner } from './config/sources/source.js';
+import { EvictionManager } from './eviction/eviction-manager.js';
 import { LogEventRecorder, type EventRecorder } from './events/recorder.js';
 import { ImageManager } from './images/image-manager.js';
 import { KubeletMetrics } from './metrics/kubelet-metrics.js';
@@ -47,6 +48,7 @@ import { StatusManager } from './status/status-manager.js';
 import { TerminationMessages } from './status/termination-messages.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { RootDir } from './volumes/root-dir.js';
+import { VolumeManager } from './volumes/volume-manager.js';
 
 export interface KubeletOptions {
   nodeName: string;
@@ -74,6 +76,10 @@ export interface KubeletOptions {
   clusterDomain: string;
   resolvConf: string;
   crashLoopBackOffMaxMs: number;
+  /** hostPath volumes must lie under one of these; empty allows every path (as the kubelet). */
+  allowedHostPathPrefixes: readonly string[];
+  /** How often emptyDir usage is checked against sizeLimit (the kubelet's evictionMonitoringPeriod). */
+  evictionMonitoringPeriodMs: number;
   containerLogMaxSize: string;
   containerLogMaxFiles: number;
   plegRelistPeriodMs: number;
@@ -107,6 +113,8 @@ export class Kubelet {
   readonly #metrics: KubeletMetrics;
   #workers: PodWorkers | undefined;
   #prober: ProberManager | undefined;
+  #volumes: VolumeManager | undefined;
+  #eviction: EvictionManager | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
   #lastHousekeeping = 0;
   #stopped = false;
@@ -161,6 +169,17 @@ export class Kubelet {
       clusterDns: { servers: o.clusterDNS, domain: o.clusterDomain },
     });
     const reasons = new ReasonCache();
+    const volumes = new VolumeManager({ rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable });
+    this.#volumes = volumes;
+    const eviction = new EvictionManager({
+      volumes,
+      activePods: () => this.podConfig.pods().filter((pod) => this.#workers?.state(pod.metadata.uid) === 'syncing'),
+      recorder: this.#recorder,
+      onEvict: (pod) => this.#workers?.update({ type: 'sync', pod }),
+      periodMs: o.evictionMonitoringPeriodMs,
+      logger: this.#log,
+    });
+    this.#eviction = eviction;
     const hooks = new HandlerRunner({ runtime: this.#runtime, recorder: this.#recorder });
     const prober = new ProberManager({
       runtime: this.#runtime,
@@ -189,6 +208,7 @@ export class Kubelet {
       reasons,
       recorder: this.#recorder,
       crashBackoff: this.#crashBackoff,
+      volumes,
       killer: new ContainerKiller({ runtime: this.#runtime, hooks, recorder: this.#recorder, clock: this.#clock, logger: this.#log }),
       hooks,
       failedProbe: (containerId) => prober.failedProbe(containerId),
@@ -205,6 +225,7 @@ export class Kubelet {
       reasons,
       terminationMessages: new TerminationMessages(this.#runtime),
       health: prober.containerHealth,
+      eviction: (uid) => eviction.eviction(uid),
       hostIPs: node.hostIPs,
       clock: this.#clock,
       logger: this.#log,
@@ -222,6 +243,7 @@ export class Kubelet {
         syncTerminatedPod: async (uid) => {
           await this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid));
           prober.removePod(uid);
+          eviction.forget(uid);
         },
       },
       resyncIntervalMs: o.syncFrequencyMs,
@@ -248,6 +270,7 @@ export class Kubelet {
     this.#lastHousekeeping = this.#clock.now();
     this.#housekeeping = setInterval(() => void this.#housekeep(rootDir), HousekeepingPeriodMs);
     this.#housekeeping.unref();
+    eviction.start();
   }
 
   /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
@@ -255,6 +278,7 @@ export class Kubelet {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#housekeeping);
+    this.#eviction?.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));
     this.#pleg.stop();
     this.#prober?.stop();
@@ -350,7 +374,7 @@ export class Kubelet {
       const known = new Set(running.map((p) => p.pod.uid));
       for (const uid of await readdir(rootDir.podsDir())) {
         if (known.has(uid) || this.podConfig.pod(uid) || workers.has(uid)) continue;
-        await rm(rootDir.podDir(uid), { recursive: true, force: true });
+        await this.#volumes!.tearDownPod(uid);
         this.#log.info({ podUID: uid }, 'removed the directory of a pod that is gone');
       }
     } catch (err) {

@@ -32,6 +32,7 @@ function addAgentFlags(command: Command): Command {
     .option('--sync-frequency <duration>', `resync period of every pod (default: ${Defaults.syncFrequency})`)
     .option('--node-ip <ips>', 'node IP addresses, comma-separated (default: the first real interface)')
     .option('--cluster-dns <ips>', 'cluster DNS server IPs for ClusterFirst pods (default: none: the host resolvers)')
+    .option('--allowed-host-path-prefixes <paths>', 'hostPath volumes must lie under one of these paths, comma-separated (default: anywhere, as the kubelet)')
     .option('--cluster-domain <domain>', `cluster domain (default: ${Defaults.clusterDomain})`)
     .option('--resolv-conf <file>', `the node's resolver config (default: ${Defaults.resolvConf})`)
     .option('--pod-infra-container-image <image>', `the pod sandbox image (default: ${Defaults.podInfraContainerImage})`)

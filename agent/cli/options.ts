@@ -27,6 +27,7 @@ export interface AgentFlags {
   syncFrequency?: string;
   nodeIp?: string;
   clusterDns?: string;
+  allowedHostPathPrefixes?: string;
   clusterDomain?: string;
   resolvConf?: string;
   podInfraContainerImage?: string;
@@ -55,6 +56,9 @@ export const Defaults = {
   containerLogMaxFiles: 5,
   crashLoopBackOffMax: '300s',
 } as const;
+
+/** The kubelet's evictionMonitoringPeriod: how often emptyDir usage is held against sizeLimit. */
+const EvictionMonitoringPeriodMs = 10_000;
 
 /** PLEG relists this often while Docker's event stream is up (events do the real work). */
 const PlegRelistPeriodMs = 10_000;
@@ -106,6 +110,13 @@ function portNumber({ value, invalid }: Setting<string | number>): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('must be a port number from 0 to 65535 (0 disables)');
   return port;
+}
+
+/** Absolute paths, comma-separated on the command line or a list in the config file. */
+function absolutePaths({ value, invalid }: Setting<string | readonly string[] | undefined>): string[] {
+  const items = (typeof value === 'string' ? value.split(',') : (value ?? [])).map((item) => item.trim()).filter(Boolean);
+  for (const item of items) if (!item.startsWith('/')) throw invalid('must be absolute paths, comma-separated, such as /data,/srv', item);
+  return items;
 }
 
 function ipList({ value, invalid }: Setting<string | readonly string[] | undefined>): string[] {
@@ -209,6 +220,13 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     podNetworkName: network,
     podBridgeName: network === Defaults.podNetwork ? 'dockerlet0' : network.slice(0, 15),
     nodeIPs: ipList(setting<string | undefined>({ flag: '--node-ip', flagValue: flags.nodeIp }, undefined)),
+    allowedHostPathPrefixes: absolutePaths(
+      setting<string | readonly string[] | undefined>(
+        { flag: '--allowed-host-path-prefixes', flagValue: flags.allowedHostPathPrefixes, field: 'allowedHostPathPrefixes', fileValue: file?.allowedHostPathPrefixes, configPath },
+        undefined,
+      ),
+    ),
+    evictionMonitoringPeriodMs: EvictionMonitoringPeriodMs,
     clusterDNS: ipList(
       setting<string | readonly string[] | undefined>({ flag: '--cluster-dns', flagValue: flags.clusterDns, field: 'clusterDNS', fileValue: file?.clusterDNS, configPath }, undefined),
     ),

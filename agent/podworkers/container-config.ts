@@ -14,7 +14,7 @@ import {
 import type { ContainerConfig, ContainerKind, Mount, PortMapping, SandboxConfig } from '../runtime/runtime.js';
 import type { RootDir } from '../volumes/root-dir.js';
 import { containerSpecLabels } from './container-labels.js';
-import { expandVariables, makeEnvironment, type EnvContext } from './env.js';
+import { expandVariables } from './env.js';
 
 /** cgroup v1 cpu.shares bounds and the CFS period the kubelet uses. */
 const MinShares = 2;
@@ -52,20 +52,19 @@ export function sandboxConfig(pod: DefaultedPod, attempt: number): SandboxConfig
   };
 }
 
-export interface ContainerConfigContext extends EnvContext {
+export interface ContainerConfigContext {
+  pod: DefaultedPod;
   rootDir: RootDir;
   restartCount: number;
-  /** Volume mounts, already resolved to host paths by the volume manager. */
+  /** The container's environment, already made (makeEnvironment). */
+  env: ReadonlyArray<{ name: string; value: string }>;
+  /** Volume mounts, already resolved to host paths (containerMounts). */
   volumeMounts: readonly Mount[];
 }
 
-export type ContainerConfigResult = { ok: true; config: ContainerConfig } | { ok: false; message: string };
-
-export function containerConfig(container: Container, kind: ContainerKind, ctx: ContainerConfigContext): ContainerConfigResult {
+export function containerConfig(container: Container, kind: ContainerKind, ctx: ContainerConfigContext): ContainerConfig {
   const { pod, rootDir } = ctx;
-  const env = makeEnvironment(container, ctx);
-  if (!env.ok) return env;
-  const lookup = new Map(env.env.map(({ name, value }) => [name, value]));
+  const lookup = new Map(ctx.env.map(({ name, value }) => [name, value]));
   const expand = (text: string): string => expandVariables(text, (name) => lookup.get(name));
 
   const uid = pod.metadata.uid;
@@ -92,47 +91,44 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
   const user = runAsUser !== undefined ? (runAsGroup !== undefined ? `${runAsUser}:${runAsGroup}` : String(runAsUser)) : undefined;
 
   return {
-    ok: true,
-    config: {
-      name: container.name,
-      kind,
-      restartCount: ctx.restartCount,
-      hash: containerHash(container),
-      image: container.image!,
-      ...(container.command ? { command: container.command.map(expand) } : {}),
-      ...(container.args ? { args: container.args.map(expand) } : {}),
-      env: env.env,
-      ...(container.workingDir ? { workingDir: container.workingDir } : {}),
-      mounts,
-      stdin: container.stdin === true,
-      stdinOnce: container.stdinOnce === true,
-      tty: container.tty === true,
-      resources: {
-        ...(memoryLimit !== undefined ? { memoryLimitBytes: Math.ceil(memoryLimit) } : {}),
-        cpuShares: milliCpuToShares(cpuRequest),
-        ...(cpuLimit !== undefined ? { cpuQuota: Math.max(MinQuotaUs, (cpuLimit * CpuPeriodUs) / 1000), cpuPeriod: CpuPeriodUs } : {}),
-      },
-      security: {
-        ...(user !== undefined ? { user } : {}),
-        privileged: security.privileged === true,
-        readOnlyRootFilesystem: security.readOnlyRootFilesystem === true,
-        capAdd: security.capabilities?.add ?? [],
-        capDrop: security.capabilities?.drop ?? [],
-        noNewPrivileges: security.allowPrivilegeEscalation === false,
-        sharePid: pod.spec.shareProcessNamespace === true,
-        hostPID: pod.spec.hostPID === true,
-        hostIPC: pod.spec.hostIPC === true,
-      },
-      labels: {
-        ...containerSpecLabels(container),
-        [TerminationGracePeriodLabel]: String(pod.spec.terminationGracePeriodSeconds ?? 30),
-        ...(container.terminationMessagePath
-          ? {
-              [TerminationMessagePathLabel]: container.terminationMessagePath,
-              [TerminationMessagePolicyLabel]: container.terminationMessagePolicy ?? 'File',
-            }
-          : {}),
-      },
+    name: container.name,
+    kind,
+    restartCount: ctx.restartCount,
+    hash: containerHash(container),
+    image: container.image!,
+    ...(container.command ? { command: container.command.map(expand) } : {}),
+    ...(container.args ? { args: container.args.map(expand) } : {}),
+    env: [...ctx.env],
+    ...(container.workingDir ? { workingDir: container.workingDir } : {}),
+    mounts,
+    stdin: container.stdin === true,
+    stdinOnce: container.stdinOnce === true,
+    tty: container.tty === true,
+    resources: {
+      ...(memoryLimit !== undefined ? { memoryLimitBytes: Math.ceil(memoryLimit) } : {}),
+      cpuShares: milliCpuToShares(cpuRequest),
+      ...(cpuLimit !== undefined ? { cpuQuota: Math.max(MinQuotaUs, (cpuLimit * CpuPeriodUs) / 1000), cpuPeriod: CpuPeriodUs } : {}),
+    },
+    security: {
+      ...(user !== undefined ? { user } : {}),
+      privileged: security.privileged === true,
+      readOnlyRootFilesystem: security.readOnlyRootFilesystem === true,
+      capAdd: security.capabilities?.add ?? [],
+      capDrop: security.capabilities?.drop ?? [],
+      noNewPrivileges: security.allowPrivilegeEscalation === false,
+      sharePid: pod.spec.shareProcessNamespace === true,
+      hostPID: pod.spec.hostPID === true,
+      hostIPC: pod.spec.hostIPC === true,
+    },
+    labels: {
+      ...containerSpecLabels(container),
+      [TerminationGracePeriodLabel]: String(pod.spec.terminationGracePeriodSeconds ?? 30),
+      ...(container.terminationMessagePath
+        ? {
+            [TerminationMessagePathLabel]: container.terminationMessagePath,
+            [TerminationMessagePolicyLabel]: container.terminationMessagePolicy ?? 'File',
+          }
+        : {}),
     },
   };
 }

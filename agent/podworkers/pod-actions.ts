@@ -80,6 +80,11 @@ function probeKill(container: Container, latest: RuntimeContainerStatus, failedP
   };
 }
 
+/** What a pod in a terminal phase gets: killed, and nothing started again. */
+export function terminalPodActions(): PodActions {
+  return { killPod: true, createSandbox: false, attempt: 0, initContainersToStart: [], containersToStart: [], containersToKill: [], initFailed: false };
+}
+
 export function computePodActions(pod: DefaultedPod, status: RuntimePodStatus, failedProbe: FailedProbe = noFailedProbes): PodActions {
   const policy = (pod.spec.restartPolicy ?? 'Always') as RestartPolicy;
   const initContainers = pod.spec.initContainers ?? [];

@@ -6,7 +6,7 @@
  * an event, and asks for a retry when one makes sense. A sync is cut short when its `signal`
  * aborts (the pod is being killed): a postStart hook stops being waited for.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { containerHash, isSidecar, podHostname, podRef } from '../api/pod-helpers.js';
 import type { Container, DefaultedPod, PodStatus } from '../api/types.js';
@@ -17,19 +17,23 @@ import { etcHostsContent } from '../network/etc-hosts.js';
 import { formatResolvConf, podResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { HandlerRunner } from '../lifecycle/handler-runner.js';
-import type { ContainerKind, ContainerRuntime, PodRef, RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
+import type { ContainerKind, ContainerRuntime, Mount, PodRef, RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
 import type { ReasonCache } from '../status/reason-cache.js';
 import type { Clock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
+import { containerMounts } from '../volumes/container-mounts.js';
 import type { RootDir } from '../volumes/root-dir.js';
+import type { MountedVolume, VolumeManager } from '../volumes/volume-manager.js';
 import type { Backoff } from './backoff.js';
 import { containerConfig, sandboxConfig } from './container-config.js';
 import { podLabel, type ContainerKiller } from './container-killer.js';
 import { restoreContainerSpec } from './container-labels.js';
-import type { EnvContext } from './env.js';
-import { computePodActions, type FailedProbe } from './pod-actions.js';
+import { makeEnvironment, type EnvContext } from './env.js';
+import { computePodActions, terminalPodActions, type FailedProbe } from './pod-actions.js';
 
 const SandboxRetryMs = 10_000;
+/** How soon a pod whose volumes could not be set up tries again. */
+const VolumeRetryMs = 5_000;
 const ConfigErrorRetryMs = 10_000;
 
 export interface NodeFacts {
@@ -47,6 +51,7 @@ export interface PodSyncerOptions {
   reasons: ReasonCache;
   recorder: EventRecorder;
   crashBackoff: Backoff;
+  volumes: VolumeManager;
   killer: ContainerKiller;
   hooks: HandlerRunner;
   /** Containers whose liveness or startup probe failed (the prober manager's results). */
@@ -82,7 +87,9 @@ export class PodSyncer {
 
   /** One pass of bringing `pod` towards its spec; `apiStatus` is the status just computed for it. */
   async syncPod(pod: DefaultedPod, status: RuntimePodStatus, apiStatus: PodStatus, signal: AbortSignal): Promise<SyncResult> {
-    const actions = computePodActions(pod, status, this.#o.failedProbe);
+    // A pod in a terminal phase (it completed, or was evicted) runs nothing more: kill what is left.
+    const terminal = apiStatus.phase === 'Succeeded' || apiStatus.phase === 'Failed';
+    const actions = terminal ? terminalPodActions() : computePodActions(pod, status, this.#o.failedProbe);
     const result: SyncResult = { changed: false };
     const retry = (ms: number | undefined): void => {
       if (ms !== undefined) result.retryAfterMs = Math.min(result.retryAfterMs ?? Infinity, ms);
@@ -101,6 +108,14 @@ export class PodSyncer {
         await this.#collectGarbage(status);
         return result;
       }
+    }
+
+    // Volumes before the sandbox, as the kubelet waits for them; each sync refreshes their contents.
+    const volumes = await this.#o.volumes.setUpPod(pod, this.#o.objectsFor(pod));
+    if (!volumes.ok) {
+      this.#o.recorder.event(podObject(pod), 'Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${volumes.volume}" : ${volumes.message}`);
+      retry(VolumeRetryMs);
+      return result;
     }
 
     let sandboxId = actions.sandboxId;
@@ -132,7 +147,7 @@ export class PodSyncer {
       });
       result.changed = true;
     }
-    const ctx = { pod, status, apiStatus, sandboxId, podIPs, signal };
+    const ctx = { pod, status, apiStatus, sandboxId, podIPs, volumes: volumes.volumes, signal };
     for (const container of actions.initContainersToStart) {
       const outcome = await this.#startContainer(ctx, container, 'init');
       result.changed = true;
@@ -181,7 +196,7 @@ export class PodSyncer {
   async removePod(uid: string, status: RuntimePodStatus): Promise<void> {
     for (const container of status.containers) await this.#o.runtime.removeContainer(container.id);
     for (const sandbox of status.sandboxes) await this.#o.runtime.removePodSandbox(sandbox.id);
-    await rm(this.#o.rootDir.podDir(uid), { recursive: true, force: true });
+    await this.#o.volumes.tearDownPod(uid);
     this.#o.reasons.removePod(uid);
     this.#o.crashBackoff.gc(`${uid}_`);
   }
@@ -221,7 +236,15 @@ export class PodSyncer {
   }
 
   async #startContainer(
-    ctx: { pod: DefaultedPod; status: RuntimePodStatus; apiStatus: PodStatus; sandboxId: string; podIPs: string[]; signal: AbortSignal },
+    ctx: {
+      pod: DefaultedPod;
+      status: RuntimePodStatus;
+      apiStatus: PodStatus;
+      sandboxId: string;
+      podIPs: string[];
+      volumes: ReadonlyMap<string, MountedVolume>;
+      signal: AbortSignal;
+    },
     container: Container,
     kind: ContainerKind,
   ): Promise<StartOutcome> {
@@ -251,21 +274,12 @@ export class PodSyncer {
     if (!image.ok) return fail(image.reason, image.message, image.retryAfterMs);
 
     const restartCount = nextRestartCount(container.name, status.containers, ctx.apiStatus);
-    const built = containerConfig(container, kind, {
-      pod,
-      podIPs: ctx.podIPs,
-      hostIPs: this.#o.node.hostIPs,
-      nodeAllocatable: this.#o.node.allocatable,
-      objects: this.#o.objectsFor(pod),
-      serviceEnv: this.#o.serviceEnv(pod.metadata.namespace),
-      rootDir: this.#o.rootDir,
-      restartCount,
-      volumeMounts: [],
-    });
-    if (!built.ok) {
-      recorder.event(object, 'Warning', 'Failed', `Error: ${built.message}`);
-      return fail('CreateContainerConfigError', built.message, ConfigErrorRetryMs);
+    const inputs = await this.#containerInputs(container, ctx);
+    if (!inputs.ok) {
+      recorder.event(object, 'Warning', 'Failed', `Error: ${inputs.message}`);
+      return fail('CreateContainerConfigError', inputs.message, ConfigErrorRetryMs);
     }
+    const config = containerConfig(container, kind, { pod, rootDir: this.#o.rootDir, restartCount, env: inputs.env, volumeMounts: inputs.mounts });
 
     let id: string;
     try {
@@ -273,7 +287,7 @@ export class PodSyncer {
         await mkdir(this.#o.rootDir.containerDir(uid, container.name), { recursive: true });
         await writeFile(this.#o.rootDir.terminationMessagePath(uid, container.name, restartCount), '', { mode: 0o666 });
       }
-      id = await runtime.createContainer(ctx.sandboxId, built.config);
+      id = await runtime.createContainer(ctx.sandboxId, config);
     } catch (err) {
       recorder.event(object, 'Warning', 'Failed', `Error: ${errorMessage(err)}`);
       return fail('CreateContainerError', errorMessage(err));
@@ -312,6 +326,24 @@ export class PodSyncer {
     }
     reasons.clear(uid, container.name);
     return { started: true };
+  }
+
+  /** The container's environment and its volume mounts (subPathExpr expands from that environment). */
+  async #containerInputs(
+    container: Container,
+    ctx: { pod: DefaultedPod; podIPs: string[]; volumes: ReadonlyMap<string, MountedVolume> },
+  ): Promise<{ ok: true; env: Array<{ name: string; value: string }>; mounts: Mount[] } | { ok: false; message: string }> {
+    const env = makeEnvironment(container, {
+      pod: ctx.pod,
+      podIPs: ctx.podIPs,
+      hostIPs: this.#o.node.hostIPs,
+      nodeAllocatable: this.#o.node.allocatable,
+      objects: this.#o.objectsFor(ctx.pod),
+      serviceEnv: this.#o.serviceEnv(ctx.pod.metadata.namespace),
+    });
+    if (!env.ok) return env;
+    const mounts = await containerMounts(container, ctx.volumes, new Map(env.env.map(({ name, value }) => [name, value])));
+    return mounts.ok ? { ok: true, env: env.env, mounts: mounts.mounts } : mounts;
   }
 
   /** The pod's IPs: its sandbox's on the pod network, the node's for a hostNetwork pod. */

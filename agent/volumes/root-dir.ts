@@ -37,4 +37,9 @@ export class RootDir {
   volumesDir(uid: string): string {
     return join(this.podDir(uid), 'volumes');
   }
+
+  /** pods/<uid>/volumes/kubernetes.io~<plugin>/<name>: a volume's directory, as the kubelet names it. */
+  volumeDir(uid: string, plugin: string, name: string): string {
+    return join(this.volumesDir(uid), `kubernetes.io~${plugin}`, name);
+  }
 }

@@ -11,6 +11,7 @@ import type { Pod } from '../../agent/api/types.js';
 import { Kubelet, type KubeletOptions } from '../../agent/kubelet.js';
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
+import { unmountAll } from '../../agent/volumes/mounts.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
 export interface AgentHarness {
@@ -77,6 +78,8 @@ export function defaultOptions(nodeName: string, rootDir: string, manifestDir: s
     clusterDomain: 'cluster.local',
     resolvConf: '/etc/resolv.conf',
     crashLoopBackOffMaxMs: 300_000,
+    allowedHostPathPrefixes: [],
+    evictionMonitoringPeriodMs: 10_000,
     containerLogMaxSize: String(10 * 1024 * 1024),
     containerLogMaxFiles: 5,
     plegRelistPeriodMs: 10_000,
@@ -102,6 +105,8 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   onTestFinished(async () => {
     await Promise.all([...running].map((kubelet) => kubelet.stop()));
     await removeNodeContainers(nodeName);
+    // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
+    await unmountAll(base);
     await rm(base, { recursive: true, force: true });
   });
   return launch(options, manifestDir, rootDir, running);

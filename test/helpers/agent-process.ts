@@ -11,6 +11,7 @@ import { onTestFinished } from 'vitest';
 import type { Pod, PodList } from '../../agent/api/types.js';
 import { freePort, uniqueNodeName } from './agent-harness.js';
 import { removeNodeContainers } from './docker.js';
+import { unmountAll } from '../../agent/volumes/mounts.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
 export const DockerletBin = resolve(import.meta.dirname, '../../dist/agent/cli/main.js');
@@ -106,6 +107,8 @@ export async function startAgentProcess(options: AgentProcessOptions = {}): Prom
   onTestFinished(async () => {
     await Promise.all(processes.map(killCli));
     await removeNodeContainers(nodeName);
+    // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
+    await unmountAll(base);
     await rm(base, { recursive: true, force: true });
   });
   const args = [

@@ -57,6 +57,8 @@ describe('resolveAgentOptions: defaults', () => {
       clusterDomain: 'cluster.local',
       resolvConf: '/etc/resolv.conf',
       crashLoopBackOffMaxMs: 300_000,
+      allowedHostPathPrefixes: [],
+      evictionMonitoringPeriodMs: 10_000,
       containerLogMaxSize: '10485760',
       containerLogMaxFiles: 5,
       plegRelistPeriodMs: 10_000,
@@ -148,6 +150,12 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
     expect(options.staticPodURLHeader).toEqual({ a: ['hello'], b: ['again', 'beautiful'] });
   });
 
+  test('--allowed-host-path-prefixes takes absolute paths, comma-separated, over the config file', async () => {
+    const path = await config('allowedHostPathPrefixes: [/srv]\n');
+    expect((await resolve({ config: path })).options.allowedHostPathPrefixes).toEqual(['/srv']);
+    expect((await resolve({ config: path, allowedHostPathPrefixes: '/data, /var/data' })).options.allowedHostPathPrefixes).toEqual(['/data', '/var/data']);
+  });
+
   test('--node-ip takes a comma-separated list', async () => {
     expect((await resolve({ nodeIp: '192.168.1.10, fd00::10' })).options.nodeIPs).toEqual(['192.168.1.10', 'fd00::10']);
   });
@@ -177,6 +185,7 @@ describe('resolveAgentOptions: bad flags', () => {
     [{ nodeIp: '192.168.1.10,nope' }, '--node-ip: invalid value "nope": must be a comma-separated list of IP addresses'],
     [{ clusterDns: '10.96.0.300' }, '--cluster-dns: invalid value "10.96.0.300": must be a comma-separated list of IP addresses'],
     [{ manifestUrlHeader: ['novalue'] }, "--manifest-url-header: invalid value \"novalue\": must be 'Name:value' pairs separated by commas"],
+    [{ allowedHostPathPrefixes: '/data,relative' }, '--allowed-host-path-prefixes: invalid value "relative": must be absolute paths, comma-separated, such as /data,/srv'],
   ] as Array<[AgentFlags, string]>)('%j is a flag error naming the flag', async (flags, message) => {
     const err = await failure(flags);
     expect(err.code).toBe('DKL_ERR_FLAG_INVALID');
@@ -193,6 +202,7 @@ describe('resolveAgentOptions: bad config file values', () => {
     ['podCIDR: 10.0.0.0/4\n', 'podCIDR: invalid value "10.0.0.0/4": must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16'],
     ['clusterDNS: [10.96.0.10, dns.local]\n', 'clusterDNS: invalid value "dns.local": must be a comma-separated list of IP addresses'],
     ['containerLogMaxSize: "100"\n', 'containerLogMaxSize: invalid value "100": must be a quantity of at least 1Ki, such as 10Mi'],
+    ['allowedHostPathPrefixes: [/data, srv]\n', 'allowedHostPathPrefixes: invalid value "srv": must be absolute paths, comma-separated, such as /data,/srv'],
     ['crashLoopBackOff: {maxContainerRestartPeriod: 500ms}\n', 'crashLoopBackOff.maxContainerRestartPeriod: invalid value "500ms": must be from 1s to 300s'],
     ['crashLoopBackOff: {maxContainerRestartPeriod: 301s}\n', 'crashLoopBackOff.maxContainerRestartPeriod: invalid value "301s": must be from 1s to 300s'],
   ])('%j is a config error naming the field', async (body, problem) => {

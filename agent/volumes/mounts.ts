@@ -1,0 +1,52 @@
+/**
+ * Host mounts the volume manager makes: tmpfs for memory-backed volumes (emptyDir with medium
+ * Memory, secrets), as the kubelet mounts them on the pod's volume directory. Mounts outlive the
+ * agent, so an agent that restarts finds them and mounts nothing twice; a pod's mounts are
+ * unmounted, deepest first, before its directory is removed (removing files through a mount
+ * point would empty the volume and still fail on the busy mount point).
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { DockerletError } from '../api/errors.js';
+
+const run = promisify(execFile);
+
+/** Mount points at or below `path`, from /proc/self/mountinfo (octal escapes decoded). */
+export async function mountPointsUnder(path: string): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const prefix = path.endsWith('/') ? path : `${path}/`;
+  return text
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((point): point is string => point !== undefined)
+    .map((point) => point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))))
+    .filter((point) => point === path || point.startsWith(prefix));
+}
+
+export async function isMountPoint(path: string): Promise<boolean> {
+  return (await mountPointsUnder(path)).includes(path);
+}
+
+/** Mounts a tmpfs on `dir` (an existing directory), unless one is there already; `sizeBytes` caps it. */
+export async function mountTmpfs(dir: string, options: { sizeBytes?: number; mode: number }): Promise<void> {
+  if (await isMountPoint(dir)) return;
+  const opts = [`mode=${options.mode.toString(8).padStart(4, '0')}`, ...(options.sizeBytes !== undefined ? [`size=${Math.ceil(options.sizeBytes)}`] : [])];
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', opts.join(','), 'tmpfs', dir]);
+  } catch (err) {
+    throw new DockerletError('DKL_ERR_RUNTIME', `mounting a tmpfs on ${dir}: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`, { cause: err });
+  }
+}
+
+/** Unmounts every mount point at or below `path`, deepest first. */
+export async function unmountAll(path: string): Promise<void> {
+  const points = (await mountPointsUnder(path)).sort((a, b) => b.length - a.length);
+  for (const point of points) {
+    try {
+      await run('umount', [point]);
+    } catch (err) {
+      throw new DockerletError('DKL_ERR_RUNTIME', `unmounting ${point}: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * What each volume kind does to be mounted (the kubelet's volume plugins, SetUp): make its
+ * content present on the host and say where, and whether containers may only read it.
+ */
+import type { DefaultedPod, Volume } from '../../api/types.js';
+import type { ConfigObjectLookup } from '../../config/config-objects.js';
+import type { EnvContext } from '../../podworkers/env.js';
+
+export interface VolumeContext {
+  pod: DefaultedPod;
+  /** The volume's own directory: pods/<uid>/volumes/kubernetes.io~<plugin>/<name>. */
+  dir: string;
+  objects: ConfigObjectLookup;
+  nodeAllocatable: EnvContext['nodeAllocatable'];
+  /** The node's allow-list of hostPath prefixes; empty allows every path. */
+  allowedHostPathPrefixes: readonly string[];
+}
+
+export type VolumeSetUp = { ok: true; hostPath: string; readOnly: boolean } | { ok: false; message: string };
+
+export interface VolumePlugin {
+  /** The plugin's directory name under volumes/: kubernetes.io~<name>. */
+  readonly name: string;
+  setUp(volume: Volume, ctx: VolumeContext): Promise<VolumeSetUp>;
+}

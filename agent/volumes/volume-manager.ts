@@ -1,0 +1,111 @@
+/**
+ * The volume manager (pkg/kubelet/volumemanager, for what a single node serves on its own):
+ * before a pod's sandbox is created, and again at each sync, every volume of the pod is set up
+ * by its kind's plugin, so configMap, secret and downwardAPI contents follow their sources. A
+ * volume that cannot be set up stops the pod from starting (the caller reports FailedMount).
+ * A pod's volumes go with its directory, tmpfs mounts unmounted first; hostPath contents are
+ * never touched.
+ */
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DefaultedPod, Volume } from '../api/types.js';
+import { parseQuantity } from '../api/quantity.js';
+import type { ConfigObjectLookup } from '../config/config-objects.js';
+import type { EnvContext } from '../podworkers/env.js';
+import { unmountAll } from './mounts.js';
+import { configMapPlugin } from './plugins/config-map.js';
+import { downwardApiPlugin } from './plugins/downward-api.js';
+import { emptyDirPlugin } from './plugins/empty-dir.js';
+import { hostPathPlugin } from './plugins/host-path.js';
+import { projectedPlugin } from './plugins/projected.js';
+import { secretPlugin } from './plugins/secret.js';
+import type { VolumePlugin } from './plugins/volume-plugin.js';
+import type { RootDir } from './root-dir.js';
+
+export interface MountedVolume {
+  hostPath: string;
+  /** Containers may only read it (configMap, secret, downwardAPI, projected). */
+  readOnly: boolean;
+}
+
+export type PodVolumes = { ok: true; volumes: Map<string, MountedVolume> } | { ok: false; volume: string; message: string };
+
+export interface EmptyDirUsage {
+  volume: string;
+  usedBytes: number;
+  limitBytes: number;
+}
+
+export interface VolumeManagerOptions {
+  rootDir: RootDir;
+  allowedHostPathPrefixes: readonly string[];
+  nodeAllocatable: EnvContext['nodeAllocatable'];
+}
+
+function pluginFor(volume: Volume): VolumePlugin {
+  if (volume.emptyDir) return emptyDirPlugin;
+  if (volume.hostPath) return hostPathPlugin;
+  if (volume.configMap) return configMapPlugin;
+  if (volume.secret) return secretPlugin;
+  if (volume.downwardAPI) return downwardApiPlugin;
+  if (volume.projected) return projectedPlugin;
+  // Validation lets no other kind through.
+  throw new Error(`volume ${volume.name}: no plugin serves it`);
+}
+
+export class VolumeManager {
+  readonly #o: VolumeManagerOptions;
+
+  constructor(options: VolumeManagerOptions) {
+    this.#o = options;
+  }
+
+  /** Sets up (or refreshes) every volume of `pod`; the first that fails stops the rest. */
+  async setUpPod(pod: DefaultedPod, objects: ConfigObjectLookup): Promise<PodVolumes> {
+    const volumes = new Map<string, MountedVolume>();
+    for (const volume of pod.spec.volumes ?? []) {
+      const plugin = pluginFor(volume);
+      const result = await plugin.setUp(volume, {
+        pod,
+        dir: this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name),
+        objects,
+        nodeAllocatable: this.#o.nodeAllocatable,
+        allowedHostPathPrefixes: this.#o.allowedHostPathPrefixes,
+      });
+      if (!result.ok) return { ok: false, volume: volume.name, message: result.message };
+      volumes.set(volume.name, { hostPath: result.hostPath, readOnly: result.readOnly });
+    }
+    return { ok: true, volumes };
+  }
+
+  /** Removes the pod's directory and its volumes, unmounting its tmpfs mounts first. */
+  async tearDownPod(uid: string): Promise<void> {
+    const dir = this.#o.rootDir.podDir(uid);
+    await unmountAll(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** Disk usage of each of the pod's disk-backed emptyDirs that has a sizeLimit. */
+  async emptyDirUsage(pod: DefaultedPod): Promise<EmptyDirUsage[]> {
+    const usage: EmptyDirUsage[] = [];
+    for (const volume of pod.spec.volumes ?? []) {
+      const source = volume.emptyDir;
+      if (!source || source.medium === 'Memory' || source.sizeLimit === undefined) continue;
+      const limitBytes = parseQuantity(source.sizeLimit) ?? 0;
+      const dir = this.#o.rootDir.volumeDir(pod.metadata.uid, emptyDirPlugin.name, volume.name);
+      usage.push({ volume: volume.name, usedBytes: await diskUsage(dir), limitBytes });
+    }
+    return usage;
+  }
+}
+
+/** Bytes of disk used below `path` (allocated blocks, as du counts them), symlinks not followed. */
+async function diskUsage(path: string): Promise<number> {
+  const info = await lstat(path).catch(() => undefined);
+  if (!info) return 0;
+  let total = info.blocks * 512;
+  if (info.isDirectory()) {
+    for (const entry of await readdir(path)) total += await diskUsage(join(path, entry));
+  }
+  return total;
+}
