@@ -11,6 +11,7 @@ import { generatePodStatus, type ContainerHealth } from '../status/generate-pod-
 import type { ReasonCache } from '../status/reason-cache.js';
 import type { StatusManager } from '../status/status-manager.js';
 import type { TerminationMessages } from '../status/termination-messages.js';
+import type { PodEviction } from '../eviction/eviction-manager.js';
 import type { Clock } from '../util/clock.js';
 import type { PodSyncHandlers, TerminationRequest } from './pod-workers.js';
 import type { PodSyncer } from './sync-pod.js';
@@ -23,6 +24,8 @@ export interface PodLifecycleOptions {
   terminationMessages: TerminationMessages;
   health: ContainerHealth;
   hostIPs: readonly string[];
+  /** Whether the node evicted the pod, and why. */
+  eviction(uid: string): PodEviction | undefined;
   clock: Clock;
   logger: Logger;
 }
@@ -75,6 +78,7 @@ export class PodLifecycle implements PodSyncHandlers {
       health: this.#o.health,
       hostIPs: this.#o.hostIPs,
       now: this.#o.clock.now(),
+      eviction: this.#o.eviction(ref.uid),
     });
     this.#o.statuses.set(pod, status);
     return { runtime, status };

@@ -24,6 +24,8 @@ export interface PodStatusInput {
   health: ContainerHealth;
   hostIPs: readonly string[];
   now: number;
+  /** Set when the node evicted the pod: it is Failed for good, with this reason and message. */
+  eviction?: { reason: string; message: string } | undefined;
 }
 
 const ContainerStatusUnknown = 'ContainerStatusUnknown';
@@ -49,6 +51,7 @@ export function generatePodStatus(input: PodStatusInput): PodStatus {
 
   let phase = podPhase(pod, initContainerStatuses, containerStatuses);
   if (previous?.phase === 'Succeeded' || previous?.phase === 'Failed') phase = previous.phase;
+  if (input.eviction) phase = 'Failed';
 
   const podIP = sandboxReady ? (sandbox.hostNetwork ? input.hostIPs[0] : sandbox.ip) : undefined;
   const firstSeen = Math.min(now, ...runtime.sandboxes.map((s) => s.createdAt), ...runtime.containers.map((c) => c.createdAt));
@@ -65,6 +68,16 @@ export function generatePodStatus(input: PodStatusInput): PodStatus {
   };
   if (previous?.phase === phase && previous.reason) status.reason = previous.reason;
   if (previous?.phase === phase && previous.message) status.message = previous.message;
+  if (input.eviction) {
+    status.reason = input.eviction.reason;
+    status.message = input.eviction.message;
+    // The kubelet says why it took the pod down (PodDisruptionConditions).
+    const before = previous?.conditions?.find((c) => c.type === 'DisruptionTarget');
+    status.conditions = [
+      { type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet', message: input.eviction.message, lastTransitionTime: before?.lastTransitionTime ?? rfc3339(now) },
+      ...(status.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget'),
+    ];
+  }
   return status;
 }
 
