@@ -8,10 +8,24 @@ import { describe, expect, test } from 'vitest';
 import type { Pod } from '../../agent/api/types.js';
 import { containerStatus, isReady, busyboxPod } from '../helpers/agent-harness.js';
 import { metricValue, startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
-import { docker, nodeContainers, watchEvents } from '../helpers/docker.js';
+import { docker, dockerExec, nodeContainers, watchEvents } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const sleeper = (name: string): string => busyboxPod(name, 'exec sleep 3600');
+
+/** A pod that writes a random token into an emptyDir when it starts. */
+const stateful = `apiVersion: v1
+kind: Pod
+metadata: {name: stateful}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: main
+      image: dockerlet.local/busybox:1.35
+      command: ["sh", "-c", "cat /proc/sys/kernel/random/uuid > /data/token; exec sleep 3600"]
+      volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, emptyDir: {}}]
+`;
 
 async function containerIds(agent: AgentProcess): Promise<string[]> {
   return (await nodeContainers(agent.nodeName)).map((c) => c.Id).sort();
@@ -28,14 +42,19 @@ async function syncsDone(agent: AgentProcess, count: number): Promise<void> {
 const mainRestarts = (pod: Pod): number | undefined => containerStatus(pod, 'main')?.restartCount;
 
 describe('restart safety', () => {
-  test('after kill -9 a new agent adopts every running container: same ids, nothing created, restart counts carried on', async () => {
-    const first = await startAgentProcess({ manifests: { 'steady.yaml': sleeper('steady'), 'restarted.yaml': sleeper('restarted') } });
+  test('after kill -9 a new agent adopts every running container: same ids, nothing created, restart counts and emptyDir data carried on', async () => {
+    const first = await startAgentProcess({
+      manifests: { 'steady.yaml': sleeper('steady'), 'restarted.yaml': sleeper('restarted'), 'stateful.yaml': stateful },
+    });
     await first.waitForPod('steady', 'Ready', isReady);
+    const statefulPod = await first.waitForPod('stateful', 'Ready', isReady);
+    const statefulId = containerStatus(statefulPod, 'main')!.containerID!.slice('docker://'.length);
+    const token = await waitFor('the token written', async () => (await dockerExec(statefulId, ['cat', '/data/token'])).output.trim());
     const restartedPod = await first.waitForPod('restarted', 'Ready', isReady);
     // Give one pod a restart, so there is a count to carry on.
     await docker.getContainer(containerStatus(restartedPod, 'main')!.containerID!.slice('docker://'.length)).kill();
     await first.waitForPod('restarted', 'restarted once and Ready', (p) => mainRestarts(p) === 1 && isReady(p));
-    await waitFor('the dead instance is the only one kept', async () => (await nodeContainers(first.nodeName)).length === 5);
+    await waitFor('the dead instance is the only one kept', async () => (await nodeContainers(first.nodeName)).length === 7);
     const before = await containerIds(first);
 
     first.process.child.kill('SIGKILL');
@@ -43,13 +62,15 @@ describe('restart safety', () => {
     const creates = await watchEvents({ label: [`dockerlet.io/node=${first.nodeName}`], event: ['create', 'destroy', 'kill'] });
     try {
       const second = await first.restart();
-      await syncsDone(second, 2);
+      await syncsDone(second, 3);
       const steady = await second.waitForPod('steady', 'Ready', isReady);
       const restarted = await second.waitForPod('restarted', 'Ready', isReady);
       expect(mainRestarts(steady)).toBe(0);
       expect(mainRestarts(restarted)).toBe(1);
       expect(creates.events).toEqual([]);
       expect(await containerIds(second)).toEqual(before);
+      // The emptyDir, on the host under the root dir, kept its data: the container still reads the same token.
+      expect((await dockerExec(statefulId, ['cat', '/data/token'])).output.trim()).toBe(token);
 
       // The count goes on from where the first agent left it.
       await docker.getContainer(containerStatus(restarted, 'main')!.containerID!.slice('docker://'.length)).kill();
