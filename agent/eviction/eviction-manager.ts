@@ -69,7 +69,7 @@ export class EvictionManager {
         const over = (await this.#o.volumes.emptyDirUsage(pod).catch((err: unknown) => {
           this.#log.warn({ pod: pod.metadata.name, podUID: pod.metadata.uid, err: errorMessage(err) }, 'measuring emptyDir usage failed');
           return [];
-        })).find((usage) => usage.usedBytes > usage.limitBytes);
+        })).find((usage) => usage.limitBytes > 0 && usage.usedBytes > usage.limitBytes);
         if (!over) continue;
         const limit = pod.spec.volumes?.find((v) => v.name === over.volume)?.emptyDir?.sizeLimit ?? over.limitBytes;
         const message = `Usage of EmptyDir volume "${over.volume}" exceeds the limit "${String(limit)}". `;

@@ -1,13 +1,16 @@
 /**
  * A container's volumeMounts -> the runtime's mounts (kubelet_pods.go makeMounts): readOnly when
  * the mount or the volume says so; subPath (or subPathExpr, expanded from the container's
- * environment) mounts a path inside the volume, created as a directory when missing in a
- * writable volume and refused when it leads out of the volume; mountPropagation as Docker's
- * bind propagation. A subPath of an atomically written volume binds the file itself, so it does
- * not follow updates (as upstream).
+ * environment, every variable required) mounts a path inside the volume, created as a directory
+ * when missing in a writable volume (with the volume's own mode, as SafeMakeDir does; never
+ * through a symlink that leads out of the volume) and refused when it leads out of the volume;
+ * mountPropagation as Docker's bind propagation. A subPath of an atomically written volume binds
+ * the file itself, so it does not follow updates (as upstream). Unlike upstream, which creates
+ * a missing subPath in any volume, a read-only volume's content is only what its source says.
  */
-import { mkdir, realpath, stat } from 'node:fs/promises';
+import { chmod, mkdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { errorMessage } from '../api/errors.js';
 import type { Container } from '../api/types.js';
 import { expandVariables } from '../podworkers/env.js';
 import type { Mount } from '../runtime/runtime.js';
@@ -21,6 +24,18 @@ const Propagation: Record<string, Mount['propagation'] | undefined> = {
   Bidirectional: 'rshared',
 };
 
+/** ExpandContainerVolumeMounts: every referenced variable must have a non-empty value. */
+function expandSubPathExpr(expression: string, env: ReadonlyMap<string, string>): { ok: true; subPath: string } | { ok: false; message: string } {
+  const missing = new Set<string>();
+  const subPath = expandVariables(expression, (name) => {
+    const value = env.get(name);
+    if (value === undefined || value === '') missing.add(name);
+    return value ?? '';
+  });
+  if (missing.size > 0) return { ok: false, message: `missing value for ${[...missing].sort().join(', ')}` };
+  return { ok: true, subPath };
+}
+
 export async function containerMounts(
   container: Container,
   volumes: ReadonlyMap<string, MountedVolume>,
@@ -29,11 +44,18 @@ export async function containerMounts(
   const mounts: Mount[] = [];
   for (const mount of container.volumeMounts ?? []) {
     const volume = volumes.get(mount.name);
-    if (!volume) return { ok: false, message: `volume "${mount.name}" of volumeMount ${mount.mountPath} is not mounted` };
+    if (!volume) return { ok: false, message: `cannot find volume "${mount.name}" to mount into container "${container.name}"` };
     let hostPath = volume.hostPath;
-    const subPath = mount.subPathExpr !== undefined ? expandVariables(mount.subPathExpr, (name) => env.get(name)) : mount.subPath;
+    let subPath = mount.subPath;
+    if (mount.subPathExpr) {
+      const expanded = expandSubPathExpr(mount.subPathExpr, env);
+      if (!expanded.ok) return expanded;
+      subPath = expanded.subPath;
+    }
     if (subPath) {
-      const resolved = await resolveSubPath(volume, subPath);
+      if (isAbsolute(subPath)) return { ok: false, message: `error SubPath \`${subPath}\` must not be an absolute path` };
+      if (subPath.split('/').includes('..')) return { ok: false, message: `unable to provision SubPath \`${subPath}\`: must not contain '..'` };
+      const resolved = await resolveSubPath(volume, subPath).catch((err: unknown) => ({ ok: false as const, message: errorMessage(err) }));
       if (!resolved.ok) return { ok: false, message: `failed to prepare subPath for volumeMount "${mount.name}" of container "${container.name}": ${resolved.message}` };
       hostPath = resolved.path;
     }
@@ -48,19 +70,43 @@ export async function containerMounts(
   return { ok: true, mounts };
 }
 
-async function resolveSubPath(volume: MountedVolume, subPath: string): Promise<{ ok: true; path: string } | { ok: false; message: string }> {
-  if (isAbsolute(subPath) || subPath.split('/').includes('..')) return { ok: false, message: `subPath ${JSON.stringify(subPath)} must be a relative path without '..'` };
-  const wanted = join(volume.hostPath, subPath);
-  if (!(await stat(wanted).catch(() => undefined))) {
-    if (volume.readOnly) return { ok: false, message: `subPath ${JSON.stringify(subPath)} does not exist in the read-only volume` };
-    await mkdir(wanted, { recursive: true, mode: 0o755 });
-  }
-  // Symlinks inside the volume (a container can make them) must not lead out of it.
+type Resolved = { ok: true; path: string } | { ok: false; message: string };
+
+/**
+ * Where `subPath` (relative, without '..') of `volume` leads, its symlinks resolved, creating what
+ * is missing (doSafeMakeDir: the existing part must resolve inside the volume before anything is
+ * made; each new directory gets the volume's permission bits, whatever the umask).
+ */
+async function resolveSubPath(volume: MountedVolume, subPath: string): Promise<Resolved> {
   const root = await realpath(volume.hostPath);
-  const real = await realpath(wanted);
-  const within = relative(root, real);
-  if (within.startsWith(`..${sep}`) || within === '..' || isAbsolute(within)) {
-    return { ok: false, message: `subPath ${JSON.stringify(subPath)} resolves to ${real}, outside the volume` };
+  const outside = (real: string): boolean => {
+    const within = relative(root, real);
+    return within === '..' || within.startsWith(`..${sep}`) || isAbsolute(within);
+  };
+  const refused = (real: string): Resolved => ({ ok: false, message: `subPath ${JSON.stringify(subPath)} resolves to ${real}, outside the volume` });
+
+  // The longest part of the path that exists, and where it leads.
+  const parts = subPath.split('/').filter((part) => part !== '' && part !== '.');
+  let existing = root;
+  let index = 0;
+  for (; index < parts.length; index++) {
+    const next = await realpath(join(existing, parts[index]!)).catch(() => undefined);
+    if (next === undefined) break;
+    existing = next;
   }
-  return { ok: true, path: real };
+  const missing = parts.slice(index);
+  if (outside(existing)) return refused(join(existing, ...missing));
+  if (missing.length === 0) return { ok: true, path: existing };
+
+  if (volume.readOnly) return { ok: false, message: `subPath ${JSON.stringify(subPath)} does not exist in the read-only volume` };
+  if (!(await stat(existing)).isDirectory()) return { ok: false, message: `subPath ${JSON.stringify(subPath)}: ${existing} is not a directory` };
+  const mode = (await stat(root)).mode & 0o777;
+  let current = existing;
+  for (const part of missing) {
+    current = join(current, part);
+    // Not recursive: a name that is a (dangling) symlink fails with EEXIST instead of being followed.
+    await mkdir(current, { mode });
+    await chmod(current, mode);
+  }
+  return { ok: true, path: current };
 }

@@ -6,26 +6,32 @@
  * point would empty the volume and still fail on the busy mount point).
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { DockerletError } from '../api/errors.js';
 
 const run = promisify(execFile);
 
-/** Mount points at or below `path`, from /proc/self/mountinfo (octal escapes decoded). */
+/**
+ * Mount points at or below `path`, from /proc/self/mountinfo (octal escapes decoded). The kernel
+ * lists real paths, so `path` is compared after its symlinks are resolved (a root dir reached
+ * through a link still finds its mounts), and the points are returned as the kernel lists them.
+ */
 export async function mountPointsUnder(path: string): Promise<string[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
-  const prefix = path.endsWith('/') ? path : `${path}/`;
+  const real = await realpath(path).catch(() => path);
+  const prefix = real.endsWith('/') ? real : `${real}/`;
   return text
     .split('\n')
     .map((line) => line.split(' ')[4])
     .filter((point): point is string => point !== undefined)
     .map((point) => point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))))
-    .filter((point) => point === path || point.startsWith(prefix));
+    .filter((point) => point === real || point.startsWith(prefix));
 }
 
 export async function isMountPoint(path: string): Promise<boolean> {
-  return (await mountPointsUnder(path)).includes(path);
+  const real = await realpath(path).catch(() => path);
+  return (await mountPointsUnder(real)).includes(real);
 }
 
 /** Mounts a tmpfs on `dir` (an existing directory), unless one is there already; `sizeBytes` caps it. */

@@ -9,6 +9,7 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DefaultedPod, Volume } from '../api/types.js';
+import { errorMessage } from '../api/errors.js';
 import { parseQuantity } from '../api/quantity.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { EnvContext } from '../podworkers/env.js';
@@ -65,13 +66,16 @@ export class VolumeManager {
     const volumes = new Map<string, MountedVolume>();
     for (const volume of pod.spec.volumes ?? []) {
       const plugin = pluginFor(volume);
-      const result = await plugin.setUp(volume, {
-        pod,
-        dir: this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name),
-        objects,
-        nodeAllocatable: this.#o.nodeAllocatable,
-        allowedHostPathPrefixes: this.#o.allowedHostPathPrefixes,
-      });
+      // A failed file system call or mount fails the volume like a failed check (FailedMount).
+      const result = await plugin
+        .setUp(volume, {
+          pod,
+          dir: this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name),
+          objects,
+          nodeAllocatable: this.#o.nodeAllocatable,
+          allowedHostPathPrefixes: this.#o.allowedHostPathPrefixes,
+        })
+        .catch((err: unknown) => ({ ok: false as const, message: errorMessage(err) }));
       if (!result.ok) return { ok: false, volume: volume.name, message: result.message };
       volumes.set(volume.name, { hostPath: result.hostPath, readOnly: result.readOnly });
     }
@@ -85,13 +89,17 @@ export class VolumeManager {
     await rm(dir, { recursive: true, force: true });
   }
 
-  /** Disk usage of each of the pod's disk-backed emptyDirs that has a sizeLimit. */
+  /**
+   * Disk usage of each of the pod's disk-backed emptyDirs with a positive sizeLimit (a tmpfs one
+   * cannot outgrow its size; a zero limit never evicts, as upstream's size.Sign() == 1).
+   */
   async emptyDirUsage(pod: DefaultedPod): Promise<EmptyDirUsage[]> {
     const usage: EmptyDirUsage[] = [];
     for (const volume of pod.spec.volumes ?? []) {
       const source = volume.emptyDir;
       if (!source || source.medium === 'Memory' || source.sizeLimit === undefined) continue;
       const limitBytes = parseQuantity(source.sizeLimit) ?? 0;
+      if (limitBytes <= 0) continue;
       const dir = this.#o.rootDir.volumeDir(pod.metadata.uid, emptyDirPlugin.name, volume.name);
       usage.push({ volume: volume.name, usedBytes: await diskUsage(dir), limitBytes });
     }
@@ -99,13 +107,28 @@ export class VolumeManager {
   }
 }
 
-/** Bytes of disk used below `path` (allocated blocks, as du counts them), symlinks not followed. */
+/**
+ * Bytes of disk used below `path` as upstream's fs.DiskUsage counts them: allocated blocks,
+ * symlinks not followed, a file with several hard links counted once, nothing on another
+ * file system (a mount inside the volume) counted. Files that vanish meanwhile count nothing.
+ */
 async function diskUsage(path: string): Promise<number> {
-  const info = await lstat(path).catch(() => undefined);
-  if (!info) return 0;
-  let total = info.blocks * 512;
-  if (info.isDirectory()) {
-    for (const entry of await readdir(path)) total += await diskUsage(join(path, entry));
-  }
-  return total;
+  const top = await lstat(path, { bigint: true }).catch(() => undefined);
+  if (!top) return 0;
+  const seen = new Set<bigint>();
+  const walk = async (entry: string): Promise<number> => {
+    const info = await lstat(entry, { bigint: true }).catch(() => undefined);
+    if (!info || info.dev !== top.dev) return 0;
+    if (info.nlink > 1n && !info.isDirectory()) {
+      if (seen.has(info.ino)) return 0;
+      seen.add(info.ino);
+    }
+    let total = Number(info.blocks) * 512;
+    if (info.isDirectory()) {
+      const names = await readdir(entry).catch(() => []);
+      for (const name of names) total += await walk(join(entry, name));
+    }
+    return total;
+  };
+  return walk(path);
 }

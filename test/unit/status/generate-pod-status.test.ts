@@ -449,6 +449,75 @@ describe('generatePodStatus: pod fields', () => {
   });
 });
 
+describe('generatePodStatus: eviction', () => {
+  const eviction = { reason: 'Evicted', message: 'Usage of EmptyDir volume "data" exceeds the limit "1Mi". ' };
+  const disruption = (lastTransitionTime: string) => ({
+    type: 'DisruptionTarget',
+    status: 'True',
+    reason: 'TerminationByKubelet',
+    message: eviction.message,
+    lastTransitionTime,
+  });
+
+  test('an evicted pod is Failed with reason Evicted and the eviction\'s message, though its container still runs', () => {
+    const p = pod();
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { eviction });
+    expect([status.phase, status.reason, status.message]).toEqual(['Failed', 'Evicted', eviction.message]);
+  });
+
+  test('the eviction\'s reason and message replace those of the previous status', () => {
+    const p = pod();
+    const previous: PodStatus = { phase: 'Running', reason: 'Why', message: 'because' };
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { eviction, previous });
+    expect([status.phase, status.reason, status.message]).toEqual(['Failed', 'Evicted', eviction.message]);
+  });
+
+  test('adds a DisruptionTarget condition first: True, TerminationByKubelet, with the message', () => {
+    const p = pod();
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { eviction });
+    expect(status.conditions![0]).toEqual(disruption('2024-05-01T10:00:00Z'));
+    expect(status.conditions!.map((c) => c.type)).toEqual(['DisruptionTarget', 'PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled']);
+  });
+
+  test('Ready and ContainersReady are False with PodFailed', () => {
+    const p = pod();
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { eviction });
+    expect(condition(status, 'Ready')).toEqual({ type: 'Ready', status: 'False', reason: 'PodFailed', lastTransitionTime: '2024-05-01T10:00:00Z' });
+    expect(condition(status, 'ContainersReady')).toMatchObject({ status: 'False', reason: 'PodFailed' });
+  });
+
+  test('the DisruptionTarget lastTransitionTime stays while the eviction holds', () => {
+    const p = pod();
+    const first = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { eviction });
+    const later = statusOf(p, runtimeStatus(p, [sandbox(p, { state: 'notready' })], [exited(p, 'main', 137)]), { eviction, previous: first, now: NOW + 90_000 });
+    expect(condition(later, 'DisruptionTarget')).toEqual(disruption('2024-05-01T10:00:00Z'));
+    expect(later.phase).toBe('Failed');
+  });
+
+  test('a DisruptionTarget condition already on the pod is replaced, not repeated', () => {
+    const p: DefaultedPod = {
+      ...pod(),
+      status: { conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', lastTransitionTime: '2024-04-01T00:00:00Z' }] },
+    };
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { eviction });
+    expect(status.conditions!.filter((c) => c.type === 'DisruptionTarget')).toEqual([disruption('2024-05-01T10:00:00Z')]);
+  });
+
+  test('the phase stays Failed after the eviction is forgotten (a terminal phase never moves back)', () => {
+    const p = pod();
+    const evicted = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { eviction });
+    const after = statusOf(p, runtimeStatus(p, [sandbox(p, { state: 'notready' })], [exited(p, 'main', 137)]), { previous: evicted, now: NOW + 60_000 });
+    expect([after.phase, after.reason, after.message]).toEqual(['Failed', 'Evicted', eviction.message]);
+  });
+
+  test('without an eviction there is no DisruptionTarget condition', () => {
+    const p = pod();
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { eviction: undefined });
+    expect(condition(status, 'DisruptionTarget')).toBeUndefined();
+    expect(status.phase).toBe('Running');
+  });
+});
+
 describe('qosClass', () => {
   test('no requests or limits: BestEffort', () => {
     expect(qosClass(pod())).toBe('BestEffort');
