@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { ContainerRuntime, RunningPod, RuntimeContainerState, RuntimeEvent } from '../runtime/runtime.js';
 import type { Clock } from '../util/clock.js';
+import { CoalescingRunner } from '../util/coalescing-runner.js';
 
 export type PodLifecycleEventType = 'ContainerStarted' | 'ContainerDied' | 'ContainerRemoved' | 'ContainerChanged';
 
@@ -41,8 +42,7 @@ export class GenericPleg {
   #streamUp = false;
   #timer: NodeJS.Timeout | undefined;
   #stopEvents: (() => void) | undefined;
-  #relisting: Promise<void> | undefined;
-  #relistAgain = false;
+  readonly #relister = new CoalescingRunner(() => this.#relistOnce());
   #stopped = false;
 
   constructor(options: PlegOptions) {
@@ -76,6 +76,7 @@ export class GenericPleg {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#stopEvents?.();
+    void this.#relister.stop();
   }
 
   /** The last listing: every pod that has containers on this node. */
@@ -90,19 +91,7 @@ export class GenericPleg {
 
   /** Relists now; concurrent calls share one relist and queue at most one more. */
   relist(): Promise<void> {
-    if (this.#relisting) {
-      this.#relistAgain = true;
-      return this.#relisting;
-    }
-    this.#relisting = (async () => {
-      do {
-        this.#relistAgain = false;
-        await this.#relistOnce();
-      } while (this.#relistAgain && !this.#stopped);
-    })().finally(() => {
-      this.#relisting = undefined;
-    });
-    return this.#relisting;
+    return this.#relister.run();
   }
 
   #schedule(): void {

@@ -3,9 +3,10 @@
  * handlers are always served; debug handlers (container logs) only where `debugHandlers` says,
  * which the agent allows on loopback addresses only until authentication exists.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DockerletError, isDockerletError } from '../api/errors.js';
+import { createFastify } from './fastify.js';
 import type { KubeletApi } from './kubelet-api.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerLogRoutes } from './routes/container-logs.js';
@@ -19,14 +20,7 @@ export interface ServerOptions {
 }
 
 export function buildServer(options: ServerOptions): FastifyInstance {
-  const logger: FastifyBaseLogger = options.logger.child({ component: 'server' });
-  // Closing destroys every connection: a follow of container logs, or a connection a client opened
-  // and never used (Node does not count that one as idle), must not hold up the agent's stop.
-  const app = Fastify({
-    loggerInstance: logger,
-    logController: new LogController({ disableRequestLogging: true }),
-    forceCloseConnections: true,
-  });
+  const app = createFastify(options.logger, 'server');
   app.setErrorHandler((err: FastifyError | DockerletError, request, reply) => {
     const status = isDockerletError(err) ? (err.status >= 400 ? err.status : 500) : (err.statusCode ?? 500);
     if (status >= 500) request.log.error({ err, url: request.url }, 'request failed');
