@@ -29,7 +29,7 @@ import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified 
 import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
-import { ensurePodNetwork, type PodNetworkSettings } from './network.js';
+import { enableHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
 
 export interface DockerRuntimeOptions extends DockerHostSettings {
@@ -58,6 +58,8 @@ export class DockerRuntime implements ContainerRuntime {
   async start(): Promise<RuntimeVersion> {
     const version = await this.version();
     await ensurePodNetwork(this.#docker, this.#options.network, this.#quick());
+    // Sandboxes started by an earlier agent, or before a Docker restart, get it too.
+    await enableHairpin(this.#options.network.bridgeName);
     return version;
   }
 
@@ -141,6 +143,7 @@ export class DockerRuntime implements ContainerRuntime {
     const options = sandboxCreateOptions(this.#options, config);
     const container = await this.#createReplacingStale(options);
     await container.start({ abortSignal: this.#quick() });
+    if (!config.hostNetwork) await enableHairpin(this.#options.network.bridgeName);
     this.#log.debug({ podUID: config.pod.uid, containerID: container.id.slice(0, 12) }, 'started pod sandbox');
     return container.id;
   }

@@ -1,4 +1,6 @@
 /** The Docker bridge network pods live on: created once, shared by every pod of every agent on the host. */
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { DockerletError } from '../../api/errors.js';
 import { dockerMessage, isDockerNotFound } from './docker-errors.js';
@@ -56,5 +58,18 @@ async function inspectNetwork(docker: Dockerode, name: string): Promise<Dockerod
   } catch (err) {
     if (isDockerNotFound(err)) return undefined;
     throw err;
+  }
+}
+
+/**
+ * Turns hairpin mode on for every port of the pod bridge (the kubelet's --hairpin-mode
+ * hairpin-veth): with bridge netfilter on, a pod reaching itself through a Service is DNATed as
+ * its frame enters the bridge, which then must send it back out the port it came in on.
+ * Idempotent; a port that went away meanwhile is skipped.
+ */
+export async function enableHairpin(bridgeName: string): Promise<void> {
+  const ports = join('/sys/class/net', bridgeName, 'brif');
+  for (const port of await readdir(ports).catch(() => [])) {
+    await writeFile(join(ports, port, 'hairpin_mode'), '1').catch(() => undefined);
   }
 }
