@@ -18,6 +18,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from './api/errors.js';
 import { podSource } from './api/pod-helpers.js';
+import type { Pod } from './api/types.js';
 import type { PodSource } from './api/well-known.js';
 import { ConfigObjectStore, referencedConfigObjects } from './config/config-objects.js';
 import { PodConfig, type PodUpdate } from './config/pod-config.js';
@@ -36,6 +37,7 @@ import { Backoff } from './podworkers/backoff.js';
 import { HandlerRunner } from './lifecycle/handler-runner.js';
 import { ContainerKiller } from './podworkers/container-killer.js';
 import { PodLifecycle } from './podworkers/pod-lifecycle.js';
+import { serviceLinkEnv, type ServiceLookup } from './podworkers/service-env.js';
 import { ProberManager } from './prober/prober-manager.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { PodSyncer } from './podworkers/sync-pod.js';
@@ -113,6 +115,8 @@ export class Kubelet {
   readonly #metrics: KubeletMetrics;
   #workers: PodWorkers | undefined;
   #prober: ProberManager | undefined;
+  readonly #services: ServiceLookup | undefined;
+  readonly #snapshotListeners: Array<(source: PodSource, objects: ManifestObjects) => void> = [];
   #volumes: VolumeManager | undefined;
   #eviction: EvictionManager | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
@@ -122,9 +126,14 @@ export class Kubelet {
   /** Addresses the HTTP servers listen on, once started. */
   readonly listening: { port?: string; readOnlyPort?: string } = {};
 
-  constructor(options: KubeletOptions, deps: { logger: Logger; clock?: Clock }) {
+  /**
+   * `services`: where service links come from (the proxy's registry when it runs in the same
+   * process, the API server in cluster mode); without it pods get none.
+   */
+  constructor(options: KubeletOptions, deps: { logger: Logger; clock?: Clock; services?: ServiceLookup }) {
     this.options = Object.freeze({ ...options });
     this.#log = deps.logger;
+    this.#services = deps.services;
     this.#clock = deps.clock ?? systemClock;
     this.podConfig = new PodConfig({ clock: this.#clock, logger: this.#log });
     this.#recorder = new LogEventRecorder(this.#log);
@@ -148,6 +157,25 @@ export class Kubelet {
     });
     this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: options.crashLoopBackOffMaxMs, clock: this.#clock });
     this.#metrics = new KubeletMetrics(() => this.#pleg.runningPods());
+  }
+
+  /** Called with every source's whole set of manifest objects (the proxy takes its Services from here). */
+  onManifestObjects(listener: (source: PodSource, objects: ManifestObjects) => void): void {
+    this.#snapshotListeners.push(listener);
+  }
+
+  /** The desired pods with their latest status, as /pods serves them. */
+  podsWithStatus(): Pod[] {
+    return this.podConfig.pods().map((pod) => {
+      const status = this.statuses.get(pod.metadata.uid);
+      return status ? { ...pod, status } : pod;
+    });
+  }
+
+  /** Called when a pod comes or goes, or its status changes. */
+  onPodsChanged(listener: () => void): void {
+    this.podConfig.onUpdate(() => listener());
+    this.statuses.onChange(() => listener());
   }
 
   /** The Docker engine's version, once started. */
@@ -214,7 +242,7 @@ export class Kubelet {
       failedProbe: (containerId) => prober.failedProbe(containerId),
       node,
       objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
-      serviceEnv: () => [],
+      serviceEnv: (namespace) => serviceLinkEnv(this.#services?.servicesIn(namespace) ?? []),
       clock: this.#clock,
       logger: this.#log,
     });
@@ -261,7 +289,7 @@ export class Kubelet {
     await this.#startSources(rootDir);
     await this.#startServers(new NodeApi({
       podConfig: this.podConfig,
-      statuses: this.statuses,
+      podsWithStatus: () => this.podsWithStatus(),
       pleg: this.#pleg,
       runtime: this.#runtime,
       metrics: this.#metrics,
@@ -305,6 +333,7 @@ export class Kubelet {
     // Objects first: a pod and the ConfigMap it uses, added together, find each other.
     const onSnapshot = (source: PodSource) => (objects: ManifestObjects) => {
       this.configObjects.set(source, objects.configMaps, objects.secrets);
+      for (const listener of this.#snapshotListeners) listener(source, objects);
       this.podConfig.set(source, objects.pods);
     };
     if (o.staticPodPath) {

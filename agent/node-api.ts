@@ -7,11 +7,10 @@ import type { KubeletMetrics } from './metrics/kubelet-metrics.js';
 import type { GenericPleg } from './pleg/pleg.js';
 import type { ContainerRuntime, PodRef } from './runtime/runtime.js';
 import type { ContainerLogRequest, HealthCheck, KubeletApi } from './server/kubelet-api.js';
-import type { StatusManager } from './status/status-manager.js';
 
 export interface NodeApiOptions {
   podConfig: PodConfig;
-  statuses: StatusManager;
+  podsWithStatus(): Pod[];
   pleg: GenericPleg;
   runtime: ContainerRuntime;
   metrics: KubeletMetrics;
@@ -26,10 +25,7 @@ export class NodeApi implements KubeletApi {
   }
 
   pods(): Pod[] {
-    return this.#o.podConfig.pods().map((pod) => {
-      const status = this.#o.statuses.get(pod.metadata.uid);
-      return status ? { ...pod, status } : pod;
-    });
+    return this.#o.podsWithStatus();
   }
 
   /** Like the kubelet's GetPods(all=false): pods with a running sandbox or container, and their running containers. */

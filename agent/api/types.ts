@@ -16,6 +16,7 @@ export type {
   ConfigMap,
   Secret,
   Service,
+  ServicePort,
   ResourceRequirements,
   HostAlias,
   LifecycleHandler,

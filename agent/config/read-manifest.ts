@@ -1,27 +1,31 @@
 /**
- * One manifest (a file's or a URL's content) -> the objects it declares: static pods, and the
- * ConfigMaps and Secrets they may use. The manifest is the unit of failure: one bad document
- * fails the whole manifest, with a message that names the manifest, the document and the field.
+ * One manifest (a file's or a URL's content) -> the objects it declares: static pods, the
+ * ConfigMaps and Secrets they may use, and Services for the proxy. The manifest is the unit of
+ * failure: one bad document fails the whole manifest, with a message that names the manifest,
+ * the document and the field.
  */
-import type { ConfigMap, DefaultedPod, Secret } from '../api/types.js';
+import type { ConfigMap, DefaultedPod, Secret, Service } from '../api/types.js';
 import { decodeManifest } from './manifest.js';
 import { toStaticPod, type StaticPodOrigin } from './static-pod.js';
+import { withServiceDefaults } from './service-defaults.js';
 import { configMapSchema, secretSchema } from './validation/config-object-schema.js';
 import { formatIssues, type FieldError } from './validation/format-issues.js';
+import { serviceSchema } from './validation/service-schema.js';
 import { validatePod } from './validation/validate-pod.js';
 
 export interface ManifestObjects {
   pods: DefaultedPod[];
   configMaps: ConfigMap[];
   secrets: Secret[];
+  services: Service[];
 }
 
 export type ManifestContent = { ok: true; objects: ManifestObjects } | { ok: false; error: string };
 
-const SupportedKinds = ['v1/Pod', 'v1/ConfigMap', 'v1/Secret'];
+const SupportedKinds = ['v1/Pod', 'v1/ConfigMap', 'v1/Secret', 'v1/Service'];
 
 export function emptyManifestObjects(): ManifestObjects {
-  return { pods: [], configMaps: [], secrets: [] };
+  return { pods: [], configMaps: [], secrets: [], services: [] };
 }
 
 export function readManifest(text: string, origin: StaticPodOrigin, nodeName: string): ManifestContent {
@@ -45,6 +49,10 @@ export function readManifest(text: string, origin: StaticPodOrigin, nodeName: st
       const parsed = secretSchema.safeParse(object, { reportInput: true });
       if (!parsed.success) return { ok: false, error: `${where}: ${describe(formatIssues(parsed.error.issues))}` };
       objects.secrets.push(storedSecret(withNamespace(object as Secret)));
+    } else if (typed === 'v1/Service') {
+      const parsed = serviceSchema.safeParse(object, { reportInput: true });
+      if (!parsed.success) return { ok: false, error: `${where}: ${describe(formatIssues(parsed.error.issues))}` };
+      objects.services.push(withServiceDefaults(object as Service));
     } else {
       const supported = SupportedKinds.map((k) => JSON.stringify(k)).join(', ');
       return { ok: false, error: `${origin.location}: document ${document}: kind: Unsupported value: "${typed}": supported kinds: ${supported}` };

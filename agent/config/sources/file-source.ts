@@ -192,6 +192,7 @@ export class FileSource implements PodSourceRunner {
       for (const pod of objects.pods) add(file, 'pod', podFullName(pod), pod, merged.pods);
       for (const configMap of objects.configMaps) add(file, 'configmap', namespacedName(configMap), configMap, merged.configMaps);
       for (const secret of objects.secrets) add(file, 'secret', namespacedName(secret), secret, merged.secrets);
+      for (const service of objects.services) add(file, 'service', namespacedName(service), service, merged.services);
     }
     this.#options.onSnapshot(merged);
   }

@@ -216,12 +216,12 @@ describe('readManifest', () => {
 
   test('a kind other than v1 Pod is an Unsupported value naming the document', () => {
     const text = `${manifest(main)}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n`;
-    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 2: kind: Unsupported value: "apps/v1/Deployment": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret"');
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 2: kind: Unsupported value: "apps/v1/Deployment": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret", "v1/Service"');
   });
 
   test('a Pod of another apiVersion is unsupported', () => {
     expect(errorOf(`apiVersion: v2\nkind: Pod\nmetadata: {name: web}\nspec:\n${main}`)).toBe(
-      '/etc/manifests/web.yaml: document 1: kind: Unsupported value: "v2/Pod": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret"',
+      '/etc/manifests/web.yaml: document 1: kind: Unsupported value: "v2/Pod": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret", "v1/Service"',
     );
   });
 
@@ -274,5 +274,48 @@ binaryData: {blob: AAEC}
   test('Secret data that is not base64 fails, naming the key', () => {
     const text = 'apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata: {token: "not base64!"}\n';
     expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (Secret "creds"): data.token: Invalid value: "not base64!": illegal base64 data');
+  });
+});
+
+describe('readManifest: Services', () => {
+  const service = (spec: string, name = 'web'): string => `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+
+  test('a Service is read and defaulted as the API server would: type, protocol, targetPort, affinity timeout', () => {
+    const result = readManifest(service('  selector: {app: web}\n  sessionAffinity: ClientIP\n  ports: [{port: 80}]\n'), origin, 'node-1');
+    expect(result.ok && result.objects.services).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: {
+          type: 'ClusterIP',
+          selector: { app: 'web' },
+          sessionAffinity: 'ClientIP',
+          sessionAffinityConfig: { clientIP: { timeoutSeconds: 10800 } },
+          ports: [{ port: 80, protocol: 'TCP', targetPort: 80 }],
+          internalTrafficPolicy: 'Cluster',
+        },
+      },
+    ]);
+  });
+
+  test.each([
+    ['  ports: [{port: 80}, {port: 81}]\n', 'spec.ports[0].name: Required value; spec.ports[1].name: Required value'],
+    ['  ports: [{name: a, port: 80}, {name: a, port: 81}]\n', 'spec.ports[1].name: Duplicate value: "a"'],
+    ['  ports: [{port: 80, nodePort: 30080}]\n', "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"],
+    [
+      '  type: NodePort\n  ports: [{port: 80, nodePort: 80}]\n',
+      'spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767',
+    ],
+    ['  clusterIP: 10.96.0.300\n  ports: [{port: 80}]\n', 'spec.clusterIP: Invalid value: "10.96.0.300": must be a valid IPv4 address, "None" or empty'],
+    ['  type: NodePort\n  clusterIP: None\n  ports: [{port: 80}]\n', `spec.clusterIP: Invalid value: "None": may not be set to 'None' for NodePort services`],
+    ['  type: ExternalName\n', 'spec.externalName: Required value'],
+    ['  ports: []\n', 'spec.ports: Required value'],
+  ])('%j is refused: %s', (spec, message) => {
+    expect(errorOf(service(spec))).toBe(`/etc/manifests/web.yaml: document 1 (Service "web"): ${message}`);
+  });
+
+  test('a Service name must be a DNS-1035 label', () => {
+    expect(errorOf(service('  ports: [{port: 80}]\n', '1web'))).toContain('metadata.name: Invalid value: "1web": a DNS-1035 label must consist of');
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * Service links (pkg/kubelet/envvars/envvars.go FromServices): for every Service with a ClusterIP
+ * in the pod's namespace, <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT (the first port),
+ * <NAME>_SERVICE_PORT_<PORTNAME> (named ports), and Docker's link variables <NAME>_PORT and
+ * <NAME>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. Names are upper-cased with '-' as '_'.
+ * Services come in name order, so the environment is the same at every start.
+ */
+import type { Service } from '../api/types.js';
+
+export interface ServiceLookup {
+  /** The Services of a namespace, with their ClusterIPs allocated. */
+  servicesIn(namespace: string): readonly Service[];
+}
+
+const envName = (text: string): string => text.replaceAll('-', '_').toUpperCase();
+
+export function serviceLinkEnv(services: readonly Service[]): Array<{ name: string; value: string }> {
+  const env: Array<{ name: string; value: string }> = [];
+  const sorted = [...services].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  for (const service of sorted) {
+    const ip = service.spec?.clusterIP;
+    const ports = service.spec?.ports ?? [];
+    if (!ip || ip === 'None' || ports.length === 0) continue;
+    const prefix = envName(service.metadata?.name ?? '');
+    env.push({ name: `${prefix}_SERVICE_HOST`, value: ip });
+    env.push({ name: `${prefix}_SERVICE_PORT`, value: String(ports[0]!.port) });
+    for (const port of ports) {
+      if (port.name) env.push({ name: `${prefix}_SERVICE_PORT_${envName(port.name)}`, value: String(port.port) });
+    }
+    for (const [index, port] of ports.entries()) {
+      const protocol = (port.protocol ?? 'TCP').toLowerCase();
+      const url = `${protocol}://${ip}:${port.port}`;
+      if (index === 0) env.push({ name: `${prefix}_PORT`, value: url });
+      const portPrefix = `${prefix}_PORT_${port.port}_${protocol.toUpperCase()}`;
+      env.push({ name: portPrefix, value: url });
+      env.push({ name: `${portPrefix}_PROTO`, value: protocol });
+      env.push({ name: `${portPrefix}_PORT`, value: String(port.port) });
+      env.push({ name: `${portPrefix}_ADDR`, value: ip });
+    }
+  }
+  return env;
+}
