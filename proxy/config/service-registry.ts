@@ -1,0 +1,115 @@
+/**
+ * Services as an API server would store them, for a node that has none: each source (the
+ * manifest directory, the URL) reports its whole set; every Service gets its ClusterIP and, for
+ * NodePort and LoadBalancer types, its node ports, through the allocator. A Service whose
+ * requested ClusterIP or nodePort is taken, or out of range, is refused with a message naming
+ * the field, logged once, and left out; the others go on. Headless and ExternalName Services are
+ * kept (service links and later DNS want them) but get no ClusterIP.
+ *
+ * In cluster mode (issue 7) the API server takes this role: its Services arrive allocated.
+ */
+import type { Logger } from 'pino';
+import type { Service } from '../../agent/api/types.js';
+import { namespacedName } from '../../agent/api/types.js';
+import type { PodSource } from '../../agent/api/well-known.js';
+import type { ServiceAllocator } from './allocator.js';
+
+export type ServiceListener = (services: readonly Service[]) => void;
+
+/** Sources in order of precedence: a name declared twice keeps the first's. */
+const SourceOrder: readonly PodSource[] = ['file', 'http', 'api'];
+
+export class ServiceRegistry {
+  readonly #allocator: ServiceAllocator;
+  readonly #log: Logger;
+  readonly #bySource = new Map<PodSource, readonly Service[]>();
+  readonly #listeners: ServiceListener[] = [];
+  readonly #reported = new Set<string>();
+  #resolved: Service[] = [];
+  #round: Promise<void> = Promise.resolve();
+
+  readonly #sources: readonly PodSource[];
+
+  /** `sources`: the sources that will report; allocations are released only once all have. */
+  constructor(options: { allocator: ServiceAllocator; sources: readonly PodSource[]; logger: Logger }) {
+    this.#allocator = options.allocator;
+    this.#sources = options.sources;
+    this.#log = options.logger.child({ component: 'service-registry' });
+  }
+
+  onChange(listener: ServiceListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** The resolved Services: ClusterIPs and node ports filled in, refused ones left out. */
+  services(): readonly Service[] {
+    return this.#resolved;
+  }
+
+  /** Resolved Services of one namespace. */
+  servicesIn(namespace: string): Service[] {
+    return this.#resolved.filter((service) => service.metadata?.namespace === namespace);
+  }
+
+  /** Replaces `source`'s Services and resolves them all again; resolves once that is done. */
+  set(source: PodSource, services: readonly Service[]): Promise<void> {
+    this.#bySource.set(source, services);
+    this.#round = this.#round.then(() => this.#resolveAll()).catch((err: unknown) => this.#log.error({ err }, 'resolving services failed'));
+    return this.#round;
+  }
+
+  async #resolveAll(): Promise<void> {
+    const wanted = this.#wanted();
+    // Requests first, so that a dynamic allocation never takes an address someone asked for.
+    const requested = (s: Service): boolean => Boolean(s.spec?.clusterIP && s.spec.clusterIP !== 'None');
+    const ordered = [...wanted.filter(requested), ...wanted.filter((s) => !requested(s))];
+    this.#allocator.beginRound();
+    const resolved = new Map<string, Service>();
+    for (const service of ordered) {
+      const result = this.#resolve(service);
+      if (result.ok) resolved.set(namespacedName(service), result.service);
+      else this.#refuse(service, result.message);
+    }
+    await this.#allocator.endRound({ release: this.#sources.every((source) => this.#bySource.has(source)) });
+    this.#resolved = wanted.filter((s) => resolved.has(namespacedName(s))).map((s) => resolved.get(namespacedName(s))!);
+    for (const listener of this.#listeners) listener(this.#resolved);
+  }
+
+  /** Every source's Services, the first source's winning a name, in a stable order. */
+  #wanted(): Service[] {
+    const byName = new Map<string, Service>();
+    for (const source of SourceOrder) {
+      for (const service of this.#bySource.get(source) ?? []) {
+        const name = namespacedName(service);
+        if (!byName.has(name)) byName.set(name, service);
+      }
+    }
+    return [...byName.values()].sort((a, b) => namespacedName(a).localeCompare(namespacedName(b)));
+  }
+
+  #resolve(service: Service): { ok: true; service: Service } | { ok: false; message: string } {
+    const copy = structuredClone(service);
+    const spec = (copy.spec ??= {});
+    const name = namespacedName(service);
+    if (spec.type === 'ExternalName' || spec.clusterIP === 'None') return { ok: true, service: copy };
+    const ip = this.#allocator.clusterIP(name, spec.clusterIP || undefined);
+    if (!ip.ok) return { ok: false, message: `spec.clusterIP: ${ip.message}` };
+    spec.clusterIP = ip.value;
+    spec.clusterIPs = [ip.value];
+    if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') {
+      for (const [index, port] of (spec.ports ?? []).entries()) {
+        const allocated = this.#allocator.nodePort(`${name}:${port.name ?? ''}/${port.protocol ?? 'TCP'}`, port.nodePort);
+        if (!allocated.ok) return { ok: false, message: `spec.ports[${index}].nodePort: ${allocated.message}` };
+        port.nodePort = allocated.value;
+      }
+    }
+    return { ok: true, service: copy };
+  }
+
+  #refuse(service: Service, message: string): void {
+    const line = `Service ${namespacedName(service)} is not served: ${message}`;
+    if (this.#reported.has(line)) return;
+    this.#reported.add(line);
+    this.#log.error({ service: namespacedName(service) }, line);
+  }
+}

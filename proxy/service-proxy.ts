@@ -1,0 +1,113 @@
+/**
+ * The proxy's loop (kube-proxy's syncProxyRules driven by its BoundedFrequencyRunner): any
+ * change of Services or pods asks for a sync; syncs never overlap, and changes that arrive
+ * during one are folded into a single next one; a periodic resync repairs whatever went missing
+ * meanwhile. Each sync hands the datapath the whole state, built from the registry's Services
+ * and the feed's pods.
+ *
+ *   registry (Services) ─┐
+ *                        ├─► buildProxyState ─► proxier.sync (iptables | userspace)
+ *   pod feed (pods) ─────┘
+ */
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { errorMessage } from '../agent/api/errors.js';
+import type { Clock } from '../agent/util/clock.js';
+import { CoalescingRunner } from '../agent/util/coalescing-runner.js';
+import { buildProxyState } from './config/endpoints.js';
+import type { PodFeed } from './config/pod-feed.js';
+import type { ServiceRegistry } from './config/service-registry.js';
+import type { Proxier } from './datapath/proxier.js';
+
+export interface ServiceProxyOptions {
+  registry: ServiceRegistry;
+  pods: PodFeed;
+  proxier: Proxier;
+  /** kube-proxy's syncPeriod: a full resync at least this often. */
+  syncPeriodMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+export class ServiceProxy {
+  readonly metrics = new Registry();
+  readonly #o: ServiceProxyOptions;
+  readonly #log: Logger;
+  readonly #duration: Histogram;
+  readonly #syncs: Counter<'result'>;
+  readonly #lastSync: Gauge;
+  readonly #servicePorts: Gauge;
+  readonly #syncer = new CoalescingRunner(() => this.#syncOnce());
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  /** When the last sync succeeded (ms), for /healthz. */
+  lastSyncedAt: number | undefined;
+
+  constructor(options: ServiceProxyOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'service-proxy' });
+    this.#duration = new Histogram({
+      name: 'kubeproxy_sync_proxy_rules_duration_seconds',
+      help: 'SyncProxyRules latency in seconds',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.metrics],
+    });
+    this.#syncs = new Counter({ name: 'dockerlet_proxy_syncs_total', help: 'Syncs of the proxy datapath, by result', labelNames: ['result'], registers: [this.metrics] });
+    this.#lastSync = new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds',
+      help: 'The last time proxy rules were successfully synced',
+      registers: [this.metrics],
+    });
+    this.#servicePorts = new Gauge({ name: 'dockerlet_proxy_service_ports', help: 'Service ports in the last sync of the datapath', registers: [this.metrics] });
+  }
+
+  /** Syncs once, then follows changes and resyncs periodically. */
+  async start(): Promise<void> {
+    this.#o.registry.onChange(() => this.requestSync());
+    this.#o.pods.onChange(() => this.requestSync());
+    await this.#o.pods.start();
+    await this.requestSync();
+    this.#schedulePeriodic();
+  }
+
+  /** Stops syncing; the datapath is left as it is (a restarted proxy takes it over). */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#o.pods.stop();
+    await this.#syncer.stop();
+    await this.#o.proxier.stop();
+  }
+
+  /** Asks for a sync; resolves once a sync that started after this call has ended. */
+  requestSync(): Promise<void> {
+    return this.#syncer.run();
+  }
+
+  #schedulePeriodic(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      void this.requestSync().finally(() => this.#schedulePeriodic());
+    }, this.#o.syncPeriodMs);
+    this.#timer.unref();
+  }
+
+  async #syncOnce(): Promise<void> {
+    const started = performance.now();
+    try {
+      const state = buildProxyState(this.#o.registry.services(), this.#o.pods.pods());
+      await this.#o.proxier.sync(state);
+      const seconds = (performance.now() - started) / 1000;
+      this.#duration.observe(seconds);
+      this.#syncs.inc({ result: 'success' });
+      this.lastSyncedAt = this.#o.clock.now();
+      this.#lastSync.set(this.lastSyncedAt / 1000);
+      this.#servicePorts.set(state.servicePorts.length);
+      this.#log.debug({ servicePorts: state.servicePorts.length, seconds }, 'synced the datapath');
+    } catch (err) {
+      this.#syncs.inc({ result: 'error' });
+      this.#log.error({ err: errorMessage(err) }, 'syncing the datapath failed; the next sync tries again');
+    }
+  }
+}

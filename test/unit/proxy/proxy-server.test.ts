@@ -1,0 +1,89 @@
+import { createServer, type Server } from 'node:http';
+import { pino } from 'pino';
+import { Counter, Registry } from 'prom-client';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Service } from '../../../agent/api/types.js';
+import { buildProxyServer, splitSchemeNamePort } from '../../../proxy/server/app.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+});
+
+/** A loopback HTTP server standing in for a Service's ClusterIP. */
+async function backend(): Promise<number> {
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => response.end(JSON.stringify({ method: request.method, url: request.url, body })));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+function app(options: { lastSyncedAt?: number; services?: Service[]; now?: number } = {}) {
+  const metrics = new Registry();
+  new Counter({ name: 'dockerlet_proxy_syncs_total', help: 'syncs', registers: [metrics] }).inc();
+  return buildProxyServer({
+    lastSyncedAt: () => options.lastSyncedAt,
+    syncPeriodMs: 30_000,
+    metrics,
+    services: () => options.services ?? [],
+    logger: pino({ level: 'silent' }),
+    now: () => options.now ?? 100_000,
+  });
+}
+
+describe('/healthz', () => {
+  test('200 with the last sync and the time while syncs are recent; 503 before the first or after two periods', async () => {
+    const fresh = await app({ lastSyncedAt: 90_000 }).inject('/healthz');
+    expect(fresh.statusCode).toBe(200);
+    expect(fresh.json()).toEqual({ lastUpdated: new Date(90_000).toISOString(), currentTime: new Date(100_000).toISOString() });
+    expect((await app({}).inject('/healthz')).statusCode).toBe(503);
+    expect((await app({ lastSyncedAt: 30_000 }).inject('/healthz')).statusCode).toBe(503);
+  });
+});
+
+test('/metrics serves the registry as Prometheus text', async () => {
+  const response = await app().inject('/metrics');
+  expect(response.body).toContain('dockerlet_proxy_syncs_total 1');
+});
+
+describe('the service proxy', () => {
+  const web = (port: number): Service => ({
+    metadata: { name: 'web', namespace: 'default' },
+    spec: { clusterIP: '127.0.0.1', ports: [{ name: 'http', port, protocol: 'TCP' }, { name: 'other', port: 1, protocol: 'TCP' }] },
+  });
+
+  test('forwards any method, path and query to the ClusterIP and port named', async () => {
+    const port = await backend();
+    const server = app({ services: [web(port)] });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+    try {
+      const get = await fetch(`${base}/proxy/namespaces/default/services/web:http/a/b?x=1`);
+      expect(await get.json()).toEqual({ method: 'GET', url: '/a/b?x=1', body: '' });
+      const post = await fetch(`${base}/proxy/namespaces/default/services/web/submit`, { method: 'POST', body: 'payload', headers: { 'content-type': 'text/plain' } });
+      expect(await post.json()).toEqual({ method: 'POST', url: '/submit', body: 'payload' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('an unknown Service is 404; a port it does not have is 503; a refused connection is 503', async () => {
+    const server = app({ services: [web(1)] });
+    expect((await server.inject('/proxy/namespaces/default/services/nope/')).json()).toMatchObject({ code: 404, message: 'services "nope" not found' });
+    expect((await server.inject('/proxy/namespaces/default/services/web:9999/')).statusCode).toBe(503);
+    const refused = await server.inject('/proxy/namespaces/default/services/web:http/');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().message).toMatch(/^error trying to reach service: connect ECONNREFUSED 127\.0\.0\.1:1/);
+  });
+});
+
+test('splitSchemeNamePort', () => {
+  expect(splitSchemeNamePort('web')).toEqual({ scheme: 'http', name: 'web', port: '' });
+  expect(splitSchemeNamePort('web:8080')).toEqual({ scheme: 'http', name: 'web', port: '8080' });
+  expect(splitSchemeNamePort('https:web:tls')).toEqual({ scheme: 'https', name: 'web', port: 'tls' });
+  expect(splitSchemeNamePort('ftp:web:1')).toBeUndefined();
+});
