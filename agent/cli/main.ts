@@ -4,17 +4,11 @@
  * config (the message names the flag or field).
  */
 import { Command, CommanderError, Option } from 'commander';
-import type { Logger } from 'pino';
-import { errorMessage, isDockerletError } from '../api/errors.js';
-import { Kubelet } from '../kubelet.js';
-import { createLogger, type LoggingFormat } from './logger.js';
-import { Defaults, resolveAgentOptions, type AgentFlags } from './options.js';
-import { podSummaryLine } from './pod-summary.js';
-
-interface CommonFlags {
-  loggingFormat: LoggingFormat;
-  v: string;
-}
+import { errorMessage } from '../api/errors.js';
+import { runAgent, runProxy, type CommonFlags, type StandaloneProxyFlags } from './commands.js';
+import type { LoggingFormat } from './logger.js';
+import { Defaults, type AgentFlags } from './options.js';
+import { ProxyDefaults, type ProxyFlags } from './proxy-options.js';
 
 function addAgentFlags(command: Command): Command {
   return command
@@ -42,65 +36,24 @@ function addAgentFlags(command: Command): Command {
     .option('--runtime-request-timeout <duration>', `timeout of each Docker request (default: ${Defaults.runtimeRequestTimeout})`);
 }
 
+function addProxyFlags(command: Command): Command {
+  return command
+    .addOption(new Option('--proxy-mode <mode>', 'the datapath (default: iptables when it is usable)').choices(['iptables', 'userspace']))
+    .option('--service-cluster-ip-range <cidr>', `the ClusterIP range; the host guard protects it (default: ${ProxyDefaults.serviceClusterIpRange})`)
+    .option('--service-node-port-range <range>', `the NodePort range (default: ${ProxyDefaults.serviceNodePortRange})`)
+    .option('--healthz-bind-address <ip:port>', `the proxy's HTTP server; port 0 disables it (default: ${ProxyDefaults.healthzBindAddress})`)
+    .option('--proxy-sync-period <duration>', `full resync of the datapath (default: ${ProxyDefaults.proxySyncPeriod})`);
+}
+
 function addCommonFlags(command: Command, defaultFormat: LoggingFormat): Command {
   return command
     .addOption(new Option('--logging-format <format>', 'log format').choices(['json', 'text']).default(defaultFormat))
     .option('-v, --v <level>', 'log verbosity: 0-1 info, 2-4 debug, 5+ trace', '0');
 }
 
-/** Runs the agent until SIGINT or SIGTERM; pods keep running when it stops. */
-async function runAgent(flags: AgentFlags & CommonFlags, printSummary: boolean): Promise<number> {
-  const verbosity = Number(flags.v);
-  if (!Number.isInteger(verbosity) || verbosity < 0) {
-    console.error(`--v: invalid value ${JSON.stringify(flags.v)}: must be a non-negative integer`);
-    return 2;
-  }
-  const log: Logger = createLogger(flags.loggingFormat, verbosity);
-  let kubelet: Kubelet;
-  try {
-    const resolved = await resolveAgentOptions(flags);
-    if (resolved.ignoredConfigFields.length > 0) {
-      log.warn({ fields: resolved.ignoredConfigFields }, `--config: dockerlet does not act on these fields: ${resolved.ignoredConfigFields.join(', ')}`);
-    }
-    kubelet = new Kubelet(resolved.options, { logger: log });
-  } catch (err) {
-    console.error(`dockerlet: ${errorMessage(err)}`);
-    return isDockerletError(err) && err.status === 2 ? 2 : 1;
-  }
-  if (printSummary) {
-    kubelet.statuses.onChange((pod, status, previous) => {
-      const line = podSummaryLine(pod, status, previous);
-      if (line) console.log(line);
-    });
-  }
-  try {
-    await kubelet.start();
-  } catch (err) {
-    log.error({ err }, 'the agent could not start');
-    console.error(`dockerlet: ${errorMessage(err)}`);
-    await kubelet.stop();
-    return isDockerletError(err) && err.status === 2 ? 2 : 1;
-  }
-  if (printSummary) {
-    const { port, readOnlyPort } = kubelet.listening;
-    console.log(`dockerlet is running on node ${kubelet.options.nodeName}: pods ${readOnlyPort ?? port ?? ''}/pods; Ctrl-C stops the agent (pods keep running)`);
-  }
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      log.info({ signal }, 'stopping; running pods are left running');
-      void kubelet.stop().then(() => resolve(0));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-}
-
 function buildProgram(): Command {
   const program = new Command('dockerlet')
-    .description('A kubelet for hosts that run Docker: static pods from a directory or a URL, run as Docker containers')
+    .description('A kubelet for hosts that run Docker: static pods from a directory or a URL, run as Docker containers, and a service proxy')
     .showHelpAfterError()
     .exitOverride();
   addCommonFlags(addAgentFlags(program.command('agent').description('run the node agent (the kubelet)')), 'json').action(
@@ -108,11 +61,22 @@ function buildProgram(): Command {
       process.exitCode = await runAgent(flags, false);
     },
   );
-  addCommonFlags(addAgentFlags(program.command('up').description('run the agent, printing each pod as it comes up (what npm start runs)')), 'text').action(
-    async (flags: AgentFlags & CommonFlags) => {
-      process.exitCode = await runAgent(flags, true);
-    },
-  );
+  const up = program.command('up').description('run the agent and the service proxy, printing pods and services as they come up (what npm start runs)');
+  addCommonFlags(addProxyFlags(addAgentFlags(up)), 'text').action(async (flags: AgentFlags & ProxyFlags & CommonFlags) => {
+    process.exitCode = await runAgent(flags, true);
+  });
+  const proxy = program
+    .command('proxy')
+    .description("run the service proxy alone: Services from the manifest sources, pods from an agent's read-only API")
+    .option('--pod-manifest-path <path>', 'directory (or file) of manifests whose Services to serve')
+    .option('--manifest-url <url>', 'URL of manifests whose Services to serve')
+    .option('--kubelet-url <url>', `the agent's read-only API, for pods and their readiness (default: http://127.0.0.1:${Defaults.readOnlyPort})`)
+    .option('--root-dir <dir>', `where the proxy keeps its allocations (default: ${Defaults.rootDir})`)
+    .option('--cluster-cidr <cidr>', `the pods' CIDR; other sources reaching a ClusterIP are masqueraded (default: ${Defaults.podCIDR})`)
+    .option('--cleanup', 'remove every rule, address and sysctl the proxy set on this host, then exit');
+  addCommonFlags(addProxyFlags(proxy), 'json').action(async (flags: StandaloneProxyFlags & CommonFlags) => {
+    process.exitCode = await runProxy(flags);
+  });
   for (const command of program.commands) command.exitOverride().showHelpAfterError();
   return program;
 }

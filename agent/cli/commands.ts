@@ -1,0 +1,182 @@
+/**
+ * What each command runs, until SIGINT or SIGTERM: `agent` the kubelet; `up` the kubelet and the
+ * service proxy in one process, printing pods and services as they come up; `proxy` the service
+ * proxy alone, its Services from the manifest sources and its pods from an agent's read-only
+ * API. Pods, containers and datapath rules are left in place on exit: a restarted process takes
+ * them over. Returns the exit code: 0 clean shutdown, 1 runtime error, 2 bad flags or config.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { DockerletError, errorMessage, isDockerletError } from '../api/errors.js';
+import type { PodSource } from '../api/well-known.js';
+import type { ManifestObjects } from '../config/read-manifest.js';
+import { FileSource } from '../config/sources/file-source.js';
+import { HttpSource } from '../config/sources/http-source.js';
+import type { PodSourceRunner } from '../config/sources/source.js';
+import { Kubelet, type KubeletOptions } from '../kubelet.js';
+import { parseDuration } from '../util/duration.js';
+import { KubeletApiPodFeed, localPodFeed } from '../../proxy/config/pod-feed.js';
+import { cleanupProxy, ServiceProxyNode } from '../../proxy/proxy.js';
+import { createLogger, type LoggingFormat } from './logger.js';
+import { Defaults, resolveAgentOptions, type AgentFlags } from './options.js';
+import { podSummaryLine } from './pod-summary.js';
+import { resolveProxyOptions, type ProxyFlags } from './proxy-options.js';
+import { serviceSummaryLines } from './service-summary.js';
+
+export interface CommonFlags {
+  loggingFormat: LoggingFormat;
+  v: string;
+}
+
+export interface StandaloneProxyFlags extends ProxyFlags {
+  podManifestPath?: string;
+  manifestUrl?: string;
+  rootDir?: string;
+  clusterCidr?: string;
+  kubeletUrl?: string;
+  cleanup?: boolean;
+}
+
+const exitCode = (err: unknown): number => (isDockerletError(err) && err.status === 2 ? 2 : 1);
+
+function logger(flags: CommonFlags): Logger | number {
+  const verbosity = Number(flags.v);
+  if (!Number.isInteger(verbosity) || verbosity < 0) {
+    console.error(`--v: invalid value ${JSON.stringify(flags.v)}: must be a non-negative integer`);
+    return 2;
+  }
+  return createLogger(flags.loggingFormat, verbosity);
+}
+
+/** Resolves with 0 once SIGINT or SIGTERM has stopped everything; a second signal exits at once. */
+function untilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      log.info({ signal }, 'stopping; running pods and service rules are left in place');
+      void stop().then(() => resolve(0));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+/** Prints each service line once it appears or changes. */
+function printServices(node: ServiceProxyNode): void {
+  const printed = new Set<string>();
+  node.registry.onChange((services) => {
+    for (const line of serviceSummaryLines(services)) {
+      if (!printed.has(line)) console.log(line);
+      printed.add(line);
+    }
+  });
+}
+
+/** `dockerlet agent` (withProxy false) and `dockerlet up` (withProxy true, and a line per pod and service). */
+export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags, withProxy: boolean): Promise<number> {
+  const log = logger(flags);
+  if (typeof log === 'number') return log;
+  let kubelet: Kubelet;
+  let proxy: ServiceProxyNode | undefined;
+  try {
+    const resolved = await resolveAgentOptions(flags);
+    if (resolved.ignoredConfigFields.length > 0) {
+      log.warn({ fields: resolved.ignoredConfigFields }, `--config: dockerlet does not act on these fields: ${resolved.ignoredConfigFields.join(', ')}`);
+    }
+    const options = resolved.options;
+    kubelet = new Kubelet(options, { logger: log, ...(withProxy ? { services: { servicesIn: (namespace) => proxy!.registry.servicesIn(namespace) } } : {}) });
+    if (withProxy) {
+      const proxyOptions = await resolveProxyOptions(flags, { rootDir: options.rootDir, podCIDR: options.podCIDR, sources: sourcesOf(options) });
+      proxy = new ServiceProxyNode(proxyOptions, { pods: localPodFeed(kubelet), logger: log });
+      const registry = proxy.registry;
+      kubelet.onManifestObjects((source, objects) => void registry.set(source, objects.services));
+    }
+  } catch (err) {
+    console.error(`dockerlet: ${errorMessage(err)}`);
+    return exitCode(err);
+  }
+  if (withProxy) {
+    kubelet.statuses.onChange((pod, status, previous) => {
+      const line = podSummaryLine(pod, status, previous);
+      if (line) console.log(line);
+    });
+    printServices(proxy!);
+  }
+  try {
+    await kubelet.start();
+    await proxy?.start();
+  } catch (err) {
+    log.error({ err }, 'dockerlet could not start');
+    console.error(`dockerlet: ${errorMessage(err)}`);
+    await proxy?.stop();
+    await kubelet.stop();
+    return exitCode(err);
+  }
+  if (withProxy) {
+    const { port, readOnlyPort } = kubelet.listening;
+    console.log(
+      `dockerlet is running on node ${kubelet.options.nodeName}: pods ${readOnlyPort ?? port ?? ''}/pods, services ${proxy!.listening ?? '(no proxy API)'}; Ctrl-C stops it (pods keep running)`,
+    );
+  }
+  return untilSignal(log, async () => {
+    await proxy?.stop();
+    await kubelet.stop();
+  });
+}
+
+function sourcesOf(options: Pick<KubeletOptions, 'staticPodPath' | 'staticPodURL'>): PodSource[] {
+  return [...(options.staticPodPath ? (['file'] as const) : []), ...(options.staticPodURL ? (['http'] as const) : [])];
+}
+
+/** `dockerlet proxy`: the service proxy alone (or --cleanup: remove its rules and exit). */
+export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promise<number> {
+  const log = logger(flags);
+  if (typeof log === 'number') return log;
+  const rootDir = flags.rootDir ?? Defaults.rootDir;
+  const sources: PodSourceRunner[] = [];
+  let node: ServiceProxyNode;
+  try {
+    const kubeletUrl = flags.kubeletUrl ?? `http://127.0.0.1:${Defaults.readOnlyPort}`;
+    if (!/^https?:\/\//.test(kubeletUrl)) {
+      throw new DockerletError('DKL_ERR_FLAG_INVALID', `--kubelet-url: invalid value ${JSON.stringify(kubeletUrl)}: must be an http:// URL`);
+    }
+    const options = await resolveProxyOptions(flags, {
+      rootDir,
+      podCIDR: flags.clusterCidr ?? Defaults.podCIDR,
+      sources: sourcesOf({ ...(flags.podManifestPath ? { staticPodPath: flags.podManifestPath } : {}), ...(flags.manifestUrl ? { staticPodURL: flags.manifestUrl } : {}) }),
+    });
+    if (flags.cleanup) {
+      await cleanupProxy(options, log);
+      log.info('removed the proxy rules, addresses and state of this host');
+      return 0;
+    }
+    node = new ServiceProxyNode(options, { pods: new KubeletApiPodFeed({ kubeletUrl, periodMs: 1_000, logger: log }), logger: log });
+    const onSnapshot = (source: PodSource) => (objects: ManifestObjects) => void node.registry.set(source, objects.services);
+    const nodeName = hostname().toLowerCase();
+    const checkMs = parseDuration(Defaults.fileCheckFrequency)!;
+    if (flags.podManifestPath) sources.push(new FileSource({ path: flags.podManifestPath, nodeName, checkFrequencyMs: checkMs, logger: log, onSnapshot: onSnapshot('file') }));
+    if (flags.manifestUrl) {
+      sources.push(new HttpSource({ url: flags.manifestUrl, headers: {}, nodeName, checkFrequencyMs: checkMs, logger: log, onSnapshot: onSnapshot('http') }));
+    }
+    if (sources.length === 0) log.warn('no Service source: set --pod-manifest-path or --manifest-url');
+  } catch (err) {
+    console.error(`dockerlet: ${errorMessage(err)}`);
+    return exitCode(err);
+  }
+  try {
+    await Promise.all(sources.map((source) => source.start()));
+    await node.start();
+  } catch (err) {
+    log.error({ err }, 'the proxy could not start');
+    console.error(`dockerlet: ${errorMessage(err)}`);
+    await Promise.all(sources.map((source) => source.stop()));
+    await node.stop();
+    return exitCode(err);
+  }
+  return untilSignal(log, async () => {
+    await Promise.all(sources.map((source) => source.stop()));
+    await node.stop();
+  });
+}
