@@ -14,9 +14,11 @@ import { systemClock, type Clock } from '../agent/util/clock.js';
 import { ServiceAllocator } from './config/allocator.js';
 import type { PodFeed } from './config/pod-feed.js';
 import { ServiceRegistry } from './config/service-registry.js';
+import { ExecCommandRunner } from './datapath/iptables/command-runner.js';
 import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';
+import { checkServiceGuard } from './host-guard.js';
 import { parseIpv4Cidr } from './ipv4.js';
 import { buildProxyServer } from './server/app.js';
 import { ServiceProxy } from './service-proxy.js';
@@ -78,6 +80,13 @@ export class ServiceProxyNode {
 
   /** Loads the allocations, syncs the datapath once, then follows changes and serves HTTP. */
   async start(): Promise<void> {
+    const guard = await checkServiceGuard(new ExecCommandRunner(), this.#options.serviceCIDR);
+    if (!guard.covered) {
+      this.#log.warn(
+        { serviceCIDR: this.#options.serviceCIDR },
+        `${guard.reason}: traffic to a ClusterIP that no rule rewrites can leave this host; run DOCKERLET_SERVICE_CIDR=${this.#options.serviceCIDR} scripts/setup-host.sh`,
+      );
+    }
     await this.#allocator.load();
     await this.#proxy.start();
     const { host, port } = this.#options.healthzBindAddress;

@@ -1,0 +1,17 @@
+/**
+ * Whether the host's service CIDR guard (scripts/setup-host.sh) covers the proxy's service CIDR.
+ * The guard rejects what no proxy rule rewrote, so nothing addressed to a ClusterIP leaves the
+ * host even while the proxy is down; a proxy given another CIDR would run without it.
+ */
+import type { CommandRunner } from './datapath/iptables/command-runner.js';
+import { ServiceGuardChain } from './datapath/iptables/chains.js';
+
+export type GuardCheck = { covered: true } | { covered: false; reason: string };
+
+export async function checkServiceGuard(runner: CommandRunner, serviceCIDR: string): Promise<GuardCheck> {
+  const listed = await runner.run('iptables', ['-w', '5', '-S', ServiceGuardChain]);
+  if (listed.code !== 0) return { covered: false, reason: `the ${ServiceGuardChain} chain is not installed (${listed.stderr.trim() || `exit code ${listed.code}`})` };
+  const rejects = listed.stdout.split('\n').some((rule) => rule.includes(` -d ${serviceCIDR} `) && rule.includes('-j REJECT'));
+  if (!rejects) return { covered: false, reason: `the ${ServiceGuardChain} chain does not reject ${serviceCIDR}` };
+  return { covered: true };
+}
