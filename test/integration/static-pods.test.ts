@@ -6,12 +6,11 @@ import { waitFor } from '../helpers/wait-for.js';
 const sleeper = (name: string, extra = ''): string => busyboxPod(name, `${extra}exec sleep 3600`);
 
 describe('manifest directory', () => {
-  test('a written file becomes a running pod within two seconds', async () => {
+  // How fast is measured by the benchmarks (npm run bench), not here.
+  test('a written file becomes a running pod', async () => {
     const agent = await startAgent();
-    const written = Date.now();
     await agent.writeManifest('sleeper.yaml', sleeper('sleeper'));
-    const pod = await agent.waitForPod('sleeper', 'Running', (p) => p.status?.phase === 'Running', { timeoutMs: 2_000 });
-    expect(Date.now() - written).toBeLessThan(2_000);
+    const pod = await agent.waitForPod('sleeper', 'Running', (p) => p.status?.phase === 'Running');
     expect(pod.metadata?.name).toBe(`sleeper-${agent.nodeName}`);
   });
 
