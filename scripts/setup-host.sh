@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Sets up this host for dockerlet, idempotently; npm start, npm test and .ci/run all use it.
-#   1. Debian's docker.io (with iptables) and busybox-static, installed when missing;
+#   1. Debian's docker.io (with iptables), conntrack (the proxy clears stale UDP entries with it)
+#      and busybox-static, installed when missing;
 #   2. a Docker daemon, started when none answers;
 #   3. the local images (no registry is reachable): dockerlet.local/busybox:1.35 and the pod
-#      sandbox image dockerlet.local/pause:3.10, both from busybox-static;
+#      sandbox image dockerlet.local/pause:3.10, both from busybox-static; with --for-tests also
+#      dockerlet.local/node:<version>, busybox plus this host's node binary and its libraries
+#      (test servers busybox cannot be, such as a UDP echo server);
 #   4. the service CIDR guard: filter-table REJECT rules so that nothing addressed to the
 #      service CIDR leaves the host unless a proxy rule rewrote it (see DESIGN.md).
 # With --for-tests it also installs what the tests need (Debian's docker-registry).
@@ -32,6 +35,7 @@ fi
 packages=()
 command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
 command -v iptables >/dev/null 2>&1 || packages+=(iptables)
+command -v conntrack >/dev/null 2>&1 || packages+=(conntrack)
 dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
 if [ "$for_tests" = 1 ]; then
   command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
@@ -67,12 +71,16 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 # 3. Local images, built from busybox-static's single binary.
-build_image() { # build_image <tag> <docker import --change>...
+build_image() { # build_image <tag> <docker import --change>...; EXTRA_FILES: host files to copy in too
   local tag=$1
   shift
   docker image inspect "$tag" >/dev/null 2>&1 && return 0
   local root
   root=$(mktemp -d)
+  for file in ${EXTRA_FILES:-}; do
+    mkdir -p "$root$(dirname "$file")"
+    cp -L "$file" "$root$file"
+  done
   mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/var/www"
   chmod 1777 "$root/tmp"
   cp /bin/busybox "$root/bin/busybox"
@@ -90,6 +98,12 @@ build_image() { # build_image <tag> <docker import --change>...
 build_image "$BUSYBOX_IMAGE" 'CMD ["/bin/sh"]'
 # The sandbox only holds the pod's namespaces: it sleeps, reaps, and exits at once on TERM.
 build_image "$PAUSE_IMAGE" 'ENTRYPOINT ["/bin/sh", "-c", "trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]'
+if [ "$for_tests" = 1 ]; then
+  node_bin=$(command -v node)
+  # The node binary and the shared libraries it loads, as ldd lists them.
+  EXTRA_FILES="$node_bin $(ldd "$node_bin" | grep -o '/[^ ]*' | tr '\n' ' ')" \
+    build_image "dockerlet.local/node:$(node --version | tr -d v)" "ENV PATH=/bin:$(dirname "$node_bin")"
+fi
 
 # 4. The service CIDR guard. Packets a proxy rule DNATs no longer carry a service address when
 #    they reach the filter table; anything else addressed to the service CIDR is refused here.

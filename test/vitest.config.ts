@@ -3,10 +3,19 @@ import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * Four projects. unit, integration and e2e run together (two workers: integration files share
+ * the Docker engine). network holds every test that runs a service proxy: a proxy owns the
+ * host's DOCKERLET chains and service addresses, so two at once would undo each other; these
+ * files run after the others (groupOrder), one at a time.
+ */
+const dockerSetup = ['test/helpers/docker-global-setup.ts'];
+const buildSetup = ['test/helpers/build-global-setup.ts'];
+const proxyTests = ['test/integration/proxy.test.ts', 'test/e2e/proxy-process.test.ts'];
+
 export default defineConfig({
   test: {
     root,
-    // Two cores: integration files share the Docker engine, two at a time.
     maxWorkers: 2,
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
@@ -15,7 +24,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/helpers/docker-global-setup.ts'],
+          exclude: proxyTests,
+          globalSetup: dockerSetup,
           testTimeout: 90_000,
           hookTimeout: 60_000,
         },
@@ -25,7 +35,20 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          globalSetup: ['test/helpers/docker-global-setup.ts', 'test/helpers/build-global-setup.ts'],
+          exclude: proxyTests,
+          globalSetup: [...dockerSetup, ...buildSetup],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'network',
+          include: proxyTests,
+          globalSetup: [...dockerSetup, ...buildSetup],
+          sequence: { groupOrder: 1 },
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 60_000,
         },

@@ -1,9 +1,7 @@
 /**
- * The agent as a real process (issue 2, points 1, 7 and 9): it survives kill -9 without touching
- * running containers, stops cleanly on SIGTERM leaving pods running, and `dockerlet up` runs the
- * repository's own example manifests as they are.
+ * The agent as a real process (issue 2, point 7): it survives kill -9 without touching running
+ * containers, and stops cleanly on SIGTERM leaving pods running.
  */
-import { resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { Pod } from '../../agent/api/types.js';
 import { containerStatus, isReady, busyboxPod } from '../helpers/agent-harness.js';
@@ -88,23 +86,8 @@ describe('restart safety', () => {
     agent.process.child.kill('SIGTERM');
     const result = await agent.process.exited;
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('stopping; running pods are left running');
+    expect(result.stderr).toContain('stopping; running pods and service rules are left in place');
     const after = await nodeContainers(agent.nodeName);
     expect(after.map((c) => [c.Id, c.State])).toEqual(before.map((c) => [c.Id, 'running']));
-  });
-});
-
-describe('dockerlet up', () => {
-  test("runs the repository's manifests/ as they are and prints each pod as it comes up", async () => {
-    const agent = await startAgentProcess({ command: 'up', manifestDir: resolve(import.meta.dirname, '../../manifests') });
-    const web = await agent.waitForPod('web', 'Ready', isReady, { timeoutMs: 30_000 });
-    const line = `pod default/web-${agent.nodeName}: Running, Ready ip=${web.status!.podIP}`;
-    await waitFor('the summary line', () => agent.process.stdout.includes(line));
-    expect(agent.process.stdout).toContain(`dockerlet is running on node ${agent.nodeName}`);
-    // The example serves what it promises, on the pod IP.
-    const body = await waitFor('the web pod to answer', async () => (await fetch(`http://${web.status!.podIP}:8080/`)).text());
-    expect(body).toBe(`hello from web-${agent.nodeName} on ${agent.nodeName}\n`);
-    agent.process.child.kill('SIGINT');
-    expect((await agent.process.exited).code).toBe(0);
   });
 });

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { Pod } from '../../agent/api/types.js';
 import { Kubelet, type KubeletOptions } from '../../agent/kubelet.js';
+import { localPodFeed } from '../../proxy/config/pod-feed.js';
+import type { ProxyMode } from '../../proxy/datapath/proxier.js';
+import { makeProxier, ServiceProxyNode, type ProxyOptions } from '../../proxy/proxy.js';
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
@@ -16,6 +19,8 @@ import { waitFor, type WaitOptions } from './wait-for.js';
 
 export interface AgentHarness {
   kubelet: Kubelet;
+  /** The service proxy, when the agent was started with one. */
+  proxy?: ServiceProxyNode;
   nodeName: string;
   manifestDir: string;
   rootDir: string;
@@ -90,7 +95,12 @@ export interface StartAgentOptions {
   options?: Partial<KubeletOptions>;
   /** Manifests to write before the agent starts. */
   manifests?: Record<string, string>;
+  /** Run the service proxy with this datapath next to the agent, as `dockerlet up` does. */
+  proxy?: ProxyMode;
 }
+
+/** The service CIDR the host guard protects (scripts/setup-host.sh). */
+export const ServiceCIDR = '10.96.0.0/16';
 
 export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHarness> {
   const nodeName = uniqueNodeName();
@@ -100,26 +110,59 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   await mkdir(manifestDir);
   for (const [file, content] of Object.entries(start.manifests ?? {})) await writeFile(join(manifestDir, file), content);
   const options = { ...defaultOptions(nodeName, rootDir, manifestDir), ...start.options };
-  const running = new Set<Kubelet>();
+  const running = new Set<{ stop(): Promise<void> }>();
+  const proxyOptions = start.proxy ? await proxyOptionsFor(start.proxy, join(base, 'proxy')) : undefined;
   // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {
-    await Promise.all([...running].map((kubelet) => kubelet.stop()));
+    await Promise.all([...running].map((part) => part.stop()));
+    if (proxyOptions) await makeProxier(proxyOptions.mode, proxyOptions, memoryLogger().logger).cleanup();
     await removeNodeContainers(nodeName);
     // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
     await unmountAll(base);
     await rm(base, { recursive: true, force: true });
   });
-  return launch(options, manifestDir, rootDir, running);
+  return launch({ options, manifestDir, rootDir, running, proxyOptions });
 }
 
-async function launch(options: KubeletOptions, manifestDir: string, rootDir: string, running: Set<Kubelet>): Promise<AgentHarness> {
+async function proxyOptionsFor(mode: ProxyMode, stateDir: string): Promise<ProxyOptions> {
+  return {
+    mode,
+    serviceCIDR: ServiceCIDR,
+    podCIDR: '10.244.0.0/16',
+    nodePortRange: { min: 30000, max: 32767 },
+    stateDir,
+    syncPeriodMs: 30_000,
+    healthzBindAddress: { host: '127.0.0.1', port: await freePort() },
+    sources: ['file'],
+  };
+}
+
+interface LaunchSetup {
+  options: KubeletOptions;
+  manifestDir: string;
+  rootDir: string;
+  running: Set<{ stop(): Promise<void> }>;
+  proxyOptions: ProxyOptions | undefined;
+}
+
+async function launch(setup: LaunchSetup): Promise<AgentHarness> {
+  const { options, manifestDir, rootDir, running, proxyOptions } = setup;
   const log = memoryLogger();
-  const kubelet = new Kubelet(options, { logger: log.logger });
+  let proxy: ServiceProxyNode | undefined;
+  const kubelet = new Kubelet(options, { logger: log.logger, ...(proxyOptions ? { services: { servicesIn: (ns: string) => proxy!.registry.servicesIn(ns) } } : {}) });
   running.add(kubelet);
+  if (proxyOptions) {
+    proxy = new ServiceProxyNode(proxyOptions, { pods: localPodFeed(kubelet), logger: log.logger });
+    const registry = proxy.registry;
+    kubelet.onManifestObjects((source, objects) => void registry.set(source, objects.services));
+    running.add(proxy);
+  }
   await kubelet.start();
+  await proxy?.start();
   const fullName = (name: string): string => `${name}-${options.nodeName}`;
   const harness: AgentHarness = {
     kubelet,
+    ...(proxy ? { proxy } : {}),
     nodeName: options.nodeName,
     manifestDir,
     rootDir,
@@ -152,9 +195,11 @@ async function launch(options: KubeletOptions, manifestDir: string, rootDir: str
     },
     stop: () => kubelet.stop(),
     async restart() {
+      await proxy?.stop();
       await kubelet.stop();
       running.delete(kubelet);
-      return launch(options, manifestDir, rootDir, running);
+      if (proxy) running.delete(proxy);
+      return launch(setup);
     },
   };
   return harness;

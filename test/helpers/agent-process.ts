@@ -38,6 +38,12 @@ export function runCli(args: readonly string[], options: { cwd?: string } = {}):
   return cli;
 }
 
+/** `dockerlet proxy --cleanup`: what a proxy this test ran left on the host goes. */
+export async function cleanupProxyRules(rootDir: string): Promise<void> {
+  const result = await spawnCli(['proxy', '--cleanup', '--root-dir', rootDir], {}).exited;
+  if (result.code !== 0) throw new Error(`dockerlet proxy --cleanup failed: ${result.stderr}`);
+}
+
 /** Kills `cli` with SIGKILL unless it has exited, and waits for the exit. */
 async function killCli(cli: CliProcess): Promise<void> {
   if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
@@ -76,6 +82,8 @@ export interface AgentProcessOptions {
   /** Pod manifest directory to use instead of a fresh one (e.g. the repository's manifests/). */
   manifestDir?: string;
   extraArgs?: string[];
+  /** The process runs a service proxy: remove its rules and addresses when the test ends. */
+  proxy?: boolean;
 }
 
 export interface AgentProcess {
@@ -106,6 +114,7 @@ export async function startAgentProcess(options: AgentProcessOptions = {}): Prom
   // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {
     await Promise.all(processes.map(killCli));
+    if (options.proxy) await cleanupProxyRules(rootDir);
     await removeNodeContainers(nodeName);
     // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
     await unmountAll(base);
