@@ -3,7 +3,9 @@
  * change of Services or pods asks for a sync; syncs never overlap, and changes that arrive
  * during one are folded into a single next one; a periodic resync repairs whatever went missing
  * meanwhile. Each sync hands the datapath the whole state, built from the registry's Services
- * and the feed's pods.
+ * and the feed's pods. As kube-proxy only syncs when its change trackers hold changes, a
+ * requested sync whose state equals the last one synced is skipped (a pod no Service selects
+ * changing its status costs no iptables-restore); the periodic one always runs.
  *
  *   registry (Services) ─┐
  *                        ├─► buildProxyState ─► proxier.sync (iptables | userspace)
@@ -17,7 +19,7 @@ import { CoalescingRunner } from '../agent/util/coalescing-runner.js';
 import { buildProxyState } from './config/endpoints.js';
 import type { PodFeed } from './config/pod-feed.js';
 import type { ServiceRegistry } from './config/service-registry.js';
-import type { Proxier } from './datapath/proxier.js';
+import type { Proxier, ProxyState } from './datapath/proxier.js';
 
 export interface ServiceProxyOptions {
   registry: ServiceRegistry;
@@ -40,6 +42,8 @@ export class ServiceProxy {
   readonly #syncer = new CoalescingRunner(() => this.#syncOnce());
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** The state of the last successful sync; undefined forces the next one. */
+  #syncedState: string | undefined;
   /** When the last sync succeeded (ms), for /healthz. */
   lastSyncedAt: number | undefined;
 
@@ -88,6 +92,7 @@ export class ServiceProxy {
   #schedulePeriodic(): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
+      this.#syncedState = undefined;
       void this.requestSync().finally(() => this.#schedulePeriodic());
     }, this.#o.syncPeriodMs);
     this.#timer.unref();
@@ -97,7 +102,11 @@ export class ServiceProxy {
     const started = performance.now();
     try {
       const state = buildProxyState(this.#o.registry.services(), this.#o.pods.pods());
+      const key = stateKey(state);
+      if (key === this.#syncedState) return;
+      this.#syncedState = undefined;
       await this.#o.proxier.sync(state);
+      this.#syncedState = key;
       const seconds = (performance.now() - started) / 1000;
       this.#duration.observe(seconds);
       this.#syncs.inc({ result: 'success' });
@@ -110,4 +119,9 @@ export class ServiceProxy {
       this.#log.error({ err: errorMessage(err) }, 'syncing the datapath failed; the next sync tries again');
     }
   }
+}
+
+/** A ProxyState as a string that is equal exactly when the states are (endpoint order counts: it is the rules' order). */
+function stateKey(state: ProxyState): string {
+  return JSON.stringify([state.servicePorts, [...state.endpoints].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }
