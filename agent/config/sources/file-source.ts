@@ -7,6 +7,11 @@
  * A file is the unit of change: each is read, decoded and validated on its own. A file that
  * fails keeps its last good pods (a typo must not kill a running pod) and its error is logged
  * once per distinct content. A deleted file's pods are removed.
+ *
+ * As upstream, a watch event is acted on at once: the files changed in one turn of the event
+ * loop are read together and reported in one snapshot. A file that fails to decode after an
+ * event may still be being written (editors write in steps), so it is read again once it has
+ * been quiet for a moment, and only then reported; a file that decodes is taken as it is.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -31,15 +36,21 @@ interface FileState {
   objects: ManifestObjects;
 }
 
-/** Editors write in several steps: wait this long after the last event before reading. */
+/** How long a file that failed to decode must stay unchanged before its error is reported. */
 const SettleMs = 100;
+
+type ReadResult = 'changed' | 'unchanged' | 'invalid';
 
 export class FileSource implements PodSourceRunner {
   readonly name = 'file' as const;
   readonly #options: FileSourceOptions;
   readonly #log: Logger;
   readonly #files = new Map<string, FileState>();
-  readonly #pending = new Map<string, NodeJS.Timeout>();
+  /** Paths with watch events not yet handled: read together at the next turn of the event loop. */
+  readonly #dirty = new Set<string>();
+  #flushScheduled = false;
+  /** Files that failed to decode after an event, to be read again once quiet. */
+  readonly #settling = new Map<string, NodeJS.Timeout>();
   #watcher: FSWatcher | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
   #missingLogged = false;
@@ -63,8 +74,9 @@ export class FileSource implements PodSourceRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#rescanTimer);
-    for (const timer of this.#pending.values()) clearTimeout(timer);
-    this.#pending.clear();
+    for (const timer of this.#settling.values()) clearTimeout(timer);
+    this.#settling.clear();
+    this.#dirty.clear();
     await this.#watcher?.close();
     this.#watcher = undefined;
     await this.#queue;
@@ -91,7 +103,7 @@ export class FileSource implements PodSourceRunner {
     for (const file of this.#files.keys()) {
       if (!listed.files.includes(file)) this.#files.delete(file);
     }
-    for (const file of listed.files) await this.#readFile(file);
+    for (const file of listed.files) await this.#readFile(file, { reportErrors: true });
     this.#emit();
   }
 
@@ -108,33 +120,37 @@ export class FileSource implements PodSourceRunner {
     return { isDirectory: true, files };
   }
 
-  /** Reads one file; returns true when its pods changed. */
-  async #readFile(file: string): Promise<boolean> {
+  /**
+   * Reads one file. Content that fails to decode is reported (and remembered, so it is reported
+   * once) only with `reportErrors`; without, it is left for a later read and 'invalid' returned.
+   */
+  async #readFile(file: string, options: { reportErrors: boolean }): Promise<ReadResult> {
     let text: string;
     try {
       const info = await stat(file);
-      if (!info.isFile()) return false;
+      if (!info.isFile()) return 'unchanged';
       text = await readFile(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#files.delete(file);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#files.delete(file) ? 'changed' : 'unchanged';
       throw err;
     }
     const contentHash = fnv128a(text);
     const known = this.#files.get(file);
     this.#log.debug({ file, changed: known?.contentHash !== contentHash }, 'read static pod manifest');
-    if (known?.contentHash === contentHash) return false;
+    if (known?.contentHash === contentHash) return 'unchanged';
     const content = readManifest(text, { source: 'file', location: file }, this.#options.nodeName);
     if (!content.ok) {
+      if (!options.reportErrors) return 'invalid';
       const kept = known?.objects.pods.length ?? 0;
       this.#log.error(
         { file, keptPods: kept },
         `invalid static pod manifest, skipped: ${content.error}${kept > 0 ? ' (its pods keep running as they were)' : ''}`,
       );
       this.#files.set(file, { contentHash, objects: known?.objects ?? emptyManifestObjects() });
-      return false;
+      return 'unchanged';
     }
     this.#files.set(file, { contentHash, objects: content.objects });
-    return true;
+    return 'changed';
   }
 
   /** Starts watching the path; resolves once the watch is live, so no later write goes unseen. */
@@ -156,20 +172,46 @@ export class FileSource implements PodSourceRunner {
   }
 
   #schedule(path: string): void {
-    clearTimeout(this.#pending.get(path));
+    clearTimeout(this.#settling.get(path));
+    this.#settling.delete(path);
+    this.#dirty.add(path);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      const paths = [...this.#dirty];
+      this.#dirty.clear();
+      void this.#enqueue(() => this.#readChanged(paths));
+    });
+  }
+
+  /** Reads the files the watch reported, then reports the set once if any of them changed it. */
+  async #readChanged(paths: readonly string[]): Promise<void> {
+    if (this.#stopped) return;
+    if (paths.includes(this.#options.path) && !(await stat(this.#options.path).catch(() => undefined))) {
+      await this.#rescan();
+      return;
+    }
+    let changed = false;
+    for (const path of paths) {
+      const result = await this.#readFile(path, { reportErrors: false });
+      if (result === 'invalid') this.#settle(path);
+      changed ||= result === 'changed';
+    }
+    if (changed) this.#emit();
+  }
+
+  /** Reads `path` again once it has had no event for SettleMs, reporting what is wrong with it then. */
+  #settle(path: string): void {
     const timer = setTimeout(() => {
-      this.#pending.delete(path);
+      this.#settling.delete(path);
       void this.#enqueue(async () => {
-        if (path === this.#options.path && !(await stat(path).catch(() => undefined))) {
-          await this.#rescan();
-          return;
-        }
-        await this.#readFile(path);
-        this.#emit();
+        if (this.#stopped) return;
+        if ((await this.#readFile(path, { reportErrors: true })) === 'changed') this.#emit();
       });
     }, SettleMs);
     timer.unref();
-    this.#pending.set(path, timer);
+    this.#settling.set(path, timer);
   }
 
   /** The set across files, in file order; an object declared twice keeps its first file's. */
