@@ -29,7 +29,7 @@ import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified 
 import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
-import { enableHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
+import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
 
 export interface DockerRuntimeOptions extends DockerHostSettings {
@@ -45,6 +45,7 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #docker: Dockerode;
   readonly #options: DockerRuntimeOptions;
   readonly #log: Logger;
+  readonly #hairpin: BridgeHairpin;
   /** Image ID -> its reference for status; image contents never change under an ID. */
   readonly #imageRefs = new Map<string, string>();
 
@@ -52,6 +53,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.#options = options;
     this.#docker = new Dockerode({ socketPath: options.socketPath });
     this.#log = options.logger.child({ component: 'docker-runtime' });
+    this.#hairpin = new BridgeHairpin(options.network.bridgeName);
   }
 
   /** Checks the engine answers and the pod network exists (creating it if needed). */
@@ -59,7 +61,7 @@ export class DockerRuntime implements ContainerRuntime {
     const version = await this.version();
     await ensurePodNetwork(this.#docker, this.#options.network, this.#quick());
     // Sandboxes started by an earlier agent, or before a Docker restart, get it too.
-    await enableHairpin(this.#options.network.bridgeName);
+    await this.#hairpin.enable();
     return version;
   }
 
@@ -143,7 +145,7 @@ export class DockerRuntime implements ContainerRuntime {
     const options = sandboxCreateOptions(this.#options, config);
     const container = await this.#createReplacingStale(options);
     await container.start({ abortSignal: this.#quick() });
-    if (!config.hostNetwork) await enableHairpin(this.#options.network.bridgeName);
+    if (!config.hostNetwork) await this.#hairpin.enable();
     this.#log.debug({ podUID: config.pod.uid, containerID: container.id.slice(0, 12) }, 'started pod sandbox');
     return container.id;
   }

@@ -62,14 +62,27 @@ async function inspectNetwork(docker: Dockerode, name: string): Promise<Dockerod
 }
 
 /**
- * Turns hairpin mode on for every port of the pod bridge (the kubelet's --hairpin-mode
- * hairpin-veth): with bridge netfilter on, a pod reaching itself through a Service is DNATed as
- * its frame enters the bridge, which then must send it back out the port it came in on.
- * Idempotent; a port that went away meanwhile is skipped.
+ * Hairpin mode on the pod bridge's ports (the kubelet's --hairpin-mode hairpin-veth): with
+ * bridge netfilter on, a pod reaching itself through a Service is DNATed as its frame enters the
+ * bridge, which then must send it back out the port it came in on. Each port is set once: a
+ * port already set is remembered by name (Docker names veths at random), so a sandbox start
+ * costs one directory listing and one write, however many pods run.
  */
-export async function enableHairpin(bridgeName: string): Promise<void> {
-  const ports = join('/sys/class/net', bridgeName, 'brif');
-  for (const port of await readdir(ports).catch(() => [])) {
-    await writeFile(join(ports, port, 'hairpin_mode'), '1').catch(() => undefined);
+export class BridgeHairpin {
+  readonly #ports: string;
+  #set = new Set<string>();
+
+  /** `sysClassNet`: where the kernel lists network devices (tests give a directory of their own). */
+  constructor(bridgeName: string, sysClassNet = '/sys/class/net') {
+    this.#ports = join(sysClassNet, bridgeName, 'brif');
+  }
+
+  /** Sets every port not set yet; a port that went away meanwhile is skipped. */
+  async enable(): Promise<void> {
+    const set = new Set<string>();
+    for (const port of await readdir(this.#ports).catch(() => [])) {
+      if (this.#set.has(port) || (await writeFile(join(this.#ports, port, 'hairpin_mode'), '1').then(() => true, () => false))) set.add(port);
+    }
+    this.#set = set;
   }
 }
