@@ -240,30 +240,29 @@ export class IptablesProxier implements Proxier {
   }
 
   /**
-   * Each jump of JumpRules exactly once, at the top of its chain: `-C || -I ... 1`. Right after
-   * reading the tables, what they hold decides instead of -C, and jumps into our chains that are
-   * repeated, differ from ours or come from elsewhere are removed.
+   * Each jump of JumpRules exactly once, at the top of its chain, as the tables say (the reading
+   * the sync started from, or a fresh one at most every jumpCheckInterval: one iptables-save per
+   * table rather than an `iptables -C` per jump); jumps into our chains that are repeated, differ
+   * from ours or come from elsewhere are removed.
    */
   async #ensureJumps(commands: IptablesCommands): Promise<void> {
-    const saved = this.#savedJumps;
+    let saved = this.#savedJumps;
     // Used once: if an insertion fails, the next attempt must not trust this reading any more.
     this.#savedJumps = undefined;
     const now = this.#clock.now();
-    if (!saved && this.#jumpsCheckedAt !== undefined && now - this.#jumpsCheckedAt < this.#jumpCheckIntervalMs) return;
+    if (!saved) {
+      if (this.#jumpsCheckedAt !== undefined && now - this.#jumpsCheckedAt < this.#jumpCheckIntervalMs) return;
+      saved = await this.#readTables(commands);
+    }
 
     // The jumps into our chains the tables held, by table; those matched to a JumpRule are taken out.
-    const leftovers = new Map(Tables.map((table) => [table, saved ? jumpsIntoOwnChains(saved.get(table)) : []]));
+    const leftovers = new Map(Tables.map((table) => [table, jumpsIntoOwnChains(saved.get(table))]));
 
     for (const rule of JumpRules) {
       const found = leftovers.get(rule.table) ?? [];
       const same = found.filter((j) => j.chain === rule.chain && j.target === rule.target);
       leftovers.set(rule.table, found.filter((j) => !same.includes(j)));
-      // Right after reading the tables they tell whether the jump is there, once and as we write it;
-      // later, `iptables -C` does.
-      const present = saved
-        ? same.length === 1 && same[0]!.args.join('\0') === rule.args.join('\0')
-        : (await this.#iptables(commands, jumpArgs('-C', rule))).code === 0;
-      if (present) continue;
+      if (same.length === 1 && same[0]!.args.join('\0') === rule.args.join('\0')) continue;
       for (const old of same) await this.#deleteJump(commands, rule.table, old.chain, old.args);
       await this.#insertJump(commands, rule);
     }

@@ -24,7 +24,6 @@ const Jumps = [
   ['filter', 'INPUT', '-m comment --comment dockerlet localnet guard -j DOCKERLET-FIREWALL'],
 ] as const;
 
-const check = ([table, chain, rule]: (typeof Jumps)[number]): string => `iptables-nft -w 5 -t ${table} -C ${chain} ${rule}`;
 const insert = ([table, chain, rule]: (typeof Jumps)[number]): string => `iptables-nft -w 5 -t ${table} -I ${chain} 1 ${rule}`;
 
 /** How iptables-nft-save prints a jump (normalised, comment quoted). */
@@ -51,23 +50,30 @@ interface Tables {
   filter: string[];
 }
 
-/** A host whose Docker uses nft, with `tables` in it (extra lines are added before COMMIT). */
+/** What iptables-nft-save prints for each table of a host whose Docker uses nft, with `tables` in it (extra lines are added before COMMIT). */
+function saved(tables: Tables): { nat: string; filter: string } {
+  return { nat: [...DockerNat, ...tables.nat, 'COMMIT', ''].join('\n'), filter: [...DockerFilter, ...tables.filter, 'COMMIT', ''].join('\n') };
+}
+
+/** Tables holding these jumps, as iptables-nft-save prints them. */
+const withJumps = (jumps: ReadonlyArray<(typeof Jumps)[number]>): Tables => ({
+  nat: jumps.filter((j) => j[0] === 'nat').map(savedJump),
+  filter: jumps.filter((j) => j[0] === 'filter').map(savedJump),
+});
+
+/** Answers iptables-nft-save with `tables` from now on (later responders win). */
+function tablesNow(runner: FakeRunner, tables: Tables): void {
+  const { nat, filter } = saved(tables);
+  runner.when('iptables-nft-save', [], { stdout: filter + nat }).when('iptables-nft-save', ['-t', 'nat'], { stdout: nat }).when('iptables-nft-save', ['-t', 'filter'], { stdout: filter });
+}
+
+/** A host whose Docker uses nft, with `tables` in it. */
 function nftHost(tables: Tables = { nat: [], filter: [] }, routeLocalnet = '0'): FakeRunner {
-  const nat = [...DockerNat, ...tables.nat, 'COMMIT', ''].join('\n');
-  const filter = [...DockerFilter, ...tables.filter, 'COMMIT', ''].join('\n');
-  const existing = new Set([...tables.nat, ...tables.filter].filter((l) => l.startsWith('-A ')));
-  return new FakeRunner()
-    .when('iptables-nft-save', [], { stdout: filter + nat })
-    .when('iptables-nft-save', ['-t', 'nat'], { stdout: nat })
-    .when('iptables-nft-save', ['-t', 'filter'], { stdout: filter })
+  const runner = new FakeRunner()
     .when('iptables-legacy-save', [], { stdout: '' })
-    .when('sysctl', ['-n', 'net.ipv4.conf.all.route_localnet'], { stdout: `${routeLocalnet}\n` })
-    .on((command, args) => {
-      if (command !== 'iptables-nft' || args[4] !== '-C') return undefined;
-      const jump = Jumps.find((j) => args[3] === j[0] && args[5] === j[1] && args.slice(6).join(' ') === j[2]);
-      const present = jump !== undefined && existing.has(savedJump(jump));
-      return present ? { code: 0 } : { code: 1, stderr: 'iptables: Bad rule (does a matching rule exist in that chain?).\n' };
-    });
+    .when('sysctl', ['-n', 'net.ipv4.conf.all.route_localnet'], { stdout: `${routeLocalnet}\n` });
+  tablesNow(runner, tables);
+  return runner;
 }
 
 let stateDir: string;
@@ -206,9 +212,9 @@ describe('IptablesProxier', () => {
     runner.clear();
     now += 30_000;
     // Someone flushed nat PREROUTING: only that jump is missing now.
-    runner.on((command, args) => (command === 'iptables-nft' && args[4] === '-C' ? { code: args[5] === 'PREROUTING' ? 1 : 0 } : undefined));
+    tablesNow(runner, withJumps(Jumps.slice(1)));
     await p.sync(proxyState());
-    expect(runner.lines()).toEqual(['iptables-nft-restore -w 5 --noflush', check(Jumps[0]), insert(Jumps[0]), ...Jumps.slice(1).map(check)]);
+    expect(runner.lines()).toEqual(['iptables-nft-restore -w 5 --noflush', 'iptables-nft-save -t nat', 'iptables-nft-save -t filter', insert(Jumps[0])]);
   });
 
   it('takes over what an earlier process left: no jump commands, stale chains deleted, the saved sysctl value kept', async () => {
@@ -260,7 +266,7 @@ describe('IptablesProxier', () => {
     ]);
   });
 
-  it('after a failed jump insertion checks with -C next time instead of inserting twice', async () => {
+  it('after a failed jump insertion reads the tables again next time instead of inserting twice', async () => {
     const runner = nftHost();
     const p = proxier(runner);
     runner.on((command, args) => (command === 'iptables-nft' && args[4] === '-I' && args[5] === 'POSTROUTING' ? { code: 4, stderr: 'iptables: Resource temporarily unavailable.\n' } : undefined));
@@ -269,7 +275,7 @@ describe('IptablesProxier', () => {
     expect(runner.lines()).not.toContain('sysctl -n net.ipv4.conf.all.route_localnet');
     runner.clear();
     // The two inserted before the failure are there now; the rest is not. (Later responders win.)
-    runner.on((command, args) => (command === 'iptables-nft' && args[4] === '-C' ? { code: ['PREROUTING', 'OUTPUT'].includes(args[5]!) && args[3] === 'nat' ? 0 : 1 } : undefined));
+    tablesNow(runner, withJumps(Jumps.slice(0, 2)));
     runner.on((command, args) => (command === 'iptables-nft' && args[4] === '-I' ? { code: 0 } : undefined));
     await p.sync(proxyState());
     expect(runner.lines().filter((l) => l.includes(' -I '))).toEqual(Jumps.slice(2).map(insert));
