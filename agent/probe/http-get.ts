@@ -46,19 +46,30 @@ export function httpGetUrl(action: HttpGetAction): URL {
 /** Performs the GET; rejects, with a message that names the URL, when no response came back. */
 export async function doHttpGet(action: HttpGetAction, options: HttpGetOptions): Promise<HttpGetResponse> {
   const headers = requestHeaders(action, options.purpose);
-  const signals = [...(options.signal ? [options.signal] : []), ...(options.timeoutMs === undefined ? [] : [AbortSignal.timeout(options.timeoutMs)])];
-  const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
-  const first = httpGetUrl(action);
-  let url = first;
-  for (let redirects = 0; ; redirects++) {
-    const response = await getOnce(url, headers, signal, options.signal);
-    const location = response.location;
-    if (!RedirectCodes.has(response.statusCode) || location === undefined) return { statusCode: response.statusCode, body: response.body, url };
-    const next = new URL(location, url);
-    if (next.hostname !== first.hostname) return { statusCode: response.statusCode, body: response.body, url };
-    // Go's client names the Location as the server wrote it.
-    if (redirects + 1 >= MaxRedirects) throw new Error(`Get "${location}": stopped after ${MaxRedirects} redirects`);
-    url = next;
+  // One controller for the timeout and the caller's cancel, its timer cleared as soon as the GET
+  // is done: probes run this many times a second, and AbortSignal.timeout/any would leave a
+  // timer and a listener behind for each until the timeout had passed.
+  const controller = new AbortController();
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(), options.timeoutMs);
+  const cancel = (): void => controller.abort();
+  if (options.signal?.aborted) cancel();
+  options.signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    const first = httpGetUrl(action);
+    let url = first;
+    for (let redirects = 0; ; redirects++) {
+      const response = await getOnce(url, headers, controller.signal, options.signal);
+      const location = response.location;
+      if (!RedirectCodes.has(response.statusCode) || location === undefined) return { statusCode: response.statusCode, body: response.body, url };
+      const next = new URL(location, url);
+      if (next.hostname !== first.hostname) return { statusCode: response.statusCode, body: response.body, url };
+      // Go's client names the Location as the server wrote it.
+      if (redirects + 1 >= MaxRedirects) throw new Error(`Get "${location}": stopped after ${MaxRedirects} redirects`);
+      url = next;
+    }
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', cancel);
   }
 }
 
@@ -89,7 +100,7 @@ function requestHeaders(action: HttpGetAction, purpose: HttpGetOptions['purpose'
 function getOnce(
   url: URL,
   headers: Record<string, string | string[]>,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal,
   canceled: AbortSignal | undefined,
 ): Promise<{ statusCode: number; body: string; location?: string }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -97,14 +108,14 @@ function getOnce(
     const fail = (err: unknown): void => {
       const reason = canceled?.aborted
         ? 'context canceled'
-        : signal?.aborted
+        : signal.aborted
           ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
           : (err as NodeJS.ErrnoException).code === 'ECONNREFUSED'
             ? `dial tcp ${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}: connect: connection refused`
             : errorMessage(err);
       reject(new Error(`Get "${url.href}": ${reason}`));
     };
-    const req = request(url, { method: 'GET', headers, agent: false, rejectUnauthorized: false, ...(signal ? { signal } : {}) }, (res: IncomingMessage) => {
+    const req = request(url, { method: 'GET', headers, agent: false, rejectUnauthorized: false, signal }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
       const done = (): void => {

@@ -3,6 +3,7 @@ import { doHttpGet, httpGetUrl } from '../../../agent/probe/http-get.js';
 import { action, closedPort, closeServers, httpServer, httpsServer } from '../loopback.js';
 
 afterEach(async () => {
+  vi.useRealTimers();
   vi.restoreAllMocks();
   await closeServers();
 });
@@ -184,14 +185,33 @@ describe('doHttpGet: no response', () => {
   });
 
   test('the timeout gives up while the server is silent: context deadline exceeded', async () => {
-    // The timeout's signal, fired by hand once the request has arrived: no waiting.
-    const deadline = new AbortController();
-    const timeout = vi.spyOn(AbortSignal, 'timeout').mockReturnValue(deadline.signal);
-    const { port } = await httpServer(() => deadline.abort());
+    // Fake timers: the deadline is reached by hand once the request has arrived, no waiting.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { port } = await httpServer(() => vi.advanceTimersByTime(1000));
     await expect(doHttpGet(action(port), { purpose: 'probe', timeoutMs: 1000 })).rejects.toThrow(
       new Error(`Get "http://127.0.0.1:${port}/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`),
     );
-    expect(timeout).toHaveBeenCalledWith(1000);
+  });
+
+  test('the timeout does not fire before timeoutMs', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { port } = await httpServer((_req, res) => {
+      vi.advanceTimersByTime(999);
+      res.end('late but in time');
+    });
+    await expect(doHttpGet(action(port), { purpose: 'probe', timeoutMs: 1000 })).resolves.toMatchObject({ statusCode: 200 });
+  });
+
+  test('no timer or abort listener outlives the GET', async () => {
+    // Probes run many times a second: anything left behind per GET would pile up.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const caller = new AbortController();
+    const added = vi.spyOn(caller.signal, 'addEventListener');
+    const removed = vi.spyOn(caller.signal, 'removeEventListener');
+    const { port } = await httpServer((_req, res) => res.end('ok'));
+    await doHttpGet(action(port), { purpose: 'probe', signal: caller.signal, timeoutMs: 60_000 });
+    expect(vi.getTimerCount()).toBe(0);
+    expect(removed.mock.calls.map(([type, listener]) => [type, listener])).toEqual(added.mock.calls.map(([type, listener]) => [type, listener]));
   });
 
   test("the caller's signal gives up while the server is silent: context canceled", async () => {
