@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, onTestFinished, test } from 'vitest';
-import { busyboxPod, freePort, isReady } from '../helpers/agent-harness.js';
+import { busyboxPod, isReady } from '../helpers/agent-harness.js';
+import { freePort } from '../helpers/test-node.js';
 import { cleanupProxyRules, runCli, startAgentProcess } from '../helpers/agent-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 

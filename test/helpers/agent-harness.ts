@@ -3,7 +3,6 @@
  * and root dir, removed (containers by label, directories) when the test ends, pass or fail.
  */
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
@@ -15,6 +14,7 @@ import { makeProxier, ServiceProxyNode, type ProxyOptions } from '../../proxy/pr
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
+import { freePort, uniqueNodeName } from './test-node.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
 export interface AgentHarness {
@@ -40,24 +40,6 @@ export interface AgentHarness {
   stop(): Promise<void>;
   /** Starts a new agent on the same node, directories and manifests, as after a crash. */
   restart(): Promise<AgentHarness>;
-}
-
-let counter = 0;
-
-export function uniqueNodeName(prefix = 't'): string {
-  counter += 1;
-  return `${prefix}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 6)}`;
-}
-
-/** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export function defaultOptions(nodeName: string, rootDir: string, manifestDir: string): KubeletOptions {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { Pod, PodList } from '../../agent/api/types.js';
-import { freePort, uniqueNodeName } from './agent-harness.js';
+import { freePort, uniqueNodeName } from './test-node.js';
 import { removeNodeContainers } from './docker.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
 import { waitFor, type WaitOptions } from './wait-for.js';

@@ -41,7 +41,10 @@ export interface ObservedEvent {
   action: string;
   id: string;
   signal?: string;
+  /** When Docker says it happened, in ms since the epoch (from timeNano). */
   time: number;
+  /** The container's labels and name, as the event carries them. */
+  attributes: Record<string, string>;
 }
 
 /** Docker's container events matching `filters`, as they happen, until stop(). */
@@ -57,7 +60,7 @@ export async function watchEvents(filters: Record<string, string[]>): Promise<{ 
     for (const line of lines.filter(Boolean)) {
       const event = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
       const signal = event.Actor.Attributes['signal'];
-      events.push({ action: event.Action, id: event.Actor.ID, time: event.timeNano / 1e6, ...(signal ? { signal } : {}) });
+      events.push({ action: event.Action, id: event.Actor.ID, time: event.timeNano / 1e6, attributes: event.Actor.Attributes, ...(signal ? { signal } : {}) });
     }
   });
   stream.on('error', () => undefined);

@@ -18,6 +18,22 @@ export const PodIPs = ['10.244.0.2', '10.244.0.3'] as const;
 export const TcpPort = 8080;
 export const UdpPort = 5353;
 
+/** What the machine's tables look like, in miniature: Docker's nat chain and setup-host.sh's guard. */
+export const HostTables = `*nat
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A DOCKER -i docker0 -j RETURN
+COMMIT
+*filter
+:DOCKERLET-SERVICE-GUARD - [0:0]
+-A OUTPUT ! -o lo -j DOCKERLET-SERVICE-GUARD
+-A FORWARD -j DOCKERLET-SERVICE-GUARD
+-A DOCKERLET-SERVICE-GUARD -d 10.96.0.0/16 -p tcp -j REJECT --reject-with tcp-reset
+-A DOCKERLET-SERVICE-GUARD -d 10.96.0.0/16 -j REJECT --reject-with icmp-port-unreachable
+COMMIT
+`;
+
 export interface RunResult {
   stdout: string;
   stderr: string;

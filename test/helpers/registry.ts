@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { docker } from './docker.js';
-import { freePort } from './agent-harness.js';
+import { freePort } from './test-node.js';
 import { waitFor } from './wait-for.js';
 
 const run = promisify(execFile);

@@ -1,7 +1,8 @@
 /** Pods as Docker containers around a pause sandbox (issue 2, point 4), on the real engine. */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
-import { busyboxPod, containerStatus, freePort, isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
+import { busyboxPod, containerStatus, isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
+import { freePort } from '../helpers/test-node.js';
 import { docker, dockerExec } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';
 

@@ -2,7 +2,8 @@
 import { createServer, type Server } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import type { PodList } from '../../agent/api/types.js';
-import { busyboxPod, containerStatus, freePort, isReady, startAgent } from '../helpers/agent-harness.js';
+import { busyboxPod, containerStatus, isReady, startAgent } from '../helpers/agent-harness.js';
+import { freePort } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 async function agentWithApi(manifests: Record<string, string>) {

@@ -13,23 +13,7 @@ import { ExecCommandRunner, type CommandResult, type CommandRunner } from '../..
 import { IptablesProxier } from '../../proxy/datapath/iptables/iptables-proxier.js';
 import type { EndpointInfo, ProxyState, ServicePortInfo } from '../../proxy/datapath/proxier.js';
 import { proxyState, servicePort } from '../helpers/iptables-fixtures.js';
-import { HostIP, NetnsLab, PodIPs, TcpPort, UdpPort } from '../helpers/netns-lab.js';
-
-/** What the machine's tables look like, in miniature: Docker's nat chain and setup-host.sh's guard. */
-const HostTables = `*nat
-:DOCKER - [0:0]
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
--A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
--A DOCKER -i docker0 -j RETURN
-COMMIT
-*filter
-:DOCKERLET-SERVICE-GUARD - [0:0]
--A OUTPUT ! -o lo -j DOCKERLET-SERVICE-GUARD
--A FORWARD -j DOCKERLET-SERVICE-GUARD
--A DOCKERLET-SERVICE-GUARD -d 10.96.0.0/16 -p tcp -j REJECT --reject-with tcp-reset
--A DOCKERLET-SERVICE-GUARD -d 10.96.0.0/16 -j REJECT --reject-with icmp-port-unreachable
-COMMIT
-`;
+import { HostIP, HostTables, NetnsLab, PodIPs, TcpPort, UdpPort } from '../helpers/netns-lab.js';
 
 const [PodA, PodB] = PodIPs;
 const silent = pino({ level: 'silent' });
