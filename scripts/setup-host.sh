@@ -9,7 +9,10 @@
 #      (test servers busybox cannot be, such as a UDP echo server);
 #   4. the service CIDR guard: filter-table REJECT rules so that nothing addressed to the
 #      service CIDR leaves the host unless a proxy rule rewrote it (see DESIGN.md).
-# With --for-tests it also installs what the tests need (Debian's docker-registry).
+# With --for-bench it also installs what the benchmarks use (Debian's podman and catatonit, the
+# baseline; iperf3 and wrk, the load generators) and builds dockerlet.local/iperf3:<version>
+# (busybox plus the host's iperf3, the server side). --for-tests implies --for-bench (the test
+# suite smoke-tests the benchmark harness) and adds Debian's docker-registry.
 set -euo pipefail
 
 SERVICE_CIDR=${DOCKERLET_SERVICE_CIDR:-10.96.0.0/16}
@@ -17,10 +20,12 @@ BUSYBOX_IMAGE=dockerlet.local/busybox:1.35
 PAUSE_IMAGE=dockerlet.local/pause:3.10
 GUARD_CHAIN=DOCKERLET-SERVICE-GUARD
 for_tests=0
+for_bench=0
 for arg in "$@"; do
   case "$arg" in
-    --for-tests) for_tests=1 ;;
-    *) echo "setup-host.sh: unknown argument $arg (use --for-tests)" >&2; exit 2 ;;
+    --for-tests) for_tests=1; for_bench=1 ;;
+    --for-bench) for_bench=1 ;;
+    *) echo "setup-host.sh: unknown argument $arg (use --for-tests or --for-bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -39,6 +44,12 @@ command -v conntrack >/dev/null 2>&1 || packages+=(conntrack)
 dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
 if [ "$for_tests" = 1 ]; then
   command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
+fi
+if [ "$for_bench" = 1 ]; then
+  command -v podman >/dev/null 2>&1 || packages+=(podman)
+  command -v catatonit >/dev/null 2>&1 || packages+=(catatonit)
+  command -v iperf3 >/dev/null 2>&1 || packages+=(iperf3)
+  command -v wrk >/dev/null 2>&1 || packages+=(wrk)
 fi
 if [ "${#packages[@]}" -gt 0 ]; then
   say "installing ${packages[*]} from Debian"
@@ -98,11 +109,16 @@ build_image() { # build_image <tag> <docker import --change>...; EXTRA_FILES: ho
 build_image "$BUSYBOX_IMAGE" 'CMD ["/bin/sh"]'
 # The sandbox only holds the pod's namespaces: it sleeps, reaps, and exits at once on TERM.
 build_image "$PAUSE_IMAGE" 'ENTRYPOINT ["/bin/sh", "-c", "trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]'
+# A host binary and the shared libraries it loads, as ldd lists them.
+with_libraries() { echo "$1 $(ldd "$1" | grep -o '/[^ ]*' | tr '\n' ' ')"; }
 if [ "$for_tests" = 1 ]; then
   node_bin=$(command -v node)
-  # The node binary and the shared libraries it loads, as ldd lists them.
-  EXTRA_FILES="$node_bin $(ldd "$node_bin" | grep -o '/[^ ]*' | tr '\n' ' ')" \
+  EXTRA_FILES=$(with_libraries "$node_bin") \
     build_image "dockerlet.local/node:$(node --version | tr -d v)" "ENV PATH=/bin:$(dirname "$node_bin")"
+fi
+if [ "$for_bench" = 1 ]; then
+  EXTRA_FILES=$(with_libraries "$(command -v iperf3)") \
+    build_image "dockerlet.local/iperf3:$(dpkg-query -W -f '${Version}' iperf3 | cut -d- -f1)" "ENV PATH=/bin:/usr/bin"
 fi
 
 # 4. The service CIDR guard. Packets a proxy rule DNATs no longer carry a service address when

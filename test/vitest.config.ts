@@ -7,11 +7,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * Four projects. unit, integration and e2e run together (two workers: integration files share
  * the Docker engine). network holds every test that runs a service proxy: a proxy owns the
  * host's DOCKERLET chains and service addresses, so two at once would undo each other; these
- * files run after the others (groupOrder), one at a time.
+ * files run after the others (groupOrder), one at a time. The benchmarks' smoke test is one of
+ * them: it runs the proxy, and it wants the machine to itself.
  */
 const dockerSetup = ['test/helpers/docker-global-setup.ts'];
 const buildSetup = ['test/helpers/build-global-setup.ts'];
-const proxyTests = ['test/integration/proxy.test.ts', 'test/e2e/proxy-process.test.ts'];
+const proxyTests = ['test/integration/proxy.test.ts', 'test/e2e/proxy-process.test.ts', 'test/e2e/bench-quick.test.ts'];
 
 export default defineConfig({
   test: {

@@ -1,0 +1,33 @@
+/**
+ * Where the agent's resident memory starts from: the RSS of a bare node process, and what each
+ * runtime dependency adds when it alone is imported into one (shared code such as a library
+ * both import is counted in each). Read next to the agent's RSS and V8 heap, it tells how much
+ * of the RSS is the platform and the libraries rather than the agent's own state.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const Repository = resolve(import.meta.dirname, '../../..');
+
+async function rssAfterImport(module: string | undefined): Promise<number> {
+  const script = `${module ? `await import(${JSON.stringify(module)});` : ''} process.stdout.write(String(process.memoryUsage().rss));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: Repository });
+  return Number(stdout) / 1e6;
+}
+
+export interface ModuleFootprint {
+  nodeAloneMB: number;
+  /** MB each dependency adds to a bare node process, largest first. */
+  added: Array<{ module: string; mb: number }>;
+}
+
+export async function moduleFootprint(): Promise<ModuleFootprint> {
+  const manifest = JSON.parse(await readFile(resolve(Repository, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const nodeAloneMB = await rssAfterImport(undefined);
+  const added: ModuleFootprint['added'] = [];
+  for (const module of Object.keys(manifest.dependencies)) added.push({ module, mb: (await rssAfterImport(module)) - nodeAloneMB });
+  return { nodeAloneMB, added: added.sort((a, b) => b.mb - a.mb) };
+}
