@@ -2,7 +2,9 @@
  * 6. Proxy datapaths: host -> ClusterIP and host -> NodePort (127.0.0.1) against host -> pod IP,
  * for the iptables and the userspace datapath. One pod serves iperf3, busybox httpd (a new
  * connection per request) and an nc echo server; a ClusterIP and a NodePort Service front it.
- * Each round measures every path in turn, so the ratios compare figures taken side by side.
+ * Each round measures every path in turn, so the ratios compare figures taken side by side; the
+ * order turns each round, and each path starts with no tracked connections to the server left
+ * from the one before (thousands of TIME_WAIT entries would tax whichever path came next).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -12,7 +14,7 @@ import type { Benchmark } from '../harness/context.js';
 import { size } from '../harness/context.js';
 import { DockerletUnderTest } from '../harness/dockerlet-process.js';
 import { iperf3, pingPong, wrk } from '../harness/load.js';
-import { accepts } from '../harness/net.js';
+import { accepts, forgetConnections } from '../harness/net.js';
 import { podManifest, serviceManifest, untilTerm, yamlDocuments, type BenchPod } from '../harness/pods.js';
 import { target, type Row, type TargetResult } from '../harness/report.js';
 import { ratio, summarize } from '../harness/stats.js';
@@ -105,9 +107,10 @@ export const proxyDatapath: Benchmark = {
       try {
         const endpoints = await serve(subject);
         for (let round = 0; round < rounds; round++) {
-          for (const path of Paths) {
+          for (const path of [...Paths.slice(round % Paths.length), ...Paths.slice(0, round % Paths.length)]) {
             context.progress(`proxy: ${mode}, round ${round + 1} of ${rounds}, ${path}`);
             const e = endpoints[path];
+            await forgetConnections(endpoints['direct (pod IP)'].host);
             figures.throughput[path].push(await iperf3(e.host, e.iperf, seconds));
             figures.latency[path].push(...(await pingPong(e.host, e.echo, pings)));
             figures.rate[path].push(await wrk(`http://${e.host}:${e.http}/`, 50, seconds));
@@ -142,7 +145,7 @@ export const proxyDatapath: Benchmark = {
       rows,
       targets,
       notes: [
-        `${rounds} round(s) per datapath; each round runs iperf3 for ${seconds} s, ${pings} ping-pongs and wrk for ${seconds} s on every path in turn. Load generator, proxy and server share the machine's cores.`,
+        `${rounds} round(s) per datapath; each round runs iperf3 for ${seconds} s, ${pings} ping-pongs and wrk for ${seconds} s on every path in turn, starting from another path each round, with the server's tracked connections forgotten before each path. Load generator, proxy and server share the machine's cores.`,
         'NodePort is reached on 127.0.0.1 (iptables: DNAT with route_localnet; userspace: the proxy\'s own listener).',
       ],
     };
