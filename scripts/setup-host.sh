@@ -12,7 +12,9 @@
 # With --for-bench it also installs what the benchmarks use (Debian's podman and catatonit, the
 # baseline; iperf3 and wrk, the load generators) and builds dockerlet.local/iperf3:<version>
 # (busybox plus the host's iperf3, the server side). --for-tests implies --for-bench (the test
-# suite smoke-tests the benchmark harness) and adds Debian's docker-registry.
+# suite smoke-tests the benchmark harness) and adds Debian's docker-registry and etcd-server, and
+# kube-apiserver and kube-controller-manager (scripts/build-control-plane.sh: about 5 minutes the
+# first time on a machine, cached after) for the cluster-mode tests.
 set -euo pipefail
 
 SERVICE_CIDR=${DOCKERLET_SERVICE_CIDR:-10.96.0.0/16}
@@ -44,6 +46,7 @@ command -v conntrack >/dev/null 2>&1 || packages+=(conntrack)
 dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
 if [ "$for_tests" = 1 ]; then
   command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
+  command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)
 fi
 if [ "$for_bench" = 1 ]; then
   command -v podman >/dev/null 2>&1 || packages+=(podman)
@@ -57,9 +60,10 @@ if [ "${#packages[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
-# The registry package starts a service on :5000 where an init system runs; tests run their own.
+# The registry and etcd packages start services (:5000, :2379) where an init system runs; tests
+# run their own, on ports of their own.
 if [ "$for_tests" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  systemctl disable --now docker-registry etcd >/dev/null 2>&1 || true
 fi
 
 # 2. The Docker daemon.
@@ -136,4 +140,9 @@ ensure_jump OUTPUT '!' -o lo
 ensure_jump FORWARD
 # Docker re-inserts its own FORWARD rules on top when it restarts; DOCKER-USER always runs first.
 if iptables -w -n -L DOCKER-USER >/dev/null 2>&1; then ensure_jump DOCKER-USER; fi
+# 5. For the cluster-mode tests: kube-apiserver and kube-controller-manager, built once per
+#    machine from Debian's source and cached outside the repository.
+if [ "$for_tests" = 1 ]; then
+  say "control plane binaries in $("$(dirname "$0")/build-control-plane.sh" | tail -n1)"
+fi
 say "ready: $(docker version --format 'Docker {{.Server.Version}}'), images $BUSYBOX_IMAGE $PAUSE_IMAGE, service CIDR guard on $SERVICE_CIDR"

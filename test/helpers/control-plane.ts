@@ -1,0 +1,285 @@
+/**
+ * A real Kubernetes control plane on loopback for the cluster-mode tests (issue 7): Debian's
+ * etcd, and kube-apiserver and kube-controller-manager built from Debian's kubernetes source
+ * (scripts/build-control-plane.sh). The API server runs as a production one would for kubelets:
+ * client certificates from a CA made here with openssl, Node and RBAC authorization, the
+ * NodeRestriction admission plugin, service-account tokens signed with a key made here. Every
+ * file lives in a temporary directory removed by stop(), with the processes this started.
+ * No vitest here: a script can start one too.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './test-node.js';
+import { waitFor } from './wait-for.js';
+
+const run = promisify(execFile);
+const BuildScript = resolve(import.meta.dirname, '../../scripts/build-control-plane.sh');
+/** The ClusterIP range: the one the host guard protects and the proxy serves. */
+export const ServiceClusterIPRange = '10.96.0.0/16';
+
+interface Credentials {
+  cert: string;
+  key: string;
+}
+
+export class ControlPlane {
+  readonly dir: string;
+  readonly server: string;
+  /** A kubeconfig of system:masters, for kubectl and the test's own checks. */
+  readonly adminKubeconfig: string;
+  /** The one node whose credentials are a bearer token: its name, for nodeTokenKubeconfig(). */
+  readonly tokenNodeName: string;
+  readonly #components: Component[];
+  readonly #admin: Credentials;
+  readonly #tokenNode: { name: string; token: string };
+
+  private constructor(init: { dir: string; server: string; adminKubeconfig: string; components: Component[]; admin: Credentials; tokenNode: { name: string; token: string } }) {
+    this.dir = init.dir;
+    this.server = init.server;
+    this.adminKubeconfig = init.adminKubeconfig;
+    this.#components = init.components;
+    this.#admin = init.admin;
+    this.#tokenNode = init.tokenNode;
+    this.tokenNodeName = init.tokenNode.name;
+  }
+
+  /** Builds the binaries if this machine has none yet, starts etcd, kube-apiserver and kube-controller-manager, and waits until the API answers. */
+  static async start(): Promise<ControlPlane> {
+    const bin = (await run(BuildScript, [], { maxBuffer: 64 * 1024 * 1024 })).stdout.trim().split('\n').at(-1)!;
+    const dir = await mkdtemp(join(tmpdir(), 'dockerlet-control-plane-'));
+    const components: Component[] = [];
+    try {
+      const pki = join(dir, 'pki');
+      await run('mkdir', ['-p', pki]);
+      await makeCa(pki);
+      await makeCert(pki, 'apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc');
+      const admin = await makeCert(pki, 'admin', '/O=system:masters/CN=kubernetes-admin');
+      // A node that authenticates with a bearer token rather than a certificate (a static token file).
+      const tokenNode = { name: `token-node-${process.pid}`, token: randomBytes(16).toString('hex') };
+      await writeFile(join(pki, 'tokens.csv'), `${tokenNode.token},system:node:${tokenNode.name},${tokenNode.name},system:nodes\n`);
+      await run('openssl', ['genrsa', '-out', join(pki, 'sa.key'), '2048']);
+      await run('openssl', ['rsa', '-in', join(pki, 'sa.key'), '-pubout', '-out', join(pki, 'sa.pub')]);
+
+      const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
+      const log = (name: string): string => join(dir, `${name}.log`);
+      components.push(
+        await Component.start('etcd', 'etcd', [
+          '--name', 'test', '--data-dir', join(dir, 'etcd'),
+          '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
+          '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
+          '--initial-cluster', `test=http://127.0.0.1:${etcdPeer}`,
+        ], log('etcd')),
+      );
+      components.push(
+        await Component.start('kube-apiserver', join(bin, 'kube-apiserver'), [
+          '--etcd-servers', `http://127.0.0.1:${etcdClient}`,
+          '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(securePort), '--insecure-port', '0',
+          '--tls-cert-file', join(pki, 'apiserver.crt'), '--tls-private-key-file', join(pki, 'apiserver.key'),
+          '--client-ca-file', join(pki, 'ca.crt'), '--token-auth-file', join(pki, 'tokens.csv'),
+          '--service-account-key-file', join(pki, 'sa.pub'), '--service-account-signing-key-file', join(pki, 'sa.key'),
+          '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
+          '--authorization-mode', 'Node,RBAC', '--enable-admission-plugins', 'NodeRestriction',
+          '--service-cluster-ip-range', ServiceClusterIPRange,
+          // 127.0.0.1 is not a valid endpoint address for the kubernetes Service.
+          '--endpoint-reconciler-type', 'none',
+        ], log('kube-apiserver')),
+      );
+      const server = `https://127.0.0.1:${securePort}`;
+      const adminKubeconfig = join(dir, 'admin.kubeconfig');
+      await writeFile(adminKubeconfig, kubeconfig(server, join(pki, 'ca.crt'), admin, 'kubernetes-admin'));
+      const plane = new ControlPlane({ dir, server, adminKubeconfig, components, admin, tokenNode });
+      await plane.#waitReady();
+      components.push(
+        await Component.start('kube-controller-manager', join(bin, 'kube-controller-manager'), [
+          '--kubeconfig', adminKubeconfig, '--leader-elect=false', '--port', '0', '--secure-port', '0',
+          '--service-account-private-key-file', join(pki, 'sa.key'), '--root-ca-file', join(pki, 'ca.crt'),
+          '--use-service-account-credentials', '--controllers', '*',
+          // A silent node goes Unknown after 10 s rather than 40 s: tests wait less.
+          '--node-monitor-grace-period', '10s', '--node-monitor-period', '1s',
+        ], log('kube-controller-manager')),
+      );
+      // Pods are refused until their namespace's default ServiceAccount has its token (1.20's
+      // ServiceAccount admission): the controller-manager makes both.
+      await waitFor('the default ServiceAccount and its token', async () => {
+        const { status, body } = await plane.get('/api/v1/namespaces/default/serviceaccounts/default');
+        return status === 200 && ((body as { secrets?: unknown[] }).secrets?.length ?? 0) > 0;
+      }, { timeoutMs: 60_000, intervalMs: 250 });
+      return plane;
+    } catch (err) {
+      for (const component of components.reverse()) await component.stop();
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  get caFile(): string {
+    return join(this.dir, 'pki', 'ca.crt');
+  }
+
+  /** A kubeconfig for the node `name` as kubelets get one: system:node:<name> in system:nodes. */
+  async nodeKubeconfig(name: string): Promise<string> {
+    const pki = join(this.dir, 'pki');
+    const credentials = await makeCert(pki, `node-${name}`, `/O=system:nodes/CN=system:node:${name}`);
+    const path = join(this.dir, `node-${name}.kubeconfig`);
+    await writeFile(path, kubeconfig(this.server, this.caFile, credentials, `system:node:${name}`));
+    return path;
+  }
+
+  /** A kubeconfig for the node tokenNodeName that authenticates with its bearer token. */
+  async nodeTokenKubeconfig(): Promise<string> {
+    const path = join(this.dir, 'token-node.kubeconfig');
+    await writeFile(path, JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: { server: this.server, 'certificate-authority': this.caFile } }],
+      users: [{ name: 'token-node', user: { token: this.#tokenNode.token } }],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: 'token-node' } }],
+      'current-context': 'test',
+    }));
+    return path;
+  }
+
+  /** kubectl as cluster admin; resolves with stdout. */
+  async kubectl(...args: string[]): Promise<string> {
+    return (await run('kubectl', ['--kubeconfig', this.adminKubeconfig, ...args], { maxBuffer: 16 * 1024 * 1024 })).stdout;
+  }
+
+  /** A GET as cluster admin: the status and the body parsed when it is JSON. */
+  get(path: string): Promise<{ status: number; body: unknown }> {
+    return this.request('GET', path);
+  }
+
+  /** A request as cluster admin, with a JSON body if given: the status and the body parsed when it is JSON. */
+  async request(method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {
+    const [cert, key, ca] = await Promise.all([readFile(this.#admin.cert), readFile(this.#admin.key), readFile(this.caFile)]);
+    const payload = json === undefined ? undefined : JSON.stringify(json);
+    const headers = payload === undefined ? {} : { 'Content-Type': 'application/json' };
+    return new Promise((resolvePromise, reject) => {
+      const req = request(`${this.server}${path}`, { method, headers, cert, key, ca }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // Not JSON (/readyz answers "ok"): the text is the body.
+          }
+          resolvePromise({ status: res.statusCode ?? 0, body });
+        });
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** The last lines a component logged, for a failure's message. */
+  async logTail(component: 'etcd' | 'kube-apiserver' | 'kube-controller-manager', lines = 20): Promise<string> {
+    const text = await readFile(join(this.dir, `${component}.log`), 'utf8').catch(() => '');
+    return text.split('\n').slice(-lines).join('\n');
+  }
+
+  /** An API outage: kube-apiserver stops (etcd and the data stay). */
+  async stopApiServer(): Promise<void> {
+    await this.#component('kube-apiserver').stop();
+  }
+
+  /** The end of the outage: kube-apiserver starts again on the same port and data; resolves once it is ready. */
+  async startApiServer(): Promise<void> {
+    await this.#component('kube-apiserver').restart();
+    await this.#waitReady();
+  }
+
+  /** Stops every process this started, last started first, and removes the directory. */
+  async stop(): Promise<void> {
+    for (const component of [...this.#components].reverse()) await component.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  #component(name: string): Component {
+    return this.#components.find((component) => component.name === name)!;
+  }
+
+  async #waitReady(): Promise<void> {
+    await waitFor('kube-apiserver to be ready', async () => (await this.get('/readyz')).status === 200, { timeoutMs: 60_000, intervalMs: 250 });
+  }
+}
+
+/** One process of the control plane, its output appended to a log file; it can be stopped and started again. */
+class Component {
+  readonly name: string;
+  readonly #command: string;
+  readonly #args: readonly string[];
+  readonly #logFile: string;
+  #child: ChildProcess | undefined;
+
+  private constructor(name: string, command: string, args: readonly string[], logFile: string) {
+    this.name = name;
+    this.#command = command;
+    this.#args = args;
+    this.#logFile = logFile;
+  }
+
+  static async start(name: string, command: string, args: readonly string[], logFile: string): Promise<Component> {
+    const component = new Component(name, command, args, logFile);
+    await component.restart();
+    return component;
+  }
+
+  /** Starts the process unless it is running. */
+  async restart(): Promise<void> {
+    if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) return;
+    const fd = openSync(this.#logFile, 'a');
+    const child = spawn(this.#command, this.#args, { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    await new Promise<void>((resolvePromise, reject) => {
+      child.once('spawn', () => resolvePromise());
+      child.once('error', (err) => reject(new Error(`${this.#command} did not start: ${err.message}`)));
+    });
+    this.#child = child;
+  }
+
+  /** SIGTERM, then SIGKILL after 10 s. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolvePromise) => child.once('exit', resolvePromise));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function makeCa(pki: string): Promise<void> {
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dockerlet-test-ca', '-keyout', join(pki, 'ca.key'), '-out', join(pki, 'ca.crt')]);
+}
+
+/** A key and a certificate signed by the CA; `extension` such as subjectAltName=... for a server. */
+async function makeCert(pki: string, name: string, subject: string, extension?: string): Promise<Credentials> {
+  const cert = join(pki, `${name}.crt`);
+  const key = join(pki, `${name}.key`);
+  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', key, '-out', join(pki, `${name}.csr`)]);
+  const extFile = join(pki, `${name}.ext`);
+  await writeFile(extFile, `${extension ? `${extension}\n` : ''}extendedKeyUsage=${extension ? 'serverAuth' : 'clientAuth'}\n`);
+  await run('openssl', ['x509', '-req', '-in', join(pki, `${name}.csr`), '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'), '-CAcreateserial', '-days', '2', '-extfile', extFile, '-out', cert]);
+  return { cert, key };
+}
+
+function kubeconfig(server: string, ca: string, credentials: Credentials, user: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'test', cluster: { server, 'certificate-authority': ca } }],
+    users: [{ name: user, user: { 'client-certificate': credentials.cert, 'client-key': credentials.key } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user } }],
+    'current-context': 'test',
+  });
+}
