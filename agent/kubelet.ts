@@ -17,19 +17,23 @@ import { mkdir, readdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from './api/errors.js';
-import { podSource } from './api/pod-helpers.js';
-import type { Pod } from './api/types.js';
+import { isStaticPod, podSource } from './api/pod-helpers.js';
+import type { DefaultedPod, Pod } from './api/types.js';
 import type { PodSource } from './api/well-known.js';
 import { ConfigObjectStore, referencedConfigObjects } from './config/config-objects.js';
 import { PodConfig, type PodUpdate } from './config/pod-config.js';
 import type { ManifestObjects } from './config/read-manifest.js';
+import { ApiConfigObjects } from './config/sources/api-config-objects.js';
+import { ApiSource } from './config/sources/api-source.js';
 import { FileSource } from './config/sources/file-source.js';
 import { HttpSource } from './config/sources/http-source.js';
 import type { PodSourceRunner } from './config/sources/source.js';
 import { EvictionManager } from './eviction/eviction-manager.js';
-import { LogEventRecorder, type EventRecorder } from './events/recorder.js';
+import { ApiEventRecorder, FanOutRecorder } from './events/api-recorder.js';
+import { LogEventRecorder } from './events/recorder.js';
 import { ImageManager } from './images/image-manager.js';
 import { KubeletMetrics } from './metrics/kubelet-metrics.js';
+import { ClusterNode, type ClusterOptions } from './node/cluster-node.js';
 import { gatherNodeFacts } from './node/node-facts.js';
 import { NodeApi } from './node-api.js';
 import { GenericPleg } from './pleg/pleg.js';
@@ -46,6 +50,8 @@ import type { RuntimeVersion } from './runtime/runtime.js';
 import { buildServer } from './server/app.js';
 import type { HealthCheck } from './server/kubelet-api.js';
 import { ReasonCache } from './status/reason-cache.js';
+import { ApiStatusSync } from './status/api-status-sync.js';
+import { MirrorPods } from './status/mirror-pods.js';
 import { StatusManager } from './status/status-manager.js';
 import { TerminationMessages } from './status/termination-messages.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -85,6 +91,8 @@ export interface KubeletOptions {
   containerLogMaxSize: string;
   containerLogMaxFiles: number;
   plegRelistPeriodMs: number;
+  /** Cluster mode (--kubeconfig): the API server this node joins; unset, the agent runs standalone. */
+  cluster?: ClusterOptions;
 }
 
 const HousekeepingPeriodMs = 2_000;
@@ -94,6 +102,8 @@ const ImageBackoffMaxMs = 300_000;
 const PlegFallbackRelistMs = 1_000;
 const PlegRelistThresholdMs = 3 * 60_000;
 
+
+const gracePeriod = (seconds: number | undefined): { gracePeriodSeconds?: number } => (seconds === undefined ? {} : { gracePeriodSeconds: seconds });
 
 function isLoopback(address: string): boolean {
   return address === 'localhost' || address.startsWith('127.') || address === '::1';
@@ -108,7 +118,7 @@ export class Kubelet {
   readonly #clock: Clock;
   readonly #runtime: DockerRuntime;
   readonly #pleg: GenericPleg;
-  readonly #recorder: EventRecorder;
+  readonly #recorder: FanOutRecorder;
   readonly #sources: PodSourceRunner[] = [];
   readonly #servers: FastifyInstance[] = [];
   readonly #crashBackoff: Backoff;
@@ -123,6 +133,11 @@ export class Kubelet {
   #lastHousekeeping = 0;
   #stopped = false;
   #runtimeVersion: RuntimeVersion | undefined;
+  #clusterNode: ClusterNode | undefined;
+  #apiStatus: ApiStatusSync | undefined;
+  #mirrorPods: MirrorPods | undefined;
+  #apiEvents: ApiEventRecorder | undefined;
+  #apiConfigObjects: ApiConfigObjects | undefined;
   /** Addresses the HTTP servers listen on, once started. */
   readonly listening: { port?: string; readOnlyPort?: string } = {};
 
@@ -136,7 +151,7 @@ export class Kubelet {
     this.#services = deps.services;
     this.#clock = deps.clock ?? systemClock;
     this.podConfig = new PodConfig({ clock: this.#clock, logger: this.#log });
-    this.#recorder = new LogEventRecorder(this.#log);
+    this.#recorder = new FanOutRecorder([new LogEventRecorder(this.#log)]);
     this.#runtime = new DockerRuntime({
       socketPath: options.containerRuntimeEndpoint.replace(/^unix:\/\//, ''),
       nodeName: options.nodeName,
@@ -196,6 +211,47 @@ export class Kubelet {
       resolvConfPath: o.resolvConf,
       clusterDns: { servers: o.clusterDNS, domain: o.clusterDomain },
     });
+    if (o.cluster) {
+      // Before the sources: the API source needs the client, and a kubeconfig that cannot be
+      // used stops the start here.
+      this.#clusterNode = await ClusterNode.start({
+        cluster: o.cluster,
+        nodeName: o.nodeName,
+        hostIPs: node.hostIPs,
+        kubeletPort: o.port,
+        rootDir: o.rootDir,
+        runtimeVersion: this.#runtimeVersion.version,
+        runtimeUp: () => this.#runtime.version(),
+        clock: this.#clock,
+        logger: this.#log,
+      });
+      const clusterNode = this.#clusterNode;
+      const apiEvents = new ApiEventRecorder({ client: clusterNode.client, nodeName: o.nodeName, clock: this.#clock, logger: this.#log.child({ component: 'events' }) });
+      this.#recorder.add(apiEvents);
+      this.#apiEvents = apiEvents;
+      const mirrorPods = new MirrorPods({
+        client: clusterNode.client,
+        nodeName: o.nodeName,
+        nodeUid: () => clusterNode.status.uid,
+        staticPods: () => this.podConfig.pods().filter(isStaticPod),
+        onMirror: (pod) => this.#apiStatus?.statusChanged(pod),
+        logger: this.#log.child({ component: 'mirror-pods' }),
+      });
+      this.#mirrorPods = mirrorPods;
+      const apiStatus = new ApiStatusSync({
+        client: clusterNode.client,
+        status: (uid) => this.statuses.get(uid),
+        statusTarget: (pod) => {
+          const object = isStaticPod(pod) ? mirrorPods.mirrorOf(pod)?.metadata : pod.metadata;
+          return object?.uid ? { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: object.uid } : undefined;
+        },
+        logger: this.#log.child({ component: 'api-status' }),
+      });
+      this.statuses.onChange((pod) => apiStatus.statusChanged(pod));
+      apiStatus.start();
+      this.#apiStatus = apiStatus;
+      void clusterNode.status.registered().then(() => mirrorPods.reconcile());
+    }
     const reasons = new ReasonCache();
     const volumes = new VolumeManager({ rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable });
     this.#volumes = volumes;
@@ -270,6 +326,8 @@ export class Kubelet {
         },
         syncTerminatedPod: async (uid) => {
           await this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid));
+          const pod = this.podConfig.pod(uid);
+          if (pod) this.#apiStatus?.terminated(pod);
           prober.removePod(uid);
           eviction.forget(uid);
         },
@@ -281,6 +339,7 @@ export class Kubelet {
     this.#pleg.onEvent((event) => this.#syncIfWanted(event.podUID));
     await this.#pleg.start();
     this.podConfig.onUpdate((update) => this.#handlePodUpdate(update));
+    if (this.#mirrorPods) this.podConfig.onUpdate(() => void this.#mirrorPods?.reconcile());
     this.configObjects.onChange((changed) => {
       for (const pod of this.podConfig.pods()) {
         if ([...referencedConfigObjects(pod)].some((key) => changed.has(key))) this.#workers?.update({ type: 'sync', pod });
@@ -301,13 +360,23 @@ export class Kubelet {
     eviction.start();
   }
 
+  /** Cluster mode's side of the node (API client, registration, Lease), once started. */
+  get clusterNode(): ClusterNode | undefined {
+    return this.#clusterNode;
+  }
+
   /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#housekeeping);
+    await this.#apiStatus?.stop();
+    await this.#mirrorPods?.stop();
+    await this.#apiEvents?.stop();
+    await this.#clusterNode?.stop();
     this.#eviction?.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));
+    await this.#apiConfigObjects?.stop();
     this.#pleg.stop();
     this.#prober?.stop();
     await this.#workers?.stop();
@@ -353,7 +422,22 @@ export class Kubelet {
         }),
       );
     }
-    if (this.#sources.length === 0) this.#log.warn({ rootDir: rootDir.path }, 'no pod source configured: set --pod-manifest-path or --manifest-url');
+    if (this.#clusterNode) {
+      const client = this.#clusterNode.client;
+      const objects = new ApiConfigObjects({
+        client,
+        logger: this.#log.child({ component: 'api-config-objects' }),
+        onChange: (configMaps, secrets) => this.configObjects.set('api', configMaps, secrets),
+      });
+      this.#apiConfigObjects = objects;
+      const onPods = (pods: DefaultedPod[], mirrors: Pod[]): void => {
+        objects.setPods(pods);
+        this.podConfig.set('api', pods);
+        this.#mirrorPods?.setMirrors(mirrors);
+      };
+      this.#sources.push(new ApiSource({ client, nodeName: o.nodeName, logger: this.#log, onPods }));
+    }
+    if (this.#sources.length === 0) this.#log.warn({ rootDir: rootDir.path }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
     await Promise.all(this.#sources.map((source) => source.start()));
   }
 
@@ -375,7 +459,13 @@ export class Kubelet {
   #handlePodUpdate(update: PodUpdate): void {
     const workers = this.#workers!;
     for (const pod of update.pods) {
-      if (update.op === 'REMOVE') workers.update({ type: 'kill', uid: pod.metadata.uid, pod });
+      const deletion = pod.metadata.deletionTimestamp;
+      if (update.op === 'REMOVE') {
+        workers.update({ type: 'kill', uid: pod.metadata.uid, pod });
+        this.#apiStatus?.forget(pod.metadata.uid);
+      }
+      // Deleted in the API server: terminate it within the grace period the deletion gave.
+      else if (deletion) workers.update({ type: 'kill', uid: pod.metadata.uid, pod, ...gracePeriod(pod.metadata.deletionGracePeriodSeconds) });
       else workers.update({ type: update.op === 'ADD' ? 'create' : 'sync', pod });
     }
   }
@@ -389,6 +479,8 @@ export class Kubelet {
   async #housekeep(rootDir: RootDir): Promise<void> {
     this.#lastHousekeeping = this.#clock.now();
     this.#crashBackoff.gc();
+    // Mirror pods a failed call left out of line (the API server was away) are made right here.
+    void this.#mirrorPods?.reconcile();
     const sources = this.#sources.map((source) => source.name);
     if (!this.podConfig.seenAll(sources)) return;
     const workers = this.#workers!;

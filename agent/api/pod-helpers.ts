@@ -1,6 +1,6 @@
 /** Small facts about pods and containers that several parts of the agent need. */
 import type { Container, DefaultedPod, Pod } from './types.js';
-import { ConfigSourceAnnotation, type PodSource } from './well-known.js';
+import { ConfigMirrorAnnotation, ConfigSourceAnnotation, type PodSource } from './well-known.js';
 import { hashObject } from '../util/hash.js';
 import type { PodRef } from '../runtime/runtime.js';
 
@@ -34,3 +34,6 @@ export function podHostname(pod: DefaultedPod): string {
   const name = pod.spec.hostname || pod.metadata.name;
   return name.slice(0, 63).replace(/[-.]+$/, '');
 }
+
+/** Whether an API pod is a mirror pod (it carries config.mirror): the API's copy of a static pod, not a pod to run. */
+export const isMirrorPod = (pod: Pod): boolean => pod.metadata?.annotations?.[ConfigMirrorAnnotation] !== undefined;

@@ -29,6 +29,10 @@ export type {
   ProjectedVolumeSource,
   VolumeProjection,
   HostPathVolumeSource,
+  Node,
+  NodeCondition,
+  NodeStatus,
+  Taint,
 } from 'kubernetes-types/core/v1.js';
 export type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 

@@ -12,6 +12,11 @@ import { parseDuration } from '../util/duration.js';
 
 const duration = z.string().refine((text) => parseDuration(text) !== undefined, 'must be a duration such as 20s, 1m or 1m30s');
 const port = z.number().int().min(0).max(65535);
+const taint = z.strictObject({
+  key: z.string().min(1),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+});
 
 const kubeletConfiguration = z.strictObject({
   kind: z.literal('KubeletConfiguration'),
@@ -36,6 +41,11 @@ const kubeletConfiguration = z.strictObject({
   containerLogMaxSize: z.string().optional(),
   containerLogMaxFiles: z.number().int().min(2).optional(),
   crashLoopBackOff: z.strictObject({ maxContainerRestartPeriod: duration.optional() }).optional(),
+  nodeStatusUpdateFrequency: duration.optional(),
+  nodeStatusReportFrequency: duration.optional(),
+  nodeLeaseDurationSeconds: z.number().int().min(1).optional(),
+  maxPods: z.number().int().min(1).optional(),
+  registerWithTaints: z.array(taint).optional(),
 });
 
 export type KubeletConfiguration = z.infer<typeof kubeletConfiguration>;

@@ -33,7 +33,12 @@ function addAgentFlags(command: Command): Command {
     .option('--pod-cidr <cidr>', `subnet of the pod network (default: ${Defaults.podCIDR})`)
     .option('--pod-network <name>', `Docker network the pods join (default: ${Defaults.podNetwork})`)
     .option('--container-runtime-endpoint <endpoint>', `the Docker engine socket (default: ${Defaults.containerRuntimeEndpoint})`)
-    .option('--runtime-request-timeout <duration>', `timeout of each Docker request (default: ${Defaults.runtimeRequestTimeout})`);
+    .option('--runtime-request-timeout <duration>', `timeout of each Docker request (default: ${Defaults.runtimeRequestTimeout})`)
+    .option('--kubeconfig <file>', 'join the cluster of this kubeconfig as a node (default: standalone, no API server)')
+    .option('--node-labels <pairs>', "labels the node registers with, 'key=value,key2=value2' (cluster mode)")
+    .option('--register-with-taints <taints>', "taints the node registers with, 'key=value:Effect,...' (cluster mode)")
+    .option('--node-status-update-frequency <duration>', `how often the node status is computed (default: ${Defaults.nodeStatusUpdateFrequency})`)
+    .option('--max-pods <n>', `pods this node can run, as its capacity says (default: ${Defaults.maxPods})`);
 }
 
 function addProxyFlags(command: Command): Command {

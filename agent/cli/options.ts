@@ -6,7 +6,9 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { DockerletError } from '../api/errors.js';
 import { parseQuantity } from '../api/quantity.js';
-import { dnsSubdomain } from '../config/validation/names.js';
+import type { Taint } from '../api/types.js';
+import { dnsSubdomain, isQualifiedName } from '../config/validation/names.js';
+import type { ClusterOptions } from '../node/cluster-node.js';
 import type { KubeletOptions } from '../kubelet.js';
 import { parseDuration } from '../util/duration.js';
 import { loadKubeletConfig, type KubeletConfiguration } from './kubelet-config.js';
@@ -35,6 +37,11 @@ export interface AgentFlags {
   podNetwork?: string;
   containerRuntimeEndpoint?: string;
   runtimeRequestTimeout?: string;
+  kubeconfig?: string;
+  nodeLabels?: string;
+  registerWithTaints?: string;
+  nodeStatusUpdateFrequency?: string;
+  maxPods?: string;
 }
 
 export const Defaults = {
@@ -55,6 +62,10 @@ export const Defaults = {
   containerLogMaxSize: '10Mi',
   containerLogMaxFiles: 5,
   crashLoopBackOffMax: '300s',
+  nodeStatusUpdateFrequency: '10s',
+  nodeStatusReportFrequency: '5m',
+  nodeLeaseDurationSeconds: 40,
+  maxPods: 110,
 } as const;
 
 /** The kubelet's evictionMonitoringPeriod: how often emptyDir usage is held against sizeLimit. */
@@ -154,6 +165,66 @@ function logMaxSize({ value, invalid }: Setting<string>): string {
   return String(Math.floor(bytes));
 }
 
+/** --node-labels 'a=1,example.com/b=2' -> { a: '1', 'example.com/b': '2' }. */
+function nodeLabels(value: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of (value ?? '').split(',').map((item) => item.trim()).filter(Boolean)) {
+    const equals = pair.indexOf('=');
+    const key = equals === -1 ? pair : pair.slice(0, equals);
+    const labelValue = equals === -1 ? '' : pair.slice(equals + 1);
+    if (!isQualifiedName(key)) throw flagError('--node-labels', pair, "must be 'key=value' pairs separated by commas, each key a qualified name such as example.com/zone");
+    if (labelValue.length > 63 || !/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.test(labelValue)) {
+      throw flagError('--node-labels', pair, 'a label value must be 63 characters or less: alphanumerics, -, _ or ., starting and ending with an alphanumeric');
+    }
+    labels[key] = labelValue;
+  }
+  return labels;
+}
+
+const TaintEffects = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
+
+/** --register-with-taints 'key=value:Effect,key2:Effect' -> taints, as the kubelet parses them. */
+function taints(value: string): Taint[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((spec) => {
+      const colon = spec.lastIndexOf(':');
+      const effect = colon === -1 ? '' : spec.slice(colon + 1);
+      const [key = '', taintValue] = spec.slice(0, colon === -1 ? spec.length : colon).split('=', 2);
+      if (!TaintEffects.includes(effect) || !isQualifiedName(key)) {
+        throw flagError('--register-with-taints', spec, `must be 'key=value:Effect' or 'key:Effect', the effect one of ${TaintEffects.join(', ')}`);
+      }
+      return { key, ...(taintValue !== undefined ? { value: taintValue } : {}), effect };
+    });
+}
+
+function positiveInt({ value, invalid }: Setting<string | number>): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw invalid('must be a whole number of at least 1');
+  return number;
+}
+
+/** The cluster-mode settings, when --kubeconfig is given. */
+function clusterOptions(flags: AgentFlags, file: KubeletConfiguration | undefined, configPath: string | undefined): ClusterOptions | undefined {
+  if (!flags.kubeconfig) return undefined;
+  const duration = (flag: string | undefined, flagValue: string | undefined, field: 'nodeStatusUpdateFrequency' | 'nodeStatusReportFrequency', fallback: string): number =>
+    durationMs(setting({ ...(flag ? { flag } : {}), flagValue, field, fileValue: file?.[field], configPath }, fallback));
+  const updateMs = duration('--node-status-update-frequency', flags.nodeStatusUpdateFrequency, 'nodeStatusUpdateFrequency', Defaults.nodeStatusUpdateFrequency);
+  const lease = setting<string | number>({ field: 'nodeLeaseDurationSeconds', fileValue: file?.nodeLeaseDurationSeconds, configPath }, Defaults.nodeLeaseDurationSeconds);
+  return {
+    kubeconfig: flags.kubeconfig,
+    nodeLabels: nodeLabels(flags.nodeLabels),
+    registerWithTaints: flags.registerWithTaints !== undefined ? taints(flags.registerWithTaints) : (file?.registerWithTaints ?? []),
+    nodeStatusUpdateFrequencyMs: updateMs,
+    // The kubelet reports at least as often as it computes.
+    nodeStatusReportFrequencyMs: Math.max(updateMs, duration(undefined, undefined, 'nodeStatusReportFrequency', Defaults.nodeStatusReportFrequency)),
+    nodeLeaseDurationSeconds: positiveInt(lease),
+    maxPods: positiveInt(setting<string | number>({ flag: '--max-pods', flagValue: flags.maxPods, field: 'maxPods', fileValue: file?.maxPods, configPath }, Defaults.maxPods)),
+  };
+}
+
 export interface ResolvedAgentOptions {
   options: KubeletOptions;
   /** Config file fields that were present but are not acted on. */
@@ -237,6 +308,8 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     containerLogMaxFiles: file?.containerLogMaxFiles ?? Defaults.containerLogMaxFiles,
     plegRelistPeriodMs: PlegRelistPeriodMs,
   };
+  const cluster = clusterOptions(flags, file, configPath);
+  if (cluster) options.cluster = cluster;
   const backoffMax = options.crashLoopBackOffMaxMs;
   if (backoffMax < 1000 || backoffMax > 300_000) throw crashLoopBackOffMax.invalid('must be from 1s to 300s');
   return { options, ignoredConfigFields: loaded?.ignoredFields ?? [] };

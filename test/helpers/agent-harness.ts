@@ -74,6 +74,8 @@ export function defaultOptions(nodeName: string, rootDir: string, manifestDir: s
 }
 
 export interface StartAgentOptions {
+  /** The node's name (default: a unique one); cluster-mode tests make its credentials first. */
+  nodeName?: string;
   options?: Partial<KubeletOptions>;
   /** Manifests to write before the agent starts. */
   manifests?: Record<string, string>;
@@ -85,7 +87,7 @@ export interface StartAgentOptions {
 export const ServiceCIDR = '10.96.0.0/16';
 
 export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHarness> {
-  const nodeName = uniqueNodeName();
+  const nodeName = start.nodeName ?? uniqueNodeName();
   const base = await mkdtemp(join(tmpdir(), 'dockerlet-test-'));
   const manifestDir = join(base, 'manifests');
   const rootDir = join(base, 'root');

@@ -53,9 +53,9 @@ describe('loadKubeletConfig', () => {
   });
 
   test('fields it does not act on are reported, not fatal', async () => {
-    const path = await configFile('maxPods: 50\nstaticPodPath: /m\nevictionHard: {memory.available: 100Mi}\n');
+    const path = await configFile('kubeAPIQPS: 50\nstaticPodPath: /m\nevictionHard: {memory.available: 100Mi}\n');
     const { config, ignoredFields } = await loadKubeletConfig(path);
-    expect(ignoredFields).toEqual(['maxPods', 'evictionHard']);
+    expect(ignoredFields).toEqual(['kubeAPIQPS', 'evictionHard']);
     expect(config.staticPodPath).toBe('/m');
   });
 

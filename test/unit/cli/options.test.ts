@@ -161,9 +161,9 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
   });
 
   test('config fields dockerlet does not act on are reported', async () => {
-    const path = await config('maxPods: 50\nstaticPodPath: /m\nserializeImagePulls: false\n');
+    const path = await config('kubeAPIQPS: 50\nstaticPodPath: /m\nserializeImagePulls: false\n');
     const { ignoredConfigFields } = await resolve({ config: path });
-    expect(ignoredConfigFields).toEqual(['maxPods', 'serializeImagePulls']);
+    expect(ignoredConfigFields).toEqual(['kubeAPIQPS', 'serializeImagePulls']);
   });
 });
 

@@ -1,0 +1,119 @@
+/**
+ * client-go's Reflector, for one collection: LIST, then WATCH from the list's resourceVersion,
+ * keeping the objects by namespace/name and handing the whole set to `onSync` after the list and
+ * after every event. A watch the server ends (its timeoutSeconds ran out) resumes from the last
+ * resourceVersion seen; 410 Gone lists again; any other failure retries the list with a backoff
+ * from 800 ms to 30 s. Nothing is handed over while the API server is away, so an outage never
+ * looks like an empty collection.
+ */
+import type { Logger } from 'pino';
+import { errorMessage } from '../api/errors.js';
+import { delay } from '../util/clock.js';
+import { isApiGone, type KubeApi, type WatchEvent } from './kube-client.js';
+
+export interface ListedObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+interface List<T> {
+  metadata?: { resourceVersion?: string };
+  items: T[];
+}
+
+export interface ReflectorOptions<T> {
+  client: KubeApi;
+  /** The collection, such as /api/v1/pods. */
+  path: string;
+  /** Selectors and the like, on both the list and the watch. */
+  query?: Record<string, string>;
+  /** The whole current set, after the list and after each change. */
+  onSync(objects: T[]): void;
+  logger: Logger;
+  /** The watch's timeoutSeconds is drawn from [min, 2 x min) as client-go does (default 300 s). */
+  minWatchTimeoutSeconds?: number;
+}
+
+const BackoffInitialMs = 800;
+const BackoffMaxMs = 30_000;
+
+const key = (object: ListedObject): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+
+export class Reflector<T extends ListedObject> {
+  readonly #options: ReflectorOptions<T>;
+  readonly #stop = new AbortController();
+  readonly #store = new Map<string, T>();
+  #loop: Promise<void> | undefined;
+  #synced = false;
+
+  constructor(options: ReflectorOptions<T>) {
+    this.#options = options;
+  }
+
+  /** Whether a list has succeeded since start. */
+  get hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run(this.#stop.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#loop;
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const { logger, path } = this.#options;
+    let backoffMs = BackoffInitialMs;
+    while (!signal.aborted) {
+      try {
+        let resourceVersion = await this.#list(signal);
+        backoffMs = BackoffInitialMs;
+        // Watch on from the last version seen until the version is gone (list again) or a call fails.
+        for (;;) {
+          resourceVersion = await this.#watch(resourceVersion, signal);
+          if (signal.aborted) return;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        if (isApiGone(err)) {
+          logger.info({ path }, 'watch version too old: listing again');
+          continue;
+        }
+        logger.warn({ path, err: errorMessage(err), retryInMs: backoffMs }, 'list/watch failed, will retry');
+        await delay(backoffMs, signal);
+        backoffMs = Math.min(backoffMs * 2, BackoffMaxMs);
+      }
+    }
+  }
+
+  async #list(signal: AbortSignal): Promise<string> {
+    const list = await this.#options.client.get<List<T>>(this.#options.path, { ...(this.#options.query ? { query: this.#options.query } : {}), signal, timeoutMs: 60_000 });
+    this.#store.clear();
+    for (const item of list.items) this.#store.set(key(item), item);
+    this.#synced = true;
+    this.#options.onSync([...this.#store.values()]);
+    return list.metadata?.resourceVersion ?? '';
+  }
+
+  /** One watch request; resolves with the last resourceVersion seen when the server ends it. */
+  async #watch(from: string, signal: AbortSignal): Promise<string> {
+    let resourceVersion = from;
+    const min = this.#options.minWatchTimeoutSeconds ?? 300;
+    const timeoutSeconds = Math.floor(min * (1 + Math.random()));
+    await this.#options.client.watch<T>(
+      this.#options.path,
+      { ...this.#options.query, resourceVersion, timeoutSeconds, allowWatchBookmarks: true },
+      (event: WatchEvent<T>) => {
+        resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
+        if (event.type === 'BOOKMARK') return;
+        if (event.type === 'DELETED') this.#store.delete(key(event.object));
+        else this.#store.set(key(event.object), event.object);
+        this.#options.onSync([...this.#store.values()]);
+      },
+      signal,
+    );
+    return resourceVersion;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * What the node status is computed from, read each time: capacity (CPUs, memory, the root dir's
+ * filesystem, maxPods), what is still available of memory and disk (the signals of the
+ * kubelet's hard eviction thresholds), and whether the container runtime answers.
+ */
+import { readFile, statfs } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
+import { errorMessage } from '../api/errors.js';
+import type { NodeObservation } from './node-status.js';
+
+/** MemAvailable from /proc/meminfo, in bytes; undefined when the line is missing. */
+export function memAvailableBytes(meminfo: string): number | undefined {
+  const match = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo);
+  return match ? Number(match[1]) * 1024 : undefined;
+}
+
+export interface NodeObserverOptions {
+  rootDir: string;
+  maxPods: number;
+  /** Resolves when the runtime answers; rejects with why not. */
+  runtimeUp(): Promise<unknown>;
+}
+
+export async function observeNode(options: NodeObserverOptions): Promise<NodeObservation> {
+  const [meminfo, fs] = await Promise.all([readFile('/proc/meminfo', 'utf8'), statfs(options.rootDir)]);
+  const notReadyReasons: string[] = [];
+  await options.runtimeUp().catch((err: unknown) => notReadyReasons.push(`container runtime is down: ${errorMessage(err)}`));
+  return {
+    capacity: { milliCpu: availableParallelism() * 1000, memoryBytes: totalmem(), ephemeralStorageBytes: fs.blocks * fs.bsize, pods: options.maxPods },
+    memoryAvailableBytes: memAvailableBytes(meminfo) ?? totalmem(),
+    nodefsAvailableBytes: fs.bavail * fs.bsize,
+    notReadyReasons,
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * The node in the API server, as the kubelet keeps it (kubelet_node_status.go):
+ * - registration: create the Node (retrying with a backoff from 100 ms to 7 s until it is
+ *   there); when it exists already, adopt it, setting only its default labels (hostname, os,
+ *   arch) where they differ, as the kubelet's updateDefaultLabels does;
+ * - status: computed every nodeStatusUpdateFrequency (10 s) and PATCHed (strategic merge) when it
+ *   changed or nodeStatusReportFrequency (5 min) has passed since the last report, with up to
+ *   five tries each time (nodeStatusUpdateRetry). The Lease is the heartbeat in between.
+ */
+import type { Logger } from 'pino';
+import { errorMessage } from '../api/errors.js';
+import type { Node, NodeStatus } from '../api/types.js';
+import { isApiStatus, type KubeApi } from '../kube-api/kube-client.js';
+import { delay, type Clock } from '../util/clock.js';
+import { computeNodeStatus, defaultNodeLabels, nodeStatusChanged, registrationNode, type NodeObservation, type NodeStatusSettings } from './node-status.js';
+
+export interface NodeStatusManagerOptions {
+  client: KubeApi;
+  settings: NodeStatusSettings;
+  /** --node-labels, set at registration. */
+  nodeLabels: Readonly<Record<string, string>>;
+  /** --register-with-taints, set at registration. */
+  taints: NonNullable<Node['spec']>['taints'];
+  observe(): Promise<NodeObservation>;
+  updateFrequencyMs: number;
+  reportFrequencyMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+const RegisterInitialMs = 100;
+const RegisterMaxMs = 7_000;
+/** nodeStatusUpdateRetry. */
+const UpdateTries = 5;
+
+export class NodeStatusManager {
+  readonly #options: NodeStatusManagerOptions;
+  readonly #stop = new AbortController();
+  #uid: string | undefined;
+  #reported: NodeStatus | undefined;
+  #reportedAt = 0;
+  #loop: Promise<void> | undefined;
+  #registered: Promise<void>;
+  #markRegistered!: () => void;
+
+  constructor(options: NodeStatusManagerOptions) {
+    this.#options = options;
+    this.#registered = new Promise((resolve) => (this.#markRegistered = resolve));
+  }
+
+  /** The Node's UID once registered (owner of the Lease and of mirror pods). */
+  get uid(): string | undefined {
+    return this.#uid;
+  }
+
+  /** Resolves once the Node is registered (or adopted). */
+  registered(): Promise<void> {
+    return this.#registered;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run(this.#stop.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#markRegistered();
+    await this.#loop;
+  }
+
+  /** Creates the Node, or adopts the one there; throws when neither worked. */
+  async register(): Promise<void> {
+    const { client, settings, nodeLabels, taints } = this.#options;
+    const status = await this.#compute();
+    let node: Node;
+    try {
+      node = await client.create<Node>('/api/v1/nodes', registrationNode(settings, nodeLabels, taints, status));
+      this.#options.logger.info({ node: settings.nodeName }, 'registered the node');
+    } catch (err) {
+      if (!isApiStatus(err, 409)) throw err;
+      node = await this.#adopt();
+    }
+    this.#uid = node.metadata?.uid;
+    this.#markRegistered();
+  }
+
+  /** Computes the status; PATCHes it when it changed or is due. Resolves with whether it was sent. */
+  async update(): Promise<boolean> {
+    const status = await this.#compute();
+    const due = this.#options.clock.now() - this.#reportedAt >= this.#options.reportFrequencyMs;
+    if (!due && !nodeStatusChanged(this.#reported, status)) return false;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < UpdateTries; attempt++) {
+      try {
+        await this.#options.client.patch(`/api/v1/nodes/${this.#options.settings.nodeName}/status`, statusPatch(status));
+        this.#reported = status;
+        this.#reportedAt = this.#options.clock.now();
+        return true;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
+
+  async #adopt(): Promise<Node> {
+    const { client, settings } = this.#options;
+    const existing = await client.get<Node>(`/api/v1/nodes/${settings.nodeName}`);
+    const wanted = defaultNodeLabels(settings, {});
+    const stale = Object.entries(wanted).filter(([key, value]) => existing.metadata?.labels?.[key] !== value);
+    this.#options.logger.info({ node: settings.nodeName, labelsSet: stale.map(([key]) => key) }, 'the node was registered before: adopting it');
+    if (stale.length === 0) return existing;
+    return client.patch<Node>(`/api/v1/nodes/${settings.nodeName}`, { metadata: { labels: Object.fromEntries(stale) } });
+  }
+
+  async #compute(): Promise<NodeStatus> {
+    const observation = await this.#options.observe();
+    return computeNodeStatus(this.#options.settings, observation, this.#reported?.conditions ?? [], new Date(this.#options.clock.now()));
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    let retryMs = RegisterInitialMs;
+    while (!signal.aborted && this.#uid === undefined) {
+      try {
+        await this.register();
+      } catch (err) {
+        this.#options.logger.warn({ err: errorMessage(err), retryInMs: retryMs }, 'unable to register the node with the API server, will retry');
+        await delay(retryMs, signal);
+        retryMs = Math.min(retryMs * 2, RegisterMaxMs);
+      }
+    }
+    while (!signal.aborted) {
+      try {
+        await this.update();
+      } catch (err) {
+        this.#options.logger.warn({ err: errorMessage(err) }, 'unable to update the node status');
+      }
+      await delay(this.#options.updateFrequencyMs, signal);
+    }
+  }
+}
+
+/** The status as a strategic merge patch: conditions merge by type; addresses are replaced whole (two InternalIPs would merge into one). */
+function statusPatch(status: NodeStatus): { status: Record<string, unknown> } {
+  return { status: { ...status, addresses: [{ $patch: 'replace' }, ...(status.addresses ?? [])] } };
+}

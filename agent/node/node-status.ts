@@ -1,0 +1,159 @@
+/**
+ * The Node object as the kubelet registers and reports it (kubelet_node_status.go and its
+ * setters): default labels, addresses, capacity and allocatable, nodeInfo, daemonEndpoints and
+ * the four conditions, Ready last. Pure: the facts come in, the object goes out; the registrar
+ * and the status reporter decide when to send it.
+ */
+import type { Node, NodeCondition, NodeStatus } from '../api/types.js';
+
+/** What the node is, read once at start (node-system-info.ts). */
+export interface NodeSystemInfo {
+  machineID: string;
+  systemUUID: string;
+  bootID: string;
+  kernelVersion: string;
+  osImage: string;
+  /** `docker://<version>`. */
+  containerRuntimeVersion: string;
+  kubeletVersion: string;
+  /** GOOS and GOARCH names: linux, amd64, arm64. */
+  operatingSystem: string;
+  architecture: string;
+}
+
+export interface NodeCapacity {
+  milliCpu: number;
+  memoryBytes: number;
+  ephemeralStorageBytes: number;
+  pods: number;
+}
+
+/** What the node observes each time its status is computed. */
+export interface NodeObservation {
+  capacity: NodeCapacity;
+  /** Bytes of memory available (MemAvailable) and of the root dir's filesystem. */
+  memoryAvailableBytes: number;
+  nodefsAvailableBytes: number;
+  /** Why the node is not ready (the runtime does not answer, ...); empty when it is. */
+  notReadyReasons: readonly string[];
+}
+
+export interface NodeStatusSettings {
+  nodeName: string;
+  hostname: string;
+  nodeIPs: readonly string[];
+  kubeletPort: number;
+  system: NodeSystemInfo;
+}
+
+/** The kubelet's default hard eviction thresholds (memory.available<100Mi, nodefs.available<10%): allocatable leaves them out. */
+export const EvictionHard = { memoryAvailableBytes: 100 * 2 ** 20, nodefsAvailableFraction: 0.1 } as const;
+
+export function defaultNodeLabels(settings: Pick<NodeStatusSettings, 'hostname' | 'system'>, nodeLabels: Readonly<Record<string, string>>): Record<string, string> {
+  const { operatingSystem: os, architecture: arch } = settings.system;
+  return {
+    'beta.kubernetes.io/arch': arch,
+    'beta.kubernetes.io/os': os,
+    'kubernetes.io/arch': arch,
+    'kubernetes.io/hostname': settings.hostname,
+    'kubernetes.io/os': os,
+    ...nodeLabels,
+  };
+}
+
+const kib = (bytes: number): string => `${Math.floor(bytes / 1024)}Ki`;
+
+function resources(capacity: NodeCapacity): Record<string, string> {
+  return {
+    cpu: capacity.milliCpu % 1000 === 0 ? String(capacity.milliCpu / 1000) : `${capacity.milliCpu}m`,
+    'ephemeral-storage': kib(capacity.ephemeralStorageBytes),
+    'hugepages-1Gi': '0',
+    'hugepages-2Mi': '0',
+    memory: kib(capacity.memoryBytes),
+    pods: String(capacity.pods),
+  };
+}
+
+function allocatable(capacity: NodeCapacity): NodeCapacity {
+  return {
+    ...capacity,
+    memoryBytes: Math.max(0, capacity.memoryBytes - EvictionHard.memoryAvailableBytes),
+    ephemeralStorageBytes: Math.max(0, Math.floor(capacity.ephemeralStorageBytes * (1 - EvictionHard.nodefsAvailableFraction))),
+  };
+}
+
+interface ConditionValue {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+}
+
+function conditionValues(observation: NodeObservation): Array<[string, ConditionValue]> {
+  const memoryPressure = observation.memoryAvailableBytes < EvictionHard.memoryAvailableBytes;
+  const diskPressure = observation.nodefsAvailableBytes < observation.capacity.ephemeralStorageBytes * EvictionHard.nodefsAvailableFraction;
+  const ready = observation.notReadyReasons.length === 0;
+  return [
+    [
+      'MemoryPressure',
+      memoryPressure
+        ? { status: 'True', reason: 'KubeletHasInsufficientMemory', message: 'kubelet has insufficient memory available' }
+        : { status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available' },
+    ],
+    [
+      'DiskPressure',
+      diskPressure
+        ? { status: 'True', reason: 'KubeletHasDiskPressure', message: 'kubelet has disk pressure' }
+        : { status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure' },
+    ],
+    ['PIDPressure', { status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available' }],
+    [
+      'Ready',
+      ready
+        ? { status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }
+        : { status: 'False', reason: 'KubeletNotReady', message: observation.notReadyReasons.join(', ') },
+    ],
+  ];
+}
+
+/**
+ * The node's status at `now`: each condition's heartbeat is now; its transition time is kept
+ * from `previous` unless its status changed.
+ */
+export function computeNodeStatus(settings: NodeStatusSettings, observation: NodeObservation, previous: readonly NodeCondition[], now: Date): NodeStatus {
+  const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
+  const conditions: NodeCondition[] = conditionValues(observation).map(([type, value]) => {
+    const before = previous.find((c) => c.type === type);
+    const lastTransitionTime = before?.status === value.status && before.lastTransitionTime ? before.lastTransitionTime : time;
+    return { type, ...value, lastHeartbeatTime: time, lastTransitionTime };
+  });
+  return {
+    addresses: [...settings.nodeIPs.map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: settings.hostname }],
+    capacity: resources(observation.capacity),
+    allocatable: resources(allocatable(observation.capacity)),
+    conditions,
+    daemonEndpoints: { kubeletEndpoint: { Port: settings.kubeletPort } },
+    nodeInfo: { ...settings.system, kubeProxyVersion: settings.system.kubeletVersion },
+  };
+}
+
+/** Whether two statuses differ in anything but their heartbeat times: a change worth reporting at once. */
+export function nodeStatusChanged(a: NodeStatus | undefined, b: NodeStatus): boolean {
+  const withoutHeartbeats = (status: NodeStatus | undefined): string =>
+    JSON.stringify({ ...status, conditions: status?.conditions?.map(({ lastHeartbeatTime: _, ...rest }) => rest) });
+  return withoutHeartbeats(a) !== withoutHeartbeats(b);
+}
+
+/** The Node the agent registers: its name, default labels and annotations, taints, and a first status. */
+export function registrationNode(settings: NodeStatusSettings, labels: Readonly<Record<string, string>>, taints: NonNullable<Node['spec']>['taints'], status: NodeStatus): Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: settings.nodeName,
+      labels: defaultNodeLabels(settings, labels),
+      annotations: { 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
+    },
+    spec: taints && taints.length > 0 ? { taints: [...taints] } : {},
+    status,
+  };
+}

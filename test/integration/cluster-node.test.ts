@@ -1,0 +1,143 @@
+/**
+ * Cluster mode, the node's side (issue 7, point 1): registration, status and the Lease against a
+ * real kube-apiserver (Node authorizer, NodeRestriction) with the node's own client certificate.
+ */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { describe, expect, test } from 'vitest';
+import type { Node } from '../../agent/api/types.js';
+import type { Lease } from '../../agent/node/node-lease.js';
+import { startAgent } from '../helpers/agent-harness.js';
+import { clusterOptions, useControlPlane } from '../helpers/cluster.js';
+import { docker } from '../helpers/docker.js';
+import { uniqueNodeName } from '../helpers/test-node.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const plane = useControlPlane();
+
+async function getNode(name: string): Promise<Node | undefined> {
+  const { status, body } = await plane().get(`/api/v1/nodes/${name}`);
+  return status === 200 ? (body as Node) : undefined;
+}
+
+const readyStatus = (node: Node | undefined): string | undefined => node?.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+
+describe('registration', () => {
+  test('the Node is created with labels, taints, addresses, capacity, nodeInfo and Ready', async () => {
+    const nodeName = uniqueNodeName('c');
+    await startAgent({
+      nodeName,
+      options: {
+        nodeIPs: ['127.0.0.1'],
+        port: 10250,
+        cluster: await clusterOptions(plane(), nodeName, {
+          nodeLabels: { 'example.com/zone': 'a' },
+          registerWithTaints: [{ key: 'dedicated', value: 'edge', effect: 'NoSchedule' }],
+        }),
+      },
+    });
+    // The API server taints a new node not-ready until the node lifecycle controller sees it Ready.
+    const node = await waitFor('the node to be Ready, the not-ready taint lifted', async () => {
+      const found = await getNode(nodeName);
+      return readyStatus(found) === 'True' && !found?.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/not-ready') ? found : undefined;
+    });
+    expect(node.metadata?.labels).toEqual({
+      'beta.kubernetes.io/arch': 'amd64',
+      'beta.kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': 'amd64',
+      'kubernetes.io/hostname': nodeName,
+      'kubernetes.io/os': 'linux',
+      'example.com/zone': 'a',
+    });
+    expect(node.metadata?.annotations).toMatchObject({ 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' });
+    expect(node.spec?.taints).toEqual([{ key: 'dedicated', value: 'edge', effect: 'NoSchedule' }]);
+    expect(node.status?.addresses).toEqual([
+      { type: 'InternalIP', address: '127.0.0.1' },
+      { type: 'Hostname', address: nodeName },
+    ]);
+    expect(node.status?.capacity).toMatchObject({ cpu: String(availableParallelism()), pods: '110' });
+    expect(node.status?.capacity?.['memory']).toMatch(/^\d+Ki$/);
+    expect(node.status?.allocatable?.['ephemeral-storage']).toMatch(/^\d+Ki$/);
+    const bootID = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    expect(node.status?.nodeInfo).toMatchObject({
+      bootID,
+      containerRuntimeVersion: `docker://${(await docker.version()).Version}`,
+      kubeletVersion: 'v1.32.0',
+      operatingSystem: 'linux',
+      architecture: 'amd64',
+    });
+    expect(node.status?.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: 10250 } });
+    expect(node.status?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['MemoryPressure', 'False', 'KubeletHasSufficientMemory'],
+      ['DiskPressure', 'False', 'KubeletHasNoDiskPressure'],
+      ['PIDPressure', 'False', 'KubeletHasSufficientPID'],
+      ['Ready', 'True', 'KubeletReady'],
+    ]);
+    // kubectl sees it as it sees any kubelet's node.
+    expect(await plane().kubectl('get', 'node', nodeName, '--no-headers')).toMatch(new RegExp(`^${nodeName}\\s+Ready\\s+<none>\\s+\\S+\\s+v1\\.32\\.0`));
+  });
+
+  test('a Node already there is adopted: its default labels set right, other labels and its UID kept', async () => {
+    const nodeName = uniqueNodeName('c');
+    const existing = { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels: { 'kubernetes.io/hostname': 'stale', keep: 'me' } } };
+    await plane().request('POST', '/api/v1/nodes', existing);
+    const uid = (await getNode(nodeName))!.metadata!.uid;
+    await startAgent({ nodeName, options: { cluster: await clusterOptions(plane(), nodeName) } });
+    const node = await waitFor('the adopted node to be Ready', async () => {
+      const found = await getNode(nodeName);
+      return readyStatus(found) === 'True' ? found : undefined;
+    });
+    expect(node.metadata?.uid).toBe(uid);
+    expect(node.metadata?.labels).toMatchObject({ 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux', keep: 'me' });
+  });
+});
+
+describe('the Lease', () => {
+  test('kube-node-lease/<node> is held by the node, owned by its Node, and renewed', async () => {
+    const nodeName = uniqueNodeName('c');
+    // A 4 s lease is renewed every second.
+    await startAgent({ nodeName, options: { cluster: await clusterOptions(plane(), nodeName, { nodeLeaseDurationSeconds: 4 }) } });
+    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${nodeName}`;
+    const first = await waitFor('a lease owned by the node', async () => {
+      const { status, body } = await plane().get(leasePath);
+      return status === 200 && (body as Lease).metadata.ownerReferences?.length ? (body as Lease) : undefined;
+    });
+    const node = (await getNode(nodeName))!;
+    expect(first.spec).toMatchObject({ holderIdentity: nodeName, leaseDurationSeconds: 4 });
+    expect(first.metadata.ownerReferences).toEqual([expect.objectContaining({ apiVersion: 'v1', kind: 'Node', name: nodeName, uid: node.metadata!.uid })]);
+    expect(first.spec.renewTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    const renewed = await waitFor('the lease to be renewed', async () => {
+      const lease = (await plane().get(leasePath)).body as Lease;
+      return lease.spec.renewTime! > first.spec.renewTime! ? lease : undefined;
+    });
+    expect(Date.parse(renewed.spec.renewTime!) - Date.parse(first.spec.renewTime!)).toBeGreaterThan(500);
+  });
+});
+
+describe('a stopped agent', () => {
+  test('its node goes Unknown once the node lifecycle controller stops hearing from it', async () => {
+    const nodeName = uniqueNodeName('c');
+    const agent = await startAgent({ nodeName, options: { cluster: await clusterOptions(plane(), nodeName, { nodeLeaseDurationSeconds: 4 }) } });
+    await waitFor('the node to be Ready', async () => readyStatus(await getNode(nodeName)) === 'True');
+    await agent.stop();
+    const node = await waitFor('the node to go Unknown', async () => {
+      const found = await getNode(nodeName);
+      return readyStatus(found) === 'Unknown' ? found : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(node.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' });
+    expect(await plane().kubectl('get', 'node', nodeName, '--no-headers')).toMatch(new RegExp(`^${nodeName}\\s+NotReady`));
+  });
+});
+
+describe('authentication', () => {
+  test('a kubeconfig with a bearer token works as well as client certificates', async () => {
+    const nodeName = plane().tokenNodeName;
+    await startAgent({ nodeName, options: { cluster: { ...(await clusterOptions(plane(), nodeName)), kubeconfig: await plane().nodeTokenKubeconfig() } } });
+    await waitFor('the token node to be Ready', async () => readyStatus(await getNode(nodeName)) === 'True');
+  });
+
+  test('a kubeconfig that cannot be read stops the start with an error naming the file', async () => {
+    const nodeName = uniqueNodeName('c');
+    await expect(startAgent({ nodeName, options: { cluster: { ...(await clusterOptions(plane(), nodeName)), kubeconfig: '/nonexistent/kubeconfig' } } })).rejects.toThrow(/--kubeconfig \/nonexistent\/kubeconfig: .*ENOENT/);
+  });
+});
