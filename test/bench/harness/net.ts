@@ -1,9 +1,7 @@
 /** The host network as the benchmarks see it: whether a port accepts, and the connection tracker. */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { connect } from 'node:net';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
 
 /** Whether a TCP connection to host:port is accepted (true) or refused, reset or unanswered for a second (false). */
 export function accepts(host: string, port: number): Promise<boolean> {
@@ -25,8 +23,10 @@ export function accepts(host: string, port: number): Promise<boolean> {
  * same server through a NAT (a ClusterIP) would collide with their reply tuples and pay for it.
  */
 export async function forgetConnections(ip: string): Promise<void> {
-  // conntrack exits 1 when there was nothing to delete.
-  await run('conntrack', ['-D', '-p', 'tcp', '--reply-src', ip]).catch((err: { code?: number }) => {
-    if (err.code !== 1) throw err;
-  });
+  // It prints every entry it deletes (tens of thousands): nothing to keep. It exits 1 when there was nothing to delete.
+  const child = spawn('conntrack', ['-D', '-p', 'tcp', '--reply-src', ip], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0 && code !== 1) throw new Error(`conntrack -D --reply-src ${ip} failed (exit ${String(code)}): ${stderr.trim()}`);
 }
