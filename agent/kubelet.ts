@@ -17,23 +17,22 @@ import { mkdir, readdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from './api/errors.js';
-import { isStaticPod, podSource } from './api/pod-helpers.js';
-import type { DefaultedPod, Pod } from './api/types.js';
+import { podSource } from './api/pod-helpers.js';
+import type { Pod } from './api/types.js';
 import type { PodSource } from './api/well-known.js';
 import { ConfigObjectStore, referencedConfigObjects } from './config/config-objects.js';
 import { PodConfig, type PodUpdate } from './config/pod-config.js';
 import type { ManifestObjects } from './config/read-manifest.js';
-import { ApiConfigObjects } from './config/sources/api-config-objects.js';
-import { ApiSource } from './config/sources/api-source.js';
 import { FileSource } from './config/sources/file-source.js';
 import { HttpSource } from './config/sources/http-source.js';
 import type { PodSourceRunner } from './config/sources/source.js';
 import { EvictionManager } from './eviction/eviction-manager.js';
-import { ApiEventRecorder, FanOutRecorder } from './events/api-recorder.js';
+import { FanOutRecorder } from './events/api-recorder.js';
 import { LogEventRecorder } from './events/recorder.js';
 import { ImageManager } from './images/image-manager.js';
 import { KubeletMetrics } from './metrics/kubelet-metrics.js';
-import { ClusterNode, type ClusterOptions } from './node/cluster-node.js';
+import { ClusterMode } from './cluster-mode.js';
+import type { ClusterOptions } from './node/cluster-node.js';
 import { gatherNodeFacts } from './node/node-facts.js';
 import { NodeApi } from './node-api.js';
 import { GenericPleg } from './pleg/pleg.js';
@@ -50,8 +49,6 @@ import type { RuntimeVersion } from './runtime/runtime.js';
 import { buildServer } from './server/app.js';
 import type { HealthCheck } from './server/kubelet-api.js';
 import { ReasonCache } from './status/reason-cache.js';
-import { ApiStatusSync } from './status/api-status-sync.js';
-import { MirrorPods } from './status/mirror-pods.js';
 import { StatusManager } from './status/status-manager.js';
 import { TerminationMessages } from './status/termination-messages.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -133,11 +130,7 @@ export class Kubelet {
   #lastHousekeeping = 0;
   #stopped = false;
   #runtimeVersion: RuntimeVersion | undefined;
-  #clusterNode: ClusterNode | undefined;
-  #apiStatus: ApiStatusSync | undefined;
-  #mirrorPods: MirrorPods | undefined;
-  #apiEvents: ApiEventRecorder | undefined;
-  #apiConfigObjects: ApiConfigObjects | undefined;
+  #cluster: ClusterMode | undefined;
   /** Addresses the HTTP servers listen on, once started. */
   readonly listening: { port?: string; readOnlyPort?: string } = {};
 
@@ -214,7 +207,7 @@ export class Kubelet {
     if (o.cluster) {
       // Before the sources: the API source needs the client, and a kubeconfig that cannot be
       // used stops the start here.
-      this.#clusterNode = await ClusterNode.start({
+      this.#cluster = await ClusterMode.connect({
         cluster: o.cluster,
         nodeName: o.nodeName,
         hostIPs: node.hostIPs,
@@ -222,35 +215,14 @@ export class Kubelet {
         rootDir: o.rootDir,
         runtimeVersion: this.#runtimeVersion.version,
         runtimeUp: () => this.#runtime.version(),
+        podConfig: this.podConfig,
+        statuses: this.statuses,
+        configObjects: this.configObjects,
+        recorder: this.#recorder,
         clock: this.#clock,
         logger: this.#log,
       });
-      const clusterNode = this.#clusterNode;
-      const apiEvents = new ApiEventRecorder({ client: clusterNode.client, nodeName: o.nodeName, clock: this.#clock, logger: this.#log.child({ component: 'events' }) });
-      this.#recorder.add(apiEvents);
-      this.#apiEvents = apiEvents;
-      const mirrorPods = new MirrorPods({
-        client: clusterNode.client,
-        nodeName: o.nodeName,
-        nodeUid: () => clusterNode.status.uid,
-        staticPods: () => this.podConfig.pods().filter(isStaticPod),
-        onMirror: (pod) => this.#apiStatus?.statusChanged(pod),
-        logger: this.#log.child({ component: 'mirror-pods' }),
-      });
-      this.#mirrorPods = mirrorPods;
-      const apiStatus = new ApiStatusSync({
-        client: clusterNode.client,
-        status: (uid) => this.statuses.get(uid),
-        statusTarget: (pod) => {
-          const object = isStaticPod(pod) ? mirrorPods.mirrorOf(pod)?.metadata : pod.metadata;
-          return object?.uid ? { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: object.uid } : undefined;
-        },
-        logger: this.#log.child({ component: 'api-status' }),
-      });
-      this.statuses.onChange((pod) => apiStatus.statusChanged(pod));
-      apiStatus.start();
-      this.#apiStatus = apiStatus;
-      void clusterNode.status.registered().then(() => mirrorPods.reconcile());
+      this.#cluster.start();
     }
     const reasons = new ReasonCache();
     const volumes = new VolumeManager({ rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable });
@@ -327,7 +299,7 @@ export class Kubelet {
         syncTerminatedPod: async (uid) => {
           await this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid));
           const pod = this.podConfig.pod(uid);
-          if (pod) this.#apiStatus?.terminated(pod);
+          if (pod) this.#cluster?.terminated(pod);
           prober.removePod(uid);
           eviction.forget(uid);
         },
@@ -339,7 +311,6 @@ export class Kubelet {
     this.#pleg.onEvent((event) => this.#syncIfWanted(event.podUID));
     await this.#pleg.start();
     this.podConfig.onUpdate((update) => this.#handlePodUpdate(update));
-    if (this.#mirrorPods) this.podConfig.onUpdate(() => void this.#mirrorPods?.reconcile());
     this.configObjects.onChange((changed) => {
       for (const pod of this.podConfig.pods()) {
         if ([...referencedConfigObjects(pod)].some((key) => changed.has(key))) this.#workers?.update({ type: 'sync', pod });
@@ -360,9 +331,9 @@ export class Kubelet {
     eviction.start();
   }
 
-  /** Cluster mode's side of the node (API client, registration, Lease), once started. */
-  get clusterNode(): ClusterNode | undefined {
-    return this.#clusterNode;
+  /** Cluster mode (--kubeconfig), once started. */
+  get cluster(): ClusterMode | undefined {
+    return this.#cluster;
   }
 
   /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
@@ -370,13 +341,9 @@ export class Kubelet {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#housekeeping);
-    await this.#apiStatus?.stop();
-    await this.#mirrorPods?.stop();
-    await this.#apiEvents?.stop();
-    await this.#clusterNode?.stop();
+    await this.#cluster?.stop();
     this.#eviction?.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));
-    await this.#apiConfigObjects?.stop();
     this.#pleg.stop();
     this.#prober?.stop();
     await this.#workers?.stop();
@@ -422,21 +389,7 @@ export class Kubelet {
         }),
       );
     }
-    if (this.#clusterNode) {
-      const client = this.#clusterNode.client;
-      const objects = new ApiConfigObjects({
-        client,
-        logger: this.#log.child({ component: 'api-config-objects' }),
-        onChange: (configMaps, secrets) => this.configObjects.set('api', configMaps, secrets),
-      });
-      this.#apiConfigObjects = objects;
-      const onPods = (pods: DefaultedPod[], mirrors: Pod[]): void => {
-        objects.setPods(pods);
-        this.podConfig.set('api', pods);
-        this.#mirrorPods?.setMirrors(mirrors);
-      };
-      this.#sources.push(new ApiSource({ client, nodeName: o.nodeName, logger: this.#log, onPods }));
-    }
+    if (this.#cluster) this.#sources.push(this.#cluster.podSource());
     if (this.#sources.length === 0) this.#log.warn({ rootDir: rootDir.path }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
     await Promise.all(this.#sources.map((source) => source.start()));
   }
@@ -462,9 +415,11 @@ export class Kubelet {
       const deletion = pod.metadata.deletionTimestamp;
       if (update.op === 'REMOVE') {
         workers.update({ type: 'kill', uid: pod.metadata.uid, pod });
-        this.#apiStatus?.forget(pod.metadata.uid);
+        this.#cluster?.forget(pod.metadata.uid);
       }
-      // Deleted in the API server: terminate it within the grace period the deletion gave.
+      // Deleted in the API server: terminate it within the grace period the deletion gave; one
+      // whose containers are gone already (it completed) is done with at once.
+      else if (deletion && workers.state(pod.metadata.uid) === 'terminated') this.#cluster?.terminated(pod);
       else if (deletion) workers.update({ type: 'kill', uid: pod.metadata.uid, pod, ...gracePeriod(pod.metadata.deletionGracePeriodSeconds) });
       else workers.update({ type: update.op === 'ADD' ? 'create' : 'sync', pod });
     }
@@ -480,7 +435,7 @@ export class Kubelet {
     this.#lastHousekeeping = this.#clock.now();
     this.#crashBackoff.gc();
     // Mirror pods a failed call left out of line (the API server was away) are made right here.
-    void this.#mirrorPods?.reconcile();
+    this.#cluster?.reconcileMirrors();
     const sources = this.#sources.map((source) => source.name);
     if (!this.podConfig.seenAll(sources)) return;
     const workers = this.#workers!;

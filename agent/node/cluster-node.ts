@@ -1,10 +1,11 @@
 /**
  * The node's side of cluster mode (--kubeconfig): the API client, the Node kept registered and
- * its status reported, and the Lease renewed. None of it blocks the agent: pods run while the
+ * its status reported (with the kubelet's node events), and the Lease renewed. None of it blocks the agent: pods run while the
  * API server is away, and registration goes on retrying until it is back.
  */
 import type { Logger } from 'pino';
 import type { Taint } from '../api/types.js';
+import type { EventRecorder } from '../events/recorder.js';
 import { KubeClient } from '../kube-api/kube-client.js';
 import type { Clock } from '../util/clock.js';
 import { userAgent } from '../version.js';
@@ -33,6 +34,8 @@ export interface ClusterNodeOptions {
   runtimeVersion: string;
   /** Resolves when the container runtime answers. */
   runtimeUp(): Promise<unknown>;
+  /** Where the node's own events go (Starting, NodeReady...). */
+  recorder: EventRecorder;
   clock: Clock;
   logger: Logger;
 }
@@ -48,8 +51,8 @@ export class ClusterNode {
     this.lease = lease;
   }
 
-  /** Reads the kubeconfig (rejecting when it cannot be used) and starts registration and the Lease. */
-  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+  /** Reads the kubeconfig, rejecting when it cannot be used; start() then begins the work. */
+  static async connect(options: ClusterNodeOptions): Promise<ClusterNode> {
     const { cluster, logger } = options;
     const system = await readNodeSystemInfo(options.runtimeVersion);
     const client = await KubeClient.fromKubeconfig(cluster.kubeconfig, userAgent(system.operatingSystem, system.architecture));
@@ -61,6 +64,7 @@ export class ClusterNode {
       observe: () => observeNode({ rootDir: options.rootDir, maxPods: cluster.maxPods, runtimeUp: options.runtimeUp }),
       updateFrequencyMs: cluster.nodeStatusUpdateFrequencyMs,
       reportFrequencyMs: cluster.nodeStatusReportFrequencyMs,
+      recorder: options.recorder,
       clock: options.clock,
       logger: logger.child({ component: 'node-status' }),
     });
@@ -73,9 +77,13 @@ export class ClusterNode {
       logger: logger.child({ component: 'node-lease' }),
     });
     logger.info({ server: client.server, node: options.nodeName }, 'joining the cluster');
-    status.start();
-    lease.start();
     return new ClusterNode(client, status, lease);
+  }
+
+  /** Registration, then status updates, and the Lease. */
+  start(): void {
+    this.status.start();
+    this.lease.start();
   }
 
   async stop(): Promise<void> {

@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import { errorMessage } from '../api/errors.js';
 import type { Node, NodeStatus } from '../api/types.js';
+import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import { isApiStatus, type KubeApi } from '../kube-api/kube-client.js';
 import { delay, type Clock } from '../util/clock.js';
 import { computeNodeStatus, defaultNodeLabels, nodeStatusChanged, registrationNode, type NodeObservation, type NodeStatusSettings } from './node-status.js';
@@ -24,9 +25,19 @@ export interface NodeStatusManagerOptions {
   observe(): Promise<NodeObservation>;
   updateFrequencyMs: number;
   reportFrequencyMs: number;
+  /** The node's events: Starting once registered, then each condition as it changes. */
+  recorder: EventRecorder;
   clock: Clock;
   logger: Logger;
 }
+
+/** The kubelet's event reason for a node condition's status (kubelet_node_status.go's setters). */
+const ConditionEvents: Record<string, Record<string, string>> = {
+  MemoryPressure: { True: 'NodeHasInsufficientMemory', False: 'NodeHasSufficientMemory' },
+  DiskPressure: { True: 'NodeHasDiskPressure', False: 'NodeHasNoDiskPressure' },
+  PIDPressure: { True: 'NodeHasInsufficientPID', False: 'NodeHasSufficientPID' },
+  Ready: { True: 'NodeReady', False: 'NodeNotReady' },
+};
 
 const RegisterInitialMs = 100;
 const RegisterMaxMs = 7_000;
@@ -82,6 +93,7 @@ export class NodeStatusManager {
     }
     this.#uid = node.metadata?.uid;
     this.#markRegistered();
+    this.#options.recorder.event(this.#nodeRef(), 'Normal', 'Starting', 'Starting kubelet.');
   }
 
   /** Computes the status; PATCHes it when it changed or is due. Resolves with whether it was sent. */
@@ -93,6 +105,7 @@ export class NodeStatusManager {
     for (let attempt = 0; attempt < UpdateTries; attempt++) {
       try {
         await this.#options.client.patch(`/api/v1/nodes/${this.#options.settings.nodeName}/status`, statusPatch(status));
+        this.#recordTransitions(this.#reported, status);
         this.#reported = status;
         this.#reportedAt = this.#options.clock.now();
         return true;
@@ -101,6 +114,21 @@ export class NodeStatusManager {
       }
     }
     throw lastError;
+  }
+
+  /** The kubelet's node reference: its UID is the node's name. */
+  #nodeRef(): InvolvedObject {
+    const name = this.#options.settings.nodeName;
+    return { kind: 'Node', name, uid: name };
+  }
+
+  /** An event for each condition whose status is new since the last report. */
+  #recordTransitions(before: NodeStatus | undefined, after: NodeStatus): void {
+    for (const condition of after.conditions ?? []) {
+      if (before?.conditions?.find((c) => c.type === condition.type)?.status === condition.status) continue;
+      const reason = ConditionEvents[condition.type]?.[condition.status];
+      if (reason) this.#options.recorder.event(this.#nodeRef(), 'Normal', reason, `Node ${this.#options.settings.nodeName} status is now: ${reason}`);
+    }
   }
 
   async #adopt(): Promise<Node> {

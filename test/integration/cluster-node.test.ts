@@ -73,6 +73,13 @@ describe('registration', () => {
       ['PIDPressure', 'False', 'KubeletHasSufficientPID'],
       ['Ready', 'True', 'KubeletReady'],
     ]);
+    // The node's own story: Starting, then each condition as first reported.
+    const reasons = await waitFor('the node events', async () => {
+      const list = (await plane().get(`/api/v1/namespaces/default/events?fieldSelector=involvedObject.kind=Node,involvedObject.name=${nodeName}`)).body as { items: Array<{ reason: string }> };
+      const found = list.items.map((event) => event.reason);
+      return found.includes('NodeReady') ? found : undefined;
+    });
+    expect(reasons).toEqual(expect.arrayContaining(['Starting', 'NodeHasSufficientMemory', 'NodeHasNoDiskPressure', 'NodeHasSufficientPID', 'NodeReady']));
     // kubectl sees it as it sees any kubelet's node.
     expect(await plane().kubectl('get', 'node', nodeName, '--no-headers')).toMatch(new RegExp(`^${nodeName}\\s+Ready\\s+<none>\\s+\\S+\\s+v1\\.32\\.0`));
   });

@@ -37,6 +37,7 @@ function setup(observations: NodeObservation[] = [healthy]) {
   let now = Date.parse('2026-11-23T10:00:00Z');
   const clock = { now: () => now };
   let observed = 0;
+  const events: string[] = [];
   const manager = new NodeStatusManager({
     client: api,
     settings,
@@ -45,10 +46,11 @@ function setup(observations: NodeObservation[] = [healthy]) {
     observe: async () => observations[Math.min(observed++, observations.length - 1)]!,
     updateFrequencyMs: 10_000,
     reportFrequencyMs: 300_000,
+    recorder: { event: (object, type, reason, message) => events.push(`${object.kind}/${object.name}/${object.uid} ${type} ${reason}: ${message}`) },
     clock,
     logger: memoryLogger().logger,
   });
-  return { api, manager, advance: (ms: number) => (now += ms) };
+  return { api, manager, events, advance: (ms: number) => (now += ms) };
 }
 
 describe('NodeStatusManager: registration', () => {
@@ -91,6 +93,27 @@ describe('NodeStatusManager: registration', () => {
     api.failures.push(new KubeApiError('POST', '/api/v1/nodes', 403, JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: 'no' })));
     await expect(manager.register()).rejects.toThrow('POST /api/v1/nodes: 403 Forbidden: no');
     expect(manager.uid).toBeUndefined();
+  });
+});
+
+describe('NodeStatusManager: node events', () => {
+  test('Starting once registered; each condition as first reported, then as it changes', async () => {
+    const { manager, events, advance } = setup([healthy, healthy, healthy, { ...healthy, notReadyReasons: ['x'] }]);
+    await manager.register();
+    expect(events).toEqual(['Node/n1/n1 Normal Starting: Starting kubelet.']);
+    await manager.update();
+    expect(events.slice(1)).toEqual([
+      'Node/n1/n1 Normal NodeHasSufficientMemory: Node n1 status is now: NodeHasSufficientMemory',
+      'Node/n1/n1 Normal NodeHasNoDiskPressure: Node n1 status is now: NodeHasNoDiskPressure',
+      'Node/n1/n1 Normal NodeHasSufficientPID: Node n1 status is now: NodeHasSufficientPID',
+      'Node/n1/n1 Normal NodeReady: Node n1 status is now: NodeReady',
+    ]);
+    advance(300_000);
+    await manager.update();
+    expect(events).toHaveLength(5);
+    advance(10_000);
+    await manager.update();
+    expect(events.at(-1)).toBe('Node/n1/n1 Normal NodeNotReady: Node n1 status is now: NodeNotReady');
   });
 });
 

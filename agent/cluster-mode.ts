@@ -1,0 +1,115 @@
+/**
+ * Everything --kubeconfig adds to the agent, put together in one place: the node's side
+ * (registration, status, Lease), the API server as a pod source with the ConfigMaps and Secrets
+ * its pods use, pod statuses written back (API pods' own objects, static pods' mirrors), and
+ * Events posted. The kubelet hands it its pod config, status manager, object store and event
+ * recorder; it never stops the agent working when the API server is away.
+ */
+import { isStaticPod } from './api/pod-helpers.js';
+import type { DefaultedPod, Pod } from './api/types.js';
+import type { ConfigObjectStore } from './config/config-objects.js';
+import type { PodConfig } from './config/pod-config.js';
+import { ApiConfigObjects } from './config/sources/api-config-objects.js';
+import { ApiSource } from './config/sources/api-source.js';
+import type { PodSourceRunner } from './config/sources/source.js';
+import { ApiEventRecorder, type FanOutRecorder } from './events/api-recorder.js';
+import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
+import { ApiStatusSync } from './status/api-status-sync.js';
+import { MirrorPods } from './status/mirror-pods.js';
+import type { StatusManager } from './status/status-manager.js';
+
+export interface ClusterModeOptions extends ClusterNodeOptions {
+  podConfig: PodConfig;
+  statuses: StatusManager;
+  configObjects: ConfigObjectStore;
+  /** The kubelet's recorder: API events are added to it. */
+  recorder: FanOutRecorder;
+}
+
+export class ClusterMode {
+  readonly node: ClusterNode;
+  readonly #options: ClusterModeOptions;
+  readonly #events: ApiEventRecorder;
+  readonly #mirrors: MirrorPods;
+  readonly #status: ApiStatusSync;
+  readonly #objects: ApiConfigObjects;
+
+  private constructor(node: ClusterNode, options: ClusterModeOptions) {
+    this.node = node;
+    this.#options = options;
+    const { client } = node;
+    const log = options.logger;
+    this.#events = new ApiEventRecorder({ client, nodeName: options.nodeName, clock: options.clock, logger: log.child({ component: 'events' }) });
+    this.#mirrors = new MirrorPods({
+      client,
+      nodeName: options.nodeName,
+      nodeUid: () => node.status.uid,
+      staticPods: () => options.podConfig.pods().filter(isStaticPod),
+      onMirror: (pod) => this.#status.statusChanged(pod),
+      logger: log.child({ component: 'mirror-pods' }),
+    });
+    this.#status = new ApiStatusSync({
+      client,
+      status: (uid) => options.statuses.get(uid),
+      statusTarget: (pod) => {
+        const object = isStaticPod(pod) ? this.#mirrors.mirrorOf(pod)?.metadata : pod.metadata;
+        return object?.uid ? { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: object.uid } : undefined;
+      },
+      logger: log.child({ component: 'api-status' }),
+    });
+    this.#objects = new ApiConfigObjects({
+      client,
+      logger: log.child({ component: 'api-config-objects' }),
+      onChange: (configMaps, secrets) => options.configObjects.set('api', configMaps, secrets),
+    });
+  }
+
+  /** Reads the kubeconfig (rejecting, naming the file, when it cannot be used); start() begins the work. */
+  static async connect(options: ClusterModeOptions): Promise<ClusterMode> {
+    return new ClusterMode(await ClusterNode.connect(options), options);
+  }
+
+  /** Registration, status, Lease and events begin; statuses and static pods are followed. */
+  start(): void {
+    const { statuses, podConfig, recorder } = this.#options;
+    recorder.add(this.#events);
+    statuses.onChange((pod) => this.#status.statusChanged(pod));
+    podConfig.onUpdate(() => void this.#mirrors.reconcile());
+    this.#status.start();
+    void this.node.status.registered().then(() => this.#mirrors.reconcile());
+    this.node.start();
+  }
+
+  /** The API server as a pod source: the pods bound to this node, and the mirrors of its static pods. */
+  podSource(): PodSourceRunner {
+    const onPods = (pods: DefaultedPod[], mirrors: Pod[]): void => {
+      this.#objects.setPods(pods);
+      this.#options.podConfig.set('api', pods);
+      this.#mirrors.setMirrors(mirrors);
+    };
+    return new ApiSource({ client: this.node.client, nodeName: this.#options.nodeName, logger: this.#options.logger, onPods });
+  }
+
+  /** A pod's containers are gone: one the API server is deleting is deleted for good. */
+  terminated(pod: DefaultedPod): void {
+    this.#status.terminated(pod);
+  }
+
+  /** A pod left the agent: nothing more to write for it. */
+  forget(uid: string): void {
+    this.#status.forget(uid);
+  }
+
+  /** Brings mirror pods in line again (after a failed call, say). */
+  reconcileMirrors(): void {
+    void this.#mirrors.reconcile();
+  }
+
+  async stop(): Promise<void> {
+    await this.#status.stop();
+    await this.#mirrors.stop();
+    await this.#objects.stop();
+    await this.#events.stop();
+    await this.node.stop();
+  }
+}
