@@ -53,6 +53,7 @@ export class ApiEventRecorder implements EventRecorder {
   readonly #sent = new Map<string, { name: string; namespace: string; count: number; at: number }>();
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #runner: CoalescingRunner;
+  #sequence = 0;
 
   constructor(options: ApiEventRecorderOptions) {
     this.#options = options;
@@ -66,7 +67,9 @@ export class ApiEventRecorder implements EventRecorder {
     const event: CoreEvent = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${object.name}.${(BigInt(now) * 1_000_000n).toString(16)}`, namespace },
+      // client-go names events <object>.<UnixNano in hex>; a sequence stands in for the
+      // nanoseconds the clock does not have, so events of one millisecond keep apart.
+      metadata: { name: `${object.name}.${(BigInt(now) * 1_000_000n + BigInt(this.#sequence++ % 1_000_000)).toString(16)}`, namespace },
       involvedObject: { apiVersion: 'v1', ...object },
       reason,
       message,

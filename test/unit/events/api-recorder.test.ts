@@ -34,6 +34,15 @@ describe('ApiEventRecorder', () => {
     expect(event.metadata.name).toMatch(/^web\.[0-9a-f]+$/);
   });
 
+  test('events of the same millisecond get names of their own', async () => {
+    const { api, recorder } = setup();
+    recorder.event(pod, 'Normal', 'Pulled', 'one');
+    recorder.event(pod, 'Normal', 'Created', 'two');
+    await recorder.flush();
+    const names = api.callsOf('create').map((call) => (call.body as CoreEvent).metadata.name);
+    expect(new Set(names).size).toBe(2);
+  });
+
   test('a Node event goes to the default namespace', async () => {
     const { api, recorder } = setup();
     recorder.event({ kind: 'Node', name: 'n1', uid: 'n1' }, 'Normal', 'NodeReady', 'Node n1 status is now: NodeReady');
