@@ -130,9 +130,13 @@ export class KubeClient implements KubeApi {
    * Watches `path` (a collection, with ?watch=true added), calling `onEvent` for each event
    * until the server ends the stream (resolves) or the request fails (rejects). An ERROR event
    * carrying a Status rejects with that Status as a KubeApiError (410 when the version is gone).
+   * With a timeoutSeconds in `query`, a connection silent 30 s longer than that is given up.
    */
   async watch<T>(path: string, query: RequestSettings['query'], onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
-    const response = await this.#send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs: 0 });
+    // The server ends a watch after its timeoutSeconds; silence well past that is a dead connection.
+    const timeoutSeconds = Number(query?.['timeoutSeconds']);
+    const timeoutMs = Number.isFinite(timeoutSeconds) ? (timeoutSeconds + 30) * 1000 : 0;
+    const response = await this.#send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs });
     if ((response.statusCode ?? 0) >= 300) throw new KubeApiError('GET', path, response.statusCode ?? 0, await readAll(response));
     const lines = createInterface({ input: response, crlfDelay: Infinity });
     try {
