@@ -75,6 +75,8 @@ function spawnCli(args: readonly string[], options: { cwd?: string }): CliProces
 }
 
 export interface AgentProcessOptions {
+  /** The node's name (default: a unique one); cluster-mode tests make its credentials first. */
+  nodeName?: string;
   /** `agent` (JSON logs) or `up` (text logs and a line per pod). */
   command?: 'agent' | 'up';
   /** Manifests to write before the first start. */
@@ -103,7 +105,7 @@ export interface AgentProcess {
 
 /** Starts the agent as a process on a fresh node, directories and port; resolves once /healthz answers. */
 export async function startAgentProcess(options: AgentProcessOptions = {}): Promise<AgentProcess> {
-  const nodeName = uniqueNodeName('e2e');
+  const nodeName = options.nodeName ?? uniqueNodeName('e2e');
   const base = await mkdtemp(join(tmpdir(), 'dockerlet-e2e-'));
   const manifestDir = options.manifestDir ?? join(base, 'manifests');
   const rootDir = join(base, 'root');

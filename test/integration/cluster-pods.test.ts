@@ -171,3 +171,15 @@ test('ConfigMaps and Secrets come from the API server, in env and volumes, and a
   await plane().request('PUT', `/api/v1/namespaces/${namespace}/configmaps/settings-${suffix}`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `settings-${suffix}` }, data: { greeting: 'hello', 'app.conf': 'v2' } });
   await waitFor('the new ConfigMap in the volume', async () => (await agent.exec('main', ['cat', '/conf/app.conf'])).output === 'v2', { timeoutMs: 30_000 });
 });
+
+test('a pod that completed and is then deleted in the API is removed at once', async () => {
+  const nodeName = uniqueNodeName('c');
+  await startAgent({ nodeName, options: { cluster: await clusterOptions(plane(), nodeName) } });
+  const pod = boundPod('finished', nodeName, 'default');
+  pod.spec!.restartPolicy = 'Never';
+  pod.spec!.containers[0]!.command = ['true'];
+  await plane().request('POST', '/api/v1/namespaces/default/pods', pod);
+  await waitFor('the pod to have Succeeded in the API', async () => (await apiPod('default', 'finished'))?.status?.phase === 'Succeeded', { timeoutMs: 60_000 });
+  await plane().kubectl('delete', 'pod', 'finished', '--wait=false');
+  await waitFor('the API object to be gone', async () => (await apiPod('default', 'finished')) === undefined, { timeoutMs: 30_000 });
+});
