@@ -80,12 +80,20 @@ export class ClusterMode {
     this.node.start();
   }
 
-  /** The API server as a pod source: the pods bound to this node, and the mirrors of its static pods. */
+  /**
+   * The API server as a pod source: the pods bound to this node, and the mirrors of its static
+   * pods. Each set waits for the ConfigMaps and Secrets its pods use to be read; sets are applied
+   * in the order they came.
+   */
   podSource(): PodSourceRunner {
+    let applied = Promise.resolve();
     const onPods = (pods: DefaultedPod[], mirrors: Pod[]): void => {
-      this.#objects.setPods(pods);
-      this.#options.podConfig.set('api', pods);
       this.#mirrors.setMirrors(mirrors);
+      const objectsRead = this.#objects.setPods(pods);
+      applied = applied.then(async () => {
+        await objectsRead;
+        this.#options.podConfig.set('api', pods);
+      });
     };
     return new ApiSource({ client: this.node.client, nodeName: this.#options.nodeName, logger: this.#options.logger, onPods });
   }

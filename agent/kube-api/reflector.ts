@@ -43,14 +43,16 @@ export class Reflector<T extends ListedObject> {
   readonly #stop = new AbortController();
   readonly #store = new Map<string, T>();
   #loop: Promise<void> | undefined;
-  #synced = false;
+  readonly #synced: Promise<void>;
+  #markSynced!: () => void;
 
   constructor(options: ReflectorOptions<T>) {
     this.#options = options;
+    this.#synced = new Promise((resolve) => (this.#markSynced = resolve));
   }
 
-  /** Whether a list has succeeded since start. */
-  get hasSynced(): boolean {
+  /** Resolves once a list has succeeded (and its set was handed on). */
+  synced(): Promise<void> {
     return this.#synced;
   }
 
@@ -92,8 +94,8 @@ export class Reflector<T extends ListedObject> {
     const list = await this.#options.client.get<List<T>>(this.#options.path, { ...(this.#options.query ? { query: this.#options.query } : {}), signal, timeoutMs: 60_000 });
     this.#store.clear();
     for (const item of list.items) this.#store.set(key(item), item);
-    this.#synced = true;
     this.#options.onSync([...this.#store.values()]);
+    this.#markSynced();
     return list.metadata?.resourceVersion ?? '';
   }
 

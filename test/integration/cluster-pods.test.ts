@@ -167,6 +167,8 @@ test('ConfigMaps and Secrets come from the API server, in env and volumes, and a
   await plane().request('POST', `/api/v1/namespaces/${namespace}/pods`, pod);
   await waitFor('the configured pod to run', async () => (await apiPod(namespace, `configured-${suffix}`))?.status?.phase === 'Running', { timeoutMs: 60_000 });
   expect((await agent.exec('main', ['sh', '-c', 'echo "$GREETING $PASSWORD"; cat /conf/app.conf; echo; cat /creds/password'])).output).toBe('hello s3cret\nv1\ns3cret');
+  // The pod waited for its objects (the service-account token's Secret among them) to be read: no failed mount on the way.
+  expect(agent.log.events('FailedMount')).toEqual([]);
 
   await plane().request('PUT', `/api/v1/namespaces/${namespace}/configmaps/settings-${suffix}`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `settings-${suffix}` }, data: { greeting: 'hello', 'app.conf': 'v2' } });
   await waitFor('the new ConfigMap in the volume', async () => (await agent.exec('main', ['cat', '/conf/app.conf'])).output === 'v2', { timeoutMs: 30_000 });

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { ConfigMap, DefaultedPod, Secret } from '../../api/types.js';
 import type { KubeApi } from '../../kube-api/kube-client.js';
 import { Reflector } from '../../kube-api/reflector.js';
+import { delay } from '../../util/clock.js';
 import { referencedConfigObjects, type ConfigObjectKey } from '../config-objects.js';
 
 export interface ApiConfigObjectsOptions {
@@ -23,6 +24,8 @@ interface Watched {
 }
 
 const Resource = { configmap: 'configmaps', secret: 'secrets' } as const;
+/** How long a pod waits for its objects to be read before it goes ahead without them. */
+const SyncWaitMs = 10_000;
 
 export class ApiConfigObjects {
   readonly #options: ApiConfigObjectsOptions;
@@ -32,8 +35,12 @@ export class ApiConfigObjects {
     this.#options = options;
   }
 
-  /** The API pods now: watch what they reference, and only that. */
-  setPods(pods: readonly DefaultedPod[]): void {
+  /**
+   * The API pods now: watch what they reference, and only that. Resolves once every object they
+   * reference has been read (or `waitMs` has passed), so that a pod does not start before its
+   * Secret is known and fail to mount it in the meantime, as the kubelet's managers wait too.
+   */
+  async setPods(pods: readonly DefaultedPod[], waitMs = SyncWaitMs): Promise<void> {
     const wanted = new Set(pods.flatMap((pod) => [...referencedConfigObjects(pod)]));
     let removed = false;
     for (const [key, watched] of this.#watched) {
@@ -44,6 +51,8 @@ export class ApiConfigObjects {
     }
     for (const key of wanted) if (!this.#watched.has(key)) this.#watch(key);
     if (removed) this.#emit();
+    const synced = Promise.all([...wanted].map((key) => this.#watched.get(key)!.reflector.synced()));
+    await Promise.race([synced, delay(waitMs)]);
   }
 
   async stop(): Promise<void> {
