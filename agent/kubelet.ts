@@ -341,12 +341,13 @@ export class Kubelet {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#housekeeping);
-    await this.#cluster?.stop();
     this.#eviction?.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));
     this.#pleg.stop();
     this.#prober?.stop();
     await this.#workers?.stop();
+    // After the sources and workers: nothing then asks it to watch or write anything more.
+    await this.#cluster?.stop();
     await Promise.all(this.#servers.map((server) => server.close()));
   }
 
