@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../api/errors.js';
 import type { KubeApi } from '../kube-api/kube-client.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
-import type { Clock } from '../util/clock.js';
+import { rfc3339, type Clock } from '../util/clock.js';
 import type { EventRecorder, EventType, InvolvedObject } from './recorder.js';
 
 export interface CoreEvent {
@@ -44,8 +44,6 @@ const SpamRefillMs = 5 * 60_000;
 /** Identical events remembered for dedup, at most (client-go's LRU holds 4096). */
 const MaxRemembered = 4096;
 
-const seconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-
 export class ApiEventRecorder implements EventRecorder {
   readonly #options: ApiEventRecorderOptions;
   readonly #queue: Array<{ event: CoreEvent; key: string }> = [];
@@ -75,8 +73,8 @@ export class ApiEventRecorder implements EventRecorder {
       message,
       type,
       source: { component: 'kubelet', host: this.#options.nodeName },
-      firstTimestamp: seconds(now),
-      lastTimestamp: seconds(now),
+      firstTimestamp: rfc3339(now),
+      lastTimestamp: rfc3339(now),
       count: 1,
       reportingComponent: 'kubelet',
       reportingInstance: this.#options.nodeName,
@@ -127,22 +125,5 @@ export class ApiEventRecorder implements EventRecorder {
   #remember(key: string, sent: { name: string; namespace: string; count: number; at: number }): void {
     if (this.#sent.size >= MaxRemembered) this.#sent.delete(this.#sent.keys().next().value!);
     this.#sent.set(key, sent);
-  }
-}
-
-/** Every event to each recorder: the log, and the API server once cluster mode has a client. */
-export class FanOutRecorder implements EventRecorder {
-  readonly #recorders: EventRecorder[];
-
-  constructor(recorders: readonly EventRecorder[]) {
-    this.#recorders = [...recorders];
-  }
-
-  add(recorder: EventRecorder): void {
-    this.#recorders.push(recorder);
-  }
-
-  event(object: InvolvedObject, type: EventType, reason: string, message: string): void {
-    for (const recorder of this.#recorders) recorder.event(object, type, reason, message);
   }
 }

@@ -39,6 +39,23 @@ export class LogEventRecorder implements EventRecorder {
   }
 }
 
+/** Every event to each recorder: the log, and the API server once cluster mode has a client. */
+export class FanOutRecorder implements EventRecorder {
+  readonly #recorders: EventRecorder[];
+
+  constructor(recorders: readonly EventRecorder[]) {
+    this.#recorders = [...recorders];
+  }
+
+  add(recorder: EventRecorder): void {
+    this.#recorders.push(recorder);
+  }
+
+  event(object: InvolvedObject, type: EventType, reason: string, message: string): void {
+    for (const recorder of this.#recorders) recorder.event(object, type, reason, message);
+  }
+}
+
 /** Where a container's events point: the pod, at spec.containers{name} or spec.initContainers{name}. */
 export function containerObject(pod: { name: string; namespace: string; uid: string }, containerName: string, init: boolean): InvolvedObject {
   return {

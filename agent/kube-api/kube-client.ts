@@ -14,7 +14,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { DockerletError, errorMessage } from '../api/errors.js';
 
 export const StrategicMergePatch = 'application/strategic-merge-patch+json';
-export const MergePatch = 'application/merge-patch+json';
 
 /** A failed API call: the HTTP status and, when the server sent one, the Status's reason. */
 export class KubeApiError extends Error {
@@ -38,6 +37,11 @@ export class KubeApiError extends Error {
     this.status = status;
     this.reason = reason;
   }
+}
+
+/** DeleteOptions for a deletion that takes effect at once (grace 0), of the object with `uid` only when given: how the kubelet removes pods it is done with. */
+export function deleteNowOptions(uid: string | undefined): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, ...(uid ? { preconditions: { uid } } : {}) };
 }
 
 export const isApiStatus = (err: unknown, status: number): boolean => err instanceof KubeApiError && err.status === status;

@@ -29,12 +29,12 @@ export interface ReflectorOptions<T> {
   /** The whole current set, after the list and after each change. */
   onSync(objects: T[]): void;
   logger: Logger;
-  /** The watch's timeoutSeconds is drawn from [min, 2 x min) as client-go does (default 300 s). */
-  minWatchTimeoutSeconds?: number;
 }
 
 const BackoffInitialMs = 800;
 const BackoffMaxMs = 30_000;
+/** A watch's timeoutSeconds is drawn from [min, 2 x min), as client-go's reflector does. */
+const MinWatchTimeoutSeconds = 300;
 
 const key = (object: ListedObject): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
 
@@ -102,8 +102,7 @@ export class Reflector<T extends ListedObject> {
   /** One watch request; resolves with the last resourceVersion seen when the server ends it. */
   async #watch(from: string, signal: AbortSignal): Promise<string> {
     let resourceVersion = from;
-    const min = this.#options.minWatchTimeoutSeconds ?? 300;
-    const timeoutSeconds = Math.floor(min * (1 + Math.random()));
+    const timeoutSeconds = Math.floor(MinWatchTimeoutSeconds * (1 + Math.random()));
     await this.#options.client.watch<T>(
       this.#options.path,
       { ...this.#options.query, resourceVersion, timeoutSeconds, allowWatchBookmarks: true },

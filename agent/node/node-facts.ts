@@ -20,6 +20,11 @@ export function nodeIPs(configured: readonly string[]): string[] {
   return found.length > 0 ? found : ['127.0.0.1'];
 }
 
+/** The machine's CPUs, memory and the root dir's filesystem size: the node's capacity. */
+export function machineResources(rootDirFs: { blocks: number; bsize: number }): NodeFacts['allocatable'] {
+  return { milliCpu: availableParallelism() * 1000, memoryBytes: totalmem(), ephemeralStorageBytes: rootDirFs.blocks * rootDirFs.bsize };
+}
+
 export async function gatherNodeFacts(options: {
   nodeName: string;
   nodeIPs: readonly string[];
@@ -32,11 +37,7 @@ export async function gatherNodeFacts(options: {
   return {
     name: options.nodeName,
     hostIPs: nodeIPs(options.nodeIPs),
-    allocatable: {
-      milliCpu: availableParallelism() * 1000,
-      memoryBytes: totalmem(),
-      ephemeralStorageBytes: fs.blocks * fs.bsize,
-    },
+    allocatable: machineResources(fs),
     clusterDns: options.clusterDns,
     hostResolvConf: parseResolvConf(resolvText),
   };

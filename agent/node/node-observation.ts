@@ -4,8 +4,9 @@
  * kubelet's hard eviction thresholds), and whether the container runtime answers.
  */
 import { readFile, statfs } from 'node:fs/promises';
-import { availableParallelism, totalmem } from 'node:os';
+import { totalmem } from 'node:os';
 import { errorMessage } from '../api/errors.js';
+import { machineResources } from './node-facts.js';
 import type { NodeObservation } from './node-status.js';
 
 /** MemAvailable from /proc/meminfo, in bytes; undefined when the line is missing. */
@@ -26,7 +27,7 @@ export async function observeNode(options: NodeObserverOptions): Promise<NodeObs
   const notReadyReasons: string[] = [];
   await options.runtimeUp().catch((err: unknown) => notReadyReasons.push(`container runtime is down: ${errorMessage(err)}`));
   return {
-    capacity: { milliCpu: availableParallelism() * 1000, memoryBytes: totalmem(), ephemeralStorageBytes: fs.blocks * fs.bsize, pods: options.maxPods },
+    capacity: { ...machineResources(fs), pods: options.maxPods },
     memoryAvailableBytes: memAvailableBytes(meminfo) ?? totalmem(),
     nodefsAvailableBytes: fs.bavail * fs.bsize,
     notReadyReasons,

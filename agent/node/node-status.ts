@@ -5,6 +5,7 @@
  * and the status reporter decide when to send it.
  */
 import type { Node, NodeCondition, NodeStatus } from '../api/types.js';
+import { rfc3339 } from '../util/clock.js';
 
 /** What the node is, read once at start (node-system-info.ts). */
 export interface NodeSystemInfo {
@@ -120,7 +121,7 @@ function conditionValues(observation: NodeObservation): Array<[string, Condition
  * from `previous` unless its status changed.
  */
 export function computeNodeStatus(settings: NodeStatusSettings, observation: NodeObservation, previous: readonly NodeCondition[], now: Date): NodeStatus {
-  const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
+  const time = rfc3339(now.getTime());
   const conditions: NodeCondition[] = conditionValues(observation).map(([type, value]) => {
     const before = previous.find((c) => c.type === type);
     const lastTransitionTime = before?.status === value.status && before.lastTransitionTime ? before.lastTransitionTime : time;

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../api/errors.js';
 import { podSource } from '../api/pod-helpers.js';
 import type { DefaultedPod, PodStatus } from '../api/types.js';
-import { isApiNotFound, isApiConflict, type KubeApi } from '../kube-api/kube-client.js';
+import { deleteNowOptions, isApiNotFound, isApiConflict, type KubeApi } from '../kube-api/kube-client.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { canonicalJson } from '../util/hash.js';
 
@@ -120,7 +120,7 @@ export class ApiStatusSync {
       this.#sent.set(uid, fingerprint!);
     }
     if (deleteObject) {
-      await this.#options.client.delete(podPath(target), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: target.uid } });
+      await this.#options.client.delete(podPath(target), deleteNowOptions(target.uid));
       this.#sent.delete(uid);
       this.#options.logger.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, podUID: uid }, 'pod deleted from the API server: its containers are gone');
     }

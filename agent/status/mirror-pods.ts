@@ -11,7 +11,7 @@ import { errorMessage } from '../api/errors.js';
 import { isStaticPod } from '../api/pod-helpers.js';
 import { podFullName, type DefaultedPod, type Pod } from '../api/types.js';
 import { ConfigHashAnnotation, ConfigMirrorAnnotation, ConfigSeenAnnotation } from '../api/well-known.js';
-import { isApiConflict, isApiNotFound, isApiStatus, type KubeApi } from '../kube-api/kube-client.js';
+import { deleteNowOptions, isApiConflict, isApiNotFound, isApiStatus, type KubeApi } from '../kube-api/kube-client.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 
 export interface MirrorPodsOptions {
@@ -28,11 +28,19 @@ export interface MirrorPodsOptions {
 
 const podsPath = (namespace: string): string => `/api/v1/namespaces/${namespace}/pods`;
 
+/** The static pod's config hash, which its mirror carries as config.mirror. */
+const configHash = (pod: DefaultedPod): string => pod.metadata.annotations?.[ConfigHashAnnotation] ?? pod.metadata.uid;
+
+const mirrorHash = (mirror: Pod): string | undefined => mirror.metadata?.annotations?.[ConfigMirrorAnnotation];
+
+/** IsMirrorPodOf, and not on its way out: a mirror the static pod can keep. */
+const isCurrentMirrorOf = (mirror: Pod | undefined, pod: DefaultedPod): mirror is Pod =>
+  mirror !== undefined && !mirror.metadata?.deletionTimestamp && mirrorHash(mirror) === configHash(pod);
+
 /** The mirror of `pod` as it is created: the static pod's spec and metadata, the mirror annotation, the Node as owner. */
 export function mirrorPodOf(pod: DefaultedPod, nodeName: string, nodeUid: string): Pod {
   const { uid: _uid, ...metadata } = pod.metadata;
-  const hash = pod.metadata.annotations?.[ConfigHashAnnotation] ?? pod.metadata.uid;
-  const annotations: Record<string, string> = { ...metadata.annotations, [ConfigMirrorAnnotation]: hash };
+  const annotations: Record<string, string> = { ...metadata.annotations, [ConfigMirrorAnnotation]: configHash(pod) };
   delete annotations[ConfigSeenAnnotation];
   return {
     apiVersion: 'v1',
@@ -45,8 +53,6 @@ export function mirrorPodOf(pod: DefaultedPod, nodeName: string, nodeUid: string
     spec: pod.spec,
   };
 }
-
-const mirrorHash = (mirror: Pod): string | undefined => mirror.metadata?.annotations?.[ConfigMirrorAnnotation];
 
 export class MirrorPods {
   readonly #options: MirrorPodsOptions;
@@ -68,7 +74,7 @@ export class MirrorPods {
   /** The mirror of a static pod, when the API server holds a current one. */
   mirrorOf(pod: DefaultedPod): Pod | undefined {
     const mirror = this.#mirrors.get(podFullName(pod));
-    return mirror && !mirror.metadata?.deletionTimestamp && mirrorHash(mirror) === this.#hash(pod) ? mirror : undefined;
+    return isCurrentMirrorOf(mirror, pod) ? mirror : undefined;
   }
 
   /** Brings the mirrors in line with the static pods; resolves once done. */
@@ -80,10 +86,6 @@ export class MirrorPods {
     await this.#runner.stop();
   }
 
-  #hash(pod: DefaultedPod): string {
-    return pod.metadata.annotations?.[ConfigHashAnnotation] ?? pod.metadata.uid;
-  }
-
   async #reconcile(): Promise<void> {
     const nodeUid = this.#options.nodeUid();
     if (!nodeUid) return;
@@ -91,7 +93,7 @@ export class MirrorPods {
     const wanted = new Set(statics.map((pod) => podFullName(pod)));
     for (const pod of statics) {
       const mirror = this.#mirrors.get(podFullName(pod));
-      if (mirror && !mirror.metadata?.deletionTimestamp && mirrorHash(mirror) === this.#hash(pod)) continue;
+      if (isCurrentMirrorOf(mirror, pod)) continue;
       await this.#attempt(`mirror pod of ${podFullName(pod)}`, async () => {
         if (mirror) await this.#delete(mirror);
         await this.#create(pod, nodeUid);
@@ -112,7 +114,7 @@ export class MirrorPods {
       // One with the same hash is there already (made before a restart): that is the mirror.
       if (!isApiStatus(err, 409)) throw err;
       const existing = await this.#options.client.get<Pod>(`${podsPath(pod.metadata.namespace)}/${pod.metadata.name}`);
-      if (mirrorHash(existing) !== this.#hash(pod)) throw new Error(`a pod named ${podFullName(pod)} that is not its mirror is in the way`, { cause: err });
+      if (mirrorHash(existing) !== configHash(pod)) throw new Error(`a pod named ${podFullName(pod)} that is not its mirror is in the way`, { cause: err });
       this.#mirrors.set(podFullName(pod), existing);
       this.#options.onMirror(pod);
     }
@@ -121,7 +123,7 @@ export class MirrorPods {
   async #delete(mirror: Pod): Promise<void> {
     const { namespace = 'default', name = '', uid } = mirror.metadata ?? {};
     try {
-      await this.#options.client.delete(`${podsPath(namespace)}/${name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, ...(uid ? { preconditions: { uid } } : {}) });
+      await this.#options.client.delete(`${podsPath(namespace)}/${name}`, deleteNowOptions(uid));
       this.#options.logger.info({ pod: `${namespace}/${name}`, podUID: uid }, 'deleted the mirror pod');
     } catch (err) {
       // Gone already, or replaced by another: nothing of this one to delete.
