@@ -134,14 +134,7 @@ export class ControlPlane {
   /** A kubeconfig for the node tokenNodeName that authenticates with its bearer token. */
   async nodeTokenKubeconfig(): Promise<string> {
     const path = join(this.dir, 'token-node.kubeconfig');
-    await writeFile(path, JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server: this.server, 'certificate-authority': this.caFile } }],
-      users: [{ name: 'token-node', user: { token: this.#tokenNode.token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: 'token-node' } }],
-      'current-context': 'test',
-    }));
+    await writeFile(path, kubeconfig(this.server, this.caFile, { token: this.#tokenNode.token }, `system:node:${this.#tokenNode.name}`));
     return path;
   }
 
@@ -273,12 +266,14 @@ async function makeCert(pki: string, name: string, subject: string, extension?: 
   return { cert, key };
 }
 
-function kubeconfig(server: string, ca: string, credentials: Credentials, user: string): string {
+/** A kubeconfig for `user`, who authenticates with a client certificate or a bearer token. */
+function kubeconfig(server: string, ca: string, credentials: Credentials | { token: string }, user: string): string {
+  const auth = 'token' in credentials ? { token: credentials.token } : { 'client-certificate': credentials.cert, 'client-key': credentials.key };
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'test', cluster: { server, 'certificate-authority': ca } }],
-    users: [{ name: user, user: { 'client-certificate': credentials.cert, 'client-key': credentials.key } }],
+    users: [{ name: user, user: auth }],
     contexts: [{ name: 'test', context: { cluster: 'test', user } }],
     'current-context': 'test',
   });

@@ -219,15 +219,6 @@ export class DockerletUnderTest {
     );
   }
 
-  /** Waits until this node has no container left. */
-  async waitAllGone(timeoutMs = 300_000): Promise<void> {
-    await waitFor(
-      'every container of the node to be removed',
-      async () => (await docker.listContainers({ all: true, filters: { label: [`dockerlet.io/node=${this.nodeName}`] } })).length === 0,
-      { timeoutMs, intervalMs: 200 },
-    );
-  }
-
   usage(): Promise<ProcessUsage> {
     return processUsage(this.pid);
   }
