@@ -1,25 +1,27 @@
 /**
  * The proxy's composition root: the one place that builds its concrete parts.
  *
- *   Services (manifest sources) ─► registry (+ allocator, state file) ─┐
- *   pods (the agent, in process or over HTTP) ────────────────────────┴─► ServiceProxy ─► proxier
- *                                                                            │
- *                                                        HTTP: /healthz /metrics /proxy/...
+ *   standalone: Services (manifest sources) ─► registry (+ allocator, state file) ─┐
+ *               pods (the agent, in process or over HTTP) ─────────────────────────┤
+ *   cluster:    Services + EndpointSlices | Endpoints (API server) ────────────────┴─► ServiceProxy ─► proxier
+ *                                                                                          │
+ *                                                                      HTTP: /healthz /metrics /proxy/...
  */
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PodSource } from '../agent/api/well-known.js';
+import type { KubeApi } from '../agent/kube-api/kube-client.js';
 import { systemClock, type Clock } from '../agent/util/clock.js';
-import { ServiceAllocator } from './config/allocator.js';
+import { ApiProxyConfig } from './config/api-config.js';
+import { ManifestProxyConfig } from './config/manifest-config.js';
 import type { PodFeed } from './config/pod-feed.js';
-import { ServiceRegistry } from './config/service-registry.js';
+import type { ProxyConfig } from './config/proxy-config.js';
 import { ExecCommandRunner } from './datapath/iptables/command-runner.js';
 import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';
 import { checkServiceGuard } from './host-guard.js';
-import { parseIpv4Cidr } from './ipv4.js';
+import { parseIpv4Cidr, type Ipv4Cidr } from './ipv4.js';
 import { buildProxyServer } from './server/app.js';
 import { ServiceProxy } from './service-proxy.js';
 
@@ -49,28 +51,39 @@ export async function cleanupProxy(options: Pick<ProxyOptions, 'serviceCIDR' | '
   for (const mode of ['iptables', 'userspace'] as const) await makeProxier(mode, options, logger).cleanup();
 }
 
+function serviceCIDROf(options: Pick<ProxyOptions, 'serviceCIDR'>): Ipv4Cidr {
+  const cidr = parseIpv4Cidr(options.serviceCIDR);
+  if (!cidr) throw new Error(`invalid service CIDR ${options.serviceCIDR}`);
+  return cidr;
+}
+
+/** A standalone node's config: Services from the manifest sources (registry.set), endpoints from `pods`. */
+export function manifestProxyConfig(options: ProxyOptions, pods: PodFeed, logger: Logger): ManifestProxyConfig {
+  return new ManifestProxyConfig({ serviceCIDR: serviceCIDROf(options), nodePortRange: options.nodePortRange, stateDir: options.stateDir, sources: options.sources, pods, logger });
+}
+
+/** A cluster node's config: Services and endpoints from the API server of `client`. */
+export function apiProxyConfig(options: ProxyOptions, client: KubeApi, logger: Logger): ApiProxyConfig {
+  return new ApiProxyConfig({ client, serviceCIDR: serviceCIDROf(options), logger });
+}
+
 export class ServiceProxyNode {
-  readonly registry: ServiceRegistry;
+  readonly config: ProxyConfig;
   readonly #options: ProxyOptions;
   readonly #log: Logger;
-  readonly #allocator: ServiceAllocator;
   readonly #proxy: ServiceProxy;
   readonly #clock: Clock;
   #server: FastifyInstance | undefined;
   /** The address the HTTP server listens on, once started. */
   listening: string | undefined;
 
-  constructor(options: ProxyOptions, deps: { pods: PodFeed; logger: Logger; clock?: Clock }) {
+  constructor(options: ProxyOptions, deps: { config: ProxyConfig; logger: Logger; clock?: Clock }) {
     this.#options = options;
     this.#log = deps.logger;
     this.#clock = deps.clock ?? systemClock;
-    const serviceCIDR = parseIpv4Cidr(options.serviceCIDR);
-    if (!serviceCIDR) throw new Error(`invalid service CIDR ${options.serviceCIDR}`);
-    this.#allocator = new ServiceAllocator({ serviceCIDR, nodePortRange: options.nodePortRange, statePath: join(options.stateDir, 'allocations.json') });
-    this.registry = new ServiceRegistry({ allocator: this.#allocator, sources: options.sources, logger: deps.logger });
+    this.config = deps.config;
     this.#proxy = new ServiceProxy({
-      registry: this.registry,
-      pods: deps.pods,
+      config: deps.config,
       proxier: makeProxier(options.mode, options, deps.logger),
       syncPeriodMs: options.syncPeriodMs,
       clock: this.#clock,
@@ -78,7 +91,7 @@ export class ServiceProxyNode {
     });
   }
 
-  /** Loads the allocations, syncs the datapath once, then follows changes and serves HTTP. */
+  /** Syncs the datapath once its config is synced, follows changes, and serves HTTP. */
   async start(): Promise<void> {
     const guard = await checkServiceGuard(new ExecCommandRunner(), this.#options.serviceCIDR);
     if (!guard.covered) {
@@ -87,7 +100,6 @@ export class ServiceProxyNode {
         `${guard.reason}: traffic to a ClusterIP that no rule rewrites can leave this host; run DOCKERLET_SERVICE_CIDR=${this.#options.serviceCIDR} scripts/setup-host.sh`,
       );
     }
-    await this.#allocator.load();
     await this.#proxy.start();
     const { host, port } = this.#options.healthzBindAddress;
     if (port === 0) return;
@@ -95,7 +107,7 @@ export class ServiceProxyNode {
       lastSyncedAt: () => this.#proxy.lastSyncedAt,
       syncPeriodMs: this.#options.syncPeriodMs,
       metrics: this.#proxy.metrics,
-      services: () => this.registry.services(),
+      services: () => this.config.services(),
       logger: this.#log,
       now: () => this.#clock.now(),
     });

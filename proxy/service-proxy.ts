@@ -1,29 +1,25 @@
 /**
  * The proxy's loop (kube-proxy's syncProxyRules driven by its BoundedFrequencyRunner): any
- * change of Services or pods asks for a sync; syncs never overlap, and changes that arrive
+ * change of Services or endpoints asks for a sync; syncs never overlap, and changes that arrive
  * during one are folded into a single next one; a periodic resync repairs whatever went missing
- * meanwhile. Each sync hands the datapath the whole state, built from the registry's Services
- * and the feed's pods. As kube-proxy only syncs when its change trackers hold changes, a
- * requested sync whose state equals the last one synced is skipped (a pod no Service selects
- * changing its status costs no iptables-restore); the periodic one always runs.
+ * meanwhile. Each sync hands the datapath the whole state the config gives. As kube-proxy only
+ * syncs when its change trackers hold changes, a requested sync whose state equals the last one
+ * synced is skipped (a pod no Service selects changing its status costs no iptables-restore);
+ * the periodic one always runs. Nothing is synced until the config is synced (kube-proxy waits
+ * for its informers the same way), so the rules a previous process left stay until then.
  *
- *   registry (Services) ─┐
- *                        ├─► buildProxyState ─► proxier.sync (iptables | userspace)
- *   pod feed (pods) ─────┘
+ *   config (manifests + pods | API Services + EndpointSlices) ─► state ─► proxier.sync (iptables | userspace)
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { errorMessage } from '../agent/api/errors.js';
 import type { Clock } from '../agent/util/clock.js';
 import { CoalescingRunner } from '../agent/util/coalescing-runner.js';
-import { buildProxyState } from './config/endpoints.js';
-import type { PodFeed } from './config/pod-feed.js';
-import type { ServiceRegistry } from './config/service-registry.js';
+import type { ProxyConfig } from './config/proxy-config.js';
 import type { Proxier, ProxyState } from './datapath/proxier.js';
 
 export interface ServiceProxyOptions {
-  registry: ServiceRegistry;
-  pods: PodFeed;
+  config: ProxyConfig;
   proxier: Proxier;
   /** kube-proxy's syncPeriod: a full resync at least this often. */
   syncPeriodMs: number;
@@ -67,9 +63,8 @@ export class ServiceProxy {
 
   /** Syncs once, then follows changes and resyncs periodically. */
   async start(): Promise<void> {
-    this.#o.registry.onChange(() => this.requestSync());
-    this.#o.pods.onChange(() => this.requestSync());
-    await this.#o.pods.start();
+    this.#o.config.onChange(() => void this.requestSync());
+    await this.#o.config.start();
     await this.requestSync();
     this.#schedulePeriodic();
   }
@@ -79,7 +74,7 @@ export class ServiceProxy {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await this.#o.pods.stop();
+    await this.#o.config.stop();
     await this.#syncer.stop();
     await this.#o.proxier.stop();
   }
@@ -99,9 +94,10 @@ export class ServiceProxy {
   }
 
   async #syncOnce(): Promise<void> {
+    if (!this.#o.config.synced()) return;
     const started = performance.now();
     try {
-      const state = buildProxyState(this.#o.registry.services(), this.#o.pods.pods());
+      const state = this.#o.config.state();
       const key = stateKey(state);
       if (key === this.#syncedState) return;
       this.#syncedState = undefined;

@@ -2,7 +2,9 @@
  * What each command runs, until SIGINT or SIGTERM: `agent` the kubelet; `up` the kubelet and the
  * service proxy in one process, printing pods and services as they come up; `proxy` the service
  * proxy alone, its Services from the manifest sources and its pods from an agent's read-only
- * API. Pods, containers and datapath rules are left in place on exit: a restarted process takes
+ * API. With --kubeconfig the proxy takes Services and endpoints from the API server instead
+ * (`up` with --proxy-kubeconfig, when the node's own credentials may not list endpoints).
+ * Pods, containers and datapath rules are left in place on exit: a restarted process takes
  * them over. Returns the exit code: 0 clean shutdown, 1 runtime error, 2 bad flags or config.
  */
 import { hostname } from 'node:os';
@@ -13,10 +15,13 @@ import type { ManifestObjects } from '../config/read-manifest.js';
 import { FileSource } from '../config/sources/file-source.js';
 import { HttpSource } from '../config/sources/http-source.js';
 import type { PodSourceRunner } from '../config/sources/source.js';
+import { KubeClient } from '../kube-api/kube-client.js';
 import { Kubelet, type KubeletOptions } from '../kubelet.js';
 import { parseDuration } from '../util/duration.js';
+import { userAgent } from '../version.js';
 import { KubeletApiPodFeed, localPodFeed } from '../../proxy/config/pod-feed.js';
-import { cleanupProxy, ServiceProxyNode } from '../../proxy/proxy.js';
+import type { ProxyConfig } from '../../proxy/config/proxy-config.js';
+import { apiProxyConfig, cleanupProxy, manifestProxyConfig, ServiceProxyNode, type ProxyOptions } from '../../proxy/proxy.js';
 import { createLogger, type LoggingFormat } from './logger.js';
 import { Defaults, resolveAgentOptions, type AgentFlags } from './options.js';
 import { podSummaryLine } from './pod-summary.js';
@@ -29,6 +34,7 @@ export interface CommonFlags {
 }
 
 export interface StandaloneProxyFlags extends ProxyFlags {
+  kubeconfig?: string;
   podManifestPath?: string;
   manifestUrl?: string;
   rootDir?: string;
@@ -64,18 +70,23 @@ function untilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
 }
 
 /** Prints each service line once it appears or changes. */
-function printServices(node: ServiceProxyNode): void {
+function printServices(config: ProxyConfig): void {
   const printed = new Set<string>();
-  node.registry.onChange((services) => {
-    for (const line of serviceSummaryLines(services)) {
+  config.onChange(() => {
+    for (const line of serviceSummaryLines(config.services())) {
       if (!printed.has(line)) console.log(line);
       printed.add(line);
     }
   });
 }
 
+/** The proxy's config in cluster mode: the API server of `kubeconfig`, as the proxy's own client. */
+async function clusterProxyConfig(options: ProxyOptions, kubeconfig: string, log: Logger): Promise<ProxyConfig> {
+  return apiProxyConfig(options, await KubeClient.fromKubeconfig(kubeconfig, userAgent('dockerlet-proxy')), log);
+}
+
 /** `dockerlet agent` (withProxy false) and `dockerlet up` (withProxy true, and a line per pod and service). */
-export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags, withProxy: boolean): Promise<number> {
+export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }, withProxy: boolean): Promise<number> {
   const log = logger(flags);
   if (typeof log === 'number') return log;
   let kubelet: Kubelet;
@@ -86,12 +97,20 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags, wit
       log.warn({ fields: resolved.ignoredConfigFields }, `--config: dockerlet does not act on these fields: ${resolved.ignoredConfigFields.join(', ')}`);
     }
     const options = resolved.options;
-    kubelet = new Kubelet(options, { logger: log, ...(withProxy ? { services: { servicesIn: (namespace) => proxy!.registry.servicesIn(namespace) } } : {}) });
+    if (flags.proxyKubeconfig && !(withProxy && options.cluster)) {
+      throw new DockerletError('DKL_ERR_FLAG_INVALID', '--proxy-kubeconfig: only `dockerlet up` with --kubeconfig runs a proxy that reads the API server');
+    }
+    kubelet = new Kubelet(options, { logger: log, ...(withProxy ? { services: { servicesIn: (namespace) => servicesIn(proxy!.config, namespace) } } : {}) });
     if (withProxy) {
       const proxyOptions = await resolveProxyOptions(flags, { rootDir: options.rootDir, podCIDR: options.podCIDR, sources: sourcesOf(options) });
-      proxy = new ServiceProxyNode(proxyOptions, { pods: localPodFeed(kubelet), logger: log });
-      const registry = proxy.registry;
-      kubelet.onManifestObjects((source, objects) => void registry.set(source, objects.services));
+      if (options.cluster) {
+        proxy = new ServiceProxyNode(proxyOptions, { config: await clusterProxyConfig(proxyOptions, flags.proxyKubeconfig ?? options.cluster.kubeconfig, log), logger: log });
+        kubelet.onManifestObjects((source, objects) => warnManifestServices(log, source, objects));
+      } else {
+        const config = manifestProxyConfig(proxyOptions, localPodFeed(kubelet), log);
+        proxy = new ServiceProxyNode(proxyOptions, { config, logger: log });
+        kubelet.onManifestObjects((source, objects) => void config.registry.set(source, objects.services));
+      }
     }
   } catch (err) {
     console.error(`dockerlet: ${errorMessage(err)}`);
@@ -102,7 +121,7 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags, wit
       const line = podSummaryLine(pod, status, previous);
       if (line) console.log(line);
     });
-    printServices(proxy!);
+    printServices(proxy!.config);
   }
   try {
     await kubelet.start();
@@ -126,6 +145,15 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags, wit
   });
 }
 
+const servicesIn = (config: ProxyConfig, namespace: string) => config.services().filter((service) => service.metadata?.namespace === namespace);
+
+/** In cluster mode Services are the API server's: a manifest's are not served, and the user is told once per change. */
+function warnManifestServices(log: Logger, source: PodSource, objects: ManifestObjects): void {
+  if (objects.services.length === 0) return;
+  const names = objects.services.map((service) => `${service.metadata?.namespace ?? 'default'}/${service.metadata?.name ?? ''}`);
+  log.warn({ source, services: names }, 'Services in manifests are not served in cluster mode: the proxy serves the API server\'s Services; create them there (kubectl apply)');
+}
+
 function sourcesOf(options: Pick<KubeletOptions, 'staticPodPath' | 'staticPodURL'>): PodSource[] {
   return [...(options.staticPodPath ? (['file'] as const) : []), ...(options.staticPodURL ? (['http'] as const) : [])];
 }
@@ -142,6 +170,9 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
     if (!/^https?:\/\//.test(kubeletUrl)) {
       throw new DockerletError('DKL_ERR_FLAG_INVALID', `--kubelet-url: invalid value ${JSON.stringify(kubeletUrl)}: must be an http:// URL`);
     }
+    if (flags.kubeconfig && (flags.podManifestPath || flags.manifestUrl || flags.kubeletUrl)) {
+      throw new DockerletError('DKL_ERR_FLAG_INVALID', '--kubeconfig: Services and endpoints come from the API server; drop --pod-manifest-path, --manifest-url and --kubelet-url');
+    }
     const options = await resolveProxyOptions(flags, {
       rootDir,
       podCIDR: flags.clusterCidr ?? Defaults.podCIDR,
@@ -152,15 +183,20 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
       log.info('removed the proxy rules, addresses and state of this host');
       return 0;
     }
-    node = new ServiceProxyNode(options, { pods: new KubeletApiPodFeed({ kubeletUrl, periodMs: 1_000, logger: log }), logger: log });
-    const onSnapshot = (source: PodSource) => (objects: ManifestObjects) => void node.registry.set(source, objects.services);
-    const nodeName = hostname().toLowerCase();
-    const checkMs = parseDuration(Defaults.fileCheckFrequency)!;
-    if (flags.podManifestPath) sources.push(new FileSource({ path: flags.podManifestPath, nodeName, checkFrequencyMs: checkMs, logger: log, onSnapshot: onSnapshot('file') }));
-    if (flags.manifestUrl) {
-      sources.push(new HttpSource({ url: flags.manifestUrl, headers: {}, nodeName, checkFrequencyMs: checkMs, logger: log, onSnapshot: onSnapshot('http') }));
+    if (flags.kubeconfig) {
+      node = new ServiceProxyNode(options, { config: await clusterProxyConfig(options, flags.kubeconfig, log), logger: log });
+    } else {
+      const config = manifestProxyConfig(options, new KubeletApiPodFeed({ kubeletUrl, periodMs: 1_000, logger: log }), log);
+      node = new ServiceProxyNode(options, { config, logger: log });
+      const onSnapshot = (source: PodSource) => (objects: ManifestObjects) => void config.registry.set(source, objects.services);
+      const nodeName = hostname().toLowerCase();
+      const checkMs = parseDuration(Defaults.fileCheckFrequency)!;
+      if (flags.podManifestPath) sources.push(new FileSource({ path: flags.podManifestPath, nodeName, checkFrequencyMs: checkMs, logger: log, onSnapshot: onSnapshot('file') }));
+      if (flags.manifestUrl) {
+        sources.push(new HttpSource({ url: flags.manifestUrl, headers: {}, nodeName, checkFrequencyMs: checkMs, logger: log, onSnapshot: onSnapshot('http') }));
+      }
+      if (sources.length === 0) log.warn('no Service source: set --pod-manifest-path, --manifest-url or --kubeconfig');
     }
-    if (sources.length === 0) log.warn('no Service source: set --pod-manifest-path or --manifest-url');
   } catch (err) {
     console.error(`dockerlet: ${errorMessage(err)}`);
     return exitCode(err);

@@ -67,12 +67,14 @@ function buildProgram(): Command {
     },
   );
   const up = program.command('up').description('run the agent and the service proxy, printing pods and services as they come up (what npm start runs)');
-  addCommonFlags(addProxyFlags(addAgentFlags(up)), 'text').action(async (flags: AgentFlags & ProxyFlags & CommonFlags) => {
+  up.option('--proxy-kubeconfig <file>', "the proxy's kubeconfig in cluster mode, for credentials that may list endpoints (default: --kubeconfig)");
+  addCommonFlags(addProxyFlags(addAgentFlags(up)), 'text').action(async (flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }) => {
     process.exitCode = await runAgent(flags, true);
   });
   const proxy = program
     .command('proxy')
-    .description("run the service proxy alone: Services from the manifest sources, pods from an agent's read-only API")
+    .description("run the service proxy alone: Services from the manifest sources and pods from an agent's read-only API, or Services and endpoints from an API server")
+    .option('--kubeconfig <file>', 'take Services and EndpointSlices from the API server of this kubeconfig (kube-proxy credentials: ClusterRole system:node-proxier)')
     .option('--pod-manifest-path <path>', 'directory (or file) of manifests whose Services to serve')
     .option('--manifest-url <url>', 'URL of manifests whose Services to serve')
     .option('--kubelet-url <url>', `the agent's read-only API, for pods and their readiness (default: http://127.0.0.1:${Defaults.readOnlyPort})`)

@@ -55,7 +55,7 @@ export class ClusterNode {
   static async connect(options: ClusterNodeOptions): Promise<ClusterNode> {
     const { cluster, logger } = options;
     const system = await readNodeSystemInfo(options.runtimeVersion);
-    const client = await KubeClient.fromKubeconfig(cluster.kubeconfig, userAgent(system.operatingSystem, system.architecture));
+    const client = await KubeClient.fromKubeconfig(cluster.kubeconfig, userAgent('dockerlet'));
     const status = new NodeStatusManager({
       client,
       settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort, system },

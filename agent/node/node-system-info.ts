@@ -4,12 +4,9 @@
  * os-release, the kernel release; the runtime's version from the runtime itself.
  */
 import { readFile } from 'node:fs/promises';
-import { arch, release } from 'node:os';
-import { KubeletVersion } from '../version.js';
+import { release } from 'node:os';
+import { goArch, KubeletVersion } from '../version.js';
 import type { NodeSystemInfo } from './node-status.js';
-
-/** Node's process.arch -> GOARCH, which the kubernetes.io/arch label and nodeInfo carry. */
-const GoArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
 const firstLine = async (path: string): Promise<string> => (await readFile(path, 'utf8').catch(() => '')).split('\n')[0]!.trim();
 
@@ -31,6 +28,6 @@ export async function readNodeSystemInfo(runtimeVersion: string): Promise<NodeSy
     containerRuntimeVersion: `docker://${runtimeVersion}`,
     kubeletVersion: KubeletVersion,
     operatingSystem: 'linux',
-    architecture: GoArch[arch()] ?? arch(),
+    architecture: goArch,
   };
 }

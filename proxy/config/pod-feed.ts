@@ -1,13 +1,13 @@
 /**
  * Where the proxy learns which pods run and whether they are Ready: the agent in the same
  * process (dockerlet up: every change at once), or the agent's read-only API polled every
- * second (dockerlet proxy beside a separate agent). The API server's EndpointSlices will be
- * another way in (issue 7), feeding the same ProxyState.
+ * second (dockerlet proxy beside a separate agent). In a cluster the API server's EndpointSlices
+ * take their place (api-config.ts).
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../agent/api/errors.js';
 import type { Pod, PodList } from '../../agent/api/types.js';
-import type { PodWithStatus } from './endpoints.js';
+import type { PodWithStatus } from './pod-endpoints.js';
 
 export interface PodFeed {
   pods(): PodWithStatus[];

@@ -26,7 +26,8 @@ export class ServiceRegistry {
   readonly #listeners: ServiceListener[] = [];
   readonly #reported = new Set<string>();
   #resolved: Service[] = [];
-  #round: Promise<void> = Promise.resolve();
+  /** The last resolution under way; the first waits for the saved allocations to be read. */
+  #round: Promise<void>;
 
   readonly #sources: readonly PodSource[];
 
@@ -35,6 +36,7 @@ export class ServiceRegistry {
     this.#allocator = options.allocator;
     this.#sources = options.sources;
     this.#log = options.logger.child({ component: 'service-registry' });
+    this.#round = this.#allocator.load().catch((err: unknown) => this.#log.error({ err }, 'reading the saved allocations failed; Services may get new ClusterIPs and node ports'));
   }
 
   onChange(listener: ServiceListener): void {

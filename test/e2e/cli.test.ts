@@ -59,6 +59,25 @@ describe('bad flags and config exit 2 with a message naming the flag or field', 
     expect(result.stderr).toContain(`--config ${config}: fileCheckFrequency: Invalid value: "soon": must be a duration such as 20s, 1m or 1m30s`);
   });
 
+  test('proxy --kubeconfig with a manifest source: Services come from one place only', async () => {
+    const result = await runCli(['proxy', '--kubeconfig', join(dir, 'kubeconfig'), '--pod-manifest-path', dir]).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--kubeconfig: Services and endpoints come from the API server; drop --pod-manifest-path, --manifest-url and --kubelet-url');
+  });
+
+  test('proxy --kubeconfig naming a file that is not there', async () => {
+    const missing = join(dir, 'absent.kubeconfig');
+    const result = await runCli(['proxy', '--kubeconfig', missing, '--healthz-bind-address', '127.0.0.1:0']).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`--kubeconfig ${missing}: `);
+  });
+
+  test('up --proxy-kubeconfig without --kubeconfig', async () => {
+    const result = await runCli(['up', '--pod-manifest-path', dir, '--proxy-kubeconfig', join(dir, 'kubeconfig')]).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--proxy-kubeconfig: only `dockerlet up` with --kubeconfig runs a proxy that reads the API server');
+  });
+
   test('a config file of the wrong kind', async () => {
     const config = join(dir, 'kubelet.yaml');
     await writeFile(config, 'apiVersion: v1\nkind: Pod\n');

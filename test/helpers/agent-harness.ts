@@ -10,7 +10,8 @@ import type { Pod } from '../../agent/api/types.js';
 import { Kubelet, type KubeletOptions } from '../../agent/kubelet.js';
 import { localPodFeed } from '../../proxy/config/pod-feed.js';
 import type { ProxyMode } from '../../proxy/datapath/proxier.js';
-import { makeProxier, ServiceProxyNode, type ProxyOptions } from '../../proxy/proxy.js';
+import type { KubeApi } from '../../agent/kube-api/kube-client.js';
+import { apiProxyConfig, makeProxier, manifestProxyConfig, ServiceProxyNode, type ProxyOptions } from '../../proxy/proxy.js';
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
@@ -81,6 +82,8 @@ export interface StartAgentOptions {
   manifests?: Record<string, string>;
   /** Run the service proxy with this datapath next to the agent, as `dockerlet up` does. */
   proxy?: ProxyMode;
+  /** The proxy takes Services and endpoints from this client's API server (`up --proxy-kubeconfig`), not from the manifests and pods. */
+  proxyApi?: KubeApi;
 }
 
 /** The service CIDR the host guard protects (scripts/setup-host.sh). */
@@ -105,7 +108,7 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
     await unmountAll(base);
     await rm(base, { recursive: true, force: true });
   });
-  return launch({ options, manifestDir, rootDir, running, proxyOptions });
+  return launch({ options, manifestDir, rootDir, running, proxyOptions, ...(start.proxyApi ? { proxyApi: start.proxyApi } : {}) });
 }
 
 async function proxyOptionsFor(mode: ProxyMode, stateDir: string): Promise<ProxyOptions> {
@@ -127,18 +130,25 @@ interface LaunchSetup {
   rootDir: string;
   running: Set<{ stop(): Promise<void> }>;
   proxyOptions: ProxyOptions | undefined;
+  proxyApi?: KubeApi;
 }
 
 async function launch(setup: LaunchSetup): Promise<AgentHarness> {
-  const { options, manifestDir, rootDir, running, proxyOptions } = setup;
+  const { options, manifestDir, rootDir, running, proxyOptions, proxyApi } = setup;
   const log = memoryLogger();
   let proxy: ServiceProxyNode | undefined;
-  const kubelet = new Kubelet(options, { logger: log.logger, ...(proxyOptions ? { services: { servicesIn: (ns: string) => proxy!.registry.servicesIn(ns) } } : {}) });
+  const kubelet = new Kubelet(options, {
+    logger: log.logger,
+    ...(proxyOptions ? { services: { servicesIn: (ns: string) => proxy!.config.services().filter((s) => s.metadata?.namespace === ns) } } : {}),
+  });
   running.add(kubelet);
-  if (proxyOptions) {
-    proxy = new ServiceProxyNode(proxyOptions, { pods: localPodFeed(kubelet), logger: log.logger });
-    const registry = proxy.registry;
-    kubelet.onManifestObjects((source, objects) => void registry.set(source, objects.services));
+  if (proxyOptions && proxyApi) {
+    proxy = new ServiceProxyNode(proxyOptions, { config: apiProxyConfig(proxyOptions, proxyApi, log.logger), logger: log.logger });
+    running.add(proxy);
+  } else if (proxyOptions) {
+    const config = manifestProxyConfig(proxyOptions, localPodFeed(kubelet), log.logger);
+    proxy = new ServiceProxyNode(proxyOptions, { config, logger: log.logger });
+    kubelet.onManifestObjects((source, objects) => void config.registry.set(source, objects.services));
     running.add(proxy);
   }
   await kubelet.start();

@@ -131,6 +131,14 @@ export class ControlPlane {
     return path;
   }
 
+  /** A kubeconfig for the service proxy as kube-proxy gets one: system:kube-proxy, bound to the ClusterRole system:node-proxier. */
+  async proxyKubeconfig(): Promise<string> {
+    const path = join(this.dir, 'kube-proxy.kubeconfig');
+    const credentials = await makeCert(join(this.dir, 'pki'), 'kube-proxy', '/CN=system:kube-proxy');
+    await writeFile(path, kubeconfig(this.server, this.caFile, credentials, 'system:kube-proxy'));
+    return path;
+  }
+
   /** A kubeconfig for the node tokenNodeName that authenticates with its bearer token. */
   async nodeTokenKubeconfig(): Promise<string> {
     const path = join(this.dir, 'token-node.kubeconfig');

@@ -76,7 +76,7 @@ const webService = service('web', '  selector: {app: web}\n  ports: [{name: http
 
 /** The ClusterIP the registry gave `name`, once it has one. */
 function clusterIP(agent: AgentHarness, name: string): Promise<string> {
-  return waitFor(`a ClusterIP for ${name}`, () => agent.proxy!.registry.services().find((s) => s.metadata?.name === name)?.spec?.clusterIP);
+  return waitFor(`a ClusterIP for ${name}`, () => agent.proxy!.config.services().find((s) => s.metadata?.name === name)?.spec?.clusterIP);
 }
 
 /** Pod names answering `count` GETs of `url`, each on a connection of its own. */

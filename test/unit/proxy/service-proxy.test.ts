@@ -2,11 +2,10 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Pod, Service } from '../../../agent/api/types.js';
 import { systemClock } from '../../../agent/util/clock.js';
-import { ServiceAllocator } from '../../../proxy/config/allocator.js';
-import type { PodFeed } from '../../../proxy/config/pod-feed.js';
-import { ServiceRegistry } from '../../../proxy/config/service-registry.js';
+import { podEndpoints } from '../../../proxy/config/pod-endpoints.js';
+import type { ProxyConfig } from '../../../proxy/config/proxy-config.js';
+import { buildProxyState } from '../../../proxy/config/proxy-state.js';
 import type { Proxier, ProxyState } from '../../../proxy/datapath/proxier.js';
-import { parseIpv4Cidr } from '../../../proxy/ipv4.js';
 import { ServiceProxy } from '../../../proxy/service-proxy.js';
 
 const silent = pino({ level: 'silent' });
@@ -26,12 +25,19 @@ class RecordingProxier implements Proxier {
   async stop(): Promise<void> {}
 }
 
-/** Pods set by the test; every set() tells the listeners, as the agent does on any status change. */
-class TestPodFeed implements PodFeed {
+/** Pods set by the test; every set() tells the listeners, as the agent does on any status change. Not synced until `synced` is set. */
+class TestConfig implements ProxyConfig {
   #pods: Pod[] = [];
   readonly #listeners: Array<() => void> = [];
-  pods() {
-    return this.#pods.map((pod) => ({ pod, status: pod.status }));
+  isSynced = true;
+  services(): readonly Service[] {
+    return [web];
+  }
+  state(): ProxyState {
+    return buildProxyState([web], podEndpoints(this.#pods.map((pod) => ({ pod, status: pod.status }))));
+  }
+  synced(): boolean {
+    return this.isSynced;
   }
   onChange(listener: () => void): void {
     this.#listeners.push(listener);
@@ -54,22 +60,18 @@ const web: Service = {
   apiVersion: 'v1',
   kind: 'Service',
   metadata: { name: 'web', namespace: 'default' },
-  spec: { type: 'ClusterIP', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+  spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
 };
 
 let proxier: RecordingProxier;
-let pods: TestPodFeed;
-let registry: ServiceRegistry;
+let pods: TestConfig;
 let proxy: ServiceProxy;
 
 beforeEach(async () => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
   proxier = new RecordingProxier();
-  pods = new TestPodFeed();
-  const allocator = new ServiceAllocator({ serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!, nodePortRange: { min: 30000, max: 32767 } });
-  registry = new ServiceRegistry({ allocator, sources: ['file'], logger: silent });
-  await registry.set('file', [web]);
-  proxy = new ServiceProxy({ registry, pods, proxier, syncPeriodMs: SyncPeriodMs, clock: systemClock, logger: silent });
+  pods = new TestConfig();
+  proxy = new ServiceProxy({ config: pods, proxier, syncPeriodMs: SyncPeriodMs, clock: systemClock, logger: silent });
   await proxy.start();
 });
 
@@ -107,6 +109,22 @@ describe('ServiceProxy', () => {
     expect(proxier.states).toHaveLength(failed + 1);
     await proxy.requestSync();
     expect(proxier.states).toHaveLength(failed + 1);
+  });
+
+  test('nothing is synced before the config is, so that rules a previous process left stay', async () => {
+    await proxy.stop();
+    proxier = new RecordingProxier();
+    pods = new TestConfig();
+    pods.isSynced = false;
+    proxy = new ServiceProxy({ config: pods, proxier, syncPeriodMs: SyncPeriodMs, clock: systemClock, logger: silent });
+    await proxy.start();
+    await vi.advanceTimersByTimeAsync(SyncPeriodMs);
+    expect(proxier.states).toHaveLength(0);
+    pods.isSynced = true;
+    pods.set([pod('a', '10.244.0.2', true)]);
+    await proxy.requestSync();
+    expect(proxier.states).toHaveLength(1);
+    expect(endpoints(proxier.states[0])).toEqual([{ ip: '10.244.0.2', port: 8080 }]);
   });
 
   test('the periodic resync runs even when nothing changed, to repair what went missing', async () => {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
 import type { Service } from '../../../agent/api/types.js';
@@ -27,6 +30,20 @@ describe('ServiceRegistry', () => {
     expect(seen).toEqual([['a 10.96.1.0 -', 'b 10.96.1.1 30086']]);
     expect(r.servicesIn('default').map((s) => s.spec!.clusterIPs)).toEqual([['10.96.1.0'], ['10.96.1.1']]);
     expect(r.servicesIn('other')).toEqual([]);
+  });
+
+  test('a new registry reads the saved allocations before it resolves anything, however soon set() comes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockerlet-registry-'));
+    try {
+      const statePath = join(dir, 'allocations.json');
+      await writeFile(statePath, JSON.stringify({ clusterIPs: { 'default/b': '10.96.7.7' }, nodePorts: {} }));
+      const allocator = new ServiceAllocator({ serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!, nodePortRange: { min: 30000, max: 32767 }, statePath });
+      const r = new ServiceRegistry({ allocator, sources: ['file'], logger: pino({ level: 'silent' }) });
+      await r.set('file', [svc('a'), svc('b')]);
+      expect(r.services().map((s) => s.spec!.clusterIP)).toEqual(['10.96.1.0', '10.96.7.7']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('a requested ClusterIP is honoured even when a dynamic one would come first by name', async () => {

@@ -1,6 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import type { Pod, PodStatus, Service } from '../../../agent/api/types.js';
-import { buildProxyState, findPort, isProxied, type PodWithStatus } from '../../../proxy/config/endpoints.js';
+import { findPort, podEndpoints, type PodWithStatus } from '../../../proxy/config/pod-endpoints.js';
+import { buildProxyState as buildFromLookup, isProxied } from '../../../proxy/config/proxy-state.js';
+
+const buildProxyState = (services: Service[], pods: PodWithStatus[]) => buildFromLookup(services, podEndpoints(pods));
 
 const ready = (ip: string): PodStatus => ({ phase: 'Running', podIP: ip, conditions: [{ type: 'Ready', status: 'True' }] });
 const notReady = (ip: string): PodStatus => ({ phase: 'Running', podIP: ip, conditions: [{ type: 'Ready', status: 'False' }] });

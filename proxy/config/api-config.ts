@@ -1,0 +1,158 @@
+/**
+ * A cluster node's proxy config (kube-proxy's informers): Services and their endpoints listed and
+ * watched from the API server, which allocated the ClusterIPs and node ports already. Endpoints
+ * come from the newest API the server serves: EndpointSlices of discovery.k8s.io/v1, of v1beta1
+ * (servers before 1.21), or v1 Endpoints (servers without the discovery.k8s.io group), found
+ * from the server's discovery document, retried with a backoff until it answers. Both lists
+ * leave out what kube-proxy leaves out: objects labelled service.kubernetes.io/service-proxy-name
+ * (another proxy serves them) and service.kubernetes.io/headless.
+ *
+ * A Service whose ClusterIP lies outside --service-cluster-ip-range is not served, logged once:
+ * only that range is covered by the host's guard. Nothing is synced before both lists have
+ * come, and an outage keeps the last sets (the reflectors hand nothing over meanwhile).
+ */
+import type { Logger } from 'pino';
+import type { Service } from '../../agent/api/types.js';
+import { errorMessage } from '../../agent/api/errors.js';
+import { isApiNotFound, type KubeApi } from '../../agent/kube-api/kube-client.js';
+import { Reflector, type ListedObject } from '../../agent/kube-api/reflector.js';
+import { delay } from '../../agent/util/clock.js';
+import type { ProxyState } from '../datapath/proxier.js';
+import { cidrContains, type Ipv4Cidr } from '../ipv4.js';
+import { endpointsObjectEndpoints, sliceEndpoints, type EndpointSlice, type Endpoints } from './api-endpoints.js';
+import type { ProxyConfig } from './proxy-config.js';
+import { buildProxyState, isProxied, type EndpointLookup } from './proxy-state.js';
+
+/** kube-proxy's list options for Services, EndpointSlices and Endpoints alike. */
+const ProxiedObjects = { labelSelector: '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless' };
+
+export interface EndpointsApi {
+  /** The collection to list and watch. */
+  path: string;
+  kind: 'EndpointSlice' | 'Endpoints';
+}
+
+interface ApiGroup {
+  versions?: Array<{ version: string }>;
+}
+
+/** The newest endpoints API `client`'s server serves. */
+export async function discoverEndpointsApi(client: KubeApi, signal?: AbortSignal): Promise<EndpointsApi> {
+  let group: ApiGroup;
+  try {
+    group = await client.get<ApiGroup>('/apis/discovery.k8s.io', signal ? { signal } : {});
+  } catch (err) {
+    if (isApiNotFound(err)) return { path: '/api/v1/endpoints', kind: 'Endpoints' };
+    throw err;
+  }
+  const versions = new Set((group.versions ?? []).map((v) => v.version));
+  for (const version of ['v1', 'v1beta1']) {
+    if (versions.has(version)) return { path: `/apis/discovery.k8s.io/${version}/endpointslices`, kind: 'EndpointSlice' };
+  }
+  return { path: '/api/v1/endpoints', kind: 'Endpoints' };
+}
+
+const DiscoveryBackoff = { initialMs: 800, maxMs: 30_000 };
+
+export class ApiProxyConfig implements ProxyConfig {
+  readonly #client: KubeApi;
+  readonly #serviceCIDR: Ipv4Cidr;
+  readonly #log: Logger;
+  readonly #listeners: Array<() => void> = [];
+  readonly #stop = new AbortController();
+  readonly #services: Reflector<Service>;
+  readonly #refused = new Set<string>();
+  #servicesSynced = false;
+  #served: Service[] = [];
+  #endpoints: Reflector<EndpointSlice> | Reflector<Endpoints> | undefined;
+  #lookup: EndpointLookup | undefined;
+  #discovery: Promise<void> | undefined;
+
+  constructor(options: { client: KubeApi; serviceCIDR: Ipv4Cidr; logger: Logger }) {
+    this.#client = options.client;
+    this.#serviceCIDR = options.serviceCIDR;
+    this.#log = options.logger.child({ component: 'api-proxy-config' });
+    this.#services = new Reflector<Service>({
+      client: options.client,
+      path: '/api/v1/services',
+      query: ProxiedObjects,
+      onSync: (services) => {
+        this.#served = services.filter((service) => this.#inRange(service));
+        this.#servicesSynced = true;
+        this.#changed();
+      },
+      logger: this.#log,
+    });
+  }
+
+  services(): readonly Service[] {
+    return this.#served;
+  }
+
+  state(): ProxyState {
+    return buildProxyState(this.#served, this.#lookup ?? (() => []));
+  }
+
+  synced(): boolean {
+    return this.#servicesSynced && this.#lookup !== undefined;
+  }
+
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Starts listing; does not wait for the API server (state comes when it answers). */
+  async start(): Promise<void> {
+    this.#services.start();
+    this.#discovery ??= this.#watchEndpoints(this.#stop.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#discovery;
+    await this.#services.stop();
+    await this.#endpoints?.stop();
+  }
+
+  async #watchEndpoints(signal: AbortSignal): Promise<void> {
+    let api: EndpointsApi | undefined;
+    for (let backoffMs = DiscoveryBackoff.initialMs; !api; backoffMs = Math.min(backoffMs * 2, DiscoveryBackoff.maxMs)) {
+      try {
+        api = await discoverEndpointsApi(this.#client, signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#log.warn({ err: errorMessage(err), retryInMs: backoffMs }, 'reading the API server discovery of discovery.k8s.io failed, will retry');
+        await delay(backoffMs, signal);
+        if (signal.aborted) return;
+      }
+    }
+    this.#log.info({ path: api.path }, `endpoints from ${api.kind} objects`);
+    this.#endpoints = api.kind === 'EndpointSlice' ? this.#reflect(api.path, sliceEndpoints) : this.#reflect(api.path, endpointsObjectEndpoints);
+    this.#endpoints.start();
+  }
+
+  #reflect<T extends ListedObject>(path: string, toLookup: (objects: readonly T[]) => EndpointLookup): Reflector<T> {
+    return new Reflector<T>({
+      client: this.#client,
+      path,
+      query: ProxiedObjects,
+      onSync: (objects) => {
+        this.#lookup = toLookup(objects);
+        this.#changed();
+      },
+      logger: this.#log,
+    });
+  }
+
+  #inRange(service: Service): boolean {
+    if (!isProxied(service) || cidrContains(this.#serviceCIDR, service.spec!.clusterIP!)) return true;
+    const line = `Service ${service.metadata?.namespace}/${service.metadata?.name} is not served: its ClusterIP ${service.spec!.clusterIP} is outside --service-cluster-ip-range ${this.#serviceCIDR.text}, which the host guard protects; give the proxy the API server's range`;
+    if (!this.#refused.has(line)) this.#log.error(line);
+    this.#refused.add(line);
+    return false;
+  }
+
+  #changed(): void {
+    for (const listener of this.#listeners) listener();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * A cluster node's endpoints, as the API server's controllers publish them, read as kube-proxy
+ * reads them:
+ * - EndpointSlices (discovery.k8s.io v1, or v1beta1 on servers before 1.21: the fields read here
+ *   are the same in both): the slices labelled kubernetes.io/service-name=<service> in its
+ *   namespace, IPv4 ones only; for a service port, the slice port of the same name and protocol,
+ *   and each endpoint whose ready condition is not false (unset means ready), at its first
+ *   address (the others are fungible).
+ * - v1 Endpoints, on servers without EndpointSlices: the object named as the Service; for a
+ *   service port, each subset's port of the same name and protocol, and the subset's ready
+ *   addresses (notReadyAddresses are not served).
+ */
+import type { Endpoints } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { EndpointInfo } from '../datapath/proxier.js';
+import type { EndpointLookup } from './proxy-state.js';
+
+export type { EndpointSlice, Endpoints };
+
+/** The label that ties an EndpointSlice to its Service. */
+export const ServiceNameLabel = 'kubernetes.io/service-name';
+
+const namespaced = (namespace: string | undefined, name: string | undefined): string => `${namespace ?? 'default'}/${name ?? ''}`;
+
+export function sliceEndpoints(slices: readonly EndpointSlice[]): EndpointLookup {
+  const byService = new Map<string, EndpointSlice[]>();
+  for (const slice of slices) {
+    const service = slice.metadata?.labels?.[ServiceNameLabel];
+    if (!service || slice.addressType !== 'IPv4') continue;
+    const key = namespaced(slice.metadata?.namespace, service);
+    byService.set(key, [...(byService.get(key) ?? []), slice]);
+  }
+  return (service, port, protocol) => {
+    const endpoints: EndpointInfo[] = [];
+    for (const slice of byService.get(namespaced(service.metadata?.namespace, service.metadata?.name)) ?? []) {
+      const target = slice.ports?.find((p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === protocol)?.port;
+      if (target === undefined) continue;
+      for (const endpoint of slice.endpoints ?? []) {
+        const ip = endpoint.addresses[0];
+        if (ip && endpoint.conditions?.ready !== false) endpoints.push({ ip, port: target });
+      }
+    }
+    return endpoints;
+  };
+}
+
+export function endpointsObjectEndpoints(objects: readonly Endpoints[]): EndpointLookup {
+  const byService = new Map(objects.map((object) => [namespaced(object.metadata?.namespace, object.metadata?.name), object]));
+  return (service, port, protocol) => {
+    const endpoints: EndpointInfo[] = [];
+    for (const subset of byService.get(namespaced(service.metadata?.namespace, service.metadata?.name))?.subsets ?? []) {
+      const target = subset.ports?.find((p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === protocol)?.port;
+      if (target === undefined) continue;
+      for (const address of subset.addresses ?? []) endpoints.push({ ip: address.ip, port: target });
+    }
+    return endpoints;
+  };
+}

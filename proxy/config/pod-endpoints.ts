@@ -1,0 +1,53 @@
+/**
+ * A standalone node's endpoints, from the agent's own pods (the EndpointSlice controller's work,
+ * done here because such a node has no controller manager): for a port of a Service, the pods in
+ * its namespace whose labels match its selector and that are Ready (all of them with
+ * publishNotReadyAddresses), each at its own port for the Service's targetPort. A named
+ * targetPort is looked up per pod, by name and protocol, in its containers and sidecars
+ * (FindPort); a pod without it is no endpoint of that port. A Service without a selector has none.
+ */
+import type { Container, Pod, PodStatus } from '../../agent/api/types.js';
+import type { EndpointInfo } from '../datapath/proxier.js';
+import type { EndpointLookup } from './proxy-state.js';
+
+export interface PodWithStatus {
+  pod: Pod;
+  status: PodStatus | undefined;
+}
+
+/** The pod's port for `targetPort` (FindPort): a number as it is, a name by name and protocol. */
+export function findPort(pod: Pod, targetPort: number | string, protocol: string): number | undefined {
+  if (typeof targetPort === 'number') return targetPort;
+  const containers: Container[] = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always')];
+  for (const container of containers) {
+    const port = container.ports?.find((p) => p.name === targetPort && (p.protocol ?? 'TCP') === protocol);
+    if (port) return port.containerPort;
+  }
+  return undefined;
+}
+
+function selects(selector: Record<string, string> | undefined, pod: Pod): boolean {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  const labels = pod.metadata?.labels ?? {};
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
+function isServing(status: PodStatus | undefined, publishNotReady: boolean): boolean {
+  if (!status?.podIP || status.phase === 'Succeeded' || status.phase === 'Failed') return false;
+  return publishNotReady || status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+}
+
+export function podEndpoints(pods: readonly PodWithStatus[]): EndpointLookup {
+  return (service, port, protocol) => {
+    const spec = service.spec!;
+    const namespace = service.metadata?.namespace ?? 'default';
+    const endpoints: EndpointInfo[] = [];
+    for (const { pod, status } of pods) {
+      if ((pod.metadata?.namespace ?? 'default') !== namespace || !selects(spec.selector, pod)) continue;
+      if (!isServing(status, spec.publishNotReadyAddresses === true)) continue;
+      const target = findPort(pod, port.targetPort ?? port.port, protocol);
+      if (target !== undefined) endpoints.push({ ip: status!.podIP!, port: target });
+    }
+    return endpoints;
+  };
+}

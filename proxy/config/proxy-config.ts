@@ -1,0 +1,22 @@
+/**
+ * Where the proxy's Services and endpoints come from, as one thing its loop follows. Two kinds:
+ * the manifest sources with the agent's pods (a standalone node: manifest-config.ts) and the API
+ * server's Services with its EndpointSlices or Endpoints (a cluster node: api-config.ts). The
+ * loop asks for the state only once the config is synced: a proxy that has not yet heard from
+ * its sources must not sync an empty state over the rules a previous process left.
+ */
+import type { Service } from '../../agent/api/types.js';
+import type { ProxyState } from '../datapath/proxier.js';
+
+export interface ProxyConfig {
+  /** The Services as they are served: ClusterIPs and node ports known. */
+  services(): readonly Service[];
+  /** What the datapath should carry now. */
+  state(): ProxyState;
+  /** Whether every source has given its first whole set. */
+  synced(): boolean;
+  /** Called after any change of services() or state(), and once synced. */
+  onChange(listener: () => void): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,125 @@
+import { describe, expect, test } from 'vitest';
+import type { Service } from '../../../agent/api/types.js';
+import { KubeApiError } from '../../../agent/kube-api/kube-client.js';
+import { ApiProxyConfig, discoverEndpointsApi } from '../../../proxy/config/api-config.js';
+import { endpointsObjectEndpoints, sliceEndpoints, type EndpointSlice, type Endpoints } from '../../../proxy/config/api-endpoints.js';
+import { buildProxyState } from '../../../proxy/config/proxy-state.js';
+import { parseIpv4Cidr } from '../../../proxy/ipv4.js';
+import { memoryLogger } from '../../helpers/memory-logger.js';
+import { waitFor } from '../../helpers/wait-for.js';
+import { FakeKubeApi } from '../node/fake-kube-api.js';
+
+
+const web: Service = {
+  metadata: { name: 'web', namespace: 'shop' },
+  spec: { clusterIP: '10.96.0.20', ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { name: 'dns', port: 53, protocol: 'UDP' }] },
+};
+
+function slice(name: string, init: Partial<EndpointSlice> & { service?: string; namespace?: string }): EndpointSlice {
+  const { service = 'web', namespace = 'shop', ...rest } = init;
+  return { addressType: 'IPv4', endpoints: [], metadata: { name, namespace, labels: { 'kubernetes.io/service-name': service } }, ...rest };
+}
+
+const endpointsOf = (state: ReturnType<typeof buildProxyState>, id: string) => state.endpoints.get(id)?.map((e) => `${e.ip}:${e.port}`);
+
+describe('sliceEndpoints', () => {
+  test("the Service's slices, merged: each endpoint not marked unready, at its first address, on the port of the same name and protocol", () => {
+    const slices = [
+      slice('web-1', {
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }, { name: 'dns', port: 5353, protocol: 'UDP' }],
+        endpoints: [
+          { addresses: ['10.244.0.3', '10.244.9.9'], conditions: { ready: true } },
+          { addresses: ['10.244.0.2'] },
+          { addresses: ['10.244.0.4'], conditions: { ready: false } },
+        ],
+      }),
+      slice('web-2', { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['10.244.0.5'], conditions: { ready: true } }] }),
+    ];
+    const state = buildProxyState([web], sliceEndpoints(slices));
+    expect(endpointsOf(state, 'shop/web:http')).toEqual(['10.244.0.2:8080', '10.244.0.3:8080', '10.244.0.5:8080']);
+    expect(endpointsOf(state, 'shop/web:dns')).toEqual(['10.244.0.2:5353', '10.244.0.3:5353']);
+  });
+
+  test("other Services' and namespaces' slices, IPv6 and FQDN slices, and ports of another name or protocol are not the Service's", () => {
+    const ready = [{ addresses: ['10.244.0.2'], conditions: { ready: true } }];
+    const slices = [
+      slice('other', { service: 'other', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: ready }),
+      slice('elsewhere', { namespace: 'default', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: ready }),
+      slice('v6', { addressType: 'IPv6', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['fd00::2'] }] }),
+      slice('names', { ports: [{ name: 'https', port: 8443, protocol: 'TCP' }, { name: 'http', port: 8081, protocol: 'UDP' }], endpoints: ready }),
+    ];
+    const state = buildProxyState([web], sliceEndpoints(slices));
+    expect(endpointsOf(state, 'shop/web:http')).toEqual([]);
+  });
+
+  test('an unnamed service port matches the unnamed slice port; protocol defaults to TCP', () => {
+    const single: Service = { metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: '10.96.0.20', ports: [{ port: 80 }] } };
+    const state = buildProxyState([single], sliceEndpoints([slice('web-1', { ports: [{ port: 9000 }], endpoints: [{ addresses: ['10.244.0.7'] }] })]));
+    expect(endpointsOf(state, 'shop/web:')).toEqual(['10.244.0.7:9000']);
+  });
+});
+
+describe('endpointsObjectEndpoints', () => {
+  test("the ready addresses of each subset with the port of the same name and protocol; notReadyAddresses are not served", () => {
+    const object: Endpoints = {
+      metadata: { name: 'web', namespace: 'shop' },
+      subsets: [
+        { addresses: [{ ip: '10.244.0.3' }, { ip: '10.244.0.2' }], notReadyAddresses: [{ ip: '10.244.0.4' }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+        { addresses: [{ ip: '10.244.0.5' }], ports: [{ name: 'http', port: 9090, protocol: 'TCP' }, { name: 'dns', port: 5353, protocol: 'UDP' }] },
+      ],
+    };
+    const other: Endpoints = { metadata: { name: 'web', namespace: 'default' }, subsets: [{ addresses: [{ ip: '10.244.0.9' }], ports: [{ name: 'http', port: 8080 }] }] };
+    const state = buildProxyState([web], endpointsObjectEndpoints([object, other]));
+    expect(endpointsOf(state, 'shop/web:http')).toEqual(['10.244.0.2:8080', '10.244.0.3:8080', '10.244.0.5:9090']);
+    expect(endpointsOf(state, 'shop/web:dns')).toEqual(['10.244.0.5:5353']);
+  });
+});
+
+describe('discoverEndpointsApi', () => {
+  test('EndpointSlices of discovery.k8s.io/v1 when served, else v1beta1, else v1 Endpoints', async () => {
+    const api = new FakeKubeApi();
+    api.objects.set('/apis/discovery.k8s.io', { versions: [{ version: 'v1' }, { version: 'v1beta1' }] });
+    expect(await discoverEndpointsApi(api)).toEqual({ path: '/apis/discovery.k8s.io/v1/endpointslices', kind: 'EndpointSlice' });
+    api.objects.set('/apis/discovery.k8s.io', { versions: [{ version: 'v1beta1' }] });
+    expect(await discoverEndpointsApi(api)).toEqual({ path: '/apis/discovery.k8s.io/v1beta1/endpointslices', kind: 'EndpointSlice' });
+    api.objects.set('/apis/discovery.k8s.io', { versions: [{ version: 'v1alpha1' }] });
+    expect(await discoverEndpointsApi(api)).toEqual({ path: '/api/v1/endpoints', kind: 'Endpoints' });
+    api.objects.delete('/apis/discovery.k8s.io');
+    expect(await discoverEndpointsApi(api)).toEqual({ path: '/api/v1/endpoints', kind: 'Endpoints' });
+  });
+
+  test('any other failure is not taken for an old server: it is thrown, for the caller to retry', async () => {
+    const api = new FakeKubeApi();
+    api.objects.set('/apis/discovery.k8s.io', { versions: [{ version: 'v1' }] });
+    api.failures.push(new KubeApiError('GET', '/apis/discovery.k8s.io', 503, ''));
+    await expect(discoverEndpointsApi(api)).rejects.toThrow(/503/);
+  });
+});
+
+describe('ApiProxyConfig', () => {
+  test('synced once Services and endpoints are listed; a ClusterIP outside the guarded range is not served, and said why', async () => {
+    const api = new FakeKubeApi();
+    const outside: Service = { metadata: { name: 'far', namespace: 'shop' }, spec: { clusterIP: '10.100.0.9', ports: [{ name: 'http', port: 80 }] } };
+    api.objects.set('/api/v1/services', { metadata: { resourceVersion: '5' }, items: [web, outside] });
+    api.objects.set('/apis/discovery.k8s.io', { versions: [{ version: 'v1' }] });
+    api.objects.set('/apis/discovery.k8s.io/v1/endpointslices', {
+      metadata: { resourceVersion: '5' },
+      items: [slice('web-1', { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['10.244.0.2'] }] })],
+    });
+    const log = memoryLogger();
+    const config = new ApiProxyConfig({ client: api, serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!, logger: log.logger });
+    expect(config.synced()).toBe(false);
+    await config.start();
+    try {
+      await waitFor('the config to be synced', () => config.synced());
+      expect(config.services().map((s) => s.metadata?.name)).toEqual(['web']);
+      expect(endpointsOf(config.state(), 'shop/web:http')).toEqual(['10.244.0.2:8080']);
+      expect(log.lines.find((line) => line.level === 50)?.msg).toBe(
+        'Service shop/far is not served: its ClusterIP 10.100.0.9 is outside --service-cluster-ip-range 10.96.0.0/16, which the host guard protects; give the proxy the API server\'s range',
+      );
+      expect(api.callsOf('get', '/api/v1/services')).not.toHaveLength(0);
+    } finally {
+      await config.stop();
+    }
+  });
+});
