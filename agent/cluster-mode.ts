@@ -1,7 +1,7 @@
 /**
  * Everything --kubeconfig adds to the agent, put together in one place: the node's side
- * (registration, status, Lease), the API server as a pod source with the ConfigMaps and Secrets
- * its pods use, pod statuses written back (API pods' own objects, static pods' mirrors), and
+ * (registration, status, Lease), the API server as a pod source with the ConfigMaps, Secrets and
+ * Services its pods use, pod statuses written back (API pods' own objects, static pods' mirrors), and
  * Events posted. The kubelet hands it its pod config, status manager, object store and event
  * recorder; it never stops the agent working when the API server is away.
  */
@@ -10,6 +10,7 @@ import type { DefaultedPod, Pod } from './api/types.js';
 import type { ConfigObjectStore } from './config/config-objects.js';
 import type { PodConfig } from './config/pod-config.js';
 import { ApiConfigObjects } from './config/sources/api-config-objects.js';
+import { ApiServices } from './config/sources/api-services.js';
 import { ApiSource } from './config/sources/api-source.js';
 import type { PodSourceRunner } from './config/sources/source.js';
 import { ApiEventRecorder } from './events/api-recorder.js';
@@ -18,6 +19,7 @@ import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
 import { ApiStatusSync } from './status/api-status-sync.js';
 import { MirrorPods } from './status/mirror-pods.js';
 import type { StatusManager } from './status/status-manager.js';
+import { delay } from './util/clock.js';
 
 export interface ClusterModeOptions extends ClusterNodeOptions {
   podConfig: PodConfig;
@@ -27,8 +29,13 @@ export interface ClusterModeOptions extends ClusterNodeOptions {
   recorder: FanOutRecorder;
 }
 
+/** How long API pods wait for the first list of Services before they go ahead without links. */
+const ServicesWaitMs = 10_000;
+
 export class ClusterMode {
   readonly node: ClusterNode;
+  /** The cluster's Services, for service links. */
+  readonly services: ApiServices;
   readonly #options: ClusterModeOptions;
   readonly #events: ApiEventRecorder;
   readonly #mirrors: MirrorPods;
@@ -58,6 +65,7 @@ export class ClusterMode {
       },
       logger: log.child({ component: 'api-status' }),
     });
+    this.services = new ApiServices({ client, logger: log.child({ component: 'api-services' }) });
     this.#objects = new ApiConfigObjects({
       client,
       logger: log.child({ component: 'api-config-objects' }),
@@ -77,20 +85,22 @@ export class ClusterMode {
     statuses.onChange((pod) => this.#status.statusChanged(pod));
     podConfig.onUpdate(() => void this.#mirrors.reconcile());
     this.#status.start();
+    this.services.start();
     void this.node.status.registered().then(() => this.#mirrors.reconcile());
     this.node.start();
   }
 
   /**
    * The API server as a pod source: the pods bound to this node, and the mirrors of its static
-   * pods. Each set waits for the ConfigMaps and Secrets its pods use to be read; sets are applied
+   * pods. Each set waits for the ConfigMaps and Secrets its pods use to be read, and for the
+   * first list of Services (their links go into the containers' environment); sets are applied
    * in the order they came.
    */
   podSource(): PodSourceRunner {
     let applied = Promise.resolve();
     const onPods = (pods: DefaultedPod[], mirrors: Pod[]): void => {
       this.#mirrors.setMirrors(mirrors);
-      const objectsRead = this.#objects.setPods(pods);
+      const objectsRead = Promise.all([this.#objects.setPods(pods), Promise.race([this.services.synced(), delay(ServicesWaitMs)])]);
       applied = applied.then(async () => {
         await objectsRead;
         this.#options.podConfig.set('api', pods);
@@ -118,6 +128,7 @@ export class ClusterMode {
     await this.#status.stop();
     await this.#mirrors.stop();
     await this.#objects.stop();
+    await this.services.stop();
     await this.#events.stop();
     await this.node.stop();
   }

@@ -39,7 +39,7 @@ import { Backoff } from './podworkers/backoff.js';
 import { HandlerRunner } from './lifecycle/handler-runner.js';
 import { ContainerKiller } from './podworkers/container-killer.js';
 import { PodLifecycle } from './podworkers/pod-lifecycle.js';
-import { serviceLinkEnv, type ServiceLookup } from './podworkers/service-env.js';
+import { linkedServices, serviceLinkEnv, type ServiceLookup } from './podworkers/service-env.js';
 import { ProberManager } from './prober/prober-manager.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { PodSyncer } from './podworkers/sync-pod.js';
@@ -134,8 +134,9 @@ export class Kubelet {
   readonly listening: { port?: string; readOnlyPort?: string } = {};
 
   /**
-   * `services`: where service links come from (the proxy's registry when it runs in the same
-   * process, the API server in cluster mode); without it pods get none.
+   * `services`: where a standalone node's service links come from (the proxy's registry when it
+   * runs in the same process); without it pods get none. In cluster mode they come from the API
+   * server's Services, whatever is given here.
    */
   constructor(options: KubeletOptions, deps: { logger: Logger; clock?: Clock; services?: ServiceLookup }) {
     this.options = Object.freeze({ ...options });
@@ -269,7 +270,7 @@ export class Kubelet {
       failedProbe: (containerId) => prober.failedProbe(containerId),
       node,
       objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
-      serviceEnv: (namespace) => serviceLinkEnv(this.#services?.servicesIn(namespace) ?? []),
+      serviceEnv: (pod) => serviceLinkEnv(linkedServices(this.#cluster?.services ?? this.#services, pod.metadata.namespace, pod.spec.enableServiceLinks !== false)),
       clock: this.#clock,
       logger: this.#log,
     });

@@ -15,7 +15,7 @@ export interface EnvContext {
   /** What an unset limit stands for in resourceFieldRef: the node's allocatable. */
   nodeAllocatable: { milliCpu: number; memoryBytes: number; ephemeralStorageBytes: number };
   objects: ConfigObjectLookup;
-  /** Service link variables for the pod's namespace (enableServiceLinks). */
+  /** The pod's service link variables (linkedServices: enableServiceLinks already applied). */
   serviceEnv: ReadonlyArray<{ name: string; value: string }>;
 }
 
@@ -116,7 +116,7 @@ export function makeEnvironment(container: Container, ctx: EnvContext): EnvResul
   const { pod, objects } = ctx;
   const namespace = pod.metadata.namespace;
   const values = new Map<string, string>();
-  if (pod.spec.enableServiceLinks !== false) for (const { name, value } of ctx.serviceEnv) values.set(name, value);
+  for (const { name, value } of ctx.serviceEnv) values.set(name, value);
 
   for (const source of container.envFrom ?? []) {
     const prefix = source.prefix ?? '';

@@ -1,6 +1,6 @@
 /**
  * Service links (pkg/kubelet/envvars/envvars.go FromServices): for every Service with a ClusterIP
- * in the pod's namespace, <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT (the first port),
+ * that linkedServices picks, <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT (the first port),
  * <NAME>_SERVICE_PORT_<PORTNAME> (named ports), and Docker's link variables <NAME>_PORT and
  * <NAME>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. Names are upper-cased with '-' as '_'.
  * Services come in name order, so the environment is the same at every start.
@@ -10,6 +10,27 @@ import type { Service } from '../api/types.js';
 export interface ServiceLookup {
   /** The Services of a namespace, with their ClusterIPs allocated. */
   servicesIn(namespace: string): readonly Service[];
+}
+
+/** The master Service every pod links to, whatever its enableServiceLinks: default/kubernetes, the API server's. */
+const MasterService = { namespace: 'default', name: 'kubernetes' } as const;
+
+/**
+ * The Services a pod links to (the kubelet's getServiceEnvVarMap): those of its namespace when
+ * enableServiceLinks is on, and always the master Service, unless a Service of the same name in
+ * the pod's namespace takes its place.
+ */
+export function linkedServices(lookup: ServiceLookup | undefined, namespace: string, enableServiceLinks: boolean): Service[] {
+  const byName = new Map<string, Service>();
+  const master = lookup?.servicesIn(MasterService.namespace).find((service) => service.metadata?.name === MasterService.name);
+  if (master) byName.set(MasterService.name, master);
+  if (enableServiceLinks) {
+    for (const service of lookup?.servicesIn(namespace) ?? []) {
+      const name = service.metadata?.name ?? '';
+      if (namespace !== MasterService.namespace || name !== MasterService.name) byName.set(name, service);
+    }
+  }
+  return [...byName.values()];
 }
 
 const envName = (text: string): string => text.replaceAll('-', '_').toUpperCase();

@@ -59,7 +59,8 @@ export interface PodSyncerOptions {
   node: NodeFacts;
   /** The ConfigMaps and Secrets `pod` sees (those of its source). */
   objectsFor(pod: DefaultedPod): ConfigObjectLookup;
-  serviceEnv(namespace: string): EnvContext['serviceEnv'];
+  /** The pod's service link variables. */
+  serviceEnv(pod: DefaultedPod): EnvContext['serviceEnv'];
   clock: Clock;
   logger: Logger;
 }
@@ -339,7 +340,7 @@ export class PodSyncer {
       hostIPs: this.#o.node.hostIPs,
       nodeAllocatable: this.#o.node.allocatable,
       objects: this.#o.objectsFor(ctx.pod),
-      serviceEnv: this.#o.serviceEnv(ctx.pod.metadata.namespace),
+      serviceEnv: this.#o.serviceEnv(ctx.pod),
     });
     if (!env.ok) return env;
     const mounts = await containerMounts(container, ctx.volumes, new Map(env.env.map(({ name, value }) => [name, value])));

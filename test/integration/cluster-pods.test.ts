@@ -144,13 +144,14 @@ test('an API outage: every pod keeps running, the local API keeps serving, and t
   }
 });
 
-test('ConfigMaps and Secrets come from the API server, in env and volumes, and a change reaches the volume', async () => {
+test('ConfigMaps, Secrets and Services come from the API server, in env and volumes, and a change reaches the volume', async () => {
   const nodeName = uniqueNodeName('c');
   const agent = await startAgent({ nodeName, options: { cluster: await clusterOptions(plane(), nodeName) } });
   const namespace = 'default';
   const suffix = nodeName.slice(-4);
   await plane().request('POST', `/api/v1/namespaces/${namespace}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `settings-${suffix}` }, data: { greeting: 'hello', 'app.conf': 'v1' } });
   await plane().request('POST', `/api/v1/namespaces/${namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: `creds-${suffix}` }, stringData: { password: 's3cret' } });
+  const linked = (await plane().request('POST', `/api/v1/namespaces/${namespace}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: `linked-${suffix}` }, spec: { ports: [{ port: 5432 }] } })).body as { spec: { clusterIP: string } };
   const pod = boundPod(`configured-${suffix}`, nodeName, namespace);
   pod.spec!.containers[0]!.env = [
     { name: 'GREETING', valueFrom: { configMapKeyRef: { name: `settings-${suffix}`, key: 'greeting' } } },
@@ -169,6 +170,11 @@ test('ConfigMaps and Secrets come from the API server, in env and volumes, and a
   expect((await agent.exec('main', ['sh', '-c', 'echo "$GREETING $PASSWORD"; cat /conf/app.conf; echo; cat /creds/password'])).output).toBe('hello s3cret\nv1\ns3cret');
   // The pod waited for its objects (the service-account token's Secret among them) to be read: no failed mount on the way.
   expect(agent.log.events('FailedMount')).toEqual([]);
+  // Service links from the API's Services: the namespace's, and the master Service's (the API server at 10.96.0.1).
+  const env = (await agent.exec('main', ['env'])).output.split('\n');
+  expect(env).toContain('KUBERNETES_SERVICE_HOST=10.96.0.1');
+  expect(env).toContain('KUBERNETES_SERVICE_PORT=443');
+  expect(env).toContain(`LINKED_${suffix.toUpperCase()}_SERVICE_HOST=${linked.spec.clusterIP}`);
 
   await plane().request('PUT', `/api/v1/namespaces/${namespace}/configmaps/settings-${suffix}`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `settings-${suffix}` }, data: { greeting: 'hello', 'app.conf': 'v2' } });
   await waitFor('the new ConfigMap in the volume', async () => (await agent.exec('main', ['cat', '/conf/app.conf'])).output === 'v2', { timeoutMs: 30_000 });

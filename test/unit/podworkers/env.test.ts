@@ -129,11 +129,6 @@ describe('makeEnvironment', () => {
     ]);
   });
 
-  test('service link variables are left out with enableServiceLinks false', () => {
-    const ctx = context({ pod: pod({ enableServiceLinks: false }), serviceEnv: [{ name: 'DB_SERVICE_HOST', value: '10.96.0.7' }] });
-    expect(envOf(ctr('c', { env: [{ name: 'A', value: '$(DB_SERVICE_HOST)' }] }), ctx)).toEqual([['A', '$(DB_SERVICE_HOST)']]);
-  });
-
   test('configMapKeyRef and secretKeyRef', () => {
     const container = ctr('c', {
       env: [

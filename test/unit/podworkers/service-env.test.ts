@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Service } from '../../../agent/api/types.js';
-import { serviceLinkEnv } from '../../../agent/podworkers/service-env.js';
+import { linkedServices, serviceLinkEnv } from '../../../agent/podworkers/service-env.js';
 
 describe('serviceLinkEnv (envvars.go FromServices)', () => {
   test("the kubelet's variables and Docker's link variables, first port special", () => {
@@ -32,5 +32,32 @@ describe('serviceLinkEnv (envvars.go FromServices)', () => {
       { metadata: { name: 'alpha' }, spec: { clusterIP: '10.96.1.1', ports: [{ port: 1 }] } },
     ];
     expect(serviceLinkEnv(services).filter((v) => v.name.endsWith('_SERVICE_HOST')).map((v) => v.name)).toEqual(['ALPHA_SERVICE_HOST', 'ZETA_SERVICE_HOST']);
+  });
+});
+
+describe('linkedServices (the kubelet getServiceEnvVarMap)', () => {
+  const svc = (namespace: string, name: string, clusterIP = '10.96.0.9'): Service => ({ metadata: { namespace, name }, spec: { clusterIP, ports: [{ port: 80 }] } });
+  const all = [svc('default', 'kubernetes', '10.96.0.1'), svc('default', 'web'), svc('shop', 'cart'), svc('shop', 'db')];
+  const lookup = { servicesIn: (namespace: string) => all.filter((s) => s.metadata?.namespace === namespace) };
+  const names = (services: Service[]) => services.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`);
+
+  test("the pod's namespace's Services and the master Service default/kubernetes", () => {
+    expect(names(linkedServices(lookup, 'shop', true))).toEqual(['default/kubernetes', 'shop/cart', 'shop/db']);
+    expect(names(linkedServices(lookup, 'default', true))).toEqual(['default/kubernetes', 'default/web']);
+  });
+
+  test('enableServiceLinks false leaves the master Service only', () => {
+    expect(names(linkedServices(lookup, 'shop', false))).toEqual(['default/kubernetes']);
+  });
+
+  test("a Service named kubernetes in the pod's namespace takes the master's place", () => {
+    const own = { servicesIn: (namespace: string) => [...lookup.servicesIn(namespace), ...(namespace === 'shop' ? [svc('shop', 'kubernetes', '10.96.3.3')] : [])] };
+    const linked = linkedServices(own, 'shop', true);
+    expect(names(linked)).toEqual(['shop/kubernetes', 'shop/cart', 'shop/db']);
+    expect(serviceLinkEnv(linked)).toContainEqual({ name: 'KUBERNETES_SERVICE_HOST', value: '10.96.3.3' });
+  });
+
+  test('no lookup (a standalone agent without a proxy): no links', () => {
+    expect(linkedServices(undefined, 'shop', true)).toEqual([]);
   });
 });
