@@ -15,6 +15,7 @@ import { ApiSource } from './config/sources/api-source.js';
 import type { PodSourceRunner } from './config/sources/source.js';
 import { ApiEventRecorder } from './events/api-recorder.js';
 import type { FanOutRecorder } from './events/recorder.js';
+import { TokenManager } from './kube-api/token-manager.js';
 import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
 import { ApiStatusSync } from './status/api-status-sync.js';
 import { MirrorPods } from './status/mirror-pods.js';
@@ -36,6 +37,8 @@ export class ClusterMode {
   readonly node: ClusterNode;
   /** The cluster's Services, for service links. */
   readonly services: ApiServices;
+  /** Service account tokens for API pods' projected volumes. */
+  readonly tokens: TokenManager;
   readonly #options: ClusterModeOptions;
   readonly #events: ApiEventRecorder;
   readonly #mirrors: MirrorPods;
@@ -66,6 +69,7 @@ export class ClusterMode {
       logger: log.child({ component: 'api-status' }),
     });
     this.services = new ApiServices({ client, logger: log.child({ component: 'api-services' }) });
+    this.tokens = new TokenManager({ client, clock: options.clock, logger: log.child({ component: 'token-manager' }) });
     this.#objects = new ApiConfigObjects({
       client,
       logger: log.child({ component: 'api-config-objects' }),
@@ -114,9 +118,10 @@ export class ClusterMode {
     this.#status.terminated(pod);
   }
 
-  /** A pod left the agent: nothing more to write for it. */
+  /** A pod left the agent: nothing more to write for it, no token to keep. */
   forget(uid: string): void {
     this.#status.forget(uid);
+    this.tokens.forget(uid);
   }
 
   /** Brings mirror pods in line again (after a failed call, say). */

@@ -270,6 +270,8 @@ export class Kubelet {
       failedProbe: (containerId) => prober.failedProbe(containerId),
       node,
       objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
+      // Only the API server's pods have service accounts (static pods may not use them).
+      tokensFor: (pod) => (podSource(pod) === 'api' ? this.#cluster?.tokens : undefined),
       serviceEnv: (pod) => serviceLinkEnv(linkedServices(this.#cluster?.services ?? this.#services, pod.metadata.namespace, pod.spec.enableServiceLinks !== false)),
       clock: this.#clock,
       logger: this.#log,

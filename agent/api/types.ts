@@ -28,6 +28,7 @@ export type {
   DownwardAPIVolumeFile,
   ProjectedVolumeSource,
   VolumeProjection,
+  ServiceAccountTokenProjection,
   HostPathVolumeSource,
   Node,
   NodeCondition,

@@ -23,6 +23,7 @@ import type { Clock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
 import { containerMounts } from '../volumes/container-mounts.js';
 import type { RootDir } from '../volumes/root-dir.js';
+import type { ServiceAccountTokenSource } from '../volumes/plugins/volume-plugin.js';
 import type { MountedVolume, VolumeManager } from '../volumes/volume-manager.js';
 import type { Backoff } from './backoff.js';
 import { containerConfig, sandboxConfig } from './container-config.js';
@@ -59,6 +60,8 @@ export interface PodSyncerOptions {
   node: NodeFacts;
   /** The ConfigMaps and Secrets `pod` sees (those of its source). */
   objectsFor(pod: DefaultedPod): ConfigObjectLookup;
+  /** Where `pod`'s service account tokens come from; none for a pod that may not have them. */
+  tokensFor(pod: DefaultedPod): ServiceAccountTokenSource | undefined;
   /** The pod's service link variables. */
   serviceEnv(pod: DefaultedPod): EnvContext['serviceEnv'];
   clock: Clock;
@@ -112,7 +115,7 @@ export class PodSyncer {
     }
 
     // Volumes before the sandbox, as the kubelet waits for them; each sync refreshes their contents.
-    const volumes = await this.#o.volumes.setUpPod(pod, this.#o.objectsFor(pod));
+    const volumes = await this.#o.volumes.setUpPod(pod, this.#o.objectsFor(pod), this.#o.tokensFor(pod));
     if (!volumes.ok) {
       this.#o.recorder.event(podObject(pod), 'Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${volumes.volume}" : ${volumes.message}`);
       retry(VolumeRetryMs);

@@ -22,9 +22,11 @@ import type {
   ProjectedVolumeSource,
   Secret,
   SecretVolumeSource,
+  ServiceAccountTokenProjection,
 } from '../api/types.js';
 import { resourceFieldValue } from '../podworkers/env.js';
 import type { FileProjection, Payload } from './atomic-writer.js';
+import type { TokenResult } from './plugins/volume-plugin.js';
 import { posix } from 'node:path';
 
 export type PayloadResult = { ok: true; payload: Payload } | { ok: false; message: string };
@@ -345,16 +347,19 @@ export function downwardApiPayload(
 // Projected
 
 /**
- * A projected volume's files (collectData): its configMap, secret and downwardAPI sources in
- * order, each with the projected defaultMode (an item's mode wins); a later source's file wins
- * over an earlier one at the same path. Every source is evaluated; the failures are reported
- * together. Service account tokens and cluster trust bundles come from the API server.
+ * A projected volume's files (collectData): its configMap, secret, downwardAPI and
+ * serviceAccountToken sources in order, each with the projected defaultMode (an item's mode
+ * wins); a later source's file wins over an earlier one at the same path. Every source is
+ * evaluated; the failures are reported together. Tokens are fetched beforehand (`tokens`, one
+ * per serviceAccountToken source; none on a node without an API server). Cluster trust bundles
+ * are not served.
  */
 export function projectedPayload(
   source: ProjectedVolumeSource,
   pod: DefaultedPod,
   objects: ObjectLookup,
   nodeAllocatable: NodeAllocatable,
+  tokens: ReadonlyMap<ServiceAccountTokenProjection, TokenResult> = new Map(),
 ): PayloadResult {
   const defaultMode = source.defaultMode ?? DefaultVolumeFileMode;
   const namespace = pod.metadata.namespace;
@@ -377,14 +382,12 @@ export function projectedPayload(
     } else if (projection.downwardAPI) {
       add(collectDownwardApi(projection.downwardAPI.items ?? [], defaultMode, pod, nodeAllocatable));
     } else if (projection.serviceAccountToken) {
-      // Issue 7 adds service account tokens (TokenRequest against the API server).
-      errors.push(
-        `serviceAccountToken projection "${projection.serviceAccountToken.path}": service account tokens need the API server, which dockerlet does not use for them yet`,
-      );
+      const { path } = projection.serviceAccountToken;
+      const token = tokens.get(projection.serviceAccountToken);
+      if (token?.ok) payload.set(cleanItemPath(path), { data: Buffer.from(token.token), mode: defaultMode });
+      else errors.push(token?.message ?? `serviceAccountToken projection "${path}": service account tokens come from an API server: only pods from one (--kubeconfig) get them`);
     } else if (projection.clusterTrustBundle) {
-      errors.push(
-        `clusterTrustBundle projection "${projection.clusterTrustBundle.path}": cluster trust bundles need the API server, which dockerlet does not use for them yet`,
-      );
+      errors.push(`clusterTrustBundle projection "${projection.clusterTrustBundle.path}": cluster trust bundles are not served by dockerlet`);
     }
   }
   return errors.length === 0 ? { ok: true, payload } : { ok: false, message: aggregateMessage(errors) };

@@ -20,7 +20,7 @@ import { emptyDirPlugin } from './plugins/empty-dir.js';
 import { hostPathPlugin } from './plugins/host-path.js';
 import { projectedPlugin } from './plugins/projected.js';
 import { secretPlugin } from './plugins/secret.js';
-import type { VolumePlugin } from './plugins/volume-plugin.js';
+import type { ServiceAccountTokenSource, VolumePlugin } from './plugins/volume-plugin.js';
 import type { RootDir } from './root-dir.js';
 
 export interface MountedVolume {
@@ -61,8 +61,11 @@ export class VolumeManager {
     this.#o = options;
   }
 
-  /** Sets up (or refreshes) every volume of `pod`; the first that fails stops the rest. */
-  async setUpPod(pod: DefaultedPod, objects: ConfigObjectLookup): Promise<PodVolumes> {
+  /**
+   * Sets up (or refreshes) every volume of `pod`, with the ConfigMaps and Secrets of `objects`
+   * and the service account tokens of `tokens`; the first that fails stops the rest.
+   */
+  async setUpPod(pod: DefaultedPod, objects: ConfigObjectLookup, tokens?: ServiceAccountTokenSource): Promise<PodVolumes> {
     const volumes = new Map<string, MountedVolume>();
     for (const volume of pod.spec.volumes ?? []) {
       const plugin = pluginFor(volume);
@@ -74,6 +77,7 @@ export class VolumeManager {
           objects,
           nodeAllocatable: this.#o.nodeAllocatable,
           allowedHostPathPrefixes: this.#o.allowedHostPathPrefixes,
+          tokens,
         })
         .catch((err: unknown) => ({ ok: false as const, message: errorMessage(err) }));
       if (!result.ok) return { ok: false, volume: volume.name, message: result.message };

@@ -2,9 +2,17 @@
  * What each volume kind does to be mounted (the kubelet's volume plugins, SetUp): make its
  * content present on the host and say where, and whether containers may only read it.
  */
-import type { DefaultedPod, Volume } from '../../api/types.js';
+import type { DefaultedPod, ServiceAccountTokenProjection, Volume } from '../../api/types.js';
 import type { ConfigObjectLookup } from '../../config/config-objects.js';
 import type { EnvContext } from '../../podworkers/env.js';
+
+export type TokenResult = { ok: true; token: string } | { ok: false; message: string };
+
+/** Where serviceAccountToken projections get their tokens: the API server's TokenRequest, in cluster mode. */
+export interface ServiceAccountTokenSource {
+  /** A token of the pod's service account for `projection`, bound to the pod. */
+  token(pod: DefaultedPod, projection: ServiceAccountTokenProjection): Promise<TokenResult>;
+}
 
 export interface VolumeContext {
   pod: DefaultedPod;
@@ -14,6 +22,8 @@ export interface VolumeContext {
   nodeAllocatable: EnvContext['nodeAllocatable'];
   /** The node's allow-list of hostPath prefixes; empty allows every path. */
   allowedHostPathPrefixes: readonly string[];
+  /** Service account tokens, for a pod that may have them (one from the API server). */
+  tokens: ServiceAccountTokenSource | undefined;
 }
 
 export type VolumeSetUp = { ok: true; hostPath: string; readOnly: boolean } | { ok: false; message: string };

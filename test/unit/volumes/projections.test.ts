@@ -425,23 +425,29 @@ describe('projectedPayload (projected.go collectData)', () => {
     });
   });
 
-  test('a serviceAccountToken source fails: service account tokens need the API server', () => {
-    const result = projectedPayload(
-      { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }, { configMap: { name: 'settings' } }] },
-      p,
-      objects,
-      allocatable,
-    );
-    expect(result).toEqual({
+  test('a serviceAccountToken source gets the token fetched for it, at its path with the default mode', () => {
+    const request = { path: 'token', expirationSeconds: 3600 };
+    const result = projectedPayload({ defaultMode: 0o640, sources: [{ serviceAccountToken: request }, { configMap: { name: 'settings' } }] }, p, objects, allocatable, new Map([[request, { ok: true, token: 'jwt' }]]));
+    expect(files(result)).toMatchObject({ token: ['jwt', 0o640], level: ['info', 0o640] });
+  });
+
+  test('a token that could not be fetched fails the volume with its message; none at all (no API server) says where tokens come from', () => {
+    const request = { path: 'token' };
+    const volume = { sources: [{ serviceAccountToken: request }, { configMap: { name: 'settings' } }] };
+    expect(projectedPayload(volume, p, objects, allocatable, new Map([[request, { ok: false, message: 'failed to fetch token: 403 Forbidden' }]]))).toEqual({
       ok: false,
-      message: 'serviceAccountToken projection "token": service account tokens need the API server, which dockerlet does not use for them yet',
+      message: 'failed to fetch token: 403 Forbidden',
+    });
+    expect(projectedPayload(volume, p, objects, allocatable)).toEqual({
+      ok: false,
+      message: 'serviceAccountToken projection "token": service account tokens come from an API server: only pods from one (--kubeconfig) get them',
     });
   });
 
-  test('a clusterTrustBundle source fails the same way', () => {
+  test('a clusterTrustBundle source is not served', () => {
     expect(projectedPayload({ sources: [{ clusterTrustBundle: { path: 'ca.pem', name: 'bundle' } }] }, p, objects, allocatable)).toEqual({
       ok: false,
-      message: 'clusterTrustBundle projection "ca.pem": cluster trust bundles need the API server, which dockerlet does not use for them yet',
+      message: 'clusterTrustBundle projection "ca.pem": cluster trust bundles are not served by dockerlet',
     });
   });
 
