@@ -12,7 +12,8 @@
 # With --for-bench it also installs what the benchmarks use (Debian's podman and catatonit, the
 # baseline; iperf3 and wrk, the load generators) and builds dockerlet.local/iperf3:<version>
 # (busybox plus the host's iperf3, the server side). --for-tests implies --for-bench (the test
-# suite smoke-tests the benchmark harness) and adds Debian's docker-registry and etcd-server, and
+# suite smoke-tests the benchmark harness) and adds Debian's docker-registry (with apache2-utils'
+# htpasswd, for a registry that wants a login), etcd-server, and
 # kube-apiserver and kube-controller-manager (scripts/build-control-plane.sh: about 5 minutes the
 # first time on a machine, cached after) for the cluster-mode tests.
 set -euo pipefail
@@ -47,6 +48,7 @@ dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
 if [ "$for_tests" = 1 ]; then
   command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
   command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)
+  command -v htpasswd >/dev/null 2>&1 || packages+=(apache2-utils)
 fi
 if [ "$for_bench" = 1 ]; then
   command -v podman >/dev/null 2>&1 || packages+=(podman)

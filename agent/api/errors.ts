@@ -39,3 +39,9 @@ export const isNotFound = (err: unknown): boolean => isDockerletError(err, 'DKL_
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** utilerrors.NewAggregate(errs).Error(): one message alone, several as "[a, b]" without repeats. */
+export function aggregateMessage(messages: readonly string[]): string {
+  const unique = [...new Set(messages)];
+  return unique.length === 1 ? unique[0]! : `[${unique.join(', ')}]`;
+}

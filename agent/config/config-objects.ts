@@ -71,13 +71,14 @@ export class ConfigObjectStore {
   }
 }
 
-/** The ConfigMaps and Secrets `pod` uses: in volumes (projected ones included), env and envFrom. */
+/** The ConfigMaps and Secrets `pod` uses: imagePullSecrets, volumes (projected ones included), env and envFrom. */
 export function referencedConfigObjects(pod: DefaultedPod): Set<ConfigObjectKey> {
   const namespace = pod.metadata.namespace;
   const keys = new Set<ConfigObjectKey>();
   const add = (kind: ConfigObjectKind, name: string | undefined): void => {
     if (name) keys.add(configObjectKey(kind, namespace, name));
   };
+  for (const ref of pod.spec.imagePullSecrets ?? []) add('secret', ref.name);
   for (const volume of pod.spec.volumes ?? []) {
     add('configmap', volume.configMap?.name);
     add('secret', volume.secret?.secretName);

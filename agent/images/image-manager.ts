@@ -1,15 +1,18 @@
 /**
  * Makes a container's image present per its imagePullPolicy (pkg/kubelet/images): pulls are
  * serialized (serializeImagePulls), a failed pull backs off 10 s doubling to 5 min, and each
- * step is recorded as the kubelet's events.
+ * step is recorded as the kubelet's events. With registry credentials (the pod's
+ * imagePullSecrets that match the image), each is tried in turn until a pull succeeds, as the
+ * kubelet's pullImage does; the failures are reported together.
  */
 import type { Container } from '../api/types.js';
-import { errorMessage } from '../api/errors.js';
+import { aggregateMessage, errorMessage } from '../api/errors.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import type { Backoff } from '../podworkers/backoff.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { Clock } from '../util/clock.js';
 import { isValidImageReference } from './image-reference.js';
+import type { RegistryAuth } from './pull-secrets.js';
 
 export type EnsureImageResult =
   | { ok: true; imageRef: string }
@@ -34,7 +37,8 @@ export class ImageManager {
     this.#clock = options.clock;
   }
 
-  async ensureImage(podUID: string, container: Container, object: InvolvedObject): Promise<EnsureImageResult> {
+  /** `credentials`: what to pull the image with, in order; none pulls anonymously. */
+  async ensureImage(podUID: string, container: Container, object: InvolvedObject, credentials: readonly RegistryAuth[] = []): Promise<EnsureImageResult> {
     const image = container.image!;
     if (!isValidImageReference(image)) {
       const message = `Failed to apply default image tag "${image}": couldn't parse image reference "${image}": invalid reference format`;
@@ -64,7 +68,7 @@ export class ImageManager {
     this.#recorder.event(object, 'Normal', 'Pulling', `Pulling image "${image}"`);
     const started = this.#clock.now();
     try {
-      const imageRef = await this.#pull(image);
+      const imageRef = await this.#pullWithAny(image, credentials);
       const seconds = ((this.#clock.now() - started) / 1000).toFixed(3);
       this.#recorder.event(object, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${seconds}s`);
       this.#backoff.reset(key);
@@ -79,13 +83,28 @@ export class ImageManager {
     }
   }
 
-  #pull(image: string): Promise<string> {
-    const running = this.#inFlight.get(image);
+  async #pullWithAny(image: string, credentials: readonly RegistryAuth[]): Promise<string> {
+    if (credentials.length === 0) return this.#pull(image, undefined);
+    const failures: string[] = [];
+    for (const auth of credentials) {
+      try {
+        return await this.#pull(image, auth);
+      } catch (err) {
+        failures.push(errorMessage(err));
+      }
+    }
+    throw new Error(aggregateMessage(failures));
+  }
+
+  /** One pull at a time; a pull of the same image with the same credentials under way is shared. */
+  #pull(image: string, auth: RegistryAuth | undefined): Promise<string> {
+    const key = JSON.stringify([image, auth ?? null]);
+    const running = this.#inFlight.get(key);
     if (running) return running;
-    const pull = this.#queue.then(() => this.#runtime.pullImage(image)).then((info) => info.ref);
+    const pull = this.#queue.then(() => this.#runtime.pullImage(image, auth)).then((info) => info.ref);
     this.#queue = pull.catch(() => undefined);
-    this.#inFlight.set(image, pull);
-    void pull.finally(() => this.#inFlight.delete(image)).catch(() => undefined);
+    this.#inFlight.set(key, pull);
+    void pull.finally(() => this.#inFlight.delete(key)).catch(() => undefined);
     return pull;
   }
 }

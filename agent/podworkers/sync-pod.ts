@@ -9,10 +9,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { containerHash, isSidecar, podHostname, podRef } from '../api/pod-helpers.js';
-import type { Container, DefaultedPod, PodStatus } from '../api/types.js';
+import type { Container, DefaultedPod, PodStatus, Secret } from '../api/types.js';
 import { errorMessage } from '../api/errors.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
 import type { ImageManager } from '../images/image-manager.js';
+import { credentialsFor } from '../images/pull-secrets.js';
 import { etcHostsContent } from '../network/etc-hosts.js';
 import { formatResolvConf, podResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
@@ -274,7 +275,7 @@ export class PodSyncer {
       crashBackoff.next(key, finishedAt);
     }
 
-    const image = await this.#o.images.ensureImage(uid, container, object);
+    const image = await this.#o.images.ensureImage(uid, container, object, credentialsFor(container.image!, this.#pullSecrets(pod)));
     if (!image.ok) return fail(image.reason, image.message, image.retryAfterMs);
 
     const restartCount = nextRestartCount(container.name, status.containers, ctx.apiStatus);
@@ -333,6 +334,23 @@ export class PodSyncer {
   }
 
   /** The container's environment and its volume mounts (subPathExpr expands from that environment). */
+  /**
+   * The pod's imagePullSecrets that its source holds (getPullSecretsForPod); those it does not are
+   * left out, with an event saying the pull may not succeed.
+   */
+  #pullSecrets(pod: DefaultedPod): Secret[] {
+    const names = (pod.spec.imagePullSecrets ?? []).flatMap((ref) => (ref.name ? [ref.name] : []));
+    if (names.length === 0) return [];
+    const objects = this.#o.objectsFor(pod);
+    const found = names.flatMap((name) => objects.secret(pod.metadata.namespace, name) ?? []);
+    const missing = names.filter((name) => !found.some((secret) => secret.metadata?.name === name));
+    if (missing.length > 0) {
+      const message = `Unable to retrieve some image pull secrets (${missing.join(', ')}); attempting to pull the image may not succeed.`;
+      this.#o.recorder.event(podObject(pod), 'Warning', 'FailedToRetrieveImagePullSecret', message);
+    }
+    return found;
+  }
+
   async #containerInputs(
     container: Container,
     ctx: { pod: DefaultedPod; podIPs: string[]; volumes: ReadonlyMap<string, MountedVolume> },

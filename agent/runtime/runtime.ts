@@ -4,6 +4,7 @@
  * and the only place that knows Docker; nothing here mentions it.
  */
 import type { Readable } from 'node:stream';
+import type { RegistryAuth } from '../images/pull-secrets.js';
 
 export interface PodRef {
   uid: string;
@@ -194,7 +195,8 @@ export interface ContainerRuntime {
   getPodStatus(pod: PodRef): Promise<RuntimePodStatus>;
 
   imageStatus(image: string): Promise<ImageInfo | undefined>;
-  pullImage(image: string): Promise<ImageInfo>;
+  /** Pulls `image`, with `auth` when given (else anonymously). */
+  pullImage(image: string, auth?: RegistryAuth): Promise<ImageInfo>;
 
   runPodSandbox(config: SandboxConfig): Promise<string>;
   stopPodSandbox(id: string): Promise<void>;

@@ -24,6 +24,7 @@ import type {
   SecretVolumeSource,
   ServiceAccountTokenProjection,
 } from '../api/types.js';
+import { aggregateMessage } from '../api/errors.js';
 import { resourceFieldValue } from '../podworkers/env.js';
 import type { FileProjection, Payload } from './atomic-writer.js';
 import type { TokenResult } from './plugins/volume-plugin.js';
@@ -47,12 +48,6 @@ export interface NodeAllocatable {
 export const DefaultVolumeFileMode = 0o644;
 
 type Collected = { payload: Map<string, FileProjection>; errors: string[] };
-
-/** utilerrors.NewAggregate(errs).Error(): one message alone, several as "[a, b]" without repeats. */
-export function aggregateMessage(messages: readonly string[]): string {
-  const unique = [...new Set(messages)];
-  return unique.length === 1 ? unique[0]! : `[${unique.join(', ')}]`;
-}
 
 function result({ payload, errors }: Collected): PayloadResult {
   return errors.length === 0 ? { ok: true, payload } : { ok: false, message: aggregateMessage(errors) };

@@ -1,10 +1,12 @@
 /**
  * A real image registry on loopback (Debian's docker-registry), for testing image pulls: the
  * Docker engine trusts 127.0.0.0/8 registries over plain HTTP. Started per test file, stopped
- * (by the PID it started) afterwards, its storage in a temporary directory.
+ * (by the PID it started) afterwards, its storage in a temporary directory. With `login`, it
+ * wants that user (basic auth from an htpasswd file); the helper pushes with a Docker client
+ * config of its own, so the host's ~/.docker is never touched.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,11 +24,14 @@ export interface LocalRegistry {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(): Promise<LocalRegistry> {
+export async function startRegistry(options: { login?: { username: string; password: string } } = {}): Promise<LocalRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'dockerlet-registry-'));
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const config = join(dir, 'config.yml');
+  const { login } = options;
+  const basicAuth = login ? Buffer.from(`${login.username}:${login.password}`).toString('base64') : undefined;
+  if (login) await writeFile(join(dir, 'htpasswd'), (await run('htpasswd', ['-nbB', login.username, login.password])).stdout);
   await writeFile(
     config,
     `version: 0.1
@@ -35,10 +40,15 @@ storage:
   filesystem: {rootdirectory: ${join(dir, 'data')}}
   delete: {enabled: true}
 http: {addr: "${address}"}
-`,
+${login ? `auth:\n  htpasswd: {realm: dockerlet-test, path: ${join(dir, 'htpasswd')}}\n` : ''}`,
   );
   const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  await waitFor('the registry to answer', async () => (await fetch(`http://${address}/v2/`)).status === 200, { timeoutMs: 10_000 });
+  const headers: Record<string, string> = basicAuth ? { Authorization: `Basic ${basicAuth}` } : {};
+  await waitFor('the registry to answer', async () => (await fetch(`http://${address}/v2/`, { headers })).status === 200, { timeoutMs: 10_000 });
+  // The docker CLI's own config, with the login in it, for pushing.
+  const clientConfig = join(dir, 'docker-client');
+  await mkdir(clientConfig);
+  await writeFile(join(clientConfig, 'config.json'), JSON.stringify({ auths: basicAuth ? { [address]: { auth: basicAuth } } : {} }));
   const pushed: string[] = [];
   return {
     address,
@@ -46,7 +56,7 @@ http: {addr: "${address}"}
       const reference = `${address}/${repository}`;
       const [repo, tag] = reference.split(/:(?=[^:/]+$)/) as [string, string];
       await docker.getImage(source).tag({ repo, tag });
-      await run('docker', ['push', reference]);
+      await run('docker', ['--config', clientConfig, 'push', reference]);
       await docker.getImage(reference).remove();
       pushed.push(reference);
       return reference;

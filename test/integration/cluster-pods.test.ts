@@ -1,14 +1,17 @@
 /**
- * Cluster mode, pods from the API server (issue 7, point 2): a pod bound to the node through the
- * API runs, its status reaches the API, and kubectl delete goes through the grace period to the
- * object's removal by the agent, against a real kube-apiserver with the node's own credentials.
+ * Cluster mode, pods from the API server (issue 7, points 2-5, 7 and 9): a pod bound to the node
+ * through the API runs, its status reaches the API, and kubectl delete goes through the grace
+ * period to the object's removal by the agent; mirror pods; an API outage; ConfigMaps, Secrets,
+ * Services, imagePullSecrets and projected service account tokens from the API server. All
+ * against a real kube-apiserver with the node's own credentials.
  */
 import { readFile } from 'node:fs/promises';
-import { expect, test } from 'vitest';
+import { expect, onTestFinished, test } from 'vitest';
 import type { Pod } from '../../agent/api/types.js';
 import { busyboxPod, startAgent } from '../helpers/agent-harness.js';
 import { clusterOptions, useControlPlane } from '../helpers/cluster.js';
-import { watchEvents } from '../helpers/docker.js';
+import { BusyboxImage, docker, watchEvents } from '../helpers/docker.js';
+import { startRegistry } from '../helpers/registry.js';
 import { freePort, uniqueNodeName } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -231,4 +234,27 @@ test('a projected kube-api-access volume: a bound token from TokenRequest, the c
   expect(claims.exp - claims.iat).toBe(3600);
   expect(agent.log.events('FailedMount')).toEqual([]);
   await plane().request('DELETE', `/api/v1/namespaces/default/pods/${name}?gracePeriodSeconds=0`);
+});
+
+test("imagePullSecrets from the API server log in to a registry that wants it", async () => {
+  const nodeName = uniqueNodeName('c');
+  const login = { username: 'bob', password: 'hunter2' };
+  const registry = await startRegistry({ login });
+  onTestFinished(() => registry.stop());
+  const image = await registry.push(BusyboxImage, `private/busybox:${nodeName.slice(-4)}`);
+  onTestFinished(() => docker.getImage(image).remove({ force: true }).then(() => undefined, () => undefined));
+  await startAgent({ nodeName, options: { cluster: await clusterOptions(plane(), nodeName) } });
+  const secret = `pull-${nodeName.slice(-4)}`;
+  const auths = { [registry.address]: { username: login.username, password: login.password } };
+  await plane().request('POST', '/api/v1/namespaces/default/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: secret }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': JSON.stringify({ auths }) } });
+  const pod = boundPod(`private-${nodeName.slice(-4)}`, nodeName, 'default');
+  pod.spec!.imagePullSecrets = [{ name: secret }];
+  pod.spec!.containers[0] = { ...pod.spec!.containers[0]!, image, imagePullPolicy: 'Always' };
+  await plane().request('POST', '/api/v1/namespaces/default/pods', pod);
+  const running = await waitFor('the private image to run', async () => {
+    const current = await apiPod('default', pod.metadata!.name!);
+    return current?.status?.phase === 'Running' ? current : undefined;
+  }, { timeoutMs: 60_000 });
+  expect(running.status?.containerStatuses?.[0]?.imageID).toMatch(new RegExp(`^docker-pullable://${registry.address}/private/busybox@sha256:`));
+  await plane().request('DELETE', `/api/v1/namespaces/default/pods/${pod.metadata!.name!}?gracePeriodSeconds=0`);
 });

@@ -76,3 +76,47 @@ describe('image pulls', () => {
     expect(agent.log.events('Pulling')).toEqual([]);
   });
 });
+
+describe('a registry that wants a login: imagePullSecrets', () => {
+  const login = { username: 'alice', password: 's3cret' };
+  let privateRegistry: LocalRegistry;
+  let image: string;
+  beforeAll(async () => {
+    privateRegistry = await startRegistry({ login });
+    image = await privateRegistry.push(BusyboxImage, 'private/busybox:1');
+  });
+  afterAll(async () => {
+    await privateRegistry?.stop();
+  });
+
+  const pullSecret = (name: string, password: string): string => `apiVersion: v1
+kind: Secret
+metadata:
+  name: ${name}
+type: kubernetes.io/dockerconfigjson
+stringData:
+  .dockerconfigjson: '${JSON.stringify({ auths: { [privateRegistry.address]: { auth: Buffer.from(`${login.username}:${password}`).toString('base64') } } })}'
+`;
+  const withPullSecrets = (name: string, secrets: string[]): string =>
+    podWithImage(name, image, 'Always').replace('spec:\n', `spec:\n  imagePullSecrets: [${secrets.map((s) => `{name: ${s}}`).join(', ')}]\n`);
+
+  test("the pod's Secret logs in; the matching credentials are tried in turn until one works", async () => {
+    const agent = await startAgent({
+      manifests: { 'secrets.yaml': `${pullSecret('stale', 'wrong')}---\n${pullSecret('regcred', login.password)}`, 'private.yaml': withPullSecrets('private', ['stale', 'regcred']) },
+    });
+    const pod = await agent.waitForPod('private', 'Running', (p) => p.status?.phase === 'Running');
+    expect(containerStatus(pod, 'main')!.imageID).toMatch(new RegExp(`^docker-pullable://${privateRegistry.address}/private/busybox@sha256:`));
+    expect(agent.log.events('Failed')).toEqual([]);
+    // Two pulls: the stale login first (refused), then the good one.
+    expect(agent.log.lines.filter((line) => line.msg === 'pulling image' && line['image'] === image)).toHaveLength(2);
+    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+  });
+
+  test('without credentials the pull is refused: ErrImagePull; a Secret that is not there is said so', async () => {
+    const agent = await startAgent({ manifests: { 'anonymous.yaml': withPullSecrets('anonymous', ['absent']) } });
+    const pod = await agent.waitForPod('anonymous', 'ErrImagePull or back-off', (p) => ['ErrImagePull', 'ImagePullBackOff'].includes(containerStatus(p, 'main')?.state?.waiting?.reason ?? ''));
+    expect(pod.status?.phase).toBe('Pending');
+    expect(agent.log.events('Failed')[0]?.msg).toMatch(new RegExp(`^Failed to pull image "${image}": .*no basic auth credentials`));
+    expect(agent.log.events('FailedToRetrieveImagePullSecret')[0]?.msg).toBe('Unable to retrieve some image pull secrets (absent); attempting to pull the image may not succeed.');
+  });
+});

@@ -31,6 +31,7 @@ import { dockerExecSync } from './exec.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
 import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
+import type { RegistryAuth } from '../../images/pull-secrets.js';
 
 export interface DockerRuntimeOptions extends DockerHostSettings {
   /** The engine's endpoint: a unix socket path. */
@@ -118,11 +119,11 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async pullImage(image: string): Promise<ImageInfo> {
+  async pullImage(image: string, auth?: RegistryAuth): Promise<ImageInfo> {
     const reference = /[:@][^/]+$/.test(image) ? image : `${image}:latest`;
-    this.#log.debug({ image: reference }, 'pulling image');
+    this.#log.debug({ image: reference, registry: auth?.serveraddress }, 'pulling image');
     try {
-      const stream = (await this.#docker.pull(reference)) as NodeJS.ReadableStream;
+      const stream = (await this.#docker.pull(reference, auth ? { authconfig: auth } : {})) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {
         this.#docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
           const failed = output?.find((line) => line.error);

@@ -45,9 +45,10 @@ describe('ConfigObjectStore', () => {
 });
 
 describe('referencedConfigObjects', () => {
-  test('finds the ConfigMaps and Secrets of volumes, projected sources, env and envFrom, in the pod namespace', () => {
+  test('finds the ConfigMaps and Secrets of imagePullSecrets, volumes, projected sources, env and envFrom, in the pod namespace', () => {
     const p = pod(
       {
+        imagePullSecrets: [{ name: 'registry' }],
         volumes: [
           { name: 'a', configMap: { name: 'vol-cm' } },
           { name: 'b', secret: { secretName: 'vol-secret' } },
@@ -75,6 +76,7 @@ describe('referencedConfigObjects', () => {
       'secret/apps/env-from-secret',
       'secret/apps/env-secret',
       'secret/apps/proj-secret',
+      'secret/apps/registry',
       'secret/apps/vol-secret',
     ]);
   });

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import type { ConfigMap, Secret } from '../../../agent/api/types.js';
 import type { Payload } from '../../../agent/volumes/atomic-writer.js';
+import { aggregateMessage } from '../../../agent/api/errors.js';
 import {
-  aggregateMessage,
   configMapPayload,
   downwardApiPayload,
   fieldPathValue,
