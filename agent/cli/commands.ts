@@ -105,7 +105,7 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
       const proxyOptions = await resolveProxyOptions(flags, { rootDir: options.rootDir, podCIDR: options.podCIDR, sources: sourcesOf(options) });
       if (options.cluster) {
         proxy = new ServiceProxyNode(proxyOptions, { config: await clusterProxyConfig(proxyOptions, flags.proxyKubeconfig ?? options.cluster.kubeconfig, log), logger: log });
-        kubelet.onManifestObjects((source, objects) => warnManifestServices(log, source, objects));
+        kubelet.onManifestObjects(manifestServicesWarning(log));
       } else {
         const config = manifestProxyConfig(proxyOptions, localPodFeed(kubelet), log);
         proxy = new ServiceProxyNode(proxyOptions, { config, logger: log });
@@ -147,11 +147,15 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
 
 const servicesIn = (config: ProxyConfig, namespace: string) => config.services().filter((service) => service.metadata?.namespace === namespace);
 
-/** In cluster mode Services are the API server's: a manifest's are not served, and the user is told once per change. */
-function warnManifestServices(log: Logger, source: PodSource, objects: ManifestObjects): void {
-  if (objects.services.length === 0) return;
-  const names = objects.services.map((service) => `${service.metadata?.namespace ?? 'default'}/${service.metadata?.name ?? ''}`);
-  log.warn({ source, services: names }, 'Services in manifests are not served in cluster mode: the proxy serves the API server\'s Services; create them there (kubectl apply)');
+/** In cluster mode Services are the API server's: a manifest's are not served, and the user is told once for each set a source holds. */
+function manifestServicesWarning(log: Logger): (source: PodSource, objects: ManifestObjects) => void {
+  const warned = new Map<PodSource, string>();
+  return (source, objects) => {
+    const names = objects.services.map((service) => `${service.metadata?.namespace ?? 'default'}/${service.metadata?.name ?? ''}`);
+    if (names.length === 0 || warned.get(source) === names.join(',')) return;
+    warned.set(source, names.join(','));
+    log.warn({ source, services: names }, 'Services in manifests are not served in cluster mode: the proxy serves the API server\'s Services; create them there (kubectl apply)');
+  };
 }
 
 function sourcesOf(options: Pick<KubeletOptions, 'staticPodPath' | 'staticPodURL'>): PodSource[] {
