@@ -2,7 +2,8 @@
  * The status manager's API side (pkg/kubelet/status/status_manager.go, syncPod):
  * - a status that changed is PATCHed (strategic merge) straight to pods/status of the pod's
  *   object (an API pod's own, a static pod's mirror), carrying that object's UID as a
- *   precondition; there is no GET first (a node may not read what it need not);
+ *   precondition; there is no GET first (a node may not read what it need not), so the patch
+ *   states every field the agent owns, null where it has none (status-patch.ts);
  * - a pod deleted in the API server, once its containers are gone, is deleted for good: grace
  *   period 0, UID precondition.
  * Pods are synced one at a time, in the order their changes came; a failed call leaves the pod
@@ -15,6 +16,7 @@ import type { DefaultedPod, PodStatus } from '../api/types.js';
 import { deleteNowOptions, isApiNotFound, isApiConflict, type KubeApi } from '../kube-api/kube-client.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { canonicalJson } from '../util/hash.js';
+import { statusPatch } from './status-patch.js';
 
 export interface ApiStatusSyncOptions {
   client: KubeApi;
@@ -116,7 +118,7 @@ export class ApiStatusSync {
     // Keyed by the object too: a new mirror pod needs the status again.
     const fingerprint = status && `${target.uid} ${canonicalJson(status)}`;
     if (status && fingerprint !== this.#sent.get(uid)) {
-      await this.#options.client.patch(`${podPath(target)}/status`, { metadata: { uid: target.uid }, status });
+      await this.#options.client.patch(`${podPath(target)}/status`, { metadata: { uid: target.uid }, status: statusPatch(status) });
       this.#sent.set(uid, fingerprint!);
     }
     if (deleteObject) {

@@ -46,6 +46,9 @@ test('a pod created through the API runs, and its status reaches the API server'
   expect(running.metadata?.uid).toBe(created.metadata?.uid);
   expect(running.status?.podIP).toMatch(/^10\.244\.\d+\.\d+$/);
   expect(running.status?.containerStatuses?.[0]).toMatchObject({ name: 'main', ready: true, restartCount: 0, state: { running: expect.any(Object) } });
+  // What earlier statuses said is gone, not merged in: no waiting state beside running, no reason on a True condition.
+  expect(Object.keys(running.status!.containerStatuses![0]!.state!)).toEqual(['running']);
+  expect(running.status?.conditions?.find((c) => c.type === 'Ready')).toEqual({ type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: expect.any(String) });
   // The agent runs it under its API name and UID, not as a static pod.
   const local = agent.kubelet.podsWithStatus().find((pod) => pod.metadata?.uid === created.metadata?.uid);
   expect(local?.metadata?.name).toBe('web');

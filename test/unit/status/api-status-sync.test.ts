@@ -31,7 +31,7 @@ describe('ApiStatusSync', () => {
     sync.statusChanged(apiPod());
     await sync.flush();
     expect(api.calls.map((call) => [call.verb, call.path])).toEqual([['patch', `${path}/status`]]);
-    expect(api.calls[0]!.body).toEqual({ metadata: { uid: 'u1' }, status: { phase: 'Running' } });
+    expect(api.calls[0]!.body).toEqual({ metadata: { uid: 'u1' }, status: { phase: 'Running', reason: null, message: null } });
     statuses.set('u1', { phase: 'Succeeded' });
     sync.statusChanged(apiPod());
     await sync.flush();
@@ -48,7 +48,7 @@ describe('ApiStatusSync', () => {
     mirror = { namespace: 'default', name: 'web-n1', uid: 'm1' };
     api.objects.set('/api/v1/namespaces/default/pods/web-n1', { metadata: { name: 'web-n1', uid: 'm1' } });
     await sync.flush();
-    expect(api.calls.map((call) => [call.path, call.body])).toEqual([['/api/v1/namespaces/default/pods/web-n1/status', { metadata: { uid: 'm1' }, status: { phase: 'Running' } }]]);
+    expect(api.calls.map((call) => [call.path, call.body])).toEqual([['/api/v1/namespaces/default/pods/web-n1/status', { metadata: { uid: 'm1' }, status: { phase: 'Running', reason: null, message: null } }]]);
   });
 
   test('a failure is retried on the next pass; a pod gone from the API server is dropped', async () => {
