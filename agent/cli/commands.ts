@@ -135,8 +135,9 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
   }
   if (withProxy) {
     const { port, readOnlyPort } = kubelet.listening;
+    const api = readOnlyPort ?? port;
     console.log(
-      `dockerlet is running on node ${kubelet.options.nodeName}: pods ${readOnlyPort ?? port ?? ''}/pods, services ${proxy!.listening ?? '(no proxy API)'}; Ctrl-C stops it (pods keep running)`,
+      `dockerlet is running on node ${kubelet.options.nodeName}: pods ${api ? `${api}/pods` : '(no kubelet API)'}, services ${proxy!.listening ?? '(no proxy API)'}; Ctrl-C stops it (pods keep running)`,
     );
   }
   return untilSignal(log, async () => {
