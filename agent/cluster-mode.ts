@@ -20,7 +20,6 @@ import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
 import { ApiStatusSync } from './status/api-status-sync.js';
 import { MirrorPods } from './status/mirror-pods.js';
 import type { StatusManager } from './status/status-manager.js';
-import { delay } from './util/clock.js';
 
 export interface ClusterModeOptions extends ClusterNodeOptions {
   podConfig: PodConfig;
@@ -29,9 +28,6 @@ export interface ClusterModeOptions extends ClusterNodeOptions {
   /** The kubelet's recorder: API events are added to it. */
   recorder: FanOutRecorder;
 }
-
-/** How long API pods wait for the first list of Services before they go ahead without links. */
-const ServicesWaitMs = 10_000;
 
 export class ClusterMode {
   readonly node: ClusterNode;
@@ -96,15 +92,14 @@ export class ClusterMode {
 
   /**
    * The API server as a pod source: the pods bound to this node, and the mirrors of its static
-   * pods. Each set waits for the ConfigMaps and Secrets its pods use to be read, and for the
-   * first list of Services (their links go into the containers' environment); sets are applied
+   * pods. Each set waits for the ConfigMaps and Secrets its pods use to be read; sets are applied
    * in the order they came.
    */
   podSource(): PodSourceRunner {
     let applied = Promise.resolve();
     const onPods = (pods: DefaultedPod[], mirrors: Pod[]): void => {
       this.#mirrors.setMirrors(mirrors);
-      const objectsRead = Promise.all([this.#objects.setPods(pods), Promise.race([this.services.synced(), delay(ServicesWaitMs)])]);
+      const objectsRead = this.#objects.setPods(pods);
       applied = applied.then(async () => {
         await objectsRead;
         this.#options.podConfig.set('api', pods);

@@ -39,7 +39,7 @@ import { Backoff } from './podworkers/backoff.js';
 import { HandlerRunner } from './lifecycle/handler-runner.js';
 import { ContainerKiller } from './podworkers/container-killer.js';
 import { PodLifecycle } from './podworkers/pod-lifecycle.js';
-import { linkedServices, serviceLinkEnv, type ServiceLookup } from './podworkers/service-env.js';
+import { serviceEnvFor, type ServiceLookup } from './podworkers/service-env.js';
 import { ProberManager } from './prober/prober-manager.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { PodSyncer } from './podworkers/sync-pod.js';
@@ -272,7 +272,7 @@ export class Kubelet {
       objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
       // Only the API server's pods have service accounts (static pods may not use them).
       tokensFor: (pod) => (podSource(pod) === 'api' ? this.#cluster?.tokens : undefined),
-      serviceEnv: (pod) => serviceLinkEnv(linkedServices(this.#cluster?.services ?? this.#services, pod.metadata.namespace, pod.spec.enableServiceLinks !== false)),
+      serviceEnv: (pod) => serviceEnvFor(this.#cluster?.services ?? this.#services, pod),
       clock: this.#clock,
       logger: this.#log,
     });

@@ -20,7 +20,7 @@ import { Kubelet, type KubeletOptions } from '../kubelet.js';
 import { parseDuration } from '../util/duration.js';
 import { userAgent } from '../version.js';
 import { KubeletApiPodFeed, localPodFeed } from '../../proxy/config/pod-feed.js';
-import type { ProxyConfig } from '../../proxy/config/proxy-config.js';
+import { serviceLookupOf, type ProxyConfig } from '../../proxy/config/proxy-config.js';
 import { apiProxyConfig, cleanupProxy, manifestProxyConfig, ServiceProxyNode, type ProxyOptions } from '../../proxy/proxy.js';
 import { createLogger, type LoggingFormat } from './logger.js';
 import { Defaults, resolveAgentOptions, type AgentFlags } from './options.js';
@@ -100,7 +100,9 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
     if (flags.proxyKubeconfig && !(withProxy && options.cluster)) {
       throw new DockerletError('DKL_ERR_FLAG_INVALID', '--proxy-kubeconfig: only `dockerlet up` with --kubeconfig runs a proxy that reads the API server');
     }
-    kubelet = new Kubelet(options, { logger: log, ...(withProxy ? { services: { servicesIn: (namespace) => servicesIn(proxy!.config, namespace) } } : {}) });
+    // A standalone node's service links come from its proxy's Services; a cluster node's from the API server.
+    const standaloneProxy = withProxy && !options.cluster;
+    kubelet = new Kubelet(options, { logger: log, ...(standaloneProxy ? { services: { servicesIn: (namespace) => serviceLookupOf(proxy!.config).servicesIn(namespace) } } : {}) });
     if (withProxy) {
       const proxyOptions = await resolveProxyOptions(flags, { rootDir: options.rootDir, podCIDR: options.podCIDR, sources: sourcesOf(options) });
       if (options.cluster) {
@@ -145,8 +147,6 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
     await kubelet.stop();
   });
 }
-
-const servicesIn = (config: ProxyConfig, namespace: string) => config.services().filter((service) => service.metadata?.namespace === namespace);
 
 /** In cluster mode Services are the API server's: a manifest's are not served, and the user is told once for each set a source holds. */
 function manifestServicesWarning(log: Logger): (source: PodSource, objects: ManifestObjects) => void {

@@ -6,6 +6,7 @@
 import type { Container, DefaultedPod, Secret } from '../api/types.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import { milliCpu, parseQuantity } from '../api/quantity.js';
+import type { ServiceEnvResult } from './service-env.js';
 
 
 export interface EnvContext {
@@ -15,8 +16,8 @@ export interface EnvContext {
   /** What an unset limit stands for in resourceFieldRef: the node's allocatable. */
   nodeAllocatable: { milliCpu: number; memoryBytes: number; ephemeralStorageBytes: number };
   objects: ConfigObjectLookup;
-  /** The pod's service link variables (linkedServices: enableServiceLinks already applied). */
-  serviceEnv: ReadonlyArray<{ name: string; value: string }>;
+  /** The pod's service link variables (serviceEnvFor: enableServiceLinks already applied). */
+  serviceEnv: ServiceEnvResult;
 }
 
 export type EnvResult = { ok: true; env: Array<{ name: string; value: string }> } | { ok: false; message: string };
@@ -116,7 +117,8 @@ export function makeEnvironment(container: Container, ctx: EnvContext): EnvResul
   const { pod, objects } = ctx;
   const namespace = pod.metadata.namespace;
   const values = new Map<string, string>();
-  for (const { name, value } of ctx.serviceEnv) values.set(name, value);
+  if (!ctx.serviceEnv.ok) return ctx.serviceEnv;
+  for (const { name, value } of ctx.serviceEnv.env) values.set(name, value);
 
   for (const source of container.envFrom ?? []) {
     const prefix = source.prefix ?? '';

@@ -5,32 +5,52 @@
  * <NAME>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. Names are upper-cased with '-' as '_'.
  * Services come in name order, so the environment is the same at every start.
  */
-import type { Service } from '../api/types.js';
+import { isStaticPod } from '../api/pod-helpers.js';
+import type { DefaultedPod, Service } from '../api/types.js';
 
 export interface ServiceLookup {
   /** The Services of a namespace, with their ClusterIPs allocated. */
   servicesIn(namespace: string): readonly Service[];
+  /** False until the Services have been read once (an API server's list); without it, always read. */
+  synced?(): boolean;
 }
+
+export type ServiceEnvResult = { ok: true; env: Array<{ name: string; value: string }> } | { ok: false; message: string };
+
+/** The Services of `namespace` in `services`. */
+export const servicesInNamespace = (services: readonly Service[], namespace: string): Service[] => services.filter((service) => service.metadata?.namespace === namespace);
 
 /** The master Service every pod links to, whatever its enableServiceLinks: default/kubernetes, the API server's. */
 const MasterService = { namespace: 'default', name: 'kubernetes' } as const;
 
+const hasClusterIP = (service: Service): boolean => Boolean(service.spec?.clusterIP) && service.spec?.clusterIP !== 'None';
+
 /**
- * The Services a pod links to (the kubelet's getServiceEnvVarMap): those of its namespace when
- * enableServiceLinks is on, and always the master Service, unless a Service of the same name in
- * the pod's namespace takes its place.
+ * The Services a pod links to (the kubelet's getServiceEnvVarMap): of those with a ClusterIP,
+ * the namespace's when enableServiceLinks is on, and always the master Service, unless a Service
+ * of the same name in the pod's namespace takes its place.
  */
 export function linkedServices(lookup: ServiceLookup | undefined, namespace: string, enableServiceLinks: boolean): Service[] {
   const byName = new Map<string, Service>();
-  const master = lookup?.servicesIn(MasterService.namespace).find((service) => service.metadata?.name === MasterService.name);
+  const master = lookup?.servicesIn(MasterService.namespace).find((service) => service.metadata?.name === MasterService.name && hasClusterIP(service));
   if (master) byName.set(MasterService.name, master);
   if (enableServiceLinks) {
-    for (const service of lookup?.servicesIn(namespace) ?? []) {
+    for (const service of (lookup?.servicesIn(namespace) ?? []).filter(hasClusterIP)) {
       const name = service.metadata?.name ?? '';
       if (namespace !== MasterService.namespace || name !== MasterService.name) byName.set(name, service);
     }
   }
   return [...byName.values()];
+}
+
+/**
+ * A pod's service link variables. For a pod from the API server, an error while the Services
+ * have not been read once, as the kubelet refuses then too (else a pod started early would lack
+ * KUBERNETES_SERVICE_HOST for good); static pods go ahead, the API server may be away.
+ */
+export function serviceEnvFor(lookup: ServiceLookup | undefined, pod: DefaultedPod): ServiceEnvResult {
+  if (!isStaticPod(pod) && lookup?.synced && !lookup.synced()) return { ok: false, message: 'services have not yet been read at least once, cannot construct envvars' };
+  return { ok: true, env: serviceLinkEnv(linkedServices(lookup, pod.metadata.namespace, pod.spec.enableServiceLinks !== false)) };
 }
 
 const envName = (text: string): string => text.replaceAll('-', '_').toUpperCase();

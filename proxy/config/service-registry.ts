@@ -48,11 +48,6 @@ export class ServiceRegistry {
     return this.#resolved;
   }
 
-  /** Resolved Services of one namespace. */
-  servicesIn(namespace: string): Service[] {
-    return this.#resolved.filter((service) => service.metadata?.namespace === namespace);
-  }
-
   /** Replaces `source`'s Services and resolves them all again; resolves once that is done. */
   set(source: PodSource, services: readonly Service[]): Promise<void> {
     this.#bySource.set(source, services);

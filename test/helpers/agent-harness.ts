@@ -11,6 +11,7 @@ import { Kubelet, type KubeletOptions } from '../../agent/kubelet.js';
 import { localPodFeed } from '../../proxy/config/pod-feed.js';
 import type { ProxyMode } from '../../proxy/datapath/proxier.js';
 import type { KubeApi } from '../../agent/kube-api/kube-client.js';
+import { serviceLookupOf } from '../../proxy/config/proxy-config.js';
 import { apiProxyConfig, makeProxier, manifestProxyConfig, ServiceProxyNode, type ProxyOptions } from '../../proxy/proxy.js';
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
@@ -139,7 +140,7 @@ async function launch(setup: LaunchSetup): Promise<AgentHarness> {
   let proxy: ServiceProxyNode | undefined;
   const kubelet = new Kubelet(options, {
     logger: log.logger,
-    ...(proxyOptions ? { services: { servicesIn: (ns: string) => proxy!.config.services().filter((s) => s.metadata?.namespace === ns) } } : {}),
+    ...(proxyOptions && !proxyApi ? { services: { servicesIn: (ns: string) => serviceLookupOf(proxy!.config).servicesIn(ns) } } : {}),
   });
   running.add(kubelet);
   if (proxyOptions && proxyApi) {

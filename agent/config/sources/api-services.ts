@@ -1,18 +1,20 @@
 /**
  * The Services a cluster node's pods get service links from (the kubelet's service lister): all
  * Services of the cluster, listed and watched from the API server, which the Node authorizer
- * lets a node read. Pods wait for the first list, as the kubelet refuses to build a container's
- * environment before its services have been read once; after that an outage keeps the last set.
+ * lets a node read. Until the first list has come, containers of API pods are not created
+ * (serviceEnvFor refuses: CreateContainerConfigError, retried; static pods go ahead), as the
+ * kubelet refuses to build an environment without them; after that an outage keeps the last set. (`dockerlet up` watches
+ * Services a second time for its proxy, as a kubelet and a kube-proxy each do.)
  */
 import type { Logger } from 'pino';
 import type { Service } from '../../api/types.js';
 import type { KubeApi } from '../../kube-api/kube-client.js';
 import { Reflector } from '../../kube-api/reflector.js';
-import type { ServiceLookup } from '../../podworkers/service-env.js';
+import { servicesInNamespace, type ServiceLookup } from '../../podworkers/service-env.js';
 
 export class ApiServices implements ServiceLookup {
   readonly #reflector: Reflector<Service>;
-  #services: readonly Service[] = [];
+  #services: readonly Service[] | undefined;
 
   constructor(options: { client: KubeApi; logger: Logger }) {
     this.#reflector = new Reflector<Service>({
@@ -24,12 +26,11 @@ export class ApiServices implements ServiceLookup {
   }
 
   servicesIn(namespace: string): readonly Service[] {
-    return this.#services.filter((service) => service.metadata?.namespace === namespace);
+    return servicesInNamespace(this.#services ?? [], namespace);
   }
 
-  /** Resolves once the Services have been listed. */
-  synced(): Promise<void> {
-    return this.#reflector.synced();
+  synced(): boolean {
+    return this.#services !== undefined;
   }
 
   start(): void {

@@ -15,7 +15,7 @@ function context(p: DefaultedPod, overrides: Partial<ContainerConfigContext> = {
     hostIPs: ['192.168.1.10'],
     nodeAllocatable: { milliCpu: 4000, memoryBytes: 2 ** 33, ephemeralStorageBytes: 2 ** 36 },
     objects: { configMap: () => undefined, secret: () => undefined },
-    serviceEnv: [],
+    serviceEnv: { ok: true, env: [] },
   });
   if (!env.ok) throw new Error(env.message);
   return { pod: p, rootDir: new RootDir('/var/lib/dockerlet'), restartCount: 0, env: env.env, volumeMounts: [], ...overrides };

@@ -62,7 +62,7 @@ function context(overrides: Partial<EnvContext> = {}, objects: { configMaps?: Co
       configMap: (namespace, name) => find(objects.configMaps, namespace, name),
       secret: (namespace, name) => find(objects.secrets, namespace, name),
     },
-    serviceEnv: [],
+    serviceEnv: { ok: true, env: [] },
     ...overrides,
   };
 }
@@ -119,7 +119,7 @@ describe('makeEnvironment', () => {
   });
 
   test('a value may refer to an envFrom variable and to service link variables', () => {
-    const ctx = context({ serviceEnv: [{ name: 'DB_SERVICE_HOST', value: '10.96.0.7' }] }, { configMaps: [settings] });
+    const ctx = context({ serviceEnv: { ok: true, env: [{ name: 'DB_SERVICE_HOST', value: '10.96.0.7' }] } }, { configMaps: [settings] });
     const container = ctr('c', { envFrom: [{ configMapRef: { name: 'settings' } }], env: [{ name: 'WHERE', value: '$(MODE)@$(DB_SERVICE_HOST)' }] });
     expect(envOf(container, ctx)).toEqual([
       ['DB_SERVICE_HOST', '10.96.0.7'],
@@ -127,6 +127,11 @@ describe('makeEnvironment', () => {
       ['LEVEL', 'debug'],
       ['WHERE', 'prod@10.96.0.7'],
     ]);
+  });
+
+  test('service links that cannot be built fail the environment with their message', () => {
+    const ctx = context({ serviceEnv: { ok: false, message: 'services have not yet been read at least once, cannot construct envvars' } });
+    expect(makeEnvironment(ctr('c'), ctx)).toEqual({ ok: false, message: 'services have not yet been read at least once, cannot construct envvars' });
   });
 
   test('configMapKeyRef and secretKeyRef', () => {

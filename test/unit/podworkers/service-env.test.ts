@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { Service } from '../../../agent/api/types.js';
-import { linkedServices, serviceLinkEnv } from '../../../agent/podworkers/service-env.js';
+import type { DefaultedPod, Service } from '../../../agent/api/types.js';
+import { linkedServices, serviceEnvFor, serviceLinkEnv } from '../../../agent/podworkers/service-env.js';
 
 describe('serviceLinkEnv (envvars.go FromServices)', () => {
   test("the kubelet's variables and Docker's link variables, first port special", () => {
@@ -59,5 +59,32 @@ describe('linkedServices (the kubelet getServiceEnvVarMap)', () => {
 
   test('no lookup (a standalone agent without a proxy): no links', () => {
     expect(linkedServices(undefined, 'shop', true)).toEqual([]);
+  });
+});
+
+describe('serviceEnvFor', () => {
+  const master: Service = { metadata: { namespace: 'default', name: 'kubernetes' }, spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443 }] } };
+  const local: Service = { metadata: { namespace: 'shop', name: 'db' }, spec: { clusterIP: '10.96.0.7', ports: [{ port: 5432 }] } };
+  const lookup = (synced: boolean) => ({ servicesIn: (ns: string) => [master, local].filter((s) => s.metadata?.namespace === ns), synced: () => synced });
+  const apiPod = (spec: Partial<DefaultedPod['spec']> = {}, annotations: Record<string, string> = { 'kubernetes.io/config.source': 'api' }): DefaultedPod => ({
+    metadata: { name: 'p', namespace: 'shop', uid: 'u', annotations },
+    spec: { containers: [], ...spec },
+  });
+  const names = (result: ReturnType<typeof serviceEnvFor>) => (result.ok ? result.env.map((e) => e.name).filter((n) => n.endsWith('_SERVICE_HOST')) : result.message);
+
+  test('enableServiceLinks decides on the namespace\'s Services; the master Service is always there', () => {
+    expect(names(serviceEnvFor(lookup(true), apiPod()))).toEqual(['DB_SERVICE_HOST', 'KUBERNETES_SERVICE_HOST']);
+    expect(names(serviceEnvFor(lookup(true), apiPod({ enableServiceLinks: false })))).toEqual(['KUBERNETES_SERVICE_HOST']);
+  });
+
+  test('an API pod gets no environment before the Services were read once; a static pod goes ahead', () => {
+    expect(serviceEnvFor(lookup(false), apiPod())).toEqual({ ok: false, message: 'services have not yet been read at least once, cannot construct envvars' });
+    expect(names(serviceEnvFor(lookup(false), apiPod({}, { 'kubernetes.io/config.source': 'file' })))).toEqual(['DB_SERVICE_HOST', 'KUBERNETES_SERVICE_HOST']);
+  });
+
+  test('a headless Service named kubernetes in the namespace does not hide the master Service', () => {
+    const headless: Service = { metadata: { namespace: 'shop', name: 'kubernetes' }, spec: { clusterIP: 'None', ports: [{ port: 80 }] } };
+    const withHeadless = { servicesIn: (ns: string) => [...lookup(true).servicesIn(ns), ...(ns === 'shop' ? [headless] : [])] };
+    expect(serviceEnvFor(withHeadless, apiPod())).toMatchObject({ ok: true, env: expect.arrayContaining([{ name: 'KUBERNETES_SERVICE_HOST', value: '10.96.0.1' }]) });
   });
 });
