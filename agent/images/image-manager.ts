@@ -5,14 +5,14 @@
  * imagePullSecrets that match the image), each is tried in turn until a pull succeeds, as the
  * kubelet's pullImage does; the failures are reported together.
  */
-import type { Container } from '../api/types.js';
+import type { Container, Secret } from '../api/types.js';
 import { aggregateMessage, errorMessage } from '../api/errors.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import type { Backoff } from '../podworkers/backoff.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { Clock } from '../util/clock.js';
 import { isValidImageReference } from './image-reference.js';
-import type { RegistryAuth } from './pull-secrets.js';
+import { credentialsFor, type RegistryAuth } from './pull-secrets.js';
 
 export type EnsureImageResult =
   | { ok: true; imageRef: string }
@@ -37,8 +37,8 @@ export class ImageManager {
     this.#clock = options.clock;
   }
 
-  /** `credentials`: what to pull the image with, in order; none pulls anonymously. */
-  async ensureImage(podUID: string, container: Container, object: InvolvedObject, credentials: readonly RegistryAuth[] = []): Promise<EnsureImageResult> {
+  /** `pullSecrets`: the pod's imagePullSecrets, whose matching credentials are tried in turn; with none that match, an anonymous pull. */
+  async ensureImage(podUID: string, container: Container, object: InvolvedObject, pullSecrets: readonly Secret[] = []): Promise<EnsureImageResult> {
     const image = container.image!;
     if (!isValidImageReference(image)) {
       const message = `Failed to apply default image tag "${image}": couldn't parse image reference "${image}": invalid reference format`;
@@ -68,7 +68,7 @@ export class ImageManager {
     this.#recorder.event(object, 'Normal', 'Pulling', `Pulling image "${image}"`);
     const started = this.#clock.now();
     try {
-      const imageRef = await this.#pullWithAny(image, credentials);
+      const imageRef = await this.#pullWithAny(image, credentialsFor(image, pullSecrets));
       const seconds = ((this.#clock.now() - started) / 1000).toFixed(3);
       this.#recorder.event(object, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${seconds}s`);
       this.#backoff.reset(key);

@@ -7,8 +7,10 @@
  * same, and its path is a prefix of the image's repository path (a plain string prefix, as
  * upstream's); Docker Hub's aliases
  * (index.docker.io, registry-1.docker.io, docker.io, with /v1/ or /v2/) all stand for Docker Hub.
- * The matches come Secret by Secret, the most specific location first, and the kubelet tries
- * them in that order until a pull succeeds.
+ * As in the kubelet's one keyring for all of a pod's pull Secrets, matching locations come in
+ * reverse byte order of their host[:port][/path] (the most specific first), and the credentials
+ * of one location in the Secrets' order; the kubelet tries them in turn until a pull succeeds.
+ * A pull Secret whose docker config is not JSON fails the pull, naming the Secret.
  */
 import type { Secret } from '../api/types.js';
 
@@ -84,18 +86,19 @@ function matches(location: Location, image: Location): boolean {
   return image.path.startsWith(location.path);
 }
 
-/** The registry entries of a pull Secret; a Secret of another type, or unreadable, has none. */
+/** The registry entries of a pull Secret; a Secret of another type has none. Throws on one that is not JSON. */
 function dockerConfig(secret: Secret): Record<string, DockerConfigEntry> {
   const field = secret.type === DockerConfigJsonType ? '.dockerconfigjson' : secret.type === DockerCfgType ? '.dockercfg' : undefined;
   const encoded = field ? secret.data?.[field] : undefined;
   if (!encoded) return {};
+  let parsed: Record<string, unknown>;
   try {
-    const parsed = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as Record<string, unknown>;
-    const entries = secret.type === DockerConfigJsonType ? parsed['auths'] : parsed;
-    return typeof entries === 'object' && entries !== null ? (entries as Record<string, DockerConfigEntry>) : {};
-  } catch {
-    return {};
+    parsed = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`image pull Secret ${secret.metadata?.namespace ?? 'default'}/${secret.metadata?.name ?? ''}: data[${field}]: ${(err as Error).message}`);
   }
+  const entries = secret.type === DockerConfigJsonType ? parsed['auths'] : parsed;
+  return typeof entries === 'object' && entries !== null ? (entries as Record<string, DockerConfigEntry>) : {};
 }
 
 /** An entry's credentials; its `auth` (base64 of user:password), when there is one, wins over username and password. */
@@ -119,15 +122,16 @@ function registryAuth(entry: DockerConfigEntry, serveraddress: string): Registry
 /** The credentials to try for `image`, in order; none: pull anonymously. */
 export function credentialsFor(image: string, secrets: readonly Secret[]): RegistryAuth[] {
   const target = imageLocation(image);
-  const credentials: RegistryAuth[] = [];
+  const byLocation = new Map<string, RegistryAuth[]>();
   for (const secret of secrets) {
-    const located = Object.entries(dockerConfig(secret)).flatMap(([key, entry]) => {
+    for (const [key, entry] of Object.entries(dockerConfig(secret))) {
       const location = parseLocation(key);
-      return location && matches(location, target) ? [{ location, entry }] : [];
-    });
-    const specificFirst = (l: Location): string => `${l.host}:${l.port}/${l.path}`;
-    located.sort((a, b) => specificFirst(b.location).localeCompare(specificFirst(a.location)));
-    for (const { location, entry } of located) credentials.push(registryAuth(entry, location.port ? `${location.host}:${location.port}` : location.host));
+      if (!location || !matches(location, target)) continue;
+      const hostPort = location.port ? `${location.host}:${location.port}` : location.host;
+      const index = location.path ? `${hostPort}/${location.path}` : hostPort;
+      byLocation.set(index, [...(byLocation.get(index) ?? []), registryAuth(entry, hostPort)]);
+    }
   }
-  return credentials;
+  const reverseByteOrder = (a: string, b: string): number => (a < b ? 1 : a > b ? -1 : 0);
+  return [...byLocation.keys()].sort(reverseByteOrder).flatMap((index) => byLocation.get(index)!);
 }

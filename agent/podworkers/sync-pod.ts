@@ -13,7 +13,6 @@ import type { Container, DefaultedPod, PodStatus, Secret } from '../api/types.js
 import { errorMessage } from '../api/errors.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
 import type { ImageManager } from '../images/image-manager.js';
-import { credentialsFor } from '../images/pull-secrets.js';
 import { etcHostsContent } from '../network/etc-hosts.js';
 import { formatResolvConf, podResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
@@ -152,7 +151,8 @@ export class PodSyncer {
       });
       result.changed = true;
     }
-    const ctx = { pod, status, apiStatus, sandboxId, podIPs, volumes: volumes.volumes, signal };
+    const starting = actions.initContainersToStart.length + actions.containersToStart.length > 0;
+    const ctx = { pod, status, apiStatus, sandboxId, podIPs, volumes: volumes.volumes, pullSecrets: starting ? this.#pullSecrets(pod) : [], signal };
     for (const container of actions.initContainersToStart) {
       const outcome = await this.#startContainer(ctx, container, 'init');
       result.changed = true;
@@ -248,6 +248,7 @@ export class PodSyncer {
       sandboxId: string;
       podIPs: string[];
       volumes: ReadonlyMap<string, MountedVolume>;
+      pullSecrets: readonly Secret[];
       signal: AbortSignal;
     },
     container: Container,
@@ -275,7 +276,7 @@ export class PodSyncer {
       crashBackoff.next(key, finishedAt);
     }
 
-    const image = await this.#o.images.ensureImage(uid, container, object, credentialsFor(container.image!, this.#pullSecrets(pod)));
+    const image = await this.#o.images.ensureImage(uid, container, object, ctx.pullSecrets);
     if (!image.ok) return fail(image.reason, image.message, image.retryAfterMs);
 
     const restartCount = nextRestartCount(container.name, status.containers, ctx.apiStatus);
@@ -333,10 +334,9 @@ export class PodSyncer {
     return { started: true };
   }
 
-  /** The container's environment and its volume mounts (subPathExpr expands from that environment). */
   /**
-   * The pod's imagePullSecrets that its source holds (getPullSecretsForPod); those it does not are
-   * left out, with an event saying the pull may not succeed.
+   * The pod's imagePullSecrets that its source holds (getPullSecretsForPod), read once per sync
+   * that starts containers; those it does not hold are left out, with one event naming them.
    */
   #pullSecrets(pod: DefaultedPod): Secret[] {
     const names = (pod.spec.imagePullSecrets ?? []).flatMap((ref) => (ref.name ? [ref.name] : []));
@@ -351,6 +351,7 @@ export class PodSyncer {
     return found;
   }
 
+  /** The container's environment and its volume mounts (subPathExpr expands from that environment). */
   async #containerInputs(
     container: Container,
     ctx: { pod: DefaultedPod; podIPs: string[]; volumes: ReadonlyMap<string, MountedVolume> },

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { LogEventRecorder } from '../../../agent/events/recorder.js';
 import { ImageManager } from '../../../agent/images/image-manager.js';
-import type { RegistryAuth } from '../../../agent/images/pull-secrets.js';
+import type { Secret } from '../../../agent/api/types.js';
 import { Backoff } from '../../../agent/podworkers/backoff.js';
 import { memoryLogger } from '../../helpers/memory-logger.js';
 import type { ContainerRuntime } from '../../../agent/runtime/runtime.js';
@@ -29,24 +29,39 @@ function manager(runtime: ContainerRuntime) {
 }
 
 const object = { kind: 'Pod' as const, name: 'app', namespace: 'default', uid: 'uid' };
-const creds = (...users: string[]): RegistryAuth[] => users.map((user) => ({ serveraddress: 'r', username: user, password: `${user}-pw` }));
+/** One pull Secret per user, for the registry r.example.com, in that order. */
+const pullSecrets = (...users: string[]): Secret[] =>
+  users.map((user) => ({
+    metadata: { name: user, namespace: 'default' },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { 'r.example.com': { username: user, password: `${user}-pw` } } })).toString('base64') },
+  }));
 
 describe('ImageManager with registry credentials', () => {
   test('each credential in turn until a pull succeeds', async () => {
     const { runtime, pulls } = registryRuntime('good-pw');
     const { images } = manager(runtime);
-    const result = await images.ensureImage('uid', ctr('c', { image: 'r/app:1', imagePullPolicy: 'Always' }), object, creds('stale', 'good', 'never'));
+    const result = await images.ensureImage('uid', ctr('c', { image: 'r.example.com/app:1', imagePullPolicy: 'Always' }), object, pullSecrets('stale', 'good', 'never'));
     expect(result).toEqual({ ok: true, imageRef: 'docker-pullable://r/app@sha256:1' });
     expect(pulls).toEqual(['stale', 'good']);
+  });
+
+  test('a pull Secret that is not JSON fails the pull, naming it', async () => {
+    const { runtime, pulls } = registryRuntime('x');
+    const { images } = manager(runtime);
+    const broken: Secret = { metadata: { name: 'broken', namespace: 'default' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('{nope').toString('base64') } };
+    const result = await images.ensureImage('uid', ctr('c', { image: 'r.example.com/app:1', imagePullPolicy: 'Always' }), object, [broken]);
+    expect(result).toMatchObject({ ok: false, reason: 'ErrImagePull', message: expect.stringMatching(/^Failed to pull image "r\.example\.com\/app:1": image pull Secret default\/broken: data\[\.dockerconfigjson\]: /) });
+    expect(pulls).toEqual([]);
   });
 
   test('when none works, the failures are reported together; no credentials pulls anonymously', async () => {
     const { runtime, pulls } = registryRuntime('other');
     const { images, log } = manager(runtime);
-    const result = await images.ensureImage('uid', ctr('c', { image: 'r/app:1', imagePullPolicy: 'Always' }), object, creds('a', 'b'));
-    expect(result).toMatchObject({ ok: false, reason: 'ErrImagePull', message: 'Failed to pull image "r/app:1": [a: unauthorized, b: unauthorized]' });
-    expect(log.events('Failed')[0]?.msg).toBe('Failed to pull image "r/app:1": [a: unauthorized, b: unauthorized]');
-    await images.ensureImage('uid2', ctr('c', { image: 'r/app:1', imagePullPolicy: 'Always' }), object);
+    const result = await images.ensureImage('uid', ctr('c', { image: 'r.example.com/app:1', imagePullPolicy: 'Always' }), object, pullSecrets('a', 'b'));
+    expect(result).toMatchObject({ ok: false, reason: 'ErrImagePull', message: 'Failed to pull image "r.example.com/app:1": [a: unauthorized, b: unauthorized]' });
+    expect(log.events('Failed')[0]?.msg).toBe('Failed to pull image "r.example.com/app:1": [a: unauthorized, b: unauthorized]');
+    await images.ensureImage('uid2', ctr('c', { image: 'r.example.com/app:1', imagePullPolicy: 'Always' }), object);
     expect(pulls).toEqual(['a', 'b', undefined]);
   });
 });

@@ -50,11 +50,16 @@ describe('credentialsFor (the credential keyring)', () => {
     expect(users(credentialsFor('docker.io/library/busybox', [secret]))).toEqual(['hub@index.docker.io']);
   });
 
-  test('Secrets in imagePullSecrets order; .dockercfg Secrets too; other types and unreadable data give nothing', () => {
+  test('one keyring for all Secrets: the most specific location first across them, a location\'s credentials in Secret order', () => {
     const first = dockerConfigJson('first', { 'registry.example.com': { username: 'one', password: 'p' } });
     const legacy: Secret = { metadata: { name: 'legacy' }, type: 'kubernetes.io/dockercfg', data: { '.dockercfg': b64(JSON.stringify({ 'registry.example.com': { username: 'two', password: 'p' } })) } };
+    const team = dockerConfigJson('team', { 'registry.example.com/team': { username: 'three', password: 'p' } });
     const opaque: Secret = { metadata: { name: 'opaque' }, type: 'Opaque', data: { '.dockerconfigjson': first.data!['.dockerconfigjson']! } };
-    const broken: Secret = { metadata: { name: 'broken' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('{not json') } };
-    expect(users(credentialsFor('registry.example.com/app', [opaque, first, broken, legacy]))).toEqual(['one@registry.example.com', 'two@registry.example.com']);
+    expect(users(credentialsFor('registry.example.com/team/app', [opaque, first, legacy, team]))).toEqual(['three@registry.example.com', 'one@registry.example.com', 'two@registry.example.com']);
+  });
+
+  test('a pull Secret whose docker config is not JSON is an error naming it', () => {
+    const broken: Secret = { metadata: { name: 'broken', namespace: 'shop' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('{not json') } };
+    expect(() => credentialsFor('registry.example.com/app', [broken])).toThrow(/^image pull Secret shop\/broken: data\[\.dockerconfigjson\]: /);
   });
 });
