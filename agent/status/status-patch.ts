@@ -1,13 +1,14 @@
 /**
  * The body of a pods/status strategic merge patch that makes the API's status the agent's.
- * A strategic merge keeps whatever the patch leaves out: a condition's reason from when it was
- * False, a container's `waiting` state once it runs, a `message` gone from the pod. The kubelet
- * avoids that by diffing against the status it read; sending no GET, the agent instead states
- * every field it owns, explicitly null where it has no value, so that the merge removes it.
- * Lists merge by key (conditions by type, container statuses by name): other writers'
- * conditions (readiness gates, controllers') are left alone, as the kubelet leaves them.
+ * A strategic merge keeps what a patch leaves out: a condition's reason from when it was False,
+ * the pod's message once it has none, a pod IP of an earlier sandbox. The kubelet avoids that by
+ * diffing against the status it read; sending no GET, the agent instead states each field it
+ * owns whose list or map the server merges: null where it has no value, so that the merge
+ * removes it. Of PodStatus's lists, conditions merge by type (others' conditions, such as
+ * readiness gates', are left alone, as the kubelet leaves them), podIPs and hostIPs by ip (the
+ * agent's replace them whole: `$patch: replace`); container statuses are replaced whole anyway.
  */
-import type { ContainerState, ContainerStatus, PodCondition, PodStatus } from '../api/types.js';
+import type { PodCondition, PodStatus } from '../api/types.js';
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 
@@ -17,31 +18,18 @@ function withNulls<T extends object>(value: T, keys: ReadonlyArray<keyof T>): Nu
   return out;
 }
 
-const StateKinds = ['waiting', 'running', 'terminated'] as const;
-
-function state(value: ContainerState | undefined): Nullable<ContainerState> {
-  const out: Record<string, unknown> = {};
-  for (const kind of StateKinds) out[kind] = null;
-  if (value?.waiting) out['waiting'] = withNulls(value.waiting, ['reason', 'message']);
-  if (value?.running) out['running'] = value.running;
-  if (value?.terminated) out['terminated'] = withNulls(value.terminated, ['signal', 'reason', 'message', 'startedAt', 'finishedAt', 'containerID']);
-  return out as Nullable<ContainerState>;
-}
-
-function containerStatus(status: ContainerStatus): Nullable<ContainerStatus> {
-  return { ...withNulls(status, ['containerID', 'started']), state: state(status.state), lastState: state(status.lastState) } as Nullable<ContainerStatus>;
-}
-
 function condition(value: PodCondition): Nullable<PodCondition> {
   return withNulls(value, ['reason', 'message', 'lastProbeTime']);
 }
+
+/** A merged list given whole: the server drops what the patch does not name. */
+const replaced = <T>(list: readonly T[]): unknown[] => [{ $patch: 'replace' }, ...list];
 
 export function statusPatch(status: PodStatus): Record<string, unknown> {
   return {
     ...withNulls(status, ['reason', 'message']),
     ...(status.conditions ? { conditions: status.conditions.map(condition) } : {}),
-    ...(status.initContainerStatuses ? { initContainerStatuses: status.initContainerStatuses.map(containerStatus) } : {}),
-    ...(status.containerStatuses ? { containerStatuses: status.containerStatuses.map(containerStatus) } : {}),
-    ...(status.ephemeralContainerStatuses ? { ephemeralContainerStatuses: status.ephemeralContainerStatuses.map(containerStatus) } : {}),
+    ...(status.podIPs ? { podIPs: replaced(status.podIPs) } : {}),
+    ...(status.hostIPs ? { hostIPs: replaced(status.hostIPs) } : {}),
   };
 }

@@ -3,40 +3,30 @@ import type { PodStatus } from '../../../agent/api/types.js';
 import { statusPatch } from '../../../agent/status/status-patch.js';
 
 describe('statusPatch', () => {
-  test('every field the agent owns is stated, null where it has no value, so a strategic merge removes what went', () => {
+  test('conditions state their reason, message and lastProbeTime, null when absent; merged IP lists are replaced whole', () => {
+    const running = { name: 'app', image: 'i', imageID: 'x', ready: true, restartCount: 0, state: { running: { startedAt: '2026-11-23T07:00:00Z' } } };
     const status: PodStatus = {
       phase: 'Running',
+      podIP: '10.244.0.5',
+      podIPs: [{ ip: '10.244.0.5' }],
       conditions: [
         { type: 'Ready', status: 'True', lastTransitionTime: '2026-11-23T07:00:00Z' },
-        { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [app]', lastProbeTime: null as never },
+        { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [app]' },
       ],
-      containerStatuses: [
-        { name: 'app', image: 'i', imageID: 'x', ready: true, restartCount: 1, started: true, containerID: 'docker://1', state: { running: { startedAt: '2026-11-23T07:00:00Z' } }, lastState: { terminated: { exitCode: 1, reason: 'Error' } } },
-      ],
-      initContainerStatuses: [{ name: 'init', image: 'i', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } }, lastState: {} }],
+      containerStatuses: [running],
     };
     expect(statusPatch(status)).toEqual({
       phase: 'Running',
       reason: null,
       message: null,
+      podIP: '10.244.0.5',
+      podIPs: [{ $patch: 'replace' }, { ip: '10.244.0.5' }],
       conditions: [
         { type: 'Ready', status: 'True', lastTransitionTime: '2026-11-23T07:00:00Z', reason: null, message: null, lastProbeTime: null },
         { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [app]', lastProbeTime: null },
       ],
-      containerStatuses: [
-        {
-          name: 'app', image: 'i', imageID: 'x', ready: true, restartCount: 1, started: true, containerID: 'docker://1',
-          state: { waiting: null, running: { startedAt: '2026-11-23T07:00:00Z' }, terminated: null },
-          lastState: { waiting: null, running: null, terminated: { exitCode: 1, reason: 'Error', signal: null, message: null, startedAt: null, finishedAt: null, containerID: null } },
-        },
-      ],
-      initContainerStatuses: [
-        {
-          name: 'init', image: 'i', imageID: '', ready: false, restartCount: 0, containerID: null, started: null,
-          state: { waiting: { reason: 'PodInitializing', message: null }, running: null, terminated: null },
-          lastState: { waiting: null, running: null, terminated: null },
-        },
-      ],
+      // No patch strategy: the server replaces the list with this one.
+      containerStatuses: [running],
     });
   });
 
