@@ -42,12 +42,22 @@ export class ServiceAllocator {
     this.#statePath = options.statePath;
   }
 
-  /** Reads the state file, if there is one. */
+  /**
+   * Reads the state file, if there is one. One that does not parse is moved aside to
+   * <file>.bad, kept for a person to look at rather than overwritten, and the error says so.
+   */
   async load(): Promise<void> {
     if (!this.#statePath) return;
     const text = await readFile(this.#statePath, 'utf8').catch(() => undefined);
     if (!text) return;
-    const parsed = JSON.parse(text) as Partial<SavedAllocations>;
+    let parsed: Partial<SavedAllocations>;
+    try {
+      parsed = JSON.parse(text) as Partial<SavedAllocations>;
+    } catch (err) {
+      const aside = `${this.#statePath}.bad`;
+      await rename(this.#statePath, aside);
+      throw new Error(`${this.#statePath}: ${(err as Error).message}; moved to ${aside}: Services get ClusterIPs and node ports anew`, { cause: err });
+    }
     this.#saved = { clusterIPs: parsed.clusterIPs ?? {}, nodePorts: parsed.nodePorts ?? {} };
   }
 

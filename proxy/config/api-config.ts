@@ -61,7 +61,8 @@ export class ApiProxyConfig implements ProxyConfig {
   readonly #listeners: Array<() => void> = [];
   readonly #stop = new AbortController();
   readonly #services: Reflector<Service>;
-  readonly #refused = new Set<string>();
+  /** The refusals of the last set, so that each is logged when it starts, not at every change. */
+  #refused = new Set<string>();
   #servicesSynced = false;
   #served: Service[] = [];
   #endpoints: Reflector<EndpointSlice> | Reflector<Endpoints> | undefined;
@@ -77,7 +78,7 @@ export class ApiProxyConfig implements ProxyConfig {
       path: '/api/v1/services',
       query: ProxiedObjects,
       onSync: (services) => {
-        this.#served = services.filter((service) => this.#inRange(service));
+        this.#served = this.#inRange(services);
         this.#servicesSynced = true;
         this.#changed();
       },
@@ -144,12 +145,18 @@ export class ApiProxyConfig implements ProxyConfig {
     });
   }
 
-  #inRange(service: Service): boolean {
-    if (!isProxied(service) || cidrContains(this.#serviceCIDR, service.spec!.clusterIP!)) return true;
-    const line = `Service ${service.metadata?.namespace}/${service.metadata?.name} is not served: its ClusterIP ${service.spec!.clusterIP} is outside --service-cluster-ip-range ${this.#serviceCIDR.text}, which the host guard protects; give the proxy the API server's range`;
-    if (!this.#refused.has(line)) this.#log.error(line);
-    this.#refused.add(line);
-    return false;
+  /** The Services to serve: those whose ClusterIP the guard covers; each newly refused one is logged once. */
+  #inRange(services: readonly Service[]): Service[] {
+    const refused = new Set<string>();
+    const served = services.filter((service) => {
+      if (!isProxied(service) || cidrContains(this.#serviceCIDR, service.spec!.clusterIP!)) return true;
+      const line = `Service ${service.metadata?.namespace}/${service.metadata?.name} is not served: its ClusterIP ${service.spec!.clusterIP} is outside --service-cluster-ip-range ${this.#serviceCIDR.text}, which the host guard protects; give the proxy the API server's range`;
+      if (!this.#refused.has(line)) this.#log.error(line);
+      refused.add(line);
+      return false;
+    });
+    this.#refused = refused;
+    return served;
   }
 
   #changed(): void {

@@ -9,6 +9,9 @@
  * - v1 Endpoints, on servers without EndpointSlices: the object named as the Service; for a
  *   service port, each subset's port of the same name and protocol, and the subset's ready
  *   addresses (notReadyAddresses are not served).
+ * Not done, as kube-proxy does: traffic policy Local (only this node's endpoints, by nodeName),
+ * topology hints, and falling back to serving-but-terminating endpoints when none is ready. Every
+ * ready endpoint of the cluster is served, as by the 1.20-era iptables proxier without them.
  */
 import type { Endpoints } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';

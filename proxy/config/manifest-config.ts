@@ -1,9 +1,9 @@
 /**
  * A standalone node's proxy config: Services from the manifest sources, given their ClusterIPs
  * and node ports by the registry's allocator (allocations kept in <stateDir>/allocations.json,
- * read before the registry resolves anything),
- * and endpoints from the agent's pods. Synced from the start: the manifest sources report
- * before the proxy starts, and the pod feed has its first set when start() resolves.
+ * read before the registry resolves anything), and endpoints from the agent's pods. Synced once
+ * the registry has resolved a source's Services (sources report as they start; resolving is
+ * asynchronous); the pod feed has its first set when start() resolves.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -48,7 +48,7 @@ export class ManifestProxyConfig implements ProxyConfig {
   }
 
   synced(): boolean {
-    return true;
+    return this.registry.synced();
   }
 
   onChange(listener: () => void): void {

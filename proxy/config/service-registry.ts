@@ -9,6 +9,7 @@
  * In cluster mode (issue 7) the API server takes this role: its Services arrive allocated.
  */
 import type { Logger } from 'pino';
+import { errorMessage } from '../../agent/api/errors.js';
 import type { Service } from '../../agent/api/types.js';
 import { namespacedName } from '../../agent/api/types.js';
 import type { PodSource } from '../../agent/api/well-known.js';
@@ -26,6 +27,8 @@ export class ServiceRegistry {
   readonly #listeners: ServiceListener[] = [];
   readonly #reported = new Set<string>();
   #resolved: Service[] = [];
+  /** Whether a resolution has finished since a source reported. */
+  #resolvedOnce = false;
   /** The last resolution under way; the first waits for the saved allocations to be read. */
   #round: Promise<void>;
 
@@ -36,7 +39,7 @@ export class ServiceRegistry {
     this.#allocator = options.allocator;
     this.#sources = options.sources;
     this.#log = options.logger.child({ component: 'service-registry' });
-    this.#round = this.#allocator.load().catch((err: unknown) => this.#log.error({ err }, 'reading the saved allocations failed; Services may get new ClusterIPs and node ports'));
+    this.#round = this.#allocator.load().catch((err: unknown) => this.#log.error({ err: errorMessage(err) }, 'reading the saved allocations failed'));
   }
 
   onChange(listener: ServiceListener): void {
@@ -46,6 +49,15 @@ export class ServiceRegistry {
   /** The resolved Services: ClusterIPs and node ports filled in, refused ones left out. */
   services(): readonly Service[] {
     return this.#resolved;
+  }
+
+  /**
+   * Whether the Services are known: a source has reported and its Services were resolved (or
+   * there is no source). A source that never answers (a manifest URL that is down) does not
+   * hold the others back.
+   */
+  synced(): boolean {
+    return this.#resolvedOnce || this.#sources.length === 0;
   }
 
   /** Replaces `source`'s Services and resolves them all again; resolves once that is done. */
@@ -69,6 +81,7 @@ export class ServiceRegistry {
     }
     await this.#allocator.endRound({ release: this.#sources.every((source) => this.#bySource.has(source)) });
     this.#resolved = wanted.filter((s) => resolved.has(namespacedName(s))).map((s) => resolved.get(namespacedName(s))!);
+    this.#resolvedOnce = true;
     for (const listener of this.#listeners) listener(this.#resolved);
   }
 

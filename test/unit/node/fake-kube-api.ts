@@ -9,6 +9,8 @@ export interface Call {
   verb: 'get' | 'create' | 'replace' | 'patch' | 'delete';
   path: string;
   body?: unknown;
+  /** A get's query (selectors of a list). */
+  query?: Record<string, unknown>;
 }
 
 type Stored = { metadata?: { name?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string> } } & Record<string, unknown>;
@@ -20,8 +22,8 @@ export class FakeKubeApi implements KubeApi {
   readonly failures: Error[] = [];
   #version = 0;
 
-  async get<T>(path: string): Promise<T> {
-    this.#record({ verb: 'get', path });
+  async get<T>(path: string, settings?: { query?: Record<string, unknown> }): Promise<T> {
+    this.#record({ verb: 'get', path, ...(settings?.query ? { query: settings.query } : {}) });
     const found = this.objects.get(path);
     if (!found) throw new KubeApiError('GET', path, 404, JSON.stringify({ kind: 'Status', reason: 'NotFound', message: `${path} not found` }));
     return structuredClone(found) as T;

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -64,6 +64,15 @@ describe('ClusterIP allocation', () => {
     // In the other order this time: each still gets its own address.
     expect(second.clusterIP('default/two', undefined)).toEqual({ ok: true, value: '10.96.1.1' });
     expect(second.clusterIP('default/one', undefined)).toEqual({ ok: true, value: '10.96.1.0' });
+  });
+
+  test('a state file that does not parse is moved aside, not overwritten, and the error says where', async () => {
+    const path = join(dir, 'allocations.json');
+    await writeFile(path, '{"clusterIPs": {');
+    const broken = allocator(path);
+    await expect(broken.load()).rejects.toThrow(`${path}: `);
+    await expect(broken.load()).resolves.toBeUndefined();
+    expect(await readFile(`${path}.bad`, 'utf8')).toBe('{"clusterIPs": {');
   });
 
   test('a round that may release forgets what was not claimed; one that may not keeps it', async () => {

@@ -117,7 +117,13 @@ describe('ApiProxyConfig', () => {
       expect(log.lines.find((line) => line.level === 50)?.msg).toBe(
         'Service shop/far is not served: its ClusterIP 10.100.0.9 is outside --service-cluster-ip-range 10.96.0.0/16, which the host guard protects; give the proxy the API server\'s range',
       );
-      expect(api.callsOf('get', '/api/v1/services')).not.toHaveLength(0);
+      // kube-proxy's selector: Services another proxy serves, and headless ones' endpoints, are not listed.
+      const selector = '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless';
+      expect(api.callsOf('get', '/api/v1/services')[0]?.query).toEqual({ labelSelector: selector });
+      expect(api.callsOf('get', '/apis/discovery.k8s.io/v1/endpointslices')[0]?.query).toEqual({ labelSelector: selector });
+      // The fake cannot watch, so the reflector lists again: the same refusal is not logged again.
+      await waitFor('a second list', () => api.callsOf('get', '/api/v1/services').length >= 2, { timeoutMs: 5_000 });
+      expect(log.lines.filter((line) => line.level === 50)).toHaveLength(1);
     } finally {
       await config.stop();
     }

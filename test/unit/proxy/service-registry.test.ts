@@ -83,3 +83,15 @@ describe('ServiceRegistry', () => {
     expect(r.services().map((s) => s.spec!.clusterIP)).toEqual(['10.96.0.10']);
   });
 });
+
+describe('ServiceRegistry.synced', () => {
+  test('false until a source has reported and its Services are resolved; true at once without sources', async () => {
+    const r = registry(['file', 'http']);
+    expect(r.synced()).toBe(false);
+    const round = r.set('file', [svc('a')]);
+    expect(r.synced()).toBe(false);
+    await round;
+    expect(r.synced()).toBe(true);
+    expect(registry([]).synced()).toBe(true);
+  });
+});
