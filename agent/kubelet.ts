@@ -29,6 +29,7 @@ import type { PodSourceRunner } from './config/sources/source.js';
 import { EvictionManager } from './eviction/eviction-manager.js';
 import { FanOutRecorder, LogEventRecorder } from './events/recorder.js';
 import { ImageManager } from './images/image-manager.js';
+import { NodeDockerConfig } from './images/node-credentials.js';
 import { KubeletMetrics } from './metrics/kubelet-metrics.js';
 import { ClusterMode } from './cluster-mode.js';
 import type { ClusterOptions } from './node/cluster-node.js';
@@ -258,6 +259,7 @@ export class Kubelet {
         runtime: this.#runtime,
         backoff: new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock: this.#clock }),
         recorder: this.#recorder,
+        nodeConfig: new NodeDockerConfig({ rootDir: o.rootDir, clock: this.#clock, logger: this.#log }),
         clock: this.#clock,
       }),
       rootDir,

@@ -2,8 +2,8 @@
  * Makes a container's image present per its imagePullPolicy (pkg/kubelet/images): pulls are
  * serialized (serializeImagePulls), a failed pull backs off 10 s doubling to 5 min, and each
  * step is recorded as the kubelet's events. With registry credentials (the pod's
- * imagePullSecrets that match the image), each is tried in turn until a pull succeeds, as the
- * kubelet's pullImage does; the failures are reported together.
+ * imagePullSecrets that match the image, then the node's docker config), each is tried in turn
+ * until a pull succeeds, as the kubelet's pullImage does; the failures are reported together.
  */
 import type { Container, Secret } from '../api/types.js';
 import { aggregateMessage, errorMessage } from '../api/errors.js';
@@ -12,6 +12,7 @@ import type { Backoff } from '../podworkers/backoff.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { Clock } from '../util/clock.js';
 import { isValidImageReference } from './image-reference.js';
+import type { NodeDockerConfig } from './node-credentials.js';
 import { credentialsFor, type RegistryAuth } from './pull-secrets.js';
 
 export type EnsureImageResult =
@@ -26,18 +27,24 @@ export class ImageManager {
   readonly #backoff: Backoff;
   readonly #recorder: EventRecorder;
   readonly #clock: Clock;
+  readonly #nodeConfig: NodeDockerConfig | undefined;
   /** One pull at a time; concurrent requests for one image share its pull. */
   #queue: Promise<unknown> = Promise.resolve();
   readonly #inFlight = new Map<string, Promise<string>>();
 
-  constructor(options: { runtime: ContainerRuntime; backoff: Backoff; recorder: EventRecorder; clock: Clock }) {
+  /** `nodeConfig`: the node's own docker config, tried after the pod's pull Secrets. */
+  constructor(options: { runtime: ContainerRuntime; backoff: Backoff; recorder: EventRecorder; clock: Clock; nodeConfig?: NodeDockerConfig }) {
+    this.#nodeConfig = options.nodeConfig;
     this.#runtime = options.runtime;
     this.#backoff = options.backoff;
     this.#recorder = options.recorder;
     this.#clock = options.clock;
   }
 
-  /** `pullSecrets`: the pod's imagePullSecrets, whose matching credentials are tried in turn; with none that match, an anonymous pull. */
+  /**
+   * `pullSecrets`: the pod's imagePullSecrets. Their credentials that match the image, then the
+   * node's, are tried in turn; with none that match, an anonymous pull.
+   */
   async ensureImage(podUID: string, container: Container, object: InvolvedObject, pullSecrets: readonly Secret[] = []): Promise<EnsureImageResult> {
     const image = container.image!;
     if (!isValidImageReference(image)) {
@@ -68,7 +75,7 @@ export class ImageManager {
     this.#recorder.event(object, 'Normal', 'Pulling', `Pulling image "${image}"`);
     const started = this.#clock.now();
     try {
-      const imageRef = await this.#pullWithAny(image, credentialsFor(image, pullSecrets));
+      const imageRef = await this.#pullWithAny(image, credentialsFor(image, pullSecrets, await this.#nodeConfig?.read()));
       const seconds = ((this.#clock.now() - started) / 1000).toFixed(3);
       this.#recorder.event(object, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${seconds}s`);
       this.#backoff.reset(key);

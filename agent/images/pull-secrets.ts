@@ -25,7 +25,7 @@ export interface RegistryAuth {
   registrytoken?: string;
 }
 
-interface DockerConfigEntry {
+export interface DockerConfigEntry {
   username?: string;
   password?: string;
   auth?: string;
@@ -33,6 +33,9 @@ interface DockerConfigEntry {
   identitytoken?: string;
   registrytoken?: string;
 }
+
+/** Registry locations and their credentials: a config.json's `auths`, a .dockercfg's whole content. */
+export type DockerConfig = Record<string, DockerConfigEntry>;
 
 export const DockerConfigJsonType = 'kubernetes.io/dockerconfigjson';
 export const DockerCfgType = 'kubernetes.io/dockercfg';
@@ -86,19 +89,23 @@ function matches(location: Location, image: Location): boolean {
   return image.path.startsWith(location.path);
 }
 
+/** A docker config's registry entries: `config.json` (its `auths`) or the older `.dockercfg` (the whole object). Throws when it is not JSON. */
+export function parseDockerConfig(text: string, format: 'config.json' | '.dockercfg'): DockerConfig {
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  const entries = format === 'config.json' ? parsed['auths'] : parsed;
+  return typeof entries === 'object' && entries !== null ? (entries as DockerConfig) : {};
+}
+
 /** The registry entries of a pull Secret; a Secret of another type has none. Throws on one that is not JSON. */
-function dockerConfig(secret: Secret): Record<string, DockerConfigEntry> {
+function dockerConfig(secret: Secret): DockerConfig {
   const field = secret.type === DockerConfigJsonType ? '.dockerconfigjson' : secret.type === DockerCfgType ? '.dockercfg' : undefined;
   const encoded = field ? secret.data?.[field] : undefined;
   if (!encoded) return {};
-  let parsed: Record<string, unknown>;
   try {
-    parsed = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as Record<string, unknown>;
+    return parseDockerConfig(Buffer.from(encoded, 'base64').toString('utf8'), field === '.dockerconfigjson' ? 'config.json' : '.dockercfg');
   } catch (err) {
     throw new Error(`image pull Secret ${secret.metadata?.namespace ?? 'default'}/${secret.metadata?.name ?? ''}: data[${field}]: ${(err as Error).message}`);
   }
-  const entries = secret.type === DockerConfigJsonType ? parsed['auths'] : parsed;
-  return typeof entries === 'object' && entries !== null ? (entries as Record<string, DockerConfigEntry>) : {};
 }
 
 /** An entry's credentials; its `auth` (base64 of user:password), when there is one, wins over username and password. */
@@ -119,12 +126,11 @@ function registryAuth(entry: DockerConfigEntry, serveraddress: string): Registry
   };
 }
 
-/** The credentials to try for `image`, in order; none: pull anonymously. */
-export function credentialsFor(image: string, secrets: readonly Secret[]): RegistryAuth[] {
-  const target = imageLocation(image);
+/** One keyring of `configs`: the credentials matching `target`, the most specific location first, a location's in the configs' order. */
+function keyringLookup(configs: readonly DockerConfig[], target: Location): RegistryAuth[] {
   const byLocation = new Map<string, RegistryAuth[]>();
-  for (const secret of secrets) {
-    for (const [key, entry] of Object.entries(dockerConfig(secret))) {
+  for (const config of configs) {
+    for (const [key, entry] of Object.entries(config)) {
       const location = parseLocation(key);
       if (!location || !matches(location, target)) continue;
       const hostPort = location.port ? `${location.host}:${location.port}` : location.host;
@@ -134,4 +140,13 @@ export function credentialsFor(image: string, secrets: readonly Secret[]): Regis
   }
   const reverseByteOrder = (a: string, b: string): number => (a < b ? 1 : a > b ? -1 : 0);
   return [...byLocation.keys()].sort(reverseByteOrder).flatMap((index) => byLocation.get(index)!);
+}
+
+/**
+ * The credentials to try for `image`, in order: the pod's pull Secrets' keyring first, then the
+ * node's own (its docker config files: node-credentials.ts); none: pull anonymously.
+ */
+export function credentialsFor(image: string, secrets: readonly Secret[], node: DockerConfig = {}): RegistryAuth[] {
+  const target = imageLocation(image);
+  return [...keyringLookup(secrets.map(dockerConfig), target), ...keyringLookup([node], target)];
 }

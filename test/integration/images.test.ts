@@ -1,4 +1,6 @@
 /** imagePullPolicy with real pulls from a registry on loopback (issue 2, point 4). */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { busyboxPod, containerStatus, startAgent } from '../helpers/agent-harness.js';
 import { BusyboxImage, docker } from '../helpers/docker.js';
@@ -109,6 +111,16 @@ stringData:
     expect(agent.log.events('Failed')).toEqual([]);
     // Two pulls: the stale login first (refused), then the good one.
     expect(agent.log.lines.filter((line) => line.msg === 'pulling image' && line['image'] === image)).toHaveLength(2);
+    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+  });
+
+  test("a pod without pull Secrets (a static pod) logs in with the node's docker config in the root dir", async () => {
+    const agent = await startAgent();
+    const auth = Buffer.from(`${login.username}:${login.password}`).toString('base64');
+    await writeFile(join(agent.rootDir, 'config.json'), JSON.stringify({ auths: { [privateRegistry.address]: { auth } } }));
+    await agent.writeManifest('node-login.yaml', podWithImage('node-login', image, 'Always'));
+    const pod = await agent.waitForPod('node-login', 'Running', (p) => p.status?.phase === 'Running');
+    expect(containerStatus(pod, 'main')!.imageID).toMatch(new RegExp(`^docker-pullable://${privateRegistry.address}/private/busybox@sha256:`));
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
   });
 

@@ -58,6 +58,13 @@ describe('credentialsFor (the credential keyring)', () => {
     expect(users(credentialsFor('registry.example.com/team/app', [opaque, first, legacy, team]))).toEqual(['three@registry.example.com', 'one@registry.example.com', 'two@registry.example.com']);
   });
 
+  test("the node's own docker config comes after the pod's Secrets, however specific its locations", () => {
+    const pod = dockerConfigJson('pod', { 'registry.example.com': { username: 'pod', password: 'p' } });
+    const node = { 'registry.example.com/team': { username: 'node', password: 'p' } };
+    expect(users(credentialsFor('registry.example.com/team/app', [pod], node))).toEqual(['pod@registry.example.com', 'node@registry.example.com']);
+    expect(users(credentialsFor('registry.example.com/team/app', [], node))).toEqual(['node@registry.example.com']);
+  });
+
   test('a pull Secret whose docker config is not JSON is an error naming it', () => {
     const broken: Secret = { metadata: { name: 'broken', namespace: 'shop' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('{not json') } };
     expect(() => credentialsFor('registry.example.com/app', [broken])).toThrow(/^image pull Secret shop\/broken: data\[\.dockerconfigjson\]: /);
