@@ -1,12 +1,13 @@
 /**
- * `dockerlet up --kubeconfig --proxy-kubeconfig` as a process under a real control plane (issue
- * 7, points 1, 2 and 6), tried as a new user would: kubectl runs a pod on the node and exposes
- * it as a NodePort Service; `up` prints the pod and the Service as the API server allocated it,
- * and both the ClusterIP and the node port answer with the pod's page. Runs in the network
- * group: it runs a proxy.
+ * The agent and the proxy as processes under a real control plane (issue 7, points 1, 2 and 6),
+ * tried as a new user would: kubectl runs a pod on the node and exposes it. `dockerlet up
+ * --kubeconfig --proxy-kubeconfig` prints the pod and the Service as the API server allocated
+ * it, and both the ClusterIP and the node port answer with the pod's page; `dockerlet agent
+ * --kubeconfig` beside `dockerlet proxy --kubeconfig`, each with its own credentials as on a
+ * kubeadm node, serve a ClusterIP Service the same way. Runs in the network group: it runs a proxy.
  */
 import { expect, test } from 'vitest';
-import { startAgentProcess } from '../helpers/agent-process.js';
+import { runCli, startAgentProcess } from '../helpers/agent-process.js';
 import { useControlPlane } from '../helpers/cluster.js';
 import { freePort, uniqueNodeName } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -50,4 +51,25 @@ test('kubectl run and kubectl expose on a dockerlet node: the Service answers on
   expect(await plane().kubectl('get', 'pods', '-o', 'wide', '--no-headers')).toMatch(new RegExp(`^${web}\\s+1/1\\s+Running\\s+0\\s+\\S+\\s+10\\.244\\.\\S+\\s+${nodeName}`, 'm'));
   await plane().kubectl('delete', 'service', web);
   await plane().kubectl('delete', 'pod', web, '--grace-period=1');
+});
+
+test('dockerlet agent and dockerlet proxy as two processes with their own credentials serve a ClusterIP Service', async () => {
+  const nodeName = uniqueNodeName('kp');
+  const agent = await startAgentProcess({ nodeName, proxy: true, extraArgs: ['--kubeconfig', await plane().nodeKubeconfig(nodeName), '--node-ip', '127.0.0.1'] });
+  const healthz = await freePort();
+  const proxy = runCli(['proxy', '--kubeconfig', await plane().proxyKubeconfig(), '--root-dir', agent.rootDir, '--healthz-bind-address', `127.0.0.1:${healthz}`]);
+  const app = `two-${nodeName.slice(-4)}`;
+  await plane().kubectl(
+    'run', app, '--image=dockerlet.local/busybox:1.35', '--image-pull-policy=Never', '--restart=Never', '--port=8080', `--labels=app=${app}`,
+    `--overrides=${JSON.stringify({ spec: { nodeName, terminationGracePeriodSeconds: 1 } })}`,
+    '--command', '--', 'sh', '-c', `mkdir -p /www && echo ${app} > /www/index.html && exec httpd -f -p 8080 -h /www`,
+  );
+  await plane().kubectl('expose', 'pod', app, '--port=80', '--target-port=8080');
+  const clusterIP = await plane().kubectl('get', 'service', app, '-o', 'jsonpath={.spec.clusterIP}');
+  expect(await waitFor('the ClusterIP to answer', async () => ((await get(`http://${clusterIP}/`).catch(() => '')) === app ? app : undefined), { timeoutMs: 60_000 })).toBe(app);
+  expect(await get(`http://127.0.0.1:${healthz}/proxy/namespaces/default/services/${app}/`)).toBe(app);
+  proxy.child.kill('SIGTERM');
+  expect((await proxy.exited).code).toBe(0);
+  await plane().kubectl('delete', 'service', app);
+  await plane().kubectl('delete', 'pod', app, '--grace-period=1');
 });
