@@ -89,6 +89,8 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
   const runAsUser = security.runAsUser ?? podSecurity.runAsUser;
   const runAsGroup = security.runAsGroup ?? podSecurity.runAsGroup;
   const user = runAsUser !== undefined ? (runAsGroup !== undefined ? `${runAsUser}:${runAsGroup}` : String(runAsUser)) : undefined;
+  // determineEffectiveSecurityContext: the fsGroup first, then the pod's supplementalGroups.
+  const supplementalGroups = [...(podSecurity.fsGroup !== undefined ? [podSecurity.fsGroup] : []), ...(podSecurity.supplementalGroups ?? [])];
 
   return {
     name: container.name,
@@ -111,6 +113,7 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
     },
     security: {
       ...(user !== undefined ? { user } : {}),
+      supplementalGroups,
       privileged: security.privileged === true,
       readOnlyRootFilesystem: security.readOnlyRootFilesystem === true,
       capAdd: security.capabilities?.add ?? [],

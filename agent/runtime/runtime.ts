@@ -124,6 +124,8 @@ export interface ContainerConfig {
   security: {
     /** "uid" or "uid:gid". */
     user?: string;
+    /** Groups the container's processes are in besides the user's own (the pod's fsGroup and supplementalGroups). */
+    supplementalGroups: number[];
     privileged: boolean;
     readOnlyRootFilesystem: boolean;
     capAdd: string[];

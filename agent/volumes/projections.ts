@@ -379,7 +379,9 @@ export function projectedPayload(
     } else if (projection.serviceAccountToken) {
       const { path } = projection.serviceAccountToken;
       const token = tokens.get(projection.serviceAccountToken);
-      if (token?.ok) payload.set(cleanItemPath(path), { data: Buffer.from(token.token), mode: defaultMode });
+      // With an fsGroup the token is the owner's and the group's only (fsGroup ownership adds group read).
+      const mode = pod.spec.securityContext?.fsGroup !== undefined ? 0o600 : defaultMode;
+      if (token?.ok) payload.set(cleanItemPath(path), { data: Buffer.from(token.token), mode });
       else errors.push(token?.message ?? `serviceAccountToken projection "${path}": service account tokens come from an API server: only pods from one (--kubeconfig) get them`);
     } else if (projection.clusterTrustBundle) {
       errors.push(`clusterTrustBundle projection "${projection.clusterTrustBundle.path}": cluster trust bundles are not served by dockerlet`);

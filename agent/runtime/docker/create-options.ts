@@ -119,6 +119,7 @@ export function containerCreateOptions(
       Mounts: mounts,
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
+      ...(security.supplementalGroups.length > 0 ? { GroupAdd: security.supplementalGroups.map(String) } : {}),
       Privileged: security.privileged,
       ReadonlyRootfs: security.readOnlyRootFilesystem,
       CapAdd: security.capAdd,

@@ -4,7 +4,7 @@
  * a tmpfs (its root mode the tmpfs default, 1777, as upstream mounts it with no mode) sized as
  * calculateEmptyDirMemorySize sizes it (SizeMemoryBackedVolumes).
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { isSidecar } from '../../api/pod-helpers.js';
 import { parseQuantity } from '../../api/quantity.js';
 import type { Container, DefaultedPod } from '../../api/types.js';
@@ -62,13 +62,16 @@ export function memoryVolumeSize(pod: DefaultedPod, sizeLimit: string | number |
 
 export const emptyDirPlugin: VolumePlugin = {
   name: 'empty-dir',
+  managesOwnership: true,
   async setUp(volume, ctx) {
     await mkdir(ctx.dir, { recursive: true });
     const source = volume.emptyDir ?? {};
     if (source.medium === 'Memory') {
       await mountTmpfs(ctx.dir, { sizeBytes: memoryVolumeSize(ctx.pod, source.sizeLimit, ctx.nodeAllocatable.memoryBytes), mode: TmpfsMode });
     } else {
-      await chmod(ctx.dir, EmptyDirMode);
+      const { mode } = await stat(ctx.dir);
+      // Only the permission bits: an fsGroup's setgid bit, set after the first set-up, stays.
+      if ((mode & 0o777) !== EmptyDirMode) await chmod(ctx.dir, (mode & 0o7000) | EmptyDirMode);
     }
     return { ok: true, hostPath: ctx.dir, readOnly: false };
   },

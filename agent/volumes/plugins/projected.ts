@@ -6,6 +6,7 @@ import type { TokenResult, VolumePlugin } from './volume-plugin.js';
 
 export const projectedPlugin: VolumePlugin = {
   name: 'projected',
+  managesOwnership: true,
   async setUp(volume, ctx) {
     const source = volume.projected!;
     const tokens = new Map<ServiceAccountTokenProjection, TokenResult>();

@@ -12,6 +12,7 @@ import type { VolumePlugin } from './volume-plugin.js';
 
 export const secretPlugin: VolumePlugin = {
   name: 'secret',
+  managesOwnership: true,
   async setUp(volume, ctx) {
     const source = volume.secret!;
     const payload = secretPayload(source, ctx.objects.secret(ctx.pod.metadata.namespace, source.secretName!));

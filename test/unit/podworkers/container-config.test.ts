@@ -127,6 +127,7 @@ describe('containerConfig: security', () => {
       { shareProcessNamespace: true, hostIPC: true },
     );
     expect(config.security).toEqual({
+      supplementalGroups: [],
       privileged: true,
       readOnlyRootFilesystem: true,
       capAdd: ['NET_ADMIN'],
@@ -136,6 +137,11 @@ describe('containerConfig: security', () => {
       hostPID: false,
       hostIPC: true,
     });
+  });
+
+  test('the pod\'s fsGroup and then its supplementalGroups are the processes\' extra groups', () => {
+    const config = configOf(ctr('main'), { securityContext: { runAsUser: 1000, fsGroup: 2000, supplementalGroups: [3000, 3001] } });
+    expect(config.security).toMatchObject({ user: '1000', supplementalGroups: [2000, 3000, 3001] });
   });
 });
 

@@ -431,6 +431,13 @@ describe('projectedPayload (projected.go collectData)', () => {
     expect(files(result)).toMatchObject({ token: ['jwt', 0o640], level: ['info', 0o640] });
   });
 
+  test('with an fsGroup the token file is 0600 whatever the default mode (fsGroup ownership then adds group read)', () => {
+    const request = { path: 'token' };
+    const grouped = { ...p, spec: { ...p.spec, securityContext: { fsGroup: 2000 } } };
+    const result = projectedPayload({ defaultMode: 0o644, sources: [{ serviceAccountToken: request }] }, grouped, objects, allocatable, new Map([[request, { ok: true, token: 'jwt' }]]));
+    expect(files(result)).toEqual({ token: ['jwt', 0o600] });
+  });
+
   test('a token that could not be fetched fails the volume with its message; none at all (no API server) says where tokens come from', () => {
     const request = { path: 'token' };
     const volume = { sources: [{ serviceAccountToken: request }, { configMap: { name: 'settings' } }] };
