@@ -18,12 +18,19 @@ const CacheLifetimeMs = 5 * 60_000;
 
 export class NodeDockerConfig {
   readonly #rootDir: string;
+  readonly #home: string;
+  readonly #workingDir: string;
   readonly #clock: Clock;
   readonly #log: Logger;
   #cached: { config: DockerConfig; until: number } | undefined;
+  /** The read under way: pulls that start together share it. */
+  #reading: Promise<DockerConfig> | undefined;
 
-  constructor(options: { rootDir: string; clock: Clock; logger: Logger }) {
+  /** `home` and `workingDir`: $HOME and the process's working directory unless given. */
+  constructor(options: { rootDir: string; clock: Clock; logger: Logger; home?: string; workingDir?: string }) {
     this.#rootDir = options.rootDir;
+    this.#home = options.home ?? homedir();
+    this.#workingDir = options.workingDir ?? process.cwd();
     this.#clock = options.clock;
     this.#log = options.logger.child({ component: 'node-credentials' });
   }
@@ -32,13 +39,21 @@ export class NodeDockerConfig {
   async read(): Promise<DockerConfig> {
     const now = this.#clock.now();
     if (this.#cached && now < this.#cached.until) return this.#cached.config;
-    const home = homedir();
-    const config =
-      (await this.#first([this.#rootDir, process.cwd(), join(home, '.docker'), '/.docker'].map((dir) => join(dir, 'config.json')), 'config.json')) ??
-      (await this.#first([this.#rootDir, process.cwd(), home, '/'].map((dir) => join(dir, '.dockercfg')), '.dockercfg')) ??
-      {};
-    this.#cached = { config, until: now + CacheLifetimeMs };
-    return config;
+    this.#reading ??= this.#readFiles()
+      .then((config) => {
+        this.#cached = { config, until: now + CacheLifetimeMs };
+        return config;
+      })
+      .finally(() => (this.#reading = undefined));
+    return this.#reading;
+  }
+
+  async #readFiles(): Promise<DockerConfig> {
+    return (
+      (await this.#first([this.#rootDir, this.#workingDir, join(this.#home, '.docker'), '/.docker'].map((dir) => join(dir, 'config.json')), 'config.json')) ??
+      (await this.#first([this.#rootDir, this.#workingDir, this.#home, '/'].map((dir) => join(dir, '.dockercfg')), '.dockercfg')) ??
+      {}
+    );
   }
 
   async #first(paths: readonly string[], format: 'config.json' | '.dockercfg'): Promise<DockerConfig | undefined> {

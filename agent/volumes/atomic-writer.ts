@@ -10,10 +10,13 @@
  * that over `..data` (rename(2) is atomic), then adds links for new top-level names, removes the
  * names no longer in the payload, and removes the old timestamped directory. Paths starting with
  * `..` are reserved for the writer. Like upstream, there is no locking: the caller must not run
- * two writes into the same directory at once.
+ * two writes into the same directory at once. With an fsGroup, the new timestamped directory is
+ * given the group's ownership before the swap (upstream's setPerms step), and a file counts as
+ * up to date only with the group and the mode that ownership gives it.
  */
 import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
+import { fsGroupMode, setTreeOwnership } from './ownership.js';
 
 export interface FileProjection {
   data: Buffer;
@@ -147,7 +150,7 @@ async function pathsToRemove(payload: ReadonlyMap<string, FileProjection>, oldTs
  * shouldWriteFile: whether the file at `path` differs from `file`. Upstream compares the bytes
  * only; a changed mode counts here too, so a payload that equals what is on disk really is equal.
  */
-async function shouldWriteFile(path: string, file: FileProjection): Promise<boolean> {
+async function shouldWriteFile(path: string, file: FileProjection, fsGroup: number | undefined): Promise<boolean> {
   let stats;
   try {
     stats = await lstat(path);
@@ -155,13 +158,14 @@ async function shouldWriteFile(path: string, file: FileProjection): Promise<bool
     if (errorCode(error) === 'ENOENT') return true;
     throw error;
   }
-  if (!stats.isFile() || (stats.mode & 0o7777) !== (file.mode & 0o7777)) return true;
+  const mode = fsGroup === undefined ? file.mode & 0o7777 : fsGroupMode(file.mode & 0o7777, false, true);
+  if (!stats.isFile() || (stats.mode & 0o7777) !== mode || (fsGroup !== undefined && stats.gid !== fsGroup)) return true;
   return !file.data.equals(await readFile(path));
 }
 
-async function shouldWritePayload(payload: ReadonlyMap<string, FileProjection>, oldTsPath: string): Promise<boolean> {
+async function shouldWritePayload(payload: ReadonlyMap<string, FileProjection>, oldTsPath: string, fsGroup: number | undefined): Promise<boolean> {
   for (const [path, file] of payload) {
-    if (await shouldWriteFile(join(oldTsPath, path), file)) return true;
+    if (await shouldWriteFile(join(oldTsPath, path), file, fsGroup)) return true;
   }
   return false;
 }
@@ -221,8 +225,9 @@ async function removeUserVisiblePaths(paths: ReadonlySet<string>, dir: string): 
  * payload are removed. A payload equal to what is there changes nothing (changed: false). An
  * invalid path is { ok: false } naming it; so is a failed file system call, with the call and path.
  * A missing `dir` is created (mode 0777 less the umask: the caller owns the directory's mode).
+ * `fsGroup`: the pod's, whose ownership the files get before anyone can see them.
  */
-export async function writeAtomically(dir: string, payload: Payload): Promise<WriteResult> {
+export async function writeAtomically(dir: string, payload: Payload, fsGroup?: number): Promise<WriteResult> {
   // (1) validate
   const validated = validatePayload(payload);
   if (!validated.ok) return validated;
@@ -240,7 +245,7 @@ export async function writeAtomically(dir: string, payload: Payload): Promise<Wr
     let shouldWrite = true;
     if (oldTsDir !== '') {
       toRemove = await pathsToRemove(clean, oldTsPath);
-      if (!(await shouldWritePayload(clean, oldTsPath)) && toRemove.size === 0) {
+      if (!(await shouldWritePayload(clean, oldTsPath, fsGroup)) && toRemove.size === 0) {
         // Up to date; the links are still checked below. Keep the current data directory.
         shouldWrite = false;
         oldTsDir = '';
@@ -254,6 +259,8 @@ export async function writeAtomically(dir: string, payload: Payload): Promise<Wr
       const newDataDirPath = join(dir, NewDataDirName);
       try {
         await writePayloadToDir(clean, tsDir);
+        // (7) setPerms: the fsGroup's ownership, while the directory is not yet visible
+        if (fsGroup !== undefined) await setTreeOwnership(tsDir, fsGroup, true);
         // (8) ..data_tmp -> the new directory (a stale one from an interrupted write goes first)
         await rm(newDataDirPath, { force: true });
         await symlink(tsDirName, newDataDirPath);

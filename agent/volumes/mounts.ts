@@ -34,10 +34,14 @@ export async function isMountPoint(path: string): Promise<boolean> {
   return (await mountPointsUnder(real)).includes(real);
 }
 
-/** Mounts a tmpfs on `dir` (an existing directory), unless one is there already; `sizeBytes` caps it. */
-export async function mountTmpfs(dir: string, options: { sizeBytes?: number; mode: number }): Promise<void> {
+/** Mounts a tmpfs on `dir` (an existing directory), unless one is there already; `sizeBytes` caps it, `gid` owns its root. */
+export async function mountTmpfs(dir: string, options: { sizeBytes?: number; mode: number; gid?: number }): Promise<void> {
   if (await isMountPoint(dir)) return;
-  const opts = [`mode=${options.mode.toString(8).padStart(4, '0')}`, ...(options.sizeBytes !== undefined ? [`size=${Math.ceil(options.sizeBytes)}`] : [])];
+  const opts = [
+    `mode=${options.mode.toString(8).padStart(4, '0')}`,
+    ...(options.sizeBytes !== undefined ? [`size=${Math.ceil(options.sizeBytes)}`] : []),
+    ...(options.gid !== undefined ? [`gid=${options.gid}`] : []),
+  ];
   try {
     await run('mount', ['-t', 'tmpfs', '-o', opts.join(','), 'tmpfs', dir]);
   } catch (err) {

@@ -1,12 +1,12 @@
 /**
- * A volume's ownership for the pod's fsGroup (pkg/volume/volume_linux.go SetVolumeOwnership):
- * every file and directory gets the group (symlinks too, not followed), group read — and write,
- * for a volume containers may write — and directories group search and setgid, so that what is
- * made in them later inherits the group. Volumes are set up again at every sync: a writable one
- * (an emptyDir) is walked only while its root lacks the group or the bits, as fsGroupChangePolicy
- * OnRootMismatch checks, so a large emptyDir is not walked every minute; a read-only one (a
- * configMap, secret, downwardAPI or projected volume, whose files the atomic writer may have
- * just replaced) is small and walked each time.
+ * fsGroup ownership, as pkg/volume/volume_linux.go SetVolumeOwnership leaves a volume: the
+ * group on every file and directory (symlinks too, not followed), group read — and write, for a
+ * volume containers may write — and on directories group search and setgid, so that what is made
+ * in them later inherits the group. The agent applies it only to what it has just made itself
+ * and no container has seen yet: a new emptyDir (empty then: its root is all there is), and each
+ * new timestamped directory of the atomic writer before the ..data swap. So no walk ever runs
+ * through files a container could have replaced with symlinks, and nothing is walked again at
+ * every sync.
  */
 import { chmod, lchown, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,24 +16,24 @@ const ReadOnlyMask = 0o440;
 const SearchMask = 0o110;
 const SetGid = 0o2000;
 
-function wantedMode(mode: number, directory: boolean, readOnly: boolean): number {
+/** The mode an fsGroup's ownership gives a file or directory of mode `mode`. */
+export function fsGroupMode(mode: number, directory: boolean, readOnly: boolean): number {
   return mode | (readOnly ? ReadOnlyMask : ReadWriteMask) | (directory ? SearchMask | SetGid : 0);
 }
 
-export async function setVolumeOwnership(dir: string, fsGroup: number, readOnly: boolean): Promise<void> {
-  const root = await lstat(dir);
-  const rootMode = root.mode & 0o7777;
-  if (!readOnly && root.gid === fsGroup && rootMode === wantedMode(rootMode, true, false)) return;
-  await walk(dir, fsGroup, readOnly);
-}
-
-async function walk(path: string, fsGroup: number, readOnly: boolean): Promise<void> {
+/** The fsGroup's ownership on `path` alone. */
+export async function setOwnership(path: string, fsGroup: number, readOnly: boolean): Promise<void> {
   const info = await lstat(path);
   await lchown(path, -1, fsGroup);
   if (info.isSymbolicLink()) return;
   const mode = info.mode & 0o7777;
-  const wanted = wantedMode(mode, info.isDirectory(), readOnly);
+  const wanted = fsGroupMode(mode, info.isDirectory(), readOnly);
   if (wanted !== mode) await chmod(path, wanted);
-  if (!info.isDirectory()) return;
-  for (const entry of await readdir(path)) await walk(join(path, entry), fsGroup, readOnly);
+}
+
+/** The fsGroup's ownership on `dir` and everything below it: only for a tree the agent has just written. */
+export async function setTreeOwnership(dir: string, fsGroup: number, readOnly: boolean): Promise<void> {
+  await setOwnership(dir, fsGroup, readOnly);
+  if (!(await lstat(dir)).isDirectory()) return;
+  for (const entry of await readdir(dir)) await setTreeOwnership(join(dir, entry), fsGroup, readOnly);
 }

@@ -1,8 +1,8 @@
 /**
  * The volume manager (pkg/kubelet/volumemanager, for what a single node serves on its own):
  * before a pod's sandbox is created, and again at each sync, every volume of the pod is set up
- * by its kind's plugin, so configMap, secret and downwardAPI contents follow their sources, and
- * given the pod's fsGroup (every kind but hostPath: ownership.ts). A
+ * by its kind's plugin, so configMap, secret and downwardAPI contents follow their sources; every
+ * kind but hostPath gives its content the pod's fsGroup (ownership.ts). A
  * volume that cannot be set up stops the pod from starting (the caller reports FailedMount).
  * A pod's volumes go with its directory, tmpfs mounts unmounted first; hostPath contents are
  * never touched.
@@ -15,7 +15,6 @@ import { parseQuantity } from '../api/quantity.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { EnvContext } from '../podworkers/env.js';
 import { unmountAll } from './mounts.js';
-import { setVolumeOwnership } from './ownership.js';
 import { configMapPlugin } from './plugins/config-map.js';
 import { downwardApiPlugin } from './plugins/downward-api.js';
 import { emptyDirPlugin } from './plugins/empty-dir.js';
@@ -83,14 +82,6 @@ export class VolumeManager {
         })
         .catch((err: unknown) => ({ ok: false as const, message: errorMessage(err) }));
       if (!result.ok) return { ok: false, volume: volume.name, message: result.message };
-      const fsGroup = pod.spec.securityContext?.fsGroup;
-      if (fsGroup !== undefined && plugin.managesOwnership) {
-        const owned = await setVolumeOwnership(result.hostPath, fsGroup, result.readOnly).then(
-          () => undefined,
-          (err: unknown) => errorMessage(err),
-        );
-        if (owned !== undefined) return { ok: false, volume: volume.name, message: `setting the fsGroup ${fsGroup} ownership failed: ${owned}` };
-      }
       volumes.set(volume.name, { hostPath: result.hostPath, readOnly: result.readOnly });
     }
     return { ok: true, volumes };

@@ -227,20 +227,20 @@ describe('configMap and secret volumes', () => {
 
   test('fsGroup: the processes get it and the supplementalGroups; volumes take its group, and files made later inherit it', async () => {
     const secret = 'apiVersion: v1\nkind: Secret\nmetadata: {name: shared}\nstringData: {password: hunter2}\n';
-    const mounts = '        - {name: data, mountPath: /data}\n        - {name: creds, mountPath: /creds}\n';
-    const manifest = podManifest('grouped', container('main', 'exec sleep 3600', mounts), '    - {name: data, emptyDir: {}}\n    - {name: creds, secret: {secretName: shared}}\n').replace(
+    const mounts = '        - {name: data, mountPath: /data}\n        - {name: scratch, mountPath: /scratch}\n        - {name: creds, mountPath: /creds}\n';
+    const volumes = '    - {name: data, emptyDir: {}}\n    - {name: scratch, emptyDir: {medium: Memory}}\n    - {name: creds, secret: {secretName: shared, defaultMode: 0400}}\n';
+    const manifest = podManifest('grouped', container('main', 'exec sleep 3600', mounts), volumes).replace(
       'spec:\n',
       'spec:\n  securityContext: {runAsUser: 1000, fsGroup: 2000, supplementalGroups: [3000]}\n',
     );
     const agent = await startAgent({ manifests: { 'shared.yaml': secret, 'grouped.yaml': manifest } });
     await agent.waitForPod('grouped', 'Ready', isReady);
     expect((await out(agent, 'main', 'id -u; id -G')).trim().split('\n')).toEqual(['1000', '0 2000 3000']);
-    // uid 1000 writes into the emptyDir; what it makes there is the fsGroup's (the setgid bit).
-    expect((await out(agent, 'main', 'touch /data/made && stat -c "%g %a" /data /data/made && stat -L -c "%g %a" /creds/password')).trim().split('\n')).toEqual([
-      '2000 2777',
-      '2000 644',
-      '2000 644',
-    ]);
+    // uid 1000 writes into the emptyDirs; what it makes there is the fsGroup's (the setgid bit).
+    const script = 'touch /data/made /scratch/made && stat -c "%g %a" /data /data/made /scratch /scratch/made && stat -L -c "%g %a" /creds/password';
+    expect((await out(agent, 'main', script)).trim().split('\n')).toEqual(['2000 2777', '2000 644', '2000 3777', '2000 644', '2000 440']);
+    // uid 1000 reads the 0400 Secret through the group.
+    expect(await out(agent, 'main', 'cat /creds/password')).toBe('hunter2');
   });
 
   test('a missing ConfigMap keeps the pod ContainerCreating with FailedMount; an optional one mounts empty', async () => {

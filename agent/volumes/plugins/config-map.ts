@@ -5,9 +5,8 @@ import type { VolumePlugin } from './volume-plugin.js';
 
 export const configMapPlugin: VolumePlugin = {
   name: 'configmap',
-  managesOwnership: true,
   setUp(volume, ctx) {
     const source = volume.configMap!;
-    return writePayloadVolume(ctx.dir, configMapPayload(source, ctx.objects.configMap(ctx.pod.metadata.namespace, source.name!)));
+    return writePayloadVolume(ctx.dir, configMapPayload(source, ctx.objects.configMap(ctx.pod.metadata.namespace, source.name!)), ctx.pod);
   },
 };

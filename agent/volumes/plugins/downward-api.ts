@@ -5,9 +5,8 @@ import type { VolumePlugin } from './volume-plugin.js';
 
 export const downwardApiPlugin: VolumePlugin = {
   name: 'downward-api',
-  managesOwnership: true,
   setUp(volume, ctx) {
     const source = volume.downwardAPI!;
-    return writePayloadVolume(ctx.dir, downwardApiPayload(source.items ?? [], source.defaultMode ?? 0o644, ctx.pod, ctx.nodeAllocatable));
+    return writePayloadVolume(ctx.dir, downwardApiPayload(source.items ?? [], source.defaultMode ?? 0o644, ctx.pod, ctx.nodeAllocatable), ctx.pod);
   },
 };

@@ -4,11 +4,12 @@
  * a tmpfs (its root mode the tmpfs default, 1777, as upstream mounts it with no mode) sized as
  * calculateEmptyDirMemorySize sizes it (SizeMemoryBackedVolumes).
  */
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { isSidecar } from '../../api/pod-helpers.js';
 import { parseQuantity } from '../../api/quantity.js';
 import type { Container, DefaultedPod } from '../../api/types.js';
 import { mountTmpfs } from '../mounts.js';
+import { fsGroupMode, setOwnership } from '../ownership.js';
 import type { VolumePlugin } from './volume-plugin.js';
 
 const EmptyDirMode = 0o777;
@@ -62,16 +63,18 @@ export function memoryVolumeSize(pod: DefaultedPod, sizeLimit: string | number |
 
 export const emptyDirPlugin: VolumePlugin = {
   name: 'empty-dir',
-  managesOwnership: true,
   async setUp(volume, ctx) {
-    await mkdir(ctx.dir, { recursive: true });
+    const created = (await mkdir(ctx.dir, { recursive: true })) !== undefined;
     const source = volume.emptyDir ?? {};
+    const fsGroup = ctx.pod.spec.securityContext?.fsGroup;
     if (source.medium === 'Memory') {
-      await mountTmpfs(ctx.dir, { sizeBytes: memoryVolumeSize(ctx.pod, source.sizeLimit, ctx.nodeAllocatable.memoryBytes), mode: TmpfsMode });
-    } else {
-      const { mode } = await stat(ctx.dir);
-      // Only the permission bits: an fsGroup's setgid bit, set after the first set-up, stays.
-      if ((mode & 0o777) !== EmptyDirMode) await chmod(ctx.dir, (mode & 0o7000) | EmptyDirMode);
+      const sizeBytes = memoryVolumeSize(ctx.pod, source.sizeLimit, ctx.nodeAllocatable.memoryBytes);
+      // The fsGroup's ownership as mount options: the tmpfs is new, and empty.
+      await mountTmpfs(ctx.dir, { sizeBytes, mode: fsGroup === undefined ? TmpfsMode : fsGroupMode(TmpfsMode, true, false), ...(fsGroup !== undefined ? { gid: fsGroup } : {}) });
+    } else if (created) {
+      await chmod(ctx.dir, EmptyDirMode);
+      // New and empty, before any container: its root is all the fsGroup's ownership has to cover.
+      if (fsGroup !== undefined) await setOwnership(ctx.dir, fsGroup, false);
     }
     return { ok: true, hostPath: ctx.dir, readOnly: false };
   },

@@ -14,7 +14,6 @@ const MaxSymlinkHops = 40;
 
 export const hostPathPlugin: VolumePlugin = {
   name: 'host-path',
-  managesOwnership: false,
   async setUp(volume, ctx) {
     const path = volume.hostPath!.path;
     const type = (volume.hostPath!.type ?? '') as HostPathType;

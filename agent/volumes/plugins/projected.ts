@@ -6,7 +6,6 @@ import type { TokenResult, VolumePlugin } from './volume-plugin.js';
 
 export const projectedPlugin: VolumePlugin = {
   name: 'projected',
-  managesOwnership: true,
   async setUp(volume, ctx) {
     const source = volume.projected!;
     const tokens = new Map<ServiceAccountTokenProjection, TokenResult>();
@@ -14,6 +13,6 @@ export const projectedPlugin: VolumePlugin = {
       const request = projection.serviceAccountToken;
       if (request && ctx.tokens) tokens.set(request, await ctx.tokens.token(ctx.pod, request));
     }
-    return writePayloadVolume(ctx.dir, projectedPayload(source, ctx.pod, ctx.objects, ctx.nodeAllocatable, tokens));
+    return writePayloadVolume(ctx.dir, projectedPayload(source, ctx.pod, ctx.objects, ctx.nodeAllocatable, tokens), ctx.pod);
   },
 };

@@ -12,13 +12,12 @@ import type { VolumePlugin } from './volume-plugin.js';
 
 export const secretPlugin: VolumePlugin = {
   name: 'secret',
-  managesOwnership: true,
   async setUp(volume, ctx) {
     const source = volume.secret!;
     const payload = secretPayload(source, ctx.objects.secret(ctx.pod.metadata.namespace, source.secretName!));
     if (!payload.ok) return payload;
     await mkdir(ctx.dir, { recursive: true });
     await mountTmpfs(ctx.dir, { sizeBytes: memoryVolumeSize(ctx.pod, undefined, ctx.nodeAllocatable.memoryBytes), mode: TmpfsMode });
-    return writePayloadVolume(ctx.dir, payload);
+    return writePayloadVolume(ctx.dir, payload, ctx.pod);
   },
 };

@@ -31,7 +31,5 @@ export type VolumeSetUp = { ok: true; hostPath: string; readOnly: boolean } | { 
 export interface VolumePlugin {
   /** The plugin's directory name under volumes/: kubernetes.io~<name>. */
   readonly name: string;
-  /** Whether its volumes take the pod's fsGroup (every kind but hostPath). */
-  readonly managesOwnership: boolean;
   setUp(volume: Volume, ctx: VolumeContext): Promise<VolumeSetUp>;
 }

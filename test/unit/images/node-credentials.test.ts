@@ -7,21 +7,19 @@ import { memoryLogger } from '../../helpers/memory-logger.js';
 
 let rootDir: string;
 let home: string;
-const savedHome = process.env['HOME'];
+let workingDir: string;
 beforeEach(async () => {
   rootDir = await mkdtemp(join(tmpdir(), 'dockerlet-node-creds-'));
   home = await mkdtemp(join(tmpdir(), 'dockerlet-home-'));
-  process.env['HOME'] = home;
+  workingDir = await mkdtemp(join(tmpdir(), 'dockerlet-cwd-'));
 });
 afterEach(async () => {
-  process.env['HOME'] = savedHome;
-  await rm(rootDir, { recursive: true, force: true });
-  await rm(home, { recursive: true, force: true });
+  for (const path of [rootDir, home, workingDir]) await rm(path, { recursive: true, force: true });
 });
 
 function nodeConfig(now: { ms: number }) {
   const log = memoryLogger();
-  return { config: new NodeDockerConfig({ rootDir, clock: { now: () => now.ms }, logger: log.logger }), log };
+  return { config: new NodeDockerConfig({ rootDir, home, workingDir, clock: { now: () => now.ms }, logger: log.logger }), log };
 }
 
 describe('NodeDockerConfig (the kubelet default keyring)', () => {

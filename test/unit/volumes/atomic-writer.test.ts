@@ -90,6 +90,23 @@ describe('writeAtomically (AtomicWriter.Write)', () => {
     expect((await stat(join(dir, 'a'))).mode & 0o7777).toBe(0o400);
   });
 
+  test('with an fsGroup, files and directories are the group\'s before the swap, and the next equal write changes nothing', async () => {
+    const fsGroup = 4321;
+    expect(await writeAtomically(dir, payload({ token: file('jwt', 0o600), 'x/y': file('two') }), fsGroup)).toEqual({ ok: true, changed: true });
+    const target = await readlink(join(dir, '..data'));
+    const owner = async (path: string) => {
+      const info = await stat(join(dir, path));
+      return { gid: info.gid, mode: (info.mode & 0o7777).toString(8) };
+    };
+    expect(await owner('token')).toEqual({ gid: fsGroup, mode: '640' });
+    expect(await owner('x/y')).toEqual({ gid: fsGroup, mode: '644' });
+    expect((await owner('..data/x')).gid).toBe(fsGroup);
+    expect(await owner('..data')).toEqual({ gid: fsGroup, mode: '2755' });
+    // 0600 on the payload, 0640 on disk: that is the fsGroup's doing, not a change to write again.
+    expect(await writeAtomically(dir, payload({ token: file('jwt', 0o600), 'x/y': file('two') }), fsGroup)).toEqual({ ok: true, changed: false });
+    expect(await readlink(join(dir, '..data'))).toBe(target);
+  });
+
   test('a key no longer in the payload loses its link', async () => {
     await writeAtomically(dir, payload({ a: file('one'), b: file('two') }));
 

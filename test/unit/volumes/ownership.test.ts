@@ -1,8 +1,8 @@
-import { chown, lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { setVolumeOwnership } from '../../../agent/volumes/ownership.js';
+import { fsGroupMode, setOwnership, setTreeOwnership } from '../../../agent/volumes/ownership.js';
 
 const FsGroup = 4321;
 let dir: string;
@@ -11,7 +11,7 @@ beforeEach(async () => {
   await writeFile(join(dir, 'a'), 'a', { mode: 0o644 });
   await mkdir(join(dir, 'sub'), { mode: 0o755 });
   await writeFile(join(dir, 'sub', 'b'), 'b', { mode: 0o600 });
-  await symlink('a', join(dir, 'link'));
+  await symlink('/etc/hostname', join(dir, 'link'));
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -22,29 +22,29 @@ const owner = async (path: string) => {
   return { gid: info.gid, mode: (info.mode & 0o7777).toString(8) };
 };
 
-describe('setVolumeOwnership (fsGroup)', () => {
-  test('a writable volume: the group everywhere, group read-write, directories searchable and setgid', async () => {
-    await setVolumeOwnership(dir, FsGroup, false);
-    expect(await owner('.')).toEqual({ gid: FsGroup, mode: '2770' });
-    expect(await owner('a')).toEqual({ gid: FsGroup, mode: '664' });
-    expect(await owner('sub')).toEqual({ gid: FsGroup, mode: '2775' });
-    expect(await owner('sub/b')).toEqual({ gid: FsGroup, mode: '660' });
-    expect((await lstat(join(dir, 'link'))).gid).toBe(FsGroup);
+describe('fsGroup ownership (SetVolumeOwnership)', () => {
+  test('the modes: group read, or read-write; directories searchable and setgid', () => {
+    expect(fsGroupMode(0o600, false, true).toString(8)).toBe('640');
+    expect(fsGroupMode(0o644, false, false).toString(8)).toBe('664');
+    expect(fsGroupMode(0o755, true, true).toString(8)).toBe('2755');
+    expect(fsGroupMode(0o1777, true, false).toString(8)).toBe('3777');
   });
 
-  test('a read-only volume: group read only', async () => {
-    await setVolumeOwnership(dir, FsGroup, true);
+  test('a tree: the group everywhere; a symlink gets the group itself and its target is left alone', async () => {
+    const hostname = await lstat('/etc/hostname');
+    await setTreeOwnership(dir, FsGroup, true);
+    expect(await owner('.')).toEqual({ gid: FsGroup, mode: '2750' });
     expect(await owner('a')).toEqual({ gid: FsGroup, mode: '644' });
-    expect(await owner('sub/b')).toEqual({ gid: FsGroup, mode: '640' });
     expect(await owner('sub')).toEqual({ gid: FsGroup, mode: '2755' });
+    expect(await owner('sub/b')).toEqual({ gid: FsGroup, mode: '640' });
+    expect((await lstat(join(dir, 'link'))).gid).toBe(FsGroup);
+    const after = await lstat('/etc/hostname');
+    expect([after.gid, after.mode]).toEqual([hostname.gid, hostname.mode]);
   });
 
-  test('a writable volume whose root is right already is not walked again; a read-only one is', async () => {
-    await setVolumeOwnership(dir, FsGroup, false);
-    await chown(join(dir, 'a'), 0, 0);
-    await setVolumeOwnership(dir, FsGroup, false);
-    expect((await owner('a')).gid).toBe(0);
-    await setVolumeOwnership(dir, FsGroup, true);
-    expect((await owner('a')).gid).toBe(FsGroup);
+  test('one path alone: a writable directory, nothing below it touched', async () => {
+    await setOwnership(dir, FsGroup, false);
+    expect(await owner('.')).toEqual({ gid: FsGroup, mode: '2770' });
+    expect((await owner('a')).gid).not.toBe(FsGroup);
   });
 });
