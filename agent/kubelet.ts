@@ -51,6 +51,7 @@ import type { HealthCheck } from './server/kubelet-api.js';
 import { ReasonCache } from './status/reason-cache.js';
 import { StatusManager } from './status/status-manager.js';
 import { TerminationMessages } from './status/termination-messages.js';
+import { SummaryProvider } from './stats/summary-provider.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { RootDir } from './volumes/root-dir.js';
 import { VolumeManager } from './volumes/volume-manager.js';
@@ -323,6 +324,19 @@ export class Kubelet {
     await this.#startSources(rootDir);
     await this.#startServers(new NodeApi({
       podConfig: this.podConfig,
+      summary: new SummaryProvider({
+        nodeName: o.nodeName,
+        rootDir: o.rootDir,
+        runtime: this.#runtime,
+        pod: (uid) => {
+          const pod = this.podConfig.pods().find((p) => p.metadata.uid === uid);
+          const startTime = pod && this.statuses.get(uid)?.startTime;
+          return pod && { pod, ...(startTime ? { startTime } : {}) };
+        },
+        volumes: this.#volumes!,
+        clock: this.#clock,
+        logger: this.#log,
+      }),
       podsWithStatus: () => this.podsWithStatus(),
       pleg: this.#pleg,
       runtime: this.#runtime,

@@ -7,9 +7,12 @@ import type { KubeletMetrics } from './metrics/kubelet-metrics.js';
 import type { GenericPleg } from './pleg/pleg.js';
 import type { ContainerRuntime, PodRef } from './runtime/runtime.js';
 import type { ContainerLogRequest, HealthCheck, KubeletApi } from './server/kubelet-api.js';
+import type { SummaryProvider } from './stats/summary-provider.js';
+import type { Summary } from './stats/summary.js';
 
 export interface NodeApiOptions {
   podConfig: PodConfig;
+  summary: SummaryProvider;
   podsWithStatus(): Pod[];
   pleg: GenericPleg;
   runtime: ContainerRuntime;
@@ -63,6 +66,10 @@ export class NodeApi implements KubeletApi {
 
   healthChecks(): HealthCheck[] {
     return this.#o.healthChecks();
+  }
+
+  statsSummary(options: { onlyCpuAndMemory: boolean }): Promise<Summary> {
+    return this.#o.summary.summary(options);
   }
 
   async metrics(which: 'all' | 'probes'): Promise<{ contentType: string; body: string }> {

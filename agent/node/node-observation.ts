@@ -9,9 +9,10 @@ import { errorMessage } from '../api/errors.js';
 import { machineResources } from './node-facts.js';
 import type { NodeObservation } from './node-status.js';
 
-/** MemAvailable from /proc/meminfo, in bytes; undefined when the line is missing. */
-export function memAvailableBytes(meminfo: string): number | undefined {
-  const match = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo);
+/** A field of /proc/meminfo (MemAvailable, Inactive(file), ...), in bytes; undefined when the line is missing. */
+export function meminfoBytes(meminfo: string, field: string): number | undefined {
+  const escaped = field.replace(/[()]/g, '\\$&');
+  const match = new RegExp(`^${escaped}:\\s+(\\d+) kB$`, 'm').exec(meminfo);
   return match ? Number(match[1]) * 1024 : undefined;
 }
 
@@ -28,7 +29,7 @@ export async function observeNode(options: NodeObserverOptions): Promise<NodeObs
   await options.runtimeUp().catch((err: unknown) => notReadyReasons.push(`container runtime is down: ${errorMessage(err)}`));
   return {
     capacity: { ...machineResources(fs), pods: options.maxPods },
-    memoryAvailableBytes: memAvailableBytes(meminfo) ?? totalmem(),
+    memoryAvailableBytes: meminfoBytes(meminfo, 'MemAvailable') ?? totalmem(),
     nodefsAvailableBytes: fs.bavail * fs.bsize,
     notReadyReasons,
   };

@@ -191,6 +191,16 @@ export interface RuntimeVersion {
   apiVersion: string;
 }
 
+/** One sample of a running container's resource usage (the Summary API's container stats). */
+export interface ContainerStats {
+  /** When the sample was taken, ms since the epoch. */
+  timestamp: number;
+  cpuUsageCoreNanoSeconds: number;
+  memory: { usageBytes: number; workingSetBytes: number; rssBytes: number; pageFaults: number; majorPageFaults: number };
+  /** The interfaces of its network namespace, for a container that has one of its own (a sandbox). */
+  networks?: Array<{ name: string; rxBytes: number; rxErrors: number; txBytes: number; txErrors: number }>;
+}
+
 export interface ContainerRuntime {
   version(): Promise<RuntimeVersion>;
   listPods(): Promise<RunningPod[]>;
@@ -199,6 +209,9 @@ export interface ContainerRuntime {
   imageStatus(image: string): Promise<ImageInfo | undefined>;
   /** Pulls `image`, with `auth` when given (else anonymously). */
   pullImage(image: string, auth?: RegistryAuth): Promise<ImageInfo>;
+
+  /** A sample of a running container's usage; undefined when it is not running (or gone). */
+  containerStats(id: string): Promise<ContainerStats | undefined>;
 
   runPodSandbox(config: SandboxConfig): Promise<string>;
   stopPodSandbox(id: string): Promise<void>;

@@ -1,6 +1,7 @@
 /** What the kubelet's HTTP server serves, independent of HTTP: implemented by the agent, faked in tests. */
 import type { Readable } from 'node:stream';
 import type { Pod } from '../api/types.js';
+import type { Summary } from '../stats/summary.js';
 
 export interface HealthCheck {
   name: string;
@@ -28,6 +29,8 @@ export interface KubeletApi {
   /** Throws DKL_ERR_NOT_FOUND when the pod, container or instance does not exist. */
   containerLogs(request: ContainerLogRequest): Promise<Readable>;
   healthChecks(): HealthCheck[];
+  /** The Summary API: the node's and each running pod's usage. */
+  statsSummary(options: { onlyCpuAndMemory: boolean }): Promise<Summary>;
   /** Prometheus text: every metric (`all`), or only the prober's, as /metrics/probes. */
   metrics(which: 'all' | 'probes'): Promise<{ contentType: string; body: string }>;
 }

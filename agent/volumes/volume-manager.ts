@@ -14,6 +14,8 @@ import { errorMessage } from '../api/errors.js';
 import { parseQuantity } from '../api/quantity.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { EnvContext } from '../podworkers/env.js';
+import { fileSystemStats } from '../stats/node-stats.js';
+import type { FsStats } from '../stats/summary.js';
 import { unmountAll } from './mounts.js';
 import { configMapPlugin } from './plugins/config-map.js';
 import { downwardApiPlugin } from './plugins/downward-api.js';
@@ -92,6 +94,25 @@ export class VolumeManager {
     const dir = this.#o.rootDir.podDir(uid);
     await unmountAll(dir);
     await rm(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Usage of each volume of the pod but hostPaths (the kubelet's du metrics): the bytes below
+   * it, and its file system's size and free space and inodes. A volume not set up yet is left out.
+   */
+  async volumeStats(pod: DefaultedPod): Promise<Array<FsStats & { name: string }>> {
+    const stats: Array<FsStats & { name: string }> = [];
+    for (const volume of pod.spec.volumes ?? []) {
+      const plugin = pluginFor(volume);
+      if (plugin === hostPathPlugin) continue;
+      const dir = this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name);
+      const fs = await fileSystemStats(dir).catch(() => undefined);
+      if (!fs) continue;
+      // The file system's inodes in use are not the volume's: left out, as du does not count them here.
+      const { inodesUsed: _fileSystemInodesUsed, ...fileSystem } = fs;
+      stats.push({ name: volume.name, ...fileSystem, usedBytes: await diskUsage(dir) });
+    }
+    return stats;
   }
 
   /**

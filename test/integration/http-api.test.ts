@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import type { PodList } from '../../agent/api/types.js';
+import type { Summary } from '../../agent/stats/summary.js';
 import { busyboxPod, containerStatus, isReady, startAgent } from '../helpers/agent-harness.js';
 import { freePort } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -87,6 +88,40 @@ describe('kubelet HTTP API', () => {
     });
     expect(secondRun).toMatch(/^run [0-9a-f-]{36}$/);
     expect((await (await fetch(`${path}?previous=true`)).text()).trim()).toBe(firstRun);
+  });
+
+  test('/stats/summary: the node, and each running pod with its containers, network and volumes; rates from the second call on', async () => {
+    const pod = busyboxPod('stats', 'dd if=/dev/zero of=/data/blob bs=1024 count=2048 2>/dev/null; i=0; while true; do i=$((i+1)); [ $((i % 500)) = 0 ] && sleep 0.1; done', {
+      spec: '  volumes:\n    - {name: data, emptyDir: {}}\n',
+      container: '      volumeMounts:\n        - {name: data, mountPath: /data}\n',
+    });
+    const { agent, readOnly } = await agentWithApi({ 'stats.yaml': pod });
+    const uid = (await agent.waitForPod('stats', 'Ready', isReady)).metadata!.uid!;
+    const summaryNow = async (query = ''): Promise<Summary> => (await (await fetch(`${readOnly}/stats/summary${query}`)).json()) as Summary;
+    const podOf = (summary: Summary) => summary.pods.find((p) => p.podRef.uid === uid);
+    const first = await waitFor('the 2 MiB in the emptyDir', async () => {
+      const summary = await summaryNow();
+      return (podOf(summary)?.volume?.find((v) => v.name === 'data')?.usedBytes ?? 0) >= 2 * 1024 * 1024 ? summary : undefined;
+    });
+    expect(first.node).toMatchObject({ nodeName: agent.nodeName, cpu: { usageCoreNanoSeconds: expect.any(Number) }, memory: { workingSetBytes: expect.any(Number) } });
+    expect(first.node.memory.availableBytes).toBeGreaterThan(0);
+    expect(first.node.fs!.capacityBytes).toBeGreaterThan(first.node.fs!.availableBytes);
+    expect(first.node.rlimit.maxpid).toBeGreaterThan(first.node.rlimit.curproc);
+    const stats = podOf(first)!;
+    expect(stats.podRef).toEqual({ name: `stats-${agent.nodeName}`, namespace: 'default', uid });
+    expect(stats.containers.map((c) => c.name)).toEqual(['main']);
+    expect(stats.containers[0]!.memory.workingSetBytes).toBeGreaterThan(0);
+    expect(stats.containers[0]!.cpu.usageCoreNanoSeconds).toBeGreaterThan(0);
+    expect(stats.network).toMatchObject({ name: 'eth0', rxBytes: expect.any(Number) });
+    // The container's CPU rate needs two samples.
+    const second = podOf(await summaryNow())!;
+    expect(second.containers[0]!.cpu.usageNanoCores).toBeGreaterThan(0);
+    expect(second.cpu!.usageCoreNanoSeconds).toBeGreaterThanOrEqual(stats.cpu!.usageCoreNanoSeconds);
+    // What metrics consumers ask for: CPU and memory alone.
+    const lean = await summaryNow('?only_cpu_and_memory=true');
+    expect(lean.node.fs).toBeUndefined();
+    expect(podOf(lean)).not.toHaveProperty('volume');
+    expect(podOf(lean)).not.toHaveProperty('network');
   });
 
   test('/metrics serves Prometheus text with the running pods', async () => {

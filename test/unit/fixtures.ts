@@ -168,6 +168,7 @@ export class FakeRuntime implements ContainerRuntime {
   getPodStatus(): never { return this.#unexpected('getPodStatus'); }
   imageStatus(): never { return this.#unexpected('imageStatus'); }
   pullImage(): never { return this.#unexpected('pullImage'); }
+  containerStats(): never { return this.#unexpected('containerStats'); }
   runPodSandbox(): never { return this.#unexpected('runPodSandbox'); }
   stopPodSandbox(): never { return this.#unexpected('stopPodSandbox'); }
   removePodSandbox(): never { return this.#unexpected('removePodSandbox'); }

@@ -8,10 +8,12 @@ import { Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { DockerletError } from '../../api/errors.js';
+import type { RegistryAuth } from '../../images/pull-secrets.js';
 import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../api/well-known.js';
 import type {
   ContainerConfig,
   ContainerRuntime,
+  ContainerStats,
   ExecOptions,
   ExecResult,
   ImageInfo,
@@ -30,8 +32,8 @@ import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
 import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
+import { containerStatsFromDocker, type DockerStats } from './stats.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
-import type { RegistryAuth } from '../../images/pull-secrets.js';
 
 export interface DockerRuntimeOptions extends DockerHostSettings {
   /** The engine's endpoint: a unix socket path. */
@@ -107,6 +109,17 @@ export class DockerRuntime implements ContainerRuntime {
     status.sandboxes.sort((a, b) => b.attempt - a.attempt || b.createdAt - a.createdAt);
     status.containers.sort((a, b) => b.createdAt - a.createdAt || b.restartCount - a.restartCount);
     return status;
+  }
+
+  async containerStats(id: string): Promise<ContainerStats | undefined> {
+    try {
+      // one-shot: a single sample at once, without the second one Docker otherwise waits for.
+      const raw = (await this.#docker.getContainer(id).stats({ stream: false, 'one-shot': true, abortSignal: this.#quick() } as never)) as unknown as DockerStats;
+      return raw.cpu_stats?.cpu_usage?.total_usage ? containerStatsFromDocker(raw) : undefined;
+    } catch (err) {
+      if (isDockerNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   async imageStatus(image: string): Promise<ImageInfo | undefined> {

@@ -1,4 +1,4 @@
-/** GET /pods (the desired pods with status) and GET /runningpods/ (what the runtime has). */
+/** GET /pods (the desired pods with status), GET /runningpods/ (what the runtime has) and GET /stats/summary (their usage). */
 import type { FastifyInstance } from 'fastify';
 import type { Pod } from '../../api/types.js';
 import type { KubeletApi } from '../kubelet-api.js';
@@ -10,4 +10,7 @@ function podList(items: Pod[]): object {
 export function registerPodRoutes(app: FastifyInstance, api: KubeletApi): void {
   app.get('/pods', async () => podList(api.pods()));
   app.get('/runningpods/', async () => podList(await api.runningPods()));
+  app.get<{ Querystring: { only_cpu_and_memory?: string } }>('/stats/summary', async (request) =>
+    api.statsSummary({ onlyCpuAndMemory: request.query.only_cpu_and_memory === 'true' }),
+  );
 }

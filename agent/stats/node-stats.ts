@@ -1,0 +1,77 @@
+/**
+ * The node's own figures for the Summary API, read where cAdvisor reads the root cgroup's
+ * equivalents: CPU time from /proc/stat (all but idle and iowait, USER_HZ = 100), memory from
+ * /proc/meminfo (usage = total - free, working set = usage - inactive file pages, as cAdvisor
+ * defines it) and /proc/vmstat (page faults), the root dir's file system from statfs, and the
+ * process limits from pid_max and /proc/loadavg.
+ */
+import { readFile, statfs } from 'node:fs/promises';
+import { meminfoBytes } from '../node/node-observation.js';
+import type { CpuSample, FsStats, MemoryStats } from './summary.js';
+
+const NanosPerTick = 1e7;
+
+/** CPU time used since boot, in ns, from /proc/stat's "cpu" line. */
+export function cpuUsageNanoSeconds(procStat: string): number {
+  const fields = (/^cpu\s+(.*)$/m.exec(procStat)?.[1] ?? '').trim().split(/\s+/).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) * NanosPerTick;
+}
+
+/** The boot time from /proc/stat's btime, ms. */
+export function bootTime(procStat: string): number {
+  return Number(/^btime\s+(\d+)$/m.exec(procStat)?.[1] ?? 0) * 1000;
+}
+
+export function nodeMemory(meminfo: string, vmstat: string): MemoryStats {
+  const value = (field: string): number => meminfoBytes(meminfo, field) ?? 0;
+  const counter = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(vmstat)?.[1] ?? 0);
+  const usageBytes = value('MemTotal') - value('MemFree');
+  return {
+    availableBytes: value('MemAvailable'),
+    usageBytes,
+    workingSetBytes: Math.max(0, usageBytes - value('Inactive(file)')),
+    rssBytes: value('AnonPages'),
+    pageFaults: counter('pgfault'),
+    majorPageFaults: counter('pgmajfault'),
+  };
+}
+
+export async function fileSystemStats(path: string): Promise<FsStats> {
+  const fs = await statfs(path);
+  return {
+    availableBytes: fs.bavail * fs.bsize,
+    capacityBytes: fs.blocks * fs.bsize,
+    usedBytes: (fs.blocks - fs.bfree) * fs.bsize,
+    inodesFree: fs.ffree,
+    inodes: fs.files,
+    inodesUsed: fs.files - fs.ffree,
+  };
+}
+
+export interface NodeReading {
+  startTime: number;
+  cpu: CpuSample;
+  memory: MemoryStats;
+  fs: FsStats;
+  rlimit: { maxpid: number; curproc: number };
+}
+
+export async function readNodeStats(rootDir: string, now: number): Promise<NodeReading> {
+  const [procStat, meminfo, vmstat, pidMax, loadavg, fs] = await Promise.all([
+    readFile('/proc/stat', 'utf8'),
+    readFile('/proc/meminfo', 'utf8'),
+    readFile('/proc/vmstat', 'utf8'),
+    readFile('/proc/sys/kernel/pid_max', 'utf8'),
+    readFile('/proc/loadavg', 'utf8'),
+    fileSystemStats(rootDir),
+  ]);
+  return {
+    startTime: bootTime(procStat),
+    cpu: { timestamp: now, usageCoreNanoSeconds: cpuUsageNanoSeconds(procStat) },
+    memory: nodeMemory(meminfo, vmstat),
+    fs,
+    // /proc/loadavg's fourth field: running/total scheduling entities.
+    rlimit: { maxpid: Number(pidMax.trim()), curproc: Number(loadavg.split(' ')[3]?.split('/')[1] ?? 0) },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Builds the Summary the kubelet serves at /stats/summary: the node's figures (node-stats.ts),
+ * and for each pod with running containers on the runtime, each container's CPU and memory
+ * (Docker's stats: runtime.containerStats), the pod's as their sums, its network from its
+ * sandbox's interfaces, and its volumes' usage (du) and file system. With onlyCpuAndMemory
+ * (?only_cpu_and_memory=true, what metrics consumers ask for) the file system, network and
+ * volume figures are left out, and so is their cost.
+ */
+import { errorMessage } from '../api/errors.js';
+import type { DefaultedPod } from '../api/types.js';
+import type { Logger } from 'pino';
+import type { ContainerRuntime, ContainerStats, RunningPod } from '../runtime/runtime.js';
+import type { Clock } from '../util/clock.js';
+import { rfc3339 } from '../util/clock.js';
+import type { VolumeManager } from '../volumes/volume-manager.js';
+import { readNodeStats } from './node-stats.js';
+import { CpuRates, timed, type ContainerSummary, type PodSummary, type Summary } from './summary.js';
+
+export interface SummaryProviderOptions {
+  nodeName: string;
+  rootDir: string;
+  runtime: ContainerRuntime;
+  /** The desired pod with this UID, for its volumes and start time. */
+  pod(uid: string): { pod: DefaultedPod; startTime?: string } | undefined;
+  volumes: VolumeManager;
+  clock: Clock;
+  logger: Logger;
+}
+
+export class SummaryProvider {
+  readonly #o: SummaryProviderOptions;
+  readonly #rates = new CpuRates();
+
+  constructor(options: SummaryProviderOptions) {
+    this.#o = options;
+  }
+
+  async summary(options: { onlyCpuAndMemory: boolean }): Promise<Summary> {
+    const now = this.#o.clock.now();
+    const [node, listed] = await Promise.all([readNodeStats(this.#o.rootDir, now), this.#o.runtime.listPods()]);
+    const pods: PodSummary[] = [];
+    for (const running of listed) {
+      const pod = await this.#podSummary(running, options.onlyCpuAndMemory);
+      if (pod) pods.push(pod);
+    }
+    this.#rates.commit();
+    return {
+      node: {
+        nodeName: this.#o.nodeName,
+        startTime: rfc3339(node.startTime),
+        cpu: this.#rates.stats('node', node.cpu),
+        memory: timed(node.memory, now),
+        ...(options.onlyCpuAndMemory ? {} : { fs: timed(node.fs, now) }),
+        rlimit: timed(node.rlimit, now),
+      },
+      pods,
+    };
+  }
+
+  /** A pod with a running container; undefined when none runs (or all went meanwhile). */
+  async #podSummary(running: RunningPod, onlyCpuAndMemory: boolean): Promise<PodSummary | undefined> {
+    const containers: ContainerSummary[] = [];
+    const samples: ContainerStats[] = [];
+    for (const container of running.containers.filter((c) => c.state === 'running')) {
+      const stats = await this.#stats(container.id);
+      if (!stats) continue;
+      samples.push(stats);
+      containers.push({
+        name: container.name,
+        startTime: rfc3339(container.createdAt),
+        cpu: this.#rates.stats(container.id, { timestamp: stats.timestamp, usageCoreNanoSeconds: stats.cpuUsageCoreNanoSeconds }),
+        memory: timed(stats.memory, stats.timestamp),
+      });
+    }
+    if (containers.length === 0) return undefined;
+    const { uid } = running.pod;
+    const desired = this.#o.pod(uid);
+    const now = this.#o.clock.now();
+    const sum = (value: (s: ContainerStats) => number): number => samples.reduce((total, s) => total + value(s), 0);
+    const sandbox = running.sandboxes.find((s) => s.state === 'ready');
+    const network = !onlyCpuAndMemory && sandbox ? (await this.#stats(sandbox.id))?.networks : undefined;
+    const eth0 = network?.find((n) => n.name === 'eth0') ?? network?.[0];
+    const volumes = !onlyCpuAndMemory && desired ? await this.#o.volumes.volumeStats(desired.pod) : [];
+    return {
+      podRef: { name: running.pod.name, namespace: running.pod.namespace, uid },
+      startTime: desired?.startTime ?? rfc3339(Math.min(...running.sandboxes.map((s) => s.createdAt), ...running.containers.map((c) => c.createdAt))),
+      containers,
+      cpu: this.#rates.stats(`pod/${uid}`, { timestamp: now, usageCoreNanoSeconds: sum((s) => s.cpuUsageCoreNanoSeconds) }),
+      memory: timed(
+        {
+          usageBytes: sum((s) => s.memory.usageBytes),
+          workingSetBytes: sum((s) => s.memory.workingSetBytes),
+          rssBytes: sum((s) => s.memory.rssBytes),
+          pageFaults: sum((s) => s.memory.pageFaults),
+          majorPageFaults: sum((s) => s.memory.majorPageFaults),
+        },
+        now,
+      ),
+      ...(eth0 ? { network: timed({ ...eth0, interfaces: network! }, now) } : {}),
+      ...(volumes.length > 0 ? { volume: volumes.map((v) => timed(v, now)) } : {}),
+    };
+  }
+
+  /** A container's sample; one that cannot be read is left out of the summary, logged. */
+  async #stats(id: string): Promise<ContainerStats | undefined> {
+    try {
+      return await this.#o.runtime.containerStats(id);
+    } catch (err) {
+      this.#o.logger.debug({ containerID: id.slice(0, 12), err: errorMessage(err) }, 'reading container stats failed');
+      return undefined;
+    }
+  }
+}

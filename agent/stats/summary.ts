@@ -1,0 +1,98 @@
+/**
+ * The kubelet's Summary API (stats/v1alpha1, GET /stats/summary) in its JSON shape, and the
+ * CPU rates it carries: usageNanoCores is the CPU time used between two samples of the same
+ * thing divided by the time between them, so the first summary after a container starts has
+ * none for it, as the kubelet's has none before cAdvisor's second sample.
+ */
+import { rfc3339 } from '../util/clock.js';
+
+export interface CpuSample {
+  /** ms since the epoch. */
+  timestamp: number;
+  usageCoreNanoSeconds: number;
+}
+
+export interface MemoryStats {
+  availableBytes?: number;
+  usageBytes: number;
+  workingSetBytes: number;
+  rssBytes: number;
+  pageFaults: number;
+  majorPageFaults: number;
+}
+
+export interface FsStats {
+  availableBytes: number;
+  capacityBytes: number;
+  usedBytes: number;
+  inodesFree?: number;
+  inodes?: number;
+  inodesUsed?: number;
+}
+
+export interface InterfaceStats {
+  name: string;
+  rxBytes: number;
+  rxErrors: number;
+  txBytes: number;
+  txErrors: number;
+}
+
+type Timed<T> = T & { time: string };
+export type CpuStats = Timed<{ usageNanoCores?: number; usageCoreNanoSeconds: number }>;
+
+export interface ContainerSummary {
+  name: string;
+  startTime: string;
+  cpu: CpuStats;
+  memory: Timed<MemoryStats>;
+}
+
+export interface PodSummary {
+  podRef: { name: string; namespace: string; uid: string };
+  startTime: string;
+  containers: ContainerSummary[];
+  cpu?: CpuStats;
+  memory?: Timed<MemoryStats>;
+  network?: Timed<InterfaceStats & { interfaces: InterfaceStats[] }>;
+  volume?: Array<Timed<FsStats> & { name: string }>;
+}
+
+export interface Summary {
+  node: {
+    nodeName: string;
+    startTime: string;
+    cpu: CpuStats;
+    memory: Timed<MemoryStats>;
+    fs?: Timed<FsStats>;
+    rlimit: Timed<{ maxpid: number; curproc: number }>;
+  };
+  pods: PodSummary[];
+}
+
+/** The previous CPU sample of each thing measured, for the rates; things not measured in a summary are forgotten. */
+export class CpuRates {
+  #previous = new Map<string, CpuSample>();
+  #current = new Map<string, CpuSample>();
+
+  /** `sample` as CpuStats, with usageNanoCores when `key` had an earlier sample. */
+  stats(key: string, sample: CpuSample): CpuStats {
+    this.#current.set(key, sample);
+    const before = this.#previous.get(key);
+    const elapsedMs = before ? sample.timestamp - before.timestamp : 0;
+    const used = before ? sample.usageCoreNanoSeconds - before.usageCoreNanoSeconds : 0;
+    return {
+      time: rfc3339(sample.timestamp),
+      ...(before && elapsedMs > 0 && used >= 0 ? { usageNanoCores: Math.round((used * 1000) / elapsedMs) } : {}),
+      usageCoreNanoSeconds: sample.usageCoreNanoSeconds,
+    };
+  }
+
+  /** Ends a summary: what it sampled is what the next one compares with. */
+  commit(): void {
+    this.#previous = this.#current;
+    this.#current = new Map();
+  }
+}
+
+export const timed = <T extends object>(value: T, timestamp: number): Timed<T> => ({ time: rfc3339(timestamp), ...value });
