@@ -227,7 +227,7 @@ export class Kubelet {
       this.#cluster.start();
     }
     const reasons = new ReasonCache();
-    const volumes = new VolumeManager({ rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable });
+    const volumes = new VolumeManager({ rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, clock: this.#clock });
     this.#volumes = volumes;
     const eviction = new EvictionManager({
       volumes,

@@ -1,10 +1,13 @@
 /**
  * Builds the Summary the kubelet serves at /stats/summary: the node's figures (node-stats.ts),
- * and for each pod with running containers on the runtime, each container's CPU and memory
- * (Docker's stats: runtime.containerStats), the pod's as their sums, its network from its
- * sandbox's interfaces, and its volumes' usage (du) and file system. With onlyCpuAndMemory
+ * and for each pod with a ready sandbox or a running container on the runtime, each running
+ * container's CPU and memory (Docker's stats: runtime.containerStats, a pod's containers sampled
+ * together), the pod's as their sums (its CPU rate only when every container has one: a sum of
+ * lifetime counters across a restart is no rate), its network from its sandbox's interfaces,
+ * and its volumes' usage (VolumeManager.volumeStats, cached for a minute). With onlyCpuAndMemory
  * (?only_cpu_and_memory=true, what metrics consumers ask for) the file system, network and
- * volume figures are left out, and so is their cost.
+ * volume figures are left out, and so is their cost. A container that cannot be sampled is
+ * left out, logged; the request goes on.
  */
 import { errorMessage } from '../api/errors.js';
 import type { DefaultedPod } from '../api/types.js';
@@ -38,12 +41,12 @@ export class SummaryProvider {
   async summary(options: { onlyCpuAndMemory: boolean }): Promise<Summary> {
     const now = this.#o.clock.now();
     const [node, listed] = await Promise.all([readNodeStats(this.#o.rootDir, now), this.#o.runtime.listPods()]);
+    this.#rates.retain(new Set(['node', ...listed.flatMap((p) => p.containers.map((c) => c.id))]));
     const pods: PodSummary[] = [];
     for (const running of listed) {
       const pod = await this.#podSummary(running, options.onlyCpuAndMemory);
       if (pod) pods.push(pod);
     }
-    this.#rates.commit();
     return {
       node: {
         nodeName: this.#o.nodeName,
@@ -57,12 +60,15 @@ export class SummaryProvider {
     };
   }
 
-  /** A pod with a running container; undefined when none runs (or all went meanwhile). */
+  /** A pod with a ready sandbox or a running container; undefined for one with neither. */
   async #podSummary(running: RunningPod, onlyCpuAndMemory: boolean): Promise<PodSummary | undefined> {
+    const sandbox = running.sandboxes.find((s) => s.state === 'ready');
+    const live = running.containers.filter((c) => c.state === 'running');
+    if (!sandbox && live.length === 0) return undefined;
+    const sampled = await Promise.all(live.map(async (container) => ({ container, stats: await this.#stats(container.id) })));
     const containers: ContainerSummary[] = [];
     const samples: ContainerStats[] = [];
-    for (const container of running.containers.filter((c) => c.state === 'running')) {
-      const stats = await this.#stats(container.id);
+    for (const { container, stats } of sampled) {
       if (!stats) continue;
       samples.push(stats);
       containers.push({
@@ -72,20 +78,23 @@ export class SummaryProvider {
         memory: timed(stats.memory, stats.timestamp),
       });
     }
-    if (containers.length === 0) return undefined;
     const { uid } = running.pod;
     const desired = this.#o.pod(uid);
     const now = this.#o.clock.now();
     const sum = (value: (s: ContainerStats) => number): number => samples.reduce((total, s) => total + value(s), 0);
-    const sandbox = running.sandboxes.find((s) => s.state === 'ready');
+    const rates = containers.map((c) => c.cpu.usageNanoCores);
     const network = !onlyCpuAndMemory && sandbox ? (await this.#stats(sandbox.id))?.networks : undefined;
     const eth0 = network?.find((n) => n.name === 'eth0') ?? network?.[0];
     const volumes = !onlyCpuAndMemory && desired ? await this.#o.volumes.volumeStats(desired.pod) : [];
     return {
       podRef: { name: running.pod.name, namespace: running.pod.namespace, uid },
-      startTime: desired?.startTime ?? rfc3339(Math.min(...running.sandboxes.map((s) => s.createdAt), ...running.containers.map((c) => c.createdAt))),
+      startTime: desired?.startTime ?? rfc3339(Math.min(...(sandbox ? [sandbox.createdAt] : []), ...live.map((c) => c.createdAt))),
       containers,
-      cpu: this.#rates.stats(`pod/${uid}`, { timestamp: now, usageCoreNanoSeconds: sum((s) => s.cpuUsageCoreNanoSeconds) }),
+      cpu: {
+        time: rfc3339(now),
+        ...(rates.length > 0 && rates.every((rate) => rate !== undefined) ? { usageNanoCores: rates.reduce((total, rate) => total + rate, 0) } : {}),
+        usageCoreNanoSeconds: sum((s) => s.cpuUsageCoreNanoSeconds),
+      },
       memory: timed(
         {
           usageBytes: sum((s) => s.memory.usageBytes),

@@ -1,6 +1,6 @@
 /**
  * The kubelet's Summary API (stats/v1alpha1, GET /stats/summary) in its JSON shape, and the
- * CPU rates it carries: usageNanoCores is the CPU time used between two samples of the same
+ * CPU rates it carries: usageNanoCores is the CPU time used since an earlier sample of the same
  * thing divided by the time between them, so the first summary after a container starts has
  * none for it, as the kubelet's has none before cAdvisor's second sample.
  */
@@ -70,17 +70,21 @@ export interface Summary {
   pods: PodSummary[];
 }
 
-/** The previous CPU sample of each thing measured, for the rates; things not measured in a summary are forgotten. */
+/**
+ * The reference sample of each thing measured (the node, a container by ID), for the rates. A
+ * reference is replaced only by a sample at least MinWindowMs later, so that requests close
+ * together (several scrapers, or two at once) still measure over a real window.
+ */
 export class CpuRates {
-  #previous = new Map<string, CpuSample>();
-  #current = new Map<string, CpuSample>();
+  static readonly MinWindowMs = 1_000;
+  readonly #reference = new Map<string, CpuSample>();
 
-  /** `sample` as CpuStats, with usageNanoCores when `key` had an earlier sample. */
+  /** `sample` as CpuStats, with usageNanoCores when `key` has an earlier reference. */
   stats(key: string, sample: CpuSample): CpuStats {
-    this.#current.set(key, sample);
-    const before = this.#previous.get(key);
+    const before = this.#reference.get(key);
     const elapsedMs = before ? sample.timestamp - before.timestamp : 0;
     const used = before ? sample.usageCoreNanoSeconds - before.usageCoreNanoSeconds : 0;
+    if (!before || elapsedMs >= CpuRates.MinWindowMs) this.#reference.set(key, sample);
     return {
       time: rfc3339(sample.timestamp),
       ...(before && elapsedMs > 0 && used >= 0 ? { usageNanoCores: Math.round((used * 1000) / elapsedMs) } : {}),
@@ -88,10 +92,9 @@ export class CpuRates {
     };
   }
 
-  /** Ends a summary: what it sampled is what the next one compares with. */
-  commit(): void {
-    this.#previous = this.#current;
-    this.#current = new Map();
+  /** Forgets the references of everything but `keys` (containers that are gone). */
+  retain(keys: ReadonlySet<string>): void {
+    for (const key of this.#reference.keys()) if (!keys.has(key)) this.#reference.delete(key);
   }
 }
 

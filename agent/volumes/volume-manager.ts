@@ -14,6 +14,7 @@ import { errorMessage } from '../api/errors.js';
 import { parseQuantity } from '../api/quantity.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { EnvContext } from '../podworkers/env.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { fileSystemStats } from '../stats/node-stats.js';
 import type { FsStats } from '../stats/summary.js';
 import { unmountAll } from './mounts.js';
@@ -44,7 +45,11 @@ export interface VolumeManagerOptions {
   rootDir: RootDir;
   allowedHostPathPrefixes: readonly string[];
   nodeAllocatable: EnvContext['nodeAllocatable'];
+  clock?: Clock;
 }
+
+/** How long a volume's measured usage is served before it is measured again (the kubelet's volumeStatsAggPeriod). */
+const VolumeStatsAggPeriodMs = 60_000;
 
 function pluginFor(volume: Volume): VolumePlugin {
   if (volume.emptyDir) return emptyDirPlugin;
@@ -59,9 +64,13 @@ function pluginFor(volume: Volume): VolumePlugin {
 
 export class VolumeManager {
   readonly #o: VolumeManagerOptions;
+  readonly #clock: Clock;
+  /** Bytes used below a volume directory, and when that was measured. */
+  readonly #usage = new Map<string, { bytes: number; at: number }>();
 
   constructor(options: VolumeManagerOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /**
@@ -92,13 +101,15 @@ export class VolumeManager {
   /** Removes the pod's directory and its volumes, unmounting its tmpfs mounts first. */
   async tearDownPod(uid: string): Promise<void> {
     const dir = this.#o.rootDir.podDir(uid);
+    for (const path of this.#usage.keys()) if (path.startsWith(`${dir}/`)) this.#usage.delete(path);
     await unmountAll(dir);
     await rm(dir, { recursive: true, force: true });
   }
 
   /**
    * Usage of each volume of the pod but hostPaths (the kubelet's du metrics): the bytes below
-   * it, and its file system's size and free space and inodes. A volume not set up yet is left out.
+   * it, measured at most once a minute, and its file system's size and free space and inodes. A
+   * volume not set up yet is left out.
    */
   async volumeStats(pod: DefaultedPod): Promise<Array<FsStats & { name: string }>> {
     const stats: Array<FsStats & { name: string }> = [];
@@ -108,11 +119,20 @@ export class VolumeManager {
       const dir = this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name);
       const fs = await fileSystemStats(dir).catch(() => undefined);
       if (!fs) continue;
-      // The file system's inodes in use are not the volume's: left out, as du does not count them here.
+      // The file system's inodes in use are not the volume's (upstream counts those with du --inodes): left out.
       const { inodesUsed: _fileSystemInodesUsed, ...fileSystem } = fs;
-      stats.push({ name: volume.name, ...fileSystem, usedBytes: await diskUsage(dir) });
+      stats.push({ name: volume.name, ...fileSystem, usedBytes: await this.#usedBytes(dir) });
     }
     return stats;
+  }
+
+  async #usedBytes(dir: string): Promise<number> {
+    const now = this.#clock.now();
+    const cached = this.#usage.get(dir);
+    if (cached && now - cached.at < VolumeStatsAggPeriodMs) return cached.bytes;
+    const bytes = await diskUsage(dir);
+    this.#usage.set(dir, { bytes, at: now });
+    return bytes;
   }
 
   /**

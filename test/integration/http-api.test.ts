@@ -99,6 +99,8 @@ describe('kubelet HTTP API', () => {
     const uid = (await agent.waitForPod('stats', 'Ready', isReady)).metadata!.uid!;
     const summaryNow = async (query = ''): Promise<Summary> => (await (await fetch(`${readOnly}/stats/summary${query}`)).json()) as Summary;
     const podOf = (summary: Summary) => summary.pods.find((p) => p.podRef.uid === uid);
+    // The first sample of the container: no rate yet.
+    expect(podOf(await summaryNow())!.containers[0]!.cpu).not.toHaveProperty('usageNanoCores');
     const first = await waitFor('the 2 MiB in the emptyDir', async () => {
       const summary = await summaryNow();
       return (podOf(summary)?.volume?.find((v) => v.name === 'data')?.usedBytes ?? 0) >= 2 * 1024 * 1024 ? summary : undefined;
@@ -113,7 +115,7 @@ describe('kubelet HTTP API', () => {
     expect(stats.containers[0]!.memory.workingSetBytes).toBeGreaterThan(0);
     expect(stats.containers[0]!.cpu.usageCoreNanoSeconds).toBeGreaterThan(0);
     expect(stats.network).toMatchObject({ name: 'eth0', rxBytes: expect.any(Number) });
-    // The container's CPU rate needs two samples.
+    // From the second sample on, a rate.
     const second = podOf(await summaryNow())!;
     expect(second.containers[0]!.cpu.usageNanoCores).toBeGreaterThan(0);
     expect(second.cpu!.usageCoreNanoSeconds).toBeGreaterThanOrEqual(stats.cpu!.usageCoreNanoSeconds);

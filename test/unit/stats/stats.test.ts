@@ -31,15 +31,16 @@ describe('containerStatsFromDocker', () => {
 
 describe('node figures from /proc', () => {
   const procStat = 'cpu  100 20 30 4000 50 6 7 8 0 0\ncpu0 50 10 15 2000 25 3 3 4 0 0\nintr 1\nbtime 1763884800\n';
-  test('CPU time is every state but idle and iowait, in USER_HZ ticks of 10 ms; the boot time from btime', () => {
-    expect(cpuUsageNanoSeconds(procStat)).toBe((100 + 20 + 30 + 6 + 7 + 8) * 1e7);
+  test('CPU time is every state but idle, iowait and steal, in USER_HZ ticks of 10 ms; the boot time from btime', () => {
+    expect(cpuUsageNanoSeconds(procStat)).toBe((100 + 20 + 30 + 6 + 7) * 1e7);
     expect(bootTime(procStat)).toBe(1763884800_000);
   });
 
   test('memory: usage is total less free, working set less inactive file pages; faults from vmstat', () => {
     const meminfo = 'MemTotal:       1000 kB\nMemFree:         200 kB\nMemAvailable:    600 kB\nInactive(file):  300 kB\nAnonPages:       150 kB\n';
     expect(nodeMemory(meminfo, 'pgfault 42\npgmajfault 3\n')).toEqual({
-      availableBytes: 600 * 1024,
+      // The kubelet's: capacity less working set (not MemAvailable).
+      availableBytes: 500 * 1024,
       usageBytes: 800 * 1024,
       workingSetBytes: 500 * 1024,
       rssBytes: 150 * 1024,
@@ -50,14 +51,25 @@ describe('node figures from /proc', () => {
 });
 
 describe('CpuRates', () => {
-  test('usageNanoCores from the second sample on: CPU time used over the time between samples; the unmeasured is forgotten', () => {
+  test('usageNanoCores from the second sample on: CPU time used over the time since the reference sample', () => {
     const rates = new CpuRates();
     expect(rates.stats('c', { timestamp: 0, usageCoreNanoSeconds: 1e9 })).toEqual({ time: '1970-01-01T00:00:00Z', usageCoreNanoSeconds: 1e9 });
-    rates.commit();
     // Half a core for two seconds.
     expect(rates.stats('c', { timestamp: 2000, usageCoreNanoSeconds: 2e9 }).usageNanoCores).toBe(5e8);
-    rates.commit();
-    rates.commit();
-    expect(rates.stats('c', { timestamp: 4000, usageCoreNanoSeconds: 3e9 })).not.toHaveProperty('usageNanoCores');
+  });
+
+  test('a sample less than a second after the reference does not replace it: close requests still measure a real window', () => {
+    const rates = new CpuRates();
+    rates.stats('c', { timestamp: 0, usageCoreNanoSeconds: 0 });
+    expect(rates.stats('c', { timestamp: 10, usageCoreNanoSeconds: 1e7 }).usageNanoCores).toBe(1e9);
+    // Measured against t=0 still: 1.5e9 ns over 1.5 s.
+    expect(rates.stats('c', { timestamp: 1500, usageCoreNanoSeconds: 1.5e9 }).usageNanoCores).toBe(1e9);
+  });
+
+  test('what is no longer retained starts again without a rate', () => {
+    const rates = new CpuRates();
+    rates.stats('gone', { timestamp: 0, usageCoreNanoSeconds: 0 });
+    rates.retain(new Set(['other']));
+    expect(rates.stats('gone', { timestamp: 2000, usageCoreNanoSeconds: 5e9 })).not.toHaveProperty('usageNanoCores');
   });
 });
