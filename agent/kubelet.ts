@@ -169,7 +169,7 @@ export class Kubelet {
     this.#metrics = new KubeletMetrics(() => this.#pleg.runningPods());
   }
 
-  /** Called with every source's whole set of manifest objects (the proxy takes its Services from here). */
+  /** Called with every source's whole set of manifest objects (a standalone node's proxy takes its Services from here). */
   onManifestObjects(listener: (source: PodSource, objects: ManifestObjects) => void): void {
     this.#snapshotListeners.push(listener);
   }

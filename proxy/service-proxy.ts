@@ -61,7 +61,7 @@ export class ServiceProxy {
     this.#servicePorts = new Gauge({ name: 'dockerlet_proxy_service_ports', help: 'Service ports in the last sync of the datapath', registers: [this.metrics] });
   }
 
-  /** Syncs once, then follows changes and resyncs periodically. */
+  /** Syncs once the config is synced, then follows changes and resyncs periodically. */
   async start(): Promise<void> {
     this.#o.config.onChange(() => void this.requestSync());
     await this.#o.config.start();

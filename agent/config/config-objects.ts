@@ -1,7 +1,7 @@
 /**
  * ConfigMaps and Secrets, per source, as the pods of that source see them. Static pods (file
  * and http sources) see the objects given next to them in the manifest sources; pods from the
- * API server will see the API's (issue 7) through the same lookup. Each source reports whole
+ * API server see the API's (sources/api-config-objects.ts) through the same lookup. Each source reports whole
  * sets; the store tells listeners which objects changed, so that pods using them resync.
  */
 import type { ConfigMap, DefaultedPod, Secret } from '../api/types.js';

@@ -28,7 +28,7 @@ export class ImageManager {
   readonly #recorder: EventRecorder;
   readonly #clock: Clock;
   readonly #nodeConfig: NodeDockerConfig | undefined;
-  /** One pull at a time; concurrent requests for one image share its pull. */
+  /** One pull at a time; concurrent requests for one image with the same credentials share its pull. */
   #queue: Promise<unknown> = Promise.resolve();
   readonly #inFlight = new Map<string, Promise<string>>();
 

@@ -24,7 +24,7 @@ interface TokenRequest {
 
 interface Issued {
   token: string;
-  podUid: string;
+  podUID: string;
   /** When it expires and when it was issued, ms. */
   expiresAt: number;
   issuedAt: number;
@@ -76,7 +76,7 @@ export class TokenManager implements ServiceAccountTokenSource {
       if (!answer.status?.token || Number.isNaN(expiresAt)) throw new Error('the TokenRequest came back without a token and its expiry');
       // The server may shorten or lengthen the lifetime: the one it granted is the one refreshed on.
       const seconds = answer.spec.expirationSeconds || expirationSeconds;
-      this.#issued.set(key, { token: answer.status.token, podUid: pod.metadata.uid, expiresAt, issuedAt: expiresAt - seconds * 1000 });
+      this.#issued.set(key, { token: answer.status.token, podUID: pod.metadata.uid, expiresAt, issuedAt: expiresAt - seconds * 1000 });
       return { ok: true, token: answer.status.token };
     } catch (err) {
       if (cached && now < cached.expiresAt) {
@@ -89,6 +89,6 @@ export class TokenManager implements ServiceAccountTokenSource {
 
   /** Drops the tokens of the pod `uid`. */
   forget(uid: string): void {
-    for (const [key, issued] of this.#issued) if (issued.podUid === uid) this.#issued.delete(key);
+    for (const [key, issued] of this.#issued) if (issued.podUID === uid) this.#issued.delete(key);
   }
 }

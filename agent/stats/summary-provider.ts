@@ -6,7 +6,7 @@
  * lifetime counters across a restart is no rate), its network from its sandbox's interfaces,
  * and its volumes' usage (VolumeManager.volumeStats, cached for a minute). With onlyCpuAndMemory
  * (?only_cpu_and_memory=true, what metrics consumers ask for) the file system, network and
- * volume figures are left out, and so is their cost. A container that cannot be sampled is
+ * volume figures are left out, and so is the cost of the network's and volumes'. A container that cannot be sampled is
  * left out, logged; the request goes on.
  */
 import { errorMessage } from '../api/errors.js';

@@ -2,11 +2,11 @@
  * fsGroup ownership, as pkg/volume/volume_linux.go SetVolumeOwnership leaves a volume: the
  * group on every file and directory (symlinks too, not followed), group read — and write, for a
  * volume containers may write — and on directories group search and setgid, so that what is made
- * in them later inherits the group. The agent applies it only to what it has just made itself
- * and no container has seen yet: a new emptyDir (empty then: its root is all there is), and each
- * new timestamped directory of the atomic writer before the ..data swap. So no walk ever runs
- * through files a container could have replaced with symlinks, and nothing is walked again at
- * every sync.
+ * in them later inherits the group. The agent walks only what it has just made itself and no
+ * container has seen yet: each new timestamped directory of the atomic writer before the ..data
+ * swap; a new emptyDir (empty then) and a payload volume's root directory get it on themselves
+ * alone. So no walk ever runs through files a container could have replaced with symlinks, and
+ * nothing is walked again at every sync.
  */
 import { chmod, lchown, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';

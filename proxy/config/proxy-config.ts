@@ -14,7 +14,7 @@ export interface ProxyConfig {
   services(): readonly Service[];
   /** What the datapath should carry now. */
   state(): ProxyState;
-  /** Whether every source has given its first whole set. */
+  /** Whether the Services and endpoints are known (manifests: once a source's were resolved; the API: once both lists came). */
   synced(): boolean;
   /** Called after any change of services() or state(), and once synced. */
   onChange(listener: () => void): void;

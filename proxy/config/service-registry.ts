@@ -6,7 +6,7 @@
  * the field, logged once, and left out; the others go on. Headless and ExternalName Services are
  * kept (service links and later DNS want them) but get no ClusterIP.
  *
- * In cluster mode (issue 7) the API server takes this role: its Services arrive allocated.
+ * In cluster mode the API server takes this role: its Services arrive allocated (api-config.ts).
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../agent/api/errors.js';
