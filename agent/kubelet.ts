@@ -329,7 +329,7 @@ export class Kubelet {
         rootDir: o.rootDir,
         runtime: this.#runtime,
         pod: (uid) => {
-          const pod = this.podConfig.pods().find((p) => p.metadata.uid === uid);
+          const pod = this.podConfig.pod(uid);
           const startTime = pod && this.statuses.get(uid)?.startTime;
           return pod && { pod, ...(startTime ? { startTime } : {}) };
         },

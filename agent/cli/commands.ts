@@ -10,6 +10,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage, isDockerletError } from '../api/errors.js';
+import { namespacedName } from '../api/types.js';
 import type { PodSource } from '../api/well-known.js';
 import type { ManifestObjects } from '../config/read-manifest.js';
 import { FileSource } from '../config/sources/file-source.js';
@@ -152,7 +153,7 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
 function manifestServicesWarning(log: Logger): (source: PodSource, objects: ManifestObjects) => void {
   const warned = new Map<PodSource, string>();
   return (source, objects) => {
-    const names = objects.services.map((service) => `${service.metadata?.namespace ?? 'default'}/${service.metadata?.name ?? ''}`);
+    const names = objects.services.map(namespacedName);
     if (names.length === 0 || warned.get(source) === names.join(',')) return;
     warned.set(source, names.join(','));
     log.warn({ source, services: names }, 'Services in manifests are not served in cluster mode: the proxy serves the API server\'s Services; create them there (kubectl apply)');

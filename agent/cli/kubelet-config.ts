@@ -12,10 +12,13 @@ import { parseDuration } from '../util/duration.js';
 
 const duration = z.string().refine((text) => parseDuration(text) !== undefined, 'must be a duration such as 20s, 1m or 1m30s');
 const port = z.number().int().min(0).max(65535);
+/** The effects a taint may have. */
+export const TaintEffects = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+
 const taint = z.strictObject({
   key: z.string().min(1),
   value: z.string().optional(),
-  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+  effect: z.enum(TaintEffects),
 });
 
 const kubeletConfiguration = z.strictObject({

@@ -7,11 +7,11 @@ import { isIP } from 'node:net';
 import { DockerletError } from '../api/errors.js';
 import { parseQuantity } from '../api/quantity.js';
 import type { Taint } from '../api/types.js';
-import { dnsSubdomain, isQualifiedName } from '../config/validation/names.js';
+import { dnsSubdomain, isLabelValue, isQualifiedName } from '../config/validation/names.js';
 import type { ClusterOptions } from '../node/cluster-node.js';
 import type { KubeletOptions } from '../kubelet.js';
 import { parseDuration } from '../util/duration.js';
-import { loadKubeletConfig, type KubeletConfiguration } from './kubelet-config.js';
+import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
 
 /** Agent flags as commander hands them over: strings, unset when not given. */
 export interface AgentFlags {
@@ -173,15 +173,13 @@ function nodeLabels(value: string | undefined): Record<string, string> {
     const key = equals === -1 ? pair : pair.slice(0, equals);
     const labelValue = equals === -1 ? '' : pair.slice(equals + 1);
     if (!isQualifiedName(key)) throw flagError('--node-labels', pair, "must be 'key=value' pairs separated by commas, each key a qualified name such as example.com/zone");
-    if (labelValue.length > 63 || !/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.test(labelValue)) {
+    if (!isLabelValue(labelValue)) {
       throw flagError('--node-labels', pair, 'a label value must be 63 characters or less: alphanumerics, -, _ or ., starting and ending with an alphanumeric');
     }
     labels[key] = labelValue;
   }
   return labels;
 }
-
-const TaintEffects = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
 
 /** --register-with-taints 'key=value:Effect,key2:Effect' -> taints, as the kubelet parses them. */
 function taints(value: string): Taint[] {
@@ -193,7 +191,7 @@ function taints(value: string): Taint[] {
       const colon = spec.lastIndexOf(':');
       const effect = colon === -1 ? '' : spec.slice(colon + 1);
       const [key = '', taintValue] = spec.slice(0, colon === -1 ? spec.length : colon).split('=', 2);
-      if (!TaintEffects.includes(effect) || !isQualifiedName(key)) {
+      if (!(TaintEffects as readonly string[]).includes(effect) || !isQualifiedName(key)) {
         throw flagError('--register-with-taints', spec, `must be 'key=value:Effect' or 'key:Effect', the effect one of ${TaintEffects.join(', ')}`);
       }
       return { key, ...(taintValue !== undefined ? { value: taintValue } : {}), effect };

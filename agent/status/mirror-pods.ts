@@ -8,7 +8,6 @@
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../api/errors.js';
-import { isStaticPod } from '../api/pod-helpers.js';
 import { podFullName, type DefaultedPod, type Pod } from '../api/types.js';
 import { ConfigHashAnnotation, ConfigMirrorAnnotation, ConfigSeenAnnotation } from '../api/well-known.js';
 import { deleteNowOptions, isApiConflict, isApiNotFound, isApiStatus, type KubeApi } from '../kube-api/kube-client.js';
@@ -89,7 +88,7 @@ export class MirrorPods {
   async #reconcile(): Promise<void> {
     const nodeUid = this.#options.nodeUid();
     if (!nodeUid) return;
-    const statics = this.#options.staticPods().filter((pod) => isStaticPod(pod));
+    const statics = this.#options.staticPods();
     const wanted = new Set(statics.map((pod) => podFullName(pod)));
     for (const pod of statics) {
       const mirror = this.#mirrors.get(podFullName(pod));
@@ -129,7 +128,7 @@ export class MirrorPods {
       // Gone already, or replaced by another: nothing of this one to delete.
       if (!isApiNotFound(err) && !isApiConflict(err)) throw err;
     }
-    this.#mirrors.delete(`${namespace}/${name}`);
+    this.#mirrors.delete(podFullName(mirror));
   }
 
   async #attempt(what: string, work: () => Promise<void>): Promise<void> {

@@ -43,6 +43,9 @@ export function isQualifiedName(key: string): boolean {
   return prefix.length > 0 && prefix.length <= 253 && Dns1123Subdomain.test(prefix);
 }
 
+/** A valid label value: at most 63 characters, alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric (or empty). */
+export const isLabelValue = (value: string): boolean => value.length <= 63 && LabelValue.test(value);
+
 export const labels = z.record(z.string(), z.string()).superRefine((map, ctx) => {
   for (const [key, value] of Object.entries(map)) {
     if (!isQualifiedName(key)) {
@@ -52,7 +55,7 @@ export const labels = z.record(z.string(), z.string()).superRefine((map, ctx) =>
         message: `Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, with an optional DNS subdomain prefix and '/'`,
       });
     }
-    if (value.length > 63 || !LabelValue.test(value)) {
+    if (!isLabelValue(value)) {
       ctx.addIssue({
         code: 'custom',
         path: [key],
