@@ -13,6 +13,7 @@ import type { Node, NodeStatus } from '../api/types.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import { isApiStatus, type KubeApi } from '../kube-api/kube-client.js';
 import { delay, type Clock } from '../util/clock.js';
+import { retryUntilDone } from '../util/retry.js';
 import { computeNodeStatus, defaultNodeLabels, nodeStatusChanged, registrationNode, type NodeObservation, type NodeStatusSettings } from './node-status.js';
 
 export interface NodeStatusManagerOptions {
@@ -147,16 +148,12 @@ export class NodeStatusManager {
   }
 
   async #run(signal: AbortSignal): Promise<void> {
-    let retryMs = RegisterInitialMs;
-    while (!signal.aborted && this.#uid === undefined) {
-      try {
-        await this.register();
-      } catch (err) {
-        this.#options.logger.warn({ err: errorMessage(err), retryInMs: retryMs }, 'unable to register the node with the API server, will retry');
-        await delay(retryMs, signal);
-        retryMs = Math.min(retryMs * 2, RegisterMaxMs);
-      }
-    }
+    await retryUntilDone(() => this.register(), {
+      initialMs: RegisterInitialMs,
+      maxMs: RegisterMaxMs,
+      signal,
+      onError: (err, retryInMs) => this.#options.logger.warn({ err: errorMessage(err), retryInMs }, 'unable to register the node with the API server, will retry'),
+    });
     while (!signal.aborted) {
       try {
         await this.update();

@@ -16,7 +16,7 @@ import type { Service } from '../../agent/api/types.js';
 import { errorMessage } from '../../agent/api/errors.js';
 import { isApiNotFound, type KubeApi } from '../../agent/kube-api/kube-client.js';
 import { Reflector, type ListedObject } from '../../agent/kube-api/reflector.js';
-import { delay } from '../../agent/util/clock.js';
+import { retryUntilDone } from '../../agent/util/retry.js';
 import type { ProxyState } from '../datapath/proxier.js';
 import { cidrContains, type Ipv4Cidr } from '../ipv4.js';
 import { endpointsObjectEndpoints, sliceEndpoints, type EndpointSlice, type Endpoints } from './api-endpoints.js';
@@ -116,17 +116,12 @@ export class ApiProxyConfig implements ProxyConfig {
   }
 
   async #watchEndpoints(signal: AbortSignal): Promise<void> {
-    let api: EndpointsApi | undefined;
-    for (let backoffMs = DiscoveryBackoff.initialMs; !api; backoffMs = Math.min(backoffMs * 2, DiscoveryBackoff.maxMs)) {
-      try {
-        api = await discoverEndpointsApi(this.#client, signal);
-      } catch (err) {
-        if (signal.aborted) return;
-        this.#log.warn({ err: errorMessage(err), retryInMs: backoffMs }, 'reading the API server discovery of discovery.k8s.io failed, will retry');
-        await delay(backoffMs, signal);
-        if (signal.aborted) return;
-      }
-    }
+    const api = await retryUntilDone(() => discoverEndpointsApi(this.#client, signal), {
+      ...DiscoveryBackoff,
+      signal,
+      onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs }, 'reading the API server discovery of discovery.k8s.io failed, will retry'),
+    });
+    if (!api) return;
     this.#log.info({ path: api.path }, `endpoints from ${api.kind} objects`);
     this.#endpoints = api.kind === 'EndpointSlice' ? this.#reflect(api.path, sliceEndpoints) : this.#reflect(api.path, endpointsObjectEndpoints);
     this.#endpoints.start();
