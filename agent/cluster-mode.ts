@@ -5,17 +5,17 @@
  * Events posted. The kubelet hands it its pod config, status manager, object store and event
  * recorder; it never stops the agent working when the API server is away.
  */
-import { isStaticPod } from './api/pod-helpers.js';
-import type { DefaultedPod, Pod } from './api/types.js';
+import { isStaticPod } from '../common/api/pod-helpers.js';
+import type { DefaultedPod, Pod } from '../common/api/types.js';
 import type { ConfigObjectStore } from './config/config-objects.js';
 import type { PodConfig } from './config/pod-config.js';
 import { ApiConfigObjects } from './config/sources/api-config-objects.js';
-import { ApiServices } from './config/sources/api-services.js';
+import { ApiServices } from './envvars/api-services.js';
 import { ApiSource } from './config/sources/api-source.js';
 import type { PodSourceRunner } from './config/sources/source.js';
 import { ApiEventRecorder } from './events/api-recorder.js';
 import type { FanOutRecorder } from './events/recorder.js';
-import { TokenManager } from './kube-api/token-manager.js';
+import { TokenManager } from './token/token-manager.js';
 import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
 import { ApiStatusSync } from './status/api-status-sync.js';
 import { MirrorPods } from './status/mirror-pods.js';

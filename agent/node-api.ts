@@ -1,7 +1,7 @@
 /** The agent's answers to the kubelet HTTP API (see server/kubelet-api.ts). */
 import type { Readable } from 'node:stream';
-import { DockerletError } from './api/errors.js';
-import type { Pod } from './api/types.js';
+import { DockerletError } from '../common/api/errors.js';
+import type { Pod } from '../common/api/types.js';
 import type { PodConfig } from './config/pod-config.js';
 import type { KubeletMetrics } from './metrics/kubelet-metrics.js';
 import type { GenericPleg } from './pleg/pleg.js';

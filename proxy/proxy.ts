@@ -9,9 +9,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { PodSource } from '../agent/api/well-known.js';
-import type { KubeApi } from '../agent/kube-api/kube-client.js';
-import { systemClock, type Clock } from '../agent/util/clock.js';
+import type { PodSource } from '../common/api/well-known.js';
+import type { KubeApi } from '../common/kube-api/kube-client.js';
+import { systemClock, type Clock } from '../common/util/clock.js';
 import { ApiProxyConfig } from './config/api-config.js';
 import { ManifestProxyConfig } from './config/manifest-config.js';
 import type { PodFeed } from './config/pod-feed.js';
@@ -21,7 +21,7 @@ import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';
 import { checkServiceGuard } from './host-guard.js';
-import { parseIpv4Cidr, type Ipv4Cidr } from './ipv4.js';
+import { parseIpv4Cidr, type Ipv4Cidr } from '../common/util/ipv4.js';
 import { buildProxyServer } from './server/app.js';
 import { ServiceProxy } from './service-proxy.js';
 

@@ -12,9 +12,9 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { errorMessage } from '../agent/api/errors.js';
-import type { Clock } from '../agent/util/clock.js';
-import { CoalescingRunner } from '../agent/util/coalescing-runner.js';
+import { errorMessage } from '../common/api/errors.js';
+import type { Clock } from '../common/util/clock.js';
+import { CoalescingRunner } from '../common/util/coalescing-runner.js';
 import type { ProxyConfig } from './config/proxy-config.js';
 import type { Proxier, ProxyState } from './datapath/proxier.js';
 

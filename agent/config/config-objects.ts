@@ -4,10 +4,10 @@
  * API server see the API's (sources/api-config-objects.ts) through the same lookup. Each source reports whole
  * sets; the store tells listeners which objects changed, so that pods using them resync.
  */
-import type { ConfigMap, DefaultedPod, Secret } from '../api/types.js';
-import { namespacedName } from '../api/types.js';
-import type { PodSource } from '../api/well-known.js';
-import { canonicalJson } from '../util/hash.js';
+import type { ConfigMap, DefaultedPod, Secret } from '../../common/api/types.js';
+import { namespacedName } from '../../common/api/types.js';
+import type { PodSource } from '../../common/api/well-known.js';
+import { canonicalJson } from '../../common/util/hash.js';
 
 export type ConfigObjectKind = 'configmap' | 'secret';
 

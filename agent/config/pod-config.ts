@@ -7,9 +7,9 @@
  * empty; only when every source is seen may the agent treat unknown pods as orphans.
  */
 import type { Logger } from 'pino';
-import { ConfigSeenAnnotation, type PodSource } from '../api/well-known.js';
-import { podFullName, type DefaultedPod } from '../api/types.js';
-import type { Clock } from '../util/clock.js';
+import { ConfigSeenAnnotation, type PodSource } from '../../common/api/well-known.js';
+import { podFullName, type DefaultedPod } from '../../common/api/types.js';
+import type { Clock } from '../../common/util/clock.js';
 
 export type PodOperation = 'ADD' | 'UPDATE' | 'REMOVE';
 

@@ -2,7 +2,7 @@
  * Defaulting as the API server applies it (pkg/apis/core/v1/defaults.go) for the fields the
  * agent acts on. Static pods never pass through an API server, so the agent does it itself.
  */
-import type { Container, Pod, Probe, Volume } from '../api/types.js';
+import type { Container, Pod, Probe, Volume } from '../../common/api/types.js';
 import { isValidImageReference } from '../images/image-reference.js';
 
 export const DefaultTerminationGracePeriodSeconds = 30;

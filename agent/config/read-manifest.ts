@@ -4,7 +4,7 @@
  * failure: one bad document fails the whole manifest, with a message that names the manifest,
  * the document and the field.
  */
-import type { ConfigMap, DefaultedPod, Secret, Service } from '../api/types.js';
+import type { ConfigMap, DefaultedPod, Secret, Service } from '../../common/api/types.js';
 import { decodeManifest } from './manifest.js';
 import { toStaticPod, type StaticPodOrigin } from './static-pod.js';
 import { withServiceDefaults } from './service-defaults.js';

@@ -2,7 +2,7 @@
  * Defaulting of Services as the API server applies it (pkg/apis/core/v1/defaults.go
  * SetDefaults_Service), for Services given next to static pods.
  */
-import type { Service } from '../api/types.js';
+import type { Service } from '../../common/api/types.js';
 
 /** DefaultClientIPServiceAffinitySeconds: three hours. */
 export const DefaultAffinityTimeoutSeconds = 10800;

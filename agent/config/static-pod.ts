@@ -7,9 +7,9 @@ import {
   ConfigHashAnnotation,
   ConfigSourceAnnotation,
   type PodSource,
-} from '../api/well-known.js';
-import type { DefaultedPod, Pod } from '../api/types.js';
-import { canonicalJson, fnv128a } from '../util/hash.js';
+} from '../../common/api/well-known.js';
+import type { DefaultedPod, Pod } from '../../common/api/types.js';
+import { canonicalJson, fnv128a } from '../../common/util/hash.js';
 import type { FieldError } from './validation/format-issues.js';
 import { dnsSubdomain } from './validation/names.js';
 

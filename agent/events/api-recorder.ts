@@ -9,10 +9,10 @@
  *   dropped (with a debug line), as events are best effort.
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../api/errors.js';
-import type { KubeApi } from '../kube-api/kube-client.js';
-import { CoalescingRunner } from '../util/coalescing-runner.js';
-import { rfc3339, type Clock } from '../util/clock.js';
+import { errorMessage } from '../../common/api/errors.js';
+import type { KubeApi } from '../../common/kube-api/kube-client.js';
+import { CoalescingRunner } from '../../common/util/coalescing-runner.js';
+import { rfc3339, type Clock } from '../../common/util/clock.js';
 import type { EventRecorder, EventType, InvolvedObject } from './recorder.js';
 
 export interface CoreEvent {

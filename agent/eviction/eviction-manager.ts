@@ -6,10 +6,10 @@
  * dockerlet evicts static pods too: on a standalone node they are all the pods there are.
  */
 import type { Logger } from 'pino';
-import { podRef } from '../api/pod-helpers.js';
-import type { DefaultedPod } from '../api/types.js';
-import { errorMessage } from '../api/errors.js';
+import type { DefaultedPod } from '../../common/api/types.js';
+import { errorMessage } from '../../common/api/errors.js';
 import type { EventRecorder } from '../events/recorder.js';
+import { podRef } from '../runtime/runtime.js';
 import type { VolumeManager } from '../volumes/volume-manager.js';
 
 export interface PodEviction {

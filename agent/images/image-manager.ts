@@ -5,15 +5,15 @@
  * imagePullSecrets that match the image, then the node's docker config), each is tried in turn
  * until a pull succeeds, as the kubelet's pullImage does; the failures are reported together.
  */
-import type { Container, Secret } from '../api/types.js';
-import { aggregateMessage, errorMessage } from '../api/errors.js';
+import type { Container, Secret } from '../../common/api/types.js';
+import { aggregateMessage, errorMessage } from '../../common/api/errors.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
-import type { Backoff } from '../podworkers/backoff.js';
-import type { ContainerRuntime } from '../runtime/runtime.js';
-import type { Clock } from '../util/clock.js';
+import type { Backoff } from '../../common/util/backoff.js';
+import type { ContainerRuntime, RegistryAuth } from '../runtime/runtime.js';
+import type { Clock } from '../../common/util/clock.js';
 import { isValidImageReference } from './image-reference.js';
 import type { NodeDockerConfig } from './node-credentials.js';
-import { credentialsFor, type RegistryAuth } from './pull-secrets.js';
+import { credentialsFor } from './pull-secrets.js';
 
 export type EnsureImageResult =
   | { ok: true; imageRef: string }

@@ -10,8 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { errorMessage } from '../api/errors.js';
-import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../../common/api/errors.js';
+import type { Clock } from '../../common/util/clock.js';
 import { parseDockerConfig, type DockerConfig } from './pull-secrets.js';
 
 const CacheLifetimeMs = 5 * 60_000;

@@ -12,18 +12,8 @@
  * of one location in the Secrets' order; the kubelet tries them in turn until a pull succeeds.
  * A pull Secret whose docker config is not JSON fails the pull, naming the Secret.
  */
-import type { Secret } from '../api/types.js';
-
-/** What the Docker engine takes as X-Registry-Auth. */
-export interface RegistryAuth {
-  username?: string;
-  password?: string;
-  auth?: string;
-  email?: string;
-  serveraddress: string;
-  identitytoken?: string;
-  registrytoken?: string;
-}
+import type { Secret } from '../../common/api/types.js';
+import type { RegistryAuth } from '../runtime/runtime.js';
 
 export interface DockerConfigEntry {
   username?: string;

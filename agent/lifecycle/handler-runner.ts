@@ -10,14 +10,14 @@
  * waiting and rejects (a sleep with "container terminated before sleep hook finished", as
  * upstream); a command already started in the container may go on there.
  */
-import type { Container, LifecycleHandler } from '../api/types.js';
-import { errorMessage } from '../api/errors.js';
+import type { Container, LifecycleHandler } from '../../common/api/types.js';
+import { errorMessage } from '../../common/api/errors.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import { doHttpGet, type HttpGetAction } from '../probe/http-get.js';
 import { resolveContainerPort } from '../probe/ports.js';
 import { MaxProbeOutputBytes } from '../probe/probe-run.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
-import { abortable, delay } from '../util/clock.js';
+import { abortable, delay } from '../../common/util/clock.js';
 
 export interface HookTarget {
   container: Container;

@@ -1,5 +1,5 @@
 /** The kubelet-managed /etc/hosts of a pod (kubelet_pods.go, managedHostsFileContent). */
-import type { HostAlias } from '../api/types.js';
+import type { HostAlias } from '../../common/api/types.js';
 
 export interface EtcHostsInput {
   podIP: string;

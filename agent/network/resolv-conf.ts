@@ -2,7 +2,7 @@
  * A pod's resolv.conf from its dnsPolicy and dnsConfig (pkg/kubelet/network/dns). Without a
  * cluster DNS server, ClusterFirst falls back to the node's own resolvers, as the kubelet does.
  */
-import type { DefaultedPod } from '../api/types.js';
+import type { DefaultedPod } from '../../common/api/types.js';
 
 export interface ResolvConf {
   nameservers: string[];

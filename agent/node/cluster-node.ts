@@ -4,11 +4,11 @@
  * API server is away, and registration goes on retrying until it is back.
  */
 import type { Logger } from 'pino';
-import type { Taint } from '../api/types.js';
+import type { Taint } from '../../common/api/types.js';
 import type { EventRecorder } from '../events/recorder.js';
-import { KubeClient } from '../kube-api/kube-client.js';
-import type { Clock } from '../util/clock.js';
-import { userAgent } from '../version.js';
+import { KubeClient } from '../../common/kube-api/kube-client.js';
+import type { Clock } from '../../common/util/clock.js';
+import { userAgent } from '../../common/version.js';
 import { NodeLeaseController } from './node-lease.js';
 import { observeNode } from './node-observation.js';
 import { NodeStatusManager } from './node-status-manager.js';

@@ -2,7 +2,7 @@
 import { readFile, statfs } from 'node:fs/promises';
 import { availableParallelism, networkInterfaces, totalmem } from 'node:os';
 import { parseResolvConf, type ClusterDns } from '../network/resolv-conf.js';
-import type { NodeFacts } from '../podworkers/sync-pod.js';
+import type { NodeFacts } from '../kuberuntime/sync-pod.js';
 
 /** Interfaces that belong to containers or bridges, never the node's own address. */
 const VirtualInterface = /^(lo|docker\d*|dockerlet\d*|br-|veth|cni|flannel|cali|virbr)/;

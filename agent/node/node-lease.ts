@@ -5,9 +5,9 @@
  * renewal is retried with a backoff from 200 ms to 7 s; a conflict reads the Lease afresh.
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../api/errors.js';
-import { isApiConflict, isApiNotFound, type KubeApi } from '../kube-api/kube-client.js';
-import { delay, type Clock } from '../util/clock.js';
+import { errorMessage } from '../../common/api/errors.js';
+import { isApiConflict, isApiNotFound, type KubeApi } from '../../common/kube-api/kube-client.js';
+import { delay, type Clock } from '../../common/util/clock.js';
 
 export const NodeLeaseNamespace = 'kube-node-lease';
 

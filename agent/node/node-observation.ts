@@ -5,7 +5,7 @@
  */
 import { readFile, statfs } from 'node:fs/promises';
 import { totalmem } from 'node:os';
-import { errorMessage } from '../api/errors.js';
+import { errorMessage } from '../../common/api/errors.js';
 import { machineResources } from './node-facts.js';
 import type { NodeObservation } from './node-status.js';
 

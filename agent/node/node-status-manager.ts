@@ -8,12 +8,12 @@
  *   five tries each time (nodeStatusUpdateRetry). The Lease is the heartbeat in between.
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../api/errors.js';
-import type { Node, NodeStatus } from '../api/types.js';
+import { errorMessage } from '../../common/api/errors.js';
+import type { Node, NodeStatus } from '../../common/api/types.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
-import { isApiStatus, type KubeApi } from '../kube-api/kube-client.js';
-import { delay, type Clock } from '../util/clock.js';
-import { retryUntilDone } from '../util/retry.js';
+import { isApiStatus, type KubeApi } from '../../common/kube-api/kube-client.js';
+import { delay, type Clock } from '../../common/util/clock.js';
+import { retryUntilDone } from '../../common/util/retry.js';
 import { computeNodeStatus, defaultNodeLabels, nodeStatusChanged, registrationNode, type NodeObservation, type NodeStatusSettings } from './node-status.js';
 
 export interface NodeStatusManagerOptions {

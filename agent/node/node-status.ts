@@ -4,8 +4,8 @@
  * the four conditions, Ready last. Pure: the facts come in, the object goes out; the registrar
  * and the status reporter decide when to send it.
  */
-import type { Node, NodeCondition, NodeStatus } from '../api/types.js';
-import { rfc3339 } from '../util/clock.js';
+import type { Node, NodeCondition, NodeStatus } from '../../common/api/types.js';
+import { rfc3339 } from '../../common/util/clock.js';
 
 /** What the node is, read once at start (node-system-info.ts). */
 export interface NodeSystemInfo {

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { release } from 'node:os';
-import { goArch, KubeletVersion } from '../version.js';
+import { goArch, KubeletVersion } from '../../common/version.js';
 import type { NodeSystemInfo } from './node-status.js';
 
 const firstLine = async (path: string): Promise<string> => (await readFile(path, 'utf8').catch(() => '')).split('\n')[0]!.trim();

@@ -6,8 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { ContainerRuntime, RunningPod, RuntimeContainerState, RuntimeEvent } from '../runtime/runtime.js';
-import type { Clock } from '../util/clock.js';
-import { CoalescingRunner } from '../util/coalescing-runner.js';
+import type { Clock } from '../../common/util/clock.js';
+import { CoalescingRunner } from '../../common/util/coalescing-runner.js';
 
 export type PodLifecycleEventType = 'ContainerStarted' | 'ContainerDied' | 'ContainerRemoved' | 'ContainerChanged';
 

@@ -15,8 +15,8 @@
  * back) starts afresh once that termination is done, as the kubelet's restartRequested.
  */
 import type { Logger } from 'pino';
-import { isStaticPod } from '../api/pod-helpers.js';
-import { podFullName, type DefaultedPod } from '../api/types.js';
+import { isStaticPod } from '../../common/api/pod-helpers.js';
+import { podFullName, type DefaultedPod } from '../../common/api/types.js';
 import type { RunningPod } from '../runtime/runtime.js';
 
 export type PodWorkerState = 'waiting' | 'syncing' | 'terminating' | 'terminated';

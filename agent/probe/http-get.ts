@@ -6,8 +6,8 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { errorMessage } from '../api/errors.js';
-import { KubernetesMinorVersion } from '../version.js';
+import { errorMessage } from '../../common/api/errors.js';
+import { KubernetesMinorVersion } from '../../common/version.js';
 import { MaxProbeOutputBytes } from './probe-run.js';
 
 export interface HttpGetAction {

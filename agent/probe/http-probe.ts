@@ -1,5 +1,5 @@
 /** The httpGet probe (pkg/probe/http DoHTTPProbe): 200-399 succeeds; an unfollowed redirect is a Warning. */
-import { errorMessage } from '../api/errors.js';
+import { errorMessage } from '../../common/api/errors.js';
 import { doHttpGet, type HttpGetAction } from './http-get.js';
 import type { ProbeRun } from './probe-run.js';
 

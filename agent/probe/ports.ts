@@ -1,5 +1,5 @@
 /** A probe's or hook's port: a number, a number written as a string, or the name of a container port. */
-import type { Container } from '../api/types.js';
+import type { Container } from '../../common/api/types.js';
 
 export type PortResolution = { ok: true; port: number } | { ok: false; message: string };
 

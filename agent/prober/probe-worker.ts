@@ -16,8 +16,8 @@
  *
  * Initial results: readiness Failure, liveness Success, startup Unknown.
  */
-import type { Container, ContainerStatus, DefaultedPod, PodStatus, Probe } from '../api/types.js';
-import type { Clock } from '../util/clock.js';
+import type { Container, ContainerStatus, DefaultedPod, PodStatus, Probe } from '../../common/api/types.js';
+import type { Clock } from '../../common/util/clock.js';
 import type { ProbeTarget } from './prober.js';
 import { probeSpec, probeTypeName } from './prober.js';
 import type { ProbeResult, ProbeResults, ProbeType } from './results.js';

@@ -11,13 +11,13 @@
  *   killed and restarted per the pod's restart policy.
  */
 import type { Logger } from 'pino';
-import type { Container, DefaultedPod, PodStatus } from '../api/types.js';
-import { isSidecar } from '../api/pod-helpers.js';
+import type { Container, DefaultedPod, PodStatus } from '../../common/api/types.js';
+import { isSidecar } from '../../common/api/pod-helpers.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { RuntimeContainerStatus } from '../runtime/runtime.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ContainerHealth } from '../status/generate-pod-status.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../../common/util/clock.js';
 import { ProbeWorker, type ProbeCounter, type ProbeWorkerContext } from './probe-worker.js';
 import { Prober, probeSpec } from './prober.js';
 import { ProbeResults, type ProbeResultUpdate, type ProbeType } from './results.js';

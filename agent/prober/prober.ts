@@ -7,10 +7,10 @@
  * An exec probe's command has `$(VAR)` expanded from the container's plain `env` values
  * (ExpandContainerCommandOnlyStatic), nothing else.
  */
-import type { Container, DefaultedPod, PodStatus, Probe } from '../api/types.js';
-import { errorMessage } from '../api/errors.js';
+import type { Container, DefaultedPod, PodStatus, Probe } from '../../common/api/types.js';
+import { errorMessage } from '../../common/api/errors.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
-import { expandVariables } from '../podworkers/env.js';
+import { expandVariables } from '../envvars/env.js';
 import { execProbe } from '../probe/exec-probe.js';
 import { grpcProbe } from '../probe/grpc-probe.js';
 import { httpProbe } from '../probe/http-probe.js';

@@ -4,12 +4,27 @@
  * and the only place that knows Docker; nothing here mentions it.
  */
 import type { Readable } from 'node:stream';
-import type { RegistryAuth } from '../images/pull-secrets.js';
+import type { DefaultedPod } from '../../common/api/types.js';
 
 export interface PodRef {
   uid: string;
   name: string;
   namespace: string;
+}
+
+export function podRef(pod: DefaultedPod): PodRef {
+  return { uid: pod.metadata.uid, name: pod.metadata.name, namespace: pod.metadata.namespace };
+}
+
+/** Registry credentials for a pull, as the Docker engine takes them (X-Registry-Auth). */
+export interface RegistryAuth {
+  username?: string;
+  password?: string;
+  auth?: string;
+  email?: string;
+  serveraddress: string;
+  identitytoken?: string;
+  registrytoken?: string;
 }
 
 /** Times are milliseconds since the epoch. */

@@ -5,8 +5,8 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { DockerletError, isDockerletError } from '../api/errors.js';
-import { createFastify } from './fastify.js';
+import { DockerletError, isDockerletError } from '../../common/api/errors.js';
+import { createFastify } from '../../common/server/fastify.js';
 import type { KubeletApi } from './kubelet-api.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerLogRoutes } from './routes/container-logs.js';

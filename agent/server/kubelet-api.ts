@@ -1,6 +1,6 @@
 /** What the kubelet's HTTP server serves, independent of HTTP: implemented by the agent, faked in tests. */
 import type { Readable } from 'node:stream';
-import type { Pod } from '../api/types.js';
+import type { Pod } from '../../common/api/types.js';
 import type { Summary } from '../stats/summary.js';
 
 export interface HealthCheck {

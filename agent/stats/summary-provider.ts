@@ -9,12 +9,12 @@
  * volume figures are left out, and so is the cost of the network's and volumes'. A container that cannot be sampled is
  * left out, logged; the request goes on.
  */
-import { errorMessage } from '../api/errors.js';
-import type { DefaultedPod } from '../api/types.js';
+import { errorMessage } from '../../common/api/errors.js';
+import type { DefaultedPod } from '../../common/api/types.js';
 import type { Logger } from 'pino';
 import type { ContainerRuntime, ContainerStats, RunningPod } from '../runtime/runtime.js';
-import type { Clock } from '../util/clock.js';
-import { rfc3339 } from '../util/clock.js';
+import type { Clock } from '../../common/util/clock.js';
+import { rfc3339 } from '../../common/util/clock.js';
 import type { VolumeManager } from '../volumes/volume-manager.js';
 import { readNodeStats } from './node-stats.js';
 import { CpuRates, timed, type ContainerSummary, type PodSummary, type Summary } from './summary.js';

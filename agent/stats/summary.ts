@@ -4,7 +4,7 @@
  * thing divided by the time between them, so the first summary after a container starts has
  * none for it, as the kubelet's has none before cAdvisor's second sample.
  */
-import { rfc3339 } from '../util/clock.js';
+import { rfc3339 } from '../../common/util/clock.js';
 
 export interface CpuSample {
   /** ms since the epoch. */

@@ -10,12 +10,12 @@
  * to the next pass (every 10 s, as the kubelet's syncPeriod), so an API outage loses nothing.
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../api/errors.js';
-import { podSource } from '../api/pod-helpers.js';
-import type { DefaultedPod, PodStatus } from '../api/types.js';
-import { deleteNowOptions, isApiNotFound, isApiConflict, type KubeApi } from '../kube-api/kube-client.js';
-import { CoalescingRunner } from '../util/coalescing-runner.js';
-import { canonicalJson } from '../util/hash.js';
+import { errorMessage } from '../../common/api/errors.js';
+import { podSource } from '../../common/api/pod-helpers.js';
+import type { DefaultedPod, PodStatus } from '../../common/api/types.js';
+import { deleteNowOptions, isApiNotFound, isApiConflict, type KubeApi } from '../../common/kube-api/kube-client.js';
+import { CoalescingRunner } from '../../common/util/coalescing-runner.js';
+import { canonicalJson } from '../../common/util/hash.js';
 import { statusPatch } from './status-patch.js';
 
 export interface ApiStatusSyncOptions {

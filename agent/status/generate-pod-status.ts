@@ -4,11 +4,11 @@
  * caller supplies the previous status, the waiting reasons, termination messages and the
  * time, so each rule is tested on its own.
  */
-import type { Container, ContainerState, ContainerStatus, DefaultedPod, PodCondition, PodStatus } from '../api/types.js';
-import { isSidecar } from '../api/pod-helpers.js';
-import { parseQuantity } from '../api/quantity.js';
+import type { Container, ContainerState, ContainerStatus, DefaultedPod, PodCondition, PodStatus } from '../../common/api/types.js';
+import { isSidecar } from '../../common/api/pod-helpers.js';
+import { parseQuantity } from '../../common/api/quantity.js';
 import type { RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
-import { rfc3339 } from '../util/clock.js';
+import { rfc3339 } from '../../common/util/clock.js';
 import type { ContainerWaitingReason } from './reason-cache.js';
 
 /** Whether a running container has passed its startup probe and is ready (prober results). */

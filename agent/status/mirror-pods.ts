@@ -7,11 +7,11 @@
  * Deleting a mirror pod with kubectl therefore never stops the static pod: it comes back.
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../api/errors.js';
-import { podFullName, type DefaultedPod, type Pod } from '../api/types.js';
-import { ConfigHashAnnotation, ConfigMirrorAnnotation, ConfigSeenAnnotation } from '../api/well-known.js';
-import { deleteNowOptions, isApiConflict, isApiNotFound, isApiStatus, type KubeApi } from '../kube-api/kube-client.js';
-import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { errorMessage } from '../../common/api/errors.js';
+import { podFullName, type DefaultedPod, type Pod } from '../../common/api/types.js';
+import { ConfigHashAnnotation, ConfigMirrorAnnotation, ConfigSeenAnnotation } from '../../common/api/well-known.js';
+import { deleteNowOptions, isApiConflict, isApiNotFound, isApiStatus, type KubeApi } from '../../common/kube-api/kube-client.js';
+import { CoalescingRunner } from '../../common/util/coalescing-runner.js';
 
 export interface MirrorPodsOptions {
   client: KubeApi;

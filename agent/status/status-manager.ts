@@ -3,8 +3,8 @@
  * HTTP server, the CLI's summary, later the API server and the service proxy) read it or
  * subscribe to changes; a status equal to the last one is not a change.
  */
-import type { DefaultedPod, PodStatus } from '../api/types.js';
-import { canonicalJson } from '../util/hash.js';
+import type { DefaultedPod, PodStatus } from '../../common/api/types.js';
+import { canonicalJson } from '../../common/util/hash.js';
 import { withContainerReadiness } from './generate-pod-status.js';
 
 export type PodStatusListener = (pod: DefaultedPod, status: PodStatus, previous: PodStatus | undefined) => void;

@@ -8,7 +8,7 @@
  * readiness gates', are left alone, as the kubelet leaves them), podIPs and hostIPs by ip (the
  * agent's replace them whole: `$patch: replace`); container statuses are replaced whole anyway.
  */
-import type { PodCondition, PodStatus } from '../api/types.js';
+import type { PodCondition, PodStatus } from '../../common/api/types.js';
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 

@@ -5,7 +5,7 @@
  * container's message never changes, so each is read once.
  */
 import { open } from 'node:fs/promises';
-import type { DefaultedPod } from '../api/types.js';
+import type { DefaultedPod } from '../../common/api/types.js';
 import type { ContainerRuntime, RuntimePodStatus } from '../runtime/runtime.js';
 
 const MaxMessageBytes = 4096;

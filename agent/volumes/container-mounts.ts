@@ -10,9 +10,9 @@
  */
 import { chmod, mkdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { errorMessage } from '../api/errors.js';
-import type { Container } from '../api/types.js';
-import { expandVariables } from '../podworkers/env.js';
+import { errorMessage } from '../../common/api/errors.js';
+import type { Container } from '../../common/api/types.js';
+import { expandVariables } from '../envvars/env.js';
 import type { Mount } from '../runtime/runtime.js';
 import type { MountedVolume } from './volume-manager.js';
 

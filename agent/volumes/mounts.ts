@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { readFile, realpath } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { DockerletError } from '../api/errors.js';
+import { DockerletError } from '../../common/api/errors.js';
 
 const run = promisify(execFile);
 

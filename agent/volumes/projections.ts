@@ -23,9 +23,9 @@ import type {
   Secret,
   SecretVolumeSource,
   ServiceAccountTokenProjection,
-} from '../api/types.js';
-import { aggregateMessage } from '../api/errors.js';
-import { resourceFieldValue } from '../podworkers/env.js';
+} from '../../common/api/types.js';
+import { aggregateMessage } from '../../common/api/errors.js';
+import { resourceFieldValue } from '../envvars/env.js';
 import type { FileProjection, Payload } from './atomic-writer.js';
 import type { TokenResult } from './plugins/volume-plugin.js';
 import { posix } from 'node:path';

@@ -9,12 +9,12 @@
  */
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DefaultedPod, Volume } from '../api/types.js';
-import { errorMessage } from '../api/errors.js';
-import { parseQuantity } from '../api/quantity.js';
+import type { DefaultedPod, Volume } from '../../common/api/types.js';
+import { errorMessage } from '../../common/api/errors.js';
+import { parseQuantity } from '../../common/api/quantity.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
-import type { EnvContext } from '../podworkers/env.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import type { EnvContext } from '../envvars/env.js';
+import { systemClock, type Clock } from '../../common/util/clock.js';
 import { fileSystemStats } from '../stats/node-stats.js';
 import type { FsStats } from '../stats/summary.js';
 import { unmountAll } from './mounts.js';

@@ -7,7 +7,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { formatIpv4, parseIpv4, type Ipv4Cidr } from '../ipv4.js';
+import { formatIpv4, parseIpv4, type Ipv4Cidr } from '../../common/util/ipv4.js';
 
 /** Whether `ip` is a usable address of `cidr`: inside it, neither its network nor its broadcast address. */
 export function isUsable(cidr: Ipv4Cidr, ip: string): boolean {

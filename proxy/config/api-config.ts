@@ -12,13 +12,13 @@
  * come, and an outage keeps the last sets (the reflectors hand nothing over meanwhile).
  */
 import type { Logger } from 'pino';
-import type { Service } from '../../agent/api/types.js';
-import { errorMessage } from '../../agent/api/errors.js';
-import { isApiNotFound, type KubeApi } from '../../agent/kube-api/kube-client.js';
-import { Reflector, type ListedObject } from '../../agent/kube-api/reflector.js';
-import { retryUntilDone } from '../../agent/util/retry.js';
+import type { Service } from '../../common/api/types.js';
+import { errorMessage } from '../../common/api/errors.js';
+import { isApiNotFound, type KubeApi } from '../../common/kube-api/kube-client.js';
+import { Reflector, type ListedObject } from '../../common/kube-api/reflector.js';
+import { retryUntilDone } from '../../common/util/retry.js';
 import type { ProxyState } from '../datapath/proxier.js';
-import { cidrContains, type Ipv4Cidr } from '../ipv4.js';
+import { cidrContains, type Ipv4Cidr } from '../../common/util/ipv4.js';
 import { endpointsObjectEndpoints, sliceEndpoints, type EndpointSlice, type Endpoints } from './api-endpoints.js';
 import type { ProxyConfig } from './proxy-config.js';
 import { buildProxyState, isProxied, type EndpointLookup } from './proxy-state.js';

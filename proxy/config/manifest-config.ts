@@ -7,10 +7,10 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Service } from '../../agent/api/types.js';
-import type { PodSource } from '../../agent/api/well-known.js';
+import type { Service } from '../../common/api/types.js';
+import type { PodSource } from '../../common/api/well-known.js';
 import type { ProxyState } from '../datapath/proxier.js';
-import type { Ipv4Cidr } from '../ipv4.js';
+import type { Ipv4Cidr } from '../../common/util/ipv4.js';
 import { ServiceAllocator } from './allocator.js';
 import type { PodFeed } from './pod-feed.js';
 import { podEndpoints } from './pod-endpoints.js';

@@ -6,7 +6,7 @@
  * targetPort is looked up per pod, by name and protocol, in its containers and sidecars
  * (FindPort); a pod without it is no endpoint of that port. A Service without a selector has none.
  */
-import type { Container, Pod, PodStatus } from '../../agent/api/types.js';
+import type { Container, Pod, PodStatus } from '../../common/api/types.js';
 import type { EndpointInfo } from '../datapath/proxier.js';
 import type { EndpointLookup } from './proxy-state.js';
 

@@ -5,8 +5,8 @@
  * take their place (api-config.ts).
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../../agent/api/errors.js';
-import type { Pod, PodList } from '../../agent/api/types.js';
+import { errorMessage } from '../../common/api/errors.js';
+import type { Pod, PodList } from '../../common/api/types.js';
 import type { PodWithStatus } from './pod-endpoints.js';
 
 export interface PodFeed {

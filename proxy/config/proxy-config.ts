@@ -5,8 +5,8 @@
  * loop asks for the state only once the config is synced: a proxy that has not yet heard from
  * its sources must not sync an empty state over the rules a previous process left.
  */
-import type { Service } from '../../agent/api/types.js';
-import { servicesInNamespace, type ServiceLookup } from '../../agent/podworkers/service-env.js';
+import type { Service } from '../../common/api/types.js';
+import { servicesInNamespace, type ServiceLookup } from '../../agent/envvars/service-env.js';
 import type { ProxyState } from '../datapath/proxier.js';
 
 export interface ProxyConfig {

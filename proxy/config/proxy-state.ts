@@ -5,7 +5,7 @@
  * Services are not proxied (ShouldSkipService); SCTP ports are left out (no datapath carries
  * them). A service port's endpoints are deduplicated and sorted: their order is the rules'.
  */
-import type { Service, ServicePort } from '../../agent/api/types.js';
+import type { Service, ServicePort } from '../../common/api/types.js';
 import type { EndpointInfo, ProxyState, ServicePortInfo, ServiceProtocol } from '../datapath/proxier.js';
 
 /** The endpoints of one port of a proxied Service. */

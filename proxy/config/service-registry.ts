@@ -9,10 +9,10 @@
  * In cluster mode the API server takes this role: its Services arrive allocated (api-config.ts).
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../../agent/api/errors.js';
-import type { Service } from '../../agent/api/types.js';
-import { namespacedName } from '../../agent/api/types.js';
-import type { PodSource } from '../../agent/api/well-known.js';
+import { errorMessage } from '../../common/api/errors.js';
+import type { Service } from '../../common/api/types.js';
+import { namespacedName } from '../../common/api/types.js';
+import type { PodSource } from '../../common/api/well-known.js';
 import type { ServiceAllocator } from './allocator.js';
 
 export type ServiceListener = (services: readonly Service[]) => void;

@@ -11,8 +11,8 @@
 import type { FastifyInstance, RouteHandler } from 'fastify';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
-import type { Service } from '../../agent/api/types.js';
-import { createFastify } from '../../agent/server/fastify.js';
+import type { Service } from '../../common/api/types.js';
+import { createFastify } from '../../common/server/fastify.js';
 import type { Registry } from 'prom-client';
 
 export interface ProxyServerOptions {

@@ -3,7 +3,7 @@
  * containers, and stops cleanly on SIGTERM leaving pods running.
  */
 import { describe, expect, test } from 'vitest';
-import type { Pod } from '../../agent/api/types.js';
+import type { Pod } from '../../common/api/types.js';
 import { containerStatus, isReady, busyboxPod } from '../helpers/agent-harness.js';
 import { metricValue, startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
 import { docker, dockerExec, nodeContainers, watchEvents } from '../helpers/docker.js';

@@ -8,13 +8,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onTestFinished } from 'vitest';
-import type { Pod, PodList } from '../../agent/api/types.js';
+import type { Pod, PodList } from '../../common/api/types.js';
 import { freePort, uniqueNodeName } from './test-node.js';
 import { removeNodeContainers } from './docker.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
-export const DockerletBin = resolve(import.meta.dirname, '../../dist/agent/cli/main.js');
+export const DockerletBin = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 export interface CliResult {
   code: number | null;

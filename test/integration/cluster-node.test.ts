@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
-import type { Node } from '../../agent/api/types.js';
+import type { Node } from '../../common/api/types.js';
 import type { Lease } from '../../agent/node/node-lease.js';
 import { startAgent } from '../helpers/agent-harness.js';
 import { clusterOptions, useControlPlane } from '../helpers/cluster.js';

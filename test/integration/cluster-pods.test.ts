@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { expect, onTestFinished, test } from 'vitest';
-import type { Pod } from '../../agent/api/types.js';
+import type { Pod } from '../../common/api/types.js';
 import { busyboxPod, startAgent } from '../helpers/agent-harness.js';
 import { clusterOptions, useControlPlane } from '../helpers/cluster.js';
 import { BusyboxImage, docker, watchEvents } from '../helpers/docker.js';

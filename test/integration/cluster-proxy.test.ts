@@ -10,8 +10,8 @@
  */
 import { get as httpGet } from 'node:http';
 import { expect, onTestFinished, test } from 'vitest';
-import type { Pod, Service } from '../../agent/api/types.js';
-import { KubeApiError, KubeClient, type KubeApi } from '../../agent/kube-api/kube-client.js';
+import type { Pod, Service } from '../../common/api/types.js';
+import { KubeApiError, KubeClient, type KubeApi } from '../../common/kube-api/kube-client.js';
 import { startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { clusterOptions, useControlPlane } from '../helpers/cluster.js';
 import { uniqueNodeName } from '../helpers/test-node.js';

@@ -1,7 +1,7 @@
 /** The kubelet HTTP API of a real agent (issue 2, point 8) and the manifest URL source (point 2). */
 import { createServer, type Server } from 'node:http';
 import { describe, expect, test } from 'vitest';
-import type { PodList } from '../../agent/api/types.js';
+import type { PodList } from '../../common/api/types.js';
 import type { Summary } from '../../agent/stats/summary.js';
 import { busyboxPod, containerStatus, isReady, startAgent } from '../helpers/agent-harness.js';
 import { freePort } from '../helpers/test-node.js';

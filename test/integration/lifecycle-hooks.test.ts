@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import { describe, expect, onTestFinished, test } from 'vitest';
-import type { PodStatus } from '../../agent/api/types.js';
+import type { PodStatus } from '../../common/api/types.js';
 import { busyboxPod, containerStatus, isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { watchEvents, type ObservedEvent } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { describe, expect, onTestFinished, test } from 'vitest';
-import type { Pod, PodStatus } from '../../agent/api/types.js';
+import type { Pod, PodStatus } from '../../common/api/types.js';
 import { busyboxPod, condition, containerStatus, isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { freePort } from '../helpers/test-node.js';
 import { metricValue } from '../helpers/agent-process.js';

@@ -1,6 +1,6 @@
 /** Small builders shared by the unit tests: pods through the real defaulting, runtime states by hand. */
-import { containerHash } from '../../agent/api/pod-helpers.js';
-import type { Container, DefaultedPod, ObjectMeta, PodSpec } from '../../agent/api/types.js';
+import { containerHash } from '../../common/api/pod-helpers.js';
+import type { Container, DefaultedPod, ObjectMeta, PodSpec } from '../../common/api/types.js';
 import { withApiDefaults } from '../../agent/config/pod-defaults.js';
 import type { EventRecorder, EventType, InvolvedObject } from '../../agent/events/recorder.js';
 import type {

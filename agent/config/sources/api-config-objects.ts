@@ -6,10 +6,10 @@
  * the whole set, which the ConfigObjectStore holds as the `api` source's.
  */
 import type { Logger } from 'pino';
-import type { ConfigMap, DefaultedPod, Secret } from '../../api/types.js';
-import type { KubeApi } from '../../kube-api/kube-client.js';
-import { Reflector } from '../../kube-api/reflector.js';
-import { delay } from '../../util/clock.js';
+import type { ConfigMap, DefaultedPod, Secret } from '../../../common/api/types.js';
+import type { KubeApi } from '../../../common/kube-api/kube-client.js';
+import { Reflector } from '../../../common/kube-api/reflector.js';
+import { delay } from '../../../common/util/clock.js';
 import { referencedConfigObjects, type ConfigObjectKey } from '../config-objects.js';
 
 export interface ApiConfigObjectsOptions {

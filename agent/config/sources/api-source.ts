@@ -6,11 +6,11 @@
  * pods (the API's copies of this node's static pods) are not pods to run: they are left out.
  */
 import type { Logger } from 'pino';
-import { isMirrorPod } from '../../api/pod-helpers.js';
-import type { DefaultedPod, Pod } from '../../api/types.js';
-import { ConfigSourceAnnotation } from '../../api/well-known.js';
-import type { KubeApi } from '../../kube-api/kube-client.js';
-import { Reflector } from '../../kube-api/reflector.js';
+import { isMirrorPod } from '../../../common/api/pod-helpers.js';
+import type { DefaultedPod, Pod } from '../../../common/api/types.js';
+import { ConfigSourceAnnotation } from '../../../common/api/well-known.js';
+import type { KubeApi } from '../../../common/kube-api/kube-client.js';
+import { Reflector } from '../../../common/kube-api/reflector.js';
 import { withApiDefaults } from '../pod-defaults.js';
 import type { PodSourceRunner } from './source.js';
 

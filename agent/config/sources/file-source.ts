@@ -17,8 +17,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { namespacedName, podFullName } from '../../api/types.js';
-import { fnv128a } from '../../util/hash.js';
+import { namespacedName, podFullName } from '../../../common/api/types.js';
+import { fnv128a } from '../../../common/util/hash.js';
 import { emptyManifestObjects, readManifest, type ManifestObjects } from '../read-manifest.js';
 import type { PodSourceRunner, SnapshotListener } from './source.js';
 

@@ -5,7 +5,7 @@
  * that does not decode leaves the previous set in place.
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../../api/errors.js';
+import { errorMessage } from '../../../common/api/errors.js';
 import { emptyManifestObjects, readManifest } from '../read-manifest.js';
 import type { PodSourceRunner, SnapshotListener } from './source.js';
 

@@ -1,5 +1,5 @@
 /** What every pod source is: something that starts, reports whole sets of objects, and stops. */
-import type { PodSource } from '../../api/well-known.js';
+import type { PodSource } from '../../../common/api/well-known.js';
 import type { ManifestObjects } from '../read-manifest.js';
 
 /** Called with the source's whole current set (pods, ConfigMaps, Secrets), after every change and every rescan. */

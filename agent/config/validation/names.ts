@@ -1,6 +1,6 @@
 /** Name and value formats from k8s.io/apimachinery/pkg/util/validation, with the API server's wording. */
 import { z } from 'zod';
-import { parseQuantity } from '../../api/quantity.js';
+import { parseQuantity } from '../../../common/api/quantity.js';
 
 const Dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const Dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -3,7 +3,7 @@
  * Objects are loose: fields the agent does not act on (affinity, tolerations, ...) pass through.
  */
 import { z } from 'zod';
-import { parseQuantity } from '../../api/quantity.js';
+import { parseQuantity } from '../../../common/api/quantity.js';
 import { DefaultTerminationGracePeriodSeconds } from '../pod-defaults.js';
 import { dnsLabel, dnsSubdomain, labels, portName, portNumber, quantity, resourceList } from './names.js';
 

@@ -1,5 +1,5 @@
 /** A decoded Pod document -> a defaulted, validated pod, or the field errors that stop it. */
-import type { Pod } from '../../api/types.js';
+import type { Pod } from '../../../common/api/types.js';
 import { withApiDefaults } from '../pod-defaults.js';
 import { formatIssues, type FieldError } from './format-issues.js';
 import { podSchema } from './pod-schema.js';

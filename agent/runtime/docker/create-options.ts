@@ -17,7 +17,7 @@ import {
   SandboxAttemptLabel,
   SandboxContainerName,
   SandboxIDLabel,
-} from '../../api/well-known.js';
+} from '../../../common/api/well-known.js';
 import type { ContainerConfig, PodRef, SandboxConfig } from '../runtime.js';
 import { dockerContainerName, dockerSandboxName } from './naming.js';
 

@@ -7,9 +7,8 @@
 import { Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import { DockerletError } from '../../api/errors.js';
-import type { RegistryAuth } from '../../images/pull-secrets.js';
-import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../api/well-known.js';
+import { DockerletError } from '../../../common/api/errors.js';
+import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
 import type {
   ContainerConfig,
   ContainerRuntime,
@@ -19,13 +18,14 @@ import type {
   ImageInfo,
   LogOptions,
   PodRef,
+  RegistryAuth,
   RunningPod,
   RuntimeEventHandlers,
   RuntimePodStatus,
   RuntimeVersion,
   SandboxConfig,
 } from '../runtime.js';
-import { withTimeout } from '../../util/clock.js';
+import { withTimeout } from '../../../common/util/clock.js';
 import { containerCreateOptions, sandboxCreateOptions, type DockerHostSettings } from './create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { watchDockerEvents } from './events.js';

@@ -5,8 +5,8 @@
  */
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import { ContainerNameLabel, NodeLabel, PodUIDLabel } from '../../api/well-known.js';
-import { delay } from '../../util/clock.js';
+import { ContainerNameLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
+import { delay } from '../../../common/util/clock.js';
 import type { RuntimeEventHandlers, RuntimeEventType } from '../runtime.js';
 
 const Actions: Record<string, RuntimeEventType> = {

@@ -4,8 +4,8 @@
  * on running inside the container; the caller only stops waiting, as the kubelet does.
  */
 import type Dockerode from 'dockerode';
-import { DockerletError } from '../../api/errors.js';
-import { delay } from '../../util/clock.js';
+import { DockerletError } from '../../../common/api/errors.js';
+import { delay } from '../../../common/util/clock.js';
 import { ExecTimeoutError, type ExecOptions, type ExecResult } from '../runtime.js';
 import { dockerMessage } from './docker-errors.js';
 import { demuxLogStream } from './logs.js';

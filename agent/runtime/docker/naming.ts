@@ -1,5 +1,5 @@
 /** Docker container names, as dockershim and cri-dockerd write them (core/naming.go). */
-import { SandboxContainerName } from '../../api/well-known.js';
+import { SandboxContainerName } from '../../../common/api/well-known.js';
 import type { PodRef } from '../runtime.js';
 
 const Prefix = 'k8s';

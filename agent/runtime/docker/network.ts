@@ -2,7 +2,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { DockerletError } from '../../api/errors.js';
+import { DockerletError } from '../../../common/api/errors.js';
 import { dockerMessage, isDockerNotFound } from './docker-errors.js';
 
 export interface PodNetworkSettings {

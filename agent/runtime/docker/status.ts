@@ -13,7 +13,7 @@ import {
   SandboxIDLabel,
   TerminationGracePeriodLabel,
   TerminationMessagePathLabel,
-} from '../../api/well-known.js';
+} from '../../../common/api/well-known.js';
 import type { PodRef, RunningPod, RuntimeContainerState, RuntimeContainerStatus, SandboxStatus } from '../runtime.js';
 
 /** Docker writes "0001-01-01T00:00:00Z" for a time that never happened. */

@@ -1,6 +1,6 @@
 /** GET /pods (the desired pods with status), GET /runningpods/ (what the runtime has) and GET /stats/summary (their usage). */
 import type { FastifyInstance } from 'fastify';
-import type { Pod } from '../../api/types.js';
+import type { Pod } from '../../../common/api/types.js';
 import type { KubeletApi } from '../kubelet-api.js';
 
 /** What Go's strconv.ParseBool takes for true. */

@@ -5,9 +5,9 @@
  * calculateEmptyDirMemorySize sizes it (SizeMemoryBackedVolumes).
  */
 import { chmod, mkdir } from 'node:fs/promises';
-import { isSidecar } from '../../api/pod-helpers.js';
-import { parseQuantity } from '../../api/quantity.js';
-import type { Container, DefaultedPod } from '../../api/types.js';
+import { isSidecar } from '../../../common/api/pod-helpers.js';
+import { parseQuantity } from '../../../common/api/quantity.js';
+import type { Container, DefaultedPod } from '../../../common/api/types.js';
 import { mountTmpfs } from '../mounts.js';
 import { fsGroupMode, setOwnership } from '../ownership.js';
 import type { VolumePlugin } from './volume-plugin.js';

@@ -5,7 +5,7 @@
  * files are the group's (group read) from the moment they appear, and so is the volume's root.
  */
 import { mkdir } from 'node:fs/promises';
-import type { DefaultedPod } from '../../api/types.js';
+import type { DefaultedPod } from '../../../common/api/types.js';
 import { writeAtomically } from '../atomic-writer.js';
 import { setOwnership } from '../ownership.js';
 import type { PayloadResult } from '../projections.js';

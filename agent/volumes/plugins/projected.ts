@@ -1,5 +1,5 @@
 /** projected (pkg/volume/projected): configMap, secret, downwardAPI and serviceAccountToken sources in one directory. */
-import type { ServiceAccountTokenProjection } from '../../api/types.js';
+import type { ServiceAccountTokenProjection } from '../../../common/api/types.js';
 import { projectedPayload } from '../projections.js';
 import { writePayloadVolume } from './payload-volume.js';
 import type { TokenResult, VolumePlugin } from './volume-plugin.js';

@@ -2,9 +2,9 @@
  * What each volume kind does to be mounted (the kubelet's volume plugins, SetUp): make its
  * content present on the host and say where, and whether containers may only read it.
  */
-import type { DefaultedPod, ServiceAccountTokenProjection, Volume } from '../../api/types.js';
+import type { DefaultedPod, ServiceAccountTokenProjection, Volume } from '../../../common/api/types.js';
 import type { ConfigObjectLookup } from '../../config/config-objects.js';
-import type { EnvContext } from '../../podworkers/env.js';
+import type { EnvContext } from '../../envvars/env.js';
 
 export type TokenResult = { ok: true; token: string } | { ok: false; message: string };
 

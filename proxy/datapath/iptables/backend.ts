@@ -5,7 +5,7 @@
  * holds Docker's DOCKER chain wins; if neither has it, the one `iptables --version` names.
  */
 import type { Logger } from 'pino';
-import { DockerletError } from '../../../agent/api/errors.js';
+import { DockerletError } from '../../../common/api/errors.js';
 import type { CommandResult, CommandRunner } from './command-runner.js';
 import { parseIptablesSave } from './save-parser.js';
 

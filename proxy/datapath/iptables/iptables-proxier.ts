@@ -20,14 +20,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { DockerletError, isDockerletError } from '../../../agent/api/errors.js';
-import { systemClock, type Clock } from '../../../agent/util/clock.js';
+import { DockerletError, isDockerletError } from '../../../common/api/errors.js';
+import { systemClock, type Clock } from '../../../common/util/clock.js';
 import type { EndpointInfo, Proxier, ProxyState, ServicePortInfo } from '../proxier.js';
 import { detectIptablesBackend, type IptablesCommands } from './backend.js';
 import { isOwnChain, type IptablesTable } from './chains.js';
 import { ExecCommandRunner, formatCommand, type CommandResult, type CommandRunner } from './command-runner.js';
 import { isNothingDeleted, staleConntrackDeletions } from './conntrack.js';
-import { cidrContains, isIpv4, isValidPort, parseIpv4Cidr, type Ipv4Cidr } from '../../ipv4.js';
+import { cidrContains, isIpv4, isValidPort, parseIpv4Cidr, type Ipv4Cidr } from '../../../common/util/ipv4.js';
 import { jumpArgs, JumpRules, jumpsIntoOwnChains, type JumpRule } from './jumps.js';
 import { RouteLocalnet } from './route-localnet.js';
 import { buildCleanupRules, buildIptablesRules } from './rules.js';

@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { DockerletError } from '../../../agent/api/errors.js';
+import { DockerletError } from '../../../common/api/errors.js';
 
 /** Adds, lists and removes IPv4 /32 addresses on one interface. */
 export interface AddressManager {

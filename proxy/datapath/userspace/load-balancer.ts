@@ -11,7 +11,7 @@
  * - expired affinity entries are pruned on every `setEndpoints` (every sync), where upstream
  *   prunes in `CleanupStaleStickySessions` from its sync loop.
  */
-import { systemClock, type Clock } from '../../../agent/util/clock.js';
+import { systemClock, type Clock } from '../../../common/util/clock.js';
 import type { EndpointInfo } from '../proxier.js';
 
 /** spec.sessionAffinityConfig.clientIP.timeoutSeconds when unset (v1.DefaultClientIPServiceAffinitySeconds). */

@@ -19,7 +19,7 @@
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { DockerletError, errorMessage } from '../../../agent/api/errors.js';
+import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import type { EndpointInfo } from '../proxier.js';
 import { endpointKey, type EndpointPicker } from './load-balancer.js';
 

@@ -21,7 +21,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { DockerletError, errorMessage } from '../../../agent/api/errors.js';
+import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import type { EndpointInfo } from '../proxier.js';
 import { endpointKey, type EndpointPicker } from './load-balancer.js';
 

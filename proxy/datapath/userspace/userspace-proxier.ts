@@ -25,11 +25,11 @@
  *   running ──cleanup()──► running   (listeners closed, every /32 of the CIDR off lo; a later sync starts over)
  */
 import type { Logger } from 'pino';
-import { DockerletError, errorMessage } from '../../../agent/api/errors.js';
-import type { Clock } from '../../../agent/util/clock.js';
+import { DockerletError, errorMessage } from '../../../common/api/errors.js';
+import type { Clock } from '../../../common/util/clock.js';
 import type { Proxier, ProxyState, ServicePortInfo, ServiceProtocol } from '../proxier.js';
 import { IpAddressManager, type AddressManager } from './address-manager.js';
-import { cidrContains, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../../ipv4.js';
+import { cidrContains, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../../../common/util/ipv4.js';
 import { LoadBalancer } from './load-balancer.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { UdpProxy } from './udp-proxy.js';

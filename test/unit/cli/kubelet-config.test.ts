@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { DockerletError } from '../../../agent/api/errors.js';
-import { loadKubeletConfig } from '../../../agent/cli/kubelet-config.js';
+import { DockerletError } from '../../../common/api/errors.js';
+import { loadKubeletConfig } from '../../../cli/kubelet-config.js';
 
 let dir: string;
 

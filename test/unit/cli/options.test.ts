@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { DockerletError } from '../../../agent/api/errors.js';
-import { resolveAgentOptions, type AgentFlags } from '../../../agent/cli/options.js';
+import { DockerletError } from '../../../common/api/errors.js';
+import { resolveAgentOptions, type AgentFlags } from '../../../cli/options.js';
 
 let dir: string;
 

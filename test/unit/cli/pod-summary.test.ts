@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { PodStatus } from '../../../agent/api/types.js';
-import { podSummaryLine } from '../../../agent/cli/pod-summary.js';
+import type { PodStatus } from '../../../common/api/types.js';
+import { podSummaryLine } from '../../../cli/pod-summary.js';
 import { ctr, pod } from '../fixtures.js';
 
 const p = pod({ containers: [ctr('main'), ctr('side')] }, { name: 'web-node-1' });

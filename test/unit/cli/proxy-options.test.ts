@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { DockerletError } from '../../../agent/api/errors.js';
-import { resolveProxyOptions, type ProxyFlags } from '../../../agent/cli/proxy-options.js';
+import { DockerletError } from '../../../common/api/errors.js';
+import { resolveProxyOptions, type ProxyFlags } from '../../../cli/proxy-options.js';
 
 const context = { rootDir: '/var/lib/dockerlet', podCIDR: '10.244.0.0/16', sources: ['file'] as const };
 const resolve = (flags: ProxyFlags) => resolveProxyOptions({ proxyMode: 'iptables', ...flags }, context);

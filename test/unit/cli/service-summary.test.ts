@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { Service } from '../../../agent/api/types.js';
-import { serviceSummaryLines } from '../../../agent/cli/service-summary.js';
+import type { Service } from '../../../common/api/types.js';
+import { serviceSummaryLines } from '../../../cli/service-summary.js';
 
 const service = (name: string, spec: Service['spec']): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec });
 

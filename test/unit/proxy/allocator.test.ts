@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { isUsable, ServiceAllocator } from '../../../proxy/config/allocator.js';
-import { parseIpv4Cidr } from '../../../proxy/ipv4.js';
+import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,13 +1,13 @@
 import { describe, expect, test } from 'vitest';
-import type { Service } from '../../../agent/api/types.js';
-import { KubeApiError } from '../../../agent/kube-api/kube-client.js';
+import type { Service } from '../../../common/api/types.js';
+import { KubeApiError } from '../../../common/kube-api/kube-client.js';
 import { ApiProxyConfig, discoverEndpointsApi } from '../../../proxy/config/api-config.js';
 import { endpointsObjectEndpoints, sliceEndpoints, type EndpointSlice, type Endpoints } from '../../../proxy/config/api-endpoints.js';
 import { buildProxyState } from '../../../proxy/config/proxy-state.js';
-import { parseIpv4Cidr } from '../../../proxy/ipv4.js';
+import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { memoryLogger } from '../../helpers/memory-logger.js';
 import { waitFor } from '../../helpers/wait-for.js';
-import { FakeKubeApi } from '../node/fake-kube-api.js';
+import { FakeKubeApi } from '../agent/node/fake-kube-api.js';
 
 
 const web: Service = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isDockerletError } from '../../../agent/api/errors.js';
+import { isDockerletError } from '../../../common/api/errors.js';
 import { backendOfVersion, detectIptablesBackend } from '../../../proxy/datapath/iptables/backend.js';
 import { FakeRunner } from './fake-runner.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isDockerletError } from '../../../agent/api/errors.js';
+import { isDockerletError } from '../../../common/api/errors.js';
 import { IptablesProxier } from '../../../proxy/datapath/iptables/iptables-proxier.js';
 import { buildIptablesRules } from '../../../proxy/datapath/iptables/rules.js';
 import { memoryLogger, type MemoryLogger } from '../../helpers/memory-logger.js';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { Pod, PodStatus, Service } from '../../../agent/api/types.js';
+import type { Pod, PodStatus, Service } from '../../../common/api/types.js';
 import { findPort, podEndpoints, type PodWithStatus } from '../../../proxy/config/pod-endpoints.js';
 import { buildProxyState as buildFromLookup, isProxied } from '../../../proxy/config/proxy-state.js';
 

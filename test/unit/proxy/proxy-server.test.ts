@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { pino } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { Service } from '../../../agent/api/types.js';
+import type { Service } from '../../../common/api/types.js';
 import { buildProxyServer, splitSchemeNamePort } from '../../../proxy/server/app.js';
 
 const servers: Server[] = [];

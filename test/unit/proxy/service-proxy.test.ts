@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { Pod, Service } from '../../../agent/api/types.js';
-import { systemClock } from '../../../agent/util/clock.js';
+import type { Pod, Service } from '../../../common/api/types.js';
+import { systemClock } from '../../../common/util/clock.js';
 import { podEndpoints } from '../../../proxy/config/pod-endpoints.js';
 import type { ProxyConfig } from '../../../proxy/config/proxy-config.js';
 import { buildProxyState } from '../../../proxy/config/proxy-state.js';

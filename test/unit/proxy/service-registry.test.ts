@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import type { Service } from '../../../agent/api/types.js';
+import type { Service } from '../../../common/api/types.js';
 import { ServiceAllocator } from '../../../proxy/config/allocator.js';
-import { parseIpv4Cidr } from '../../../proxy/ipv4.js';
+import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { ServiceRegistry } from '../../../proxy/config/service-registry.js';
 import { memoryLogger } from '../../helpers/memory-logger.js';
 

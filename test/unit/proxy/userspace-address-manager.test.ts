@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { IpAddressManager, type IpRunner } from '../../../proxy/datapath/userspace/address-manager.js';
-import { cidrContains, parseIpv4Cidr } from '../../../proxy/ipv4.js';
+import { cidrContains, parseIpv4Cidr } from '../../../common/util/ipv4.js';
 
 const loJson = (addresses: { local: string; prefixlen: number }[]): string =>
   JSON.stringify([{ ifindex: 1, ifname: 'lo', addr_info: addresses.map((address) => ({ family: 'inet', scope: 'global', ...address })) }]);

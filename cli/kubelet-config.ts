@@ -1,0 +1,82 @@
+/**
+ * The --config file: a KubeletConfiguration (kubelet.config.k8s.io/v1beta1). Fields dockerlet
+ * acts on are checked strictly; fields it does not know are reported, not fatal, so a kubelet
+ * config written for the upstream kubelet still loads.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { DockerletError, errorMessage } from '../common/api/errors.js';
+import { formatIssues } from '../agent/config/validation/format-issues.js';
+import { parseDuration } from '../common/util/duration.js';
+
+const duration = z.string().refine((text) => parseDuration(text) !== undefined, 'must be a duration such as 20s, 1m or 1m30s');
+const port = z.number().int().min(0).max(65535);
+/** The effects a taint may have. */
+export const TaintEffects = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+
+const taint = z.strictObject({
+  key: z.string().min(1),
+  value: z.string().optional(),
+  effect: z.enum(TaintEffects),
+});
+
+const kubeletConfiguration = z.strictObject({
+  kind: z.literal('KubeletConfiguration'),
+  apiVersion: z.literal('kubelet.config.k8s.io/v1beta1'),
+  staticPodPath: z.string().optional(),
+  staticPodURL: z.string().url().optional(),
+  staticPodURLHeader: z.record(z.string(), z.array(z.string())).optional(),
+  fileCheckFrequency: duration.optional(),
+  httpCheckFrequency: duration.optional(),
+  syncFrequency: duration.optional(),
+  address: z.string().optional(),
+  port: port.optional(),
+  readOnlyPort: port.optional(),
+  clusterDNS: z.array(z.string()).optional(),
+  /** dockerlet's own: hostPath volumes must lie under one of these prefixes (default: anywhere). */
+  allowedHostPathPrefixes: z.array(z.string()).optional(),
+  clusterDomain: z.string().optional(),
+  resolvConf: z.string().optional(),
+  podCIDR: z.string().optional(),
+  runtimeRequestTimeout: duration.optional(),
+  containerRuntimeEndpoint: z.string().optional(),
+  containerLogMaxSize: z.string().optional(),
+  containerLogMaxFiles: z.number().int().min(2).optional(),
+  crashLoopBackOff: z.strictObject({ maxContainerRestartPeriod: duration.optional() }).optional(),
+  nodeStatusUpdateFrequency: duration.optional(),
+  nodeStatusReportFrequency: duration.optional(),
+  nodeLeaseDurationSeconds: z.number().int().min(1).optional(),
+  maxPods: z.number().int().min(1).optional(),
+  registerWithTaints: z.array(taint).optional(),
+});
+
+export type KubeletConfiguration = z.infer<typeof kubeletConfiguration>;
+
+export interface LoadedConfig {
+  config: KubeletConfiguration;
+  /** Fields present in the file that dockerlet does not act on. */
+  ignoredFields: string[];
+}
+
+export async function loadKubeletConfig(path: string): Promise<LoadedConfig> {
+  let document: unknown;
+  try {
+    document = parse(await readFile(path, 'utf8'), { version: '1.1' });
+  } catch (err) {
+    throw new DockerletError('DKL_ERR_CONFIG_INVALID', `--config ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw new DockerletError('DKL_ERR_CONFIG_INVALID', `--config ${path}: expected a KubeletConfiguration object`);
+  }
+  const known = new Set(Object.keys(kubeletConfiguration.shape));
+  const fields = document as Record<string, unknown>;
+  const ignoredFields = Object.keys(fields).filter((key) => !known.has(key));
+  const relevant = Object.fromEntries(Object.entries(fields).filter(([key]) => known.has(key)));
+  const parsed = kubeletConfiguration.safeParse(relevant, { reportInput: true });
+  if (!parsed.success) {
+    const problems = formatIssues(parsed.error.issues).map(({ field, message }) => `${field}: ${message}`);
+    throw new DockerletError('DKL_ERR_CONFIG_INVALID', `--config ${path}: ${problems.join('; ')}`);
+  }
+  return { config: parsed.data, ignoredFields };
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * dockerlet's command line. Exit codes: 0 clean shutdown, 1 runtime error, 2 bad flags or
+ * config (the message names the flag or field).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { errorMessage } from '../common/api/errors.js';
+import { runAgent, runProxy, type CommonFlags, type StandaloneProxyFlags } from './commands.js';
+import type { LoggingFormat } from './logger.js';
+import { Defaults, type AgentFlags } from './options.js';
+import { ProxyDefaults, type ProxyFlags } from './proxy-options.js';
+
+function addAgentFlags(command: Command): Command {
+  return command
+    .option('--config <file>', 'KubeletConfiguration file (kubelet.config.k8s.io/v1beta1); flags override it')
+    .option('--pod-manifest-path <path>', 'directory (or file) of static pod manifests')
+    .option('--manifest-url <url>', 'URL to poll for static pod manifests')
+    .option('--manifest-url-header <pairs>', "HTTP headers for --manifest-url, 'Name:value,Name2:value2' (repeatable)", (value: string, previous: string[] = []) => [...previous, value])
+    .option('--hostname-override <name>', 'node name (default: the host name)')
+    .option('--root-dir <dir>', `where pod directories and volumes live (default: ${Defaults.rootDir})`)
+    .option('--address <ip>', `address the HTTP servers bind (default: ${Defaults.address})`)
+    .option('--port <port>', `kubelet API port, 0 disables (default: ${Defaults.port})`)
+    .option('--read-only-port <port>', `read-only API port, 0 disables (default: ${Defaults.readOnlyPort})`)
+    .option('--file-check-frequency <duration>', `rescan period of the manifest path (default: ${Defaults.fileCheckFrequency})`)
+    .option('--http-check-frequency <duration>', `poll period of --manifest-url (default: ${Defaults.httpCheckFrequency})`)
+    .option('--sync-frequency <duration>', `resync period of every pod (default: ${Defaults.syncFrequency})`)
+    .option('--node-ip <ips>', 'node IP addresses, comma-separated (default: the first real interface)')
+    .option('--cluster-dns <ips>', 'cluster DNS server IPs for ClusterFirst pods (default: none: the host resolvers)')
+    .option('--allowed-host-path-prefixes <paths>', 'hostPath volumes must lie under one of these paths, comma-separated (default: anywhere, as the kubelet)')
+    .option('--cluster-domain <domain>', `cluster domain (default: ${Defaults.clusterDomain})`)
+    .option('--resolv-conf <file>', `the node's resolver config (default: ${Defaults.resolvConf})`)
+    .option('--pod-infra-container-image <image>', `the pod sandbox image (default: ${Defaults.podInfraContainerImage})`)
+    .option('--pod-cidr <cidr>', `subnet of the pod network (default: ${Defaults.podCIDR})`)
+    .option('--pod-network <name>', `Docker network the pods join (default: ${Defaults.podNetwork})`)
+    .option('--container-runtime-endpoint <endpoint>', `the Docker engine socket (default: ${Defaults.containerRuntimeEndpoint})`)
+    .option('--runtime-request-timeout <duration>', `timeout of each Docker request (default: ${Defaults.runtimeRequestTimeout})`)
+    .option('--kubeconfig <file>', 'join the cluster of this kubeconfig as a node (default: standalone, no API server)')
+    .option('--node-labels <pairs>', "labels the node registers with, 'key=value,key2=value2' (cluster mode)")
+    .option('--register-with-taints <taints>', "taints the node registers with, 'key=value:Effect,...' (cluster mode)")
+    .option('--node-status-update-frequency <duration>', `how often the node status is computed (default: ${Defaults.nodeStatusUpdateFrequency})`)
+    .option('--max-pods <n>', `pods this node can run, as its capacity says (default: ${Defaults.maxPods})`);
+}
+
+function addProxyFlags(command: Command): Command {
+  return command
+    .addOption(new Option('--proxy-mode <mode>', 'the datapath (default: iptables when it is usable)').choices(['iptables', 'userspace']))
+    .option('--service-cluster-ip-range <cidr>', `the ClusterIP range; the host guard protects it (default: ${ProxyDefaults.serviceClusterIpRange})`)
+    .option('--service-node-port-range <range>', `the NodePort range (default: ${ProxyDefaults.serviceNodePortRange})`)
+    .option('--healthz-bind-address <ip:port>', `the proxy's HTTP server; port 0 disables it (default: ${ProxyDefaults.healthzBindAddress})`)
+    .option('--proxy-sync-period <duration>', `full resync of the datapath (default: ${ProxyDefaults.proxySyncPeriod})`);
+}
+
+function addCommonFlags(command: Command, defaultFormat: LoggingFormat): Command {
+  return command
+    .addOption(new Option('--logging-format <format>', 'log format').choices(['json', 'text']).default(defaultFormat))
+    .option('-v, --v <level>', 'log verbosity: 0-1 info, 2-4 debug, 5+ trace', '0');
+}
+
+function buildProgram(): Command {
+  const program = new Command('dockerlet')
+    .description('A kubelet for hosts that run Docker: static pods from a directory or a URL, run as Docker containers, and a service proxy')
+    .showHelpAfterError()
+    .exitOverride();
+  addCommonFlags(addAgentFlags(program.command('agent').description('run the node agent (the kubelet)')), 'json').action(
+    async (flags: AgentFlags & CommonFlags) => {
+      process.exitCode = await runAgent(flags, false);
+    },
+  );
+  const up = program.command('up').description('run the agent and the service proxy, printing pods and services as they come up (what npm start runs)');
+  up.option('--proxy-kubeconfig <file>', "the proxy's kubeconfig in cluster mode, for credentials that may list endpoints (default: --kubeconfig)");
+  addCommonFlags(addProxyFlags(addAgentFlags(up)), 'text').action(async (flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }) => {
+    process.exitCode = await runAgent(flags, true);
+  });
+  const proxy = program
+    .command('proxy')
+    .description("run the service proxy alone: Services from the manifest sources and pods from an agent's read-only API, or Services and endpoints from an API server")
+    .option('--kubeconfig <file>', 'take Services and EndpointSlices from the API server of this kubeconfig (kube-proxy credentials: ClusterRole system:node-proxier)')
+    .option('--pod-manifest-path <path>', 'directory (or file) of manifests whose Services to serve')
+    .option('--manifest-url <url>', 'URL of manifests whose Services to serve')
+    .option('--kubelet-url <url>', `the agent's read-only API, for pods and their readiness (default: http://127.0.0.1:${Defaults.readOnlyPort})`)
+    .option('--root-dir <dir>', `where the proxy keeps its allocations (default: ${Defaults.rootDir})`)
+    .option('--cluster-cidr <cidr>', `the pods' CIDR; other sources reaching a ClusterIP are masqueraded (default: ${Defaults.podCIDR})`)
+    .option('--cleanup', 'remove every rule, address and sysctl the proxy set on this host, then exit');
+  addCommonFlags(addProxyFlags(proxy), 'json').action(async (flags: StandaloneProxyFlags & CommonFlags) => {
+    process.exitCode = await runProxy(flags);
+  });
+  for (const command of program.commands) command.exitOverride().showHelpAfterError();
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+  } else {
+    console.error(`dockerlet: ${errorMessage(err)}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * Flags + KubeletConfiguration file + defaults -> one frozen KubeletOptions. Flags win over the
+ * file, the file over the defaults. Every bad value is an error that names the flag or field.
+ */
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { DockerletError } from '../common/api/errors.js';
+import { parseQuantity } from '../common/api/quantity.js';
+import type { Taint } from '../common/api/types.js';
+import { dnsSubdomain, isLabelValue, isQualifiedName } from '../agent/config/validation/names.js';
+import type { ClusterOptions } from '../agent/node/cluster-node.js';
+import type { KubeletOptions } from '../agent/kubelet.js';
+import { parseDuration } from '../common/util/duration.js';
+import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
+
+/** Agent flags as commander hands them over: strings, unset when not given. */
+export interface AgentFlags {
+  config?: string;
+  podManifestPath?: string;
+  manifestUrl?: string;
+  manifestUrlHeader?: string[];
+  hostnameOverride?: string;
+  rootDir?: string;
+  address?: string;
+  port?: string;
+  readOnlyPort?: string;
+  fileCheckFrequency?: string;
+  httpCheckFrequency?: string;
+  syncFrequency?: string;
+  nodeIp?: string;
+  clusterDns?: string;
+  allowedHostPathPrefixes?: string;
+  clusterDomain?: string;
+  resolvConf?: string;
+  podInfraContainerImage?: string;
+  podCidr?: string;
+  podNetwork?: string;
+  containerRuntimeEndpoint?: string;
+  runtimeRequestTimeout?: string;
+  kubeconfig?: string;
+  nodeLabels?: string;
+  registerWithTaints?: string;
+  nodeStatusUpdateFrequency?: string;
+  maxPods?: string;
+}
+
+export const Defaults = {
+  rootDir: '/var/lib/dockerlet',
+  address: '127.0.0.1',
+  port: 10250,
+  readOnlyPort: 10255,
+  fileCheckFrequency: '20s',
+  httpCheckFrequency: '20s',
+  syncFrequency: '1m',
+  clusterDomain: 'cluster.local',
+  resolvConf: '/etc/resolv.conf',
+  podInfraContainerImage: 'dockerlet.local/pause:3.10',
+  podCIDR: '10.244.0.0/16',
+  podNetwork: 'dockerlet',
+  containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
+  runtimeRequestTimeout: '2m',
+  containerLogMaxSize: '10Mi',
+  containerLogMaxFiles: 5,
+  crashLoopBackOffMax: '300s',
+  nodeStatusUpdateFrequency: '10s',
+  nodeStatusReportFrequency: '5m',
+  nodeLeaseDurationSeconds: 40,
+  maxPods: 110,
+} as const;
+
+/** The kubelet's evictionMonitoringPeriod: how often emptyDir usage is held against sizeLimit. */
+const EvictionMonitoringPeriodMs = 10_000;
+
+/** PLEG relists this often while Docker's event stream is up (events do the real work). */
+const PlegRelistPeriodMs = 10_000;
+
+function flagError(flag: string, value: unknown, expected: string): DockerletError {
+  return new DockerletError('DKL_ERR_FLAG_INVALID', `${flag}: invalid value ${JSON.stringify(value)}: ${expected}`);
+}
+
+function configError(path: string, field: string, value: unknown, expected: string): DockerletError {
+  return new DockerletError('DKL_ERR_CONFIG_INVALID', `--config ${path}: ${field}: invalid value ${JSON.stringify(value)}: ${expected}`);
+}
+
+/**
+ * One setting's value, flag over config file over default, and how to report it as invalid:
+ * naming the flag when the flag gave it, the config file's field when the file did.
+ */
+interface Setting<T> {
+  value: T;
+  invalid(expected: string, value?: unknown): DockerletError;
+}
+
+interface SettingSources<T> {
+  flag?: string;
+  flagValue?: T | undefined;
+  field?: string;
+  fileValue?: T | undefined;
+  configPath?: string | undefined;
+}
+
+function setting<T>(sources: SettingSources<T>, fallback: T): Setting<T> {
+  const { flag, flagValue, field, fileValue, configPath } = sources;
+  const name = flag ?? field ?? '';
+  if (flag !== undefined && flagValue !== undefined) {
+    return { value: flagValue, invalid: (expected, value = flagValue) => flagError(flag, value, expected) };
+  }
+  if (field !== undefined && fileValue !== undefined && configPath !== undefined) {
+    return { value: fileValue, invalid: (expected, value = fileValue) => configError(configPath, field, value, expected) };
+  }
+  return { value: fallback, invalid: (expected, value = fallback) => flagError(name, value, expected) };
+}
+
+function durationMs({ value, invalid }: Setting<string>): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 0) throw invalid('must be a duration such as 20s, 1m or 1m30s');
+  return ms;
+}
+
+function portNumber({ value, invalid }: Setting<string | number>): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('must be a port number from 0 to 65535 (0 disables)');
+  return port;
+}
+
+/** Absolute paths, comma-separated on the command line or a list in the config file. */
+function absolutePaths({ value, invalid }: Setting<string | readonly string[] | undefined>): string[] {
+  const items = (typeof value === 'string' ? value.split(',') : (value ?? [])).map((item) => item.trim()).filter(Boolean);
+  for (const item of items) if (!item.startsWith('/')) throw invalid('must be absolute paths, comma-separated, such as /data,/srv', item);
+  return items;
+}
+
+function ipList({ value, invalid }: Setting<string | readonly string[] | undefined>): string[] {
+  const items = (typeof value === 'string' ? value.split(',') : (value ?? [])).map((item) => item.trim()).filter(Boolean);
+  for (const item of items) if (isIP(item) === 0) throw invalid('must be a comma-separated list of IP addresses', item);
+  return items;
+}
+
+function cidr({ value, invalid }: Setting<string>): string {
+  const match = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(value);
+  if (!match || isIP(match[1]!) !== 4 || Number(match[2]) > 30 || Number(match[2]) < 8) {
+    throw invalid('must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16');
+  }
+  return value;
+}
+
+/** --manifest-url-header 'a:hello,b:again' (repeatable) -> { a: [hello], b: [again] }. */
+function urlHeaders(values: readonly string[] | undefined, fromConfig: Record<string, string[]> | undefined): Record<string, string[]> {
+  if (!values || values.length === 0) return fromConfig ?? {};
+  const headers: Record<string, string[]> = {};
+  for (const value of values) {
+    for (const pair of value.split(',')) {
+      const colon = pair.indexOf(':');
+      if (colon <= 0) throw flagError('--manifest-url-header', pair, "must be 'Name:value' pairs separated by commas");
+      (headers[pair.slice(0, colon).trim()] ??= []).push(pair.slice(colon + 1).trim());
+    }
+  }
+  return headers;
+}
+
+/** A Quantity such as 10Mi -> the byte count Docker's json-file max-size takes. */
+function logMaxSize({ value, invalid }: Setting<string>): string {
+  const bytes = parseQuantity(value);
+  if (bytes === undefined || bytes < 1024) throw invalid('must be a quantity of at least 1Ki, such as 10Mi');
+  return String(Math.floor(bytes));
+}
+
+/** --node-labels 'a=1,example.com/b=2' -> { a: '1', 'example.com/b': '2' }. */
+function nodeLabels(value: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of (value ?? '').split(',').map((item) => item.trim()).filter(Boolean)) {
+    const equals = pair.indexOf('=');
+    const key = equals === -1 ? pair : pair.slice(0, equals);
+    const labelValue = equals === -1 ? '' : pair.slice(equals + 1);
+    if (!isQualifiedName(key)) throw flagError('--node-labels', pair, "must be 'key=value' pairs separated by commas, each key a qualified name such as example.com/zone");
+    if (!isLabelValue(labelValue)) {
+      throw flagError('--node-labels', pair, 'a label value must be 63 characters or less: alphanumerics, -, _ or ., starting and ending with an alphanumeric');
+    }
+    labels[key] = labelValue;
+  }
+  return labels;
+}
+
+/** --register-with-taints 'key=value:Effect,key2:Effect' -> taints, as the kubelet parses them. */
+function taints(value: string): Taint[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((spec) => {
+      const colon = spec.lastIndexOf(':');
+      const effect = colon === -1 ? '' : spec.slice(colon + 1);
+      const [key = '', taintValue] = spec.slice(0, colon === -1 ? spec.length : colon).split('=', 2);
+      if (!(TaintEffects as readonly string[]).includes(effect) || !isQualifiedName(key)) {
+        throw flagError('--register-with-taints', spec, `must be 'key=value:Effect' or 'key:Effect', the effect one of ${TaintEffects.join(', ')}`);
+      }
+      return { key, ...(taintValue !== undefined ? { value: taintValue } : {}), effect };
+    });
+}
+
+function positiveInt({ value, invalid }: Setting<string | number>): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw invalid('must be a whole number of at least 1');
+  return number;
+}
+
+/** The cluster-mode settings, when --kubeconfig is given. */
+function clusterOptions(flags: AgentFlags, file: KubeletConfiguration | undefined, configPath: string | undefined): ClusterOptions | undefined {
+  if (!flags.kubeconfig) return undefined;
+  const duration = (flag: string | undefined, flagValue: string | undefined, field: 'nodeStatusUpdateFrequency' | 'nodeStatusReportFrequency', fallback: string): number =>
+    durationMs(setting({ ...(flag ? { flag } : {}), flagValue, field, fileValue: file?.[field], configPath }, fallback));
+  const updateMs = duration('--node-status-update-frequency', flags.nodeStatusUpdateFrequency, 'nodeStatusUpdateFrequency', Defaults.nodeStatusUpdateFrequency);
+  const lease = setting<string | number>({ field: 'nodeLeaseDurationSeconds', fileValue: file?.nodeLeaseDurationSeconds, configPath }, Defaults.nodeLeaseDurationSeconds);
+  return {
+    kubeconfig: flags.kubeconfig,
+    nodeLabels: nodeLabels(flags.nodeLabels),
+    registerWithTaints: flags.registerWithTaints !== undefined ? taints(flags.registerWithTaints) : (file?.registerWithTaints ?? []),
+    nodeStatusUpdateFrequencyMs: updateMs,
+    // The kubelet reports at least as often as it computes.
+    nodeStatusReportFrequencyMs: Math.max(updateMs, duration(undefined, undefined, 'nodeStatusReportFrequency', Defaults.nodeStatusReportFrequency)),
+    nodeLeaseDurationSeconds: positiveInt(lease),
+    maxPods: positiveInt(setting<string | number>({ flag: '--max-pods', flagValue: flags.maxPods, field: 'maxPods', fileValue: file?.maxPods, configPath }, Defaults.maxPods)),
+  };
+}
+
+export interface ResolvedAgentOptions {
+  options: KubeletOptions;
+  /** Config file fields that were present but are not acted on. */
+  ignoredConfigFields: string[];
+}
+
+export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAgentOptions> {
+  const loaded = flags.config ? await loadKubeletConfig(flags.config) : undefined;
+  const file: KubeletConfiguration | undefined = loaded?.config;
+  const configPath = flags.config;
+  const nodeName = (flags.hostnameOverride ?? hostname()).trim().toLowerCase();
+  if (!dnsSubdomain.safeParse(nodeName).success) {
+    throw flagError('--hostname-override', nodeName, 'must be a lowercase RFC 1123 subdomain, such as node-1');
+  }
+  const network = flags.podNetwork ?? Defaults.podNetwork;
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(network)) throw flagError('--pod-network', network, 'must be a Docker network name');
+  const staticPodPath = flags.podManifestPath ?? file?.staticPodPath;
+  const manifestUrl = setting<string | undefined>(
+    { flag: '--manifest-url', flagValue: flags.manifestUrl, field: 'staticPodURL', fileValue: file?.staticPodURL, configPath },
+    undefined,
+  );
+  const staticPodURL = manifestUrl.value;
+  if (staticPodURL !== undefined && !/^https?:\/\//.test(staticPodURL)) throw manifestUrl.invalid('must be an http:// or https:// URL');
+  const endpointSetting = setting(
+    {
+      flag: '--container-runtime-endpoint',
+      flagValue: flags.containerRuntimeEndpoint,
+      field: 'containerRuntimeEndpoint',
+      fileValue: file?.containerRuntimeEndpoint,
+      configPath,
+    },
+    Defaults.containerRuntimeEndpoint as string,
+  );
+  const endpoint = endpointSetting.value;
+  if (!endpoint.startsWith('unix://')) throw endpointSetting.invalid('must be a unix:// socket of a Docker engine');
+  const addressSetting = setting({ flag: '--address', flagValue: flags.address, field: 'address', fileValue: file?.address, configPath }, Defaults.address as string);
+  const address = addressSetting.value;
+  if (isIP(address) === 0) throw addressSetting.invalid('must be an IP address');
+  const duration = (flag: string, flagValue: string | undefined, field: keyof KubeletConfiguration, fallback: string): number =>
+    durationMs(setting({ flag, flagValue, field, fileValue: file?.[field] as string | undefined, configPath }, fallback));
+  const crashLoopBackOffMax = setting<string>(
+    { field: 'crashLoopBackOff.maxContainerRestartPeriod', fileValue: file?.crashLoopBackOff?.maxContainerRestartPeriod, configPath },
+    Defaults.crashLoopBackOffMax,
+  );
+
+  const options: KubeletOptions = {
+    nodeName,
+    rootDir: flags.rootDir ?? Defaults.rootDir,
+    ...(staticPodPath ? { staticPodPath } : {}),
+    ...(staticPodURL ? { staticPodURL } : {}),
+    staticPodURLHeader: urlHeaders(flags.manifestUrlHeader, file?.staticPodURLHeader),
+    fileCheckFrequencyMs: duration('--file-check-frequency', flags.fileCheckFrequency, 'fileCheckFrequency', Defaults.fileCheckFrequency),
+    httpCheckFrequencyMs: duration('--http-check-frequency', flags.httpCheckFrequency, 'httpCheckFrequency', Defaults.httpCheckFrequency),
+    syncFrequencyMs: duration('--sync-frequency', flags.syncFrequency, 'syncFrequency', Defaults.syncFrequency),
+    address,
+    port: portNumber(setting<string | number>({ flag: '--port', flagValue: flags.port, field: 'port', fileValue: file?.port, configPath }, Defaults.port)),
+    readOnlyPort: portNumber(
+      setting<string | number>({ flag: '--read-only-port', flagValue: flags.readOnlyPort, field: 'readOnlyPort', fileValue: file?.readOnlyPort, configPath }, Defaults.readOnlyPort),
+    ),
+    containerRuntimeEndpoint: endpoint,
+    runtimeRequestTimeoutMs: duration('--runtime-request-timeout', flags.runtimeRequestTimeout, 'runtimeRequestTimeout', Defaults.runtimeRequestTimeout),
+    podInfraContainerImage: flags.podInfraContainerImage ?? Defaults.podInfraContainerImage,
+    podCIDR: cidr(setting<string>({ flag: '--pod-cidr', flagValue: flags.podCidr, field: 'podCIDR', fileValue: file?.podCIDR, configPath }, Defaults.podCIDR)),
+    podNetworkName: network,
+    podBridgeName: network === Defaults.podNetwork ? 'dockerlet0' : network.slice(0, 15),
+    nodeIPs: ipList(setting<string | undefined>({ flag: '--node-ip', flagValue: flags.nodeIp }, undefined)),
+    allowedHostPathPrefixes: absolutePaths(
+      setting<string | readonly string[] | undefined>(
+        { flag: '--allowed-host-path-prefixes', flagValue: flags.allowedHostPathPrefixes, field: 'allowedHostPathPrefixes', fileValue: file?.allowedHostPathPrefixes, configPath },
+        undefined,
+      ),
+    ),
+    evictionMonitoringPeriodMs: EvictionMonitoringPeriodMs,
+    clusterDNS: ipList(
+      setting<string | readonly string[] | undefined>({ flag: '--cluster-dns', flagValue: flags.clusterDns, field: 'clusterDNS', fileValue: file?.clusterDNS, configPath }, undefined),
+    ),
+    clusterDomain: flags.clusterDomain ?? file?.clusterDomain ?? Defaults.clusterDomain,
+    resolvConf: flags.resolvConf ?? file?.resolvConf ?? Defaults.resolvConf,
+    crashLoopBackOffMaxMs: durationMs(crashLoopBackOffMax),
+    containerLogMaxSize: logMaxSize(setting<string>({ field: 'containerLogMaxSize', fileValue: file?.containerLogMaxSize, configPath }, Defaults.containerLogMaxSize)),
+    containerLogMaxFiles: file?.containerLogMaxFiles ?? Defaults.containerLogMaxFiles,
+    plegRelistPeriodMs: PlegRelistPeriodMs,
+  };
+  const cluster = clusterOptions(flags, file, configPath);
+  if (cluster) options.cluster = cluster;
+  const backoffMax = options.crashLoopBackOffMaxMs;
+  if (backoffMax < 1000 || backoffMax > 300_000) throw crashLoopBackOffMax.invalid('must be from 1s to 300s');
+  return { options, ignoredConfigFields: loaded?.ignoredFields ?? [] };
+}

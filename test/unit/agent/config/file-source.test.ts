@@ -1,0 +1,87 @@
+/** FileSource on a real temporary directory and a real watch (no Docker): what it reports, when, and what it logs. */
+import { mkdtemp, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { ManifestObjects } from '../../../../agent/config/read-manifest.js';
+import { FileSource } from '../../../../agent/config/sources/file-source.js';
+import { memoryLogger, type MemoryLogger } from '../../../helpers/memory-logger.js';
+import { waitFor } from '../../../helpers/wait-for.js';
+
+const pod = (name: string): string =>
+  `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.35\n`;
+
+let dir: string;
+let log: MemoryLogger;
+let snapshots: ManifestObjects[];
+let source: FileSource;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dockerlet-file-source-'));
+  log = memoryLogger('debug');
+  snapshots = [];
+  // A rescan period far beyond any test: what is seen here comes from the watch.
+  source = new FileSource({ path: dir, nodeName: 'node-1', checkFrequencyMs: 3_600_000, logger: log.logger, onSnapshot: (objects) => snapshots.push(objects) });
+  await source.start();
+});
+
+afterEach(async () => {
+  await source.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const podNames = (objects: ManifestObjects | undefined): string[] => (objects?.pods ?? []).map((p) => p.metadata.name).sort();
+const latest = (): string[] => podNames(snapshots.at(-1));
+const errors = (): string[] => log.lines.filter((line) => line.level >= 50).map((line) => line.msg);
+const reads = (file: string): number => log.lines.filter((line) => line.msg === 'read static pod manifest' && line['file'] === file).length;
+
+describe('FileSource', () => {
+  test('a file renamed into place is reported as its pod', async () => {
+    await writeFile(join(dir, '.web.tmp'), pod('web'));
+    await rename(join(dir, '.web.tmp'), join(dir, 'web.yaml'));
+    await waitFor('the web pod', () => latest().includes('web-node-1'));
+  });
+
+  test('many files landing at once end in one set holding them all; no snapshot repeats the one before', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `p${i}`);
+    for (const name of names) await writeFile(join(dir, `.${name}.tmp`), pod(name));
+    await Promise.all(names.map((name) => rename(join(dir, `.${name}.tmp`), join(dir, `${name}.yaml`))));
+    await waitFor('all 20 pods', () => latest().length === 20);
+    const initial = snapshots.findIndex((s) => s.pods.length > 0);
+    for (let i = initial + 1; i < snapshots.length; i++) expect(podNames(snapshots[i])).not.toEqual(podNames(snapshots[i - 1]));
+  });
+
+  test('a file written in two steps is not reported as broken in between', async () => {
+    const file = join(dir, 'web.yaml');
+    const handle = await open(file, 'w');
+    const text = pod('web');
+    // Cut inside "containers:" so the first half fails validation (no containers).
+    const cut = text.indexOf('  containers:');
+    await handle.write(text.slice(0, cut));
+    await waitFor('the half-written file to be read', () => reads(file) >= 1);
+    await handle.write(text.slice(cut));
+    await handle.close();
+    await waitFor('the web pod', () => latest().includes('web-node-1'));
+    expect(errors()).toEqual([]);
+  });
+
+  test('a broken file is reported once it stays broken, naming the file and the field, and only once', async () => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n');
+    await waitFor('the error', () => errors().length === 1);
+    expect(errors()[0]).toContain(`${file}: document 1 (Pod "bad"): spec.containers[0].image: Required value`);
+    // The same content again: read, but not reported again.
+    const before = reads(file);
+    await writeFile(file, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n');
+    await waitFor('the rewrite to be read', () => reads(file) > before);
+    expect(errors()).toHaveLength(1);
+  });
+
+  test('deleting a file removes its pods', async () => {
+    await writeFile(join(dir, 'a.yaml'), pod('a'));
+    await writeFile(join(dir, 'b.yaml'), pod('b'));
+    await waitFor('both pods', () => latest().length === 2);
+    await unlink(join(dir, 'a.yaml'));
+    await waitFor('only b', () => latest().join() === 'b-node-1');
+  });
+});

@@ -1,0 +1,237 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import type { DefaultedPod } from '../../../../common/api/types.js';
+import { EvictionManager, type PodEviction } from '../../../../agent/eviction/eviction-manager.js';
+import type { EmptyDirUsage } from '../../../../agent/volumes/volume-manager.js';
+import { deferred, FakeRecorder, pod } from '../../fixtures.js';
+
+const MiB = 1024 * 1024;
+
+/** A volume manager whose emptyDirUsage answers what the test scripts, per pod uid. */
+class FakeVolumes {
+  usage = new Map<string, () => EmptyDirUsage[] | Promise<EmptyDirUsage[]>>();
+  calls: string[] = [];
+
+  async emptyDirUsage(p: DefaultedPod): Promise<EmptyDirUsage[]> {
+    this.calls.push(p.metadata.uid);
+    return (this.usage.get(p.metadata.uid) ?? (() => []))();
+  }
+}
+
+let volumes: FakeVolumes;
+let recorder: FakeRecorder;
+let active: DefaultedPod[];
+let evicted: Array<{ uid: string; eviction: PodEviction | undefined }>;
+let logLines: Array<Record<string, unknown>>;
+let manager: EvictionManager;
+
+beforeEach(() => {
+  volumes = new FakeVolumes();
+  recorder = new FakeRecorder();
+  active = [];
+  evicted = [];
+  logLines = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logLines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      callback();
+    },
+  });
+  manager = new EvictionManager({
+    volumes,
+    activePods: () => active,
+    recorder,
+    // What the manager already knows when it calls back.
+    onEvict: (p) => evicted.push({ uid: p.metadata.uid, eviction: manager.eviction(p.metadata.uid) }),
+    periodMs: 10_000,
+    logger: pino({ level: 'info' }, sink),
+  });
+});
+
+afterEach(() => {
+  manager.stop();
+  vi.useRealTimers();
+});
+
+/** A pod `name` (uid `uid-<name>`) with a disk emptyDir `data` limited to `sizeLimit`. */
+function greedy(name: string, sizeLimit = '1Mi'): DefaultedPod {
+  return pod({ volumes: [{ name: 'data', emptyDir: { sizeLimit } }] }, { name, uid: `uid-${name}` });
+}
+
+const using = (volume: string, usedBytes: number, limitBytes: number): EmptyDirUsage => ({ volume, usedBytes, limitBytes });
+const message = 'Usage of EmptyDir volume "data" exceeds the limit "1Mi". ';
+
+describe('EvictionManager.check', () => {
+  test('a pod over its emptyDir limit is evicted with upstream\'s message, an Evicted Warning event and one onEvict', async () => {
+    const p = greedy('web');
+    active = [p];
+    volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);
+    await manager.check();
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message });
+    expect(recorder.events).toEqual([
+      { object: { kind: 'Pod', uid: 'uid-web', name: 'web', namespace: 'default' }, type: 'Warning', reason: 'Evicted', message },
+    ]);
+    expect(evicted).toEqual([{ uid: 'uid-web', eviction: { reason: 'Evicted', message } }]);
+  });
+
+  test('an evicted pod is evicted once: later checks neither measure it nor record anything', async () => {
+    active = [greedy('web')];
+    volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);
+    await manager.check();
+    await manager.check();
+    await manager.check();
+    expect(volumes.calls).toEqual(['uid-web']);
+    expect(recorder.reasons()).toEqual(['Evicted']);
+    expect(evicted).toHaveLength(1);
+  });
+
+  test('the message names the limit as the spec writes it, with its trailing space', async () => {
+    active = [greedy('web', '500M')];
+    volumes.usage.set('uid-web', () => [using('data', 600_000_000, 500_000_000)]);
+    await manager.check();
+    expect(manager.eviction('uid-web')?.message).toBe('Usage of EmptyDir volume "data" exceeds the limit "500M". ');
+  });
+
+  test('with several volumes over their limits, the first in the spec is named', async () => {
+    const p = pod(
+      {
+        volumes: [
+          { name: 'first', emptyDir: { sizeLimit: '1Mi' } },
+          { name: 'second', emptyDir: { sizeLimit: '2Mi' } },
+        ],
+      },
+      { name: 'web', uid: 'uid-web' },
+    );
+    active = [p];
+    volumes.usage.set('uid-web', () => [using('first', 2 * MiB, MiB), using('second', 3 * MiB, 2 * MiB)]);
+    await manager.check();
+    expect(manager.eviction('uid-web')?.message).toBe('Usage of EmptyDir volume "first" exceeds the limit "1Mi". ');
+  });
+
+  test('a pod under its limit is left alone', async () => {
+    active = [greedy('web')];
+    volumes.usage.set('uid-web', () => [using('data', MiB - 1, MiB)]);
+    await manager.check();
+    expect(manager.eviction('uid-web')).toBeUndefined();
+    expect(recorder.events).toEqual([]);
+    expect(evicted).toEqual([]);
+  });
+
+  test('usage exactly at the limit is not over it', async () => {
+    active = [greedy('web')];
+    volumes.usage.set('uid-web', () => [using('data', MiB, MiB)]);
+    await manager.check();
+    expect(manager.eviction('uid-web')).toBeUndefined();
+  });
+
+  test('a limit of zero never evicts (upstream: size.Sign() == 1)', async () => {
+    active = [greedy('web', '0')];
+    volumes.usage.set('uid-web', () => [using('data', 4096, 0)]);
+    await manager.check();
+    expect(manager.eviction('uid-web')).toBeUndefined();
+  });
+
+  test('each active pod is judged on its own', async () => {
+    active = [greedy('small'), greedy('big'), greedy('also-big')];
+    volumes.usage.set('uid-small', () => [using('data', 10, MiB)]);
+    volumes.usage.set('uid-big', () => [using('data', 2 * MiB, MiB)]);
+    volumes.usage.set('uid-also-big', () => [using('data', 5 * MiB, MiB)]);
+    await manager.check();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-big', 'uid-also-big']);
+    expect(manager.eviction('uid-small')).toBeUndefined();
+  });
+
+  test('a failing measurement is logged and skipped; the other pods are still checked', async () => {
+    active = [greedy('broken'), greedy('web')];
+    volumes.usage.set('uid-broken', () => Promise.reject(new Error('EACCES: permission denied, scandir \'/x\'')));
+    volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);
+    await manager.check();
+    expect(manager.eviction('uid-broken')).toBeUndefined();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-web']);
+    const warnings = logLines.filter((line) => line.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      component: 'eviction-manager',
+      pod: 'broken',
+      podUID: 'uid-broken',
+      err: "EACCES: permission denied, scandir '/x'",
+      msg: 'measuring emptyDir usage failed',
+    });
+  });
+
+  test('check() while a check runs does nothing more', async () => {
+    const measured = deferred<EmptyDirUsage[]>();
+    active = [greedy('web')];
+    volumes.usage.set('uid-web', () => measured.promise);
+    const first = manager.check();
+    await manager.check();
+    expect(volumes.calls).toEqual(['uid-web']);
+    measured.resolve([using('data', 3 * MiB, MiB)]);
+    await first;
+    expect(evicted).toHaveLength(1);
+  });
+
+  test('once a check is done, the next one runs', async () => {
+    active = [greedy('web')];
+    volumes.usage.set('uid-web', () => [using('data', 10, MiB)]);
+    await manager.check();
+    volumes.usage.set('uid-web', () => [using('data', 2 * MiB, MiB)]);
+    await manager.check();
+    expect(volumes.calls).toEqual(['uid-web', 'uid-web']);
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-web']);
+  });
+
+  test('a failed measurement does not leave the manager stuck as checking', async () => {
+    active = [greedy('web')];
+    volumes.usage.set('uid-web', () => Promise.reject(new Error('boom')));
+    await manager.check();
+    volumes.usage.set('uid-web', () => [using('data', 2 * MiB, MiB)]);
+    await manager.check();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-web']);
+  });
+});
+
+describe('EvictionManager.eviction and forget', () => {
+  test('eviction(uid) is undefined for a pod never evicted', () => {
+    expect(manager.eviction('uid-web')).toBeUndefined();
+  });
+
+  test('eviction(uid) returns the eviction until forget(uid)', async () => {
+    active = [greedy('web')];
+    volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);
+    await manager.check();
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message });
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message });
+    manager.forget('uid-web');
+    expect(manager.eviction('uid-web')).toBeUndefined();
+  });
+
+  test('forget of one pod keeps the others\' evictions', async () => {
+    active = [greedy('a'), greedy('b')];
+    volumes.usage.set('uid-a', () => [using('data', 3 * MiB, MiB)]);
+    volumes.usage.set('uid-b', () => [using('data', 3 * MiB, MiB)]);
+    await manager.check();
+    manager.forget('uid-a');
+    expect(manager.eviction('uid-a')).toBeUndefined();
+    expect(manager.eviction('uid-b')).toEqual({ reason: 'Evicted', message });
+  });
+});
+
+describe('EvictionManager.start and stop', () => {
+  test('start checks every periodMs; stop ends it', async () => {
+    vi.useFakeTimers();
+    active = [greedy('web')];
+    volumes.usage.set('uid-web', () => [using('data', 10, MiB)]);
+    manager.start();
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(volumes.calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(volumes.calls).toEqual(['uid-web']);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(volumes.calls).toEqual(['uid-web', 'uid-web']);
+    manager.stop();
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(volumes.calls).toEqual(['uid-web', 'uid-web']);
+  });
+});
