@@ -5,7 +5,9 @@
  */
 import type { Container, DefaultedPod, Secret } from '../../common/api/types.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
-import { milliCpu, parseQuantity } from '../../common/api/quantity.js';
+import { podFieldValue } from '../fieldpath/field-path.js';
+import { resourceFieldRefValue } from '../fieldpath/resource-field.js';
+import type { NodeAllocatable } from '../node/node-facts.js';
 import type { ServiceEnvResult } from './service-env.js';
 
 
@@ -14,7 +16,7 @@ export interface EnvContext {
   podIPs: readonly string[];
   hostIPs: readonly string[];
   /** What an unset limit stands for in resourceFieldRef: the node's allocatable. */
-  nodeAllocatable: { milliCpu: number; memoryBytes: number; ephemeralStorageBytes: number };
+  nodeAllocatable: NodeAllocatable;
   objects: ConfigObjectLookup;
   /** The pod's service link variables (serviceEnvFor: enableServiceLinks already applied). */
   serviceEnv: ServiceEnvResult;
@@ -63,56 +65,6 @@ function secretKeys(secret: Secret): string[] {
   return [...new Set([...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})])];
 }
 
-/** The value of a downward API field path (env form: labels and annotations by key only). */
-export function fieldRefValue(fieldPath: string, ctx: Pick<EnvContext, 'pod' | 'podIPs' | 'hostIPs'>): string | undefined {
-  const { pod } = ctx;
-  const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
-  if (keyed) return (keyed[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[keyed[2]!] ?? '';
-  switch (fieldPath) {
-    case 'metadata.name':
-      return pod.metadata.name;
-    case 'metadata.namespace':
-      return pod.metadata.namespace;
-    case 'metadata.uid':
-      return pod.metadata.uid;
-    case 'spec.nodeName':
-      return pod.spec.nodeName ?? '';
-    case 'spec.serviceAccountName':
-      return pod.spec.serviceAccountName ?? '';
-    case 'status.hostIP':
-      return ctx.hostIPs[0] ?? '';
-    case 'status.hostIPs':
-      return ctx.hostIPs.join(',');
-    case 'status.podIP':
-      return ctx.podIPs[0] ?? '';
-    case 'status.podIPs':
-      return ctx.podIPs.join(',');
-    default:
-      return undefined;
-  }
-}
-
-/** resourceFieldRef: the container's limit or request in units of `divisor`, rounded up. */
-export function resourceFieldValue(
-  container: Container,
-  resource: string,
-  divisor: string | number | undefined,
-  nodeAllocatable: EnvContext['nodeAllocatable'],
-): string {
-  const [kind, name] = resource.split('.') as ['limits' | 'requests', string];
-  const declared = container.resources?.[kind]?.[name];
-  // An unset or zero limit stands for the node's allocatable (MergeContainerResourceLimits).
-  const useAllocatable = kind === 'limits' && (declared === undefined || parseQuantity(declared) === 0);
-  if (name === 'cpu') {
-    const milli = useAllocatable ? nodeAllocatable.milliCpu : declared !== undefined ? (milliCpu(declared) ?? 0) : 0;
-    const divisorMilli = milliCpu(divisor ?? '1') || 1000;
-    return String(Math.ceil(milli / divisorMilli));
-  }
-  const fallback = name === 'memory' ? nodeAllocatable.memoryBytes : nodeAllocatable.ephemeralStorageBytes;
-  const bytes = useAllocatable ? fallback : declared !== undefined ? (parseQuantity(declared) ?? 0) : 0;
-  return String(Math.ceil(bytes / (parseQuantity(divisor ?? '1') || 1)));
-}
-
 export function makeEnvironment(container: Container, ctx: EnvContext): EnvResult {
   const { pod, objects } = ctx;
   const namespace = pod.metadata.namespace;
@@ -145,14 +97,10 @@ export function makeEnvironment(container: Container, ctx: EnvContext): EnvResul
       values.set(variable.name, expandVariables(variable.value ?? '', (name) => values.get(name)));
       continue;
     }
-    if (from.fieldRef) {
-      values.set(variable.name, fieldRefValue(from.fieldRef.fieldPath, ctx) ?? '');
-    } else if (from.resourceFieldRef) {
-      const target = from.resourceFieldRef.containerName
-        ? [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === from.resourceFieldRef!.containerName)
-        : container;
-      if (!target) return { ok: false, message: `resourceFieldRef: container "${from.resourceFieldRef.containerName}" not found in pod` };
-      values.set(variable.name, resourceFieldValue(target, from.resourceFieldRef.resource, from.resourceFieldRef.divisor, ctx.nodeAllocatable));
+    if (from.fieldRef || from.resourceFieldRef) {
+      const field = from.fieldRef ? podFieldValue(from.fieldRef.fieldPath, ctx) : resourceFieldRefValue(pod, from.resourceFieldRef!, container, ctx.nodeAllocatable);
+      if (!field.ok) return field;
+      values.set(variable.name, field.value);
     } else if (from.configMapKeyRef) {
       const ref = from.configMapKeyRef;
       const configMap = objects.configMap(namespace, ref.name!);

@@ -14,7 +14,8 @@ import { errorMessage } from '../../common/api/errors.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
 import type { ImageManager } from '../images/image-manager.js';
 import { etcHostsContent } from '../network/etc-hosts.js';
-import { formatResolvConf, podResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
+import { formatResolvConf, podResolvConf } from '../network/resolv-conf.js';
+import type { NodeFacts } from '../node/node-facts.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { HandlerRunner } from '../lifecycle/handler-runner.js';
 import { podRef, type ContainerKind, type ContainerRuntime, type Mount, type PodRef, type RuntimeContainerStatus, type RuntimePodStatus } from '../runtime/runtime.js';
@@ -36,14 +37,6 @@ const SandboxRetryMs = 10_000;
 /** How soon a pod whose volumes could not be set up tries again. */
 const VolumeRetryMs = 5_000;
 const ConfigErrorRetryMs = 10_000;
-
-export interface NodeFacts {
-  name: string;
-  hostIPs: readonly string[];
-  allocatable: EnvContext['nodeAllocatable'];
-  clusterDns: ClusterDns;
-  hostResolvConf: ResolvConf;
-}
 
 export interface PodSyncerOptions {
   runtime: ContainerRuntime;

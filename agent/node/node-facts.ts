@@ -1,8 +1,22 @@
 /** Facts about this node the agent needs: its addresses, its allocatable resources, its resolvers. */
 import { readFile, statfs } from 'node:fs/promises';
 import { availableParallelism, networkInterfaces, totalmem } from 'node:os';
-import { parseResolvConf, type ClusterDns } from '../network/resolv-conf.js';
-import type { NodeFacts } from '../kuberuntime/sync-pod.js';
+import { parseResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
+
+/** The node's resources: what an unset container limit stands for, and what the node's capacity says. */
+export interface NodeAllocatable {
+  milliCpu: number;
+  memoryBytes: number;
+  ephemeralStorageBytes: number;
+}
+
+export interface NodeFacts {
+  name: string;
+  hostIPs: readonly string[];
+  allocatable: NodeAllocatable;
+  clusterDns: ClusterDns;
+  hostResolvConf: ResolvConf;
+}
 
 /** Interfaces that belong to containers or bridges, never the node's own address. */
 const VirtualInterface = /^(lo|docker\d*|dockerlet\d*|br-|veth|cni|flannel|cali|virbr)/;
@@ -21,7 +35,7 @@ export function nodeIPs(configured: readonly string[]): string[] {
 }
 
 /** The machine's CPUs, memory and the root dir's filesystem size: the node's capacity. */
-export function machineResources(rootDirFs: { blocks: number; bsize: number }): NodeFacts['allocatable'] {
+export function machineResources(rootDirFs: { blocks: number; bsize: number }): NodeAllocatable {
   return { milliCpu: availableParallelism() * 1000, memoryBytes: totalmem(), ephemeralStorageBytes: rootDirFs.blocks * rootDirFs.bsize };
 }
 

@@ -6,8 +6,9 @@
  * kubelet computes it) and /proc/vmstat (page faults), the root dir's file system from statfs,
  * and the process limits (the lower of pid_max and threads-max) and count from /proc/loadavg.
  */
-import { readFile, statfs } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { meminfoBytes } from '../node/node-observation.js';
+import { fsInfo } from '../volumes/fs-usage.js';
 import type { CpuSample, FsStats, MemoryStats } from './summary.js';
 
 const NanosPerTick = 1e7;
@@ -39,18 +40,6 @@ export function nodeMemory(meminfo: string, vmstat: string): MemoryStats {
   };
 }
 
-export async function fileSystemStats(path: string): Promise<FsStats> {
-  const fs = await statfs(path);
-  return {
-    availableBytes: fs.bavail * fs.bsize,
-    capacityBytes: fs.blocks * fs.bsize,
-    usedBytes: (fs.blocks - fs.bfree) * fs.bsize,
-    inodesFree: fs.ffree,
-    inodes: fs.files,
-    inodesUsed: fs.files - fs.ffree,
-  };
-}
-
 export interface NodeReading {
   startTime: number;
   cpu: CpuSample;
@@ -67,7 +56,7 @@ export async function readNodeStats(rootDir: string, now: number): Promise<NodeR
     readFile('/proc/sys/kernel/pid_max', 'utf8'),
     readFile('/proc/sys/kernel/threads-max', 'utf8'),
     readFile('/proc/loadavg', 'utf8'),
-    fileSystemStats(rootDir),
+    fsInfo(rootDir),
   ]);
   return {
     startTime: bootTime(procStat),

@@ -7,16 +7,14 @@
  * A pod's volumes go with its directory, tmpfs mounts unmounted first; hostPath contents are
  * never touched.
  */
-import { lstat, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { DefaultedPod, Volume } from '../../common/api/types.js';
 import { errorMessage } from '../../common/api/errors.js';
 import { parseQuantity } from '../../common/api/quantity.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
-import type { EnvContext } from '../envvars/env.js';
+import type { NodeAllocatable } from '../node/node-facts.js';
 import { systemClock, type Clock } from '../../common/util/clock.js';
-import { fileSystemStats } from '../stats/node-stats.js';
-import type { FsStats } from '../stats/summary.js';
+import { diskUsage, fsInfo, type FsInfo } from './fs-usage.js';
 import { unmountAll } from './mounts.js';
 import { configMapPlugin } from './plugins/config-map.js';
 import { downwardApiPlugin } from './plugins/downward-api.js';
@@ -35,6 +33,9 @@ export interface MountedVolume {
 
 export type PodVolumes = { ok: true; volumes: Map<string, MountedVolume> } | { ok: false; volume: string; message: string };
 
+/** A volume's usage: the bytes below it, and its file system's size, free space and inodes. */
+export type VolumeStats = Omit<FsInfo, 'inodesUsed'> & { name: string };
+
 export interface EmptyDirUsage {
   volume: string;
   usedBytes: number;
@@ -44,7 +45,7 @@ export interface EmptyDirUsage {
 export interface VolumeManagerOptions {
   rootDir: RootDir;
   allowedHostPathPrefixes: readonly string[];
-  nodeAllocatable: EnvContext['nodeAllocatable'];
+  nodeAllocatable: NodeAllocatable;
   clock?: Clock;
 }
 
@@ -111,13 +112,13 @@ export class VolumeManager {
    * it, measured at most once a minute, and its file system's size and free space and inodes. A
    * volume not set up yet is left out.
    */
-  async volumeStats(pod: DefaultedPod): Promise<Array<FsStats & { name: string }>> {
-    const stats: Array<FsStats & { name: string }> = [];
+  async volumeStats(pod: DefaultedPod): Promise<VolumeStats[]> {
+    const stats: VolumeStats[] = [];
     for (const volume of pod.spec.volumes ?? []) {
       const plugin = pluginFor(volume);
       if (plugin === hostPathPlugin) continue;
       const dir = this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name);
-      const fs = await fileSystemStats(dir).catch(() => undefined);
+      const fs = await fsInfo(dir).catch(() => undefined);
       if (!fs) continue;
       // The file system's inodes in use are not the volume's (upstream counts those with du --inodes): left out.
       const { inodesUsed: _fileSystemInodesUsed, ...fileSystem } = fs;
@@ -151,30 +152,4 @@ export class VolumeManager {
     }
     return usage;
   }
-}
-
-/**
- * Bytes of disk used below `path` as upstream's fs.DiskUsage counts them: allocated blocks,
- * symlinks not followed, a file with several hard links counted once, nothing on another
- * file system (a mount inside the volume) counted. Files that vanish meanwhile count nothing.
- */
-async function diskUsage(path: string): Promise<number> {
-  const top = await lstat(path, { bigint: true }).catch(() => undefined);
-  if (!top) return 0;
-  const seen = new Set<bigint>();
-  const walk = async (entry: string): Promise<number> => {
-    const info = await lstat(entry, { bigint: true }).catch(() => undefined);
-    if (!info || info.dev !== top.dev) return 0;
-    if (info.nlink > 1n && !info.isDirectory()) {
-      if (seen.has(info.ino)) return 0;
-      seen.add(info.ino);
-    }
-    let total = Number(info.blocks) * 512;
-    if (info.isDirectory()) {
-      const names = await readdir(entry).catch(() => []);
-      for (const name of names) total += await walk(join(entry, name));
-    }
-    return total;
-  };
-  return walk(path);
 }

@@ -1,4 +1,4 @@
-/** Kubernetes API types used across the agent (JSON shapes, from kubernetes-types). */
+/** Kubernetes API types used by the agent and the proxy (JSON shapes, from kubernetes-types). */
 export type {
   Pod,
   PodSpec,
@@ -30,6 +30,7 @@ export type {
   VolumeProjection,
   ServiceAccountTokenProjection,
   HostPathVolumeSource,
+  ResourceFieldSelector,
   Node,
   NodeCondition,
   NodeStatus,

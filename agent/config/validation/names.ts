@@ -34,14 +34,34 @@ export const portName = z
 
 export const portNumber = z.number().int().min(1).max(65535);
 
-export function isQualifiedName(key: string): boolean {
-  const slash = key.lastIndexOf('/');
-  const name = slash === -1 ? key : key.slice(slash + 1);
-  if (name.length === 0 || name.length > 63 || !QualifiedNamePart.test(name)) return false;
-  if (slash === -1) return true;
-  const prefix = key.slice(0, slash);
-  return prefix.length > 0 && prefix.length <= 253 && Dns1123Subdomain.test(prefix);
+const QualifiedNameRegexError =
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const Dns1123SubdomainError =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
+/** validation.IsQualifiedName: its list of errors (empty when `value` is a qualified name). */
+export function qualifiedNameErrors(value: string): string[] {
+  const parts = value.split('/');
+  if (parts.length > 2) {
+    return [`a qualified name ${QualifiedNameRegexError} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
+  }
+  const errors: string[] = [];
+  const name = parts.length === 2 ? parts[1]! : parts[0]!;
+  if (parts.length === 2) {
+    const prefix = parts[0]!;
+    if (prefix.length === 0) errors.push('prefix part must be non-empty');
+    else {
+      if (prefix.length > 253) errors.push('prefix part must be no more than 253 characters');
+      if (!Dns1123Subdomain.test(prefix)) errors.push(`prefix part ${Dns1123SubdomainError}`);
+    }
+  }
+  if (name.length === 0) errors.push('name part must be non-empty');
+  else if (name.length > 63) errors.push('name part must be no more than 63 characters');
+  if (!QualifiedNamePart.test(name)) errors.push(`name part ${QualifiedNameRegexError}`);
+  return errors;
 }
+
+export const isQualifiedName = (key: string): boolean => qualifiedNameErrors(key).length === 0;
 
 /** A valid label value: at most 63 characters, alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric (or empty). */
 export const isLabelValue = (value: string): boolean => value.length <= 63 && LabelValue.test(value);

@@ -4,7 +4,7 @@
  */
 import { Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { queryFlag, queryInt } from '../app.js';
+import { queryFlag, queryInt } from '../query.js';
 import type { KubeletApi } from '../kubelet-api.js';
 
 interface Params {

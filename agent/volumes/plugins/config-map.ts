@@ -1,7 +1,36 @@
-/** configMap (pkg/volume/configmap): the ConfigMap's keys as files, updated in place when it changes. */
-import { configMapPayload } from '../projections.js';
-import { writePayloadVolume } from './payload-volume.js';
+/**
+ * configMap (pkg/volume/configmap: SetUpAt + MakePayload): the ConfigMap's keys as files, updated
+ * in place when it changes.
+ */
+import type { ConfigMap, ConfigMapVolumeSource, KeyToPath } from '../../../common/api/types.js';
+import { DefaultVolumeFileMode, keyedPayload, result, writePayloadVolume, type Collected, type PayloadResult } from './payload-volume.js';
 import type { VolumePlugin } from './volume-plugin.js';
+
+/** A ConfigMap's keys: data (UTF-8), then binaryData (base64 in JSON). */
+export function configMapEntries(configMap: ConfigMap): Map<string, Buffer> {
+  const entries = new Map<string, Buffer>();
+  for (const [key, value] of Object.entries(configMap.data ?? {})) entries.set(key, Buffer.from(value, 'utf8'));
+  for (const [key, value] of Object.entries(configMap.binaryData ?? {})) entries.set(key, Buffer.from(value, 'base64'));
+  return entries;
+}
+
+export function collectConfigMap(
+  name: string,
+  items: readonly KeyToPath[] | undefined,
+  optional: boolean,
+  configMap: ConfigMap | undefined,
+  defaultMode: number,
+): Collected {
+  // A missing optional ConfigMap stands for an empty one (SetUpAt).
+  if (!configMap && !optional) return { payload: new Map(), errors: [`configmap "${name}" not found`] };
+  const entries = configMap ? configMapEntries(configMap) : new Map<string, Buffer>();
+  return keyedPayload(items, entries, defaultMode, optional, (key) => `configmap references non-existent config key: ${key}`);
+}
+
+/** A configMap volume's files. `configMap` is the object the source names, if there is one. */
+export function configMapPayload(source: ConfigMapVolumeSource, configMap: ConfigMap | undefined): PayloadResult {
+  return result(collectConfigMap(source.name ?? '', source.items, source.optional === true, configMap, source.defaultMode ?? DefaultVolumeFileMode));
+}
 
 export const configMapPlugin: VolumePlugin = {
   name: 'configmap',

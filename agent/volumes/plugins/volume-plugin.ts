@@ -4,7 +4,7 @@
  */
 import type { DefaultedPod, ServiceAccountTokenProjection, Volume } from '../../../common/api/types.js';
 import type { ConfigObjectLookup } from '../../config/config-objects.js';
-import type { EnvContext } from '../../envvars/env.js';
+import type { NodeAllocatable } from '../../node/node-facts.js';
 
 export type TokenResult = { ok: true; token: string } | { ok: false; message: string };
 
@@ -19,7 +19,7 @@ export interface VolumeContext {
   /** The volume's own directory: pods/<uid>/volumes/kubernetes.io~<plugin>/<name>. */
   dir: string;
   objects: ConfigObjectLookup;
-  nodeAllocatable: EnvContext['nodeAllocatable'];
+  nodeAllocatable: NodeAllocatable;
   /** The node's allow-list of hostPath prefixes; empty allows every path. */
   allowedHostPathPrefixes: readonly string[];
   /** Service account tokens, for a pod that may have them (one from the API server). */

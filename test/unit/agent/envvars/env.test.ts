@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { ConfigMap, Container, Secret } from '../../../../common/api/types.js';
-import { expandVariables, fieldRefValue, makeEnvironment, resourceFieldValue, type EnvContext } from '../../../../agent/envvars/env.js';
+import { expandVariables, makeEnvironment, type EnvContext } from '../../../../agent/envvars/env.js';
 import { ctr, pod } from '../../fixtures.js';
 
 describe('expandVariables (third_party/forked/golang/expansion)', () => {
@@ -200,76 +200,6 @@ describe('makeEnvironment', () => {
 
   test('resourceFieldRef naming a container that does not exist fails', () => {
     const container = ctr('c', { env: [{ name: 'CPU', valueFrom: { resourceFieldRef: { containerName: 'ghost', resource: 'limits.cpu' } } }] });
-    expect(makeEnvironment(container, context())).toEqual({ ok: false, message: 'resourceFieldRef: container "ghost" not found in pod' });
-  });
-});
-
-describe('fieldRefValue', () => {
-  const p = pod({ serviceAccountName: 'robot', nodeName: 'node-1' }, { labels: { app: 'web' }, annotations: { note: 'hi' } });
-  const ctx = { pod: p, podIPs: ['10.244.0.5', 'fd00::5'], hostIPs: ['192.168.1.10', 'fd00::10'] };
-
-  test.each([
-    ['metadata.name', 'web'],
-    ['metadata.namespace', 'default'],
-    ['metadata.uid', 'uid-1'],
-    ["metadata.labels['app']", 'web'],
-    ["metadata.annotations['note']", 'hi'],
-    ["metadata.labels['missing']", ''],
-    ['spec.nodeName', 'node-1'],
-    ['spec.serviceAccountName', 'robot'],
-    ['status.hostIP', '192.168.1.10'],
-    ['status.hostIPs', '192.168.1.10,fd00::10'],
-    ['status.podIP', '10.244.0.5'],
-    ['status.podIPs', '10.244.0.5,fd00::5'],
-  ])('%s is %j', (fieldPath, value) => {
-    expect(fieldRefValue(fieldPath, ctx)).toBe(value);
-  });
-
-  test('an unknown field path has no value', () => {
-    expect(fieldRefValue('spec.hostname', ctx)).toBeUndefined();
-  });
-
-  test('a pod without an IP yet gives empty strings', () => {
-    expect([fieldRefValue('status.podIP', { ...ctx, podIPs: [] }), fieldRefValue('status.podIPs', { ...ctx, podIPs: [] })]).toEqual(['', '']);
-  });
-});
-
-describe('resourceFieldValue', () => {
-  const limited = ctr('c', { resources: { limits: { cpu: '1500m', memory: '100Mi', 'ephemeral-storage': '1Gi' }, requests: { cpu: '250m', memory: '64Mi' } } });
-
-  test.each([
-    ['limits.cpu', undefined, '2'],
-    ['limits.cpu', '1m', '1500'],
-    ['limits.cpu', '100m', '15'],
-    ['requests.cpu', '1m', '250'],
-    ['requests.cpu', undefined, '1'],
-    ['limits.memory', undefined, String(100 * 2 ** 20)],
-    ['limits.memory', '1Mi', '100'],
-    ['limits.memory', '1M', '105'],
-    ['requests.memory', '1Mi', '64'],
-    ['limits.ephemeral-storage', '1Mi', '1024'],
-  ])('%s with divisor %s is %s (rounded up)', (resource, divisor, value) => {
-    expect(resourceFieldValue(limited, resource, divisor, allocatable)).toBe(value);
-  });
-
-  test('an unset limit falls back to the node allocatable', () => {
-    const bare = ctr('c');
-    expect(resourceFieldValue(bare, 'limits.cpu', '1m', allocatable)).toBe('4000');
-    expect(resourceFieldValue(bare, 'limits.memory', '1Gi', allocatable)).toBe('8');
-    expect(resourceFieldValue(bare, 'limits.ephemeral-storage', '1Gi', allocatable)).toBe('100');
-  });
-
-  test('a zero limit falls back to the node allocatable too (MergeContainerResourceLimits)', () => {
-    expect(resourceFieldValue(ctr('c', { resources: { limits: { cpu: '0' } } }), 'limits.cpu', '1m', allocatable)).toBe('4000');
-  });
-
-  test('an unset request is 0', () => {
-    expect(resourceFieldValue(ctr('c'), 'requests.memory', undefined, allocatable)).toBe('0');
-    expect(resourceFieldValue(ctr('c'), 'requests.cpu', '1m', allocatable)).toBe('0');
-  });
-
-  test('a zero divisor counts as 1', () => {
-    expect(resourceFieldValue(limited, 'limits.memory', '0', allocatable)).toBe(String(100 * 2 ** 20));
-    expect(resourceFieldValue(limited, 'limits.cpu', '0', allocatable)).toBe('2');
+    expect(makeEnvironment(container, context())).toEqual({ ok: false, message: 'container ghost not found' });
   });
 });

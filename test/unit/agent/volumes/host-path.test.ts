@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { checkHostPath, goPathError, hostPathAllowed, type HostPathType } from '../../../../agent/volumes/host-path.js';
+import { checkHostPath, goPathError, hostPathAllowed, type HostPathType } from '../../../../agent/volumes/plugins/host-path.js';
 
 /** A block device of this host, found under /dev (undefined when there is none to stat). */
 const blockDevice = ((): string | undefined => {

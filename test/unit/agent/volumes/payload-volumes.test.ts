@@ -2,17 +2,12 @@ import { describe, expect, test } from 'vitest';
 import type { ConfigMap, Secret } from '../../../../common/api/types.js';
 import type { Payload } from '../../../../agent/volumes/atomic-writer.js';
 import { aggregateMessage } from '../../../../common/api/errors.js';
-import {
-  configMapPayload,
-  downwardApiPayload,
-  fieldPathValue,
-  formatMap,
-  goQuote,
-  projectedPayload,
-  secretPayload,
-  type ObjectLookup,
-  type PayloadResult,
-} from '../../../../agent/volumes/projections.js';
+import type { ConfigObjectLookup } from '../../../../agent/config/config-objects.js';
+import { configMapPayload } from '../../../../agent/volumes/plugins/config-map.js';
+import { downwardApiPayload } from '../../../../agent/volumes/plugins/downward-api.js';
+import type { PayloadResult } from '../../../../agent/volumes/plugins/payload-volume.js';
+import { projectedPayload } from '../../../../agent/volumes/plugins/projected.js';
+import { secretPayload } from '../../../../agent/volumes/plugins/secret.js';
 import { ctr, pod } from '../../fixtures.js';
 
 const allocatable = { milliCpu: 4000, memoryBytes: 8 * 2 ** 30, ephemeralStorageBytes: 100 * 2 ** 30 };
@@ -124,80 +119,6 @@ describe('secretPayload (secret.go MakePayload)', () => {
   test('in an optional source, an item naming a missing key is skipped', () => {
     const result = secretPayload({ secretName: 'credentials', optional: true, items: [{ key: 'token', path: 't' }, { key: 'username', path: 'u' }] }, credentials);
     expect(files(result)).toEqual({ u: ['admin', 0o644] });
-  });
-});
-
-describe('goQuote (strconv.Quote)', () => {
-  test.each([
-    ['plain', '"plain"'],
-    ['', '""'],
-    ['say "hi"', '"say \\"hi\\""'],
-    ['back\\slash', '"back\\\\slash"'],
-    ['a\nb\tc\rd', '"a\\nb\\tc\\rd"'],
-    ['\u0007\b\f\v', '"\\a\\b\\f\\v"'],
-    ['\u0000\u001b\u007f', '"\\x00\\x1b\\x7f"'],
-    ['héllo wörld 日本', '"héllo wörld 日本"'],
-    ['emoji 😀', '"emoji 😀"'],
-    ['\u0085\u00a0\u200b', '"\\u0085\\u00a0\\u200b"'],
-    ['\u{e0001}', '"\\U000e0001"'],
-    ['lone \ud800', '"lone \ufffd"'],
-  ])('%j -> %s', (input, quoted) => {
-    expect(goQuote(input)).toBe(quoted);
-  });
-});
-
-describe('formatMap (fieldpath.FormatMap)', () => {
-  test('sorted key="value" lines, values %q-quoted, no trailing newline', () => {
-    expect(formatMap({ zone: 'b', app: 'web', 'example.com/note': 'line1\nline2 "q"' })).toBe(
-      'app="web"\nexample.com/note="line1\\nline2 \\"q\\""\nzone="b"',
-    );
-  });
-
-  test('an empty or missing map is the empty string', () => {
-    expect(formatMap({})).toBe('');
-    expect(formatMap(undefined)).toBe('');
-  });
-
-  test('keys sort by bytes, upper case before lower case', () => {
-    expect(formatMap({ b: '1', B: '2', a: '3' })).toBe('B="2"\na="3"\nb="1"');
-  });
-});
-
-describe('fieldPathValue (ExtractFieldPathAsString)', () => {
-  const p = pod({}, { labels: { app: 'web', tier: 'front' }, annotations: { 'example.com/owner': 'team "a"' } });
-
-  test.each([
-    ['metadata.name', 'web'],
-    ['metadata.namespace', 'default'],
-    ['metadata.uid', 'uid-1'],
-    ['metadata.labels', 'app="web"\ntier="front"'],
-    ['metadata.annotations', 'example.com/owner="team \\"a\\""'],
-    ["metadata.labels['tier']", 'front'],
-    ["metadata.annotations['example.com/owner']", 'team "a"'],
-    ["metadata.labels['absent']", ''],
-  ])('%s', (fieldPath, value) => {
-    expect(fieldPathValue(p, fieldPath)).toEqual({ ok: true, value });
-  });
-
-  test('a field outside metadata is unsupported in a volume', () => {
-    expect(fieldPathValue(p, 'spec.nodeName')).toEqual({ ok: false, message: 'unsupported fieldPath: spec.nodeName' });
-  });
-
-  test('a subscript on another field is refused', () => {
-    expect(fieldPathValue(p, "metadata.name['x']")).toEqual({ ok: false, message: 'fieldPath "metadata.name[\'x\']" does not support subscript' });
-  });
-
-  test('a subscript that is not a qualified name is refused with IsQualifiedName\'s error', () => {
-    expect(fieldPathValue(p, "metadata.labels['-bad']")).toEqual({
-      ok: false,
-      message:
-        "invalid key subscript in metadata.labels['-bad']: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
-    });
-  });
-
-  test('annotation subscripts are checked in lower case, so an upper-case prefix is fine', () => {
-    const q = pod({}, { annotations: { 'Example.com/Owner': 'x' } });
-    expect(fieldPathValue(q, "metadata.annotations['Example.com/Owner']")).toEqual({ ok: true, value: 'x' });
   });
 });
 
@@ -326,7 +247,7 @@ describe('aggregateMessage (utilerrors.NewAggregate)', () => {
 
 describe('projectedPayload (projected.go collectData)', () => {
   const p = pod({ containers: [ctr('main', { resources: { limits: { memory: '256Mi' } } })] }, { labels: { app: 'web' } });
-  const objects: ObjectLookup = {
+  const objects: ConfigObjectLookup = {
     configMap: (namespace, name) => (namespace === 'default' && name === 'settings' ? settings : undefined),
     secret: (namespace, name) => (namespace === 'default' && name === 'credentials' ? credentials : undefined),
   };
