@@ -1,9 +1,9 @@
 /**
- * Everything --kubeconfig adds to the agent, put together in one place: the node's side
- * (registration, status, Lease), the API server as a pod source with the ConfigMaps, Secrets and
- * Services its pods use, pod statuses written back (API pods' own objects, static pods' mirrors), and
- * Events posted. The kubelet hands it its pod config, status manager, object store and event
- * recorder; it never stops the agent working when the API server is away.
+ * Everything --kubeconfig adds to the agent, built together by the kubelet when it is given an
+ * API client: the node's side (registration, status, Lease), the API server as a pod source with
+ * the ConfigMaps, Secrets and Services its pods use, pod statuses written back (API pods' own
+ * objects, static pods' mirrors), and Events posted. It follows the kubelet's pod config, status
+ * manager and object store; it never stops the agent working when the API server is away.
  */
 import { isStaticPod } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, Pod } from '../common/api/types.js';
@@ -35,22 +35,26 @@ export class ClusterMode {
   readonly services: ApiServices;
   /** Service account tokens for API pods' projected volumes. */
   readonly tokens: TokenManager;
-  readonly #options: ClusterModeOptions;
+  /**
+   * The API server as a pod source: the pods bound to this node, and the mirrors of its static
+   * pods. Each set waits for the ConfigMaps and Secrets its pods use to be read; sets are applied
+   * in the order they came.
+   */
+  readonly podSource: PodSourceRunner;
   readonly #events: ApiEventRecorder;
   readonly #mirrors: MirrorPods;
   readonly #status: ApiStatusSync;
   readonly #objects: ApiConfigObjects;
 
-  private constructor(node: ClusterNode, options: ClusterModeOptions) {
-    this.node = node;
-    this.#options = options;
-    const { client } = node;
+  constructor(options: ClusterModeOptions) {
+    const { client } = options;
     const log = options.logger;
+    this.node = new ClusterNode(options);
     this.#events = new ApiEventRecorder({ client, nodeName: options.nodeName, clock: options.clock, logger: log.child({ component: 'events' }) });
     this.#mirrors = new MirrorPods({
       client,
       nodeName: options.nodeName,
-      nodeUid: () => node.status.uid,
+      nodeUid: () => this.node.status.uid,
       staticPods: () => options.podConfig.pods().filter(isStaticPod),
       onMirror: (pod) => this.#status.statusChanged(pod),
       logger: log.child({ component: 'mirror-pods' }),
@@ -71,41 +75,27 @@ export class ClusterMode {
       logger: log.child({ component: 'api-config-objects' }),
       onChange: (configMaps, secrets) => options.configObjects.set('api', configMaps, secrets),
     });
-  }
-
-  /** Reads the kubeconfig (rejecting, naming the file, when it cannot be used); start() begins the work. */
-  static async connect(options: ClusterModeOptions): Promise<ClusterMode> {
-    return new ClusterMode(await ClusterNode.connect(options), options);
-  }
-
-  /** Registration, status, Lease and events begin; statuses and static pods are followed. */
-  start(): void {
-    const { statuses, podConfig, recorder } = this.#options;
-    recorder.add(this.#events);
-    statuses.onChange((pod) => this.#status.statusChanged(pod));
-    podConfig.onUpdate(() => void this.#mirrors.reconcile());
-    this.#status.start();
-    this.services.start();
-    void this.node.status.registered().then(() => this.#mirrors.reconcile());
-    this.node.start();
-  }
-
-  /**
-   * The API server as a pod source: the pods bound to this node, and the mirrors of its static
-   * pods. Each set waits for the ConfigMaps and Secrets its pods use to be read; sets are applied
-   * in the order they came.
-   */
-  podSource(): PodSourceRunner {
     let applied = Promise.resolve();
     const onPods = (pods: DefaultedPod[], mirrors: Pod[]): void => {
       this.#mirrors.setMirrors(mirrors);
       const objectsRead = this.#objects.setPods(pods);
       applied = applied.then(async () => {
         await objectsRead;
-        this.#options.podConfig.set('api', pods);
+        options.podConfig.set('api', pods);
       });
     };
-    return new ApiSource({ client: this.node.client, nodeName: this.#options.nodeName, logger: this.#options.logger, onPods });
+    this.podSource = new ApiSource({ client, nodeName: options.nodeName, logger: log, onPods });
+    options.recorder.add(this.#events);
+    options.statuses.onChange((pod) => this.#status.statusChanged(pod));
+    options.podConfig.onUpdate(() => void this.#mirrors.reconcile());
+  }
+
+  /** Registration, status, Lease and events begin; statuses and static pods are followed. */
+  start(): void {
+    this.#status.start();
+    this.services.start();
+    void this.node.status.registered().then(() => this.#mirrors.reconcile());
+    this.node.start();
   }
 
   /** A pod's containers are gone: one the API server is deleting is deleted for good. */

@@ -1,6 +1,6 @@
 /**
- * The agent's composition root: the one place that builds the concrete parts and wires them
- * into the kubelet's loop (see DESIGN.md):
+ * The agent's composition root: the one place that builds the kubelet's concrete parts, all in
+ * the constructor, and wires them into its loop:
  *
  *   sources ─► pod config ─► pod workers ◄─ PLEG ◄─ Docker events + relist
  *                               │
@@ -8,62 +8,58 @@
  *                   pod lifecycle ─► syncer ─► runtime (Docker)
  *                               │
  *                               ▼
- *                        status manager ─► HTTP server
+ *                        status manager ─► HTTP server, API server (cluster mode)
  *
- * Housekeeping (every 2 s, as the kubelet's) kills pods the runtime has but no source wants,
- * once every source has reported, and removes directories of pods that are gone.
+ * start() starts them in order; stop() stops them, leaving the pods running. Housekeeping
+ * (every 2 s, as the kubelet's) kills pods the runtime has but no source wants, once every
+ * source has reported, and removes directories of pods that are gone.
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { errorMessage } from '../common/api/errors.js';
+import { DockerletError, errorMessage } from '../common/api/errors.js';
 import { podSource } from '../common/api/pod-helpers.js';
 import type { Pod } from '../common/api/types.js';
 import type { PodSource } from '../common/api/well-known.js';
+import type { KubeApi } from '../common/kube-api/kube-client.js';
+import { Backoff } from '../common/util/backoff.js';
+import { systemClock, type Clock } from '../common/util/clock.js';
+import type { Ipv4Cidr } from '../common/util/ipv4.js';
+import { ClusterMode } from './cluster-mode.js';
 import { ConfigObjectStore, referencedConfigObjects } from './config/config-objects.js';
 import { PodConfig, type PodUpdate } from './config/pod-config.js';
 import type { ManifestObjects } from './config/read-manifest.js';
-import { FileSource } from './config/sources/file-source.js';
-import { HttpSource } from './config/sources/http-source.js';
+import { manifestSources, type ManifestSourceOptions } from './config/sources/manifest-sources.js';
 import type { PodSourceRunner } from './config/sources/source.js';
-import { EvictionManager } from './eviction/eviction-manager.js';
+import { serviceEnvFor, type ServiceLookup } from './envvars/service-env.js';
 import { FanOutRecorder, LogEventRecorder } from './events/recorder.js';
+import { EvictionManager } from './eviction/eviction-manager.js';
 import { ImageManager } from './images/image-manager.js';
 import { NodeDockerConfig } from './images/node-credentials.js';
-import { KubeletMetrics } from './metrics/kubelet-metrics.js';
-import { ClusterMode } from './cluster-mode.js';
-import type { ClusterOptions } from './node/cluster-node.js';
-import { gatherNodeFacts } from './node/node-facts.js';
-import { NodeApi } from './node-api.js';
-import { GenericPleg } from './pleg/pleg.js';
-import { Backoff } from '../common/util/backoff.js';
-import { HandlerRunner } from './lifecycle/handler-runner.js';
 import { ContainerKiller } from './kuberuntime/container-killer.js';
-import { PodLifecycle } from './pod-lifecycle.js';
-import { serviceEnvFor, type ServiceLookup } from './envvars/service-env.js';
-import { ProberManager } from './prober/prober-manager.js';
-import { PodWorkers } from './podworkers/pod-workers.js';
 import { PodSyncer } from './kuberuntime/sync-pod.js';
+import { HandlerRunner } from './lifecycle/handler-runner.js';
+import { KubeletMetrics } from './metrics/kubelet-metrics.js';
+import { NodeApi } from './node-api.js';
+import type { ClusterOptions } from './node/cluster-node.js';
+import type { NodeFacts } from './node/node-facts.js';
+import { GenericPleg } from './pleg/pleg.js';
+import { PodLifecycle } from './pod-lifecycle.js';
+import { PodWorkers } from './podworkers/pod-workers.js';
+import { ProberManager } from './prober/prober-manager.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
 import type { RuntimeVersion } from './runtime/runtime.js';
 import { buildServer } from './server/app.js';
 import type { HealthCheck } from './server/kubelet-api.js';
+import { SummaryProvider } from './stats/summary-provider.js';
 import { ReasonCache } from './status/reason-cache.js';
 import { StatusManager } from './status/status-manager.js';
 import { TerminationMessages } from './status/termination-messages.js';
-import { SummaryProvider } from './stats/summary-provider.js';
-import { systemClock, type Clock } from '../common/util/clock.js';
 import { RootDir } from './volumes/root-dir.js';
 import { VolumeManager } from './volumes/volume-manager.js';
 
-export interface KubeletOptions {
-  nodeName: string;
+export interface KubeletOptions extends ManifestSourceOptions {
   rootDir: string;
-  staticPodPath?: string;
-  staticPodURL?: string;
-  staticPodURLHeader: Readonly<Record<string, readonly string[]>>;
-  fileCheckFrequencyMs: number;
-  httpCheckFrequencyMs: number;
   syncFrequencyMs: number;
   address: string;
   /** 0 disables the server. */
@@ -74,7 +70,7 @@ export interface KubeletOptions {
   containerRuntimeEndpoint: string;
   runtimeRequestTimeoutMs: number;
   podInfraContainerImage: string;
-  podCIDR: string;
+  podCIDR: Ipv4Cidr;
   podNetworkName: string;
   podBridgeName: string;
   nodeIPs: readonly string[];
@@ -100,11 +96,24 @@ const ImageBackoffMaxMs = 300_000;
 const PlegFallbackRelistMs = 1_000;
 const PlegRelistThresholdMs = 3 * 60_000;
 
-
 const gracePeriod = (seconds: number | undefined): { gracePeriodSeconds?: number } => (seconds === undefined ? {} : { gracePeriodSeconds: seconds });
 
 function isLoopback(address: string): boolean {
   return address === 'localhost' || address.startsWith('127.') || address === '::1';
+}
+
+export interface KubeletDeps {
+  logger: Logger;
+  /** This host's facts, read before the kubelet is built (node/node-facts.ts gatherNodeFacts). */
+  node: NodeFacts;
+  /** The API server's client: required in cluster mode (options.cluster), unused otherwise. */
+  client?: KubeApi;
+  /**
+   * Where a standalone node's service links come from (the proxy's registry when it runs in the
+   * same process); without it pods get none. In cluster mode they come from the API server's Services.
+   */
+  services?: ServiceLookup;
+  clock?: Clock;
 }
 
 export class Kubelet {
@@ -112,61 +121,187 @@ export class Kubelet {
   readonly podConfig: PodConfig;
   readonly statuses = new StatusManager();
   readonly configObjects = new ConfigObjectStore();
+  /** Cluster mode's parts, when the node joins an API server. */
+  readonly cluster: ClusterMode | undefined;
   readonly #log: Logger;
   readonly #clock: Clock;
+  readonly #rootDir: RootDir;
   readonly #runtime: DockerRuntime;
   readonly #pleg: GenericPleg;
-  readonly #recorder: FanOutRecorder;
-  readonly #sources: PodSourceRunner[] = [];
-  readonly #servers: FastifyInstance[] = [];
   readonly #crashBackoff: Backoff;
   readonly #metrics: KubeletMetrics;
-  #workers: PodWorkers | undefined;
-  #prober: ProberManager | undefined;
-  readonly #services: ServiceLookup | undefined;
+  readonly #volumes: VolumeManager;
+  readonly #eviction: EvictionManager;
+  readonly #prober: ProberManager;
+  readonly #workers: PodWorkers;
+  readonly #sources: PodSourceRunner[];
+  readonly #servers: Array<{ key: 'port' | 'readOnlyPort'; port: number; server: FastifyInstance }>;
   readonly #snapshotListeners: Array<(source: PodSource, objects: ManifestObjects) => void> = [];
-  #volumes: VolumeManager | undefined;
-  #eviction: EvictionManager | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
   #lastHousekeeping = 0;
   #stopped = false;
   #runtimeVersion: RuntimeVersion | undefined;
-  #cluster: ClusterMode | undefined;
   /** Addresses the HTTP servers listen on, once started. */
   readonly listening: { port?: string; readOnlyPort?: string } = {};
 
-  /**
-   * `services`: where a standalone node's service links come from (the proxy's registry when it
-   * runs in the same process); without it pods get none. In cluster mode they come from the API
-   * server's Services, whatever is given here.
-   */
-  constructor(options: KubeletOptions, deps: { logger: Logger; clock?: Clock; services?: ServiceLookup }) {
-    this.options = Object.freeze({ ...options });
-    this.#log = deps.logger;
-    this.#services = deps.services;
-    this.#clock = deps.clock ?? systemClock;
-    this.podConfig = new PodConfig({ clock: this.#clock, logger: this.#log });
-    this.#recorder = new FanOutRecorder([new LogEventRecorder(this.#log)]);
-    this.#runtime = new DockerRuntime({
-      socketPath: options.containerRuntimeEndpoint.replace(/^unix:\/\//, ''),
-      nodeName: options.nodeName,
-      networkName: options.podNetworkName,
-      network: { name: options.podNetworkName, subnet: options.podCIDR, bridgeName: options.podBridgeName },
-      podInfraImage: options.podInfraContainerImage,
-      logMaxSize: options.containerLogMaxSize,
-      logMaxFiles: options.containerLogMaxFiles,
-      requestTimeoutMs: options.runtimeRequestTimeoutMs,
-      logger: this.#log,
-    });
-    this.#pleg = new GenericPleg({
-      runtime: this.#runtime,
-      relistPeriodMs: options.plegRelistPeriodMs,
-      fallbackRelistPeriodMs: PlegFallbackRelistMs,
-      clock: this.#clock,
-      logger: this.#log,
-    });
-    this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: options.crashLoopBackOffMaxMs, clock: this.#clock });
+  /** Builds every part of the agent; nothing runs until start(). */
+  constructor(options: KubeletOptions, deps: KubeletDeps) {
+    const o = (this.options = Object.freeze({ ...options }));
+    const log = (this.#log = deps.logger);
+    const clock = (this.#clock = deps.clock ?? systemClock);
+    const node = deps.node;
+    this.#rootDir = new RootDir(o.rootDir);
+    this.podConfig = new PodConfig({ clock, logger: log });
+    const recorder = new FanOutRecorder([new LogEventRecorder(log)]);
+    const runtime = (this.#runtime = new DockerRuntime({
+      socketPath: o.containerRuntimeEndpoint.replace(/^unix:\/\//, ''),
+      nodeName: o.nodeName,
+      networkName: o.podNetworkName,
+      network: { name: o.podNetworkName, subnet: o.podCIDR.text, bridgeName: o.podBridgeName },
+      podInfraImage: o.podInfraContainerImage,
+      logMaxSize: o.containerLogMaxSize,
+      logMaxFiles: o.containerLogMaxFiles,
+      requestTimeoutMs: o.runtimeRequestTimeoutMs,
+      logger: log,
+    }));
+    this.#pleg = new GenericPleg({ runtime, relistPeriodMs: o.plegRelistPeriodMs, fallbackRelistPeriodMs: PlegFallbackRelistMs, clock, logger: log });
+    this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: o.crashLoopBackOffMaxMs, clock });
     this.#metrics = new KubeletMetrics(() => this.#pleg.runningPods());
+    this.cluster = o.cluster ? this.#clusterMode(o.cluster, deps, recorder) : undefined;
+    const cluster = this.cluster;
+
+    const volumes = (this.#volumes = new VolumeManager({ rootDir: this.#rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, clock }));
+    const eviction = (this.#eviction = new EvictionManager({
+      volumes,
+      activePods: () => this.podConfig.pods().filter((pod) => this.#workers.state(pod.metadata.uid) === 'syncing'),
+      recorder,
+      onEvict: (pod) => this.#workers.update({ type: 'sync', pod }),
+      periodMs: o.evictionMonitoringPeriodMs,
+      logger: log,
+    }));
+    const hooks = new HandlerRunner({ runtime, recorder });
+    const prober = (this.#prober = new ProberManager({
+      runtime,
+      recorder,
+      podStatus: (uid) => this.statuses.get(uid),
+      isTerminating: (uid) => ['terminating', 'terminated'].includes(this.#workers.state(uid) ?? ''),
+      counter: this.#metrics.proberProbeTotal,
+      clock,
+      logger: log,
+    }));
+    const reasons = new ReasonCache();
+    const services = cluster?.services ?? deps.services;
+    const syncer = new PodSyncer({
+      runtime,
+      images: new ImageManager({
+        runtime,
+        backoff: new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock }),
+        recorder,
+        nodeConfig: new NodeDockerConfig({ rootDir: o.rootDir, clock, logger: log }),
+        clock,
+      }),
+      rootDir: this.#rootDir,
+      reasons,
+      recorder,
+      crashBackoff: this.#crashBackoff,
+      volumes,
+      killer: new ContainerKiller({ runtime, hooks, recorder, clock, logger: log }),
+      hooks,
+      failedProbe: (containerId) => prober.failedProbe(containerId),
+      node,
+      objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
+      // Only the API server's pods have service accounts (static pods may not use them).
+      tokensFor: (pod) => (podSource(pod) === 'api' ? cluster?.tokens : undefined),
+      serviceEnv: (pod) => serviceEnvFor(services, pod),
+      clock,
+      logger: log,
+    });
+    const lifecycle = new PodLifecycle({
+      runtime,
+      syncer,
+      statuses: this.statuses,
+      reasons,
+      terminationMessages: new TerminationMessages(runtime),
+      health: prober.containerHealth,
+      eviction: (uid) => eviction.eviction(uid),
+      hostIPs: node.hostIPs,
+      clock,
+      logger: log,
+    });
+    this.#workers = new PodWorkers({
+      handlers: {
+        syncPod: (pod, signal) => {
+          prober.addPod(pod);
+          return this.#timed('sync', () => lifecycle.syncPod(pod, signal));
+        },
+        syncTerminatingPod: (request) => {
+          prober.stopLivenessAndStartup(request.uid);
+          return this.#timed('terminating', () => lifecycle.syncTerminatingPod(request));
+        },
+        syncTerminatedPod: async (uid) => {
+          await this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid));
+          const pod = this.podConfig.pod(uid);
+          if (pod) cluster?.terminated(pod);
+          prober.removePod(uid);
+          eviction.forget(uid);
+        },
+      },
+      resyncIntervalMs: o.syncFrequencyMs,
+      logger: log,
+    });
+
+    // Objects first: a pod and the ConfigMap it uses, added together, find each other.
+    this.#sources = manifestSources(o, log, (source, objects) => {
+      this.configObjects.set(source, objects.configMaps, objects.secrets);
+      for (const listener of this.#snapshotListeners) listener(source, objects);
+      this.podConfig.set(source, objects.pods);
+    });
+    if (cluster) this.#sources.push(cluster.podSource);
+
+    const api = new NodeApi({
+      podConfig: this.podConfig,
+      summary: new SummaryProvider({
+        nodeName: o.nodeName,
+        rootDir: o.rootDir,
+        runtime,
+        pod: (uid) => {
+          const pod = this.podConfig.pod(uid);
+          const startTime = pod && this.statuses.get(uid)?.startTime;
+          return pod && { pod, ...(startTime ? { startTime } : {}) };
+        },
+        volumes,
+        clock,
+        logger: log,
+      }),
+      podsWithStatus: () => this.podsWithStatus(),
+      pleg: this.#pleg,
+      runtime,
+      metrics: this.#metrics,
+      healthChecks: () => this.#healthChecks(),
+    });
+    // Container logs only on loopback until the server authenticates its clients.
+    const debugHandlers = isLoopback(o.address);
+    this.#servers = (
+      [
+        { key: 'port', port: o.port },
+        { key: 'readOnlyPort', port: o.readOnlyPort },
+      ] as const
+    )
+      .filter(({ port }) => port !== 0)
+      .map(({ key, port }) => ({ key, port, server: buildServer({ api, logger: log, debugHandlers }) }));
+
+    prober.onUpdate((update) => {
+      // A busy worker (a terminating pod) must not hold back a readiness change: patch it in.
+      if (update.probeType === 'readiness') this.statuses.setContainerReadiness(update.podUID, update.containerId, update.result === 'Success', clock.now());
+      this.#syncIfWanted(update.podUID);
+    });
+    this.#pleg.onEvent((event) => this.#syncIfWanted(event.podUID));
+    this.podConfig.onUpdate((update) => this.#handlePodUpdate(update));
+    this.configObjects.onChange((changed) => {
+      for (const pod of this.podConfig.pods()) {
+        if ([...referencedConfigObjects(pod)].some((key) => changed.has(key))) this.#workers.update({ type: 'sync', pod });
+      }
+    });
   }
 
   /** Called with every source's whole set of manifest objects (a standalone node's proxy takes its Services from here). */
@@ -193,165 +328,27 @@ export class Kubelet {
     return this.#runtimeVersion;
   }
 
+  /** Starts the parts in order: the runtime, the API server's side, PLEG, the sources, the HTTP servers, then housekeeping. */
   async start(): Promise<void> {
     const o = this.options;
     this.#runtimeVersion = await this.#runtime.start();
     this.#log.info({ runtime: `docker://${this.#runtimeVersion.version}`, node: o.nodeName }, 'container runtime is up');
-    const rootDir = new RootDir(o.rootDir);
-    await mkdir(rootDir.podsDir(), { recursive: true, mode: 0o750 });
-    const node = await gatherNodeFacts({
-      nodeName: o.nodeName,
-      nodeIPs: o.nodeIPs,
-      rootDir: o.rootDir,
-      resolvConfPath: o.resolvConf,
-      clusterDns: { servers: o.clusterDNS, domain: o.clusterDomain },
-    });
-    if (o.cluster) {
-      // Before the sources: the API source needs the client, and a kubeconfig that cannot be
-      // used stops the start here.
-      this.#cluster = await ClusterMode.connect({
-        cluster: o.cluster,
-        nodeName: o.nodeName,
-        hostIPs: node.hostIPs,
-        kubeletPort: o.port,
-        rootDir: o.rootDir,
-        runtimeVersion: this.#runtimeVersion.version,
-        runtimeUp: () => this.#runtime.version(),
-        podConfig: this.podConfig,
-        statuses: this.statuses,
-        configObjects: this.configObjects,
-        recorder: this.#recorder,
-        clock: this.#clock,
-        logger: this.#log,
-      });
-      this.#cluster.start();
-    }
-    const reasons = new ReasonCache();
-    const volumes = new VolumeManager({ rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, clock: this.#clock });
-    this.#volumes = volumes;
-    const eviction = new EvictionManager({
-      volumes,
-      activePods: () => this.podConfig.pods().filter((pod) => this.#workers?.state(pod.metadata.uid) === 'syncing'),
-      recorder: this.#recorder,
-      onEvict: (pod) => this.#workers?.update({ type: 'sync', pod }),
-      periodMs: o.evictionMonitoringPeriodMs,
-      logger: this.#log,
-    });
-    this.#eviction = eviction;
-    const hooks = new HandlerRunner({ runtime: this.#runtime, recorder: this.#recorder });
-    const prober = new ProberManager({
-      runtime: this.#runtime,
-      recorder: this.#recorder,
-      podStatus: (uid) => this.statuses.get(uid),
-      isTerminating: (uid) => ['terminating', 'terminated'].includes(this.#workers?.state(uid) ?? ''),
-      counter: this.#metrics.proberProbeTotal,
-      clock: this.#clock,
-      logger: this.#log,
-    });
-    this.#prober = prober;
-    prober.onUpdate((update) => {
-      // A busy worker (a terminating pod) must not hold back a readiness change: patch it in.
-      if (update.probeType === 'readiness') this.statuses.setContainerReadiness(update.podUID, update.containerId, update.result === 'Success', this.#clock.now());
-      this.#syncIfWanted(update.podUID);
-    });
-    const syncer = new PodSyncer({
-      runtime: this.#runtime,
-      images: new ImageManager({
-        runtime: this.#runtime,
-        backoff: new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock: this.#clock }),
-        recorder: this.#recorder,
-        nodeConfig: new NodeDockerConfig({ rootDir: o.rootDir, clock: this.#clock, logger: this.#log }),
-        clock: this.#clock,
-      }),
-      rootDir,
-      reasons,
-      recorder: this.#recorder,
-      crashBackoff: this.#crashBackoff,
-      volumes,
-      killer: new ContainerKiller({ runtime: this.#runtime, hooks, recorder: this.#recorder, clock: this.#clock, logger: this.#log }),
-      hooks,
-      failedProbe: (containerId) => prober.failedProbe(containerId),
-      node,
-      objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
-      // Only the API server's pods have service accounts (static pods may not use them).
-      tokensFor: (pod) => (podSource(pod) === 'api' ? this.#cluster?.tokens : undefined),
-      serviceEnv: (pod) => serviceEnvFor(this.#cluster?.services ?? this.#services, pod),
-      clock: this.#clock,
-      logger: this.#log,
-    });
-    const lifecycle = new PodLifecycle({
-      runtime: this.#runtime,
-      syncer,
-      statuses: this.statuses,
-      reasons,
-      terminationMessages: new TerminationMessages(this.#runtime),
-      health: prober.containerHealth,
-      eviction: (uid) => eviction.eviction(uid),
-      hostIPs: node.hostIPs,
-      clock: this.#clock,
-      logger: this.#log,
-    });
-    this.#workers = new PodWorkers({
-      handlers: {
-        syncPod: (pod, signal) => {
-          prober.addPod(pod);
-          return this.#timed('sync', () => lifecycle.syncPod(pod, signal));
-        },
-        syncTerminatingPod: (request) => {
-          prober.stopLivenessAndStartup(request.uid);
-          return this.#timed('terminating', () => lifecycle.syncTerminatingPod(request));
-        },
-        syncTerminatedPod: async (uid) => {
-          await this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid));
-          const pod = this.podConfig.pod(uid);
-          if (pod) this.#cluster?.terminated(pod);
-          prober.removePod(uid);
-          eviction.forget(uid);
-        },
-      },
-      resyncIntervalMs: o.syncFrequencyMs,
-      logger: this.#log,
-    });
-
-    this.#pleg.onEvent((event) => this.#syncIfWanted(event.podUID));
+    await mkdir(this.#rootDir.podsDir(), { recursive: true, mode: 0o750 });
+    this.cluster?.start();
     await this.#pleg.start();
-    this.podConfig.onUpdate((update) => this.#handlePodUpdate(update));
-    this.configObjects.onChange((changed) => {
-      for (const pod of this.podConfig.pods()) {
-        if ([...referencedConfigObjects(pod)].some((key) => changed.has(key))) this.#workers?.update({ type: 'sync', pod });
-      }
-    });
-    await this.#startSources(rootDir);
-    await this.#startServers(new NodeApi({
-      podConfig: this.podConfig,
-      summary: new SummaryProvider({
-        nodeName: o.nodeName,
-        rootDir: o.rootDir,
-        runtime: this.#runtime,
-        pod: (uid) => {
-          const pod = this.podConfig.pod(uid);
-          const startTime = pod && this.statuses.get(uid)?.startTime;
-          return pod && { pod, ...(startTime ? { startTime } : {}) };
-        },
-        volumes: this.#volumes!,
-        clock: this.#clock,
-        logger: this.#log,
-      }),
-      podsWithStatus: () => this.podsWithStatus(),
-      pleg: this.#pleg,
-      runtime: this.#runtime,
-      metrics: this.#metrics,
-      healthChecks: () => this.#healthChecks(),
-    }));
+    if (this.#sources.length === 0) this.#log.warn({ rootDir: o.rootDir }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
+    await Promise.all(this.#sources.map((source) => source.start()));
+    if (this.#servers.length > 0 && !isLoopback(o.address)) {
+      this.#log.warn({ address: o.address }, 'container logs are served on loopback addresses only until authentication is configured');
+    }
+    for (const { key, port, server } of this.#servers) {
+      this.listening[key] = await server.listen({ host: o.address, port });
+      this.#log.info({ address: this.listening[key] }, key === 'port' ? 'serving the kubelet API' : 'serving the read-only kubelet API');
+    }
     this.#lastHousekeeping = this.#clock.now();
-    this.#housekeeping = setInterval(() => void this.#housekeep(rootDir), HousekeepingPeriodMs);
+    this.#housekeeping = setInterval(() => void this.#housekeep(), HousekeepingPeriodMs);
     this.#housekeeping.unref();
-    eviction.start();
-  }
-
-  /** Cluster mode (--kubeconfig), once started. */
-  get cluster(): ClusterMode | undefined {
-    return this.#cluster;
+    this.#eviction.start();
   }
 
   /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
@@ -359,19 +356,38 @@ export class Kubelet {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#housekeeping);
-    this.#eviction?.stop();
+    this.#eviction.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));
     this.#pleg.stop();
-    this.#prober?.stop();
-    await this.#workers?.stop();
+    this.#prober.stop();
+    await this.#workers.stop();
     // After the sources and workers: nothing then asks it to watch or write anything more.
-    await this.#cluster?.stop();
-    await Promise.all(this.#servers.map((server) => server.close()));
+    await this.cluster?.stop();
+    await Promise.all(this.#servers.map(({ server }) => server.close()));
+  }
+
+  #clusterMode(cluster: ClusterOptions, deps: KubeletDeps, recorder: FanOutRecorder): ClusterMode {
+    if (!deps.client) throw new DockerletError('DKL_ERR_CONFIG_INVALID', `--kubeconfig ${cluster.kubeconfig}: cluster mode needs an API client`);
+    return new ClusterMode({
+      client: deps.client,
+      cluster,
+      nodeName: this.options.nodeName,
+      hostIPs: deps.node.hostIPs,
+      kubeletPort: this.options.port,
+      rootDir: this.options.rootDir,
+      runtimeVersion: async () => (await this.#runtime.version()).version,
+      podConfig: this.podConfig,
+      statuses: this.statuses,
+      configObjects: this.configObjects,
+      recorder,
+      clock: this.#clock,
+      logger: this.#log,
+    });
   }
 
   /** Resolves once `uid`'s worker has nothing running or queued (tests and benchmarks). */
   whenPodIdle(uid: string): Promise<void> {
-    return this.#workers?.whenIdle(uid) ?? Promise.resolve();
+    return this.#workers.whenIdle(uid);
   }
 
   async #timed<T>(operation: string, work: () => Promise<T>): Promise<T> {
@@ -383,62 +399,17 @@ export class Kubelet {
     }
   }
 
-  async #startSources(rootDir: RootDir): Promise<void> {
-    const o = this.options;
-    // Objects first: a pod and the ConfigMap it uses, added together, find each other.
-    const onSnapshot = (source: PodSource) => (objects: ManifestObjects) => {
-      this.configObjects.set(source, objects.configMaps, objects.secrets);
-      for (const listener of this.#snapshotListeners) listener(source, objects);
-      this.podConfig.set(source, objects.pods);
-    };
-    if (o.staticPodPath) {
-      this.#sources.push(
-        new FileSource({ path: o.staticPodPath, nodeName: o.nodeName, checkFrequencyMs: o.fileCheckFrequencyMs, logger: this.#log, onSnapshot: onSnapshot('file') }),
-      );
-    }
-    if (o.staticPodURL) {
-      this.#sources.push(
-        new HttpSource({
-          url: o.staticPodURL,
-          headers: o.staticPodURLHeader,
-          nodeName: o.nodeName,
-          checkFrequencyMs: o.httpCheckFrequencyMs,
-          logger: this.#log,
-          onSnapshot: onSnapshot('http'),
-        }),
-      );
-    }
-    if (this.#cluster) this.#sources.push(this.#cluster.podSource());
-    if (this.#sources.length === 0) this.#log.warn({ rootDir: rootDir.path }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
-    await Promise.all(this.#sources.map((source) => source.start()));
-  }
-
-  async #startServers(api: NodeApi): Promise<void> {
-    const o = this.options;
-    const listen = async (port: number, debugHandlers: boolean, key: 'port' | 'readOnlyPort'): Promise<void> => {
-      if (port === 0) return;
-      const server = buildServer({ api, logger: this.#log, debugHandlers });
-      this.#servers.push(server);
-      this.listening[key] = await server.listen({ host: o.address, port });
-      this.#log.info({ address: this.listening[key], debugHandlers }, key === 'port' ? 'serving the kubelet API' : 'serving the read-only kubelet API');
-    };
-    const loopback = isLoopback(o.address);
-    if (!loopback) this.#log.warn({ address: o.address }, 'container logs are served on loopback addresses only until authentication is configured');
-    await listen(o.port, loopback, 'port');
-    await listen(o.readOnlyPort, loopback, 'readOnlyPort');
-  }
-
   #handlePodUpdate(update: PodUpdate): void {
-    const workers = this.#workers!;
+    const workers = this.#workers;
     for (const pod of update.pods) {
       const deletion = pod.metadata.deletionTimestamp;
       if (update.op === 'REMOVE') {
         workers.update({ type: 'kill', uid: pod.metadata.uid, pod });
-        this.#cluster?.forget(pod.metadata.uid);
+        this.cluster?.forget(pod.metadata.uid);
       }
       // Deleted in the API server: terminate it within the grace period the deletion gave; one
       // whose containers are gone already (it completed) is done with at once.
-      else if (deletion && workers.state(pod.metadata.uid) === 'terminated') this.#cluster?.terminated(pod);
+      else if (deletion && workers.state(pod.metadata.uid) === 'terminated') this.cluster?.terminated(pod);
       else if (deletion) workers.update({ type: 'kill', uid: pod.metadata.uid, pod, ...gracePeriod(pod.metadata.deletionGracePeriodSeconds) });
       else workers.update({ type: update.op === 'ADD' ? 'create' : 'sync', pod });
     }
@@ -446,18 +417,18 @@ export class Kubelet {
 
   #syncIfWanted(uid: string): void {
     const pod = this.podConfig.pod(uid);
-    if (pod) this.#workers!.update({ type: 'sync', pod });
+    if (pod) this.#workers.update({ type: 'sync', pod });
   }
 
   /** HandlePodCleanups: orphaned pods and pod directories; runs every 2 s. */
-  async #housekeep(rootDir: RootDir): Promise<void> {
+  async #housekeep(): Promise<void> {
     this.#lastHousekeeping = this.#clock.now();
     this.#crashBackoff.gc();
     // Mirror pods a failed call left out of line (the API server was away) are made right here.
-    this.#cluster?.reconcileMirrors();
+    this.cluster?.reconcileMirrors();
     const sources = this.#sources.map((source) => source.name);
     if (!this.podConfig.seenAll(sources)) return;
-    const workers = this.#workers!;
+    const workers = this.#workers;
     const running = this.#pleg.runningPods();
     for (const runningPod of running) {
       const uid = runningPod.pod.uid;
@@ -467,9 +438,9 @@ export class Kubelet {
     }
     try {
       const known = new Set(running.map((p) => p.pod.uid));
-      for (const uid of await readdir(rootDir.podsDir())) {
+      for (const uid of await readdir(this.#rootDir.podsDir())) {
         if (known.has(uid) || this.podConfig.pod(uid) || workers.has(uid)) continue;
-        await this.#volumes!.tearDownPod(uid);
+        await this.#volumes.tearDownPod(uid);
         this.#log.info({ podUID: uid }, 'removed the directory of a pod that is gone');
       }
     } catch (err) {

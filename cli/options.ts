@@ -11,6 +11,7 @@ import { dnsSubdomain, isLabelValue, isQualifiedName } from '../agent/config/val
 import type { ClusterOptions } from '../agent/node/cluster-node.js';
 import type { KubeletOptions } from '../agent/kubelet.js';
 import { parseDuration } from '../common/util/duration.js';
+import { parseIpv4Cidr, type Ipv4Cidr } from '../common/util/ipv4.js';
 import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
 
 /** Agent flags as commander hands them over: strings, unset when not given. */
@@ -74,7 +75,7 @@ const EvictionMonitoringPeriodMs = 10_000;
 /** PLEG relists this often while Docker's event stream is up (events do the real work). */
 const PlegRelistPeriodMs = 10_000;
 
-function flagError(flag: string, value: unknown, expected: string): DockerletError {
+export function flagError(flag: string, value: unknown, expected: string): DockerletError {
   return new DockerletError('DKL_ERR_FLAG_INVALID', `${flag}: invalid value ${JSON.stringify(value)}: ${expected}`);
 }
 
@@ -86,7 +87,7 @@ function configError(path: string, field: string, value: unknown, expected: stri
  * One setting's value, flag over config file over default, and how to report it as invalid:
  * naming the flag when the flag gave it, the config file's field when the file did.
  */
-interface Setting<T> {
+export interface Setting<T> {
   value: T;
   invalid(expected: string, value?: unknown): DockerletError;
 }
@@ -99,7 +100,7 @@ interface SettingSources<T> {
   configPath?: string | undefined;
 }
 
-function setting<T>(sources: SettingSources<T>, fallback: T): Setting<T> {
+export function setting<T>(sources: SettingSources<T>, fallback: T): Setting<T> {
   const { flag, flagValue, field, fileValue, configPath } = sources;
   const name = flag ?? field ?? '';
   if (flag !== undefined && flagValue !== undefined) {
@@ -136,12 +137,11 @@ function ipList({ value, invalid }: Setting<string | readonly string[] | undefin
   return items;
 }
 
-function cidr({ value, invalid }: Setting<string>): string {
-  const match = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(value);
-  if (!match || isIP(match[1]!) !== 4 || Number(match[2]) > 30 || Number(match[2]) < 8) {
-    throw invalid('must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16');
-  }
-  return value;
+/** An IPv4 CIDR from /8 to /30 (a range of addresses to hand out), parsed once here; `example` goes in the error. */
+export function ipv4CidrSetting({ value, invalid }: Setting<string>, example: string): Ipv4Cidr {
+  const cidr = parseIpv4Cidr(value);
+  if (!cidr || cidr.prefixLength < 8 || cidr.prefixLength > 30) throw invalid(`must be an IPv4 CIDR from /8 to /30, such as ${example}`);
+  return cidr;
 }
 
 /** --manifest-url-header 'a:hello,b:again' (repeatable) -> { a: [hello], b: [again] }. */
@@ -285,7 +285,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     containerRuntimeEndpoint: endpoint,
     runtimeRequestTimeoutMs: duration('--runtime-request-timeout', flags.runtimeRequestTimeout, 'runtimeRequestTimeout', Defaults.runtimeRequestTimeout),
     podInfraContainerImage: flags.podInfraContainerImage ?? Defaults.podInfraContainerImage,
-    podCIDR: cidr(setting<string>({ flag: '--pod-cidr', flagValue: flags.podCidr, field: 'podCIDR', fileValue: file?.podCIDR, configPath }, Defaults.podCIDR)),
+    podCIDR: ipv4CidrSetting(setting<string>({ flag: '--pod-cidr', flagValue: flags.podCidr, field: 'podCIDR', fileValue: file?.podCIDR, configPath }, Defaults.podCIDR), Defaults.podCIDR),
     podNetworkName: network,
     podBridgeName: network === Defaults.podNetwork ? 'dockerlet0' : network.slice(0, 15),
     nodeIPs: ipList(setting<string | undefined>({ flag: '--node-ip', flagValue: flags.nodeIp }, undefined)),

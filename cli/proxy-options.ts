@@ -8,13 +8,12 @@ import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DockerletError } from '../common/api/errors.js';
-import type { PodSource } from '../common/api/well-known.js';
 import { NodePortRange } from '../agent/config/validation/service-schema.js';
 import { parseDuration } from '../common/util/duration.js';
-import { parseIpv4Cidr } from '../common/util/ipv4.js';
+import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import type { ProxyMode } from '../proxy/datapath/proxier.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
+import { flagError, ipv4CidrSetting, setting } from './options.js';
 
 export interface ProxyFlags {
   proxyMode?: string;
@@ -31,10 +30,6 @@ export const ProxyDefaults = {
   proxySyncPeriod: '30s',
 } as const;
 
-function invalid(flag: string, value: string, expected: string): DockerletError {
-  return new DockerletError('DKL_ERR_FLAG_INVALID', `${flag}: invalid value ${JSON.stringify(value)}: ${expected}`);
-}
-
 /** The kernel datapath when iptables answers here, the userspace one otherwise. */
 async function defaultMode(): Promise<ProxyMode> {
   try {
@@ -47,23 +42,21 @@ async function defaultMode(): Promise<ProxyMode> {
 
 export async function resolveProxyOptions(
   flags: ProxyFlags,
-  context: { rootDir: string; podCIDR: string; sources: readonly PodSource[] },
+  context: { rootDir: string; podCIDR: Ipv4Cidr },
 ): Promise<ProxyOptions> {
   const mode = flags.proxyMode ?? (await defaultMode());
-  if (mode !== 'iptables' && mode !== 'userspace') throw invalid('--proxy-mode', mode, 'must be iptables or userspace');
-  const serviceCIDR = flags.serviceClusterIpRange ?? ProxyDefaults.serviceClusterIpRange;
-  const cidr = parseIpv4Cidr(serviceCIDR);
-  if (!cidr || cidr.prefixLength < 8 || cidr.prefixLength > 30) throw invalid('--service-cluster-ip-range', serviceCIDR, 'must be an IPv4 CIDR from /8 to /30, such as 10.96.0.0/16');
+  if (mode !== 'iptables' && mode !== 'userspace') throw flagError('--proxy-mode', mode, 'must be iptables or userspace');
+  const serviceCIDR = ipv4CidrSetting(setting({ flag: '--service-cluster-ip-range', flagValue: flags.serviceClusterIpRange }, ProxyDefaults.serviceClusterIpRange as string), ProxyDefaults.serviceClusterIpRange);
   const range = flags.serviceNodePortRange ?? ProxyDefaults.serviceNodePortRange;
   const ports = /^(\d+)-(\d+)$/.exec(range);
   const [min, max] = ports ? [Number(ports[1]), Number(ports[2])] : [NaN, NaN];
-  if (!ports || min < 1 || max > 65535 || min > max) throw invalid('--service-node-port-range', range, 'must be a port range such as 30000-32767');
+  if (!ports || min < 1 || max > 65535 || min > max) throw flagError('--service-node-port-range', range, 'must be a port range such as 30000-32767');
   const bind = flags.healthzBindAddress ?? ProxyDefaults.healthzBindAddress;
   const address = /^(.+):(\d+)$/.exec(bind);
-  if (!address || isIP(address[1]!) === 0 || Number(address[2]) > 65535) throw invalid('--healthz-bind-address', bind, 'must be ip:port, such as 127.0.0.1:10256 (port 0 disables)');
+  if (!address || isIP(address[1]!) === 0 || Number(address[2]) > 65535) throw flagError('--healthz-bind-address', bind, 'must be ip:port, such as 127.0.0.1:10256 (port 0 disables)');
   const period = flags.proxySyncPeriod ?? ProxyDefaults.proxySyncPeriod;
   const syncPeriodMs = parseDuration(period);
-  if (syncPeriodMs === undefined || syncPeriodMs < 1000) throw invalid('--proxy-sync-period', period, 'must be a duration of at least 1s, such as 30s');
+  if (syncPeriodMs === undefined || syncPeriodMs < 1000) throw flagError('--proxy-sync-period', period, 'must be a duration of at least 1s, such as 30s');
   return {
     mode,
     serviceCIDR,
@@ -72,6 +65,5 @@ export async function resolveProxyOptions(
     stateDir: join(context.rootDir, 'proxy'),
     syncPeriodMs,
     healthzBindAddress: { host: address[1]!, port: Number(address[2]) },
-    sources: context.sources,
   };
 }

@@ -7,37 +7,39 @@
  *                                                                                          │
  *                                                                      HTTP: /healthz /metrics /proxy/...
  */
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PodSource } from '../common/api/well-known.js';
 import type { KubeApi } from '../common/kube-api/kube-client.js';
 import { systemClock, type Clock } from '../common/util/clock.js';
+import type { Ipv4Cidr } from '../common/util/ipv4.js';
+import { ServiceAllocator } from './config/allocator.js';
 import { ApiProxyConfig } from './config/api-config.js';
 import { ManifestProxyConfig } from './config/manifest-config.js';
 import type { PodFeed } from './config/pod-feed.js';
 import type { ProxyConfig } from './config/proxy-config.js';
+import { ServiceRegistry } from './config/service-registry.js';
 import { ExecCommandRunner } from './datapath/iptables/command-runner.js';
 import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';
 import { checkServiceGuard } from './host-guard.js';
-import { parseIpv4Cidr, type Ipv4Cidr } from '../common/util/ipv4.js';
 import { buildProxyServer } from './server/app.js';
 import { ServiceProxy } from './service-proxy.js';
 
 export interface ProxyOptions {
   mode: ProxyMode;
-  serviceCIDR: string;
+  /** The ClusterIP range: the one the host's guard protects. */
+  serviceCIDR: Ipv4Cidr;
   /** The pods' CIDR: traffic to a ClusterIP from elsewhere is masqueraded. */
-  podCIDR: string;
+  podCIDR: Ipv4Cidr;
   nodePortRange: { min: number; max: number };
   /** Where allocations and the datapath's own state are kept. */
   stateDir: string;
   syncPeriodMs: number;
   /** host:port of the proxy's HTTP server; port 0 disables it. */
   healthzBindAddress: { host: string; port: number };
-  /** The sources whose Services the registry will be given. */
-  sources: readonly PodSource[];
 }
 
 export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'serviceCIDR' | 'podCIDR' | 'stateDir'>, logger: Logger): Proxier {
@@ -51,20 +53,23 @@ export async function cleanupProxy(options: Pick<ProxyOptions, 'serviceCIDR' | '
   for (const mode of ['iptables', 'userspace'] as const) await makeProxier(mode, options, logger).cleanup();
 }
 
-function serviceCIDROf(options: Pick<ProxyOptions, 'serviceCIDR'>): Ipv4Cidr {
-  const cidr = parseIpv4Cidr(options.serviceCIDR);
-  if (!cidr) throw new Error(`invalid service CIDR ${options.serviceCIDR}`);
-  return cidr;
+/**
+ * A standalone node's Services: those the manifest `sources` report (registry.set), given
+ * ClusterIPs and node ports here; the allocations are kept in <stateDir>/allocations.json.
+ */
+export function serviceRegistry(options: ProxyOptions, sources: readonly PodSource[], logger: Logger): ServiceRegistry {
+  const allocator = new ServiceAllocator({ serviceCIDR: options.serviceCIDR, nodePortRange: options.nodePortRange, statePath: join(options.stateDir, 'allocations.json') });
+  return new ServiceRegistry({ allocator, sources, logger });
 }
 
-/** A standalone node's config: Services from the manifest sources (registry.set), endpoints from `pods`. */
-export function manifestProxyConfig(options: ProxyOptions, pods: PodFeed, logger: Logger): ManifestProxyConfig {
-  return new ManifestProxyConfig({ serviceCIDR: serviceCIDROf(options), nodePortRange: options.nodePortRange, stateDir: options.stateDir, sources: options.sources, pods, logger });
+/** A standalone node's config: the registry's Services, endpoints from `pods`. */
+export function manifestProxyConfig(registry: ServiceRegistry, pods: PodFeed): ManifestProxyConfig {
+  return new ManifestProxyConfig(registry, pods);
 }
 
 /** A cluster node's config: Services and endpoints from the API server of `client`. */
 export function apiProxyConfig(options: ProxyOptions, client: KubeApi, logger: Logger): ApiProxyConfig {
-  return new ApiProxyConfig({ client, serviceCIDR: serviceCIDROf(options), logger });
+  return new ApiProxyConfig({ client, serviceCIDR: options.serviceCIDR, logger });
 }
 
 export class ServiceProxyNode {
@@ -93,11 +98,11 @@ export class ServiceProxyNode {
 
   /** Syncs the datapath once its config is synced, follows changes, and serves HTTP. */
   async start(): Promise<void> {
-    const guard = await checkServiceGuard(new ExecCommandRunner(), this.#options.serviceCIDR);
+    const guard = await checkServiceGuard(new ExecCommandRunner(), this.#options.serviceCIDR.text);
     if (!guard.covered) {
       this.#log.warn(
-        { serviceCIDR: this.#options.serviceCIDR },
-        `${guard.reason}: traffic to a ClusterIP that no rule rewrites can leave this host; run DOCKERLET_SERVICE_CIDR=${this.#options.serviceCIDR} scripts/setup-host.sh`,
+        { serviceCIDR: this.#options.serviceCIDR.text },
+        `${guard.reason}: traffic to a ClusterIP that no rule rewrites can leave this host; run DOCKERLET_SERVICE_CIDR=${this.#options.serviceCIDR.text} scripts/setup-host.sh`,
       );
     }
     await this.#proxy.start();

@@ -6,8 +6,9 @@
  */
 import type { Node, NodeCondition, NodeStatus } from '../../common/api/types.js';
 import { rfc3339 } from '../../common/util/clock.js';
+import { goArch } from '../../common/version.js';
 
-/** What the node is, read once at start (node-system-info.ts). */
+/** What the node is (node-system-info.ts): read with each observation, as the runtime's version may change. */
 export interface NodeSystemInfo {
   machineID: string;
   systemUUID: string;
@@ -37,6 +38,7 @@ export interface NodeObservation {
   nodefsAvailableBytes: number;
   /** Why the node is not ready (the runtime does not answer, ...); empty when it is. */
   notReadyReasons: readonly string[];
+  system: NodeSystemInfo;
 }
 
 export interface NodeStatusSettings {
@@ -44,20 +46,18 @@ export interface NodeStatusSettings {
   hostname: string;
   nodeIPs: readonly string[];
   kubeletPort: number;
-  system: NodeSystemInfo;
 }
 
 /** The kubelet's default hard eviction thresholds (memory.available<100Mi, nodefs.available<10%): allocatable leaves them out. */
 export const EvictionHard = { memoryAvailableBytes: 100 * 2 ** 20, nodefsAvailableFraction: 0.1 } as const;
 
-export function defaultNodeLabels(settings: Pick<NodeStatusSettings, 'hostname' | 'system'>, nodeLabels: Readonly<Record<string, string>>): Record<string, string> {
-  const { operatingSystem: os, architecture: arch } = settings.system;
+export function defaultNodeLabels(settings: Pick<NodeStatusSettings, 'hostname'>, nodeLabels: Readonly<Record<string, string>>): Record<string, string> {
   return {
-    'beta.kubernetes.io/arch': arch,
-    'beta.kubernetes.io/os': os,
-    'kubernetes.io/arch': arch,
+    'beta.kubernetes.io/arch': goArch,
+    'beta.kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': goArch,
     'kubernetes.io/hostname': settings.hostname,
-    'kubernetes.io/os': os,
+    'kubernetes.io/os': 'linux',
     ...nodeLabels,
   };
 }
@@ -133,7 +133,7 @@ export function computeNodeStatus(settings: NodeStatusSettings, observation: Nod
     allocatable: resources(allocatable(observation.capacity)),
     conditions,
     daemonEndpoints: { kubeletEndpoint: { Port: settings.kubeletPort } },
-    nodeInfo: { ...settings.system, kubeProxyVersion: settings.system.kubeletVersion },
+    nodeInfo: { ...observation.system, kubeProxyVersion: observation.system.kubeletVersion },
   };
 }
 

@@ -6,7 +6,6 @@
  * its sources must not sync an empty state over the rules a previous process left.
  */
 import type { Service } from '../../common/api/types.js';
-import { servicesInNamespace, type ServiceLookup } from '../../agent/envvars/service-env.js';
 import type { ProxyState } from '../datapath/proxier.js';
 
 export interface ProxyConfig {
@@ -20,9 +19,4 @@ export interface ProxyConfig {
   onChange(listener: () => void): void;
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** The config's Services as the kubelet looks them up for service links (a standalone node's `up`). */
-export function serviceLookupOf(config: ProxyConfig): ServiceLookup {
-  return { servicesIn: (namespace) => servicesInNamespace(config.services(), namespace) };
 }

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { Pod } from '../../common/api/types.js';
-import { Kubelet, type KubeletOptions } from '../../agent/kubelet.js';
-import { localPodFeed } from '../../proxy/config/pod-feed.js';
-import type { ProxyMode } from '../../proxy/datapath/proxier.js';
 import type { KubeApi } from '../../common/kube-api/kube-client.js';
-import { serviceLookupOf } from '../../proxy/config/proxy-config.js';
-import { apiProxyConfig, makeProxier, manifestProxyConfig, ServiceProxyNode, type ProxyOptions } from '../../proxy/proxy.js';
+import { parseIpv4Cidr } from '../../common/util/ipv4.js';
+import type { Kubelet, KubeletOptions } from '../../agent/kubelet.js';
+import { assembleNode, prepareNode, type NodeOptions } from '../../cli/node.js';
+import type { ProxyMode } from '../../proxy/datapath/proxier.js';
+import { makeProxier, type ProxyOptions, type ServiceProxyNode } from '../../proxy/proxy.js';
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
@@ -44,6 +44,7 @@ export interface AgentHarness {
   restart(): Promise<AgentHarness>;
 }
 
+/** The options `dockerlet agent` would resolve for this node with every flag at its default, but no HTTP servers. */
 export function defaultOptions(nodeName: string, rootDir: string, manifestDir: string): KubeletOptions {
   return {
     nodeName,
@@ -59,7 +60,7 @@ export function defaultOptions(nodeName: string, rootDir: string, manifestDir: s
     containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
     runtimeRequestTimeoutMs: 120_000,
     podInfraContainerImage: 'dockerlet.local/pause:3.10',
-    podCIDR: '10.244.0.0/16',
+    podCIDR: PodCIDR,
     podNetworkName: 'dockerlet',
     podBridgeName: 'dockerlet0',
     nodeIPs: [],
@@ -89,6 +90,7 @@ export interface StartAgentOptions {
 
 /** The service CIDR the host guard protects (scripts/setup-host.sh). */
 export const ServiceCIDR = '10.96.0.0/16';
+const PodCIDR = parseIpv4Cidr('10.244.0.0/16')!;
 
 export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHarness> {
   const nodeName = start.nodeName ?? uniqueNodeName();
@@ -115,13 +117,12 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
 async function proxyOptionsFor(mode: ProxyMode, stateDir: string): Promise<ProxyOptions> {
   return {
     mode,
-    serviceCIDR: ServiceCIDR,
-    podCIDR: '10.244.0.0/16',
+    serviceCIDR: parseIpv4Cidr(ServiceCIDR)!,
+    podCIDR: PodCIDR,
     nodePortRange: { min: 30000, max: 32767 },
     stateDir,
     syncPeriodMs: 30_000,
     healthzBindAddress: { host: '127.0.0.1', port: await freePort() },
-    sources: ['file'],
   };
 }
 
@@ -137,23 +138,16 @@ interface LaunchSetup {
 async function launch(setup: LaunchSetup): Promise<AgentHarness> {
   const { options, manifestDir, rootDir, running, proxyOptions, proxyApi } = setup;
   const log = memoryLogger();
-  let proxy: ServiceProxyNode | undefined;
-  const kubelet = new Kubelet(options, {
-    logger: log.logger,
-    ...(proxyOptions && !proxyApi ? { services: { servicesIn: (ns: string) => serviceLookupOf(proxy!.config).servicesIn(ns) } } : {}),
-  });
-  running.add(kubelet);
-  if (proxyOptions && proxyApi) {
-    proxy = new ServiceProxyNode(proxyOptions, { config: apiProxyConfig(proxyOptions, proxyApi, log.logger), logger: log.logger });
-    running.add(proxy);
-  } else if (proxyOptions) {
-    const config = manifestProxyConfig(proxyOptions, localPodFeed(kubelet), log.logger);
-    proxy = new ServiceProxyNode(proxyOptions, { config, logger: log.logger });
-    kubelet.onManifestObjects((source, objects) => void config.registry.set(source, objects.services));
-    running.add(proxy);
-  }
-  await kubelet.start();
-  await proxy?.start();
+  // As `dockerlet up` does: the proxy follows the agent, or the API server when given a client of it.
+  const nodeOptions: NodeOptions = {
+    agent: options,
+    ...(proxyOptions ? { proxy: { options: proxyOptions, feed: proxyApi ? { from: 'api' } : { from: 'agent' } } } : {}),
+  };
+  const node = assembleNode(nodeOptions, await prepareNode(nodeOptions, proxyApi ? { proxyClient: proxyApi } : {}), { logger: log.logger });
+  running.add(node);
+  await node.start();
+  const kubelet = node.kubelet!;
+  const proxy = node.proxy;
   const fullName = (name: string): string => `${name}-${options.nodeName}`;
   const harness: AgentHarness = {
     kubelet,
@@ -190,10 +184,8 @@ async function launch(setup: LaunchSetup): Promise<AgentHarness> {
     },
     stop: () => kubelet.stop(),
     async restart() {
-      await proxy?.stop();
-      await kubelet.stop();
-      running.delete(kubelet);
-      if (proxy) running.delete(proxy);
+      await node.stop();
+      running.delete(node);
       return launch(setup);
     },
   };

@@ -14,6 +14,7 @@ import { IptablesProxier } from '../../proxy/datapath/iptables/iptables-proxier.
 import type { EndpointInfo, ProxyState, ServicePortInfo } from '../../proxy/datapath/proxier.js';
 import { proxyState, servicePort } from '../helpers/iptables-fixtures.js';
 import { HostIP, HostTables, NetnsLab, PodIPs, TcpPort, UdpPort } from '../helpers/netns-lab.js';
+import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 
 const [PodA, PodB] = PodIPs;
 const silent = pino({ level: 'silent' });
@@ -56,7 +57,7 @@ describe('iptables datapath in a network namespace', () => {
   }
 
   function proxierIn(l: NetnsLab, runner: CommandRunner = new ExecCommandRunner({ netns: l.host })): IptablesProxier {
-    return new IptablesProxier({ serviceCIDR: '10.96.0.0/16', podCIDR: '10.244.0.0/16', stateDir, logger: silent, runner });
+    return new IptablesProxier({ serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!, podCIDR: parseIpv4Cidr('10.244.0.0/16')!, stateDir, logger: silent, runner });
   }
 
   /** iptables-nft-save of the lab's host namespace, without the header comments and counters. */

@@ -17,6 +17,7 @@ import { makeProxier } from '../../proxy/proxy.js';
 import { isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { dockerExec } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 
 const run = promisify(execFile);
 // Debian's busybox 1.35 wget crashes when given -T (a NULL store in its option parsing): time it out with `timeout`.
@@ -224,7 +225,7 @@ spec:
     await agent.waitForPod('web-a', 'Ready', isReady);
     await waitFor('the NodePort answering', () => fetchOnce('http://127.0.0.1:30181/'));
     await agent.proxy!.stop();
-    await makeProxier(mode, { serviceCIDR: '10.96.0.0/16', podCIDR: '10.244.0.0/16', stateDir: `${agent.rootDir}/../proxy` }, agent.log.logger).cleanup();
+    await makeProxier(mode, { serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!, podCIDR: parseIpv4Cidr('10.244.0.0/16')!, stateDir: `${agent.rootDir}/../proxy` }, agent.log.logger).cleanup();
     const rules = (await run('iptables-save')).stdout;
     expect(rules.split('\n').filter((line) => /DOCKERLET-/.test(line) && !/DOCKERLET-SERVICE-GUARD/.test(line))).toEqual([]);
     expect((await run('ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo'])).stdout).not.toMatch(/ 10\.96\./);

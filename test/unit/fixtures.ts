@@ -3,14 +3,15 @@ import { containerHash } from '../../common/api/pod-helpers.js';
 import type { Container, DefaultedPod, ObjectMeta, PodSpec } from '../../common/api/types.js';
 import { withApiDefaults } from '../../agent/config/pod-defaults.js';
 import type { EventRecorder, EventType, InvolvedObject } from '../../agent/events/recorder.js';
-import type {
-  ContainerRuntime,
-  ExecOptions,
-  ExecResult,
-  PodRef,
-  RuntimeContainerStatus,
-  RuntimePodStatus,
-  SandboxStatus,
+import {
+  podRef,
+  type ContainerRuntime,
+  type ExecOptions,
+  type ExecResult,
+  type PodRef,
+  type RuntimeContainerStatus,
+  type RuntimePodStatus,
+  type SandboxStatus,
 } from '../../agent/runtime/runtime.js';
 
 export const Image = 'dockerlet.local/busybox:1.35';
@@ -30,9 +31,7 @@ export function pod(spec: Partial<PodSpec> = {}, metadata: Partial<ObjectMeta> =
   }) as DefaultedPod;
 }
 
-export function ref(p: DefaultedPod): PodRef {
-  return { uid: p.metadata.uid, name: p.metadata.name, namespace: p.metadata.namespace };
-}
+export const ref = (p: DefaultedPod): PodRef => podRef(p);
 
 /** The spec container (app or init) named `name`. */
 export function specOf(p: DefaultedPod, name: string): Container {

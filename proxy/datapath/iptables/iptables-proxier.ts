@@ -27,7 +27,7 @@ import { detectIptablesBackend, type IptablesCommands } from './backend.js';
 import { isOwnChain, type IptablesTable } from './chains.js';
 import { ExecCommandRunner, formatCommand, type CommandResult, type CommandRunner } from './command-runner.js';
 import { isNothingDeleted, staleConntrackDeletions } from './conntrack.js';
-import { cidrContains, isIpv4, isValidPort, parseIpv4Cidr, type Ipv4Cidr } from '../../../common/util/ipv4.js';
+import { cidrContains, isIpv4, isValidPort, type Ipv4Cidr } from '../../../common/util/ipv4.js';
 import { jumpArgs, JumpRules, jumpsIntoOwnChains, type JumpRule } from './jumps.js';
 import { RouteLocalnet } from './route-localnet.js';
 import { buildCleanupRules, buildIptablesRules } from './rules.js';
@@ -35,9 +35,9 @@ import { parseIptablesSave, type SavedTable } from './save-parser.js';
 
 export interface IptablesProxierOptions {
   /** The CIDR ClusterIPs come from; a service port whose ClusterIP is outside it is not programmed. */
-  serviceCIDR: string;
+  serviceCIDR: Ipv4Cidr;
   /** The pods' CIDR: traffic to a ClusterIP from anywhere else is masqueraded. */
-  podCIDR: string;
+  podCIDR: Ipv4Cidr;
   /** Where the proxier keeps what it must restore on cleanup (the route_localnet value it found). */
   stateDir: string;
   logger: Logger;
@@ -99,16 +99,8 @@ export class IptablesProxier implements Proxier {
   #wanted: ProxyState | undefined;
 
   constructor(options: IptablesProxierOptions) {
-    const serviceCIDR = parseIpv4Cidr(options.serviceCIDR);
-    const podCIDR = parseIpv4Cidr(options.podCIDR);
-    if (!serviceCIDR) {
-      throw new DockerletError('DKL_ERR_CONFIG_INVALID', `service CIDR "${options.serviceCIDR}" is not an IPv4 CIDR such as 10.96.0.0/16`);
-    }
-    if (!podCIDR) {
-      throw new DockerletError('DKL_ERR_CONFIG_INVALID', `pod CIDR "${options.podCIDR}" is not an IPv4 CIDR such as 10.244.0.0/16`);
-    }
-    this.#serviceCIDR = serviceCIDR;
-    this.#podCIDR = podCIDR;
+    this.#serviceCIDR = options.serviceCIDR;
+    this.#podCIDR = options.podCIDR;
     this.#runner = options.runner ?? new ExecCommandRunner();
     this.#log = options.logger.child({ component: 'iptables-proxier' });
     this.#clock = options.clock ?? systemClock;

@@ -29,14 +29,14 @@ import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import type { Clock } from '../../../common/util/clock.js';
 import type { Proxier, ProxyState, ServicePortInfo, ServiceProtocol } from '../proxier.js';
 import { IpAddressManager, type AddressManager } from './address-manager.js';
-import { cidrContains, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../../../common/util/ipv4.js';
+import { cidrContains, parseIpv4, type Ipv4Cidr } from '../../../common/util/ipv4.js';
 import { LoadBalancer } from './load-balancer.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { UdpProxy } from './udp-proxy.js';
 
 export interface UserspaceProxierOptions {
   /** The service CIDR ("10.96.0.0/12"): ClusterIPs must be in it, and cleanup() clears it from lo. */
-  serviceCIDR: string;
+  serviceCIDR: Ipv4Cidr;
   logger: Logger;
   /** Where ClusterIPs are put: `ip addr ... dev lo` unless told. */
   addresses?: AddressManager;
@@ -85,11 +85,7 @@ export class UserspaceProxier implements Proxier {
   #warned = new Set<string>();
 
   constructor(options: UserspaceProxierOptions) {
-    const cidr = parseIpv4Cidr(options.serviceCIDR);
-    if (!cidr) {
-      throw new DockerletError('DKL_ERR_CONFIG_INVALID', `service CIDR "${options.serviceCIDR}" is not an IPv4 CIDR (the userspace proxy needs one like 10.96.0.0/12)`);
-    }
-    this.#cidr = cidr;
+    this.#cidr = options.serviceCIDR;
     this.#log = options.logger.child({ component: 'userspace-proxier' });
     this.#addresses = options.addresses ?? new IpAddressManager({ device: 'lo' });
     this.#clock = options.clock;

@@ -18,6 +18,7 @@ import type { Benchmark } from '../harness/context.js';
 import { size } from '../harness/context.js';
 import { target } from '../harness/report.js';
 import { summarize } from '../harness/stats.js';
+import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 
 /** `count` services, each with endpoints on two pods; `shift` moves every endpoint to other pods. */
 function services(count: number, shift: number): ProxyState {
@@ -49,8 +50,8 @@ export const proxySync: Benchmark = {
       try {
         await lab.in(lab.host, 'iptables-nft-restore', ['--noflush'], HostTables);
         const proxier = new IptablesProxier({
-          serviceCIDR: '10.96.0.0/16',
-          podCIDR: '10.244.0.0/16',
+          serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!,
+          podCIDR: parseIpv4Cidr('10.244.0.0/16')!,
           stateDir,
           logger: pino({ level: 'silent' }),
           runner: new ExecCommandRunner({ netns: lab.host }),

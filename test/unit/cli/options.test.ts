@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { DockerletError } from '../../../common/api/errors.js';
+import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { resolveAgentOptions, type AgentFlags } from '../../../cli/options.js';
 
 let dir: string;
@@ -49,7 +50,7 @@ describe('resolveAgentOptions: defaults', () => {
       containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
       runtimeRequestTimeoutMs: 120_000,
       podInfraContainerImage: 'dockerlet.local/pause:3.10',
-      podCIDR: '10.244.0.0/16',
+      podCIDR: parseIpv4Cidr('10.244.0.0/16'),
       podNetworkName: 'dockerlet',
       podBridgeName: 'dockerlet0',
       nodeIPs: [],
@@ -115,7 +116,7 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
       clusterDNS: ['10.96.0.10'],
       clusterDomain: 'example.local',
       resolvConf: '/run/resolv.conf',
-      podCIDR: '10.88.0.0/16',
+      podCIDR: parseIpv4Cidr('10.88.0.0/16'),
       runtimeRequestTimeoutMs: 60_000,
       containerRuntimeEndpoint: 'unix:///run/docker.sock',
       containerLogMaxSize: '1048576',

@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { DockerletError } from '../../../common/api/errors.js';
+import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { resolveProxyOptions, type ProxyFlags } from '../../../cli/proxy-options.js';
 
-const context = { rootDir: '/var/lib/dockerlet', podCIDR: '10.244.0.0/16', sources: ['file'] as const };
+const context = { rootDir: '/var/lib/dockerlet', podCIDR: parseIpv4Cidr('10.244.0.0/16')! };
 const resolve = (flags: ProxyFlags) => resolveProxyOptions({ proxyMode: 'iptables', ...flags }, context);
 
 async function failure(flags: ProxyFlags): Promise<string> {
@@ -19,13 +20,12 @@ describe('resolveProxyOptions', () => {
   test('defaults: kube-proxy\'s, with the state under the root dir', async () => {
     expect(await resolve({})).toEqual({
       mode: 'iptables',
-      serviceCIDR: '10.96.0.0/16',
-      podCIDR: '10.244.0.0/16',
+      serviceCIDR: parseIpv4Cidr('10.96.0.0/16'),
+      podCIDR: parseIpv4Cidr('10.244.0.0/16'),
       nodePortRange: { min: 30000, max: 32767 },
       stateDir: '/var/lib/dockerlet/proxy',
       syncPeriodMs: 30_000,
       healthzBindAddress: { host: '127.0.0.1', port: 10256 },
-      sources: ['file'],
     });
   });
 
@@ -40,7 +40,7 @@ describe('resolveProxyOptions', () => {
       }),
     ).toMatchObject({
       mode: 'userspace',
-      serviceCIDR: '10.100.0.0/24',
+      serviceCIDR: parseIpv4Cidr('10.100.0.0/24'),
       nodePortRange: { min: 31000, max: 31010 },
       healthzBindAddress: { host: '0.0.0.0', port: 0 },
       syncPeriodMs: 60_000,
@@ -50,6 +50,7 @@ describe('resolveProxyOptions', () => {
   test.each([
     [{ proxyMode: 'ipvs' }, '--proxy-mode: invalid value "ipvs": must be iptables or userspace'],
     [{ serviceClusterIpRange: '10.96.0.0' }, '--service-cluster-ip-range: invalid value "10.96.0.0": must be an IPv4 CIDR from /8 to /30, such as 10.96.0.0/16'],
+    [{ serviceClusterIpRange: 'fd00::/108' }, '--service-cluster-ip-range: invalid value "fd00::/108": must be an IPv4 CIDR from /8 to /30, such as 10.96.0.0/16'],
     [{ serviceClusterIpRange: '10.0.0.0/4' }, '--service-cluster-ip-range: invalid value "10.0.0.0/4": must be an IPv4 CIDR from /8 to /30, such as 10.96.0.0/16'],
     [{ serviceNodePortRange: '32767-30000' }, '--service-node-port-range: invalid value "32767-30000": must be a port range such as 30000-32767'],
     [{ serviceNodePortRange: '30000' }, '--service-node-port-range: invalid value "30000": must be a port range such as 30000-32767'],

@@ -12,6 +12,13 @@ const settings: NodeStatusSettings = {
   hostname: 'n1',
   nodeIPs: ['10.0.0.5'],
   kubeletPort: 10250,
+};
+
+const healthy: NodeObservation = {
+  capacity: { milliCpu: 2000, memoryBytes: 2 ** 34, ephemeralStorageBytes: 2 ** 36, pods: 110 },
+  memoryAvailableBytes: 2 ** 33,
+  nodefsAvailableBytes: 2 ** 35,
+  notReadyReasons: [],
   system: {
     machineID: 'm',
     systemUUID: 'u',
@@ -23,13 +30,6 @@ const settings: NodeStatusSettings = {
     operatingSystem: 'linux',
     architecture: 'amd64',
   },
-};
-
-const healthy: NodeObservation = {
-  capacity: { milliCpu: 2000, memoryBytes: 2 ** 34, ephemeralStorageBytes: 2 ** 36, pods: 110 },
-  memoryAvailableBytes: 2 ** 33,
-  nodefsAvailableBytes: 2 ** 35,
-  notReadyReasons: [],
 };
 
 function setup(observations: NodeObservation[] = [healthy]) {

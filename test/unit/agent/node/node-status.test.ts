@@ -16,6 +16,13 @@ const settings: NodeStatusSettings = {
   hostname: 'node-1',
   nodeIPs: ['192.168.1.10'],
   kubeletPort: 10250,
+};
+
+const healthy: NodeObservation = {
+  capacity: { milliCpu: 2000, memoryBytes: 24 * GiB, ephemeralStorageBytes: 100 * GiB, pods: 110 },
+  memoryAvailableBytes: 20 * GiB,
+  nodefsAvailableBytes: 50 * GiB,
+  notReadyReasons: [],
   system: {
     machineID: 'm1',
     systemUUID: 'u1',
@@ -27,13 +34,6 @@ const settings: NodeStatusSettings = {
     operatingSystem: 'linux',
     architecture: 'amd64',
   },
-};
-
-const healthy: NodeObservation = {
-  capacity: { milliCpu: 2000, memoryBytes: 24 * GiB, ephemeralStorageBytes: 100 * GiB, pods: 110 },
-  memoryAvailableBytes: 20 * GiB,
-  nodefsAvailableBytes: 50 * GiB,
-  notReadyReasons: [],
 };
 
 const t0 = new Date('2026-11-23T10:00:00.250Z');
@@ -115,6 +115,13 @@ describe('nodeStatusChanged', () => {
     expect(nodeStatusChanged(first, computeNodeStatus(settings, { ...healthy, notReadyReasons: ['x'] }, first.conditions!, t1))).toBe(true);
     expect(nodeStatusChanged(first, computeNodeStatus(settings, { ...healthy, capacity: { ...healthy.capacity, pods: 10 } }, first.conditions!, t1))).toBe(true);
     expect(nodeStatusChanged(undefined, first)).toBe(true);
+  });
+
+  test('a new runtime version is a change, and nodeInfo carries it', () => {
+    const first = computeNodeStatus(settings, healthy, [], t0);
+    const upgraded = computeNodeStatus(settings, { ...healthy, system: { ...healthy.system, containerRuntimeVersion: 'docker://26.1.5' } }, first.conditions!, t1);
+    expect(upgraded.nodeInfo?.containerRuntimeVersion).toBe('docker://26.1.5');
+    expect(nodeStatusChanged(first, upgraded)).toBe(true);
   });
 });
 

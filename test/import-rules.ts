@@ -1,0 +1,56 @@
+/**
+ * The import rules the code keeps (checked by test/unit/import-graph.test.ts with
+ * dependency-cruiser; `npm run check:imports` runs that check alone):
+ * - no import cycles;
+ * - three peers: common/ (what both use) imports neither agent/ nor proxy/; agent/ and proxy/
+ *   never import each other; only cli/ (the composition root) imports them both;
+ * - inside agent/, layers: a folder imports only its own layer and those below it;
+ * - each library lives in one place.
+ */
+import type { IForbiddenRuleType } from 'dependency-cruiser';
+
+/** agent/'s layers, lowest first: each entry is a folder (or a file at agent/'s top) of agent/. */
+export const AgentLayers: ReadonlyArray<{ layer: string; parts: readonly string[] }> = [
+  { layer: 'runtime and records', parts: ['runtime', 'events', 'network', 'metrics'] },
+  { layer: 'sources, observations and single jobs', parts: ['config', 'pleg', 'podworkers', 'status', 'node', 'images', 'probe', 'lifecycle', 'fieldpath'] },
+  { layer: "what a pod's containers get", parts: ['envvars', 'volumes', 'prober', 'token'] },
+  { layer: 'acting on pods and reporting on them', parts: ['kuberuntime', 'eviction', 'stats'] },
+  { layer: 'the kubelet', parts: ['server', 'pod-lifecycle.ts', 'cluster-mode.ts', 'node-api.ts', 'kubelet.ts'] },
+];
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const partsPattern = (parts: readonly string[]): string => `^agent/(${parts.map((part) => (part.endsWith('.ts') ? escape(part) + '$' : `${escape(part)}/`)).join('|')})`;
+
+/** One rule per layer: nothing in it imports a layer above. */
+function layerRules(): IForbiddenRuleType[] {
+  return AgentLayers.slice(0, -1).map(({ layer, parts }, index) => ({
+    name: `agent-layer-${index + 1}-looks-down`,
+    comment: `agent/ layer "${layer}" imports only its own layer and those below it`,
+    severity: 'error',
+    from: { path: partsPattern(parts) },
+    to: { path: partsPattern(AgentLayers.slice(index + 1).flatMap((above) => above.parts)) },
+  }));
+}
+
+/** A library imported (for more than its types) only where it belongs. */
+function libraryRule(library: string, home: string): IForbiddenRuleType {
+  return {
+    name: `${library.replace(/[@/]/g, '-').replace(/^-/, '')}-in-one-place`,
+    comment: `${library} is used only in ${home}`,
+    severity: 'error',
+    from: { pathNot: `^(${home})` },
+    to: { path: `node_modules/${escape(library)}/`, dependencyTypesNot: ['type-only'] },
+  };
+}
+
+export const ImportRules: IForbiddenRuleType[] = [
+  { name: 'no-cycles', comment: 'files never import each other in a loop', severity: 'error', from: {}, to: { circular: true } },
+  { name: 'common-imports-no-peer', comment: 'common/ is what agent/ and proxy/ share: it imports neither, nor cli/', severity: 'error', from: { path: '^common/' }, to: { path: '^(agent|proxy|cli)/' } },
+  { name: 'agent-imports-no-proxy', comment: 'the kubelet and the proxy are peers: only cli/ puts them together', severity: 'error', from: { path: '^agent/' }, to: { path: '^(proxy|cli)/' } },
+  { name: 'proxy-imports-no-agent', comment: 'the kubelet and the proxy are peers: only cli/ puts them together', severity: 'error', from: { path: '^proxy/' }, to: { path: '^(agent|cli)/' } },
+  ...layerRules(),
+  libraryRule('dockerode', 'agent/runtime/docker/'),
+  libraryRule('chokidar', 'agent/config/sources/file-source.ts'),
+  libraryRule('@kubernetes/client-node', 'common/kube-api/'),
+  libraryRule('fastify', 'common/server/|agent/server/|proxy/server/'),
+];
