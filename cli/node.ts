@@ -77,7 +77,7 @@ export async function prepareNode(options: NodeOptions, given: NodeInputs = {}):
     if (agent.cluster) inputs.agentClient ??= await KubeClient.fromKubeconfig(agent.cluster.kubeconfig, userAgent('dockerlet'));
   }
   if (proxy?.feed.from === 'api' && !inputs.proxyClient) {
-    inputs.proxyClient = await KubeClient.fromKubeconfig(required(proxy.feed.kubeconfig, "the proxy's kubeconfig"), userAgent('dockerlet-proxy'));
+    inputs.proxyClient = await KubeClient.fromKubeconfig(required(proxy.feed.kubeconfig, "the proxy's kubeconfig or client"), userAgent('dockerlet-proxy'));
   }
   return inputs;
 }
@@ -158,7 +158,7 @@ export function assembleNode(options: NodeOptions, inputs: NodeInputs, deps: { l
 
 /** What the caller must have provided (prepareNode's inputs, the options' parts); a programming error otherwise. */
 function required<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`assembleNode: ${what} is missing (prepareNode reads the inputs)`);
+  if (value === undefined) throw new Error(`assembleNode: missing ${what} (prepareNode provides the inputs)`);
   return value;
 }
 

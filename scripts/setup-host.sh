@@ -8,7 +8,7 @@
 #      dockerlet.local/node:<version>, busybox plus this host's node binary and its libraries
 #      (test servers busybox cannot be, such as a UDP echo server);
 #   4. the service CIDR guard: filter-table REJECT rules so that nothing addressed to the
-#      service CIDR leaves the host unless a proxy rule rewrote it (see DESIGN.md).
+#      service CIDR leaves the host unless a proxy rule rewrote it (see docs/architecture.md).
 # With --for-bench it also installs what the benchmarks use (Debian's podman and catatonit, the
 # baseline; iperf3 and wrk, the load generators) and builds dockerlet.local/iperf3:<version>
 # (busybox plus the host's iperf3, the server side). --for-tests implies --for-bench (the test

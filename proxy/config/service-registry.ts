@@ -4,7 +4,7 @@
  * NodePort and LoadBalancer types, its node ports, through the allocator. A Service whose
  * requested ClusterIP or nodePort is taken, or out of range, is refused with a message naming
  * the field, logged once, and left out; the others go on. Headless and ExternalName Services are
- * kept (service links and later DNS want them) but get no ClusterIP.
+ * kept, with no ClusterIP.
  *
  * In cluster mode the API server takes this role: its Services arrive allocated (api-config.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * The agent as a real process (issue 2, point 7): it survives kill -9 without touching running
+ * The agent as a real process: it survives kill -9 without touching running
  * containers, and stops cleanly on SIGTERM leaving pods running.
  */
 import { describe, expect, test } from 'vitest';

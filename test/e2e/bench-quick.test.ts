@@ -1,5 +1,5 @@
 /**
- * The benchmark harness's smoke test (issue 6): `npm run bench -- --quick` runs every benchmark
+ * The benchmark harness's smoke test: `npm run bench -- --quick` runs every benchmark
  * small, on the real engine, podman and the proxy. It checks the harness works and reports what
  * it must — never a time: figures on a shared machine are a benchmark's business, not a test's.
  */

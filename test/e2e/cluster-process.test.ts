@@ -1,5 +1,5 @@
 /**
- * `dockerlet agent --kubeconfig` as a process under a real control plane (issue 7): kubectl sees
+ * `dockerlet agent --kubeconfig` as a process under a real control plane: kubectl sees
  * the node Ready with the kubelet's columns, a pod made with kubectl run on the node, and the
  * node's static pod through its mirror.
  */

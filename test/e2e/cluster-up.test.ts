@@ -1,5 +1,5 @@
 /**
- * The agent and the proxy as processes under a real control plane (issue 7, points 1, 2 and 6),
+ * The agent and the proxy as processes under a real control plane,
  * tried as a new user would: kubectl runs a pod on the node and exposes it. `dockerlet up
  * --kubeconfig --proxy-kubeconfig` prints the pod and the Service as the API server allocated
  * it, and both the ClusterIP and the node port answer with the pod's page; `dockerlet agent

@@ -1,5 +1,5 @@
 /**
- * A Docker daemon restart is survived (issue 2, point 7): the agent keeps serving, reconnects to
+ * A Docker daemon restart is survived: the agent keeps serving, reconnects to
  * the engine's event stream and resyncs, so its pods run again. The engine restarted is a
  * private one started by the test, never the host's.
  */

@@ -1,5 +1,5 @@
 /**
- * The service proxy as real processes (issue 5, points 1, 7 and 8): `dockerlet up` on the
+ * The service proxy as real processes: `dockerlet up` on the
  * repository's manifests/ serves the example Services and prints where to reach them;
  * `dockerlet proxy` beside a separate `dockerlet agent` takes its pods from the agent's API; and
  * `dockerlet proxy --cleanup` leaves nothing of either behind. Runs in the network group, alone.

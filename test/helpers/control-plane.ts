@@ -1,5 +1,5 @@
 /**
- * A real Kubernetes control plane on loopback for the cluster-mode tests (issue 7): Debian's
+ * A real Kubernetes control plane on loopback for the cluster-mode tests: Debian's
  * etcd, and kube-apiserver and kube-controller-manager built from Debian's kubernetes source
  * (scripts/build-control-plane.sh). The API server runs as a production one would for kubelets:
  * client certificates from a CA made here with openssl, Node and RBAC authorization, the

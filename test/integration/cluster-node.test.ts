@@ -1,5 +1,5 @@
 /**
- * Cluster mode, the node's side (issue 7, point 1): registration, status and the Lease against a
+ * Cluster mode, the node's side: registration, status and the Lease against a
  * real kube-apiserver (Node authorizer, NodeRestriction) with the node's own client certificate.
  */
 import { readFile } from 'node:fs/promises';

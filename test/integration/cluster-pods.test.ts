@@ -1,5 +1,5 @@
 /**
- * Cluster mode, pods from the API server (issue 7, points 2-5, 7 and 9): a pod bound to the node
+ * Cluster mode, pods from the API server: a pod bound to the node
  * through the API runs, its status reaches the API, and kubectl delete goes through the grace
  * period to the object's removal by the agent; mirror pods; an API outage; ConfigMaps, Secrets,
  * Services, imagePullSecrets and projected service account tokens from the API server. All

@@ -1,5 +1,5 @@
 /**
- * The service proxy in cluster mode (issue 7, point 6), against a real kube-apiserver and
+ * The service proxy in cluster mode, against a real kube-apiserver and
  * kube-controller-manager: Services created through the API (ClusterIPs and node ports the API
  * server allocated) reach the pods the agent runs for them, through the endpoints the
  * controller-manager published: EndpointSlices (discovery.k8s.io/v1beta1 on this 1.20 server)

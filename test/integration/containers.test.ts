@@ -1,4 +1,4 @@
-/** Pods as Docker containers around a pause sandbox (issue 2, point 4), on the real engine. */
+/** Pods as Docker containers around a pause sandbox, on the real engine. */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
 import { busyboxPod, containerStatus, isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';

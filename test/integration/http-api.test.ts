@@ -1,4 +1,4 @@
-/** The kubelet HTTP API of a real agent (issue 2, point 8) and the manifest URL source (point 2). */
+/** The kubelet HTTP API of a real agent, and the manifest URL source. */
 import { createServer, type Server } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import type { PodList } from '../../common/api/types.js';

@@ -1,4 +1,4 @@
-/** imagePullPolicy with real pulls from a registry on loopback (issue 2, point 4). */
+/** imagePullPolicy with real pulls from a registry on loopback. */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * postStart and preStop hooks on the real Docker engine (issue 3, point 4). Order is read from
+ * postStart and preStop hooks on the real Docker engine. Order is read from
  * Docker's own events (exec_start/exec_die of a hook, kill with its signal), durations only as
  * lower bounds.
  */

@@ -1,4 +1,4 @@
-/** Pod status as the kubelet computes it, checked against what Docker reports (issue 2, point 6). */
+/** Pod status as the kubelet computes it, checked against what Docker reports. */
 import { describe, expect, test } from 'vitest';
 import { busyboxPod, condition, containerStatus, isReady, startAgent } from '../helpers/agent-harness.js';
 import { docker } from '../helpers/docker.js';

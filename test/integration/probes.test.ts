@@ -1,5 +1,5 @@
 /**
- * Startup, liveness and readiness probes on the real Docker engine (issue 3, points 1-3 and 5):
+ * Startup, liveness and readiness probes on the real Docker engine:
  * each handler kind, thresholds and periods, timeouts, restarts and readiness, judged by what
  * the agent reports and by the order and count of its events, never by tight wall-clock times.
  */

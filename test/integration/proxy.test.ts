@@ -1,5 +1,5 @@
 /**
- * The service proxy on the real Docker engine and the host's real network (issue 5), one suite
+ * The service proxy on the real Docker engine and the host's real network, one suite
  * over both datapaths: ClusterIP from the host and from pods, NodePort, load spreading, session
  * affinity, readiness, refusal without endpoints, named targetPorts, UDP with stale conntrack
  * entries, hairpin, the HTTP service proxy, and cleanup. Traffic goes only to loopback, to the

@@ -1,4 +1,4 @@
-/** Restart policies, CrashLoopBackOff, vanished containers and termination (issue 2, point 5). */
+/** Restart policies, CrashLoopBackOff, vanished containers and termination. */
 import { describe, expect, test } from 'vitest';
 import { busyboxPod, containerStatus, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { docker, watchEvents } from '../helpers/docker.js';

@@ -1,4 +1,4 @@
-/** Static pods from a manifest directory, on the real Docker engine (issue 2, points 2 and 3). */
+/** Static pods from a manifest directory, on the real Docker engine. */
 import { describe, expect, test } from 'vitest';
 import { busyboxPod, isReady, startAgent } from '../helpers/agent-harness.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -1,5 +1,5 @@
 /**
- * Volumes on the real Docker engine (issue 4): emptyDir on disk and in memory, hostPath and its
+ * Volumes on the real Docker engine: emptyDir on disk and in memory, hostPath and its
  * type checks, configMap and secret volumes with atomic updates, the downward API, projected
  * volumes, subPath, and eviction of a pod whose emptyDir outgrew its sizeLimit.
  */

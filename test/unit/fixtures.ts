@@ -1,4 +1,5 @@
 /** Small builders shared by the unit tests: pods through the real defaulting, runtime states by hand. */
+import type { Readable } from 'node:stream';
 import { containerHash } from '../../common/api/pod-helpers.js';
 import type { Container, DefaultedPod, ObjectMeta, PodSpec } from '../../common/api/types.js';
 import { withApiDefaults } from '../../agent/config/pod-defaults.js';
@@ -6,11 +7,20 @@ import type { EventRecorder, EventType, InvolvedObject } from '../../agent/event
 import {
   podRef,
   type ContainerRuntime,
+  type ContainerConfig,
+  type ContainerStats,
   type ExecOptions,
   type ExecResult,
+  type ImageInfo,
+  type LogOptions,
   type PodRef,
+  type RegistryAuth,
+  type RunningPod,
   type RuntimeContainerStatus,
+  type RuntimeEventHandlers,
   type RuntimePodStatus,
+  type RuntimeVersion,
+  type SandboxConfig,
   type SandboxStatus,
 } from '../../agent/runtime/runtime.js';
 
@@ -162,18 +172,46 @@ export class FakeRuntime implements ContainerRuntime {
     throw new Error(`FakeRuntime: unexpected call to ${name}`);
   }
 
-  version(): never { return this.#unexpected('version'); }
-  listPods(): never { return this.#unexpected('listPods'); }
-  getPodStatus(): never { return this.#unexpected('getPodStatus'); }
-  imageStatus(): never { return this.#unexpected('imageStatus'); }
-  pullImage(): never { return this.#unexpected('pullImage'); }
-  containerStats(): never { return this.#unexpected('containerStats'); }
-  runPodSandbox(): never { return this.#unexpected('runPodSandbox'); }
-  stopPodSandbox(): never { return this.#unexpected('stopPodSandbox'); }
-  removePodSandbox(): never { return this.#unexpected('removePodSandbox'); }
-  createContainer(): never { return this.#unexpected('createContainer'); }
-  startContainer(): never { return this.#unexpected('startContainer'); }
-  removeContainer(): never { return this.#unexpected('removeContainer'); }
-  containerLogs(): never { return this.#unexpected('containerLogs'); }
-  watchEvents(): never { return this.#unexpected('watchEvents'); }
+  version(): Promise<RuntimeVersion> {
+    return this.#unexpected('version');
+  }
+  listPods(): Promise<RunningPod[]> {
+    return this.#unexpected('listPods');
+  }
+  getPodStatus(_pod: PodRef): Promise<RuntimePodStatus> {
+    return this.#unexpected('getPodStatus');
+  }
+  imageStatus(_image: string): Promise<ImageInfo | undefined> {
+    return this.#unexpected('imageStatus');
+  }
+  pullImage(_image: string, _auth?: RegistryAuth): Promise<ImageInfo> {
+    return this.#unexpected('pullImage');
+  }
+  containerStats(_id: string): Promise<ContainerStats | undefined> {
+    return this.#unexpected('containerStats');
+  }
+  runPodSandbox(_config: SandboxConfig): Promise<string> {
+    return this.#unexpected('runPodSandbox');
+  }
+  stopPodSandbox(_id: string): Promise<void> {
+    return this.#unexpected('stopPodSandbox');
+  }
+  removePodSandbox(_id: string): Promise<void> {
+    return this.#unexpected('removePodSandbox');
+  }
+  createContainer(_sandboxId: string, _config: ContainerConfig): Promise<string> {
+    return this.#unexpected('createContainer');
+  }
+  startContainer(_id: string): Promise<void> {
+    return this.#unexpected('startContainer');
+  }
+  removeContainer(_id: string): Promise<void> {
+    return this.#unexpected('removeContainer');
+  }
+  containerLogs(_id: string, _options: LogOptions): Promise<Readable> {
+    return this.#unexpected('containerLogs');
+  }
+  watchEvents(_handlers: RuntimeEventHandlers): () => void {
+    return this.#unexpected('watchEvents');
+  }
 }

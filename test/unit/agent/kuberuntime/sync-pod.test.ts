@@ -1,7 +1,21 @@
-import { describe, expect, test } from 'vitest';
-import { podLabel } from '../../../../agent/kuberuntime/container-killer.js';
-import { nextRestartCount } from '../../../../agent/kuberuntime/sync-pod.js';
-import { exited, instance, pod } from '../../fixtures.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { ConfigMap, DefaultedPod, PodStatus } from '../../../../common/api/types.js';
+import { Backoff } from '../../../../common/util/backoff.js';
+import type { ConfigObjectLookup } from '../../../../agent/config/config-objects.js';
+import { ImageManager } from '../../../../agent/images/image-manager.js';
+import { ContainerKiller, podLabel } from '../../../../agent/kuberuntime/container-killer.js';
+import { nextRestartCount, PodSyncer } from '../../../../agent/kuberuntime/sync-pod.js';
+import { HandlerRunner } from '../../../../agent/lifecycle/handler-runner.js';
+import type { NodeFacts } from '../../../../agent/node/node-facts.js';
+import type { ContainerConfig, ImageInfo, PodRef, RuntimePodStatus, SandboxConfig } from '../../../../agent/runtime/runtime.js';
+import { ReasonCache } from '../../../../agent/status/reason-cache.js';
+import { RootDir } from '../../../../agent/volumes/root-dir.js';
+import { VolumeManager } from '../../../../agent/volumes/volume-manager.js';
+import { memoryLogger } from '../../../helpers/memory-logger.js';
+import { ctr, exited, FakeRecorder, FakeRuntime, instance, pod, ref, runtimeStatus, sandbox } from '../../fixtures.js';
 
 describe('podLabel (format.Pod)', () => {
   test('is <name>_<namespace>(<uid>)', () => {
@@ -37,5 +51,263 @@ describe('nextRestartCount', () => {
   test('takes the larger of the runtime and the reported count', () => {
     const containers = [exited(p, 'main', 1, { restartCount: 7 })];
     expect(nextRestartCount('main', containers, { containerStatuses: [{ name: 'main', image: 'x', imageID: '', ready: false, restartCount: 2 }] })).toBe(8);
+  });
+});
+
+// ---- PodSyncer: computePodActions applied to a runtime that records what it is asked -----------
+
+/** A runtime that keeps what it is asked to do, and answers getPodStatus with what it made. */
+class RecordingRuntime extends FakeRuntime {
+  readonly calls: string[] = [];
+  readonly created: Array<{ sandboxId: string; config: ContainerConfig }> = [];
+  readonly sandboxes: SandboxConfig[] = [];
+  /** The IP a new sandbox gets; undefined: it gets none. */
+  sandboxIP: string | undefined = '10.244.0.9';
+  failSandbox: Error | undefined;
+  failStart: Error | undefined;
+  #next = 0;
+
+  override async imageStatus(image: string): Promise<ImageInfo> {
+    return { id: `sha256:${image}`, ref: `docker-pullable://${image}` };
+  }
+
+  override async runPodSandbox(config: SandboxConfig): Promise<string> {
+    this.calls.push(`runPodSandbox attempt=${config.attempt}`);
+    if (this.failSandbox) throw this.failSandbox;
+    this.sandboxes.push(config);
+    return `sandbox-${++this.#next}`;
+  }
+
+  override async getPodStatus(pod: PodRef): Promise<RuntimePodStatus> {
+    const id = `sandbox-${this.#next}`;
+    return { pod, sandboxes: [{ id, pod, attempt: 0, state: 'ready', createdAt: 0, hostNetwork: false, ...(this.sandboxIP ? { ip: this.sandboxIP } : {}) }], containers: [] };
+  }
+
+  override async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
+    this.calls.push(`createContainer ${config.name}`);
+    this.created.push({ sandboxId, config });
+    return `${config.name}-id`;
+  }
+
+  override async startContainer(id: string): Promise<void> {
+    this.calls.push(`startContainer ${id}`);
+    if (this.failStart) throw this.failStart;
+  }
+
+  override async stopContainer(id: string, gracePeriodSeconds: number): Promise<void> {
+    this.calls.push(`stopContainer ${id} ${gracePeriodSeconds}`);
+  }
+
+  override async stopPodSandbox(id: string): Promise<void> {
+    this.calls.push(`stopPodSandbox ${id}`);
+  }
+
+  override async removeContainer(id: string): Promise<void> {
+    this.calls.push(`removeContainer ${id}`);
+  }
+
+  override async removePodSandbox(id: string): Promise<void> {
+    this.calls.push(`removePodSandbox ${id}`);
+  }
+}
+
+const node: NodeFacts = {
+  name: 'node-1',
+  hostIPs: ['192.168.1.10'],
+  allocatable: { milliCpu: 2000, memoryBytes: 2 ** 32, ephemeralStorageBytes: 2 ** 36 },
+  clusterDns: { servers: [], domain: 'cluster.local' },
+  hostResolvConf: { nameservers: ['192.168.1.1'], searches: ['lan'], options: [] },
+};
+
+interface SyncerSetup {
+  syncer: PodSyncer;
+  runtime: RecordingRuntime;
+  recorder: FakeRecorder;
+  reasons: ReasonCache;
+  rootDir: RootDir;
+  backoff: Backoff;
+  now: { value: number };
+}
+
+const roots: string[] = [];
+afterEach(async () => {
+  await Promise.all(roots.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function setUpSyncer(objects: { configMaps?: ConfigMap[] } = {}): Promise<SyncerSetup> {
+  const dir = await mkdtemp(join(tmpdir(), 'dockerlet-syncer-'));
+  roots.push(dir);
+  const runtime = new RecordingRuntime();
+  const recorder = new FakeRecorder();
+  const reasons = new ReasonCache();
+  const rootDir = new RootDir(dir);
+  const now = { value: 1_000_000 };
+  const clock = { now: () => now.value };
+  const backoff = new Backoff({ initialMs: 10_000, maxMs: 300_000, clock });
+  const hooks = new HandlerRunner({ runtime, recorder });
+  const lookup: ConfigObjectLookup = {
+    configMap: (namespace, name) => objects.configMaps?.find((c) => c.metadata?.namespace === namespace && c.metadata?.name === name),
+    secret: () => undefined,
+  };
+  const syncer = new PodSyncer({
+    runtime,
+    images: new ImageManager({ runtime, backoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, clock }), recorder, clock }),
+    rootDir,
+    reasons,
+    recorder,
+    crashBackoff: backoff,
+    volumes: new VolumeManager({ rootDir, allowedHostPathPrefixes: [], nodeAllocatable: node.allocatable, clock }),
+    killer: new ContainerKiller({ runtime, hooks, recorder, clock }),
+    hooks,
+    failedProbe: () => undefined,
+    node,
+    objectsFor: () => lookup,
+    tokensFor: () => undefined,
+    serviceEnv: () => ({ ok: true, env: [] }),
+    clock,
+    logger: memoryLogger().logger,
+  });
+  return { syncer, runtime, recorder, reasons, rootDir, backoff, now };
+}
+
+const running: PodStatus = { phase: 'Running' };
+const sync = (setup: SyncerSetup, p: DefaultedPod, status: RuntimePodStatus, apiStatus: PodStatus = running) =>
+  setup.syncer.syncPod(p, status, apiStatus, new AbortController().signal);
+
+describe('PodSyncer.syncPod', () => {
+  test('a new pod: its sandbox, then its init container, and the app containers only once that one has run', async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ initContainers: [ctr('setup')], containers: [ctr('main'), ctr('sidecar')] });
+    const result = await sync(setup, p, runtimeStatus(p, []));
+    expect(result).toEqual({ changed: true });
+    expect(setup.runtime.calls).toEqual(['runPodSandbox attempt=0', 'createContainer setup', 'startContainer setup-id']);
+    expect(setup.runtime.created[0]?.sandboxId).toBe('sandbox-1');
+    expect(setup.recorder.reasons()).toEqual(['Pulled', 'Created', 'Started']);
+  });
+
+  test("the pod's resolv.conf and hosts file are written before its containers start", async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ hostname: 'web-0', subdomain: 'web' });
+    await sync(setup, p, runtimeStatus(p, []));
+    const uid = p.metadata.uid;
+    expect(await readFile(setup.rootDir.resolvConfPath(uid), 'utf8')).toBe('nameserver 192.168.1.1\nsearch lan\n');
+    expect(await readFile(setup.rootDir.etcHostsPath(uid), 'utf8')).toContain('10.244.0.9\tweb-0.web.default.svc.cluster.local\tweb-0');
+  });
+
+  test('in a running sandbox, missing app containers are started in spec order', async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ containers: [ctr('main'), ctr('sidecar')] });
+    await sync(setup, p, runtimeStatus(p, [sandbox(p)]));
+    expect(setup.runtime.calls).toEqual(['createContainer main', 'startContainer main-id', 'createContainer sidecar', 'startContainer sidecar-id']);
+    expect(setup.runtime.created.map((c) => c.sandboxId)).toEqual(['sandbox-1', 'sandbox-1']);
+  });
+
+  test('a sandbox that gets no IP is a FailedCreatePodSandBox, every container waits with CreatePodSandboxError, and a retry is asked for', async () => {
+    const setup = await setUpSyncer();
+    setup.runtime.sandboxIP = undefined;
+    const p = pod();
+    const result = await sync(setup, p, runtimeStatus(p, []));
+    expect(result).toEqual({ changed: true, retryAfterMs: 10_000 });
+    expect(setup.runtime.calls).toEqual(['runPodSandbox attempt=0']);
+    expect(setup.recorder.events.map((e) => `${e.reason}: ${e.message}`)).toEqual(['FailedCreatePodSandBox: Failed to create pod sandbox: the sandbox sandbox-1 got no IP address on the pod network']);
+    expect(setup.reasons.get(p.metadata.uid, 'main')?.reason).toBe('CreatePodSandboxError');
+  });
+
+  test('a volume that cannot be set up stops the pod before its sandbox: FailedMount, and a retry in 5 s', async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ volumes: [{ name: 'settings', configMap: { name: 'absent' } }] });
+    const result = await sync(setup, p, runtimeStatus(p, []));
+    expect(result).toEqual({ changed: false, retryAfterMs: 5_000 });
+    expect(setup.runtime.calls).toEqual([]);
+    expect(setup.recorder.events.map((e) => `${e.reason}: ${e.message}`)).toEqual(['FailedMount: MountVolume.SetUp failed for volume "settings" : configmap "absent" not found']);
+  });
+
+  test('an environment that cannot be built is a CreateContainerConfigError: no container is created', async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ containers: [ctr('main', { env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'level' } } }] })] });
+    const result = await sync(setup, p, runtimeStatus(p, [sandbox(p)]));
+    expect(result).toEqual({ changed: true, retryAfterMs: 10_000 });
+    expect(setup.runtime.calls).toEqual([]);
+    expect(setup.reasons.get(p.metadata.uid, 'main')).toEqual({ reason: 'CreateContainerConfigError', message: 'configmap "app" not found' });
+  });
+
+  test('the environment the container gets: its variables, and what its ConfigMap says', async () => {
+    const settings: ConfigMap = { metadata: { name: 'app', namespace: 'default' }, data: { level: 'debug' } };
+    const setup = await setUpSyncer({ configMaps: [settings] });
+    const p = pod({ containers: [ctr('main', { env: [{ name: 'A', value: 'x' }, { name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'level' } } }] })] });
+    await sync(setup, p, runtimeStatus(p, [sandbox(p)]));
+    expect(setup.runtime.created[0]?.config.env).toEqual([
+      { name: 'A', value: 'x' },
+      { name: 'LEVEL', value: 'debug' },
+    ]);
+  });
+
+  test('a container that just failed waits out its CrashLoopBackOff: a BackOff event and no restart before the delay', async () => {
+    const setup = await setUpSyncer();
+    const p = pod();
+    const dead = exited(p, 'main', 1, { finishedAt: setup.now.value });
+    const first = await sync(setup, p, runtimeStatus(p, [sandbox(p)], [dead]));
+    expect(first.retryAfterMs).toBeUndefined();
+    expect(setup.runtime.calls).toEqual(['createContainer main', 'startContainer main-id']);
+    setup.runtime.calls.length = 0;
+    const again = exited(p, 'main', 1, { id: 'main-1', restartCount: 1, finishedAt: setup.now.value + 1_000 });
+    setup.now.value += 2_000;
+    const second = await sync(setup, p, runtimeStatus(p, [sandbox(p)], [again]));
+    expect(setup.runtime.calls).toEqual([]);
+    expect(second.retryAfterMs).toBe(9_000);
+    expect(setup.reasons.get(p.metadata.uid, 'main')).toEqual({ reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container=main pod=web_default(uid-1)' });
+    expect(setup.recorder.reasons()).toContain('BackOff');
+  });
+
+  test('a container that fails to start is a RunContainerError with the runtime\'s message', async () => {
+    const setup = await setUpSyncer();
+    setup.runtime.failStart = new Error('exec: "nope": executable file not found in $PATH');
+    const p = pod();
+    await sync(setup, p, runtimeStatus(p, [sandbox(p)]));
+    expect(setup.reasons.get(p.metadata.uid, 'main')).toEqual({
+      reason: 'RunContainerError',
+      message: 'failed to start container "main-id": exec: "nope": executable file not found in $PATH',
+    });
+  });
+
+  test('a pod in a terminal phase runs nothing more: what still runs is stopped, nothing is started', async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ containers: [ctr('main'), ctr('sidecar')] });
+    const status = runtimeStatus(p, [sandbox(p)], [instance(p, 'main'), exited(p, 'sidecar', 0)]);
+    await sync(setup, p, status, { phase: 'Succeeded' });
+    expect(setup.runtime.calls).toEqual(['stopContainer main-0 30', 'stopPodSandbox sandbox-1']);
+  });
+
+  test('dead instances beyond the newest of each container are removed, and old sandboxes that are not ready', async () => {
+    const setup = await setUpSyncer();
+    const p = pod();
+    const status = runtimeStatus(
+      p,
+      [sandbox(p), sandbox(p, { id: 'sandbox-0', state: 'notready' })],
+      [instance(p, 'main', { id: 'main-2', restartCount: 2 }), exited(p, 'main', 1, { id: 'main-1' }), exited(p, 'main', 1, { id: 'main-0' })],
+    );
+    await sync(setup, p, status);
+    expect(setup.runtime.calls).toEqual(['removeContainer main-0', 'removePodSandbox sandbox-0']);
+  });
+});
+
+describe('PodSyncer.killPod and removePod', () => {
+  test('app containers stop first, then sidecars in reverse order, then the sandbox', async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ initContainers: [ctr('log', { restartPolicy: 'Always' }), ctr('proxy', { restartPolicy: 'Always' })], containers: [ctr('main')] });
+    const status = runtimeStatus(p, [sandbox(p)], [instance(p, 'log'), instance(p, 'proxy'), instance(p, 'main')]);
+    await setup.syncer.killPod(ref(p), status, 5, p);
+    expect(setup.runtime.calls).toEqual(['stopContainer main-0 5', 'stopContainer proxy-0 5', 'stopContainer log-0 5', 'stopPodSandbox sandbox-1']);
+  });
+
+  test('a pod gone for good: every container and sandbox removed, and its directory', async () => {
+    const setup = await setUpSyncer();
+    const p = pod();
+    await sync(setup, p, runtimeStatus(p, []));
+    const status = runtimeStatus(p, [sandbox(p)], [exited(p, 'main', 0)]);
+    setup.runtime.calls.length = 0;
+    await setup.syncer.removePod(p.metadata.uid, status);
+    expect(setup.runtime.calls).toEqual(['removeContainer main-0', 'removePodSandbox sandbox-1']);
+    await expect(readFile(setup.rootDir.resolvConfPath(p.metadata.uid), 'utf8')).rejects.toThrow(/ENOENT/);
   });
 });
