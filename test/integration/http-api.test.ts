@@ -130,11 +130,11 @@ describe('kubelet HTTP API', () => {
     const { agent, readOnly } = await agentWithApi({ 'counter.yaml': counter });
     await agent.waitForPod('counter', 'Ready', isReady);
     await agent.kubelet.whenPodIdle(agent.pod('counter')!.metadata!.uid!);
-    const text = await waitFor('a relist counting the pod', async () => {
+    // The counts come from PLEG's last relist, which may predate the container's start: wait for one that has it.
+    const text = await waitFor('a relist counting the pod and its container', async () => {
       const body = await (await fetch(`${readOnly}/metrics`)).text();
-      return /^kubelet_running_pods 1$/m.test(body) ? body : '';
+      return /^kubelet_running_pods 1$/m.test(body) && /^kubelet_running_containers\{container_state="running"\} 1$/m.test(body) ? body : '';
     });
-    expect(text).toMatch(/^kubelet_running_containers\{container_state="running"\} 1$/m);
     expect(text).toMatch(/^kubelet_pod_worker_duration_seconds_count\{operation="sync"\} \d+$/m);
     expect(text).toContain('process_resident_memory_bytes');
   });
