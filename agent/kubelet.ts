@@ -17,7 +17,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { DockerletError, errorMessage } from '../common/api/errors.js';
+import { errorMessage } from '../common/api/errors.js';
 import { podSource } from '../common/api/pod-helpers.js';
 import type { Pod } from '../common/api/types.js';
 import type { PodSource } from '../common/api/well-known.js';
@@ -170,6 +170,9 @@ export class Kubelet {
     this.cluster = o.cluster ? this.#clusterMode(o.cluster, deps, recorder) : undefined;
     const cluster = this.cluster;
 
+    // The prober and the eviction manager ask the workers about a pod's state, and the workers'
+    // handlers ask the prober: the two closures below reach #workers, assigned further down in
+    // this constructor, and run only once start() has begun.
     const volumes = (this.#volumes = new VolumeManager({ rootDir: this.#rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, clock }));
     const eviction = (this.#eviction = new EvictionManager({
       volumes,
@@ -367,7 +370,7 @@ export class Kubelet {
   }
 
   #clusterMode(cluster: ClusterOptions, deps: KubeletDeps, recorder: FanOutRecorder): ClusterMode {
-    if (!deps.client) throw new DockerletError('DKL_ERR_CONFIG_INVALID', `--kubeconfig ${cluster.kubeconfig}: cluster mode needs an API client`);
+    if (!deps.client) throw new Error(`Kubelet: cluster mode (${cluster.kubeconfig}) needs an API client (prepareNode reads it)`);
     return new ClusterMode({
       client: deps.client,
       cluster,

@@ -76,8 +76,10 @@ function printServices(config: ProxyConfig): void {
 async function startNode(options: NodeOptions, log: Logger, beforeStart: (node: DockerletNode) => void = () => undefined): Promise<DockerletNode | number> {
   let node: DockerletNode;
   try {
+    if (options.agent?.cluster) log.info({ kubeconfig: options.agent.cluster.kubeconfig, node: options.agent.nodeName }, 'joining the cluster');
     node = assembleNode(options, await prepareNode(options), { logger: log });
   } catch (err) {
+    log.error({ err }, 'dockerlet could not start');
     console.error(`dockerlet: ${errorMessage(err)}`);
     return exitCode(err);
   }
@@ -111,7 +113,8 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
     if (withProxy) {
       const proxyOptions = await resolveProxyOptions(flags, { rootDir: agent.rootDir, podCIDR: agent.podCIDR });
       // A cluster node's proxy follows the API server (with its own credentials when given); a standalone one, the agent.
-      const feed = agent.cluster ? ({ from: 'api', kubeconfig: flags.proxyKubeconfig ?? agent.cluster.kubeconfig } as const) : ({ from: 'agent' } as const);
+      const kubeconfig = flags.proxyKubeconfig ? { path: flags.proxyKubeconfig, flag: '--proxy-kubeconfig' } : { path: agent.cluster?.kubeconfig ?? '', flag: '--kubeconfig' };
+      const feed = agent.cluster ? ({ from: 'api', kubeconfig } as const) : ({ from: 'agent' } as const);
       options.proxy = { options: proxyOptions, feed };
     }
   } catch (err) {
@@ -165,7 +168,7 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
       fileCheckFrequencyMs: checkFrequencyMs,
       httpCheckFrequencyMs: checkFrequencyMs,
     };
-    const feed = flags.kubeconfig ? ({ from: 'api', kubeconfig: flags.kubeconfig } as const) : ({ from: 'manifests', sources, kubeletUrl } as const);
+    const feed = flags.kubeconfig ? ({ from: 'api', kubeconfig: { path: flags.kubeconfig, flag: '--kubeconfig' } } as const) : ({ from: 'manifests', sources, kubeletUrl } as const);
     options = { proxy: { options: proxyOptions, feed } };
   } catch (err) {
     console.error(`dockerlet: ${errorMessage(err)}`);

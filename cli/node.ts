@@ -32,8 +32,8 @@ import type { ServiceRegistry } from '../proxy/config/service-registry.js';
 import { apiProxyConfig, manifestProxyConfig, serviceRegistry, ServiceProxyNode, type ProxyOptions } from '../proxy/proxy.js';
 
 export type ProxyFeed =
-  /** `kubeconfig`: where prepareNode reads the proxy's client from, unless one is given. */
-  | { from: 'api'; kubeconfig?: string }
+  /** `kubeconfig`: where prepareNode reads the proxy's client from (and the flag that named it), unless one is given. */
+  | { from: 'api'; kubeconfig?: { path: string; flag: string } }
   | { from: 'agent' }
   | { from: 'manifests'; sources: ManifestSourceOptions; kubeletUrl: string };
 
@@ -44,14 +44,18 @@ export interface NodeOptions {
   proxy?: { options: ProxyOptions; feed: ProxyFeed };
 }
 
-/** What a node reads before it is built. */
-export interface NodeInputs {
-  /** The host's facts, for the agent. */
-  node?: NodeFacts;
-  /** The agent's API client, in cluster mode. */
+/** API clients, read from kubeconfigs by prepareNode or handed in (tests bring clients of their own). */
+export interface NodeClients {
+  /** The agent's, in cluster mode. */
   agentClient?: KubeApi;
-  /** The proxy's API client, when it is fed from the API server. */
+  /** The proxy's, when it is fed from the API server. */
   proxyClient?: KubeApi;
+}
+
+/** What a node reads before it is built. */
+export interface NodeInputs extends NodeClients {
+  /** The host's facts, for the agent: gathered from the agent's options. */
+  node?: NodeFacts;
 }
 
 /** How often a proxy running alone reads the agent's pods. */
@@ -59,15 +63,15 @@ const KubeletPollPeriodMs = 1_000;
 
 /**
  * Makes the agent's root dir and reads what the node needs from outside: the host's facts and
- * each kubeconfig (rejecting with an error naming the file when one cannot be used). Inputs in
- * `given` are taken as they are (tests hand in clients of their own).
+ * each kubeconfig (rejecting with an error naming the flag and the file when one cannot be
+ * used). Clients in `given` are taken as they are, and their kubeconfigs are not read.
  */
-export async function prepareNode(options: NodeOptions, given: NodeInputs = {}): Promise<NodeInputs> {
+export async function prepareNode(options: NodeOptions, given: NodeClients = {}): Promise<NodeInputs> {
   const inputs: NodeInputs = { ...given };
   const { agent, proxy } = options;
   if (agent) {
     await mkdir(agent.rootDir, { recursive: true, mode: 0o750 });
-    inputs.node ??= await gatherNodeFacts({
+    inputs.node = await gatherNodeFacts({
       nodeName: agent.nodeName,
       nodeIPs: agent.nodeIPs,
       rootDir: agent.rootDir,
@@ -77,7 +81,8 @@ export async function prepareNode(options: NodeOptions, given: NodeInputs = {}):
     if (agent.cluster) inputs.agentClient ??= await KubeClient.fromKubeconfig(agent.cluster.kubeconfig, userAgent('dockerlet'));
   }
   if (proxy?.feed.from === 'api' && !inputs.proxyClient) {
-    inputs.proxyClient = await KubeClient.fromKubeconfig(required(proxy.feed.kubeconfig, "the proxy's kubeconfig or client"), userAgent('dockerlet-proxy'));
+    const kubeconfig = required(proxy.feed.kubeconfig, "the proxy's kubeconfig or client");
+    inputs.proxyClient = await KubeClient.fromKubeconfig(kubeconfig.path, userAgent('dockerlet-proxy'), kubeconfig.flag);
   }
   return inputs;
 }

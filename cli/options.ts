@@ -137,10 +137,15 @@ function ipList({ value, invalid }: Setting<string | readonly string[] | undefin
   return items;
 }
 
-/** An IPv4 CIDR from /8 to /30 (a range of addresses to hand out), parsed once here; `example` goes in the error. */
+/**
+ * An IPv4 CIDR from /8 to /30 (a range of addresses to hand out), parsed once here; `example`
+ * goes in the error. Host bits are refused rather than dropped: 10.244.1.0/16 is a typo for
+ * 10.244.1.0/24 as often as for 10.244.0.0/16.
+ */
 export function ipv4CidrSetting({ value, invalid }: Setting<string>, example: string): Ipv4Cidr {
   const cidr = parseIpv4Cidr(value);
   if (!cidr || cidr.prefixLength < 8 || cidr.prefixLength > 30) throw invalid(`must be an IPv4 CIDR from /8 to /30, such as ${example}`);
+  if (cidr.text !== value.trim()) throw invalid(`has host bits set: did you mean ${cidr.text}?`);
   return cidr;
 }
 

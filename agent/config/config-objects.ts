@@ -1,8 +1,10 @@
 /**
  * ConfigMaps and Secrets, per source, as the pods of that source see them. Static pods (file
  * and http sources) see the objects given next to them in the manifest sources; pods from the
- * API server see the API's (sources/api-config-objects.ts) through the same lookup. Each source reports whole
- * sets; the store tells listeners which objects changed, so that pods using them resync.
+ * API server see the API's (sources/api-config-objects.ts) through the same lookup. Each source
+ * reports whole sets; the store tells listeners which objects changed, so that pods using them
+ * resync. What a ConfigMap's or a Secret's keys hold, for environments and volumes alike, is read
+ * here too.
  */
 import type { ConfigMap, DefaultedPod, Secret } from '../../common/api/types.js';
 import { namespacedName } from '../../common/api/types.js';
@@ -98,4 +100,20 @@ export function referencedConfigObjects(pod: DefaultedPod): Set<ConfigObjectKey>
     }
   }
   return keys;
+}
+
+/** A ConfigMap's keys: data (UTF-8), then binaryData (base64 in JSON). */
+export function configMapEntries(configMap: ConfigMap): Map<string, Buffer> {
+  const entries = new Map<string, Buffer>();
+  for (const [key, value] of Object.entries(configMap.data ?? {})) entries.set(key, Buffer.from(value, 'utf8'));
+  for (const [key, value] of Object.entries(configMap.binaryData ?? {})) entries.set(key, Buffer.from(value, 'base64'));
+  return entries;
+}
+
+/** A Secret's keys: data (base64), with stringData (plain text) merged over it as the API server does on write. */
+export function secretEntries(secret: Secret): Map<string, Buffer> {
+  const entries = new Map<string, Buffer>();
+  for (const [key, value] of Object.entries(secret.data ?? {})) entries.set(key, Buffer.from(value, 'base64'));
+  for (const [key, value] of Object.entries(secret.stringData ?? {})) entries.set(key, Buffer.from(value, 'utf8'));
+  return entries;
 }

@@ -3,13 +3,12 @@
  * service links first, then envFrom, then env in order; `$(VAR)` in values, command and args
  * refers to variables defined before it (third_party/forked/golang/expansion).
  */
-import type { Container, DefaultedPod, Secret } from '../../common/api/types.js';
-import type { ConfigObjectLookup } from '../config/config-objects.js';
+import type { Container, DefaultedPod } from '../../common/api/types.js';
+import { secretEntries, type ConfigObjectLookup } from '../config/config-objects.js';
 import { podFieldValue } from '../fieldpath/field-path.js';
-import { resourceFieldRefValue } from '../fieldpath/resource-field.js';
+import { findContainer, resourceFieldRefValue } from '../fieldpath/resource-field.js';
 import type { NodeAllocatable } from '../node/node-facts.js';
 import type { ServiceEnvResult } from './service-env.js';
-
 
 export interface EnvContext {
   pod: DefaultedPod;
@@ -55,16 +54,6 @@ export function expandVariables(input: string, lookup: (name: string) => string 
   return output;
 }
 
-function decodeSecretValue(secret: Secret, key: string): string | undefined {
-  const data = secret.data?.[key];
-  if (data !== undefined) return Buffer.from(data, 'base64').toString('utf8');
-  return secret.stringData?.[key];
-}
-
-function secretKeys(secret: Secret): string[] {
-  return [...new Set([...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})])];
-}
-
 export function makeEnvironment(container: Container, ctx: EnvContext): EnvResult {
   const { pod, objects } = ctx;
   const namespace = pod.metadata.namespace;
@@ -87,7 +76,7 @@ export function makeEnvironment(container: Container, ctx: EnvContext): EnvResul
         if (source.secretRef.optional) continue;
         return { ok: false, message: `secret "${source.secretRef.name}" not found` };
       }
-      for (const key of secretKeys(secret)) values.set(prefix + key, decodeSecretValue(secret, key) ?? '');
+      for (const [key, value] of secretEntries(secret)) values.set(prefix + key, value.toString('utf8'));
     }
   }
 
@@ -98,7 +87,8 @@ export function makeEnvironment(container: Container, ctx: EnvContext): EnvResul
       continue;
     }
     if (from.fieldRef || from.resourceFieldRef) {
-      const field = from.fieldRef ? podFieldValue(from.fieldRef.fieldPath, ctx) : resourceFieldRefValue(pod, from.resourceFieldRef!, container, ctx.nodeAllocatable);
+      const ref = from.resourceFieldRef;
+      const field = ref ? resourceFieldRefValue(ref.containerName ? findContainer(pod, ref.containerName) : container, ref, ctx.nodeAllocatable) : podFieldValue(from.fieldRef!.fieldPath, ctx);
       if (!field.ok) return field;
       values.set(variable.name, field.value);
     } else if (from.configMapKeyRef) {
@@ -116,7 +106,7 @@ export function makeEnvironment(container: Container, ctx: EnvContext): EnvResul
     } else if (from.secretKeyRef) {
       const ref = from.secretKeyRef;
       const secret = objects.secret(namespace, ref.name!);
-      const value = secret ? decodeSecretValue(secret, ref.key) : undefined;
+      const value = secret ? secretEntries(secret).get(ref.key)?.toString('utf8') : undefined;
       if (value === undefined) {
         if (ref.optional) continue;
         return { ok: false, message: secret ? `couldn't find key ${ref.key} in Secret ${namespace}/${ref.name}` : `secret "${ref.name}" not found` };

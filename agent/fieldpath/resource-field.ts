@@ -15,7 +15,7 @@ const FixedResources = new Set(['limits.cpu', 'limits.memory', 'limits.ephemeral
 const isHugePages = (resource: string): boolean => /^(limits|requests)\.hugepages-/.test(resource);
 
 /** findContainerInPod: app containers first, then init containers. */
-function findContainer(pod: DefaultedPod, name: string): Container | undefined {
+export function findContainer(pod: DefaultedPod, name: string): Container | undefined {
   return pod.spec.containers.find((c) => c.name === name) ?? pod.spec.initContainers?.find((c) => c.name === name);
 }
 
@@ -41,15 +41,12 @@ export function containerResourceValue(container: Container, resource: string, d
 }
 
 /**
- * A resourceFieldRef's value. `self` is the container whose environment is being built (an
- * environment variable's ref may leave containerName out); a volume item has none and must
- * name its container.
+ * A resourceFieldRef's value for `container`, the one the ref names (found by the caller with
+ * findContainer: an environment variable's ref may leave the name out and mean its own
+ * container); undefined when the pod has no container of that name.
  */
-export function resourceFieldRefValue(pod: DefaultedPod, ref: ResourceFieldSelector, self: Container | undefined, nodeAllocatable: NodeAllocatable): FieldValue {
-  const container = ref.containerName ? findContainer(pod, ref.containerName) : self;
-  if (!container) {
-    return { ok: false, message: ref.containerName ? `container ${ref.containerName} not found` : 'resourceFieldRef.containerName is required in a volume' };
-  }
+export function resourceFieldRefValue(container: Container | undefined, ref: ResourceFieldSelector, nodeAllocatable: NodeAllocatable): FieldValue {
+  if (!container) return { ok: false, message: `container ${ref.containerName} not found` };
   if (!FixedResources.has(ref.resource) && !isHugePages(ref.resource)) return { ok: false, message: `unsupported container resource : ${ref.resource}` };
   return { ok: true, value: containerResourceValue(container, ref.resource, ref.divisor, nodeAllocatable) };
 }

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Container } from '../../common/api/types.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
 import type { HandlerRunner } from '../lifecycle/handler-runner.js';
-import type { ContainerRuntime, PodRef } from '../runtime/runtime.js';
+import { podLabel, type ContainerRuntime, type PodRef } from '../runtime/runtime.js';
 import { delay, type Clock } from '../../common/util/clock.js';
 
 /** The kubelet never gives a container less than this to stop (minimumGracePeriodInSeconds). */
@@ -29,11 +29,6 @@ export interface KillTarget {
   gracePeriodSeconds: number;
   /** The Killing event's message; "Stopping container <name>" by default. */
   message?: string;
-}
-
-/** "<name>_<namespace>(<uid>)": how the kubelet names a pod in messages (format.Pod). */
-export function podLabel(pod: PodRef): string {
-  return `${pod.name}_${pod.namespace}(${pod.uid})`;
 }
 
 export class ContainerKiller {

@@ -18,7 +18,7 @@ import { formatResolvConf, podResolvConf } from '../network/resolv-conf.js';
 import type { NodeFacts } from '../node/node-facts.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { HandlerRunner } from '../lifecycle/handler-runner.js';
-import { podRef, type ContainerKind, type ContainerRuntime, type Mount, type PodRef, type RuntimeContainerStatus, type RuntimePodStatus } from '../runtime/runtime.js';
+import { podLabel, podRef, type ContainerKind, type ContainerRuntime, type Mount, type PodRef, type RuntimeContainerStatus, type RuntimePodStatus } from '../runtime/runtime.js';
 import type { ReasonCache } from '../status/reason-cache.js';
 import type { Clock } from '../../common/util/clock.js';
 import { formatDuration } from '../../common/util/duration.js';
@@ -28,7 +28,7 @@ import type { ServiceAccountTokenSource } from '../volumes/plugins/volume-plugin
 import type { MountedVolume, VolumeManager } from '../volumes/volume-manager.js';
 import type { Backoff } from '../../common/util/backoff.js';
 import { containerConfig, sandboxConfig } from './container-config.js';
-import { podLabel, type ContainerKiller } from './container-killer.js';
+import type { ContainerKiller } from './container-killer.js';
 import { restoreContainerSpec } from './container-labels.js';
 import { makeEnvironment, type EnvContext } from '../envvars/env.js';
 import { computePodActions, terminalPodActions, type FailedProbe } from './pod-actions.js';

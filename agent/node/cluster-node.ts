@@ -8,6 +8,7 @@ import type { Taint } from '../../common/api/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { KubeApi } from '../../common/kube-api/kube-client.js';
 import type { Clock } from '../../common/util/clock.js';
+import { goArch } from '../../common/version.js';
 import { NodeLeaseController } from './node-lease.js';
 import { NodeObserver } from './node-observation.js';
 import { NodeStatusManager } from './node-status-manager.js';
@@ -48,7 +49,7 @@ export class ClusterNode {
     const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: cluster.maxPods, runtimeVersion: options.runtimeVersion });
     this.status = new NodeStatusManager({
       client,
-      settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort },
+      settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort, arch: goArch },
       nodeLabels: cluster.nodeLabels,
       taints: [...cluster.registerWithTaints],
       observe: () => observer.observe(),

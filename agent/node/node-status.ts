@@ -6,7 +6,6 @@
  */
 import type { Node, NodeCondition, NodeStatus } from '../../common/api/types.js';
 import { rfc3339 } from '../../common/util/clock.js';
-import { goArch } from '../../common/version.js';
 
 /** What the node is (node-system-info.ts): read with each observation, as the runtime's version may change. */
 export interface NodeSystemInfo {
@@ -46,16 +45,18 @@ export interface NodeStatusSettings {
   hostname: string;
   nodeIPs: readonly string[];
   kubeletPort: number;
+  /** GOARCH of this machine (amd64, arm64): the kubernetes.io/arch label. */
+  arch: string;
 }
 
 /** The kubelet's default hard eviction thresholds (memory.available<100Mi, nodefs.available<10%): allocatable leaves them out. */
 export const EvictionHard = { memoryAvailableBytes: 100 * 2 ** 20, nodefsAvailableFraction: 0.1 } as const;
 
-export function defaultNodeLabels(settings: Pick<NodeStatusSettings, 'hostname'>, nodeLabels: Readonly<Record<string, string>>): Record<string, string> {
+export function defaultNodeLabels(settings: Pick<NodeStatusSettings, 'hostname' | 'arch'>, nodeLabels: Readonly<Record<string, string>>): Record<string, string> {
   return {
-    'beta.kubernetes.io/arch': goArch,
+    'beta.kubernetes.io/arch': settings.arch,
     'beta.kubernetes.io/os': 'linux',
-    'kubernetes.io/arch': goArch,
+    'kubernetes.io/arch': settings.arch,
     'kubernetes.io/hostname': settings.hostname,
     'kubernetes.io/os': 'linux',
     ...nodeLabels,

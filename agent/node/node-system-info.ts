@@ -25,7 +25,8 @@ export async function readNodeSystemInfo(runtimeVersion: string): Promise<NodeSy
     bootID: await firstLine('/proc/sys/kernel/random/boot_id'),
     kernelVersion: release(),
     osImage: osImage(osRelease),
-    containerRuntimeVersion: `docker://${runtimeVersion}`,
+    // Unknown until the runtime has answered once: left empty then, as a kubelet whose version setter failed.
+    containerRuntimeVersion: runtimeVersion ? `docker://${runtimeVersion}` : '',
     kubeletVersion: KubeletVersion,
     operatingSystem: 'linux',
     architecture: goArch,

@@ -16,6 +16,11 @@ export function podRef(pod: DefaultedPod): PodRef {
   return { uid: pod.metadata.uid, name: pod.metadata.name, namespace: pod.metadata.namespace };
 }
 
+/** "<name>_<namespace>(<uid>)": how the kubelet names a pod in messages (format.Pod). */
+export function podLabel(pod: PodRef): string {
+  return `${pod.name}_${pod.namespace}(${pod.uid})`;
+}
+
 /** Registry credentials for a pull, as the Docker engine takes them (X-Registry-Auth). */
 export interface RegistryAuth {
   username?: string;

@@ -11,6 +11,7 @@ import type { KubeletApi } from './kubelet-api.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerLogRoutes } from './routes/container-logs.js';
 import { registerPodRoutes } from './routes/pods.js';
+import { registerStatsRoutes } from './routes/stats.js';
 
 export interface ServerOptions {
   api: KubeletApi;
@@ -31,6 +32,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   registerHealthRoutes(app, options.api);
   registerPodRoutes(app, options.api);
+  registerStatsRoutes(app, options.api);
   if (options.debugHandlers) registerLogRoutes(app, options.api);
   return app;
 }

@@ -87,18 +87,18 @@ export class KubeClient implements KubeApi {
     this.#userAgent = userAgent;
   }
 
-  /** Reads the kubeconfig at `path`; rejects with DKL_ERR_FLAG_INVALID naming the file when it cannot be used. */
-  static async fromKubeconfig(path: string, userAgent: string): Promise<KubeClient> {
+  /** Reads the kubeconfig at `path`; rejects with DKL_ERR_FLAG_INVALID naming `flag` and the file when it cannot be used. */
+  static async fromKubeconfig(path: string, userAgent: string, flag = '--kubeconfig'): Promise<KubeClient> {
     const { KubeConfig } = await import('@kubernetes/client-node');
     const config = new KubeConfig();
     try {
       config.loadFromFile(path);
     } catch (err) {
-      throw new DockerletError('DKL_ERR_FLAG_INVALID', `--kubeconfig ${path}: ${errorMessage(err)}`, { cause: err });
+      throw new DockerletError('DKL_ERR_FLAG_INVALID', `${flag} ${path}: ${errorMessage(err)}`, { cause: err });
     }
     const server = config.getCurrentCluster()?.server;
-    if (!server) throw new DockerletError('DKL_ERR_FLAG_INVALID', `--kubeconfig ${path}: the current context names no cluster with a server`);
-    if (!server.startsWith('https://')) throw new DockerletError('DKL_ERR_FLAG_INVALID', `--kubeconfig ${path}: server ${server} must be an https:// URL`);
+    if (!server) throw new DockerletError('DKL_ERR_FLAG_INVALID', `${flag} ${path}: the current context names no cluster with a server`);
+    if (!server.startsWith('https://')) throw new DockerletError('DKL_ERR_FLAG_INVALID', `${flag} ${path}: server ${server} must be an https:// URL`);
     return new KubeClient(config, server, userAgent);
   }
 

@@ -1,6 +1,6 @@
 /**
- * The agent as a real process: it survives kill -9 without touching running
- * containers, and stops cleanly on SIGTERM leaving pods running.
+ * The agent as a real process: it survives kill -9 without touching running containers, and stops
+ * cleanly on SIGTERM leaving pods running.
  */
 import { describe, expect, test } from 'vitest';
 import type { Pod } from '../../common/api/types.js';

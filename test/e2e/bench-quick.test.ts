@@ -1,7 +1,7 @@
 /**
- * The benchmark harness's smoke test: `npm run bench -- --quick` runs every benchmark
- * small, on the real engine, podman and the proxy. It checks the harness works and reports what
- * it must — never a time: figures on a shared machine are a benchmark's business, not a test's.
+ * The benchmark harness's smoke test: `npm run bench -- --quick` runs every benchmark small, on
+ * the real engine, podman and the proxy. It checks the harness works and reports what it must —
+ * never a time: figures on a shared machine are a benchmark's business, not a test's.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';

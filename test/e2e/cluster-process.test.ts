@@ -1,7 +1,7 @@
 /**
- * `dockerlet agent --kubeconfig` as a process under a real control plane: kubectl sees
- * the node Ready with the kubelet's columns, a pod made with kubectl run on the node, and the
- * node's static pod through its mirror.
+ * `dockerlet agent --kubeconfig` as a process under a real control plane: kubectl sees the node
+ * Ready with the kubelet's columns, a pod made with kubectl run on the node, and the node's static
+ * pod through its mirror.
  */
 import { expect, test } from 'vitest';
 import { busyboxPod } from '../helpers/agent-harness.js';

@@ -1,10 +1,10 @@
 /**
- * The agent and the proxy as processes under a real control plane,
- * tried as a new user would: kubectl runs a pod on the node and exposes it. `dockerlet up
- * --kubeconfig --proxy-kubeconfig` prints the pod and the Service as the API server allocated
- * it, and both the ClusterIP and the node port answer with the pod's page; `dockerlet agent
- * --kubeconfig` beside `dockerlet proxy --kubeconfig`, each with its own credentials as on a
- * kubeadm node, serve a ClusterIP Service the same way. Runs in the network group: it runs a proxy.
+ * The agent and the proxy as processes under a real control plane, tried as a new user would:
+ * kubectl runs a pod on the node and exposes it. `dockerlet up --kubeconfig --proxy-kubeconfig`
+ * prints the pod and the Service as the API server allocated it, and both the ClusterIP and the
+ * node port answer with the pod's page; `dockerlet agent --kubeconfig` beside `dockerlet proxy
+ * --kubeconfig`, each with its own credentials as on a kubeadm node, serve a ClusterIP Service the
+ * same way. Runs in the network group: it runs a proxy.
  */
 import { expect, test } from 'vitest';
 import { runCli, startAgentProcess } from '../helpers/agent-process.js';

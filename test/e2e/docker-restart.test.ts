@@ -1,7 +1,7 @@
 /**
- * A Docker daemon restart is survived: the agent keeps serving, reconnects to
- * the engine's event stream and resyncs, so its pods run again. The engine restarted is a
- * private one started by the test, never the host's.
+ * A Docker daemon restart is survived: the agent keeps serving, reconnects to the engine's event
+ * stream and resyncs, so its pods run again. The engine restarted is a private one started by the
+ * test, never the host's.
  */
 import { expect, test } from 'vitest';
 import { containerStatus, isReady, busyboxPod } from '../helpers/agent-harness.js';

@@ -1,8 +1,8 @@
 /**
- * The service proxy as real processes: `dockerlet up` on the
- * repository's manifests/ serves the example Services and prints where to reach them;
- * `dockerlet proxy` beside a separate `dockerlet agent` takes its pods from the agent's API; and
- * `dockerlet proxy --cleanup` leaves nothing of either behind. Runs in the network group, alone.
+ * The service proxy as real processes: `dockerlet up` on the repository's manifests/ serves the
+ * example Services and prints where to reach them; `dockerlet proxy` beside a separate `dockerlet
+ * agent` takes its pods from the agent's API; and `dockerlet proxy --cleanup` leaves nothing of
+ * either behind. Runs in the network group, alone.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -11,6 +11,7 @@ import type { KubeApi } from '../../common/kube-api/kube-client.js';
 import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 import type { Kubelet, KubeletOptions } from '../../agent/kubelet.js';
 import { assembleNode, prepareNode, type NodeOptions } from '../../cli/node.js';
+import { resolveAgentOptions } from '../../cli/options.js';
 import type { ProxyMode } from '../../proxy/datapath/proxier.js';
 import { makeProxier, type ProxyOptions, type ServiceProxyNode } from '../../proxy/proxy.js';
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
@@ -44,36 +45,10 @@ export interface AgentHarness {
   restart(): Promise<AgentHarness>;
 }
 
-/** The options `dockerlet agent` would resolve for this node with every flag at its default, but no HTTP servers. */
-export function defaultOptions(nodeName: string, rootDir: string, manifestDir: string): KubeletOptions {
-  return {
-    nodeName,
-    rootDir,
-    staticPodPath: manifestDir,
-    staticPodURLHeader: {},
-    fileCheckFrequencyMs: 20_000,
-    httpCheckFrequencyMs: 20_000,
-    syncFrequencyMs: 60_000,
-    address: '127.0.0.1',
-    port: 0,
-    readOnlyPort: 0,
-    containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
-    runtimeRequestTimeoutMs: 120_000,
-    podInfraContainerImage: 'dockerlet.local/pause:3.10',
-    podCIDR: PodCIDR,
-    podNetworkName: 'dockerlet',
-    podBridgeName: 'dockerlet0',
-    nodeIPs: [],
-    clusterDNS: [],
-    clusterDomain: 'cluster.local',
-    resolvConf: '/etc/resolv.conf',
-    crashLoopBackOffMaxMs: 300_000,
-    allowedHostPathPrefixes: [],
-    evictionMonitoringPeriodMs: 10_000,
-    containerLogMaxSize: String(10 * 1024 * 1024),
-    containerLogMaxFiles: 5,
-    plegRelistPeriodMs: 10_000,
-  };
+/** The options `dockerlet agent` resolves for this node and directories, every other flag at its default, with no HTTP servers. */
+export async function defaultOptions(nodeName: string, rootDir: string, manifestDir: string): Promise<KubeletOptions> {
+  const resolved = await resolveAgentOptions({ hostnameOverride: nodeName, rootDir, podManifestPath: manifestDir, port: '0', readOnlyPort: '0' });
+  return resolved.options;
 }
 
 export interface StartAgentOptions {
@@ -90,7 +65,6 @@ export interface StartAgentOptions {
 
 /** The service CIDR the host guard protects (scripts/setup-host.sh). */
 export const ServiceCIDR = '10.96.0.0/16';
-const PodCIDR = parseIpv4Cidr('10.244.0.0/16')!;
 
 export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHarness> {
   const nodeName = start.nodeName ?? uniqueNodeName();
@@ -99,7 +73,7 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   const rootDir = join(base, 'root');
   await mkdir(manifestDir);
   for (const [file, content] of Object.entries(start.manifests ?? {})) await writeFile(join(manifestDir, file), content);
-  const options = { ...defaultOptions(nodeName, rootDir, manifestDir), ...start.options };
+  const options = { ...(await defaultOptions(nodeName, rootDir, manifestDir)), ...start.options };
   const running = new Set<{ stop(): Promise<void> }>();
   const proxyOptions = start.proxy ? await proxyOptionsFor(start.proxy, join(base, 'proxy')) : undefined;
   // One hook, in order: an agent still running would re-create the containers removed under it.
@@ -118,7 +92,7 @@ async function proxyOptionsFor(mode: ProxyMode, stateDir: string): Promise<Proxy
   return {
     mode,
     serviceCIDR: parseIpv4Cidr(ServiceCIDR)!,
-    podCIDR: PodCIDR,
+    podCIDR: parseIpv4Cidr('10.244.0.0/16')!,
     nodePortRange: { min: 30000, max: 32767 },
     stateDir,
     syncPeriodMs: 30_000,

@@ -1,11 +1,11 @@
 /**
- * A real Kubernetes control plane on loopback for the cluster-mode tests: Debian's
- * etcd, and kube-apiserver and kube-controller-manager built from Debian's kubernetes source
+ * A real Kubernetes control plane on loopback for the cluster-mode tests: Debian's etcd, and
+ * kube-apiserver and kube-controller-manager built from Debian's kubernetes source
  * (scripts/build-control-plane.sh). The API server runs as a production one would for kubelets:
  * client certificates from a CA made here with openssl, Node and RBAC authorization, the
- * NodeRestriction admission plugin, service-account tokens signed with a key made here. Every
- * file lives in a temporary directory removed by stop(), with the processes this started.
- * No vitest here: a script can start one too.
+ * NodeRestriction admission plugin, service-account tokens signed with a key made here. Every file
+ * lives in a temporary directory removed by stop(), with the processes this started. No vitest
+ * here: a script can start one too.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';

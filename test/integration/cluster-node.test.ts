@@ -1,6 +1,6 @@
 /**
- * Cluster mode, the node's side: registration, status and the Lease against a
- * real kube-apiserver (Node authorizer, NodeRestriction) with the node's own client certificate.
+ * Cluster mode, the node's side: registration, status and the Lease against a real kube-apiserver
+ * (Node authorizer, NodeRestriction) with the node's own client certificate.
  */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';

@@ -1,9 +1,9 @@
 /**
- * Cluster mode, pods from the API server: a pod bound to the node
- * through the API runs, its status reaches the API, and kubectl delete goes through the grace
- * period to the object's removal by the agent; mirror pods; an API outage; ConfigMaps, Secrets,
- * Services, imagePullSecrets and projected service account tokens from the API server. All
- * against a real kube-apiserver with the node's own credentials.
+ * Cluster mode, pods from the API server: a pod bound to the node through the API runs, its status
+ * reaches the API, and kubectl delete goes through the grace period to the object's removal by the
+ * agent; mirror pods; an API outage; ConfigMaps, Secrets, Services, imagePullSecrets and projected
+ * service account tokens from the API server. All against a real kube-apiserver with the node's
+ * own credentials.
  */
 import { readFile } from 'node:fs/promises';
 import { expect, onTestFinished, test } from 'vitest';

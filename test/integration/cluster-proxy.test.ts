@@ -1,12 +1,11 @@
 /**
- * The service proxy in cluster mode, against a real kube-apiserver and
- * kube-controller-manager: Services created through the API (ClusterIPs and node ports the API
- * server allocated) reach the pods the agent runs for them, through the endpoints the
- * controller-manager published: EndpointSlices (discovery.k8s.io/v1beta1 on this 1.20 server)
- * with the iptables datapath, and v1 Endpoints, as on a server without EndpointSlices, with the
- * userspace one. The proxy uses kube-proxy's credentials (system:kube-proxy), as
- * `dockerlet up --proxy-kubeconfig` does. Traffic goes only to ClusterIPs in the guarded range,
- * to loopback and to the pods these tests started.
+ * The service proxy in cluster mode, against a real kube-apiserver and kube-controller-manager:
+ * Services created through the API (ClusterIPs and node ports the API server allocated) reach the
+ * pods the agent runs for them, through the endpoints the controller-manager published:
+ * EndpointSlices (discovery.k8s.io/v1beta1 on this 1.20 server) with the iptables datapath, and v1
+ * Endpoints, as on a server without EndpointSlices, with the userspace one. The proxy uses
+ * kube-proxy's credentials (system:kube-proxy), as `dockerlet up --proxy-kubeconfig` does. Traffic
+ * goes only to ClusterIPs in the guarded range, to loopback and to the pods these tests started.
  */
 import { get as httpGet } from 'node:http';
 import { expect, onTestFinished, test } from 'vitest';

@@ -1,7 +1,6 @@
 /**
- * postStart and preStop hooks on the real Docker engine. Order is read from
- * Docker's own events (exec_start/exec_die of a hook, kill with its signal), durations only as
- * lower bounds.
+ * postStart and preStop hooks on the real Docker engine. Order is read from Docker's own events
+ * (exec_start/exec_die of a hook, kill with its signal), durations only as lower bounds.
  */
 import { createServer } from 'node:http';
 import { describe, expect, onTestFinished, test } from 'vitest';

@@ -1,7 +1,7 @@
 /**
- * Startup, liveness and readiness probes on the real Docker engine:
- * each handler kind, thresholds and periods, timeouts, restarts and readiness, judged by what
- * the agent reports and by the order and count of its events, never by tight wall-clock times.
+ * Startup, liveness and readiness probes on the real Docker engine: each handler kind, thresholds
+ * and periods, timeouts, restarts and readiness, judged by what the agent reports and by the order
+ * and count of its events, never by tight wall-clock times.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';

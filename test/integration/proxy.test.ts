@@ -1,11 +1,11 @@
 /**
- * The service proxy on the real Docker engine and the host's real network, one suite
- * over both datapaths: ClusterIP from the host and from pods, NodePort, load spreading, session
- * affinity, readiness, refusal without endpoints, named targetPorts, UDP with stale conntrack
- * entries, hairpin, the HTTP service proxy, and cleanup. Traffic goes only to loopback, to the
- * host's own addresses, to pods these tests started and to the service IPs the proxy routes to
- * them; the host guard refuses anything addressed to the service CIDR that no rule rewrote.
- * All tests of this file run one after another: two proxies would fight over the same chains.
+ * The service proxy on the real Docker engine and the host's real network, one suite over both
+ * datapaths: ClusterIP from the host and from pods, NodePort, load spreading, session affinity,
+ * readiness, refusal without endpoints, named targetPorts, UDP with stale conntrack entries,
+ * hairpin, the HTTP service proxy, and cleanup. Traffic goes only to loopback, to the host's own
+ * addresses, to pods these tests started and to the service IPs the proxy routes to them; the host
+ * guard refuses anything addressed to the service CIDR that no rule rewrote. All tests of this
+ * file run one after another: two proxies would fight over the same chains.
  */
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';

@@ -1,7 +1,7 @@
 /**
- * Volumes on the real Docker engine: emptyDir on disk and in memory, hostPath and its
- * type checks, configMap and secret volumes with atomic updates, the downward API, projected
- * volumes, subPath, and eviction of a pod whose emptyDir outgrew its sizeLimit.
+ * Volumes on the real Docker engine: emptyDir on disk and in memory, hostPath and its type checks,
+ * configMap and secret volumes with atomic updates, the downward API, projected volumes, subPath,
+ * and eviction of a pod whose emptyDir outgrew its sizeLimit.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readlink, rm, stat, writeFile } from 'node:fs/promises';

@@ -3,16 +3,9 @@
  * in place when it changes.
  */
 import type { ConfigMap, ConfigMapVolumeSource, KeyToPath } from '../../../common/api/types.js';
+import { configMapEntries } from '../../config/config-objects.js';
 import { DefaultVolumeFileMode, keyedPayload, result, writePayloadVolume, type Collected, type PayloadResult } from './payload-volume.js';
 import type { VolumePlugin } from './volume-plugin.js';
-
-/** A ConfigMap's keys: data (UTF-8), then binaryData (base64 in JSON). */
-export function configMapEntries(configMap: ConfigMap): Map<string, Buffer> {
-  const entries = new Map<string, Buffer>();
-  for (const [key, value] of Object.entries(configMap.data ?? {})) entries.set(key, Buffer.from(value, 'utf8'));
-  for (const [key, value] of Object.entries(configMap.binaryData ?? {})) entries.set(key, Buffer.from(value, 'base64'));
-  return entries;
-}
 
 export function collectConfigMap(
   name: string,

@@ -4,7 +4,7 @@
  */
 import type { DefaultedPod, DownwardAPIVolumeFile } from '../../../common/api/types.js';
 import { extractFieldPath, type FieldValue } from '../../fieldpath/field-path.js';
-import { resourceFieldRefValue } from '../../fieldpath/resource-field.js';
+import { findContainer, resourceFieldRefValue } from '../../fieldpath/resource-field.js';
 import type { NodeAllocatable } from '../../node/node-facts.js';
 import type { FileProjection } from '../atomic-writer.js';
 import { cleanItemPath, DefaultVolumeFileMode, result, writePayloadVolume, type Collected, type PayloadResult } from './payload-volume.js';
@@ -16,7 +16,7 @@ function itemValue(pod: DefaultedPod, item: DownwardAPIVolumeFile, nodeAllocatab
   if (!item.resourceFieldRef) return { ok: true, value: '' };
   // API validation requires the container in a volume (there is no "this container" to default to).
   if (!item.resourceFieldRef.containerName) return { ok: false, message: `downwardAPI item "${item.path}": resourceFieldRef.containerName is required in a volume` };
-  return resourceFieldRefValue(pod, item.resourceFieldRef, undefined, nodeAllocatable);
+  return resourceFieldRefValue(findContainer(pod, item.resourceFieldRef.containerName), item.resourceFieldRef, nodeAllocatable);
 }
 
 export function collectDownwardApi(

@@ -5,18 +5,11 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { KeyToPath, Secret, SecretVolumeSource } from '../../../common/api/types.js';
+import { secretEntries } from '../../config/config-objects.js';
 import { mountTmpfs } from '../mounts.js';
 import { memoryVolumeSize, TmpfsMode } from './empty-dir.js';
 import { DefaultVolumeFileMode, keyedPayload, result, writePayloadVolume, type Collected, type PayloadResult } from './payload-volume.js';
 import type { VolumePlugin } from './volume-plugin.js';
-
-/** A Secret's keys: data (base64), with stringData (plain text) merged over it as the API server does on write. */
-export function secretEntries(secret: Secret): Map<string, Buffer> {
-  const entries = new Map<string, Buffer>();
-  for (const [key, value] of Object.entries(secret.data ?? {})) entries.set(key, Buffer.from(value, 'base64'));
-  for (const [key, value] of Object.entries(secret.stringData ?? {})) entries.set(key, Buffer.from(value, 'utf8'));
-  return entries;
-}
 
 export function collectSecret(
   name: string,

@@ -7,7 +7,7 @@ import type { KubeletOptions } from '../../../agent/kubelet.js';
 import type { NodeFacts } from '../../../agent/node/node-facts.js';
 import { assembleNode, prepareNode, type NodeOptions } from '../../../cli/node.js';
 import type { ProxyOptions } from '../../../proxy/proxy.js';
-import { defaultOptions } from '../../helpers/agent-harness.js';
+import { resolveAgentOptions } from '../../../cli/options.js';
 import { memoryLogger } from '../../helpers/memory-logger.js';
 import { FakeKubeApi } from '../agent/node/fake-kube-api.js';
 
@@ -27,7 +27,12 @@ const facts: NodeFacts = {
   hostResolvConf: { nameservers: [], searches: [], options: [] },
 };
 
-const agentOptions = (extra: Partial<KubeletOptions> = {}): KubeletOptions => ({ ...defaultOptions('node-1', join(dir, 'root'), join(dir, 'manifests')), ...extra });
+let defaults: KubeletOptions;
+beforeEach(async () => {
+  defaults = (await resolveAgentOptions({ hostnameOverride: 'node-1', rootDir: join(dir, 'root'), podManifestPath: join(dir, 'manifests'), port: '0', readOnlyPort: '0' })).options;
+});
+
+const agentOptions = (extra: Partial<KubeletOptions> = {}): KubeletOptions => ({ ...defaults, ...extra });
 
 const proxyOptions = (): ProxyOptions => ({
   mode: 'userspace',
@@ -90,8 +95,13 @@ describe('prepareNode', () => {
   test('clients handed in are taken as they are: no kubeconfig is read', async () => {
     const client = new FakeKubeApi();
     const options: NodeOptions = { agent: agentOptions({ cluster: cluster(join(dir, 'absent')) }), proxy: { options: proxyOptions(), feed: { from: 'api' } } };
-    const inputs = await prepareNode(options, { node: facts, agentClient: client, proxyClient: client });
-    expect(inputs).toEqual({ node: facts, agentClient: client, proxyClient: client });
+    const inputs = await prepareNode(options, { agentClient: client, proxyClient: client });
+    expect([inputs.agentClient, inputs.proxyClient]).toEqual([client, client]);
+  });
+
+  test("an unusable proxy kubeconfig is named by the flag that gave it", async () => {
+    const feed = { from: 'api', kubeconfig: { path: join(dir, 'absent'), flag: '--proxy-kubeconfig' } } as const;
+    await expect(prepareNode({ proxy: { options: proxyOptions(), feed } })).rejects.toThrow(`--proxy-kubeconfig ${join(dir, 'absent')}: `);
   });
 
   test("a proxy fed by the API server needs a client or the proxy's kubeconfig", async () => {

@@ -183,6 +183,7 @@ describe('resolveAgentOptions: bad flags', () => {
     [{ readOnlyPort: 'ten' }, '--read-only-port: invalid value "ten": must be a port number from 0 to 65535 (0 disables)'],
     [{ podCidr: '10.244.0.0/31' }, '--pod-cidr: invalid value "10.244.0.0/31": must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16'],
     [{ podCidr: 'fd00::/64' }, '--pod-cidr: invalid value "fd00::/64": must be an IPv4 CIDR from /8 to /30, such as 10.244.0.0/16'],
+    [{ podCidr: '10.244.1.0/16' }, '--pod-cidr: invalid value "10.244.1.0/16": has host bits set: did you mean 10.244.0.0/16?'],
     [{ nodeIp: '192.168.1.10,nope' }, '--node-ip: invalid value "nope": must be a comma-separated list of IP addresses'],
     [{ clusterDns: '10.96.0.300' }, '--cluster-dns: invalid value "10.96.0.300": must be a comma-separated list of IP addresses'],
     [{ manifestUrlHeader: ['novalue'] }, "--manifest-url-header: invalid value \"novalue\": must be 'Name:value' pairs separated by commas"],

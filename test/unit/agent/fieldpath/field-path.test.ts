@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { extractFieldPath, formatMap, goQuote, podFieldValue } from '../../../../agent/fieldpath/field-path.js';
-import { containerResourceValue, resourceFieldRefValue } from '../../../../agent/fieldpath/resource-field.js';
+import { containerResourceValue, findContainer, resourceFieldRefValue } from '../../../../agent/fieldpath/resource-field.js';
 import { ctr, pod } from '../../fixtures.js';
 
 const allocatable = { milliCpu: 4000, memoryBytes: 8 * 2 ** 30, ephemeralStorageBytes: 100 * 2 ** 30 };
@@ -156,20 +156,21 @@ describe('resourceFieldRefValue', () => {
   const p = pod({ containers: [ctr('main', { resources: { limits: { cpu: '500m' } } })], initContainers: [ctr('setup', { resources: { limits: { 'hugepages-2Mi': '4Mi' } } })] });
 
   test('a named container is found among app and init containers', () => {
-    expect(resourceFieldRefValue(p, { containerName: 'setup', resource: 'limits.hugepages-2Mi', divisor: '1Mi' }, undefined, allocatable)).toEqual({ ok: true, value: '4' });
+    expect(findContainer(p, 'setup')?.name).toBe('setup');
+    expect(resourceFieldRefValue(findContainer(p, 'setup'), { containerName: 'setup', resource: 'limits.hugepages-2Mi', divisor: '1Mi' }, allocatable)).toEqual({ ok: true, value: '4' });
   });
 
-  test('without a name it is the container the environment is built for', () => {
-    expect(resourceFieldRefValue(p, { resource: 'limits.cpu', divisor: '1m' }, p.spec.containers[0], allocatable)).toEqual({ ok: true, value: '500' });
+  test("a container's own limit, in units of the divisor", () => {
+    expect(resourceFieldRefValue(p.spec.containers[0], { resource: 'limits.cpu', divisor: '1m' }, allocatable)).toEqual({ ok: true, value: '500' });
   });
 
   test('an unset hugepages limit is 0, never the allocatable', () => {
-    expect(resourceFieldRefValue(p, { containerName: 'main', resource: 'limits.hugepages-2Mi' }, undefined, allocatable)).toEqual({ ok: true, value: '0' });
+    expect(resourceFieldRefValue(findContainer(p, 'main'), { containerName: 'main', resource: 'limits.hugepages-2Mi' }, allocatable)).toEqual({ ok: true, value: '0' });
   });
 
   test('a missing container and an unsupported resource fail with upstream\'s messages', () => {
-    expect(resourceFieldRefValue(p, { containerName: 'ghost', resource: 'limits.cpu' }, undefined, allocatable)).toEqual({ ok: false, message: 'container ghost not found' });
-    expect(resourceFieldRefValue(p, { containerName: 'main', resource: 'limits.nvidia.com/gpu' }, undefined, allocatable)).toEqual({
+    expect(resourceFieldRefValue(findContainer(p, 'ghost'), { containerName: 'ghost', resource: 'limits.cpu' }, allocatable)).toEqual({ ok: false, message: 'container ghost not found' });
+    expect(resourceFieldRefValue(findContainer(p, 'main'), { containerName: 'main', resource: 'limits.nvidia.com/gpu' }, allocatable)).toEqual({
       ok: false,
       message: 'unsupported container resource : limits.nvidia.com/gpu',
     });

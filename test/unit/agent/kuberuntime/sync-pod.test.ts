@@ -6,11 +6,11 @@ import type { ConfigMap, DefaultedPod, PodStatus } from '../../../../common/api/
 import { Backoff } from '../../../../common/util/backoff.js';
 import type { ConfigObjectLookup } from '../../../../agent/config/config-objects.js';
 import { ImageManager } from '../../../../agent/images/image-manager.js';
-import { ContainerKiller, podLabel } from '../../../../agent/kuberuntime/container-killer.js';
+import { ContainerKiller } from '../../../../agent/kuberuntime/container-killer.js';
 import { nextRestartCount, PodSyncer } from '../../../../agent/kuberuntime/sync-pod.js';
 import { HandlerRunner } from '../../../../agent/lifecycle/handler-runner.js';
 import type { NodeFacts } from '../../../../agent/node/node-facts.js';
-import type { ContainerConfig, ImageInfo, PodRef, RuntimePodStatus, SandboxConfig } from '../../../../agent/runtime/runtime.js';
+import { podLabel, type ContainerConfig, type ImageInfo, type PodRef, type RuntimePodStatus, type SandboxConfig } from '../../../../agent/runtime/runtime.js';
 import { ReasonCache } from '../../../../agent/status/reason-cache.js';
 import { RootDir } from '../../../../agent/volumes/root-dir.js';
 import { VolumeManager } from '../../../../agent/volumes/volume-manager.js';

@@ -12,6 +12,7 @@ const settings: NodeStatusSettings = {
   hostname: 'n1',
   nodeIPs: ['10.0.0.5'],
   kubeletPort: 10250,
+  arch: 'amd64',
 };
 
 const healthy: NodeObservation = {

@@ -16,6 +16,7 @@ const settings: NodeStatusSettings = {
   hostname: 'node-1',
   nodeIPs: ['192.168.1.10'],
   kubeletPort: 10250,
+  arch: 'amd64',
 };
 
 const healthy: NodeObservation = {
