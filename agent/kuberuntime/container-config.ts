@@ -3,6 +3,7 @@
  * generateContainerConfig and podSandboxConfig): environment, resources, security context and
  * the files the kubelet manages inside every container.
  */
+import { posix } from 'node:path';
 import type { Container, DefaultedPod } from '../../common/api/types.js';
 import { containerHash, podHostname } from '../../common/api/pod-helpers.js';
 import { milliCpu, parseQuantity } from '../../common/api/quantity.js';
@@ -69,8 +70,10 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
 
   const uid = pod.metadata.uid;
   const mounts: Mount[] = [...ctx.volumeMounts];
-  if (pod.spec.hostNetwork !== true) mounts.push({ hostPath: rootDir.etcHostsPath(uid), containerPath: '/etc/hosts', readOnly: false });
-  mounts.push({ hostPath: rootDir.resolvConfPath(uid), containerPath: '/etc/resolv.conf', readOnly: false });
+  // The managed files go where the container mounts nothing of its own (makeMounts: a volume at /etc/hosts wins).
+  const mountsItself = (path: string): boolean => ctx.volumeMounts.some((mount) => posix.normalize(`${mount.containerPath}/`) === `${path}/`);
+  if (pod.spec.hostNetwork !== true && !mountsItself('/etc/hosts')) mounts.push({ hostPath: rootDir.etcHostsPath(uid), containerPath: '/etc/hosts', readOnly: false });
+  if (!mountsItself('/etc/resolv.conf')) mounts.push({ hostPath: rootDir.resolvConfPath(uid), containerPath: '/etc/resolv.conf', readOnly: false });
   if (container.terminationMessagePath) {
     const hostPath = rootDir.terminationMessagePath(uid, container.name, ctx.restartCount);
     mounts.push({ hostPath, containerPath: container.terminationMessagePath, readOnly: false });

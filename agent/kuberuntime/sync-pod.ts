@@ -6,7 +6,7 @@
  * an event, and asks for a retry when one makes sense. A sync is cut short when its `signal`
  * aborts (the pod is being killed): a postStart hook stops being waited for.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { containerHash, isSidecar, podHostname } from '../../common/api/pod-helpers.js';
 import type { Container, DefaultedPod, PodStatus, Secret } from '../../common/api/types.js';
@@ -76,6 +76,8 @@ interface StartOutcome {
 export class PodSyncer {
   readonly #o: PodSyncerOptions;
   readonly #log: Logger;
+  /** Crash-backoff keys of containers whose last create or start failed: they wait out the backoff too. */
+  readonly #failedStarts = new Set<string>();
 
   constructor(options: PodSyncerOptions) {
     this.#o = options;
@@ -197,6 +199,7 @@ export class PodSyncer {
     await this.#o.volumes.tearDownPod(uid);
     this.#o.reasons.removePod(uid);
     this.#o.crashBackoff.gc(`${uid}_`);
+    for (const key of this.#failedStarts) if (key.startsWith(`${uid}_`)) this.#failedStarts.delete(key);
   }
 
   async #createSandbox(pod: DefaultedPod, attempt: number): Promise<{ id: string; ip?: string } | undefined> {
@@ -257,8 +260,12 @@ export class PodSyncer {
     };
 
     const latest = status.containers.find((c) => c.name === container.name);
-    if (latest?.state === 'exited') {
-      const key = `${uid}_${container.name}_${containerHash(container)}`;
+    const key = `${uid}_${container.name}_${containerHash(container)}`;
+    if (this.#failedStarts.has(key)) {
+      // A failed create or start waits as a crash does; its reason stays until the next attempt.
+      const waitMs = crashBackoff.remainingSinceUpdate(key);
+      if (waitMs > 0) return { started: false, retryAfterMs: waitMs };
+    } else if (latest?.state === 'exited') {
       const finishedAt = latest.finishedAt ?? clock.now();
       const waitMs = crashBackoff.remaining(key, finishedAt);
       if (waitMs > 0) {
@@ -280,16 +287,24 @@ export class PodSyncer {
     }
     const config = containerConfig(container, kind, { pod, rootDir: this.#o.rootDir, restartCount, env: inputs.env, volumeMounts: inputs.mounts });
 
+    const failedStart = (reason: string, message: string): StartOutcome => {
+      crashBackoff.next(key, clock.now());
+      this.#failedStarts.add(key);
+      return fail(reason, message, crashBackoff.get(key));
+    };
     let id: string;
     try {
       if (container.terminationMessagePath) {
         await mkdir(this.#o.rootDir.containerDir(uid, container.name), { recursive: true });
-        await writeFile(this.#o.rootDir.terminationMessagePath(uid, container.name, restartCount), '', { mode: 0o666 });
+        // World-writable whatever the umask, as the kubelet makes it: the container's user may be anyone.
+        const messagePath = this.#o.rootDir.terminationMessagePath(uid, container.name, restartCount);
+        await writeFile(messagePath, '');
+        await chmod(messagePath, 0o666);
       }
       id = await runtime.createContainer(ctx.sandboxId, config);
     } catch (err) {
       recorder.event(object, 'Warning', 'Failed', `Error: ${errorMessage(err)}`);
-      return fail('CreateContainerError', errorMessage(err));
+      return failedStart('CreateContainerError', errorMessage(err));
     }
     recorder.event(object, 'Normal', 'Created', `Created container ${container.name}`);
     try {
@@ -297,8 +312,9 @@ export class PodSyncer {
     } catch (err) {
       const message = `failed to start container "${id.slice(0, 12)}": ${errorMessage(err)}`;
       recorder.event(object, 'Warning', 'Failed', `Error: ${message}`);
-      return fail('RunContainerError', message);
+      return failedStart('RunContainerError', message);
     }
+    this.#failedStarts.delete(key);
     recorder.event(object, 'Normal', 'Started', `Started container ${container.name}`);
     this.#log.debug({ pod: podLabel(podRef(pod)), container: container.name, containerID: id.slice(0, 12), restartCount }, 'container started');
     const postStart = container.lifecycle?.postStart;

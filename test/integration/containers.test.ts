@@ -216,6 +216,48 @@ spec:
   });
 });
 
+describe('files the kubelet manages', () => {
+  test('a container that mounts its own /etc/hosts starts, and sees that file', async () => {
+    const manifest = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hosts
+data:
+  hosts: "10.9.8.7 mine.example\\n"
+---
+${busyboxPod('own-hosts', 'exec sleep 3600', {
+  spec: '  volumes:\n    - name: hosts\n      configMap: {name: hosts}\n',
+  container: '      volumeMounts:\n        - {name: hosts, mountPath: /etc/hosts, subPath: hosts}\n',
+})}`;
+    const agent = await startAgent({ manifests: { 'own-hosts.yaml': manifest } });
+    await agent.waitForPod('own-hosts', 'Running', (p) => p.status?.phase === 'Running');
+    expect((await agent.exec('main', ['cat', '/etc/hosts'])).output).toBe('10.9.8.7 mine.example\n');
+  });
+
+  test('a container running as a non-root user writes its termination message, at the default path and a custom one', async () => {
+    const manifest = `apiVersion: v1
+kind: Pod
+metadata:
+  name: nonroot-messages
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000, runAsGroup: 1000}
+  containers:
+    - name: default
+      image: dockerlet.local/busybox:1.35
+      command: ["sh", "-c", "echo -n 'from uid 1000' > /dev/termination-log"]
+    - name: custom
+      image: dockerlet.local/busybox:1.35
+      terminationMessagePath: /tmp/why
+      command: ["sh", "-c", "echo -n 'custom path too' > /tmp/why"]
+`;
+    const agent = await startAgent({ manifests: { 'nonroot.yaml': manifest } });
+    const pod = await agent.waitForPod('nonroot-messages', 'Succeeded', (p) => p.status?.phase === 'Succeeded');
+    expect(containerStatus(pod, 'default')?.state?.terminated).toMatchObject({ exitCode: 0, message: 'from uid 1000' });
+    expect(containerStatus(pod, 'custom')?.state?.terminated).toMatchObject({ exitCode: 0, message: 'custom path too' });
+  });
+});
+
 describe('init containers and sidecars', () => {
   test('init containers run one by one, in order, to completion before app containers start', async () => {
     const manifest = `apiVersion: v1

@@ -11,6 +11,17 @@ async function restartCount(agent: AgentHarness, name: string): Promise<number> 
   return containerStatus(agent.pod(name)!, 'main')?.restartCount ?? 0;
 }
 
+describe('failed creates and starts', () => {
+  test('a container Docker refuses to create waits out the crash backoff before the next attempt', async () => {
+    const security = '      securityContext:\n        capabilities: {add: [NOT_A_CAPABILITY]}\n';
+    const agent = await startAgent({ manifests: { 'badcap.yaml': busyboxPod('badcap', 'exec sleep 3600', { container: security }) } });
+    const pod = await agent.waitForPod('badcap', 'CreateContainerError', (p) => containerStatus(p, 'main')?.state?.waiting?.reason === 'CreateContainerError');
+    expect(containerStatus(pod, 'main')?.state?.waiting?.message).toMatch(/NOT_A_CAPABILITY/);
+    const failures = await waitFor('a second create attempt', () => (agent.log.events('Failed').length >= 2 ? agent.log.events('Failed') : undefined), { timeoutMs: 30_000 });
+    expect(Number(failures[1]!['time']) - Number(failures[0]!['time'])).toBeGreaterThanOrEqual(9_500);
+  });
+});
+
 describe('restart policy', () => {
   test('Always restarts a container that exited successfully, at once the first time', async () => {
     const agent = await startAgent({ manifests: { 'always.yaml': policyPod('always', 'Always', 'sleep 0.3; exit 0') } });

@@ -157,6 +157,17 @@ describe('containerConfig: mounts', () => {
     ]);
   });
 
+  test('a container that mounts a volume at /etc/hosts or /etc/resolv.conf gets that, not the managed file', () => {
+    const hosts = { hostPath: '/srv/hosts', containerPath: '/etc/hosts', readOnly: true };
+    const resolv = { hostPath: '/srv/resolv', containerPath: '/etc/resolv.conf/', readOnly: true };
+    const config = configOf(ctr('main'), {}, { volumeMounts: [hosts, resolv] });
+    expect(config.mounts.map((m) => `${m.containerPath} <- ${m.hostPath}`)).toEqual([
+      '/etc/hosts <- /srv/hosts',
+      '/etc/resolv.conf/ <- /srv/resolv',
+      '/dev/termination-log <- /var/lib/dockerlet/pods/uid-1/containers/main/0',
+    ]);
+  });
+
   test('with hostNetwork there is no managed /etc/hosts', () => {
     const config = configOf(ctr('main'), { hostNetwork: true });
     expect(config.mounts.map((m) => m.containerPath)).toEqual(['/etc/resolv.conf', '/dev/termination-log']);

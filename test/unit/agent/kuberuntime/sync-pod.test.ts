@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -64,6 +64,7 @@ class RecordingRuntime extends FakeRuntime {
   /** The IP a new sandbox gets; undefined: it gets none. */
   sandboxIP: string | undefined = '10.244.0.9';
   failSandbox: Error | undefined;
+  failCreate: Error | undefined;
   failStart: Error | undefined;
   #next = 0;
 
@@ -85,6 +86,7 @@ class RecordingRuntime extends FakeRuntime {
 
   override async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
     this.calls.push(`createContainer ${config.name}`);
+    if (this.failCreate) throw this.failCreate;
     this.created.push({ sandboxId, config });
     return `${config.name}-id`;
   }
@@ -194,6 +196,18 @@ describe('PodSyncer.syncPod', () => {
     expect(await readFile(setup.rootDir.etcHostsPath(uid), 'utf8')).toContain('10.244.0.9\tweb-0.web.default.svc.cluster.local\tweb-0');
   });
 
+  test('the termination message file is world-writable whatever the umask, for a container running as any user', async () => {
+    const setup = await setUpSyncer();
+    const p = pod();
+    const umask = process.umask(0o022);
+    try {
+      await sync(setup, p, runtimeStatus(p, [sandbox(p)]));
+    } finally {
+      process.umask(umask);
+    }
+    expect((await stat(setup.rootDir.terminationMessagePath(p.metadata.uid, 'main', 0))).mode & 0o777).toBe(0o666);
+  });
+
   test('in a running sandbox, missing app containers are started in spec order', async () => {
     const setup = await setUpSyncer();
     const p = pod({ containers: [ctr('main'), ctr('sidecar')] });
@@ -268,6 +282,35 @@ describe('PodSyncer.syncPod', () => {
       reason: 'RunContainerError',
       message: 'failed to start container "main-id": exec: "nope": executable file not found in $PATH',
     });
+  });
+
+  test('a failed create backs off as a crash does: no new attempt until the delay has passed, then one, and the delay doubles', async () => {
+    const setup = await setUpSyncer();
+    setup.runtime.failCreate = new Error('Duplicate mount point: /etc/hosts');
+    const p = pod();
+    const status = runtimeStatus(p, [sandbox(p)]);
+    const attempts = (): number => setup.runtime.calls.filter((call) => call === 'createContainer main').length;
+    expect(await sync(setup, p, status)).toEqual({ changed: true, retryAfterMs: 10_000 });
+    setup.now.value += 9_999;
+    expect((await sync(setup, p, status)).retryAfterMs).toBe(1);
+    expect(attempts()).toBe(1);
+    expect(setup.reasons.get(p.metadata.uid, 'main')).toEqual({ reason: 'CreateContainerError', message: 'Duplicate mount point: /etc/hosts' });
+    setup.now.value += 1;
+    expect(await sync(setup, p, status)).toEqual({ changed: true, retryAfterMs: 20_000 });
+    expect(attempts()).toBe(2);
+  });
+
+  test('once a create succeeds, the next failure starts from the initial delay again only after the backoff expires', async () => {
+    const setup = await setUpSyncer();
+    setup.runtime.failStart = new Error('exec: "nope": executable file not found in $PATH');
+    const p = pod();
+    const status = runtimeStatus(p, [sandbox(p)]);
+    expect((await sync(setup, p, status)).retryAfterMs).toBe(10_000);
+    setup.runtime.failStart = undefined;
+    setup.now.value += 10_000;
+    await sync(setup, p, status);
+    expect(setup.runtime.calls.filter((call) => call.startsWith('startContainer'))).toEqual(['startContainer main-id', 'startContainer main-id']);
+    expect(setup.reasons.get(p.metadata.uid, 'main')).toBeUndefined();
   });
 
   test('a pod in a terminal phase runs nothing more: what still runs is stopped, nothing is started', async () => {
