@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { ContainerRuntime, ContainerStats, RunningPod } from '../runtime/runtime.js';
 import type { Clock } from '../../common/util/clock.js';
 import { rfc3339 } from '../../common/util/clock.js';
-import type { VolumeManager } from '../volumes/volume-manager.js';
+import type { VolumeManager, VolumeStats } from '../volumes/volume-manager.js';
 import { readNodeStats } from './node-stats.js';
 import { CpuRates, timed, type ContainerSummary, type PodSummary, type Summary } from './summary.js';
 
@@ -85,7 +85,7 @@ export class SummaryProvider {
     const rates = containers.map((c) => c.cpu.usageNanoCores);
     const network = !onlyCpuAndMemory && sandbox ? (await this.#stats(sandbox.id))?.networks : undefined;
     const eth0 = network?.find((n) => n.name === 'eth0') ?? network?.[0];
-    const volumes = !onlyCpuAndMemory && desired ? await this.#o.volumes.volumeStats(desired.pod) : [];
+    const volumes = !onlyCpuAndMemory && desired ? await this.#volumeStats(desired.pod) : [];
     return {
       podRef: { name: running.pod.name, namespace: running.pod.namespace, uid },
       startTime: desired?.startTime ?? rfc3339(Math.min(...(sandbox ? [sandbox.createdAt] : []), ...live.map((c) => c.createdAt))),
@@ -108,6 +108,16 @@ export class SummaryProvider {
       ...(eth0 ? { network: timed({ ...eth0, interfaces: network! }, now) } : {}),
       ...(volumes.length > 0 ? { volume: volumes.map((v) => timed(v, now)) } : {}),
     };
+  }
+
+  /** A pod's volumes' usage; when it cannot be read, the pod's summary goes without it (logged), and every other pod's is unaffected. */
+  async #volumeStats(pod: DefaultedPod): Promise<VolumeStats[]> {
+    try {
+      return await this.#o.volumes.volumeStats(pod);
+    } catch (err) {
+      this.#o.logger.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: errorMessage(err) }, 'reading the volumes\' usage failed');
+      return [];
+    }
   }
 
   /** A container's sample; one that cannot be read is left out of the summary, logged. */

@@ -52,16 +52,23 @@ export interface VolumeManagerOptions {
 /** How long a volume's measured usage is served before it is measured again (the kubelet's volumeStatsAggPeriod). */
 const VolumeStatsAggPeriodMs = 60_000;
 
-function pluginFor(volume: Volume): VolumePlugin {
-  if (volume.emptyDir) return emptyDirPlugin;
-  if (volume.hostPath) return hostPathPlugin;
-  if (volume.configMap) return configMapPlugin;
-  if (volume.secret) return secretPlugin;
-  if (volume.downwardAPI) return downwardApiPlugin;
-  if (volume.projected) return projectedPlugin;
-  // Validation lets no other kind through.
-  throw new Error(`volume ${volume.name}: no plugin serves it`);
+/** The plugins dockerlet serves, by the volume source field that selects each. */
+const Plugins: ReadonlyArray<readonly [keyof Volume, VolumePlugin]> = [
+  ['emptyDir', emptyDirPlugin],
+  ['hostPath', hostPathPlugin],
+  ['configMap', configMapPlugin],
+  ['secret', secretPlugin],
+  ['downwardAPI', downwardApiPlugin],
+  ['projected', projectedPlugin],
+];
+
+/** The plugin that serves `volume`; none for a kind dockerlet does not serve (an API pod's persistentVolumeClaim, csi, nfs, ...). */
+function pluginFor(volume: Volume): VolumePlugin | undefined {
+  return Plugins.find(([field]) => volume[field] !== undefined)?.[1];
 }
+
+/** The volume's kind as the pod spec names it (its source field), for messages. */
+const volumeKind = (volume: Volume): string => Object.keys(volume).find((key) => key !== 'name') ?? 'none';
 
 export class VolumeManager {
   readonly #o: VolumeManagerOptions;
@@ -82,6 +89,10 @@ export class VolumeManager {
     const volumes = new Map<string, MountedVolume>();
     for (const volume of pod.spec.volumes ?? []) {
       const plugin = pluginFor(volume);
+      if (!plugin) {
+        const served = Plugins.map(([field]) => field).join(', ');
+        return { ok: false, volume: volume.name, message: `volume kind ${volumeKind(volume)} is not served by dockerlet (it serves ${served})` };
+      }
       // A failed file system call or mount fails the volume like a failed check (FailedMount).
       const result = await plugin
         .setUp(volume, {
@@ -116,7 +127,7 @@ export class VolumeManager {
     const stats: VolumeStats[] = [];
     for (const volume of pod.spec.volumes ?? []) {
       const plugin = pluginFor(volume);
-      if (plugin === hostPathPlugin) continue;
+      if (!plugin || plugin === hostPathPlugin) continue;
       const dir = this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name);
       const fs = await fsInfo(dir).catch(() => undefined);
       if (!fs) continue;

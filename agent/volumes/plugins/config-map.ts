@@ -29,6 +29,6 @@ export const configMapPlugin: VolumePlugin = {
   name: 'configmap',
   setUp(volume, ctx) {
     const source = volume.configMap!;
-    return writePayloadVolume(ctx.dir, configMapPayload(source, ctx.objects.configMap(ctx.pod.metadata.namespace, source.name!)), ctx.pod);
+    return writePayloadVolume(ctx, configMapPayload(source, ctx.objects.configMap(ctx.pod.metadata.namespace, source.name!)), 'disk');
   },
 };

@@ -1,6 +1,6 @@
 /**
  * downwardAPI (pkg/volume/downwardapi: CollectData): the pod's own fields and its containers'
- * resources as files, rewritten when they change.
+ * resources as files on a tmpfs (as upstream's), rewritten when they change.
  */
 import type { DefaultedPod, DownwardAPIVolumeFile } from '../../../common/api/types.js';
 import { extractFieldPath, type FieldValue } from '../../fieldpath/field-path.js';
@@ -53,6 +53,6 @@ export const downwardApiPlugin: VolumePlugin = {
   name: 'downward-api',
   setUp(volume, ctx) {
     const source = volume.downwardAPI!;
-    return writePayloadVolume(ctx.dir, downwardApiPayload(source.items ?? [], source.defaultMode ?? DefaultVolumeFileMode, ctx.pod, ctx.nodeAllocatable), ctx.pod);
+    return writePayloadVolume(ctx, downwardApiPayload(source.items ?? [], source.defaultMode ?? DefaultVolumeFileMode, ctx.pod, ctx.nodeAllocatable), 'memory');
   },
 };

@@ -12,10 +12,12 @@
 import { mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { aggregateMessage } from '../../../common/api/errors.js';
-import type { DefaultedPod, KeyToPath } from '../../../common/api/types.js';
+import type { KeyToPath } from '../../../common/api/types.js';
 import { writeAtomically, type FileProjection, type Payload } from '../atomic-writer.js';
+import { mountTmpfs } from '../mounts.js';
 import { setOwnership } from '../ownership.js';
-import type { VolumeSetUp } from './volume-plugin.js';
+import { memoryVolumeSize, TmpfsMode } from './empty-dir.js';
+import type { VolumeContext, VolumeSetUp } from './volume-plugin.js';
 
 export type PayloadResult = { ok: true; payload: Payload } | { ok: false; message: string };
 
@@ -61,11 +63,18 @@ export function cleanItemPath(path: string): string {
   return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
 
-/** Writes `payload` into the volume's directory `dir` (the atomic writer's swap), owned by the pod's fsGroup when it has one. */
-export async function writePayloadVolume(dir: string, payload: PayloadResult, pod: DefaultedPod): Promise<VolumeSetUp> {
+/**
+ * Writes `payload` into the volume's directory (the atomic writer's swap), owned by the pod's
+ * fsGroup when it has one. `memory`: the directory is a tmpfs first, so the files never touch the
+ * disk (secret, downwardAPI and projected volumes wrap a memory-backed emptyDir upstream; a
+ * configMap's is on disk).
+ */
+export async function writePayloadVolume(ctx: VolumeContext, payload: PayloadResult, medium: 'disk' | 'memory'): Promise<VolumeSetUp> {
   if (!payload.ok) return payload;
+  const { dir, pod } = ctx;
   const fsGroup = pod.spec.securityContext?.fsGroup;
   await mkdir(dir, { recursive: true });
+  if (medium === 'memory') await mountTmpfs(dir, { sizeBytes: memoryVolumeSize(pod, undefined, ctx.nodeAllocatable.memoryBytes), mode: TmpfsMode });
   const written = await writeAtomically(dir, payload.payload, fsGroup);
   if (!written.ok) return written;
   if (fsGroup !== undefined) await setOwnership(dir, fsGroup, true);

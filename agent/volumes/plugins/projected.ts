@@ -1,6 +1,7 @@
 /**
  * projected (pkg/volume/projected: collectData): configMap, secret, downwardAPI and
- * serviceAccountToken sources in one directory.
+ * serviceAccountToken sources in one directory, on a tmpfs as upstream's (it holds tokens and
+ * Secrets).
  */
 import type { DefaultedPod, ProjectedVolumeSource, ServiceAccountTokenProjection } from '../../../common/api/types.js';
 import type { ConfigObjectLookup } from '../../config/config-objects.js';
@@ -70,6 +71,6 @@ export const projectedPlugin: VolumePlugin = {
       const request = projection.serviceAccountToken;
       if (request && ctx.tokens) tokens.set(request, await ctx.tokens.token(ctx.pod, request));
     }
-    return writePayloadVolume(ctx.dir, projectedPayload(source, ctx.pod, ctx.objects, ctx.nodeAllocatable, tokens), ctx.pod);
+    return writePayloadVolume(ctx, projectedPayload(source, ctx.pod, ctx.objects, ctx.nodeAllocatable, tokens), 'memory');
   },
 };

@@ -1,13 +1,11 @@
 /**
- * secret (pkg/volume/secret: SetUpAt + MakePayload): the Secret's keys as files on a tmpfs, so they never touch the
- * disk. Upstream wraps a memory-backed emptyDir with no sizeLimit: the tmpfs has the default root
- * mode (1777) and is sized by the pod's memory limit or the node's allocatable memory.
+ * secret (pkg/volume/secret: SetUpAt + MakePayload): the Secret's keys as files on a tmpfs, so
+ * they never touch the disk. Upstream wraps a memory-backed emptyDir with no sizeLimit: the tmpfs
+ * has the default root mode (1777) and is sized by the pod's memory limit or the node's
+ * allocatable memory.
  */
-import { mkdir } from 'node:fs/promises';
 import type { KeyToPath, Secret, SecretVolumeSource } from '../../../common/api/types.js';
 import { secretEntries } from '../../config/config-objects.js';
-import { mountTmpfs } from '../mounts.js';
-import { memoryVolumeSize, TmpfsMode } from './empty-dir.js';
 import { DefaultVolumeFileMode, keyedPayload, result, writePayloadVolume, type Collected, type PayloadResult } from './payload-volume.js';
 import type { VolumePlugin } from './volume-plugin.js';
 
@@ -32,10 +30,6 @@ export const secretPlugin: VolumePlugin = {
   name: 'secret',
   async setUp(volume, ctx) {
     const source = volume.secret!;
-    const payload = secretPayload(source, ctx.objects.secret(ctx.pod.metadata.namespace, source.secretName!));
-    if (!payload.ok) return payload;
-    await mkdir(ctx.dir, { recursive: true });
-    await mountTmpfs(ctx.dir, { sizeBytes: memoryVolumeSize(ctx.pod, undefined, ctx.nodeAllocatable.memoryBytes), mode: TmpfsMode });
-    return writePayloadVolume(ctx.dir, payload, ctx.pod);
+    return writePayloadVolume(ctx, secretPayload(source, ctx.objects.secret(ctx.pod.metadata.namespace, source.secretName!)), 'memory');
   },
 };

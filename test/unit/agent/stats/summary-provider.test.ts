@@ -4,6 +4,7 @@ import type { ContainerRuntime, ContainerStats, RunningPod } from '../../../../a
 import { SummaryProvider } from '../../../../agent/stats/summary-provider.js';
 import type { VolumeManager } from '../../../../agent/volumes/volume-manager.js';
 import { memoryLogger } from '../../../helpers/memory-logger.js';
+import { pod as fixturePod } from '../../fixtures.js';
 
 const pod: RunningPod = {
   pod: { uid: 'u1', name: 'web', namespace: 'default' },
@@ -27,15 +28,15 @@ function runtime(cpu: Map<string, number>, failing: Set<string>, now: () => numb
   return fake as ContainerRuntime;
 }
 
-function provider(cpu: Map<string, number>, failing: Set<string>) {
+function provider(cpu: Map<string, number>, failing: Set<string>, volumes: Pick<VolumeManager, 'volumeStats'> = { volumeStats: async () => [] }) {
   const clock = { ms: 10_000 };
   const log = memoryLogger();
   const summaries = new SummaryProvider({
     nodeName: 'n1',
     rootDir: tmpdir(),
     runtime: runtime(cpu, failing, () => clock.ms),
-    pod: () => undefined,
-    volumes: { volumeStats: async () => [] } as unknown as VolumeManager,
+    pod: (uid) => (uid === 'u1' ? { pod: fixturePod() } : undefined),
+    volumes: volumes as VolumeManager,
     clock: { now: () => clock.ms },
     logger: log.logger,
   });
@@ -69,5 +70,16 @@ describe('SummaryProvider', () => {
     const pod = (await summaries.summary({ onlyCpuAndMemory: true })).pods[0]!;
     expect(pod.containers.map((c) => c.name)).toEqual(['app', 'sidecar']);
     expect(pod.cpu).not.toHaveProperty('usageNanoCores');
+  });
+
+  test("a pod whose volumes' usage cannot be read is summed without it, logged; the node's summary goes on", async () => {
+    const { summaries, log } = provider(new Map(), new Set(), {
+      volumeStats: async () => {
+        throw new Error('volume kind nfs is not served by dockerlet');
+      },
+    });
+    const summary = await summaries.summary({ onlyCpuAndMemory: false });
+    expect(summary.pods.map((p) => [p.podRef.name, p.volume])).toEqual([['web', undefined]]);
+    expect(log.lines.filter((l) => l.msg === "reading the volumes' usage failed").map((l) => l['err'])).toEqual(['volume kind nfs is not served by dockerlet']);
   });
 });

@@ -132,6 +132,25 @@ describe('setUpPod: emptyDir', () => {
   });
 });
 
+describe('setUpPod: kinds dockerlet does not serve', () => {
+  test('an API pod\'s persistentVolumeClaim volume fails with a message naming the volume and its kind; nothing is made', async () => {
+    const claim = { name: 'data', persistentVolumeClaim: { claimName: 'data-0' } };
+    expect(await manager().setUpPod(podWith(claim), new Objects())).toEqual({
+      ok: false,
+      volume: 'data',
+      message: 'volume kind persistentVolumeClaim is not served by dockerlet (it serves emptyDir, hostPath, configMap, secret, downwardAPI, projected)',
+    });
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  test('its usage is left out of volumeStats, the other volumes\' kept', async () => {
+    const volumes = manager();
+    const p = podWith({ name: 'scratch', emptyDir: {} }, { name: 'share', nfs: { server: 'nfs.example', path: '/export' } });
+    await volumes.setUpPod(podWith({ name: 'scratch', emptyDir: {} }), new Objects());
+    expect((await volumes.volumeStats(p)).map((v) => v.name)).toEqual(['scratch']);
+  });
+});
+
 describe('setUpPod: hostPath', () => {
   test('passes the path through, writable, and makes nothing under the pod\'s directory', async () => {
     const host = join(root, 'host/data');
@@ -272,6 +291,20 @@ describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
     mounted(await volumes.setUpPod(p, objects));
     expect(mountsAt(volumeDir('secret', 'creds'))).toHaveLength(1);
     expect(await payloadFiles(volumeDir('secret', 'creds'))).toEqual({ user: ['root', '644'] });
+  });
+
+  test.each([
+    ['downwardAPI', 'downward-api', { downwardAPI: { items: [{ path: 'name', fieldRef: { fieldPath: 'metadata.name' } }] } }],
+    ['projected', 'projected', { projected: { sources: [{ secret: { name: 'creds' } }] } }],
+  ])('a %s volume is on a tmpfs too, mounted once however often it is set up', async (_kind, plugin, source) => {
+    const p = podWith({ name: 'meta', ...source });
+    const objects = new Objects().withSecret('creds', { user: 'admin' });
+    const volumes = manager();
+    await volumes.setUpPod(p, objects);
+    mounted(await volumes.setUpPod(p, objects));
+    const [mount, ...more] = mountsAt(volumeDir(plugin, 'meta'));
+    expect(more).toEqual([]);
+    expect(mount!.fsType).toBe('tmpfs');
   });
 
   test('a missing Secret fails the volume before anything is mounted', async () => {
