@@ -21,6 +21,9 @@ export interface StaticPodOrigin {
 
 export type StaticPodResult = { ok: true; pod: DefaultedPod } | { ok: false; errors: FieldError[] };
 
+/** What a static pod's own metadata.uid may be: it names a directory, so one path element with no dot-only names. */
+const StaticPodUID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 export function staticPodName(name: string, nodeName: string): string {
   return `${name}-${nodeName.toLowerCase()}`;
 }
@@ -28,7 +31,12 @@ export function staticPodName(name: string, nodeName: string): string {
 /** `pod` must already carry the API server's defaults (see pod-defaults.ts). */
 export function toStaticPod(pod: Pod, origin: StaticPodOrigin, nodeName: string): StaticPodResult {
   const originText = origin.source === 'file' ? `host:${nodeName}file:${origin.location}` : `url:${origin.location}`;
-  const uid = pod.metadata?.uid || fnv128a(canonicalJson(pod) + originText);
+  const given = pod.metadata?.uid;
+  // The UID names the pod's directory: a given one must be a plain name, never a path.
+  if (given && !StaticPodUID.test(given)) {
+    return { ok: false, errors: [{ field: 'metadata.uid', message: `Invalid value: ${JSON.stringify(given)}: must be 1 to 128 alphanumeric characters, '-', '_' or '.', starting with an alphanumeric character` }] };
+  }
+  const uid = given || fnv128a(canonicalJson(pod) + originText);
   const name = staticPodName(pod.metadata?.name ?? '', nodeName);
   const checked = dnsSubdomain.safeParse(name);
   if (!checked.success) {

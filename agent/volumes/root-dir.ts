@@ -4,8 +4,20 @@
  *   pods/<uid>/resolv.conf                            the pod's DNS config
  *   pods/<uid>/containers/<name>/<restartCount>       termination message files
  *   pods/<uid>/volumes/kubernetes.io~<kind>/<name>    volumes
+ *
+ * Every name that comes from a pod (its UID, a container's or a volume's name) must be one path
+ * element, so that every path here, and so everything the agent removes, lies inside the tree.
  */
 import { join } from 'node:path';
+import { DockerletError } from '../../common/api/errors.js';
+
+/** Whether `name` is one path element: no slash, not empty, not `.` or `..`, no NUL. */
+export const isPathElement = (name: string): boolean => name !== '' && name !== '.' && name !== '..' && !/[/\0]/.test(name);
+
+function element(name: string, what: string): string {
+  if (!isPathElement(name)) throw new DockerletError('DKL_ERR_BAD_REQUEST', `${what} ${JSON.stringify(name)} cannot name a directory under the root dir`);
+  return name;
+}
 
 export class RootDir {
   constructor(readonly path: string) {}
@@ -15,7 +27,7 @@ export class RootDir {
   }
 
   podDir(uid: string): string {
-    return join(this.podsDir(), uid);
+    return join(this.podsDir(), element(uid, 'pod UID'));
   }
 
   etcHostsPath(uid: string): string {
@@ -27,7 +39,7 @@ export class RootDir {
   }
 
   containerDir(uid: string, containerName: string): string {
-    return join(this.podDir(uid), 'containers', containerName);
+    return join(this.podDir(uid), 'containers', element(containerName, 'container name'));
   }
 
   terminationMessagePath(uid: string, containerName: string, restartCount: number): string {
@@ -40,6 +52,6 @@ export class RootDir {
 
   /** pods/<uid>/volumes/kubernetes.io~<plugin>/<name>: a volume's directory, as the kubelet names it. */
   volumeDir(uid: string, plugin: string, name: string): string {
-    return join(this.volumesDir(uid), `kubernetes.io~${plugin}`, name);
+    return join(this.volumesDir(uid), `kubernetes.io~${element(plugin, 'volume plugin')}`, element(name, 'volume name'));
   }
 }

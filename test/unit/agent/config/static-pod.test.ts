@@ -65,6 +65,14 @@ describe('toStaticPod', () => {
     expect(staticPod(manifestPod('busybox:1.35', { uid: 'fixed-uid' })).metadata.uid).toBe('fixed-uid');
   });
 
+  test.each(['../../x', 'a/b', '..', '.hidden', 'x'.repeat(129)])('a UID that could not name a directory (%j) is refused, naming the field', (uid) => {
+    const result = toStaticPod(manifestPod('busybox:1.35', { uid }), fileOrigin, 'node-1');
+    expect(result).toEqual({
+      ok: false,
+      errors: [{ field: 'metadata.uid', message: `Invalid value: ${JSON.stringify(uid)}: must be 1 to 128 alphanumeric characters, '-', '_' or '.', starting with an alphanumeric character` }],
+    });
+  });
+
   test('config.hash is the UID and config.source the source; other annotations are kept', () => {
     const pod = staticPod(manifestPod('busybox:1.35', { annotations: { team: 'a' } }), urlOrigin);
     expect(pod.metadata.annotations).toEqual({ team: 'a', [ConfigHashAnnotation]: pod.metadata.uid, [ConfigSourceAnnotation]: 'http' });
