@@ -47,7 +47,7 @@ export function readManifest(text: string, origin: StaticPodOrigin, nodeName: st
       objects.configMaps.push(withNamespace(object as ConfigMap));
     } else if (typed === 'v1/Secret') {
       const parsed = secretSchema.safeParse(object, { reportInput: true });
-      if (!parsed.success) return { ok: false, error: `${where}: ${describe(formatIssues(parsed.error.issues))}` };
+      if (!parsed.success) return { ok: false, error: `${where}: ${describe(formatIssues(parsed.error.issues, isSecretValue))}` };
       objects.secrets.push(storedSecret(withNamespace(object as Secret)));
     } else if (typed === 'v1/Service') {
       const parsed = serviceSchema.safeParse(object, { reportInput: true });
@@ -74,6 +74,9 @@ function storedSecret(secret: Secret): Secret {
   for (const [key, value] of Object.entries(stringData ?? {})) data[key] = Buffer.from(value, 'utf8').toString('base64');
   return { ...rest, type: rest.type ?? 'Opaque', data };
 }
+
+/** A field of a Secret that holds (part of) its data: its values never reach a message. */
+const isSecretValue = (path: ReadonlyArray<PropertyKey>): boolean => path[0] === 'data' || path[0] === 'stringData';
 
 function objectName(object: Record<string, unknown>): string {
   const metadata = object['metadata'];

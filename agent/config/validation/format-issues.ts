@@ -21,12 +21,19 @@ export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   return text;
 }
 
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): FieldError[] {
-  return issues.map((issue) => ({ field: fieldPath(issue.path), message: issueMessage(issue) }));
+/** What stands for a value that must not reach the logs (a Secret's data). */
+export const RedactedValue = '<redacted>';
+
+/**
+ * The issues as field errors. `sensitive(path)` says which fields hold values that must never be
+ * echoed (a Secret's data): their errors name the field and the rule, not the value.
+ */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], sensitive: (path: ReadonlyArray<PropertyKey>) => boolean = () => false): FieldError[] {
+  return issues.map((issue) => ({ field: fieldPath(issue.path), message: issueMessage(issue, sensitive(issue.path)) }));
 }
 
-function issueMessage(issue: z.core.$ZodIssue): string {
-  const input = (issue as { input?: unknown }).input;
+function issueMessage(issue: z.core.$ZodIssue, redact: boolean): string {
+  const input = redact ? RedactedValue : (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'invalid_type':
       if (input === undefined) return 'Required value';

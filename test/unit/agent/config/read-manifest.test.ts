@@ -271,9 +271,14 @@ binaryData: {blob: AAEC}
     expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (ConfigMap "twice"): data.k: Invalid value: "k": duplicate of key present in binaryData');
   });
 
-  test('Secret data that is not base64 fails, naming the key', () => {
+  test('Secret data that is not base64 fails, naming the key but never echoing the value', () => {
     const text = 'apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata: {token: "not base64!"}\n';
-    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (Secret "creds"): data.token: Invalid value: "not base64!": illegal base64 data');
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (Secret "creds"): data.token: Invalid value: "<redacted>": illegal base64 data');
+  });
+
+  test('a Secret value of the wrong type is not echoed either', () => {
+    const text = 'apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: [hunter2]}\n';
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (Secret "creds"): stringData.password: Invalid value: "<redacted>": must be a string');
   });
 });
 
