@@ -5,7 +5,7 @@
  */
 import { parseAllDocuments, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
 
-/** The kubelet refuses manifests over 10 MB (maxConfigLength). */
+/** The kubelet refuses manifests over 10 MiB (maxConfigLength); so do both manifest sources, before reading more. */
 export const MaxManifestBytes = 10 * 1024 * 1024;
 
 export interface ManifestObject {
@@ -45,7 +45,13 @@ export function decodeManifest(text: string): DecodeResult {
     if (document.errors.length > 0) {
       return { ok: false, error: `document ${position}: ${document.errors[0]!.message.split('\n')[0]}` };
     }
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      // Aliases are expanded at most 100 times: a document made of aliases of aliases cannot blow up.
+      value = document.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      return { ok: false, error: `document ${position}: ${err instanceof Error ? err.message : String(err)}` };
+    }
     if (value === null || value === undefined) continue;
     if (typeof value !== 'object' || Array.isArray(value)) {
       return { ok: false, error: `document ${position}: expected an object with apiVersion and kind` };

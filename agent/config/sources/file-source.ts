@@ -13,12 +13,14 @@
  * event may still be being written (editors write in steps), so it is read again once it has
  * been quiet for a moment, and only then reported; a file that decodes is taken as it is.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
+import { errorMessage } from '../../../common/api/errors.js';
 import { namespacedName, podFullName } from '../../../common/api/types.js';
-import { fnv128a } from '../../../common/util/hash.js';
+import { MaxManifestBytes } from '../manifest.js';
 import { emptyManifestObjects, readManifest, type ManifestObjects } from '../read-manifest.js';
 import type { PodSourceRunner, SnapshotListener } from './source.js';
 
@@ -129,28 +131,38 @@ export class FileSource implements PodSourceRunner {
     try {
       const info = await stat(file);
       if (!info.isFile()) return 'unchanged';
+      if (info.size > MaxManifestBytes) return this.#invalid(file, `the file is ${info.size} bytes, over the ${MaxManifestBytes} a manifest may have`, undefined, options);
       text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#files.delete(file) ? 'changed' : 'unchanged';
-      throw err;
+      // A symlink loop, a name too long, a file it may not read: this file alone is skipped.
+      return this.#invalid(file, `cannot read it: ${errorMessage(err)}`, undefined, options);
     }
-    const contentHash = fnv128a(text);
+    // A digest of the content, kept in memory only to tell a change from a rewrite.
+    const contentHash = createHash('sha256').update(text).digest('hex');
     const known = this.#files.get(file);
     this.#log.debug({ file, changed: known?.contentHash !== contentHash }, 'read static pod manifest');
     if (known?.contentHash === contentHash) return 'unchanged';
     const content = readManifest(text, { source: 'file', location: file }, this.#options.nodeName);
-    if (!content.ok) {
-      if (!options.reportErrors) return 'invalid';
-      const kept = known?.objects.pods.length ?? 0;
-      this.#log.error(
-        { file, keptPods: kept },
-        `invalid static pod manifest, skipped: ${content.error}${kept > 0 ? ' (its pods keep running as they were)' : ''}`,
-      );
-      this.#files.set(file, { contentHash, objects: known?.objects ?? emptyManifestObjects() });
-      return 'unchanged';
-    }
+    if (!content.ok) return this.#invalid(file, content.error, contentHash, options);
     this.#files.set(file, { contentHash, objects: content.objects });
     return 'changed';
+  }
+
+  /**
+   * A file that cannot be used: reported (once for the same content) only with `reportErrors`,
+   * its pods kept as they were; without, left for a later read and 'invalid' returned.
+   */
+  #invalid(file: string, error: string, contentHash: string | undefined, options: { reportErrors: boolean }): ReadResult {
+    if (!options.reportErrors) return 'invalid';
+    const known = this.#files.get(file);
+    const reported = contentHash ?? `error:${error}`;
+    if (known?.contentHash === reported) return 'unchanged';
+    const kept = known?.objects.pods.length ?? 0;
+    const message = error.startsWith(file) ? error : `${file}: ${error}`;
+    this.#log.error({ file, keptPods: kept }, `invalid static pod manifest, skipped: ${message}${kept > 0 ? ' (its pods keep running as they were)' : ''}`);
+    this.#files.set(file, { contentHash: reported, objects: known?.objects ?? emptyManifestObjects() });
+    return 'unchanged';
   }
 
   /** Starts watching the path; resolves once the watch is live, so no later write goes unseen. */

@@ -1,11 +1,13 @@
 /**
  * The URL source (pkg/kubelet/config/http.go): GET the manifest URL at start and every
- * httpCheckFrequency, with the configured headers and a 10 s timeout. A body identical to
- * the last one changes nothing; an empty body is an empty set; a failed request or a body
- * that does not decode leaves the previous set in place.
+ * httpCheckFrequency, with the configured headers and a 10 s timeout for the whole answer. A
+ * body identical to the last one changes nothing; an empty body is an empty set (its pods are
+ * removed, as upstream's); a failed request, a body over 10 MiB (counted after decompression)
+ * or one that does not decode leaves the previous set in place.
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../../common/api/errors.js';
+import { MaxManifestBytes } from '../manifest.js';
 import { emptyManifestObjects, readManifest } from '../read-manifest.js';
 import type { PodSourceRunner, SnapshotListener } from './source.js';
 
@@ -72,17 +74,34 @@ export class HttpSource implements PodSourceRunner {
       headers,
       signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(RequestTimeoutMs)]),
     });
-    const body = await response.text();
-    if (response.status !== 200) throw new Error(`${this.#options.url}: HTTP ${response.status} ${response.statusText}`);
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new Error(`${this.#options.url}: HTTP ${response.status} ${response.statusText}`);
+    }
+    const body = await readBounded(response, this.#options.url);
     if (body === this.#lastBody) return;
     if (body.trim() === '') {
       this.#lastBody = body;
+      this.#log.warn('the manifest URL answered with an empty body: no pods from it now');
       this.#options.onSnapshot(emptyManifestObjects());
-      throw new Error(`${this.#options.url}: zero-length manifest received; no pods from this URL`);
+      return;
     }
     const content = readManifest(body, { source: 'http', location: this.#options.url }, this.#options.nodeName);
     if (!content.ok) throw new Error(content.error);
     this.#lastBody = body;
     this.#options.onSnapshot(content.objects);
   }
+}
+
+/** The body as text, refused once it passes MaxManifestBytes (fetch has decompressed it: a gzip bomb stops there too). */
+async function readBounded(response: Response, url: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    // Leaving the loop cancels the stream: nothing more is read.
+    if (size > MaxManifestBytes) throw new Error(`${url}: the manifest is over ${MaxManifestBytes} bytes; refused`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

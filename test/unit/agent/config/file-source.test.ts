@@ -1,5 +1,5 @@
 /** FileSource on a real temporary directory and a real watch (no Docker): what it reports, when, and what it logs. */
-import { mkdtemp, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rename, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -83,5 +83,30 @@ describe('FileSource', () => {
     await waitFor('both pods', () => latest().length === 2);
     await unlink(join(dir, 'a.yaml'));
     await waitFor('only b', () => latest().join() === 'b-node-1');
+  });
+});
+
+describe('FileSource: files it cannot use', () => {
+  test('a symlink loop, an alias bomb and a file over 10 MiB are each skipped with their path and reason; every other file is read', async () => {
+    await writeFile(join(dir, 'good.yaml'), pod('good'));
+    await symlink(join(dir, 'loop-b.yaml'), join(dir, 'loop-a.yaml'));
+    await symlink(join(dir, 'loop-a.yaml'), join(dir, 'loop-b.yaml'));
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 10; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [*${String.fromCharCode(96 + i)},*${String.fromCharCode(96 + i)},*${String.fromCharCode(96 + i)},*${String.fromCharCode(96 + i)},*${String.fromCharCode(96 + i)},*${String.fromCharCode(96 + i)},*${String.fromCharCode(96 + i)},*${String.fromCharCode(96 + i)},*${String.fromCharCode(96 + i)}]`);
+    await writeFile(join(dir, 'bomb.yaml'), `${levels.join('\n')}\n`);
+    await writeFile(join(dir, 'big.yaml'), '');
+    await truncate(join(dir, 'big.yaml'), 11 * 1024 * 1024);
+    const seen: ManifestObjects[] = [];
+    const second = new FileSource({ path: dir, nodeName: 'node-1', checkFrequencyMs: 3_600_000, logger: log.logger, onSnapshot: (objects) => seen.push(objects) });
+    try {
+      await second.start();
+      expect(podNames(seen[0])).toEqual(['good-node-1']);
+      const skipped = errors().filter((message) => message.startsWith('invalid static pod manifest, skipped: '));
+      expect(skipped.find((m) => m.includes('loop-a.yaml'))).toMatch(/loop-a\.yaml: cannot read it: .*ELOOP/);
+      expect(skipped.find((m) => m.includes('bomb.yaml'))).toMatch(/bomb\.yaml: document 1: .*alias/i);
+      expect(skipped.find((m) => m.includes('big.yaml'))).toContain(`big.yaml: the file is ${11 * 1024 * 1024} bytes, over the ${10 * 1024 * 1024} a manifest may have`);
+    } finally {
+      await second.stop();
+    }
   });
 });

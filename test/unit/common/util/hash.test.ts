@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { canonicalJson, fnv128a, hashObject } from '../../../../common/util/hash.js';
 
@@ -16,6 +17,18 @@ describe('fnv128a', () => {
 
   test('hashes the UTF-8 bytes, not UTF-16 code units', () => {
     expect(fnv128a('é')).toBe('088093bf9eab1be95aa0733054c70821');
+  });
+
+  test('agrees bit for bit with FNV-1a computed on 128-bit integers, over random inputs', () => {
+    const reference = (bytes: Buffer): string => {
+      let hash = 0x6c62272e07bb014262b821756295c58dn;
+      for (const byte of bytes) hash = ((hash ^ BigInt(byte)) * 0x0000000001000000000000000000013bn) & ((1n << 128n) - 1n);
+      return hash.toString(16).padStart(32, '0');
+    };
+    for (let length = 0; length < 300; length++) {
+      const text = randomBytes(length).toString('base64').slice(0, length) + String.fromCodePoint(0x80 + length * 7);
+      expect(fnv128a(text)).toBe(reference(Buffer.from(text, 'utf8')));
+    }
   });
 
   test('is always 32 lowercase hex digits', () => {
