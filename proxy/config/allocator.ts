@@ -5,8 +5,10 @@
  * leave the lower part for requests), first free upwards, wrapping around. What was allocated is
  * kept in a state file, so a Service keeps its address and ports across restarts.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, rename } from 'node:fs/promises';
+import { z } from 'zod';
+import { errorMessage } from '../../common/api/errors.js';
+import { writeFileDurably } from '../../common/util/durable-file.js';
 import { formatIpv4, parseIpv4, type Ipv4Cidr } from '../../common/util/ipv4.js';
 
 /** Whether `ip` is a usable address of `cidr`: inside it, neither its network nor its broadcast address. */
@@ -20,10 +22,12 @@ function staticBand(size: number, min: number, max: number, divisor: number): nu
   return Math.min(Math.max(min, Math.floor(size / divisor)), max);
 }
 
-interface SavedAllocations {
-  clusterIPs: Record<string, string>;
-  nodePorts: Record<string, number>;
-}
+const savedAllocations = z.strictObject({
+  clusterIPs: z.record(z.string(), z.string()).default({}),
+  nodePorts: z.record(z.string(), z.number().int()).default({}),
+});
+
+type SavedAllocations = z.infer<typeof savedAllocations>;
 
 export type Allocation<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -43,22 +47,28 @@ export class ServiceAllocator {
   }
 
   /**
-   * Reads the state file, if there is one. One that does not parse is moved aside to
-   * <file>.bad, kept for a person to look at rather than overwritten, and the error says so.
+   * Reads the state file, if there is one. One that does not parse, or does not hold maps of
+   * addresses and port numbers, is moved aside to <file>.bad, kept for a person to look at
+   * rather than overwritten, and the error says so.
    */
   async load(): Promise<void> {
     if (!this.#statePath) return;
     const text = await readFile(this.#statePath, 'utf8').catch(() => undefined);
     if (!text) return;
-    let parsed: Partial<SavedAllocations>;
+    let problem: string;
     try {
-      parsed = JSON.parse(text) as Partial<SavedAllocations>;
+      const parsed = savedAllocations.safeParse(JSON.parse(text));
+      if (parsed.success) {
+        this.#saved = parsed.data;
+        return;
+      }
+      problem = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(the file)'}: ${issue.message}`).join('; ');
     } catch (err) {
-      const aside = `${this.#statePath}.bad`;
-      await rename(this.#statePath, aside);
-      throw new Error(`${this.#statePath}: ${(err as Error).message}; moved to ${aside}: Services get ClusterIPs and node ports anew`, { cause: err });
+      problem = errorMessage(err);
     }
-    this.#saved = { clusterIPs: parsed.clusterIPs ?? {}, nodePorts: parsed.nodePorts ?? {} };
+    const aside = `${this.#statePath}.bad`;
+    await rename(this.#statePath, aside);
+    throw new Error(`${this.#statePath}: ${problem}; moved to ${aside}: Services get ClusterIPs and node ports anew`);
   }
 
   /** Starts a round: every value is free again, until claimed. */
@@ -133,10 +143,7 @@ export class ServiceAllocator {
       };
     }
     if (!this.#statePath) return;
-    await mkdir(dirname(this.#statePath), { recursive: true });
-    const temporary = `${this.#statePath}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(this.#saved, null, 2)}\n`);
-    await rename(temporary, this.#statePath);
+    await writeFileDurably(this.#statePath, `${JSON.stringify(this.#saved, null, 2)}\n`);
   }
 
   #savedByOther(ip: string, owner: string): boolean {

@@ -10,8 +10,8 @@
  *                jumps from the built-in chains checked (first sync, then every jumpCheckIntervalMs) →
  *                route_localnet=1, on the first sync (old value saved) →
  *                stale UDP conntrack entries deleted (conntrack.ts; failures are only logged)
- *   cleanup():   jumps removed → every DOCKERLET- chain but the service CIDR guard flushed and
- *                deleted → route_localnet restored
+ *   cleanup():   route_localnet restored → jumps removed → every DOCKERLET- chain but the
+ *                service CIDR guard flushed and deleted; each step tried whatever failed before
  *   stop():      nothing: a restarted proxy takes over the rules as they are
  *
  * Syncs run one at a time; calls that arrive while one runs are coalesced into one more run
@@ -20,7 +20,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { DockerletError, isDockerletError } from '../../../common/api/errors.js';
+import { DockerletError, errorMessage, isDockerletError } from '../../../common/api/errors.js';
 import { systemClock, type Clock } from '../../../common/util/clock.js';
 import type { EndpointInfo, Proxier, ProxyState, ServicePortInfo } from '../proxier.js';
 import { detectIptablesBackend, type IptablesCommands } from './backend.js';
@@ -300,35 +300,50 @@ export class IptablesProxier implements Proxier {
     }
   }
 
+  /**
+   * route_localnet goes back first: with it still 1 and the firewall jump gone, localhost
+   * services would be reachable from the network (CVE-2020-8558). Each step is tried even when
+   * one before it failed; the failures are reported together.
+   */
   async #cleanupOnce(): Promise<void> {
-    let commands: IptablesCommands;
+    const problems: string[] = [];
+    const attempt = async (step: () => Promise<void>): Promise<void> => {
+      try {
+        await step();
+      } catch (err) {
+        problems.push(errorMessage(err));
+      }
+    };
+    await attempt(() => this.#routeLocalnet.restore());
+    let commands: IptablesCommands | undefined;
     try {
       commands = await this.#backend();
     } catch (err) {
       if (!isDockerletError(err, 'DKL_ERR_RUNTIME_UNAVAILABLE')) throw err;
       this.#log.info({ err }, 'no iptables: no rules to clean up');
-      await this.#routeLocalnet.restore();
-      return;
     }
-    const saved = await this.#readTables(commands);
-    for (const table of Tables) {
-      for (const jump of jumpsIntoOwnChains(saved.get(table))) await this.#deleteJump(commands, table, jump.chain, jump.args);
-    }
-    const text = buildCleanupRules(ownChains(saved));
-    if (text) {
-      const restore = await this.#runner.run(commands.restore, ['-w', '5', '--noflush'], text);
-      if (restore.code !== 0) {
-        throw new DockerletError('DKL_ERR_RUNTIME', `${commands.restore} failed to delete dockerlet's chains: ${restoreError(restore, text)}`);
+    if (commands) {
+      const found = commands;
+      const saved = await this.#readTables(found);
+      for (const table of Tables) {
+        for (const jump of jumpsIntoOwnChains(saved.get(table))) await this.#deleteJump(found, table, jump.chain, jump.args);
+      }
+      const text = buildCleanupRules(ownChains(saved));
+      if (text) {
+        await attempt(async () => {
+          const restore = await this.#runner.run(found.restore, ['-w', '5', '--noflush'], text);
+          if (restore.code !== 0) throw new DockerletError('DKL_ERR_RUNTIME', `${found.restore} failed to delete dockerlet's chains: ${restoreError(restore, text)}`);
+        });
       }
     }
-    await this.#routeLocalnet.restore();
     this.#chains = undefined;
     this.#serviceChains = undefined;
     this.#savedJumps = undefined;
     this.#jumpsCheckedAt = undefined;
     this.#localnetDone = false;
     this.#applied = undefined;
-    this.#log.info({ backend: commands.backend }, 'iptables rules cleaned up');
+    if (problems.length > 0) throw new DockerletError('DKL_ERR_RUNTIME', `iptables cleanup was incomplete: ${problems.join('; ')}`);
+    this.#log.info({ backend: commands?.backend }, 'iptables rules cleaned up');
   }
 
   /** `state` without what cannot or must not be programmed: non-IPv4 addresses, bad ports, ClusterIPs outside the service CIDR. */

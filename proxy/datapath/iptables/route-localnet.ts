@@ -5,9 +5,11 @@
  * closes it. The value found before the first change is kept in a file, so cleanup() restores
  * it even from another process; a restarted proxy does not overwrite it.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { writeFileDurably } from '../../../common/util/durable-file.js';
+import { DockerletError } from '../../../common/api/errors.js';
 import type { CommandRunner } from './command-runner.js';
 
 export const RouteLocalnetSysctl = 'net.ipv4.conf.all.route_localnet';
@@ -44,14 +46,13 @@ export class RouteLocalnet {
     return true;
   }
 
-  /** Puts back the value saved by enable(), if there is one, and forgets it. */
+  /** Puts back the value saved by enable(), if there is one, and forgets it; rejects, keeping the file, when it cannot. */
   async restore(): Promise<void> {
     const saved = await this.#savedValue();
     if (saved === undefined) return;
     const set = await this.#runner.run('sysctl', ['-q', '-w', `${RouteLocalnetSysctl}=${saved}`]);
     if (set.code !== 0) {
-      this.#log.warn({ sysctl: RouteLocalnetSysctl, value: saved, stderr: set.stderr.trim() }, `cannot restore route_localnet; ${this.#statePath} is kept`);
-      return;
+      throw new DockerletError('DKL_ERR_RUNTIME', `cannot restore ${RouteLocalnetSysctl}=${saved} (${set.stderr.trim() || `exit ${set.code}`}); ${this.#statePath} is kept for the next cleanup`);
     }
     await rm(this.#statePath, { force: true });
     this.#log.info({ sysctl: RouteLocalnetSysctl, value: saved }, 'route_localnet restored');
@@ -68,9 +69,6 @@ export class RouteLocalnet {
   }
 
   async #save(value: string): Promise<void> {
-    await mkdir(dirname(this.#statePath), { recursive: true });
-    const temporary = `${this.#statePath}.tmp`;
-    await writeFile(temporary, `${value}\n`);
-    await rename(temporary, this.#statePath);
+    await writeFileDurably(this.#statePath, `${value}\n`);
   }
 }

@@ -75,6 +75,16 @@ describe('ClusterIP allocation', () => {
     expect(await readFile(`${path}.bad`, 'utf8')).toBe('{"clusterIPs": {');
   });
 
+  test('a state file that parses but holds the wrong types is moved aside too: allocation goes on from scratch', async () => {
+    const path = join(dir, 'allocations.json');
+    await writeFile(path, '{"clusterIPs": ["10.96.1.0"], "nodePorts": {"default/web": "30080"}}');
+    const broken = allocator(path);
+    await expect(broken.load()).rejects.toThrow(`${path}: clusterIPs: `);
+    broken.beginRound();
+    expect(broken.clusterIP('default/web', undefined)).toEqual({ ok: true, value: '10.96.1.0' });
+    expect(await readFile(`${path}.bad`, 'utf8')).toContain('"nodePorts"');
+  });
+
   test('a round that may release forgets what was not claimed; one that may not keeps it', async () => {
     const path = join(dir, 'allocations.json');
     const a = allocator(path);

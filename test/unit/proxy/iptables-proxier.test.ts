@@ -375,7 +375,7 @@ describe('IptablesProxier', () => {
     expect(restores[1]!.stdin).not.toContain('10.244.0.3:8080');
   });
 
-  it('cleanup() removes every jump into our chains and every chain of ours, leaving the service CIDR guard, and restores route_localnet', async () => {
+  it('cleanup() restores route_localnet first, then removes every jump into our chains and every chain of ours, leaving the service CIDR guard', async () => {
     const runner = nftHost(
       {
         nat: [':DOCKERLET-SERVICES - [0:0]', ':DOCKERLET-SVC-CDGGSHYLG3RE2F - [0:0]', savedJump(Jumps[0]), savedJump(Jumps[0])],
@@ -386,13 +386,13 @@ describe('IptablesProxier', () => {
     await writeFile(join(stateDir, 'iptables-route-localnet'), '0\n');
     await proxier(runner).cleanup();
     expect(runner.lines()).toEqual([
+      'sysctl -q -w net.ipv4.conf.all.route_localnet=0',
       'iptables-nft-save',
       'iptables-legacy-save',
       `iptables-nft -w 5 -t nat -D PREROUTING ${Jumps[0][2]}`,
       `iptables-nft -w 5 -t nat -D PREROUTING ${Jumps[0][2]}`,
       `iptables-nft -w 5 -t filter -D INPUT ${Jumps[7][2]}`,
       'iptables-nft-restore -w 5 --noflush',
-      'sysctl -q -w net.ipv4.conf.all.route_localnet=0',
     ]);
     expect(runner.calls.find((c) => c.command === 'iptables-nft-restore')!.stdin).toBe(
       [
@@ -410,6 +410,16 @@ describe('IptablesProxier', () => {
       ].join('\n'),
     );
     await expect(readFile(join(stateDir, 'iptables-route-localnet'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('cleanup() that cannot restore route_localnet still removes the rules, then fails saying so, keeping the saved value', async () => {
+    const runner = nftHost({ nat: [':DOCKERLET-SERVICES - [0:0]', savedJump(Jumps[0])], filter: [] }, '1').when('sysctl', ['-q', '-w'], { code: 255, stderr: 'permission denied' });
+    await writeFile(join(stateDir, 'iptables-route-localnet'), '0\n');
+    await expect(proxier(runner).cleanup()).rejects.toThrow(
+      `iptables cleanup was incomplete: cannot restore net.ipv4.conf.all.route_localnet=0 (permission denied); ${join(stateDir, 'iptables-route-localnet')} is kept for the next cleanup`,
+    );
+    expect(runner.lines().slice(-2)).toEqual([`iptables-nft -w 5 -t nat -D PREROUTING ${Jumps[0][2]}`, 'iptables-nft-restore -w 5 --noflush']);
+    expect(await readFile(join(stateDir, 'iptables-route-localnet'), 'utf8')).toBe('0\n');
   });
 
   it('cleanup() with nothing of ours runs no restore and leaves route_localnet alone', async () => {
