@@ -53,6 +53,31 @@ const kubeletConfiguration = z.strictObject({
 
 export type KubeletConfiguration = z.infer<typeof kubeletConfiguration>;
 
+/**
+ * Fields whose zero value the kubelet's defaulting (SetDefaults_KubeletConfiguration) replaces with
+ * the default: a file written by kubeadm spells them out as `0s`, `0` or `""`.
+ */
+const ZeroMeansDefault = [
+  'syncFrequency',
+  'fileCheckFrequency',
+  'httpCheckFrequency',
+  'runtimeRequestTimeout',
+  'nodeStatusUpdateFrequency',
+  'nodeStatusReportFrequency',
+  'nodeLeaseDurationSeconds',
+  'maxPods',
+  'containerRuntimeEndpoint',
+  'containerLogMaxSize',
+  'address',
+] as const;
+
+const isZero = (value: unknown): boolean => value === 0 || value === '' || (typeof value === 'string' && parseDuration(value) === 0);
+
+/** The fields with their zero values dropped, as the kubelet's defaulting treats them. */
+function withoutZeroValues(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([key, value]) => !((ZeroMeansDefault as readonly string[]).includes(key) && isZero(value))));
+}
+
 export interface LoadedConfig {
   config: KubeletConfiguration;
   /** Fields present in the file that dockerlet does not act on. */
@@ -72,7 +97,7 @@ export async function loadKubeletConfig(path: string): Promise<LoadedConfig> {
   const known = new Set(Object.keys(kubeletConfiguration.shape));
   const fields = document as Record<string, unknown>;
   const ignoredFields = Object.keys(fields).filter((key) => !known.has(key));
-  const relevant = Object.fromEntries(Object.entries(fields).filter(([key]) => known.has(key)));
+  const relevant = withoutZeroValues(Object.fromEntries(Object.entries(fields).filter(([key]) => known.has(key))));
   const parsed = kubeletConfiguration.safeParse(relevant, { reportInput: true });
   if (!parsed.success) {
     const problems = formatIssues(parsed.error.issues).map(({ field, message }) => `${field}: ${message}`);

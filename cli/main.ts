@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage } from '../common/api/errors.js';
+import { DockerletVersion, KubeletVersion } from '../common/version.js';
 import { runAgent, runProxy, type CommonFlags, type StandaloneProxyFlags } from './commands.js';
 import type { LoggingFormat } from './logger.js';
 import { Defaults, type AgentFlags } from './options.js';
@@ -53,12 +54,14 @@ function addProxyFlags(command: Command): Command {
 function addCommonFlags(command: Command, defaultFormat: LoggingFormat): Command {
   return command
     .addOption(new Option('--logging-format <format>', 'log format').choices(['json', 'text']).default(defaultFormat))
-    .option('-v, --v <level>', 'log verbosity: 0-1 info, 2-4 debug, 5+ trace', '0');
+    // The kubelet's -v=2 spelling too: commander hands the short flag "=2".
+    .option('-v, --v <level>', 'log verbosity: 0-1 info, 2-4 debug, 5+ trace', (value: string) => value.replace(/^=/, ''), '0');
 }
 
 function buildProgram(): Command {
   const program = new Command('dockerlet')
     .description('A kubelet for hosts that run Docker: static pods from a directory or a URL, run as Docker containers, and a service proxy')
+    .version(`dockerlet ${DockerletVersion} (Kubernetes ${KubeletVersion})`, '--version', 'print the version and exit')
     .showHelpAfterError()
     .exitOverride();
   addCommonFlags(addAgentFlags(program.command('agent').description('run the node agent (the kubelet)')), 'json').action(

@@ -112,9 +112,10 @@ export function setting<T>(sources: SettingSources<T>, fallback: T): Setting<T> 
   return { value: fallback, invalid: (expected, value = fallback) => flagError(name, value, expected) };
 }
 
+/** A period or timeout: a zero one would be a busy loop or no time at all. */
 function durationMs({ value, invalid }: Setting<string>): number {
   const ms = parseDuration(value);
-  if (ms === undefined || ms < 0) throw invalid('must be a duration such as 20s, 1m or 1m30s');
+  if (ms === undefined || ms <= 0) throw invalid('must be a positive duration such as 20s, 1m or 1m30s');
   return ms;
 }
 

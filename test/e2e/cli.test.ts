@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { runCli } from '../helpers/agent-process.js';
+import { runCli, startAgentProcess } from '../helpers/agent-process.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -20,6 +21,17 @@ describe('dockerlet --help', () => {
     expect(result.stdout).toMatch(/^Usage: dockerlet /);
     expect(result.stdout).toMatch(/^\s+agent\b.*node agent/m);
     expect(result.stdout).toMatch(/^\s+up\b/m);
+  });
+
+  test('--version prints dockerlet\'s version and the Kubernetes release it follows', async () => {
+    const result = await runCli(['--version']).exited;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^dockerlet \d+\.\d+\.\d+ \(Kubernetes v\d+\.\d+\.\d+\)\n$/);
+  });
+
+  test('-v=2, as the kubelet spells it, turns debug lines on', async () => {
+    const agent = await startAgentProcess({ extraArgs: ['-v=2'] });
+    await waitFor('a debug line', () => agent.process.stderr.split('\n').some((line) => line.includes('"level":20')));
   });
 
   test('agent --help lists the kubelet flags', async () => {

@@ -52,6 +52,50 @@ describe('loadKubeletConfig', () => {
     expect(ignoredFields).toEqual([]);
   });
 
+  test("kubeadm's zero values stand for the defaults, as the kubelet's defaulting reads them", async () => {
+    const kubeadm = `authentication:
+  anonymous: {enabled: false}
+  webhook: {cacheTTL: 0s, enabled: true}
+  x509: {clientCAFile: /etc/kubernetes/pki/ca.crt}
+authorization:
+  mode: Webhook
+  webhook: {cacheAuthorizedTTL: 0s, cacheUnauthorizedTTL: 0s}
+cgroupDriver: systemd
+clusterDNS: [10.96.0.10]
+clusterDomain: cluster.local
+containerRuntimeEndpoint: ""
+cpuManagerReconcilePeriod: 0s
+evictionPressureTransitionPeriod: 0s
+fileCheckFrequency: 0s
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+httpCheckFrequency: 0s
+imageMinimumGCAge: 0s
+logging: {flushFrequency: 0, options: {json: {infoBufferSize: "0"}}, verbosity: 0}
+memorySwap: {}
+nodeStatusReportFrequency: 0s
+nodeStatusUpdateFrequency: 0s
+resolvConf: /run/systemd/resolve/resolv.conf
+rotateCertificates: true
+runtimeRequestTimeout: 0s
+shutdownGracePeriod: 0s
+shutdownGracePeriodCriticalPods: 0s
+staticPodPath: /etc/kubernetes/manifests
+streamingConnectionIdleTimeout: 0s
+syncFrequency: 0s
+volumeStatsAggPeriod: 0s
+`;
+    const { config } = await loadKubeletConfig(await configFile(kubeadm));
+    expect(config).toEqual({
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      clusterDNS: ['10.96.0.10'],
+      clusterDomain: 'cluster.local',
+      resolvConf: '/run/systemd/resolve/resolv.conf',
+      staticPodPath: '/etc/kubernetes/manifests',
+    });
+  });
+
   test('fields it does not act on are reported, not fatal', async () => {
     const path = await configFile('kubeAPIQPS: 50\nstaticPodPath: /m\nevictionHard: {memory.available: 100Mi}\n');
     const { config, ignoredFields } = await loadKubeletConfig(path);
