@@ -4,7 +4,7 @@
  * the files the kubelet manages inside every container.
  */
 import { posix } from 'node:path';
-import type { Container, DefaultedPod } from '../../common/api/types.js';
+import type { Container, DefaultedPod, SeccompProfile as SeccompProfileSpec } from '../../common/api/types.js';
 import { containerHash, podHostname } from '../../common/api/pod-helpers.js';
 import { milliCpu, parseQuantity } from '../../common/api/quantity.js';
 import {
@@ -12,7 +12,7 @@ import {
   TerminationMessagePathLabel,
   TerminationMessagePolicyLabel,
 } from '../../common/api/well-known.js';
-import { podRef, type ContainerConfig, type ContainerKind, type Mount, type PortMapping, type SandboxConfig } from '../runtime/runtime.js';
+import { podRef, type ContainerConfig, type ContainerKind, type Mount, type PortMapping, type SandboxConfig, type SeccompProfile } from '../runtime/runtime.js';
 import type { RootDir } from '../volumes/root-dir.js';
 import { containerSpecLabels } from './container-labels.js';
 import { expandVariables } from '../envvars/env.js';
@@ -28,7 +28,18 @@ export function milliCpuToShares(milli: number): number {
   return Math.min(MaxShares, Math.max(MinShares, Math.floor((milli * 1024) / 1000)));
 }
 
-export function sandboxConfig(pod: DefaultedPod, attempt: number): SandboxConfig {
+/**
+ * The seccomp profile that applies (the container's, else the pod's): Unconfined when none is
+ * set, as the kubelet without --seccomp-default gives it.
+ */
+export function seccompProfile(rootDir: RootDir, ...candidates: Array<SeccompProfileSpec | undefined>): SeccompProfile {
+  const profile = candidates.find((candidate) => candidate !== undefined);
+  if (profile?.type === 'RuntimeDefault') return { type: 'RuntimeDefault' };
+  if (profile?.type === 'Localhost' && profile.localhostProfile) return { type: 'Localhost', path: rootDir.seccompProfilePath(profile.localhostProfile) };
+  return { type: 'Unconfined' };
+}
+
+export function sandboxConfig(pod: DefaultedPod, attempt: number, rootDir: RootDir): SandboxConfig {
   const portMappings: PortMapping[] = [];
   for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
     for (const port of container.ports ?? []) {
@@ -44,6 +55,7 @@ export function sandboxConfig(pod: DefaultedPod, attempt: number): SandboxConfig
   return {
     pod: podRef(pod),
     attempt,
+    seccomp: seccompProfile(rootDir, pod.spec.securityContext?.seccompProfile),
     hostname: podHostname(pod),
     hostNetwork: pod.spec.hostNetwork === true,
     hostIPC: pod.spec.hostIPC === true,
@@ -122,6 +134,7 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
       capAdd: security.capabilities?.add ?? [],
       capDrop: security.capabilities?.drop ?? [],
       noNewPrivileges: security.allowPrivilegeEscalation === false,
+      seccomp: seccompProfile(rootDir, security.seccompProfile, podSecurity.seccompProfile),
       sharePid: pod.spec.shareProcessNamespace === true,
       hostPID: pod.spec.hostPID === true,
       hostIPC: pod.spec.hostIPC === true,

@@ -209,7 +209,7 @@ export class PodSyncer {
       await mkdir(rootDir.podDir(uid), { recursive: true, mode: 0o750 });
       const resolv = podResolvConf(pod, node.hostResolvConf, node.clusterDns);
       await writeFile(rootDir.resolvConfPath(uid), formatResolvConf(resolv), { mode: 0o644 });
-      const id = await runtime.runPodSandbox(sandboxConfig(pod, attempt));
+      const id = await runtime.runPodSandbox(sandboxConfig(pod, attempt, rootDir));
       const sandbox = (await runtime.getPodStatus(podRef(pod))).sandboxes.find((s) => s.id === id);
       if (pod.spec.hostNetwork !== true) {
         if (!sandbox?.ip) throw new Error(`the sandbox ${id.slice(0, 12)} got no IP address on the pod network`);

@@ -100,9 +100,17 @@ export interface PortMapping {
   protocol: 'TCP' | 'UDP' | 'SCTP';
 }
 
+/**
+ * A seccomp profile as the kubelet hands it to the runtime: none at all (Unconfined, the
+ * kubelet's default), the runtime's own default, or a JSON profile file on the node.
+ */
+export type SeccompProfile = { type: 'Unconfined' } | { type: 'RuntimeDefault' } | { type: 'Localhost'; path: string };
+
 export interface SandboxConfig {
   pod: PodRef;
   attempt: number;
+  /** The pod-level profile. */
+  seccomp: SeccompProfile;
   hostname: string;
   hostNetwork: boolean;
   hostIPC: boolean;
@@ -151,6 +159,7 @@ export interface ContainerConfig {
     capAdd: string[];
     capDrop: string[];
     noNewPrivileges: boolean;
+    seccomp: SeccompProfile;
     /** Join the sandbox's PID namespace (shareProcessNamespace). */
     sharePid: boolean;
     hostPID: boolean;

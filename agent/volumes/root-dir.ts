@@ -4,6 +4,7 @@
  *   pods/<uid>/resolv.conf                            the pod's DNS config
  *   pods/<uid>/containers/<name>/<restartCount>       termination message files
  *   pods/<uid>/volumes/kubernetes.io~<kind>/<name>    volumes
+ *   seccomp/<profile>                                 Localhost seccomp profiles, put there by the node's admin
  *
  * Every name that comes from a pod (its UID, a container's or a volume's name) must be one path
  * element, so that every path here, and so everything the agent removes, lies inside the tree.
@@ -44,6 +45,11 @@ export class RootDir {
 
   terminationMessagePath(uid: string, containerName: string, restartCount: number): string {
     return join(this.containerDir(uid, containerName), String(restartCount));
+  }
+
+  /** Where Localhost seccomp profiles live (the kubelet's <root-dir>/seccomp); `profile` has been checked to be a relative path without '..'. */
+  seccompProfilePath(profile: string): string {
+    return join(this.path, 'seccomp', profile);
   }
 
   volumesDir(uid: string): string {

@@ -31,6 +31,7 @@ export type {
   ServiceAccountTokenProjection,
   HostPathVolumeSource,
   ResourceFieldSelector,
+  SeccompProfile,
   Node,
   NodeCondition,
   NodeStatus,

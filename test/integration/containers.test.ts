@@ -176,6 +176,24 @@ spec:
     expect(inspect.HostConfig.ReadonlyRootfs).toBe(true);
   });
 
+  test("seccomp: a pod that asks for nothing is unconfined, as under the kubelet; RuntimeDefault gets Docker's profile", async () => {
+    const runtimeDefault = '      securityContext:\n        seccompProfile: {type: RuntimeDefault}\n';
+    const agent = await startAgent({
+      manifests: {
+        'plain.yaml': busyboxPod('plain', 'exec sleep 3600'),
+        'filtered.yaml': busyboxPod('filtered', 'exec sleep 3600', { container: runtimeDefault }),
+      },
+    });
+    await agent.waitForPod('plain', 'Running', (p) => p.status?.phase === 'Running');
+    await agent.waitForPod('filtered', 'Running', (p) => p.status?.phase === 'Running');
+    const mode = async (pod: string): Promise<string> => {
+      const [info] = (await agent.containers('main')).filter((c) => c.Labels['io.kubernetes.pod.name'] === `${pod}-${agent.nodeName}`);
+      return /^Seccomp:\s+(\d)$/m.exec((await dockerExec(info!.Id, ['cat', '/proc/self/status'])).output)?.[1] ?? '';
+    };
+    expect(await mode('plain')).toBe('0');
+    expect(await mode('filtered')).toBe('2');
+  });
+
   test('privileged, stdin and tty are passed to Docker', async () => {
     const manifest = busyboxPod('privileged', 'exec sleep 3600', {
       container: '      stdin: true\n      tty: true\n      securityContext: {privileged: true}\n',

@@ -142,6 +142,21 @@ const volumeMount = z
 
 const capabilities = z.looseObject({ add: z.array(z.string()).optional(), drop: z.array(z.string()).optional() });
 
+/** ValidateSeccompProfileField: a type, and for Localhost a relative path without '..' (under <root-dir>/seccomp). */
+const seccompProfile = z
+  .looseObject({ type: z.enum(['Unconfined', 'RuntimeDefault', 'Localhost']), localhostProfile: z.string().optional() })
+  .superRefine((profile, ctx) => {
+    const path = profile.localhostProfile;
+    if (profile.type !== 'Localhost') {
+      if (path !== undefined) ctx.addIssue({ code: 'custom', path: ['localhostProfile'], message: 'Invalid value: "' + path + '": can only be set when type is Localhost' });
+      return;
+    }
+    if (!path) ctx.addIssue({ code: 'custom', path: ['localhostProfile'], message: 'Required value: must be set when seccomp type is Localhost' });
+    else if (path.startsWith('/') || path.split('/').includes('..')) {
+      ctx.addIssue({ code: 'custom', path: ['localhostProfile'], message: `Invalid value: "${path}": must be a relative path without '..'` });
+    }
+  });
+
 const containerSecurityContext = z.looseObject({
   runAsUser: nonNegativeInt.optional(),
   runAsGroup: nonNegativeInt.optional(),
@@ -150,6 +165,7 @@ const containerSecurityContext = z.looseObject({
   readOnlyRootFilesystem: z.boolean().optional(),
   allowPrivilegeEscalation: z.boolean().optional(),
   capabilities: capabilities.optional(),
+  seccompProfile: seccompProfile.optional(),
 });
 
 const resources = z
@@ -256,6 +272,7 @@ const podSecurityContext = z.looseObject({
   runAsNonRoot: z.boolean().optional(),
   fsGroup: nonNegativeInt.optional(),
   supplementalGroups: z.array(nonNegativeInt).optional(),
+  seccompProfile: seccompProfile.optional(),
 });
 
 const IPv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;

@@ -18,7 +18,7 @@ import {
   SandboxContainerName,
   SandboxIDLabel,
 } from '../../../common/api/well-known.js';
-import type { ContainerConfig, PodRef, SandboxConfig } from '../runtime.js';
+import type { ContainerConfig, PodRef, SandboxConfig, SeccompProfile } from '../runtime.js';
 import { dockerContainerName, dockerSandboxName } from './naming.js';
 
 export interface DockerHostSettings {
@@ -39,11 +39,22 @@ function podLabels(settings: DockerHostSettings, pod: PodRef): Record<string, st
   };
 }
 
+/**
+ * Docker's SecurityOpt for a seccomp profile, as cri-dockerd gives it: seccomp=unconfined,
+ * nothing for Docker's default profile, or a Localhost profile's JSON (`localhostJson`, read by
+ * the caller).
+ */
+export function seccompSecurityOpt(profile: SeccompProfile, localhostJson?: string): string[] {
+  if (profile.type === 'Unconfined') return ['seccomp=unconfined'];
+  if (profile.type === 'RuntimeDefault') return [];
+  return [`seccomp=${localhostJson ?? ''}`];
+}
+
 function logConfig(settings: DockerHostSettings): NonNullable<ContainerCreateOptions['HostConfig']>['LogConfig'] {
   return { Type: 'json-file', Config: { 'max-size': settings.logMaxSize, 'max-file': String(settings.logMaxFiles) } };
 }
 
-export function sandboxCreateOptions(settings: DockerHostSettings, config: SandboxConfig): ContainerCreateOptions {
+export function sandboxCreateOptions(settings: DockerHostSettings, config: SandboxConfig, seccomp: readonly string[]): ContainerCreateOptions {
   const exposedPorts: Record<string, object> = {};
   const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   for (const mapping of config.portMappings) {
@@ -71,6 +82,7 @@ export function sandboxCreateOptions(settings: DockerHostSettings, config: Sandb
       PortBindings: config.hostNetwork ? {} : portBindings,
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
+      SecurityOpt: [...seccomp],
     },
   };
 }
@@ -80,6 +92,7 @@ export function containerCreateOptions(
   pod: PodRef,
   sandboxId: string,
   config: ContainerConfig,
+  seccomp: readonly string[],
 ): ContainerCreateOptions {
   const joinSandbox = `container:${sandboxId}`;
   const mounts: MountSettings[] = config.mounts.map((mount) => ({
@@ -102,6 +115,8 @@ export function containerCreateOptions(
     Tty: config.tty,
     OpenStdin: config.stdin,
     StdinOnce: config.stdinOnce,
+    // The kubelet's probes judge a container's health, not the image's HEALTHCHECK.
+    Healthcheck: { Test: ['NONE'] },
     Labels: {
       ...config.labels,
       ...podLabels(settings, pod),
@@ -124,7 +139,7 @@ export function containerCreateOptions(
       ReadonlyRootfs: security.readOnlyRootFilesystem,
       CapAdd: security.capAdd,
       CapDrop: security.capDrop,
-      SecurityOpt: security.noNewPrivileges ? ['no-new-privileges'] : [],
+      SecurityOpt: [...seccomp, ...(security.noNewPrivileges ? ['no-new-privileges'] : [])],
       ...(resources.memoryLimitBytes !== undefined
         ? { Memory: resources.memoryLimitBytes, MemorySwap: resources.memoryLimitBytes }
         : {}),

@@ -4,10 +4,11 @@
  * 304 ("already stopped") and 404 ("already gone") count as success where the caller asked
  * for that state anyway.
  */
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import { DockerletError } from '../../../common/api/errors.js';
+import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
 import type {
   ContainerConfig,
@@ -24,9 +25,10 @@ import type {
   RuntimePodStatus,
   RuntimeVersion,
   SandboxConfig,
+  SeccompProfile,
 } from '../runtime.js';
 import { withTimeout } from '../../../common/util/clock.js';
-import { containerCreateOptions, sandboxCreateOptions, type DockerHostSettings } from './create-options.js';
+import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings } from './create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
@@ -156,7 +158,7 @@ export class DockerRuntime implements ContainerRuntime {
   async runPodSandbox(config: SandboxConfig): Promise<string> {
     const image = this.#options.podInfraImage;
     if (!(await this.imageStatus(image))) await this.pullImage(image);
-    const options = sandboxCreateOptions(this.#options, config);
+    const options = sandboxCreateOptions(this.#options, config, await this.#seccomp(config.seccomp));
     const container = await this.#createReplacingStale(options);
     await container.start({ abortSignal: this.#quick() });
     if (!config.hostNetwork) await this.#hairpin.enable();
@@ -176,8 +178,19 @@ export class DockerRuntime implements ContainerRuntime {
     const sandbox = await this.#inspect(sandboxId);
     if (!sandbox) throw new DockerletError('DKL_ERR_NOT_FOUND', `pod sandbox ${sandboxId.slice(0, 12)} is gone`);
     const pod = { ...sandboxStatus(sandbox, this.#options.network.name).pod };
-    const container = await this.#createReplacingStale(containerCreateOptions(this.#options, pod, sandboxId, config));
+    const options = containerCreateOptions(this.#options, pod, sandboxId, config, await this.#seccomp(config.security.seccomp));
+    const container = await this.#createReplacingStale(options);
     return container.id;
+  }
+
+  /** The SecurityOpt for `profile`; a Localhost profile's file is read each time, as cri-dockerd reads it. */
+  async #seccomp(profile: SeccompProfile): Promise<string[]> {
+    if (profile.type !== 'Localhost') return seccompSecurityOpt(profile);
+    try {
+      return seccompSecurityOpt(profile, await readFile(profile.path, 'utf8'));
+    } catch (err) {
+      throw new DockerletError('DKL_ERR_CONFIG_INVALID', `cannot read the Localhost seccomp profile ${profile.path}: ${errorMessage(err)}`, { cause: err });
+    }
   }
 
   async startContainer(id: string): Promise<void> {

@@ -80,8 +80,12 @@ export function containerStatus(inspect: ContainerInspectInfo, imageRef: string)
   if (state === 'exited') {
     status.exitCode = inspect.State.ExitCode;
     if (finishedAt !== undefined) status.finishedAt = finishedAt;
+    const neverStarted = startedAt === undefined && inspect.State.ExitCode !== 0;
+    // Docker leaves a container that could not start without times; as cri-dockerd, it started
+    // and finished when it was created (the crash backoff counts from there).
+    if (neverStarted) status.startedAt = status.finishedAt = status.createdAt;
     if (inspect.State.OOMKilled) status.reason = 'OOMKilled';
-    else if (startedAt === undefined && inspect.State.ExitCode !== 0) status.reason = 'ContainerCannotRun';
+    else if (neverStarted) status.reason = 'ContainerCannotRun';
     else status.reason = inspect.State.ExitCode === 0 ? 'Completed' : 'Error';
     if (inspect.State.Error) status.message = inspect.State.Error;
   }

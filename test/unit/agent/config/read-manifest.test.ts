@@ -49,6 +49,14 @@ describe('readManifest', () => {
     expect(errorOf(manifest('  containers:\n  - name: main\n    image: "  "\n'))).toBe(`${at(1)}: spec.containers[0].image: Required value`);
   });
 
+  test.each([
+    ['{type: Localhost, localhostProfile: ../../etc/profile.json}', 'spec.securityContext.seccompProfile.localhostProfile: Invalid value: "../../etc/profile.json": must be a relative path without \'..\''],
+    ['{type: Localhost}', 'spec.securityContext.seccompProfile.localhostProfile: Required value: must be set when seccomp type is Localhost'],
+    ['{type: RuntimeDefault, localhostProfile: x.json}', 'spec.securityContext.seccompProfile.localhostProfile: Invalid value: "x.json": can only be set when type is Localhost'],
+  ])('seccompProfile %s is refused as the API server refuses it', (profile, message) => {
+    expect(errorOf(manifest(`  securityContext:\n    seccompProfile: ${profile}\n${main}`))).toBe(`${at(1)}: ${message}`);
+  });
+
   test('a pod without containers is refused', () => {
     expect(errorOf(manifest('  containers: []\n'))).toBe(`${at(1)}: spec.containers: Required value`);
   });

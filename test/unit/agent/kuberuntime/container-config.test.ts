@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { containerHash } from '../../../../common/api/pod-helpers.js';
 import type { Container, DefaultedPod } from '../../../../common/api/types.js';
-import { containerConfig, milliCpuToShares, sandboxConfig, type ContainerConfigContext } from '../../../../agent/kuberuntime/container-config.js';
+import { containerConfig, milliCpuToShares, sandboxConfig, seccompProfile, type ContainerConfigContext } from '../../../../agent/kuberuntime/container-config.js';
 import type { ContainerConfig } from '../../../../agent/runtime/runtime.js';
 import { RootDir } from '../../../../agent/volumes/root-dir.js';
 import { makeEnvironment } from '../../../../agent/envvars/env.js';
@@ -133,6 +133,7 @@ describe('containerConfig: security', () => {
       capAdd: ['NET_ADMIN'],
       capDrop: ['ALL'],
       noNewPrivileges: true,
+      seccomp: { type: 'Unconfined' },
       sharePid: true,
       hostPID: false,
       hostIPC: true,
@@ -184,12 +185,30 @@ describe('containerConfig: mounts', () => {
   });
 });
 
+describe('seccompProfile', () => {
+  const root = new RootDir('/var/lib/dockerlet');
+
+  test('none set is Unconfined, as the kubelet without --seccomp-default', () => {
+    expect(seccompProfile(root, undefined, undefined)).toEqual({ type: 'Unconfined' });
+  });
+
+  test("the container's wins over the pod's", () => {
+    expect(seccompProfile(root, { type: 'RuntimeDefault' }, { type: 'Unconfined' })).toEqual({ type: 'RuntimeDefault' });
+    expect(seccompProfile(root, undefined, { type: 'RuntimeDefault' })).toEqual({ type: 'RuntimeDefault' });
+  });
+
+  test('a Localhost profile is a file under <root-dir>/seccomp', () => {
+    expect(seccompProfile(root, { type: 'Localhost', localhostProfile: 'profiles/audit.json' })).toEqual({ type: 'Localhost', path: '/var/lib/dockerlet/seccomp/profiles/audit.json' });
+  });
+});
+
 describe('sandboxConfig', () => {
   test('carries the pod identity, attempt, hostname and namespace modes', () => {
     const p = pod({ hostname: 'front', hostIPC: true });
-    expect(sandboxConfig(p, 2)).toEqual({
+    expect(sandboxConfig(p, 2, new RootDir('/var/lib/dockerlet'))).toEqual({
       pod: { uid: 'uid-1', name: 'web', namespace: 'default' },
       attempt: 2,
+      seccomp: { type: 'Unconfined' },
       hostname: 'front',
       hostNetwork: false,
       hostIPC: true,
@@ -204,7 +223,7 @@ describe('sandboxConfig', () => {
       initContainers: [ctr('init', { ports: [{ containerPort: 9000, hostPort: 19000 }] })],
       containers: [ctr('main', { ports: [{ containerPort: 80 }, { containerPort: 53, hostPort: 5353, protocol: 'UDP', hostIP: '127.0.0.1' }] })],
     });
-    expect(sandboxConfig(p, 0).portMappings).toEqual([
+    expect(sandboxConfig(p, 0, new RootDir('/var/lib/dockerlet')).portMappings).toEqual([
       { containerPort: 9000, hostPort: 19000, protocol: 'TCP' },
       { containerPort: 53, hostPort: 5353, protocol: 'UDP', hostIP: '127.0.0.1' },
     ]);

@@ -4,7 +4,7 @@ import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { describe, expect, test } from 'vitest';
 import { containerHash } from '../../../../common/api/pod-helpers.js';
 import type { DefaultedPod } from '../../../../common/api/types.js';
-import { containerCreateOptions, sandboxCreateOptions, type DockerHostSettings } from '../../../../agent/runtime/docker/create-options.js';
+import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings } from '../../../../agent/runtime/docker/create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from '../../../../agent/runtime/docker/docker-errors.js';
 import { watchDockerEvents } from '../../../../agent/runtime/docker/events.js';
 import { demuxLogBuffer, demuxLogStream } from '../../../../agent/runtime/docker/logs.js';
@@ -33,7 +33,7 @@ function nanoTime(ms: number): string {
 }
 
 function sandboxConfigOf(extra: Partial<SandboxConfig> = {}): SandboxConfig {
-  return { pod: Web, attempt: 0, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
+  return { pod: Web, attempt: 0, seccomp: { type: 'Unconfined' }, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
 }
 
 function containerConfigOf(extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): ContainerConfig {
@@ -58,6 +58,7 @@ function containerConfigOf(extra: Partial<ContainerConfig> = {}, security: Parti
       capAdd: [],
       capDrop: [],
       noNewPrivileges: false,
+      seccomp: { type: 'Unconfined' },
       sharePid: false,
       hostPID: false,
       hostIPC: false,
@@ -67,7 +68,8 @@ function containerConfigOf(extra: Partial<ContainerConfig> = {}, security: Parti
 }
 
 function create(extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): Dockerode.ContainerCreateOptions {
-  return containerCreateOptions(Settings, Web, 'sandbox-1', containerConfigOf(extra, security));
+  const config = containerConfigOf(extra, security);
+  return containerCreateOptions(Settings, Web, 'sandbox-1', config, seccompSecurityOpt(config.security.seccomp));
 }
 
 type InspectState = ContainerInspectInfo['State'];
@@ -193,27 +195,28 @@ describe('naming', () => {
 
 describe('sandboxCreateOptions', () => {
   test('the pause image under the dockershim sandbox name, with the pod\'s hostname', () => {
-    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ attempt: 1, hostname: 'front' }));
+    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ attempt: 1, hostname: 'front' }), ['seccomp=unconfined']);
     expect([options.name, options.Image, options.Hostname]).toEqual(['k8s_POD_web_default_uid-1_1', 'registry.k8s.io/pause:3.10', 'front']);
   });
 
   test('labels: the extra ones, the pod identity, the node, POD, podsandbox and the attempt', () => {
-    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ attempt: 2, labels: { 'io.kubernetes.pod.terminationGracePeriod': '30' } }));
+    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ attempt: 2, labels: { 'io.kubernetes.pod.terminationGracePeriod': '30' } }), ['seccomp=unconfined']);
     expect(options.Labels).toEqual({ 'io.kubernetes.pod.terminationGracePeriod': '30', ...sandboxLabels('2') });
   });
 
   test('an extra label cannot overwrite the identity labels', () => {
-    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ labels: { 'io.kubernetes.pod.uid': 'other', 'io.kubernetes.docker.type': 'container' } }));
+    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ labels: { 'io.kubernetes.pod.uid': 'other', 'io.kubernetes.docker.type': 'container' } }), ['seccomp=unconfined']);
     expect(options.Labels).toEqual(sandboxLabels('0'));
   });
 
   test('on the pod network: the Docker network, a shareable IPC namespace, its own PID namespace, no restarts, json-file logs', () => {
-    expect(sandboxCreateOptions(Settings, sandboxConfigOf()).HostConfig).toEqual({
+    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), ['seccomp=unconfined']).HostConfig).toEqual({
       NetworkMode: 'dockerlet',
       IpcMode: 'shareable',
       PortBindings: {},
       RestartPolicy: { Name: 'no' },
       LogConfig,
+      SecurityOpt: ['seccomp=unconfined'],
     });
   });
 
@@ -221,13 +224,14 @@ describe('sandboxCreateOptions', () => {
     const options = sandboxCreateOptions(
       Settings,
       sandboxConfigOf({ hostNetwork: true, portMappings: [{ containerPort: 80, hostPort: 8080, protocol: 'TCP' }] }),
+      [],
     );
     expect(options.Hostname).toBeUndefined();
     expect([options.HostConfig?.NetworkMode, options.HostConfig?.UTSMode, options.HostConfig?.PortBindings]).toEqual(['host', 'host', {}]);
   });
 
   test('hostIPC and hostPID: the host\'s IPC and PID namespaces', () => {
-    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ hostIPC: true, hostPID: true }));
+    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ hostIPC: true, hostPID: true }), ['seccomp=unconfined']);
     expect([options.HostConfig?.IpcMode, options.HostConfig?.PidMode]).toEqual(['host', 'host']);
   });
 
@@ -242,6 +246,7 @@ describe('sandboxCreateOptions', () => {
           { containerPort: 9, hostPort: 9009, protocol: 'SCTP' },
         ],
       }),
+      [],
     );
     expect(options.ExposedPorts).toEqual({ '80/tcp': {}, '53/udp': {}, '9/sctp': {} });
     expect(options.HostConfig?.PortBindings).toEqual({
@@ -255,7 +260,7 @@ describe('sandboxCreateOptions', () => {
   });
 
   test('the log settings become json-file max-size and max-file', () => {
-    const options = sandboxCreateOptions({ ...Settings, logMaxSize: '1m', logMaxFiles: 2 }, sandboxConfigOf());
+    const options = sandboxCreateOptions({ ...Settings, logMaxSize: '1m', logMaxFiles: 2 }, sandboxConfigOf(), []);
     expect(options.HostConfig?.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } });
   });
 });
@@ -315,7 +320,7 @@ describe('containerCreateOptions: namespaces and host settings', () => {
       ReadonlyRootfs: false,
       CapAdd: [],
       CapDrop: [],
-      SecurityOpt: [],
+      SecurityOpt: ['seccomp=unconfined'],
     });
   });
 
@@ -382,12 +387,26 @@ describe('containerCreateOptions: security', () => {
       ReadonlyRootfs: true,
       CapAdd: ['NET_ADMIN'],
       CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
+      SecurityOpt: ['seccomp=unconfined', 'no-new-privileges'],
     });
   });
 
   test('supplemental groups (fsGroup first) as GroupAdd', () => {
     expect(create({}, { supplementalGroups: [2000, 3000] }).HostConfig?.GroupAdd).toEqual(['2000', '3000']);
+  });
+});
+
+describe('seccomp and healthchecks', () => {
+  test.each([
+    [{ type: 'Unconfined' } as const, undefined, ['seccomp=unconfined']],
+    [{ type: 'RuntimeDefault' } as const, undefined, []],
+    [{ type: 'Localhost', path: '/var/lib/dockerlet/seccomp/audit.json' } as const, '{"defaultAction":"SCMP_ACT_LOG"}', ['seccomp={"defaultAction":"SCMP_ACT_LOG"}']],
+  ])('%o is SecurityOpt %j', (profile, json, expected) => {
+    expect(seccompSecurityOpt(profile, json)).toEqual(expected);
+  });
+
+  test("containers never run the image's HEALTHCHECK: the kubelet's probes judge them", () => {
+    expect(create().Healthcheck).toEqual({ Test: ['NONE'] });
   });
 });
 
@@ -465,6 +484,11 @@ describe('containerStatus', () => {
     const error = 'failed to create task: exec: "nope": executable file not found in $PATH';
     const status = containerStatus(inspectInfo({ labels, state: { ExitCode: 127, Error: error } }), 'docker-pullable://sha256:abc');
     expect([status.state, status.exitCode, status.reason, status.message]).toEqual(['exited', 127, 'ContainerCannotRun', error]);
+  });
+
+  test('a container that never started started and finished when it was created, as cri-dockerd reports it (the crash backoff counts from there)', () => {
+    const status = containerStatus(inspectInfo({ labels, state: { ExitCode: 127, Error: 'exec failed' } }), 'docker-pullable://sha256:abc');
+    expect([status.startedAt, status.finishedAt]).toEqual([status.createdAt, status.createdAt]);
   });
 
   test('created and never started: created, without times, exit code or reason', () => {
