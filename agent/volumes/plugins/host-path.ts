@@ -196,17 +196,19 @@ export const hostPathPlugin: VolumePlugin = {
     const type = (volume.hostPath!.type ?? '') as HostPathType;
     // Both the path as written and where its symlinks lead must be allowed; for a path still to
     // be created, where its nearest existing ancestor leads, so nothing is made outside.
-    const resolved = await resolveExisting(path);
-    if (!hostPathAllowed(path, ctx.allowedHostPathPrefixes) || !hostPathAllowed(resolved, ctx.allowedHostPathPrefixes)) {
-      return {
-        ok: false,
-        message: `hostPath ${JSON.stringify(path)} is not allowed on this node: it is under none of the allowed prefixes ${ctx.allowedHostPathPrefixes.map((p) => JSON.stringify(p)).join(', ')} (--allowed-host-path-prefixes)`,
-      };
-    }
+    const refused = {
+      ok: false as const,
+      message: `hostPath ${JSON.stringify(path)} is not allowed on this node: it is under none of the allowed prefixes ${ctx.allowedHostPathPrefixes.map((p) => JSON.stringify(p)).join(', ')} (--allowed-host-path-prefixes)`,
+    };
+    if (!hostPathAllowed(path, ctx.allowedHostPathPrefixes) || !hostPathAllowed(await resolveExisting(path), ctx.allowedHostPathPrefixes)) return refused;
     const checked = await checkHostPath(path, type);
     if (!checked.ok) return checked;
     if (type === '' && !(await stat(path).catch(() => undefined))) await mkdir(path, { recursive: true, mode: 0o755 });
-    return { ok: true, hostPath: path, readOnly: false };
+    // What is mounted is the path its links lead to now, checked again: a link changed since the
+    // first check cannot carry the mount out of the allowed prefixes.
+    const target = await realpath(path);
+    if (!hostPathAllowed(target, ctx.allowedHostPathPrefixes)) return refused;
+    return { ok: true, hostPath: target, readOnly: false };
   },
 };
 

@@ -192,6 +192,14 @@ describe('setUpPod: hostPath', () => {
     expect(volumes.get('host')).toEqual({ hostPath: join(allowed, 'data'), readOnly: false });
   });
 
+  test('what is mounted is where the path leads, the very path that was checked', async () => {
+    const allowed = join(root, 'allowed');
+    await mkdir(join(allowed, 'real'), { recursive: true });
+    await symlink(join(allowed, 'real'), join(allowed, 'link'));
+    const volumes = mounted(await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'link'), type: 'Directory' } }), new Objects()));
+    expect(volumes.get('host')).toEqual({ hostPath: join(allowed, 'real'), readOnly: false });
+  });
+
   test('a symlink under an allowed prefix that points outside it is refused', async () => {
     const allowed = join(root, 'allowed');
     await mkdir(allowed);
