@@ -9,14 +9,14 @@ import type { Container, Secret } from '../../common/api/types.js';
 import { aggregateMessage, errorMessage } from '../../common/api/errors.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import type { Backoff } from '../../common/util/backoff.js';
-import type { ContainerRuntime, RegistryAuth } from '../runtime/runtime.js';
+import type { ContainerRuntime, ImageInfo, RegistryAuth } from '../runtime/runtime.js';
 import type { Clock } from '../../common/util/clock.js';
 import { isValidImageReference } from './image-reference.js';
 import type { NodeDockerConfig } from './node-credentials.js';
 import { credentialsFor } from './pull-secrets.js';
 
 export type EnsureImageResult =
-  | { ok: true; imageRef: string }
+  | { ok: true; image: ImageInfo }
   | { ok: false; reason: 'ErrImagePull' | 'ImagePullBackOff' | 'ErrImageNeverPull' | 'InvalidImageName'; message: string; retryAfterMs?: number };
 
 /** After a failed pull, how soon the pod is synced again to show that it is backing off. */
@@ -30,7 +30,7 @@ export class ImageManager {
   readonly #nodeConfig: NodeDockerConfig | undefined;
   /** One pull at a time; concurrent requests for one image with the same credentials share its pull. */
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #inFlight = new Map<string, Promise<string>>();
+  readonly #inFlight = new Map<string, Promise<ImageInfo>>();
 
   /** `nodeConfig`: the node's own docker config, tried after the pod's pull Secrets. */
   constructor(options: { runtime: ContainerRuntime; backoff: Backoff; recorder: EventRecorder; clock: Clock; nodeConfig?: NodeDockerConfig }) {
@@ -57,7 +57,7 @@ export class ImageManager {
       const present = await this.#runtime.imageStatus(image);
       if (present) {
         this.#recorder.event(object, 'Normal', 'Pulled', `Container image "${image}" already present on machine`);
-        return { ok: true, imageRef: present.ref };
+        return { ok: true, image: present };
       }
       if (policy === 'Never') {
         const message = `Container image "${image}" is not present with pull policy of Never`;
@@ -75,11 +75,11 @@ export class ImageManager {
     this.#recorder.event(object, 'Normal', 'Pulling', `Pulling image "${image}"`);
     const started = this.#clock.now();
     try {
-      const imageRef = await this.#pullWithAny(image, credentialsFor(image, pullSecrets, await this.#nodeConfig?.read()));
+      const pulled = await this.#pullWithAny(image, credentialsFor(image, pullSecrets, await this.#nodeConfig?.read()));
       const seconds = ((this.#clock.now() - started) / 1000).toFixed(3);
       this.#recorder.event(object, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${seconds}s`);
       this.#backoff.reset(key);
-      return { ok: true, imageRef };
+      return { ok: true, image: pulled };
     } catch (err) {
       this.#backoff.next(key, this.#clock.now());
       const message = `Failed to pull image "${image}": ${errorMessage(err)}`;
@@ -90,7 +90,7 @@ export class ImageManager {
     }
   }
 
-  async #pullWithAny(image: string, credentials: readonly RegistryAuth[]): Promise<string> {
+  async #pullWithAny(image: string, credentials: readonly RegistryAuth[]): Promise<ImageInfo> {
     if (credentials.length === 0) return this.#pull(image, undefined);
     const failures: string[] = [];
     for (const auth of credentials) {
@@ -104,11 +104,11 @@ export class ImageManager {
   }
 
   /** One pull at a time; a pull of the same image with the same credentials under way is shared. */
-  #pull(image: string, auth: RegistryAuth | undefined): Promise<string> {
+  #pull(image: string, auth: RegistryAuth | undefined): Promise<ImageInfo> {
     const key = JSON.stringify([image, auth ?? null]);
     const running = this.#inFlight.get(key);
     if (running) return running;
-    const pull = this.#queue.then(() => this.#runtime.pullImage(image, auth)).then((info) => info.ref);
+    const pull = this.#queue.then(() => this.#runtime.pullImage(image, auth));
     this.#queue = pull.catch(() => undefined);
     this.#inFlight.set(key, pull);
     void pull.finally(() => this.#inFlight.delete(key)).catch(() => undefined);

@@ -30,6 +30,7 @@ import type { Backoff } from '../../common/util/backoff.js';
 import { containerConfig, sandboxConfig } from './container-config.js';
 import type { ContainerKiller } from './container-killer.js';
 import { restoreContainerSpec } from './container-labels.js';
+import { runAsNonRootViolation } from './security-context.js';
 import { makeEnvironment, type EnvContext } from '../envvars/env.js';
 import { computePodActions, terminalPodActions, type FailedProbe } from './pod-actions.js';
 
@@ -278,6 +279,11 @@ export class PodSyncer {
 
     const image = await this.#o.images.ensureImage(uid, container, object, ctx.pullSecrets);
     if (!image.ok) return fail(image.reason, image.message, image.retryAfterMs);
+    const nonRoot = runAsNonRootViolation(pod, container, image.image.user);
+    if (nonRoot) {
+      recorder.event(object, 'Warning', 'Failed', `Error: ${nonRoot}`);
+      return fail('CreateContainerConfigError', nonRoot, ConfigErrorRetryMs);
+    }
 
     const restartCount = nextRestartCount(container.name, status.containers, ctx.apiStatus);
     const inputs = await this.#containerInputs(container, ctx);

@@ -212,6 +212,8 @@ export interface ImageInfo {
   id: string;
   /** The digest reference when the image came from a registry, else the ID. */
   ref: string;
+  /** The user the image runs as (its config's User: "1000", "nobody", "1000:1000"); empty for root by default. */
+  user: string;
 }
 
 export interface RuntimeVersion {

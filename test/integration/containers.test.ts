@@ -194,6 +194,21 @@ spec:
     expect(await mode('filtered')).toBe('2');
   });
 
+  test('runAsNonRoot: an image that runs as root is refused before any container is made; runAsUser 1000 runs', async () => {
+    const agent = await startAgent({
+      manifests: {
+        'refused.yaml': busyboxPod('refused', 'exec sleep 3600', { spec: '  securityContext: {runAsNonRoot: true}\n' }),
+        'allowed.yaml': busyboxPod('allowed', 'exec sleep 3600', { spec: '  securityContext: {runAsNonRoot: true, runAsUser: 1000}\n' }),
+      },
+    });
+    const refused = await agent.waitForPod('refused', 'CreateContainerConfigError', (p) => containerStatus(p, 'main')?.state?.waiting?.reason === 'CreateContainerConfigError');
+    expect(containerStatus(refused, 'main')?.state?.waiting?.message).toBe(
+      `container has runAsNonRoot and image will run as root (pod: "refused-${agent.nodeName}_default(${refused.metadata!.uid})", container: main)`,
+    );
+    await agent.waitForPod('allowed', 'Running', (p) => p.status?.phase === 'Running');
+    expect((await agent.containers('main')).filter((c) => c.Labels['io.kubernetes.pod.name'] === `refused-${agent.nodeName}`)).toEqual([]);
+  });
+
   test('privileged, stdin and tty are passed to Docker', async () => {
     const manifest = busyboxPod('privileged', 'exec sleep 3600', {
       container: '      stdin: true\n      tty: true\n      securityContext: {privileged: true}\n',

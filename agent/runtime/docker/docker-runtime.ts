@@ -127,7 +127,7 @@ export class DockerRuntime implements ContainerRuntime {
   async imageStatus(image: string): Promise<ImageInfo | undefined> {
     try {
       const inspect = await this.#docker.getImage(image).inspect({ abortSignal: this.#quick() });
-      return { id: inspect.Id, ref: await this.#imageRef(inspect.Id) };
+      return { id: inspect.Id, ref: await this.#imageRef(inspect.Id), user: inspect.Config?.User ?? '' };
     } catch (err) {
       if (isDockerNotFound(err)) return undefined;
       throw err;

@@ -14,7 +14,7 @@ function registryRuntime(accepted: string): { runtime: ContainerRuntime; pulls: 
     imageStatus: async () => undefined,
     pullImage: async (_image, auth) => {
       pulls.push(auth?.username);
-      if (auth?.password === accepted) return { id: 'sha256:1', ref: 'docker-pullable://r/app@sha256:1' };
+      if (auth?.password === accepted) return { id: 'sha256:1', ref: 'docker-pullable://r/app@sha256:1', user: '' };
       throw new Error(`${auth?.username ?? 'anonymous'}: unauthorized`);
     },
   };
@@ -42,7 +42,7 @@ describe('ImageManager with registry credentials', () => {
     const { runtime, pulls } = registryRuntime('good-pw');
     const { images } = manager(runtime);
     const result = await images.ensureImage('uid', ctr('c', { image: 'r.example.com/app:1', imagePullPolicy: 'Always' }), object, pullSecrets('stale', 'good', 'never'));
-    expect(result).toEqual({ ok: true, imageRef: 'docker-pullable://r/app@sha256:1' });
+    expect(result).toEqual({ ok: true, image: { id: 'sha256:1', ref: 'docker-pullable://r/app@sha256:1', user: '' } });
     expect(pulls).toEqual(['stale', 'good']);
   });
 

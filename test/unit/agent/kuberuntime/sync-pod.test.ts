@@ -66,10 +66,12 @@ class RecordingRuntime extends FakeRuntime {
   failSandbox: Error | undefined;
   failCreate: Error | undefined;
   failStart: Error | undefined;
+  /** The user every image runs as. */
+  imageUser = '';
   #next = 0;
 
   override async imageStatus(image: string): Promise<ImageInfo> {
-    return { id: `sha256:${image}`, ref: `docker-pullable://${image}` };
+    return { id: `sha256:${image}`, ref: `docker-pullable://${image}`, user: this.imageUser };
   }
 
   override async runPodSandbox(config: SandboxConfig): Promise<string> {
@@ -271,6 +273,17 @@ describe('PodSyncer.syncPod', () => {
     expect(second.retryAfterMs).toBe(9_000);
     expect(setup.reasons.get(p.metadata.uid, 'main')).toEqual({ reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container=main pod=web_default(uid-1)' });
     expect(setup.recorder.reasons()).toContain('BackOff');
+  });
+
+  test('runAsNonRoot with an image that runs as root is a CreateContainerConfigError: nothing is created', async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ securityContext: { runAsNonRoot: true } });
+    expect((await sync(setup, p, runtimeStatus(p, [sandbox(p)]))).retryAfterMs).toBe(10_000);
+    expect(setup.runtime.calls).toEqual([]);
+    expect(setup.reasons.get(p.metadata.uid, 'main')).toEqual({ reason: 'CreateContainerConfigError', message: 'container has runAsNonRoot and image will run as root (pod: "web_default(uid-1)", container: main)' });
+    setup.runtime.imageUser = '1000';
+    await sync(setup, p, runtimeStatus(p, [sandbox(p)]));
+    expect(setup.runtime.calls).toEqual(['createContainer main', 'startContainer main-id']);
   });
 
   test('a container that fails to start is a RunContainerError with the runtime\'s message', async () => {
