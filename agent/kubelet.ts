@@ -69,6 +69,8 @@ export interface KubeletOptions extends ManifestSourceOptions {
   /** unix:///path/to/docker.sock */
   containerRuntimeEndpoint: string;
   runtimeRequestTimeoutMs: number;
+  /** A pull that makes no progress for this long is cancelled (dockershim's --image-pull-progress-deadline). */
+  imagePullProgressDeadlineMs: number;
   podInfraContainerImage: string;
   podCIDR: Ipv4Cidr;
   podNetworkName: string;
@@ -129,6 +131,7 @@ export class Kubelet {
   readonly #runtime: DockerRuntime;
   readonly #pleg: GenericPleg;
   readonly #crashBackoff: Backoff;
+  readonly #imageBackoff: Backoff;
   readonly #metrics: KubeletMetrics;
   readonly #volumes: VolumeManager;
   readonly #eviction: EvictionManager;
@@ -162,10 +165,12 @@ export class Kubelet {
       logMaxSize: o.containerLogMaxSize,
       logMaxFiles: o.containerLogMaxFiles,
       requestTimeoutMs: o.runtimeRequestTimeoutMs,
+      pullProgressDeadlineMs: o.imagePullProgressDeadlineMs,
       logger: log,
     }));
     this.#pleg = new GenericPleg({ runtime, relistPeriodMs: o.plegRelistPeriodMs, fallbackRelistPeriodMs: PlegFallbackRelistMs, clock, logger: log });
     this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: o.crashLoopBackOffMaxMs, clock });
+    this.#imageBackoff = new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock });
     this.#metrics = new KubeletMetrics(() => this.#pleg.runningPods());
     this.cluster = o.cluster ? this.#clusterMode(o.cluster, deps, recorder) : undefined;
     const cluster = this.cluster;
@@ -198,7 +203,7 @@ export class Kubelet {
       runtime,
       images: new ImageManager({
         runtime,
-        backoff: new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock }),
+        backoff: this.#imageBackoff,
         recorder,
         nodeConfig: new NodeDockerConfig({ rootDir: o.rootDir, clock, logger: log }),
         clock,
@@ -427,6 +432,7 @@ export class Kubelet {
   async #housekeep(): Promise<void> {
     this.#lastHousekeeping = this.#clock.now();
     this.#crashBackoff.gc();
+    this.#imageBackoff.gc();
     // Mirror pods a failed call left out of line (the API server was away) are made right here.
     this.cluster?.reconcileMirrors();
     const sources = this.#sources.map((source) => source.name);

@@ -35,6 +35,7 @@ function addAgentFlags(command: Command): Command {
     .option('--pod-network <name>', `Docker network the pods join (default: ${Defaults.podNetwork})`)
     .option('--container-runtime-endpoint <endpoint>', `the Docker engine socket (default: ${Defaults.containerRuntimeEndpoint})`)
     .option('--runtime-request-timeout <duration>', `timeout of each Docker request (default: ${Defaults.runtimeRequestTimeout})`)
+    .option('--image-pull-progress-deadline <duration>', `cancel an image pull that makes no progress for this long (default: ${Defaults.imagePullProgressDeadline})`)
     .option('--kubeconfig <file>', 'join the cluster of this kubeconfig as a node (default: standalone, no API server)')
     .option('--node-labels <pairs>', "labels the node registers with, 'key=value,key2=value2' (cluster mode)")
     .option('--register-with-taints <taints>', "taints the node registers with, 'key=value:Effect,...' (cluster mode)")

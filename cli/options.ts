@@ -38,6 +38,7 @@ export interface AgentFlags {
   podNetwork?: string;
   containerRuntimeEndpoint?: string;
   runtimeRequestTimeout?: string;
+  imagePullProgressDeadline?: string;
   kubeconfig?: string;
   nodeLabels?: string;
   registerWithTaints?: string;
@@ -60,6 +61,7 @@ export const Defaults = {
   podNetwork: 'dockerlet',
   containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
   runtimeRequestTimeout: '2m',
+  imagePullProgressDeadline: '1m',
   containerLogMaxSize: '10Mi',
   containerLogMaxFiles: 5,
   crashLoopBackOffMax: '300s',
@@ -290,6 +292,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     ),
     containerRuntimeEndpoint: endpoint,
     runtimeRequestTimeoutMs: duration('--runtime-request-timeout', flags.runtimeRequestTimeout, 'runtimeRequestTimeout', Defaults.runtimeRequestTimeout),
+    imagePullProgressDeadlineMs: durationMs(setting({ flag: '--image-pull-progress-deadline', flagValue: flags.imagePullProgressDeadline }, Defaults.imagePullProgressDeadline as string)),
     podInfraContainerImage: flags.podInfraContainerImage ?? Defaults.podInfraContainerImage,
     podCIDR: ipv4CidrSetting(setting<string>({ flag: '--pod-cidr', flagValue: flags.podCidr, field: 'podCIDR', fileValue: file?.podCIDR, configPath }, Defaults.podCIDR), Defaults.podCIDR),
     podNetworkName: network,

@@ -1,14 +1,20 @@
 /**
- * Makes a container's image present per its imagePullPolicy (pkg/kubelet/images): pulls are
- * serialized (serializeImagePulls), a failed pull backs off 10 s doubling to 5 min, and each
- * step is recorded as the kubelet's events. With registry credentials (the pod's
- * imagePullSecrets that match the image, then the node's docker config), each is tried in turn
- * until a pull succeeds, as the kubelet's pullImage does; the failures are reported together.
+ * Makes a container's image present per its imagePullPolicy (pkg/kubelet/images): a failed pull
+ * backs off 10 s doubling to 5 min, and each step is recorded as the kubelet's events. With
+ * registry credentials (the pod's imagePullSecrets that match the image, then the node's docker
+ * config), each is tried in turn until a pull succeeds, as the kubelet's pullImage does; the
+ * failures are reported together.
+ *
+ * Pulls of different images run side by side, a few at a time (maxParallelImagePulls), so one
+ * stalled registry holds back no other image; pods that want one image with the same
+ * credentials share its pull. A pod whose sync is aborted (it is being deleted) stops waiting,
+ * and a pull nobody waits for any more is cancelled.
  */
 import type { Container, Secret } from '../../common/api/types.js';
 import { aggregateMessage, errorMessage } from '../../common/api/errors.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import type { Backoff } from '../../common/util/backoff.js';
+import { Semaphore } from '../../common/util/semaphore.js';
 import type { ContainerRuntime, ImageInfo, RegistryAuth } from '../runtime/runtime.js';
 import type { Clock } from '../../common/util/clock.js';
 import { isValidImageReference } from './image-reference.js';
@@ -21,6 +27,15 @@ export type EnsureImageResult =
 
 /** After a failed pull, how soon the pod is synced again to show that it is backing off. */
 const ReportBackoffAfterMs = 1_000;
+/** Pulls under way at once (the kubelet's maxParallelImagePulls, when it does not serialize them). */
+const MaxParallelImagePulls = 3;
+
+/** A pull several pods may wait for: cancelled once none does. */
+interface SharedPull {
+  promise: Promise<ImageInfo>;
+  abort: AbortController;
+  waiters: number;
+}
 
 export class ImageManager {
   readonly #runtime: ContainerRuntime;
@@ -28,9 +43,8 @@ export class ImageManager {
   readonly #recorder: EventRecorder;
   readonly #clock: Clock;
   readonly #nodeConfig: NodeDockerConfig | undefined;
-  /** One pull at a time; concurrent requests for one image with the same credentials share its pull. */
-  #queue: Promise<unknown> = Promise.resolve();
-  readonly #inFlight = new Map<string, Promise<ImageInfo>>();
+  readonly #slots = new Semaphore(MaxParallelImagePulls);
+  readonly #inFlight = new Map<string, SharedPull>();
 
   /** `nodeConfig`: the node's own docker config, tried after the pod's pull Secrets. */
   constructor(options: { runtime: ContainerRuntime; backoff: Backoff; recorder: EventRecorder; clock: Clock; nodeConfig?: NodeDockerConfig }) {
@@ -45,7 +59,7 @@ export class ImageManager {
    * `pullSecrets`: the pod's imagePullSecrets. Their credentials that match the image, then the
    * node's, are tried in turn; with none that match, an anonymous pull.
    */
-  async ensureImage(podUID: string, container: Container, object: InvolvedObject, pullSecrets: readonly Secret[] = []): Promise<EnsureImageResult> {
+  async ensureImage(podUID: string, container: Container, object: InvolvedObject, pullSecrets: readonly Secret[] = [], signal?: AbortSignal): Promise<EnsureImageResult> {
     const image = container.image!;
     if (!isValidImageReference(image)) {
       const message = `Failed to apply default image tag "${image}": couldn't parse image reference "${image}": invalid reference format`;
@@ -75,12 +89,14 @@ export class ImageManager {
     this.#recorder.event(object, 'Normal', 'Pulling', `Pulling image "${image}"`);
     const started = this.#clock.now();
     try {
-      const pulled = await this.#pullWithAny(image, credentialsFor(image, pullSecrets, await this.#nodeConfig?.read()));
+      const pulled = await this.#pullWithAny(image, credentialsFor(image, pullSecrets, await this.#nodeConfig?.read()), signal);
       const seconds = ((this.#clock.now() - started) / 1000).toFixed(3);
       this.#recorder.event(object, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${seconds}s`);
       this.#backoff.reset(key);
       return { ok: true, image: pulled };
     } catch (err) {
+      // The pod went away while it waited: nothing to report, nothing to back off.
+      if (signal?.aborted) return { ok: false, reason: 'ErrImagePull', message: `pull of "${image}" abandoned: the pod is being deleted` };
       this.#backoff.next(key, this.#clock.now());
       const message = `Failed to pull image "${image}": ${errorMessage(err)}`;
       this.#recorder.event(object, 'Warning', 'Failed', message);
@@ -90,12 +106,12 @@ export class ImageManager {
     }
   }
 
-  async #pullWithAny(image: string, credentials: readonly RegistryAuth[]): Promise<ImageInfo> {
-    if (credentials.length === 0) return this.#pull(image, undefined);
+  async #pullWithAny(image: string, credentials: readonly RegistryAuth[], signal: AbortSignal | undefined): Promise<ImageInfo> {
+    if (credentials.length === 0) return this.#pull(image, undefined, signal);
     const failures: string[] = [];
     for (const auth of credentials) {
       try {
-        return await this.#pull(image, auth);
+        return await this.#pull(image, auth, signal);
       } catch (err) {
         failures.push(errorMessage(err));
       }
@@ -103,15 +119,38 @@ export class ImageManager {
     throw new Error(aggregateMessage(failures));
   }
 
-  /** One pull at a time; a pull of the same image with the same credentials under way is shared. */
-  #pull(image: string, auth: RegistryAuth | undefined): Promise<ImageInfo> {
+  /** A pull of `image` with `auth`, shared with whoever pulls the same; `signal` ends this caller's wait. */
+  async #pull(image: string, auth: RegistryAuth | undefined, signal: AbortSignal | undefined): Promise<ImageInfo> {
+    signal?.throwIfAborted();
     const key = JSON.stringify([image, auth ?? null]);
-    const running = this.#inFlight.get(key);
-    if (running) return running;
-    const pull = this.#queue.then(() => this.#runtime.pullImage(image, auth));
-    this.#queue = pull.catch(() => undefined);
-    this.#inFlight.set(key, pull);
-    void pull.finally(() => this.#inFlight.delete(key)).catch(() => undefined);
-    return pull;
+    let shared = this.#inFlight.get(key);
+    if (!shared) {
+      const abort = new AbortController();
+      const promise = this.#slots.run(() => this.#runtime.pullImage(image, auth, abort.signal));
+      const created: SharedPull = { promise, abort, waiters: 0 };
+      shared = created;
+      this.#inFlight.set(key, created);
+      void promise.finally(() => this.#inFlight.delete(key)).catch(() => undefined);
+    }
+    shared.waiters++;
+    try {
+      return await untilAborted(shared.promise, signal);
+    } finally {
+      shared.waiters--;
+      if (shared.waiters === 0) {
+        shared.abort.abort();
+        if (this.#inFlight.get(key) === shared) this.#inFlight.delete(key);
+      }
+    }
   }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

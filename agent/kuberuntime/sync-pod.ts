@@ -277,7 +277,7 @@ export class PodSyncer {
       crashBackoff.next(key, finishedAt);
     }
 
-    const image = await this.#o.images.ensureImage(uid, container, object, ctx.pullSecrets);
+    const image = await this.#o.images.ensureImage(uid, container, object, ctx.pullSecrets, ctx.signal);
     if (!image.ok) return fail(image.reason, image.message, image.retryAfterMs);
     const nonRoot = runAsNonRootViolation(pod, container, image.image.user);
     if (nonRoot) {

@@ -238,8 +238,11 @@ export interface ContainerRuntime {
   getPodStatus(pod: PodRef): Promise<RuntimePodStatus>;
 
   imageStatus(image: string): Promise<ImageInfo | undefined>;
-  /** Pulls `image`, with `auth` when given (else anonymously). */
-  pullImage(image: string, auth?: RegistryAuth): Promise<ImageInfo>;
+  /**
+   * Pulls `image`, with `auth` when given (else anonymously). Rejects when the pull makes no
+   * progress for the runtime's progress deadline, or when `signal` aborts.
+   */
+  pullImage(image: string, auth?: RegistryAuth, signal?: AbortSignal): Promise<ImageInfo>;
 
   /** A sample of a running container's usage; undefined when it is not running (or gone). */
   containerStats(id: string): Promise<ContainerStats | undefined>;

@@ -1,5 +1,7 @@
 /** imagePullPolicy with real pulls from a registry on loopback. */
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { busyboxPod, containerStatus, startAgent } from '../helpers/agent-harness.js';
@@ -20,7 +22,40 @@ const podWithImage = (name: string, image: string, policy?: string): string =>
     `image: ${image}${policy ? `\n      imagePullPolicy: ${policy}` : ''}`,
   );
 
+/** A registry on loopback that answers the version check and then never answers again. */
+async function stalledRegistry(): Promise<{ address: string; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    if (request.url !== '/v2/') return;
+    response.writeHead(200, { 'Content-Type': 'application/json', 'Docker-Distribution-API-Version': 'registry/2.0' });
+    response.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 describe('image pulls', () => {
+  test('a pull that makes no progress is cancelled after the progress deadline, and other pods start meanwhile', async () => {
+    const stalled = await stalledRegistry();
+    try {
+      const agent = await startAgent({
+        options: { imagePullProgressDeadlineMs: 2_000 },
+        manifests: { 'stalled.yaml': podWithImage('stalled', `${stalled.address}/slow/app:1`), 'local.yaml': podWithImage('local', BusyboxImage, 'IfNotPresent') },
+      });
+      await agent.waitForPod('local', 'Running', (p) => p.status?.phase === 'Running');
+      const pod = await agent.waitForPod('stalled', 'ErrImagePull', (p) => containerStatus(p, 'main')?.state?.waiting?.reason === 'ErrImagePull', { timeoutMs: 60_000 });
+      expect(containerStatus(pod, 'main')?.state?.waiting?.message).toMatch(/the pull made no progress for 2s; cancelled/);
+    } finally {
+      await stalled.close();
+    }
+  });
+
   test('Always pulls the image from the registry before starting the container', async () => {
     const image = await registry.push(BusyboxImage, 'pulled/busybox:always');
     const agent = await startAgent({ manifests: { 'pull.yaml': podWithImage('pull', image, 'Always') } });

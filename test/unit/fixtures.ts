@@ -184,7 +184,7 @@ export class FakeRuntime implements ContainerRuntime {
   imageStatus(_image: string): Promise<ImageInfo | undefined> {
     return this.#unexpected('imageStatus');
   }
-  pullImage(_image: string, _auth?: RegistryAuth): Promise<ImageInfo> {
+  pullImage(_image: string, _auth?: RegistryAuth, _signal?: AbortSignal): Promise<ImageInfo> {
     return this.#unexpected('pullImage');
   }
   containerStats(_id: string): Promise<ContainerStats | undefined> {

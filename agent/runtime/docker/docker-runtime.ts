@@ -28,6 +28,7 @@ import type {
   SeccompProfile,
 } from '../runtime.js';
 import { withTimeout } from '../../../common/util/clock.js';
+import { formatDuration } from '../../../common/util/duration.js';
 import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings } from './create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { watchDockerEvents } from './events.js';
@@ -43,6 +44,8 @@ export interface DockerRuntimeOptions extends DockerHostSettings {
   network: PodNetworkSettings;
   /** runtimeRequestTimeout, in ms. */
   requestTimeoutMs: number;
+  /** A pull that reports no progress for this long is cancelled (imagePullProgressDeadline), in ms. */
+  pullProgressDeadlineMs: number;
   logger: Logger;
 }
 
@@ -134,17 +137,38 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async pullImage(image: string, auth?: RegistryAuth): Promise<ImageInfo> {
+  /**
+   * Pulls through Docker's progress stream; a pull that reports no progress for
+   * pullProgressDeadlineMs (dockershim's image-pull-progress-deadline) is cancelled, as is one
+   * whose `signal` aborts.
+   */
+  async pullImage(image: string, auth?: RegistryAuth, signal?: AbortSignal): Promise<ImageInfo> {
     const reference = /[:@][^/]+$/.test(image) ? image : `${image}:latest`;
     this.#log.debug({ image: reference, registry: auth?.serveraddress }, 'pulling image');
+    const deadlineMs = this.#options.pullProgressDeadlineMs;
     try {
-      const stream = (await this.#docker.pull(reference, auth ? { authconfig: auth } : {})) as NodeJS.ReadableStream;
+      const stream = (await this.#docker.pull(reference, { ...(auth ? { authconfig: auth } : {}), ...(signal ? { abortSignal: signal } : {}) })) as NodeJS.ReadableStream & { destroy(err?: Error): void };
       await new Promise<void>((resolve, reject) => {
-        this.#docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
-          const failed = output?.find((line) => line.error);
-          if (err || failed) reject(err ?? new Error(failed?.error));
-          else resolve();
-        });
+        let stalled: NodeJS.Timeout | undefined;
+        const watch = (): void => {
+          clearTimeout(stalled);
+          stalled = setTimeout(() => stream.destroy(new Error(`the pull made no progress for ${formatDuration(deadlineMs)}; cancelled`)), deadlineMs);
+          stalled.unref();
+        };
+        const cancel = (): void => stream.destroy(new Error('the pull was cancelled'));
+        signal?.addEventListener('abort', cancel, { once: true });
+        watch();
+        this.#docker.modem.followProgress(
+          stream,
+          (err: Error | null, output: Array<{ error?: string }>) => {
+            clearTimeout(stalled);
+            signal?.removeEventListener('abort', cancel);
+            const failed = output?.find((line) => line.error);
+            if (err || failed) reject(err ?? new Error(failed?.error));
+            else resolve();
+          },
+          watch,
+        );
       });
     } catch (err) {
       throw new DockerletError('DKL_ERR_RUNTIME', dockerMessage(err), { cause: err });

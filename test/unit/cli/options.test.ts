@@ -49,6 +49,7 @@ describe('resolveAgentOptions: defaults', () => {
       readOnlyPort: 10255,
       containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
       runtimeRequestTimeoutMs: 120_000,
+      imagePullProgressDeadlineMs: 60_000,
       podInfraContainerImage: 'dockerlet.local/pause:3.10',
       podCIDR: parseIpv4Cidr('10.244.0.0/16'),
       podNetworkName: 'dockerlet',

@@ -4,6 +4,7 @@ import { ImageManager } from '../../../../agent/images/image-manager.js';
 import type { Secret } from '../../../../common/api/types.js';
 import { Backoff } from '../../../../common/util/backoff.js';
 import { memoryLogger } from '../../../helpers/memory-logger.js';
+import { waitFor } from '../../../helpers/wait-for.js';
 import type { ContainerRuntime } from '../../../../agent/runtime/runtime.js';
 import { ctr } from '../../fixtures.js';
 
@@ -63,5 +64,75 @@ describe('ImageManager with registry credentials', () => {
     expect(log.events('Failed')[0]?.msg).toBe('Failed to pull image "r.example.com/app:1": [a: unauthorized, b: unauthorized]');
     await images.ensureImage('uid2', ctr('c', { image: 'r.example.com/app:1', imagePullPolicy: 'Always' }), object);
     expect(pulls).toEqual(['a', 'b', undefined]);
+  });
+});
+
+/** A registry whose pulls the test finishes by hand; each pull's image and signal, in order. */
+function heldRuntime(): { runtime: ContainerRuntime; pulls: Array<{ image: string; signal: AbortSignal | undefined; finish(): void }> } {
+  const pulls: Array<{ image: string; signal: AbortSignal | undefined; finish(): void }> = [];
+  const runtime: Pick<ContainerRuntime, 'imageStatus' | 'pullImage'> = {
+    imageStatus: async () => undefined,
+    pullImage: (image, _auth, signal) =>
+      new Promise((resolve, reject) => {
+        signal?.addEventListener('abort', () => reject(new Error('the pull was cancelled')));
+        pulls.push({ image, signal, finish: () => resolve({ id: `sha256:${image}`, ref: image, user: '' }) });
+      }),
+  };
+  return { runtime: runtime as ContainerRuntime, pulls };
+}
+
+const always = (image: string) => ctr('c', { image, imagePullPolicy: 'Always' });
+
+describe('ImageManager: pulls side by side', () => {
+  test('different images pull at once, three at a time; the fourth starts when one ends', async () => {
+    const { runtime, pulls } = heldRuntime();
+    const { images } = manager(runtime);
+    const results = ['a', 'b', 'c', 'd'].map((name) => images.ensureImage(`uid-${name}`, always(`r.example.com/${name}:1`), object));
+    await waitFor('three pulls under way', () => pulls.length === 3);
+    expect(pulls.map((p) => p.image)).toEqual(['r.example.com/a:1', 'r.example.com/b:1', 'r.example.com/c:1']);
+    pulls[1]!.finish();
+    await waitFor('the fourth pull', () => pulls.length === 4);
+    for (const pull of pulls) pull.finish();
+    expect((await Promise.all(results)).map((r) => r.ok)).toEqual([true, true, true, true]);
+  });
+
+  test('pods that want one image share its pull', async () => {
+    const { runtime, pulls } = heldRuntime();
+    const { images } = manager(runtime);
+    const first = images.ensureImage('uid-1', always('r.example.com/app:1'), object);
+    const second = images.ensureImage('uid-2', always('r.example.com/app:1'), object);
+    await waitFor('the pull', () => pulls.length === 1);
+    pulls[0]!.finish();
+    expect([(await first).ok, (await second).ok, pulls.length]).toEqual([true, true, 1]);
+  });
+
+  test('a pod being deleted stops waiting at once; the pull goes on for another pod, and is cancelled once nobody waits', async () => {
+    const { runtime, pulls } = heldRuntime();
+    const { images } = manager(runtime);
+    const leaving = new AbortController();
+    const staying = new AbortController();
+    const first = images.ensureImage('uid-1', always('r.example.com/app:1'), object, [], leaving.signal);
+    const second = images.ensureImage('uid-2', always('r.example.com/app:1'), object, [], staying.signal);
+    await waitFor('the pull', () => pulls.length === 1);
+    leaving.abort();
+    expect(await first).toEqual({ ok: false, reason: 'ErrImagePull', message: 'pull of "r.example.com/app:1" abandoned: the pod is being deleted' });
+    expect(pulls[0]!.signal?.aborted).toBe(false);
+    staying.abort();
+    await second;
+    expect(pulls[0]!.signal?.aborted).toBe(true);
+  });
+
+  test('an abandoned pull leaves no back-off: the next pod pulls at once', async () => {
+    const { runtime, pulls } = heldRuntime();
+    const { images } = manager(runtime);
+    const leaving = new AbortController();
+    const abandoned = images.ensureImage('uid-1', always('r.example.com/app:1'), object, [], leaving.signal);
+    await waitFor('the pull', () => pulls.length === 1);
+    leaving.abort();
+    await abandoned;
+    const again = images.ensureImage('uid-1', always('r.example.com/app:1'), object);
+    await waitFor('a new pull', () => pulls.length === 2);
+    pulls[1]!.finish();
+    expect((await again).ok).toBe(true);
   });
 });
