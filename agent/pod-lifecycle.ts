@@ -61,7 +61,7 @@ export class PodLifecycle implements PodSyncHandlers {
   async syncTerminatedPod(uid: string): Promise<void> {
     const status = await this.#o.runtime.getPodStatus({ uid, name: '', namespace: '' });
     await this.#o.syncer.removePod(uid, status);
-    this.#o.terminationMessages.forget(status.containers.map((c) => c.id));
+    this.#o.terminationMessages.forget(uid);
     this.#o.statuses.remove(uid);
   }
 

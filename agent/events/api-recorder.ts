@@ -41,7 +41,7 @@ export interface ApiEventRecorderOptions {
 const DedupWindowMs = 10 * 60_000;
 const SpamBurst = 25;
 const SpamRefillMs = 5 * 60_000;
-/** Identical events remembered for dedup, at most (client-go's LRU holds 4096). */
+/** Identical events remembered for dedup, and objects' spam buckets, at most each (client-go's LRUs hold 4096). */
 const MaxRemembered = 4096;
 
 export class ApiEventRecorder implements EventRecorder {
@@ -96,6 +96,9 @@ export class ApiEventRecorder implements EventRecorder {
     const bucket = this.#buckets.get(objectKey) ?? { tokens: SpamBurst, at: now };
     bucket.tokens = Math.min(SpamBurst, bucket.tokens + Math.floor((now - bucket.at) / SpamRefillMs));
     if (now - bucket.at >= SpamRefillMs) bucket.at = now;
+    // Least recently used first out: an object gone for good no longer holds a bucket forever.
+    this.#buckets.delete(objectKey);
+    if (this.#buckets.size >= MaxRemembered) this.#buckets.delete(this.#buckets.keys().next().value!);
     this.#buckets.set(objectKey, bucket);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;

@@ -2,7 +2,8 @@
  * Termination messages of exited containers (kuberuntime_container.go): the file the container
  * wrote at its terminationMessagePath (at most 4 KiB) or, under FallbackToLogsOnError when
  * that is empty and the exit code is not 0, the last 80 log lines (at most 2 KiB). A dead
- * container's message never changes, so each is read once.
+ * container's message never changes, so each is read once; the cache holds, per pod, only the
+ * containers the runtime still has, so a pod that restarts for months keeps a handful.
  */
 import { open } from 'node:fs/promises';
 import type { DefaultedPod } from '../../common/api/types.js';
@@ -14,7 +15,8 @@ const FallbackLogLines = 80;
 
 export class TerminationMessages {
   readonly #runtime: ContainerRuntime;
-  readonly #cache = new Map<string, string>();
+  /** pod UID -> container ID -> message. */
+  readonly #cache = new Map<string, Map<string, string>>();
 
   constructor(runtime: ContainerRuntime) {
     this.#runtime = runtime;
@@ -24,25 +26,28 @@ export class TerminationMessages {
   async collect(pod: DefaultedPod, status: RuntimePodStatus): Promise<Map<string, string>> {
     const messages = new Map<string, string>();
     const specs = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+    const known = this.#cache.get(pod.metadata.uid);
+    const kept = new Map<string, string>();
     for (const container of status.containers) {
       if (container.state !== 'exited') continue;
-      let message = this.#cache.get(container.id);
+      let message = known?.get(container.id);
       if (message === undefined) {
         message = container.terminationMessageHostPath ? await readHead(container.terminationMessageHostPath, MaxMessageBytes) : '';
         const policy = specs.find((c) => c.name === container.name)?.terminationMessagePolicy;
         if (message === '' && policy === 'FallbackToLogsOnError' && container.exitCode !== 0) {
           message = await this.#logTail(container.id);
         }
-        this.#cache.set(container.id, message);
       }
+      kept.set(container.id, message);
       if (message) messages.set(container.id, message);
     }
+    this.#cache.set(pod.metadata.uid, kept);
     return messages;
   }
 
-  /** Forgets the messages of containers that are gone. */
-  forget(containerIds: Iterable<string>): void {
-    for (const id of containerIds) this.#cache.delete(id);
+  /** Forgets a pod that is gone. */
+  forget(podUID: string): void {
+    this.#cache.delete(podUID);
   }
 
   async #logTail(id: string): Promise<string> {

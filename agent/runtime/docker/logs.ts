@@ -1,5 +1,5 @@
 /** Docker's log stream framing: without a TTY, stdout and stderr are multiplexed with 8-byte headers. */
-import { PassThrough, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 
 const HeaderBytes = 8;
 
@@ -15,21 +15,25 @@ export function demuxLogBuffer(buffer: Buffer): Buffer {
   return Buffer.concat(chunks);
 }
 
-/** Removes the multiplexing headers from a live log stream, as it arrives. */
+/**
+ * Removes the multiplexing headers from a live log stream, as it arrives, at the reader's pace:
+ * a slow reader holds the source back (the transform's backpressure) instead of the frames
+ * piling up in memory. Destroying the result (the client went away) destroys the source.
+ */
 export function demuxLogStream(source: Readable): Readable {
-  const output = new PassThrough();
-  let pending = Buffer.alloc(0);
-  source.on('data', (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    while (pending.length >= HeaderBytes) {
-      const size = pending.readUInt32BE(4);
-      if (pending.length < HeaderBytes + size) break;
-      output.write(pending.subarray(HeaderBytes, HeaderBytes + size));
-      pending = pending.subarray(HeaderBytes + size);
-    }
+  let pending: Buffer = Buffer.alloc(0);
+  const output = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= HeaderBytes) {
+        const size = pending.readUInt32BE(4);
+        if (pending.length < HeaderBytes + size) break;
+        this.push(pending.subarray(HeaderBytes, HeaderBytes + size));
+        pending = pending.subarray(HeaderBytes + size);
+      }
+      done();
+    },
   });
-  source.on('end', () => output.end());
-  source.on('error', (err) => output.destroy(err));
-  output.on('close', () => source.destroy());
+  pipeline(source, output, () => undefined);
   return output;
 }

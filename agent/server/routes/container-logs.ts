@@ -2,7 +2,7 @@
  * GET /containerLogs/{namespace}/{pod}/{container}, with the PodLogOptions query the kubelet
  * takes: follow, previous, timestamps, tailLines (or the legacy tail), sinceSeconds, limitBytes.
  */
-import { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { queryFlag, queryInt } from '../query.js';
 import type { KubeletApi } from '../kubelet-api.js';
@@ -45,6 +45,8 @@ export function registerLogRoutes(app: FastifyInstance, api: KubeletApi): void {
       ...(sinceSeconds !== undefined ? { sinceSeconds } : {}),
       signal: abort.signal,
     });
-    return reply.type('text/plain').send(limit !== undefined ? stream.pipe(limitBytes(limit)) : stream);
+    // pipeline, not pipe: an error of the log stream (the request was aborted) must end the
+    // reply, not escape as an unhandled 'error' event.
+    return reply.type('text/plain').send(limit !== undefined ? pipeline(stream, limitBytes(limit), () => undefined) : stream);
   });
 }

@@ -78,6 +78,18 @@ describe('ApiEventRecorder', () => {
     expect(api.callsOf('create')).toHaveLength(27);
   });
 
+  test('the spam filter remembers at most 4096 objects, the least recently used leaving first', async () => {
+    const { api, recorder } = setup();
+    for (let i = 0; i < 26; i++) recorder.event(pod, 'Normal', 'Pulled', `image ${i}`);
+    for (let i = 0; i < 4096; i++) recorder.event({ ...pod, uid: `other-${i}`, name: `other-${i}` }, 'Normal', 'Pulled', 'once');
+    await recorder.flush();
+    const before = api.callsOf('create').length;
+    // web's exhausted bucket was pushed out: it starts full again.
+    recorder.event(pod, 'Normal', 'Pulled', 'after the others');
+    await recorder.flush();
+    expect(api.callsOf('create').length).toBe(before + 1);
+  });
+
   test('an event the API server refuses is dropped, and the next ones still go', async () => {
     const { api, recorder } = setup();
     api.failures.push(new Error('connection refused'));

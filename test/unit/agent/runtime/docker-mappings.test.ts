@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { describe, expect, test } from 'vitest';
@@ -713,6 +713,23 @@ describe('log demultiplexing', () => {
     const output = collect(demuxLogStream(source));
     source.destroy(new Error('connection reset'));
     await expect(output).rejects.toThrow('connection reset');
+  });
+
+  test('a live stream read slowly holds the source back instead of buffering all of it', async () => {
+    let produced = 0;
+    const source = new Readable({
+      read() {
+        produced += 1;
+        this.push(produced <= 10_000 ? frame(1, `${'x'.repeat(1000)}\n`) : null);
+      },
+    });
+    const output = demuxLogStream(source);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(produced).toBeLessThan(200);
+    let read = 0;
+    for await (const chunk of output) read += (chunk as Buffer).length;
+    expect([produced, read]).toEqual([10_001, 10_000 * 1001]);
   });
 
   test('a live stream: closing the output closes the source', async () => {

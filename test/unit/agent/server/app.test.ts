@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import type { Pod } from '../../../../common/api/types.js';
 import { DockerletError, type ErrorCode } from '../../../../common/api/errors.js';
@@ -31,6 +31,8 @@ class FakeKubeletApi implements KubeletApi {
   checks: HealthCheck[] = [{ name: 'ping', ok: true }];
   logChunks: string[] = ['log line\n'];
   logFailure: Error | undefined;
+  /** Makes each log stream; by default, the chunks above. */
+  logStream: (() => Readable) | undefined;
   readonly logRequests: ContainerLogRequest[] = [];
   readonly summaryRequests: Array<{ onlyCpuAndMemory: boolean }> = [];
 
@@ -45,7 +47,7 @@ class FakeKubeletApi implements KubeletApi {
   async containerLogs(request: ContainerLogRequest): Promise<Readable> {
     this.logRequests.push(request);
     if (this.logFailure) throw this.logFailure;
-    return Readable.from(this.logChunks.map((chunk) => Buffer.from(chunk)));
+    return this.logStream?.() ?? Readable.from(this.logChunks.map((chunk) => Buffer.from(chunk)));
   }
 
   healthChecks(): HealthCheck[] {
@@ -189,6 +191,27 @@ describe('/containerLogs', () => {
     const response = await app.inject('/containerLogs/default/web/app?limitBytes=8');
     expect(response.statusCode).toBe(200);
     expect(response.body).toBe('hello wo');
+  });
+
+  test('with limitBytes, a log stream that fails ends the reply instead of crashing the agent', async () => {
+    const { api, app } = setup();
+    api.logStream = () => {
+      const failing = new PassThrough();
+      failing.write('partial ');
+      setImmediate(() => failing.destroy(new Error('aborted')));
+      return failing;
+    };
+    const crashes: unknown[] = [];
+    const onUncaught = (err: unknown): void => void crashes.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      // The reply is cut short, as any stream that fails mid-way: the client sees a broken response.
+      const outcome = await app.inject('/containerLogs/default/web/app?limitBytes=100&follow=true').catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(Error);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(crashes).toEqual([]);
   });
 
   test.each([
