@@ -146,32 +146,39 @@ export class DockerRuntime implements ContainerRuntime {
     const reference = /[:@][^/]+$/.test(image) ? image : `${image}:latest`;
     this.#log.debug({ image: reference, registry: auth?.serveraddress }, 'pulling image');
     const deadlineMs = this.#options.pullProgressDeadlineMs;
+    // One abort for both causes, armed before the request: the engine may send nothing at all,
+    // not even the answer's headers, while a registry does not answer.
+    const cancel = new AbortController();
+    const stalled = new Error(`the pull made no progress for ${formatDuration(deadlineMs)}; cancelled`);
+    let timer: NodeJS.Timeout | undefined;
+    const watch = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => cancel.abort(stalled), deadlineMs);
+      timer.unref();
+    };
+    const onAbort = (): void => cancel.abort(new Error('the pull was cancelled'));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const stream = (await this.#docker.pull(reference, { ...(auth ? { authconfig: auth } : {}), ...(signal ? { abortSignal: signal } : {}) })) as NodeJS.ReadableStream & { destroy(err?: Error): void };
+      watch();
+      const stream = (await this.#docker.pull(reference, { ...(auth ? { authconfig: auth } : {}), abortSignal: cancel.signal })) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {
-        let stalled: NodeJS.Timeout | undefined;
-        const watch = (): void => {
-          clearTimeout(stalled);
-          stalled = setTimeout(() => stream.destroy(new Error(`the pull made no progress for ${formatDuration(deadlineMs)}; cancelled`)), deadlineMs);
-          stalled.unref();
-        };
-        const cancel = (): void => stream.destroy(new Error('the pull was cancelled'));
-        signal?.addEventListener('abort', cancel, { once: true });
-        watch();
         this.#docker.modem.followProgress(
           stream,
           (err: Error | null, output: Array<{ error?: string }>) => {
-            clearTimeout(stalled);
-            signal?.removeEventListener('abort', cancel);
             const failed = output?.find((line) => line.error);
-            if (err || failed) reject(err ?? new Error(failed?.error));
+            if (cancel.signal.aborted) reject(cancel.signal.reason);
+            else if (err || failed) reject(err ?? new Error(failed?.error));
             else resolve();
           },
           watch,
         );
       });
     } catch (err) {
-      throw new DockerletError('DKL_ERR_RUNTIME', dockerMessage(err), { cause: err });
+      const cause = cancel.signal.aborted ? cancel.signal.reason : err;
+      throw new DockerletError('DKL_ERR_RUNTIME', dockerMessage(cause), { cause });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
     const info = await this.imageStatus(reference);
     if (!info) throw new DockerletError('DKL_ERR_RUNTIME', `image ${reference} is not present after a successful pull`);
