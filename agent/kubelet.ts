@@ -19,12 +19,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from '../common/api/errors.js';
 import { podSource } from '../common/api/pod-helpers.js';
-import type { Pod } from '../common/api/types.js';
+import type { DefaultedPod, Pod } from '../common/api/types.js';
 import type { PodSource } from '../common/api/well-known.js';
 import type { KubeApi } from '../common/kube-api/kube-client.js';
 import { Backoff } from '../common/util/backoff.js';
 import { systemClock, type Clock } from '../common/util/clock.js';
 import type { Ipv4Cidr } from '../common/util/ipv4.js';
+import { PodAdmission } from './admission/pod-admission.js';
+import { SysctlAllowlist } from './admission/sysctls.js';
 import { ClusterMode } from './cluster-mode.js';
 import { ConfigObjectStore, referencedConfigObjects } from './config/config-objects.js';
 import { PodConfig, type PodUpdate } from './config/pod-config.js';
@@ -80,6 +82,10 @@ export interface KubeletOptions extends ManifestSourceOptions {
   clusterDomain: string;
   resolvConf: string;
   crashLoopBackOffMaxMs: number;
+  /** Pods this node admits (and its capacity in pods). */
+  maxPods: number;
+  /** Unsafe sysctls pods may set besides the safe ones: names, or prefixes ending in *. */
+  allowedUnsafeSysctls: readonly string[];
   /** hostPath volumes must lie under one of these; empty allows every path (as the kubelet). */
   allowedHostPathPrefixes: readonly string[];
   /** How often emptyDir usage is checked against sizeLimit (the kubelet's evictionMonitoringPeriod). */
@@ -135,6 +141,7 @@ export class Kubelet {
   readonly #metrics: KubeletMetrics;
   readonly #volumes: VolumeManager;
   readonly #eviction: EvictionManager;
+  readonly #admission: PodAdmission;
   readonly #prober: ProberManager;
   readonly #workers: PodWorkers;
   readonly #sources: PodSourceRunner[];
@@ -187,6 +194,7 @@ export class Kubelet {
       periodMs: o.evictionMonitoringPeriodMs,
       logger: log,
     }));
+    const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), recorder }));
     const hooks = new HandlerRunner({ runtime, recorder });
     const prober = (this.#prober = new ProberManager({
       runtime,
@@ -232,6 +240,7 @@ export class Kubelet {
       terminationMessages: new TerminationMessages(runtime),
       health: prober.containerHealth,
       eviction: (uid) => eviction.eviction(uid),
+      rejection: (uid) => admission.rejection(uid),
       hostIPs: node.hostIPs,
       clock,
       logger: log,
@@ -252,6 +261,7 @@ export class Kubelet {
           if (pod) cluster?.terminated(pod);
           prober.removePod(uid);
           eviction.forget(uid);
+          admission.forget(uid);
         },
       },
       resyncIntervalMs: o.syncFrequencyMs,
@@ -383,6 +393,7 @@ export class Kubelet {
       hostIPs: deps.node.hostIPs,
       kubeletPort: this.options.port,
       rootDir: this.options.rootDir,
+      maxPods: this.options.maxPods,
       runtimeVersion: async () => (await this.#runtime.version()).version,
       podConfig: this.podConfig,
       statuses: this.statuses,
@@ -419,8 +430,22 @@ export class Kubelet {
       // whose containers are gone already (it completed) is done with at once.
       else if (deletion && workers.state(pod.metadata.uid) === 'terminated') this.cluster?.terminated(pod);
       else if (deletion) workers.update({ type: 'kill', uid: pod.metadata.uid, pod, ...gracePeriod(pod.metadata.deletionGracePeriodSeconds) });
-      else workers.update({ type: update.op === 'ADD' ? 'create' : 'sync', pod });
+      else {
+        // A pod new to the node is admitted first; a rejected one still gets a worker, whose
+        // first sync reports it Failed and starts nothing.
+        if (update.op === 'ADD' && !workers.has(pod.metadata.uid)) this.#admission.admit(pod, this.#activePods());
+        workers.update({ type: update.op === 'ADD' ? 'create' : 'sync', pod });
+      }
     }
+  }
+
+  /** The pods that hold a place on the node: with a worker syncing them, admitted, and not done. */
+  #activePods(): DefaultedPod[] {
+    return this.podConfig.pods().filter((pod) => {
+      const uid = pod.metadata.uid;
+      const phase = this.statuses.get(uid)?.phase;
+      return this.#workers.state(uid) === 'syncing' && !this.#admission.rejection(uid) && phase !== 'Succeeded' && phase !== 'Failed';
+    });
   }
 
   #syncIfWanted(uid: string): void {

@@ -10,6 +10,7 @@ import { generatePodStatus, type ContainerHealth } from './status/generate-pod-s
 import type { ReasonCache } from './status/reason-cache.js';
 import type { StatusManager } from './status/status-manager.js';
 import type { TerminationMessages } from './status/termination-messages.js';
+import type { PodRejection } from './admission/pod-admission.js';
 import type { PodEviction } from './eviction/eviction-manager.js';
 import type { Clock } from '../common/util/clock.js';
 import type { PodSyncHandlers, TerminationRequest } from './podworkers/pod-workers.js';
@@ -25,6 +26,8 @@ export interface PodLifecycleOptions {
   hostIPs: readonly string[];
   /** Whether the node evicted the pod, and why. */
   eviction(uid: string): PodEviction | undefined;
+  /** Whether the node refused to admit the pod, and why. */
+  rejection(uid: string): PodRejection | undefined;
   clock: Clock;
   logger: Logger;
 }
@@ -78,6 +81,7 @@ export class PodLifecycle implements PodSyncHandlers {
       hostIPs: this.#o.hostIPs,
       now: this.#o.clock.now(),
       eviction: this.#o.eviction(ref.uid),
+      rejection: this.#o.rejection(ref.uid),
     });
     this.#o.statuses.set(pod, status);
     return { runtime, status };

@@ -36,6 +36,7 @@ const kubeletConfiguration = z.strictObject({
   clusterDNS: z.array(z.string()).optional(),
   /** dockerlet's own: hostPath volumes must lie under one of these prefixes (default: anywhere). */
   allowedHostPathPrefixes: z.array(z.string()).optional(),
+  allowedUnsafeSysctls: z.array(z.string()).optional(),
   clusterDomain: z.string().optional(),
   resolvConf: z.string().optional(),
   podCIDR: z.string().optional(),

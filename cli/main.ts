@@ -40,7 +40,8 @@ function addAgentFlags(command: Command): Command {
     .option('--node-labels <pairs>', "labels the node registers with, 'key=value,key2=value2' (cluster mode)")
     .option('--register-with-taints <taints>', "taints the node registers with, 'key=value:Effect,...' (cluster mode)")
     .option('--node-status-update-frequency <duration>', `how often the node status is computed (default: ${Defaults.nodeStatusUpdateFrequency})`)
-    .option('--max-pods <n>', `pods this node can run, as its capacity says (default: ${Defaults.maxPods})`);
+    .option('--max-pods <n>', `pods this node admits and runs, as its capacity says (default: ${Defaults.maxPods})`)
+    .option('--allowed-unsafe-sysctls <patterns>', "unsafe sysctls pods may set, names or prefixes ending in *, comma-separated (default: the safe ones only)");
 }
 
 function addProxyFlags(command: Command): Command {

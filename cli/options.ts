@@ -4,7 +4,8 @@
  */
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
-import { DockerletError } from '../common/api/errors.js';
+import { DockerletError, errorMessage } from '../common/api/errors.js';
+import { SysctlAllowlist } from '../agent/admission/sysctls.js';
 import { parseQuantity } from '../common/api/quantity.js';
 import type { Taint } from '../common/api/types.js';
 import { dnsSubdomain, isLabelValue, isQualifiedName } from '../agent/config/validation/names.js';
@@ -31,6 +32,7 @@ export interface AgentFlags {
   nodeIp?: string;
   clusterDns?: string;
   allowedHostPathPrefixes?: string;
+  allowedUnsafeSysctls?: string;
   clusterDomain?: string;
   resolvConf?: string;
   podInfraContainerImage?: string;
@@ -206,6 +208,17 @@ function taints(value: string): Taint[] {
     });
 }
 
+/** allowedUnsafeSysctls: names or prefixes ending in *, each namespaced (comma-separated on the command line). */
+function sysctlPatterns({ value, invalid }: Setting<string | readonly string[] | undefined>): string[] {
+  const patterns = (typeof value === 'string' ? value.split(',') : (value ?? [])).map((item) => item.trim()).filter(Boolean);
+  try {
+    new SysctlAllowlist(patterns);
+  } catch (err) {
+    throw invalid(errorMessage(err), patterns);
+  }
+  return patterns;
+}
+
 function positiveInt({ value, invalid }: Setting<string | number>): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw invalid('must be a whole number of at least 1');
@@ -227,7 +240,6 @@ function clusterOptions(flags: AgentFlags, file: KubeletConfiguration | undefine
     // The kubelet reports at least as often as it computes.
     nodeStatusReportFrequencyMs: Math.max(updateMs, duration(undefined, undefined, 'nodeStatusReportFrequency', Defaults.nodeStatusReportFrequency)),
     nodeLeaseDurationSeconds: positiveInt(lease),
-    maxPods: positiveInt(setting<string | number>({ flag: '--max-pods', flagValue: flags.maxPods, field: 'maxPods', fileValue: file?.maxPods, configPath }, Defaults.maxPods)),
   };
 }
 
@@ -298,6 +310,13 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     podNetworkName: network,
     podBridgeName: network === Defaults.podNetwork ? 'dockerlet0' : network.slice(0, 15),
     nodeIPs: ipList(setting<string | undefined>({ flag: '--node-ip', flagValue: flags.nodeIp }, undefined)),
+    maxPods: positiveInt(setting<string | number>({ flag: '--max-pods', flagValue: flags.maxPods, field: 'maxPods', fileValue: file?.maxPods, configPath }, Defaults.maxPods)),
+    allowedUnsafeSysctls: sysctlPatterns(
+      setting<string | readonly string[] | undefined>(
+        { flag: '--allowed-unsafe-sysctls', flagValue: flags.allowedUnsafeSysctls, field: 'allowedUnsafeSysctls', fileValue: file?.allowedUnsafeSysctls, configPath },
+        undefined,
+      ),
+    ),
     allowedHostPathPrefixes: absolutePaths(
       setting<string | readonly string[] | undefined>(
         { flag: '--allowed-host-path-prefixes', flagValue: flags.allowedHostPathPrefixes, field: 'allowedHostPathPrefixes', fileValue: file?.allowedHostPathPrefixes, configPath },

@@ -56,6 +56,7 @@ export function sandboxConfig(pod: DefaultedPod, attempt: number, rootDir: RootD
     pod: podRef(pod),
     attempt,
     seccomp: seccompProfile(rootDir, pod.spec.securityContext?.seccompProfile),
+    sysctls: Object.fromEntries((pod.spec.securityContext?.sysctls ?? []).map(({ name, value }) => [name, value])),
     hostname: podHostname(pod),
     hostNetwork: pod.spec.hostNetwork === true,
     hostIPC: pod.spec.hostIPC === true,

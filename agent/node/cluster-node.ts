@@ -22,7 +22,6 @@ export interface ClusterOptions {
   nodeStatusUpdateFrequencyMs: number;
   nodeStatusReportFrequencyMs: number;
   nodeLeaseDurationSeconds: number;
-  maxPods: number;
 }
 
 export interface ClusterNodeOptions {
@@ -32,6 +31,8 @@ export interface ClusterNodeOptions {
   hostIPs: readonly string[];
   kubeletPort: number;
   rootDir: string;
+  /** The node's capacity in pods. */
+  maxPods: number;
   /** The container runtime's version; rejects when it does not answer. */
   runtimeVersion(): Promise<string>;
   /** Where the node's own events go (Starting, NodeReady...). */
@@ -46,7 +47,7 @@ export class ClusterNode {
 
   constructor(options: ClusterNodeOptions) {
     const { client, cluster, logger } = options;
-    const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: cluster.maxPods, runtimeVersion: options.runtimeVersion });
+    const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: options.maxPods, runtimeVersion: options.runtimeVersion });
     this.status = new NodeStatusManager({
       client,
       settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort, arch: goArch },

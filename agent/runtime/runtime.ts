@@ -111,6 +111,8 @@ export interface SandboxConfig {
   attempt: number;
   /** The pod-level profile. */
   seccomp: SeccompProfile;
+  /** The pod's sysctls (admitted by the node's allowlist), set in its namespaces. */
+  sysctls: Record<string, string>;
   hostname: string;
   hostNetwork: boolean;
   hostIPC: boolean;

@@ -26,6 +26,8 @@ export interface PodStatusInput {
   now: number;
   /** Set when the node evicted the pod: it is Failed for good, with this reason and message. */
   eviction?: { reason: string; message: string } | undefined;
+  /** Set when the node refused to admit the pod: Failed for good, with this reason and message. */
+  rejection?: { reason: string; message: string } | undefined;
 }
 
 const ContainerStatusUnknown = 'ContainerStatusUnknown';
@@ -37,6 +39,8 @@ const KubeletConditions = new Set(['PodScheduled', 'Ready', 'Initialized', 'Cont
 
 export function generatePodStatus(input: PodStatusInput): PodStatus {
   const { pod, runtime, previous, now } = input;
+  // A rejected pod never ran: its status is what rejectPod sets, and no more.
+  if (input.rejection) return { phase: 'Failed', reason: input.rejection.reason, message: input.rejection.message, qosClass: qosClass(pod) };
   const initContainers = pod.spec.initContainers ?? [];
   const sandbox = runtime.sandboxes[0];
   const sandboxReady = sandbox?.state === 'ready' && (sandbox.hostNetwork || sandbox.ip !== undefined);

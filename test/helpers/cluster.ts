@@ -24,7 +24,6 @@ export async function clusterOptions(plane: ControlPlane, nodeName: string, over
     nodeStatusUpdateFrequencyMs: 1_000,
     nodeStatusReportFrequencyMs: 300_000,
     nodeLeaseDurationSeconds: 40,
-    maxPods: 110,
     ...overrides,
   };
 }

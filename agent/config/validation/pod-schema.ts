@@ -273,6 +273,16 @@ const podSecurityContext = z.looseObject({
   fsGroup: nonNegativeInt.optional(),
   supplementalGroups: z.array(nonNegativeInt).optional(),
   seccompProfile: seccompProfile.optional(),
+  sysctls: z
+    .array(z.looseObject({ name: z.string().max(253).regex(/^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/, 'must be a sysctl name such as net.ipv4.ip_local_port_range'), value: z.string() }))
+    .superRefine((sysctls, ctx) => {
+      const seen = new Set<string>();
+      for (const [index, { name }] of sysctls.entries()) {
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `Duplicate value: "${name}"` });
+        seen.add(name);
+      }
+    })
+    .optional(),
 });
 
 const IPv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;

@@ -83,6 +83,7 @@ export function sandboxCreateOptions(settings: DockerHostSettings, config: Sandb
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
       SecurityOpt: [...seccomp],
+      ...(Object.keys(config.sysctls).length > 0 ? { Sysctls: config.sysctls } : {}),
     },
   };
 }

@@ -59,6 +59,8 @@ describe('resolveAgentOptions: defaults', () => {
       clusterDomain: 'cluster.local',
       resolvConf: '/etc/resolv.conf',
       crashLoopBackOffMaxMs: 300_000,
+      maxPods: 110,
+      allowedUnsafeSysctls: [],
       allowedHostPathPrefixes: [],
       evictionMonitoringPeriodMs: 10_000,
       containerLogMaxSize: '10485760',

@@ -209,6 +209,7 @@ describe('sandboxConfig', () => {
       pod: { uid: 'uid-1', name: 'web', namespace: 'default' },
       attempt: 2,
       seccomp: { type: 'Unconfined' },
+      sysctls: {},
       hostname: 'front',
       hostNetwork: false,
       hostIPC: true,

@@ -33,7 +33,7 @@ function nanoTime(ms: number): string {
 }
 
 function sandboxConfigOf(extra: Partial<SandboxConfig> = {}): SandboxConfig {
-  return { pod: Web, attempt: 0, seccomp: { type: 'Unconfined' }, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
+  return { pod: Web, attempt: 0, seccomp: { type: 'Unconfined' }, sysctls: {}, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
 }
 
 function containerConfigOf(extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): ContainerConfig {

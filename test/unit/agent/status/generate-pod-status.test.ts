@@ -449,6 +449,14 @@ describe('generatePodStatus: pod fields', () => {
   });
 });
 
+describe('generatePodStatus: admission rejected the pod', () => {
+  test("Failed with the rejection's reason and message, and nothing else but its QoS class: it never ran", () => {
+    const p = pod();
+    const rejection = { reason: 'OutOfpods', message: "Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: 110, capacity: 110" };
+    expect(statusOf(p, runtimeStatus(p, []), { rejection })).toEqual({ phase: 'Failed', reason: rejection.reason, message: rejection.message, qosClass: 'BestEffort' });
+  });
+});
+
 describe('generatePodStatus: eviction', () => {
   const eviction = { reason: 'Evicted', message: 'Usage of EmptyDir volume "data" exceeds the limit "1Mi". ' };
   const disruption = (lastTransitionTime: string) => ({
