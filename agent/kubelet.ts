@@ -242,6 +242,7 @@ export class Kubelet {
       eviction: (uid) => eviction.eviction(uid),
       rejection: (uid) => admission.rejection(uid),
       hostIPs: node.hostIPs,
+      recorder,
       clock,
       logger: log,
     });

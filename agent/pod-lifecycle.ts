@@ -1,11 +1,15 @@
 /**
  * What a pod worker does at each step (kubelet.go SyncPod, SyncTerminatingPod,
  * SyncTerminatedPod): read the pod from the runtime, publish its status, act, and publish
- * again when acting changed something.
+ * again when acting changed something. A pod with an activeDeadlineSeconds is synced again when
+ * its deadline comes; the status that finds it past is Failed (DeadlineExceeded, with the
+ * kubelet's event), and the sync that follows kills its containers.
  */
 import type { Logger } from 'pino';
 import type { DefaultedPod, PodStatus } from '../common/api/types.js';
 import { podRef, type ContainerRuntime, type PodRef, type RuntimePodStatus } from './runtime/runtime.js';
+import type { EventRecorder } from './events/recorder.js';
+import { activeDeadlineRemainingMs, DeadlineExceeded } from './status/active-deadline.js';
 import { generatePodStatus, type ContainerHealth } from './status/generate-pod-status.js';
 import type { ReasonCache } from './status/reason-cache.js';
 import type { StatusManager } from './status/status-manager.js';
@@ -28,6 +32,7 @@ export interface PodLifecycleOptions {
   eviction(uid: string): PodEviction | undefined;
   /** Whether the node refused to admit the pod, and why. */
   rejection(uid: string): PodRejection | undefined;
+  recorder: EventRecorder;
   clock: Clock;
   logger: Logger;
 }
@@ -45,8 +50,11 @@ export class PodLifecycle implements PodSyncHandlers {
     const ref = podRef(pod);
     const before = await this.#observe(pod, ref);
     const result = await this.#o.syncer.syncPod(pod, before.runtime, before.status, signal);
-    if (result.changed) await this.#observe(pod, ref);
-    return result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {};
+    const after = result.changed ? (await this.#observe(pod, ref)).status : before.status;
+    // A pod with an activeDeadlineSeconds is synced again when the deadline comes (ShouldSync).
+    const deadline = after.phase === 'Failed' || after.phase === 'Succeeded' ? undefined : activeDeadlineRemainingMs(pod, after.startTime, this.#o.clock.now());
+    const retries = [result.retryAfterMs, deadline === undefined ? undefined : Math.max(deadline, 0)].filter((ms): ms is number => ms !== undefined);
+    return retries.length > 0 ? { retryAfterMs: Math.min(...retries) } : {};
   }
 
   async syncTerminatingPod(request: TerminationRequest): Promise<void> {
@@ -71,10 +79,11 @@ export class PodLifecycle implements PodSyncHandlers {
   /** Reads the pod from the runtime and publishes the status that follows from it. */
   async #observe(pod: DefaultedPod, ref: PodRef): Promise<{ runtime: RuntimePodStatus; status: PodStatus }> {
     const runtime = await this.#o.runtime.getPodStatus(ref);
+    const previous = this.#o.statuses.get(ref.uid);
     const status = generatePodStatus({
       pod,
       runtime,
-      previous: this.#o.statuses.get(ref.uid),
+      previous,
       reason: (name) => this.#o.reasons.get(ref.uid, name),
       terminationMessages: await this.#o.terminationMessages.collect(pod, runtime),
       health: this.#o.health,
@@ -83,6 +92,9 @@ export class PodLifecycle implements PodSyncHandlers {
       eviction: this.#o.eviction(ref.uid),
       rejection: this.#o.rejection(ref.uid),
     });
+    if (status.reason === DeadlineExceeded.reason && previous?.reason !== DeadlineExceeded.reason) {
+      this.#o.recorder.event({ kind: 'Pod', ...ref }, 'Normal', DeadlineExceeded.reason, DeadlineExceeded.message);
+    }
     this.#o.statuses.set(pod, status);
     return { runtime, status };
   }

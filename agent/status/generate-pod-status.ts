@@ -9,6 +9,7 @@ import { isSidecar } from '../../common/api/pod-helpers.js';
 import { parseQuantity } from '../../common/api/quantity.js';
 import type { RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
 import { rfc3339 } from '../../common/util/clock.js';
+import { activeDeadlineRemainingMs, DeadlineExceeded } from './active-deadline.js';
 import type { ContainerWaitingReason } from './reason-cache.js';
 
 /** Whether a running container has passed its startup probe and is ready (prober results). */
@@ -55,26 +56,31 @@ export function generatePodStatus(input: PodStatusInput): PodStatus {
 
   let phase = podPhase(pod, initContainerStatuses, containerStatuses);
   if (previous?.phase === 'Succeeded' || previous?.phase === 'Failed') phase = previous.phase;
-  if (input.eviction) phase = 'Failed';
+  const startTime = previous?.startTime ?? rfc3339(Math.min(now, ...runtime.sandboxes.map((s) => s.createdAt), ...runtime.containers.map((c) => c.createdAt)));
+  // A pod that ended before its deadline keeps how it ended.
+  const pastDeadline = phase !== 'Succeeded' && phase !== 'Failed' && (activeDeadlineRemainingMs(pod, startTime, now) ?? 1) <= 0;
+  const ended = input.eviction ?? (pastDeadline ? DeadlineExceeded : undefined);
+  if (ended) phase = 'Failed';
 
   const podIP = sandboxReady ? (sandbox.hostNetwork ? input.hostIPs[0] : sandbox.ip) : undefined;
-  const firstSeen = Math.min(now, ...runtime.sandboxes.map((s) => s.createdAt), ...runtime.containers.map((c) => c.createdAt));
   const status: PodStatus = {
     phase,
     conditions: conditions(pod, phase, sandboxReady, initContainerStatuses, containerStatuses, previous, now),
     hostIP: input.hostIPs[0] ?? '',
     hostIPs: input.hostIPs.map((ip) => ({ ip })),
     ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
-    startTime: previous?.startTime ?? rfc3339(firstSeen),
+    startTime,
     ...(initContainerStatuses.length > 0 ? { initContainerStatuses } : {}),
     containerStatuses,
     qosClass: qosClass(pod),
   };
   if (previous?.phase === phase && previous.reason) status.reason = previous.reason;
   if (previous?.phase === phase && previous.message) status.message = previous.message;
+  if (ended) {
+    status.reason = ended.reason;
+    status.message = ended.message;
+  }
   if (input.eviction) {
-    status.reason = input.eviction.reason;
-    status.message = input.eviction.message;
     // The kubelet says why it took the pod down (PodDisruptionConditions).
     const before = previous?.conditions?.find((c) => c.type === 'DisruptionTarget');
     status.conditions = [

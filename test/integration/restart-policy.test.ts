@@ -11,6 +11,19 @@ async function restartCount(agent: AgentHarness, name: string): Promise<number> 
   return containerStatus(agent.pod(name)!, 'main')?.restartCount ?? 0;
 }
 
+describe('activeDeadlineSeconds', () => {
+  test('a pod that outlives its deadline is Failed with DeadlineExceeded and its containers are killed', async () => {
+    const agent = await startAgent({ manifests: { 'deadline.yaml': busyboxPod('deadline', 'exec sleep 3600', { spec: '  activeDeadlineSeconds: 2\n' }) } });
+    await agent.waitForPod('deadline', 'Running', (p) => p.status?.phase === 'Running');
+    const failed = await agent.waitForPod('deadline', 'Failed', (p) => p.status?.phase === 'Failed', { timeoutMs: 20_000 });
+    expect([failed.status?.reason, failed.status?.message]).toEqual(['DeadlineExceeded', 'Pod was active on the node longer than the specified deadline']);
+    expect(agent.log.events('DeadlineExceeded')).toHaveLength(1);
+    await waitFor('the container killed', async () => (await agent.containers('main')).every((c) => c.State === 'exited'));
+    const ended = await agent.waitForPod('deadline', 'its container terminated', (p) => containerStatus(p, 'main')?.state?.terminated !== undefined);
+    expect(ended.status?.phase).toBe('Failed');
+  });
+});
+
 describe('failed creates and starts', () => {
   test('a container Docker refuses to create waits out the crash backoff before the next attempt', async () => {
     const security = '      securityContext:\n        capabilities: {add: [NOT_A_CAPABILITY]}\n';

@@ -4,6 +4,8 @@ import type { RuntimeContainerStatus, RuntimePodStatus } from '../../../../agent
 import { generatePodStatus, podPhase, qosClass, withContainerReadiness, type PodStatusInput } from '../../../../agent/status/generate-pod-status.js';
 import type { ContainerWaitingReason } from '../../../../agent/status/reason-cache.js';
 import { ctr, exited, instance, pod, runtimeStatus, sandbox } from '../../fixtures.js';
+import { activeDeadlineRemainingMs } from '../../../../agent/status/active-deadline.js';
+import { rfc3339 } from '../../../../common/util/clock.js';
 
 // ---- podPhase, on container statuses written by hand ---------------------------------------
 
@@ -446,6 +448,36 @@ describe('generatePodStatus: pod fields', () => {
   test('startTime is kept from the previous status', () => {
     const p = pod();
     expect(statusOf(p, runtimeStatus(p, []), { previous: { startTime: '2024-01-01T00:00:00Z' } }).startTime).toBe('2024-01-01T00:00:00Z');
+  });
+});
+
+describe('generatePodStatus: activeDeadlineSeconds', () => {
+  const started = (seconds: number): PodStatus => ({ phase: 'Running', startTime: rfc3339(NOW - seconds * 1000) });
+
+  test('a pod past its deadline, counted from its startTime, is Failed with DeadlineExceeded', () => {
+    const p = pod({ activeDeadlineSeconds: 30 });
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { previous: started(30) });
+    expect([status.phase, status.reason, status.message]).toEqual(['Failed', 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline']);
+  });
+
+  test('before its deadline it runs on', () => {
+    const p = pod({ activeDeadlineSeconds: 30 });
+    expect(statusOf(p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]), { previous: started(29) }).phase).toBe('Running');
+  });
+
+  test('a pod that succeeded before its deadline stays Succeeded', () => {
+    const p = pod({ activeDeadlineSeconds: 30, restartPolicy: 'Never' });
+    const status = statusOf(p, runtimeStatus(p, [sandbox(p)], [exited(p, 'main', 0)]), { previous: { phase: 'Succeeded', startTime: rfc3339(NOW - 60_000) } });
+    expect([status.phase, status.reason]).toEqual(['Succeeded', undefined]);
+  });
+});
+
+describe('activeDeadlineRemainingMs', () => {
+  test('what is left of the deadline from the start time; nothing without a deadline or a start', () => {
+    const p = pod({ activeDeadlineSeconds: 10 });
+    expect(activeDeadlineRemainingMs(p, rfc3339(NOW - 4_000), NOW)).toBe(6_000);
+    expect(activeDeadlineRemainingMs(pod(), rfc3339(NOW), NOW)).toBeUndefined();
+    expect(activeDeadlineRemainingMs(p, undefined, NOW)).toBeUndefined();
   });
 });
 
