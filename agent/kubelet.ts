@@ -23,7 +23,7 @@ import type { DefaultedPod, Pod } from '../common/api/types.js';
 import type { PodSource } from '../common/api/well-known.js';
 import type { KubeApi } from '../common/kube-api/kube-client.js';
 import { Backoff } from '../common/util/backoff.js';
-import { systemClock, type Clock } from '../common/util/clock.js';
+import { monotonicClock, systemClock, type Clock } from '../common/util/clock.js';
 import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import { PodAdmission } from './admission/pod-admission.js';
 import { SysctlAllowlist } from './admission/sysctls.js';
@@ -176,8 +176,8 @@ export class Kubelet {
       logger: log,
     }));
     this.#pleg = new GenericPleg({ runtime, relistPeriodMs: o.plegRelistPeriodMs, fallbackRelistPeriodMs: PlegFallbackRelistMs, clock, logger: log });
-    this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: o.crashLoopBackOffMaxMs, clock });
-    this.#imageBackoff = new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock });
+    this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: o.crashLoopBackOffMaxMs, clock, monotonic: monotonicClock });
+    this.#imageBackoff = new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock, monotonic: monotonicClock });
     this.#metrics = new KubeletMetrics(() => this.#pleg.runningPods());
     this.cluster = o.cluster ? this.#clusterMode(o.cluster, deps, recorder) : undefined;
     const cluster = this.cluster;

@@ -25,7 +25,7 @@ function registryRuntime(accepted: string): { runtime: ContainerRuntime; pulls: 
 function manager(runtime: ContainerRuntime) {
   const clock = { now: () => 0 };
   const log = memoryLogger();
-  const images = new ImageManager({ runtime, backoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, clock }), recorder: new LogEventRecorder(log.logger), clock });
+  const images = new ImageManager({ runtime, backoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, clock, monotonic: clock }), recorder: new LogEventRecorder(log.logger), clock });
   return { images, log };
 }
 

@@ -147,7 +147,7 @@ async function setUpSyncer(objects: { configMaps?: ConfigMap[] } = {}): Promise<
   const rootDir = new RootDir(dir);
   const now = { value: 1_000_000 };
   const clock = { now: () => now.value };
-  const backoff = new Backoff({ initialMs: 10_000, maxMs: 300_000, clock });
+  const backoff = new Backoff({ initialMs: 10_000, maxMs: 300_000, clock, monotonic: clock });
   const hooks = new HandlerRunner({ runtime, recorder });
   const lookup: ConfigObjectLookup = {
     configMap: (namespace, name) => objects.configMaps?.find((c) => c.metadata?.namespace === namespace && c.metadata?.name === name),
@@ -155,7 +155,7 @@ async function setUpSyncer(objects: { configMaps?: ConfigMap[] } = {}): Promise<
   };
   const syncer = new PodSyncer({
     runtime,
-    images: new ImageManager({ runtime, backoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, clock }), recorder, clock }),
+    images: new ImageManager({ runtime, backoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, clock, monotonic: clock }), recorder, clock }),
     rootDir,
     reasons,
     recorder,

@@ -8,7 +8,7 @@ let backoff: Backoff;
 
 beforeEach(() => {
   now = 1_000_000;
-  backoff = new Backoff({ initialMs: 10 * S, maxMs: 300 * S, clock });
+  backoff = new Backoff({ initialMs: 10 * S, maxMs: 300 * S, clock, monotonic: clock });
 });
 
 /** A crash at `now`, handled as the kubelet's doBackOff does: held back while in backoff, else recorded. */
@@ -80,7 +80,7 @@ describe('Backoff (client-go flowcontrol semantics)', () => {
   });
 
   test('a maximum below the initial delay lowers the initial delay too', () => {
-    const short = new Backoff({ initialMs: 10 * S, maxMs: 2 * S, clock });
+    const short = new Backoff({ initialMs: 10 * S, maxMs: 2 * S, clock, monotonic: clock });
     short.next('k', now);
     expect(short.get('k')).toBe(2 * S);
     short.next('k', now);
@@ -140,5 +140,56 @@ describe('Backoff (client-go flowcontrol semantics)', () => {
     now += 1 * S;
     finishedAt = now;
     expect(backoff.remaining('k', finishedAt)).toBe(20 * S);
+  });
+});
+
+describe('Backoff across steps of the wall clock', () => {
+  let wall: number;
+  let ticks: number;
+  let stepped: Backoff;
+  const advance = (ms: number): void => {
+    wall += ms;
+    ticks += ms;
+  };
+
+  beforeEach(() => {
+    wall = 1_700_000_000_000;
+    ticks = 5_000;
+    stepped = new Backoff({ initialMs: 10 * S, maxMs: 300 * S, clock: { now: () => wall }, monotonic: { now: () => ticks } });
+  });
+
+  test('a step back after a crash does not lengthen the wait', () => {
+    stepped.next('k', wall);
+    advance(1 * S);
+    const finishedAt = wall;
+    expect(stepped.remaining('k', finishedAt)).toBe(10 * S);
+    wall -= 3600 * S;
+    advance(4 * S);
+    expect(stepped.remaining('k', finishedAt)).toBe(6 * S);
+    advance(6 * S);
+    expect(stepped.remaining('k', finishedAt)).toBe(0);
+  });
+
+  test('a step forward after a crash does not cut the wait short', () => {
+    stepped.next('k', wall);
+    advance(1 * S);
+    const finishedAt = wall;
+    expect(stepped.remaining('k', finishedAt)).toBe(10 * S);
+    wall += 3600 * S;
+    expect(stepped.remaining('k', finishedAt)).toBe(10 * S);
+  });
+
+  test('a failure time in the future (the clock stepped back before it was seen) counts as now', () => {
+    stepped.next('k', wall);
+    advance(1 * S);
+    const finishedAt = wall + 3600 * S;
+    expect(stepped.remaining('k', finishedAt)).toBe(10 * S);
+  });
+
+  test('image pulls count from the last recorded failure on the monotonic clock', () => {
+    stepped.next('img', wall);
+    wall -= 3600 * S;
+    advance(3 * S);
+    expect(stepped.remainingSinceUpdate('img')).toBe(7 * S);
   });
 });
