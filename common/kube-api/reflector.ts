@@ -2,13 +2,15 @@
  * client-go's Reflector, for one collection: LIST, then WATCH from the list's resourceVersion,
  * keeping the objects by namespace/name and handing the whole set to `onSync` after the list and
  * after every event. A watch the server ends (its timeoutSeconds ran out) resumes from the last
- * resourceVersion seen; 410 Gone lists again; any other failure retries the list with a backoff
- * from 800 ms to 30 s. Nothing is handed over while the API server is away, so an outage never
- * looks like an empty collection.
+ * resourceVersion seen. Anything else lists again after a backoff, as client-go's does: 410 Gone,
+ * a failed call, or a watch that ended within a second with no event (a server that closes every
+ * watch at once would otherwise be asked again in a tight loop). The backoff doubles from 800 ms
+ * to 30 s and starts over after 2 minutes without one. Nothing is handed over while the API
+ * server is away, so an outage never looks like an empty collection.
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../api/errors.js';
-import { delay } from '../util/clock.js';
+import { delay, monotonicClock } from '../util/clock.js';
 import { isApiGone, type KubeApi, type WatchEvent } from './kube-client.js';
 
 export interface ListedObject {
@@ -33,6 +35,9 @@ export interface ReflectorOptions<T> {
 
 const BackoffInitialMs = 800;
 const BackoffMaxMs = 30_000;
+const BackoffResetMs = 120_000;
+/** A watch that ends sooner than this with no event at all is a failure, not a timeout. */
+const ShortWatchMs = 1000;
 /** A watch's timeoutSeconds is drawn from [min, 2 x min), as client-go's reflector does. */
 const MinWatchTimeoutSeconds = 300;
 
@@ -67,25 +72,24 @@ export class Reflector<T extends ListedObject> {
 
   async #run(signal: AbortSignal): Promise<void> {
     const { logger, path } = this.#options;
-    let backoffMs = BackoffInitialMs;
+    let backoffMs = 0;
+    let lastBackoffAt = -Infinity;
     while (!signal.aborted) {
       try {
         let resourceVersion = await this.#list(signal);
-        backoffMs = BackoffInitialMs;
-        // Watch on from the last version seen until the version is gone (list again) or a call fails.
+        // Watch on from the last version seen until the version is gone or a watch fails.
         for (;;) {
           resourceVersion = await this.#watch(resourceVersion, signal);
           if (signal.aborted) return;
         }
       } catch (err) {
         if (signal.aborted) return;
-        if (isApiGone(err)) {
-          logger.info({ path }, 'watch version too old: listing again');
-          continue;
-        }
-        logger.warn({ path, err: errorMessage(err), retryInMs: backoffMs }, 'list/watch failed, will retry');
+        const startedAt = monotonicClock.now();
+        backoffMs = startedAt - lastBackoffAt > BackoffResetMs ? BackoffInitialMs : Math.min(backoffMs * 2, BackoffMaxMs);
+        lastBackoffAt = startedAt;
+        if (isApiGone(err)) logger.info({ path, listInMs: backoffMs }, 'watch version too old: will list again');
+        else logger.warn({ path, err: errorMessage(err), retryInMs: backoffMs }, 'list/watch failed, will retry');
         await delay(backoffMs, signal);
-        backoffMs = Math.min(backoffMs * 2, BackoffMaxMs);
       }
     }
   }
@@ -99,14 +103,20 @@ export class Reflector<T extends ListedObject> {
     return list.metadata?.resourceVersion ?? '';
   }
 
-  /** One watch request; resolves with the last resourceVersion seen when the server ends it. */
+  /**
+   * One watch request; resolves with the last resourceVersion seen when the server ends it,
+   * rejects when it fails or was very short.
+   */
   async #watch(from: string, signal: AbortSignal): Promise<string> {
     let resourceVersion = from;
+    let events = 0;
+    const startedAt = monotonicClock.now();
     const timeoutSeconds = Math.floor(MinWatchTimeoutSeconds * (1 + Math.random()));
     await this.#options.client.watch<T>(
       this.#options.path,
       { ...this.#options.query, resourceVersion, timeoutSeconds, allowWatchBookmarks: true },
       (event: WatchEvent<T>) => {
+        events++;
         resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
         if (event.type === 'BOOKMARK') return;
         if (event.type === 'DELETED') this.#store.delete(key(event.object));
@@ -115,6 +125,10 @@ export class Reflector<T extends ListedObject> {
       },
       signal,
     );
+    const lastedMs = monotonicClock.now() - startedAt;
+    if (events === 0 && lastedMs < ShortWatchMs && !signal.aborted) {
+      throw new Error(`very short watch: the server ended it after ${Math.round(lastedMs)} ms with no event`);
+    }
     return resourceVersion;
   }
 }

@@ -12,8 +12,11 @@ interface PodList {
   items: Pod[];
 }
 
-/** What a watch does after its events: the server ends it, it fails, or it stays open until aborted. */
-type Ending = 'end' | 'open' | Error;
+/**
+ * What a watch does after its events: the server ends it, it fails, or it stays open until
+ * aborted; or it stays open for a while before it ends or fails.
+ */
+type Ending = 'end' | 'open' | Error | { afterMs: number; then: 'end' | Error };
 
 interface Stream {
   events: Array<WatchEvent<Pod>>;
@@ -97,8 +100,13 @@ class ListWatchApi implements KubeApi {
     if (signal.aborted) throw new Error('aborted');
     const stream = this.#streams.shift() ?? { events: [], then: 'open' };
     for (const event of stream.events) onEvent(structuredClone(event) as unknown as WatchEvent<T>);
-    if (stream.then === 'open') return untilAborted(signal);
-    if (stream.then instanceof Error) throw stream.then;
+    let ending = stream.then;
+    if (typeof ending === 'object' && !(ending instanceof Error)) {
+      await new Promise((resolve) => setTimeout(resolve, (ending as { afterMs: number }).afterMs));
+      ending = ending.then;
+    }
+    if (ending === 'open') return untilAborted(signal);
+    if (ending instanceof Error) throw ending;
   }
 
   async create<T>(): Promise<T> {
@@ -142,7 +150,7 @@ function start(api: ListWatchApi, query?: Record<string, string>): Reflector<Pod
 }
 
 beforeEach(() => {
-  vi.useFakeTimers();
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
 });
 
 afterEach(async () => {
@@ -168,8 +176,10 @@ describe('Reflector: list', () => {
 
   test('lists with the query, then watches from the list\'s resourceVersion with the query, bookmarks and a timeoutSeconds in [300, 600)', async () => {
     vi.spyOn(Math, 'random').mockReturnValueOnce(0).mockReturnValueOnce(0.9999);
-    const api = new ListWatchApi().answer(list('10')).stream({ events: [], then: 'end' });
+    const api = new ListWatchApi().answer(list('10')).stream({ events: [], then: { afterMs: 300_000, then: 'end' } });
     start(api, { fieldSelector: 'spec.nodeName=n1', labelSelector: 'app=web' });
+    await api.until(() => api.watches.length === 1);
+    await vi.advanceTimersByTimeAsync(300_000);
     await api.until(() => api.watches.length === 2);
     expect(api.lists).toEqual([{ path: '/api/v1/pods', query: { fieldSelector: 'spec.nodeName=n1', labelSelector: 'app=web' }, timeoutMs: 60_000 }]);
     expect(api.watches.map(({ path, query }) => ({ path, query }))).toEqual([
@@ -227,15 +237,53 @@ describe('Reflector: watch events', () => {
 });
 
 describe('Reflector: failures', () => {
-  test('410 Gone from the watch lists again at once, and the new list replaces the whole set', async () => {
+  test('410 Gone from the watch lists again after the backoff, and the new list replaces the whole set', async () => {
     const api = new ListWatchApi()
       .answer(list('10', pod('ns1', 'a', '1'), pod('ns1', 'b', '2')), list('20', pod('ns1', 'a', '1')))
       .stream({ events: [{ type: 'ADDED', object: pod('ns1', 'c', '11') }], then: gone() });
     start(api);
+    await api.until(() => api.watches.length === 1);
+    await vi.advanceTimersByTimeAsync(799);
+    expect(api.lists).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
     await api.until(() => api.watches.length === 2);
     expect(api.lists).toHaveLength(2);
     expect(api.watches.map((call) => call.query?.['resourceVersion'])).toEqual(['10', '20']);
     expect(api.syncs).toEqual([['ns1/a@1', 'ns1/b@2'], ['ns1/a@1', 'ns1/b@2', 'ns1/c@11'], ['ns1/a@1']]);
+  });
+
+  test('410 after 410 waits longer each time: a version always gone is not listed in a loop', async () => {
+    const api = new ListWatchApi().answer(list('10'), list('20'), list('30')).stream({ events: [], then: gone() }, { events: [], then: gone() });
+    start(api);
+    await api.until(() => api.watches.length === 1);
+    await vi.advanceTimersByTimeAsync(800);
+    await api.until(() => api.watches.length === 2);
+    await vi.advanceTimersByTimeAsync(1599);
+    expect(api.lists).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    await api.until(() => api.lists.length === 3);
+  });
+
+  test('a watch that ends within a second with no event is a failure: listed again after the backoff, not watched again at once', async () => {
+    const api = new ListWatchApi().answer(list('10'), list('20')).stream({ events: [], then: 'end' }, { events: [], then: { afterMs: 999, then: 'end' } });
+    start(api);
+    await api.until(() => api.watches.length === 1);
+    await vi.advanceTimersByTimeAsync(799);
+    expect([api.lists.length, api.watches.length]).toEqual([1, 1]);
+    await vi.advanceTimersByTimeAsync(1);
+    await api.until(() => api.watches.length === 2);
+    expect(api.lists).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(999 + 1599);
+    expect(api.lists).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    await api.until(() => api.lists.length === 3);
+  });
+
+  test('a watch that ends within a second after an event is an ordinary end: watched again at once', async () => {
+    const api = new ListWatchApi().answer(list('10')).stream({ events: [{ type: 'ADDED', object: pod('ns1', 'a', '11') }], then: 'end' });
+    start(api);
+    await api.until(() => api.watches.length === 2);
+    expect(api.lists).toHaveLength(1);
   });
 
   test('another failure lists again after a backoff from 800 ms doubling to 30 s, handing nothing on meanwhile', async () => {
@@ -254,15 +302,17 @@ describe('Reflector: failures', () => {
     expect(api.syncs).toEqual([['ns1/a@1'], ['ns1/b@2']]);
   });
 
-  test('the backoff starts again from 800 ms once a list succeeds', async () => {
-    const api = new ListWatchApi().answer(list('10'), unavailable(), list('20')).stream({ events: [], then: unavailable() }, { events: [], then: unavailable() });
+  test('the backoff doubles while failures keep coming, and starts again from 800 ms after 2 minutes without one', async () => {
+    const api = new ListWatchApi()
+      .answer(list('10'), unavailable(), list('20'), list('30'))
+      .stream({ events: [], then: unavailable() }, { events: [], then: { afterMs: 120_000, then: unavailable() } });
     start(api);
     await api.until(() => api.watches.length === 1);
     await vi.advanceTimersByTimeAsync(800);
     await api.until(() => api.lists.length === 2);
     await vi.advanceTimersByTimeAsync(1600);
     await api.until(() => api.watches.length === 2);
-    await vi.advanceTimersByTimeAsync(799);
+    await vi.advanceTimersByTimeAsync(120_000 + 799);
     expect(api.lists).toHaveLength(3);
     await vi.advanceTimersByTimeAsync(1);
     await api.until(() => api.lists.length === 4);
