@@ -7,13 +7,16 @@
  * synced is skipped (a pod no Service selects changing its status costs no iptables-restore);
  * the periodic one always runs. Nothing is synced until the config is synced (kube-proxy waits
  * for its informers the same way), so the rules a previous process left stay until then.
+ * A failed sync is retried after a backoff (1 s doubling up to the sync period, where kube-proxy
+ * retries after the sync period), and changes meanwhile wait for that retry, so a failing
+ * iptables-restore is not run again on every change.
  *
  *   config (manifests + pods | API Services + EndpointSlices) ─► state ─► proxier.sync (iptables | userspace)
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { errorMessage } from '../common/api/errors.js';
-import type { Clock } from '../common/util/clock.js';
+import { delay, type Clock } from '../common/util/clock.js';
 import { CoalescingRunner } from '../common/util/coalescing-runner.js';
 import type { ProxyConfig } from './config/proxy-config.js';
 import type { Proxier, ProxyState } from './datapath/proxier.js';
@@ -27,6 +30,8 @@ export interface ServiceProxyOptions {
   logger: Logger;
 }
 
+const RetryInitialMs = 1000;
+
 export class ServiceProxy {
   readonly metrics = new Registry();
   readonly #o: ServiceProxyOptions;
@@ -38,6 +43,10 @@ export class ServiceProxy {
   readonly #syncer = new CoalescingRunner(() => this.#syncOnce());
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  readonly #stopping = new AbortController();
+  /** Failed syncs in a row, and the wait before the next sync may run. */
+  #failures = 0;
+  #retryWait: Promise<void> | undefined;
   /** The state of the last successful sync; undefined forces the next one. */
   #syncedState: string | undefined;
   /** When the last sync succeeded (ms), for /healthz. */
@@ -73,6 +82,7 @@ export class ServiceProxy {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#stopping.abort();
     clearTimeout(this.#timer);
     await this.#o.config.stop();
     await this.#syncer.stop();
@@ -94,7 +104,8 @@ export class ServiceProxy {
   }
 
   async #syncOnce(): Promise<void> {
-    if (!this.#o.config.synced()) return;
+    await this.#retryWait;
+    if (this.#stopped || !this.#o.config.synced()) return;
     const started = performance.now();
     try {
       const state = this.#o.config.state();
@@ -103,6 +114,7 @@ export class ServiceProxy {
       this.#syncedState = undefined;
       await this.#o.proxier.sync(state);
       this.#syncedState = key;
+      this.#failures = 0;
       const seconds = (performance.now() - started) / 1000;
       this.#duration.observe(seconds);
       this.#syncs.inc({ result: 'success' });
@@ -112,7 +124,14 @@ export class ServiceProxy {
       this.#log.debug({ servicePorts: state.servicePorts.length, seconds }, 'synced the datapath');
     } catch (err) {
       this.#syncs.inc({ result: 'error' });
-      this.#log.error({ err: errorMessage(err) }, 'syncing the datapath failed; the next sync tries again');
+      this.#failures++;
+      const retryInMs = Math.min(RetryInitialMs * 2 ** (this.#failures - 1), this.#o.syncPeriodMs);
+      this.#log.error({ err: errorMessage(err), retryInMs }, 'syncing the datapath failed; will retry');
+      const retryWait = (this.#retryWait = delay(retryInMs, this.#stopping.signal));
+      void retryWait.then(() => {
+        if (this.#retryWait === retryWait) this.#retryWait = undefined;
+        return this.requestSync();
+      });
     }
   }
 }

@@ -99,16 +99,47 @@ describe('ServiceProxy', () => {
     expect(endpoints(proxier.states.at(-1)) ?? []).toEqual([]);
   });
 
-  test('a failed sync is tried again on the next request, though nothing changed', async () => {
+  test('a failed sync is tried again after 1 s, though nothing changed; changes meanwhile wait for that retry', async () => {
     proxier.failing = true;
     pods.set([pod('a', '10.244.0.2', true)]);
-    await proxy.requestSync();
+    await vi.advanceTimersByTimeAsync(0);
     const failed = proxier.states.length;
     proxier.failing = false;
+    pods.set([pod('a', '10.244.0.2', false)]);
+    pods.set([pod('a', '10.244.0.2', true)]);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(proxier.states).toHaveLength(failed);
+    await vi.advanceTimersByTimeAsync(1);
+    await vi.waitFor(() => expect(proxier.states).toHaveLength(failed + 1));
+    expect(endpoints(proxier.states.at(-1))).toEqual([{ ip: '10.244.0.2', port: 8080 }]);
     await proxy.requestSync();
     expect(proxier.states).toHaveLength(failed + 1);
-    await proxy.requestSync();
-    expect(proxier.states).toHaveLength(failed + 1);
+  });
+
+  test('failures in a row wait 1, 2, 4 ... s up to the sync period, and a success starts over', async () => {
+    proxier.failing = true;
+    pods.set([pod('a', '10.244.0.2', true)]);
+    await vi.advanceTimersByTimeAsync(0);
+    const retries: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const before = proxier.states.length;
+      let waited = 0;
+      while (proxier.states.length === before) {
+        await vi.advanceTimersByTimeAsync(500);
+        waited += 500;
+      }
+      retries.push(waited);
+    }
+    expect(retries).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    proxier.failing = false;
+    await vi.advanceTimersByTimeAsync(30_000);
+    proxier.failing = true;
+    const before = proxier.states.length;
+    pods.set([pod('b', '10.244.0.9', true)]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(proxier.states).toHaveLength(before + 1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(proxier.states).toHaveLength(before + 2);
   });
 
   test('nothing is synced before the config is, so that rules a previous process left stay', async () => {
