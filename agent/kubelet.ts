@@ -18,6 +18,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from '../common/api/errors.js';
+import { retryUntilDone } from '../common/util/retry.js';
 import { podSource } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, Pod } from '../common/api/types.js';
 import type { PodSource } from '../common/api/well-known.js';
@@ -103,6 +104,9 @@ const ImageBackoffInitialMs = 10_000;
 const ImageBackoffMaxMs = 300_000;
 const PlegFallbackRelistMs = 1_000;
 const PlegRelistThresholdMs = 3 * 60_000;
+/** Waits between tries to reach the container runtime at start. */
+const RuntimeRetryInitialMs = 1_000;
+const RuntimeRetryMaxMs = 30_000;
 
 const gracePeriod = (seconds: number | undefined): { gracePeriodSeconds?: number } => (seconds === undefined ? {} : { gracePeriodSeconds: seconds });
 
@@ -150,6 +154,7 @@ export class Kubelet {
   #housekeeping: NodeJS.Timeout | undefined;
   #lastHousekeeping = 0;
   #stopped = false;
+  readonly #stopping = new AbortController();
   #runtimeVersion: RuntimeVersion | undefined;
   /** Addresses the HTTP servers listen on, once started. */
   readonly listening: { port?: string; readOnlyPort?: string } = {};
@@ -348,9 +353,18 @@ export class Kubelet {
   }
 
   /** Starts the parts in order: the runtime, the API server's side, PLEG, the sources, the HTTP servers, then housekeeping. */
+  /** Waits for the container runtime (retrying, as the kubelet does, until it answers or stop() is called), then runs. */
   async start(): Promise<void> {
     const o = this.options;
-    this.#runtimeVersion = await this.#runtime.start();
+    const runtimeVersion = await retryUntilDone(() => this.#runtime.start(), {
+      initialMs: RuntimeRetryInitialMs,
+      maxMs: RuntimeRetryMaxMs,
+      signal: this.#stopping.signal,
+      keepAlive: true,
+      onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs }, 'the container runtime is not ready; will retry'),
+    });
+    if (!runtimeVersion) return;
+    this.#runtimeVersion = runtimeVersion;
     this.#log.info({ runtime: `docker://${this.#runtimeVersion.version}`, node: o.nodeName }, 'container runtime is up');
     await mkdir(this.#rootDir.podsDir(), { recursive: true, mode: 0o750 });
     this.cluster?.start();
@@ -374,6 +388,7 @@ export class Kubelet {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#stopping.abort();
     clearInterval(this.#housekeeping);
     this.#eviction.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));

@@ -72,8 +72,16 @@ function printServices(config: ProxyConfig): void {
   });
 }
 
-/** Prepares, assembles and starts the node; on failure stops what started and returns the exit code. */
-async function startNode(options: NodeOptions, log: Logger, beforeStart: (node: DockerletNode) => void = () => undefined): Promise<DockerletNode | number> {
+/**
+ * Prepares, assembles and starts the node; on failure stops what started and returns the exit
+ * code. SIGINT and SIGTERM stop it from the moment it is assembled (it may wait long for its
+ * container runtime); `exited` resolves with the exit code once they have.
+ */
+async function startNode(
+  options: NodeOptions,
+  log: Logger,
+  beforeStart: (node: DockerletNode) => void = () => undefined,
+): Promise<{ node: DockerletNode; running: boolean; exited: Promise<number> } | number> {
   let node: DockerletNode;
   try {
     if (options.agent?.cluster) log.info({ kubeconfig: options.agent.cluster.kubeconfig, node: options.agent.nodeName }, 'joining the cluster');
@@ -84,9 +92,9 @@ async function startNode(options: NodeOptions, log: Logger, beforeStart: (node: 
     return exitCode(err);
   }
   beforeStart(node);
+  const exited = untilSignal(log, () => node.stop());
   try {
-    await node.start();
-    return node;
+    return { node, running: await node.start(), exited };
   } catch (err) {
     log.error({ err }, 'dockerlet could not start');
     console.error(`dockerlet: ${errorMessage(err)}`);
@@ -121,7 +129,7 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
     console.error(`dockerlet: ${errorMessage(err)}`);
     return exitCode(err);
   }
-  const node = await startNode(options, log, (assembled) => {
+  const started = await startNode(options, log, (assembled) => {
     if (!withProxy) return;
     assembled.kubelet?.statuses.onChange((pod, status, previous) => {
       const line = podSummaryLine(pod, status, previous);
@@ -129,15 +137,16 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
     });
     if (assembled.proxy) printServices(assembled.proxy.config);
   });
-  if (typeof node === 'number') return node;
-  if (withProxy) {
+  if (typeof started === 'number') return started;
+  const { node, running, exited } = started;
+  if (withProxy && running) {
     const { port, readOnlyPort } = node.kubelet?.listening ?? {};
     const api = readOnlyPort ?? port;
     console.log(
       `dockerlet is running on node ${options.agent?.nodeName}: pods ${api ? `${api}/pods` : '(no kubelet API)'}, services ${node.proxy?.listening ?? '(no proxy API)'}; Ctrl-C stops it (pods keep running)`,
     );
   }
-  return untilSignal(log, () => node.stop());
+  return exited;
 }
 
 /** `dockerlet proxy`: the service proxy alone (or --cleanup: remove its rules and exit). */
@@ -174,7 +183,6 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
     console.error(`dockerlet: ${errorMessage(err)}`);
     return exitCode(err);
   }
-  const node = await startNode(options, log);
-  if (typeof node === 'number') return node;
-  return untilSignal(log, () => node.stop());
+  const started = await startNode(options, log);
+  return typeof started === 'number' ? started : started.exited;
 }

@@ -101,11 +101,18 @@ export class DockerletNode {
     this.#sources = parts.sources ?? [];
   }
 
-  /** The agent first (the proxy may follow its pods), then the proxy's sources, then the proxy. */
-  async start(): Promise<void> {
+  /**
+   * The agent first (the proxy may follow its pods), then the proxy's sources, then the proxy.
+   * Resolves true once all run; false when stop() came first (the agent may wait long for its
+   * container runtime), and then nothing more is started.
+   */
+  async start(): Promise<boolean> {
     await this.kubelet?.start();
+    if (this.#stopped) return false;
     await Promise.all(this.#sources.map((source) => source.start()));
+    if (this.#stopped) return false;
     await this.proxy?.start();
+    return !this.#stopped;
   }
 
   /** Stops everything this node runs; pods, containers and datapath rules stay for the next process to adopt. Idempotent. */

@@ -9,6 +9,8 @@ export interface RetryOptions {
   initialMs: number;
   maxMs: number;
   signal: AbortSignal;
+  /** The waits hold the process open (when nothing else would). */
+  keepAlive?: boolean;
   onError(err: unknown, retryInMs: number): void;
 }
 
@@ -20,7 +22,7 @@ export async function retryUntilDone<T>(attempt: () => Promise<T>, options: Retr
     } catch (err) {
       if (signal.aborted) return undefined;
       options.onError(err, waitMs);
-      await delay(waitMs, signal);
+      await delay(waitMs, signal, options.keepAlive);
     }
   }
   return undefined;

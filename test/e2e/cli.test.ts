@@ -1,9 +1,12 @@
 /** The command line as a user meets it: help, exit codes, and errors that name the flag or field. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, onTestFinished, test } from 'vitest';
 import { runCli, startAgentProcess } from '../helpers/agent-process.js';
+import { removeNodeContainers } from '../helpers/docker.js';
+import { uniqueNodeName } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 let dir: string;
@@ -99,21 +102,53 @@ describe('bad flags and config exit 2 with a message naming the flag or field', 
   });
 });
 
-test('no Docker engine at the endpoint: exit 1, saying how to start one', async () => {
-  const result = await runCli([
+describe('no Docker engine at the endpoint', () => {
+  const agentArgs = (socket: string, nodeName = uniqueNodeName('nodocker')): string[] => [
     'agent',
     '--pod-manifest-path',
     dir,
     '--root-dir',
     join(dir, 'root'),
+    '--hostname-override',
+    nodeName,
     '--port',
     '0',
     '--read-only-port',
     '0',
     '--container-runtime-endpoint',
-    `unix://${join(dir, 'no-docker.sock')}`,
-  ]).exited;
-  expect(result.code).toBe(1);
-  expect(result.stderr).toContain(`the Docker engine at ${join(dir, 'no-docker.sock')} does not answer`);
-  expect(result.stderr).toContain('run scripts/setup-host.sh');
+    `unix://${socket}`,
+  ];
+  const retryLines = (stderr: string): string[] => stderr.split('\n').filter((line) => line.includes('the container runtime is not ready; will retry'));
+
+  test('the agent keeps trying, saying so and how to start one, and comes up once the engine answers', async () => {
+    const socket = join(dir, 'docker.sock');
+    const nodeName = uniqueNodeName('nodocker');
+    onTestFinished(() => removeNodeContainers(nodeName));
+    const agent = runCli(agentArgs(socket, nodeName));
+    await waitFor('a retry line', () => retryLines(agent.stderr).length > 0);
+    expect(retryLines(agent.stderr)[0]).toContain(`the Docker engine at ${socket} does not answer`);
+    expect(retryLines(agent.stderr)[0]).toContain('run scripts/setup-host.sh');
+    // The engine appears at the endpoint: a socket that hands each connection to the real one.
+    const engine = createServer((client) => {
+      const upstream = connect('/var/run/docker.sock');
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+    onTestFinished(() => new Promise<void>((resolve) => engine.close(() => resolve())));
+    await waitFor('the agent to find the engine', () => agent.stderr.includes('container runtime is up'), { timeoutMs: 60_000 });
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+  });
+
+  test('SIGTERM while it waits ends it at once with code 0', async () => {
+    const agent = runCli(agentArgs(join(dir, 'no-docker.sock')));
+    await waitFor('a second retry line', () => retryLines(agent.stderr).length > 1);
+    expect(agent.child.exitCode).toBeNull();
+    agent.child.kill('SIGTERM');
+    const result = await agent.exited;
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toContain('container runtime is up');
+  });
 });
