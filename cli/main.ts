@@ -103,3 +103,5 @@ try {
     process.exitCode = 1;
   }
 }
+// A stopped node leaves what is under way (a pod's kill, its requests to the engine) to the next start: nothing of it may hold the process.
+process.exit();

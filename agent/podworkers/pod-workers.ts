@@ -120,9 +120,10 @@ export class PodWorkers {
   }
 
   /**
-   * Stops scheduling, aborts the syncs under way and resolves once every worker is idle, so
-   * that nothing acts on the runtime after the agent has stopped. A kill under way is finished
-   * (it cannot be cut short without leaving a container half-stopped).
+   * Stops scheduling, aborts the syncs under way and resolves once they have ended, so that no
+   * sync acts on the runtime after the agent has stopped. A termination under way is not waited
+   * for, as the kubelet does not wait on exit: it may take a pod's whole grace period, and the
+   * next start finds the pod and finishes it (the container's stop is the engine's to finish).
    */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -130,7 +131,8 @@ export class PodWorkers {
       clearTimeout(worker.timer);
       worker.syncAbort?.abort();
     }
-    await Promise.all([...this.#workers.keys()].map((uid) => this.whenIdle(uid)));
+    const syncing = [...this.#workers.values()].filter((worker) => worker.state === 'syncing' || worker.state === 'waiting');
+    await Promise.all(syncing.map((worker) => this.whenIdle(worker.uid)));
   }
 
   #create(pod: DefaultedPod): Worker {

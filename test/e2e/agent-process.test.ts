@@ -2,6 +2,8 @@
  * The agent as a real process: it survives kill -9 without touching running containers, and stops
  * cleanly on SIGTERM leaving pods running.
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { Pod } from '../../common/api/types.js';
 import { containerStatus, isReady, busyboxPod } from '../helpers/agent-harness.js';
@@ -89,5 +91,29 @@ describe('restart safety', () => {
     expect(result.stderr).toContain('stopping; running pods and service rules are left in place');
     const after = await nodeContainers(agent.nodeName);
     expect(after.map((c) => [c.Id, c.State])).toEqual(before.map((c) => [c.Id, 'running']));
+  });
+
+  test('SIGTERM during a pod\'s kill exits without waiting out its grace period; the next start finishes the kill', async () => {
+    const stubborn = busyboxPod('stubborn', 'exec sleep 3600').replace('terminationGracePeriodSeconds: 2', 'terminationGracePeriodSeconds: 10');
+    expect(stubborn).toContain('terminationGracePeriodSeconds: 10');
+    const agent = await startAgentProcess({ manifests: { 'stubborn.yaml': stubborn } });
+    const pod = await agent.waitForPod('stubborn', 'Ready', isReady);
+    const id = containerStatus(pod, 'main')!.containerID!.slice('docker://'.length);
+    const kills = await watchEvents({ id: [id], event: ['kill'] });
+    try {
+      // sleep as PID 1 ignores TERM: the engine waits the whole grace period before KILL.
+      await rm(join(agent.manifestDir, 'stubborn.yaml'));
+      await waitFor('TERM sent to the container', () => kills.events.some((event) => event.signal === '15'));
+    } finally {
+      kills.stop();
+    }
+    agent.process.child.kill('SIGTERM');
+    expect((await agent.process.exited).code).toBe(0);
+    expect((await docker.getContainer(id).inspect()).State.Running).toBe(true);
+
+    const next = await agent.restart();
+    const running = async (): Promise<boolean> => (await docker.getContainer(id).inspect().catch(() => undefined))?.State.Running ?? false;
+    await waitFor('the pod killed by the next start', async () => !(await running()), { timeoutMs: 60_000 });
+    await waitFor('the pod gone from the next agent', async () => (await next.pod('stubborn')) === undefined);
   });
 });

@@ -172,6 +172,20 @@ describe('PodWorkers: syncing', () => {
     expect(stopped).toBe(true);
   });
 
+  test('stop does not wait for a termination under way, and nothing follows it once it ends', async () => {
+    workers.update({ type: 'sync', pod: version('a', 'img:1') });
+    await workers.whenIdle('a');
+    const terminating = deferred();
+    handlers.gates.set('a', terminating.promise);
+    workers.update({ type: 'kill', uid: 'a' });
+    expect(handlers.calls.at(-1)).toBe('terminating a');
+    await workers.stop();
+    expect(workers.state('a')).toBe('terminating');
+    terminating.resolve();
+    await workers.whenIdle('a');
+    expect(handlers.calls).toEqual(['sync a img:1', 'terminating a']);
+  });
+
   test('after stop, updates are ignored', async () => {
     await workers.stop();
     workers.update({ type: 'sync', pod: version('a', 'img:1') });
