@@ -19,6 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from '../common/api/errors.js';
 import { retryUntilDone } from '../common/util/retry.js';
+import { AgentLock } from './node/agent-lock.js';
 import { podSource } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, Pod } from '../common/api/types.js';
 import type { PodSource } from '../common/api/well-known.js';
@@ -155,6 +156,7 @@ export class Kubelet {
   #lastHousekeeping = 0;
   #stopped = false;
   readonly #stopping = new AbortController();
+  #lock: AgentLock | undefined;
   #runtimeVersion: RuntimeVersion | undefined;
   /** Addresses the HTTP servers listen on, once started. */
   readonly listening: { port?: string; readOnlyPort?: string } = {};
@@ -353,9 +355,14 @@ export class Kubelet {
   }
 
   /** Starts the parts in order: the runtime, the API server's side, PLEG, the sources, the HTTP servers, then housekeeping. */
-  /** Waits for the container runtime (retrying, as the kubelet does, until it answers or stop() is called), then runs. */
+  /**
+   * Takes the root dir and node name (refusing to run beside another agent on either), waits
+   * for the container runtime (retrying, as the kubelet does, until it answers or stop() is
+   * called), then runs.
+   */
   async start(): Promise<void> {
     const o = this.options;
+    this.#lock = await AgentLock.acquire({ rootDir: o.rootDir, nodeName: o.nodeName });
     const runtimeVersion = await retryUntilDone(() => this.#runtime.start(), {
       initialMs: RuntimeRetryInitialMs,
       maxMs: RuntimeRetryMaxMs,
@@ -398,6 +405,7 @@ export class Kubelet {
     // After the sources and workers: nothing then asks it to watch or write anything more.
     await this.cluster?.stop();
     await Promise.all(this.#servers.map(({ server }) => server.close()));
+    await this.#lock?.release();
   }
 
   #clusterMode(cluster: ClusterOptions, deps: KubeletDeps, recorder: FanOutRecorder): ClusterMode {

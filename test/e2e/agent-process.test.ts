@@ -2,12 +2,13 @@
  * The agent as a real process: it survives kill -9 without touching running containers, and stops
  * cleanly on SIGTERM leaving pods running.
  */
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import type { Pod } from '../../common/api/types.js';
 import { containerStatus, isReady, busyboxPod } from '../helpers/agent-harness.js';
-import { metricValue, startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
+import { metricValue, runCli, startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
 import { docker, dockerExec, nodeContainers, watchEvents } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -115,5 +116,22 @@ describe('restart safety', () => {
     const running = async (): Promise<boolean> => (await docker.getContainer(id).inspect().catch(() => undefined))?.State.Running ?? false;
     await waitFor('the pod killed by the next start', async () => !(await running()), { timeoutMs: 60_000 });
     await waitFor('the pod gone from the next agent', async () => (await next.pod('stubborn')) === undefined);
+  });
+
+  test('a second agent on the same root dir or node name exits 1 saying why, and the first one\'s pods are untouched', async () => {
+    const agent = await startAgentProcess({ manifests: { 'kept.yaml': sleeper('kept') } });
+    await agent.waitForPod('kept', 'Ready', isReady);
+    const before = await containerIds(agent);
+    const common = ['agent', '--pod-manifest-path', agent.manifestDir, '--port', '0', '--read-only-port', '0'];
+    const sameRoot = await runCli([...common, '--root-dir', agent.rootDir, '--hostname-override', `${agent.nodeName}-2`]).exited;
+    expect(sameRoot.code).toBe(1);
+    expect(sameRoot.stderr).toContain(`another dockerlet agent (pid ${agent.process.child.pid}, node ${agent.nodeName}, root dir ${agent.rootDir}) already runs with root dir ${agent.rootDir}`);
+    const otherRoot = await mkdtemp(join(tmpdir(), 'dockerlet-e2e-second-'));
+    onTestFinished(() => rm(otherRoot, { recursive: true, force: true }));
+    const sameNode = await runCli([...common, '--root-dir', otherRoot, '--hostname-override', agent.nodeName]).exited;
+    expect(sameNode.code).toBe(1);
+    expect(sameNode.stderr).toContain(`already runs with node name ${agent.nodeName}`);
+    expect(await containerIds(agent)).toEqual(before);
+    expect((await agent.pod('kept'))?.status?.phase).toBe('Running');
   });
 });
