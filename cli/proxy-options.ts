@@ -8,7 +8,6 @@ import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { NodePortRange } from '../agent/config/validation/service-schema.js';
 import { parseDuration } from '../common/util/duration.js';
 import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import type { ProxyMode } from '../proxy/datapath/proxier.js';
@@ -25,7 +24,7 @@ export interface ProxyFlags {
 
 export const ProxyDefaults = {
   serviceClusterIpRange: '10.96.0.0/16',
-  serviceNodePortRange: `${NodePortRange.min}-${NodePortRange.max}`,
+  serviceNodePortRange: '30000-32767',
   healthzBindAddress: '127.0.0.1:10256',
   proxySyncPeriod: '30s',
 } as const;

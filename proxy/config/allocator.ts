@@ -107,6 +107,9 @@ export class ServiceAllocator {
   nodePort(owner: string, requested: number | undefined): Allocation<number> {
     const { min, max } = this.#nodePorts;
     if (requested !== undefined) {
+      if (requested < min || requested > max) {
+        return { ok: false, message: `Invalid value: ${requested}: provided port is not in the valid range. The range of valid ports is ${min}-${max}` };
+      }
       if (this.#ports.has(requested)) return { ok: false, message: `Invalid value: ${requested}: provided port is already allocated` };
       this.#ports.set(requested, owner);
       this.#saved.nodePorts[owner] = requested;

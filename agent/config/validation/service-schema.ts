@@ -1,15 +1,14 @@
 /**
  * What the API server's ValidateService rejects (pkg/apis/core/validation), for Services given
  * next to static pods: names (DNS-1035 labels), types, ports (names required and unique when
- * several, (port, protocol) unique), targetPort, nodePort only where it means something and in
- * the node port range, clusterIP forms, session affinity and its timeout, externalName.
+ * several, (port, protocol) unique), targetPort, nodePort only where it means something,
+ * clusterIP forms, session affinity and its timeout, externalName. Whether a nodePort lies in
+ * the node port range is the allocator's to say, as in the API server: only the proxy knows
+ * its --service-node-port-range.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { dnsLabel, dnsSubdomain, labels, portName, portNumber } from './names.js';
-
-/** The node port range (--service-node-port-range default). */
-export const NodePortRange = { min: 30000, max: 32767 } as const;
 
 const Dns1035Label = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const serviceName = z
@@ -80,12 +79,6 @@ export const serviceSchema = z.looseObject({
         if (port.nodePort !== undefined) {
           if (type === 'ClusterIP') {
             ctx.addIssue({ code: 'custom', path: ['ports', index, 'nodePort'], message: 'Forbidden: may not be used when `type` is \'ClusterIP\'' });
-          } else if (port.nodePort < NodePortRange.min || port.nodePort > NodePortRange.max) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['ports', index, 'nodePort'],
-              message: `Invalid value: ${port.nodePort}: provided port is not in the valid range. The range of valid ports is ${NodePortRange.min}-${NodePortRange.max}`,
-            });
           }
         }
       }

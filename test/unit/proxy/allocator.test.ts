@@ -101,6 +101,25 @@ describe('ClusterIP allocation', () => {
 });
 
 describe('NodePort allocation', () => {
+  test.each([
+    [{ min: 30000, max: 32767 }, 80],
+    [{ min: 30000, max: 32767 }, 32768],
+    [{ min: 31000, max: 31010 }, 30080],
+  ])('in %j a requested %i is refused, naming the range', (nodePortRange, port) => {
+    const a = new ServiceAllocator({ serviceCIDR: cidr, nodePortRange });
+    a.beginRound();
+    expect(a.nodePort('default/web:/TCP', port)).toEqual({
+      ok: false,
+      message: `Invalid value: ${port}: provided port is not in the valid range. The range of valid ports is ${nodePortRange.min}-${nodePortRange.max}`,
+    });
+  });
+
+  test('a range of its own admits requests the default range would not', () => {
+    const a = new ServiceAllocator({ serviceCIDR: cidr, nodePortRange: { min: 8000, max: 8100 } });
+    a.beginRound();
+    expect(a.nodePort('default/web:/TCP', 8080)).toEqual({ ok: true, value: 8080 });
+  });
+
   test('a requested port is honoured once; dynamic ports start above the static band (86 ports)', () => {
     const a = allocator();
     a.beginRound();

@@ -316,10 +316,6 @@ describe('readManifest: Services', () => {
     ['  ports: [{port: 80}, {port: 81}]\n', 'spec.ports[0].name: Required value; spec.ports[1].name: Required value'],
     ['  ports: [{name: a, port: 80}, {name: a, port: 81}]\n', 'spec.ports[1].name: Duplicate value: "a"'],
     ['  ports: [{port: 80, nodePort: 30080}]\n', "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"],
-    [
-      '  type: NodePort\n  ports: [{port: 80, nodePort: 80}]\n',
-      'spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767',
-    ],
     ['  clusterIP: 10.96.0.300\n  ports: [{port: 80}]\n', 'spec.clusterIP: Invalid value: "10.96.0.300": must be a valid IPv4 address, "None" or empty'],
     ['  type: NodePort\n  clusterIP: None\n  ports: [{port: 80}]\n', `spec.clusterIP: Invalid value: "None": may not be set to 'None' for NodePort services`],
     ['  type: ExternalName\n', 'spec.externalName: Required value'],
