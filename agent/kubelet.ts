@@ -19,6 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from '../common/api/errors.js';
 import { retryUntilDone } from '../common/util/retry.js';
+import { isLoopbackAddress } from '../common/util/special-addresses.js';
 import { AgentLock } from './node/agent-lock.js';
 import { podSource } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, Pod } from '../common/api/types.js';
@@ -110,10 +111,6 @@ const RuntimeRetryInitialMs = 1_000;
 const RuntimeRetryMaxMs = 30_000;
 
 const gracePeriod = (seconds: number | undefined): { gracePeriodSeconds?: number } => (seconds === undefined ? {} : { gracePeriodSeconds: seconds });
-
-function isLoopback(address: string): boolean {
-  return address === 'localhost' || address.startsWith('127.') || address === '::1';
-}
 
 export interface KubeletDeps {
   logger: Logger;
@@ -306,7 +303,7 @@ export class Kubelet {
       healthChecks: () => this.#healthChecks(),
     });
     // Container logs only on loopback until the server authenticates its clients.
-    const debugHandlers = isLoopback(o.address);
+    const debugHandlers = isLoopbackAddress(o.address);
     this.#servers = (
       [
         { key: 'port', port: o.port },
@@ -378,7 +375,7 @@ export class Kubelet {
     await this.#pleg.start();
     if (this.#sources.length === 0) this.#log.warn({ rootDir: o.rootDir }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
     await Promise.all(this.#sources.map((source) => source.start()));
-    if (this.#servers.length > 0 && !isLoopback(o.address)) {
+    if (this.#servers.length > 0 && !isLoopbackAddress(o.address)) {
       this.#log.warn({ address: o.address }, 'container logs are served on loopback addresses only until authentication is configured');
     }
     for (const { key, port, server } of this.#servers) {

@@ -50,7 +50,8 @@ function addProxyFlags(command: Command): Command {
     .option('--service-cluster-ip-range <cidr>', `the ClusterIP range; the host guard protects it (default: ${ProxyDefaults.serviceClusterIpRange})`)
     .option('--service-node-port-range <range>', `the NodePort range (default: ${ProxyDefaults.serviceNodePortRange})`)
     .option('--healthz-bind-address <ip:port>', `the proxy's HTTP server; port 0 disables it (default: ${ProxyDefaults.healthzBindAddress})`)
-    .option('--proxy-sync-period <duration>', `full resync of the datapath (default: ${ProxyDefaults.proxySyncPeriod})`);
+    .option('--proxy-sync-period <duration>', `full resync of the datapath (default: ${ProxyDefaults.proxySyncPeriod})`)
+    .option('--remote-service-proxy', 'serve /proxy/... to clients on other hosts too (with a --healthz-bind-address they can reach); loopback clients only otherwise');
 }
 
 function addCommonFlags(command: Command, defaultFormat: LoggingFormat): Command {

@@ -20,6 +20,7 @@ export interface ProxyFlags {
   serviceNodePortRange?: string;
   healthzBindAddress?: string;
   proxySyncPeriod?: string;
+  remoteServiceProxy?: boolean;
 }
 
 export const ProxyDefaults = {
@@ -64,5 +65,6 @@ export async function resolveProxyOptions(
     stateDir: join(context.rootDir, 'proxy'),
     syncPeriodMs,
     healthzBindAddress: { host: address[1]!, port: Number(address[2]) },
+    remoteServiceProxy: flags.remoteServiceProxy === true,
   };
 }

@@ -40,6 +40,8 @@ export interface ProxyOptions {
   syncPeriodMs: number;
   /** host:port of the proxy's HTTP server; port 0 disables it. */
   healthzBindAddress: { host: string; port: number };
+  /** Serve /proxy/... to clients on other hosts too (it answers loopback clients only otherwise). */
+  remoteServiceProxy: boolean;
 }
 
 export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'serviceCIDR' | 'podCIDR' | 'stateDir'>, logger: Logger): Proxier {
@@ -113,6 +115,7 @@ export class ServiceProxyNode {
       syncPeriodMs: this.#options.syncPeriodMs,
       metrics: this.#proxy.metrics,
       services: () => this.config.services(),
+      remoteServiceProxy: this.#options.remoteServiceProxy,
       logger: this.#log,
       now: () => this.#clock.now(),
     });

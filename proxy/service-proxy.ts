@@ -49,6 +49,8 @@ export class ServiceProxy {
   #retryWait: Promise<void> | undefined;
   /** The state of the last successful sync; undefined forces the next one. */
   #syncedState: string | undefined;
+  /** The unproxyable endpoints last reported, so that each set is logged once. */
+  #reportedUnproxyable = '';
   /** When the last sync succeeded (ms), for /healthz. */
   lastSyncedAt: number | undefined;
 
@@ -103,6 +105,13 @@ export class ServiceProxy {
     this.#timer.unref();
   }
 
+  #reportUnproxyable(state: ProxyState): void {
+    const listed = (state.unproxyable ?? []).join(', ');
+    if (listed === this.#reportedUnproxyable) return;
+    this.#reportedUnproxyable = listed;
+    if (listed) this.#log.warn({ endpoints: state.unproxyable }, 'endpoints on loopback or link-local addresses are not proxied');
+  }
+
   async #syncOnce(): Promise<void> {
     await this.#retryWait;
     if (this.#stopped || !this.#o.config.synced()) return;
@@ -111,6 +120,7 @@ export class ServiceProxy {
       const state = this.#o.config.state();
       const key = stateKey(state);
       if (key === this.#syncedState) return;
+      this.#reportUnproxyable(state);
       this.#syncedState = undefined;
       await this.#o.proxier.sync(state);
       this.#syncedState = key;

@@ -4,8 +4,12 @@
  * EndpointSlices or Endpoints in a cluster (api-endpoints.ts). Headless and ExternalName
  * Services are not proxied (ShouldSkipService); SCTP ports are left out (no datapath carries
  * them). A service port's endpoints are deduplicated and sorted: their order is the rules'.
+ * Endpoints on loopback or link-local addresses are left out for both datapaths, as the API
+ * server refuses them (IsProxyableIP): a Service must not become a way into the node itself or
+ * its metadata address.
  */
 import type { Service, ServicePort } from '../../common/api/types.js';
+import { isProxyableIp } from '../../common/util/special-addresses.js';
 import type { EndpointInfo, ProxyState, ServicePortInfo, ServiceProtocol } from '../datapath/proxier.js';
 
 /** The endpoints of one port of a proxied Service. */
@@ -45,6 +49,7 @@ function uniqueSorted(endpoints: readonly EndpointInfo[]): EndpointInfo[] {
 export function buildProxyState(services: readonly Service[], endpointsOf: EndpointLookup): ProxyState {
   const servicePorts: ServicePortInfo[] = [];
   const endpoints = new Map<string, EndpointInfo[]>();
+  const unproxyable: string[] = [];
   for (const service of services) {
     if (!isProxied(service)) continue;
     for (const port of service.spec?.ports ?? []) {
@@ -52,8 +57,10 @@ export function buildProxyState(services: readonly Service[], endpointsOf: Endpo
       if (protocol !== 'TCP' && protocol !== 'UDP') continue;
       const info = servicePortInfo(service, port, protocol);
       servicePorts.push(info);
-      endpoints.set(info.id, uniqueSorted(endpointsOf(service, port, protocol)));
+      const found = uniqueSorted(endpointsOf(service, port, protocol));
+      for (const endpoint of found) if (!isProxyableIp(endpoint.ip)) unproxyable.push(`${info.id} ${endpoint.ip}:${endpoint.port}`);
+      endpoints.set(info.id, found.filter((endpoint) => isProxyableIp(endpoint.ip)));
     }
   }
-  return { servicePorts, endpoints };
+  return { servicePorts, endpoints, ...(unproxyable.length > 0 ? { unproxyable } : {}) };
 }

@@ -36,6 +36,8 @@ export interface ProxyState {
   servicePorts: readonly ServicePortInfo[];
   /** Ready endpoints per ServicePortInfo.id. None (absent or empty): connections are refused at once. */
   endpoints: ReadonlyMap<string, readonly EndpointInfo[]>;
+  /** Endpoints left out because they are loopback or link-local ("<service port id> <ip>:<port>"), for the log. */
+  unproxyable?: readonly string[];
 }
 
 export type ProxyMode = 'iptables' | 'userspace';

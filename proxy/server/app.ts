@@ -4,15 +4,21 @@
  *   kube-proxy's body { lastUpdated, currentTime };
  * - GET /metrics: Prometheus text;
  * - /proxy/namespaces/{ns}/services/{[scheme:]name[:port]}/{path}: the API server's service
- *   proxy, for a user on the host: any method, to the Service's ClusterIP and port (so through
- *   the datapath), the port picked by name or number, the first one when none is given.
+ *   proxy, for a user on the host: the API server's proxy verbs, to the Service's ClusterIP and
+ *   port (so through the datapath, whose endpoints are never loopback or link-local), the port
+ *   picked by name or number, the first one when none is given. Whatever address the server is
+ *   bound to, it answers clients on loopback only unless remote clients are allowed; and only
+ *   to a Host header that is localhost or an IP address, so that a web page cannot reach it
+ *   through a DNS name rebound to 127.0.0.1.
  * build() makes the app; the caller listens.
  */
-import type { FastifyInstance, RouteHandler } from 'fastify';
+import { isIP } from 'node:net';
+import type { FastifyInstance, FastifyRequest, RouteHandler } from 'fastify';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import type { Service } from '../../common/api/types.js';
 import { createFastify } from '../../common/server/fastify.js';
+import { isLoopbackAddress } from '../../common/util/special-addresses.js';
 import type { Registry } from 'prom-client';
 
 export interface ProxyServerOptions {
@@ -21,9 +27,14 @@ export interface ProxyServerOptions {
   syncPeriodMs: number;
   metrics: Registry;
   services(): readonly Service[];
+  /** Serve the service proxy to clients on other hosts too, not only to loopback ones. */
+  remoteServiceProxy: boolean;
   logger: Logger;
   now(): number;
 }
+
+/** The verbs the API server's service proxy serves. */
+const ProxyMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 interface ServiceProxyParams {
   namespace: string;
@@ -33,6 +44,27 @@ interface ServiceProxyParams {
 
 function status(code: number, reason: string, message: string): object {
   return { kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code };
+}
+
+/** The host part of a Host header value: "[::1]:10256" -> "::1", "localhost:10256" -> "localhost". */
+function hostOf(header: string): string {
+  const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(header);
+  if (bracketed) return bracketed[1]!;
+  const colon = header.lastIndexOf(':');
+  return colon === -1 ? header : header.slice(0, colon);
+}
+
+/** Why `request` may not use the service proxy, or undefined when it may. */
+function serviceProxyRefusal(request: FastifyRequest, remoteAllowed: boolean): string | undefined {
+  const client = request.raw.socket.remoteAddress ?? '';
+  if (!remoteAllowed && !isLoopbackAddress(client)) {
+    return `the service proxy answers clients on this host only (${client} is not on loopback); start the proxy with --remote-service-proxy to serve it to other hosts`;
+  }
+  const host = request.headers.host;
+  if (host !== undefined && hostOf(host) !== 'localhost' && isIP(hostOf(host)) === 0) {
+    return `Host ${JSON.stringify(host)} refused: the service proxy answers requests for localhost or an IP address only`;
+  }
+  return undefined;
 }
 
 /** "[scheme:]name[:port]", as the API server splits a service proxy id. */
@@ -63,6 +95,8 @@ export function buildProxyServer(options: ProxyServerOptions): FastifyInstance {
     proxyRoutes.removeAllContentTypeParsers();
     proxyRoutes.addContentTypeParser('*', (_request, _payload, done) => done(null));
     const handler: RouteHandler<{ Params: ServiceProxyParams }> = async (request, reply) => {
+      const refusal = serviceProxyRefusal(request, options.remoteServiceProxy);
+      if (refusal) return reply.code(403).send(status(403, 'Forbidden', refusal));
       const { namespace, service: id } = request.params;
       const parsed = splitSchemeNamePort(id);
       if (!parsed) return reply.code(400).send(status(400, 'BadRequest', `invalid service request ${JSON.stringify(id)}`));
@@ -81,8 +115,13 @@ export function buildProxyServer(options: ProxyServerOptions): FastifyInstance {
       });
       return undefined;
     };
-    proxyRoutes.all('/proxy/namespaces/:namespace/services/:service', handler);
-    proxyRoutes.all('/proxy/namespaces/:namespace/services/:service/*', handler);
+    const otherMethods = proxyRoutes.supportedMethods.filter((method) => !(ProxyMethods as readonly string[]).includes(method));
+    const notAllowed: RouteHandler = async (request, reply) =>
+      reply.code(405).header('allow', ProxyMethods.join(', ')).send(status(405, 'MethodNotAllowed', `${request.method} is not one of the service proxy's methods (${ProxyMethods.join(', ')})`));
+    for (const url of ['/proxy/namespaces/:namespace/services/:service', '/proxy/namespaces/:namespace/services/:service/*']) {
+      proxyRoutes.route({ method: [...ProxyMethods], url, handler });
+      proxyRoutes.route({ method: otherMethods, url, handler: notAllowed });
+    }
   });
   return app;
 }

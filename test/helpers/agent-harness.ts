@@ -97,6 +97,7 @@ async function proxyOptionsFor(mode: ProxyMode, stateDir: string): Promise<Proxy
     stateDir,
     syncPeriodMs: 30_000,
     healthzBindAddress: { host: '127.0.0.1', port: await freePort() },
+    remoteServiceProxy: false,
   };
 }
 

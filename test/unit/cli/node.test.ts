@@ -42,6 +42,7 @@ const proxyOptions = (): ProxyOptions => ({
   stateDir: join(dir, 'proxy'),
   syncPeriodMs: 30_000,
   healthzBindAddress: { host: '127.0.0.1', port: 0 },
+  remoteServiceProxy: false,
 });
 
 const cluster = (kubeconfig: string): NonNullable<KubeletOptions['cluster']> => ({

@@ -26,6 +26,7 @@ describe('resolveProxyOptions', () => {
       stateDir: '/var/lib/dockerlet/proxy',
       syncPeriodMs: 30_000,
       healthzBindAddress: { host: '127.0.0.1', port: 10256 },
+      remoteServiceProxy: false,
     });
   });
 
@@ -37,6 +38,7 @@ describe('resolveProxyOptions', () => {
         serviceNodePortRange: '31000-31010',
         healthzBindAddress: '0.0.0.0:0',
         proxySyncPeriod: '1m',
+        remoteServiceProxy: true,
       }),
     ).toMatchObject({
       mode: 'userspace',
@@ -44,6 +46,7 @@ describe('resolveProxyOptions', () => {
       nodePortRange: { min: 31000, max: 31010 },
       healthzBindAddress: { host: '0.0.0.0', port: 0 },
       syncPeriodMs: 60_000,
+      remoteServiceProxy: true,
     });
   });
 

@@ -40,6 +40,14 @@ describe('buildProxyState', () => {
     expect(buildProxyState([service({ ports, publishNotReadyAddresses: true })], pods).endpoints.get('default/web:')).toEqual([{ ip: '10.244.0.2', port: 80 }]);
   });
 
+  test('loopback and link-local endpoints are left out of the state both datapaths get, and listed for the log', () => {
+    const pods = ['127.0.0.1', '127.8.0.3', '169.254.169.254', '224.0.0.5', '10.244.0.2'].map((ip, i) => pod(`p${i}`, { app: 'web' }, ready(ip)));
+    const state = buildProxyState([service({ ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] })], pods);
+    expect(state.endpoints.get('default/web:http')).toEqual([{ ip: '10.244.0.2', port: 8080 }]);
+    expect(state.unproxyable).toEqual(['default/web:http 127.0.0.1:8080', 'default/web:http 127.8.0.3:8080', 'default/web:http 169.254.169.254:8080', 'default/web:http 224.0.0.5:8080']);
+    expect(buildProxyState([service({ ports: [{ port: 80, targetPort: 80, protocol: 'TCP' }] })], [pod('a', { app: 'web' }, ready('10.244.0.2'))]).unproxyable).toBeUndefined();
+  });
+
   test('pods of another namespace are not endpoints', () => {
     const other = pod('a', { app: 'web' }, ready('10.244.0.2'));
     other.pod.metadata!.namespace = 'other';

@@ -22,7 +22,7 @@ async function backend(): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-function app(options: { lastSyncedAt?: number; services?: Service[]; now?: number } = {}) {
+function app(options: { lastSyncedAt?: number; services?: Service[]; now?: number; remoteServiceProxy?: boolean } = {}) {
   const metrics = new Registry();
   new Counter({ name: 'dockerlet_proxy_syncs_total', help: 'syncs', registers: [metrics] }).inc();
   return buildProxyServer({
@@ -30,6 +30,7 @@ function app(options: { lastSyncedAt?: number; services?: Service[]; now?: numbe
     syncPeriodMs: 30_000,
     metrics,
     services: () => options.services ?? [],
+    remoteServiceProxy: options.remoteServiceProxy ?? false,
     logger: pino({ level: 'silent' }),
     now: () => options.now ?? 100_000,
   });
@@ -56,7 +57,7 @@ describe('the service proxy', () => {
     spec: { clusterIP: '127.0.0.1', ports: [{ name: 'http', port, protocol: 'TCP' }, { name: 'other', port: 1, protocol: 'TCP' }] },
   });
 
-  test('forwards any method, path and query to the ClusterIP and port named', async () => {
+  test('forwards the API server\'s proxy verbs, the path and the query to the ClusterIP and port named', async () => {
     const port = await backend();
     const server = app({ services: [web(port)] });
     await server.listen({ port: 0, host: '127.0.0.1' });
@@ -86,4 +87,46 @@ test('splitSchemeNamePort', () => {
   expect(splitSchemeNamePort('web:8080')).toEqual({ scheme: 'http', name: 'web', port: '8080' });
   expect(splitSchemeNamePort('https:web:tls')).toEqual({ scheme: 'https', name: 'web', port: 'tls' });
   expect(splitSchemeNamePort('ftp:web:1')).toBeUndefined();
+});
+
+describe('who may use the service proxy', () => {
+  const path = '/proxy/namespaces/default/services/nope/';
+
+  test('a client that is not on loopback is refused, saying how to allow it; allowed, it is served', async () => {
+    const refused = await app().inject({ url: path, remoteAddress: '10.0.0.7' });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().message).toBe(
+      'the service proxy answers clients on this host only (10.0.0.7 is not on loopback); start the proxy with --remote-service-proxy to serve it to other hosts',
+    );
+    expect((await app({ remoteServiceProxy: true }).inject({ url: path, remoteAddress: '10.0.0.7' })).statusCode).toBe(404);
+    for (const client of ['127.0.0.1', '127.3.0.9', '::1', '::ffff:127.0.0.1']) {
+      expect((await app().inject({ url: path, remoteAddress: client })).statusCode, client).toBe(404);
+    }
+  });
+
+  test('a Host header naming anything but localhost or an IP address is refused (DNS rebinding)', async () => {
+    const server = app({ remoteServiceProxy: true });
+    const refused = await server.inject({ url: path, headers: { host: 'attacker.example:10256' } });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().message).toBe('Host "attacker.example:10256" refused: the service proxy answers requests for localhost or an IP address only');
+    expect((await server.inject({ url: path, headers: { host: 'localhost.attacker.example' } })).statusCode).toBe(403);
+    for (const host of ['localhost:10256', 'localhost', '127.0.0.1:10256', '[::1]:10256', '10.0.0.5:10256']) {
+      expect((await server.inject({ url: path, headers: { host } })).statusCode, host).toBe(404);
+    }
+  });
+
+  test('methods other than the API server\'s proxy verbs are 405 with Allow', async () => {
+    // light-my-request's method type leaves TRACE out; the server gets it as sent.
+    const response = await app().inject({ method: 'TRACE' as 'GET', url: path });
+    expect(response.statusCode).toBe(405);
+    expect(response.headers['allow']).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+    for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const) {
+      expect((await app().inject({ method, url: path })).statusCode, method).toBe(404);
+    }
+  });
+
+  test('/healthz and /metrics answer any client, as kube-proxy\'s do', async () => {
+    expect((await app({ lastSyncedAt: 90_000 }).inject({ url: '/healthz', remoteAddress: '10.0.0.7', headers: { host: 'node.example:10256' } })).statusCode).toBe(200);
+    expect((await app().inject({ url: '/metrics', remoteAddress: '10.0.0.7' })).statusCode).toBe(200);
+  });
 });
