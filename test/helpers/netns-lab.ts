@@ -132,7 +132,15 @@ export class NetnsLab {
   static async bare(): Promise<NetnsLab> {
     const lab = new NetnsLab(randomBytes(4).toString('hex'));
     await lab.#add(lab.host);
-    await lab.in(lab.host, 'ip', ['link', 'set', 'lo', 'up']);
+    try {
+      await lab.in(lab.host, 'ip', ['link', 'set', 'lo', 'up']);
+      // A new namespace copies the machine's IPv4 settings, and a proxy that ran here (or still
+      // runs) leaves route_localnet at 1: start from the kernel's default, as a fresh host does.
+      await lab.in(lab.host, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.route_localnet=0']);
+    } catch (err) {
+      await lab.destroy();
+      throw err;
+    }
     return lab;
   }
 
