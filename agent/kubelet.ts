@@ -18,9 +18,10 @@ import { mkdir, readdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage } from '../common/api/errors.js';
+import type { HostLock } from '../common/util/host-lock.js';
 import { retryUntilDone } from '../common/util/retry.js';
 import { isLoopbackAddress } from '../common/util/special-addresses.js';
-import { AgentLock } from './node/agent-lock.js';
+import { lockAgent } from './node/agent-lock.js';
 import { podSource } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, Pod } from '../common/api/types.js';
 import type { PodSource } from '../common/api/well-known.js';
@@ -153,7 +154,7 @@ export class Kubelet {
   #lastHousekeeping = 0;
   #stopped = false;
   readonly #stopping = new AbortController();
-  #lock: AgentLock | undefined;
+  #lock: HostLock | undefined;
   #runtimeVersion: RuntimeVersion | undefined;
   /** Addresses the HTTP servers listen on, once started. */
   readonly listening: { port?: string; readOnlyPort?: string } = {};
@@ -359,7 +360,7 @@ export class Kubelet {
    */
   async start(): Promise<void> {
     const o = this.options;
-    this.#lock = await AgentLock.acquire({ rootDir: o.rootDir, nodeName: o.nodeName });
+    this.#lock = await lockAgent({ rootDir: o.rootDir, nodeName: o.nodeName });
     const runtimeVersion = await retryUntilDone(() => this.#runtime.start(), {
       initialMs: RuntimeRetryInitialMs,
       maxMs: RuntimeRetryMaxMs,

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { PodSource } from '../common/api/well-known.js';
 import type { KubeApi } from '../common/kube-api/kube-client.js';
 import { systemClock, type Clock } from '../common/util/clock.js';
+import type { HostLock } from '../common/util/host-lock.js';
 import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import { ServiceAllocator } from './config/allocator.js';
 import { ApiProxyConfig } from './config/api-config.js';
@@ -25,6 +26,7 @@ import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';
 import { checkServiceGuard } from './host-guard.js';
+import { lockDatapath } from './proxy-lock.js';
 import { buildProxyServer } from './server/app.js';
 import { ServiceProxy } from './service-proxy.js';
 
@@ -50,9 +52,14 @@ export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'servic
     : new UserspaceProxier({ serviceCIDR: options.serviceCIDR, logger });
 }
 
-/** `dockerlet proxy --cleanup`: removes what either datapath left on this host. */
+/** `dockerlet proxy --cleanup`: removes what either datapath left on this host; refused while a proxy runs. */
 export async function cleanupProxy(options: Pick<ProxyOptions, 'serviceCIDR' | 'podCIDR' | 'stateDir'>, logger: Logger): Promise<void> {
-  for (const mode of ['iptables', 'userspace'] as const) await makeProxier(mode, options, logger).cleanup();
+  const lock = await lockDatapath('clean up');
+  try {
+    for (const mode of ['iptables', 'userspace'] as const) await makeProxier(mode, options, logger).cleanup();
+  } finally {
+    await lock.release();
+  }
 }
 
 /**
@@ -81,6 +88,7 @@ export class ServiceProxyNode {
   readonly #proxy: ServiceProxy;
   readonly #clock: Clock;
   #server: FastifyInstance | undefined;
+  #lock: HostLock | undefined;
   /** The address the HTTP server listens on, once started. */
   listening: string | undefined;
 
@@ -98,8 +106,9 @@ export class ServiceProxyNode {
     });
   }
 
-  /** Syncs the datapath once its config is synced, follows changes, and serves HTTP. */
+  /** Takes the datapath (refusing to run beside another proxy), syncs it once its config is synced, follows changes, and serves HTTP. */
   async start(): Promise<void> {
+    this.#lock = await lockDatapath('run');
     const guard = await checkServiceGuard(new ExecCommandRunner(), this.#options.serviceCIDR.text);
     if (!guard.covered) {
       this.#log.warn(
@@ -132,5 +141,6 @@ export class ServiceProxyNode {
   async stop(): Promise<void> {
     await this.#server?.close();
     await this.#proxy.stop();
+    await this.#lock?.release();
   }
 }

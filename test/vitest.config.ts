@@ -7,8 +7,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * Four projects. unit, integration and e2e run together (two workers: integration files share
  * the Docker engine). network holds every test that runs a service proxy: a proxy owns the
  * host's DOCKERLET chains and service addresses, so two at once would undo each other; these
- * files run after the others (groupOrder), one at a time. The benchmarks' smoke test is one of
- * them: it runs the proxy, and it wants the machine to itself.
+ * files run after the others (groupOrder), one at a time, and not at all while a dockerlet
+ * proxy serves on this host. The benchmarks' smoke test is one of them: it runs the proxy, and
+ * it wants the machine to itself.
  */
 const dockerSetup = ['test/helpers/docker-global-setup.ts'];
 const buildSetup = ['test/helpers/build-global-setup.ts'];
@@ -47,7 +48,7 @@ export default defineConfig({
         test: {
           name: 'network',
           include: proxyTests,
-          globalSetup: [...dockerSetup, ...buildSetup],
+          globalSetup: ['test/helpers/live-proxy-global-setup.ts', ...dockerSetup, ...buildSetup],
           sequence: { groupOrder: 1 },
           fileParallelism: false,
           testTimeout: 120_000,

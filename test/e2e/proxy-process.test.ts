@@ -72,6 +72,21 @@ test("dockerlet proxy alone serves a Service from the agent's pods, and --cleanu
   ]);
   await waitFor('the proxy healthy', async () => (await fetch(`http://127.0.0.1:${healthz}/healthz`)).status === 200, { timeoutMs: 20_000 });
   expect(await waitFor('the Service answering through the proxy', async () => ((await get(`http://127.0.0.1:${healthz}/proxy/namespaces/default/services/solo/`)) === 'solo' ? 'solo' : undefined))).toBe('solo');
+
+  // While it runs, neither a second proxy nor a cleanup may touch its rules.
+  const rules = await dockerletRules();
+  const owner = `another dockerlet proxy (pid ${proxy.child.pid}: dockerlet proxy --pod-manifest-path ${agent.manifestDir} `;
+  const second = await runCli(['proxy', '--pod-manifest-path', agent.manifestDir, '--root-dir', agent.rootDir, '--healthz-bind-address', '127.0.0.1:0']).exited;
+  expect(second.code).toBe(1);
+  expect(second.stderr).toContain(owner);
+  expect(second.stderr).toContain("owns this host's service rules: this one cannot run beside it, they would undo each other's work; stop that one first");
+  const refused = await runCli(['proxy', '--cleanup', '--root-dir', agent.rootDir]).exited;
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(owner);
+  expect(refused.stderr).toContain('this one cannot clean up beside it');
+  expect(await dockerletRules()).toEqual(rules);
+  expect(await get(`http://127.0.0.1:${healthz}/proxy/namespaces/default/services/solo/`)).toBe('solo');
+
   proxy.child.kill('SIGTERM');
   expect((await proxy.exited).code).toBe(0);
   const cleanup = await runCli(['proxy', '--cleanup', '--root-dir', agent.rootDir]).exited;

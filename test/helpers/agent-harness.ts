@@ -13,7 +13,7 @@ import type { Kubelet, KubeletOptions } from '../../agent/kubelet.js';
 import { assembleNode, prepareNode, type NodeOptions } from '../../cli/node.js';
 import { resolveAgentOptions } from '../../cli/options.js';
 import type { ProxyMode } from '../../proxy/datapath/proxier.js';
-import { makeProxier, type ProxyOptions, type ServiceProxyNode } from '../../proxy/proxy.js';
+import { cleanupProxy, type ProxyOptions, type ServiceProxyNode } from '../../proxy/proxy.js';
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
@@ -79,7 +79,8 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {
     await Promise.all([...running].map((part) => part.stop()));
-    if (proxyOptions) await makeProxier(proxyOptions.mode, proxyOptions, memoryLogger().logger).cleanup();
+    // Refused, leaving every rule alone, while another proxy runs on this host.
+    if (proxyOptions) await cleanupProxy(proxyOptions, memoryLogger().logger);
     await removeNodeContainers(nodeName);
     // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
     await unmountAll(base);

@@ -3,10 +3,11 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, onTestFinished, test } from 'vitest';
-import { AgentLock } from '../../../../agent/node/agent-lock.js';
+import { lockAgent } from '../../../../agent/node/agent-lock.js';
+import type { HostLock } from '../../../../common/util/host-lock.js';
 
 let dir: string;
-const held: AgentLock[] = [];
+const held: HostLock[] = [];
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dockerlet-lock-'));
@@ -23,15 +24,15 @@ async function rootDir(name: string): Promise<string> {
   return path;
 }
 
-async function acquire(options: { rootDir: string; nodeName: string }): Promise<AgentLock> {
-  const lock = await AgentLock.acquire(options);
+async function acquire(options: { rootDir: string; nodeName: string }): Promise<HostLock> {
+  const lock = await lockAgent(options);
   held.push(lock);
   return lock;
 }
 
 const node = (suffix: string): string => `lock-test-${process.pid}-${suffix}`;
 
-describe('AgentLock', () => {
+describe('lockAgent', () => {
   test('a second agent on the same root dir is refused, naming the holder and what to do', async () => {
     const root = await rootDir('a');
     await acquire({ rootDir: root, nodeName: node('1') });
@@ -58,7 +59,7 @@ describe('AgentLock', () => {
 
   test('released, both names can be taken again', async () => {
     const root = await rootDir('a');
-    const first = await AgentLock.acquire({ rootDir: root, nodeName: node('1') });
+    const first = await lockAgent({ rootDir: root, nodeName: node('1') });
     await first.release();
     await acquire({ rootDir: root, nodeName: node('1') });
   });
@@ -69,7 +70,7 @@ describe('AgentLock', () => {
     const lockModule = resolve(import.meta.dirname, '../../../../agent/node/agent-lock.ts');
     await writeFile(
       script,
-      `import { AgentLock } from ${JSON.stringify(lockModule)};\nawait AgentLock.acquire({ rootDir: ${JSON.stringify(root)}, nodeName: ${JSON.stringify(node('child'))} });\nconsole.log('held');\nsetInterval(() => undefined, 60_000);\n`,
+      `import { lockAgent } from ${JSON.stringify(lockModule)};\nawait lockAgent({ rootDir: ${JSON.stringify(root)}, nodeName: ${JSON.stringify(node('child'))} });\nconsole.log('held');\nsetInterval(() => undefined, 60_000);\n`,
     );
     const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise((resolveExit) => child.on('exit', resolveExit));

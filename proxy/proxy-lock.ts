@@ -1,0 +1,31 @@
+/**
+ * One service proxy per network namespace: the iptables chains, route_localnet and the
+ * userspace datapath's service addresses are the namespace's, so two proxies (or a proxy and
+ * `dockerlet proxy --cleanup`) would undo each other's work. A host lock (common/util/host-lock.ts)
+ * on the datapath says who owns it; the kernel frees it when the owner dies.
+ */
+import { DockerletError } from '../common/api/errors.js';
+import { HostLock, type LockOwner } from '../common/util/host-lock.js';
+
+const DatapathKey = 'proxy/datapath';
+
+/** " (pid 1234: dockerlet up ...)", or "" when the holder did not say. */
+export function describeProxy(holder: LockOwner | undefined): string {
+  return holder ? ` (pid ${holder['pid']}: ${holder['command']})` : '';
+}
+
+/** Takes this network namespace's datapath for `doing` ("run", "clean up"), or rejects naming the proxy that has it. */
+export function lockDatapath(doing: string): Promise<HostLock> {
+  const owner = { pid: process.pid, command: ['dockerlet', ...process.argv.slice(2)].join(' ') };
+  return HostLock.acquire([DatapathKey], owner, (_key, holder) => {
+    return new DockerletError(
+      'DKL_ERR_RUNTIME',
+      `another dockerlet proxy${describeProxy(holder)} owns this host's service rules: this one cannot ${doing} beside it, they would undo each other's work; stop that one first`,
+    );
+  });
+}
+
+/** Who owns this network namespace's datapath, or undefined when no proxy runs. */
+export function datapathOwner(): Promise<LockOwner | undefined> {
+  return HostLock.holder(DatapathKey);
+}
