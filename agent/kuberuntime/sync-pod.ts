@@ -380,7 +380,8 @@ export class PodSyncer {
       serviceEnv: this.#o.serviceEnv(ctx.pod),
     });
     if (!env.ok) return env;
-    const mounts = await containerMounts(container, ctx.volumes, new Map(env.env.map(({ name, value }) => [name, value])));
+    const subPathTarget = (volumeName: string, index: number): string => this.#o.rootDir.volumeSubPath(ctx.pod.metadata.uid, volumeName, container.name, index);
+    const mounts = await containerMounts(container, ctx.volumes, new Map(env.env.map(({ name, value }) => [name, value])), subPathTarget);
     return mounts.ok ? { ok: true, env: env.env, mounts: mounts.mounts } : mounts;
   }
 

@@ -1,6 +1,7 @@
 /**
  * Host mounts the volume manager makes: tmpfs for memory-backed volumes (emptyDir with medium
- * Memory, secrets), as the kubelet mounts them on the pod's volume directory. Mounts outlive the
+ * Memory, secrets), as the kubelet mounts them on the pod's volume directory, and the bind
+ * mounts of subPaths (subpath.ts) in the pod's volume-subpaths directory. Mounts outlive the
  * agent, so an agent that restarts finds them and mounts nothing twice; a pod's mounts are
  * unmounted, deepest first, before its directory is removed (removing files through a mount
  * point would empty the volume and still fail on the busy mount point).
@@ -49,14 +50,28 @@ export async function mountTmpfs(dir: string, options: { sizeBytes?: number; mod
   }
 }
 
+/**
+ * Binds `source` on `target` (an existing file or directory, to match), taking `source` as it is
+ * written: a /proc/<pid>/fd/<n> source is followed by the kernel to the open file itself.
+ */
+export async function bindMount(source: string, target: string): Promise<void> {
+  try {
+    await run('mount', ['--no-canonicalize', '--bind', source, target]);
+  } catch (err) {
+    throw new DockerletError('DKL_ERR_RUNTIME', `bind-mounting ${source} on ${target}: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`, { cause: err });
+  }
+}
+
+export async function unmount(point: string): Promise<void> {
+  try {
+    await run('umount', [point]);
+  } catch (err) {
+    throw new DockerletError('DKL_ERR_RUNTIME', `unmounting ${point}: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`, { cause: err });
+  }
+}
+
 /** Unmounts every mount point at or below `path`, deepest first. */
 export async function unmountAll(path: string): Promise<void> {
   const points = (await mountPointsUnder(path)).sort((a, b) => b.length - a.length);
-  for (const point of points) {
-    try {
-      await run('umount', [point]);
-    } catch (err) {
-      throw new DockerletError('DKL_ERR_RUNTIME', `unmounting ${point}: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`, { cause: err });
-    }
-  }
+  for (const point of points) await unmount(point);
 }

@@ -4,6 +4,7 @@
  *   pods/<uid>/resolv.conf                            the pod's DNS config
  *   pods/<uid>/containers/<name>/<restartCount>       termination message files
  *   pods/<uid>/volumes/kubernetes.io~<kind>/<name>    volumes
+ *   pods/<uid>/volume-subpaths/<volume>/<container>/<index>   subPath bind mounts
  *   seccomp/<profile>                                 Localhost seccomp profiles, put there by the node's admin
  *
  * Every name that comes from a pod (its UID, a container's or a volume's name) must be one path
@@ -54,6 +55,11 @@ export class RootDir {
 
   volumesDir(uid: string): string {
     return join(this.podDir(uid), 'volumes');
+  }
+
+  /** Where the subPath of a container's `index`th volumeMount is bound (the kubelet's volume-subpaths). */
+  volumeSubPath(uid: string, volumeName: string, containerName: string, index: number): string {
+    return join(this.podDir(uid), 'volume-subpaths', element(volumeName, 'volume name'), element(containerName, 'container name'), String(index));
   }
 
   /** pods/<uid>/volumes/kubernetes.io~<plugin>/<name>: a volume's directory, as the kubelet names it. */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, onTestFinished, test } from 'vitest';
 import { containerStatus, isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
+import { mountPointsUnder } from '../../agent/volumes/mounts.js';
 import { docker, dockerExec } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -359,6 +360,13 @@ spec:
     expect(await out(agent, 'main', 'cat /only-a/file')).toBe('one\n');
     await agent.exec('main', ['sh', '-c', 'echo logged > /per-pod/out']);
     expect(await out(agent, 'main', `cat /whole/logs/parts-${agent.nodeName}/out`)).toBe('logged\n');
+
+    // Docker bound the agent's bind mounts of the subPaths, kept in the pod's directory and gone with the pod.
+    const podDir = join(agent.rootDir, 'pods', agent.pod('parts')!.metadata!.uid!);
+    expect((await mountPointsUnder(join(podDir, 'volume-subpaths'))).sort()).toEqual([join(podDir, 'volume-subpaths/data/main/1'), join(podDir, 'volume-subpaths/data/main/2')]);
+    await agent.removeManifest('parts.yaml');
+    await waitFor('the pod directory removed', async () => (await stat(podDir).catch(() => undefined)) === undefined);
+    expect(await mountPointsUnder(agent.rootDir)).toEqual([]);
   });
 
   test('a subPath that leads out of its volume through a symlink is refused', async () => {

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { VolumeMount } from '../../../../common/api/types.js';
 import { writeAtomically } from '../../../../agent/volumes/atomic-writer.js';
 import { containerMounts, type ContainerMounts } from '../../../../agent/volumes/container-mounts.js';
+import { isMountPoint } from '../../../../agent/volumes/mounts.js';
 import type { MountedVolume } from '../../../../agent/volumes/volume-manager.js';
 import { ctr } from '../../fixtures.js';
 import { removeTempRoot, tempRoot } from './tmp-mounts.js';
@@ -32,9 +33,23 @@ const volumes = (): Map<string, MountedVolume> =>
     ['config', { hostPath: config, readOnly: true }],
   ]);
 
+/** Where the subPath of the `index`th volumeMount is bound. */
+const target = (volume: string, index = 0): string => join(root, 'volume-subpaths', volume, 'main', String(index));
+
 /** The mounts of container `main` with `volumeMounts`, given `env`. */
 function mountsOf(volumeMounts: VolumeMount[], env: Record<string, string> = {}): Promise<ContainerMounts> {
-  return containerMounts(ctr('main', { volumeMounts }), volumes(), new Map(Object.entries(env)));
+  return containerMounts(ctr('main', { volumeMounts }), volumes(), new Map(Object.entries(env)), target);
+}
+
+/**
+ * `result` mounts `target(volume)` at `containerPath`, and that target is a bind mount of
+ * `source`: the same file, not merely the same path.
+ */
+async function expectBound(result: ContainerMounts, volume: string, source: string, containerPath: string, readOnly = false): Promise<void> {
+  expect(result).toEqual({ ok: true, mounts: [{ hostPath: target(volume), containerPath, readOnly }] });
+  expect(await isMountPoint(target(volume))).toBe(true);
+  const [bound, wanted] = [await stat(target(volume)), await stat(source)];
+  expect([bound.dev, bound.ino]).toEqual([wanted.dev, wanted.ino]);
 }
 
 const prepareFailed = (message: string) => ({ ok: false, message: `failed to prepare subPath for volumeMount "data" of container "main": ${message}` });
@@ -69,7 +84,7 @@ describe('containerMounts: the volume and readOnly', () => {
   });
 
   test('a container without volumeMounts has no mounts', async () => {
-    expect(await containerMounts(ctr('main'), volumes(), new Map())).toEqual({ ok: true, mounts: [] });
+    expect(await containerMounts(ctr('main'), volumes(), new Map(), target)).toEqual({ ok: true, mounts: [] });
   });
 
   test('a volume name the pod does not have fails, as upstream words it', async () => {
@@ -93,23 +108,17 @@ describe('containerMounts: mountPropagation', () => {
 describe('containerMounts: subPath', () => {
   test('an existing subPath binds that path of the volume', async () => {
     await mkdir(join(data, 'logs'));
-    expect(await mountsOf([{ name: 'data', mountPath: '/logs', subPath: 'logs' }])).toEqual({
-      ok: true,
-      mounts: [{ hostPath: join(data, 'logs'), containerPath: '/logs', readOnly: false }],
-    });
+    await expectBound(await mountsOf([{ name: 'data', mountPath: '/logs', subPath: 'logs' }]), 'data', join(data, 'logs'), '/logs');
   });
 
   test('a subPath naming a file binds the file', async () => {
     await writeFile(join(data, 'app.conf'), 'x');
-    expect(await mountsOf([{ name: 'data', mountPath: '/etc/app.conf', subPath: 'app.conf' }])).toEqual({
-      ok: true,
-      mounts: [{ hostPath: join(data, 'app.conf'), containerPath: '/etc/app.conf', readOnly: false }],
-    });
+    await expectBound(await mountsOf([{ name: 'data', mountPath: '/etc/app.conf', subPath: 'app.conf' }]), 'data', join(data, 'app.conf'), '/etc/app.conf');
+    expect((await stat(target('data'))).isFile()).toBe(true);
   });
 
   test('a missing subPath of a writable volume is created as directories with the volume\'s mode (0777)', async () => {
-    const result = await mountsOf([{ name: 'data', mountPath: '/deep', subPath: 'a/b' }]);
-    expect(result).toEqual({ ok: true, mounts: [{ hostPath: join(data, 'a/b'), containerPath: '/deep', readOnly: false }] });
+    await expectBound(await mountsOf([{ name: 'data', mountPath: '/deep', subPath: 'a/b' }]), 'data', join(data, 'a/b'), '/deep');
     expect(((await stat(join(data, 'a'))).mode & 0o7777).toString(8)).toBe('777');
     expect(((await stat(join(data, 'a/b'))).mode & 0o7777).toString(8)).toBe('777');
   });
@@ -122,13 +131,12 @@ describe('containerMounts: subPath', () => {
 
   test('subPathExpr expands $(VAR) from the container\'s environment', async () => {
     const result = await mountsOf([{ name: 'data', mountPath: '/logs', subPathExpr: 'logs/$(POD_NAME)' }], { POD_NAME: 'web' });
-    expect(result).toEqual({ ok: true, mounts: [{ hostPath: join(data, 'logs/web'), containerPath: '/logs', readOnly: false }] });
+    await expectBound(result, 'data', join(data, 'logs/web'), '/logs');
     expect((await stat(join(data, 'logs/web'))).isDirectory()).toBe(true);
   });
 
   test('subPathExpr with $$ is a literal $', async () => {
-    const result = await mountsOf([{ name: 'data', mountPath: '/x', subPathExpr: 'cost$$' }]);
-    expect(result).toEqual({ ok: true, mounts: [{ hostPath: join(data, 'cost$'), containerPath: '/x', readOnly: false }] });
+    await expectBound(await mountsOf([{ name: 'data', mountPath: '/x', subPathExpr: 'cost$$' }]), 'data', join(data, 'cost$'), '/x');
   });
 
   test('subPathExpr naming variables with no value fails, listing them sorted (ExpandContainerVolumeMounts)', async () => {
@@ -138,8 +146,8 @@ describe('containerMounts: subPath', () => {
   });
 
   test('subPathExpr wins over subPath', async () => {
-    const result = await mountsOf([{ name: 'data', mountPath: '/x', subPath: 'plain', subPathExpr: '$(POD)' }], { POD: 'web' });
-    expect(result).toEqual({ ok: true, mounts: [{ hostPath: join(data, 'web'), containerPath: '/x', readOnly: false }] });
+    await expectBound(await mountsOf([{ name: 'data', mountPath: '/x', subPath: 'plain', subPathExpr: '$(POD)' }], { POD: 'web' }), 'data', join(data, 'web'), '/x');
+    await expect(lstat(join(data, 'plain'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   test('an absolute subPath is refused, as upstream words it', async () => {
@@ -175,24 +183,21 @@ describe('containerMounts: subPath', () => {
 
   test('a dangling symlink in a writable volume is not followed to create its target', async () => {
     await symlink(join(root, 'outside-dir'), join(data, 'dangling'));
-    expect(await mountsOf([{ name: 'data', mountPath: '/x', subPath: 'dangling' }])).toEqual(prepareFailed(`EEXIST: file already exists, mkdir '${join(data, 'dangling')}'`));
+    expect(await mountsOf([{ name: 'data', mountPath: '/x', subPath: 'dangling' }])).toEqual(prepareFailed('subPath "dangling": dangling exists and is not a directory (ENOTDIR)'));
     await expect(lstat(join(root, 'outside-dir'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   test('a symlink that stays inside the volume resolves to its target', async () => {
     await mkdir(join(data, 'real'));
     await symlink('real', join(data, 'alias'));
-    expect(await mountsOf([{ name: 'data', mountPath: '/x', subPath: 'alias' }])).toEqual({ ok: true, mounts: [{ hostPath: join(data, 'real'), containerPath: '/x', readOnly: false }] });
+    await expectBound(await mountsOf([{ name: 'data', mountPath: '/x', subPath: 'alias' }]), 'data', join(data, 'real'), '/x');
   });
 
   test('a subPath through the ..data links of an atomically written volume resolves to the real file', async () => {
     const written = await writeAtomically(config, new Map([['app.conf', { data: Buffer.from('x'), mode: 0o644 }]]));
     expect(written).toEqual({ ok: true, changed: true });
     const timestamped = await readlink(join(config, '..data'));
-    expect(await mountsOf([{ name: 'config', mountPath: '/etc/app.conf', subPath: 'app.conf' }])).toEqual({
-      ok: true,
-      mounts: [{ hostPath: join(config, timestamped, 'app.conf'), containerPath: '/etc/app.conf', readOnly: true }],
-    });
+    await expectBound(await mountsOf([{ name: 'config', mountPath: '/etc/app.conf', subPath: 'app.conf' }]), 'config', join(config, timestamped, 'app.conf'), '/etc/app.conf', true);
   });
 
   test('a volume reached through a symlink: the subPath resolves below the volume\'s real path', async () => {
@@ -202,8 +207,9 @@ describe('containerMounts: subPath', () => {
       ctr('main', { volumeMounts: [{ name: 'data', mountPath: '/logs', subPath: 'logs' }] }),
       new Map([['data', { hostPath: join(root, 'data-link'), readOnly: false }]]),
       new Map(),
+      target,
     );
-    expect(result).toEqual({ ok: true, mounts: [{ hostPath: join(data, 'logs'), containerPath: '/logs', readOnly: false }] });
+    await expectBound(result, 'data', join(data, 'logs'), '/logs');
   });
 
   test('a subPath below a file fails without throwing', async () => {
