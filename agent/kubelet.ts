@@ -257,9 +257,9 @@ export class Kubelet {
           prober.addPod(pod);
           return this.#timed('sync', () => lifecycle.syncPod(pod, signal));
         },
-        syncTerminatingPod: (request) => {
+        syncTerminatingPod: (request, signal) => {
           prober.stopLivenessAndStartup(request.uid);
-          return this.#timed('terminating', () => lifecycle.syncTerminatingPod(request));
+          return this.#timed('terminating', () => lifecycle.syncTerminatingPod(request, signal));
         },
         syncTerminatedPod: async (uid) => {
           await this.#timed('terminated', () => lifecycle.syncTerminatedPod(uid));
@@ -372,17 +372,23 @@ export class Kubelet {
     this.#runtimeVersion = runtimeVersion;
     this.#log.info({ runtime: `docker://${this.#runtimeVersion.version}`, node: o.nodeName }, 'container runtime is up');
     await mkdir(this.#rootDir.podsDir(), { recursive: true, mode: 0o750 });
+    // stop() may come at any await here (a signal while starting): nothing more is started then.
+    if (this.#stopped) return;
     this.cluster?.start();
     await this.#pleg.start();
+    if (this.#stopped) return;
     if (this.#sources.length === 0) this.#log.warn({ rootDir: o.rootDir }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
     await Promise.all(this.#sources.map((source) => source.start()));
+    if (this.#stopped) return;
     if (this.#servers.length > 0 && !isLoopbackAddress(o.address)) {
       this.#log.warn({ address: o.address }, 'container logs are served on loopback addresses only until authentication is configured');
     }
     for (const { key, port, server } of this.#servers) {
+      if (this.#stopped) return;
       this.listening[key] = await server.listen({ host: o.address, port });
       this.#log.info({ address: this.listening[key] }, key === 'port' ? 'serving the kubelet API' : 'serving the read-only kubelet API');
     }
+    if (this.#stopped) return;
     this.#lastHousekeeping = this.#clock.now();
     this.#housekeeping = setInterval(() => void this.#housekeep(), HousekeepingPeriodMs);
     this.#housekeeping.unref();

@@ -57,7 +57,7 @@ export class PodLifecycle implements PodSyncHandlers {
     return retries.length > 0 ? { retryAfterMs: Math.min(...retries) } : {};
   }
 
-  async syncTerminatingPod(request: TerminationRequest): Promise<void> {
+  async syncTerminatingPod(request: TerminationRequest, signal: AbortSignal): Promise<void> {
     const ref: PodRef = request.pod ? podRef(request.pod) : (request.runningPod?.pod ?? { uid: request.uid, name: '', namespace: '' });
     const grace =
       request.gracePeriodSeconds ??
@@ -65,7 +65,7 @@ export class PodLifecycle implements PodSyncHandlers {
       request.runningPod?.terminationGracePeriodSeconds ??
       DefaultGracePeriodSeconds;
     const status = await this.#o.runtime.getPodStatus(ref);
-    await this.#o.syncer.killPod(ref, status, grace, request.pod);
+    await this.#o.syncer.killPod(ref, status, grace, request.pod, signal);
     if (request.pod) await this.#observe(request.pod, ref);
   }
 

@@ -7,6 +7,8 @@
  *      events, where it could leak secrets), and the kill goes on;
  *   3. TERM, then KILL once what is left of the grace period has passed, never less than 2 s:
  *      a hook that used it all still leaves the container its 2 s to stop.
+ * A kill given a `signal` stops waiting when it aborts (the agent stops, or the pod's own
+ * termination takes over): it rejects, and the engine finishes what it was asked.
  */
 import type { Logger } from 'pino';
 import type { Container } from '../../common/api/types.js';
@@ -47,20 +49,23 @@ export class ContainerKiller {
     this.#log = options.logger?.child({ component: 'container-killer' });
   }
 
-  async kill(target: KillTarget): Promise<void> {
+  async kill(target: KillTarget, signal?: AbortSignal): Promise<void> {
     const { spec } = target;
     const object = containerObject(target.pod, spec.name, target.init);
     this.#recorder.event(object, 'Normal', 'Killing', target.message ?? `Stopping container ${spec.name}`);
     let grace = target.gracePeriodSeconds;
     const preStop = spec.lifecycle?.preStop;
-    if (preStop && grace > 0) grace -= await this.#runPreStop(target, preStop, grace);
-    await this.#runtime.stopContainer(target.containerId, Math.max(grace, MinimumGracePeriodSeconds));
+    if (preStop && grace > 0) grace -= await this.#runPreStop(target, preStop, grace, signal);
+    signal?.throwIfAborted();
+    await this.#runtime.stopContainer(target.containerId, Math.max(grace, MinimumGracePeriodSeconds), signal);
   }
 
-  /** Runs the hook for at most `graceSeconds`; returns the whole seconds it took. */
-  async #runPreStop(target: KillTarget, preStop: NonNullable<NonNullable<Container['lifecycle']>['preStop']>, graceSeconds: number): Promise<number> {
+  /** Runs the hook for at most `graceSeconds`, or until `signal` aborts; returns the whole seconds it took. */
+  async #runPreStop(target: KillTarget, preStop: NonNullable<NonNullable<Container['lifecycle']>['preStop']>, graceSeconds: number, signal?: AbortSignal): Promise<number> {
     const started = this.#clock.now();
     const expired = new AbortController();
+    const cutShort = (): void => expired.abort();
+    signal?.addEventListener('abort', cutShort, { once: true });
     const hook = this.#hooks
       .run(
         preStop,
@@ -80,6 +85,7 @@ export class ContainerKiller {
       });
     await Promise.race([hook, delay(graceSeconds * 1000, expired.signal)]);
     expired.abort();
+    signal?.removeEventListener('abort', cutShort);
     return Math.floor((this.#clock.now() - started) / 1000);
   }
 }

@@ -101,7 +101,7 @@ export class PodSyncer {
         if (actions.createSandbox && status.sandboxes.length > 0) {
           this.#o.recorder.event(podObject(pod), 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
         }
-        await this.killPod(podRef(pod), status, pod.spec.terminationGracePeriodSeconds ?? 30, pod);
+        await this.killPod(podRef(pod), status, pod.spec.terminationGracePeriodSeconds ?? 30, pod, signal);
         result.changed = true;
       }
       if (!actions.createSandbox) {
@@ -144,7 +144,7 @@ export class PodSyncer {
         podIP: podIPs[0],
         gracePeriodSeconds: kill.gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30,
         message: kill.message,
-      });
+      }, signal);
       result.changed = true;
     }
     const starting = actions.initContainersToStart.length + actions.containersToStart.length > 0;
@@ -167,9 +167,10 @@ export class PodSyncer {
   /**
    * Stops every running container of a pod, then its sandboxes: app containers together, then
    * sidecars in reverse order, each with `gracePeriodSeconds` (preStop hooks first). Without
-   * `pod` (its spec is gone), what the containers' labels kept stands in for the spec.
+   * `pod` (its spec is gone), what the containers' labels kept stands in for the spec. When
+   * `signal` aborts, the kills stop being waited for and this rejects.
    */
-  async killPod(ref: PodRef, status: RuntimePodStatus, gracePeriodSeconds: number, pod?: DefaultedPod): Promise<void> {
+  async killPod(ref: PodRef, status: RuntimePodStatus, gracePeriodSeconds: number, pod?: DefaultedPod, signal?: AbortSignal): Promise<void> {
     const running = status.containers.filter((c) => c.state === 'running');
     const sidecarOrder = (pod?.spec.initContainers ?? []).filter(isSidecar).map((c) => c.name);
     const sidecars = running.filter((c) => c.kind === 'init').sort((a, b) => sidecarOrder.indexOf(b.name) - sidecarOrder.indexOf(a.name));
@@ -185,7 +186,7 @@ export class PodSyncer {
         init: container.kind === 'init',
         podIP,
         gracePeriodSeconds,
-      });
+      }, signal);
     await Promise.all(others.map(kill));
     for (const sidecar of sidecars) await kill(sidecar);
     for (const sandbox of status.sandboxes) {
@@ -341,7 +342,7 @@ export class PodSyncer {
           podIP: ctx.podIPs[0],
           gracePeriodSeconds: pod.spec.terminationGracePeriodSeconds ?? 30,
           message: 'FailedPostStartHook',
-        });
+        }, ctx.signal);
         return fail('PostStartHookError', message);
       }
     }

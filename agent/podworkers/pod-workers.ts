@@ -32,7 +32,8 @@ export interface TerminationRequest {
 export interface PodSyncHandlers {
   /** `signal` aborts when the pod is to be killed: the sync should stop waiting on anything long. */
   syncPod(pod: DefaultedPod, signal: AbortSignal): Promise<{ retryAfterMs?: number }>;
-  syncTerminatingPod(request: TerminationRequest): Promise<void>;
+  /** `signal` aborts when the agent stops: the kills should stop being waited for. */
+  syncTerminatingPod(request: TerminationRequest, signal: AbortSignal): Promise<void>;
   syncTerminatedPod(uid: string): Promise<void>;
 }
 
@@ -77,6 +78,7 @@ export class PodWorkers {
   /** Static pod full name -> the UID allowed to run under it. */
   readonly #staticHolders = new Map<string, string>();
   #stopped = false;
+  readonly #stopping = new AbortController();
 
   constructor(options: PodWorkersOptions) {
     this.#o = options;
@@ -120,19 +122,20 @@ export class PodWorkers {
   }
 
   /**
-   * Stops scheduling, aborts the syncs under way and resolves once they have ended, so that no
-   * sync acts on the runtime after the agent has stopped. A termination under way is not waited
-   * for, as the kubelet does not wait on exit: it may take a pod's whole grace period, and the
-   * next start finds the pod and finishes it (the container's stop is the engine's to finish).
+   * Stops scheduling, aborts the syncs and terminations under way and resolves once they have
+   * ended, so that nothing acts on the runtime after the agent has stopped. That is prompt: a
+   * kill under way stops being waited for (the kubelet does not wait for one on exit either; it
+   * may take a pod's whole grace period), the engine finishes the container's stop, and the
+   * next start finds the pod and finishes its termination.
    */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     for (const worker of this.#workers.values()) {
       clearTimeout(worker.timer);
       worker.syncAbort?.abort();
     }
-    const syncing = [...this.#workers.values()].filter((worker) => worker.state === 'syncing' || worker.state === 'waiting');
-    await Promise.all(syncing.map((worker) => this.whenIdle(worker.uid)));
+    await Promise.all([...this.#workers.keys()].map((uid) => this.whenIdle(uid)));
   }
 
   #create(pod: DefaultedPod): Worker {
@@ -194,6 +197,8 @@ export class PodWorkers {
           worker.errorDelayMs = InitialErrorDelayMs;
           this.#scheduleResync(worker, retryAfterMs ?? this.#o.resyncIntervalMs);
         } catch (err) {
+          // Cut short on purpose: the pod's termination, or the agent's stop, takes it from here.
+          if (worker.syncAbort?.signal.aborted) return;
           this.#log.error({ err, pod: worker.fullName, podUID: worker.uid }, 'sync failed; will retry');
           this.#scheduleResync(worker, worker.errorDelayMs);
           worker.errorDelayMs = Math.min(worker.errorDelayMs * 2, MaxErrorDelayMs);
@@ -203,8 +208,10 @@ export class PodWorkers {
         return;
       case 'terminating':
         try {
-          await this.#o.handlers.syncTerminatingPod({ ...worker.kill!, uid: worker.uid, ...(worker.pod && !worker.kill?.pod ? { pod: worker.pod } : {}) });
+          await this.#o.handlers.syncTerminatingPod({ ...worker.kill!, uid: worker.uid, ...(worker.pod && !worker.kill?.pod ? { pod: worker.pod } : {}) }, this.#stopping.signal);
         } catch (err) {
+          // The agent stops: the next start finishes the termination.
+          if (this.#stopped) return;
           this.#log.error({ err, pod: worker.fullName, podUID: worker.uid }, 'terminating the pod failed; will retry');
           this.#scheduleResync(worker, worker.errorDelayMs);
           worker.errorDelayMs = Math.min(worker.errorDelayMs * 2, MaxErrorDelayMs);

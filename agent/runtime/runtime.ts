@@ -255,8 +255,11 @@ export interface ContainerRuntime {
 
   createContainer(sandboxId: string, config: ContainerConfig): Promise<string>;
   startContainer(id: string): Promise<void>;
-  /** SIGTERM (or the image's stop signal), then SIGKILL after `gracePeriodSeconds`. */
-  stopContainer(id: string, gracePeriodSeconds: number): Promise<void>;
+  /**
+   * SIGTERM (or the image's stop signal), then SIGKILL after `gracePeriodSeconds`. `signal`
+   * stops the waiting (it rejects with the signal's reason); the engine finishes the stop itself.
+   */
+  stopContainer(id: string, gracePeriodSeconds: number, signal?: AbortSignal): Promise<void>;
   removeContainer(id: string): Promise<void>;
 
   containerLogs(id: string, options: LogOptions): Promise<Readable>;

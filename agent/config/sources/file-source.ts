@@ -61,6 +61,7 @@ export class FileSource implements PodSourceRunner {
   #stopped = false;
   /** Reads are serialized so that snapshots go out in the order the disk changed. */
   #queue: Promise<void> = Promise.resolve();
+  readonly #stopping = new AbortController();
 
   constructor(options: FileSourceOptions) {
     this.#options = options;
@@ -75,6 +76,7 @@ export class FileSource implements PodSourceRunner {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearInterval(this.#rescanTimer);
     for (const timer of this.#settling.values()) clearTimeout(timer);
     this.#settling.clear();
@@ -180,7 +182,11 @@ export class FileSource implements PodSourceRunner {
     });
     this.#watcher.on('error', (err) => this.#log.warn({ err }, 'watching the static pod path failed; the periodic rescan goes on'));
     const watcher = this.#watcher;
-    await new Promise<void>((resolve) => watcher.once('ready', resolve));
+    // A watcher closed before it is ready (stop() during start) never says it is: stop waiting then.
+    await new Promise<void>((resolve) => {
+      watcher.once('ready', resolve);
+      this.#stopping.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   }
 
   #schedule(path: string): void {

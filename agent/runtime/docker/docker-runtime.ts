@@ -233,11 +233,12 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async stopContainer(id: string, gracePeriodSeconds: number): Promise<void> {
+  async stopContainer(id: string, gracePeriodSeconds: number, signal?: AbortSignal): Promise<void> {
     try {
       // No request timeout: Docker answers only once the container has stopped.
-      await this.#docker.getContainer(id).stop({ t: Math.max(0, Math.ceil(gracePeriodSeconds)) });
+      await this.#docker.getContainer(id).stop({ t: Math.max(0, Math.ceil(gracePeriodSeconds)), ...(signal ? { abortSignal: signal } : {}) });
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       if (isDockerNotModified(err) || isDockerNotFound(err)) return;
       throw new DockerletError('DKL_ERR_RUNTIME', `stopping container ${id.slice(0, 12)}: ${dockerMessage(err)}`, { cause: err });
     }

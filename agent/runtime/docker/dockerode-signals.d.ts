@@ -11,6 +11,7 @@ declare module 'dockerode' {
   interface Container {
     inspect(options: AbortOptions): Promise<ContainerInspectInfo>;
     start(options: AbortOptions): Promise<void>;
+    stop(options: AbortOptions & { t?: number }): Promise<void>;
   }
   interface Image {
     inspect(options: AbortOptions): Promise<ImageInspectInfo>;

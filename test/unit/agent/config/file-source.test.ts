@@ -2,7 +2,8 @@
 import { mkdtemp, open, rename, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import chokidar from 'chokidar';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { ManifestObjects } from '../../../../agent/config/read-manifest.js';
 import { FileSource } from '../../../../agent/config/sources/file-source.js';
 import { memoryLogger, type MemoryLogger } from '../../../helpers/memory-logger.js';
@@ -108,5 +109,24 @@ describe('FileSource: files it cannot use', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  test('stop() while the watch is being set up ends both start() and stop(): a watcher closed before it was ready is not waited for', async () => {
+    const watch = chokidar.watch.bind(chokidar);
+    let stopping: Promise<void> | undefined;
+    const third = new FileSource({ path: dir, nodeName: 'node-1', checkFrequencyMs: 3_600_000, logger: log.logger, onSnapshot: () => undefined });
+    const spy = vi.spyOn(chokidar, 'watch').mockImplementation((...args: Parameters<typeof chokidar.watch>) => {
+      const watcher = watch(...args);
+      // Once the source holds the watcher and waits for it, before it is ready.
+      queueMicrotask(() => (stopping = third.stop()));
+      return watcher;
+    });
+    try {
+      await third.start();
+      await stopping;
+    } finally {
+      spy.mockRestore();
+    }
+    expect(stopping).toBeDefined();
   });
 });

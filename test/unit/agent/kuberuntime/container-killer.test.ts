@@ -144,6 +144,16 @@ describe('ContainerKiller: with a preStop hook', () => {
     expect(recorder.reasons()).toEqual(['Killing']);
   });
 
+  test('an abort (the agent stops) cuts the hook short and rejects before the container is stopped', async () => {
+    const stopping = new AbortController();
+    const killing = killer.kill(kill({ spec: withPreStop(), gracePeriodSeconds: 30 }), stopping.signal);
+    await advance(1_000);
+    stopping.abort(new Error('the agent stops'));
+    await expect(killing).rejects.toThrow('the agent stops');
+    expect(hooks.calls[0]!.signal?.aborted).toBe(true);
+    expect(runtime.stops).toEqual([]);
+  });
+
   test('grace period 0: no hook, and the container gets the minimum 2 s', async () => {
     await killer.kill(kill({ spec: withPreStop(), gracePeriodSeconds: 0 }));
     expect(hooks.calls).toEqual([]);

@@ -45,7 +45,7 @@ class FakeHandlers implements PodSyncHandlers {
     return this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {};
   }
 
-  async syncTerminatingPod(request: TerminationRequest): Promise<void> {
+  async syncTerminatingPod(request: TerminationRequest, _signal?: AbortSignal): Promise<void> {
     this.terminations.push(request);
     await this.#enter(request.uid, `terminating ${request.uid}`);
   }
@@ -172,18 +172,21 @@ describe('PodWorkers: syncing', () => {
     expect(stopped).toBe(true);
   });
 
-  test('stop does not wait for a termination under way, and nothing follows it once it ends', async () => {
+  test('stop aborts a termination under way and resolves once it has given up; nothing follows it', async () => {
     workers.update({ type: 'sync', pod: version('a', 'img:1') });
     await workers.whenIdle('a');
-    const terminating = deferred();
-    handlers.gates.set('a', terminating.promise);
+    let signal: AbortSignal | undefined;
+    handlers.syncTerminatingPod = async (_request: TerminationRequest, terminationSignal: AbortSignal) => {
+      signal = terminationSignal;
+      await new Promise((resolve) => terminationSignal.addEventListener('abort', resolve, { once: true }));
+      throw terminationSignal.reason;
+    };
     workers.update({ type: 'kill', uid: 'a' });
-    expect(handlers.calls.at(-1)).toBe('terminating a');
+    expect(signal?.aborted).toBe(false);
     await workers.stop();
+    expect(signal?.aborted).toBe(true);
     expect(workers.state('a')).toBe('terminating');
-    terminating.resolve();
-    await workers.whenIdle('a');
-    expect(handlers.calls).toEqual(['sync a img:1', 'terminating a']);
+    expect(handlers.calls).toEqual(['sync a img:1']);
   });
 
   test('after stop, updates are ignored', async () => {
