@@ -62,10 +62,12 @@ export async function bindMount(source: string, target: string): Promise<void> {
   }
 }
 
+/** Unmounts `point`; one that is no longer mounted (unmounted meanwhile by someone else) is done. */
 export async function unmount(point: string): Promise<void> {
   try {
     await run('umount', [point]);
   } catch (err) {
+    if (!(await isMountPoint(point))) return;
     throw new DockerletError('DKL_ERR_RUNTIME', `unmounting ${point}: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`, { cause: err });
   }
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { isMountPoint, mountPointsUnder, mountTmpfs, unmountAll } from '../../../../agent/volumes/mounts.js';
+import { isMountPoint, mountPointsUnder, mountTmpfs, unmount, unmountAll } from '../../../../agent/volumes/mounts.js';
 import { mountPointsBelow, mountsAt, removeTempRoot, tempRoot } from './tmp-mounts.js';
 
 let root: string;
@@ -135,6 +135,20 @@ describe('mountTmpfs', () => {
     expect(error).toMatchObject({ code: 'DKL_ERR_RUNTIME' });
     expect((error as Error).message.startsWith(`mounting a tmpfs on ${dir}: `)).toBe(true);
     expect(mountPointsBelow(root)).toEqual([]);
+  });
+});
+
+describe('unmount', () => {
+  test('a point someone else unmounted meanwhile is done, not an error (two teardowns of one pod)', async () => {
+    const dir = await mounted('pod');
+    execFileSync('umount', [dir]);
+    await expect(unmount(dir)).resolves.toBeUndefined();
+  });
+
+  test('a point that stays mounted when umount fails is an error naming it', async () => {
+    const dir = await mounted('busy');
+    await mounted('busy/inner');
+    await expect(unmount(dir)).rejects.toThrow(`unmounting ${dir}: `);
   });
 });
 
