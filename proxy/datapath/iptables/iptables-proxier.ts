@@ -24,7 +24,7 @@ import { DockerletError, errorMessage, isDockerletError } from '../../../common/
 import { systemClock, type Clock } from '../../../common/util/clock.js';
 import type { EndpointInfo, Proxier, ProxyState, ServicePortInfo } from '../proxier.js';
 import { detectIptablesBackend, type IptablesCommands } from './backend.js';
-import { isOwnChain, type IptablesTable } from './chains.js';
+import { FirewallChain, isOwnChain, type IptablesTable } from './chains.js';
 import { ExecCommandRunner, formatCommand, type CommandResult, type CommandRunner } from './command-runner.js';
 import { isNothingDeleted, staleConntrackDeletions } from './conntrack.js';
 import { cidrContains, isIpv4, isValidPort, type Ipv4Cidr } from '../../../common/util/ipv4.js';
@@ -314,7 +314,10 @@ export class IptablesProxier implements Proxier {
         problems.push(errorMessage(err));
       }
     };
+    const problemsBefore = problems.length;
     await attempt(() => this.#routeLocalnet.restore());
+    // route_localnet still 1: the firewall that closes its hole stays, hooked in, whatever else goes.
+    const keep = (chain: string): boolean => problems.length > problemsBefore && chain === FirewallChain;
     let commands: IptablesCommands | undefined;
     try {
       commands = await this.#backend();
@@ -326,9 +329,11 @@ export class IptablesProxier implements Proxier {
       const found = commands;
       const saved = await this.#readTables(found);
       for (const table of Tables) {
-        for (const jump of jumpsIntoOwnChains(saved.get(table))) await this.#deleteJump(found, table, jump.chain, jump.args);
+        for (const jump of jumpsIntoOwnChains(saved.get(table))) {
+          if (!keep(jump.target)) await this.#deleteJump(found, table, jump.chain, jump.args);
+        }
       }
-      const text = buildCleanupRules(ownChains(saved));
+      const text = buildCleanupRules(ownChains(saved, keep));
       if (text) {
         await attempt(async () => {
           const restore = await this.#runner.run(found.restore, ['-w', '5', '--noflush'], text);
@@ -380,9 +385,9 @@ export class IptablesProxier implements Proxier {
   }
 }
 
-function ownChains(saved: Map<IptablesTable, SavedTable>): ChainSets {
+function ownChains(saved: Map<IptablesTable, SavedTable>, except: (chain: string) => boolean = () => false): ChainSets {
   const sets = {} as Record<IptablesTable, Set<string>>;
-  for (const table of Tables) sets[table] = new Set((saved.get(table)?.chains ?? []).filter(isOwnChain));
+  for (const table of Tables) sets[table] = new Set((saved.get(table)?.chains ?? []).filter((chain) => isOwnChain(chain) && !except(chain)));
   return sets;
 }
 

@@ -422,6 +422,20 @@ describe('IptablesProxier', () => {
     expect(await readFile(join(stateDir, 'iptables-route-localnet'), 'utf8')).toBe('0\n');
   });
 
+  it('cleanup() that cannot restore route_localnet keeps DOCKERLET-FIREWALL hooked into INPUT: the hole it closes is still open', async () => {
+    const runner = nftHost(
+      { nat: [':DOCKERLET-SERVICES - [0:0]', savedJump(Jumps[0])], filter: [':DOCKERLET-FIREWALL - [0:0]', savedJump(Jumps[7])] },
+      '1',
+    ).when('sysctl', ['-q', '-w'], { code: 255, stderr: 'permission denied' });
+    await writeFile(join(stateDir, 'iptables-route-localnet'), '0\n');
+    await expect(proxier(runner).cleanup()).rejects.toThrow('iptables cleanup was incomplete: cannot restore net.ipv4.conf.all.route_localnet=0');
+    expect(runner.lines()).not.toContain(`iptables-nft -w 5 -t filter -D INPUT ${Jumps[7][2]}`);
+    expect(runner.lines()).toContain(`iptables-nft -w 5 -t nat -D PREROUTING ${Jumps[0][2]}`);
+    const restore = runner.calls.find((c) => c.command === 'iptables-nft-restore')!.stdin;
+    expect(restore).toContain('-X DOCKERLET-SERVICES');
+    expect(restore).not.toContain('DOCKERLET-FIREWALL');
+  });
+
   it('cleanup() with nothing of ours runs no restore and leaves route_localnet alone', async () => {
     const runner = nftHost();
     await proxier(runner).cleanup();
