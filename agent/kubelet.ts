@@ -17,7 +17,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { errorMessage } from '../common/api/errors.js';
+import { errorMessage, isDockerletError } from '../common/api/errors.js';
 import type { HostLock } from '../common/util/host-lock.js';
 import { retryUntilDone } from '../common/util/retry.js';
 import { isLoopbackAddress } from '../common/util/special-addresses.js';
@@ -366,6 +366,8 @@ export class Kubelet {
       maxMs: RuntimeRetryMaxMs,
       signal: this.#stopping.signal,
       keepAlive: true,
+      // An engine that answers but refuses the config (a pod network of another subnet) will not change its mind.
+      retryable: (err) => isDockerletError(err, 'DKL_ERR_RUNTIME_UNAVAILABLE'),
       onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs }, 'the container runtime is not ready; will retry'),
     });
     if (!runtimeVersion) return;

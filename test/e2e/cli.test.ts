@@ -5,7 +5,7 @@ import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, onTestFinished, test } from 'vitest';
 import { runCli, startAgentProcess } from '../helpers/agent-process.js';
-import { removeNodeContainers } from '../helpers/docker.js';
+import { docker, removeNodeContainers } from '../helpers/docker.js';
 import { uniqueNodeName } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -103,7 +103,8 @@ describe('bad flags and config exit 2 with a message naming the flag or field', 
 });
 
 describe('no Docker engine at the endpoint', () => {
-  const agentArgs = (socket: string, nodeName = uniqueNodeName('nodocker')): string[] => [
+  /** An agent on a fresh node and directories; on the engine at `socket` when given. */
+  const agentArgs = (socket: string | undefined, nodeName = uniqueNodeName('nodocker')): string[] => [
     'agent',
     '--pod-manifest-path',
     dir,
@@ -115,8 +116,7 @@ describe('no Docker engine at the endpoint', () => {
     '0',
     '--read-only-port',
     '0',
-    '--container-runtime-endpoint',
-    `unix://${socket}`,
+    ...(socket ? ['--container-runtime-endpoint', `unix://${socket}`] : []),
   ];
   const retryLines = (stderr: string): string[] => stderr.split('\n').filter((line) => line.includes('the container runtime is not ready; will retry'));
 
@@ -140,6 +140,17 @@ describe('no Docker engine at the endpoint', () => {
     await waitFor('the agent to find the engine', () => agent.stderr.includes('container runtime is up'), { timeoutMs: 60_000 });
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
+  });
+
+  test('an engine that answers but holds the pod network with another subnet: exit 2 at once, naming the flag', async () => {
+    // A network of this test's own, so that no other test's pod network is touched.
+    const name = `dkl-subnet-${process.pid % 10_000}`;
+    const network = await docker.createNetwork({ Name: name, Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.252.0.0/24' }] } });
+    onTestFinished(() => network.remove());
+    const result = await runCli([...agentArgs(undefined), '--pod-network', name, '--pod-cidr', '10.253.0.0/24']).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`the Docker network ${name} exists with subnet 10.252.0.0/24, not --pod-cidr 10.253.0.0/24: pass that subnet, or pick another --pod-network name`);
+    expect(result.stderr).not.toContain('will retry');
   });
 
   test('SIGTERM while it waits ends it at once with code 0', async () => {

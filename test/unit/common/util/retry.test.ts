@@ -32,4 +32,17 @@ describe('retryUntilDone', () => {
     stop.abort();
     expect(await done).toBeUndefined();
   });
+
+  test('a failure that is not retryable is thrown at once, without a wait', async () => {
+    const errors: unknown[] = [];
+    const done = retryUntilDone(() => Promise.reject(new Error('the pod network has another subnet')), {
+      initialMs: 1000,
+      maxMs: 1000,
+      signal: new AbortController().signal,
+      retryable: (err) => !(err as Error).message.includes('subnet'),
+      onError: (err) => errors.push(err),
+    });
+    await expect(done).rejects.toThrow('the pod network has another subnet');
+    expect(errors).toEqual([]);
+  });
 });
