@@ -16,7 +16,7 @@ import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import type { Backoff } from '../../common/util/backoff.js';
 import { Semaphore } from '../../common/util/semaphore.js';
 import type { ContainerRuntime, ImageInfo, RegistryAuth } from '../runtime/runtime.js';
-import type { Clock } from '../../common/util/clock.js';
+import { abortable, type Clock } from '../../common/util/clock.js';
 import { isValidImageReference } from './image-reference.js';
 import type { NodeDockerConfig } from './node-credentials.js';
 import { credentialsFor } from './pull-secrets.js';
@@ -126,15 +126,23 @@ export class ImageManager {
     let shared = this.#inFlight.get(key);
     if (!shared) {
       const abort = new AbortController();
-      const promise = this.#slots.run(() => this.#runtime.pullImage(image, auth, abort.signal));
+      // Abandoned while it waited for a slot: it gives the slot up without pulling.
+      const promise = this.#slots.run(async () => {
+        abort.signal.throwIfAborted();
+        return this.#runtime.pullImage(image, auth, abort.signal);
+      });
       const created: SharedPull = { promise, abort, waiters: 0 };
       shared = created;
       this.#inFlight.set(key, created);
-      void promise.finally(() => this.#inFlight.delete(key)).catch(() => undefined);
+      void promise
+        .finally(() => {
+          if (this.#inFlight.get(key) === created) this.#inFlight.delete(key);
+        })
+        .catch(() => undefined);
     }
     shared.waiters++;
     try {
-      return await untilAborted(shared.promise, signal);
+      return await abortable(shared.promise, signal);
     } finally {
       shared.waiters--;
       if (shared.waiters === 0) {
@@ -145,12 +153,3 @@ export class ImageManager {
   }
 }
 
-/** `promise`, or a rejection as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}

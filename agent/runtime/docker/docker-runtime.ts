@@ -143,6 +143,7 @@ export class DockerRuntime implements ContainerRuntime {
    * whose `signal` aborts.
    */
   async pullImage(image: string, auth?: RegistryAuth, signal?: AbortSignal): Promise<ImageInfo> {
+    signal?.throwIfAborted();
     const reference = /[:@][^/]+$/.test(image) ? image : `${image}:latest`;
     this.#log.debug({ image: reference, registry: auth?.serveraddress }, 'pulling image');
     const deadlineMs = this.#options.pullProgressDeadlineMs;

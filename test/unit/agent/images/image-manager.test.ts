@@ -122,6 +122,23 @@ describe('ImageManager: pulls side by side', () => {
     expect(pulls[0]!.signal?.aborted).toBe(true);
   });
 
+  test('a pull abandoned while it waited for a slot never starts, and its slot goes to the next in line', async () => {
+    const { runtime, pulls } = heldRuntime();
+    const { images } = manager(runtime);
+    const busy = ['a', 'b', 'c'].map((name) => images.ensureImage(`uid-${name}`, always(`r.example.com/${name}:1`), object));
+    await waitFor('three pulls under way', () => pulls.length === 3);
+    const leaving = new AbortController();
+    const queued = images.ensureImage('uid-d', always('r.example.com/d:1'), object, [], leaving.signal);
+    const next = images.ensureImage('uid-e', always('r.example.com/e:1'), object);
+    leaving.abort();
+    expect((await queued).ok).toBe(false);
+    pulls[0]!.finish();
+    await waitFor('the next pull', () => pulls.length === 4);
+    expect(pulls.map((p) => p.image)).toEqual(['r.example.com/a:1', 'r.example.com/b:1', 'r.example.com/c:1', 'r.example.com/e:1']);
+    for (const pull of pulls) pull.finish();
+    expect((await Promise.all([...busy, next])).map((r) => r.ok)).toEqual([true, true, true, true]);
+  });
+
   test('an abandoned pull leaves no back-off: the next pod pulls at once', async () => {
     const { runtime, pulls } = heldRuntime();
     const { images } = manager(runtime);
