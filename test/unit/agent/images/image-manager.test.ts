@@ -124,12 +124,15 @@ describe('ImageManager: pulls side by side', () => {
 
   test('a pull abandoned while it waited for a slot never starts, and its slot goes to the next in line', async () => {
     const { runtime, pulls } = heldRuntime();
-    const { images } = manager(runtime);
+    const { images, log } = manager(runtime);
     const busy = ['a', 'b', 'c'].map((name) => images.ensureImage(`uid-${name}`, always(`r.example.com/${name}:1`), object));
     await waitFor('three pulls under way', () => pulls.length === 3);
     const leaving = new AbortController();
     const queued = images.ensureImage('uid-d', always('r.example.com/d:1'), object, [], leaving.signal);
     const next = images.ensureImage('uid-e', always('r.example.com/e:1'), object);
+    await waitFor('both asked for', () => log.lines.filter((line) => String(line.msg).startsWith('Pulling image')).length === 5);
+    // The Pulling event comes a microtask before the pull joins the queue: let it get there.
+    await new Promise((resolve) => setImmediate(resolve));
     leaving.abort();
     expect((await queued).ok).toBe(false);
     pulls[0]!.finish();
