@@ -5,9 +5,15 @@
  * belong to a network namespace, which is also the reach of what the proxy owns (its iptables
  * rules and service addresses). The holder tells whoever connects who it is, so that a refusal
  * can name it.
+ *
+ * Abstract sockets have no permissions, so the names are hashed with a secret that only root
+ * can read (/run/dockerlet/lock-secret, made on first use): another user cannot compute them,
+ * and so cannot take a lock first to keep the agent or the proxy from starting.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
+import { dirname } from 'node:path';
 import { withTimeout } from './clock.js';
 
 /** What a holder says about itself. */
@@ -15,6 +21,7 @@ export type LockOwner = Record<string, string | number>;
 
 /** How long a holder has to say who it is before it is described without. */
 const HolderAnswerMs = 2_000;
+const SecretPath = '/run/dockerlet/lock-secret';
 
 export class HostLock {
   readonly #servers: Server[];
@@ -29,10 +36,12 @@ export class HostLock {
    */
   static async acquire<K extends string>(keys: readonly K[], owner: LockOwner, refusal: (key: K, holder: LockOwner | undefined) => Error): Promise<HostLock> {
     const held: Server[] = [];
+    const secret = await lockSecret();
     try {
       for (const key of keys) {
-        const server = await listen(lockName(key), owner);
-        if (!server) throw refusal(key, await askHolder(lockName(key)));
+        const name = lockName(secret, key);
+        const server = await listen(name, owner);
+        if (!server) throw refusal(key, await askHolder(name));
         held.push(server);
       }
     } catch (err) {
@@ -44,7 +53,7 @@ export class HostLock {
 
   /** Who holds `key`, or undefined when nobody does (or the holder did not say). */
   static async holder(key: string): Promise<LockOwner | undefined> {
-    return askHolder(lockName(key));
+    return askHolder(lockName(await lockSecret(), key));
   }
 
   async release(): Promise<void> {
@@ -52,9 +61,27 @@ export class HostLock {
   }
 }
 
-/** An abstract socket name (a leading NUL): hashed, so that any key fits in 108 bytes. */
-function lockName(key: string): string {
-  return `\0dockerlet/${createHash('sha256').update(key).digest('hex')}`;
+/** An abstract socket name (a leading NUL): keyed with the secret, and short enough for any key. */
+function lockName(secret: Buffer, key: string): string {
+  return `\0dockerlet/${createHmac('sha256', secret).update(key).digest('hex')}`;
+}
+
+/** The host's lock secret: read, or made (root-only) by the first process that needs it. */
+async function lockSecret(): Promise<Buffer> {
+  const existing = await readFile(SecretPath).catch(() => undefined);
+  if (existing && existing.length >= 32) return existing;
+  await mkdir(dirname(SecretPath), { recursive: true, mode: 0o700 });
+  // Written whole aside, then linked into place: two processes making it at once both read the one that won.
+  const draft = `${SecretPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(draft, randomBytes(32), { mode: 0o600 });
+  try {
+    await link(draft, SecretPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  } finally {
+    await unlink(draft);
+  }
+  return readFile(SecretPath);
 }
 
 /** A server listening on `name` that answers each connection with `owner`; undefined when the name is taken. */
