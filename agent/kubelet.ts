@@ -450,7 +450,7 @@ export class Kubelet {
 
   #handlePodUpdate(update: PodUpdate): void {
     const workers = this.#workers;
-    for (const pod of update.pods) {
+    for (const pod of update.op === 'ADD' ? this.#admissionOrder(update.pods) : update.pods) {
       const deletion = pod.metadata.deletionTimestamp;
       if (update.op === 'REMOVE') {
         workers.update({ type: 'kill', uid: pod.metadata.uid, pod });
@@ -469,12 +469,24 @@ export class Kubelet {
     }
   }
 
-  /** The pods that hold a place on the node: with a worker syncing them, admitted, and not done. */
+  /**
+   * The order pods are admitted in: those whose containers already run here first (an agent that
+   * restarts keeps what it ran, whatever order the files are read in), then by creation time, as
+   * the kubelet's HandlePodAdditions sorts them.
+   */
+  #admissionOrder(pods: readonly DefaultedPod[]): DefaultedPod[] {
+    const running = new Set(this.#pleg.runningPods().map((runningPod) => runningPod.pod.uid));
+    const created = (pod: DefaultedPod): number => Date.parse(pod.metadata.creationTimestamp ?? '') || 0;
+    return [...pods].sort((a, b) => Number(running.has(b.metadata.uid)) - Number(running.has(a.metadata.uid)) || created(a) - created(b));
+  }
+
+  /** The pods that hold a place on the node: admitted, with a worker syncing or terminating them, and not done. */
   #activePods(): DefaultedPod[] {
     return this.podConfig.pods().filter((pod) => {
       const uid = pod.metadata.uid;
       const phase = this.statuses.get(uid)?.phase;
-      return this.#workers.state(uid) === 'syncing' && !this.#admission.rejection(uid) && phase !== 'Succeeded' && phase !== 'Failed';
+      const state = this.#workers.state(uid);
+      return (state === 'syncing' || state === 'terminating') && !this.#admission.rejection(uid) && phase !== 'Succeeded' && phase !== 'Failed';
     });
   }
 

@@ -17,6 +17,18 @@ describe('admission', () => {
     expect((await agent.containers()).filter((c) => c.Labels['io.kubernetes.pod.name'] === `c-${agent.nodeName}`)).toEqual([]);
   });
 
+  test('after a restart the pod that ran keeps its place, whatever order the files are read in', async () => {
+    const agent = await startAgent({ options: { maxPods: 1 }, manifests: { 'z.yaml': busyboxPod('z', 'exec sleep 3600') } });
+    await agent.waitForPod('z', 'Running', (p) => p.status?.phase === 'Running');
+    await agent.writeManifest('a.yaml', busyboxPod('a', 'exec sleep 3600'));
+    await agent.waitForPod('a', 'Failed OutOfpods', (p) => p.status?.reason === 'OutOfpods');
+    const before = (await agent.containers()).map((c) => c.Id).sort();
+    const restarted = await agent.restart();
+    await restarted.waitForPod('a', 'Failed OutOfpods', (p) => p.status?.reason === 'OutOfpods');
+    expect(restarted.pod('z')?.status?.phase).toBe('Running');
+    expect((await restarted.containers()).map((c) => c.Id).sort()).toEqual(before);
+  });
+
   test('a safe sysctl is set in the pod; an unsafe one is refused unless the node allows it', async () => {
     const agent = await startAgent({
       options: { allowedUnsafeSysctls: ['kernel.msgmax'] },
