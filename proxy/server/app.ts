@@ -7,9 +7,11 @@
  *   proxy, for a user on the host: the API server's proxy verbs, to the Service's ClusterIP and
  *   port (so through the datapath, whose endpoints are never loopback or link-local), the port
  *   picked by name or number, the first one when none is given. Whatever address the server is
- *   bound to, it answers clients on loopback only unless remote clients are allowed; and only
- *   to a Host header that is localhost or an IP address, so that a web page cannot reach it
- *   through a DNS name rebound to 127.0.0.1.
+ *   bound to, it answers clients on loopback only unless remote clients are allowed; only to a
+ *   Host header that is localhost or an IP address, so that a web page cannot reach it through a
+ *   DNS name rebound to 127.0.0.1; and never to a request another site's page made (an Origin
+ *   other than its own, a cross-site Sec-Fetch-Site), which a page on any site could send to
+ *   127.0.0.1 blindly. Pages it serves itself may use it, as a service's web UI does.
  * build() makes the app; the caller listens.
  */
 import { isIP } from 'node:net';
@@ -63,6 +65,13 @@ function serviceProxyRefusal(request: FastifyRequest, remoteAllowed: boolean): s
   const host = request.headers.host;
   if (host !== undefined && hostOf(host) !== 'localhost' && isIP(hostOf(host)) === 0) {
     return `Host ${JSON.stringify(host)} refused: the service proxy answers requests for localhost or an IP address only`;
+  }
+  // A browser says where a request comes from: one that another site's page made (a form, an image) is refused;
+  // a page the service proxy itself served may use it, as may a URL typed in.
+  const site = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin;
+  if (site === 'cross-site' || site === 'same-site' || (origin !== undefined && origin !== `http://${host}`)) {
+    return "requests made by other sites' web pages are refused: the service proxy is for clients on this host";
   }
   return undefined;
 }

@@ -115,6 +115,18 @@ describe('who may use the service proxy', () => {
     }
   });
 
+  test('a request another site\'s page made is refused (an Origin not its own, a cross-site Sec-Fetch-Site); its own pages and typed URLs are served', async () => {
+    const message = "requests made by other sites' web pages are refused: the service proxy is for clients on this host";
+    const host = '127.0.0.1:10256';
+    for (const headers of [{ origin: 'https://attacker.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }]) {
+      const response = await app().inject({ method: 'POST', url: path, headers: { host, ...headers } });
+      expect([response.statusCode, response.json().message], JSON.stringify(headers)).toEqual([403, message]);
+    }
+    for (const headers of [{ 'sec-fetch-site': 'none' }, { 'sec-fetch-site': 'same-origin', origin: `http://${host}` }]) {
+      expect((await app().inject({ method: 'POST', url: path, headers: { host, ...headers } })).statusCode, JSON.stringify(headers)).toBe(404);
+    }
+  });
+
   test('methods other than the API server\'s proxy verbs are 405 with Allow', async () => {
     // light-my-request's method type leaves TRACE out; the server gets it as sent.
     const response = await app().inject({ method: 'TRACE' as 'GET', url: path });
