@@ -17,7 +17,7 @@
  * with another is unmounted first. The pod's teardown unmounts them all.
  */
 import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, realpath, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, realpath, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { bindMount, isMountPoint, unmount } from './mounts.js';
 
@@ -115,11 +115,12 @@ async function bindOnTarget(handle: FileHandle, target: string): Promise<void> {
   if (await isMountPoint(target)) {
     const mounted = await stat(target);
     if (mounted.dev === source.dev && mounted.ino === source.ino) return;
-    await unmount(target);
+    while (await isMountPoint(target)) await unmount(target);
   }
   await mkdir(dirname(target), { recursive: true, mode: 0o750 });
   const present = await lstat(target).catch(() => undefined);
-  if (present && present.isDirectory() !== source.isDirectory()) await rm(target, { recursive: true });
+  // Only an empty directory or an empty file of ours: never anything a mount could reach into.
+  if (present && present.isDirectory() !== source.isDirectory()) await (present.isDirectory() ? rmdir(target) : unlink(target));
   if (source.isDirectory()) await mkdir(target, { recursive: true, mode: 0o750 });
   else if (!present || present.isDirectory()) await writeFile(target, '', { mode: 0o640 });
   // The kernel follows /proc/<pid>/fd/<n> to the open file; mount(8) must not resolve it to a path first.

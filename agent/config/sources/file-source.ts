@@ -14,7 +14,7 @@
  * been quiet for a moment, and only then reported; a file that decodes is taken as it is.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
@@ -133,8 +133,9 @@ export class FileSource implements PodSourceRunner {
     try {
       const info = await stat(file);
       if (!info.isFile()) return 'unchanged';
-      if (info.size > MaxManifestBytes) return this.#invalid(file, `the file is ${info.size} bytes, over the ${MaxManifestBytes} a manifest may have`, undefined, options);
-      text = await readFile(file, 'utf8');
+      const read = await readBounded(file, MaxManifestBytes);
+      if (read === undefined) return this.#invalid(file, `the file is ${Math.max(info.size, MaxManifestBytes + 1)} bytes, over the ${MaxManifestBytes} a manifest may have`, undefined, options);
+      text = read;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#files.delete(file) ? 'changed' : 'unchanged';
       // A symlink loop, a name too long, a file it may not read: this file alone is skipped.
@@ -255,5 +256,24 @@ export class FileSource implements PodSourceRunner {
       for (const service of objects.services) add(file, 'service', namespacedName(service), service, merged.services);
     }
     this.#options.onSnapshot(merged);
+  }
+}
+
+/** The file's text, reading at most `maxBytes` + 1 bytes whatever its size said (it may grow meanwhile); undefined when it is longer. */
+async function readBounded(file: string, maxBytes: number): Promise<string | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, length).toString('utf8');
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
+      if (length > maxBytes) return undefined;
+    }
+  } finally {
+    await handle.close();
   }
 }

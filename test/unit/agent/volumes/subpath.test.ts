@@ -3,7 +3,7 @@
  * a second process that keeps swapping a path component for a symlink out of the volume while
  * subPaths are prepared, as a container that owns the volume could (CVE-2021-25741).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -52,6 +52,16 @@ describe('prepareSubPath: the target', () => {
     await mkdir(join(data, 'one'));
     await mkdir(join(data, 'two'));
     await prepareSubPath(volume(), 'one', target());
+    await prepareSubPath(volume(), 'two', target());
+    expect(mountsAt(target())).toHaveLength(1);
+    expect(await identity(target())).toBe(await identity(join(data, 'two')));
+  });
+
+  test('a target with mounts stacked on it is unmounted down to the directory before it is bound again', async () => {
+    await mkdir(join(data, 'one'));
+    await mkdir(join(data, 'two'));
+    await prepareSubPath(volume(), 'one', target());
+    execFileSync('mount', ['--bind', join(data, 'one'), target()]);
     await prepareSubPath(volume(), 'two', target());
     expect(mountsAt(target())).toHaveLength(1);
     expect(await identity(target())).toBe(await identity(join(data, 'two')));
@@ -120,6 +130,7 @@ describe('prepareSubPath against a process swapping the path for a symlink out o
     await swapper(join(data, 'swap'), outside);
     const outcomes = await prepareRepeatedly(300, (i) => `swap/new${i}/deeper`);
     expect(outcomes).not.toContain('OUTSIDE');
+    expect(outcomes).toContain('inside');
     expect(await readdir(outside)).toEqual(['secret']);
   });
 });
