@@ -124,7 +124,10 @@ export interface KubeletDeps {
    * same process); without it pods get none. In cluster mode they come from the API server's Services.
    */
   services?: ServiceLookup;
+  /** Telling the time (default: the system's wall clock). */
   clock?: Clock;
+  /** Measuring waits, such as back-offs (default: the monotonic clock). */
+  monotonic?: Clock;
 }
 
 export class Kubelet {
@@ -181,8 +184,9 @@ export class Kubelet {
       logger: log,
     }));
     this.#pleg = new GenericPleg({ runtime, relistPeriodMs: o.plegRelistPeriodMs, fallbackRelistPeriodMs: PlegFallbackRelistMs, clock, logger: log });
-    this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: o.crashLoopBackOffMaxMs, clock, monotonic: monotonicClock });
-    this.#imageBackoff = new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock, monotonic: monotonicClock });
+    const monotonic = deps.monotonic ?? monotonicClock;
+    this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: o.crashLoopBackOffMaxMs, clock, monotonic });
+    this.#imageBackoff = new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock, monotonic });
     this.#metrics = new KubeletMetrics(() => this.#pleg.runningPods());
     this.cluster = o.cluster ? this.#clusterMode(o.cluster, deps, recorder) : undefined;
     const cluster = this.cluster;

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../api/errors.js';
-import { delay, monotonicClock } from '../util/clock.js';
+import { delay, monotonicClock, type Clock } from '../util/clock.js';
 import { isApiGone, type KubeApi, type WatchEvent } from './kube-client.js';
 
 export interface ListedObject {
@@ -31,6 +31,8 @@ export interface ReflectorOptions<T> {
   /** The whole current set, after the list and after each change. */
   onSync(objects: T[]): void;
   logger: Logger;
+  /** Measuring watches and back-offs (default: the monotonic clock). */
+  monotonic?: Clock;
 }
 
 const BackoffInitialMs = 800;
@@ -45,6 +47,7 @@ const key = (object: ListedObject): string => `${object.metadata?.namespace ?? '
 
 export class Reflector<T extends ListedObject> {
   readonly #options: ReflectorOptions<T>;
+  readonly #monotonic: Clock;
   readonly #stop = new AbortController();
   readonly #store = new Map<string, T>();
   #loop: Promise<void> | undefined;
@@ -53,6 +56,7 @@ export class Reflector<T extends ListedObject> {
 
   constructor(options: ReflectorOptions<T>) {
     this.#options = options;
+    this.#monotonic = options.monotonic ?? monotonicClock;
     this.#synced = new Promise((resolve) => (this.#markSynced = resolve));
   }
 
@@ -84,7 +88,7 @@ export class Reflector<T extends ListedObject> {
         }
       } catch (err) {
         if (signal.aborted) return;
-        const startedAt = monotonicClock.now();
+        const startedAt = this.#monotonic.now();
         backoffMs = startedAt - lastBackoffAt > BackoffResetMs ? BackoffInitialMs : Math.min(backoffMs * 2, BackoffMaxMs);
         lastBackoffAt = startedAt;
         if (isApiGone(err)) logger.info({ path, listInMs: backoffMs }, 'watch version too old: will list again');
@@ -110,7 +114,7 @@ export class Reflector<T extends ListedObject> {
   async #watch(from: string, signal: AbortSignal): Promise<string> {
     let resourceVersion = from;
     let events = 0;
-    const startedAt = monotonicClock.now();
+    const startedAt = this.#monotonic.now();
     const timeoutSeconds = Math.floor(MinWatchTimeoutSeconds * (1 + Math.random()));
     await this.#options.client.watch<T>(
       this.#options.path,
@@ -125,7 +129,7 @@ export class Reflector<T extends ListedObject> {
       },
       signal,
     );
-    const lastedMs = monotonicClock.now() - startedAt;
+    const lastedMs = this.#monotonic.now() - startedAt;
     if (events === 0 && lastedMs < ShortWatchMs && !signal.aborted) {
       throw new Error(`very short watch: the server ended it after ${Math.round(lastedMs)} ms with no event`);
     }

@@ -79,12 +79,15 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {
     await Promise.all([...running].map((part) => part.stop()));
-    // Refused, leaving every rule alone, while another proxy runs on this host.
-    if (proxyOptions) await cleanupProxy(proxyOptions, memoryLogger().logger);
-    await removeNodeContainers(nodeName);
-    // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
-    await unmountAll(base);
-    await rm(base, { recursive: true, force: true });
+    try {
+      // Refused, leaving every rule alone, while another proxy runs on this host.
+      if (proxyOptions) await cleanupProxy(proxyOptions, memoryLogger().logger);
+    } finally {
+      await removeNodeContainers(nodeName);
+      // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
+      await unmountAll(base);
+      await rm(base, { recursive: true, force: true });
+    }
   });
   return launch({ options, manifestDir, rootDir, running, proxyOptions, ...(start.proxyApi ? { proxyApi: start.proxyApi } : {}) });
 }

@@ -124,7 +124,7 @@ describe('ServiceProxy', () => {
     for (let i = 0; i < 7; i++) {
       const before = proxier.states.length;
       let waited = 0;
-      while (proxier.states.length === before) {
+      while (proxier.states.length === before && waited < 2 * SyncPeriodMs) {
         await vi.advanceTimersByTimeAsync(500);
         waited += 500;
       }
