@@ -29,7 +29,7 @@ import { ExecCommandRunner, formatCommand, type CommandResult, type CommandRunne
 import { isNothingDeleted, staleConntrackDeletions } from './conntrack.js';
 import { cidrContains, isIpv4, isValidPort, type Ipv4Cidr } from '../../../common/util/ipv4.js';
 import { jumpArgs, JumpRules, jumpsIntoOwnChains, type JumpRule } from './jumps.js';
-import { RouteLocalnet } from './route-localnet.js';
+import { RouteLocalnet, RouteLocalnetSysctl } from './route-localnet.js';
 import { buildCleanupRules, buildIptablesRules } from './rules.js';
 import { parseIptablesSave, type SavedTable } from './save-parser.js';
 
@@ -314,10 +314,10 @@ export class IptablesProxier implements Proxier {
         problems.push(errorMessage(err));
       }
     };
-    const problemsBefore = problems.length;
-    await attempt(() => this.#routeLocalnet.restore());
-    // route_localnet still 1: the firewall that closes its hole stays, hooked in, whatever else goes.
-    const keep = (chain: string): boolean => problems.length > problemsBefore && chain === FirewallChain;
+    let restored = 'failed' as 'restored' | 'nothing saved' | 'failed';
+    await attempt(async () => {
+      restored = (await this.#routeLocalnet.restore()) ? 'restored' : 'nothing saved';
+    });
     let commands: IptablesCommands | undefined;
     try {
       commands = await this.#backend();
@@ -328,6 +328,15 @@ export class IptablesProxier implements Proxier {
     if (commands) {
       const found = commands;
       const saved = await this.#readTables(found);
+      // route_localnet still 1 (not restored; restored to the 1 it was; or no value saved here,
+      // another --root-dir's proxy having set it): the firewall that closes its hole stays.
+      const keepFirewall = Boolean(saved.get('filter')?.chains.includes(FirewallChain)) && (await this.#routeLocalnet.current()) !== '0';
+      if (keepFirewall && restored === 'nothing saved') {
+        problems.push(`${RouteLocalnetSysctl} is not 0 and no value to restore was saved under this --root-dir: ${FirewallChain} is kept; set it back and clean up again`);
+      } else if (keepFirewall && restored === 'restored') {
+        this.#log.info({ sysctl: RouteLocalnetSysctl }, `${RouteLocalnetSysctl} is 1 as it was before the proxy ran: ${FirewallChain} is kept to close the hole it opens`);
+      }
+      const keep = (chain: string): boolean => keepFirewall && chain === FirewallChain;
       for (const table of Tables) {
         for (const jump of jumpsIntoOwnChains(saved.get(table))) {
           if (!keep(jump.target)) await this.#deleteJump(found, table, jump.chain, jump.args);

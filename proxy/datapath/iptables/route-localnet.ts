@@ -46,16 +46,27 @@ export class RouteLocalnet {
     return true;
   }
 
-  /** Puts back the value saved by enable(), if there is one, and forgets it; rejects, keeping the file, when it cannot. */
-  async restore(): Promise<void> {
+  /** The value in effect; undefined when it cannot be read. */
+  async current(): Promise<string | undefined> {
+    const current = await this.#runner.run('sysctl', ['-n', RouteLocalnetSysctl]);
+    const value = current.stdout.trim();
+    return current.code === 0 && /^\d+$/.test(value) ? value : undefined;
+  }
+
+  /**
+   * Puts back the value saved by enable(), if there is one, and forgets it; rejects, keeping the
+   * file, when it cannot. Resolves whether there was a value to put back.
+   */
+  async restore(): Promise<boolean> {
     const saved = await this.#savedValue();
-    if (saved === undefined) return;
+    if (saved === undefined) return false;
     const set = await this.#runner.run('sysctl', ['-q', '-w', `${RouteLocalnetSysctl}=${saved}`]);
     if (set.code !== 0) {
       throw new DockerletError('DKL_ERR_RUNTIME', `cannot restore ${RouteLocalnetSysctl}=${saved} (${set.stderr.trim() || `exit ${set.code}`}); ${this.#statePath} is kept for the next cleanup`);
     }
     await rm(this.#statePath, { force: true });
     this.#log.info({ sysctl: RouteLocalnetSysctl, value: saved }, 'route_localnet restored');
+    return true;
   }
 
   async #savedValue(): Promise<string | undefined> {

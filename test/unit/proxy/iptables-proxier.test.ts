@@ -69,10 +69,15 @@ function tablesNow(runner: FakeRunner, tables: Tables): void {
 }
 
 /** A host whose Docker uses nft, with `tables` in it. */
+/** A host with iptables-nft holding `tables`, and route_localnet at `routeLocalnet` until a sysctl -w changes it. */
 function nftHost(tables: Tables = { nat: [], filter: [] }, routeLocalnet = '0'): FakeRunner {
-  const runner = new FakeRunner()
-    .when('iptables-legacy-save', [], { stdout: '' })
-    .when('sysctl', ['-n', 'net.ipv4.conf.all.route_localnet'], { stdout: `${routeLocalnet}\n` });
+  let value = routeLocalnet;
+  const runner = new FakeRunner().when('iptables-legacy-save', [], { stdout: '' }).on((command, args) => {
+    if (command !== 'sysctl') return undefined;
+    if (args[0] === '-n') return { stdout: `${value}\n` };
+    value = /=(\d+)$/.exec(args.at(-1) ?? '')?.[1] ?? value;
+    return {};
+  });
   tablesNow(runner, tables);
   return runner;
 }
@@ -389,6 +394,7 @@ describe('IptablesProxier', () => {
       'sysctl -q -w net.ipv4.conf.all.route_localnet=0',
       'iptables-nft-save',
       'iptables-legacy-save',
+      'sysctl -n net.ipv4.conf.all.route_localnet',
       `iptables-nft -w 5 -t nat -D PREROUTING ${Jumps[0][2]}`,
       `iptables-nft -w 5 -t nat -D PREROUTING ${Jumps[0][2]}`,
       `iptables-nft -w 5 -t filter -D INPUT ${Jumps[7][2]}`,
@@ -434,6 +440,24 @@ describe('IptablesProxier', () => {
     const restore = runner.calls.find((c) => c.command === 'iptables-nft-restore')!.stdin;
     expect(restore).toContain('-X DOCKERLET-SERVICES');
     expect(restore).not.toContain('DOCKERLET-FIREWALL');
+  });
+
+  it('cleanup() from a root dir that saved no route_localnet, with it at 1, keeps DOCKERLET-FIREWALL and says why', async () => {
+    const runner = nftHost({ nat: [':DOCKERLET-SERVICES - [0:0]', savedJump(Jumps[0])], filter: [':DOCKERLET-FIREWALL - [0:0]', savedJump(Jumps[7])] }, '1');
+    await expect(proxier(runner).cleanup()).rejects.toThrow(
+      'iptables cleanup was incomplete: net.ipv4.conf.all.route_localnet is not 0 and no value to restore was saved under this --root-dir: DOCKERLET-FIREWALL is kept; set it back and clean up again',
+    );
+    expect(runner.lines()).not.toContain(`iptables-nft -w 5 -t filter -D INPUT ${Jumps[7][2]}`);
+    expect(runner.calls.find((c) => c.command === 'iptables-nft-restore')!.stdin).not.toContain('DOCKERLET-FIREWALL');
+  });
+
+  it('cleanup() that restores route_localnet to the 1 it was keeps DOCKERLET-FIREWALL: the hole stays open, so does its guard', async () => {
+    const runner = nftHost({ nat: [':DOCKERLET-SERVICES - [0:0]', savedJump(Jumps[0])], filter: [':DOCKERLET-FIREWALL - [0:0]', savedJump(Jumps[7])] }, '1');
+    await writeFile(join(stateDir, 'iptables-route-localnet'), '1\n');
+    await proxier(runner).cleanup();
+    expect(runner.lines()).not.toContain(`iptables-nft -w 5 -t filter -D INPUT ${Jumps[7][2]}`);
+    expect(runner.calls.find((c) => c.command === 'iptables-nft-restore')!.stdin).not.toContain('DOCKERLET-FIREWALL');
+    expect(log.lines.map((line) => line.msg)).toContain('net.ipv4.conf.all.route_localnet is 1 as it was before the proxy ran: DOCKERLET-FIREWALL is kept to close the hole it opens');
   });
 
   it('cleanup() with nothing of ours runs no restore and leaves route_localnet alone', async () => {
