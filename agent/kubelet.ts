@@ -364,21 +364,26 @@ export class Kubelet {
    */
   async start(): Promise<void> {
     const o = this.options;
-    this.#lock = await lockAgent({ rootDir: o.rootDir, nodeName: o.nodeName });
+    const lock = await lockAgent({ rootDir: o.rootDir, nodeName: o.nodeName });
+    // stop() may come at any await here (a signal while starting): nothing more is started then.
+    if (this.#stopped) {
+      await lock.release();
+      return;
+    }
+    this.#lock = lock;
     const runtimeVersion = await retryUntilDone(() => this.#runtime.start(), {
       initialMs: RuntimeRetryInitialMs,
       maxMs: RuntimeRetryMaxMs,
       signal: this.#stopping.signal,
       keepAlive: true,
-      // An engine that answers but refuses the config (a pod network of another subnet) will not change its mind.
-      retryable: (err) => isDockerletError(err, 'DKL_ERR_RUNTIME_UNAVAILABLE'),
+      // An engine that refuses the config (a pod network of another subnet) will not change its mind: exit 2.
+      retryable: (err) => !(isDockerletError(err) && err.status === 2),
       onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs }, 'the container runtime is not ready; will retry'),
     });
     if (!runtimeVersion) return;
     this.#runtimeVersion = runtimeVersion;
     this.#log.info({ runtime: `docker://${this.#runtimeVersion.version}`, node: o.nodeName }, 'container runtime is up');
     await mkdir(this.#rootDir.podsDir(), { recursive: true, mode: 0o750 });
-    // stop() may come at any await here (a signal while starting): nothing more is started then.
     if (this.#stopped) return;
     this.cluster?.start();
     await this.#pleg.start();
@@ -391,7 +396,17 @@ export class Kubelet {
     }
     for (const { key, port, server } of this.#servers) {
       if (this.#stopped) return;
-      this.listening[key] = await server.listen({ host: o.address, port });
+      const address = await server.listen({ host: o.address, port }).catch((err: unknown) => {
+        // Closed by stop() while it was starting to listen: not a failure to start.
+        if (this.#stopped) return undefined;
+        throw err;
+      });
+      // stop() closed the servers before this one listened: close it too.
+      if (this.#stopped || address === undefined) {
+        await server.close();
+        return;
+      }
+      this.listening[key] = address;
       this.#log.info({ address: this.listening[key] }, key === 'port' ? 'serving the kubelet API' : 'serving the read-only kubelet API');
     }
     if (this.#stopped) return;

@@ -50,6 +50,7 @@ export class ContainerKiller {
   }
 
   async kill(target: KillTarget, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     const { spec } = target;
     const object = containerObject(target.pod, spec.name, target.init);
     this.#recorder.event(object, 'Normal', 'Killing', target.message ?? `Stopping container ${spec.name}`);

@@ -57,6 +57,7 @@ export class GenericPleg {
   /** Lists once (so the caller knows what runs), then follows events and relists periodically. */
   async start(): Promise<void> {
     await this.relist();
+    if (this.#stopped) return;
     this.#stopEvents = this.#o.runtime.watchEvents({
       onEvent: (event) => this.#onRuntimeEvent(event),
       onConnected: () => {

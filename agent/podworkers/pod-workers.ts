@@ -14,6 +14,7 @@
  * again while its previous life is terminating (same UID: its manifest was deleted and put
  * back) starts afresh once that termination is done, as the kubelet's restartRequested.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { isStaticPod } from '../../common/api/pod-helpers.js';
 import { podFullName, type DefaultedPod } from '../../common/api/types.js';
@@ -82,6 +83,8 @@ export class PodWorkers {
 
   constructor(options: PodWorkersOptions) {
     this.#o = options;
+    // Every kill under way listens on it: as many listeners as pods terminating at once.
+    setMaxListeners(0, this.#stopping.signal);
     this.#log = options.logger.child({ component: 'pod-workers' });
   }
 

@@ -26,6 +26,8 @@ export type PreparedSubPath = { ok: true; hostPath: string } | { ok: false; mess
 /** Linux's O_PATH, which Node does not name: a descriptor for walking and stat, never for I/O. */
 const O_PATH = 0o10000000;
 const openFlags = O_PATH | constants.O_NOFOLLOW;
+/** Mounts stacked on a target are unmounted, up to this many. */
+const MaxStackedMounts = 16;
 
 /** A path that reaches `handle`'s file itself, whatever has happened to its name since. */
 const fdPath = (handle: FileHandle): string => `/proc/self/fd/${handle.fd}`;
@@ -115,7 +117,10 @@ async function bindOnTarget(handle: FileHandle, target: string): Promise<void> {
   if (await isMountPoint(target)) {
     const mounted = await stat(target);
     if (mounted.dev === source.dev && mounted.ino === source.ino) return;
-    while (await isMountPoint(target)) await unmount(target);
+    for (let stacked = 0; await isMountPoint(target); stacked++) {
+      if (stacked === MaxStackedMounts) throw new Error(`${target} still has mounts after ${MaxStackedMounts} were removed`);
+      await unmount(target);
+    }
   }
   await mkdir(dirname(target), { recursive: true, mode: 0o750 });
   const present = await lstat(target).catch(() => undefined);

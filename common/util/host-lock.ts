@@ -8,12 +8,15 @@
  *
  * Abstract sockets have no permissions, so the names are hashed with a secret that only root
  * can read (/run/dockerlet/lock-secret, made on first use): another user cannot compute them,
- * and so cannot take a lock first to keep the agent or the proxy from starting.
+ * and so cannot take a lock first to keep the agent or the proxy from starting. Processes that
+ * must exclude each other share that file: a dockerlet in a container with a /run of its own
+ * (and the host's network namespace) needs the host's /run/dockerlet mounted.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
+import { DockerletError } from '../api/errors.js';
 import { withTimeout } from './clock.js';
 
 /** What a holder says about itself. */
@@ -53,7 +56,9 @@ export class HostLock {
 
   /** Who holds `key`, or undefined when nobody does (or the holder did not say). */
   static async holder(key: string): Promise<LockOwner | undefined> {
-    return askHolder(lockName(await lockSecret(), key));
+    // No secret yet: no lock was ever taken.
+    const secret = await readSecret();
+    return secret ? askHolder(lockName(secret, key)) : undefined;
   }
 
   async release(): Promise<void> {
@@ -66,22 +71,43 @@ function lockName(secret: Buffer, key: string): string {
   return `\0dockerlet/${createHmac('sha256', secret).update(key).digest('hex')}`;
 }
 
-/** The host's lock secret: read, or made (root-only) by the first process that needs it. */
+/** The host's lock secret, made (root-only) by the first process that needs it. */
 async function lockSecret(): Promise<Buffer> {
-  const existing = await readFile(SecretPath).catch(() => undefined);
-  if (existing && existing.length >= 32) return existing;
+  const existing = await readSecret();
+  if (existing) return existing;
   await mkdir(dirname(SecretPath), { recursive: true, mode: 0o700 });
+  await chmod(dirname(SecretPath), 0o700);
   // Written whole aside, then linked into place: two processes making it at once both read the one that won.
   const draft = `${SecretPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(draft, randomBytes(32), { mode: 0o600 });
   try {
+    await writeFile(draft, randomBytes(32), { mode: 0o600 });
     await link(draft, SecretPath).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
     });
   } finally {
-    await unlink(draft);
+    await rm(draft, { force: true });
   }
-  return readFile(SecretPath);
+  const made = await readSecret();
+  if (!made) throw new DockerletError('DKL_ERR_RUNTIME', `${SecretPath} vanished as it was made`);
+  return made;
+}
+
+/** The secret at `path`, or undefined when none was made yet; refused when anyone but root could read it. */
+export async function readSecret(path = SecretPath): Promise<Buffer | undefined> {
+  const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!handle) return undefined;
+  try {
+    const info = await handle.stat();
+    if (info.uid !== 0 || (info.mode & 0o077) !== 0 || info.size !== 32) {
+      throw new DockerletError('DKL_ERR_RUNTIME', `${path} must be root's alone (mode 0600) and 32 bytes long: remove it, and it is made again`);
+    }
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A server listening on `name` that answers each connection with `owner`; undefined when the name is taken. */

@@ -1,6 +1,7 @@
 /** The command line as a user meets it: help, exit codes, and errors that name the flag or field. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, onTestFinished, test } from 'vitest';
@@ -144,7 +145,7 @@ describe('no Docker engine at the endpoint', () => {
 
   test('an engine that answers but holds the pod network with another subnet: exit 2 at once, naming the flag', async () => {
     // A network of this test's own, so that no other test's pod network is touched.
-    const name = `dkl-subnet-${process.pid % 10_000}`;
+    const name = `dkl-subnet-${randomBytes(4).toString('hex')}`;
     const network = await docker.createNetwork({ Name: name, Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.252.0.0/24' }] } });
     onTestFinished(() => network.remove());
     const result = await runCli([...agentArgs(undefined), '--pod-network', name, '--pod-cidr', '10.253.0.0/24']).exited;

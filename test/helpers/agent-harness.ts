@@ -78,8 +78,8 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   const proxyOptions = start.proxy ? await proxyOptionsFor(start.proxy, join(base, 'proxy')) : undefined;
   // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {
-    await Promise.all([...running].map((part) => part.stop()));
     try {
+      await Promise.all([...running].map((part) => part.stop()));
       // Refused, leaving every rule alone, while another proxy runs on this host.
       if (proxyOptions) await cleanupProxy(proxyOptions, memoryLogger().logger);
     } finally {

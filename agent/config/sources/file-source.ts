@@ -14,6 +14,7 @@
  * been quiet for a moment, and only then reported; a file that decodes is taken as it is.
  */
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
@@ -104,6 +105,7 @@ export class FileSource implements PodSourceRunner {
     }
     this.#missingLogged = false;
     await this.#ensureWatcher(listed.isDirectory);
+    if (this.#stopped) return;
     for (const file of this.#files.keys()) {
       if (!listed.files.includes(file)) this.#files.delete(file);
     }
@@ -259,14 +261,19 @@ export class FileSource implements PodSourceRunner {
   }
 }
 
-/** The file's text, reading at most `maxBytes` + 1 bytes whatever its size said (it may grow meanwhile); undefined when it is longer. */
+/**
+ * The file's text, reading at most `maxBytes` + 1 bytes whatever its size said (it may grow
+ * meanwhile); undefined when it is longer. Opened without blocking, and read only if it is still
+ * a regular file: one swapped for a FIFO since its stat would otherwise hang the source.
+ */
 async function readBounded(file: string, maxBytes: number): Promise<string | undefined> {
-  const handle = await open(file, 'r');
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    if (!(await handle.stat()).isFile()) throw new Error('it is no longer a regular file');
     const chunks: Buffer[] = [];
     let length = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1 - length));
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) return Buffer.concat(chunks, length).toString('utf8');
       chunks.push(chunk.subarray(0, bytesRead));

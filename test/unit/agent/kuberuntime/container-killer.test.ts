@@ -154,6 +154,13 @@ describe('ContainerKiller: with a preStop hook', () => {
     expect(runtime.stops).toEqual([]);
   });
 
+  test('a kill whose signal has already aborted does nothing: no event, no hook, no stop', async () => {
+    const stopped = new AbortController();
+    stopped.abort(new Error('the agent stops'));
+    await expect(killer.kill(kill({ spec: withPreStop(), gracePeriodSeconds: 30 }), stopped.signal)).rejects.toThrow('the agent stops');
+    expect([recorder.events, hooks.calls, runtime.stops]).toEqual([[], [], []]);
+  });
+
   test('grace period 0: no hook, and the container gets the minimum 2 s', async () => {
     await killer.kill(kill({ spec: withPreStop(), gracePeriodSeconds: 0 }));
     expect(hooks.calls).toEqual([]);

@@ -1,6 +1,9 @@
-import { stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { HostLock } from '../../../../common/util/host-lock.js';
+import { HostLock, readSecret } from '../../../../common/util/host-lock.js';
 
 const held: HostLock[] = [];
 afterEach(async () => {
@@ -27,5 +30,22 @@ describe('HostLock', () => {
     expect((await stat('/run/dockerlet')).mode & 0o777).toBe(0o700);
     const secret = await stat('/run/dockerlet/lock-secret');
     expect([secret.mode & 0o777, secret.uid, secret.size]).toEqual([0o600, 0, 32]);
+  });
+
+  test('a secret anyone but root could read, or of the wrong size, is refused rather than trusted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockerlet-lock-secret-'));
+    try {
+      const path = join(dir, 'lock-secret');
+      expect(await readSecret(path)).toBeUndefined();
+      await writeFile(path, randomBytes(32), { mode: 0o600 });
+      expect(await readSecret(path)).toHaveLength(32);
+      await chmod(path, 0o644);
+      await expect(readSecret(path)).rejects.toThrow(`${path} must be root's alone (mode 0600) and 32 bytes long: remove it, and it is made again`);
+      await writeFile(path, 'short', { mode: 0o600 });
+      await chmod(path, 0o600);
+      await expect(readSecret(path)).rejects.toThrow('32 bytes long');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
