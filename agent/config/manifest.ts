@@ -8,6 +8,21 @@ import { parseAllDocuments, type DocumentOptions, type ParseOptions, type Schema
 /** The kubelet refuses manifests over 10 MiB (maxConfigLength); so do both manifest sources, before reading more. */
 export const MaxManifestBytes = 10 * 1024 * 1024;
 
+/**
+ * A manifest's text from `chunks` (a file's or an HTTP body's); undefined as soon as they pass
+ * MaxManifestBytes, and nothing more is read (leaving the loop cancels the stream).
+ */
+export async function readManifestText(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string | undefined> {
+  const read: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    size += chunk.byteLength;
+    if (size > MaxManifestBytes) return undefined;
+    read.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(read).toString('utf8');
+}
+
 export interface ManifestObject {
   kind: string;
   apiVersion: string;

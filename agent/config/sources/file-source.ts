@@ -21,7 +21,7 @@ import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../../common/api/errors.js';
 import { namespacedName, podFullName } from '../../../common/api/types.js';
-import { MaxManifestBytes } from '../manifest.js';
+import { MaxManifestBytes, readManifestText } from '../manifest.js';
 import { emptyManifestObjects, readManifest, type ManifestObjects } from '../read-manifest.js';
 import type { PodSourceRunner, SnapshotListener } from './source.js';
 
@@ -135,7 +135,7 @@ export class FileSource implements PodSourceRunner {
     try {
       const info = await stat(file);
       if (!info.isFile()) return 'unchanged';
-      const read = await readBounded(file, MaxManifestBytes);
+      const read = await readFileBounded(file);
       if (read === undefined) return this.#invalid(file, `the file is ${Math.max(info.size, MaxManifestBytes + 1)} bytes, over the ${MaxManifestBytes} a manifest may have`, undefined, options);
       text = read;
     } catch (err) {
@@ -262,24 +262,15 @@ export class FileSource implements PodSourceRunner {
 }
 
 /**
- * The file's text, reading at most `maxBytes` + 1 bytes whatever its size said (it may grow
- * meanwhile); undefined when it is longer. Opened without blocking, and read only if it is still
- * a regular file: one swapped for a FIFO since its stat would otherwise hang the source.
+ * The file's text, reading at most MaxManifestBytes + 1 bytes whatever its size said (it may
+ * grow meanwhile); undefined when it is longer. Opened without blocking, and read only if it is
+ * still a regular file: one swapped for a FIFO since its stat would otherwise hang the source.
  */
-async function readBounded(file: string, maxBytes: number): Promise<string | undefined> {
+async function readFileBounded(file: string): Promise<string | undefined> {
   const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     if (!(await handle.stat()).isFile()) throw new Error('it is no longer a regular file');
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1 - length));
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) return Buffer.concat(chunks, length).toString('utf8');
-      chunks.push(chunk.subarray(0, bytesRead));
-      length += bytesRead;
-      if (length > maxBytes) return undefined;
-    }
+    return await readManifestText(handle.createReadStream({ start: 0, end: MaxManifestBytes, autoClose: false }));
   } finally {
     await handle.close();
   }

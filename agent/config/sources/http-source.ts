@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../../common/api/errors.js';
-import { MaxManifestBytes } from '../manifest.js';
+import { MaxManifestBytes, readManifestText } from '../manifest.js';
 import { emptyManifestObjects, readManifest } from '../read-manifest.js';
 import type { PodSourceRunner, SnapshotListener } from './source.js';
 
@@ -78,7 +78,9 @@ export class HttpSource implements PodSourceRunner {
       await response.body?.cancel();
       throw new Error(`${this.#options.url}: HTTP ${response.status} ${response.statusText}`);
     }
-    const body = await readBounded(response, this.#options.url);
+    // fetch has decompressed the body: a gzip bomb stops at the bound too.
+    const body = await readManifestText(response.body ?? []);
+    if (body === undefined) throw new Error(`${this.#options.url}: the manifest is over ${MaxManifestBytes} bytes; refused`);
     if (body === this.#lastBody) return;
     if (body.trim() === '') {
       this.#lastBody = body;
@@ -91,17 +93,4 @@ export class HttpSource implements PodSourceRunner {
     this.#lastBody = body;
     this.#options.onSnapshot(content.objects);
   }
-}
-
-/** The body as text, refused once it passes MaxManifestBytes (fetch has decompressed it: a gzip bomb stops there too). */
-async function readBounded(response: Response, url: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    // Leaving the loop cancels the stream: nothing more is read.
-    if (size > MaxManifestBytes) throw new Error(`${url}: the manifest is over ${MaxManifestBytes} bytes; refused`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
