@@ -8,8 +8,10 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile, realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DockerletError } from '../../common/api/errors.js';
+import { isWithin } from './root-dir.js';
 
 const run = promisify(execFile);
 
@@ -20,14 +22,13 @@ const run = promisify(execFile);
  */
 export async function mountPointsUnder(path: string): Promise<string[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
-  const real = await realpath(path).catch(() => path);
-  const prefix = real.endsWith('/') ? real : `${real}/`;
+  const real = await realpath(path).catch(() => resolve(path));
   return text
     .split('\n')
     .map((line) => line.split(' ')[4])
     .filter((point): point is string => point !== undefined)
     .map((point) => point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))))
-    .filter((point) => point === real || point.startsWith(prefix));
+    .filter((point) => isWithin(real, point));
 }
 
 export async function isMountPoint(path: string): Promise<boolean> {

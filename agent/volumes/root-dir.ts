@@ -16,6 +16,9 @@ import { DockerletError } from '../../common/api/errors.js';
 /** Whether `name` is one path element: no slash, not empty, not `.` or `..`, no NUL. */
 export const isPathElement = (name: string): boolean => name !== '' && name !== '.' && name !== '..' && !/[/\0]/.test(name);
 
+/** Whether `path` is `base` or lies below it, by whole path elements (/data holds /data/x, not /database); both absolute and normalised. */
+export const isWithin = (base: string, path: string): boolean => base === '/' || path === base || path.startsWith(`${base}/`);
+
 function element(name: string, what: string): string {
   if (!isPathElement(name)) throw new DockerletError('DKL_ERR_BAD_REQUEST', `${what} ${JSON.stringify(name)} cannot name a directory under the root dir`);
   return name;

@@ -18,8 +18,9 @@
  */
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, realpath, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { bindMount, isMountPoint, unmount } from './mounts.js';
+import { isWithin } from './root-dir.js';
 
 export type PreparedSubPath = { ok: true; hostPath: string } | { ok: false; message: string };
 
@@ -38,10 +39,6 @@ const fdPath = (handle: FileHandle): string => `/proc/self/fd/${handle.fd}`;
  */
 export async function prepareSubPath(volume: { hostPath: string; readOnly: boolean }, subPath: string, target: string): Promise<PreparedSubPath> {
   const root = await realpath(volume.hostPath);
-  const outside = (real: string): boolean => {
-    const within = relative(root, real);
-    return within === '..' || within.startsWith(`..${sep}`) || isAbsolute(within);
-  };
 
   // 1. The longest part of the path that exists, its symlinks resolved once, and what is missing.
   const parts = subPath.split('/').filter((part) => part !== '' && part !== '.');
@@ -53,7 +50,7 @@ export async function prepareSubPath(volume: { hostPath: string; readOnly: boole
     existing = next;
   }
   const missing = parts.slice(index);
-  if (outside(existing)) return { ok: false, message: `subPath ${JSON.stringify(subPath)} resolves to ${join(existing, ...missing)}, outside the volume` };
+  if (!isWithin(root, existing)) return { ok: false, message: `subPath ${JSON.stringify(subPath)} resolves to ${join(existing, ...missing)}, outside the volume` };
   if (missing.length > 0 && volume.readOnly) return { ok: false, message: `subPath ${JSON.stringify(subPath)} does not exist in the read-only volume` };
 
   // 2. Walk it by descriptors, refusing any symlink, and make what is missing.

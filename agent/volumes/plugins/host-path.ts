@@ -18,6 +18,7 @@
 import type { Stats } from 'node:fs';
 import { chmod, constants, lstat, mkdir, open, readlink, realpath, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, resolve } from 'node:path';
+import { isWithin } from '../root-dir.js';
 import type { VolumePlugin } from './volume-plugin.js';
 
 export type HostPathType = '' | 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice';
@@ -181,8 +182,7 @@ export function hostPathAllowed(path: string, allowedPrefixes: readonly string[]
   if (target === undefined) return false;
   return allowedPrefixes.some((prefix) => {
     const allowed = normalizeAbsolute(prefix);
-    if (allowed === undefined) return false;
-    return allowed === '/' || target === allowed || target.startsWith(`${allowed}/`);
+    return allowed !== undefined && isWithin(allowed, target);
   });
 }
 

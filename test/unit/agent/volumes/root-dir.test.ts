@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { RootDir } from '../../../../agent/volumes/root-dir.js';
+import { isWithin, RootDir } from '../../../../agent/volumes/root-dir.js';
 
 const root = new RootDir('/var/lib/dockerlet');
 
@@ -17,5 +17,12 @@ describe('RootDir', () => {
     ['a volume name', () => root.volumeDir('uid-1', 'secret', '..'), 'volume name ".." cannot name a directory under the root dir'],
   ])('refuses %s that would lead out of its place', (_what, make, message) => {
     expect(make).toThrow(message);
+  });
+});
+
+describe('isWithin', () => {
+  test('a path is within its base and below it by whole elements, never beside it', () => {
+    expect([isWithin('/data', '/data'), isWithin('/data', '/data/x/y'), isWithin('/', '/anything')]).toEqual([true, true, true]);
+    expect([isWithin('/data', '/database'), isWithin('/data', '/'), isWithin('/data/x', '/data')]).toEqual([false, false, false]);
   });
 });
