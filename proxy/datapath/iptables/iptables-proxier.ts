@@ -307,17 +307,17 @@ export class IptablesProxier implements Proxier {
    */
   async #cleanupOnce(): Promise<void> {
     const problems: string[] = [];
-    const attempt = async (step: () => Promise<void>): Promise<void> => {
+    /** The step's result; undefined when it failed, its error kept for the end. */
+    const attempt = async <T>(step: () => Promise<T>): Promise<T | undefined> => {
       try {
-        await step();
+        return await step();
       } catch (err) {
         problems.push(errorMessage(err));
+        return undefined;
       }
     };
-    let restored = 'failed' as 'restored' | 'nothing saved' | 'failed';
-    await attempt(async () => {
-      restored = (await this.#routeLocalnet.restore()) ? 'restored' : 'nothing saved';
-    });
+    // true: put back; false: no value saved here; undefined: could not be put back.
+    const restored = await attempt(() => this.#routeLocalnet.restore());
     let commands: IptablesCommands | undefined;
     try {
       commands = await this.#backend();
@@ -331,9 +331,9 @@ export class IptablesProxier implements Proxier {
       // route_localnet still 1 (not restored; restored to the 1 it was; or no value saved here,
       // another --root-dir's proxy having set it): the firewall that closes its hole stays.
       const keepFirewall = Boolean(saved.get('filter')?.chains.includes(FirewallChain)) && (await this.#routeLocalnet.current()) !== '0';
-      if (keepFirewall && restored === 'nothing saved') {
+      if (keepFirewall && restored === false) {
         problems.push(`${RouteLocalnetSysctl} is not 0 and no value to restore was saved under this --root-dir: ${FirewallChain} is kept; set it back and clean up again`);
-      } else if (keepFirewall && restored === 'restored') {
+      } else if (keepFirewall && restored === true) {
         this.#log.info({ sysctl: RouteLocalnetSysctl }, `${RouteLocalnetSysctl} is 1 as it was before the proxy ran: ${FirewallChain} is kept to close the hole it opens`);
       }
       const keep = (chain: string): boolean => keepFirewall && chain === FirewallChain;
