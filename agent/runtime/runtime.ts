@@ -3,7 +3,7 @@
  * containers, described in runtime-neutral terms. `runtime/docker` is the only implementation
  * and the only place that knows Docker; nothing here mentions it.
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { DefaultedPod } from '../../common/api/types.js';
 
 export interface PodRef {
@@ -210,6 +210,39 @@ export interface ExecOptions {
   maxOutputBytes: number;
 }
 
+/** Which of a process's standard streams a client attaches to (remotecommand's stdin, stdout, stderr and tty). */
+export interface StreamSelection {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  /** A terminal: output comes on stdout alone, and the client may resize it. */
+  tty: boolean;
+}
+
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * A process a client is attached to through the runtime: a command exec'd in a container, or a
+ * container's own process (attach). A stream is present when it was selected; with a TTY,
+ * stderr is absent and everything comes on stdout.
+ */
+export interface AttachedProcess {
+  stdin: Writable | undefined;
+  stdout: Readable | undefined;
+  stderr: Readable | undefined;
+  resize(size: TerminalSize): Promise<void>;
+  /**
+   * Settles once the output has ended: with the exit code of an exec'd command, or of an
+   * attached container that exited; without one when the connection to the runtime ended first.
+   */
+  exited: Promise<{ exitCode?: number }>;
+  /** Ends the connection to the runtime. An exec'd command may go on running, as with Docker. */
+  detach(): void;
+}
+
 export interface ImageInfo {
   id: string;
   /** The digest reference when the image came from a registry, else the ID. */
@@ -268,6 +301,12 @@ export interface ContainerRuntime {
    * an ExecTimeoutError when `timeoutMs` passes first.
    */
   execSync(id: string, command: readonly string[], options: ExecOptions): Promise<ExecResult>;
+  /** Starts `command` in the running container `id` with the selected streams attached (CRI Exec). */
+  exec(id: string, command: readonly string[], streams: StreamSelection): Promise<AttachedProcess>;
+  /** Attaches the selected streams to the running container's own process (CRI Attach). */
+  attach(id: string, streams: StreamSelection): Promise<AttachedProcess>;
+  /** A TCP connection to `port` on localhost inside the sandbox's network namespace (CRI PortForward). */
+  portForward(sandboxId: string, port: number): Promise<Duplex>;
 
   /** Starts delivering events; returns a function that stops them. */
   watchEvents(handlers: RuntimeEventHandlers): () => void;
