@@ -15,12 +15,10 @@
  * source has reported, and removes directories of pods that are gone.
  */
 import { mkdir, readdir } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage, isDockerletError } from '../common/api/errors.js';
 import type { HostLock } from '../common/util/host-lock.js';
 import { retryUntilDone } from '../common/util/retry.js';
-import { isLoopbackAddress } from '../common/util/special-addresses.js';
 import { lockAgent } from './node/agent-lock.js';
 import { podSource } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, Pod } from '../common/api/types.js';
@@ -55,7 +53,9 @@ import { PodWorkers } from './podworkers/pod-workers.js';
 import { ProberManager } from './prober/prober-manager.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
 import type { RuntimeVersion } from './runtime/runtime.js';
-import { buildServer } from './server/app.js';
+import { kubeletConfigz } from './kubelet-configz.js';
+import { KubeletServers } from './server/kubelet-servers.js';
+import type { SecureServingOptions } from './server/serving-options.js';
 import type { HealthCheck } from './server/kubelet-api.js';
 import { SummaryProvider } from './stats/summary-provider.js';
 import { ReasonCache } from './status/reason-cache.js';
@@ -72,6 +72,8 @@ export interface KubeletOptions extends ManifestSourceOptions {
   port: number;
   /** 0 disables the read-only server. */
   readOnlyPort: number;
+  /** TLS, authentication and authorization of the server on `port`. */
+  serving: SecureServingOptions;
   /** unix:///path/to/docker.sock */
   containerRuntimeEndpoint: string;
   runtimeRequestTimeoutMs: number;
@@ -151,7 +153,7 @@ export class Kubelet {
   readonly #prober: ProberManager;
   readonly #workers: PodWorkers;
   readonly #sources: PodSourceRunner[];
-  readonly #servers: Array<{ key: 'port' | 'readOnlyPort'; port: number; server: FastifyInstance }>;
+  readonly #servers: KubeletServers;
   readonly #snapshotListeners: Array<(source: PodSource, objects: ManifestObjects) => void> = [];
   #housekeeping: NodeJS.Timeout | undefined;
   #lastHousekeeping = 0;
@@ -160,7 +162,6 @@ export class Kubelet {
   #lock: HostLock | undefined;
   #runtimeVersion: RuntimeVersion | undefined;
   /** Addresses the HTTP servers listen on, once started. */
-  readonly listening: { port?: string; readOnlyPort?: string } = {};
 
   /** Builds every part of the agent; nothing runs until start(). */
   constructor(options: KubeletOptions, deps: KubeletDeps) {
@@ -307,16 +308,19 @@ export class Kubelet {
       metrics: this.#metrics,
       healthChecks: () => this.#healthChecks(),
     });
-    // Container logs only on loopback until the server authenticates its clients.
-    const debugHandlers = isLoopbackAddress(o.address);
-    this.#servers = (
-      [
-        { key: 'port', port: o.port },
-        { key: 'readOnlyPort', port: o.readOnlyPort },
-      ] as const
-    )
-      .filter(({ port }) => port !== 0)
-      .map(({ key, port }) => ({ key, port, server: buildServer({ api, logger: log, debugHandlers }) }));
+    this.#servers = new KubeletServers({
+      nodeName: o.nodeName,
+      rootDir: o.rootDir,
+      address: o.address,
+      port: o.port,
+      readOnlyPort: o.readOnlyPort,
+      serving: o.serving,
+      hostIPs: deps.node.hostIPs,
+      api,
+      ...(deps.client ? { client: deps.client } : {}),
+      configz: () => kubeletConfigz(o),
+      logger: log,
+    });
 
     prober.onUpdate((update) => {
       // A busy worker (a terminating pod) must not hold back a readiness change: patch it in.
@@ -349,6 +353,11 @@ export class Kubelet {
   onPodsChanged(listener: () => void): void {
     this.podConfig.onUpdate(() => listener());
     this.statuses.onChange(() => listener());
+  }
+
+  /** The address each server listens on, once listening. */
+  get listening(): { port?: string; readOnlyPort?: string } {
+    return this.#servers.listening;
   }
 
   /** The Docker engine's version, once started. */
@@ -391,24 +400,7 @@ export class Kubelet {
     if (this.#sources.length === 0) this.#log.warn({ rootDir: o.rootDir }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
     await Promise.all(this.#sources.map((source) => source.start()));
     if (this.#stopped) return;
-    if (this.#servers.length > 0 && !isLoopbackAddress(o.address)) {
-      this.#log.warn({ address: o.address }, 'container logs are served on loopback addresses only until authentication is configured');
-    }
-    for (const { key, port, server } of this.#servers) {
-      if (this.#stopped) return;
-      const address = await server.listen({ host: o.address, port }).catch((err: unknown) => {
-        // Closed by stop() while it was starting to listen: not a failure to start.
-        if (this.#stopped) return undefined;
-        throw err;
-      });
-      // stop() closed the servers before this one listened: close it too.
-      if (this.#stopped || address === undefined) {
-        await server.close();
-        return;
-      }
-      this.listening[key] = address;
-      this.#log.info({ address: this.listening[key] }, key === 'port' ? 'serving the kubelet API' : 'serving the read-only kubelet API');
-    }
+    await this.#servers.start();
     if (this.#stopped) return;
     this.#lastHousekeeping = this.#clock.now();
     this.#housekeeping = setInterval(() => void this.#housekeep(), HousekeepingPeriodMs);
@@ -429,7 +421,7 @@ export class Kubelet {
     await this.#workers.stop();
     // After the sources and workers: nothing then asks it to watch or write anything more.
     await this.cluster?.stop();
-    await Promise.all(this.#servers.map(({ server }) => server.close()));
+    await this.#servers.close();
     await this.#lock?.release();
   }
 

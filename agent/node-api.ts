@@ -1,12 +1,12 @@
 /** The agent's answers to the kubelet HTTP API (see server/kubelet-api.ts). */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { DockerletError } from '../common/api/errors.js';
 import type { Pod } from '../common/api/types.js';
 import type { PodConfig } from './config/pod-config.js';
 import type { KubeletMetrics } from './metrics/kubelet-metrics.js';
 import type { GenericPleg } from './pleg/pleg.js';
 import type { ContainerRuntime, PodRef } from './runtime/runtime.js';
-import type { ContainerLogRequest, HealthCheck, KubeletApi } from './server/kubelet-api.js';
+import type { ContainerLogRequest, ContainerStreams, ContainerTarget, HealthCheck, KubeletApi, PodTarget } from './server/kubelet-api.js';
 import type { SummaryProvider } from './stats/summary-provider.js';
 import type { Summary } from './stats/summary.js';
 
@@ -19,6 +19,9 @@ export interface NodeApiOptions {
   metrics: KubeletMetrics;
   healthChecks(): HealthCheck[];
 }
+
+/** /run answers with the command's output: as much as an exec probe keeps, and then some. */
+const MaxRunOutputBytes = 1024 * 1024;
 
 export class NodeApi implements KubeletApi {
   readonly #o: NodeApiOptions;
@@ -64,6 +67,28 @@ export class NodeApi implements KubeletApi {
     });
   }
 
+  async containerStreams(target: ContainerTarget): Promise<ContainerStreams> {
+    const { id, tty } = await this.#runningContainer(target);
+    const runtime = this.#o.runtime;
+    return {
+      tty,
+      exec: (command, streams) => runtime.exec(id, command, streams),
+      attach: (streams) => runtime.attach(id, streams),
+    };
+  }
+
+  async run(target: ContainerTarget, command: readonly string[]): Promise<string> {
+    const { id } = await this.#runningContainer(target);
+    return (await this.#o.runtime.execSync(id, command, { maxOutputBytes: MaxRunOutputBytes })).output;
+  }
+
+  async podPorts(target: PodTarget): Promise<{ connect(port: number): Promise<Duplex> }> {
+    const ref = this.#findPod(target.namespace, target.pod, target.uid);
+    const sandbox = (await this.#o.runtime.getPodStatus(ref)).sandboxes.find((s) => s.state === 'ready');
+    if (!sandbox) throw new DockerletError('DKL_ERR_NOT_FOUND', `pod "${target.namespace}/${target.pod}" has no running sandbox`);
+    return { connect: (port) => this.#o.runtime.portForward(sandbox.id, port) };
+  }
+
   healthChecks(): HealthCheck[] {
     return this.#o.healthChecks();
   }
@@ -77,10 +102,22 @@ export class NodeApi implements KubeletApi {
     return { contentType: registry.contentType, body: await registry.metrics() };
   }
 
-  #findPod(namespace: string, name: string): PodRef {
-    const desired = this.#o.podConfig.pods().find((p) => p.metadata.namespace === namespace && p.metadata.name === name);
+  /** The pod's running container `target.container` (as the kubelet's findContainer, among running containers only). */
+  async #runningContainer(target: ContainerTarget): Promise<{ id: string; tty: boolean }> {
+    const ref = this.#findPod(target.namespace, target.pod, target.uid);
+    const running = (await this.#o.runtime.getPodStatus(ref)).containers.find((c) => c.name === target.container && c.state === 'running');
+    if (!running) throw new DockerletError('DKL_ERR_NOT_FOUND', `container not found (${JSON.stringify(target.container)})`);
+    const spec = this.#o.podConfig.pod(ref.uid);
+    const container = [...(spec?.spec.containers ?? []), ...(spec?.spec.initContainers ?? [])].find((c) => c.name === target.container);
+    return { id: running.id, tty: container?.tty === true };
+  }
+
+  /** The pod by name, desired or still running; with `uid`, only that instance of it. */
+  #findPod(namespace: string, name: string, uid?: string): PodRef {
+    const matches = (ref: PodRef): boolean => ref.namespace === namespace && ref.name === name && (uid === undefined || ref.uid === uid);
+    const desired = this.#o.podConfig.pods().find((p) => matches({ uid: p.metadata.uid, name: p.metadata.name, namespace: p.metadata.namespace }));
     if (desired) return { uid: desired.metadata.uid, name, namespace };
-    const running = this.#o.pleg.runningPods().find((p) => p.pod.namespace === namespace && p.pod.name === name);
+    const running = this.#o.pleg.runningPods().find((p) => matches(p.pod));
     if (running) return running.pod;
     throw new DockerletError('DKL_ERR_NOT_FOUND', `pods "${name}" not found in namespace "${namespace}"`);
   }

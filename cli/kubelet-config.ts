@@ -33,6 +33,23 @@ const kubeletConfiguration = z.strictObject({
   address: z.string().optional(),
   port: port.optional(),
   readOnlyPort: port.optional(),
+  tlsCertFile: z.string().optional(),
+  tlsPrivateKeyFile: z.string().optional(),
+  tlsMinVersion: z.string().optional(),
+  tlsCipherSuites: z.array(z.string()).optional(),
+  authentication: z
+    .strictObject({
+      x509: z.strictObject({ clientCAFile: z.string().optional() }).optional(),
+      webhook: z.strictObject({ enabled: z.boolean().optional(), cacheTTL: duration.optional() }).optional(),
+      anonymous: z.strictObject({ enabled: z.boolean().optional() }).optional(),
+    })
+    .optional(),
+  authorization: z
+    .strictObject({
+      mode: z.enum(['AlwaysAllow', 'Webhook']).optional(),
+      webhook: z.strictObject({ cacheAuthorizedTTL: duration.optional(), cacheUnauthorizedTTL: duration.optional() }).optional(),
+    })
+    .optional(),
   clusterDNS: z.array(z.string()).optional(),
   /** dockerlet's own: hostPath volumes must lie under one of these prefixes (default: anywhere). */
   allowedHostPathPrefixes: z.array(z.string()).optional(),
@@ -70,14 +87,29 @@ const ZeroMeansDefault = [
   'containerRuntimeEndpoint',
   'containerLogMaxSize',
   'address',
+  'tlsCertFile',
+  'tlsPrivateKeyFile',
+  'tlsMinVersion',
+  'authentication.webhook.cacheTTL',
+  'authorization.webhook.cacheAuthorizedTTL',
+  'authorization.webhook.cacheUnauthorizedTTL',
 ] as const;
 
 const isZero = (value: unknown): boolean => value === 0 || value === '' || (typeof value === 'string' && parseDuration(value) === 0);
 
-/** The fields with their zero values dropped, as the kubelet's defaulting treats them. */
+/** The fields with their zero values dropped (nested ones by their dotted path), as the kubelet's defaulting treats them. */
 function withoutZeroValues(fields: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(fields).filter(([key, value]) => !((ZeroMeansDefault as readonly string[]).includes(key) && isZero(value))));
+  const copy = structuredClone(fields);
+  for (const path of ZeroMeansDefault) {
+    const keys = path.split('.');
+    const parent = keys.slice(0, -1).reduce<unknown>((object, key) => (isObject(object) ? object[key] : undefined), copy);
+    const last = keys.at(-1)!;
+    if (isObject(parent) && isZero(parent[last])) delete parent[last];
+  }
+  return copy;
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 export interface LoadedConfig {
   config: KubeletConfiguration;

@@ -10,6 +10,7 @@ import { runAgent, runProxy, type CommonFlags, type StandaloneProxyFlags } from 
 import type { LoggingFormat } from './logger.js';
 import { Defaults, type AgentFlags } from './options.js';
 import { ProxyDefaults, type ProxyFlags } from './proxy-options.js';
+import { ServerDefaults } from './server-options.js';
 
 function addAgentFlags(command: Command): Command {
   return command
@@ -44,6 +45,22 @@ function addAgentFlags(command: Command): Command {
     .option('--allowed-unsafe-sysctls <patterns>', "unsafe sysctls pods may set, names or prefixes ending in *, comma-separated (default: the safe ones only)");
 }
 
+/** The secure server's TLS, authentication and authorization, with the kubelet's flag names. */
+function addServerFlags(command: Command): Command {
+  return command
+    .option('--tls-cert-file <file>', 'the serving certificate (PEM, intermediates after it) of the kubelet API (default: a self-signed one in <root-dir>/pki)')
+    .option('--tls-private-key-file <file>', 'the key of --tls-cert-file')
+    .option('--tls-min-version <version>', 'the lowest TLS version: VersionTLS10, VersionTLS11, VersionTLS12 or VersionTLS13 (default: VersionTLS12)')
+    .option('--tls-cipher-suites <names>', "TLS 1.2 cipher suites by Go's names, comma-separated (default: Node's)")
+    .option('--client-ca-file <file>', 'client certificates signed by this CA authenticate as their CN, in the groups of their O')
+    .option('--anonymous-auth [bool]', 'requests with no credentials are system:anonymous rather than refused (default: false)')
+    .option('--authentication-token-webhook [bool]', 'check bearer tokens with the API server\'s TokenReview (default: true with --kubeconfig)')
+    .option('--authentication-token-webhook-cache-ttl <duration>', `keep TokenReview answers this long (default: ${ServerDefaults.tokenWebhookCacheTtl})`)
+    .addOption(new Option('--authorization-mode <mode>', 'AlwaysAllow, or Webhook to ask the API server with SubjectAccessReviews (default: Webhook with --kubeconfig, else AlwaysAllow)').choices(['AlwaysAllow', 'Webhook']))
+    .option('--authorization-webhook-cache-authorized-ttl <duration>', `keep allowed answers this long (default: ${ServerDefaults.cacheAuthorizedTtl})`)
+    .option('--authorization-webhook-cache-unauthorized-ttl <duration>', `keep denied answers this long (default: ${ServerDefaults.cacheUnauthorizedTtl})`);
+}
+
 function addProxyFlags(command: Command): Command {
   return command
     .addOption(new Option('--proxy-mode <mode>', 'the datapath (default: iptables when it is usable)').choices(['iptables', 'userspace']))
@@ -67,14 +84,14 @@ function buildProgram(): Command {
     .version(`dockerlet ${DockerletVersion} (Kubernetes ${KubeletVersion})`, '--version', 'print the version and exit')
     .showHelpAfterError()
     .exitOverride();
-  addCommonFlags(addAgentFlags(program.command('agent').description('run the node agent (the kubelet)')), 'json').action(
+  addCommonFlags(addServerFlags(addAgentFlags(program.command('agent').description('run the node agent (the kubelet)'))), 'json').action(
     async (flags: AgentFlags & CommonFlags) => {
       process.exitCode = await runAgent(flags, false);
     },
   );
   const up = program.command('up').description('run the agent and the service proxy, printing pods and services as they come up (what npm start runs)');
   up.option('--proxy-kubeconfig <file>', "the proxy's kubeconfig in cluster mode, for credentials that may list endpoints (default: --kubeconfig)");
-  addCommonFlags(addProxyFlags(addAgentFlags(up)), 'text').action(async (flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }) => {
+  addCommonFlags(addProxyFlags(addServerFlags(addAgentFlags(up))), 'text').action(async (flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }) => {
     process.exitCode = await runAgent(flags, true);
   });
   const proxy = program

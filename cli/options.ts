@@ -4,19 +4,19 @@
  */
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
-import { DockerletError, errorMessage } from '../common/api/errors.js';
+import { errorMessage } from '../common/api/errors.js';
 import { SysctlAllowlist } from '../agent/admission/sysctls.js';
 import { parseQuantity } from '../common/api/quantity.js';
 import type { Taint } from '../common/api/types.js';
 import { dnsSubdomain, isLabelValue, isQualifiedName } from '../agent/config/validation/names.js';
 import type { ClusterOptions } from '../agent/node/cluster-node.js';
 import type { KubeletOptions } from '../agent/kubelet.js';
-import { parseDuration } from '../common/util/duration.js';
-import { parseIpv4Cidr, type Ipv4Cidr } from '../common/util/ipv4.js';
 import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
+import { resolveServingOptions, type ServerFlags } from './server-options.js';
+import { durationMs, flagError, ipv4CidrSetting, setting, type Setting } from './settings.js';
 
 /** Agent flags as commander hands them over: strings, unset when not given. */
-export interface AgentFlags {
+export interface AgentFlags extends ServerFlags {
   config?: string;
   podManifestPath?: string;
   manifestUrl?: string;
@@ -79,50 +79,6 @@ const EvictionMonitoringPeriodMs = 10_000;
 /** PLEG relists this often while Docker's event stream is up (events do the real work). */
 const PlegRelistPeriodMs = 10_000;
 
-export function flagError(flag: string, value: unknown, expected: string): DockerletError {
-  return new DockerletError('DKL_ERR_FLAG_INVALID', `${flag}: invalid value ${JSON.stringify(value)}: ${expected}`);
-}
-
-function configError(path: string, field: string, value: unknown, expected: string): DockerletError {
-  return new DockerletError('DKL_ERR_CONFIG_INVALID', `--config ${path}: ${field}: invalid value ${JSON.stringify(value)}: ${expected}`);
-}
-
-/**
- * One setting's value, flag over config file over default, and how to report it as invalid:
- * naming the flag when the flag gave it, the config file's field when the file did.
- */
-export interface Setting<T> {
-  value: T;
-  invalid(expected: string, value?: unknown): DockerletError;
-}
-
-interface SettingSources<T> {
-  flag?: string;
-  flagValue?: T | undefined;
-  field?: string;
-  fileValue?: T | undefined;
-  configPath?: string | undefined;
-}
-
-export function setting<T>(sources: SettingSources<T>, fallback: T): Setting<T> {
-  const { flag, flagValue, field, fileValue, configPath } = sources;
-  const name = flag ?? field ?? '';
-  if (flag !== undefined && flagValue !== undefined) {
-    return { value: flagValue, invalid: (expected, value = flagValue) => flagError(flag, value, expected) };
-  }
-  if (field !== undefined && fileValue !== undefined && configPath !== undefined) {
-    return { value: fileValue, invalid: (expected, value = fileValue) => configError(configPath, field, value, expected) };
-  }
-  return { value: fallback, invalid: (expected, value = fallback) => flagError(name, value, expected) };
-}
-
-/** A period or timeout: a zero one would be a busy loop or no time at all. */
-function durationMs({ value, invalid }: Setting<string>): number {
-  const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) throw invalid('must be a positive duration such as 20s, 1m or 1m30s');
-  return ms;
-}
-
 function portNumber({ value, invalid }: Setting<string | number>): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('must be a port number from 0 to 65535 (0 disables)');
@@ -140,18 +96,6 @@ function ipList({ value, invalid }: Setting<string | readonly string[] | undefin
   const items = (typeof value === 'string' ? value.split(',') : (value ?? [])).map((item) => item.trim()).filter(Boolean);
   for (const item of items) if (isIP(item) === 0) throw invalid('must be a comma-separated list of IP addresses', item);
   return items;
-}
-
-/**
- * An IPv4 CIDR from /8 to /30 (a range of addresses to hand out), parsed once here; `example`
- * goes in the error. Host bits are refused rather than dropped: 10.244.1.0/16 is a typo for
- * 10.244.1.0/24 as often as for 10.244.0.0/16.
- */
-export function ipv4CidrSetting({ value, invalid }: Setting<string>, example: string): Ipv4Cidr {
-  const cidr = parseIpv4Cidr(value);
-  if (!cidr || cidr.prefixLength < 8 || cidr.prefixLength > 30) throw invalid(`must be an IPv4 CIDR from /8 to /30, such as ${example}`);
-  if (cidr.text !== value.trim()) throw invalid(`has host bits set: did you mean ${cidr.text}?`);
-  return cidr;
 }
 
 /** --manifest-url-header 'a:hello,b:again' (repeatable) -> { a: [hello], b: [again] }. */
@@ -299,6 +243,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     syncFrequencyMs: duration('--sync-frequency', flags.syncFrequency, 'syncFrequency', Defaults.syncFrequency),
     address,
     port: portNumber(setting<string | number>({ flag: '--port', flagValue: flags.port, field: 'port', fileValue: file?.port, configPath }, Defaults.port)),
+    serving: resolveServingOptions(flags, file, configPath, flags.kubeconfig !== undefined),
     readOnlyPort: portNumber(
       setting<string | number>({ flag: '--read-only-port', flagValue: flags.readOnlyPort, field: 'readOnlyPort', fileValue: file?.readOnlyPort, configPath }, Defaults.readOnlyPort),
     ),

@@ -12,7 +12,7 @@ import { parseDuration } from '../common/util/duration.js';
 import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import type { ProxyMode } from '../proxy/datapath/proxier.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
-import { flagError, ipv4CidrSetting, setting } from './options.js';
+import { flagError, ipv4CidrSetting, setting } from './settings.js';
 
 export interface ProxyFlags {
   proxyMode?: string;

@@ -1,27 +1,30 @@
 /**
- * The kubelet's HTTP API on fastify: build() makes the app, the caller listens. Read-only
- * handlers are always served; debug handlers (container logs) only where `debugHandlers` says,
- * which the agent allows on loopback addresses only until authentication exists.
+ * The kubelet's HTTP API on fastify: build() makes the app, the caller listens. Two kinds, as the
+ * kubelet's: the secure server (TLS, every request authenticated and authorized, the debugging
+ * handlers: logs, exec, attach, port-forward, run, configz) and the read-only server (no
+ * authentication, no debugging handlers: they answer 405 there).
  */
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DockerletError, isDockerletError } from '../../common/api/errors.js';
 import { createFastify } from '../../common/server/fastify.js';
+import type { KubeletAuth } from './auth/kubelet-auth.js';
 import type { KubeletApi } from './kubelet-api.js';
+import { registerConfigzRoute } from './routes/configz.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerLogRoutes } from './routes/container-logs.js';
-import { registerPodRoutes } from './routes/pods.js';
+import { registerPodRoutes, registerRunningPodsRoute } from './routes/pods.js';
+import { registerRunRoutes } from './routes/run.js';
 import { registerStatsRoutes } from './routes/stats.js';
+import { DebugPaths, registerStreamingRoutes } from './routes/streaming.js';
 
-export interface ServerOptions {
-  api: KubeletApi;
-  logger: Logger;
-  /** Serve /containerLogs. */
-  debugHandlers: boolean;
-}
+export type ServerOptions =
+  | { kind: 'secure'; api: KubeletApi; logger: Logger; https: HttpsServerOptions; auth: KubeletAuth; configz: () => object }
+  | { kind: 'read-only'; api: KubeletApi; logger: Logger };
 
 export function buildServer(options: ServerOptions): FastifyInstance {
-  const app = createFastify(options.logger, 'server');
+  const app = options.kind === 'secure' ? createFastify(options.logger, 'server', options.https) : createFastify(options.logger, 'read-only-server');
   app.setErrorHandler((err: FastifyError | DockerletError, request, reply) => {
     const status = isDockerletError(err) ? (err.status >= 400 ? err.status : 500) : (err.statusCode ?? 500);
     if (status >= 500) request.log.error({ err, url: request.url }, 'request failed');
@@ -33,7 +36,21 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerHealthRoutes(app, options.api);
   registerPodRoutes(app, options.api);
   registerStatsRoutes(app, options.api);
-  if (options.debugHandlers) registerLogRoutes(app, options.api);
+  if (options.kind === 'read-only') {
+    for (const path of DebugPaths) app.all(`${path}/*`, async (_request, reply) => reply.code(405).type('text/plain; charset=utf-8').send('Debug endpoints are disabled.\n'));
+    return app;
+  }
+  const { auth } = options;
+  app.addHook('onRequest', async (request, reply) => {
+    const admission = await auth.admit(request.raw);
+    if (!admission.admitted) return reply.code(admission.status).type('text/plain; charset=utf-8').send(admission.message);
+    return undefined;
+  });
+  registerRunningPodsRoute(app, options.api);
+  registerLogRoutes(app, options.api);
+  registerRunRoutes(app, options.api);
+  registerConfigzRoute(app, options.configz);
+  registerStreamingRoutes(app, options.api, auth, options.logger);
   return app;
 }
 

@@ -16,17 +16,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './test-node.js';
+import { makeCa, makeCert, type Credentials } from './pki.js';
 import { waitFor } from './wait-for.js';
 
 const run = promisify(execFile);
 const BuildScript = resolve(import.meta.dirname, '../../scripts/build-control-plane.sh');
 /** The ClusterIP range: the one the host guard protects and the proxy serves. */
 export const ServiceClusterIPRange = '10.96.0.0/16';
-
-interface Credentials {
-  cert: string;
-  key: string;
-}
 
 export class ControlPlane {
   readonly dir: string;
@@ -57,9 +53,11 @@ export class ControlPlane {
     try {
       const pki = join(dir, 'pki');
       await run('mkdir', ['-p', pki]);
-      await makeCa(pki);
-      await makeCert(pki, 'apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc');
-      const admin = await makeCert(pki, 'admin', '/O=system:masters/CN=kubernetes-admin');
+      const ca = await makeCa(pki);
+      await makeCert(pki, ca, 'apiserver', '/CN=kube-apiserver', 'IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc');
+      const admin = await makeCert(pki, ca, 'admin', '/O=system:masters/CN=kubernetes-admin');
+      // How the API server reaches kubelets (logs, exec, port-forward), as kubeadm's apiserver-kubelet-client.
+      const kubeletClient = await makeCert(pki, ca, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client');
       // A node that authenticates with a bearer token rather than a certificate (a static token file).
       const tokenNode = { name: `token-node-${process.pid}`, token: randomBytes(16).toString('hex') };
       await writeFile(join(pki, 'tokens.csv'), `${tokenNode.token},system:node:${tokenNode.name},${tokenNode.name},system:nodes\n`);
@@ -86,6 +84,9 @@ export class ControlPlane {
           '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
           '--authorization-mode', 'Node,RBAC', '--enable-admission-plugins', 'NodeRestriction',
           '--service-cluster-ip-range', ServiceClusterIPRange,
+          '--kubelet-client-certificate', kubeletClient.cert, '--kubelet-client-key', kubeletClient.key,
+          // Kubelets serve with certificates this CA signs (kubeletServingCert); nodes are reached on their InternalIP.
+          '--kubelet-certificate-authority', ca.cert, '--kubelet-preferred-address-types', 'InternalIP',
           // 127.0.0.1 is not a valid endpoint address for the kubernetes Service.
           '--endpoint-reconciler-type', 'none',
         ], log('kube-apiserver')),
@@ -125,7 +126,7 @@ export class ControlPlane {
   /** A kubeconfig for the node `name` as kubelets get one: system:node:<name> in system:nodes. */
   async nodeKubeconfig(name: string): Promise<string> {
     const pki = join(this.dir, 'pki');
-    const credentials = await makeCert(pki, `node-${name}`, `/O=system:nodes/CN=system:node:${name}`);
+    const credentials = await makeCert(pki, this.#ca, `node-${name}`, `/O=system:nodes/CN=system:node:${name}`);
     const path = join(this.dir, `node-${name}.kubeconfig`);
     await writeFile(path, kubeconfig(this.server, this.caFile, credentials, `system:node:${name}`));
     return path;
@@ -134,7 +135,7 @@ export class ControlPlane {
   /** A kubeconfig for the service proxy as kube-proxy gets one: system:kube-proxy, bound to the ClusterRole system:node-proxier. */
   async proxyKubeconfig(): Promise<string> {
     const path = join(this.dir, 'kube-proxy.kubeconfig');
-    const credentials = await makeCert(join(this.dir, 'pki'), 'kube-proxy', '/CN=system:kube-proxy');
+    const credentials = await makeCert(join(this.dir, 'pki'), this.#ca, 'kube-proxy', '/CN=system:kube-proxy');
     await writeFile(path, kubeconfig(this.server, this.caFile, credentials, 'system:kube-proxy'));
     return path;
   }
@@ -257,21 +258,6 @@ class Component {
     await exited;
     clearTimeout(timer);
   }
-}
-
-async function makeCa(pki: string): Promise<void> {
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dockerlet-test-ca', '-keyout', join(pki, 'ca.key'), '-out', join(pki, 'ca.crt')]);
-}
-
-/** A key and a certificate signed by the CA; `extension` such as subjectAltName=... for a server. */
-async function makeCert(pki: string, name: string, subject: string, extension?: string): Promise<Credentials> {
-  const cert = join(pki, `${name}.crt`);
-  const key = join(pki, `${name}.key`);
-  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', key, '-out', join(pki, `${name}.csr`)]);
-  const extFile = join(pki, `${name}.ext`);
-  await writeFile(extFile, `${extension ? `${extension}\n` : ''}extendedKeyUsage=${extension ? 'serverAuth' : 'clientAuth'}\n`);
-  await run('openssl', ['x509', '-req', '-in', join(pki, `${name}.csr`), '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'), '-CAcreateserial', '-days', '2', '-extfile', extFile, '-out', cert]);
-  return { cert, key };
 }
 
 /** A kubeconfig for `user`, who authenticates with a client certificate or a bearer token. */

@@ -89,6 +89,8 @@ volumeStatsAggPeriod: 0s
     expect(config).toEqual({
       apiVersion: 'kubelet.config.k8s.io/v1beta1',
       kind: 'KubeletConfiguration',
+      authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: '/etc/kubernetes/pki/ca.crt' } },
+      authorization: { mode: 'Webhook', webhook: {} },
       clusterDNS: ['10.96.0.10'],
       clusterDomain: 'cluster.local',
       resolvConf: '/run/systemd/resolve/resolv.conf',

@@ -47,6 +47,11 @@ describe('resolveAgentOptions: defaults', () => {
       address: '127.0.0.1',
       port: 10250,
       readOnlyPort: 10255,
+      serving: {
+        tls: { minVersion: '', cipherSuites: [] },
+        authentication: { webhook: { enabled: false, cacheTtlMs: 120_000 }, anonymous: false },
+        authorization: { mode: 'AlwaysAllow', webhook: { cacheAuthorizedTtlMs: 300_000, cacheUnauthorizedTtlMs: 30_000 } },
+      },
       containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
       runtimeRequestTimeoutMs: 120_000,
       imagePullProgressDeadlineMs: 60_000,
@@ -171,6 +176,47 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
   });
 });
 
+describe('resolveAgentOptions: the secure server', () => {
+  test('in cluster mode, tokens and access are checked with the API server by default, as KubeletConfiguration defaults them', async () => {
+    const { options } = await resolve({ kubeconfig: '/etc/kubernetes/kubelet.conf' });
+    expect(options.serving.authentication.webhook.enabled).toBe(true);
+    expect(options.serving.authorization.mode).toBe('Webhook');
+    expect(options.serving.authentication.anonymous).toBe(false);
+  });
+
+  test('flags override the config file, which overrides the defaults; --anonymous-auth alone means true', async () => {
+    const path = await config(
+      [
+        'tlsCertFile: /pki/kubelet.crt',
+        'tlsPrivateKeyFile: /pki/kubelet.key',
+        'tlsMinVersion: VersionTLS13',
+        'tlsCipherSuites: [TLS_AES_128_GCM_SHA256]',
+        'authentication:',
+        '  x509: {clientCAFile: /pki/ca.crt}',
+        '  webhook: {enabled: false, cacheTTL: 10s}',
+        '  anonymous: {enabled: false}',
+        'authorization:',
+        '  mode: AlwaysAllow',
+        '  webhook: {cacheAuthorizedTTL: 1m, cacheUnauthorizedTTL: 5s}',
+        '',
+      ].join('\n'),
+    );
+    const { options } = await resolve({ config: path, kubeconfig: '/etc/kubernetes/kubelet.conf', anonymousAuth: true, clientCaFile: '/other/ca.crt' });
+    expect(options.serving).toEqual({
+      tlsCertFile: '/pki/kubelet.crt',
+      tlsPrivateKeyFile: '/pki/kubelet.key',
+      tls: { minVersion: 'VersionTLS13', cipherSuites: ['TLS_AES_128_GCM_SHA256'] },
+      authentication: { x509ClientCAFile: '/other/ca.crt', webhook: { enabled: false, cacheTtlMs: 10_000 }, anonymous: true },
+      authorization: { mode: 'AlwaysAllow', webhook: { cacheAuthorizedTtlMs: 60_000, cacheUnauthorizedTtlMs: 5_000 } },
+    });
+  });
+
+  test('a bad authorization mode in the config file names the field', async () => {
+    const path = await config('authorization:\n  mode: RBAC\n');
+    await expect(resolve({ config: path })).rejects.toThrow('authorization.mode');
+  });
+});
+
 describe('resolveAgentOptions: bad flags', () => {
   test.each([
     [{ hostnameOverride: 'node_1' }, '--hostname-override: invalid value "node_1": must be a lowercase RFC 1123 subdomain, such as node-1'],
@@ -192,6 +238,13 @@ describe('resolveAgentOptions: bad flags', () => {
     [{ clusterDns: '10.96.0.300' }, '--cluster-dns: invalid value "10.96.0.300": must be a comma-separated list of IP addresses'],
     [{ manifestUrlHeader: ['novalue'] }, "--manifest-url-header: invalid value \"novalue\": must be 'Name:value' pairs separated by commas"],
     [{ allowedHostPathPrefixes: '/data,relative' }, '--allowed-host-path-prefixes: invalid value "relative": must be absolute paths, comma-separated, such as /data,/srv'],
+    [{ tlsCertFile: '/etc/kubelet.crt' }, '--tls-cert-file: invalid value "/etc/kubelet.crt": --tls-cert-file and --tls-private-key-file (tlsCertFile, tlsPrivateKeyFile) go together: give both or neither'],
+    [{ tlsMinVersion: 'TLS1.2' }, '--tls-min-version: invalid value "TLS1.2": must be one of VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13'],
+    [{ tlsCipherSuites: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,AES128-SHA' }, '--tls-cipher-suites: invalid value "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,AES128-SHA": cipher suite AES128-SHA not supported or doesn\'t exist; the names are Go\'s, such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
+    [{ anonymousAuth: 'maybe' }, '--anonymous-auth: invalid value "maybe": must be true or false'],
+    [{ authenticationTokenWebhook: true }, '--authentication-token-webhook: invalid value true: needs --kubeconfig: tokens are checked by the API server'],
+    [{ authorizationMode: 'Webhook' }, '--authorization-mode: invalid value "Webhook": Webhook needs --kubeconfig: access is checked by the API server'],
+    [{ authorizationWebhookCacheAuthorizedTtl: 'soon' }, '--authorization-webhook-cache-authorized-ttl: invalid value "soon": must be a positive duration such as 20s, 1m or 1m30s'],
   ] as Array<[AgentFlags, string]>)('%j is a flag error naming the flag', async (flags, message) => {
     const err = await failure(flags);
     expect(err.code).toBe('DKL_ERR_FLAG_INVALID');

@@ -1,0 +1,89 @@
+/**
+ * /exec, /attach and /portForward: the kubelet's streaming handlers, on the secure server only.
+ * A client upgrades the connection (SPDY/3.1 or WebSocket); Node hands an upgrade to the HTTP
+ * server's 'upgrade' event rather than to fastify's routes, so the gate (authentication and
+ * authorization), the routing and the pod lookup are done here before the protocol takes the
+ * socket. A request that does not upgrade gets the 400 an upgrade-only handler gives.
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { errorMessage, isDockerletError } from '../../../common/api/errors.js';
+import type { KubeletAuth } from '../auth/kubelet-auth.js';
+import type { ContainerTarget, KubeletApi, PodTarget } from '../kubelet-api.js';
+import { remoteCommandOptions, serveRemoteCommand } from '../streaming/remote-command.js';
+import { servePortForward } from '../streaming/port-forward.js';
+
+/** The debugging handlers' roots: served on the secure server, refused with 405 on the read-only one. */
+export const DebugPaths = ['/run', '/exec', '/attach', '/portForward', '/containerLogs', '/runningpods'] as const;
+
+type StreamRoute = { kind: 'exec' | 'attach'; target: ContainerTarget } | { kind: 'portForward'; target: PodTarget };
+
+/** /exec|attach/{ns}/{pod}[/{uid}]/{container}, /portForward/{ns}/{pod}[/{uid}]; undefined for any other path. */
+export function streamRoute(path: string): StreamRoute | undefined {
+  const [, kind, ...parts] = path.split('/').map((part) => decodeURIComponent(part));
+  if (parts.some((part) => part === '')) return undefined;
+  if (kind === 'exec' || kind === 'attach') {
+    if (parts.length === 3) return { kind, target: { namespace: parts[0]!, pod: parts[1]!, container: parts[2]! } };
+    if (parts.length === 4) return { kind, target: { namespace: parts[0]!, pod: parts[1]!, uid: parts[2]!, container: parts[3]! } };
+  }
+  if (kind === 'portForward') {
+    if (parts.length === 2) return { kind, target: { namespace: parts[0]!, pod: parts[1]! } };
+    if (parts.length === 3) return { kind, target: { namespace: parts[0]!, pod: parts[1]!, uid: parts[2]! } };
+  }
+  return undefined;
+}
+
+export function registerStreamingRoutes(app: FastifyInstance, api: KubeletApi, auth: KubeletAuth, logger: Logger): void {
+  const log = logger.child({ component: 'streaming' });
+  for (const root of ['/exec', '/attach', '/portForward']) {
+    app.route({
+      method: ['GET', 'POST'],
+      url: `${root}/*`,
+      handler: async (_request, reply) => reply.code(400).type('text/plain; charset=utf-8').send('Upgrade request required\n'),
+    });
+  }
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A client gone mid-handshake must not crash the agent.
+    socket.on('error', (err) => log.debug({ err: errorMessage(err) }, 'streaming connection failed'));
+    upgrade(request, socket, head, api, auth, log).catch((err: unknown) => {
+      const status = isDockerletError(err) ? err.status : 500;
+      if (status >= 500) log.error({ err: errorMessage(err), url: request.url }, 'streaming request failed');
+      refuse(socket, status >= 400 ? status : 500, errorMessage(err));
+    });
+  });
+}
+
+async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, api: KubeletApi, auth: KubeletAuth, log: Logger): Promise<void> {
+  const admission = await auth.admit(request);
+  if (!admission.admitted) return refuse(socket, admission.status, admission.message);
+  const url = new URL(request.url ?? '/', 'http://kubelet');
+  const route = streamRoute(url.pathname);
+  if (!route) return refuse(socket, 404, '404 page not found');
+  const context = { user: admission.user.name, path: url.pathname };
+  if (route.kind === 'portForward') {
+    const ports = await api.podPorts(route.target);
+    servePortForward(request, socket, head, { connect: ports.connect, pod: route.target, logger: log.child(context) });
+    return;
+  }
+  const options = remoteCommandOptions(url.searchParams);
+  const container = await api.containerStreams(route.target);
+  if (route.kind === 'exec') {
+    if (options.command.length === 0) return refuse(socket, 400, 'you must specify at least one command for the container');
+    serveRemoteCommand(request, socket, head, { streams: options.streams, start: (streams) => container.exec(options.command, streams), logger: log.child(context) });
+    return;
+  }
+  // Attach uses the terminal the container was started with, whatever the client asked for.
+  const streams = { ...options.streams, tty: container.tty, stderr: options.streams.stderr && !container.tty };
+  serveRemoteCommand(request, socket, head, { streams, start: (selected) => container.attach(selected), logger: log.child(context) });
+}
+
+/** An HTTP answer on a socket that was never upgraded, then the end of the connection. */
+function refuse(socket: Duplex, status: number, message: string): void {
+  if (socket.destroyed) return;
+  const body = message.endsWith('\n') ? message : `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,32 @@
+/** Test certificates made with openssl: a CA, and keys with certificates it signs (clients, or servers with subjectAltNames). */
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface Credentials {
+  cert: string;
+  key: string;
+}
+
+/** A self-signed CA in `dir` as <name>.crt and <name>.key. */
+export async function makeCa(dir: string, name = 'ca', subject = '/CN=dockerlet-test-ca'): Promise<Credentials> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', subject, '-keyout', key, '-out', cert]);
+  return { cert, key };
+}
+
+/** A key and a certificate signed by `ca`: a server's when `subjectAltName` (such as IP:127.0.0.1,DNS:localhost) is given, a client's otherwise. */
+export async function makeCert(dir: string, ca: Credentials, name: string, subject: string, subjectAltName?: string): Promise<Credentials> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', key, '-out', csr]);
+  const extFile = join(dir, `${name}.ext`);
+  await writeFile(extFile, `${subjectAltName ? `subjectAltName=${subjectAltName}\n` : ''}extendedKeyUsage=${subjectAltName ? 'serverAuth' : 'clientAuth'}\n`);
+  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', extFile, '-out', cert]);
+  return { cert, key };
+}
