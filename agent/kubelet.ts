@@ -307,6 +307,7 @@ export class Kubelet {
       runtime,
       metrics: this.#metrics,
       healthChecks: () => this.#healthChecks(),
+      logger: log,
     });
     this.#servers = new KubeletServers({
       nodeName: o.nodeName,

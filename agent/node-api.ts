@@ -1,6 +1,8 @@
 /** The agent's answers to the kubelet HTTP API (see server/kubelet-api.ts). */
 import type { Duplex, Readable } from 'node:stream';
-import { DockerletError } from '../common/api/errors.js';
+import type { Logger } from 'pino';
+import { DockerletError, errorMessage } from '../common/api/errors.js';
+import { ResourceMetricsContentType, resourceMetricsText } from './metrics/resource-metrics.js';
 import type { Pod } from '../common/api/types.js';
 import type { PodConfig } from './config/pod-config.js';
 import type { KubeletMetrics } from './metrics/kubelet-metrics.js';
@@ -18,6 +20,7 @@ export interface NodeApiOptions {
   runtime: ContainerRuntime;
   metrics: KubeletMetrics;
   healthChecks(): HealthCheck[];
+  logger: Logger;
 }
 
 /** /run answers with the command's output: as much as an exec probe keeps, and then some. */
@@ -97,7 +100,14 @@ export class NodeApi implements KubeletApi {
     return this.#o.summary.summary(options);
   }
 
-  async metrics(which: 'all' | 'probes'): Promise<{ contentType: string; body: string }> {
+  async metrics(which: 'all' | 'probes' | 'resource'): Promise<{ contentType: string; body: string }> {
+    if (which === 'resource') {
+      const summary = await this.#o.summary.summary({ onlyCpuAndMemory: true }).catch((err: unknown) => {
+        this.#o.logger.warn({ err: errorMessage(err) }, 'no summary for /metrics/resource');
+        return undefined;
+      });
+      return { contentType: ResourceMetricsContentType, body: resourceMetricsText(summary) };
+    }
     const registry = which === 'probes' ? this.#o.metrics.probesRegistry : this.#o.metrics.registry;
     return { contentType: registry.contentType, body: await registry.metrics() };
   }

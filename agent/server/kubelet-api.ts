@@ -57,6 +57,6 @@ export interface KubeletApi {
   healthChecks(): HealthCheck[];
   /** The Summary API: the node's and each running pod's usage. */
   statsSummary(options: { onlyCpuAndMemory: boolean }): Promise<Summary>;
-  /** Prometheus text: every metric (`all`), or only the prober's, as /metrics/probes. */
-  metrics(which: 'all' | 'probes'): Promise<{ contentType: string; body: string }>;
+  /** Prometheus text: every metric (`all`), the prober's (/metrics/probes), or the node's and containers' usage (/metrics/resource). */
+  metrics(which: 'all' | 'probes' | 'resource'): Promise<{ contentType: string; body: string }>;
 }

@@ -33,9 +33,23 @@ export class ControlPlane {
   readonly tokenNodeName: string;
   readonly #components: Component[];
   readonly #admin: Credentials;
+  readonly #ca: Credentials;
+  /** A bearer token of a user in system:masters. */
+  readonly adminToken: string;
   readonly #tokenNode: { name: string; token: string };
 
-  private constructor(init: { dir: string; server: string; adminKubeconfig: string; components: Component[]; admin: Credentials; tokenNode: { name: string; token: string } }) {
+  private constructor(init: {
+    dir: string;
+    server: string;
+    adminKubeconfig: string;
+    components: Component[];
+    admin: Credentials;
+    tokenNode: { name: string; token: string };
+    ca: Credentials;
+    adminToken: string;
+  }) {
+    this.#ca = init.ca;
+    this.adminToken = init.adminToken;
     this.dir = init.dir;
     this.server = init.server;
     this.adminKubeconfig = init.adminKubeconfig;
@@ -60,7 +74,9 @@ export class ControlPlane {
       const kubeletClient = await makeCert(pki, ca, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client');
       // A node that authenticates with a bearer token rather than a certificate (a static token file).
       const tokenNode = { name: `token-node-${process.pid}`, token: randomBytes(16).toString('hex') };
-      await writeFile(join(pki, 'tokens.csv'), `${tokenNode.token},system:node:${tokenNode.name},${tokenNode.name},system:nodes\n`);
+      // And a cluster admin with a bearer token, for tests of clients that bring tokens.
+      const adminToken = randomBytes(16).toString('hex');
+      await writeFile(join(pki, 'tokens.csv'), `${tokenNode.token},system:node:${tokenNode.name},${tokenNode.name},system:nodes\n${adminToken},token-admin,token-admin,system:masters\n`);
       await run('openssl', ['genrsa', '-out', join(pki, 'sa.key'), '2048']);
       await run('openssl', ['rsa', '-in', join(pki, 'sa.key'), '-pubout', '-out', join(pki, 'sa.pub')]);
 
@@ -94,7 +110,7 @@ export class ControlPlane {
       const server = `https://127.0.0.1:${securePort}`;
       const adminKubeconfig = join(dir, 'admin.kubeconfig');
       await writeFile(adminKubeconfig, kubeconfig(server, join(pki, 'ca.crt'), admin, 'kubernetes-admin'));
-      const plane = new ControlPlane({ dir, server, adminKubeconfig, components, admin, tokenNode });
+      const plane = new ControlPlane({ dir, server, adminKubeconfig, components, admin, tokenNode, ca, adminToken });
       await plane.#waitReady();
       components.push(
         await Component.start('kube-controller-manager', join(bin, 'kube-controller-manager'), [
@@ -132,6 +148,16 @@ export class ControlPlane {
     return path;
   }
 
+  /** A serving certificate for a kubelet reached at `ip`, signed by the CA the API server checks kubelets with. */
+  kubeletServingCert(name: string, ip: string): Promise<Credentials> {
+    return makeCert(join(this.dir, 'pki'), this.#ca, `kubelet-serving-${name}`, `/CN=${name}`, `IP:${ip},DNS:${name}`);
+  }
+
+  /** A client certificate of the cluster's CA for `user` in `groups`. */
+  clientCert(user: string, groups: readonly string[] = []): Promise<Credentials> {
+    return makeCert(join(this.dir, 'pki'), this.#ca, `user-${user}`, `${groups.map((group) => `/O=${group}`).join('')}/CN=${user}`);
+  }
+
   /** A kubeconfig for the service proxy as kube-proxy gets one: system:kube-proxy, bound to the ClusterRole system:node-proxier. */
   async proxyKubeconfig(): Promise<string> {
     const path = join(this.dir, 'kube-proxy.kubeconfig');
@@ -150,6 +176,31 @@ export class ControlPlane {
   /** kubectl as cluster admin; resolves with stdout. */
   async kubectl(...args: string[]): Promise<string> {
     return (await run('kubectl', ['--kubeconfig', this.adminKubeconfig, ...args], { maxBuffer: 16 * 1024 * 1024 })).stdout;
+  }
+
+  /**
+   * kubectl as cluster admin, for a command that runs until stopped (logs -f, port-forward):
+   * resolves with its output once `done(output)` holds, having stopped it. Rejects if it exits first.
+   */
+  kubectlUntil(args: readonly string[], done: (output: string) => boolean, timeoutMs = 30_000): Promise<string> {
+    const child = spawn('kubectl', ['--kubeconfig', this.adminKubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let errors = '';
+    return new Promise<string>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`kubectl ${args.join(' ')}: not done after ${timeoutMs} ms; output ${JSON.stringify(output)}, errors ${JSON.stringify(errors)}`)), timeoutMs);
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        if (done(output)) {
+          clearTimeout(timer);
+          resolvePromise(output);
+        }
+      });
+      child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`kubectl ${args.join(' ')} exited with ${code}: ${errors}`));
+      });
+    }).finally(() => child.kill());
   }
 
   /** A GET as cluster admin: the status and the body parsed when it is JSON. */

@@ -1,39 +1,111 @@
 /** The kubelet HTTP API of a real agent, and the manifest URL source. */
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { describe, expect, test } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { resolveAgentOptions } from '../../cli/options.js';
+import { kubeletRequest, kubeletStream } from '../helpers/kubelet-client.js';
+import { makeCa, makeCert, type Credentials } from '../helpers/pki.js';
 import type { PodList } from '../../common/api/types.js';
 import type { Summary } from '../../agent/stats/summary.js';
 import { busyboxPod, containerStatus, isReady, startAgent } from '../helpers/agent-harness.js';
 import { freePort } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-async function agentWithApi(manifests: Record<string, string>) {
+let pki: { dir: string; ca: Credentials; client: Credentials; stranger: Credentials };
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dockerlet-http-api-'));
+  const ca = await makeCa(dir);
+  const otherCa = await makeCa(dir, 'other-ca', '/CN=another-ca');
+  pki = { dir, ca, client: await makeCert(dir, ca, 'client', '/O=ops/CN=tester'), stranger: await makeCert(dir, otherCa, 'stranger', '/O=ops/CN=tester') };
+});
+afterAll(async () => {
+  if (pki) await rm(pki.dir, { recursive: true, force: true });
+});
+
+/**
+ * An agent serving its secure port to client certificates of the test CA (and, with `anonymous`,
+ * to requests without credentials), and its read-only port; `get` asks the secure port as the
+ * test CA's client.
+ */
+async function agentWithApi(manifests: Record<string, string>, serving: { anonymous?: boolean } = {}) {
   const port = await freePort();
   const readOnlyPort = await freePort();
-  const agent = await startAgent({ options: { port, readOnlyPort }, manifests });
-  return { agent, base: `http://127.0.0.1:${port}`, readOnly: `http://127.0.0.1:${readOnlyPort}` };
+  const defaults = (await resolveAgentOptions({ hostnameOverride: 'unused', clientCaFile: pki.ca.cert, ...(serving.anonymous ? { anonymousAuth: true } : {}) })).options.serving;
+  const agent = await startAgent({ options: { port, readOnlyPort, serving: defaults }, manifests });
+  const secure = { base: `https://127.0.0.1:${port}`, cert: pki.client };
+  const get = (path: string) => kubeletRequest(secure, 'GET', path);
+  return { agent, secure, get, readOnly: `http://127.0.0.1:${readOnlyPort}` };
 }
 
 const counter = busyboxPod('counter', 'i=0; while true; do i=$((i+1)); echo "line $i"; sleep 0.05; done');
 
 describe('kubelet HTTP API', () => {
   test('/healthz answers ok on both ports', async () => {
-    const { base, readOnly } = await agentWithApi({});
-    for (const url of [base, readOnly]) {
-      const response = await fetch(`${url}/healthz`);
-      expect(response.status).toBe(200);
-      expect(await response.text()).toBe('ok');
+    const { get, readOnly } = await agentWithApi({});
+    expect(await get('/healthz')).toMatchObject({ status: 200, body: 'ok' });
+    const response = await fetch(`${readOnly}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('ok');
+  });
+
+  test("the secure port: TLS with a self-signed certificate made once in <root-dir>/pki; clients without credentials or with another CA's certificate get 401", async () => {
+    const { agent, secure } = await agentWithApi({});
+    const served = await new Promise<X509Certificate>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(secure.base).port), rejectUnauthorized: false }, () => {
+        resolve(new X509Certificate(socket.getPeerCertificate().raw));
+        socket.end();
+      }).on('error', reject);
+    });
+    expect(served.subject).toMatch(new RegExp(`^CN=${agent.nodeName}@\\d+$`));
+    expect((await readFile(join(agent.rootDir, 'pki', 'kubelet.crt'), 'utf8')).match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    expect(await kubeletRequest({ base: secure.base }, 'GET', '/pods')).toMatchObject({ status: 401, body: 'Unauthorized' });
+    expect(await kubeletRequest({ base: secure.base, cert: pki.stranger }, 'GET', '/pods')).toMatchObject({ status: 401, body: 'Unauthorized' });
+    expect(await kubeletRequest({ base: secure.base, token: 'no-api-server-to-ask' }, 'GET', '/pods')).toMatchObject({ status: 401 });
+    expect((await kubeletRequest(secure, 'GET', '/pods')).status).toBe(200);
+  });
+
+  test('with --anonymous-auth, a request without credentials is system:anonymous; the read-only port serves no debugging handler', async () => {
+    const { agent, secure, readOnly } = await agentWithApi({ 'counter.yaml': counter }, { anonymous: true });
+    await agent.waitForPod('counter', 'Ready', isReady);
+    const logs = `/containerLogs/default/counter-${agent.nodeName}/main`;
+    await waitFor('logs for anonymous', async () => (await kubeletRequest({ base: secure.base }, 'GET', logs)).body.includes('line 1'));
+    for (const path of [logs, '/runningpods/', `/exec/default/counter-${agent.nodeName}/main?command=ls`, '/configz']) {
+      const response = await fetch(`${readOnly}${path}`);
+      expect.soft(response.status, path).toBe(path === '/configz' ? 404 : 405);
     }
+    expect(await (await fetch(`${readOnly}${logs}`)).text()).toBe('Debug endpoints are disabled.\n');
+  });
+
+  test('/run runs a command in the container; /configz shows the configuration in force', async () => {
+    const { agent, secure, get } = await agentWithApi({ 'counter.yaml': counter });
+    await agent.waitForPod('counter', 'Ready', isReady);
+    const run = await kubeletRequest(secure, 'POST', `/run/default/counter-${agent.nodeName}/main?cmd=echo%20hello%20run`);
+    expect(run).toMatchObject({ status: 200, body: 'hello run\n' });
+    expect((await kubeletRequest(secure, 'POST', `/run/default/counter-${agent.nodeName}/nope?cmd=true`)).status).toBe(404);
+    const configz = JSON.parse((await get('/configz')).body) as { kubeletconfig: Record<string, unknown> };
+    expect(configz.kubeletconfig).toMatchObject({
+      kind: 'KubeletConfiguration',
+      port: Number(new URL(secure.base).port),
+      staticPodPath: agent.manifestDir,
+      authentication: { x509: { clientCAFile: pki.ca.cert }, anonymous: { enabled: false }, webhook: { enabled: false } },
+      authorization: { mode: 'AlwaysAllow' },
+      syncFrequency: '1m0s',
+    });
   });
 
   test('/pods lists the desired pods with status as a v1 PodList; /runningpods/ what Docker runs', async () => {
-    const { agent, readOnly } = await agentWithApi({ 'counter.yaml': counter });
+    const { agent, readOnly, get } = await agentWithApi({ 'counter.yaml': counter });
     await agent.waitForPod('counter', 'Ready', isReady);
     const list = (await (await fetch(`${readOnly}/pods`)).json()) as PodList;
     expect(list).toMatchObject({ kind: 'PodList', apiVersion: 'v1' });
     expect(list.items.map((p) => p.metadata?.name)).toEqual([`counter-${agent.nodeName}`]);
     expect(list.items[0]!.status?.phase).toBe('Running');
-    const running = (await (await fetch(`${readOnly}/runningpods/`)).json()) as PodList;
+    const running = JSON.parse((await get('/runningpods/')).body) as PodList;
     expect(running.items).toEqual([
       {
         metadata: { name: `counter-${agent.nodeName}`, namespace: 'default', uid: list.items[0]!.metadata!.uid },
@@ -43,51 +115,48 @@ describe('kubelet HTTP API', () => {
   });
 
   test('/containerLogs serves tailLines and timestamps, follows, and 404s an unknown pod', async () => {
-    const { agent, base } = await agentWithApi({ 'counter.yaml': counter });
+    const { agent, secure, get } = await agentWithApi({ 'counter.yaml': counter });
     await agent.waitForPod('counter', 'Ready', isReady);
-    const path = `${base}/containerLogs/default/counter-${agent.nodeName}/main`;
-    await waitFor('some output', async () => (await (await fetch(path)).text()).includes('line 5'));
+    const path = `/containerLogs/default/counter-${agent.nodeName}/main`;
+    await waitFor('some output', async () => (await get(path)).body.includes('line 5'));
 
-    const tail = (await (await fetch(`${path}?tailLines=2`)).text()).trimEnd().split('\n');
+    const tail = (await get(`${path}?tailLines=2`)).body.trimEnd().split('\n');
     expect(tail).toHaveLength(2);
     expect(tail[0]).toMatch(/^line \d+$/);
-    const stamped = (await (await fetch(`${path}?tailLines=1&timestamps=true`)).text()).trimEnd();
+    const stamped = (await get(`${path}?tailLines=1&timestamps=true`)).body.trimEnd();
     expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line \d+$/);
 
     const abort = new AbortController();
-    const response = await fetch(`${path}?follow=true&tailLines=0`, { signal: abort.signal });
-    const reader = response.body!.getReader();
+    const response = await kubeletStream(secure, 'GET', `${path}?follow=true&tailLines=0`, abort.signal);
     let followed = '';
-    while (!/line \d+\n[\s\S]*line \d+\n/.test(followed)) {
-      const chunk = await reader.read();
-      if (chunk.done) throw new Error(`the followed log ended early after ${JSON.stringify(followed)}`);
-      followed += new TextDecoder().decode(chunk.value);
+    for await (const chunk of response) {
+      followed += (chunk as Buffer).toString('utf8');
+      if (/line \d+\n[\s\S]*line \d+\n/.test(followed)) break;
     }
     abort.abort();
-    expect(followed).toMatch(/^line \d+\n/);
+    expect(followed).toMatch(/^line \d+\n[\s\S]*line \d+\n/);
 
-    const missing = await fetch(`${base}/containerLogs/default/nope/main`);
+    const missing = await get('/containerLogs/default/nope/main');
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ kind: 'Status', reason: 'NotFound', message: 'pods "nope" not found in namespace "default"' });
+    expect(JSON.parse(missing.body)).toMatchObject({ kind: 'Status', reason: 'NotFound', message: 'pods "nope" not found in namespace "default"' });
   });
 
   test('/containerLogs?previous=true serves the previous instance after a restart', async () => {
     const crashing = busyboxPod('phoenix', 'echo "run $(cat /proc/sys/kernel/random/uuid)"; exec sleep 3600');
-    const { agent, base } = await agentWithApi({ 'phoenix.yaml': crashing });
+    const { agent, get } = await agentWithApi({ 'phoenix.yaml': crashing });
     const first = await agent.waitForPod('phoenix', 'Ready', isReady);
-    const path = `${base}/containerLogs/default/phoenix-${agent.nodeName}/main`;
-    const firstRun = await waitFor('first output', async () => (await (await fetch(path)).text()).trim());
-    const none = await fetch(`${path}?previous=true`);
-    expect(none.status).toBe(400);
+    const path = `/containerLogs/default/phoenix-${agent.nodeName}/main`;
+    const firstRun = await waitFor('first output', async () => (await get(path)).body.trim());
+    expect((await get(`${path}?previous=true`)).status).toBe(400);
     const { docker } = await import('../helpers/docker.js');
     await docker.getContainer(containerStatus(first, 'main')!.containerID!.slice('docker://'.length)).kill();
     await agent.waitForPod('phoenix', 'restarted', (p) => containerStatus(p, 'main')?.restartCount === 1 && isReady(p));
     const secondRun = await waitFor('second output', async () => {
-      const text = (await (await fetch(path)).text()).trim();
+      const text = (await get(path)).body.trim();
       return text !== firstRun ? text : '';
     });
     expect(secondRun).toMatch(/^run [0-9a-f-]{36}$/);
-    expect((await (await fetch(`${path}?previous=true`)).text()).trim()).toBe(firstRun);
+    expect((await get(`${path}?previous=true`)).body.trim()).toBe(firstRun);
   });
 
   test('/stats/summary: the node, and each running pod with its containers, network and volumes; rates from the second call on', async () => {

@@ -10,7 +10,7 @@ export function registerHealthRoutes(app: FastifyInstance, api: KubeletApi): voi
     const lines = checks.map((check) => (check.ok ? `[+]${check.name} ok` : `[-]${check.name} failed: ${check.message ?? 'reason withheld'}`));
     return reply.code(500).type('text/plain').send(`${lines.join('\n')}\nhealthz check failed\n`);
   });
-  for (const [path, which] of [['/metrics', 'all'], ['/metrics/probes', 'probes']] as const) {
+  for (const [path, which] of [['/metrics', 'all'], ['/metrics/probes', 'probes'], ['/metrics/resource', 'resource']] as const) {
     app.get(path, async (_request, reply) => {
       const { contentType, body } = await api.metrics(which);
       return reply.type(contentType).send(body);

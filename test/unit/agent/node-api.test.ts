@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
+import { memoryLogger } from '../../helpers/memory-logger.js';
 import type { PodConfig } from '../../../agent/config/pod-config.js';
 import { NodeApi } from '../../../agent/node-api.js';
 import type { GenericPleg } from '../../../agent/pleg/pleg.js';
@@ -44,6 +45,7 @@ function nodeApi(runtime: LogRuntime, desired = [web], pleg: RunningPod[] = []):
     runtime,
     metrics: {} as KubeletMetrics,
     healthChecks: () => [],
+    logger: memoryLogger().logger,
   });
 }
 

@@ -1,9 +1,12 @@
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, type Duplex } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import type { Pod } from '../../../../common/api/types.js';
 import { DockerletError, type ErrorCode } from '../../../../common/api/errors.js';
 import { buildServer } from '../../../../agent/server/app.js';
-import type { ContainerLogRequest, HealthCheck, KubeletApi } from '../../../../agent/server/kubelet-api.js';
+import { UnionAuthenticator } from '../../../../agent/server/auth/authenticator.js';
+import { AlwaysAllow } from '../../../../agent/server/auth/authorizer.js';
+import { KubeletAuth } from '../../../../agent/server/auth/kubelet-auth.js';
+import type { ContainerLogRequest, ContainerStreams, ContainerTarget, HealthCheck, KubeletApi } from '../../../../agent/server/kubelet-api.js';
 import type { Summary } from '../../../../agent/stats/summary.js';
 import { memoryLogger } from '../../../helpers/memory-logger.js';
 
@@ -62,12 +65,29 @@ class FakeKubeletApi implements KubeletApi {
   async metrics(which: 'all' | 'probes'): Promise<{ contentType: string; body: string }> {
     return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: `# metrics: ${which}\n` };
   }
+
+  containerStreams(): Promise<ContainerStreams> {
+    return Promise.reject(new DockerletError('DKL_ERR_NOT_FOUND', 'no streams in this fake'));
+  }
+
+  async run(target: ContainerTarget, command: readonly string[]): Promise<string> {
+    return `ran ${command.join(' ')} in ${target.namespace}/${target.pod}/${target.container}${target.uid ? ` (${target.uid})` : ''}\n`;
+  }
+
+  podPorts(): Promise<{ connect(port: number): Promise<Duplex> }> {
+    return Promise.reject(new DockerletError('DKL_ERR_NOT_FOUND', 'no ports in this fake'));
+  }
 }
 
-function setup(options: { debugHandlers?: boolean } = {}) {
+/** The secure server letting everyone in (its gate is tested on its own), or the read-only one. */
+function setup(options: { kind?: 'secure' | 'read-only' } = {}) {
   const api = new FakeKubeletApi();
   const log = memoryLogger();
-  const app = buildServer({ api, logger: log.logger, debugHandlers: options.debugHandlers ?? true });
+  const auth = new KubeletAuth({ authenticator: new UnionAuthenticator([], { anonymous: true }), authorizer: AlwaysAllow, nodeName: 'n1', logger: log.logger });
+  const app =
+    options.kind === 'read-only'
+      ? buildServer({ kind: 'read-only', api, logger: log.logger })
+      : buildServer({ kind: 'secure', api, logger: log.logger, https: {}, auth, configz: () => ({ kind: 'KubeletConfiguration' }) });
   return { api, app, log };
 }
 
@@ -272,10 +292,30 @@ describe('/containerLogs', () => {
     ]);
   });
 
-  test('without debugHandlers it is not served (404) and the api is not asked; the read-only routes still are', async () => {
-    const { api, app } = setup({ debugHandlers: false });
-    expect((await app.inject('/containerLogs/default/web/app')).statusCode).toBe(404);
+  test('the read-only server refuses the debugging handlers with 405, as the kubelet, and does not ask the api; its read-only routes answer', async () => {
+    const { api, app } = setup({ kind: 'read-only' });
+    const refused = await app.inject('/containerLogs/default/web/app');
+    expect(refused.statusCode).toBe(405);
+    expect(refused.body).toBe('Debug endpoints are disabled.\n');
     expect(api.logRequests).toEqual([]);
     expect((await app.inject('/pods')).statusCode).toBe(200);
+  });
+
+  test('/run splits cmd on spaces and answers with the output; a pod UID in the path is passed on; a request without cmd is a 400', async () => {
+    const { app } = setup();
+    const run = await app.inject({ method: 'POST', url: '/run/default/web/app?cmd=echo%20a%20b' });
+    expect(run.statusCode).toBe(200);
+    expect(run.body).toBe('ran echo a b in default/web/app\n');
+    expect((await app.inject({ method: 'POST', url: '/run/default/web/uid-1/app?cmd=ls' })).body).toBe('ran ls in default/web/app (uid-1)\n');
+    expect((await app.inject({ method: 'POST', url: '/run/default/web/app' })).statusCode).toBe(400);
+  });
+
+  test('/exec, /attach and /portForward without an upgrade are a 400; /configz wraps the configuration', async () => {
+    const { app } = setup();
+    for (const url of ['/exec/default/web/app?command=ls', '/attach/default/web/app', '/portForward/default/web']) {
+      const response = await app.inject({ method: 'POST', url });
+      expect.soft(response.statusCode, url).toBe(400);
+    }
+    expect((await app.inject('/configz')).json()).toEqual({ kubeletconfig: { kind: 'KubeletConfiguration' } });
   });
 });

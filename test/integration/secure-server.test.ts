@@ -1,0 +1,146 @@
+/**
+ * The kubelet's secure server on a node joined to a real control plane: the API server reaches it
+ * with its kubelet client certificate for `kubectl logs`, `exec`, `attach`, `port-forward` and
+ * `get --raw .../proxy/...`, and checks the serving certificate with its CA; clients straight at
+ * the port are authenticated (client certificates, TokenReview, anonymous) and authorized
+ * (SubjectAccessReview) as the kubelet does it. kubectl 1.32 is the client throughout.
+ */
+import { expect, test } from 'vitest';
+import type { Pod } from '../../common/api/types.js';
+import { Defaults, resolveAgentOptions } from '../../cli/options.js';
+import { formatIpv4, parseIpv4Cidr } from '../../common/util/ipv4.js';
+import { startAgent, type AgentHarness } from '../helpers/agent-harness.js';
+import { clusterOptions, useControlPlane } from '../helpers/cluster.js';
+import { docker } from '../helpers/docker.js';
+import { kubeletRequest } from '../helpers/kubelet-client.js';
+import { makeCa, makeCert } from '../helpers/pki.js';
+import { freePort, uniqueNodeName } from '../helpers/test-node.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const plane = useControlPlane();
+
+/**
+ * Where the API server reaches the node: the pod bridge's gateway, an address of this host that is
+ * not loopback (the API server refuses to proxy nodes/proxy to loopback addresses).
+ */
+const NodeAddress = formatIpv4(parseIpv4Cidr(Defaults.podCIDR)!.network + 1);
+
+interface SecureNode {
+  agent: AgentHarness;
+  nodeName: string;
+  /** https://<address>:<port> of the kubelet API. */
+  base: string;
+}
+
+/** A node whose secure port serves a certificate of the cluster CA and trusts the cluster CA's clients; webhooks on, as in cluster mode by default. */
+async function secureNode(flags: { anonymousAuth?: boolean } = {}): Promise<SecureNode> {
+  const nodeName = uniqueNodeName('s');
+  const port = await freePort();
+  const cluster = await clusterOptions(plane(), nodeName);
+  const serving = await plane().kubeletServingCert(nodeName, NodeAddress);
+  const { options } = await resolveAgentOptions({
+    hostnameOverride: nodeName,
+    kubeconfig: cluster.kubeconfig,
+    clientCaFile: plane().caFile,
+    tlsCertFile: serving.cert,
+    tlsPrivateKeyFile: serving.key,
+    ...(flags.anonymousAuth ? { anonymousAuth: true } : {}),
+  });
+  const agent = await startAgent({ nodeName, options: { cluster, port, readOnlyPort: 0, address: NodeAddress, nodeIPs: [NodeAddress], serving: options.serving } });
+  await waitFor(`node ${nodeName} Ready`, async () => /\sReady\s/.test(await plane().kubectl('get', 'node', nodeName, '--no-headers').catch(() => '')), { timeoutMs: 60_000 });
+  return { agent, nodeName, base: `https://${NodeAddress}:${port}` };
+}
+
+/** A pod bound to the node, created through the API as cluster admin; resolves once it runs. */
+async function runPod(node: SecureNode, name: string, containers: NonNullable<Pod['spec']>['containers']): Promise<void> {
+  const pod: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName: node.nodeName, terminationGracePeriodSeconds: 1, containers } };
+  const created = await plane().request('POST', '/api/v1/namespaces/default/pods', pod);
+  expect(created.status).toBe(201);
+  await waitFor(`pod ${name} Running`, async () => ((await plane().get(`/api/v1/namespaces/default/pods/${name}`)).body as Pod).status?.phase === 'Running', { timeoutMs: 60_000 });
+}
+
+const busybox = (name: string, script: string, extra: Record<string, unknown> = {}) => ({ name, image: 'dockerlet.local/busybox:1.35', imagePullPolicy: 'Never', command: ['sh', '-c', script], ...extra });
+
+test('kubectl logs through the API server: -c, --tail, --timestamps, -f, --previous', async () => {
+  const node = await secureNode();
+  await runPod(node, 'chatty', [busybox('talker', 'echo "start $(cat /proc/sys/kernel/random/uuid)"; i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'), busybox('quiet', 'echo quiet here; exec sleep 3600')]);
+  const k = plane();
+  const talker = await waitFor('output of talker', async () => {
+    const text = await k.kubectl('logs', 'chatty', '-c', 'talker').catch(() => '');
+    return /tick 3\n/.test(text) ? text : undefined;
+  });
+  expect(talker).toMatch(/^start [0-9a-f-]{36}\ntick 1\n/);
+  expect(await k.kubectl('logs', 'chatty', '-c', 'quiet')).toBe('quiet here\n');
+  expect((await k.kubectl('logs', 'chatty', '-c', 'talker', '--tail', '2')).trimEnd().split('\n')).toHaveLength(2);
+  expect(await k.kubectl('logs', 'chatty', '-c', 'quiet', '--timestamps')).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z quiet here\n$/);
+  // -f: the lines keep coming until kubectl is stopped.
+  const followed = await k.kubectlUntil(['logs', '-f', 'chatty', '-c', 'talker', '--tail', '1'], (out) => (out.match(/tick \d+\n/g) ?? []).length >= 3);
+  const ticks = followed.match(/tick (\d+)/g)!.map((tick) => Number(tick.slice(5)));
+  expect(ticks[2]! - ticks[0]!).toBe(2);
+  // --previous, after the container is killed and restarted.
+  const first = talker.split('\n')[0]!;
+  await docker.getContainer(await node.agent.containerId('talker')).kill();
+  await waitFor('the restarted talker', async () => {
+    const text = await k.kubectl('logs', 'chatty', '-c', 'talker').catch(() => '');
+    return text.startsWith('start ') && !text.startsWith(first);
+  });
+  expect((await k.kubectl('logs', 'chatty', '-c', 'talker', '--previous')).split('\n')[0]).toBe(first);
+});
+
+test('kubectl get --raw through nodes/proxy: /stats/summary, /metrics/resource, /healthz, /configz', async () => {
+  const node = await secureNode();
+  await runPod(node, 'measured', [busybox('main', 'exec sleep 3600')]);
+  const k = plane();
+  const summary = JSON.parse(await k.kubectl('get', '--raw', `/api/v1/nodes/${node.nodeName}/proxy/stats/summary`)) as { node: { nodeName: string }; pods: Array<{ podRef: { name: string } }> };
+  expect(summary.node.nodeName).toBe(node.nodeName);
+  await waitFor('the pod in the summary', async () => {
+    const again = JSON.parse(await k.kubectl('get', '--raw', `/api/v1/nodes/${node.nodeName}/proxy/stats/summary`)) as typeof summary;
+    return again.pods.some((pod) => pod.podRef.name === 'measured');
+  });
+  const resource = await k.kubectl('get', '--raw', `/api/v1/nodes/${node.nodeName}/proxy/metrics/resource`);
+  expect(resource).toMatch(/^node_cpu_usage_seconds_total [\d.e+-]+ \d{13}$/m);
+  expect(resource).toMatch(/^container_memory_working_set_bytes\{container="main",pod="measured",namespace="default"\} \d+ \d{13}$/m);
+  expect(resource).toMatch(/^scrape_error 0$/m);
+  expect(await k.kubectl('get', '--raw', `/api/v1/nodes/${node.nodeName}/proxy/healthz`)).toBe('ok');
+  expect(JSON.parse(await k.kubectl('get', '--raw', `/api/v1/nodes/${node.nodeName}/proxy/configz`))).toMatchObject({ kubeletconfig: { authorization: { mode: 'Webhook' } } });
+});
+
+test('straight at the port: client certificates, TokenReview and SubjectAccessReview decide, with the kubelet refusals', async () => {
+  const node = await secureNode();
+  const k = plane();
+  const stats = '/stats/summary';
+  // No credentials, anonymous off.
+  expect(await kubeletRequest({ base: node.base, ca: k.caFile }, 'GET', stats)).toMatchObject({ status: 401, body: 'Unauthorized' });
+  // A certificate of another CA.
+  const elsewhere = await makeCa(k.dir, 'elsewhere-ca', '/CN=elsewhere');
+  const forged = await makeCert(k.dir, elsewhere, 'forged-admin', '/O=system:masters/CN=forged-admin');
+  expect(await kubeletRequest({ base: node.base, ca: k.caFile, cert: forged }, 'GET', stats)).toMatchObject({ status: 401 });
+  // A token the API server's TokenReview rejects.
+  expect(await kubeletRequest({ base: node.base, ca: k.caFile, token: 'not-a-real-token' }, 'GET', stats)).toMatchObject({ status: 401 });
+  // A token it accepts, of a user RBAC allows everything.
+  expect((await kubeletRequest({ base: node.base, ca: k.caFile, token: k.adminToken }, 'GET', stats)).status).toBe(200);
+  // A certificate of the cluster CA whose user the SubjectAccessReview denies.
+  const nobody = await k.clientCert('nobody', ['developers']);
+  expect(await kubeletRequest({ base: node.base, ca: k.caFile, cert: nobody }, 'GET', stats)).toMatchObject({
+    status: 403,
+    body: 'Forbidden (user=nobody, verb=get, resource=nodes, subresource=stats)',
+  });
+  expect(await kubeletRequest({ base: node.base, ca: k.caFile, cert: nobody }, 'POST', '/exec/default/x/y?command=ls')).toMatchObject({
+    status: 403,
+    body: 'Forbidden (user=nobody, verb=create, resource=nodes, subresource=proxy)',
+  });
+  // Granted nodes/stats alone, the same user reads stats and nothing else.
+  await k.kubectl('create', 'clusterrole', `stats-reader-${node.nodeName}`, '--verb=get', '--resource=nodes/stats');
+  await k.kubectl('create', 'clusterrolebinding', `nobody-stats-${node.nodeName}`, `--clusterrole=stats-reader-${node.nodeName}`, '--user=nobody');
+  // The denial above is kept for 30 s (cacheUnauthorizedTTL): ask until it has expired.
+  await waitFor('nobody allowed stats', async () => (await kubeletRequest({ base: node.base, ca: k.caFile, cert: nobody }, 'GET', stats)).status === 200, { timeoutMs: 60_000, intervalMs: 1000 });
+  expect((await kubeletRequest({ base: node.base, ca: k.caFile, cert: nobody }, 'GET', '/pods')).status).toBe(403);
+});
+
+test('with --anonymous-auth, a request without credentials is system:anonymous, and the SubjectAccessReview decides', async () => {
+  const node = await secureNode({ anonymousAuth: true });
+  expect(await kubeletRequest({ base: node.base, ca: plane().caFile }, 'GET', '/pods')).toMatchObject({
+    status: 403,
+    body: 'Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource=proxy)',
+  });
+});
