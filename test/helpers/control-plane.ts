@@ -179,28 +179,18 @@ export class ControlPlane {
   }
 
   /**
-   * kubectl as cluster admin, for a command that runs until stopped (logs -f, port-forward):
-   * resolves with its output once `done(output)` holds, having stopped it. Rejects if it exits first.
+   * kubectl as cluster admin, left running (logs -f, port-forward, attach): `input` is written
+   * to its stdin, which is then closed unless `keepStdinOpen`. Stopped by stop(), and when the
+   * test ends, by the caller's cleanup.
    */
-  kubectlUntil(args: readonly string[], done: (output: string) => boolean, timeoutMs = 30_000): Promise<string> {
-    const child = spawn('kubectl', ['--kubeconfig', this.adminKubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    let errors = '';
-    return new Promise<string>((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`kubectl ${args.join(' ')}: not done after ${timeoutMs} ms; output ${JSON.stringify(output)}, errors ${JSON.stringify(errors)}`)), timeoutMs);
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        if (done(output)) {
-          clearTimeout(timer);
-          resolvePromise(output);
-        }
-      });
-      child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`kubectl ${args.join(' ')} exited with ${code}: ${errors}`));
-      });
-    }).finally(() => child.kill());
+  startKubectl(args: readonly string[], options: { input?: string; keepStdinOpen?: boolean } = {}): RunningKubectl {
+    return new RunningKubectl(['--kubeconfig', this.adminKubeconfig, ...args], options);
+  }
+
+  /** kubectl as cluster admin, to its end: its exit code and both outputs, whatever the code. */
+  kubectlResult(args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    const running = this.startKubectl(args, input === undefined ? {} : { input });
+    return running.exited;
   }
 
   /** A GET as cluster admin: the status and the body parsed when it is JSON. */
@@ -322,4 +312,44 @@ function kubeconfig(server: string, ca: string, credentials: Credentials | { tok
     contexts: [{ name: 'test', context: { cluster: 'test', user } }],
     'current-context': 'test',
   });
+}
+
+/** A kubectl process of a test: its output so far, a wait for the output to say something, its end. */
+export class RunningKubectl {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number; stdout: string; stderr: string }>;
+  readonly #child: ChildProcess;
+
+  constructor(args: readonly string[], options: { input?: string; keepStdinOpen?: boolean }) {
+    const child = spawn('kubectl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#child = child;
+    child.stdout!.on('data', (chunk: Buffer) => (this.stdout += chunk.toString('utf8')));
+    child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
+    this.exited = new Promise((resolvePromise) => child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : -1), stdout: this.stdout, stderr: this.stderr })));
+    if (options.input !== undefined) child.stdin!.write(options.input);
+    if (!options.keepStdinOpen) child.stdin!.end();
+  }
+
+  /** Resolves with the output once `done(stdout)` holds; rejects if kubectl exits first or `timeoutMs` passes. */
+  async until(done: (stdout: string) => boolean, timeoutMs = 30_000): Promise<string> {
+    let ended = false;
+    void this.exited.then(() => (ended = true));
+    await waitFor(`kubectl ${this.#child.spawnargs.slice(3).join(' ')} to print what is expected`, () => {
+      if (done(this.stdout)) return true;
+      if (ended) throw new Error(`kubectl exited first: stdout ${JSON.stringify(this.stdout)}, stderr ${JSON.stringify(this.stderr)}`);
+      return false;
+    }, { timeoutMs, intervalMs: 50 });
+    return this.stdout;
+  }
+
+  write(input: string): void {
+    this.#child.stdin!.write(input);
+  }
+
+  /** SIGTERM to this kubectl (by its process object), and its end. */
+  async stop(): Promise<void> {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill();
+    await this.exited;
+  }
 }

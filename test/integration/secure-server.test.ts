@@ -5,7 +5,10 @@
  * the port are authenticated (client certificates, TokenReview, anonymous) and authorized
  * (SubjectAccessReview) as the kubelet does it. kubectl 1.32 is the client throughout.
  */
-import { expect, test } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import WebSocket from 'ws';
+import { expect, onTestFinished, test } from 'vitest';
 import type { Pod } from '../../common/api/types.js';
 import { Defaults, resolveAgentOptions } from '../../cli/options.js';
 import { formatIpv4, parseIpv4Cidr } from '../../common/util/ipv4.js';
@@ -74,7 +77,10 @@ test('kubectl logs through the API server: -c, --tail, --timestamps, -f, --previ
   expect((await k.kubectl('logs', 'chatty', '-c', 'talker', '--tail', '2')).trimEnd().split('\n')).toHaveLength(2);
   expect(await k.kubectl('logs', 'chatty', '-c', 'quiet', '--timestamps')).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z quiet here\n$/);
   // -f: the lines keep coming until kubectl is stopped.
-  const followed = await k.kubectlUntil(['logs', '-f', 'chatty', '-c', 'talker', '--tail', '1'], (out) => (out.match(/tick \d+\n/g) ?? []).length >= 3);
+  const follow = k.startKubectl(['logs', '-f', 'chatty', '-c', 'talker', '--tail', '1']);
+  onTestFinished(() => follow.stop());
+  const followed = await follow.until((out) => (out.match(/tick \d+\n/g) ?? []).length >= 3);
+  await follow.stop();
   const ticks = followed.match(/tick (\d+)/g)!.map((tick) => Number(tick.slice(5)));
   expect(ticks[2]! - ticks[0]!).toBe(2);
   // --previous, after the container is killed and restarted.
@@ -142,5 +148,95 @@ test('with --anonymous-auth, a request without credentials is system:anonymous, 
   expect(await kubeletRequest({ base: node.base, ca: plane().caFile }, 'GET', '/pods')).toMatchObject({
     status: 403,
     body: 'Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource=proxy)',
+  });
+});
+
+test('kubectl exec through the API server: stdout and stderr apart, stdin, exit codes, a TTY with its size, a missing container', async () => {
+  const node = await secureNode();
+  await runPod(node, 'shell', [busybox('main', 'exec sleep 3600')]);
+  const k = plane();
+  expect(await k.kubectlResult(['exec', 'shell', '--', 'sh', '-c', 'echo out; echo err >&2'])).toEqual({ code: 0, stdout: 'out\n', stderr: 'err\n' });
+  expect(await k.kubectlResult(['exec', '-i', 'shell', '--', 'sh', '-c', 'tr a-z A-Z; echo done'], 'hello stdin\n')).toMatchObject({ code: 0, stdout: 'HELLO STDIN\ndone\n' });
+  expect(await k.kubectlResult(['exec', 'shell', '--', 'sh', '-c', 'exit 3'])).toMatchObject({ code: 3 });
+  const missing = await k.kubectlResult(['exec', 'shell', '-c', 'nope', '--', 'true']);
+  expect(missing.code).not.toBe(0);
+  expect(missing.stderr).toContain('nope');
+  // -t needs a terminal on kubectl's side: script(1) gives it one, of 33 rows and 101 columns.
+  const tty = await terminal(`stty rows 33 cols 101; kubectl --kubeconfig ${k.adminKubeconfig} exec -it shell -- sh -c 'stty size; tty; exit 7'`);
+  expect(tty.code).toBe(7);
+  expect(tty.output).toMatch(/33 101\r?\n/);
+  expect(tty.output).toMatch(/\/dev\/pts\/\d+/);
+});
+
+test('kubectl exec -it ... -- sh: a command typed, its output, exit', async () => {
+  const node = await secureNode();
+  await runPod(node, 'interactive', [busybox('main', 'exec sleep 3600')]);
+  const session = await terminal(`kubectl --kubeconfig ${plane().adminKubeconfig} exec -it interactive -- sh`, 'echo "six times seven is $((6*7))"\nexit\n');
+  expect(session.code).toBe(0);
+  expect(session.output).toContain('six times seven is 42');
+});
+
+test('kubectl attach through the API server: stdin to the container\'s own process, its output back', async () => {
+  const node = await secureNode();
+  await runPod(node, 'listener', [busybox('main', 'while read line; do echo "got $line"; done; echo bye', { stdin: true, stdinOnce: true })]);
+  const k = plane();
+  const attached = k.startKubectl(['attach', '-i', 'listener', '-c', 'main'], { input: 'one\ntwo\n' });
+  onTestFinished(() => attached.stop());
+  expect(await attached.until((out) => out.includes('bye'))).toContain('got one\ngot two\nbye');
+});
+
+test('kubectl port-forward through the API server reaches a port on the pod\'s own localhost', async () => {
+  const node = await secureNode();
+  await runPod(node, 'served', [busybox('main', 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www')]);
+  const k = plane();
+  const forward = k.startKubectl(['port-forward', 'pod/served', ':8080']);
+  onTestFinished(() => forward.stop());
+  const localPort = Number((await forward.until((out) => /Forwarding from 127\.0\.0\.1:\d+ -> 8080/.test(out))).match(/127\.0\.0\.1:(\d+)/)![1]);
+  for (let i = 0; i < 3; i++) {
+    const response = await fetch(`http://127.0.0.1:${localPort}/index.html`);
+    expect(await response.text()).toBe('hello from served\n');
+  }
+  // A port nothing listens on: kubectl reports the kubelet's error, and the forward of 8080 lives on.
+  const closed = k.startKubectl(['port-forward', 'pod/served', ':9999']);
+  onTestFinished(() => closed.stop());
+  const closedPort = Number((await closed.until((out) => /Forwarding from 127\.0\.0\.1:\d+ -> 9999/.test(out))).match(/127\.0\.0\.1:(\d+)/)![1]);
+  await fetch(`http://127.0.0.1:${closedPort}/`).catch(() => undefined);
+  await waitFor('the kubelet error in kubectl', () => /error forwarding port 9999/.test(closed.stderr) || closed.stderr.includes('9999'));
+  expect(await (await fetch(`http://127.0.0.1:${localPort}/index.html`)).text()).toBe('hello from served\n');
+});
+
+/** Runs `command` in a pseudo-terminal (script(1)), typing `input` into it; its exit code and everything the terminal showed. */
+async function terminal(command: string, input = ''): Promise<{ code: number; output: string }> {
+  const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  // Typed a line at a time once the shell has had its prompt out, as a person would.
+  for (const line of input.split(/(?<=\n)/).filter(Boolean)) {
+    await waitFor('the prompt', () => /[#$] $/.test(output) || child.exitCode !== null);
+    child.stdin.write(line);
+    await waitFor('the line echoed', () => output.includes(line.trimEnd()) || child.exitCode !== null);
+  }
+  const code = await new Promise<number>((resolve) => child.on('close', (exitCode) => resolve(exitCode ?? -1)));
+  return { code, output };
+}
+
+test('WebSocket exec straight at the kubelet port (v4.channel.k8s.io): output by channel, the exit code in the Status', async () => {
+  const node = await secureNode();
+  await runPod(node, 'socketed', [busybox('main', 'exec sleep 3600')]);
+  const admin = await plane().clientCert('ws-admin', ['system:masters']);
+  const [cert, key, ca] = await Promise.all([readFile(admin.cert), readFile(admin.key), readFile(plane().caFile)]);
+  const query = ['sh', '-c', 'echo out; echo err >&2; exit 2'].map((part) => `command=${encodeURIComponent(part)}`).join('&');
+  const socket = new WebSocket(`${node.base.replace('https', 'wss')}/exec/default/socketed/main?${query}&stdout=1&stderr=1`, ['v4.channel.k8s.io'], { cert, key, ca });
+  const channels = new Map<number, string>();
+  socket.on('message', (data: Buffer) => channels.set(data[0]!, (channels.get(data[0]!) ?? '') + data.subarray(1).toString('utf8')));
+  await new Promise((resolve, reject) => socket.on('close', resolve).on('error', reject));
+  expect(socket.protocol).toBe('v4.channel.k8s.io');
+  expect(channels.get(1)).toBe('out\n');
+  expect(channels.get(2)).toBe('err\n');
+  expect(JSON.parse(channels.get(3)!)).toMatchObject({
+    status: 'Failure',
+    reason: 'NonZeroExitCode',
+    details: { causes: [{ reason: 'ExitCode', message: '2' }] },
   });
 });

@@ -22,7 +22,13 @@ type StreamRoute = { kind: 'exec' | 'attach'; target: ContainerTarget } | { kind
 
 /** /exec|attach/{ns}/{pod}[/{uid}]/{container}, /portForward/{ns}/{pod}[/{uid}]; undefined for any other path. */
 export function streamRoute(path: string): StreamRoute | undefined {
-  const [, kind, ...parts] = path.split('/').map((part) => decodeURIComponent(part));
+  let segments: string[];
+  try {
+    segments = path.split('/').map((part) => decodeURIComponent(part));
+  } catch {
+    return undefined;
+  }
+  const [, kind, ...parts] = segments;
   if (parts.some((part) => part === '')) return undefined;
   if (kind === 'exec' || kind === 'attach') {
     if (parts.length === 3) return { kind, target: { namespace: parts[0]!, pod: parts[1]!, container: parts[2]! } };
