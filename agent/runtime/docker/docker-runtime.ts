@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
 import type {
+  AttachedProcess,
   ContainerConfig,
   ContainerRuntime,
   ContainerStats,
@@ -26,6 +27,7 @@ import type {
   RuntimeVersion,
   SandboxConfig,
   SeccompProfile,
+  StreamSelection,
 } from '../runtime.js';
 import { withTimeout } from '../../../common/util/clock.js';
 import { formatDuration } from '../../../common/util/duration.js';
@@ -37,6 +39,7 @@ import { demuxLogBuffer, demuxLogStream } from './logs.js';
 import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
 import { containerStatsFromDocker, type DockerStats } from './stats.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
+import { dockerAttach, dockerExec, type StreamingDeps } from './streaming.js';
 
 export interface DockerRuntimeOptions extends DockerHostSettings {
   /** The engine's endpoint: a unix socket path. */
@@ -56,12 +59,14 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #hairpin: BridgeHairpin;
   /** Image ID -> its reference for status; image contents never change under an ID. */
   readonly #imageRefs = new Map<string, string>();
+  readonly #streaming: StreamingDeps;
 
   constructor(options: DockerRuntimeOptions) {
     this.#options = options;
     this.#docker = new Dockerode({ socketPath: options.socketPath });
     this.#log = options.logger.child({ component: 'docker-runtime' });
     this.#hairpin = new BridgeHairpin(options.network.bridgeName);
+    this.#streaming = { docker: this.#docker, quick: () => this.#quick(), log: this.#log };
   }
 
   /** Checks the engine answers and the pod network exists (creating it if needed). */
@@ -277,6 +282,14 @@ export class DockerRuntime implements ContainerRuntime {
 
   execSync(id: string, command: readonly string[], options: ExecOptions): Promise<ExecResult> {
     return dockerExecSync(this.#docker, id, command, options);
+  }
+
+  exec(id: string, command: readonly string[], streams: StreamSelection): Promise<AttachedProcess> {
+    return dockerExec(this.#streaming, id, command, streams);
+  }
+
+  attach(id: string, streams: StreamSelection): Promise<AttachedProcess> {
+    return dockerAttach(this.#streaming, id, streams);
   }
 
   watchEvents(handlers: RuntimeEventHandlers): () => void {
