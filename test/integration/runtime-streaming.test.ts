@@ -1,12 +1,13 @@
-/** The runtime's streaming calls (exec, attach) on the real engine, through DockerRuntime itself. */
+/** The runtime's streaming calls (exec, attach, port-forward) on the real engine, through DockerRuntime itself. */
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { DockerRuntime } from '../../agent/runtime/docker/docker-runtime.js';
 import type { ContainerConfig, StreamSelection } from '../../agent/runtime/runtime.js';
 import { BusyboxImage, PauseImage, docker, removeNodeContainers } from '../helpers/docker.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
-import { uniqueNodeName } from '../helpers/test-node.js';
+import { freePort, uniqueNodeName } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const nodeName = uniqueNodeName('streaming');
@@ -231,5 +232,68 @@ describe('attach', () => {
       code: 'DKL_ERR_RUNTIME',
       message: `attach to container ${containerId.slice(0, 12)}: the container is not running (created)`,
     });
+  });
+});
+
+describe('portForward', () => {
+  /** A server on the host's own 127.0.0.1:`port` that answers `from-host`: what a forward must never reach. */
+  async function hostDecoy(port: number): Promise<Server> {
+    const server = createServer((socket) => socket.end('from-host\n'));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return server;
+  }
+
+  let decoy: Server | undefined;
+  afterEach(async () => {
+    await new Promise((resolve) => (decoy ? decoy.close(resolve) : resolve(undefined)));
+    decoy = undefined;
+  });
+
+  /** One HTTP/1.0 request through a forward to `port`; rejects when the forward fails. */
+  async function fetchThrough(sandboxId: string, port: number): Promise<string> {
+    const connection = await runtime.portForward(sandboxId, port);
+    const response = collect(connection);
+    connection.write('GET / HTTP/1.0\r\n\r\n');
+    return response;
+  }
+
+  test("reaches a server listening on the pod's own localhost, not the host's", async () => {
+    const port = await freePort();
+    decoy = await hostDecoy(port);
+    const serve = `mkdir -p /tmp/www && echo from-pod > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /tmp/www`;
+    const { sandboxId } = await startPod({ command: ['sh', '-c', serve] });
+    const response = await waitFor('the pod server to answer through the forward', () => fetchThrough(sandboxId, port));
+    expect(response).toMatch(/^HTTP\/1\.[01] 200 OK/);
+    expect(response).toContain('from-pod');
+  });
+
+  test('carries bytes both ways while open; destroying it closes the connection in the pod', async () => {
+    const port = await freePort();
+    const echo = `nc -l -p ${port} -e cat; echo closed > /tmp/closed; exec sleep 3600`;
+    const { sandboxId, containerId } = await startPod({ command: ['sh', '-c', echo] });
+    const run = async (command: string[]): Promise<string> => (await runtime.execSync(containerId, command, { maxOutputBytes: 65536 })).output;
+    await waitFor('the echo server to listen', async () => (await run(['netstat', '-ltn'])).includes(`:${port} `));
+    const connection = await runtime.portForward(sandboxId, port);
+    const echoed = transcript(connection);
+    connection.write('ping\n');
+    await echoed.waitFor('ping\n');
+    connection.destroy();
+    await waitFor('the pod to see the connection closed', async () => (await run(['cat', '/tmp/closed'])) === 'closed\n');
+  });
+
+  test('to a port nobody listens on in the pod, the connection fails with what socat said', async () => {
+    const port = await freePort();
+    decoy = await hostDecoy(port);
+    const { sandboxId } = await startPod(sleeper);
+    await expect(fetchThrough(sandboxId, port)).rejects.toMatchObject({
+      code: 'DKL_ERR_RUNTIME',
+      message: expect.stringMatching(new RegExp(`^port forward to port ${port} of pod sandbox ${sandboxId.slice(0, 12)}: socat failed \\(exit code 1\\): .*Connection refused`)),
+    });
+  });
+
+  test('to a sandbox that is not running it fails before starting anything', async () => {
+    const { sandboxId } = await startPod(sleeper);
+    await runtime.stopPodSandbox(sandboxId);
+    await expect(runtime.portForward(sandboxId, 80)).rejects.toMatchObject({ code: 'DKL_ERR_RUNTIME', message: expect.stringContaining('the container is not running') });
   });
 });

@@ -5,7 +5,7 @@
  * for that state anyway.
  */
 import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
@@ -37,6 +37,7 @@ import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
 import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
+import { dockerPortForward } from './port-forward.js';
 import { containerStatsFromDocker, type DockerStats } from './stats.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
 import { dockerAttach, dockerExec, type StreamingDeps } from './streaming.js';
@@ -290,6 +291,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   attach(id: string, streams: StreamSelection): Promise<AttachedProcess> {
     return dockerAttach(this.#streaming, id, streams);
+  }
+
+  portForward(sandboxId: string, port: number): Promise<Duplex> {
+    return dockerPortForward(this.#streaming, sandboxId, port);
   }
 
   watchEvents(handlers: RuntimeEventHandlers): () => void {
