@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up this host for dockerlet, idempotently; npm start, npm test and .ci/run all use it.
-#   1. Debian's docker.io (with iptables), conntrack (the proxy clears stale UDP entries with it)
-#      and busybox-static, installed when missing;
+#   1. Debian's docker.io (with iptables), conntrack (the proxy clears stale UDP entries with it),
+#      socat (port forwarding runs it in the pod's network namespace) and busybox-static,
+#      installed when missing;
 #   2. a Docker daemon, started when none answers;
 #   3. the local images (no registry is reachable): dockerlet.local/busybox:1.35 and the pod
 #      sandbox image dockerlet.local/pause:3.10, both from busybox-static; with --for-tests also
@@ -44,6 +45,7 @@ packages=()
 command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
 command -v iptables >/dev/null 2>&1 || packages+=(iptables)
 command -v conntrack >/dev/null 2>&1 || packages+=(conntrack)
+command -v socat >/dev/null 2>&1 || packages+=(socat)
 dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
 if [ "$for_tests" = 1 ]; then
   command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)

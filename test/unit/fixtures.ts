@@ -1,11 +1,12 @@
 /** Small builders shared by the unit tests: pods through the real defaulting, runtime states by hand. */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { containerHash } from '../../common/api/pod-helpers.js';
 import type { Container, DefaultedPod, ObjectMeta, PodSpec } from '../../common/api/types.js';
 import { withApiDefaults } from '../../agent/config/pod-defaults.js';
 import type { EventRecorder, EventType, InvolvedObject } from '../../agent/events/recorder.js';
 import {
   podRef,
+  type AttachedProcess,
   type ContainerRuntime,
   type ContainerConfig,
   type ContainerStats,
@@ -22,6 +23,7 @@ import {
   type RuntimeVersion,
   type SandboxConfig,
   type SandboxStatus,
+  type StreamSelection,
 } from '../../agent/runtime/runtime.js';
 
 export const Image = 'dockerlet.local/busybox:1.35';
@@ -150,18 +152,18 @@ export interface ExecCall {
 }
 
 /**
- * A ContainerRuntime whose execSync answers with `exec` (a result, or a promise of one, or a
- * throw) and whose stopContainer is recorded; every other call fails the test.
+ * A ContainerRuntime whose execSync answers with `execSyncAnswer` (a result, or a promise of one,
+ * or a throw) and whose stopContainer is recorded; every other call fails the test.
  */
 export class FakeRuntime implements ContainerRuntime {
   execCalls: ExecCall[] = [];
   stops: Array<{ id: string; gracePeriodSeconds: number }> = [];
-  exec: (call: ExecCall) => ExecResult | Promise<ExecResult> = () => ({ exitCode: 0, output: '' });
+  execSyncAnswer: (call: ExecCall) => ExecResult | Promise<ExecResult> = () => ({ exitCode: 0, output: '' });
 
   async execSync(id: string, command: readonly string[], options: ExecOptions): Promise<ExecResult> {
     const call = { id, command, options };
     this.execCalls.push(call);
-    return this.exec(call);
+    return this.execSyncAnswer(call);
   }
 
   async stopContainer(id: string, gracePeriodSeconds: number): Promise<void> {
@@ -210,6 +212,15 @@ export class FakeRuntime implements ContainerRuntime {
   }
   containerLogs(_id: string, _options: LogOptions): Promise<Readable> {
     return this.#unexpected('containerLogs');
+  }
+  exec(_id: string, _command: readonly string[], _streams: StreamSelection): Promise<AttachedProcess> {
+    return this.#unexpected('exec');
+  }
+  attach(_id: string, _streams: StreamSelection): Promise<AttachedProcess> {
+    return this.#unexpected('attach');
+  }
+  portForward(_sandboxId: string, _port: number): Promise<Duplex> {
+    return this.#unexpected('portForward');
   }
   watchEvents(_handlers: RuntimeEventHandlers): () => void {
     return this.#unexpected('watchEvents');

@@ -5,12 +5,13 @@
  * for that state anyway.
  */
 import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
 import type {
+  AttachedProcess,
   ContainerConfig,
   ContainerRuntime,
   ContainerStats,
@@ -26,6 +27,7 @@ import type {
   RuntimeVersion,
   SandboxConfig,
   SeccompProfile,
+  StreamSelection,
 } from '../runtime.js';
 import { withTimeout } from '../../../common/util/clock.js';
 import { formatDuration } from '../../../common/util/duration.js';
@@ -35,8 +37,10 @@ import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
 import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
+import { dockerPortForward } from './port-forward.js';
 import { containerStatsFromDocker, type DockerStats } from './stats.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
+import { dockerAttach, dockerExec, type StreamingDeps } from './streaming.js';
 
 export interface DockerRuntimeOptions extends DockerHostSettings {
   /** The engine's endpoint: a unix socket path. */
@@ -56,12 +60,14 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #hairpin: BridgeHairpin;
   /** Image ID -> its reference for status; image contents never change under an ID. */
   readonly #imageRefs = new Map<string, string>();
+  readonly #streaming: StreamingDeps;
 
   constructor(options: DockerRuntimeOptions) {
     this.#options = options;
     this.#docker = new Dockerode({ socketPath: options.socketPath });
     this.#log = options.logger.child({ component: 'docker-runtime' });
     this.#hairpin = new BridgeHairpin(options.network.bridgeName);
+    this.#streaming = { docker: this.#docker, quick: () => this.#quick(), log: this.#log };
   }
 
   /** Checks the engine answers and the pod network exists (creating it if needed). */
@@ -277,6 +283,18 @@ export class DockerRuntime implements ContainerRuntime {
 
   execSync(id: string, command: readonly string[], options: ExecOptions): Promise<ExecResult> {
     return dockerExecSync(this.#docker, id, command, options);
+  }
+
+  exec(id: string, command: readonly string[], streams: StreamSelection): Promise<AttachedProcess> {
+    return dockerExec(this.#streaming, id, command, streams);
+  }
+
+  attach(id: string, streams: StreamSelection): Promise<AttachedProcess> {
+    return dockerAttach(this.#streaming, id, streams);
+  }
+
+  portForward(sandboxId: string, port: number): Promise<Duplex> {
+    return dockerPortForward(this.#streaming, sandboxId, port);
   }
 
   watchEvents(handlers: RuntimeEventHandlers): () => void {

@@ -1,7 +1,33 @@
-/** Docker's log stream framing: without a TTY, stdout and stderr are multiplexed with 8-byte headers. */
+/**
+ * Docker's stream framing, for logs, execs and attaches alike: without a TTY, stdout and stderr
+ * are multiplexed with 8-byte headers (the stream's number, then the payload's length).
+ */
 import { pipeline, Transform, type Readable } from 'node:stream';
 
 const HeaderBytes = 8;
+/** The header's first byte for stderr; 1 is stdout, and 0 (stdin) is written on stdout too. */
+const StderrStream = 2;
+
+export interface Frame {
+  stream: 'stdout' | 'stderr';
+  payload: Buffer;
+}
+
+/** Cuts whole frames out of a stream's chunks as they come, keeping a partial frame for the next chunk. */
+export class FrameReader {
+  #pending: Buffer = Buffer.alloc(0);
+
+  *frames(chunk: Buffer): Generator<Frame> {
+    let pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    while (pending.length >= HeaderBytes) {
+      const size = pending.readUInt32BE(4);
+      if (pending.length < HeaderBytes + size) break;
+      yield { stream: pending[0] === StderrStream ? 'stderr' : 'stdout', payload: pending.subarray(HeaderBytes, HeaderBytes + size) };
+      pending = pending.subarray(HeaderBytes + size);
+    }
+    this.#pending = pending;
+  }
+}
 
 /** Removes the multiplexing headers from a complete log buffer. */
 export function demuxLogBuffer(buffer: Buffer): Buffer {
@@ -21,16 +47,10 @@ export function demuxLogBuffer(buffer: Buffer): Buffer {
  * piling up in memory. Destroying the result (the client went away) destroys the source.
  */
 export function demuxLogStream(source: Readable): Readable {
-  let pending: Buffer = Buffer.alloc(0);
+  const reader = new FrameReader();
   const output = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= HeaderBytes) {
-        const size = pending.readUInt32BE(4);
-        if (pending.length < HeaderBytes + size) break;
-        this.push(pending.subarray(HeaderBytes, HeaderBytes + size));
-        pending = pending.subarray(HeaderBytes + size);
-      }
+      for (const frame of reader.frames(chunk)) this.push(frame.payload);
       done();
     },
   });

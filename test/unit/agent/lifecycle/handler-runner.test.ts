@@ -37,7 +37,7 @@ describe('HandlerRunner: exec', () => {
 
   test("a non-zero exit rejects with the kubelet's message naming the command, the container and the pod", async () => {
     setup();
-    runtime.exec = () => ({ exitCode: 3, output: 'no such file' });
+    runtime.execSyncAnswer = () => ({ exitCode: 3, output: 'no such file' });
     await expect(runner.run({ exec: { command: ['sh', '-c', 'cat /x'] } }, target())).rejects.toThrow(
       new Error(`Exec lifecycle hook ([sh -c cat /x]) ${where} failed - error: command 'sh -c cat /x' exited with 3: no such file, message: "no such file"`),
     );
@@ -45,7 +45,7 @@ describe('HandlerRunner: exec', () => {
 
   test('an exec that cannot run rejects with the runtime error and no output', async () => {
     setup();
-    runtime.exec = () => {
+    runtime.execSyncAnswer = () => {
       throw new Error('container is not running');
     };
     await expect(runner.run({ exec: { command: ['true'] } }, target())).rejects.toThrow(
@@ -56,7 +56,7 @@ describe('HandlerRunner: exec', () => {
   test('an abort while the exec is pending rejects at once', async () => {
     setup();
     const pending: Deferred<ExecResult> = deferred<ExecResult>();
-    runtime.exec = () => pending.promise;
+    runtime.execSyncAnswer = () => pending.promise;
     const controller = new AbortController();
     const run = runner.run({ exec: { command: ['sleep', '60'] } }, target(), controller.signal);
     controller.abort();

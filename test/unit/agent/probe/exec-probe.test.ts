@@ -6,7 +6,7 @@ import { FakeRuntime } from '../../fixtures.js';
 describe('execProbe', () => {
   test('exit 0 is Success with the output', async () => {
     const runtime = new FakeRuntime();
-    runtime.exec = () => ({ exitCode: 0, output: 'healthy\n' });
+    runtime.execSyncAnswer = () => ({ exitCode: 0, output: 'healthy\n' });
     await expect(execProbe(runtime, 'c1', ['cat', '/tmp/healthy'], 1000)).resolves.toEqual({ result: 'Success', output: 'healthy\n' });
   });
 
@@ -18,7 +18,7 @@ describe('execProbe', () => {
 
   test('a non-zero exit is Failure with the output', async () => {
     const runtime = new FakeRuntime();
-    runtime.exec = () => ({ exitCode: 1, output: 'cat: /tmp/healthy: No such file or directory\n' });
+    runtime.execSyncAnswer = () => ({ exitCode: 1, output: 'cat: /tmp/healthy: No such file or directory\n' });
     await expect(execProbe(runtime, 'c1', ['cat', '/tmp/healthy'], 1000)).resolves.toEqual({
       result: 'Failure',
       output: 'cat: /tmp/healthy: No such file or directory\n',
@@ -27,7 +27,7 @@ describe('execProbe', () => {
 
   test('a command that times out is Failure: command "..." timed out', async () => {
     const runtime = new FakeRuntime();
-    runtime.exec = ({ command }) => {
+    runtime.execSyncAnswer = ({ command }) => {
       throw new ExecTimeoutError(command, 1000);
     };
     await expect(execProbe(runtime, 'c1', ['sleep', '30'], 1000)).resolves.toEqual({ result: 'Failure', output: 'command "sleep 30" timed out' });
@@ -35,7 +35,7 @@ describe('execProbe', () => {
 
   test('any other error is thrown (the prober discards that run)', async () => {
     const runtime = new FakeRuntime();
-    runtime.exec = () => {
+    runtime.execSyncAnswer = () => {
       throw new Error('container not running');
     };
     await expect(execProbe(runtime, 'c1', ['true'], 1000)).rejects.toThrow(new Error('container not running'));

@@ -24,7 +24,7 @@ class Harness {
   manager: ProberManager;
 
   constructor() {
-    this.runtime.exec = ({ command }) => ({ exitCode: this.exits.get(command[0]!) ?? 0, output: '' });
+    this.runtime.execSyncAnswer = ({ command }) => ({ exitCode: this.exits.get(command[0]!) ?? 0, output: '' });
     this.manager = new ProberManager({
       runtime: this.runtime,
       recorder: this.recorder,

@@ -66,14 +66,14 @@ describe('Prober.probe: results and events', () => {
 
   test('Failure: an Unhealthy warning "Liveness probe failed: <output>"', async () => {
     setup();
-    runtime.exec = () => ({ exitCode: 1, output: 'not yet' });
+    runtime.execSyncAnswer = () => ({ exitCode: 1, output: 'not yet' });
     await expect(prober.probe('liveness', target(probed('liveness', exec('check'))))).resolves.toBe('Failure');
     expect(recorder.events).toEqual([{ object: mainObject, type: 'Warning', reason: 'Unhealthy', message: 'Liveness probe failed: not yet' }]);
   });
 
   test('the event names the probe type: "Startup probe failed: ..."', async () => {
     setup();
-    runtime.exec = () => ({ exitCode: 2, output: 'booting' });
+    runtime.execSyncAnswer = () => ({ exitCode: 2, output: 'booting' });
     await prober.probe('startup', target(probed('startup', exec('check'))));
     expect(recorder.events.map((e) => e.message)).toEqual(['Startup probe failed: booting']);
   });
@@ -103,7 +103,7 @@ describe('Prober.probe: results and events', () => {
 
   test("a sidecar's events point at spec.initContainers{name}", async () => {
     setup();
-    runtime.exec = () => ({ exitCode: 1, output: 'no' });
+    runtime.execSyncAnswer = () => ({ exitCode: 1, output: 'no' });
     const p = pod({ initContainers: [ctr('side', { restartPolicy: 'Always', readinessProbe: exec('check') })], containers: [ctr('app')] });
     await prober.probe('readiness', { pod: p, status: {}, container: p.spec.initContainers![0]!, containerId: 's1', init: true });
     expect(recorder.events[0]!.object).toEqual({ ...mainObject, fieldPath: 'spec.initContainers{side}' });
@@ -113,7 +113,7 @@ describe('Prober.probe: results and events', () => {
 describe('Prober.probe: errors', () => {
   test('an error is retried up to 3 times, then recorded as "... errored and resulted in unknown state" and thrown', async () => {
     setup();
-    runtime.exec = () => {
+    runtime.execSyncAnswer = () => {
       throw new Error('container is not running');
     };
     await expect(prober.probe('liveness', target(probed('liveness', exec('check'))))).rejects.toThrow(new Error('container is not running'));
@@ -126,7 +126,7 @@ describe('Prober.probe: errors', () => {
   test('an error followed by an answer: the answer counts, no error event', async () => {
     setup();
     let calls = 0;
-    runtime.exec = () => {
+    runtime.execSyncAnswer = () => {
       calls += 1;
       if (calls < 3) throw new Error('flaky');
       return { exitCode: 0, output: '' };
