@@ -29,7 +29,7 @@ declare module 'spdy-transport' {
     headers: Record<string, string>;
   }
 
-  interface Parser {
+  interface Parser extends Duplex {
     parseKVs(buffer: unknown, callback: (err: Error | null, headers?: Record<string, string | string[]>) => void): void;
     kill(): void;
   }

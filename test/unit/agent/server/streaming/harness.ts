@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { PassThrough, type Duplex } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
 import transport, { type Connection, type Stream } from 'spdy-transport';
 import { WebSocket } from 'ws';
 import type { AttachedProcess, TerminalSize } from '../../../../../agent/runtime/runtime.js';
@@ -117,6 +117,31 @@ export async function rawUpgrade(port: number, path: string, headers: Record<str
   }
 }
 
+/**
+ * The socket as spdy-transport should see it to read as spdystream does: the end of the
+ * connection comes after every frame before it. spdy-transport drops its streams when the socket
+ * closes, which can overtake frames whose headers are still being inflated; here the close is
+ * held back until the parser has taken in everything (the caller destroys it then).
+ */
+function inOrder(socket: Socket): Duplex {
+  const wire = new Duplex({
+    // spdy-transport asks for no half-open sockets, which would close this one at its end.
+    autoDestroy: false,
+    read: () => socket.resume(),
+    write: (chunk: Buffer, _encoding, done) => socket.write(chunk, () => done()),
+    final: (done) => {
+      socket.end();
+      done();
+    },
+  });
+  socket.on('data', (chunk: Buffer) => {
+    if (!wire.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => wire.push(null));
+  socket.on('error', () => wire.destroy());
+  return wire;
+}
+
 /** A SPDY client that behaves as Go's spdystream does towards the server. */
 export class GoLikeSpdyClient {
   private constructor(readonly connection: Connection, readonly answer: UpgradeAnswer) {}
@@ -124,8 +149,10 @@ export class GoLikeSpdyClient {
   static async connect(port: number, path: string, protocols: string[]): Promise<GoLikeSpdyClient> {
     const answer = await rawUpgrade(port, path, { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': protocols });
     if (answer.status !== 101) throw new Error(`upgrade refused: ${answer.status} ${answer.body}`);
-    const connection = transport.connection.create(answer.socket, { protocol: 'spdy', isServer: false });
+    const wire = inOrder(answer.socket);
+    const connection = transport.connection.create(wire, { protocol: 'spdy', isServer: false });
     connection.on('error', () => undefined);
+    connection._spdyState.parser.once('finish', () => wire.destroy());
     const framer = connection._spdyState.framer;
     const headersToDict = framer.headersToDict.bind(framer);
     framer.headersToDict = (headers, preprocess, callback) =>
@@ -141,7 +168,6 @@ export class GoLikeSpdyClient {
     framer.settingsFrame = () => undefined;
     framer.windowUpdateFrame = () => undefined;
     connection.start(3);
-    answer.socket.resume();
     return new GoLikeSpdyClient(connection, answer);
   }
 
@@ -183,16 +209,21 @@ export class ChannelClient {
   readonly messages: Buffer[] = [];
   readonly closed: Promise<{ code: number }>;
 
-  private constructor(readonly ws: WebSocket, readonly base64: boolean) {
-    ws.on('message', (data: Buffer) => this.messages.push(base64 ? Buffer.concat([Buffer.of(data[0]! - 0x30), Buffer.from(data.subarray(1).toString(), 'base64')]) : data));
+  private constructor(readonly ws: WebSocket) {
+    // Listening from the start: the server's first message can come with the 101.
+    ws.on('message', (data: Buffer) => this.messages.push(this.base64 ? Buffer.concat([Buffer.of(data[0]! - 0x30), Buffer.from(data.subarray(1).toString(), 'base64')]) : data));
+    ws.on('error', () => undefined);
     this.closed = new Promise((resolve) => ws.once('close', (code: number) => resolve({ code })));
   }
 
   static async connect(port: number, path: string, protocols: string[]): Promise<ChannelClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols);
-    ws.on('error', () => undefined);
-    await once(ws, 'open');
-    return new ChannelClient(ws, ws.protocol.includes('base64'));
+    const client = new ChannelClient(new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols));
+    await once(client.ws, 'open');
+    return client;
+  }
+
+  get base64(): boolean {
+    return this.ws.protocol.includes('base64');
   }
 
   /** The bytes received on `channel`, in order. */
