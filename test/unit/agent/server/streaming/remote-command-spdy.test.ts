@@ -185,3 +185,23 @@ describe('remotecommand over SPDY', () => {
     expect(answer.body).toBe('unable to upgrade: X-Stream-Protocol-Version is required\n');
   });
 });
+
+describe('remoteCommandOptions', () => {
+  const parse = (query: string) => remoteCommandOptions(new URLSearchParams(query));
+
+  test('reads the streams as "1" flags and the repeated command in order', () => {
+    expect(parse('stdin=1&stdout=1&command=sh&command=-c&command=exit 3')).toEqual({
+      streams: { stdin: true, stdout: true, stderr: false, tty: false },
+      command: ['sh', '-c', 'exit 3'],
+    });
+    expect(parse('stdout=true&stderr=1').streams).toEqual({ stdin: false, stdout: false, stderr: true, tty: false });
+  });
+
+  test('a TTY drops stderr instead of refusing it', () => {
+    expect(parse('stdout=1&stderr=1&tty=1').streams).toEqual({ stdin: false, stdout: true, stderr: false, tty: true });
+  });
+
+  test('no stream left is a bad request with upstream message', () => {
+    expect(() => parse('tty=1&stderr=1')).toThrow('you must specify at least 1 of stdin, stdout, stderr');
+  });
+});
