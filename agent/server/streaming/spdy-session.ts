@@ -110,13 +110,18 @@ export function acceptSpdy(req: IncomingMessage, socket: Duplex, head: Buffer, o
   if (head.length > 0) socket.unshift(head);
   destroyWhenIdle(socket, options.idleTimeoutMs, () => options.logger.debug({ protocol }, 'streaming connection idle, closing'));
 
+  let closing = false;
   const connection = transport.connection.create(socket, { protocol: 'spdy', isServer: true });
-  connection.on('error', (err: Error) => options.logger.debug({ err, protocol }, 'SPDY connection error'));
+  connection.on('error', (err: Error & { code?: string }) => {
+    // After close() the framer has ended; the resets spdy-transport still queues when the socket
+    // goes are expected to find it so.
+    if (closing && err.code === 'ERR_STREAM_PUSH_AFTER_EOF') return;
+    options.logger.debug({ err, protocol }, 'SPDY connection error');
+  });
   adaptToGoPeers(connection);
   connection.start(3);
 
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  let closing = false;
   return {
     protocol,
     closed,
