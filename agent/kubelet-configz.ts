@@ -4,7 +4,7 @@
  * effective configuration with configz. Only the fields dockerlet acts on appear.
  */
 import { formatDuration } from '../common/util/duration.js';
-import type { KubeletOptions } from './kubelet.js';
+import type { KubeletOptions } from './kubelet-options.js';
 
 export function kubeletConfigz(o: Readonly<KubeletOptions>): object {
   const { serving, cluster } = o;

@@ -26,14 +26,13 @@ import type { PodSource } from '../common/api/well-known.js';
 import type { KubeApi } from '../common/kube-api/kube-client.js';
 import { Backoff } from '../common/util/backoff.js';
 import { monotonicClock, systemClock, type Clock } from '../common/util/clock.js';
-import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import { PodAdmission } from './admission/pod-admission.js';
 import { SysctlAllowlist } from './admission/sysctls.js';
 import { ClusterMode } from './cluster-mode.js';
 import { ConfigObjectStore, referencedConfigObjects } from './config/config-objects.js';
 import { PodConfig, type PodUpdate } from './config/pod-config.js';
 import type { ManifestObjects } from './config/read-manifest.js';
-import { manifestSources, type ManifestSourceOptions } from './config/sources/manifest-sources.js';
+import { manifestSources } from './config/sources/manifest-sources.js';
 import type { PodSourceRunner } from './config/sources/source.js';
 import { serviceEnvFor, type ServiceLookup } from './envvars/service-env.js';
 import { FanOutRecorder, LogEventRecorder } from './events/recorder.js';
@@ -54,8 +53,8 @@ import { ProberManager } from './prober/prober-manager.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
 import type { RuntimeVersion } from './runtime/runtime.js';
 import { kubeletConfigz } from './kubelet-configz.js';
+import type { KubeletOptions } from './kubelet-options.js';
 import { KubeletServers } from './server/kubelet-servers.js';
-import type { SecureServingOptions } from './server/serving-options.js';
 import type { HealthCheck } from './server/kubelet-api.js';
 import { SummaryProvider } from './stats/summary-provider.js';
 import { ReasonCache } from './status/reason-cache.js';
@@ -64,44 +63,6 @@ import { TerminationMessages } from './status/termination-messages.js';
 import { RootDir } from './volumes/root-dir.js';
 import { VolumeManager } from './volumes/volume-manager.js';
 
-export interface KubeletOptions extends ManifestSourceOptions {
-  rootDir: string;
-  syncFrequencyMs: number;
-  address: string;
-  /** 0 disables the server. */
-  port: number;
-  /** 0 disables the read-only server. */
-  readOnlyPort: number;
-  /** TLS, authentication and authorization of the server on `port`. */
-  serving: SecureServingOptions;
-  /** unix:///path/to/docker.sock */
-  containerRuntimeEndpoint: string;
-  runtimeRequestTimeoutMs: number;
-  /** A pull that makes no progress for this long is cancelled (dockershim's --image-pull-progress-deadline). */
-  imagePullProgressDeadlineMs: number;
-  podInfraContainerImage: string;
-  podCIDR: Ipv4Cidr;
-  podNetworkName: string;
-  podBridgeName: string;
-  nodeIPs: readonly string[];
-  clusterDNS: readonly string[];
-  clusterDomain: string;
-  resolvConf: string;
-  crashLoopBackOffMaxMs: number;
-  /** Pods this node admits (and its capacity in pods). */
-  maxPods: number;
-  /** Unsafe sysctls pods may set besides the safe ones: names, or prefixes ending in *. */
-  allowedUnsafeSysctls: readonly string[];
-  /** hostPath volumes must lie under one of these; empty allows every path (as the kubelet). */
-  allowedHostPathPrefixes: readonly string[];
-  /** How often emptyDir usage is checked against sizeLimit (the kubelet's evictionMonitoringPeriod). */
-  evictionMonitoringPeriodMs: number;
-  containerLogMaxSize: string;
-  containerLogMaxFiles: number;
-  plegRelistPeriodMs: number;
-  /** Cluster mode (--kubeconfig): the API server this node joins; unset, the agent runs standalone. */
-  cluster?: ClusterOptions;
-}
 
 const HousekeepingPeriodMs = 2_000;
 const ContainerBackoffInitialMs = 10_000;

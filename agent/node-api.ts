@@ -2,7 +2,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../common/api/errors.js';
-import { ResourceMetricsContentType, resourceMetricsText } from './metrics/resource-metrics.js';
+import { ResourceMetricsContentType, resourceMetricsText } from './stats/resource-metrics.js';
 import type { Pod } from '../common/api/types.js';
 import type { PodConfig } from './config/pod-config.js';
 import type { KubeletMetrics } from './metrics/kubelet-metrics.js';
@@ -85,11 +85,11 @@ export class NodeApi implements KubeletApi {
     return (await this.#o.runtime.execSync(id, command, { maxOutputBytes: MaxRunOutputBytes })).output;
   }
 
-  async podPorts(target: PodTarget): Promise<{ connect(port: number): Promise<Duplex> }> {
+  async podPorts(target: PodTarget): Promise<{ uid: string; connect(port: number): Promise<Duplex> }> {
     const ref = this.#findPod(target.namespace, target.pod, target.uid);
     const sandbox = (await this.#o.runtime.getPodStatus(ref)).sandboxes.find((s) => s.state === 'ready');
     if (!sandbox) throw new DockerletError('DKL_ERR_NOT_FOUND', `pod "${target.namespace}/${target.pod}" has no running sandbox`);
-    return { connect: (port) => this.#o.runtime.portForward(sandbox.id, port) };
+    return { uid: ref.uid, connect: (port) => this.#o.runtime.portForward(sandbox.id, port) };
   }
 
   healthChecks(): HealthCheck[] {

@@ -10,7 +10,7 @@ import { parseQuantity } from '../common/api/quantity.js';
 import type { Taint } from '../common/api/types.js';
 import { dnsSubdomain, isLabelValue, isQualifiedName } from '../agent/config/validation/names.js';
 import type { ClusterOptions } from '../agent/node/cluster-node.js';
-import type { KubeletOptions } from '../agent/kubelet.js';
+import type { KubeletOptions } from '../agent/kubelet-options.js';
 import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
 import { resolveServingOptions, type ServerFlags } from './server-options.js';
 import { durationMs, flagError, ipv4CidrSetting, setting, type Setting } from './settings.js';

@@ -15,7 +15,7 @@ export const AgentLayers: ReadonlyArray<{ layer: string; parts: readonly string[
   { layer: 'sources, observations and single jobs', parts: ['config', 'pleg', 'podworkers', 'status', 'node', 'images', 'probe', 'lifecycle', 'fieldpath', 'admission'] },
   { layer: "what a pod's containers get", parts: ['envvars', 'volumes', 'prober', 'token'] },
   { layer: 'acting on pods and reporting on them', parts: ['kuberuntime', 'eviction', 'stats'] },
-  { layer: 'the kubelet', parts: ['server', 'pod-lifecycle.ts', 'cluster-mode.ts', 'node-api.ts', 'kubelet.ts'] },
+  { layer: 'the kubelet', parts: ['server', 'pod-lifecycle.ts', 'cluster-mode.ts', 'node-api.ts', 'kubelet-options.ts', 'kubelet-configz.ts', 'kubelet.ts'] },
 ];
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

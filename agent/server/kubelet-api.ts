@@ -53,7 +53,7 @@ export interface KubeletApi {
   /** Runs `command` in the running container and gives its output (/run). */
   run(target: ContainerTarget, command: readonly string[]): Promise<string>;
   /** A connection to `port` on the pod's localhost; throws DKL_ERR_NOT_FOUND for a pod without a running sandbox. */
-  podPorts(target: PodTarget): Promise<{ connect(port: number): Promise<Duplex> }>;
+  podPorts(target: PodTarget): Promise<{ uid: string; connect(port: number): Promise<Duplex> }>;
   healthChecks(): HealthCheck[];
   /** The Summary API: the node's and each running pod's usage. */
   statsSummary(options: { onlyCpuAndMemory: boolean }): Promise<Summary>;

@@ -5,15 +5,16 @@
  * authorization), the routing and the pod lookup are done here before the protocol takes the
  * socket. A request that does not upgrade gets the 400 an upgrade-only handler gives.
  */
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorMessage, isDockerletError } from '../../../common/api/errors.js';
 import type { KubeletAuth } from '../auth/kubelet-auth.js';
 import type { ContainerTarget, KubeletApi, PodTarget } from '../kubelet-api.js';
+import { portForwardOptions, servePortForward } from '../streaming/port-forward.js';
 import { remoteCommandOptions, serveRemoteCommand } from '../streaming/remote-command.js';
-import { servePortForward } from '../streaming/port-forward.js';
+import { rejectUpgrade } from '../streaming/upgrade-socket.js';
 
 /** The debugging handlers' roots: served on the secure server, refused with 405 on the read-only one. */
 export const DebugPaths = ['/run', '/exec', '/attach', '/portForward', '/containerLogs', '/runningpods'] as const;
@@ -56,40 +57,37 @@ export function registerStreamingRoutes(app: FastifyInstance, api: KubeletApi, a
     upgrade(request, socket, head, api, auth, log).catch((err: unknown) => {
       const status = isDockerletError(err) ? err.status : 500;
       if (status >= 500) log.error({ err: errorMessage(err), url: request.url }, 'streaming request failed');
-      refuse(socket, status >= 400 ? status : 500, errorMessage(err));
+      rejectUpgrade(socket, status >= 400 ? status : 500, errorMessage(err));
     });
   });
 }
 
+/**
+ * As the kubelet's handlers: the options are checked first (400), then the pod and container
+ * looked up (404), all before the upgrade; what fails after it (the runtime refusing the exec)
+ * reaches the client on the protocol's error stream.
+ */
 async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, api: KubeletApi, auth: KubeletAuth, log: Logger): Promise<void> {
   const admission = await auth.admit(request);
-  if (!admission.admitted) return refuse(socket, admission.status, admission.message);
+  if (!admission.admitted) return rejectUpgrade(socket, admission.status, admission.message);
   const url = new URL(request.url ?? '/', 'http://kubelet');
   const route = streamRoute(url.pathname);
-  if (!route) return refuse(socket, 404, '404 page not found');
-  const context = { user: admission.user.name, path: url.pathname };
+  if (!route) return rejectUpgrade(socket, 404, '404 page not found');
+  const logger = log.child({ user: admission.user.name, path: url.pathname });
   if (route.kind === 'portForward') {
-    const ports = await api.podPorts(route.target);
-    servePortForward(request, socket, head, { connect: ports.connect, pod: route.target, logger: log.child(context) });
+    const { ports } = portForwardOptions(request);
+    const pod = await api.podPorts(route.target);
+    void servePortForward(request, socket, head, { ports, connect: pod.connect, podName: `${route.target.namespace}/${route.target.pod}`, podUid: pod.uid, logger });
     return;
   }
   const options = remoteCommandOptions(url.searchParams);
+  if (route.kind === 'exec' && options.command.length === 0) return rejectUpgrade(socket, 400, 'you must specify at least one command for the container');
   const container = await api.containerStreams(route.target);
   if (route.kind === 'exec') {
-    if (options.command.length === 0) return refuse(socket, 400, 'you must specify at least one command for the container');
-    serveRemoteCommand(request, socket, head, { streams: options.streams, start: (streams) => container.exec(options.command, streams), logger: log.child(context) });
+    void serveRemoteCommand(request, socket, head, { operation: 'exec', streams: options.streams, start: (streams) => container.exec(options.command, streams), logger });
     return;
   }
   // Attach uses the terminal the container was started with, whatever the client asked for.
   const streams = { ...options.streams, tty: container.tty, stderr: options.streams.stderr && !container.tty };
-  serveRemoteCommand(request, socket, head, { streams, start: (selected) => container.attach(selected), logger: log.child(context) });
-}
-
-/** An HTTP answer on a socket that was never upgraded, then the end of the connection. */
-function refuse(socket: Duplex, status: number, message: string): void {
-  if (socket.destroyed) return;
-  const body = message.endsWith('\n') ? message : `${message}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  void serveRemoteCommand(request, socket, head, { operation: 'attach', streams, start: (selected) => container.attach(selected), logger });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
-import type { KubeletOptions } from '../../../agent/kubelet.js';
+import type { KubeletOptions } from '../../../agent/kubelet-options.js';
 import type { NodeFacts } from '../../../agent/node/node-facts.js';
 import { assembleNode, prepareNode, type NodeOptions } from '../../../cli/node.js';
 import type { ProxyOptions } from '../../../proxy/proxy.js';

@@ -74,7 +74,7 @@ class FakeKubeletApi implements KubeletApi {
     return `ran ${command.join(' ')} in ${target.namespace}/${target.pod}/${target.container}${target.uid ? ` (${target.uid})` : ''}\n`;
   }
 
-  podPorts(): Promise<{ connect(port: number): Promise<Duplex> }> {
+  podPorts(): Promise<{ uid: string; connect(port: number): Promise<Duplex> }> {
     return Promise.reject(new DockerletError('DKL_ERR_NOT_FOUND', 'no ports in this fake'));
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { resourceMetricsText } from '../../../../agent/metrics/resource-metrics.js';
+import { resourceMetricsText } from '../../../../agent/stats/resource-metrics.js';
 import type { Summary } from '../../../../agent/stats/summary.js';
 
 const time = '2026-12-02T10:00:00Z';

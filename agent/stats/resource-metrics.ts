@@ -5,7 +5,7 @@
  * the time it was taken, and scrape_error. Written out by hand because prom-client cannot stamp
  * samples with their own time, which is what lets a scraper compute rates from two scrapes.
  */
-import type { Summary } from '../stats/summary.js';
+import type { Summary } from './summary.js';
 
 export const ResourceMetricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
 

@@ -1,0 +1,44 @@
+/** What a kubelet is built with: the flags and KubeletConfiguration, resolved (cli/options.ts). */
+import type { Ipv4Cidr } from '../common/util/ipv4.js';
+import type { ManifestSourceOptions } from './config/sources/manifest-sources.js';
+import type { ClusterOptions } from './node/cluster-node.js';
+import type { SecureServingOptions } from './server/serving-options.js';
+
+export interface KubeletOptions extends ManifestSourceOptions {
+  rootDir: string;
+  syncFrequencyMs: number;
+  address: string;
+  /** 0 disables the server. */
+  port: number;
+  /** 0 disables the read-only server. */
+  readOnlyPort: number;
+  /** TLS, authentication and authorization of the server on `port`. */
+  serving: SecureServingOptions;
+  /** unix:///path/to/docker.sock */
+  containerRuntimeEndpoint: string;
+  runtimeRequestTimeoutMs: number;
+  /** A pull that makes no progress for this long is cancelled (dockershim's --image-pull-progress-deadline). */
+  imagePullProgressDeadlineMs: number;
+  podInfraContainerImage: string;
+  podCIDR: Ipv4Cidr;
+  podNetworkName: string;
+  podBridgeName: string;
+  nodeIPs: readonly string[];
+  clusterDNS: readonly string[];
+  clusterDomain: string;
+  resolvConf: string;
+  crashLoopBackOffMaxMs: number;
+  /** Pods this node admits (and its capacity in pods). */
+  maxPods: number;
+  /** Unsafe sysctls pods may set besides the safe ones: names, or prefixes ending in *. */
+  allowedUnsafeSysctls: readonly string[];
+  /** hostPath volumes must lie under one of these; empty allows every path (as the kubelet). */
+  allowedHostPathPrefixes: readonly string[];
+  /** How often emptyDir usage is checked against sizeLimit (the kubelet's evictionMonitoringPeriod). */
+  evictionMonitoringPeriodMs: number;
+  containerLogMaxSize: string;
+  containerLogMaxFiles: number;
+  plegRelistPeriodMs: number;
+  /** Cluster mode (--kubeconfig): the API server this node joins; unset, the agent runs standalone. */
+  cluster?: ClusterOptions;
+}
