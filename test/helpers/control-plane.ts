@@ -183,14 +183,13 @@ export class ControlPlane {
    * to its stdin, which is then closed unless `keepStdinOpen`. Stopped by stop(), and when the
    * test ends, by the caller's cleanup.
    */
-  startKubectl(args: readonly string[], options: { input?: string; keepStdinOpen?: boolean } = {}): RunningKubectl {
+  startKubectl(args: readonly string[], options: KubectlOptions = {}): RunningKubectl {
     return new RunningKubectl(['--kubeconfig', this.adminKubeconfig, ...args], options);
   }
 
   /** kubectl as cluster admin, to its end: its exit code and both outputs, whatever the code. */
-  kubectlResult(args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    const running = this.startKubectl(args, input === undefined ? {} : { input });
-    return running.exited;
+  kubectlResult(args: readonly string[], options: KubectlOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    return this.startKubectl(args, options).exited;
   }
 
   /** A GET as cluster admin: the status and the body parsed when it is JSON. */
@@ -314,6 +313,14 @@ function kubeconfig(server: string, ca: string, credentials: Credentials | { tok
   });
 }
 
+export interface KubectlOptions {
+  /** Written to kubectl's stdin, which is then closed unless `keepStdinOpen`. */
+  input?: string;
+  keepStdinOpen?: boolean;
+  /** Added to kubectl's environment (KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false for SPDY). */
+  env?: Record<string, string>;
+}
+
 /** A kubectl process of a test: its output so far, a wait for the output to say something, its end. */
 export class RunningKubectl {
   stdout = '';
@@ -321,8 +328,8 @@ export class RunningKubectl {
   readonly exited: Promise<{ code: number; stdout: string; stderr: string }>;
   readonly #child: ChildProcess;
 
-  constructor(args: readonly string[], options: { input?: string; keepStdinOpen?: boolean }) {
-    const child = spawn('kubectl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(args: readonly string[], options: KubectlOptions) {
+    const child = spawn('kubectl', args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
     this.#child = child;
     child.stdout!.on('data', (chunk: Buffer) => (this.stdout += chunk.toString('utf8')));
     child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));

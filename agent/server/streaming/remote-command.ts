@@ -23,7 +23,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
-import type { AttachedProcess, StreamSelection } from '../../runtime/runtime.js';
+import type { AttachedProcess, StreamSelection, TerminalSize } from '../../runtime/runtime.js';
 import { encodeStatus, exitCodeStatus, internalErrorStatus, successStatus, type Status, type StatusFormat } from './remote-command-status.js';
 import { acceptSpdy, acceptStream, streamHeader, type SpdyStream } from './spdy-session.js';
 import { readTerminalSizes } from './terminal-size-decoder.js';
@@ -46,15 +46,16 @@ export interface RemoteCommandRequest {
 }
 
 /**
- * remotecommand.NewOptions plus the command: a flag is set only by "1", as the API server
- * writes them. With a TTY, stderr is dropped rather than refused (upstream does the same: a TTY
- * has one output). Throws DKL_ERR_BAD_REQUEST (400) when no stream is left; the message is
- * upstream's.
+ * remotecommand.NewOptions plus the command. The parameters have the names the API server gives
+ * them when it calls a kubelet (core/v1 ExecStdinParam and friends): `input`, `output`, `error`,
+ * `tty`, each set only by "1"; not the `stdin`/`stdout`/`stderr` a client sends the API server.
+ * With a TTY, stderr is dropped rather than refused (upstream does the same: a TTY has one
+ * output). Throws DKL_ERR_BAD_REQUEST (400) when no stream is left; the message is upstream's.
  */
 export function remoteCommandOptions(query: URLSearchParams): RemoteCommandRequest {
   const flag = (name: string): boolean => query.get(name) === '1';
   const tty = flag('tty');
-  const streams: StreamSelection = { stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr') && !tty, tty };
+  const streams: StreamSelection = { stdin: flag('input'), stdout: flag('output'), stderr: flag('error') && !tty, tty };
   if (!streams.stdin && !streams.stdout && !streams.stderr) {
     throw new DockerletError('DKL_ERR_BAD_REQUEST', 'you must specify at least 1 of stdin, stdout, stderr');
   }
@@ -199,6 +200,18 @@ async function run(client: ClientStreams, options: RemoteCommandOptions): Promis
   const tty = options.streams.tty;
   const selection: StreamSelection = { stdin: client.stdin !== undefined, stdout: client.stdout !== undefined, stderr: client.stderr !== undefined && !tty, tty };
 
+  // Sizes are read from the start: the client sends the terminal's size as soon as the streams
+  // exist, and a TTY is 0x0 until that size is applied (Docker before API 1.42 cannot set it when
+  // it creates an exec), so the first one is applied the moment the process is there.
+  let latestSize: TerminalSize | undefined;
+  let applySize: ((size: TerminalSize) => void) | undefined;
+  if (client.resize && tty) {
+    readTerminalSizes(client.resize, (size) => {
+      latestSize = size;
+      applySize?.(size);
+    });
+  }
+
   let attached: AttachedProcess;
   try {
     attached = await options.start(selection);
@@ -214,9 +227,8 @@ async function run(client: ClientStreams, options: RemoteCommandOptions): Promis
       client.stdin.pipe(attached.stdin);
     } else client.stdin.resume();
   }
-  if (client.resize && tty) {
-    readTerminalSizes(client.resize, (size) => void attached.resize(size).catch((err: unknown) => logger.debug({ err, size }, 'resize failed')));
-  }
+  applySize = (size) => void attached.resize(size).catch((err: unknown) => logger.debug({ err, size }, 'resize failed'));
+  if (latestSize) applySize(latestSize);
   const done = Promise.all([
     attached.exited,
     copyOutput(attached.stdout, client.stdout, logger),

@@ -46,7 +46,7 @@ async function openStreams(client: GoLikeSpdyClient, types: string[]) {
 describe('remotecommand over SPDY', () => {
   test('v4: stdin reaches the process, its stdout and stderr come back apart, exit 0 is Success', async () => {
     const session = await execServer();
-    const client = await GoLikeSpdyClient.connect(session.port, '/exec?stdin=1&stdout=1&stderr=1&command=sh', ['v4.channel.k8s.io', 'v3.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/exec?input=1&output=1&error=1&command=sh', ['v4.channel.k8s.io', 'v3.channel.k8s.io']);
     expect(client.answer.headers['x-stream-protocol-version']).toBe('v4.channel.k8s.io');
     expect(client.answer.headers.upgrade).toBe('SPDY/3.1');
     const streams = await openStreams(client, ['stdin', 'stdout', 'stderr']);
@@ -71,7 +71,7 @@ describe('remotecommand over SPDY', () => {
 
   test('v4: a non-zero exit is a NonZeroExitCode status carrying the code', async () => {
     const session = await execServer();
-    const client = await GoLikeSpdyClient.connect(session.port, '/exec?stdout=1', ['v4.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/exec?output=1', ['v4.channel.k8s.io']);
     const streams = await openStreams(client, ['stdout']);
     const status = streams.get('error')!.received;
     (await waitFor('the process', () => session.processes[0])).exit(3);
@@ -86,7 +86,7 @@ describe('remotecommand over SPDY', () => {
 
   test('an error from start() is an InternalError status with its message', async () => {
     const session = await execServer({ start: async () => Promise.reject(new Error('container not running (abc)')) });
-    const client = await GoLikeSpdyClient.connect(session.port, '/exec?stdout=1', ['v4.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/exec?output=1', ['v4.channel.k8s.io']);
     const streams = await openStreams(client, ['stdout']);
     expect(JSON.parse((await streams.get('error')!.received).toString())).toEqual({
       metadata: {},
@@ -100,12 +100,12 @@ describe('remotecommand over SPDY', () => {
 
   test('v3: a failure is written as its message alone, and success writes nothing', async () => {
     const session = await execServer();
-    const failing = await GoLikeSpdyClient.connect(session.port, '/exec?stdout=1', ['v3.channel.k8s.io']);
+    const failing = await GoLikeSpdyClient.connect(session.port, '/exec?output=1', ['v3.channel.k8s.io']);
     const failingStreams = await openStreams(failing, ['stdout']);
     (await waitFor('the first process', () => session.processes[0])).exit(2);
     expect((await failingStreams.get('error')!.received).toString()).toBe('command terminated with non-zero exit code: Error executing in Docker Container: 2');
 
-    const succeeding = await GoLikeSpdyClient.connect(session.port, '/exec?stdout=1', ['v3.channel.k8s.io']);
+    const succeeding = await GoLikeSpdyClient.connect(session.port, '/exec?output=1', ['v3.channel.k8s.io']);
     const succeedingStreams = await openStreams(succeeding, ['stdout']);
     (await waitFor('the second process', () => session.processes[1])).exit(0);
     expect((await succeedingStreams.get('error')!.received).length).toBe(0);
@@ -113,7 +113,7 @@ describe('remotecommand over SPDY', () => {
 
   test('attach reports Success whatever the exit code, as upstream ServeAttach does', async () => {
     const session = await execServer({ operation: 'attach' });
-    const client = await GoLikeSpdyClient.connect(session.port, '/attach?stdout=1', ['v4.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/attach?output=1', ['v4.channel.k8s.io']);
     const streams = await openStreams(client, ['stdout']);
     (await waitFor('the process', () => session.processes[0])).exit(7);
     expect(JSON.parse((await streams.get('error')!.received).toString())).toEqual({ metadata: {}, status: 'Success' });
@@ -121,7 +121,7 @@ describe('remotecommand over SPDY', () => {
 
   test('with a TTY, resizes reach the process and no stderr is attached', async () => {
     const session = await execServer();
-    const client = await GoLikeSpdyClient.connect(session.port, '/exec?stdin=1&stdout=1&stderr=1&tty=1', ['v4.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/exec?input=1&output=1&error=1&tty=1', ['v4.channel.k8s.io']);
     const streams = await openStreams(client, ['stdin', 'stdout', 'resize']);
     const process = await waitFor('the process', () => session.processes[0]);
     expect(session.started).toEqual([{ stdin: true, stdout: true, stderr: false, tty: true }]);
@@ -134,14 +134,14 @@ describe('remotecommand over SPDY', () => {
 
   test('v2 has no resize stream: a TTY session starts without one', async () => {
     const session = await execServer();
-    const client = await GoLikeSpdyClient.connect(session.port, '/exec?stdout=1&tty=1', ['v2.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/exec?output=1&tty=1', ['v2.channel.k8s.io']);
     await openStreams(client, ['stdout']);
     await waitFor('the process', () => session.processes[0]);
   });
 
   test('more than a window of output reaches a client that never sends WINDOW_UPDATE', async () => {
     const session = await execServer();
-    const client = await GoLikeSpdyClient.connect(session.port, '/exec?stdout=1', ['v4.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/exec?output=1', ['v4.channel.k8s.io']);
     const streams = await openStreams(client, ['stdout']);
     const process = await waitFor('the process', () => session.processes[0]);
     const stdout = streams.get('stdout')!.received;
@@ -153,7 +153,7 @@ describe('remotecommand over SPDY', () => {
 
   test('a client that does not open its streams in time gets its connection closed', async () => {
     const session = await execServer({ streamCreationTimeoutMs: 100 });
-    const client = await GoLikeSpdyClient.connect(session.port, '/exec?stdin=1&stdout=1', ['v4.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/exec?input=1&output=1', ['v4.channel.k8s.io']);
     await client.openStream({ streamType: 'error' });
     await waitFor('the session', () => session.done.length === 1);
     await Promise.all(session.done);
@@ -163,7 +163,7 @@ describe('remotecommand over SPDY', () => {
 
   test('a client that goes away detaches from the process', async () => {
     const session = await execServer();
-    const client = await GoLikeSpdyClient.connect(session.port, '/exec?stdout=1', ['v4.channel.k8s.io']);
+    const client = await GoLikeSpdyClient.connect(session.port, '/exec?output=1', ['v4.channel.k8s.io']);
     await openStreams(client, ['stdout']);
     const process = await waitFor('the process', () => session.processes[0]);
     client.answer.socket.destroy();
@@ -172,7 +172,7 @@ describe('remotecommand over SPDY', () => {
 
   test('no shared version: 403 with the versions the server accepts, as httpstream.Handshake answers', async () => {
     const session = await execServer();
-    const answer = await rawUpgrade(session.port, '/exec?stdout=1', { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v9.channel.k8s.io' });
+    const answer = await rawUpgrade(session.port, '/exec?output=1', { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v9.channel.k8s.io' });
     expect(answer.status).toBe(403);
     expect(answer.headers['x-accepted-stream-protocol-versions']).toEqual(['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io']);
     expect(answer.body).toBe('unable to upgrade: unable to negotiate protocol: client supports [v9.channel.k8s.io], server accepts [v4.channel.k8s.io v3.channel.k8s.io v2.channel.k8s.io channel.k8s.io]\n');
@@ -180,7 +180,7 @@ describe('remotecommand over SPDY', () => {
 
   test('no version header at all: 400', async () => {
     const session = await execServer();
-    const answer = await rawUpgrade(session.port, '/exec?stdout=1', { Connection: 'Upgrade', Upgrade: 'SPDY/3.1' });
+    const answer = await rawUpgrade(session.port, '/exec?output=1', { Connection: 'Upgrade', Upgrade: 'SPDY/3.1' });
     expect(answer.status).toBe(400);
     expect(answer.body).toBe('unable to upgrade: X-Stream-Protocol-Version is required\n');
   });
@@ -189,19 +189,21 @@ describe('remotecommand over SPDY', () => {
 describe('remoteCommandOptions', () => {
   const parse = (query: string) => remoteCommandOptions(new URLSearchParams(query));
 
-  test('reads the streams as "1" flags and the repeated command in order', () => {
-    expect(parse('stdin=1&stdout=1&command=sh&command=-c&command=exit 3')).toEqual({
+  test('reads the streams as "1" flags under the names the API server gives them, and the repeated command in order', () => {
+    expect(parse('input=1&output=1&command=sh&command=-c&command=exit 3')).toEqual({
       streams: { stdin: true, stdout: true, stderr: false, tty: false },
       command: ['sh', '-c', 'exit 3'],
     });
-    expect(parse('stdout=true&stderr=1').streams).toEqual({ stdin: false, stdout: false, stderr: true, tty: false });
+    expect(parse('output=true&error=1').streams).toEqual({ stdin: false, stdout: false, stderr: true, tty: false });
+    // The names a client gives the API server are not the kubelet's.
+    expect(() => parse('stdin=1&stdout=1&stderr=1')).toThrow('you must specify at least 1 of stdin, stdout, stderr');
   });
 
   test('a TTY drops stderr instead of refusing it', () => {
-    expect(parse('stdout=1&stderr=1&tty=1').streams).toEqual({ stdin: false, stdout: true, stderr: false, tty: true });
+    expect(parse('output=1&error=1&tty=1').streams).toEqual({ stdin: false, stdout: true, stderr: false, tty: true });
   });
 
   test('no stream left is a bad request with upstream message', () => {
-    expect(() => parse('tty=1&stderr=1')).toThrow('you must specify at least 1 of stdin, stdout, stderr');
+    expect(() => parse('tty=1&error=1')).toThrow('you must specify at least 1 of stdin, stdout, stderr');
   });
 });

@@ -45,7 +45,7 @@ describe.each([
 ])('remotecommand over WebSocket "$protocol"', ({ protocol, json }) => {
   test('an empty first message on stdout, stdin echoed, stderr apart, the exit status on channel 3, then a normal close', async () => {
     const { port, processes } = await execServer();
-    const client = await ChannelClient.connect(port, '/exec?stdin=1&stdout=1&stderr=1', protocol === '' ? [] : [protocol]);
+    const client = await ChannelClient.connect(port, '/exec?input=1&output=1&error=1', protocol === '' ? [] : [protocol]);
     expect(client.ws.protocol).toBe(protocol);
     await waitFor('the first message', () => client.messages.length > 0);
     expect(client.messages[0]).toEqual(Buffer.of(1));
@@ -67,7 +67,7 @@ describe.each([
 describe('remotecommand over WebSocket', () => {
   test('success writes a JSON Success from v4 on', async () => {
     const { port, processes } = await execServer();
-    const client = await ChannelClient.connect(port, '/exec?stdout=1', ['v4.channel.k8s.io']);
+    const client = await ChannelClient.connect(port, '/exec?output=1', ['v4.channel.k8s.io']);
     (await waitFor('the process', () => processes[0])).exit(0);
     await client.closed;
     expect(JSON.parse(client.channel(3).toString())).toEqual({ metadata: {}, status: 'Success' });
@@ -75,7 +75,7 @@ describe('remotecommand over WebSocket', () => {
 
   test('v5: the CLOSE signal [255, 0] ends the process stdin', async () => {
     const { port, processes } = await execServer();
-    const client = await ChannelClient.connect(port, '/exec?stdin=1&stdout=1', ['v5.channel.k8s.io']);
+    const client = await ChannelClient.connect(port, '/exec?input=1&output=1', ['v5.channel.k8s.io']);
     const process = await waitFor('the process', () => processes[0]);
     client.send(0, 'last line\n');
     client.ws.send(Buffer.of(255, 0));
@@ -85,7 +85,7 @@ describe('remotecommand over WebSocket', () => {
 
   test('v4 has no CLOSE signal: [255, 0] is dropped and stdin stays open', async () => {
     const { port, processes } = await execServer();
-    const client = await ChannelClient.connect(port, '/exec?stdin=1&stdout=1', ['v4.channel.k8s.io']);
+    const client = await ChannelClient.connect(port, '/exec?input=1&output=1', ['v4.channel.k8s.io']);
     const process = await waitFor('the process', () => processes[0]);
     client.ws.send(Buffer.of(255, 0));
     client.send(0, 'after\n');
@@ -95,7 +95,7 @@ describe('remotecommand over WebSocket', () => {
 
   test('with a TTY, sizes on channel 4 reach the process', async () => {
     const { port, processes } = await execServer();
-    const client = await ChannelClient.connect(port, '/exec?stdin=1&stdout=1&tty=1', ['v5.channel.k8s.io']);
+    const client = await ChannelClient.connect(port, '/exec?input=1&output=1&tty=1', ['v5.channel.k8s.io']);
     const process = await waitFor('the process', () => processes[0]);
     client.send(4, '{"Width":100,"Height":30}');
     await waitFor('the resize', () => process.resizes.length === 1);
@@ -104,14 +104,14 @@ describe('remotecommand over WebSocket', () => {
 
   test('a session without output streams sends its first empty message on the error channel', async () => {
     const { port } = await execServer();
-    const client = await ChannelClient.connect(port, '/exec?stdin=1', ['v4.channel.k8s.io']);
+    const client = await ChannelClient.connect(port, '/exec?input=1', ['v4.channel.k8s.io']);
     await waitFor('the first message', () => client.messages.length > 0);
     expect(client.messages[0]).toEqual(Buffer.of(3));
   });
 
   test('a client that goes away detaches from the process', async () => {
     const { port, processes } = await execServer();
-    const client = await ChannelClient.connect(port, '/exec?stdout=1', ['v5.channel.k8s.io']);
+    const client = await ChannelClient.connect(port, '/exec?output=1', ['v5.channel.k8s.io']);
     const process = await waitFor('the process', () => processes[0]);
     client.ws.terminate();
     await waitFor('the detach', () => process.detached);
@@ -119,7 +119,7 @@ describe('remotecommand over WebSocket', () => {
 
   test('only unsupported subprotocols: refused with 403 before the upgrade, so that kubectl falls back to SPDY', async () => {
     const { port, processes } = await execServer();
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/exec?stdout=1`, ['v6.channel.k8s.io', 'v5.base64.channel.k8s.io']);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/exec?output=1`, ['v6.channel.k8s.io', 'v5.base64.channel.k8s.io']);
     const [, response] = (await once(ws, 'unexpected-response')) as [unknown, IncomingMessage];
     expect(response.statusCode).toBe(403);
     response.resume();
