@@ -245,7 +245,8 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     port: portNumber(setting<string | number>({ flag: '--port', flagValue: flags.port, field: 'port', fileValue: file?.port, configPath }, Defaults.port)),
     serving: resolveServingOptions(flags, file, configPath, flags.kubeconfig !== undefined),
     readOnlyPort: portNumber(
-      setting<string | number>({ flag: '--read-only-port', flagValue: flags.readOnlyPort, field: 'readOnlyPort', fileValue: file?.readOnlyPort, configPath }, Defaults.readOnlyPort),
+      // As the kubelet: 10255 is the flag's default; a KubeletConfiguration that does not set it has none.
+      setting<string | number>({ flag: '--read-only-port', flagValue: flags.readOnlyPort, field: 'readOnlyPort', fileValue: file?.readOnlyPort, configPath }, file ? 0 : Defaults.readOnlyPort),
     ),
     containerRuntimeEndpoint: endpoint,
     runtimeRequestTimeoutMs: duration('--runtime-request-timeout', flags.runtimeRequestTimeout, 'runtimeRequestTimeout', Defaults.runtimeRequestTimeout),

@@ -211,6 +211,13 @@ describe('resolveAgentOptions: the secure server', () => {
     });
   });
 
+  test('a config file that does not set readOnlyPort turns the read-only port off, as KubeletConfiguration defaults it; the flag still turns it on', async () => {
+    const path = await config('staticPodPath: /etc/manifests\n');
+    expect((await resolve({ config: path })).options.readOnlyPort).toBe(0);
+    expect((await resolve({ config: path, readOnlyPort: '10255' })).options.readOnlyPort).toBe(10255);
+    expect((await resolve()).options.readOnlyPort).toBe(10255);
+  });
+
   test('a bad authorization mode in the config file names the field', async () => {
     const path = await config('authorization:\n  mode: RBAC\n');
     await expect(resolve({ config: path })).rejects.toThrow('authorization.mode');
