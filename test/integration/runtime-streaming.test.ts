@@ -7,6 +7,7 @@ import { DockerRuntime } from '../../agent/runtime/docker/docker-runtime.js';
 import type { ContainerConfig, StreamSelection } from '../../agent/runtime/runtime.js';
 import { BusyboxImage, PauseImage, docker, removeNodeContainers } from '../helpers/docker.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
+import { containerConfig } from '../helpers/runtime-fixtures.js';
 import { freePort, uniqueNodeName } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -32,42 +33,7 @@ beforeAll(async () => {
 afterEach(() => removeNodeContainers(nodeName));
 afterAll(() => removeNodeContainers(nodeName));
 
-interface ContainerSpec {
-  command: string[];
-  stdin?: boolean;
-  stdinOnce?: boolean;
-  tty?: boolean;
-}
-
-function containerConfig(name: string, spec: ContainerSpec): ContainerConfig {
-  return {
-    name,
-    kind: 'regular',
-    restartCount: 0,
-    hash: '0',
-    image: BusyboxImage,
-    command: spec.command,
-    env: [],
-    mounts: [],
-    stdin: spec.stdin ?? false,
-    stdinOnce: spec.stdinOnce ?? false,
-    tty: spec.tty ?? false,
-    resources: {},
-    security: {
-      supplementalGroups: [],
-      privileged: false,
-      readOnlyRootFilesystem: false,
-      capAdd: [],
-      capDrop: [],
-      noNewPrivileges: false,
-      seccomp: { type: 'Unconfined' },
-      sharePid: false,
-      hostPID: false,
-      hostIPC: false,
-    },
-    labels: {},
-  };
-}
+type ContainerSpec = Required<Pick<ContainerConfig, 'command'>> & Partial<Pick<ContainerConfig, 'stdin' | 'stdinOnce' | 'tty'>>;
 
 /** A pod sandbox with one container `main` made from `spec`, started unless `start` is false. */
 async function startPod(spec: ContainerSpec, start = true): Promise<{ sandboxId: string; containerId: string }> {
@@ -84,7 +50,7 @@ async function startPod(spec: ContainerSpec, start = true): Promise<{ sandboxId:
     portMappings: [],
     labels: {},
   });
-  const containerId = await runtime.createContainer(sandboxId, containerConfig('main', spec));
+  const containerId = await runtime.createContainer(sandboxId, containerConfig(BusyboxImage, spec));
   if (start) await runtime.startContainer(containerId);
   return { sandboxId, containerId };
 }

@@ -13,6 +13,7 @@ import { containerStatus, dockerTime, groupRunningPods, sandboxStatus } from '..
 import type { ContainerConfig, RuntimeEvent, SandboxConfig } from '../../../../agent/runtime/runtime.js';
 import { memoryLogger } from '../../../helpers/memory-logger.js';
 import { ctr, deferred, exited, Image, instance, pod, ref, sandbox, specOf } from '../../fixtures.js';
+import { containerConfig, dockerFrame } from '../../../helpers/runtime-fixtures.js';
 
 const Settings: DockerHostSettings = {
   nodeName: 'node-a',
@@ -36,36 +37,7 @@ function sandboxConfigOf(extra: Partial<SandboxConfig> = {}): SandboxConfig {
   return { pod: Web, attempt: 0, seccomp: { type: 'Unconfined' }, sysctls: {}, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
 }
 
-function containerConfigOf(extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): ContainerConfig {
-  return {
-    name: 'main',
-    kind: 'regular',
-    restartCount: 0,
-    hash: 'hash-1',
-    image: Image,
-    env: [],
-    mounts: [],
-    stdin: false,
-    stdinOnce: false,
-    tty: false,
-    resources: {},
-    labels: {},
-    ...extra,
-    security: {
-      supplementalGroups: [],
-      privileged: false,
-      readOnlyRootFilesystem: false,
-      capAdd: [],
-      capDrop: [],
-      noNewPrivileges: false,
-      seccomp: { type: 'Unconfined' },
-      sharePid: false,
-      hostPID: false,
-      hostIPC: false,
-      ...security,
-    },
-  };
-}
+const containerConfigOf = (extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): ContainerConfig => containerConfig(Image, extra, security);
 
 function create(extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): Dockerode.ContainerCreateOptions {
   const config = containerConfigOf(extra, security);
@@ -675,14 +647,6 @@ describe('docker errors', () => {
   });
 });
 
-/** One frame of Docker's multiplexed log stream: stream type (1 stdout, 2 stderr), 3 zero bytes, payload size, payload. */
-function frame(stream: 1 | 2, text: string): Buffer {
-  const payload = Buffer.from(text);
-  const header = Buffer.alloc(8);
-  header.writeUInt8(stream, 0);
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
-}
 
 async function collect(readable: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -692,15 +656,15 @@ async function collect(readable: Readable): Promise<string> {
 
 describe('log demultiplexing', () => {
   test('a whole log: the payloads of stdout and stderr frames, in order, without headers', () => {
-    expect(demuxLogBuffer(Buffer.concat([frame(1, 'out 1\n'), frame(2, 'err\n'), frame(1, 'out 2\n')])).toString()).toBe('out 1\nerr\nout 2\n');
+    expect(demuxLogBuffer(Buffer.concat([dockerFrame(1, 'out 1\n'), dockerFrame(2, 'err\n'), dockerFrame(1, 'out 2\n')])).toString()).toBe('out 1\nerr\nout 2\n');
   });
 
   test('a whole log ending in half a header: the half header is dropped', () => {
-    expect(demuxLogBuffer(Buffer.concat([frame(1, 'line\n'), frame(2, 'x').subarray(0, 5)])).toString()).toBe('line\n');
+    expect(demuxLogBuffer(Buffer.concat([dockerFrame(1, 'line\n'), dockerFrame(2, 'x').subarray(0, 5)])).toString()).toBe('line\n');
   });
 
   test('a live stream: frames split anywhere across chunks come out whole', async () => {
-    const all = Buffer.concat([frame(1, 'hello\n'), frame(2, 'oops\n'), frame(1, 'bye\n')]);
+    const all = Buffer.concat([dockerFrame(1, 'hello\n'), dockerFrame(2, 'oops\n'), dockerFrame(1, 'bye\n')]);
     const source = new PassThrough();
     const output = collect(demuxLogStream(source));
     for (const cut of [[0, 3], [3, 10], [10, 20], [20, all.length]] as const) source.write(all.subarray(cut[0], cut[1]));
@@ -720,7 +684,7 @@ describe('log demultiplexing', () => {
     const source = new Readable({
       read() {
         produced += 1;
-        this.push(produced <= 10_000 ? frame(1, `${'x'.repeat(1000)}\n`) : null);
+        this.push(produced <= 10_000 ? dockerFrame(1, `${'x'.repeat(1000)}\n`) : null);
       },
     });
     const output = demuxLogStream(source);

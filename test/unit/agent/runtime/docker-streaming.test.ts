@@ -5,14 +5,8 @@ import { describe, expect, test } from 'vitest';
 import { dockerExec } from '../../../../agent/runtime/docker/streaming.js';
 import type { StreamSelection } from '../../../../agent/runtime/runtime.js';
 import { memoryLogger } from '../../../helpers/memory-logger.js';
+import { dockerFrame } from '../../../helpers/runtime-fixtures.js';
 
-function frame(stream: 1 | 2, text: string): Buffer {
-  const payload = Buffer.from(text);
-  const header = Buffer.alloc(8);
-  header.writeUInt8(stream, 0);
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
-}
 
 /** An engine with one exec whose connection the test drives: it pushes output, and sees what is written. */
 function fakeEngine(state = { running: false, exitCode: 0 as number | null }) {
@@ -46,7 +40,7 @@ describe('an exec without a TTY', () => {
   test('frames cut anywhere come out whole, each on its own stream', async () => {
     const { connection, start } = fakeEngine();
     const attached = await start(framed);
-    const all = Buffer.concat([frame(1, 'out 1\n'), frame(2, 'err\n'), frame(1, 'out 2\n')]);
+    const all = Buffer.concat([dockerFrame(1, 'out 1\n'), dockerFrame(2, 'err\n'), dockerFrame(1, 'out 2\n')]);
     for (const [from, to] of [[0, 5], [5, 17], [17, all.length]] as const) connection.push(all.subarray(from, to));
     connection.push(null);
     const read = async (stream: AsyncIterable<Buffer>): Promise<string> => {
@@ -60,7 +54,7 @@ describe('an exec without a TTY', () => {
   test('an output nobody reads holds the connection back instead of piling up', async () => {
     const { connection, start } = fakeEngine();
     const attached = await start(framed);
-    for (let i = 0; i < 100; i++) connection.push(frame(2, 'x'.repeat(1024)));
+    for (let i = 0; i < 100; i++) connection.push(dockerFrame(2, 'x'.repeat(1024)));
     await turns();
     expect(connection.isPaused()).toBe(true);
     attached.stderr!.resume();
@@ -71,8 +65,8 @@ describe('an exec without a TTY', () => {
   test('an output that was not selected is dropped, and holds nothing back', async () => {
     const { connection, start } = fakeEngine({ running: false, exitCode: 2 });
     const attached = await start({ ...framed, stderr: false });
-    for (let i = 0; i < 100; i++) connection.push(frame(2, 'x'.repeat(1024)));
-    connection.push(frame(1, 'done\n'));
+    for (let i = 0; i < 100; i++) connection.push(dockerFrame(2, 'x'.repeat(1024)));
+    connection.push(dockerFrame(1, 'done\n'));
     connection.push(null);
     let stdout = '';
     for await (const chunk of attached.stdout!) stdout += (chunk as Buffer).toString('utf8');
@@ -83,7 +77,7 @@ describe('an exec without a TTY', () => {
   test('the exit code waits for the output to be read to its end', async () => {
     const { connection, start } = fakeEngine({ running: false, exitCode: 0 });
     const attached = await start({ ...framed, stderr: false });
-    connection.push(frame(1, 'last words\n'));
+    connection.push(dockerFrame(1, 'last words\n'));
     connection.push(null);
     connection.destroy();
     let settled = false;
