@@ -122,7 +122,6 @@ export class Kubelet {
   readonly #stopping = new AbortController();
   #lock: HostLock | undefined;
   #runtimeVersion: RuntimeVersion | undefined;
-  /** Addresses the HTTP servers listen on, once started. */
 
   /** Builds every part of the agent; nothing runs until start(). */
   constructor(options: KubeletOptions, deps: KubeletDeps) {

@@ -82,7 +82,10 @@ export class NodeApi implements KubeletApi {
 
   async run(target: ContainerTarget, command: readonly string[]): Promise<string> {
     const { id } = await this.#runningContainer(target);
-    return (await this.#o.runtime.execSync(id, command, { maxOutputBytes: MaxRunOutputBytes })).output;
+    const { exitCode, output } = await this.#o.runtime.execSync(id, command, { maxOutputBytes: MaxRunOutputBytes });
+    // As the CRI's ExecSync: a command that fails is an error, its output in the message.
+    if (exitCode !== 0) throw new DockerletError('DKL_ERR_RUNTIME', `command '${command.join(' ')}' exited with ${exitCode}: ${output}`);
+    return output;
   }
 
   async podPorts(target: PodTarget): Promise<{ uid: string; connect(port: number): Promise<Duplex> }> {

@@ -243,7 +243,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     syncFrequencyMs: duration('--sync-frequency', flags.syncFrequency, 'syncFrequency', Defaults.syncFrequency),
     address,
     port: portNumber(setting<string | number>({ flag: '--port', flagValue: flags.port, field: 'port', fileValue: file?.port, configPath }, Defaults.port)),
-    serving: resolveServingOptions(flags, file, configPath, flags.kubeconfig !== undefined),
+    serving: resolveServingOptions(flags, file, configPath, { clusterMode: flags.kubeconfig !== undefined, address }),
     readOnlyPort: portNumber(
       // As the kubelet: 10255 is the flag's default; a KubeletConfiguration that does not set it has none.
       setting<string | number>({ flag: '--read-only-port', flagValue: flags.readOnlyPort, field: 'readOnlyPort', fileValue: file?.readOnlyPort, configPath }, file ? 0 : Defaults.readOnlyPort),

@@ -45,6 +45,13 @@ export function setting<T>(sources: SettingSources<T>, fallback: T): Setting<T> 
 }
 
 /** A period or timeout: a zero one would be a busy loop or no time at all. */
+/** A cache's time to live: 0 keeps nothing. */
+export function ttlMs({ value, invalid }: Setting<string>): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 0) throw invalid('must be a duration such as 30s or 5m (0 keeps nothing)');
+  return ms;
+}
+
 export function durationMs({ value, invalid }: Setting<string>): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms <= 0) throw invalid('must be a positive duration such as 20s, 1m or 1m30s');

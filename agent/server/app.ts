@@ -1,8 +1,9 @@
 /**
  * The kubelet's HTTP API on fastify: build() makes the app, the caller listens. Two kinds, as the
  * kubelet's: the secure server (TLS, every request authenticated and authorized, the debugging
- * handlers: logs, exec, attach, port-forward, run, configz) and the read-only server (no
- * authentication, no debugging handlers: they answer 405 there).
+ * handlers: logs, exec, attach, port-forward, run, runningpods, configz) and the read-only server
+ * (no authentication; the debugging handlers answer 405 there, except /configz, which is simply
+ * not served, as upstream).
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { FastifyError, FastifyInstance } from 'fastify';
@@ -17,7 +18,10 @@ import { registerLogRoutes } from './routes/container-logs.js';
 import { registerPodRoutes, registerRunningPodsRoute } from './routes/pods.js';
 import { registerRunRoutes } from './routes/run.js';
 import { registerStatsRoutes } from './routes/stats.js';
-import { DebugPaths, registerStreamingRoutes } from './routes/streaming.js';
+import { registerStreamingRoutes } from './routes/streaming.js';
+
+/** The debugging handlers' roots: served on the secure server, refused with 405 on the read-only one. */
+const DebugPaths = ['/run', '/exec', '/attach', '/portForward', '/containerLogs', '/runningpods'] as const;
 
 export type ServerOptions =
   | { kind: 'secure'; api: KubeletApi; logger: Logger; https: HttpsServerOptions; auth: KubeletAuth; configz: () => object }

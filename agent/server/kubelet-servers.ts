@@ -5,13 +5,13 @@
  * is off at port 0. The certificate and the client CA are read when the servers start, so a bad
  * file fails the start with its name.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../common/api/errors.js';
 import type { KubeApi } from '../../common/kube-api/kube-client.js';
-import { isLoopbackAddress } from '../../common/util/special-addresses.js';
 import { buildServer } from './app.js';
 import { UnionAuthenticator, type RequestAuthenticator } from './auth/authenticator.js';
 import { AlwaysAllow, SubjectAccessReviewAuthorizer, type Authorizer } from './auth/authorizer.js';
@@ -92,9 +92,7 @@ export class KubeletServers {
       logger: o.logger,
     });
     const clientCA = serving.authentication.x509ClientCAFile;
-    const ca = clientCA === undefined ? undefined : await readFile(clientCA).catch((err: unknown) => {
-      throw new DockerletError('DKL_ERR_FLAG_INVALID', `--client-ca-file ${clientCA}: ${errorMessage(err)}`, { cause: err });
-    });
+    const ca = clientCA === undefined ? undefined : await readClientCA(clientCA);
     return {
       cert: cert.cert,
       key: cert.key,
@@ -120,20 +118,35 @@ export class KubeletServers {
     return new KubeletAuth({ authenticator: new UnionAuthenticator(authenticators, { anonymous: serving.authentication.anonymous }), authorizer, nodeName, logger });
   }
 
-  /** Settings that lock everyone out, or let anyone in from the network, are legal but rarely meant. */
+  /** Settings that lock everyone out are legal (the read-only port still serves) but rarely meant. */
   #warnAboutAccess(): void {
-    const { authentication, authorization } = this.#o.serving;
+    const { authentication } = this.#o.serving;
     const canAuthenticate = authentication.x509ClientCAFile !== undefined || authentication.webhook.enabled;
     if (!canAuthenticate && !authentication.anonymous) {
       this.#o.logger.warn({ port: this.#o.port }, 'no client can authenticate to the kubelet API: set --client-ca-file (or --kubeconfig for tokens), or --anonymous-auth on a loopback --address');
     }
-    if (authentication.anonymous && authorization.mode === 'AlwaysAllow' && !isLoopbackAddress(this.#o.address)) {
-      this.#o.logger.warn({ address: this.#o.address }, 'anonymous requests are allowed everything: anyone who reaches this address can read logs and exec into pods');
-    }
   }
 
   #client(): KubeApi {
-    if (!this.#o.client) throw new Error('KubeletServers: the webhooks need the API server client (cluster mode)');
+    if (!this.#o.client) throw new DockerletError('DKL_ERR_FLAG_INVALID', 'the authentication and authorization webhooks need --kubeconfig: an API server to ask');
     return this.#o.client;
   }
+}
+
+/** The client CA bundle: read once at start (a change needs a restart), and refused when it holds no certificate. */
+async function readClientCA(path: string): Promise<Buffer> {
+  const invalid = (message: string, cause?: unknown): DockerletError => new DockerletError('DKL_ERR_FLAG_INVALID', `--client-ca-file ${path}: ${message}`, cause ? { cause } : {});
+  const pem = await readFile(path).catch((err: unknown) => {
+    throw invalid(errorMessage(err), err);
+  });
+  const blocks = pem.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw invalid('contains no PEM certificate');
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw invalid(`a certificate does not parse: ${errorMessage(err)}`, err);
+    }
+  }
+  return pem;
 }

@@ -87,6 +87,9 @@ describe('kubelet HTTP API', () => {
     const run = await kubeletRequest(secure, 'POST', `/run/default/counter-${agent.nodeName}/main?cmd=echo%20hello%20run`);
     expect(run).toMatchObject({ status: 200, body: 'hello run\n' });
     expect((await kubeletRequest(secure, 'POST', `/run/default/counter-${agent.nodeName}/nope?cmd=true`)).status).toBe(404);
+    const failed = await kubeletRequest(secure, 'POST', `/run/default/counter-${agent.nodeName}/main?cmd=ls%20/nonexistent`);
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(failed.body)).toMatchObject({ message: expect.stringMatching(/^command 'ls \/nonexistent' exited with 1: ls: \/nonexistent: No such file or directory/) });
     const configz = JSON.parse((await get('/configz')).body) as { kubeletconfig: Record<string, unknown> };
     expect(configz.kubeletconfig).toMatchObject({
       kind: 'KubeletConfiguration',

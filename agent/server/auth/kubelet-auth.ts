@@ -11,7 +11,7 @@ import type { Authorizer } from './authorizer.js';
 import { requestAttributes, type RequestAttributes } from './request-attributes.js';
 import type { UserInfo } from './user.js';
 
-export type Admission = { admitted: true; user: UserInfo } | { admitted: false; status: 401 | 403 | 500; message: string };
+export type Admission = { admitted: true; user: UserInfo; path: string } | { admitted: false; status: 400 | 401 | 403 | 500; message: string };
 
 export class KubeletAuth {
   readonly #authenticator: RequestAuthenticator;
@@ -27,12 +27,13 @@ export class KubeletAuth {
   }
 
   async admit(request: IncomingMessage): Promise<Admission> {
+    const path = requestPath(request.url ?? '');
+    if (path === undefined) return { admitted: false, status: 400, message: `the request path ${JSON.stringify(request.url)} is not in canonical form` };
     const authentication = await this.#authenticator.authenticate(request);
     if (!authentication || 'error' in authentication) {
       if (authentication) this.#log.info({ err: authentication.error, url: request.url }, 'unable to authenticate the request');
       return { admitted: false, status: 401, message: 'Unauthorized' };
     }
-    const path = new URL(request.url ?? '/', 'http://kubelet').pathname;
     const attributes = requestAttributes(authentication.user, request.method ?? '', path, this.#nodeName);
     const decision = await this.#authorizer.authorize(attributes);
     if ('error' in decision) {
@@ -43,8 +44,21 @@ export class KubeletAuth {
       this.#log.debug({ reason: decision.reason, ...described(attributes) }, 'forbidden');
       return { admitted: false, status: 403, message: `Forbidden (${describe(attributes)})` };
     }
-    return { admitted: true, user: authentication.user };
+    return { admitted: true, user: authentication.user, path };
   }
+}
+
+/**
+ * The path a request names, exactly as the router will match it: the target up to its query.
+ * The authorizer must judge the path that is served, so a target the router and a URL parser
+ * could read differently (dot segments, empty segments, `;` parameters, encoded `.` or `/`, or
+ * no leading `/`) is refused rather than normalised one way here and another way there.
+ */
+export function requestPath(target: string): string | undefined {
+  const path = target.split('?', 1)[0]!;
+  if (!path.startsWith('/') || path.includes('//') || path.includes(';') || /%2e|%2f|%5c/i.test(path)) return undefined;
+  if (path.split('/').some((segment) => segment === '.' || segment === '..')) return undefined;
+  return path;
 }
 
 const described = (a: RequestAttributes): Record<string, string> => ({ user: a.user.name, verb: a.verb, resource: a.resource, subresource: a.subresource });

@@ -27,7 +27,7 @@ interface TokenReview {
 export class TokenReviewAuthenticator implements RequestAuthenticator {
   readonly #client: KubeApi;
   readonly #cacheTtlMs: number;
-  readonly #cache: TtlCache<Authentication>;
+  readonly #cache: TtlCache<{ user: UserInfo } | { error: string }>;
 
   constructor(options: { client: KubeApi; cacheTtlMs: number; now?: () => number }) {
     this.#client = options.client;
@@ -36,8 +36,16 @@ export class TokenReviewAuthenticator implements RequestAuthenticator {
   }
 
   async authenticate(request: IncomingMessage): Promise<Authentication> {
-    const token = bearerToken(request) ?? webSocketToken(request);
-    if (token === undefined) return undefined;
+    const carried = bearerToken(request) ?? webSocketToken(request);
+    if (carried === undefined) return undefined;
+    if ('error' in carried) return carried;
+    const result = await this.#review(carried.token);
+    // Only a token that named a user leaves the request's subprotocols without it, as upstream.
+    if ('user' in result) carried.accepted?.();
+    return result;
+  }
+
+  async #review(token: string): Promise<{ user: UserInfo } | { error: string }> {
     const key = createHash('sha256').update(token).digest('hex');
     const cached = this.#cache.get(key);
     if (cached) return cached;
@@ -48,12 +56,13 @@ export class TokenReviewAuthenticator implements RequestAuthenticator {
       return { error: `token review: ${errorMessage(err)}` };
     }
     const result = reviewed(review);
-    this.#cache.set(key, result, this.#cacheTtlMs);
+    // An answer that reports an error is not kept: the next request asks again.
+    if (!review.status?.error) this.#cache.set(key, result, this.#cacheTtlMs);
     return result;
   }
 }
 
-function reviewed(review: TokenReview): Authentication {
+function reviewed(review: TokenReview): { user: UserInfo } | { error: string } {
   const status = review.status;
   if (!status?.authenticated || !status.user?.username) return { error: `invalid bearer token${status?.error ? `: ${status.error}` : ''}` };
   const user: UserInfo = { name: status.user.username, groups: status.user.groups ?? [] };
@@ -62,25 +71,38 @@ function reviewed(review: TokenReview): Authentication {
   return { user };
 }
 
+type CarriedToken = { token: string; accepted?: () => void } | { error: string };
+
 /** The token of `Authorization: Bearer <token>`; undefined for no header or another scheme. */
-function bearerToken(request: IncomingMessage): string | undefined {
+function bearerToken(request: IncomingMessage): CarriedToken | undefined {
   const [scheme, token] = (request.headers.authorization ?? '').trim().split(/\s+/, 2);
-  return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
+  return scheme?.toLowerCase() === 'bearer' && token ? { token } : undefined;
 }
 
 /**
- * A token carried as a WebSocket subprotocol; the protocol is removed from the request, as
- * upstream removes it, so that only real subprotocols are negotiated.
+ * A token carried as a WebSocket subprotocol, read as the API server's protocol authenticator
+ * reads it: one such protocol at most, strict base64url of UTF-8, and another subprotocol beside
+ * it; anything else is refused. Once the token is accepted, its protocol is removed from the
+ * request, so that only real subprotocols are negotiated.
  */
-function webSocketToken(request: IncomingMessage): string | undefined {
+function webSocketToken(request: IncomingMessage): CarriedToken | undefined {
+  if (request.headers.upgrade?.toLowerCase() !== 'websocket') return undefined;
   const header = request.headers['sec-websocket-protocol'];
   if (!header) return undefined;
   const protocols = header.split(',').map((protocol) => protocol.trim());
-  const carrier = protocols.find((protocol) => protocol.startsWith(WebSocketTokenProtocol));
-  if (!carrier) return undefined;
-  const rest = protocols.filter((protocol) => protocol !== carrier);
-  if (rest.length > 0) request.headers['sec-websocket-protocol'] = rest.join(', ');
-  else delete request.headers['sec-websocket-protocol'];
-  const token = Buffer.from(carrier.slice(WebSocketTokenProtocol.length), 'base64url').toString('utf8');
-  return token === '' ? undefined : token;
+  const carriers = protocols.filter((protocol) => protocol.startsWith(WebSocketTokenProtocol));
+  if (carriers.length === 0) return undefined;
+  if (carriers.length > 1) return { error: 'multiple base64.bearer.authorization tokens specified' };
+  const encoded = carriers[0]!.slice(WebSocketTokenProtocol.length);
+  if (!/^[A-Za-z0-9_-]*$/.test(encoded) || encoded.length % 4 === 1) return { error: 'invalid base64.bearer.authorization token encoding' };
+  let token: string;
+  try {
+    token = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64url'));
+  } catch {
+    return { error: 'invalid base64.bearer.authorization token' };
+  }
+  if (token === '') return undefined;
+  const rest = protocols.filter((protocol) => !protocol.startsWith(WebSocketTokenProtocol));
+  if (rest.length === 0) return { error: 'missing additional subprotocol' };
+  return { token, accepted: () => void (request.headers['sec-websocket-protocol'] = rest.join(', ')) };
 }

@@ -7,3 +7,6 @@ export interface UserInfo {
 }
 
 export const AnonymousUser: UserInfo = { name: 'system:anonymous', groups: ['system:unauthenticated'] };
+
+/** The group of every user an authenticator named (not of system:anonymous). */
+export const AuthenticatedGroup = 'system:authenticated';

@@ -16,9 +16,6 @@ import { portForwardOptions, servePortForward } from '../streaming/port-forward.
 import { remoteCommandOptions, serveRemoteCommand } from '../streaming/remote-command.js';
 import { rejectUpgrade } from '../streaming/upgrade-socket.js';
 
-/** The debugging handlers' roots: served on the secure server, refused with 405 on the read-only one. */
-export const DebugPaths = ['/run', '/exec', '/attach', '/portForward', '/containerLogs', '/runningpods'] as const;
-
 type StreamRoute = { kind: 'exec' | 'attach'; target: ContainerTarget } | { kind: 'portForward'; target: PodTarget };
 
 /** /exec|attach/{ns}/{pod}[/{uid}]/{container}, /portForward/{ns}/{pod}[/{uid}]; undefined for any other path. */
@@ -51,7 +48,15 @@ export function registerStreamingRoutes(app: FastifyInstance, api: KubeletApi, a
       handler: async (_request, reply) => reply.code(400).type('text/plain; charset=utf-8').send('Upgrade request required\n'),
     });
   }
+  // Node hands an upgraded socket over and stops counting it as a connection of the server, so
+  // closing the server would wait for every exec and port-forward to end: they are ended here.
+  const sockets = new Set<Duplex>();
+  app.addHook('preClose', async () => {
+    for (const socket of sockets) socket.destroy();
+  });
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     // A client gone mid-handshake must not crash the agent.
     socket.on('error', (err) => log.debug({ err: errorMessage(err) }, 'streaming connection failed'));
     upgrade(request, socket, head, api, auth, log).catch((err: unknown) => {
@@ -70,10 +75,12 @@ export function registerStreamingRoutes(app: FastifyInstance, api: KubeletApi, a
 async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, api: KubeletApi, auth: KubeletAuth, log: Logger): Promise<void> {
   const admission = await auth.admit(request);
   if (!admission.admitted) return rejectUpgrade(socket, admission.status, admission.message);
-  const url = new URL(request.url ?? '/', 'http://kubelet');
-  const route = streamRoute(url.pathname);
+  const route = streamRoute(admission.path);
   if (!route) return rejectUpgrade(socket, 404, '404 page not found');
-  const logger = log.child({ user: admission.user.name, path: url.pathname });
+  // The kubelet routes these paths for GET and POST only: no other verb may reach a container.
+  if (request.method !== 'GET' && request.method !== 'POST') return rejectUpgrade(socket, 405, `${request.method} is not allowed on ${admission.path}`);
+  const url = new URL(request.url ?? '/', 'http://kubelet');
+  const logger = log.child({ user: admission.user.name, path: admission.path });
   if (route.kind === 'portForward') {
     const { ports } = portForwardOptions(request);
     const pod = await api.podPorts(route.target);

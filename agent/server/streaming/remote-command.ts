@@ -111,7 +111,11 @@ async function spdyStreams(req: IncomingMessage, socket: Duplex, head: Buffer, o
   const complete = await new Promise<boolean>((resolve) => {
     let replied = 0;
     const timer = setTimeout(() => resolve(false), options.streamCreationTimeoutMs ?? DefaultStreamCreationTimeoutMs);
-    void session.closed.then(() => resolve(false));
+    timer.unref();
+    void session.closed.then(() => {
+      clearTimeout(timer);
+      resolve(false);
+    });
     session.onStream((stream) => {
       const type = streamHeader(stream, 'streamType') as SpdyStreamType;
       const known = knownTypes.includes(type);
@@ -126,7 +130,7 @@ async function spdyStreams(req: IncomingMessage, socket: Duplex, head: Buffer, o
     });
   });
   if (!complete) {
-    logger.warn({ protocol: session.protocol }, 'timed out waiting for client to create streams');
+    logger.warn({ protocol: session.protocol }, 'the client closed the connection or did not create its streams in time');
     session.close();
     return undefined;
   }

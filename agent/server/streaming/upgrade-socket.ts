@@ -8,6 +8,9 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /** Go's %v of a []string, which upstream's refusals print: "[a b]". */
+/** How long a refused client may keep its side of the connection open after the answer. */
+const RefusedConnectionGraceMs = 5_000;
+
 export const goList = (items: readonly string[]): string => `[${items.join(' ')}]`;
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
@@ -31,8 +34,12 @@ export function rejectUpgrade(socket: Duplex, status: number, message: string, h
     ['Connection', 'close'],
   ];
   // Whatever the client still sends is read and dropped, so that closing does not reset the
-  // connection before the client has read the answer.
+  // connection before the client has read the answer; a client that never closes its side is
+  // cut off after a grace period, so that it cannot hold the connection open.
   socket.resume();
+  const cutOff = setTimeout(() => socket.destroy(), RefusedConnectionGraceMs);
+  cutOff.unref();
+  socket.once('close', () => clearTimeout(cutOff));
   socket.once('end', () => socket.destroy());
   socket.on('error', () => socket.destroy());
   socket.end(Buffer.concat([Buffer.from(head(status, all)), body]));

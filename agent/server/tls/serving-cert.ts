@@ -36,6 +36,9 @@ export interface ServingCert {
 }
 
 const ValidityMs = 365 * 24 * 3600 * 1000;
+/** Certificates are valid from an hour back, as client-go makes them, so that a client whose clock is behind accepts them. */
+const BackdateMs = 3600 * 1000;
+const SelfSigned = 'the self-signed serving certificate';
 
 /** The certificate and key to serve with: read from the user's files, or from (or made into) <root-dir>/pki. */
 export async function servingCert(options: ServingCertOptions): Promise<ServingCert> {
@@ -43,7 +46,7 @@ export async function servingCert(options: ServingCertOptions): Promise<ServingC
   const pki = join(options.rootDir, 'pki');
   const certFile = join(pki, 'kubelet.crt');
   const keyFile = join(pki, 'kubelet.key');
-  const existing = await readPair(certFile, keyFile, 'the self-signed serving certificate').catch((err: unknown) => {
+  const existing = await readPair(certFile, keyFile, SelfSigned).catch((err: unknown) => {
     if (isMissing(err)) return undefined;
     throw err;
   });
@@ -57,7 +60,15 @@ export async function servingCert(options: ServingCertOptions): Promise<ServingC
 }
 
 async function readPair(certFile: string, keyFile: string, what: string): Promise<ServingCert> {
-  const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
+  let cert: Buffer;
+  let key: Buffer;
+  try {
+    [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
+  } catch (err) {
+    // The self-signed pair not made yet is no error: the caller makes it.
+    if (isMissing(err) && what === SelfSigned) throw err;
+    throw new DockerletError('DKL_ERR_FLAG_INVALID', `${what}: ${errorMessage(err)}`, { cause: err });
+  }
   try {
     const leaf = new X509Certificate(cert);
     if (!leaf.checkPrivateKey(createPrivateKey(key))) {
@@ -87,8 +98,8 @@ async function selfSignedPair(host: string, addresses: readonly string[], now: D
     cert.publicKey = publicKey;
     // A positive serial number (the high bit cleared), as RFC 5280 asks.
     cert.serialNumber = `0${randomBytes(16).toString('hex')}`;
-    cert.validity.notBefore = now;
-    cert.validity.notAfter = new Date(now.getTime() + ValidityMs);
+    cert.validity.notBefore = new Date(now.getTime() - BackdateMs);
+    cert.validity.notAfter = new Date(now.getTime() - BackdateMs + ValidityMs);
     cert.setSubject([{ name: 'commonName', value: subject }]);
     cert.setExtensions(extensions);
     return cert;

@@ -28,11 +28,9 @@ const CipherSuites: Readonly<Record<string, string>> = {
   TLS_AES_128_GCM_SHA256: 'TLS_AES_128_GCM_SHA256',
   TLS_CHACHA20_POLY1305_SHA256: 'TLS_CHACHA20_POLY1305_SHA256',
   TLS_AES_256_GCM_SHA384: 'TLS_AES_256_GCM_SHA384',
-  // Go's insecure suites: accepted by name, as upstream accepts them.
-  TLS_RSA_WITH_RC4_128_SHA: 'RC4-SHA',
+  // Go's insecure suites, accepted by name as upstream accepts them; its RC4 ones are not, since
+  // the OpenSSL 3 that Node links has no RC4.
   TLS_RSA_WITH_AES_128_CBC_SHA256: 'AES128-SHA256',
-  TLS_ECDHE_ECDSA_WITH_RC4_128_SHA: 'ECDHE-ECDSA-RC4-SHA',
-  TLS_ECDHE_RSA_WITH_RC4_128_SHA: 'ECDHE-RSA-RC4-SHA',
   TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: 'ECDHE-ECDSA-AES128-SHA256',
   TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
 };
@@ -66,6 +64,5 @@ export function nodeTlsOptions(settings: TlsSettings): { minVersion: SecureVersi
     if (!mapped) throw new Error(`cipher suite ${name} not supported or doesn't exist`);
     return mapped;
   });
-  const tls13 = openssl.filter((name) => Tls13Suites.includes(name));
-  return { minVersion, ciphers: [...openssl, ...(tls13.length === 0 ? Tls13Suites : [])].join(':') };
+  return { minVersion, ciphers: [...openssl, ...Tls13Suites.filter((name) => !openssl.includes(name))].join(':') };
 }

@@ -218,6 +218,12 @@ describe('resolveAgentOptions: the secure server', () => {
     expect((await resolve()).options.readOnlyPort).toBe(10255);
   });
 
+  test('a cache TTL of 0 keeps nothing, as upstream; anonymous requests off loopback are fine when the API server authorizes them', async () => {
+    const { options } = await resolve({ authenticationTokenWebhookCacheTtl: '0s', kubeconfig: '/etc/kubernetes/kubelet.conf', anonymousAuth: 'true', address: '0.0.0.0' });
+    expect(options.serving.authentication.webhook.cacheTtlMs).toBe(0);
+    expect(options.serving.authentication.anonymous).toBe(true);
+  });
+
   test('a bad authorization mode in the config file names the field', async () => {
     const path = await config('authorization:\n  mode: RBAC\n');
     await expect(resolve({ config: path })).rejects.toThrow('authorization.mode');
@@ -251,7 +257,8 @@ describe('resolveAgentOptions: bad flags', () => {
     [{ anonymousAuth: 'maybe' }, '--anonymous-auth: invalid value "maybe": must be true or false'],
     [{ authenticationTokenWebhook: true }, '--authentication-token-webhook: invalid value true: needs --kubeconfig: tokens are checked by the API server'],
     [{ authorizationMode: 'Webhook' }, '--authorization-mode: invalid value "Webhook": Webhook needs --kubeconfig: access is checked by the API server'],
-    [{ authorizationWebhookCacheAuthorizedTtl: 'soon' }, '--authorization-webhook-cache-authorized-ttl: invalid value "soon": must be a positive duration such as 20s, 1m or 1m30s'],
+    [{ authorizationWebhookCacheAuthorizedTtl: 'soon' }, '--authorization-webhook-cache-authorized-ttl: invalid value "soon": must be a duration such as 30s or 5m (0 keeps nothing)'],
+    [{ anonymousAuth: true, address: '0.0.0.0' }, '--anonymous-auth: invalid value true: with authorization AlwaysAllow, anonymous requests on --address 0.0.0.0 would let anyone who reaches it read logs and exec into pods: keep --address on loopback, or use --authorization-mode Webhook'],
   ] as Array<[AgentFlags, string]>)('%j is a flag error naming the flag', async (flags, message) => {
     const err = await failure(flags);
     expect(err.code).toBe('DKL_ERR_FLAG_INVALID');

@@ -7,7 +7,6 @@ import type { StreamSelection } from '../../../../agent/runtime/runtime.js';
 import { memoryLogger } from '../../../helpers/memory-logger.js';
 import { dockerFrame } from '../../../helpers/runtime-fixtures.js';
 
-
 /** An engine with one exec whose connection the test drives: it pushes output, and sees what is written. */
 function fakeEngine(state = { running: false, exitCode: 0 as number | null }) {
   const written: string[] = [];

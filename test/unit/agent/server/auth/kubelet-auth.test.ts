@@ -55,12 +55,24 @@ describe('KubeletAuth', () => {
 
   test('no credentials: 401 Unauthorized, or system:anonymous when anonymous requests are enabled', async () => {
     expect(await gate([fixed(undefined)], false).admit(request('GET', '/pods'))).toEqual({ admitted: false, status: 401, message: 'Unauthorized' });
-    expect(await gate([fixed(undefined)], true).admit(request('GET', '/pods'))).toEqual({ admitted: true, user: { name: 'system:anonymous', groups: ['system:unauthenticated'] } });
+    expect(await gate([fixed(undefined)], true).admit(request('GET', '/pods'))).toEqual({ admitted: true, user: { name: 'system:anonymous', groups: ['system:unauthenticated'] }, path: '/pods' });
   });
 
   test('wrong credentials are refused even when anonymous requests are enabled; a later authenticator may still know the user', async () => {
     expect(await gate([fixed({ error: 'bad cert' })], true).admit(request('GET', '/pods'))).toMatchObject({ admitted: false, status: 401 });
-    expect(await gate([fixed({ error: 'bad cert' }), fixed({ user: alice })], false).admit(request('GET', '/pods'))).toEqual({ admitted: true, user: alice });
+    expect(await gate([fixed({ error: 'bad cert' }), fixed({ user: alice })], false).admit(request('GET', '/pods?x=1'))).toEqual({
+      admitted: true,
+      user: { name: 'alice', groups: ['devs', 'system:authenticated'] },
+      path: '/pods',
+    });
+  });
+
+  test('a request target the router and a URL parser could read differently is a 400, never authorized as another path', async () => {
+    const everyone = gate([fixed({ user: alice })], false);
+    for (const target of ['/stats/../containerLogs/a/b/c', '//containerLogs/a/b/c', '/containerLogs/a/b/c;/../../stats', '/stats/%2E%2E/pods', '/stats%2fsummary', 'http://kubelet/pods', '/stats/.']) {
+      expect.soft(await everyone.admit(request('GET', target)), target).toMatchObject({ admitted: false, status: 400 });
+    }
+    expect(await everyone.admit(request('GET', '/containerLogs/default/web%2Dx/app'))).toMatchObject({ admitted: true, path: '/containerLogs/default/web%2Dx/app' });
   });
 
   test("denied: 403 with the kubelet's message; an authorizer that cannot answer: 500", async () => {
@@ -109,6 +121,8 @@ describe('TokenReviewAuthenticator', () => {
     fail = false;
     expect(await tokens.authenticate(bearer)).toEqual({ error: 'invalid bearer token: token expired' });
     expect(api.calls).toHaveLength(2);
+    expect(await tokens.authenticate(bearer)).toEqual({ error: 'invalid bearer token: token expired' });
+    expect(api.calls).toHaveLength(3);
     expect(await tokens.authenticate(request('GET', '/pods', { authorization: 'Basic abc' }))).toBeUndefined();
     expect(await tokens.authenticate(request('GET', '/pods'))).toBeUndefined();
   });
@@ -117,10 +131,33 @@ describe('TokenReviewAuthenticator', () => {
     const api = fakeApi(() => review(true));
     const tokens = new TokenReviewAuthenticator({ client: api, cacheTtlMs: 0 });
     const carrier = `base64url.bearer.authorization.k8s.io.${Buffer.from('ws-token').toString('base64url')}`;
-    const upgrade = request('GET', '/exec/default/web/app', { 'sec-websocket-protocol': `v4.channel.k8s.io, ${carrier}` });
+    const upgrade = request('GET', '/exec/default/web/app', { upgrade: 'websocket', 'sec-websocket-protocol': `v4.channel.k8s.io, ${carrier}` });
     expect(await tokens.authenticate(upgrade)).toMatchObject({ user: { name: 'bob' } });
     expect(api.calls[0]!.body.spec).toEqual({ token: 'ws-token' });
     expect(upgrade.headers['sec-websocket-protocol']).toBe('v4.channel.k8s.io');
+  });
+
+  test('a WebSocket token protocol that is malformed is refused, never taken for no credentials; outside WebSocket it is not read', async () => {
+    const api = fakeApi(() => review(true));
+    const tokens = new TokenReviewAuthenticator({ client: api, cacheTtlMs: 0 });
+    const token = (value: string) => `base64url.bearer.authorization.k8s.io.${value}`;
+    const ws = (protocols: string) => request('GET', '/exec/default/web/app', { upgrade: 'websocket', 'sec-websocket-protocol': protocols });
+    const good = Buffer.from('t').toString('base64url');
+    expect(await tokens.authenticate(ws(`v4.channel.k8s.io, ${token('%%')}`))).toEqual({ error: 'invalid base64.bearer.authorization token encoding' });
+    expect(await tokens.authenticate(ws(`v4.channel.k8s.io, ${token(Buffer.from([0xff, 0xfe]).toString('base64url'))}`))).toEqual({ error: 'invalid base64.bearer.authorization token' });
+    expect(await tokens.authenticate(ws(`v4.channel.k8s.io, ${token(good)}, ${token(good)}`))).toEqual({ error: 'multiple base64.bearer.authorization tokens specified' });
+    expect(await tokens.authenticate(ws(token(good)))).toEqual({ error: 'missing additional subprotocol' });
+    expect(await tokens.authenticate(request('GET', '/pods', { 'sec-websocket-protocol': `v4.channel.k8s.io, ${token(good)}` }))).toBeUndefined();
+    expect(api.calls).toEqual([]);
+  });
+
+  test('a review that reports an error is not kept', async () => {
+    const api = fakeApi(() => ({ status: { authenticated: false, error: 'the token webhook is down' } }));
+    const tokens = new TokenReviewAuthenticator({ client: api, cacheTtlMs: 60_000 });
+    const bearer = request('GET', '/pods', { authorization: 'Bearer flaky' });
+    await tokens.authenticate(bearer);
+    expect(await tokens.authenticate(bearer)).toEqual({ error: 'invalid bearer token: the token webhook is down' });
+    expect(api.calls).toHaveLength(2);
   });
 });
 

@@ -31,7 +31,8 @@ describe('servingCert', () => {
     expect(leaf!.subjectAltName).toBe('DNS:node-1, IP Address:10.0.0.5');
     expect(leaf!.verify(ca!.publicKey)).toBe(true);
     expect(ca!.ca).toBe(true);
-    expect(leaf!.validTo).toBe('Dec  1 00:00:00 2027 GMT');
+    expect(leaf!.validFrom).toBe('Nov 30 23:00:00 2026 GMT');
+    expect(leaf!.validTo).toBe('Nov 30 23:00:00 2027 GMT');
     const again = await servingCert({ ...options, now: () => new Date('2027-01-01T00:00:00Z') });
     expect(again.cert.equals(first.cert)).toBe(true);
   });
@@ -56,7 +57,10 @@ describe('nodeTlsOptions', () => {
       minVersion: 'TLSv1.3',
       ciphers: 'ECDHE-RSA-AES128-GCM-SHA256:AES256-GCM-SHA384:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
     });
+    // Naming one TLS 1.3 suite does not turn the others off: Go does not let a list touch TLS 1.3.
+    expect(nodeTlsOptions({ minVersion: '', cipherSuites: ['TLS_CHACHA20_POLY1305_SHA256'] }).ciphers).toBe('TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384');
     expect(() => nodeTlsOptions({ minVersion: 'TLS1.2', cipherSuites: [] })).toThrow('unknown TLS version "TLS1.2"');
+    expect(() => nodeTlsOptions({ minVersion: '', cipherSuites: ['TLS_RSA_WITH_RC4_128_SHA'] })).toThrow('cipher suite TLS_RSA_WITH_RC4_128_SHA not supported');
     expect(() => nodeTlsOptions({ minVersion: '', cipherSuites: ['ECDHE-RSA-AES128-GCM-SHA256'] })).toThrow("cipher suite ECDHE-RSA-AES128-GCM-SHA256 not supported or doesn't exist");
   });
 });
