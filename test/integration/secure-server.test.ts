@@ -152,7 +152,7 @@ test('with --anonymous-auth, a request without credentials is system:anonymous, 
   });
 });
 
-test('kubectl exec through the API server: stdout and stderr apart, stdin, exit codes, a TTY with its size, a missing container', async () => {
+test('kubectl exec through the API server: stdout and stderr apart, stdin, exit codes, a TTY with its size, a container the pod does not have', async () => {
   const node = await secureNode();
   await runPod(node, 'shell', [busybox('main', 'exec sleep 3600')]);
   const k = plane();
@@ -165,7 +165,8 @@ test('kubectl exec through the API server: stdout and stderr apart, stdin, exit 
   expect(await k.kubectlResult(['exec', '-i', 'shell', '--', 'cat'], { ...spdy, input: 'spdy stdin\n' })).toMatchObject({ code: 0, stdout: 'spdy stdin\n' });
   const missing = await k.kubectlResult(['exec', 'shell', '-c', 'nope', '--', 'true']);
   expect(missing.code).not.toBe(0);
-  expect(missing.stderr).toContain('container not found ("nope")');
+  // The API server checks the container against the pod's spec before it calls the kubelet.
+  expect(missing.stderr).toContain('container nope is not valid for pod shell');
   // -t needs a terminal on kubectl's side: script(1) gives it one, of 33 rows and 101 columns.
   // The terminal gets its size a moment after the command starts (Docker 20.10 cannot create an exec with one): the command waits for it.
   const tty = await terminal(`stty rows 33 cols 101; kubectl --kubeconfig ${k.adminKubeconfig} exec -it shell -- sh -c 'until [ -n "$(stty size 2>/dev/null)" ]; do :; done; stty size; tty; exit 7'`);
