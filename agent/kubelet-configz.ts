@@ -22,6 +22,7 @@ export function kubeletConfigz(o: Readonly<KubeletOptions>): object {
     ...(serving.tlsCertFile !== undefined ? { tlsCertFile: serving.tlsCertFile, tlsPrivateKeyFile: serving.tlsPrivateKeyFile } : {}),
     ...(serving.tls.cipherSuites.length > 0 ? { tlsCipherSuites: serving.tls.cipherSuites } : {}),
     ...(serving.tls.minVersion !== '' ? { tlsMinVersion: serving.tls.minVersion } : {}),
+    streamingConnectionIdleTimeout: formatDuration(serving.streamingConnectionIdleTimeoutMs),
     authentication: {
       x509: serving.authentication.x509ClientCAFile !== undefined ? { clientCAFile: serving.authentication.x509ClientCAFile } : {},
       webhook: { enabled: serving.authentication.webhook.enabled, cacheTTL: formatDuration(serving.authentication.webhook.cacheTtlMs) },

@@ -37,6 +37,7 @@ const kubeletConfiguration = z.strictObject({
   tlsPrivateKeyFile: z.string().optional(),
   tlsMinVersion: z.string().optional(),
   tlsCipherSuites: z.array(z.string()).optional(),
+  streamingConnectionIdleTimeout: duration.optional(),
   authentication: z
     .strictObject({
       x509: z.strictObject({ clientCAFile: z.string().optional() }).optional(),
@@ -90,6 +91,7 @@ const ZeroMeansDefault = [
   'tlsCertFile',
   'tlsPrivateKeyFile',
   'tlsMinVersion',
+  'streamingConnectionIdleTimeout',
   'authentication.webhook.cacheTTL',
   'authorization.webhook.cacheAuthorizedTTL',
   'authorization.webhook.cacheUnauthorizedTTL',

@@ -58,7 +58,8 @@ function addServerFlags(command: Command): Command {
     .option('--authentication-token-webhook-cache-ttl <duration>', `keep TokenReview answers this long (default: ${ServerDefaults.tokenWebhookCacheTtl})`)
     .addOption(new Option('--authorization-mode <mode>', 'AlwaysAllow, or Webhook to ask the API server with SubjectAccessReviews (default: Webhook with --kubeconfig, else AlwaysAllow)').choices(['AlwaysAllow', 'Webhook']))
     .option('--authorization-webhook-cache-authorized-ttl <duration>', `keep allowed answers this long (default: ${ServerDefaults.cacheAuthorizedTtl})`)
-    .option('--authorization-webhook-cache-unauthorized-ttl <duration>', `keep denied answers this long (default: ${ServerDefaults.cacheUnauthorizedTtl})`);
+    .option('--authorization-webhook-cache-unauthorized-ttl <duration>', `keep denied answers this long (default: ${ServerDefaults.cacheUnauthorizedTtl})`)
+    .option('--streaming-connection-idle-timeout <duration>', `close an exec, attach or port-forward connection silent this long (default: ${ServerDefaults.streamingConnectionIdleTimeout})`);
 }
 
 function addProxyFlags(command: Command): Command {

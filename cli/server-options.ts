@@ -12,7 +12,7 @@ import { CipherSuiteNames, nodeTlsOptions, TlsVersionNames } from '../agent/serv
 import { errorMessage } from '../common/api/errors.js';
 import { isLoopbackAddress } from '../common/util/special-addresses.js';
 import type { KubeletConfiguration } from './kubelet-config.js';
-import { setting, ttlMs, type Setting } from './settings.js';
+import { durationMs, setting, ttlMs, type Setting } from './settings.js';
 
 export interface ServerFlags {
   tlsCertFile?: string;
@@ -24,6 +24,7 @@ export interface ServerFlags {
   anonymousAuth?: string | boolean;
   authenticationTokenWebhook?: string | boolean;
   authenticationTokenWebhookCacheTtl?: string;
+  streamingConnectionIdleTimeout?: string;
   authorizationMode?: string;
   authorizationWebhookCacheAuthorizedTtl?: string;
   authorizationWebhookCacheUnauthorizedTtl?: string;
@@ -33,6 +34,7 @@ export const ServerDefaults = {
   tokenWebhookCacheTtl: '2m',
   cacheAuthorizedTtl: '5m',
   cacheUnauthorizedTtl: '30s',
+  streamingConnectionIdleTimeout: '4h',
 } as const;
 
 const AuthorizationModes = ['AlwaysAllow', 'Webhook'] as const;
@@ -89,6 +91,9 @@ export function resolveServingOptions(flags: ServerFlags, file: KubeletConfigura
       },
       anonymous,
     },
+    streamingConnectionIdleTimeoutMs: durationMs(
+      from('--streaming-connection-idle-timeout', flags.streamingConnectionIdleTimeout, 'streamingConnectionIdleTimeout', file?.streamingConnectionIdleTimeout, ServerDefaults.streamingConnectionIdleTimeout as string),
+    ),
     authorization: {
       mode: mode.value as SecureServingOptions['authorization']['mode'],
       webhook: {

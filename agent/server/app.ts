@@ -24,7 +24,7 @@ import { registerStreamingRoutes } from './routes/streaming.js';
 const DebugPaths = ['/run', '/exec', '/attach', '/portForward', '/containerLogs', '/runningpods'] as const;
 
 export type ServerOptions =
-  | { kind: 'secure'; api: KubeletApi; logger: Logger; https: HttpsServerOptions; auth: KubeletAuth; configz: () => object }
+  | { kind: 'secure'; api: KubeletApi; logger: Logger; https: HttpsServerOptions; auth: KubeletAuth; configz: () => object; streamingIdleTimeoutMs?: number }
   | { kind: 'read-only'; api: KubeletApi; logger: Logger };
 
 export function buildServer(options: ServerOptions): FastifyInstance {
@@ -54,7 +54,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerLogRoutes(app, options.api);
   registerRunRoutes(app, options.api);
   registerConfigzRoute(app, options.configz);
-  registerStreamingRoutes(app, options.api, auth, options.logger);
+  registerStreamingRoutes(app, { api: options.api, auth, logger: options.logger, ...(options.streamingIdleTimeoutMs !== undefined ? { idleTimeoutMs: options.streamingIdleTimeoutMs } : {}) });
   return app;
 }
 

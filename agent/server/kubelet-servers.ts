@@ -57,7 +57,7 @@ export class KubeletServers {
     const o = this.#o;
     if (o.port !== 0) {
       this.#warnAboutAccess();
-      const app = buildServer({ kind: 'secure', api: o.api, logger: o.logger, https: await this.#httpsOptions(), auth: this.#auth(), configz: o.configz });
+      const app = buildServer({ kind: 'secure', api: o.api, logger: o.logger, https: await this.#httpsOptions(), auth: this.#auth(), configz: o.configz, streamingIdleTimeoutMs: o.serving.streamingConnectionIdleTimeoutMs });
       await this.#listen('port', app, o.port);
     }
     if (o.readOnlyPort !== 0) await this.#listen('readOnlyPort', buildServer({ kind: 'read-only', api: o.api, logger: o.logger }), o.readOnlyPort);

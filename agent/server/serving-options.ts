@@ -14,6 +14,8 @@ export interface SecureServingOptions {
     /** Requests with no credentials are system:anonymous rather than refused. */
     anonymous: boolean;
   };
+  /** A streaming connection (exec, attach, port-forward) silent this long is closed (streamingConnectionIdleTimeout). */
+  streamingConnectionIdleTimeoutMs: number;
   authorization: {
     /** Webhook asks the API server with a SubjectAccessReview (cluster mode only). */
     mode: 'AlwaysAllow' | 'Webhook';

@@ -39,8 +39,16 @@ export function streamRoute(path: string): StreamRoute | undefined {
   return undefined;
 }
 
-export function registerStreamingRoutes(app: FastifyInstance, api: KubeletApi, auth: KubeletAuth, logger: Logger): void {
-  const log = logger.child({ component: 'streaming' });
+export interface StreamingRoutesOptions {
+  api: KubeletApi;
+  auth: KubeletAuth;
+  logger: Logger;
+  /** A connection silent this long is closed (default: the kubelet's 4 h). */
+  idleTimeoutMs?: number;
+}
+
+export function registerStreamingRoutes(app: FastifyInstance, options: StreamingRoutesOptions): void {
+  const log = options.logger.child({ component: 'streaming' });
   for (const root of ['/exec', '/attach', '/portForward']) {
     app.route({
       method: ['GET', 'POST'],
@@ -59,7 +67,7 @@ export function registerStreamingRoutes(app: FastifyInstance, api: KubeletApi, a
     socket.once('close', () => sockets.delete(socket));
     // A client gone mid-handshake must not crash the agent.
     socket.on('error', (err) => log.debug({ err: errorMessage(err) }, 'streaming connection failed'));
-    upgrade(request, socket, head, api, auth, log).catch((err: unknown) => {
+    upgrade(request, socket, head, options, log).catch((err: unknown) => {
       const status = isDockerletError(err) ? err.status : 500;
       if (status >= 500) log.error({ err: errorMessage(err), url: request.url }, 'streaming request failed');
       rejectUpgrade(socket, status >= 400 ? status : 500, errorMessage(err));
@@ -72,7 +80,7 @@ export function registerStreamingRoutes(app: FastifyInstance, api: KubeletApi, a
  * looked up (404), all before the upgrade; what fails after it (the runtime refusing the exec)
  * reaches the client on the protocol's error stream.
  */
-async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, api: KubeletApi, auth: KubeletAuth, log: Logger): Promise<void> {
+async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, { api, auth, idleTimeoutMs }: StreamingRoutesOptions, log: Logger): Promise<void> {
   const admission = await auth.admit(request);
   if (!admission.admitted) return rejectUpgrade(socket, admission.status, admission.message);
   const route = streamRoute(admission.path);
@@ -81,20 +89,21 @@ async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, a
   if (request.method !== 'GET' && request.method !== 'POST') return rejectUpgrade(socket, 405, `${request.method} is not allowed on ${admission.path}`);
   const url = new URL(request.url ?? '/', 'http://kubelet');
   const logger = log.child({ user: admission.user.name, path: admission.path });
+  const timeouts = idleTimeoutMs === undefined ? {} : { idleTimeoutMs };
   if (route.kind === 'portForward') {
     const { ports } = portForwardOptions(request);
     const pod = await api.podPorts(route.target);
-    void servePortForward(request, socket, head, { ports, connect: pod.connect, podName: `${route.target.namespace}/${route.target.pod}`, podUid: pod.uid, logger });
+    void servePortForward(request, socket, head, { ports, connect: pod.connect, podName: `${route.target.namespace}/${route.target.pod}`, podUid: pod.uid, logger, ...timeouts });
     return;
   }
   const options = remoteCommandOptions(url.searchParams);
   if (route.kind === 'exec' && options.command.length === 0) return rejectUpgrade(socket, 400, 'you must specify at least one command for the container');
   const container = await api.containerStreams(route.target);
   if (route.kind === 'exec') {
-    void serveRemoteCommand(request, socket, head, { operation: 'exec', streams: options.streams, start: (streams) => container.exec(options.command, streams), logger });
+    void serveRemoteCommand(request, socket, head, { operation: 'exec', streams: options.streams, start: (streams) => container.exec(options.command, streams), logger, ...timeouts });
     return;
   }
   // Attach uses the terminal the container was started with, whatever the client asked for.
   const streams = { ...options.streams, tty: container.tty, stderr: options.streams.stderr && !container.tty };
-  void serveRemoteCommand(request, socket, head, { operation: 'attach', streams, start: (selected) => container.attach(selected), logger });
+  void serveRemoteCommand(request, socket, head, { operation: 'attach', streams, start: (selected) => container.attach(selected), logger, ...timeouts });
 }

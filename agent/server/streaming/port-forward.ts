@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
-import { DefaultStreamCreationTimeoutMs, DefaultStreamIdleTimeoutMs } from './remote-command.js';
+import { DefaultStreamCreationTimeoutMs, DefaultStreamIdleTimeoutMs } from './timeouts.js';
 import { acceptSpdy, acceptStream, streamHeader, type SpdyStream } from './spdy-session.js';
 import { acceptWebSocket, ChannelProtocols, isWebSocketRequest, WebSocketChannels, type ChannelMode } from './websocket-channels.js';
 

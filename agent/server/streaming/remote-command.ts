@@ -28,16 +28,12 @@ import { encodeStatus, exitCodeStatus, internalErrorStatus, successStatus, type 
 import { acceptSpdy, acceptStream, streamHeader, type SpdyStream } from './spdy-session.js';
 import { readTerminalSizes } from './terminal-size-decoder.js';
 import { acceptWebSocket, ChannelProtocols, isWebSocketRequest, WebSocketChannels, type ChannelMode } from './websocket-channels.js';
+import { DefaultStreamCreationTimeoutMs, DefaultStreamIdleTimeoutMs } from './timeouts.js';
 
 /** SPDY versions, preferred first (remotecommand's SupportedStreamingProtocols). */
 export const RemoteCommandSpdyProtocols = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'] as const;
 /** WebSocket subprotocols: upstream's kubelet set, and v5 so that kubectl 1.29+ need not fall back to SPDY. */
 export const RemoteCommandWebSocketProtocols = ['', 'channel.k8s.io', 'base64.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'v5.channel.k8s.io'] as const;
-
-/** remotecommand's DefaultStreamCreationTimeout. */
-export const DefaultStreamCreationTimeoutMs = 30_000;
-/** The kubelet's default --streaming-connection-idle-timeout (4h). */
-export const DefaultStreamIdleTimeoutMs = 4 * 60 * 60 * 1000;
 
 export interface RemoteCommandRequest {
   streams: StreamSelection;

@@ -50,6 +50,7 @@ describe('resolveAgentOptions: defaults', () => {
       serving: {
         tls: { minVersion: '', cipherSuites: [] },
         authentication: { webhook: { enabled: false, cacheTtlMs: 120_000 }, anonymous: false },
+        streamingConnectionIdleTimeoutMs: 4 * 3600_000,
         authorization: { mode: 'AlwaysAllow', webhook: { cacheAuthorizedTtlMs: 300_000, cacheUnauthorizedTtlMs: 30_000 } },
       },
       containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
@@ -191,6 +192,7 @@ describe('resolveAgentOptions: the secure server', () => {
         'tlsPrivateKeyFile: /pki/kubelet.key',
         'tlsMinVersion: VersionTLS13',
         'tlsCipherSuites: [TLS_AES_128_GCM_SHA256]',
+        'streamingConnectionIdleTimeout: 30m',
         'authentication:',
         '  x509: {clientCAFile: /pki/ca.crt}',
         '  webhook: {enabled: false, cacheTTL: 10s}',
@@ -207,6 +209,7 @@ describe('resolveAgentOptions: the secure server', () => {
       tlsPrivateKeyFile: '/pki/kubelet.key',
       tls: { minVersion: 'VersionTLS13', cipherSuites: ['TLS_AES_128_GCM_SHA256'] },
       authentication: { x509ClientCAFile: '/other/ca.crt', webhook: { enabled: false, cacheTtlMs: 10_000 }, anonymous: true },
+      streamingConnectionIdleTimeoutMs: 30 * 60_000,
       authorization: { mode: 'AlwaysAllow', webhook: { cacheAuthorizedTtlMs: 60_000, cacheUnauthorizedTtlMs: 5_000 } },
     });
   });

@@ -50,6 +50,9 @@ function longProcess(): AttachedProcess {
   };
 }
 
+/** --streaming-connection-idle-timeout, short so that a test sees it pass. */
+const IdleTimeoutMs = 1_000;
+
 let dir: string;
 let app: FastifyInstance;
 let port: number;
@@ -70,7 +73,7 @@ beforeEach(async () => {
     },
   } as unknown as KubeletApi;
   const auth = new KubeletAuth({ authenticator: new UnionAuthenticator([byName], { anonymous: false }), authorizer: aliceOnly, nodeName: 'node-1', logger: log });
-  app = buildServer({ kind: 'secure', api, logger: log, https: { cert: cert.cert, key: cert.key }, auth, configz: () => ({}) });
+  app = buildServer({ kind: 'secure', api, logger: log, https: { cert: cert.cert, key: cert.key }, auth, configz: () => ({}), streamingIdleTimeoutMs: IdleTimeoutMs });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;
   lookups.length = 0;
@@ -139,6 +142,19 @@ describe('the gate on upgrades', () => {
     expect(lookups).toEqual([]);
     expect(await open('alice')).toBe('open');
     expect(lookups).toEqual(['ports web']);
+  });
+});
+
+describe('the streaming idle timeout', () => {
+  test('a session silent for --streaming-connection-idle-timeout is closed', async () => {
+    const session = new WebSocket(`wss://127.0.0.1:${port}/exec/default/web/app?command=sh&output=1`, ['v4.channel.k8s.io'], {
+      rejectUnauthorized: false,
+      headers: { Authorization: 'Bearer alice' },
+    });
+    await once(session, 'open');
+    const opened = performance.now();
+    await once(session, 'close');
+    expect(performance.now() - opened).toBeGreaterThanOrEqual(IdleTimeoutMs - 50);
   });
 });
 
