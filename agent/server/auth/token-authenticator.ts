@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { errorMessage } from '../../../common/api/errors.js';
 import type { KubeApi } from '../../../common/kube-api/kube-client.js';
 import { TtlCache } from '../../../common/util/ttl-cache.js';
+import { isWebSocketRequest } from '../streaming/websocket-channels.js';
 import type { Authentication, RequestAuthenticator } from './authenticator.js';
 import type { UserInfo } from './user.js';
 
@@ -86,7 +87,7 @@ function bearerToken(request: IncomingMessage): CarriedToken | undefined {
  * request, so that only real subprotocols are negotiated.
  */
 function webSocketToken(request: IncomingMessage): CarriedToken | undefined {
-  if (request.headers.upgrade?.toLowerCase() !== 'websocket') return undefined;
+  if (!isWebSocketRequest(request)) return undefined;
   const header = request.headers['sec-websocket-protocol'];
   if (!header) return undefined;
   const protocols = header.split(',').map((protocol) => protocol.trim());

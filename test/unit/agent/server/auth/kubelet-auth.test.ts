@@ -131,7 +131,7 @@ describe('TokenReviewAuthenticator', () => {
     const api = fakeApi(() => review(true));
     const tokens = new TokenReviewAuthenticator({ client: api, cacheTtlMs: 0 });
     const carrier = `base64url.bearer.authorization.k8s.io.${Buffer.from('ws-token').toString('base64url')}`;
-    const upgrade = request('GET', '/exec/default/web/app', { upgrade: 'websocket', 'sec-websocket-protocol': `v4.channel.k8s.io, ${carrier}` });
+    const upgrade = request('GET', '/exec/default/web/app', { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-protocol': `v4.channel.k8s.io, ${carrier}` });
     expect(await tokens.authenticate(upgrade)).toMatchObject({ user: { name: 'bob' } });
     expect(api.calls[0]!.body.spec).toEqual({ token: 'ws-token' });
     expect(upgrade.headers['sec-websocket-protocol']).toBe('v4.channel.k8s.io');
@@ -141,7 +141,7 @@ describe('TokenReviewAuthenticator', () => {
     const api = fakeApi(() => review(true));
     const tokens = new TokenReviewAuthenticator({ client: api, cacheTtlMs: 0 });
     const token = (value: string) => `base64url.bearer.authorization.k8s.io.${value}`;
-    const ws = (protocols: string) => request('GET', '/exec/default/web/app', { upgrade: 'websocket', 'sec-websocket-protocol': protocols });
+    const ws = (protocols: string) => request('GET', '/exec/default/web/app', { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-protocol': protocols });
     const good = Buffer.from('t').toString('base64url');
     expect(await tokens.authenticate(ws(`v4.channel.k8s.io, ${token('%%')}`))).toEqual({ error: 'invalid base64.bearer.authorization token encoding' });
     expect(await tokens.authenticate(ws(`v4.channel.k8s.io, ${token(Buffer.from([0xff, 0xfe]).toString('base64url'))}`))).toEqual({ error: 'invalid base64.bearer.authorization token' });
