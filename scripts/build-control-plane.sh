@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and kube-controller-manager from Debian's kubernetes source package, once
+# Builds kube-apiserver, kube-controller-manager and kube-scheduler from Debian's kubernetes source package, once
 # per source version, and prints the directory that holds them. The tests of cluster mode need a
 # real control plane, but Debian 12 builds only kubectl (kubernetes-client) from that source and
 # no registry but Debian's and npm's is reachable, so they are built here with Debian's Go. The
@@ -14,13 +14,15 @@
 #      - pkg/generated/openapi/zz_generated.openapi.go is not in the tarball (upstream generates
 #        it at build time), so the vendored openapi-gen generates it with the inputs and flags
 #        of Makefile.generated_files;
-#   4. the two commands, built with CGO_ENABLED=0 and upstream's tags and version ldflags.
-# If both binaries of the current source version are already built it prints at once.
+#   4. the commands, built with CGO_ENABLED=0 and upstream's tags and version ldflags.
+# If every binary of the current source version is already built it prints at once.
 # Usage: scripts/build-control-plane.sh   (the last line of stdout is the bin directory)
 set -euo pipefail
+# shellcheck source=lib/kubernetes-build.sh
+source "$(dirname "$0")/lib/kubernetes-build.sh"
 
 CACHE_ROOT=${DOCKERLET_CONTROL_PLANE_CACHE:-/var/cache/dockerlet/control-plane}
-COMMANDS=(kube-apiserver kube-controller-manager)
+COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler)
 DEB_SRC_FILE=/etc/apt/sources.list.d/dockerlet-deb-src
 REFLECT2_DEBIAN=/usr/share/gocode/src/github.com/modern-go/reflect2
 BUILD_JOBS=2
@@ -164,18 +166,8 @@ fi
 
 # 4. The commands, with upstream's build tags and version ldflags (hack/lib/golang.sh and
 #    hack/lib/version.sh). Debian's version 1.20.5+really1.20.2-... is upstream's v1.20.2.
-upstream=${version#*:}
-upstream=${upstream%-*}
-upstream=${upstream##*really}
-major=${upstream%%.*}
-minor=${upstream#*.}
-minor=${minor%%.*}
-build_date=$(date -u --date="@$(dpkg-parsechangelog -l debian/changelog -STimestamp)" +%Y-%m-%dT%H:%M:%SZ)
-ldflags="-s -w -buildid="
-for package in k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version k8s.io/kubernetes/vendor/k8s.io/component-base/version; do
-  ldflags+=" -X '$package.gitVersion=v$upstream' -X '$package.gitMajor=$major' -X '$package.gitMinor=$minor'"
-  ldflags+=" -X '$package.gitTreeState=archive' -X '$package.buildDate=$build_date'"
-done
+upstream=$(kube_upstream_version "$version")
+ldflags=$(kube_ldflags "$version" "$src")
 say "building ${COMMANDS[*]} v$upstream with $(go version | cut -d' ' -f3) ($BUILD_JOBS jobs; 5 to 15 minutes cold, seconds warm)"
 rm -rf "$work/bin.tmp"
 mkdir -p "$work/bin.tmp" "$bin_dir"

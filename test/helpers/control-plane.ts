@@ -60,7 +60,8 @@ export class ControlPlane {
   }
 
   /** Builds the binaries if this machine has none yet, starts etcd, kube-apiserver and kube-controller-manager, and waits until the API answers. */
-  static async start(): Promise<ControlPlane> {
+  /** With `scheduler`, kube-scheduler too: for workloads that do not set spec.nodeName themselves (the e2e suite's). */
+  static async start(options: { scheduler?: boolean } = {}): Promise<ControlPlane> {
     const bin = (await run(BuildScript, [], { maxBuffer: 64 * 1024 * 1024 })).stdout.trim().split('\n').at(-1)!;
     const dir = await mkdtemp(join(tmpdir(), 'dockerlet-control-plane-'));
     const components: Component[] = [];
@@ -121,6 +122,11 @@ export class ControlPlane {
           '--node-monitor-grace-period', '10s', '--node-monitor-period', '1s',
         ], log('kube-controller-manager')),
       );
+      if (options.scheduler) {
+        components.push(
+          await Component.start('kube-scheduler', join(bin, 'kube-scheduler'), ['--kubeconfig', adminKubeconfig, '--leader-elect=false', '--port', '0', '--secure-port', '0'], log('kube-scheduler')),
+        );
+      }
       // Pods are refused until their namespace's default ServiceAccount has its token (1.20's
       // ServiceAccount admission): the controller-manager makes both.
       await waitFor('the default ServiceAccount and its token', async () => {
@@ -223,7 +229,7 @@ export class ControlPlane {
   }
 
   /** The last lines a component logged, for a failure's message. */
-  async logTail(component: 'etcd' | 'kube-apiserver' | 'kube-controller-manager', lines = 20): Promise<string> {
+  async logTail(component: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler', lines = 20): Promise<string> {
     const text = await readFile(join(this.dir, `${component}.log`), 'utf8').catch(() => '');
     return text.split('\n').slice(-lines).join('\n');
   }
