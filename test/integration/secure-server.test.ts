@@ -93,6 +93,21 @@ test('kubectl logs through the API server: -c, --tail, --timestamps, -f, --previ
   expect((await k.kubectl('logs', 'chatty', '-c', 'talker', '--previous')).split('\n')[0]).toBe(first);
 });
 
+test('pods/log over WebSocket through the API server (binary.k8s.io): the whole log, then the end', async () => {
+  const node = await secureNode();
+  await runPod(node, 'socket-log', [busybox('main', 'echo container is alive; exec sleep 3600')]);
+  const url = `${plane().server.replace('https', 'wss')}/api/v1/namespaces/default/pods/socket-log/log?container=main`;
+  // The API server reads the kubelet's body and frames it itself; the bytes it reads together with
+  // the end of the body it would drop, and the log would come back empty.
+  const ca = await readFile(plane().caFile);
+  const socket = new WebSocket(url, ['binary.k8s.io'], { ca, headers: { Authorization: `Bearer ${plane().adminToken}` } });
+  let log = '';
+  socket.on('message', (data: Buffer) => (log += data.toString('utf8')));
+  await new Promise((resolve, reject) => socket.on('close', resolve).on('error', reject));
+  expect(socket.protocol).toBe('binary.k8s.io');
+  expect(log).toBe('container is alive\n');
+});
+
 test('kubectl get --raw through nodes/proxy: /stats/summary, /metrics/resource, /healthz, /configz', async () => {
   const node = await secureNode();
   await runPod(node, 'measured', [busybox('main', 'exec sleep 3600')]);

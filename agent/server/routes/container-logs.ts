@@ -28,6 +28,24 @@ function limitBytes(limit: number): Transform {
   });
 }
 
+/**
+ * Ends the body a turn of the event loop after its last bytes, so that the last chunk and the
+ * chunked encoding's terminator leave in separate TLS records, as the kubelet's flushing writer
+ * sends them. When both arrive in one record, Go's chunked reader returns the last bytes together
+ * with io.EOF, and the API server's WebSocket log reader (wsstream) drops bytes read with EOF:
+ * `pods/log` over WebSocket came back empty.
+ */
+function endInALaterRecord(): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      done(null, chunk);
+    },
+    flush(done) {
+      setImmediate(done);
+    },
+  });
+}
+
 export function registerLogRoutes(app: FastifyInstance, api: KubeletApi): void {
   app.get<{ Params: Params; Querystring: Record<string, string> }>('/containerLogs/:namespace/:pod/:container', async (request, reply) => {
     const query = request.query;
@@ -47,6 +65,7 @@ export function registerLogRoutes(app: FastifyInstance, api: KubeletApi): void {
     });
     // pipeline, not pipe: an error of the log stream (the request was aborted) must end the
     // reply, not escape as an unhandled 'error' event.
-    return reply.type('text/plain').send(limit !== undefined ? pipeline(stream, limitBytes(limit), () => undefined) : stream);
+    const limited = limit !== undefined ? pipeline(stream, limitBytes(limit), () => undefined) : stream;
+    return reply.type('text/plain').send(pipeline(limited, endInALaterRecord(), () => undefined));
   });
 }
