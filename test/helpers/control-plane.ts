@@ -100,6 +100,8 @@ export class ControlPlane {
           '--service-account-key-file', join(pki, 'sa.pub'), '--service-account-signing-key-file', join(pki, 'sa.key'),
           '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
           '--authorization-mode', 'Node,RBAC', '--enable-admission-plugins', 'NodeRestriction',
+          // As kubeadm and the e2e clusters run it: privileged pods are the node's to allow or refuse.
+          '--allow-privileged=true',
           '--service-cluster-ip-range', ServiceClusterIPRange,
           '--kubelet-client-certificate', kubeletClient.cert, '--kubelet-client-key', kubeletClient.key,
           // Kubelets serve with certificates this CA signs (kubeletServingCert); nodes are reached on their InternalIP.
