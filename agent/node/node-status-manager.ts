@@ -3,18 +3,21 @@
  * - registration: create the Node (retrying with a backoff from 100 ms to 7 s until it is
  *   there); when it exists already, adopt it, setting only its default labels (hostname, os,
  *   arch) where they differ, as the kubelet's updateDefaultLabels does;
- * - status: computed every nodeStatusUpdateFrequency (10 s) and PATCHed (strategic merge) when it
- *   changed or nodeStatusReportFrequency (5 min) has passed since the last report, with up to
- *   five tries each time (nodeStatusUpdateRetry). The Lease is the heartbeat in between.
+ * - status: computed every nodeStatusUpdateFrequency (10 s) from the Node as the API server has it
+ *   (read from its cache, as tryUpdateNodeStatus reads it), and PATCHed (strategic merge) when it
+ *   changed, when its conditions differ from the API server's (the node controller marked the
+ *   node Unknown, say: put right within one period, not at the next report), or when
+ *   nodeStatusReportFrequency (5 min) has passed since the last report; up to five tries each
+ *   time (nodeStatusUpdateRetry). The Lease is the heartbeat in between.
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../common/api/errors.js';
-import type { Node, NodeStatus } from '../../common/api/types.js';
+import type { Node, NodeCondition, NodeStatus } from '../../common/api/types.js';
 import type { EventRecorder, InvolvedObject } from '../events/recorder.js';
 import { isApiStatus, type KubeApi } from '../../common/kube-api/kube-client.js';
 import { delay, type Clock } from '../../common/util/clock.js';
 import { retryUntilDone } from '../../common/util/retry.js';
-import { computeNodeStatus, defaultNodeLabels, nodeStatusChanged, registrationNode, type NodeObservation, type NodeStatusSettings } from './node-status.js';
+import { computeNodeStatus, defaultNodeLabels, nodeConditionsChanged, nodeStatusChanged, registrationNode, type NodeObservation, type NodeStatusSettings } from './node-status.js';
 
 export interface NodeStatusManagerOptions {
   client: KubeApi;
@@ -97,16 +100,19 @@ export class NodeStatusManager {
     this.#options.recorder.event(this.#nodeRef(), 'Normal', 'Starting', 'Starting kubelet.');
   }
 
-  /** Computes the status; PATCHes it when it changed or is due. Resolves with whether it was sent. */
+  /** Computes the status; PATCHes it when it changed, differs from the API server's, or is due. Resolves with whether it was sent. */
   async update(): Promise<boolean> {
-    const status = await this.#compute();
+    const { client, settings } = this.#options;
+    const inApi = (await client.get<Node>(`/api/v1/nodes/${settings.nodeName}`, { query: { resourceVersion: '0' } })).status?.conditions ?? [];
+    const status = await this.#compute(inApi);
     const due = this.#options.clock.now() - this.#reportedAt >= this.#options.reportFrequencyMs;
-    if (!due && !nodeStatusChanged(this.#reported, status)) return false;
+    if (!due && !nodeStatusChanged(this.#reported, status) && !nodeConditionsChanged(inApi, status.conditions ?? [])) return false;
     let lastError: unknown;
     for (let attempt = 0; attempt < UpdateTries; attempt++) {
       try {
-        await this.#options.client.patch(`/api/v1/nodes/${this.#options.settings.nodeName}/status`, statusPatch(status));
-        this.#recordTransitions(this.#reported, status);
+        await client.patch(`/api/v1/nodes/${settings.nodeName}/status`, statusPatch(status));
+        // Events for what changed since the API server's conditions; all of them the first time.
+        this.#recordTransitions(this.#reported ? inApi : [], status);
         this.#reported = status;
         this.#reportedAt = this.#options.clock.now();
         return true;
@@ -123,10 +129,10 @@ export class NodeStatusManager {
     return { kind: 'Node', name, uid: name };
   }
 
-  /** An event for each condition whose status is new since the last report. */
-  #recordTransitions(before: NodeStatus | undefined, after: NodeStatus): void {
+  /** An event for each condition whose status is not the one it had `before`. */
+  #recordTransitions(before: readonly NodeCondition[], after: NodeStatus): void {
     for (const condition of after.conditions ?? []) {
-      if (before?.conditions?.find((c) => c.type === condition.type)?.status === condition.status) continue;
+      if (before.find((c) => c.type === condition.type)?.status === condition.status) continue;
       const reason = ConditionEvents[condition.type]?.[condition.status];
       if (reason) this.#options.recorder.event(this.#nodeRef(), 'Normal', reason, `Node ${this.#options.settings.nodeName} status is now: ${reason}`);
     }
@@ -142,9 +148,10 @@ export class NodeStatusManager {
     return client.patch<Node>(`/api/v1/nodes/${settings.nodeName}`, { metadata: { labels: Object.fromEntries(stale) } });
   }
 
-  async #compute(): Promise<NodeStatus> {
+  /** The status now; a condition keeps its transition time while its status stays what `previous` says. */
+  async #compute(previous: readonly NodeCondition[] = []): Promise<NodeStatus> {
     const observation = await this.#options.observe();
-    return computeNodeStatus(this.#options.settings, observation, this.#reported?.conditions ?? [], new Date(this.#options.clock.now()));
+    return computeNodeStatus(this.#options.settings, observation, previous, new Date(this.#options.clock.now()));
   }
 
   async #run(signal: AbortSignal): Promise<void> {

@@ -138,11 +138,22 @@ export function computeNodeStatus(settings: NodeStatusSettings, observation: Nod
   };
 }
 
+const withoutHeartbeats = (conditions: readonly NodeCondition[] | undefined): Array<Omit<NodeCondition, 'lastHeartbeatTime'>> | undefined =>
+  conditions?.map(({ lastHeartbeatTime: _, ...rest }) => rest);
+
 /** Whether two statuses differ in anything but their heartbeat times: a change worth reporting at once. */
 export function nodeStatusChanged(a: NodeStatus | undefined, b: NodeStatus): boolean {
-  const withoutHeartbeats = (status: NodeStatus | undefined): string =>
-    JSON.stringify({ ...status, conditions: status?.conditions?.map(({ lastHeartbeatTime: _, ...rest }) => rest) });
-  return withoutHeartbeats(a) !== withoutHeartbeats(b);
+  return JSON.stringify({ ...a, conditions: withoutHeartbeats(a?.conditions) }) !== JSON.stringify({ ...b, conditions: withoutHeartbeats(b.conditions) });
+}
+
+/**
+ * Whether the conditions differ in anything but their heartbeat times, in any order
+ * (nodeConditionsHaveChanged): the API server's against the ones computed, which differ when
+ * someone else set them (the node controller's Unknown for a node it stopped hearing from).
+ */
+export function nodeConditionsChanged(inApi: readonly NodeCondition[], computed: readonly NodeCondition[]): boolean {
+  const sorted = (conditions: readonly NodeCondition[]): string => JSON.stringify(withoutHeartbeats([...conditions].sort((x, y) => x.type.localeCompare(y.type))));
+  return sorted(inApi) !== sorted(computed);
 }
 
 /** The Node the agent registers: its name, default labels and annotations, taints, and a first status. */

@@ -20,6 +20,8 @@ export class FakeKubeApi implements KubeApi {
   readonly calls: Call[] = [];
   /** Errors thrown by the next calls, in order, before the store is touched. */
   readonly failures: Error[] = [];
+  /** Errors thrown by the next calls of one verb, in order, before the store is touched. */
+  readonly failuresOf = new Map<Call['verb'], Error[]>();
   #version = 0;
 
   async get<T>(path: string, settings?: { query?: Record<string, unknown> }): Promise<T> {
@@ -80,7 +82,7 @@ export class FakeKubeApi implements KubeApi {
 
   #record(call: Call): void {
     this.calls.push(call);
-    const failure = this.failures.shift();
+    const failure = this.failures.shift() ?? this.failuresOf.get(call.verb)?.shift();
     if (failure) throw failure;
   }
 

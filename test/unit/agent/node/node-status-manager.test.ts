@@ -149,11 +149,30 @@ describe('NodeStatusManager: status updates', () => {
     expect(patch.status.addresses).toEqual([{ $patch: 'replace' }, { type: 'InternalIP', address: '10.0.0.5' }, { type: 'Hostname', address: 'n1' }]);
   });
 
+  test("conditions someone else changed in the API server (the node controller's Unknown) are put right at the next update, not at the next report", async () => {
+    const { api, manager, events, advance } = setup();
+    await manager.register();
+    await manager.update();
+    const node = api.objects.get('/api/v1/nodes/n1') as Node;
+    const ready = node.status!.conditions!.find((condition) => condition.type === 'Ready')!;
+    Object.assign(ready, { status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: '2026-11-23T10:00:05Z' });
+    advance(10_000);
+    expect(await manager.update()).toBe(true);
+    const sent = (api.callsOf('patch', '/api/v1/nodes/n1/status').at(-1)!.body as Node).status!.conditions!;
+    expect(sent.find((condition) => condition.type === 'Ready')).toMatchObject({ status: 'True', reason: 'KubeletReady', lastTransitionTime: '2026-11-23T10:00:10Z' });
+    expect(sent.find((condition) => condition.type === 'MemoryPressure')!.lastTransitionTime).toBe('2026-11-23T10:00:00Z');
+    expect(events.at(-1)).toBe('Node/n1/n1 Normal NodeReady: Node n1 status is now: NodeReady');
+    // The Node is read from the API server's cache, as the kubelet reads it.
+    expect(api.callsOf('get', '/api/v1/nodes/n1').at(-1)!.query).toEqual({ resourceVersion: '0' });
+    advance(10_000);
+    expect(await manager.update()).toBe(false);
+  });
+
   test('a failed PATCH is tried five times in all, then thrown; the next update sends again', async () => {
     const { api, manager } = setup();
     await manager.register();
     const failure = new KubeApiError('PATCH', '/api/v1/nodes/n1/status', 500, 'boom');
-    api.failures.push(failure, failure, failure, failure, failure);
+    api.failuresOf.set('patch', [failure, failure, failure, failure, failure]);
     await expect(manager.update()).rejects.toThrow('500');
     expect(api.callsOf('patch', '/api/v1/nodes/n1/status')).toHaveLength(5);
     expect(await manager.update()).toBe(true);
