@@ -60,8 +60,13 @@ export class ControlPlane {
   }
 
   /** Builds the binaries if this machine has none yet, starts etcd, kube-apiserver and kube-controller-manager, and waits until the API answers. */
-  /** With `scheduler`, kube-scheduler too: for workloads that do not set spec.nodeName themselves (the e2e suite's). */
-  static async start(options: { scheduler?: boolean } = {}): Promise<ControlPlane> {
+  /**
+   * With `scheduler`, kube-scheduler too: for workloads that do not set spec.nodeName themselves
+   * (the e2e suite's). `nodeMonitorGracePeriodSeconds` is how long a silent node stays Ready
+   * (default 10: tests that stop a node wait less; the controller manager's own default is 40,
+   * four lease renewals, which a long run wants: a renewal a little late then never flips it).
+   */
+  static async start(options: { scheduler?: boolean; nodeMonitorGracePeriodSeconds?: number } = {}): Promise<ControlPlane> {
     const bin = (await run(BuildScript, [], { maxBuffer: 64 * 1024 * 1024 })).stdout.trim().split('\n').at(-1)!;
     const dir = await mkdtemp(join(tmpdir(), 'dockerlet-control-plane-'));
     const components: Component[] = [];
@@ -120,8 +125,7 @@ export class ControlPlane {
           '--kubeconfig', adminKubeconfig, '--leader-elect=false', '--port', '0', '--secure-port', '0',
           '--service-account-private-key-file', join(pki, 'sa.key'), '--root-ca-file', join(pki, 'ca.crt'),
           '--use-service-account-credentials', '--controllers', '*',
-          // A silent node goes Unknown after 10 s rather than 40 s: tests wait less.
-          '--node-monitor-grace-period', '10s', '--node-monitor-period', '1s',
+          '--node-monitor-grace-period', `${options.nodeMonitorGracePeriodSeconds ?? 10}s`, '--node-monitor-period', '1s',
         ], log('kube-controller-manager')),
       );
       if (options.scheduler) {
