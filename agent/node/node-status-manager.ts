@@ -100,27 +100,36 @@ export class NodeStatusManager {
     this.#options.recorder.event(this.#nodeRef(), 'Normal', 'Starting', 'Starting kubelet.');
   }
 
-  /** Computes the status; PATCHes it when it changed, differs from the API server's, or is due. Resolves with whether it was sent. */
+  /**
+   * Computes the status; PATCHes it when it changed, differs from the API server's, or is due
+   * (tryUpdateNodeStatus, tried five times: the Node is read each try, from the API server's
+   * cache the first time, from storage after a failure). Resolves with whether it was sent.
+   */
   async update(): Promise<boolean> {
-    const { client, settings } = this.#options;
-    const inApi = (await client.get<Node>(`/api/v1/nodes/${settings.nodeName}`, { query: { resourceVersion: '0' } })).status?.conditions ?? [];
-    const status = await this.#compute(inApi);
-    const due = this.#options.clock.now() - this.#reportedAt >= this.#options.reportFrequencyMs;
-    if (!due && !nodeStatusChanged(this.#reported, status) && !nodeConditionsChanged(inApi, status.conditions ?? [])) return false;
     let lastError: unknown;
     for (let attempt = 0; attempt < UpdateTries; attempt++) {
       try {
-        await client.patch(`/api/v1/nodes/${settings.nodeName}/status`, statusPatch(status));
-        // Events for what changed since the API server's conditions; all of them the first time.
-        this.#recordTransitions(this.#reported ? inApi : [], status);
-        this.#reported = status;
-        this.#reportedAt = this.#options.clock.now();
-        return true;
+        return await this.#tryUpdate(attempt === 0);
       } catch (err) {
         lastError = err;
       }
     }
     throw lastError;
+  }
+
+  async #tryUpdate(fromCache: boolean): Promise<boolean> {
+    const { client, settings } = this.#options;
+    const node = await client.get<Node>(`/api/v1/nodes/${settings.nodeName}`, fromCache ? { query: { resourceVersion: '0' } } : {});
+    const inApi = node.status?.conditions ?? [];
+    const status = await this.#compute(inApi);
+    const due = this.#options.clock.now() - this.#reportedAt >= this.#options.reportFrequencyMs;
+    if (!due && !nodeStatusChanged(this.#reported, status) && !nodeConditionsChanged(inApi, status.conditions ?? [])) return false;
+    await client.patch(`/api/v1/nodes/${settings.nodeName}/status`, statusPatch(status));
+    // Events for what changed since the API server's conditions; all of them the first time.
+    this.#recordTransitions(this.#reported ? inApi : [], status);
+    this.#reported = status;
+    this.#reportedAt = this.#options.clock.now();
+    return true;
   }
 
   /** The kubelet's node reference: its UID is the node's name. */

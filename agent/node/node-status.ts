@@ -147,13 +147,22 @@ export function nodeStatusChanged(a: NodeStatus | undefined, b: NodeStatus): boo
 }
 
 /**
- * Whether the conditions differ in anything but their heartbeat times, in any order
- * (nodeConditionsHaveChanged): the API server's against the ones computed, which differ when
- * someone else set them (the node controller's Unknown for a node it stopped hearing from).
+ * Whether the API server's conditions differ from the ones computed (nodeConditionsHaveChanged):
+ * for each condition the agent sets, its status, reason, message or transition time, which
+ * differ when someone else set them (the node controller's Unknown for a node it stopped hearing
+ * from). Heartbeat times, the order, the order of fields in the JSON, and conditions others own
+ * (NetworkUnavailable, a node problem detector's) do not count.
  */
 export function nodeConditionsChanged(inApi: readonly NodeCondition[], computed: readonly NodeCondition[]): boolean {
-  const sorted = (conditions: readonly NodeCondition[]): string => JSON.stringify(withoutHeartbeats([...conditions].sort((x, y) => x.type.localeCompare(y.type))));
-  return sorted(inApi) !== sorted(computed);
+  return computed.some((condition) => {
+    const stored = inApi.find((candidate) => candidate.type === condition.type);
+    return (
+      stored?.status !== condition.status ||
+      stored.reason !== condition.reason ||
+      stored.message !== condition.message ||
+      stored.lastTransitionTime !== condition.lastTransitionTime
+    );
+  });
 }
 
 /** The Node the agent registers: its name, default labels and annotations, taints, and a first status. */

@@ -175,7 +175,23 @@ describe('NodeStatusManager: status updates', () => {
     api.failuresOf.set('patch', [failure, failure, failure, failure, failure]);
     await expect(manager.update()).rejects.toThrow('500');
     expect(api.callsOf('patch', '/api/v1/nodes/n1/status')).toHaveLength(5);
+    // Each try reads the Node again: from the cache first, from storage after a failure.
+    expect(api.callsOf('get', '/api/v1/nodes/n1').slice(-5).map((call) => call.query ?? {})).toEqual([{ resourceVersion: '0' }, {}, {}, {}, {}]);
     expect(await manager.update()).toBe(true);
+  });
+
+  test("the API server's conditions as it sends them (Go's field order, another's condition among them) are no change: no PATCH before the report is due", async () => {
+    const { api, manager, advance } = setup();
+    await manager.register();
+    await manager.update();
+    const node = api.objects.get('/api/v1/nodes/n1') as Node;
+    const apiOrder = node.status!.conditions!.map(({ type, status, lastHeartbeatTime, lastTransitionTime, reason, message }) => ({ type, status, lastHeartbeatTime, lastTransitionTime, reason, message }));
+    const network = { type: 'NetworkUnavailable', status: 'False', lastHeartbeatTime: '2026-11-23T09:00:00Z', lastTransitionTime: '2026-11-23T09:00:00Z', reason: 'RouteCreated', message: 'set by the cloud' };
+    node.status!.conditions = [network, ...apiOrder.reverse()];
+    const patches = api.callsOf('patch', '/api/v1/nodes/n1/status').length;
+    advance(10_000);
+    expect(await manager.update()).toBe(false);
+    expect(api.callsOf('patch', '/api/v1/nodes/n1/status')).toHaveLength(patches);
   });
 });
 
