@@ -95,17 +95,21 @@ test('kubectl logs through the API server: -c, --tail, --timestamps, -f, --previ
 
 test('pods/log over WebSocket through the API server (binary.k8s.io): the whole log, then the end', async () => {
   const node = await secureNode();
-  await runPod(node, 'socket-log', [busybox('main', 'echo container is alive; exec sleep 3600')]);
+  // Longer than a socket's buffer, so that the end is written while earlier bytes still wait.
+  const filler = 'x'.repeat(199_999);
+  await runPod(node, 'socket-log', [busybox('main', `echo container is alive; head -c 199999 /dev/zero | tr '\\0' x; echo; echo the end; exec sleep 3600`)]);
+  await waitFor('the whole log in Docker', async () => (await plane().kubectl('logs', 'socket-log', '-c', 'main')).endsWith('the end\n'));
   const url = `${plane().server.replace('https', 'wss')}/api/v1/namespaces/default/pods/socket-log/log?container=main`;
   // The API server reads the kubelet's body and frames it itself; the bytes it reads together with
   // the end of the body it would drop, and the log would come back empty.
   const ca = await readFile(plane().caFile);
   const socket = new WebSocket(url, ['binary.k8s.io'], { ca, headers: { Authorization: `Bearer ${plane().adminToken}` } });
+  onTestFinished(() => socket.terminate());
   let log = '';
   socket.on('message', (data: Buffer) => (log += data.toString('utf8')));
   await new Promise((resolve, reject) => socket.on('close', resolve).on('error', reject));
   expect(socket.protocol).toBe('binary.k8s.io');
-  expect(log).toBe('container is alive\n');
+  expect(log).toBe(`container is alive\n${filler}\nthe end\n`);
 });
 
 test('kubectl get --raw through nodes/proxy: /stats/summary, /metrics/resource, /healthz, /configz', async () => {

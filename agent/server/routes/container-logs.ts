@@ -2,6 +2,7 @@
  * GET /containerLogs/{namespace}/{pod}/{container}, with the PodLogOptions query the kubelet
  * takes: follow, previous, timestamps, tailLines (or the legacy tail), sinceSeconds, limitBytes.
  */
+import { Socket } from 'node:net';
 import { pipeline, Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { queryFlag, queryInt } from '../query.js';
@@ -28,20 +29,43 @@ function limitBytes(limit: number): Transform {
   });
 }
 
+/** How often the end looks again for bytes this stream still holds (the reader takes them in moments). */
+const HeldBytesRecheckMs = 5;
+
 /**
- * Ends the body a turn of the event loop after its last bytes, so that the last chunk and the
- * chunked encoding's terminator leave in separate TLS records, as the kubelet's flushing writer
- * sends them. When both arrive in one record, Go's chunked reader returns the last bytes together
- * with io.EOF, and the API server's WebSocket log reader (wsstream) drops bytes read with EOF:
- * `pods/log` over WebSocket came back empty.
+ * Ends the body only once its last bytes have gone to TLS on their own, so that the last chunk
+ * and the chunked encoding's terminator leave in separate TLS records, as the kubelet's flushing
+ * writer sends them. When both arrive in one record, Go's chunked reader returns the last bytes
+ * together with io.EOF, and the API server's WebSocket log reader (wsstream) drops bytes read
+ * with EOF: `pods/log` over WebSocket lost its end. Writes queued on the socket behind a slow
+ * reader are encrypted together when they go, so the end waits until this stream holds nothing
+ * and the socket's queue is empty (its 'drain'), then a turn of the event loop.
  */
-function endInALaterRecord(): Transform {
+function endInALaterRecord(connection: unknown): Transform {
+  // Only a real connection has a queue to wait for (app.inject's stand-in never drains).
+  const socket = connection instanceof Socket ? connection : undefined;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       done(null, chunk);
     },
     flush(done) {
-      setImmediate(done);
+      const settle = (): void => {
+        if (this.destroyed) return;
+        if (socket && socket.writableLength > 0) {
+          let again = false;
+          const next = (): void => {
+            if (again) return;
+            again = true;
+            setImmediate(settle);
+          };
+          socket.once('drain', next).once('close', next);
+        } else if (this.readableLength > 0) {
+          setTimeout(settle, HeldBytesRecheckMs);
+        } else {
+          setImmediate(done);
+        }
+      };
+      settle();
     },
   });
 }
@@ -66,6 +90,6 @@ export function registerLogRoutes(app: FastifyInstance, api: KubeletApi): void {
     // pipeline, not pipe: an error of the log stream (the request was aborted) must end the
     // reply, not escape as an unhandled 'error' event.
     const limited = limit !== undefined ? pipeline(stream, limitBytes(limit), () => undefined) : stream;
-    return reply.type('text/plain').send(pipeline(limited, endInALaterRecord(), () => undefined));
+    return reply.type('text/plain').send(pipeline(limited, endInALaterRecord(reply.raw.socket), () => undefined));
   });
 }
