@@ -19,6 +19,10 @@ BUILD_JOBS=2
 say() { echo "build-conformance: $*" >&2; }
 
 bin_dir=$("$(dirname "$0")/build-control-plane.sh" | tail -n1)
+if [ "$(id -u)" -ne 0 ]; then
+  say "must run as root (it writes the control plane's cache and builds images with Docker)"
+  exit 1
+fi
 work=$(dirname "$bin_dir")
 out=$work/conformance
 images_script=$(cd "$(dirname "$0")" && pwd)/build-conformance-images.sh

@@ -2,6 +2,7 @@
  * The tests that cannot pass on a single Docker node, each named exactly and with the reason
  * (test/conformance/expected-failures.yaml). An entry may hold only on hosts where a condition
  * is checked true at run time (`onlyIf`): on a host where it is false, the test counts again.
+ * An entry covers its test only when the failure says what the entry expects (`failsWith`).
  * Anything else that fails, fails the run.
  */
 import { readFile } from 'node:fs/promises';
@@ -13,9 +14,23 @@ import { formatIssues } from '../../agent/config/validation/format-issues.js';
 export type HostCondition = 'privileged-containers-refused';
 export type HostConditions = Record<HostCondition, boolean>;
 
+const regularExpression = z.string().min(1).refine(
+  (source) => {
+    try {
+      new RegExp(source);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a regular expression' },
+);
+
 const ExpectedFailureSchema = z.strictObject({
   test: z.string().min(1),
   reason: z.string().min(1),
+  /** The failure's message must match: the test failing for another reason fails the run. */
+  failsWith: regularExpression,
   onlyIf: z.enum(['privileged-containers-refused']).optional(),
 });
 const ExpectedFailuresSchema = z.array(ExpectedFailureSchema);
@@ -53,4 +68,9 @@ export function checkExpectedFailureNames(file: string, entries: readonly Expect
 /** The entries that hold on this host. */
 export function applicableExpectedFailures(entries: readonly ExpectedFailure[], conditions: HostConditions): Map<string, ExpectedFailure> {
   return new Map(entries.filter((entry) => !entry.onlyIf || conditions[entry.onlyIf]).map((entry) => [entry.test, entry]));
+}
+
+/** The reason `entry` gives for a failure with `message`, when it covers it. */
+export function expectedBecause(entry: ExpectedFailure | undefined, message: string): string | undefined {
+  return entry && new RegExp(entry.failsWith).test(message) ? entry.reason : undefined;
 }

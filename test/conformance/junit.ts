@@ -72,10 +72,27 @@ const UnexpectedError = 'Unexpected error:';
 /** Long enough for any error's point; a pod status dumped whole is cut. */
 const MaxMessageLength = 400;
 
+/** A container state in a dumped pod status: "Waiting:&ContainerStateWaiting{Reason:RunContainerError,Message:...,}". */
+const ContainerStateReason = /ContainerState(?:Waiting|Terminated)\{(?:[A-Za-z]+:[^,]*,)*?Reason:([A-Za-z]+),Message:(.+?),\}/;
+/** The most of a container's message kept: its point is at its end ("unable to apply caps: operation not permitted"). */
+const MaxContainerMessage = 160;
+
+/**
+ * Why a container did not run, when the failure dumped a pod status that says: its state's reason
+ * and the end of its message.
+ */
+function containerCause(text: string): string | undefined {
+  const match = ContainerStateReason.exec(text);
+  if (!match) return undefined;
+  const message = match[2]!.replaceAll('\\"', '"');
+  return `${match[1]}: ${message.length > MaxContainerMessage ? `…${message.slice(-MaxContainerMessage)}` : message}`;
+}
+
 /**
  * The message's first line (with the error's text, when Gomega dumped one below it), and the
  * failure's location: the first source line after the message (the failing component's comes
- * before it).
+ * before it). When the text dumps a pod whose container could not run, why goes in front of the
+ * cut, so that the message keeps it.
  */
 function describeFailure(text: string): { message: string; location: string } {
   const [, ...lines] = text.split('\n').map((line) => line.trim());
@@ -85,5 +102,8 @@ function describeFailure(text: string): { message: string; location: string } {
   const occurred = lines.indexOf('occurred');
   const error = occurred > 0 ? lines[occurred - 1] : undefined;
   const message = !error ? first : first === UnexpectedError ? error : `${first.replace(/:?$/, '')}: ${error}`;
-  return { message: message.length > MaxMessageLength ? `${message.slice(0, MaxMessageLength - 1)}…` : message, location };
+  const cause = containerCause(text);
+  const room = MaxMessageLength - (cause ? ` (container: ${cause})`.length : 0);
+  const cut = message.length > room ? `${message.slice(0, room - 1)}…` : message;
+  return { message: cause ? `${cut} (container: ${cause})` : cut, location };
 }

@@ -1,5 +1,5 @@
 /**
- * npm run conformance [-- --focus REGEX] [-- --skip REGEX] [-- --nodes N] [-- --out DIR]:
+ * npm run conformance [-- [--focus REGEX] [--skip REGEX] [--nodes N] [--out DIR]]:
  * Kubernetes' own [NodeConformance] e2e tests against a dockerlet node. Builds (once) what they
  * need from Debian's kubernetes source, starts the project's control plane with a scheduler,
  * joins `dockerlet up` to it as the one node, runs the suite, stops and removes everything it
@@ -7,7 +7,7 @@
  * record committed with the code), a run with --focus or --skip to results/partial/ (not
  * committed). The logs (the suite's, the node's, the control plane's, the JUnit reports) go to
  * <out>/logs/. Exit 0 when every failure is listed in expected-failures.yaml for this host, 1
- * when one is not, 2 for bad flags or a bad expected-failures file.
+ * when one is not, 2 for bad flags or a bad expected-failures file, 130 when interrupted.
  * The node runs a service proxy: no `npm test` may run on the machine meanwhile.
  */
 import { execFile } from 'node:child_process';
@@ -59,8 +59,20 @@ async function main(flags: Flags): Promise<number> {
   const entries = await loadExpectedFailures(ExpectedFailuresFile).catch(reportBadInput);
   if (!entries) return 2;
 
+  // From here on, SIGINT and SIGTERM stop what runs and remove what this run started; a second one is told to wait.
+  const interrupted = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress(interrupted.signal.aborted ? `${signal}: still stopping; wait for the cleanup to finish` : `${signal}: stopping, then removing what this run started`);
+    interrupted.abort();
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+
   progress('building e2e.test, ginkgo, the control plane and the images (the first time: 15 minutes or more; then seconds)');
-  const toolchain = await buildToolchain((line) => progress(line));
+  const toolchain = await buildToolchain((line) => progress(line), interrupted.signal).catch((err: unknown) => {
+    if (interrupted.signal.aborted) return undefined;
+    throw err;
+  });
+  if (!toolchain) return 130;
   const suiteTests = await listSpecs(toolchain, { focus: NodeConformance });
   try {
     checkExpectedFailureNames(ExpectedFailuresFile, entries, new Set(suiteTests));
@@ -80,14 +92,11 @@ async function main(flags: Flags): Promise<number> {
   await rm(logDir, { recursive: true, force: true });
   await mkdir(join(logDir, 'junit'), { recursive: true });
   const suiteLog = join(logDir, 'e2e.log');
-  const interrupted = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    progress(`${signal}: stopping the suite, then removing what this run started`);
-    interrupted.abort();
-  };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
 
   const startedAt = new Date();
+  // What runs is what is checked out now, whatever changes while the suite runs.
+  const runVersions = await versions(toolchain.kubernetesVersion);
+  let suiteExit: number | null = null;
   const work = await mkdtemp(join(tmpdir(), 'dockerlet-conformance-'));
   const cleanups: Array<() => Promise<void>> = [() => rm(work, { recursive: true, force: true })];
   try {
@@ -96,8 +105,11 @@ async function main(flags: Flags): Promise<number> {
     cleanups.push(() => registries.stop());
     const plane = await ControlPlane.start({ scheduler: true, nodeMonitorGracePeriodSeconds: 40 });
     cleanups.push(async () => {
-      await keepLogs(plane.dir, logDir);
-      await plane.stop();
+      try {
+        await keepLogs(plane.dir, logDir);
+      } finally {
+        await plane.stop();
+      }
     });
     const node = await NodeUnderTest.start(plane, { name: NodeName, dir: join(work, 'node'), logFile: join(logDir, 'node.log') });
     cleanups.push(() => node.stop());
@@ -105,7 +117,7 @@ async function main(flags: Flags): Promise<number> {
 
     progress(`running ${selected.length} tests on ${nodes} parallel ginkgo node${nodes === 1 ? '' : 's'}; the suite's output: ${suiteLog}`);
     const counter = specCounter(selected.length, startedAt);
-    await runSuite(toolchain, {
+    suiteExit = await runSuite(toolchain, {
       ...selection,
       kubeconfig: plane.adminKubeconfig,
       reportDir: join(logDir, 'junit'),
@@ -127,6 +139,10 @@ async function main(flags: Flags): Promise<number> {
   if (interrupted.signal.aborted) return 130;
 
   const outcomes = await readJUnitReports(join(logDir, 'junit'));
+  if (suiteExit !== 0 && !outcomes.some((outcome) => outcome.state === 'failed')) {
+    console.error(`npm run conformance: the suite exited ${suiteExit} without a failed test in its reports; see ${suiteLog}`);
+    return 1;
+  }
   const skipReasons = parseSkipReasons(await readFile(suiteLog, 'utf8'));
   const facts = {
     startedAt,
@@ -134,7 +150,7 @@ async function main(flags: Flags): Promise<number> {
     kubernetesVersion: toolchain.kubernetesVersion,
     ...selection,
     nodes,
-    versions: await versions(toolchain.kubernetesVersion),
+    versions: runVersions,
     conditions,
   };
   const report = buildReport(facts, selected, outcomes, skipReasons, expected);

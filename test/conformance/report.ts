@@ -3,7 +3,7 @@
  * skipped (with its reason), with the versions it ran on; as JSON and as Markdown. A run passes
  * when every failure is an expected one.
  */
-import type { ExpectedFailure, HostConditions } from './expected-failures.js';
+import { expectedBecause, type ExpectedFailure, type HostConditions } from './expected-failures.js';
 import type { SpecOutcome } from './junit.js';
 
 export interface RunFacts {
@@ -53,7 +53,7 @@ export function buildReport(facts: RunFacts, selected: readonly string[], outcom
   const skipped: Array<{ name: string; reason: string }> = [];
   const passed: string[] = [];
   const fail = (name: string, message: string, location: string): void => {
-    const because = expected.get(name)?.reason;
+    const because = expectedBecause(expected.get(name), message);
     failed.push({ name, message, location, ...(because ? { expectedBecause: because } : {}) });
   };
   for (const name of selected) {

@@ -70,8 +70,8 @@ export async function runSuite(toolchain: Toolchain, run: SuiteRun, signal: Abor
     const child = spawn(command, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, KUBE_TEST_REPO_LIST: run.repoListFile } });
     closeSync(log);
     const interrupt = (): void => {
-      process.kill(-child.pid!, 'SIGINT');
-      setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(-child.pid!, 'SIGKILL'), 30_000).unref();
+      signalGroup(child.pid!, 'SIGINT');
+      setTimeout(() => child.exitCode === null && child.signalCode === null && signalGroup(child.pid!, 'SIGKILL'), 30_000).unref();
     };
     signal.addEventListener('abort', interrupt, { once: true });
     try {
@@ -81,6 +81,15 @@ export async function runSuite(toolchain: Toolchain, run: SuiteRun, signal: Abor
     }
   } finally {
     await progress.close();
+  }
+}
+
+/** Signals the process group `pid` leads; one already gone is no error. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
 

@@ -19,15 +19,26 @@ export interface Toolchain {
   kubernetesVersion: string;
 }
 
-export async function buildToolchain(progress: (line: string) => void): Promise<Toolchain> {
-  const child = spawn(BuildScript, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Builds what is missing; `signal` stops the build (SIGTERM to the script and the builds it runs) and rejects. */
+export async function buildToolchain(progress: (line: string) => void, signal: AbortSignal): Promise<Toolchain> {
+  // Its own process group, so that an interrupt reaches the go builds the script runs.
+  const child = spawn(BuildScript, [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const stop = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  };
+  signal.addEventListener('abort', stop, { once: true });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   createInterface({ input: child.stderr }).on('line', progress);
   const code = await new Promise<number | null>((resolveExit, reject) => {
     child.on('error', reject);
     child.on('close', resolveExit);
-  });
+  }).finally(() => signal.removeEventListener('abort', stop));
+  if (signal.aborted) throw new Error('interrupted while building');
   if (code !== 0) throw new Error(`${BuildScript} failed (exit ${code}); its messages are above`);
   const dir = stdout.trim().split('\n').at(-1)!;
   const e2eTest = join(dir, 'e2e.test');

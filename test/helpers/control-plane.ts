@@ -59,12 +59,13 @@ export class ControlPlane {
     this.tokenNodeName = init.tokenNode.name;
   }
 
-  /** Builds the binaries if this machine has none yet, starts etcd, kube-apiserver and kube-controller-manager, and waits until the API answers. */
   /**
-   * With `scheduler`, kube-scheduler too: for workloads that do not set spec.nodeName themselves
-   * (the e2e suite's). `nodeMonitorGracePeriodSeconds` is how long a silent node stays Ready
-   * (default 10: tests that stop a node wait less; the controller manager's own default is 40,
-   * four lease renewals, which a long run wants: a renewal a little late then never flips it).
+   * Builds the binaries if this machine has none yet, starts etcd, kube-apiserver and
+   * kube-controller-manager, and waits until the API answers. With `scheduler`, kube-scheduler
+   * too: for workloads that do not set spec.nodeName themselves (the e2e suite's).
+   * `nodeMonitorGracePeriodSeconds` is how long a silent node stays Ready (default 10: tests that
+   * stop a node wait less; the controller manager's own default is 40, four lease renewals, which
+   * a long run wants: a renewal a little late then never flips it).
    */
   static async start(options: { scheduler?: boolean; nodeMonitorGracePeriodSeconds?: number } = {}): Promise<ControlPlane> {
     const bin = (await run(BuildScript, [], { maxBuffer: 64 * 1024 * 1024 })).stdout.trim().split('\n').at(-1)!;

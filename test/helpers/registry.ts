@@ -44,7 +44,13 @@ ${login ? `auth:\n  htpasswd: {realm: dockerlet-test, path: ${join(dir, 'htpassw
   );
   const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
   const headers: Record<string, string> = basicAuth ? { Authorization: `Basic ${basicAuth}` } : {};
-  await waitFor('the registry to answer', async () => (await fetch(`http://${address}/v2/`, { headers })).status === 200, { timeoutMs: 10_000 });
+  try {
+    await waitFor('the registry to answer', async () => (await fetch(`http://${address}/v2/`, { headers })).status === 200, { timeoutMs: 10_000 });
+  } catch (err) {
+    child.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   // The docker CLI's own config, with the login in it, for pushing.
   const clientConfig = join(dir, 'docker-client');
   await mkdir(clientConfig);

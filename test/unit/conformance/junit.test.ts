@@ -51,6 +51,13 @@ describe('parseJUnitReport', () => {
     expect(onlyError!.failure!.message).toHaveLength(400);
   });
 
+  test("a dumped pod whose container could not run: the container's reason and the end of its message survive the cut", () => {
+    const status = `pod status: {Phase:Pending ${'x'.repeat(600)} ContainerStatuses:[{Name:c State:{Waiting:&amp;ContainerStateWaiting{Reason:RunContainerError,Message:failed to start container \\&#34;b54c\\&#34;: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply caps: operation not permitted: unknown,} Running:nil}}]}`;
+    const [spec] = parseJUnitReport(report(failed('h', `/w/test/e2e/framework/util.go:725&#xA;Dec  3 03:50:12.548: ${status}&#xA;/w/test/e2e/framework/util.go:725`)), 'junit_01.xml');
+    expect(spec!.failure!.message).toMatch(/^pod status: \{Phase:Pending x+… \(container: RunContainerError: ….*unable to apply caps: operation not permitted: unknown\)$/);
+    expect(spec!.failure!.message.length).toBeLessThanOrEqual(400);
+  });
+
   test('a panic: the message and its location, not the stack after it', () => {
     const text = '/w/test/e2e/framework/framework.go:597&#xA;Test Panicked&#xA;/usr/lib/go/src/runtime/panic.go:969&#xA;&#xA;Panic: boom&#xA;&#xA;Full stack:&#xA;k8s.io/x.f()&#xA;\t/w/x.go:10 +0x1';
     const [spec] = parseJUnitReport(report(failed('[k8s.io] p', text)), 'junit_02.xml');

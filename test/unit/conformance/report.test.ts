@@ -14,8 +14,8 @@ const facts: RunFacts = {
 };
 const failure = (message: string): SpecOutcome['failure'] => ({ message, location: '/w/test/e2e/common/x.go:1' });
 const expected = new Map<string, ExpectedFailure>([
-  ['Privileged pod', { test: 'Privileged pod', reason: 'no privileged containers | here', onlyIf: 'privileged-containers-refused' }],
-  ['Fixed since', { test: 'Fixed since', reason: 'was broken' }],
+  ['Privileged pod', { test: 'Privileged pod', reason: 'no privileged containers | here', failsWith: 'apply caps', onlyIf: 'privileged-containers-refused' }],
+  ['Fixed since', { test: 'Fixed since', reason: 'was broken', failsWith: 'x' }],
 ]);
 
 describe('buildReport', () => {
@@ -44,9 +44,12 @@ describe('buildReport', () => {
     expect(report.durationSeconds).toBe(1386);
   });
 
-  test('passes when every failure is expected; a BeforeSuite failure is one too', () => {
+  test('passes when every failure is expected; a listed test failing for another reason, and a BeforeSuite failure, are not', () => {
     const onlyExpected = buildReport(facts, ['Privileged pod'], [outcomes[2]!], new Map(), expected);
     expect(onlyExpected.ok).toBe(true);
+    const otherCause = buildReport(facts, ['Privileged pod'], [{ ...outcomes[2]!, failure: failure('timed out waiting for the condition') }], new Map(), expected);
+    expect(otherCause.ok).toBe(false);
+    expect(otherCause.failed[0]!.expectedBecause).toBeUndefined();
     const beforeSuite = buildReport(facts, ['Passes'], [outcomes[0]!, { name: 'BeforeSuite', state: 'failed', seconds: 1, failure: failure('node not Ready') }], new Map(), expected);
     expect(beforeSuite.ok).toBe(false);
     expect(beforeSuite.failed.map((spec) => spec.name)).toEqual(['BeforeSuite']);
