@@ -29,8 +29,8 @@ function limitBytes(limit: number): Transform {
   });
 }
 
-/** How often the end looks again for bytes this stream still holds (the reader takes them in moments). */
-const HeldBytesRecheckMs = 5;
+/** How often the end looks again for bytes still queued (the reader takes them in moments). */
+const QueuedBytesRecheckMs = 5;
 
 /**
  * Ends the body only once its last bytes have gone to TLS on their own, so that the last chunk
@@ -38,11 +38,12 @@ const HeldBytesRecheckMs = 5;
  * writer sends them. When both arrive in one record, Go's chunked reader returns the last bytes
  * together with io.EOF, and the API server's WebSocket log reader (wsstream) drops bytes read
  * with EOF: `pods/log` over WebSocket lost its end. Writes queued on the socket behind a slow
- * reader are encrypted together when they go, so the end waits until this stream holds nothing
- * and the socket's queue is empty (its 'drain'), then a turn of the event loop.
+ * reader are encrypted together when they go, so the end waits until neither this stream nor the
+ * socket holds any (a socket emits 'drain' only after a refused write, so both are looked at
+ * again every few milliseconds while they hold some), then a turn of the event loop.
  */
 function endInALaterRecord(connection: unknown): Transform {
-  // Only a real connection has a queue to wait for (app.inject's stand-in never drains).
+  // Only a real connection has a queue to wait for (app.inject's stand-in never empties its own).
   const socket = connection instanceof Socket ? connection : undefined;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -51,19 +52,8 @@ function endInALaterRecord(connection: unknown): Transform {
     flush(done) {
       const settle = (): void => {
         if (this.destroyed) return;
-        if (socket && socket.writableLength > 0) {
-          let again = false;
-          const next = (): void => {
-            if (again) return;
-            again = true;
-            setImmediate(settle);
-          };
-          socket.once('drain', next).once('close', next);
-        } else if (this.readableLength > 0) {
-          setTimeout(settle, HeldBytesRecheckMs);
-        } else {
-          setImmediate(done);
-        }
+        if (this.readableLength > 0 || (socket?.writableLength ?? 0) > 0) setTimeout(settle, QueuedBytesRecheckMs);
+        else setImmediate(done);
       };
       settle();
     },
