@@ -3,12 +3,7 @@
  * cluster DNS server, ClusterFirst falls back to the node's own resolvers, as the kubelet does.
  */
 import type { DefaultedPod } from '../../common/api/types.js';
-
-export interface ResolvConf {
-  nameservers: string[];
-  searches: string[];
-  options: string[];
-}
+import { mergeResolverOptions, type ResolvConf } from '../../common/util/resolv-conf.js';
 
 export interface ClusterDns {
   /** --cluster-dns; empty when the node has no cluster DNS. */
@@ -22,32 +17,6 @@ const MaxNameservers = 3;
 const MaxSearchPaths = 32;
 const MaxSearchListChars = 2048;
 const MaxSearchPathChars = 253;
-
-/**
- * The host's resolv.conf as the kubelet reads it (dns.go parseResolvConf): nameservers
- * accumulate; the last `search` line wins, its domains without a trailing dot and without ".";
- * `options` accumulate, a later option replacing an earlier one of the same name; lines that
- * start with "#" and other keywords (`domain` included) are ignored.
- */
-export function parseResolvConf(text: string): ResolvConf {
-  const conf: ResolvConf = { nameservers: [], searches: [], options: [] };
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line.startsWith('#')) continue;
-    const [keyword, ...values] = line.split(/\s+/);
-    if (keyword === 'nameserver' && values[0]) conf.nameservers.push(values[0]);
-    else if (keyword === 'search') conf.searches = values.filter((s) => s !== '.').map((s) => s.replace(/\.$/, ''));
-    else if (keyword === 'options') conf.options = mergeOptions(conf.options, values);
-  }
-  return conf;
-}
-
-/** `options` entries merged by name ("ndots:5"'s name is "ndots"); a later one replaces an earlier one in place. */
-function mergeOptions(existing: readonly string[], added: readonly string[]): string[] {
-  const byName = new Map(existing.map((option) => [option.split(':')[0]!, option]));
-  for (const option of added) byName.set(option.split(':')[0]!, option);
-  return [...byName.values()];
-}
 
 /** Whether the pod uses the cluster's DNS, given what the node has (the kubelet's getPodDNSType). */
 function usesClusterDns(pod: DefaultedPod, cluster: ClusterDns): boolean {
@@ -77,7 +46,7 @@ export function podResolvConf(pod: DefaultedPod, host: ResolvConf, cluster: Clus
   if (extra) {
     conf.nameservers = unique([...conf.nameservers, ...(extra.nameservers ?? [])]);
     conf.searches = unique([...conf.searches, ...(extra.searches ?? [])]);
-    conf.options = mergeOptions(
+    conf.options = mergeResolverOptions(
       conf.options,
       (extra.options ?? []).map((option) => (option.value !== undefined ? `${option.name}:${option.value}` : option.name!)),
     );

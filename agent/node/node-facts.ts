@@ -1,7 +1,8 @@
 /** Facts about this node the agent needs: its addresses, its allocatable resources, its resolvers. */
-import { readFile, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { availableParallelism, networkInterfaces, totalmem } from 'node:os';
-import { parseResolvConf, type ClusterDns, type ResolvConf } from '../network/resolv-conf.js';
+import { readHostResolvConf, type ResolvConf } from '../../common/util/resolv-conf.js';
+import type { ClusterDns } from '../network/resolv-conf.js';
 
 /** The node's resources: what an unset container limit stands for, and what the node's capacity says. */
 export interface NodeAllocatable {
@@ -46,13 +47,12 @@ export async function gatherNodeFacts(options: {
   resolvConfPath: string;
   clusterDns: ClusterDns;
 }): Promise<NodeFacts> {
-  const resolvText = await readFile(options.resolvConfPath, 'utf8').catch(() => '');
   const fs = await statfs(options.rootDir);
   return {
     name: options.nodeName,
     hostIPs: nodeIPs(options.nodeIPs),
     allocatable: machineResources(fs),
     clusterDns: options.clusterDns,
-    hostResolvConf: parseResolvConf(resolvText),
+    hostResolvConf: (await readHostResolvConf(options.resolvConfPath)).conf,
   };
 }

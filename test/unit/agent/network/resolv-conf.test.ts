@@ -1,34 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { formatResolvConf, parseResolvConf, podResolvConf, type ClusterDns, type ResolvConf } from '../../../../agent/network/resolv-conf.js';
+import { formatResolvConf, podResolvConf, type ClusterDns } from '../../../../agent/network/resolv-conf.js';
+import { parseResolvConf, type ResolvConf } from '../../../../common/util/resolv-conf.js';
 import { pod } from '../../fixtures.js';
 
 const host: ResolvConf = { nameservers: ['192.168.1.1', '192.168.1.2'], searches: ['corp.example'], options: ['timeout:2'] };
 const cluster: ClusterDns = { servers: ['10.96.0.10'], domain: 'cluster.local' };
 const noCluster: ClusterDns = { servers: [], domain: 'cluster.local' };
-
-describe('parseResolvConf', () => {
-  test('nameservers accumulate, search and options are read', () => {
-    const text = '# generated\nnameserver 192.168.1.1\nnameserver 192.168.1.2\nsearch corp.example lab.example\noptions ndots:2 edns0\n';
-    expect(parseResolvConf(text)).toEqual({ nameservers: ['192.168.1.1', '192.168.1.2'], searches: ['corp.example', 'lab.example'], options: ['ndots:2', 'edns0'] });
-  });
-
-  test('the last search line wins', () => {
-    expect(parseResolvConf('search a.example\nsearch b.example\n').searches).toEqual(['b.example']);
-  });
-
-  test('search domains lose a trailing dot, and "." is dropped', () => {
-    expect(parseResolvConf('search corp.example. . lab.example\n').searches).toEqual(['corp.example', 'lab.example']);
-  });
-
-  test('options accumulate; a later option replaces an earlier one of the same name', () => {
-    expect(parseResolvConf('options ndots:2 timeout:1\noptions ndots:3 rotate\n').options).toEqual(['ndots:3', 'timeout:1', 'rotate']);
-  });
-
-  test('comment lines, blank lines, indentation and other keywords are ignored (domain included, as the kubelet does)', () => {
-    const text = '\n  # nameserver 1.1.1.1\n   nameserver 9.9.9.9  \ndomain corp.example\nsortlist 130.155.160.0/255.255.240.0\nnameserver\n';
-    expect(parseResolvConf(text)).toEqual({ nameservers: ['9.9.9.9'], searches: [], options: [] });
-  });
-});
 
 describe('podResolvConf', () => {
   test('ClusterFirst with a cluster DNS: the cluster server, the cluster searches then the host ones, ndots:5', () => {
