@@ -4,8 +4,9 @@
  * come from the newest API the server serves: EndpointSlices of discovery.k8s.io/v1, of v1beta1
  * (servers before 1.21), or v1 Endpoints (servers without the discovery.k8s.io group), found
  * from the server's discovery document, retried with a backoff until it answers. Both lists
- * leave out what kube-proxy leaves out: objects labelled service.kubernetes.io/service-proxy-name
- * (another proxy serves them) and service.kubernetes.io/headless.
+ * leave out objects labelled service.kubernetes.io/service-proxy-name (another proxy serves them),
+ * as kube-proxy does. Unlike kube-proxy, the endpoints of headless Services are listed too (the
+ * cluster DNS publishes them); the datapath never carries them.
  *
  * A Service whose ClusterIP lies outside --service-cluster-ip-range is not served, logged once:
  * only that range is covered by the host's guard. Nothing is synced before both lists have
@@ -19,12 +20,12 @@ import { Reflector, type ListedObject } from '../../common/kube-api/reflector.js
 import { retryUntilDone } from '../../common/util/retry.js';
 import type { ProxyState } from '../datapath/proxier.js';
 import { cidrContains, type Ipv4Cidr } from '../../common/util/ipv4.js';
-import { endpointsObjectEndpoints, sliceEndpoints, type EndpointSlice, type Endpoints } from './api-endpoints.js';
-import type { ProxyConfig } from './proxy-config.js';
+import { endpointsObjectAddresses, endpointsObjectEndpoints, sliceAddresses, sliceEndpoints, type EndpointSlice, type Endpoints } from './api-endpoints.js';
+import type { AddressLookup, EndpointAddress, ProxyConfig } from './proxy-config.js';
 import { buildProxyState, isProxied, type EndpointLookup } from './proxy-state.js';
 
-/** kube-proxy's list options for Services, EndpointSlices and Endpoints alike. */
-const ProxiedObjects = { labelSelector: '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless' };
+/** kube-proxy's list options for Services, EndpointSlices and Endpoints, headless ones kept (for DNS). */
+const ProxiedObjects = { labelSelector: '!service.kubernetes.io/service-proxy-name' };
 
 export interface EndpointsApi {
   /** The collection to list and watch. */
@@ -67,6 +68,7 @@ export class ApiProxyConfig implements ProxyConfig {
   #served: Service[] = [];
   #endpoints: Reflector<EndpointSlice> | Reflector<Endpoints> | undefined;
   #lookup: EndpointLookup | undefined;
+  #addresses: AddressLookup = () => [];
   #discovery: Promise<void> | undefined;
 
   constructor(options: { client: KubeApi; serviceCIDR: Ipv4Cidr; logger: Logger }) {
@@ -88,6 +90,10 @@ export class ApiProxyConfig implements ProxyConfig {
 
   services(): readonly Service[] {
     return this.#served;
+  }
+
+  endpointAddresses(service: Service): readonly EndpointAddress[] {
+    return this.#addresses(service);
   }
 
   state(): ProxyState {
@@ -123,17 +129,19 @@ export class ApiProxyConfig implements ProxyConfig {
     });
     if (!api) return;
     this.#log.info({ path: api.path }, `endpoints from ${api.kind} objects`);
-    this.#endpoints = api.kind === 'EndpointSlice' ? this.#reflect(api.path, sliceEndpoints) : this.#reflect(api.path, endpointsObjectEndpoints);
+    this.#endpoints =
+      api.kind === 'EndpointSlice' ? this.#reflect(api.path, sliceEndpoints, sliceAddresses) : this.#reflect(api.path, endpointsObjectEndpoints, endpointsObjectAddresses);
     this.#endpoints.start();
   }
 
-  #reflect<T extends ListedObject>(path: string, toLookup: (objects: readonly T[]) => EndpointLookup): Reflector<T> {
+  #reflect<T extends ListedObject>(path: string, toLookup: (objects: readonly T[]) => EndpointLookup, toAddresses: (objects: readonly T[]) => AddressLookup): Reflector<T> {
     return new Reflector<T>({
       client: this.#client,
       path,
       query: ProxiedObjects,
       onSync: (objects) => {
         this.#lookup = toLookup(objects);
+        this.#addresses = toAddresses(objects);
         this.#changed();
       },
       logger: this.#log,

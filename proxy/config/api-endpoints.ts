@@ -9,6 +9,8 @@
  * - v1 Endpoints, on servers without EndpointSlices: the object named as the Service; for a
  *   service port, each subset's port of the same name and protocol, and the subset's ready
  *   addresses (notReadyAddresses are not served).
+ * For DNS, the same ready endpoints, whatever their ports, each once by address, with the hostname
+ * the controllers gave it (a pod's spec.hostname when its subdomain names the Service).
  * Not done, as kube-proxy does: traffic policy Local (only this node's endpoints, by nodeName),
  * topology hints, and falling back to serving-but-terminating endpoints when none is ready. Every
  * ready endpoint of the cluster is served, as by the 1.20-era iptables proxier without them.
@@ -16,6 +18,7 @@
 import type { Endpoints } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { EndpointInfo } from '../datapath/proxier.js';
+import type { AddressLookup, EndpointAddress } from './proxy-config.js';
 import type { EndpointLookup } from './proxy-state.js';
 
 export type { EndpointSlice, Endpoints };
@@ -25,7 +28,8 @@ export const ServiceNameLabel = 'kubernetes.io/service-name';
 
 const namespaced = (namespace: string | undefined, name: string | undefined): string => `${namespace ?? 'default'}/${name ?? ''}`;
 
-export function sliceEndpoints(slices: readonly EndpointSlice[]): EndpointLookup {
+/** The IPv4 slices of each Service, by "<namespace>/<name>". */
+function slicesByService(slices: readonly EndpointSlice[]): Map<string, EndpointSlice[]> {
   const byService = new Map<string, EndpointSlice[]>();
   for (const slice of slices) {
     const service = slice.metadata?.labels?.[ServiceNameLabel];
@@ -33,6 +37,18 @@ export function sliceEndpoints(slices: readonly EndpointSlice[]): EndpointLookup
     const key = namespaced(slice.metadata?.namespace, service);
     byService.set(key, [...(byService.get(key) ?? []), slice]);
   }
+  return byService;
+}
+
+/** Each address once: the first endpoint that names it wins. */
+function uniqueByIp(addresses: readonly EndpointAddress[]): EndpointAddress[] {
+  const byIp = new Map<string, EndpointAddress>();
+  for (const address of addresses) if (!byIp.has(address.ip)) byIp.set(address.ip, address);
+  return [...byIp.values()];
+}
+
+export function sliceEndpoints(slices: readonly EndpointSlice[]): EndpointLookup {
+  const byService = slicesByService(slices);
   return (service, port, protocol) => {
     const endpoints: EndpointInfo[] = [];
     for (const slice of byService.get(namespaced(service.metadata?.namespace, service.metadata?.name)) ?? []) {
@@ -47,6 +63,20 @@ export function sliceEndpoints(slices: readonly EndpointSlice[]): EndpointLookup
   };
 }
 
+export function sliceAddresses(slices: readonly EndpointSlice[]): AddressLookup {
+  const byService = slicesByService(slices);
+  return (service) => {
+    const addresses: EndpointAddress[] = [];
+    for (const slice of byService.get(namespaced(service.metadata?.namespace, service.metadata?.name)) ?? []) {
+      for (const endpoint of slice.endpoints ?? []) {
+        const ip = endpoint.addresses[0];
+        if (ip && endpoint.conditions?.ready !== false) addresses.push({ ip, ...(endpoint.hostname ? { hostname: endpoint.hostname } : {}) });
+      }
+    }
+    return uniqueByIp(addresses);
+  };
+}
+
 export function endpointsObjectEndpoints(objects: readonly Endpoints[]): EndpointLookup {
   const byService = new Map(objects.map((object) => [namespaced(object.metadata?.namespace, object.metadata?.name), object]));
   return (service, port, protocol) => {
@@ -57,5 +87,13 @@ export function endpointsObjectEndpoints(objects: readonly Endpoints[]): Endpoin
       for (const address of subset.addresses ?? []) endpoints.push({ ip: address.ip, port: target });
     }
     return endpoints;
+  };
+}
+
+export function endpointsObjectAddresses(objects: readonly Endpoints[]): AddressLookup {
+  const byService = new Map(objects.map((object) => [namespaced(object.metadata?.namespace, object.metadata?.name), object]));
+  return (service) => {
+    const subsets = byService.get(namespaced(service.metadata?.namespace, service.metadata?.name))?.subsets ?? [];
+    return uniqueByIp(subsets.flatMap((subset) => (subset.addresses ?? []).map(({ ip, hostname }) => ({ ip, ...(hostname ? { hostname } : {}) }))));
   };
 }

@@ -7,8 +7,8 @@
 import type { Service } from '../../common/api/types.js';
 import type { ProxyState } from '../datapath/proxier.js';
 import type { PodFeed } from './pod-feed.js';
-import { podEndpoints } from './pod-endpoints.js';
-import type { ProxyConfig } from './proxy-config.js';
+import { podEndpointAddresses, podEndpoints } from './pod-endpoints.js';
+import type { EndpointAddress, ProxyConfig } from './proxy-config.js';
 import { buildProxyState } from './proxy-state.js';
 import type { ServiceRegistry } from './service-registry.js';
 
@@ -24,6 +24,10 @@ export class ManifestProxyConfig implements ProxyConfig {
 
   services(): readonly Service[] {
     return this.registry.services();
+  }
+
+  endpointAddresses(service: Service): readonly EndpointAddress[] {
+    return podEndpointAddresses(this.#pods.pods())(service);
   }
 
   state(): ProxyState {

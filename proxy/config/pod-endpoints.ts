@@ -5,9 +5,12 @@
  * publishNotReadyAddresses), each at its own port for the Service's targetPort. A named
  * targetPort is looked up per pod, by name and protocol, in its containers and sidecars
  * (FindPort); a pod without it is no endpoint of that port. A Service without a selector has none.
+ * For DNS, each such pod is one address, named by its spec.hostname when its spec.subdomain is
+ * the Service's name (as the EndpointSlice controller sets an endpoint's hostname).
  */
-import type { Container, Pod, PodStatus } from '../../common/api/types.js';
+import type { Container, Pod, PodStatus, Service } from '../../common/api/types.js';
 import type { EndpointInfo } from '../datapath/proxier.js';
+import type { AddressLookup } from './proxy-config.js';
 import type { EndpointLookup } from './proxy-state.js';
 
 export interface PodWithStatus {
@@ -37,17 +40,30 @@ function isServing(status: PodStatus | undefined, publishNotReady: boolean): boo
   return publishNotReady || status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 }
 
+/** The pods in `service`'s namespace that its selector matches and that serve (are Ready, unless it publishes not-ready addresses). */
+function servingPods(pods: readonly PodWithStatus[], service: Service): Array<{ pod: Pod; podIP: string }> {
+  const spec = service.spec!;
+  const namespace = service.metadata?.namespace ?? 'default';
+  return pods
+    .filter(({ pod, status }) => (pod.metadata?.namespace ?? 'default') === namespace && selects(spec.selector, pod) && isServing(status, spec.publishNotReadyAddresses === true))
+    .map(({ pod, status }) => ({ pod, podIP: status!.podIP! }));
+}
+
 export function podEndpoints(pods: readonly PodWithStatus[]): EndpointLookup {
   return (service, port, protocol) => {
-    const spec = service.spec!;
-    const namespace = service.metadata?.namespace ?? 'default';
     const endpoints: EndpointInfo[] = [];
-    for (const { pod, status } of pods) {
-      if ((pod.metadata?.namespace ?? 'default') !== namespace || !selects(spec.selector, pod)) continue;
-      if (!isServing(status, spec.publishNotReadyAddresses === true)) continue;
+    for (const { pod, podIP } of servingPods(pods, service)) {
       const target = findPort(pod, port.targetPort ?? port.port, protocol);
-      if (target !== undefined) endpoints.push({ ip: status!.podIP!, port: target });
+      if (target !== undefined) endpoints.push({ ip: podIP, port: target });
     }
     return endpoints;
   };
+}
+
+export function podEndpointAddresses(pods: readonly PodWithStatus[]): AddressLookup {
+  return (service) =>
+    servingPods(pods, service).map(({ pod, podIP }) => {
+      const hostname = pod.spec?.hostname && pod.spec.subdomain === service.metadata?.name ? pod.spec.hostname : undefined;
+      return { ip: podIP, ...(hostname ? { hostname } : {}) };
+    });
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { Service } from '../../../common/api/types.js';
 import { KubeApiError } from '../../../common/kube-api/kube-client.js';
 import { ApiProxyConfig, discoverEndpointsApi } from '../../../proxy/config/api-config.js';
-import { endpointsObjectEndpoints, sliceEndpoints, type EndpointSlice, type Endpoints } from '../../../proxy/config/api-endpoints.js';
+import { endpointsObjectAddresses, endpointsObjectEndpoints, sliceAddresses, sliceEndpoints, type EndpointSlice, type Endpoints } from '../../../proxy/config/api-endpoints.js';
 import { buildProxyState } from '../../../proxy/config/proxy-state.js';
 import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { memoryLogger } from '../../helpers/memory-logger.js';
@@ -21,6 +21,37 @@ function slice(name: string, init: Partial<EndpointSlice> & { service?: string; 
 }
 
 const endpointsOf = (state: ReturnType<typeof buildProxyState>, id: string) => state.endpoints.get(id)?.map((e) => `${e.ip}:${e.port}`);
+
+describe('the addresses DNS publishes', () => {
+  const headless: Service = { metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: 'None' } };
+
+  test("from EndpointSlices: each ready endpoint's first address once, whatever the ports, with its hostname", () => {
+    const slices = [
+      slice('web-1', {
+        endpoints: [
+          { addresses: ['10.244.0.2'], hostname: 'web-0', conditions: { ready: true } },
+          { addresses: ['10.244.0.3'] },
+          { addresses: ['10.244.0.4'], conditions: { ready: false } },
+        ],
+      }),
+      slice('web-2', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: ['10.244.0.2'] }, { addresses: ['10.244.0.5'] }] }),
+      slice('other', { service: 'other', endpoints: [{ addresses: ['10.244.0.9'] }] }),
+      slice('v6', { addressType: 'IPv6', endpoints: [{ addresses: ['fd00::1'] }] }),
+    ];
+    expect(sliceAddresses(slices)(headless)).toEqual([{ ip: '10.244.0.2', hostname: 'web-0' }, { ip: '10.244.0.3' }, { ip: '10.244.0.5' }]);
+  });
+
+  test("from v1 Endpoints: each subset's ready addresses once, with their hostnames; notReadyAddresses are not published", () => {
+    const endpoints: Endpoints = {
+      metadata: { name: 'web', namespace: 'shop' },
+      subsets: [
+        { addresses: [{ ip: '10.244.0.2', hostname: 'web-0' }, { ip: '10.244.0.3' }], notReadyAddresses: [{ ip: '10.244.0.4' }], ports: [{ port: 80 }] },
+        { addresses: [{ ip: '10.244.0.3' }], ports: [{ port: 81 }] },
+      ],
+    };
+    expect(endpointsObjectAddresses([endpoints])(headless)).toEqual([{ ip: '10.244.0.2', hostname: 'web-0' }, { ip: '10.244.0.3' }]);
+  });
+});
 
 describe('sliceEndpoints', () => {
   test("the Service's slices, merged: each endpoint not marked unready, at its first address, on the port of the same name and protocol", () => {
@@ -117,8 +148,8 @@ describe('ApiProxyConfig', () => {
       expect(log.lines.find((line) => line.level === 50)?.msg).toBe(
         'Service shop/far is not served: its ClusterIP 10.100.0.9 is outside --service-cluster-ip-range 10.96.0.0/16, which the host guard protects; give the proxy the API server\'s range',
       );
-      // kube-proxy's selector: Services another proxy serves, and headless ones' endpoints, are not listed.
-      const selector = '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless';
+      // kube-proxy's selector for Services another proxy serves; headless Services' endpoints are listed, for DNS.
+      const selector = '!service.kubernetes.io/service-proxy-name';
       expect(api.callsOf('get', '/api/v1/services')[0]?.query).toEqual({ labelSelector: selector });
       expect(api.callsOf('get', '/apis/discovery.k8s.io/v1/endpointslices')[0]?.query).toEqual({ labelSelector: selector });
       // The fake cannot watch, so the reflector lists again: the same refusal is not logged again.

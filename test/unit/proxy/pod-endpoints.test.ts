@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Pod, PodStatus, Service } from '../../../common/api/types.js';
-import { findPort, podEndpoints, type PodWithStatus } from '../../../proxy/config/pod-endpoints.js';
+import { findPort, podEndpointAddresses, podEndpoints, type PodWithStatus } from '../../../proxy/config/pod-endpoints.js';
 import { buildProxyState as buildFromLookup, isProxied } from '../../../proxy/config/proxy-state.js';
 
 const buildProxyState = (services: Service[], pods: PodWithStatus[]) => buildFromLookup(services, podEndpoints(pods));
@@ -79,6 +79,21 @@ describe('buildProxyState', () => {
     const state = buildProxyState([service({ clusterIP: 'None', ports: [{ port: 80 }] }), service({ selector: {}, ports: [{ port: 80, protocol: 'TCP' }] }, 'manual')], pods);
     expect(state.servicePorts.map((p) => p.id)).toEqual(['default/manual:']);
     expect(state.endpoints.get('default/manual:')).toEqual([]);
+  });
+});
+
+describe('podEndpointAddresses', () => {
+  test("a headless Service's serving pods, each once whatever the ports, named by spec.hostname only when spec.subdomain is the Service", () => {
+    const named = (p: PodWithStatus, hostname: string, subdomain: string): PodWithStatus => ({ ...p, pod: { ...p.pod, spec: { ...p.pod.spec!, hostname, subdomain } } });
+    const pods = [
+      named(pod('a', { app: 'web' }, ready('10.244.0.2')), 'web-0', 'web'),
+      named(pod('b', { app: 'web' }, ready('10.244.0.3')), 'web-1', 'elsewhere'),
+      pod('c', { app: 'web' }, notReady('10.244.0.4')),
+      pod('d', { app: 'db' }, ready('10.244.0.5')),
+    ];
+    const headless = service({ clusterIP: 'None', ports: [] });
+    expect(podEndpointAddresses(pods)(headless)).toEqual([{ ip: '10.244.0.2', hostname: 'web-0' }, { ip: '10.244.0.3' }]);
+    expect(podEndpointAddresses(pods)({ ...headless, spec: { ...headless.spec, publishNotReadyAddresses: true } }).map((a) => a.ip)).toEqual(['10.244.0.2', '10.244.0.3', '10.244.0.4']);
   });
 });
 

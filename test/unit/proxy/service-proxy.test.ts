@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Pod, Service } from '../../../common/api/types.js';
 import { systemClock } from '../../../common/util/clock.js';
 import { podEndpoints } from '../../../proxy/config/pod-endpoints.js';
-import type { ProxyConfig } from '../../../proxy/config/proxy-config.js';
+import type { EndpointAddress, ProxyConfig } from '../../../proxy/config/proxy-config.js';
 import { buildProxyState } from '../../../proxy/config/proxy-state.js';
 import type { Proxier, ProxyState } from '../../../proxy/datapath/proxier.js';
 import { ServiceProxy } from '../../../proxy/service-proxy.js';
@@ -32,6 +32,9 @@ class TestConfig implements ProxyConfig {
   isSynced = true;
   services(): readonly Service[] {
     return [web];
+  }
+  endpointAddresses(): readonly EndpointAddress[] {
+    return [];
   }
   state(): ProxyState {
     return buildProxyState([web], podEndpoints(this.#pods.map((pod) => ({ pod, status: pod.status }))));
