@@ -6,6 +6,7 @@
  *   cluster:    Services + EndpointSlices | Endpoints (API server) ────────────────┴─► ServiceProxy ─► proxier
  *                                                                                          │
  *                                                                      HTTP: /healthz /metrics /proxy/...
+ *   the same config ─► cluster DNS (when asked for): Services by name on the pod bridge's gateway :53
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -21,6 +22,7 @@ import { ManifestProxyConfig } from './config/manifest-config.js';
 import type { PodFeed } from './config/pod-feed.js';
 import type { ProxyConfig } from './config/proxy-config.js';
 import { ServiceRegistry } from './config/service-registry.js';
+import { ClusterDns, type ClusterDnsOptions } from './dns/cluster-dns.js';
 import { ExecCommandRunner } from './datapath/iptables/command-runner.js';
 import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
@@ -44,6 +46,8 @@ export interface ProxyOptions {
   healthzBindAddress: { host: string; port: number };
   /** Serve /proxy/... to clients on other hosts too (it answers loopback clients only otherwise). */
   remoteServiceProxy: boolean;
+  /** Serve the cluster DNS, from the same Services and endpoints. */
+  clusterDns?: ClusterDnsOptions;
 }
 
 export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'serviceCIDR' | 'podCIDR' | 'stateDir'>, logger: Logger): Proxier {
@@ -87,6 +91,8 @@ export class ServiceProxyNode {
   readonly #log: Logger;
   readonly #proxy: ServiceProxy;
   readonly #clock: Clock;
+  /** The cluster DNS, when the options ask for it. */
+  readonly dns: ClusterDns | undefined;
   #server: FastifyInstance | undefined;
   #lock: HostLock | undefined;
   /** The address the HTTP server listens on, once started. */
@@ -104,9 +110,10 @@ export class ServiceProxyNode {
       clock: this.#clock,
       logger: deps.logger,
     });
+    this.dns = options.clusterDns && new ClusterDns(options.clusterDns, { config: deps.config, metrics: this.#proxy.metrics, logger: deps.logger });
   }
 
-  /** Takes the datapath (refusing to run beside another proxy), syncs it once its config is synced, follows changes, and serves HTTP. */
+  /** Takes the datapath (refusing to run beside another proxy), syncs it once its config is synced, follows changes, and serves DNS and HTTP. */
   async start(): Promise<void> {
     this.#lock = await lockDatapath('run');
     const guard = await checkServiceGuard(new ExecCommandRunner(), this.#options.serviceCIDR.text);
@@ -117,6 +124,7 @@ export class ServiceProxyNode {
       );
     }
     await this.#proxy.start();
+    await this.dns?.start();
     const { host, port } = this.#options.healthzBindAddress;
     if (port === 0) return;
     this.#server = buildProxyServer({
@@ -140,6 +148,7 @@ export class ServiceProxyNode {
   /** Stops; the datapath stays as it is, for a restarted proxy to take over. */
   async stop(): Promise<void> {
     await this.#server?.close();
+    await this.dns?.stop();
     await this.#proxy.stop();
     await this.#lock?.release();
   }

@@ -53,4 +53,5 @@ export const ImportRules: IForbiddenRuleType[] = [
   libraryRule('chokidar', 'agent/config/sources/file-source.ts'),
   libraryRule('@kubernetes/client-node', 'common/kube-api/'),
   libraryRule('fastify', 'common/server/|agent/server/|proxy/server/'),
+  libraryRule('dns-packet', 'proxy/dns/'),
 ];
