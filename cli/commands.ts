@@ -15,6 +15,7 @@ import type { ProxyConfig } from '../proxy/config/proxy-config.js';
 import { cleanupProxy } from '../proxy/proxy.js';
 import { createLogger, type LoggingFormat } from './logger.js';
 import { assembleNode, prepareNode, type DockerletNode, type NodeOptions } from './node.js';
+import { resolveClusterDns } from './dns-options.js';
 import { Defaults, resolveAgentOptions, type AgentFlags } from './options.js';
 import { flagError, ipv4CidrSetting, setting } from './settings.js';
 import { podSummaryLine } from './pod-summary.js';
@@ -28,6 +29,9 @@ export interface CommonFlags {
 
 export interface StandaloneProxyFlags extends ProxyFlags {
   kubeconfig?: string;
+  serveClusterDns?: string | boolean;
+  clusterDomain?: string;
+  resolvConf?: string;
   podManifestPath?: string;
   manifestUrl?: string;
   rootDir?: string;
@@ -114,17 +118,30 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
     if (resolved.ignoredConfigFields.length > 0) {
       log.warn({ fields: resolved.ignoredConfigFields }, `--config: dockerlet does not act on these fields: ${resolved.ignoredConfigFields.join(', ')}`);
     }
-    const agent = resolved.options;
+    let agent = resolved.options;
     if (flags.proxyKubeconfig && !(withProxy && agent.cluster)) {
       throw new DockerletError('DKL_ERR_FLAG_INVALID', '--proxy-kubeconfig: only `dockerlet up` with --kubeconfig runs a proxy that reads the API server');
     }
-    options = { agent };
     if (withProxy) {
       const proxyOptions = await resolveProxyOptions(flags, { rootDir: agent.rootDir, podCIDR: agent.podCIDR });
+      const dns = await resolveClusterDns(
+        {
+          ...resolved.clusterDnsSettings,
+          serveByDefault: agent.cluster ? 'unless-cluster-dns-elsewhere' : 'always',
+          podCIDR: agent.podCIDR,
+          domain: agent.clusterDomain,
+          resolvConf: agent.resolvConf,
+        },
+        log,
+      );
+      agent = { ...agent, clusterDNS: dns.clusterDNS };
+      if (dns.server) proxyOptions.clusterDns = dns.server;
       // A cluster node's proxy follows the API server (with its own credentials when given); a standalone one, the agent.
       const kubeconfig = flags.proxyKubeconfig ? { path: flags.proxyKubeconfig, flag: '--proxy-kubeconfig' } : { path: agent.cluster?.kubeconfig ?? '', flag: '--kubeconfig' };
       const feed = agent.cluster ? ({ from: 'api', kubeconfig } as const) : ({ from: 'agent' } as const);
-      options.proxy = { options: proxyOptions, feed };
+      options = { agent, proxy: { options: proxyOptions, feed } };
+    } else {
+      options = { agent };
     }
   } catch (err) {
     console.error(`dockerlet: ${errorMessage(err)}`);
@@ -168,6 +185,18 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
       log.info('removed the proxy rules, addresses and state of this host');
       return 0;
     }
+    const dns = await resolveClusterDns(
+      {
+        serve: setting({ flag: '--serve-cluster-dns', flagValue: flags.serveClusterDns }, undefined),
+        serveByDefault: 'never',
+        clusterDNS: setting<readonly string[]>({}, []),
+        podCIDR,
+        domain: flags.clusterDomain ?? Defaults.clusterDomain,
+        resolvConf: flags.resolvConf ?? Defaults.resolvConf,
+      },
+      log,
+    );
+    if (dns.server) proxyOptions.clusterDns = dns.server;
     const checkFrequencyMs = parseDuration(Defaults.fileCheckFrequency)!;
     const sources = {
       // Static pod names do not matter here: only the Services are taken.

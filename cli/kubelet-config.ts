@@ -56,6 +56,8 @@ const kubeletConfiguration = z.strictObject({
   allowedHostPathPrefixes: z.array(z.string()).optional(),
   allowedUnsafeSysctls: z.array(z.string()).optional(),
   clusterDomain: z.string().optional(),
+  /** dockerlet's own: whether `dockerlet up` serves the cluster DNS (default: yes, unless clusterDNS names another server in cluster mode). */
+  serveClusterDNS: z.boolean().optional(),
   resolvConf: z.string().optional(),
   podCIDR: z.string().optional(),
   runtimeRequestTimeout: duration.optional(),

@@ -27,7 +27,7 @@ function addAgentFlags(command: Command): Command {
     .option('--http-check-frequency <duration>', `poll period of --manifest-url (default: ${Defaults.httpCheckFrequency})`)
     .option('--sync-frequency <duration>', `resync period of every pod (default: ${Defaults.syncFrequency})`)
     .option('--node-ip <ips>', 'node IP addresses, comma-separated (default: the first real interface)')
-    .option('--cluster-dns <ips>', 'cluster DNS server IPs for ClusterFirst pods (default: none: the host resolvers)')
+    .option('--cluster-dns <ips>', "cluster DNS server IPs for ClusterFirst pods (default: dockerlet's own on the pod bridge's gateway when it serves one, else none: the host resolvers)")
     .option('--allowed-host-path-prefixes <paths>', 'hostPath volumes must lie under one of these paths, comma-separated (default: anywhere, as the kubelet)')
     .option('--cluster-domain <domain>', `cluster domain (default: ${Defaults.clusterDomain})`)
     .option('--resolv-conf <file>', `the node's resolver config (default: ${Defaults.resolvConf})`)
@@ -62,6 +62,12 @@ function addServerFlags(command: Command): Command {
     .option('--streaming-connection-idle-timeout <duration>', `close an exec, attach or port-forward connection silent this long (default: ${ServerDefaults.streamingConnectionIdleTimeout})`);
 }
 
+/** The cluster DNS server's switch (its domain and upstreams are the agent's --cluster-domain and --resolv-conf). */
+const serveClusterDnsFlag = (byDefault: string): [string, string] => [
+  '--serve-cluster-dns [bool]',
+  `answer Services and pods by name (the Kubernetes DNS specification) on the pod bridge's gateway, port 53, forwarding other names to the host's resolvers (default: ${byDefault})`,
+];
+
 function addProxyFlags(command: Command): Command {
   return command
     .addOption(new Option('--proxy-mode <mode>', 'the datapath (default: iptables when it is usable)').choices(['iptables', 'userspace']))
@@ -92,6 +98,7 @@ function buildProgram(): Command {
   );
   const up = program.command('up').description('run the agent and the service proxy, printing pods and services as they come up (what npm start runs)');
   up.option('--proxy-kubeconfig <file>', "the proxy's kubeconfig in cluster mode, for credentials that may list endpoints (default: --kubeconfig)");
+  up.option(...serveClusterDnsFlag('true, but in cluster mode false when --cluster-dns names another server'));
   addCommonFlags(addProxyFlags(addServerFlags(addAgentFlags(up))), 'text').action(async (flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }) => {
     process.exitCode = await runAgent(flags, true);
   });
@@ -104,6 +111,9 @@ function buildProgram(): Command {
     .option('--kubelet-url <url>', `the agent's read-only API, for pods and their readiness (default: http://127.0.0.1:${Defaults.readOnlyPort})`)
     .option('--root-dir <dir>', `where the proxy keeps its allocations (default: ${Defaults.rootDir})`)
     .option('--cluster-cidr <cidr>', `the pods' CIDR; other sources reaching a ClusterIP are masqueraded (default: ${Defaults.podCIDR})`)
+    .option(...serveClusterDnsFlag('false; give the agent --cluster-dns <the gateway> with it'))
+    .option('--cluster-domain <domain>', `the cluster DNS's domain (default: ${Defaults.clusterDomain})`)
+    .option('--resolv-conf <file>', `the host's resolver config: the cluster DNS forwards other names to its nameservers (default: ${Defaults.resolvConf})`)
     .option('--cleanup', 'remove every rule, address and sysctl the proxy set on this host, then exit');
   addCommonFlags(addProxyFlags(proxy), 'json').action(async (flags: StandaloneProxyFlags & CommonFlags) => {
     process.exitCode = await runProxy(flags);

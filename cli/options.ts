@@ -34,6 +34,7 @@ export interface AgentFlags extends ServerFlags {
   allowedHostPathPrefixes?: string;
   allowedUnsafeSysctls?: string;
   clusterDomain?: string;
+  serveClusterDns?: string | boolean;
   resolvConf?: string;
   podInfraContainerImage?: string;
   podCidr?: string;
@@ -191,6 +192,8 @@ export interface ResolvedAgentOptions {
   options: KubeletOptions;
   /** Config file fields that were present but are not acted on. */
   ignoredConfigFields: string[];
+  /** The settings that decide the cluster DNS (cli/dns-options.ts), to report a bad one by its flag or field. */
+  clusterDnsSettings: { serve: Setting<string | boolean | undefined>; clusterDNS: Setting<readonly string[]> };
 }
 
 export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAgentOptions> {
@@ -232,6 +235,10 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     Defaults.crashLoopBackOffMax,
   );
 
+  const clusterDnsSetting = setting<string | readonly string[] | undefined>(
+    { flag: '--cluster-dns', flagValue: flags.clusterDns, field: 'clusterDNS', fileValue: file?.clusterDNS, configPath },
+    undefined,
+  );
   const options: KubeletOptions = {
     nodeName,
     rootDir: flags.rootDir ?? Defaults.rootDir,
@@ -270,9 +277,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
       ),
     ),
     evictionMonitoringPeriodMs: EvictionMonitoringPeriodMs,
-    clusterDNS: ipList(
-      setting<string | readonly string[] | undefined>({ flag: '--cluster-dns', flagValue: flags.clusterDns, field: 'clusterDNS', fileValue: file?.clusterDNS, configPath }, undefined),
-    ),
+    clusterDNS: ipList(clusterDnsSetting),
     clusterDomain: flags.clusterDomain ?? file?.clusterDomain ?? Defaults.clusterDomain,
     resolvConf: flags.resolvConf ?? file?.resolvConf ?? Defaults.resolvConf,
     crashLoopBackOffMaxMs: durationMs(crashLoopBackOffMax),
@@ -284,5 +289,9 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
   if (cluster) options.cluster = cluster;
   const backoffMax = options.crashLoopBackOffMaxMs;
   if (backoffMax < 1000 || backoffMax > 300_000) throw crashLoopBackOffMax.invalid('must be from 1s to 300s');
-  return { options, ignoredConfigFields: loaded?.ignoredFields ?? [] };
+  const clusterDnsSettings = {
+    serve: setting<string | boolean | undefined>({ flag: '--serve-cluster-dns', flagValue: flags.serveClusterDns, field: 'serveClusterDNS', fileValue: file?.serveClusterDNS, configPath }, undefined),
+    clusterDNS: { value: options.clusterDNS, invalid: clusterDnsSetting.invalid },
+  };
+  return { options, ignoredConfigFields: loaded?.ignoredFields ?? [], clusterDnsSettings };
 }

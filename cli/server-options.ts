@@ -12,7 +12,7 @@ import { CipherSuiteNames, nodeTlsOptions, TlsVersionNames } from '../agent/serv
 import { errorMessage } from '../common/api/errors.js';
 import { isLoopbackAddress } from '../common/util/special-addresses.js';
 import type { KubeletConfiguration } from './kubelet-config.js';
-import { durationMs, setting, ttlMs, type Setting } from './settings.js';
+import { boolean, durationMs, setting, ttlMs, type Setting } from './settings.js';
 
 export interface ServerFlags {
   tlsCertFile?: string;
@@ -106,12 +106,4 @@ export function resolveServingOptions(flags: ServerFlags, file: KubeletConfigura
       },
     },
   };
-}
-
-/** A Go-style boolean flag's value: true, false, or the words for them. */
-function boolean({ value, invalid }: Setting<string | boolean>): boolean {
-  if (typeof value === 'boolean') return value;
-  if (/^(true|1)$/i.test(value)) return true;
-  if (/^(false|0)$/i.test(value)) return false;
-  throw invalid('must be true or false');
 }

@@ -44,7 +44,14 @@ export function setting<T>(sources: SettingSources<T>, fallback: T): Setting<T> 
   return { value: fallback, invalid: (expected, value = fallback) => flagError(name, value, expected) };
 }
 
-/** A period or timeout: a zero one would be a busy loop or no time at all. */
+/** A Go-style boolean flag's value: true, false, or the words for them. */
+export function boolean({ value, invalid }: Setting<string | boolean>): boolean {
+  if (typeof value === 'boolean') return value;
+  if (/^(true|1)$/i.test(value)) return true;
+  if (/^(false|0)$/i.test(value)) return false;
+  throw invalid('must be true or false');
+}
+
 /** A cache's time to live: 0 keeps nothing. */
 export function ttlMs({ value, invalid }: Setting<string>): number {
   const ms = parseDuration(value);
@@ -52,6 +59,7 @@ export function ttlMs({ value, invalid }: Setting<string>): number {
   return ms;
 }
 
+/** A period or timeout: a zero one would be a busy loop or no time at all. */
 export function durationMs({ value, invalid }: Setting<string>): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms <= 0) throw invalid('must be a positive duration such as 20s, 1m or 1m30s');

@@ -8,12 +8,13 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * the Docker engine). network holds every test that runs a service proxy: a proxy owns the
  * host's DOCKERLET chains and service addresses, so two at once would undo each other; these
  * files run after the others (groupOrder), one at a time, and not at all while a dockerlet
- * proxy serves on this host. The benchmarks' smoke test is one of them: it runs the proxy, and
+ * proxy serves on this host. The cluster DNS is part of the proxy (one per host, on the pod
+ * bridge's gateway), so its tests are among them. The benchmarks' smoke test is one of them: it runs the proxy, and
  * it wants the machine to itself.
  */
 const dockerSetup = ['test/helpers/docker-global-setup.ts'];
 const buildSetup = ['test/helpers/build-global-setup.ts'];
-const proxyTests = ['test/integration/proxy.test.ts', 'test/integration/cluster-proxy.test.ts', 'test/e2e/proxy-process.test.ts', 'test/e2e/cluster-up.test.ts', 'test/e2e/bench-quick.test.ts'];
+const proxyTests = ['test/integration/proxy.test.ts', 'test/integration/cluster-dns.test.ts', 'test/integration/cluster-proxy.test.ts', 'test/e2e/proxy-process.test.ts', 'test/e2e/cluster-up.test.ts', 'test/e2e/bench-quick.test.ts'];
 
 export default defineConfig({
   test: {

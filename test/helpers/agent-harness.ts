@@ -14,6 +14,7 @@ import type { KubeletOptions } from '../../agent/kubelet-options.js';
 import { assembleNode, prepareNode, type NodeOptions } from '../../cli/node.js';
 import { resolveAgentOptions } from '../../cli/options.js';
 import type { ProxyMode } from '../../proxy/datapath/proxier.js';
+import type { DnsEndpoint } from '../../proxy/dns/cluster-dns.js';
 import { cleanupProxy, type ProxyOptions, type ServiceProxyNode } from '../../proxy/proxy.js';
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
@@ -62,7 +63,12 @@ export interface StartAgentOptions {
   proxy?: ProxyMode;
   /** The proxy takes Services and endpoints from this client's API server (`up --proxy-kubeconfig`), not from the manifests and pods. */
   proxyApi?: KubeApi;
+  /** The proxy serves the cluster DNS on the pod bridge's gateway, forwarding to `upstream`; ClusterFirst pods are told to use it. */
+  clusterDns?: { upstream: DnsEndpoint };
 }
+
+/** Where the cluster DNS listens in these tests, as `dockerlet up` puts it: the gateway of the default pod CIDR. */
+export const ClusterDnsAddress = '10.244.0.1';
 
 /** The service CIDR the host guard protects (scripts/setup-host.sh). */
 export const ServiceCIDR = '10.96.0.0/16';
@@ -74,9 +80,16 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   const rootDir = join(base, 'root');
   await mkdir(manifestDir);
   for (const [file, content] of Object.entries(start.manifests ?? {})) await writeFile(join(manifestDir, file), content);
-  const options = { ...(await defaultOptions(nodeName, rootDir, manifestDir)), ...start.options };
+  const options = {
+    ...(await defaultOptions(nodeName, rootDir, manifestDir)),
+    ...(start.clusterDns ? { clusterDNS: [ClusterDnsAddress] } : {}),
+    ...start.options,
+  };
   const running = new Set<{ stop(): Promise<void> }>();
   const proxyOptions = start.proxy ? await proxyOptionsFor(start.proxy, join(base, 'proxy')) : undefined;
+  if (proxyOptions && start.clusterDns) {
+    proxyOptions.clusterDns = { listen: { host: ClusterDnsAddress, port: 53 }, domain: options.clusterDomain, upstreams: [start.clusterDns.upstream] };
+  }
   // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {
     try {

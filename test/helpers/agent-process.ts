@@ -112,6 +112,9 @@ export async function startAgentProcess(options: AgentProcessOptions = {}): Prom
   await mkdir(manifestDir, { recursive: true });
   for (const [file, content] of Object.entries(options.manifests ?? {})) await writeFile(join(manifestDir, file), content);
   const readOnlyPort = await freePort();
+  // The node's resolvers: loopback only, so that no name a pod or the cluster DNS forwards leaves this machine.
+  const resolvConf = join(base, 'resolv.conf');
+  await writeFile(resolvConf, 'nameserver 127.0.0.1\n');
   const processes: CliProcess[] = [];
   // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {
@@ -136,6 +139,8 @@ export async function startAgentProcess(options: AgentProcessOptions = {}): Prom
     '0',
     '--read-only-port',
     String(readOnlyPort),
+    '--resolv-conf',
+    resolvConf,
     ...(options.extraArgs ?? []),
   ];
   return launch({ nodeName, manifestDir, rootDir, readOnlyPort, args }, processes);

@@ -6,6 +6,8 @@
  * Endpoints, as on a server without EndpointSlices, with the userspace one. The proxy uses
  * kube-proxy's credentials (system:kube-proxy), as `dockerlet up --proxy-kubeconfig` does. Traffic
  * goes only to ClusterIPs in the guarded range, to loopback and to the pods these tests started.
+ * The cluster DNS answers the API server's Services by name from the same feed; names outside the
+ * cluster go to a resolver the test runs on 127.0.0.1.
  */
 import { get as httpGet } from 'node:http';
 import { expect, onTestFinished, test } from 'vitest';
@@ -13,6 +15,8 @@ import type { Pod, Service } from '../../common/api/types.js';
 import { KubeApiError, KubeClient, type KubeApi } from '../../common/kube-api/kube-client.js';
 import { startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { clusterOptions, useControlPlane } from '../helpers/cluster.js';
+import { dockerExec } from '../helpers/docker.js';
+import { startFakeUpstream } from '../helpers/dns-upstream.js';
 import { uniqueNodeName } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -138,4 +142,37 @@ test('on a server without EndpointSlices the proxy serves v1 Endpoints (userspac
   expect(agent.log.lines.some((line) => line.msg === 'endpoints from Endpoints objects' && line['path'] === '/api/v1/endpoints')).toBe(true);
   await agent.proxy!.synced();
   expect(await fetchOnce(`http://${service.spec!.clusterIP!}:8000/`)).toBe(`${app}-a`);
+});
+
+test('the cluster DNS: a Service made with kubectl resolves by name from a pod on the node, ClusterIP and headless alike', async () => {
+  const nodeName = uniqueNodeName('p');
+  const proxyClient = await KubeClient.fromKubeconfig(await plane().proxyKubeconfig(), 'dockerlet-test');
+  const upstream = await startFakeUpstream({});
+  onTestFinished(() => upstream.close());
+  const agent = await startAgent({ nodeName, options: { cluster: await clusterOptions(plane(), nodeName) }, proxy: 'iptables', proxyApi: proxyClient, clusterDns: { upstream } });
+  const app = `dns-${nodeName}`;
+  await create('pods', { ...replica(`${app}-a`, app, nodeName), spec: { ...replica(`${app}-a`, app, nodeName).spec!, hostname: 'member-0', subdomain: `${app}-members` } });
+  await plane().kubectl('create', 'service', 'clusterip', app, '--tcp=80:8080');
+  onTestFinished(() => plane().kubectl('delete', 'service', app, '--wait=false').then(() => undefined));
+  await create<Service>('services', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: `${app}-members`, namespace: 'default' },
+    spec: { clusterIP: 'None', selector: { app }, ports: [{ name: 'http', port: 8080 }] },
+  });
+  const pod = await waitFor('the pod running with its IP', async () => {
+    const { body } = await plane().request('GET', `/api/v1/namespaces/default/pods/${app}-a`);
+    return (body as Pod).status?.podIP && (body as Pod).status?.phase === 'Running' ? (body as Pod) : undefined;
+  }, { timeoutMs: 60_000 });
+  const container = await waitFor('its container', async () => (await agent.containers('main')).find((c) => c.State === 'running' && c.Labels['io.kubernetes.pod.name'] === `${app}-a`));
+  const clusterIP = (await plane().kubectl('get', 'service', app, '-o', 'jsonpath={.spec.clusterIP}')).trim();
+  const lookup = async (name: string): Promise<string> => (await dockerExec(container.Id, ['nslookup', name])).output;
+  // The pod's own resolver: its resolv.conf names the node's cluster DNS.
+  expect((await dockerExec(container.Id, ['cat', '/etc/resolv.conf'])).output).toMatch(/^nameserver 10\.244\.0\.1$/m);
+  await waitFor(`${app} to resolve to ${clusterIP}`, async () => (await lookup(`${app}.default.svc.cluster.local`)).includes(`Address: ${clusterIP}`));
+  await waitFor('the headless Service to resolve to the pod, by its hostname too', async () =>
+    (await lookup(`member-0.${app}-members.default.svc.cluster.local`)).includes(`Address: ${pod.status!.podIP!}`),
+  { timeoutMs: 30_000 });
+  expect(await lookup(`${app}-members.default.svc.cluster.local`)).toContain(`Address: ${pod.status!.podIP!}`);
+  expect(upstream.asked.filter((asked) => asked.includes('cluster.local'))).toEqual([]);
 });
