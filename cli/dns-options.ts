@@ -3,18 +3,21 @@
  * dockerlet's DNS server listens on the pod bridge's gateway (the first address of --pod-cidr,
  * the one Docker gives the bridge), port 53, so:
  *
- *   serve  clusterDNS            pods get          the server
- *   on     unset or the gateway  the gateway       serves
- *   on     another address       (error: the flag or field that named it)
- *   off    anything              clusterDNS as set (none: the host's resolvers)
+ *   serve  clusterDNS                    pods get          the server
+ *   on     unset or the gateway          the gateway       serves
+ *   on     one address of the service    that ClusterIP    serves, and the proxy routes the
+ *          CIDR                                            ClusterIP to it (kube-system/kube-dns)
+ *   on     anything else                 (error: the flag or field that named it)
+ *   off    anything                      clusterDNS as set (none: the host's resolvers)
  *
  * `dockerlet up` serves it unless told not to, but in cluster mode a clusterDNS other than the
- * gateway means the cluster runs its own DNS (kube-dns at a ClusterIP), and then it does not.
+ * gateway means the cluster runs its own DNS (kube-dns at a ClusterIP), and then it does not
+ * unless told to.
  * `dockerlet proxy` serves it only when told to: the agent it runs beside must then be given
  * --cluster-dns <gateway>.
  */
 import type { Logger } from 'pino';
-import { formatIpv4, type Ipv4Cidr } from '../common/util/ipv4.js';
+import { cidrContains, formatIpv4, type Ipv4Cidr } from '../common/util/ipv4.js';
 import { readHostResolvConf } from '../common/util/resolv-conf.js';
 import type { ClusterDnsOptions } from '../proxy/dns/cluster-dns.js';
 import { boolean, type Setting } from './settings.js';
@@ -30,6 +33,8 @@ export interface ClusterDnsInputs {
   /** --cluster-dns / clusterDNS, as set. */
   clusterDNS: Setting<readonly string[]>;
   podCIDR: Ipv4Cidr;
+  /** The proxy's --service-cluster-ip-range: a clusterDNS in it is a ClusterIP the proxy routes. */
+  serviceCIDR: Ipv4Cidr;
   domain: string;
   /** The host's resolv.conf: where names outside the cluster go. */
   resolvConf: string;
@@ -61,9 +66,10 @@ export async function resolveClusterDns(inputs: ClusterDnsInputs, log: Logger): 
     }
     return { clusterDNS: given };
   }
-  if (elsewhere) {
+  const serviceIP = elsewhere && given.length === 1 && cidrContains(inputs.serviceCIDR, given[0]!) ? given[0] : undefined;
+  if (elsewhere && !serviceIP) {
     throw inputs.clusterDNS.invalid(
-      `dockerlet's cluster DNS answers on the pod bridge's gateway ${gateway}: leave it unset, set it to ${gateway}, or turn the server off (--serve-cluster-dns=false) to give pods another DNS server`,
+      `dockerlet's cluster DNS answers on the pod bridge's gateway ${gateway}, or at one ClusterIP of ${inputs.serviceCIDR.text}: leave it unset, set it to ${gateway} or to such an address, or turn the server off (--serve-cluster-dns=false) to give pods another DNS server`,
     );
   }
   const host = await readHostResolvConf(inputs.resolvConf);
@@ -71,6 +77,7 @@ export async function resolveClusterDns(inputs: ClusterDnsInputs, log: Logger): 
   return {
     server: {
       listen: { host: gateway, port: DnsPort },
+      ...(serviceIP ? { serviceIP } : {}),
       domain: inputs.domain,
       // Never itself: a host whose resolv.conf names the gateway would send a query round in circles.
       upstreams: host.conf.nameservers.filter((server) => server !== gateway).map((server) => ({ host: server, port: DnsPort })),

@@ -23,6 +23,7 @@ import type { PodFeed } from './config/pod-feed.js';
 import type { ProxyConfig } from './config/proxy-config.js';
 import { ServiceRegistry } from './config/service-registry.js';
 import { ClusterDns, type ClusterDnsOptions } from './dns/cluster-dns.js';
+import { kubeDnsService, withClusterDnsService } from './dns/dns-service.js';
 import { ExecCommandRunner } from './datapath/iptables/command-runner.js';
 import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
@@ -72,7 +73,8 @@ export async function cleanupProxy(options: Pick<ProxyOptions, 'serviceCIDR' | '
  */
 export function serviceRegistry(options: ProxyOptions, sources: readonly PodSource[], logger: Logger): ServiceRegistry {
   const allocator = new ServiceAllocator({ serviceCIDR: options.serviceCIDR, nodePortRange: options.nodePortRange, statePath: join(options.stateDir, 'allocations.json') });
-  return new ServiceRegistry({ allocator, sources, logger });
+  const dnsServiceIP = options.clusterDns?.serviceIP;
+  return new ServiceRegistry({ allocator, sources, ...(dnsServiceIP ? { builtIn: [kubeDnsService(dnsServiceIP)] } : {}), logger });
 }
 
 /** A standalone node's config: the registry's Services, endpoints from `pods`. */
@@ -102,15 +104,17 @@ export class ServiceProxyNode {
     this.#options = options;
     this.#log = deps.logger;
     this.#clock = deps.clock ?? systemClock;
-    this.config = deps.config;
+    const dns = options.clusterDns;
+    // The cluster DNS at a ClusterIP: its Service, routed to the server like any other.
+    this.config = dns?.serviceIP ? withClusterDnsService(deps.config, { clusterIP: dns.serviceIP, endpoint: dns.listen.host }, deps.logger) : deps.config;
     this.#proxy = new ServiceProxy({
-      config: deps.config,
+      config: this.config,
       proxier: makeProxier(options.mode, options, deps.logger),
       syncPeriodMs: options.syncPeriodMs,
       clock: this.#clock,
       logger: deps.logger,
     });
-    this.dns = options.clusterDns && new ClusterDns(options.clusterDns, { config: deps.config, metrics: this.#proxy.metrics, logger: deps.logger });
+    this.dns = dns && new ClusterDns(dns, { config: this.config, metrics: this.#proxy.metrics, logger: deps.logger });
   }
 
   /** Takes the datapath (refusing to run beside another proxy), syncs it once its config is synced, follows changes, and serves DNS and HTTP. */

@@ -6,6 +6,9 @@
  * the field, logged once, and left out; the others go on. Headless and ExternalName Services are
  * kept, with no ClusterIP.
  *
+ * The node's own Services (the cluster DNS's kube-dns, when it has a ClusterIP) come before every
+ * source's: their names and requested ClusterIPs are theirs.
+ *
  * In cluster mode the API server takes this role: its Services arrive allocated (api-config.ts).
  */
 import type { Logger } from 'pino';
@@ -33,11 +36,13 @@ export class ServiceRegistry {
   #round: Promise<void>;
 
   readonly #sources: readonly PodSource[];
+  readonly #builtIn: readonly Service[];
 
-  /** `sources`: the sources that will report; allocations are released only once all have. */
-  constructor(options: { allocator: ServiceAllocator; sources: readonly PodSource[]; logger: Logger }) {
+  /** `sources`: the sources that will report; allocations are released only once all have. `builtIn`: the node's own Services. */
+  constructor(options: { allocator: ServiceAllocator; sources: readonly PodSource[]; builtIn?: readonly Service[]; logger: Logger }) {
     this.#allocator = options.allocator;
     this.#sources = options.sources;
+    this.#builtIn = options.builtIn ?? [];
     this.#log = options.logger.child({ component: 'service-registry' });
     this.#round = this.#allocator.load().catch((err: unknown) => this.#log.error({ err: errorMessage(err) }, 'reading the saved allocations failed'));
   }
@@ -69,9 +74,12 @@ export class ServiceRegistry {
 
   async #resolveAll(): Promise<void> {
     const wanted = this.#wanted();
-    // Requests first, so that a dynamic allocation never takes an address someone asked for.
+    // The node's own first, then requests, so that a dynamic allocation never takes an address someone asked for.
     const requested = (s: Service): boolean => Boolean(s.spec?.clusterIP && s.spec.clusterIP !== 'None');
-    const ordered = [...wanted.filter(requested), ...wanted.filter((s) => !requested(s))];
+    const own = new Set(this.#builtIn);
+    const mine = wanted.filter((s) => own.has(s));
+    const others = wanted.filter((s) => !own.has(s));
+    const ordered = [...mine, ...others.filter(requested), ...others.filter((s) => !requested(s))];
     this.#allocator.beginRound();
     const resolved = new Map<string, Service>();
     for (const service of ordered) {
@@ -85,9 +93,10 @@ export class ServiceRegistry {
     for (const listener of this.#listeners) listener(this.#resolved);
   }
 
-  /** Every source's Services, the first source's winning a name, in a stable order. */
+  /** The node's own Services and every source's, the first winning a name, in a stable order. */
   #wanted(): Service[] {
     const byName = new Map<string, Service>();
+    for (const service of this.#builtIn) byName.set(namespacedName(service), service);
     for (const source of SourceOrder) {
       for (const service of this.#bySource.get(source) ?? []) {
         const name = namespacedName(service);

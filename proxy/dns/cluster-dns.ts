@@ -24,8 +24,10 @@ import { QueryHandler } from './query-handler.js';
 export type { DnsEndpoint };
 
 export interface ClusterDnsOptions {
-  /** Where pods reach it (the pod bridge's gateway, port 53). */
+  /** Where it listens (the pod bridge's gateway, port 53). */
   listen: DnsEndpoint;
+  /** A ClusterIP pods reach it at, routed by the proxy to `listen` (kube-system/kube-dns); none: pods ask `listen` itself. */
+  serviceIP?: string;
   /** The cluster domain (--cluster-domain). */
   domain: string;
   /** The host's resolvers, for every name outside the cluster domain. */

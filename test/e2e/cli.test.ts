@@ -55,9 +55,9 @@ describe('bad flags and config exit 2 with a message naming the flag or field', 
   });
 
   test('a cluster DNS served while --cluster-dns names another server, and a --serve-cluster-dns that is no boolean', async () => {
-    const elsewhere = await runCli(['up', '--pod-manifest-path', dir, '--serve-cluster-dns', '--cluster-dns', '10.96.0.10']).exited;
+    const elsewhere = await runCli(['up', '--pod-manifest-path', dir, '--serve-cluster-dns', '--cluster-dns', '192.0.2.10']).exited;
     expect(elsewhere.code).toBe(2);
-    expect(elsewhere.stderr).toContain(`--cluster-dns: invalid value "10.96.0.10": dockerlet's cluster DNS answers on the pod bridge's gateway 10.244.0.1`);
+    expect(elsewhere.stderr).toContain(`--cluster-dns: invalid value "192.0.2.10": dockerlet's cluster DNS answers on the pod bridge's gateway 10.244.0.1, or at one ClusterIP of 10.96.0.0/16`);
     const notBoolean = await runCli(['proxy', '--pod-manifest-path', dir, '--serve-cluster-dns=sometimes']).exited;
     expect(notBoolean.code).toBe(2);
     expect(notBoolean.stderr).toContain('--serve-cluster-dns: invalid value "sometimes": must be true or false');

@@ -63,8 +63,11 @@ export interface StartAgentOptions {
   proxy?: ProxyMode;
   /** The proxy takes Services and endpoints from this client's API server (`up --proxy-kubeconfig`), not from the manifests and pods. */
   proxyApi?: KubeApi;
-  /** The proxy serves the cluster DNS on the pod bridge's gateway, forwarding to `upstream`; ClusterFirst pods are told to use it. */
-  clusterDns?: { upstream: DnsEndpoint };
+  /**
+   * The proxy serves the cluster DNS on the pod bridge's gateway, forwarding to `upstream`;
+   * ClusterFirst pods are told to use it there, or at `serviceIP`, which the proxy routes to it.
+   */
+  clusterDns?: { upstream: DnsEndpoint; serviceIP?: string };
 }
 
 /** Where the cluster DNS listens in these tests, as `dockerlet up` puts it: the gateway of the default pod CIDR. */
@@ -82,13 +85,14 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
   for (const [file, content] of Object.entries(start.manifests ?? {})) await writeFile(join(manifestDir, file), content);
   const options = {
     ...(await defaultOptions(nodeName, rootDir, manifestDir)),
-    ...(start.clusterDns ? { clusterDNS: [ClusterDnsAddress] } : {}),
+    ...(start.clusterDns ? { clusterDNS: [start.clusterDns.serviceIP ?? ClusterDnsAddress] } : {}),
     ...start.options,
   };
   const running = new Set<{ stop(): Promise<void> }>();
   const proxyOptions = start.proxy ? await proxyOptionsFor(start.proxy, join(base, 'proxy')) : undefined;
   if (proxyOptions && start.clusterDns) {
-    proxyOptions.clusterDns = { listen: { host: ClusterDnsAddress, port: 53 }, domain: options.clusterDomain, upstreams: [start.clusterDns.upstream] };
+    const { upstream, serviceIP } = start.clusterDns;
+    proxyOptions.clusterDns = { listen: { host: ClusterDnsAddress, port: 53 }, ...(serviceIP ? { serviceIP } : {}), domain: options.clusterDomain, upstreams: [upstream] };
   }
   // One hook, in order: an agent still running would re-create the containers removed under it.
   onTestFinished(async () => {

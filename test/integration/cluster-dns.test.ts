@@ -4,15 +4,17 @@
  * headless ones and their pods' hostnames, SRV, PTR, ExternalName, pod names, NXDOMAIN, names
  * forwarded to a resolver this test runs on 127.0.0.1 (no query leaves the machine), Services
  * coming and going while pods run, and the resolv.conf of each dnsPolicy. The DNS server listens
- * on the pod bridge's gateway, port 53, as `dockerlet up` runs it: one proxy, and so one DNS
- * server, per host, which is why this file is in the network project.
+ * on the pod bridge's gateway, port 53, as `dockerlet up` runs it, and at a ClusterIP each datapath
+ * routes to it: one proxy, and so one DNS server, per host, which is why this file is in the
+ * network project.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dnsPacket from 'dns-packet';
-import { expect, onTestFinished, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import type { Pod } from '../../common/api/types.js';
+import type { ProxyMode } from '../../proxy/datapath/proxier.js';
 import { frame } from '../../proxy/dns/dns-transport.js';
 import { ClusterDnsAddress, isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { dockerExec } from '../helpers/docker.js';
@@ -59,13 +61,14 @@ interface DnsNode {
   upstream: FakeUpstream;
 }
 
-async function startDnsNode(manifests: Record<string, string>): Promise<DnsNode> {
+async function startDnsNode(manifests: Record<string, string>, options: { mode?: ProxyMode; serviceIP?: string } = {}): Promise<DnsNode> {
   const upstream = await startFakeUpstream({ 'example.test': ['192.0.2.10'], 'mail.example.test': ['192.0.2.25'] });
   onTestFinished(() => upstream.close());
   const dir = await mkdtemp(join(tmpdir(), 'dockerlet-dns-'));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'resolv.conf'), HostResolvConf);
-  const agent = await startAgent({ proxy: 'iptables', clusterDns: { upstream }, options: { resolvConf: join(dir, 'resolv.conf') }, manifests });
+  const clusterDns = { upstream, ...(options.serviceIP ? { serviceIP: options.serviceIP } : {}) };
+  const agent = await startAgent({ proxy: options.mode ?? 'iptables', clusterDns, options: { resolvConf: join(dir, 'resolv.conf') }, manifests });
   return { agent, upstream };
 }
 
@@ -174,4 +177,21 @@ test('each dnsPolicy gets the kubelet\'s resolv.conf; a hostNetwork pod with Clu
   expect(await resolvConf('hostnet-first')).toBe(HostResolvConf);
   const clusterIP = agent.proxy!.config.services().find((s) => s.metadata?.name === 'web')!.spec!.clusterIP!;
   expect(addresses(await execIn(agent, 'hostnet', ['nslookup', 'web.default.svc.cluster.local']))).toEqual([clusterIP]);
+});
+
+describe.each(['iptables', 'userspace'] as const)('the %s datapath', (mode) => {
+  test('with --cluster-dns at a ClusterIP, pods ask kube-system/kube-dns there and the proxy takes them to the server', async () => {
+    const serviceIP = '10.96.0.10';
+    const { agent } = await startDnsNode({ 'web.yaml': webPod, 'client.yaml': pod('client'), ...services }, { mode, serviceIP });
+    await agent.waitForPod('client', 'Ready', isReady);
+    expect(await execIn(agent, 'client', ['cat', '/etc/resolv.conf'])).toMatch(new RegExp(`^nameserver ${serviceIP.replaceAll('.', '\\.')}$`, 'm'));
+    const clusterIP = await waitFor('a ClusterIP for web', () => agent.proxy!.config.services().find((s) => s.metadata?.name === 'web')?.spec?.clusterIP);
+    await agent.proxy!.synced();
+    // The pod's own resolver, through the ClusterIP: by the full name, and by the search path.
+    const answer = await execIn(agent, 'client', ['nslookup', 'web.default.svc.cluster.local']);
+    expect(answer).toMatch(new RegExp(`Server:\\s+${serviceIP.replaceAll('.', '\\.')}`));
+    expect(addresses(answer)).toEqual([clusterIP]);
+    expect(addresses(await execIn(agent, 'client', ['nslookup', 'kube-dns.kube-system.svc.cluster.local']))).toEqual([serviceIP]);
+    expect((await execIn(agent, 'client', ['timeout', '5', 'wget', '-qO-', 'http://web/'])).trim()).toBe('web');
+  });
 });

@@ -23,6 +23,7 @@ function inputs(overrides: { serve?: string | boolean; clusterDNS?: string[]; by
     serveByDefault: overrides.byDefault ?? 'always',
     clusterDNS: setting<readonly string[]>({ flag: '--cluster-dns', flagValue: overrides.clusterDNS }, []),
     podCIDR: parseIpv4Cidr('10.244.0.0/16')!,
+    serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!,
     domain: 'cluster.local',
     resolvConf,
   };
@@ -55,19 +56,28 @@ describe('resolveClusterDns', () => {
     expect((await decide({ byDefault: 'unless-cluster-dns-elsewhere' })).server?.listen).toEqual({ host: '10.244.0.1', port: 53 });
   });
 
-  test('serving while clusterDNS names another address is refused, naming the flag', async () => {
-    await expect(decide({ serve: 'true', clusterDNS: ['10.96.0.10'] })).rejects.toThrow(
-      /^--cluster-dns: invalid value \["10\.96\.0\.10"\]: dockerlet's cluster DNS answers on the pod bridge's gateway 10\.244\.0\.1: leave it unset, set it to 10\.244\.0\.1, or turn the server off/,
+  test('a clusterDNS in the service CIDR: the server on the gateway, and pods told the ClusterIP the proxy routes to it', async () => {
+    expect(await decide({ clusterDNS: ['10.96.0.10'] })).toEqual({
+      server: { listen: { host: '10.244.0.1', port: 53 }, serviceIP: '10.96.0.10', domain: 'cluster.local', upstreams: [{ host: '192.0.2.53', port: 53 }] },
+      clusterDNS: ['10.96.0.10'],
+    });
+    expect((await decide({ serve: 'true', byDefault: 'unless-cluster-dns-elsewhere', clusterDNS: ['10.96.0.10'] })).server?.serviceIP).toBe('10.96.0.10');
+  });
+
+  test('serving while clusterDNS names an address outside the service CIDR, or several, is refused, naming the flag', async () => {
+    await expect(decide({ serve: 'true', clusterDNS: ['192.0.2.10'] })).rejects.toThrow(
+      /^--cluster-dns: invalid value \["192\.0\.2\.10"\]: dockerlet's cluster DNS answers on the pod bridge's gateway 10\.244\.0\.1, or at one ClusterIP of 10\.96\.0\.0\/16: leave it unset, set it to 10\.244\.0\.1 or to such an address, or turn the server off/,
     );
+    await expect(decide({ clusterDNS: ['10.96.0.10', '10.96.0.11'] })).rejects.toThrow(/^--cluster-dns: invalid value/);
     await expect(decide({ serve: 'maybe' })).rejects.toThrow(/^--serve-cluster-dns: invalid value "maybe": must be true or false/);
   });
 
   test('from a KubeletConfiguration: serveClusterDNS and clusterDNS, errors naming the file and field', async () => {
     const config = join(dir, 'kubelet.yaml');
-    await writeFile(config, 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nserveClusterDNS: true\nclusterDNS: [10.96.0.10]\n');
+    await writeFile(config, 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nserveClusterDNS: true\nclusterDNS: [192.0.2.10]\n');
     const resolved = await resolveAgentOptions({ config, hostnameOverride: 'n1' });
     expect(resolved.clusterDnsSettings.serve.value).toBe(true);
     const dns = resolveClusterDns({ ...inputs(), ...resolved.clusterDnsSettings }, memoryLogger().logger);
-    await expect(dns).rejects.toThrow(new RegExp(`^--config ${config}: clusterDNS: invalid value \\["10\\.96\\.0\\.10"\\]`));
+    await expect(dns).rejects.toThrow(new RegExp(`^--config ${config}: clusterDNS: invalid value \\["192\\.0\\.2\\.10"\\]`));
   });
 });
