@@ -142,6 +142,7 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
       const feed = agent.cluster ? ({ from: 'api', kubeconfig } as const) : ({ from: 'agent' } as const);
       options = { agent, proxy: { options: proxyOptions, feed } };
     } else {
+      if (resolved.clusterDnsSettings.serve.value !== undefined) log.warn('serveClusterDNS: `dockerlet agent` runs no cluster DNS (`dockerlet up` or `dockerlet proxy --serve-cluster-dns` do); the field is not acted on');
       options = { agent };
     }
   } catch (err) {

@@ -79,8 +79,9 @@ export async function resolveClusterDns(inputs: ClusterDnsInputs, log: Logger): 
       listen: { host: gateway, port: DnsPort },
       ...(serviceIP ? { serviceIP } : {}),
       domain: inputs.domain,
-      // Never itself: a host whose resolv.conf names the gateway would send a query round in circles.
-      upstreams: host.conf.nameservers.filter((server) => server !== gateway).map((server) => ({ host: server, port: DnsPort })),
+      // Never itself: a host whose resolv.conf names the gateway (or the DNS ClusterIP) would send a query round in circles.
+      upstreams: host.conf.nameservers.filter((server) => server !== gateway && server !== serviceIP).map((server) => ({ host: server, port: DnsPort })),
+      clients: [inputs.podCIDR],
     },
     clusterDNS: given.length > 0 ? given : [gateway],
   };

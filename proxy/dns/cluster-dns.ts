@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DockerletError, errorMessage } from '../../common/api/errors.js';
+import type { Ipv4Cidr } from '../../common/util/ipv4.js';
 import { retryUntilDone } from '../../common/util/retry.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { ClusterZone } from './cluster-zone.js';
@@ -32,6 +33,8 @@ export interface ClusterDnsOptions {
   domain: string;
   /** The host's resolvers, for every name outside the cluster domain. */
   upstreams: readonly DnsEndpoint[];
+  /** Who may ask (the pod CIDR, which holds the node's own address on the bridge), besides loopback; unset: anyone. */
+  clients?: readonly Ipv4Cidr[];
 }
 
 const BindRetry = { initialMs: 500, maxMs: 5_000 };
@@ -61,7 +64,7 @@ export class ClusterDns {
       metrics: deps.metrics,
       logger: this.#log,
     });
-    this.#server = new DnsServer(options.listen, handler, this.#log);
+    this.#server = new DnsServer(options.listen, handler, this.#log, options.clients);
   }
 
   /** Where it answers, once listening. */

@@ -12,9 +12,13 @@
  *   <zone>                                   SOA, NS
  *
  * Names compare case-insensitively. A name with records of other types, or under which records
- * exist (svc.<zone>, <ns>.svc.<zone>), is NODATA; any other name in the zone is NXDOMAIN; both
+ * exist (svc.<zone>, <ns>.svc.<zone>, pod.<zone>, <ns>.pod.<zone>), is NODATA; any other name in
+ * the zone is NXDOMAIN; both
  * carry the SOA, whose minimum is the TTL. A reverse name the zone does not know, and any name
  * outside it, is not the zone's: the server forwards it.
+ *
+ * A headless Service's SRV records carry the Service's port, as the specification writes them
+ * (CoreDNS gives each endpoint's own port; the two differ only when targetPort does).
  *
  * The records are built once per snapshot of the Services (ClusterZone.build), so that a query
  * is a map lookup.
@@ -112,16 +116,23 @@ export class ClusterZone {
     const key = lower(name);
     if (!this.owns(key)) return undefined;
     const records = this.#recordsAt(key);
-    const cname = records.find((record) => record.type === 'CNAME');
+    const found = records.find((record) => record.type === 'CNAME');
+    // Owned by the name as asked, as every answer is.
+    const cname = found && { ...found, name };
     if (cname && type !== 'CNAME') return this.#chase(cname, type, depth);
     const matching = records.filter((record) => (type as string) === 'ANY' || record.type === type);
     if (matching.length > 0) return { rcode: 'NOERROR', answers: matching.map((r) => ({ ...r, name })), authorities: [], additionals: this.#additionalsFor(matching) };
-    const exists = records.length > 0 || this.#names.has(key);
+    const exists = records.length > 0 || this.#names.has(key) || this.#isPodTree(key);
     return { rcode: exists ? 'NOERROR' : 'NXDOMAIN', answers: [], authorities: [this.#soa], additionals: [] };
   }
 
   #recordsAt(key: string): readonly ZoneRecord[] {
     return this.#byName.get(key) ?? this.#ptr.get(key) ?? this.#podRecord(key);
+  }
+
+  /** pod.<zone> and <ns>.pod.<zone>: the names above the pod records, which exist with none of their own. */
+  #isPodTree(key: string): boolean {
+    return key === `pod.${this.domain}` || (key.endsWith(`.pod.${this.domain}`) && !key.slice(0, -(this.domain.length + 5)).includes('.'));
   }
 
   /** <a>-<b>-<c>-<d>.<ns>.pod.<zone>: the address its first label spells. */

@@ -1,35 +1,65 @@
 /**
  * The cluster DNS's sockets: UDP and TCP on one address and port (53 for pods, whose resolv.conf
  * cannot name another). Each message goes to the query handler; a TCP connection may carry many
- * (RFC 7766), answered in any order, and is closed when idle for TcpIdleTimeoutMs.
+ * (RFC 7766), answered in any order, and is closed when idle for TcpIdleTimeoutMs; at most
+ * MaxTcpConnections are open. Only clients of the allowed networks (the pods') and loopback are
+ * answered.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { cidrContains, type Ipv4Cidr } from '../../common/util/ipv4.js';
 import { frame, readFrames, type DnsEndpoint } from './dns-transport.js';
 import type { QueryHandler } from './query-handler.js';
 
 /** How long a TCP connection may stay silent (CoreDNS: 10 s). */
 const TcpIdleTimeoutMs = 10_000;
 
+/** TCP connections at once: a client holding many cannot take every descriptor. */
+const MaxTcpConnections = 256;
+
+/** Whether a query from `address` is answered: from loopback or one of `clients`; anyone else's is dropped, so that the server is no open resolver. */
+export function isAllowedClient(address: string, clients: readonly Ipv4Cidr[]): boolean {
+  const ip = address.replace(/^::ffff:/, '');
+  return ip.startsWith('127.') || ip === '::1' || clients.some((cidr) => cidrContains(cidr, ip));
+}
+
 export class DnsServer {
   readonly #endpoint: DnsEndpoint;
   readonly #handler: QueryHandler;
   readonly #log: Logger;
   readonly #connections = new Set<Socket>();
+  readonly #clients: readonly Ipv4Cidr[] | undefined;
   #udp: UdpSocket | undefined;
   #tcp: Server | undefined;
 
-  constructor(endpoint: DnsEndpoint, handler: QueryHandler, logger: Logger) {
+  /** `clients`: the networks whose queries are answered (with loopback); none given: all. */
+  constructor(endpoint: DnsEndpoint, handler: QueryHandler, logger: Logger, clients?: readonly Ipv4Cidr[]) {
     this.#endpoint = endpoint;
     this.#handler = handler;
     this.#log = logger;
+    this.#clients = clients;
   }
 
-  /** Binds both sockets; rejects (with neither bound) when one cannot be, with the system's error code. */
+  /**
+   * Binds both sockets; rejects (with neither bound) when one cannot be, with the system's error
+   * code. With port 0 (tests), TCP takes the port UDP was given, which TCP may already use: then
+   * another pair is tried.
+   */
   async listen(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#bind();
+      } catch (err) {
+        if (this.#endpoint.port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async #bind(): Promise<void> {
     const udp = createSocket({ type: isIPv6(this.#endpoint.host) ? 'udp6' : 'udp4' });
     const tcp = createServer((socket) => this.#serveConnection(socket));
+    tcp.maxConnections = MaxTcpConnections;
     try {
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
@@ -37,7 +67,6 @@ export class DnsServer {
       });
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject);
-        // Both on one port: with port 0 (tests), TCP takes the port UDP was given.
         tcp.listen(udp.address().port, this.#endpoint.host, () => resolve());
       });
     } catch (err) {
@@ -45,6 +74,7 @@ export class DnsServer {
       tcp.close();
       throw err;
     }
+    tcp.on('error', (err) => this.#log.error({ err: err.message }, 'the DNS TCP server failed to accept a connection'));
     udp.on('error', (err) => this.#log.error({ err: err.message }, 'the DNS UDP socket failed'));
     udp.on('message', (message, peer) => void this.#serveDatagram(udp, message, peer.address, peer.port));
     this.#udp = udp;
@@ -57,19 +87,24 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
-    this.#udp?.close();
-    for (const connection of this.#connections) connection.destroy();
-    await new Promise<void>((resolve) => (this.#tcp ? this.#tcp.close(() => resolve()) : resolve()));
+    const udp = this.#udp;
+    const tcp = this.#tcp;
+    // Cleared first: a query answered meanwhile finds no socket to send on.
     this.#udp = undefined;
     this.#tcp = undefined;
+    udp?.close();
+    for (const connection of this.#connections) connection.destroy();
+    await new Promise<void>((resolve) => (tcp ? tcp.close(() => resolve()) : resolve()));
   }
 
   async #serveDatagram(udp: UdpSocket, message: Buffer, host: string, port: number): Promise<void> {
+    if (!this.#allowed(host)) return;
     const response = await this.#respond(message, 'udp');
     if (response && this.#udp === udp) udp.send(response, port, host);
   }
 
   #serveConnection(socket: Socket): void {
+    if (!this.#allowed(socket.remoteAddress ?? '')) return void socket.destroy();
     this.#connections.add(socket);
     socket.setTimeout(TcpIdleTimeoutMs, () => socket.destroy());
     socket.on('error', () => socket.destroy());
@@ -77,8 +112,12 @@ export class DnsServer {
     readFrames(socket, (message) => {
       void this.#respond(Buffer.from(message), 'tcp').then((response) => {
         if (response && !socket.destroyed) socket.write(frame(response));
-      });
+      }, (err: unknown) => this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'a DNS answer over TCP failed'));
     });
+  }
+
+  #allowed(address: string): boolean {
+    return !this.#clients || isAllowedClient(address, this.#clients);
   }
 
   async #respond(message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {

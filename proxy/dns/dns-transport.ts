@@ -13,7 +13,7 @@ export interface DnsEndpoint {
 }
 
 /** The largest message: TCP's length prefix is 16 bits. */
-const MaxMessage = 65_535;
+export const MaxMessage = 65_535;
 
 /** An EDNS record (RFC 6891) offering `udpPayloadSize` bytes over UDP. */
 export function ednsRecord(udpPayloadSize: number): OptAnswer {
@@ -41,37 +41,49 @@ export function readFrames(socket: Socket, onMessage: (message: Buffer) => void)
   });
 }
 
-/** Sends `query` to `server` over UDP from a socket of its own (a fresh source port each time); resolves with the first datagram back. */
-export function udpExchange(server: DnsEndpoint, query: Buffer, timeoutMs: number): Promise<Buffer> {
+/** Whether a reply answers the query sent: others are ignored, and the exchange waits on. */
+export type ReplyCheck = (reply: Buffer) => boolean;
+
+const anyReply: ReplyCheck = () => true;
+
+/** Settles once: with the first reply, error or timeout, whichever comes first; `release` then frees the socket. */
+function exchange(what: string, timeoutMs: number, release: () => void, start: (done: (err: Error | undefined, reply?: Buffer) => void) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket(isIPv6(server.host) ? 'udp6' : 'udp4');
+    let settled = false;
     const done = (err: Error | undefined, reply?: Buffer): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      socket.close();
+      release();
       if (err) reject(err);
       else resolve(reply!);
     };
-    const timer = setTimeout(() => done(new Error(`no answer from ${server.host}:${server.port} over UDP in ${timeoutMs} ms`)), timeoutMs);
-    socket.on('error', (err) => done(err));
-    socket.on('message', (reply) => done(undefined, reply));
-    socket.send(query, server.port, server.host);
+    const timer = setTimeout(() => done(new Error(`no answer from ${what} in ${timeoutMs} ms`)), timeoutMs);
+    start(done);
   });
 }
 
-/** Sends `query` to `server` over a TCP connection of its own; resolves with the one message back. */
-export function tcpExchange(server: DnsEndpoint, query: Buffer, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: server.host, port: server.port });
-    const done = (err: Error | undefined, reply?: Buffer): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(reply!);
-    };
-    const timer = setTimeout(() => done(new Error(`no answer from ${server.host}:${server.port} over TCP in ${timeoutMs} ms`)), timeoutMs);
+/**
+ * Sends `query` to `server` over UDP from a socket of its own, connected to the server (a fresh
+ * source port each time, and only the server's datagrams arrive); resolves with the first reply
+ * `accept` takes.
+ */
+export function udpExchange(server: DnsEndpoint, query: Buffer, timeoutMs: number, accept: ReplyCheck = anyReply): Promise<Buffer> {
+  const socket = createSocket(isIPv6(server.host) ? 'udp6' : 'udp4');
+  return exchange(`${server.host}:${server.port} over UDP`, timeoutMs, () => socket.close(), (done) => {
+    socket.on('error', (err) => done(err));
+    socket.on('message', (reply) => accept(reply) && done(undefined, reply));
+    socket.connect(server.port, server.host, () => socket.send(query));
+  });
+}
+
+/** Sends `query` to `server` over a TCP connection of its own; resolves with the first message back `accept` takes. */
+export function tcpExchange(server: DnsEndpoint, query: Buffer, timeoutMs: number, accept: ReplyCheck = anyReply): Promise<Buffer> {
+  const socket = connect({ host: server.host, port: server.port });
+  return exchange(`${server.host}:${server.port} over TCP`, timeoutMs, () => socket.destroy(), (done) => {
     socket.on('error', (err) => done(err));
     socket.on('end', () => done(new Error(`${server.host}:${server.port} closed the TCP connection without an answer`)));
-    readFrames(socket, (reply) => done(undefined, Buffer.from(reply)));
+    readFrames(socket, (reply) => accept(reply) && done(undefined, Buffer.from(reply)));
     if (query.length > MaxMessage) done(new Error(`a DNS message of ${query.length} bytes is too long for TCP`));
     else socket.write(frame(query));
   });

@@ -1,10 +1,13 @@
 /**
- * Names outside the cluster, asked of the host's resolvers: each upstream in turn (the order of
- * resolv.conf, as the C library tries them), over UDP, again over TCP when the answer came
- * truncated; an upstream that fails or stays silent for the timeout passes the question to the
- * next. Answers are kept in a small cache for their TTL, at most CacheMaxTtlSeconds (kubeadm's
- * CoreDNS: `cache 30`); failures are not kept. The caller gets the upstream's answer as it came,
- * its ID and flags for the caller to set.
+ * Names outside the cluster, asked of the host's resolvers: each upstream in turn, in the order
+ * of resolv.conf, over UDP, again over TCP when the answer came truncated. An upstream that
+ * stays silent for the timeout, fails, or answers SERVFAIL, REFUSED or NOTIMP passes the
+ * question to the next (as the C library's resolver does); the last one's answer is the answer.
+ * A reply counts only when it comes from the upstream asked, with the query's ID and question:
+ * anything else is ignored while the exchange waits. Answers are kept in a small cache for their
+ * TTL, at most CacheMaxTtlSeconds (kubeadm's CoreDNS: `cache 30`); failures are not kept. At
+ * most MaxInFlight questions are out at once (CoreDNS forward's max_concurrent): past that the
+ * caller is told to refuse, rather than open sockets without end.
  */
 import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
@@ -20,8 +23,21 @@ const CacheMaxEntries = 10_000;
 /** How long one upstream has to answer before the next is asked (CoreDNS's forward: 2 s reads). */
 const UpstreamTimeoutMs = 2_000;
 
-/** The UDP payload size we offer upstreams (the most the handler passes on over UDP). */
-const UpstreamUdpPayloadSize = 4096;
+/** The UDP payload size offered upstreams: DNS Flag Day 2020's, which IP fragmentation never splits. */
+const UpstreamUdpPayloadSize = 1232;
+
+/** Questions out to upstreams at once. */
+const MaxInFlight = 256;
+
+/** Answers for which the next upstream is asked. */
+const TryNextUpstream = new Set(['SERVFAIL', 'REFUSED', 'NOTIMP']);
+
+/** Thrown when MaxInFlight questions are already out. */
+export class ForwarderBusy extends Error {
+  constructor() {
+    super(`${MaxInFlight} questions are already out to the upstream resolvers`);
+  }
+}
 
 /** What an upstream answered: the sections to pass on, and the rcode. */
 export interface ForwardedAnswer {
@@ -63,6 +79,7 @@ export class Forwarder {
   readonly #timeoutMs: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, CacheEntry>();
+  #inFlight = 0;
 
   constructor(options: { upstreams: readonly DnsEndpoint[]; timeoutMs?: number; now?: () => number }) {
     this.#upstreams = options.upstreams;
@@ -70,19 +87,24 @@ export class Forwarder {
     this.#now = options.now ?? Date.now;
   }
 
-  get upstreams(): readonly DnsEndpoint[] {
-    return this.#upstreams;
-  }
-
-  /** The answer to `question` from the cache or the upstreams; rejects when none answered. `recursionDesired`: the client's RD. */
-  async resolve(question: Question, recursionDesired: boolean): Promise<ForwardedAnswer & { cached: boolean }> {
+  /**
+   * The answer to `question` from the cache or the upstreams; rejects when none answered (with
+   * ForwarderBusy when too many questions are out). `recursionDesired`: the client's RD.
+   */
+  async resolve(question: Question, recursionDesired: boolean): Promise<ForwardedAnswer> {
     const key = `${question.name.toLowerCase()}/${question.type}/${question.class ?? 'IN'}/${recursionDesired ? 'rd' : ''}`;
     const hit = this.#fromCache(key);
-    if (hit) return { ...hit, cached: true };
-    const answer = await this.#ask(question, recursionDesired);
-    const ttlSeconds = cacheTtl(answer);
-    if (ttlSeconds > 0) this.#store(key, { answer, storedAtMs: this.#now(), ttlSeconds });
-    return { ...answer, cached: false };
+    if (hit) return hit;
+    if (this.#inFlight >= MaxInFlight) throw new ForwarderBusy();
+    this.#inFlight += 1;
+    try {
+      const answer = await this.#ask(question, recursionDesired);
+      const ttlSeconds = cacheTtl(answer);
+      if (ttlSeconds > 0) this.#store(key, { answer, storedAtMs: this.#now(), ttlSeconds });
+      return answer;
+    } finally {
+      this.#inFlight -= 1;
+    }
   }
 
   #fromCache(key: string): ForwardedAnswer | undefined {
@@ -107,13 +129,16 @@ export class Forwarder {
   async #ask(question: Question, recursionDesired: boolean): Promise<ForwardedAnswer> {
     if (this.#upstreams.length === 0) throw new Error('no upstream resolver: the host resolv.conf names no nameserver');
     const failures: string[] = [];
+    let last: ForwardedAnswer | undefined;
     for (const upstream of this.#upstreams) {
       try {
-        return await this.#exchange(upstream, question, recursionDesired);
+        last = await this.#exchange(upstream, question, recursionDesired);
+        if (!TryNextUpstream.has(last.rcode)) return last;
       } catch (err) {
         failures.push(err instanceof Error ? err.message : String(err));
       }
     }
+    if (last) return last;
     throw new Error(failures.join('; '));
   }
 
@@ -127,8 +152,9 @@ export class Forwarder {
       questions: [question],
       additionals: [ednsRecord(UpstreamUdpPayloadSize)],
     });
-    let reply = checked(dnsPacket.decode(await udpExchange(upstream, query, this.#timeoutMs)), id, question, upstream);
-    if (reply.flag_tc) reply = checked(dnsPacket.decode(await tcpExchange(upstream, query, this.#timeoutMs)), id, question, upstream);
+    const answers = (reply: Buffer): boolean => answersQuery(reply, id, question);
+    let reply = dnsPacket.decode(await udpExchange(upstream, query, this.#timeoutMs, answers));
+    if (reply.flag_tc) reply = dnsPacket.decode(await tcpExchange(upstream, query, this.#timeoutMs, answers));
     return {
       rcode: (reply as DecodedPacket & { rcode: string }).rcode,
       answers: reply.answers ?? [],
@@ -139,11 +165,19 @@ export class Forwarder {
   }
 }
 
-/** `reply` when it answers `question` of query `id`; an error naming the upstream otherwise. */
-function checked(reply: DecodedPacket, id: number, question: Question, upstream: DnsEndpoint): DecodedPacket {
-  const asked = reply.questions?.[0];
-  if (reply.id !== id || reply.type !== 'response' || asked?.name.toLowerCase() !== question.name.toLowerCase() || asked.type !== question.type) {
-    throw new Error(`${upstream.host}:${upstream.port} answered another question`);
+/** Whether `reply` is a response to query `id` about `question` (the same name, type and class). */
+function answersQuery(reply: Buffer, id: number, question: Question): boolean {
+  try {
+    const decoded = dnsPacket.decode(reply);
+    const asked = decoded.questions?.[0];
+    return (
+      decoded.id === id &&
+      decoded.type === 'response' &&
+      asked?.name.toLowerCase() === question.name.toLowerCase() &&
+      asked.type === question.type &&
+      (asked.class ?? 'IN') === (question.class ?? 'IN')
+    );
+  } catch {
+    return false;
   }
-  return reply;
 }

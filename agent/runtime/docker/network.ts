@@ -3,6 +3,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { DockerletError } from '../../../common/api/errors.js';
+import { formatIpv4, parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { dockerMessage, isDockerNotFound } from './docker-errors.js';
 
 export interface PodNetworkSettings {
@@ -21,7 +22,8 @@ export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSe
         Name: settings.name,
         Driver: 'bridge',
         CheckDuplicate: true,
-        IPAM: { Driver: 'default', Config: [{ Subnet: settings.subnet }] },
+        // The first address, as Docker would pick: the node's cluster DNS listens there.
+        IPAM: { Driver: 'default', Config: [{ Subnet: settings.subnet, Gateway: firstAddress(settings.subnet) }] },
         Options: { 'com.docker.network.bridge.name': settings.bridgeName },
         Labels: { 'dockerlet.io/network': 'pods' },
         abortSignal: signal,
@@ -40,6 +42,11 @@ export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSe
     }
   }
   checkSubnet(existing, settings);
+}
+
+/** The first host address of an IPv4 subnet ("10.244.0.0/16" -> "10.244.0.1"). */
+function firstAddress(subnet: string): string {
+  return formatIpv4(parseIpv4Cidr(subnet)!.network + 1);
 }
 
 function checkSubnet(network: Dockerode.NetworkInspectInfo, settings: PodNetworkSettings): void {

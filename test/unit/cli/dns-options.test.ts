@@ -13,7 +13,7 @@ let resolvConf = '';
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dns-options-'));
   resolvConf = join(dir, 'resolv.conf');
-  await writeFile(resolvConf, 'nameserver 192.0.2.53\nnameserver 10.244.0.1\n');
+  await writeFile(resolvConf, 'nameserver 192.0.2.53\nnameserver 10.244.0.1\nnameserver 10.96.0.10\n');
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -37,9 +37,14 @@ describe('resolveClusterDns', () => {
     expect(podBridgeGateway(parseIpv4Cidr('172.20.8.0/22')!)).toBe('172.20.8.1');
   });
 
-  test('served by default on the gateway, port 53; pods get the gateway; the host nameservers are its upstreams, never itself', async () => {
+  test('served by default on the gateway, port 53, to the pods; pods get the gateway; the host nameservers are its upstreams, never itself', async () => {
     expect(await decide({})).toEqual({
-      server: { listen: { host: '10.244.0.1', port: 53 }, domain: 'cluster.local', upstreams: [{ host: '192.0.2.53', port: 53 }] },
+      server: {
+        listen: { host: '10.244.0.1', port: 53 },
+        domain: 'cluster.local',
+        upstreams: [{ host: '192.0.2.53', port: 53 }, { host: '10.96.0.10', port: 53 }],
+        clients: [parseIpv4Cidr('10.244.0.0/16')],
+      },
       clusterDNS: ['10.244.0.1'],
     });
     expect((await decide({ clusterDNS: ['10.244.0.1'] })).clusterDNS).toEqual(['10.244.0.1']);
@@ -58,7 +63,7 @@ describe('resolveClusterDns', () => {
 
   test('a clusterDNS in the service CIDR: the server on the gateway, and pods told the ClusterIP the proxy routes to it', async () => {
     expect(await decide({ clusterDNS: ['10.96.0.10'] })).toEqual({
-      server: { listen: { host: '10.244.0.1', port: 53 }, serviceIP: '10.96.0.10', domain: 'cluster.local', upstreams: [{ host: '192.0.2.53', port: 53 }] },
+      server: { listen: { host: '10.244.0.1', port: 53 }, serviceIP: '10.96.0.10', domain: 'cluster.local', upstreams: [{ host: '192.0.2.53', port: 53 }], clients: [parseIpv4Cidr('10.244.0.0/16')] },
       clusterDNS: ['10.96.0.10'],
     });
     expect((await decide({ serve: 'true', byDefault: 'unless-cluster-dns-elsewhere', clusterDNS: ['10.96.0.10'] })).server?.serviceIP).toBe('10.96.0.10');

@@ -6,12 +6,15 @@
 import * as dnsPacket from 'dns-packet';
 import type { DecodedPacket, RecordType } from 'dns-packet';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, onTestFinished, test } from 'vitest';
 import type { Service } from '../../../../common/api/types.js';
 import type { EndpointAddress, ProxyConfig } from '../../../../proxy/config/proxy-config.js';
 import type { ProxyState } from '../../../../proxy/datapath/proxier.js';
 import { ClusterDns } from '../../../../proxy/dns/cluster-dns.js';
-import { tcpExchange, udpExchange, type DnsEndpoint } from '../../../../proxy/dns/dns-transport.js';
+import { isAllowedClient } from '../../../../proxy/dns/dns-server.js';
+import { frame, tcpExchange, udpExchange, type DnsEndpoint } from '../../../../proxy/dns/dns-transport.js';
+import { parseIpv4Cidr } from '../../../../common/util/ipv4.js';
+import { connect } from 'node:net';
 import { startFakeUpstream, type FakeUpstream } from '../../../helpers/dns-upstream.js';
 import { memoryLogger } from '../../../helpers/memory-logger.js';
 
@@ -144,19 +147,28 @@ describe('the cluster DNS', () => {
     expect(reply.answers?.map((r) => `${r.type} ${(r as { data: string }).data}`)).toEqual(['CNAME mail.example.test', 'A 192.0.2.25']);
   });
 
-  test('an answer too long for UDP comes truncated; over TCP, or with EDNS room, whole', async () => {
-    const many = Array.from({ length: 60 }, (_, i) => ({ ip: `10.244.1.${i + 1}` }));
+  test('an answer too long for the client: as many whole records as fit, and TC; over TCP whole, up to 64 KiB', async () => {
     const { server, config } = await start();
-    config.services_ = [{ metadata: { name: 'big', namespace: 'default' }, spec: { clusterIP: 'None' } }];
-    config.addresses = { big: many };
+    config.services_ = [{ metadata: { name: 'big', namespace: 'default' }, spec: { clusterIP: 'None', ports: [{ name: 'pg', port: 5432 }] } }];
+    config.addresses = { big: Array.from({ length: 60 }, (_, i) => ({ ip: `10.244.1.${i + 1}` })) };
     config.changed();
-    const udp = await ask(server, 'big.default.svc.cluster.local', 'A');
-    expect(udp.flag_tc).toBe(true);
-    expect(udp.answers).toEqual([]);
-    expect(addressesOf(await ask(server, 'big.default.svc.cluster.local', 'A', { tcp: true }))).toHaveLength(60);
+    const plain = await ask(server, 'big.default.svc.cluster.local', 'A');
+    expect(plain.flag_tc).toBe(true);
+    expect(addressesOf(plain).length).toBeGreaterThan(0);
+    expect(addressesOf(plain).length).toBeLessThan(60);
     const edns = await ask(server, 'big.default.svc.cluster.local', 'A', { edns: 4096 });
-    expect(edns.flag_tc).toBe(false);
-    expect(addressesOf(edns)).toHaveLength(60);
+    expect(edns.flag_tc).toBe(true);
+    expect(addressesOf(edns).length).toBeGreaterThan(addressesOf(plain).length);
+    const tcp = await ask(server, 'big.default.svc.cluster.local', 'A', { tcp: true });
+    expect(tcp.flag_tc).toBe(false);
+    expect(addressesOf(tcp)).toHaveLength(60);
+    // Longer than TCP can frame: cut to fit, not a crash.
+    config.addresses = { big: Array.from({ length: 3000 }, (_, i) => ({ ip: `10.244.${Math.floor(i / 250) + 2}.${(i % 250) + 1}` })) };
+    config.changed();
+    const huge = await ask(server, '_pg._tcp.big.default.svc.cluster.local', 'SRV', { tcp: true });
+    expect(huge.flag_tc).toBe(true);
+    expect(huge.answers!.length).toBeGreaterThan(500);
+    expect(huge.answers!.length).toBeLessThan(3000);
   });
 
   test('a forwarded answer truncated over UDP is asked again over TCP', async () => {
@@ -176,6 +188,51 @@ describe('the cluster DNS', () => {
     await expect(udpExchange(server, Buffer.from([1, 2, 3]), 300)).rejects.toThrow(/no answer/);
   });
 
+  test('the response keeps the ID, the opcode (NOTIMP), RD and CD; a malformed message that says it is a response gets nothing', async () => {
+    const { server } = await start();
+    const checked = await ask(server, 'web.default.svc.cluster.local', 'A', { flags: dnsPacket.RECURSION_DESIRED | dnsPacket.CHECKING_DISABLED });
+    expect(checked).toMatchObject({ flag_rd: true, flag_cd: true, rcode: 'NOERROR' });
+    const status = await ask(server, 'web.default.svc.cluster.local', 'A', { flags: 2 << 11 });
+    expect(status).toMatchObject({ rcode: 'NOTIMP', opcode: 'STATUS', flag_rd: false });
+    const response = Buffer.from([0x12, 0x34, 0x81, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff]);
+    await expect(udpExchange(server, response, 300)).rejects.toThrow(/no answer/);
+  });
+
+  test('TCP: queries split across segments and several in one segment are each answered', async () => {
+    const { server } = await start();
+    const query = (id: number): Buffer => frame(dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'web.default.svc.cluster.local', type: 'A', class: 'IN' }] }));
+    const socket = connect(server.port, server.host);
+    onTestFinished(() => void socket.destroy());
+    const ids: number[] = [];
+    let pending = Buffer.alloc(0);
+    const received = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+          ids.push(dnsPacket.decode(pending.subarray(2, 2 + pending.readUInt16BE(0))).id!);
+          pending = pending.subarray(2 + pending.readUInt16BE(0));
+        }
+        if (ids.length === 3) resolve();
+      });
+    });
+    const first = query(1);
+    // Its own segment: no Nagle, and written out before the rest.
+    socket.setNoDelay(true);
+    await new Promise((resolve) => socket.write(first.subarray(0, 5), resolve));
+    socket.write(Buffer.concat([first.subarray(5), query(2), query(3)]));
+    await received;
+    expect(ids.toSorted()).toEqual([1, 2, 3]);
+  });
+
+  test('only loopback and the allowed networks are answered', () => {
+    const pods = [parseIpv4Cidr('10.244.0.0/16')!];
+    expect(isAllowedClient('10.244.3.7', pods)).toBe(true);
+    expect(isAllowedClient('::ffff:10.244.3.7', pods)).toBe(true);
+    expect(isAllowedClient('127.0.0.1', pods)).toBe(true);
+    expect(isAllowedClient('192.0.2.1', pods)).toBe(false);
+    expect(isAllowedClient('10.245.0.1', pods)).toBe(false);
+  });
+
   test('/metrics counts queries by type, rcode and source, with their duration', async () => {
     const { server, metrics } = await start({ 'example.test': ['192.0.2.10'] });
     await ask(server, 'web.default.svc.cluster.local', 'A');
@@ -186,6 +243,9 @@ describe('the cluster DNS', () => {
     expect(text).toContain('dockerlet_dns_queries_total{type="SRV",rcode="NXDOMAIN",source="cluster"} 1');
     expect(text).toContain('dockerlet_dns_queries_total{type="A",rcode="NOERROR",source="upstream"} 1');
     expect(text).toMatch(/dockerlet_dns_query_duration_seconds_count\{source="upstream"\} 1/);
+    // Rare and made-up types share one label value.
+    await ask(server, 'web.default.svc.cluster.local', 'NAPTR');
+    expect(await metrics.metrics()).toContain('dockerlet_dns_queries_total{type="other",rcode="NOERROR",source="cluster"} 1');
   });
 
   test('an address that does not exist yet is waited for; one that is taken fails start with what to do', async () => {
