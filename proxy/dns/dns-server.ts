@@ -7,6 +7,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import { cidrContains, type Ipv4Cidr } from '../../common/util/ipv4.js';
 import { frame, readFrames, type DnsEndpoint } from './dns-transport.js';
@@ -18,10 +19,19 @@ const TcpIdleTimeoutMs = 10_000;
 /** TCP connections at once: a client holding many cannot take every descriptor. */
 const MaxTcpConnections = 256;
 
-/** Whether a query from `address` is answered: from loopback or one of `clients`; anyone else's is dropped, so that the server is no open resolver. */
-export function isAllowedClient(address: string, clients: readonly Ipv4Cidr[]): boolean {
+/**
+ * Whether a query from `address` is answered: from loopback, this host's own addresses (a host
+ * process asking through the DNS ClusterIP), or one of `clients`; anyone else's is dropped, so
+ * that the server is no open resolver.
+ */
+export function isAllowedClient(address: string, clients: readonly Ipv4Cidr[], hostAddresses: ReadonlySet<string>): boolean {
   const ip = address.replace(/^::ffff:/, '');
-  return ip.startsWith('127.') || ip === '::1' || clients.some((cidr) => cidrContains(cidr, ip));
+  return ip.startsWith('127.') || ip === '::1' || hostAddresses.has(ip) || clients.some((cidr) => cidrContains(cidr, ip));
+}
+
+/** This host's addresses, as its interfaces have them now. */
+function hostAddresses(): Set<string> {
+  return new Set(Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.address)));
 }
 
 export class DnsServer {
@@ -30,6 +40,8 @@ export class DnsServer {
   readonly #log: Logger;
   readonly #connections = new Set<Socket>();
   readonly #clients: readonly Ipv4Cidr[] | undefined;
+  #hostAddresses = hostAddresses();
+  #hostAddressesReadAt = Date.now();
   #udp: UdpSocket | undefined;
   #tcp: Server | undefined;
 
@@ -117,7 +129,13 @@ export class DnsServer {
   }
 
   #allowed(address: string): boolean {
-    return !this.#clients || isAllowedClient(address, this.#clients);
+    if (!this.#clients) return true;
+    if (isAllowedClient(address, this.#clients, this.#hostAddresses)) return true;
+    // An address the host took since: the interfaces are read again before refusing, once a second at most.
+    if (Date.now() - this.#hostAddressesReadAt < 1_000) return false;
+    this.#hostAddresses = hostAddresses();
+    this.#hostAddressesReadAt = Date.now();
+    return isAllowedClient(address, this.#clients, this.#hostAddresses);
   }
 
   async #respond(message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {

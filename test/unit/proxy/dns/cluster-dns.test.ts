@@ -224,13 +224,15 @@ describe('the cluster DNS', () => {
     expect(ids.toSorted()).toEqual([1, 2, 3]);
   });
 
-  test('only loopback and the allowed networks are answered', () => {
+  test("only loopback, the host's own addresses and the allowed networks are answered", () => {
     const pods = [parseIpv4Cidr('10.244.0.0/16')!];
-    expect(isAllowedClient('10.244.3.7', pods)).toBe(true);
-    expect(isAllowedClient('::ffff:10.244.3.7', pods)).toBe(true);
-    expect(isAllowedClient('127.0.0.1', pods)).toBe(true);
-    expect(isAllowedClient('192.0.2.1', pods)).toBe(false);
-    expect(isAllowedClient('10.245.0.1', pods)).toBe(false);
+    const host = new Set(['198.51.100.7']);
+    expect(isAllowedClient('10.244.3.7', pods, host)).toBe(true);
+    expect(isAllowedClient('::ffff:10.244.3.7', pods, host)).toBe(true);
+    expect(isAllowedClient('127.0.0.1', pods, host)).toBe(true);
+    expect(isAllowedClient('198.51.100.7', pods, host)).toBe(true);
+    expect(isAllowedClient('192.0.2.1', pods, host)).toBe(false);
+    expect(isAllowedClient('10.245.0.1', pods, host)).toBe(false);
   });
 
   test('/metrics counts queries by type, rcode and source, with their duration', async () => {
