@@ -5,9 +5,10 @@
 #      installed when missing;
 #   2. a Docker daemon, started when none answers;
 #   3. the local images (no registry is reachable): dockerlet.local/busybox:1.35 and the pod
-#      sandbox image dockerlet.local/pause:3.10, both from busybox-static; with --for-tests also
-#      dockerlet.local/node:<version>, busybox plus this host's node binary and its libraries
-#      (test servers busybox cannot be, such as a UDP echo server);
+#      sandbox image dockerlet.local/pause:3.10, both from busybox-static; with --for-bench (and
+#      so --for-tests) also dockerlet.local/node:<version>, busybox plus this host's node binary
+#      and its libraries (servers and clients busybox cannot be, such as a UDP echo server or
+#      the DNS benchmark's load generator);
 #   4. the service CIDR guard: filter-table REJECT rules so that nothing addressed to the
 #      service CIDR leaves the host unless a proxy rule rewrote it (see docs/architecture.md).
 # With --for-bench it also installs what the benchmarks use (Debian's podman and catatonit, the
@@ -119,12 +120,10 @@ build_image "$BUSYBOX_IMAGE" 'CMD ["/bin/sh"]'
 build_image "$PAUSE_IMAGE" 'ENTRYPOINT ["/bin/sh", "-c", "trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]'
 # A host binary and the shared libraries it loads, as ldd lists them.
 with_libraries() { echo "$1 $(ldd "$1" | grep -o '/[^ ]*' | tr '\n' ' ')"; }
-if [ "$for_tests" = 1 ]; then
+if [ "$for_bench" = 1 ]; then
   node_bin=$(command -v node)
   EXTRA_FILES=$(with_libraries "$node_bin") \
     build_image "dockerlet.local/node:$(node --version | tr -d v)" "ENV PATH=/bin:$(dirname "$node_bin")"
-fi
-if [ "$for_bench" = 1 ]; then
   EXTRA_FILES=$(with_libraries "$(command -v iperf3)") \
     build_image "dockerlet.local/iperf3:$(dpkg-query -W -f '${Version}' iperf3 | cut -d- -f1)" "ENV PATH=/bin:/usr/bin"
 fi

@@ -18,6 +18,7 @@ import { DockerApiBaseline } from './harness/docker-baseline.js';
 import { PodmanBaseline } from './harness/podman-baseline.js';
 import { renderBenchmark, renderRun, type BenchmarkResult, type RunResult } from './harness/report.js';
 import { burst } from './suites/burst.js';
+import { clusterDns } from './suites/cluster-dns.js';
 import { proxyDatapath } from './suites/proxy-datapath.js';
 import { proxySync } from './suites/proxy-sync.js';
 import { reaction } from './suites/reaction.js';
@@ -26,7 +27,7 @@ import { startup } from './suites/startup.js';
 import { steadyState } from './suites/steady-state.js';
 
 const run = promisify(execFile);
-const Benchmarks: Benchmark[] = [startup, burst, scaling, steadyState, reaction, proxyDatapath, proxySync];
+const Benchmarks: Benchmark[] = [startup, burst, scaling, steadyState, reaction, proxyDatapath, proxySync, clusterDns];
 const LatestDir = resolve(import.meta.dirname, 'results');
 
 interface Flags {

@@ -15,7 +15,7 @@ import { docker } from '../helpers/docker.js';
 const run = promisify(execFile);
 const Root = resolve(import.meta.dirname, '../..');
 const Latest = join(Root, 'test/bench/results/latest.json');
-const BenchmarkIds = ['startup', 'burst', 'scaling', 'steady-state', 'reaction', 'proxy', 'proxy-sync'];
+const BenchmarkIds = ['startup', 'burst', 'scaling', 'steady-state', 'reaction', 'proxy', 'proxy-sync', 'cluster-dns'];
 
 const finite = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value);
 
@@ -67,10 +67,11 @@ test('npm run bench -- --quick runs every benchmark and writes its report only w
   // A quick run never writes over the committed full run.
   expect(await mtime(Latest)).toBe(latestBefore);
 
-  // Nothing of the run is left behind: containers of its nodes and baselines, podman pods.
+  // Nothing of the run is left behind: containers of its nodes and baselines, the baseline's networks, podman pods.
   const containers = await docker.listContainers({ all: true });
   const leftovers = containers.filter((c) => c.Labels['dockerlet.bench/baseline'] !== undefined || c.Labels['dockerlet.io/node']?.startsWith('bench-'));
   expect(leftovers.map((c) => c.Names[0])).toEqual([]);
+  expect((await docker.listNetworks({ filters: { label: ['dockerlet.bench/baseline'] } })).map((n) => n.Name)).toEqual([]);
   const podmanPods = (await run('podman', ['pod', 'ps', '--format', '{{.Name}}'])).stdout.split('\n').filter((name) => name.startsWith('bench-'));
   expect(podmanPods).toEqual([]);
 });

@@ -5,6 +5,8 @@ export const docker = new Dockerode({ socketPath: '/var/run/docker.sock' });
 
 export const BusyboxImage = 'dockerlet.local/busybox:1.35';
 export const PauseImage = 'dockerlet.local/pause:3.10';
+/** busybox plus this host's node binary (setup-host.sh --for-bench): servers and clients busybox cannot be. */
+export const NodeImage = `dockerlet.local/node:${process.versions.node}`;
 
 export function nodeContainers(nodeName: string): Promise<Dockerode.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [`dockerlet.io/node=${nodeName}`] } });

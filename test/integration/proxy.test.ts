@@ -15,14 +15,13 @@ import { describe, expect, onTestFinished, test } from 'vitest';
 import type { ProxyMode } from '../../proxy/datapath/proxier.js';
 import { makeProxier } from '../../proxy/proxy.js';
 import { isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
-import { dockerExec } from '../helpers/docker.js';
+import { dockerExec, NodeImage } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 
 const run = promisify(execFile);
 // Debian's busybox 1.35 wget crashes when given -T (a NULL store in its option parsing): time it out with `timeout`.
 const Image = 'dockerlet.local/busybox:1.35';
-const NodeImage = `dockerlet.local/node:${process.versions.node}`;
 
 /** One HTTP GET on a connection of its own (no keep-alive), so each request is balanced anew. */
 function fetchOnce(url: string, timeoutMs = 3_000): Promise<string> {

@@ -2,11 +2,12 @@
  * Baseline (a): the same pods started with the bare Docker API the minimal way a tool would do
  * it — a pause container on the pod network, then each container created and started in order
  * inside its network and IPC namespaces — with no agent around it. A pod is "Running" when its
- * last container's start has returned. Everything it makes carries a label of the run, by which
- * it is removed.
+ * last container's start has returned. It also starts single containers on a network of their
+ * own (Docker's embedded DNS, for the DNS benchmark). Everything it makes carries a label of the
+ * run, by which it is removed.
  */
 import { docker, PauseImage, type ObservedEvent } from '../../helpers/docker.js';
-import type { BenchPod } from './pods.js';
+import type { BenchContainer, BenchPod } from './pods.js';
 import { now } from './clock.js';
 
 /** dockerlet's pod network (created by the agent at its start): the same bridge, the same IPAM. */
@@ -60,9 +61,32 @@ export class DockerApiBaseline {
     return now() - started;
   }
 
-  /** Removes every container of this run. */
+  /**
+   * A user-defined bridge network, where Docker's embedded DNS (127.0.0.11) answers container
+   * names. Internal: no route off the machine, and the embedded DNS forwards no name from it.
+   */
+  async createNetwork(name: string): Promise<void> {
+    await docker.createNetwork({ Name: name, Driver: 'bridge', Internal: true, CheckDuplicate: true, Labels: { [BaselineLabel]: this.#run } });
+  }
+
+  /** Starts one container named `name` on `network`; resolves with its id once started. */
+  async startContainer(name: string, container: Pick<BenchContainer, 'image' | 'command'>, network: string): Promise<string> {
+    const created = await docker.createContainer({
+      name,
+      Image: container.image,
+      Cmd: container.command,
+      Labels: { [BaselineLabel]: this.#run },
+      HostConfig: { NetworkMode: network },
+    });
+    await created.start();
+    return created.id;
+  }
+
+  /** Removes every container of this run, then its networks. */
   async removeAll(): Promise<void> {
     const containers = await docker.listContainers({ all: true, filters: { label: [this.labelFilter] } });
     await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    const networks = await docker.listNetworks({ filters: { label: [this.labelFilter] } });
+    await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
   }
 }

@@ -98,6 +98,11 @@ export class DockerletUnderTest {
     const nodeName = uniqueNodeName('bench');
     const base = await mkdtemp(join(tmpdir(), 'dockerlet-bench-'));
     await mkdir(join(base, 'manifests'));
+    // The node's resolvers: none, so that the cluster DNS forwards no name and no query of a
+    // benchmark leaves the machine. (Not a loopback nameserver: where systemd-resolved runs,
+    // dockerlet takes the servers it lists instead, as the kubelet's resolvConf would.)
+    const resolvConf = join(base, 'resolv.conf');
+    await writeFile(resolvConf, '# dockerlet benchmarks: no nameserver, so that no DNS query leaves this machine\n');
     const readOnlyPort = await freePort();
     const healthzPort = await freePort();
     const args = [
@@ -111,6 +116,7 @@ export class DockerletUnderTest {
       '--port', '0',
       '--read-only-port', String(readOnlyPort),
       '--healthz-bind-address', `127.0.0.1:${healthzPort}`,
+      '--resolv-conf', resolvConf,
       '--proxy-mode', options.proxyMode ?? 'iptables',
       '--logging-format', 'json',
     ];
