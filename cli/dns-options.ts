@@ -7,7 +7,7 @@
  *   on     unset or the gateway          the gateway       serves
  *   on     one address of the service    that ClusterIP    serves, and the proxy routes the
  *          CIDR                                            ClusterIP to it (kube-system/kube-dns)
- *   on     anything else                 (error: the flag or field that named it)
+ *   on     anything else, or several      (error: the flag or field that named it)
  *   off    anything                      clusterDNS as set (none: the host's resolvers)
  *
  * `dockerlet up` serves it unless told not to, but in cluster mode a clusterDNS other than the
@@ -17,7 +17,8 @@
  * --cluster-dns <gateway>.
  */
 import type { Logger } from 'pino';
-import { cidrContains, formatIpv4, type Ipv4Cidr } from '../common/util/ipv4.js';
+import { formatIpv4, type Ipv4Cidr } from '../common/util/ipv4.js';
+import { isUsable } from '../proxy/config/allocator.js';
 import { readHostResolvConf } from '../common/util/resolv-conf.js';
 import type { ClusterDnsOptions } from '../proxy/dns/cluster-dns.js';
 import { boolean, type Setting } from './settings.js';
@@ -66,8 +67,9 @@ export async function resolveClusterDns(inputs: ClusterDnsInputs, log: Logger): 
     }
     return { clusterDNS: given };
   }
-  const serviceIP = elsewhere && given.length === 1 && cidrContains(inputs.serviceCIDR, given[0]!) ? given[0] : undefined;
-  if (elsewhere && !serviceIP) {
+  // Served, pods are told exactly one address: the gateway, or one usable ClusterIP.
+  const serviceIP = elsewhere && given.length === 1 && isUsable(inputs.serviceCIDR, given[0]!) ? given[0] : undefined;
+  if (given.length > 1 || (elsewhere && !serviceIP)) {
     throw inputs.clusterDNS.invalid(
       `dockerlet's cluster DNS answers on the pod bridge's gateway ${gateway}, or at one ClusterIP of ${inputs.serviceCIDR.text}: leave it unset, set it to ${gateway} or to such an address, or turn the server off (--serve-cluster-dns=false) to give pods another DNS server`,
     );

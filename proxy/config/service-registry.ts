@@ -97,10 +97,12 @@ export class ServiceRegistry {
   #wanted(): Service[] {
     const byName = new Map<string, Service>();
     for (const service of this.#builtIn) byName.set(namespacedName(service), service);
+    const builtIn = new Set(byName.keys());
     for (const source of SourceOrder) {
       for (const service of this.#bySource.get(source) ?? []) {
         const name = namespacedName(service);
-        if (!byName.has(name)) byName.set(name, service);
+        if (builtIn.has(name)) this.#refuse(service, "the name is dockerlet's own cluster DNS Service (--cluster-dns)");
+        else if (!byName.has(name)) byName.set(name, service);
       }
     }
     return [...byName.values()].sort((a, b) => namespacedName(a).localeCompare(namespacedName(b)));

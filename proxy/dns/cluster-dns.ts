@@ -33,7 +33,7 @@ export interface ClusterDnsOptions {
   domain: string;
   /** The host's resolvers, for every name outside the cluster domain. */
   upstreams: readonly DnsEndpoint[];
-  /** Who may ask (the pod CIDR, which holds the node's own address on the bridge), besides loopback; unset: anyone. */
+  /** Who may ask (the pod CIDR, which holds the node's own address on the bridge), besides loopback and the host's own addresses; unset: anyone. */
   clients?: readonly Ipv4Cidr[];
 }
 
@@ -122,7 +122,7 @@ export class ClusterDns {
         domain: this.#options.domain,
         services: this.#config.services(),
         addressesOf: (service) => this.#config.endpointAddresses(service),
-        serverAddress: this.#options.listen.host,
+        serverAddress: this.#options.serviceIP ?? this.#options.listen.host,
       },
       ++this.#serial,
     );

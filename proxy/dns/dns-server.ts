@@ -2,8 +2,9 @@
  * The cluster DNS's sockets: UDP and TCP on one address and port (53 for pods, whose resolv.conf
  * cannot name another). Each message goes to the query handler; a TCP connection may carry many
  * (RFC 7766), answered in any order, and is closed when idle for TcpIdleTimeoutMs; at most
- * MaxTcpConnections are open. Only clients of the allowed networks (the pods') and loopback are
- * answered.
+ * MaxTcpConnections are open, and one whose reader lets more than MaxTcpPendingBytes of answers
+ * pile up is closed. Only clients of the allowed networks (the pods'), the host's own addresses
+ * and loopback are answered.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
@@ -18,6 +19,9 @@ const TcpIdleTimeoutMs = 10_000;
 
 /** TCP connections at once: a client holding many cannot take every descriptor. */
 const MaxTcpConnections = 256;
+
+/** Answers a TCP client may leave unread before its connection is closed. */
+const MaxTcpPendingBytes = 256 * 1024;
 
 /**
  * Whether a query from `address` is answered: from loopback, this host's own addresses (a host
@@ -123,7 +127,9 @@ export class DnsServer {
     socket.on('close', () => this.#connections.delete(socket));
     readFrames(socket, (message) => {
       void this.#respond(Buffer.from(message), 'tcp').then((response) => {
-        if (response && !socket.destroyed) socket.write(frame(response));
+        if (!response || socket.destroyed) return;
+        socket.write(frame(response));
+        if (socket.writableLength > MaxTcpPendingBytes) socket.destroy();
       }, (err: unknown) => this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'a DNS answer over TCP failed'));
     });
   }

@@ -4,7 +4,8 @@
  * endpoint is the DNS server on the pod bridge's gateway, carried by the proxy's datapath like
  * any other. On a standalone node the registry holds the Service (it claims its ClusterIP before
  * any manifest's); in a cluster it is the node's own, added to the API server's Services unless
- * one of them already has that ClusterIP (the cluster's own DNS, which is then left alone).
+ * one of them has that ClusterIP or is itself kube-system/kube-dns (the cluster's own DNS,
+ * which is then left alone). dockerlet's own is told apart by an annotation.
  */
 import type { Logger } from 'pino';
 import { namespacedName, type Service } from '../../common/api/types.js';
@@ -12,12 +13,22 @@ import type { EndpointAddress, ProxyConfig } from '../config/proxy-config.js';
 import { servicePortId } from '../config/proxy-state.js';
 import type { EndpointInfo, ProxyState, ServicePortInfo } from '../datapath/proxier.js';
 
-/** kube-system/kube-dns at `clusterIP`, as kubeadm's CoreDNS Service is. */
+/** Marks the Service as dockerlet's own, wherever it is listed (the registry copies it). */
+const OwnServiceAnnotation = 'dockerlet.io/cluster-dns';
+
+const isOwn = (service: Service): boolean => service.metadata?.annotations?.[OwnServiceAnnotation] === 'true';
+
+/** kube-system/kube-dns at `clusterIP`, as kubeadm's CoreDNS Service is, marked as dockerlet's own. */
 export function kubeDnsService(clusterIP: string): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' } },
+    metadata: {
+      name: 'kube-dns',
+      namespace: 'kube-system',
+      labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' },
+      annotations: { [OwnServiceAnnotation]: 'true' },
+    },
     spec: {
       clusterIP,
       clusterIPs: [clusterIP],
@@ -42,20 +53,27 @@ export function withClusterDnsService(config: ProxyConfig, dns: { clusterIP: str
     port: 53,
   }));
   const endpoints: EndpointInfo[] = [{ ip: dns.endpoint, port: 53 }];
-  let warned = false;
-  /** Whether another Service holds the ClusterIP (the cluster's own DNS): then ours is not served. */
+  let reported: string | undefined;
+  /**
+   * Another Service at the ClusterIP, or another kube-system/kube-dns (the cluster's own DNS):
+   * then ours is not served. Said each time the holder changes, and when it goes.
+   */
   const taken = (): Service | undefined => {
-    const holder = config.services().find((other) => other.spec?.clusterIP === dns.clusterIP && namespacedName(other) !== namespacedName(service));
-    if (holder && !warned) {
-      warned = true;
-      logger.warn({ service: namespacedName(holder), clusterIP: dns.clusterIP }, `the cluster DNS is not served at ${dns.clusterIP}: the Service ${namespacedName(holder)} has that ClusterIP`);
+    const holder = config.services().find(
+      (other) => !isOwn(other) && (other.spec?.clusterIP === dns.clusterIP || namespacedName(other) === namespacedName(service)),
+    );
+    const now = holder && `${namespacedName(holder)} ${holder.spec?.clusterIP}`;
+    if (now !== reported) {
+      if (holder) logger.warn({ service: namespacedName(holder), clusterIP: holder.spec?.clusterIP }, `the cluster DNS is not served at ${dns.clusterIP}: the Service ${namespacedName(holder)} (${holder.spec?.clusterIP}) is the cluster's own, and is left alone`);
+      else if (reported) logger.info({ clusterIP: dns.clusterIP }, `the cluster DNS is served at ${dns.clusterIP} again`);
+      reported = now;
     }
     return holder;
   };
   return {
     services(): readonly Service[] {
       const services = config.services();
-      if (taken() || services.some((other) => namespacedName(other) === namespacedName(service))) return services;
+      if (taken() || services.some(isOwn)) return services;
       return [...services, service];
     },
     endpointAddresses(of: Service): readonly EndpointAddress[] {

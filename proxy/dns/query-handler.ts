@@ -137,7 +137,7 @@ export class QueryHandler {
       const forwarded = await this.#forwarder.resolve(question, recursionDesired);
       return [{ ...forwarded, authoritative: false }, 'upstream'];
     } catch (err) {
-      if (err instanceof ForwarderBusy) return [failure('REFUSED'), 'upstream'];
+      if (err instanceof ForwarderBusy) return [failure('REFUSED'), 'none'];
       this.#log.warn({ name: question.name, type: question.type, err: err instanceof Error ? err.message : String(err) }, 'no upstream resolver answered');
       return [failure('SERVFAIL'), 'upstream'];
     }

@@ -74,6 +74,8 @@ describe('resolveClusterDns', () => {
       /^--cluster-dns: invalid value \["192\.0\.2\.10"\]: dockerlet's cluster DNS answers on the pod bridge's gateway 10\.244\.0\.1, or at one ClusterIP of 10\.96\.0\.0\/16: leave it unset, set it to 10\.244\.0\.1 or to such an address, or turn the server off/,
     );
     await expect(decide({ clusterDNS: ['10.96.0.10', '10.96.0.11'] })).rejects.toThrow(/^--cluster-dns: invalid value/);
+    await expect(decide({ clusterDNS: ['10.96.0.10', '10.244.0.1'] })).rejects.toThrow(/^--cluster-dns: invalid value/);
+    await expect(decide({ clusterDNS: ['10.96.0.0'] })).rejects.toThrow(/^--cluster-dns: invalid value \["10\.96\.0\.0"\]/);
     await expect(decide({ serve: 'maybe' })).rejects.toThrow(/^--serve-cluster-dns: invalid value "maybe": must be true or false/);
   });
 

@@ -53,6 +53,17 @@ describe('the cluster DNS at a ClusterIP', () => {
     expect(withDns.state().endpoints.get('kube-system/kube-dns:dns')).toEqual([{ ip: '10.244.0.1', port: 53 }]);
   });
 
+  test("the cluster's own kube-system/kube-dns, at another address, is left alone too", () => {
+    const clusters: Service = { metadata: { name: 'kube-dns', namespace: 'kube-system' }, spec: { clusterIP: '10.96.0.53', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] } };
+    const state: ProxyState = {
+      servicePorts: [{ id: 'kube-system/kube-dns:dns', namespace: 'kube-system', name: 'kube-dns', portName: 'dns', protocol: 'UDP', clusterIP: '10.96.0.53', port: 53 }],
+      endpoints: new Map([['kube-system/kube-dns:dns', [{ ip: '10.244.7.7', port: 53 }]]]),
+    };
+    const withDns = withClusterDnsService(config([web, clusters], state), { clusterIP: '10.96.0.10', endpoint: '10.244.0.1' }, memoryLogger().logger);
+    expect(withDns.services()).toEqual([web, clusters]);
+    expect(withDns.state()).toBe(state);
+  });
+
   test("another Service at that ClusterIP (the cluster's own DNS) is left alone, said once", () => {
     const theirs: Service = { metadata: { name: 'coredns', namespace: 'kube-system' }, spec: { clusterIP: '10.96.0.10', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] } };
     const log = memoryLogger();
@@ -60,7 +71,7 @@ describe('the cluster DNS at a ClusterIP', () => {
     expect(withDns.services()).toEqual([web, theirs]);
     expect(withDns.state()).toBe(webState);
     withDns.state();
-    expect(log.lines.filter((line) => /not served at 10\.96\.0\.10: the Service kube-system\/coredns has that ClusterIP/.test(line.msg))).toHaveLength(1);
+    expect(log.lines.filter((line) => /not served at 10\.96\.0\.10: the Service kube-system\/coredns \(10\.96\.0\.10\) is the cluster's own/.test(line.msg))).toHaveLength(1);
   });
 
   test("on a standalone node the registry gives kube-dns its ClusterIP first: a manifest's Service asking for it is refused", async () => {
@@ -71,5 +82,6 @@ describe('the cluster DNS at a ClusterIP', () => {
     await registry.set('file', [squatter, { metadata: { name: 'kube-dns', namespace: 'kube-system' }, spec: { ports: [{ port: 1 }] } }]);
     expect(registry.services().map((s) => `${s.metadata?.namespace}/${s.metadata?.name} ${s.spec?.clusterIP} ${s.spec?.ports?.[0]?.name}`)).toEqual(['kube-system/kube-dns 10.96.0.10 dns']);
     expect(log.lines.some((line) => line.msg === 'Service default/aaa is not served: spec.clusterIP: Invalid value: "10.96.0.10": provided IP is already allocated')).toBe(true);
+    expect(log.lines.some((line) => line.msg === "Service kube-system/kube-dns is not served: the name is dockerlet's own cluster DNS Service (--cluster-dns)")).toBe(true);
   });
 });
