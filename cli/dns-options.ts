@@ -17,7 +17,7 @@
  * --cluster-dns <gateway>.
  */
 import type { Logger } from 'pino';
-import { formatIpv4, type Ipv4Cidr } from '../common/util/ipv4.js';
+import { firstAddress, type Ipv4Cidr } from '../common/util/ipv4.js';
 import { isUsable } from '../proxy/config/allocator.js';
 import { readHostResolvConf } from '../common/util/resolv-conf.js';
 import type { ClusterDnsOptions } from '../proxy/dns/cluster-dns.js';
@@ -48,13 +48,9 @@ export interface ClusterDnsDecision {
   clusterDNS: readonly string[];
 }
 
-/** The pod bridge's address: Docker gives a bridge network the first address of its subnet. */
-export function podBridgeGateway(podCIDR: Ipv4Cidr): string {
-  return formatIpv4(podCIDR.network + 1);
-}
-
 export async function resolveClusterDns(inputs: ClusterDnsInputs, log: Logger): Promise<ClusterDnsDecision> {
-  const gateway = podBridgeGateway(inputs.podCIDR);
+  // The pod bridge's address: the agent makes the first address of the subnet its gateway.
+  const gateway = firstAddress(inputs.podCIDR);
   const given = inputs.clusterDNS.value;
   const elsewhere = given.length > 0 && !given.includes(gateway);
   const serve =

@@ -45,6 +45,11 @@ export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
   return { network, prefixLength, size: 2 ** (32 - prefixLength), text: `${formatIpv4(network)}/${prefixLength}` };
 }
 
+/** The first host address of `cidr`: the one Docker gives a bridge network's gateway ("10.244.0.0/16" -> "10.244.0.1"). */
+export function firstAddress(cidr: Ipv4Cidr): string {
+  return formatIpv4(cidr.network + 1);
+}
+
 export function cidrContains(cidr: Ipv4Cidr, ip: string): boolean {
   const value = parseIpv4(ip);
   return value !== undefined && (value & mask(cidr.prefixLength)) >>> 0 === cidr.network;

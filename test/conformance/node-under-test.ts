@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { unmountAll } from '../../agent/volumes/mounts.js';
 import { Defaults } from '../../cli/options.js';
-import { formatIpv4, parseIpv4Cidr } from '../../common/util/ipv4.js';
+import { firstAddress, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import type { ControlPlane } from '../helpers/control-plane.js';
 import { removeNodeContainers } from '../helpers/docker.js';
 import { freePort } from '../helpers/test-node.js';
@@ -22,7 +22,7 @@ import { waitFor } from '../helpers/wait-for.js';
 const run = promisify(execFile);
 const DockerletBin = resolve(import.meta.dirname, '../../dist/cli/main.js');
 /** The pod bridge's gateway: an address of this host the API server may proxy to, and pods reach. */
-const NodeAddress = formatIpv4(parseIpv4Cidr(Defaults.podCIDR)!.network + 1);
+const NodeAddress = firstAddress(parseIpv4Cidr(Defaults.podCIDR)!);
 const KubeletPort = 10250;
 /** dockerlet stops in well under a second; one that hangs is killed. */
 const StopGraceMs = 30_000;

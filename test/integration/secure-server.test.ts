@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { expect, onTestFinished, test } from 'vitest';
 import type { Pod } from '../../common/api/types.js';
 import { Defaults, resolveAgentOptions } from '../../cli/options.js';
-import { formatIpv4, parseIpv4Cidr } from '../../common/util/ipv4.js';
+import { firstAddress, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { clusterOptions, useControlPlane } from '../helpers/cluster.js';
 import { docker } from '../helpers/docker.js';
@@ -26,7 +26,7 @@ const plane = useControlPlane();
  * Where the API server reaches the node: the pod bridge's gateway, an address of this host that is
  * not loopback (the API server refuses to proxy nodes/proxy to loopback addresses).
  */
-const NodeAddress = formatIpv4(parseIpv4Cidr(Defaults.podCIDR)!.network + 1);
+const NodeAddress = firstAddress(parseIpv4Cidr(Defaults.podCIDR)!);
 
 interface SecureNode {
   agent: AgentHarness;

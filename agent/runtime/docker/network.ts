@@ -3,7 +3,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { DockerletError } from '../../../common/api/errors.js';
-import { formatIpv4, parseIpv4Cidr } from '../../../common/util/ipv4.js';
+import { firstAddress, parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { dockerMessage, isDockerNotFound } from './docker-errors.js';
 
 export interface PodNetworkSettings {
@@ -23,7 +23,7 @@ export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSe
         Driver: 'bridge',
         CheckDuplicate: true,
         // The first address, as Docker would pick: the node's cluster DNS listens there.
-        IPAM: { Driver: 'default', Config: [{ Subnet: settings.subnet, Gateway: firstAddress(settings.subnet) }] },
+        IPAM: { Driver: 'default', Config: [{ Subnet: settings.subnet, Gateway: firstAddress(parseIpv4Cidr(settings.subnet)!) }] },
         Options: { 'com.docker.network.bridge.name': settings.bridgeName },
         Labels: { 'dockerlet.io/network': 'pods' },
         abortSignal: signal,
@@ -42,11 +42,6 @@ export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSe
     }
   }
   checkSubnet(existing, settings);
-}
-
-/** The first host address of an IPv4 subnet ("10.244.0.0/16" -> "10.244.0.1"). */
-function firstAddress(subnet: string): string {
-  return formatIpv4(parseIpv4Cidr(subnet)!.network + 1);
 }
 
 function checkSubnet(network: Dockerode.NetworkInspectInfo, settings: PodNetworkSettings): void {

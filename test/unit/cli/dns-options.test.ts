@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
-import { podBridgeGateway, resolveClusterDns, type ClusterDnsInputs } from '../../../cli/dns-options.js';
+import { resolveClusterDns, type ClusterDnsInputs } from '../../../cli/dns-options.js';
 import { resolveAgentOptions } from '../../../cli/options.js';
 import { setting } from '../../../cli/settings.js';
 import { memoryLogger } from '../../helpers/memory-logger.js';
@@ -32,11 +32,6 @@ function inputs(overrides: { serve?: string | boolean; clusterDNS?: string[]; by
 const decide = (overrides: Parameters<typeof inputs>[0]) => resolveClusterDns(inputs(overrides), memoryLogger().logger);
 
 describe('resolveClusterDns', () => {
-  test("the gateway is the pod CIDR's first address", () => {
-    expect(podBridgeGateway(parseIpv4Cidr('10.244.0.0/16')!)).toBe('10.244.0.1');
-    expect(podBridgeGateway(parseIpv4Cidr('172.20.8.0/22')!)).toBe('172.20.8.1');
-  });
-
   test('served by default on the gateway, port 53, to the pods; pods get the gateway; the host nameservers are its upstreams, never itself', async () => {
     expect(await decide({})).toEqual({
       server: {
