@@ -63,6 +63,13 @@ type ZoneRecord = Exclude<Answer, OptAnswer>;
 
 const lower = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 
+/** Whether `name` is `domain` or under it, compared as DNS names are (case, final dot). */
+export function inDomain(name: string, domain: string): boolean {
+  const key = lower(name);
+  const apex = lower(domain);
+  return key === apex || key.endsWith(`.${apex}`);
+}
+
 /** "10.96.0.10" -> "10.0.96.10.in-addr.arpa". */
 export function reverseName(ip: string): string {
   return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
@@ -103,8 +110,7 @@ export class ClusterZone {
 
   /** Whether `name` is in the zone, or a reverse name the zone holds: the names it answers. */
   owns(name: string): boolean {
-    const key = lower(name);
-    return key === this.domain || key.endsWith(`.${this.domain}`) || this.#ptr.has(key);
+    return inDomain(name, this.domain) || this.#ptr.has(lower(name));
   }
 
   /** The answer to `name`/`type`, or undefined when the name is not the zone's (owns() is false). */

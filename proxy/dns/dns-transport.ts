@@ -41,16 +41,16 @@ export function readFrames(socket: Socket, onMessage: (message: Buffer) => void)
   });
 }
 
-/** Whether a reply answers the query sent: others are ignored, and the exchange waits on. */
-export type ReplyCheck = (reply: Buffer) => boolean;
+/** A reply read, when it answers the query sent; undefined for others, which are ignored while the exchange waits on. */
+export type ReplyReader<T> = (reply: Buffer) => T | undefined;
 
-const anyReply: ReplyCheck = () => true;
+const anyReply = (reply: Buffer): Buffer => reply;
 
 /** Settles once: with the first reply, error or timeout, whichever comes first; `release` then frees the socket. */
-function exchange(what: string, timeoutMs: number, release: () => void, start: (done: (err: Error | undefined, reply?: Buffer) => void) => void): Promise<Buffer> {
+function exchange<T>(what: string, timeoutMs: number, release: () => void, start: (done: (err: Error | undefined, reply?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const done = (err: Error | undefined, reply?: Buffer): void => {
+    const done = (err: Error | undefined, reply?: T): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -66,24 +66,30 @@ function exchange(what: string, timeoutMs: number, release: () => void, start: (
 /**
  * Sends `query` to `server` over UDP from a socket of its own, connected to the server (a fresh
  * source port each time, and only the server's datagrams arrive); resolves with the first reply
- * `accept` takes.
+ * `read` takes, as it read it (the reply itself by default).
  */
-export function udpExchange(server: DnsEndpoint, query: Buffer, timeoutMs: number, accept: ReplyCheck = anyReply): Promise<Buffer> {
+export function udpExchange<T = Buffer>(server: DnsEndpoint, query: Buffer, timeoutMs: number, read: ReplyReader<T> = anyReply as ReplyReader<T>): Promise<T> {
   const socket = createSocket(isIPv6(server.host) ? 'udp6' : 'udp4');
-  return exchange(`${server.host}:${server.port} over UDP`, timeoutMs, () => socket.close(), (done) => {
+  return exchange<T>(`${server.host}:${server.port} over UDP`, timeoutMs, () => socket.close(), (done) => {
     socket.on('error', (err) => done(err));
-    socket.on('message', (reply) => accept(reply) && done(undefined, reply));
+    socket.on('message', (reply) => {
+      const answer = read(reply);
+      if (answer !== undefined) done(undefined, answer);
+    });
     socket.connect(server.port, server.host, () => socket.send(query));
   });
 }
 
-/** Sends `query` to `server` over a TCP connection of its own; resolves with the first message back `accept` takes. */
-export function tcpExchange(server: DnsEndpoint, query: Buffer, timeoutMs: number, accept: ReplyCheck = anyReply): Promise<Buffer> {
+/** Sends `query` to `server` over a TCP connection of its own; resolves with the first message back `read` takes, as it read it. */
+export function tcpExchange<T = Buffer>(server: DnsEndpoint, query: Buffer, timeoutMs: number, read: ReplyReader<T> = anyReply as ReplyReader<T>): Promise<T> {
   const socket = connect({ host: server.host, port: server.port });
-  return exchange(`${server.host}:${server.port} over TCP`, timeoutMs, () => socket.destroy(), (done) => {
+  return exchange<T>(`${server.host}:${server.port} over TCP`, timeoutMs, () => socket.destroy(), (done) => {
     socket.on('error', (err) => done(err));
     socket.on('end', () => done(new Error(`${server.host}:${server.port} closed the TCP connection without an answer`)));
-    readFrames(socket, (reply) => accept(reply) && done(undefined, Buffer.from(reply)));
+    readFrames(socket, (reply) => {
+      const answer = read(Buffer.from(reply));
+      if (answer !== undefined) done(undefined, answer);
+    });
     if (query.length > MaxMessage) done(new Error(`a DNS message of ${query.length} bytes is too long for TCP`));
     else socket.write(frame(query));
   });

@@ -152,9 +152,9 @@ export class Forwarder {
       questions: [question],
       additionals: [ednsRecord(UpstreamUdpPayloadSize)],
     });
-    const answers = (reply: Buffer): boolean => answersQuery(reply, id, question);
-    let reply = dnsPacket.decode(await udpExchange(upstream, query, this.#timeoutMs, answers));
-    if (reply.flag_tc) reply = dnsPacket.decode(await tcpExchange(upstream, query, this.#timeoutMs, answers));
+    const answer = (reply: Buffer): DecodedPacket | undefined => answerTo(reply, id, question);
+    let reply = await udpExchange(upstream, query, this.#timeoutMs, answer);
+    if (reply.flag_tc) reply = await tcpExchange(upstream, query, this.#timeoutMs, answer);
     return {
       rcode: (reply as DecodedPacket & { rcode: string }).rcode,
       answers: reply.answers ?? [],
@@ -165,19 +165,20 @@ export class Forwarder {
   }
 }
 
-/** Whether `reply` is a response to query `id` about `question` (the same name, type and class). */
-function answersQuery(reply: Buffer, id: number, question: Question): boolean {
+/** `reply` decoded, when it is a response to query `id` about `question` (the same name, type and class); undefined otherwise. */
+function answerTo(reply: Buffer, id: number, question: Question): DecodedPacket | undefined {
+  let decoded: DecodedPacket;
   try {
-    const decoded = dnsPacket.decode(reply);
-    const asked = decoded.questions?.[0];
-    return (
-      decoded.id === id &&
-      decoded.type === 'response' &&
-      asked?.name.toLowerCase() === question.name.toLowerCase() &&
-      asked.type === question.type &&
-      (asked.class ?? 'IN') === (question.class ?? 'IN')
-    );
+    decoded = dnsPacket.decode(reply);
   } catch {
-    return false;
+    return undefined;
   }
+  const asked = decoded.questions?.[0];
+  const answers =
+    decoded.id === id &&
+    decoded.type === 'response' &&
+    asked?.name.toLowerCase() === question.name.toLowerCase() &&
+    asked.type === question.type &&
+    (asked.class ?? 'IN') === (question.class ?? 'IN');
+  return answers ? decoded : undefined;
 }

@@ -17,7 +17,7 @@ import * as dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, OptAnswer, Packet, Question, RecordType } from 'dns-packet';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { ClusterZone, ZoneAnswer } from './cluster-zone.js';
+import { inDomain, type ClusterZone, type ZoneAnswer } from './cluster-zone.js';
 import { ednsRecord, MaxMessage } from './dns-transport.js';
 import { ForwarderBusy, type Forwarder } from './forwarder.js';
 
@@ -83,7 +83,7 @@ export class QueryHandler {
 
   constructor(options: { zone: ZoneSource; domain: string; forwarder: Forwarder; metrics: Registry; logger: Logger }) {
     this.#zone = options.zone;
-    this.#domain = options.domain.toLowerCase().replace(/\.$/, '');
+    this.#domain = options.domain;
     this.#forwarder = options.forwarder;
     this.#log = options.logger;
     this.#queries = new Counter({
@@ -130,7 +130,7 @@ export class QueryHandler {
   async #answer(question: Question, recursionDesired: boolean): Promise<[Response, Source]> {
     const zone = this.#zone();
     const isClass = (question.class ?? 'IN') === 'IN';
-    if (isClass && !zone && this.#inDomain(question.name)) return [failure('SERVFAIL'), 'none'];
+    if (isClass && !zone && inDomain(question.name, this.#domain)) return [failure('SERVFAIL'), 'none'];
     const local = isClass ? zone?.answer(question.name, question.type) : undefined;
     if (local) return [await this.#withChase(local, question.type, recursionDesired), 'cluster'];
     try {
@@ -154,11 +154,6 @@ export class QueryHandler {
       // The CNAME alone: the client may resolve its target itself.
       return response;
     }
-  }
-
-  #inDomain(name: string): boolean {
-    const key = name.toLowerCase().replace(/\.$/, '');
-    return key === this.#domain || key.endsWith(`.${this.#domain}`);
   }
 
   #finish(asked: Asked, response: Response, source: Source, started: bigint, transport: Transport): Buffer {
