@@ -54,4 +54,5 @@ export const ImportRules: IForbiddenRuleType[] = [
   libraryRule('@kubernetes/client-node', 'common/kube-api/'),
   libraryRule('fastify', 'common/server/|agent/server/|proxy/server/'),
   libraryRule('dns-packet', 'proxy/dns/'),
+  libraryRule('node-forge', 'common/pki/'),
 ];

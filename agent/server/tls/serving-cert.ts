@@ -8,12 +8,12 @@
  * host), the node's addresses are subject alternative names too, so a client that dials an
  * InternalIP can verify it against the CA.
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
+import { issueCertificate, newCertificateAuthority } from '../../../common/pki/certificates.js';
 import { writeFileDurably } from '../../../common/util/durable-file.js';
 
 export interface ServingCertOptions {
@@ -35,9 +35,7 @@ export interface ServingCert {
   keyFile: string;
 }
 
-const ValidityMs = 365 * 24 * 3600 * 1000;
-/** Certificates are valid from an hour back, as client-go makes them, so that a client whose clock is behind accepts them. */
-const BackdateMs = 3600 * 1000;
+const ValidityDays = 365;
 const SelfSigned = 'the self-signed serving certificate';
 
 /** The certificate and key to serve with: read from the user's files, or from (or made into) <root-dir>/pki. */
@@ -86,42 +84,9 @@ function isMissing(err: unknown): boolean {
 
 /** A serving certificate for `host` and `addresses` signed by a new CA, as PEM: the certificate then the CA, and the serving key. */
 async function selfSignedPair(host: string, addresses: readonly string[], now: Date): Promise<{ cert: string; key: string }> {
-  const { pki, md } = (await import('node-forge')).default;
-  const rsaKey = (): { privateKey: ReturnType<typeof pki.privateKeyFromPem>; publicKey: ReturnType<typeof pki.publicKeyFromPem>; pem: string } => {
-    // Node's native generator: node-forge's pure-JS one takes seconds for 2048 bits.
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-    return { privateKey: pki.privateKeyFromPem(privateKey), publicKey: pki.publicKeyFromPem(publicKey), pem: privateKey };
-  };
   const unixTime = Math.floor(now.getTime() / 1000);
-  const certificate = (subject: string, publicKey: ReturnType<typeof pki.publicKeyFromPem>, extensions: object[]): ReturnType<typeof pki.createCertificate> => {
-    const cert = pki.createCertificate();
-    cert.publicKey = publicKey;
-    // A positive serial number (the high bit cleared), as RFC 5280 asks.
-    cert.serialNumber = `0${randomBytes(16).toString('hex')}`;
-    cert.validity.notBefore = new Date(now.getTime() - BackdateMs);
-    cert.validity.notAfter = new Date(now.getTime() - BackdateMs + ValidityMs);
-    cert.setSubject([{ name: 'commonName', value: subject }]);
-    cert.setExtensions(extensions);
-    return cert;
-  };
-
-  const caKey = rsaKey();
-  const ca = certificate(`${host}-ca@${unixTime}`, caKey.publicKey, [
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, digitalSignature: true, keyEncipherment: true, critical: true },
-  ]);
-  ca.setIssuer(ca.subject.attributes);
-  ca.sign(caKey.privateKey, md.sha256.create());
-
-  const servingKey = rsaKey();
-  const names = [host, ...addresses].filter((name, index, all) => all.indexOf(name) === index);
-  const serving = certificate(`${host}@${unixTime}`, servingKey.publicKey, [
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: names.map((name) => (isIP(name) ? { type: 7, ip: name } : { type: 2, value: name })) },
-  ]);
-  serving.setIssuer(ca.subject.attributes);
-  serving.sign(caKey.privateKey, md.sha256.create());
-  return { cert: pki.certificateToPem(serving) + pki.certificateToPem(ca), key: servingKey.pem };
+  const validity = { now, days: ValidityDays };
+  const ca = await newCertificateAuthority(`${host}-ca@${unixTime}`, validity);
+  const serving = await issueCertificate(ca, { commonName: `${host}@${unixTime}`, serverNames: [host, ...addresses] }, validity);
+  return { cert: serving.cert + ca.cert, key: serving.key };
 }

@@ -1,0 +1,94 @@
+/**
+ * X.509 certificates as PEM, for the kubelet's self-signed serving pair and for a cluster's PKI
+ * (`dockerlet cluster up`): a certificate authority, and keys with certificates it signs for
+ * servers (subject alternative names), clients (a common name for the user, organizations for
+ * the groups, as Kubernetes reads client certificates) or both. node-forge builds and signs the
+ * certificates; Node's native generator makes the RSA keys (node-forge's pure-JS one takes
+ * seconds for 2048 bits).
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import type forge from 'node-forge';
+
+/** node-forge is loaded on first use: a node that is given its certificates never carries it. */
+const loadForge = async (): Promise<typeof forge> => (await import('node-forge')).default;
+
+export interface PemPair {
+  cert: string;
+  key: string;
+}
+
+export interface CertificateRequest {
+  commonName: string;
+  /** The subject's O entries: a client certificate's groups. */
+  organizations?: readonly string[];
+  /** DNS names and IP addresses a server is reached by; a server certificate when given. */
+  serverNames?: readonly string[];
+  /** A client certificate too (extKeyUsage clientAuth); a server-only one otherwise. */
+  client?: boolean;
+}
+
+export interface Validity {
+  now: Date;
+  days: number;
+}
+
+/** Certificates are valid from an hour back, as client-go makes them, so that a client whose clock is behind accepts them. */
+const BackdateMs = 3600 * 1000;
+const DayMs = 24 * 3600 * 1000;
+
+function rsaKey(pki: typeof forge.pki): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; pem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privateKey: pki.privateKeyFromPem(privateKey), publicKey: pki.publicKeyFromPem(publicKey), pem: privateKey };
+}
+
+function certificate(pki: typeof forge.pki, subject: forge.pki.CertificateField[], publicKey: forge.pki.rsa.PublicKey, validity: Validity, extensions: object[]): forge.pki.Certificate {
+  const cert = pki.createCertificate();
+  cert.publicKey = publicKey;
+  // A positive serial number (the high bit cleared), as RFC 5280 asks.
+  cert.serialNumber = `0${randomBytes(16).toString('hex')}`;
+  cert.validity.notBefore = new Date(validity.now.getTime() - BackdateMs);
+  cert.validity.notAfter = new Date(validity.now.getTime() - BackdateMs + validity.days * DayMs);
+  cert.setSubject(subject);
+  cert.setExtensions(extensions);
+  return cert;
+}
+
+/** A new self-signed certificate authority named `commonName`. */
+export async function newCertificateAuthority(commonName: string, validity: Validity): Promise<PemPair> {
+  const { pki, md } = await loadForge();
+  const key = rsaKey(pki);
+  const ca = certificate(pki, [{ name: 'commonName', value: commonName }], key.publicKey, validity, [
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, digitalSignature: true, keyEncipherment: true, critical: true },
+  ]);
+  ca.setIssuer(ca.subject.attributes);
+  ca.sign(key.privateKey, md.sha256.create());
+  return { cert: pki.certificateToPem(ca), key: key.pem };
+}
+
+/** A new key and a certificate for `request` signed by `ca`. */
+export async function issueCertificate(ca: PemPair, request: CertificateRequest, validity: Validity): Promise<PemPair> {
+  const { pki, md } = await loadForge();
+  const caCert = pki.certificateFromPem(ca.cert);
+  const key = rsaKey(pki);
+  const serverNames = request.serverNames ?? [];
+  const subject = [
+    ...(request.organizations ?? []).map((organization) => ({ name: 'organizationName', value: organization })),
+    { name: 'commonName', value: request.commonName },
+  ];
+  const unique = serverNames.filter((name, index) => serverNames.indexOf(name) === index);
+  const cert = certificate(pki, subject, key.publicKey, validity, [
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: unique.length > 0, clientAuth: request.client === true },
+    ...(unique.length > 0 ? [{ name: 'subjectAltName', altNames: unique.map((name) => (isIP(name) ? { type: 7, ip: name } : { type: 2, value: name })) }] : []),
+  ]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.sign(pki.privateKeyFromPem(ca.key) as forge.pki.rsa.PrivateKey, md.sha256.create());
+  return { cert: pki.certificateToPem(cert), key: key.pem };
+}
