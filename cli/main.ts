@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage } from '../common/api/errors.js';
 import { DockerletVersion, KubeletVersion } from '../common/version.js';
+import { addClusterCommands } from './cluster/cluster-command.js';
 import { runAgent, runProxy, type CommonFlags, type StandaloneProxyFlags } from './commands.js';
 import type { LoggingFormat } from './logger.js';
 import { Defaults, type AgentFlags } from './options.js';
@@ -118,7 +119,8 @@ function buildProgram(): Command {
   addCommonFlags(addProxyFlags(proxy), 'json').action(async (flags: StandaloneProxyFlags & CommonFlags) => {
     process.exitCode = await runProxy(flags);
   });
-  for (const command of program.commands) command.exitOverride().showHelpAfterError();
+  addClusterCommands(program);
+  for (const command of [...program.commands, ...program.commands.flatMap((command) => command.commands)]) command.exitOverride().showHelpAfterError();
   return program;
 }
 

@@ -1,0 +1,77 @@
+/**
+ * The checks `up` waits on and `status` reports, made as a client of the cluster with the
+ * admin's certificate: etcd's /health, the API server's /readyz, the node's Ready condition,
+ * and the default ServiceAccount's token (until the controller manager has made it, the
+ * API server refuses pods in the namespace).
+ */
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { errorMessage } from '../../common/api/errors.js';
+import type { ClusterLayout } from './cluster-layout.js';
+
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+}
+
+/** How long one check may take: a component that does not answer within it is not ready. */
+const CheckTimeoutMs = 5_000;
+
+export class ClusterEndpoints {
+  readonly apiServer: string;
+  readonly etcd: string;
+  readonly #layout: ClusterLayout;
+
+  constructor(layout: ClusterLayout, ports: { apiServer: number; etcdClient: number }) {
+    this.#layout = layout;
+    this.apiServer = `https://127.0.0.1:${ports.apiServer}`;
+    this.etcd = `https://127.0.0.1:${ports.etcdClient}`;
+  }
+
+  /** etcd answers its health check healthy. */
+  async etcdHealthy(): Promise<boolean> {
+    const answer = await this.#get(`${this.etcd}/health`, 'apiserver-etcd-client').catch(() => undefined);
+    return answer?.status === 200 && /"health":\s*"true"/.test(answer.body);
+  }
+
+  /** The API server's /readyz: undefined when ready, else why not. */
+  async apiServerNotReady(): Promise<string | undefined> {
+    try {
+      const answer = await this.#get(`${this.apiServer}/readyz`, 'admin');
+      return answer.status === 200 ? undefined : `/readyz answered ${answer.status}`;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
+  /** The node's Ready condition: True, False, Unknown, or undefined when the node is not registered. */
+  async nodeReady(name: string): Promise<string | undefined> {
+    const answer = await this.#get(`${this.apiServer}/api/v1/nodes/${name}`, 'admin').catch(() => undefined);
+    if (answer?.status !== 200) return undefined;
+    const node = JSON.parse(answer.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+    return node.status?.conditions?.find((condition) => condition.type === 'Ready')?.status;
+  }
+
+  /** The default namespace's ServiceAccount has its token: pods may be created. */
+  async serviceAccountsReady(): Promise<boolean> {
+    const answer = await this.#get(`${this.apiServer}/api/v1/namespaces/default/serviceaccounts/default`, 'admin').catch(() => undefined);
+    return answer?.status === 200 && ((JSON.parse(answer.body) as { secrets?: unknown[] }).secrets?.length ?? 0) > 0;
+  }
+
+  async #get(url: string, identity: string): Promise<HttpsAnswer> {
+    const credentials = this.#layout.pki(identity);
+    const [cert, key, ca] = await Promise.all([readFile(credentials.cert), readFile(credentials.key), readFile(this.#layout.pki('ca').cert)]);
+    return new Promise((resolve, reject) => {
+      const req = request(url, { cert, key, ca, timeout: CheckTimeoutMs }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`${url}: no answer in ${CheckTimeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+}

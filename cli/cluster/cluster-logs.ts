@@ -1,0 +1,95 @@
+/** `dockerlet cluster logs COMPONENT [--follow] [--tail N]`: a component's log file, as kubectl logs shows a container's. */
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { delay } from '../../common/util/clock.js';
+import { DockerletError } from '../../common/api/errors.js';
+import { flagError } from '../settings.js';
+import { ClusterComponents, type ClusterComponent } from './cluster-layout.js';
+import type { ClusterTarget } from './cluster-options.js';
+
+const Loggers = [...ClusterComponents, 'cluster'] as const;
+const FollowPollMs = 250;
+
+export interface LogsFlags {
+  follow?: boolean;
+  tail?: string;
+}
+
+export async function clusterLogs(target: ClusterTarget, component: string, flags: LogsFlags): Promise<number> {
+  if (!(Loggers as readonly string[]).includes(component)) {
+    throw new DockerletError('DKL_ERR_FLAG_INVALID', `COMPONENT: invalid value ${JSON.stringify(component)}: one of ${Loggers.join(', ')} (cluster: a detached up's own output)`);
+  }
+  const tail = flags.tail === undefined ? -1 : Number(flags.tail);
+  if (!Number.isInteger(tail) || tail < -1) throw flagError('--tail', flags.tail, 'must be a number of lines, or -1 for all');
+  const path = target.layout.log(component as ClusterComponent | 'cluster');
+  const size = await stat(path).then((info) => info.size, () => {
+    throw new DockerletError('DKL_ERR_NOT_FOUND', `no ${component} log in ${target.layout.logsDir}: has cluster ${target.name} been started there?`);
+  });
+  const start = tail === -1 ? 0 : await tailOffset(path, size, tail);
+  await new Promise<void>((resolve, reject) => {
+    const stream = createReadStream(path, { start, end: Math.max(start, size - 1) });
+    if (size === 0) return resolve();
+    stream.on('error', reject);
+    stream.on('end', resolve);
+    stream.pipe(process.stdout, { end: false });
+  });
+  if (!flags.follow) return 0;
+  let offset = size;
+  let stopped = false;
+  process.once('SIGINT', () => (stopped = true));
+  process.once('SIGTERM', () => (stopped = true));
+  while (!stopped) {
+    offset = await copyNew(path, offset);
+    await delay(FollowPollMs, undefined, true);
+  }
+  return 0;
+}
+
+/** Where the last `lines` lines of the file begin. */
+async function tailOffset(path: string, size: number, lines: number): Promise<number> {
+  if (lines === 0) return size;
+  const file = await open(path, 'r');
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    let position = size;
+    let newlines = 0;
+    // A final newline ends the last line; it does not start another.
+    let skipFinal = true;
+    while (position > 0) {
+      const length = Math.min(chunk.length, position);
+      position -= length;
+      await file.read(chunk, 0, length, position);
+      for (let index = length - 1; index >= 0; index -= 1) {
+        if (chunk[index] !== 0x0a) {
+          skipFinal = false;
+          continue;
+        }
+        if (skipFinal) {
+          skipFinal = false;
+          continue;
+        }
+        newlines += 1;
+        if (newlines === lines) return position + index + 1;
+      }
+    }
+    return 0;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Copies what was appended to the file after `offset` to stdout; returns the new end (0 again when the file was truncated). */
+async function copyNew(path: string, offset: number): Promise<number> {
+  const size = await stat(path).then((info) => info.size, () => 0);
+  if (size < offset) return 0;
+  if (size === offset) return offset;
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(size - offset);
+    await file.read(buffer, 0, buffer.length, offset);
+    process.stdout.write(buffer);
+    return size;
+  } finally {
+    await file.close();
+  }
+}

@@ -1,0 +1,66 @@
+/** The `dockerlet cluster` commands' flags, checked: errors name the flag and say what it takes. */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { dnsLabel } from '../../agent/config/validation/names.js';
+import { flagError } from '../settings.js';
+import { ClusterLayout, ClustersRoot, DefaultClusterName } from './cluster-layout.js';
+
+export interface ClusterFlags {
+  name?: string;
+  dir?: string;
+}
+
+export interface UpFlags extends ClusterFlags {
+  apiServerPort?: string;
+  podManifestPath?: string;
+  resolvConf?: string;
+  mergeKubeconfig?: boolean;
+  detach?: boolean;
+}
+
+export const DefaultApiServerPort = 6443;
+
+/** Which cluster a command is about: its name (the node's too) and its directory. */
+export interface ClusterTarget {
+  name: string;
+  layout: ClusterLayout;
+}
+
+export interface UpSettings extends ClusterTarget {
+  /** The API server's port: --api-server-port, else the cluster's (a new one's 6443). */
+  apiServerPort: number;
+  apiServerPortGiven: boolean;
+  podManifestPath?: string;
+  resolvConf?: string;
+  mergeKubeconfig: boolean;
+  detach: boolean;
+}
+
+export function clusterTarget(flags: ClusterFlags): ClusterTarget {
+  const name = flags.name ?? DefaultClusterName;
+  const checked = dnsLabel.safeParse(name);
+  if (!checked.success) throw flagError('--name', name, `${checked.error.issues[0]!.message} (it names the node too)`);
+  return { name, layout: new ClusterLayout(resolve(flags.dir ?? `${ClustersRoot}/${name}`)) };
+}
+
+export async function upSettings(flags: UpFlags): Promise<UpSettings> {
+  const port = Number(flags.apiServerPort ?? DefaultApiServerPort);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw flagError('--api-server-port', flags.apiServerPort, 'must be a port number, 1-65535');
+  const existing = async (flag: string, path: string | undefined): Promise<string | undefined> => {
+    if (path === undefined) return undefined;
+    const absolute = resolve(path);
+    await stat(absolute).catch(() => {
+      throw flagError(flag, path, 'no such file or directory');
+    });
+    return absolute;
+  };
+  return {
+    ...clusterTarget(flags),
+    apiServerPort: port,
+    apiServerPortGiven: flags.apiServerPort !== undefined,
+    podManifestPath: await existing('--pod-manifest-path', flags.podManifestPath),
+    resolvConf: await existing('--resolv-conf', flags.resolvConf),
+    mergeKubeconfig: flags.mergeKubeconfig === true,
+    detach: flags.detach === true,
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * `dockerlet cluster status`: whether the cluster runs, each component's process, restarts and
+ * version, the API server's and the node's readiness, where the endpoints and the kubeconfig
+ * are. Exits 0 when the cluster is up and every component runs, 1 otherwise (stopped, still
+ * starting, or a component down), so that scripts can ask.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { DockerletVersion } from '../../common/version.js';
+import { ClusterEndpoints } from './cluster-endpoints.js';
+import { ClusterComponents, type ClusterComponent } from './cluster-layout.js';
+import type { ClusterTarget } from './cluster-options.js';
+import { readClusterState, type ClusterState } from './cluster-state.js';
+import type { ClusterOutput } from './cluster-up.js';
+import { contextName } from './kubeconfig-files.js';
+import { isRunning } from './processes.js';
+
+const run = promisify(execFile);
+
+export async function clusterStatus(target: ClusterTarget, out: ClusterOutput): Promise<number> {
+  const { name, layout } = target;
+  const state = await readClusterState(layout.stateFile);
+  if (!state) {
+    out.say(`no cluster ${name} in ${layout.dir}: dockerlet cluster up${name === 'dockerlet' ? '' : ` --name ${name}`} makes one`);
+    return 1;
+  }
+  const supervising = state.supervisor !== undefined && (await isRunning(state.supervisor));
+  const phase = !supervising ? 'stopped' : state.supervisor!.ready ? 'up' : 'starting';
+  out.say(`cluster ${name}: ${phase}${supervising ? ` (cluster up, pid ${state.supervisor!.pid})` : ''}`);
+  out.say(`directory:  ${layout.dir}`);
+  out.say(`kubeconfig: ${layout.adminKubeconfig}${state.mergedKubeconfig ? ` (and context ${contextName(name)} in ${state.mergedKubeconfig})` : ''}`);
+  const endpoints = new ClusterEndpoints(layout, state.ports);
+  let ready = false;
+  if (supervising) {
+    const notReady = await endpoints.apiServerNotReady();
+    const node = await endpoints.nodeReady(name);
+    ready = notReady === undefined && node === 'True';
+    out.say(`API server: ${endpoints.apiServer} (${notReady === undefined ? 'ready' : `not ready: ${notReady}`})`);
+    out.say(`etcd:       ${endpoints.etcd}`);
+    out.say(`node:       ${name} (Ready: ${node ?? 'not registered'})`);
+  }
+  out.say('');
+  const rows = [['COMPONENT', 'PID', 'STATUS', 'RESTARTS', 'VERSION']];
+  let running = 0;
+  for (const component of ClusterComponents) {
+    const recorded = state.components[component];
+    const alive = recorded !== undefined && (await isRunning(recorded));
+    if (alive) running += 1;
+    rows.push([component, alive ? String(recorded.pid) : '-', alive ? 'running' : 'stopped', String(recorded?.restarts ?? 0), await version(component, state)]);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows) out.say(row.map((cell, column) => cell.padEnd(widths[column]!)).join('   ').trimEnd());
+  return supervising && ready && running === ClusterComponents.length ? 0 : 1;
+}
+
+async function version(component: ClusterComponent, state: ClusterState): Promise<string> {
+  if (component === 'dockerlet') return DockerletVersion;
+  if (component !== 'etcd') return state.controlPlane?.version ?? '-';
+  const { stdout } = await run('etcd', ['--version']).catch(() => ({ stdout: '' }));
+  return /etcd Version:\s*(\S+)/.exec(stdout)?.[1] ?? '-';
+}

@@ -1,0 +1,109 @@
+/**
+ * A cluster's processes, started in order and supervised while `cluster up` runs: each
+ * component is started, then waited on until it serves (etcd healthy, the API server ready, the
+ * default ServiceAccount's token made, the node Ready) before the next one that needs it.
+ * cluster.json records this process and every component's pid as they start and restart, so
+ * that `status` and `down` find them; stop() ends them, the node first, and clears the record.
+ */
+import { readFile } from 'node:fs/promises';
+import { DockerletError } from '../../common/api/errors.js';
+import { delay } from '../../common/util/clock.js';
+import { ClusterEndpoints } from './cluster-endpoints.js';
+import type { ClusterComponent, ClusterLayout } from './cluster-layout.js';
+import type { ClusterStateFile } from './cluster-state.js';
+import { componentSpecs, type ClusterSpec } from './components.js';
+import { commandLine } from './processes.js';
+import { SupervisedProcess } from './supervisor.js';
+
+/** How long each component may take to serve once started (a first start builds etcd's data and the API server's bootstrap RBAC). */
+const ReadyTimeoutMs = { etcd: 60_000, 'kube-apiserver': 120_000, 'kube-controller-manager': 120_000, 'kube-scheduler': 0, dockerlet: 120_000 } as const;
+/** The node stops its pod workers and its proxy before it exits; the control plane's processes stop at once. */
+const StopGraceMs = { etcd: 10_000, 'kube-apiserver': 10_000, 'kube-controller-manager': 10_000, 'kube-scheduler': 10_000, dockerlet: 30_000 } as const;
+const PollMs = 250;
+
+export class ClusterSupervisor {
+  readonly #spec: ClusterSpec;
+  readonly #stateFile: ClusterStateFile;
+  readonly #endpoints: ClusterEndpoints;
+  readonly #say: (line: string) => void;
+  readonly #started: SupervisedProcess[] = [];
+
+  constructor(spec: ClusterSpec, stateFile: ClusterStateFile, say: (line: string) => void) {
+    this.#spec = spec;
+    this.#stateFile = stateFile;
+    this.#endpoints = new ClusterEndpoints(spec.layout, spec.ports);
+    this.#say = say;
+  }
+
+  get endpoints(): ClusterEndpoints {
+    return this.#endpoints;
+  }
+
+  /** Starts every component, each once the one it needs serves; rejects (with what the component logged) when one does not in time, or when `signal` aborts. */
+  async start(signal: AbortSignal): Promise<void> {
+    const ready: Record<ClusterComponent, { what: string; check: () => Promise<string | undefined> }> = {
+      etcd: { what: 'etcd to be healthy', check: async () => ((await this.#endpoints.etcdHealthy()) ? undefined : 'not healthy yet') },
+      'kube-apiserver': { what: 'kube-apiserver to be ready', check: () => this.#endpoints.apiServerNotReady() },
+      'kube-controller-manager': {
+        what: "kube-controller-manager to make the default ServiceAccount's token",
+        check: async () => ((await this.#endpoints.serviceAccountsReady()) ? undefined : 'no token yet'),
+      },
+      'kube-scheduler': { what: 'kube-scheduler to start', check: async () => undefined },
+      dockerlet: {
+        what: `node ${this.#spec.name} to be Ready`,
+        check: async () => {
+          const condition = await this.#endpoints.nodeReady(this.#spec.name);
+          return condition === 'True' ? undefined : condition === undefined ? 'not registered yet' : `Ready is ${condition}`;
+        },
+      },
+    };
+    for (const spec of componentSpecs(this.#spec)) {
+      signal.throwIfAborted();
+      this.#say(`starting ${spec.name}`);
+      const component = new SupervisedProcess(spec, {
+        started: (pid) => void this.#stateFile.update((state) => {
+          state.components[spec.name] = { pid, command: commandLine([spec.command, ...spec.args]), startedAt: new Date().toISOString(), restarts: component.restarts };
+        }),
+        exited: (description, restartInMs) => {
+          this.#say(`${spec.name} exited (${description}); starting it again in ${restartInMs / 1000}s (dockerlet cluster logs ${spec.name})`);
+          void this.#stateFile.update((state) => void delete state.components[spec.name]);
+        },
+      });
+      await component.start();
+      this.#started.push(component);
+      const { what, check } = ready[spec.name];
+      await this.#waitFor(spec.name, what, check, ReadyTimeoutMs[spec.name], signal);
+    }
+  }
+
+  /** Ends every component started, the last started first, and clears their records. */
+  async stop(): Promise<void> {
+    for (const component of this.#started.splice(0).reverse()) {
+      this.#say(`stopping ${component.spec.name}`);
+      await component.stop(StopGraceMs[component.spec.name]);
+      await this.#stateFile.update((state) => void delete state.components[component.spec.name]);
+    }
+  }
+
+  async #waitFor(component: ClusterComponent, what: string, check: () => Promise<string | undefined>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let reason = await check();
+    while (reason !== undefined) {
+      if (Date.now() >= deadline) {
+        throw new DockerletError(
+          'DKL_ERR_RUNTIME',
+          `timed out after ${timeoutMs / 1000}s waiting for ${what} (${reason}); the end of ${this.#spec.layout.log(component)}:\n${await logTail(this.#spec.layout, component)}`,
+        );
+      }
+      await delay(PollMs, signal, true);
+      signal.throwIfAborted();
+      reason = await check();
+    }
+  }
+}
+
+/** The last lines a component logged. */
+export async function logTail(layout: ClusterLayout, component: ClusterComponent, lines = 15): Promise<string> {
+  const text = await readFile(layout.log(component), 'utf8').catch(() => '');
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}

@@ -1,0 +1,91 @@
+/**
+ * The cluster's kubeconfigs, with the certificates inside (the *-data fields), so that a copy
+ * works anywhere: one per component, and admin.kubeconfig for the user. With
+ * `--merge-kubeconfig` the admin's cluster, user and context, all named dockerlet-<name> (as
+ * kind names its kind-<name>), go into the user's kubeconfig too, made the current context;
+ * `cluster down` takes them out again.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { DockerletError, errorMessage } from '../../common/api/errors.js';
+import { writeFileDurably } from '../../common/util/durable-file.js';
+import type { ClusterLayout } from './cluster-layout.js';
+
+type Named = { name: string } & Record<string, unknown>;
+interface Kubeconfig {
+  apiVersion?: string;
+  kind?: string;
+  clusters?: Named[];
+  users?: Named[];
+  contexts?: Named[];
+  'current-context'?: string;
+  [field: string]: unknown;
+}
+
+/** The name of the cluster, user and context of cluster `name` in a merged kubeconfig. */
+export const contextName = (name: string): string => `dockerlet-${name}`;
+
+/** The kubeconfig file kubectl reads by default: the first of $KUBECONFIG, else ~/.kube/config. */
+export function defaultKubeconfigPath(): string {
+  const fromEnv = process.env.KUBECONFIG?.split(':').find((path) => path !== '');
+  return fromEnv ?? join(homedir(), '.kube', 'config');
+}
+
+const base64 = async (path: string): Promise<string> => (await readFile(path)).toString('base64');
+
+/** Writes the kubeconfig of a client-certificate identity (pki/<identity>.crt) for `server`. */
+export async function writeKubeconfig(layout: ClusterLayout, file: string, server: string, name: string, identity: string): Promise<void> {
+  const credentials = layout.pki(identity);
+  const config: Kubeconfig = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name, cluster: { server, 'certificate-authority-data': await base64(layout.pki('ca').cert) } }],
+    users: [{ name, user: { 'client-certificate-data': await base64(credentials.cert), 'client-key-data': await base64(credentials.key) } }],
+    contexts: [{ name, context: { cluster: name, user: name } }],
+    'current-context': name,
+  };
+  await writeFileDurably(file, stringify(config), 0o600);
+}
+
+/** Puts the admin kubeconfig's cluster, user and context into `target` (made when missing) and makes the context current. */
+export async function mergeKubeconfig(adminKubeconfig: string, target: string): Promise<void> {
+  const admin = parse(await readFile(adminKubeconfig, 'utf8')) as Kubeconfig;
+  const name = admin['current-context']!;
+  const config = await readKubeconfig(target);
+  const upsert = (list: Named[] | undefined, entry: Named | undefined): Named[] => [...(list ?? []).filter((item) => item.name !== name), ...(entry ? [entry] : [])];
+  config.clusters = upsert(config.clusters, admin.clusters?.[0]);
+  config.users = upsert(config.users, admin.users?.[0]);
+  config.contexts = upsert(config.contexts, admin.contexts?.[0]);
+  config['current-context'] = name;
+  await writeFileDurably(target, stringify(config), 0o600);
+}
+
+/** Takes context `name` (and its cluster and user) out of `target`; the current context is unset if it was that one. */
+export async function unmergeKubeconfig(name: string, target: string): Promise<void> {
+  const config = await readKubeconfig(target);
+  const without = (list: Named[] | undefined): Named[] => (list ?? []).filter((item) => item.name !== name);
+  config.clusters = without(config.clusters);
+  config.users = without(config.users);
+  config.contexts = without(config.contexts);
+  if (config['current-context'] === name) config['current-context'] = '';
+  await writeFileDurably(target, stringify(config), 0o600);
+}
+
+async function readKubeconfig(path: string): Promise<Kubeconfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [], 'current-context': '' };
+    throw err;
+  }
+  try {
+    const parsed = (parse(text) ?? {}) as unknown;
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a mapping');
+    return parsed as Kubeconfig;
+  } catch (err) {
+    throw new DockerletError('DKL_ERR_CONFIG_INVALID', `${path}: not a kubeconfig (${errorMessage(err)}); fix it or merge into another file with KUBECONFIG=<file>`);
+  }
+}

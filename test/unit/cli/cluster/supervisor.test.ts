@@ -1,0 +1,76 @@
+/** The cluster's process supervision, on real processes (sh and sleep): restarts with backoff, stop, and telling a process from a recycled pid. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { commandLine, endProcess, isRunning } from '../../../../cli/cluster/processes.js';
+import { SupervisedProcess, type ProcessSpec } from '../../../../cli/cluster/supervisor.js';
+import { waitFor } from '../../../helpers/wait-for.js';
+
+let dir: string;
+const started: SupervisedProcess[] = [];
+beforeEach(async () => void (dir = await mkdtemp(join(tmpdir(), 'supervisor-'))));
+afterEach(async () => {
+  for (const process of started.splice(0)) await process.stop(1_000);
+  await rm(dir, { recursive: true, force: true });
+});
+
+function supervise(spec: Omit<ProcessSpec, 'logFile'>): { process: SupervisedProcess; pids: number[]; exits: Array<{ description: string; restartInMs: number }> } {
+  const pids: number[] = [];
+  const exits: Array<{ description: string; restartInMs: number }> = [];
+  const process = new SupervisedProcess({ ...spec, logFile: join(dir, `${spec.name}.log`) }, {
+    started: (pid) => pids.push(pid),
+    exited: (description, restartInMs) => exits.push({ description, restartInMs }),
+  });
+  started.push(process);
+  return { process, pids, exits };
+}
+
+describe('a supervised process', () => {
+  test('that exits is started again after a backoff that doubles, its output appended to its log', async () => {
+    const { process, pids, exits } = supervise({ name: 'etcd', command: 'sh', args: ['-c', 'echo run; exit 3'] });
+    await process.start();
+    await waitFor('a second exit', () => exits.length >= 2, { timeoutMs: 10_000 });
+    expect(exits.slice(0, 2)).toEqual([
+      { description: 'exit code 3', restartInMs: 1_000 },
+      { description: 'exit code 3', restartInMs: 2_000 },
+    ]);
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    expect(process.restarts).toBeGreaterThanOrEqual(1);
+    expect(await readFile(join(dir, 'etcd.log'), 'utf8')).toMatch(/^run\nrun\n/);
+  });
+
+  test('stop ends it with SIGTERM and it is not started again', async () => {
+    const { process, pids, exits } = supervise({ name: 'kube-scheduler', command: 'sleep', args: ['600'] });
+    await process.start();
+    const record = { pid: pids[0]!, command: commandLine(['sleep', '600']), startedAt: '' };
+    expect(await isRunning(record)).toBe(true);
+    await process.stop(5_000);
+    expect(await isRunning(record)).toBe(false);
+    expect(exits).toEqual([]);
+    expect(pids).toHaveLength(1);
+  });
+
+  test('a command that does not exist is refused at start, by name', async () => {
+    const { process } = supervise({ name: 'kube-apiserver', command: join(dir, 'missing'), args: [] });
+    await expect(process.start()).rejects.toThrow(/kube-apiserver \(.*missing\) did not start/);
+  });
+});
+
+describe('a recorded process', () => {
+  test('runs only while its pid runs the recorded command line; endProcess ends it', async () => {
+    const child = spawn('sleep', ['601'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const record = { pid: child.pid!, command: commandLine(['sleep', '601']), startedAt: '' };
+    try {
+      expect(await isRunning(record)).toBe(true);
+      expect(await isRunning({ ...record, command: 'sleep 602' })).toBe(false);
+      await Promise.all([endProcess(record, 5_000), exited]);
+      expect(child.signalCode).toBe('SIGTERM');
+      expect(await isRunning(record)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
