@@ -50,6 +50,19 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 
+# One build at a time on a host (two cluster ups, a test run beside one): the second waits, then
+# finds the binaries built.
+mkdir -p "$CACHE_ROOT"
+exec 9>"$CACHE_ROOT/.build.lock"
+if ! flock -n 9; then
+  say "another build of the control plane runs; waiting for it"
+  flock 9
+fi
+if [ -n "$version" ] && built "$CACHE_ROOT/$version/bin"; then
+  echo "$CACHE_ROOT/$version/bin"
+  exit 0
+fi
+
 # 1. A deb-src entry for the Debian archives already in use: deb822 stanzas (.sources) and
 #    one-line entries (.list) whose URIs are Debian's, with deb turned into deb-src.
 if [ -z "$version" ]; then

@@ -1,88 +1,137 @@
 /**
  * `dockerlet cluster down`: stops the cluster's processes (through its `up`, which stops them
- * in order, or one by one when that `up` is gone), then removes what the node left on the
- * host, which a stopped node keeps for its next start: its pods' containers and the pod
- * network, the proxy's rules, addresses and sysctls, the pods' mounts. Then the cluster's
- * directory, all of it, or with --keep-data all but etcd's data, the PKI and the kubeconfigs,
- * from which the next `up` resumes the cluster. Every step runs whatever the one before did,
- * and running `down` again finishes what an interrupted one left.
+ * in order, or one by one when that `up` is gone), then removes what a stopped node keeps on
+ * purpose for its next start: its pods' containers and the pod network, the proxy's rules,
+ * addresses and sysctls, the pods' mounts, and a merged kubeconfig context. Only when all of
+ * that is gone does it remove the cluster's directory (or, with --keep-data, the node's part of
+ * it), cluster.json last: a `down` that failed or was cut short leaves what it needs to be run
+ * again, and nothing is ever removed through a mount still in place.
  */
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { unmountAll } from '../../agent/volumes/mounts.js';
+import { mountPointsUnder, unmountAll } from '../../agent/volumes/mounts.js';
 import { removeNodeFromDocker } from '../../agent/runtime/docker/node-teardown.js';
 import { aggregateMessage, DockerletError, errorMessage } from '../../common/api/errors.js';
+import { delay } from '../../common/util/clock.js';
+import { HostLock } from '../../common/util/host-lock.js';
 import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { datapathOwner, describeProxy } from '../../proxy/proxy-lock.js';
 import { cleanupProxy } from '../../proxy/proxy.js';
 import { createLogger } from '../logger.js';
 import { Defaults } from '../options.js';
 import { clusterNetwork } from './cluster-network.js';
-import type { ClusterTarget } from './cluster-options.js';
+import { requireRoot, type ClusterTarget } from './cluster-options.js';
 import { readClusterState } from './cluster-state.js';
-import type { ClusterOutput } from './cluster-up.js';
+import { endLeftoverComponents } from './cluster-supervisor.js';
+import { clusterLockKey, type ClusterOutput } from './cluster-up.js';
 import { contextName, unmergeKubeconfig } from './kubeconfig-files.js';
-import { endProcess, isRunning } from './processes.js';
 
 /** A supervising `up` stops the node (30 s at most) and then the control plane (10 s each). */
 const SupervisorStopMs = 90_000;
-const ComponentStopMs = 10_000;
+const PollMs = 100;
 
 export async function clusterDown(target: ClusterTarget, keepData: boolean, out: ClusterOutput): Promise<number> {
+  requireRoot('dockerlet cluster down');
   const { name, layout } = target;
   const state = await readClusterState(layout.stateFile);
-  if (!state && !existsSync(layout.dir)) {
-    out.say(`no cluster ${name} in ${layout.dir}: nothing to remove`);
-    return 0;
+  if (!state) {
+    if (!existsSync(layout.dir)) {
+      out.say(`no cluster ${name} in ${layout.dir}: nothing to remove`);
+      return 0;
+    }
+    throw new DockerletError('DKL_ERR_FLAG_INVALID', `--dir ${layout.dir} holds no cluster (no cluster.json): nothing removed; pass the directory of a cluster`);
+  }
+  if (state.name !== name) {
+    throw new DockerletError('DKL_ERR_FLAG_INVALID', `--name ${name}: ${layout.dir} holds cluster ${state.name}; pass --name ${state.name}`);
   }
   const stopInterrupts = finishOnInterrupt(out);
   try {
-    if (state?.supervisor && (await isRunning(state.supervisor))) {
-      out.say(`stopping cluster up (pid ${state.supervisor.pid})`);
-      await endProcess(state.supervisor, SupervisorStopMs);
-    }
-    // A killed `up` leaves its components running: end them here, by the pids it recorded.
-    const left = (await readClusterState(layout.stateFile)) ?? state;
-    for (const [component, recorded] of Object.entries(left?.components ?? {})) {
-      if (await isRunning(recorded)) out.say(`stopping ${component} (pid ${recorded.pid})`);
-      await endProcess(recorded, ComponentStopMs);
-    }
-
-    const errors: string[] = [];
-    const step = async (what: string, action: () => Promise<unknown>): Promise<void> => {
-      try {
-        await action();
-      } catch (err) {
-        errors.push(`${what}: ${errorMessage(err)}`);
-      }
-    };
-    const network = clusterNetwork();
-    await step('removing the node\'s containers', async () => {
-      const removed = await removeNodeFromDocker(Defaults.containerRuntimeEndpoint.replace(/^unix:\/\//, ''), name, network.podNetwork);
-      out.say(`removed ${removed.containersRemoved} containers of node ${name}${removed.networkRemoved ? ` and the pod network ${network.podNetwork}` : ''}`);
+    await stopClusterUp(target, out);
+    // Held until the end: no `up` starts the cluster again while it is being removed.
+    const lock = await HostLock.acquire([clusterLockKey(layout)], { pid: process.pid, cluster: name, dir: layout.dir, doing: 'down' }, () => {
+      return new DockerletError('DKL_ERR_RUNTIME', `a cluster up of ${name} started while down was stopping it: nothing removed; run down again`);
     });
-    await step("removing the node's service rules", async () => {
-      const owner = await datapathOwner();
-      if (owner) {
-        out.say(`left the service rules to the proxy that owns them now${describeProxy(owner)}`);
-        return;
-      }
-      const cidrs = { serviceCIDR: parseIpv4Cidr(network.serviceCIDR)!, podCIDR: parseIpv4Cidr(network.podCIDR)! };
-      await cleanupProxy({ ...cidrs, stateDir: join(layout.nodeRootDir, 'proxy') }, createLogger('text', 0).child({}, { level: 'warn' }));
-      out.say('removed the service rules');
-    });
-    await step("unmounting the pods' volumes", () => unmountAll(layout.dir));
-    if (!keepData && state?.mergedKubeconfig) {
-      await step(`taking context ${contextName(name)} out of ${state.mergedKubeconfig}`, () => unmergeKubeconfig(contextName(name), state.mergedKubeconfig!));
+    try {
+      // A killed `up` leaves its components running: they end here, by the pids it recorded.
+      await endLeftoverComponents((await readClusterState(layout.stateFile)) ?? state, (line) => out.say(line));
+      await removeFromHost(target, state.mergedKubeconfig, keepData, out);
+    } finally {
+      await lock.release();
     }
-    await step(`removing ${keepData ? layout.nodeRootDir : layout.dir}`, () => rm(keepData ? layout.nodeRootDir : layout.dir, { recursive: true, force: true }));
-    if (errors.length > 0) throw new DockerletError('DKL_ERR_RUNTIME', `cluster ${name} is only partly removed (run down again to finish): ${aggregateMessage(errors)}`);
     out.say(keepData ? `cluster ${name} is down; its data stays in ${layout.dir} for the next cluster up` : `cluster ${name} is removed`);
     return 0;
   } finally {
     stopInterrupts();
   }
+}
+
+/** SIGTERM to the `up` that holds the cluster, if one does (starting or up), and its end. */
+async function stopClusterUp(target: ClusterTarget, out: ClusterOutput): Promise<void> {
+  const key = clusterLockKey(target.layout);
+  const holder = await HostLock.holder(key);
+  if (!holder) return;
+  const pid = Number(holder['pid']);
+  out.say(`stopping cluster up (pid ${pid})`);
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+  const deadline = Date.now() + SupervisorStopMs;
+  while (await HostLock.holder(key)) {
+    if (Date.now() > deadline) throw new DockerletError('DKL_ERR_RUNTIME', `cluster up (pid ${pid}) did not stop within ${SupervisorStopMs / 1000}s: nothing removed; see ${target.layout.logsDir}`);
+    await delay(PollMs, undefined, true);
+  }
+}
+
+/** Every step runs, whatever the others did; the directory goes only when they all succeeded and no mount is left under it. */
+async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | undefined, keepData: boolean, out: ClusterOutput): Promise<void> {
+  const { name, layout } = target;
+  const errors: string[] = [];
+  const step = async (what: string, action: () => Promise<unknown>): Promise<void> => {
+    try {
+      await action();
+    } catch (err) {
+      errors.push(`${what}: ${errorMessage(err)}`);
+    }
+  };
+  const network = clusterNetwork();
+  await step("removing the node's containers", async () => {
+    const removed = await removeNodeFromDocker(Defaults.containerRuntimeEndpoint.replace(/^unix:\/\//, ''), name, network.podNetwork);
+    out.say(`removed ${removed.containersRemoved} containers of node ${name}${removed.networkRemoved ? ` and the pod network ${network.podNetwork}` : ''}`);
+  });
+  await step("removing the node's service rules", async () => {
+    const owner = await datapathOwner();
+    if (owner) {
+      out.say(`left the service rules to the proxy that owns them now${describeProxy(owner)}`);
+      return;
+    }
+    const cidrs = { serviceCIDR: parseIpv4Cidr(network.serviceCIDR)!, podCIDR: parseIpv4Cidr(network.podCIDR)! };
+    await cleanupProxy({ ...cidrs, stateDir: join(layout.nodeRootDir, 'proxy') }, createLogger('text', 0).child({}, { level: 'warn' }));
+    out.say('removed the service rules');
+  });
+  await step("unmounting the pods' volumes", async () => {
+    await unmountAll(layout.dir);
+    const left = await mountPointsUnder(layout.dir);
+    if (left.length > 0) throw new Error(`still mounted: ${left.join(', ')}`);
+  });
+  if (!keepData && mergedKubeconfig) {
+    await step(`taking context ${contextName(name)} out of ${mergedKubeconfig}`, () => unmergeKubeconfig(contextName(name), mergedKubeconfig));
+  }
+  if (errors.length > 0) {
+    throw new DockerletError('DKL_ERR_RUNTIME', `cluster ${name} is only partly removed, its directory kept (run down again to finish): ${aggregateMessage(errors)}`);
+  }
+  if (keepData) {
+    await rm(layout.nodeRootDir, { recursive: true, force: true });
+    return;
+  }
+  for (const entry of ['node', 'logs', 'kubeconfig', 'etcd', 'pki']) await rm(join(layout.dir, entry), { recursive: true, force: true });
+  await rm(layout.stateFile, { force: true });
+  // Not recursive: what else a user kept in --dir stays, and says so.
+  await rmdir(layout.dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw new DockerletError('DKL_ERR_RUNTIME', `cluster ${name} is removed, but ${layout.dir} stays: ${err.code === 'ENOTEMPTY' ? 'it holds files that are not the cluster\'s' : err.message}`);
+  });
 }
 
 /** A first SIGINT or SIGTERM lets `down` finish (it would leave the host half cleaned); a second ends it at once. Returns the undo. */

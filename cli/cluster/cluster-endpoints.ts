@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { errorMessage } from '../../common/api/errors.js';
 import type { ClusterLayout } from './cluster-layout.js';
 
-export interface HttpsAnswer {
+interface HttpsAnswer {
   status: number;
   body: string;
 }
@@ -30,7 +30,7 @@ export class ClusterEndpoints {
 
   /** etcd answers its health check healthy. */
   async etcdHealthy(): Promise<boolean> {
-    const answer = await this.#get(`${this.etcd}/health`, 'apiserver-etcd-client').catch(() => undefined);
+    const answer = await this.#get(`${this.etcd}/health`, 'apiserver-etcd-client', 'etcd-ca').catch(() => undefined);
     return answer?.status === 200 && /"health":\s*"true"/.test(answer.body);
   }
 
@@ -58,9 +58,10 @@ export class ClusterEndpoints {
     return answer?.status === 200 && ((JSON.parse(answer.body) as { secrets?: unknown[] }).secrets?.length ?? 0) > 0;
   }
 
-  async #get(url: string, identity: string): Promise<HttpsAnswer> {
+  /** A GET as `identity` (a certificate under pki/), the server checked against `authority`. */
+  async #get(url: string, identity: string, authority = 'ca'): Promise<HttpsAnswer> {
     const credentials = this.#layout.pki(identity);
-    const [cert, key, ca] = await Promise.all([readFile(credentials.cert), readFile(credentials.key), readFile(this.#layout.pki('ca').cert)]);
+    const [cert, key, ca] = await Promise.all([readFile(credentials.cert), readFile(credentials.key), readFile(this.#layout.pki(authority).cert)]);
     return new Promise((resolve, reject) => {
       const req = request(url, { cert, key, ca, timeout: CheckTimeoutMs }, (res) => {
         let body = '';

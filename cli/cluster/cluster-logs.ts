@@ -1,8 +1,7 @@
 /** `dockerlet cluster logs COMPONENT [--follow] [--tail N]`: a component's log file, as kubectl logs shows a container's. */
-import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { delay } from '../../common/util/clock.js';
 import { DockerletError } from '../../common/api/errors.js';
+import { delay } from '../../common/util/clock.js';
 import { flagError } from '../settings.js';
 import { ClusterComponents, type ClusterComponent } from './cluster-layout.js';
 import type { ClusterTarget } from './cluster-options.js';
@@ -25,24 +24,39 @@ export async function clusterLogs(target: ClusterTarget, component: string, flag
   const size = await stat(path).then((info) => info.size, () => {
     throw new DockerletError('DKL_ERR_NOT_FOUND', `no ${component} log in ${target.layout.logsDir}: has cluster ${target.name} been started there?`);
   });
-  const start = tail === -1 ? 0 : await tailOffset(path, size, tail);
-  await new Promise<void>((resolve, reject) => {
-    const stream = createReadStream(path, { start, end: Math.max(start, size - 1) });
-    if (size === 0) return resolve();
-    stream.on('error', reject);
-    stream.on('end', resolve);
-    stream.pipe(process.stdout, { end: false });
-  });
+  // Followed, a line still being written waits for its end; otherwise all of it is shown now.
+  let read = await readAppended(path, tail === -1 ? 0 : await tailOffset(path, size, tail), flags.follow === true);
+  process.stdout.write(read.data);
   if (!flags.follow) return 0;
-  let offset = size;
   let stopped = false;
   process.once('SIGINT', () => (stopped = true));
   process.once('SIGTERM', () => (stopped = true));
   while (!stopped) {
-    offset = await copyNew(path, offset);
     await delay(FollowPollMs, undefined, true);
+    read = await readAppended(path, read.end, true);
+    process.stdout.write(read.data);
   }
   return 0;
+}
+
+/**
+ * What was appended to a log file after `offset` (up to its last complete line with
+ * `wholeLines`), and where that ends; from the start again when the file was truncated, nothing
+ * when it is gone.
+ */
+export async function readAppended(path: string, offset: number, wholeLines: boolean): Promise<{ data: Buffer; end: number }> {
+  const file = await open(path, 'r').catch(() => undefined);
+  if (!file) return { data: Buffer.alloc(0), end: offset };
+  try {
+    const { size } = await file.stat();
+    const from = size < offset ? 0 : offset;
+    const buffer = Buffer.alloc(size - from);
+    await file.read(buffer, 0, buffer.length, from);
+    const complete = wholeLines ? buffer.lastIndexOf(0x0a) + 1 : buffer.length;
+    return { data: buffer.subarray(0, complete), end: from + complete };
+  } finally {
+    await file.close();
+  }
 }
 
 /** Where the last `lines` lines of the file begin. */
@@ -73,22 +87,6 @@ async function tailOffset(path: string, size: number, lines: number): Promise<nu
       }
     }
     return 0;
-  } finally {
-    await file.close();
-  }
-}
-
-/** Copies what was appended to the file after `offset` to stdout; returns the new end (0 again when the file was truncated). */
-async function copyNew(path: string, offset: number): Promise<number> {
-  const size = await stat(path).then((info) => info.size, () => 0);
-  if (size < offset) return 0;
-  if (size === offset) return offset;
-  const file = await open(path, 'r');
-  try {
-    const buffer = Buffer.alloc(size - offset);
-    await file.read(buffer, 0, buffer.length, offset);
-    process.stdout.write(buffer);
-    return size;
   } finally {
     await file.close();
   }

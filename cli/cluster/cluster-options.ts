@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { dnsLabel } from '../../agent/config/validation/names.js';
+import { DockerletError } from '../../common/api/errors.js';
 import { flagError } from '../settings.js';
 import { ClusterLayout, ClustersRoot, DefaultClusterName } from './cluster-layout.js';
 
@@ -63,4 +64,16 @@ export async function upSettings(flags: UpFlags): Promise<UpSettings> {
     mergeKubeconfig: flags.mergeKubeconfig === true,
     detach: flags.detach === true,
   };
+}
+
+/** The flags that name `target` in a command to suggest: none for the default cluster in its default directory. */
+export function targetFlags(target: ClusterTarget): string {
+  const name = target.name === DefaultClusterName ? '' : ` --name ${target.name}`;
+  const dir = target.layout.dir === resolve(`${ClustersRoot}/${target.name}`) ? '' : ` --dir ${target.layout.dir}`;
+  return name + dir;
+}
+
+/** The cluster commands change the host (containers, iptables, mounts under /var/lib): they run as root. */
+export function requireRoot(command: string): void {
+  if (process.getuid?.() !== 0) throw new DockerletError('DKL_ERR_RUNTIME', `${command} runs containers and changes iptables rules and mounts: run it as root`);
 }

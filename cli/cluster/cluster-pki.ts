@@ -1,13 +1,19 @@
 /**
- * The cluster's PKI, as kubeadm lays one out: a CA that signs the API server's serving
- * certificate, a client certificate per identity (the admin in system:masters, the controller
- * manager and the scheduler as the users their bootstrap RBAC roles name, the node as
- * system:node:<name> in system:nodes, the proxy as system:kube-proxy, and the API server's own
- * clients for reaching the kubelet and etcd), etcd's and the kubelet's serving certificates, and the key pair that
- * signs service-account tokens. Files already there are kept: a resumed cluster keeps its
- * identities, and the tokens its pods hold stay valid.
+ * The cluster's PKI, laid out as kubeadm lays one out:
+ * - the cluster CA signs the API server's serving certificate, a client certificate per
+ *   identity (the admin in system:masters, the controller manager and the scheduler as the
+ *   users their bootstrap RBAC roles name, the node as system:node:<name> in system:nodes, the
+ *   proxy as system:kube-proxy, the API server's own client towards the kubelet), the kubelet's
+ *   serving certificate, and what the controller manager signs for CSRs;
+ * - a CA of etcd's own signs etcd's certificate and the API server's client certificate
+ *   towards it, so that no identity of the cluster CA (a node's, or one a CSR obtained) can
+ *   read etcd directly;
+ * - a key pair signs service-account tokens.
+ * What is there is kept, so a resumed cluster keeps its identities and its pods' tokens stay
+ * valid; a certificate that expires within a month is issued again (the kubeconfigs, written at
+ * every `up`, take the new ones).
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -16,37 +22,46 @@ import { writeFileDurably } from '../../common/util/durable-file.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import type { ClusterNetwork } from './cluster-network.js';
 
-/** The client identities, by the file name each one's certificate has under pki/. */
-export const ClientIdentities = {
+/** The client identities the cluster CA signs, by the file name each certificate has under pki/. */
+const ClientIdentities = {
   admin: { commonName: 'kubernetes-admin', organizations: ['system:masters'] },
   'kube-controller-manager': { commonName: 'system:kube-controller-manager' },
   'kube-scheduler': { commonName: 'system:kube-scheduler' },
   'kube-proxy': { commonName: 'system:kube-proxy' },
   'apiserver-kubelet-client': { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'] },
-  // etcd trusts any client certificate of the CA; the API server's is the one it gets.
-  'apiserver-etcd-client': { commonName: 'kube-apiserver-etcd-client' },
 } as const;
 
 const CaValidityDays = 3650;
 const LeafValidityDays = 365;
+/** A certificate with less than this left is issued again at the next `up`. */
+const RenewBeforeMs = 30 * 24 * 3600 * 1000;
 
-/** Makes whatever of the PKI is missing in layout.pkiDir. */
-export async function ensureClusterPki(layout: ClusterLayout, nodeName: string, network: ClusterNetwork): Promise<void> {
+/** Makes whatever of the PKI is missing (or about to expire) in layout.pkiDir. */
+export async function ensureClusterPki(layout: ClusterLayout, nodeName: string, network: ClusterNetwork, now = new Date()): Promise<void> {
   await mkdir(layout.pkiDir, { recursive: true, mode: 0o700 });
-  const validity = (days: number): { now: Date; days: number } => ({ now: new Date(), days });
-  const ca = (await readPair(layout, 'ca')) ?? (await writePair(layout, 'ca', await newCertificateAuthority(`dockerlet-${nodeName}-ca`, validity(CaValidityDays))));
-  const leaf = async (name: string, request: CertificateRequest): Promise<void> => {
-    if (!(await readPair(layout, name))) await writePair(layout, name, await issueCertificate(ca, request, validity(LeafValidityDays)));
+  const validity = (days: number): { now: Date; days: number } => ({ now, days });
+  const authority = async (name: string, commonName: string): Promise<PemPair> =>
+    (await readPair(layout, name)) ?? writePair(layout, name, await newCertificateAuthority(commonName, validity(CaValidityDays)));
+  const [ca, etcdCa] = await Promise.all([authority('ca', `dockerlet-${nodeName}-ca`), authority('etcd-ca', `dockerlet-${nodeName}-etcd-ca`)]);
+  const leaf = async (signer: PemPair, name: string, request: CertificateRequest): Promise<void> => {
+    const existing = await readPair(layout, name);
+    if (existing && new Date(new X509Certificate(existing.cert).validTo).getTime() - now.getTime() > RenewBeforeMs) return;
+    await writePair(layout, name, await issueCertificate(signer, request, validity(LeafValidityDays)));
   };
   const domain = network.clusterDomain;
-  await leaf('apiserver', {
-    commonName: 'kube-apiserver',
-    serverNames: ['127.0.0.1', network.apiServiceIP, network.nodeIP, 'localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${domain}`],
-  });
-  await leaf('etcd-server', { commonName: 'etcd', serverNames: ['127.0.0.1', 'localhost'] });
-  for (const [name, identity] of Object.entries(ClientIdentities)) await leaf(name, { ...identity, client: true });
-  await leaf('node', { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], client: true });
-  await leaf('kubelet', { commonName: nodeName, serverNames: [nodeName, network.nodeIP] });
+  // Each certificate has its own key: made side by side, they take one core's time per core.
+  await Promise.all([
+    leaf(ca, 'apiserver', {
+      commonName: 'kube-apiserver',
+      serverNames: ['127.0.0.1', network.apiServiceIP, network.nodeIP, 'localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${domain}`],
+    }),
+    ...Object.entries(ClientIdentities).map(([name, identity]) => leaf(ca, name, { ...identity, client: true })),
+    leaf(ca, 'node', { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], client: true }),
+    leaf(ca, 'kubelet', { commonName: nodeName, serverNames: [nodeName, network.nodeIP] }),
+    // etcd's gateway dials etcd itself with the serving certificate: it is a client one too, as kubeadm makes it.
+    leaf(etcdCa, 'etcd-server', { commonName: 'etcd', serverNames: ['127.0.0.1', 'localhost'], client: true }),
+    leaf(etcdCa, 'apiserver-etcd-client', { commonName: 'kube-apiserver-etcd-client', client: true }),
+  ]);
   await ensureServiceAccountKeys(layout);
 }
 

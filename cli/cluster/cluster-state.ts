@@ -2,7 +2,8 @@
  * cluster.json: what a cluster is (its name, node, ports, set when it was made and kept for
  * every later `up`) and what of it runs (the supervising `cluster up` process and each
  * component's process, by pid and command line, so that `down` and `status` find them, and a
- * later `up` ends what a killed supervisor left). Written durably; read with a schema, so that a
+ * later `up` ends what a killed supervisor left; a component's record stays after it exits, with
+ * its restarts, until it runs again). Written durably; read with a schema, so that a
  * damaged file is named with its field rather than misread.
  */
 import { readFile } from 'node:fs/promises';
@@ -17,8 +18,10 @@ const runningProcess = z.object({ pid: z.number().int().positive(), command: z.s
 const ClusterStateSchema = z.object({
   name: z.string(),
   ports: z.object({ apiServer: port, etcdClient: port, etcdPeer: port }),
-  /** Where the control plane's binaries were found, and their Kubernetes version. */
-  controlPlane: z.object({ binDir: z.string(), version: z.string() }).optional(),
+  /** Where the control plane's binaries (and etcd) were found, and their Kubernetes version. */
+  controlPlane: z.object({ binDir: z.string(), etcd: z.string(), version: z.string() }).optional(),
+  /** What the node was given, for the next `up` that does not give it again. */
+  node: z.object({ podManifestPath: z.string().optional(), resolvConf: z.string().optional() }).optional(),
   /** The `cluster up` process that supervises the components, while one runs. */
   supervisor: runningProcess.extend({ ready: z.boolean() }).optional(),
   components: z.partialRecord(z.enum(ClusterComponents), runningProcess.extend({ restarts: z.number().int().nonnegative() })),

@@ -1,15 +1,16 @@
 /**
  * `dockerlet cluster status`: whether the cluster runs, each component's process, restarts and
  * version, the API server's and the node's readiness, where the endpoints and the kubeconfig
- * are. Exits 0 when the cluster is up and every component runs, 1 otherwise (stopped, still
- * starting, or a component down), so that scripts can ask.
+ * are. Exits 0 when the cluster is up, every component runs, the API server is ready and the
+ * node Ready; 1 otherwise (stopped, still starting, or a component down), so that scripts can ask.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { DockerletError } from '../../common/api/errors.js';
 import { DockerletVersion } from '../../common/version.js';
 import { ClusterEndpoints } from './cluster-endpoints.js';
 import { ClusterComponents, type ClusterComponent } from './cluster-layout.js';
-import type { ClusterTarget } from './cluster-options.js';
+import { targetFlags, type ClusterTarget } from './cluster-options.js';
 import { readClusterState, type ClusterState } from './cluster-state.js';
 import type { ClusterOutput } from './cluster-up.js';
 import { contextName } from './kubeconfig-files.js';
@@ -21,9 +22,10 @@ export async function clusterStatus(target: ClusterTarget, out: ClusterOutput): 
   const { name, layout } = target;
   const state = await readClusterState(layout.stateFile);
   if (!state) {
-    out.say(`no cluster ${name} in ${layout.dir}: dockerlet cluster up${name === 'dockerlet' ? '' : ` --name ${name}`} makes one`);
+    out.say(`no cluster ${name} in ${layout.dir}: dockerlet cluster up${targetFlags(target)} makes one`);
     return 1;
   }
+  if (state.name !== name) throw new DockerletError('DKL_ERR_FLAG_INVALID', `--name ${name}: ${layout.dir} holds cluster ${state.name}; pass --name ${state.name}`);
   const supervising = state.supervisor !== undefined && (await isRunning(state.supervisor));
   const phase = !supervising ? 'stopped' : state.supervisor!.ready ? 'up' : 'starting';
   out.say(`cluster ${name}: ${phase}${supervising ? ` (cluster up, pid ${state.supervisor!.pid})` : ''}`);
@@ -56,6 +58,7 @@ export async function clusterStatus(target: ClusterTarget, out: ClusterOutput): 
 async function version(component: ClusterComponent, state: ClusterState): Promise<string> {
   if (component === 'dockerlet') return DockerletVersion;
   if (component !== 'etcd') return state.controlPlane?.version ?? '-';
-  const { stdout } = await run('etcd', ['--version']).catch(() => ({ stdout: '' }));
+  if (!state.controlPlane) return '-';
+  const { stdout } = await run(state.controlPlane.etcd, ['--version']).catch(() => ({ stdout: '' }));
   return /etcd Version:\s*(\S+)/.exec(stdout)?.[1] ?? '-';
 }

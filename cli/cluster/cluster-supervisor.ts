@@ -9,10 +9,10 @@ import { readFile } from 'node:fs/promises';
 import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
 import { ClusterEndpoints } from './cluster-endpoints.js';
-import type { ClusterComponent, ClusterLayout } from './cluster-layout.js';
-import type { ClusterStateFile } from './cluster-state.js';
+import { ClusterComponents, type ClusterComponent, type ClusterLayout } from './cluster-layout.js';
+import type { ClusterState, ClusterStateFile } from './cluster-state.js';
 import { componentSpecs, type ClusterSpec } from './components.js';
-import { commandLine } from './processes.js';
+import { commandLine, endProcess, isRunning } from './processes.js';
 import { SupervisedProcess } from './supervisor.js';
 
 /** How long each component may take to serve once started (a first start builds etcd's data and the API server's bootstrap RBAC). */
@@ -33,10 +33,6 @@ export class ClusterSupervisor {
     this.#stateFile = stateFile;
     this.#endpoints = new ClusterEndpoints(spec.layout, spec.ports);
     this.#say = say;
-  }
-
-  get endpoints(): ClusterEndpoints {
-    return this.#endpoints;
   }
 
   /** Starts every component, each once the one it needs serves; rejects (with what the component logged) when one does not in time, or when `signal` aborts. */
@@ -61,12 +57,15 @@ export class ClusterSupervisor {
       signal.throwIfAborted();
       this.#say(`starting ${spec.name}`);
       const component = new SupervisedProcess(spec, {
-        started: (pid) => void this.#stateFile.update((state) => {
+        started: (pid) => this.#record(spec.name, (state) => {
           state.components[spec.name] = { pid, command: commandLine([spec.command, ...spec.args]), startedAt: new Date().toISOString(), restarts: component.restarts };
         }),
         exited: (description, restartInMs) => {
           this.#say(`${spec.name} exited (${description}); starting it again in ${restartInMs / 1000}s (dockerlet cluster logs ${spec.name})`);
-          void this.#stateFile.update((state) => void delete state.components[spec.name]);
+          this.#record(spec.name, (state) => {
+            const recorded = state.components[spec.name];
+            if (recorded) recorded.restarts = component.restarts + 1;
+          });
         },
       });
       await component.start();
@@ -76,13 +75,17 @@ export class ClusterSupervisor {
     }
   }
 
-  /** Ends every component started, the last started first, and clears their records. */
+  /** Ends every component started, the last started first. */
   async stop(): Promise<void> {
     for (const component of this.#started.splice(0).reverse()) {
       this.#say(`stopping ${component.spec.name}`);
       await component.stop(StopGraceMs[component.spec.name]);
-      await this.#stateFile.update((state) => void delete state.components[component.spec.name]);
     }
+  }
+
+  /** A change to cluster.json from a process event: a failed write is told, and the next write carries it. */
+  #record(component: ClusterComponent, change: (state: ClusterState) => void): void {
+    this.#stateFile.update(change).catch((err: unknown) => this.#say(`could not record ${component} in ${this.#stateFile.path}: ${(err as Error).message}`));
   }
 
   async #waitFor(component: ClusterComponent, what: string, check: () => Promise<string | undefined>, timeoutMs: number, signal: AbortSignal): Promise<void> {
@@ -102,8 +105,21 @@ export class ClusterSupervisor {
   }
 }
 
+/**
+ * Ends the components a killed `cluster up` left running, by their recorded pids, the node
+ * first as `up` itself stops them.
+ */
+export async function endLeftoverComponents(state: ClusterState, say: (line: string) => void): Promise<void> {
+  for (const component of [...ClusterComponents].reverse()) {
+    const recorded = state.components[component];
+    if (!recorded || !(await isRunning(recorded))) continue;
+    say(`stopping ${component} (pid ${recorded.pid}), left running by a cluster up that is gone`);
+    await endProcess(recorded, StopGraceMs[component]);
+  }
+}
+
 /** The last lines a component logged. */
-export async function logTail(layout: ClusterLayout, component: ClusterComponent, lines = 15): Promise<string> {
+async function logTail(layout: ClusterLayout, component: ClusterComponent, lines = 15): Promise<string> {
   const text = await readFile(layout.log(component), 'utf8').catch(() => '');
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }

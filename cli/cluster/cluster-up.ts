@@ -8,41 +8,64 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { access, mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
-import { HostLock } from '../../common/util/host-lock.js';
+import { HostLock, type LockOwner } from '../../common/util/host-lock.js';
 import { datapathOwner, describeProxy } from '../../proxy/proxy-lock.js';
 import type { ClusterLayout } from './cluster-layout.js';
+import { readAppended } from './cluster-logs.js';
 import { clusterNetwork } from './cluster-network.js';
-import type { UpSettings } from './cluster-options.js';
+import { requireRoot, targetFlags, type ClusterTarget, type UpSettings } from './cluster-options.js';
 import { ensureClusterPki } from './cluster-pki.js';
 import { ClusterStateFile, readClusterState, type ClusterState } from './cluster-state.js';
-import { ClusterSupervisor } from './cluster-supervisor.js';
-import { controlPlaneBinaries } from './control-plane-binaries.js';
+import { ClusterSupervisor, endLeftoverComponents } from './cluster-supervisor.js';
+import { controlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.js';
 import { contextName, defaultKubeconfigPath, mergeKubeconfig, writeKubeconfig } from './kubeconfig-files.js';
-import { commandLine, endProcess } from './processes.js';
+import { commandLine } from './processes.js';
 
-/** How long a detached `up` shows its progress: the first build of the control plane takes most of it. */
-const DetachedStartTimeoutMs = 60 * 60_000;
+/** How long a detached `up`, or an `up` that finds another starting, waits for the node: the first build of the control plane takes most of it. */
+const StartTimeoutMs = 60 * 60_000;
 const PollMs = 250;
 
 export interface ClusterOutput {
   say(line: string): void;
 }
 
-/** The host lock a running `cluster up` holds for its directory: `down`, `status` and another `up` ask it. */
+/** The host lock a running `cluster up` holds for its directory, from its first step to its last: `down` and another `up` ask it. */
 export const clusterLockKey = (layout: ClusterLayout): string => `cluster/${layout.dir}`;
 
 export async function clusterUp(settings: UpSettings, out: ClusterOutput): Promise<number> {
+  requireRoot('dockerlet cluster up');
   const holder = await HostLock.holder(clusterLockKey(settings.layout));
-  if (holder) {
-    out.say(`cluster ${settings.name} is already up (pid ${holder['pid']})`);
-    printUsage(settings, await readClusterState(settings.layout.stateFile), out);
-    return 0;
-  }
+  if (holder) return alreadyUp(settings, holder, out);
   return settings.detach ? upDetached(settings, out) : upInForeground(settings, out);
+}
+
+/** Another `up` has the cluster: once it is Ready, say how to use it. */
+async function alreadyUp(settings: UpSettings, holder: LockOwner, out: ClusterOutput): Promise<number> {
+  const { layout } = settings;
+  const given = [settings.apiServerPortGiven, settings.podManifestPath, settings.resolvConf, settings.mergeKubeconfig].some(Boolean);
+  if (given) out.say(`cluster ${settings.name} already runs (pid ${holder['pid']}): this up's other flags are not applied; down, then up, to change them`);
+  const deadline = Date.now() + StartTimeoutMs;
+  let told = false;
+  for (;;) {
+    const state = await readClusterState(layout.stateFile).catch(() => undefined);
+    if (state?.supervisor?.ready) break;
+    if (!(await HostLock.holder(clusterLockKey(layout)))) {
+      out.say(`the cluster up that had cluster ${settings.name} (pid ${holder['pid']}) ended before the node was Ready: see ${layout.logsDir}`);
+      return 1;
+    }
+    if (Date.now() > deadline) return 1;
+    if (!told) out.say(`cluster ${settings.name} is being started by pid ${holder['pid']}: waiting for the node to be Ready`);
+    told = true;
+    await delay(PollMs, undefined, true);
+  }
+  out.say(`cluster ${settings.name} is already up (pid ${holder['pid']})`);
+  printUsage(settings, await readClusterState(layout.stateFile), out);
+  return 0;
 }
 
 async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise<number> {
@@ -65,42 +88,43 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     if (existing) {
       out.say(`resuming cluster ${name} from ${layout.dir}`);
       // What a killed `up` left running would hold the ports and the data.
-      for (const recorded of Object.values(existing.components)) await endProcess(recorded, 10_000);
+      await endLeftoverComponents(existing, (line) => out.say(line));
     } else {
       out.say(`making cluster ${name} in ${layout.dir}`);
     }
     await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
-    const ports = existing?.ports ?? { apiServer: settings.apiServerPort, etcdClient: await freeLoopbackPort(), etcdPeer: await freeLoopbackPort() };
+    const ports = existing?.ports ?? { apiServer: settings.apiServerPort, ...(await etcdPorts()) };
     ports.apiServer = settings.apiServerPortGiven ? settings.apiServerPort : ports.apiServer;
     await checkPortFree(ports.apiServer);
-    stateFile = new ClusterStateFile(layout.stateFile, { name, ports, components: {}, ...(existing?.mergedKubeconfig ? { mergedKubeconfig: existing.mergedKubeconfig } : {}) });
-    const binaries = await controlPlaneBinaries((line) => out.say(line), interrupted);
+    const node = { podManifestPath: settings.podManifestPath ?? existing?.node?.podManifestPath, resolvConf: settings.resolvConf ?? existing?.node?.resolvConf };
+    stateFile = new ClusterStateFile(layout.stateFile, { ...existing, name, ports, node, components: existing?.components ?? {} });
+    const binaries = (await recordedBinaries(existing)) ?? (await controlPlaneBinaries((line) => out.say(line), interrupted));
     const network = clusterNetwork();
     await ensureClusterPki(layout, name, network);
     const server = `https://127.0.0.1:${ports.apiServer}`;
-    await writeKubeconfig(layout, layout.adminKubeconfig, server, contextName(name), 'admin');
-    for (const identity of ['kube-controller-manager', 'kube-scheduler', 'node', 'kube-proxy'] as const) {
+    for (const identity of ['admin', 'kube-controller-manager', 'kube-scheduler', 'node', 'kube-proxy'] as const) {
       await writeKubeconfig(layout, layout.kubeconfig(identity), server, contextName(name), identity);
     }
     const startedAt = new Date().toISOString();
     await stateFile.update((state) => {
-      state.controlPlane = { binDir: binaries.binDir, version: binaries.version };
+      state.controlPlane = { binDir: binaries.binDir, etcd: binaries.etcd, version: binaries.version };
       state.supervisor = { pid: process.pid, command: ownCommandLine(), startedAt, ready: false };
     });
     supervisor = new ClusterSupervisor(
-      { name, layout, ports, binaries, network, dockerlet: [process.execPath, process.argv[1]!], podManifestPath: settings.podManifestPath, resolvConf: settings.resolvConf },
+      { name, layout, ports, binaries, network, dockerlet: [process.execPath, process.argv[1]!], ...node },
       stateFile,
       (line) => out.say(line),
     );
     await supervisor.start(interrupted);
-    if (settings.mergeKubeconfig) {
-      const target = defaultKubeconfigPath();
-      await mergeKubeconfig(layout.adminKubeconfig, target);
-      await stateFile.update((state) => void (state.mergedKubeconfig = target));
+    // A merged context follows the cluster: a new port reaches it too.
+    const mergeInto = settings.mergeKubeconfig ? defaultKubeconfigPath() : stateFile.state.mergedKubeconfig;
+    if (mergeInto) {
+      await mergeKubeconfig(layout.adminKubeconfig, mergeInto);
+      await stateFile.update((state) => void (state.mergedKubeconfig = mergeInto));
     }
     await stateFile.update((state) => void (state.supervisor!.ready = true));
     printUsage(settings, stateFile.state, out);
-    await new Promise((resolve) => interrupted.addEventListener('abort', resolve, { once: true }));
+    if (!interrupted.aborted) await new Promise((resolve) => interrupted.addEventListener('abort', resolve, { once: true }));
     out.say('stopping; the pods keep running: `dockerlet cluster up` resumes the cluster, `dockerlet cluster down` removes it');
     return 0;
   } catch (err) {
@@ -114,25 +138,38 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
   }
 }
 
+/** The binaries a resumed cluster ran with, while they are all still there: a newer source version is built only for a new cluster. */
+async function recordedBinaries(state: ClusterState | undefined): Promise<ControlPlaneBinaries | undefined> {
+  const recorded = state?.controlPlane;
+  if (!recorded) return undefined;
+  const files = [recorded.etcd, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((name) => join(recorded.binDir, name))];
+  const present = await Promise.all(files.map((file) => access(file).then(() => true, () => false)));
+  return present.every(Boolean) ? recorded : undefined;
+}
+
 /** Runs `cluster up` in the background with its output in logs/cluster.log, shown here until the node is Ready or the background `up` ends. */
 async function upDetached(settings: UpSettings, out: ClusterOutput): Promise<number> {
   const { layout } = settings;
   await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
   const logPath = layout.log('cluster');
   const log = openSync(logPath, 'a');
-  const offset = (await stat(logPath)).size;
+  let shown = (await stat(logPath)).size;
   const args = [process.argv[1]!, 'cluster', 'up', ...foregroundFlags(settings)];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log], cwd: '/' });
   closeSync(log);
   child.unref();
   let exit: string | undefined;
   child.once('exit', (code, signal) => (exit = code === null ? `signal ${signal}` : `exit code ${code}`));
   const interrupted = interruptions(out);
-  const shown = { offset };
+  const showProgress = async (): Promise<void> => {
+    const read = await readAppended(logPath, shown, true);
+    for (const line of read.data.toString('utf8').split('\n').slice(0, -1)) out.say(line);
+    shown = read.end;
+  };
   let stopping = false;
-  const deadline = Date.now() + DetachedStartTimeoutMs;
+  const deadline = Date.now() + StartTimeoutMs;
   while (Date.now() < deadline) {
-    await showNewLines(logPath, shown, out);
+    await showProgress();
     if (exit !== undefined) {
       out.say(`the background cluster up ended (${exit}) before the node was Ready: see above, and ${logPath}`);
       return interrupted.aborted ? 130 : 1;
@@ -144,14 +181,14 @@ async function upDetached(settings: UpSettings, out: ClusterOutput): Promise<num
     } else {
       const supervisor = (await readClusterState(layout.stateFile).catch(() => undefined))?.supervisor;
       if (supervisor && supervisor.pid === child.pid && supervisor.ready) {
-        await showNewLines(logPath, shown, out);
+        await showProgress();
         out.say(`cluster up runs in the background (pid ${child.pid}); its output goes to ${logPath}`);
         return 0;
       }
     }
     await delay(PollMs, undefined, true);
   }
-  out.say(`the node was not Ready after ${DetachedStartTimeoutMs / 60_000} minutes; the background cluster up (pid ${child.pid}) goes on: see ${logPath}`);
+  out.say(`the node was not Ready after ${StartTimeoutMs / 60_000} minutes; the background cluster up (pid ${child.pid}) goes on: see ${logPath}`);
   return 1;
 }
 
@@ -166,29 +203,13 @@ function foregroundFlags(settings: UpSettings): string[] {
   ];
 }
 
-async function showNewLines(path: string, shown: { offset: number }, out: ClusterOutput): Promise<void> {
-  const file = await open(path, 'r');
-  try {
-    const { size } = await file.stat();
-    if (size <= shown.offset) return;
-    const buffer = Buffer.alloc(size - shown.offset);
-    await file.read(buffer, 0, buffer.length, shown.offset);
-    const text = buffer.toString('utf8');
-    const complete = text.lastIndexOf('\n') + 1;
-    shown.offset += Buffer.byteLength(text.slice(0, complete));
-    for (const line of text.slice(0, complete).split('\n').slice(0, -1)) out.say(line);
-  } finally {
-    await file.close();
-  }
-}
-
-function printUsage(settings: UpSettings, state: ClusterState | undefined, out: ClusterOutput): void {
+function printUsage(target: ClusterTarget, state: ClusterState | undefined, out: ClusterOutput): void {
   const version = state?.controlPlane?.version ?? 'Kubernetes';
-  out.say(`cluster ${settings.name} is up: node ${settings.name} Ready, ${version} at https://127.0.0.1:${state?.ports.apiServer ?? settings.apiServerPort}`);
+  out.say(`cluster ${target.name} is up: node ${target.name} Ready, ${version} at https://127.0.0.1:${state?.ports.apiServer}`);
   const lines = state?.mergedKubeconfig
-    ? [`kubectl's current context is now ${contextName(settings.name)} (in ${state.mergedKubeconfig}):`, '  kubectl get nodes']
-    : ['use it with:', `  export KUBECONFIG=${settings.layout.adminKubeconfig}`, '  kubectl get nodes'];
-  lines.push(`logs: dockerlet cluster logs COMPONENT${settings.name === 'dockerlet' ? '' : ` --name ${settings.name}`}; remove it: dockerlet cluster down${settings.name === 'dockerlet' ? '' : ` --name ${settings.name}`}`);
+    ? [`kubectl's current context is ${contextName(target.name)} (in ${state.mergedKubeconfig}):`, '  kubectl get nodes']
+    : ['use it with:', `  export KUBECONFIG=${target.layout.adminKubeconfig}`, '  kubectl get nodes'];
+  lines.push(`logs: dockerlet cluster logs COMPONENT${targetFlags(target)}; remove it: dockerlet cluster down${targetFlags(target)}`);
   for (const line of lines) out.say(line);
 }
 
@@ -208,6 +229,14 @@ function interruptions(out: ClusterOutput): AbortSignal {
 /** This process's command line as /proc shows it to others. */
 function ownCommandLine(): string {
   return commandLine(readFileSync('/proc/self/cmdline', 'utf8').replace(/\0$/, '').split('\0'));
+}
+
+/** Two free loopback ports for a new cluster's etcd, a different one each. */
+async function etcdPorts(): Promise<{ etcdClient: number; etcdPeer: number }> {
+  const etcdClient = await freeLoopbackPort();
+  let etcdPeer = await freeLoopbackPort();
+  while (etcdPeer === etcdClient) etcdPeer = await freeLoopbackPort();
+  return { etcdClient, etcdPeer };
 }
 
 function freeLoopbackPort(): Promise<number> {

@@ -38,6 +38,7 @@ export interface ClusterSpec {
 export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
   const { layout, ports, binaries, network } = spec;
   const ca = layout.pki('ca');
+  const etcdCa = layout.pki('etcd-ca');
   const sa = serviceAccountKeyFiles(layout);
   const etcdServer = layout.pki('etcd-server');
   const etcdClient = layout.pki('apiserver-etcd-client');
@@ -55,7 +56,7 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
       args: [
         '--name', spec.name, '--data-dir', layout.etcdDataDir,
         '--listen-client-urls', client, '--advertise-client-urls', client,
-        '--cert-file', etcdServer.cert, '--key-file', etcdServer.key, '--client-cert-auth', '--trusted-ca-file', ca.cert,
+        '--cert-file', etcdServer.cert, '--key-file', etcdServer.key, '--client-cert-auth', '--trusted-ca-file', etcdCa.cert,
         // One member, on loopback: no other member ever joins over the peer port.
         '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${spec.name}=${peer}`,
       ],
@@ -65,7 +66,7 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
       name: 'kube-apiserver',
       command: bin('kube-apiserver'),
       args: [
-        '--etcd-servers', client, '--etcd-cafile', ca.cert, '--etcd-certfile', etcdClient.cert, '--etcd-keyfile', etcdClient.key,
+        '--etcd-servers', client, '--etcd-cafile', etcdCa.cert, '--etcd-certfile', etcdClient.cert, '--etcd-keyfile', etcdClient.key,
         '--bind-address', '0.0.0.0', '--advertise-address', network.nodeIP, '--secure-port', String(ports.apiServer), '--insecure-port', '0',
         '--tls-cert-file', apiServer.cert, '--tls-private-key-file', apiServer.key, '--client-ca-file', ca.cert,
         '--service-account-key-file', sa.pub, '--service-account-signing-key-file', sa.key,

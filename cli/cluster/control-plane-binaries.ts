@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { DockerletError } from '../../common/api/errors.js';
+import { DockerletError, errorMessage } from '../../common/api/errors.js';
 
 const run = promisify(execFile);
 
@@ -52,8 +52,11 @@ async function whichEtcd(): Promise<string | undefined> {
 async function ensureEtcd(progress: (line: string) => void, signal: AbortSignal): Promise<string> {
   const found = await whichEtcd();
   if (found) return found;
-  progress("installing Debian's etcd-server (apt-get)");
-  await runWithProgress('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'etcd-server'], { progress, signal, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  progress("installing Debian's etcd-server (apt-get; an interruption waits for it, so that dpkg is not left half done)");
+  await runWithProgress('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'etcd-server'], { progress, env: { DEBIAN_FRONTEND: 'noninteractive' } }).catch((err: unknown) => {
+    throw new DockerletError('DKL_ERR_RUNTIME', `${errorMessage(err)}\ninstall etcd yourself (apt-get update && apt-get install etcd-server), then run cluster up again`);
+  });
+  signal.throwIfAborted();
   // The package starts an etcd of its own on :2379 where systemd runs; the cluster runs its own.
   if (existsSync('/run/systemd/system')) await run('systemctl', ['disable', '--now', 'etcd']).catch(() => undefined);
   const installed = await whichEtcd();
@@ -71,26 +74,30 @@ async function buildControlPlane(progress: (line: string) => void, signal: Abort
 
 /**
  * Runs `command` in a process group of its own, handing each line of its stderr to `progress`;
- * resolves with its stdout, rejects with its last lines when it fails. When `signal` aborts, the
- * whole group gets SIGTERM: a build's compilers stop with its script.
+ * resolves with its stdout, rejects with its last lines when it fails. When `signal` aborts, or
+ * this process exits first, the whole group gets SIGTERM: a build's compilers stop with its
+ * script. Without a signal it runs to its end whatever happens here (a package install).
  */
 function runWithProgress(
   command: string,
   args: readonly string[],
-  options: { progress: (line: string) => void; signal: AbortSignal; env?: Record<string, string> },
+  options: { progress: (line: string) => void; signal?: AbortSignal; env?: Record<string, string> },
 ): Promise<string> {
   const { progress, signal } = options;
   return new Promise((resolve, reject) => {
-    signal.throwIfAborted();
+    signal?.throwIfAborted();
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env }, detached: true });
-    const onAbort = (): void => {
+    const endGroup = (): void => {
       try {
         process.kill(-child.pid!, 'SIGTERM');
       } catch {
         // The group has already ended.
       }
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal) {
+      signal.addEventListener('abort', endGroup, { once: true });
+      process.once('exit', endGroup);
+    }
     let stdout = '';
     const lastLines: string[] = [];
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -101,8 +108,9 @@ function runWithProgress(
     });
     child.once('error', (err) => reject(new DockerletError('DKL_ERR_RUNTIME', `${command} did not start: ${err.message}`)));
     child.once('close', (code, exitSignal) => {
-      signal.removeEventListener('abort', onAbort);
-      if (signal.aborted) reject(signal.reason);
+      signal?.removeEventListener('abort', endGroup);
+      process.off('exit', endGroup);
+      if (signal?.aborted) reject(signal.reason);
       else if (code === 0) resolve(stdout);
       else reject(new DockerletError('DKL_ERR_RUNTIME', `${command} ${args.join(' ')} failed (${code === null ? `signal ${exitSignal}` : `exit code ${code}`}):\n${lastLines.join('\n')}`));
     });

@@ -5,7 +5,8 @@
  * kind names its kind-<name>), go into the user's kubeconfig too, made the current context;
  * `cluster down` takes them out again.
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chown, readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -27,10 +28,10 @@ interface Kubeconfig {
 /** The name of the cluster, user and context of cluster `name` in a merged kubeconfig. */
 export const contextName = (name: string): string => `dockerlet-${name}`;
 
-/** The kubeconfig file kubectl reads by default: the first of $KUBECONFIG, else ~/.kube/config. */
+/** The kubeconfig file kubectl writes a new context to: the first of $KUBECONFIG that exists, else its last, else ~/.kube/config. */
 export function defaultKubeconfigPath(): string {
-  const fromEnv = process.env.KUBECONFIG?.split(':').find((path) => path !== '');
-  return fromEnv ?? join(homedir(), '.kube', 'config');
+  const listed = (process.env.KUBECONFIG ?? '').split(':').filter((path) => path !== '');
+  return listed.find((path) => existsSync(path)) ?? listed.at(-1) ?? join(homedir(), '.kube', 'config');
 }
 
 const base64 = async (path: string): Promise<string> => (await readFile(path)).toString('base64');
@@ -59,18 +60,30 @@ export async function mergeKubeconfig(adminKubeconfig: string, target: string): 
   config.users = upsert(config.users, admin.users?.[0]);
   config.contexts = upsert(config.contexts, admin.contexts?.[0]);
   config['current-context'] = name;
-  await writeFileDurably(target, stringify(config), 0o600);
+  await writeInPlace(target, stringify(config));
 }
 
-/** Takes context `name` (and its cluster and user) out of `target`; the current context is unset if it was that one. */
+/** Takes context `name` (and its cluster and user) out of `target`, if it is there; the current context is unset if it was that one. */
 export async function unmergeKubeconfig(name: string, target: string): Promise<void> {
+  if (!existsSync(target)) return;
   const config = await readKubeconfig(target);
   const without = (list: Named[] | undefined): Named[] => (list ?? []).filter((item) => item.name !== name);
   config.clusters = without(config.clusters);
   config.users = without(config.users);
   config.contexts = without(config.contexts);
   if (config['current-context'] === name) config['current-context'] = '';
-  await writeFileDurably(target, stringify(config), 0o600);
+  await writeInPlace(target, stringify(config));
+}
+
+/**
+ * Writes a user's kubeconfig as it is: through a symlink to the file it names, keeping the
+ * file's owner and mode (root, under sudo, must not take a user's file over), made 0600 when new.
+ */
+async function writeInPlace(target: string, text: string): Promise<void> {
+  const path = await realpath(target).catch(() => target);
+  const existing = await stat(path).catch(() => undefined);
+  await writeFileDurably(path, text, existing ? existing.mode & 0o777 : 0o600);
+  if (existing) await chown(path, existing.uid, existing.gid);
 }
 
 async function readKubeconfig(path: string): Promise<Kubeconfig> {

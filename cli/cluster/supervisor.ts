@@ -1,9 +1,10 @@
 /**
  * One component of the cluster as a supervised child process: its output appended to its log
  * file, started again when it exits on its own, after a backoff that doubles from 1 s up to
- * 30 s and starts over once the process has stayed up for a minute (client-go's backoff, as the
- * kubelet restarts containers). stop() ends supervision first, then the process: SIGTERM, and
- * SIGKILL after the grace period.
+ * 30 s and starts over once a minute has passed without an exit (client-go's backoff, as the
+ * kubelet restarts containers). Each process leads a process group of its own, so that a
+ * terminal's Ctrl-C reaches only `cluster up`, which stops the components in order. stop() ends
+ * supervision first, then the process: SIGTERM, and SIGKILL after the grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -50,7 +51,7 @@ export class SupervisedProcess {
     const log = openSync(this.spec.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(this.spec.command, this.spec.args, { stdio: ['ignore', log, log] });
+      child = spawn(this.spec.command, this.spec.args, { stdio: ['ignore', log, log], detached: true });
     } finally {
       closeSync(log);
     }
@@ -66,6 +67,8 @@ export class SupervisedProcess {
       });
     });
     this.#events.started(child.pid!);
+    // Stopped while it was being started: it goes at once.
+    if (this.#stopped) child.kill('SIGTERM');
   }
 
   /** Ends supervision and the process: SIGTERM, then SIGKILL after `graceMs`. */

@@ -6,9 +6,12 @@
  * certificates; Node's native generator makes the RSA keys (node-forge's pure-JS one takes
  * seconds for 2048 bits).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import type forge from 'node-forge';
+
+const generateRsaKeyPair = promisify(generateKeyPair);
 
 /** node-forge is loaded on first use: a node that is given its certificates never carries it. */
 const loadForge = async (): Promise<typeof forge> => (await import('node-forge')).default;
@@ -37,8 +40,20 @@ export interface Validity {
 const BackdateMs = 3600 * 1000;
 const DayMs = 24 * 3600 * 1000;
 
-function rsaKey(pki: typeof forge.pki): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; pem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+/**
+ * A serial number from random bytes, as hex: positive (RFC 5280) and minimally encoded in DER,
+ * which Go and OpenSSL insist on: the first byte is made 0x40-0x7f, neither a sign bit nor a
+ * leading zero.
+ */
+export function serialNumber(random: Buffer): string {
+  const bytes = Buffer.from(random);
+  bytes[0] = (bytes[0]! & 0x7f) | 0x40;
+  return bytes.toString('hex');
+}
+
+/** A new RSA key, made on libuv's thread pool: several made at once use every core. */
+async function rsaKey(pki: typeof forge.pki): Promise<{ privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; pem: string }> {
+  const { privateKey, publicKey } = await generateRsaKeyPair('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
@@ -49,8 +64,7 @@ function rsaKey(pki: typeof forge.pki): { privateKey: forge.pki.rsa.PrivateKey; 
 function certificate(pki: typeof forge.pki, subject: forge.pki.CertificateField[], publicKey: forge.pki.rsa.PublicKey, validity: Validity, extensions: object[]): forge.pki.Certificate {
   const cert = pki.createCertificate();
   cert.publicKey = publicKey;
-  // A positive serial number (the high bit cleared), as RFC 5280 asks.
-  cert.serialNumber = `0${randomBytes(16).toString('hex')}`;
+  cert.serialNumber = serialNumber(randomBytes(16));
   cert.validity.notBefore = new Date(validity.now.getTime() - BackdateMs);
   cert.validity.notAfter = new Date(validity.now.getTime() - BackdateMs + validity.days * DayMs);
   cert.setSubject(subject);
@@ -61,7 +75,7 @@ function certificate(pki: typeof forge.pki, subject: forge.pki.CertificateField[
 /** A new self-signed certificate authority named `commonName`. */
 export async function newCertificateAuthority(commonName: string, validity: Validity): Promise<PemPair> {
   const { pki, md } = await loadForge();
-  const key = rsaKey(pki);
+  const key = await rsaKey(pki);
   const ca = certificate(pki, [{ name: 'commonName', value: commonName }], key.publicKey, validity, [
     { name: 'basicConstraints', cA: true, critical: true },
     { name: 'keyUsage', keyCertSign: true, digitalSignature: true, keyEncipherment: true, critical: true },
@@ -75,7 +89,7 @@ export async function newCertificateAuthority(commonName: string, validity: Vali
 export async function issueCertificate(ca: PemPair, request: CertificateRequest, validity: Validity): Promise<PemPair> {
   const { pki, md } = await loadForge();
   const caCert = pki.certificateFromPem(ca.cert);
-  const key = rsaKey(pki);
+  const key = await rsaKey(pki);
   const serverNames = request.serverNames ?? [];
   const subject = [
     ...(request.organizations ?? []).map((organization) => ({ name: 'organizationName', value: organization })),

@@ -1,18 +1,21 @@
 /**
- * `dockerlet cluster` as a user runs it: `up --detach` gives a cluster whose node is dockerlet,
- * and kubectl 1.32 alone does the rest with the real controllers: a Deployment scaled and rolled,
- * a Service reached on its ClusterIP from the host and by name from a pod, a Job, a CronJob
- * firing on its schedule, a namespace deleted with everything in it, a static pod's mirror.
- * Stopping `up` leaves the pods running and the next `up` adopts them; `down --keep-data` then
+ * `dockerlet cluster` as a user runs it: `up --detach --merge-kubeconfig` gives a cluster whose
+ * node is dockerlet, as the current context of the user's kubeconfig, and kubectl 1.32 alone does
+ * the rest with the real controllers: a Deployment scaled and rolled, a Service reached on its
+ * ClusterIP from the host and by name from a pod, a Job, a CronJob firing on its schedule, a
+ * namespace deleted with everything in it, a static pod's mirror. `status` and `logs` report on
+ * it. Stopping `up` leaves the pods running and the next `up` adopts them; `down --keep-data` then
  * `up` brings the cluster back with its objects; `down` leaves no process, container, service
- * rule, address or mount behind. Runs in the network group: the node runs a proxy.
+ * rule, address, mount or kubeconfig context behind. A terminal's Ctrl-C to a foreground `up`
+ * stops everything in order, while it starts as once it is up; `down` after a killed `up` ends
+ * what it left. Runs in the network group: the node runs a proxy.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
 import { mountPointsUnder } from '../../agent/volumes/mounts.js';
 import { readClusterState } from '../../cli/cluster/cluster-state.js';
 import { isRunning } from '../../cli/cluster/processes.js';
@@ -22,11 +25,21 @@ import { freePort } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
-const Name = `e2e-${process.pid}`;
 let dir: string;
+/** The cluster the current test drives: each test has its own, all of them removed after the file. */
+let Name: string;
 let clusterDir: string;
 let kubeconfig: string;
 let flags: string[];
+const clusters: string[][] = [];
+
+function useCluster(suffix: string): void {
+  Name = `e2e-${suffix}-${process.pid}`;
+  clusterDir = join(dir, Name);
+  kubeconfig = join(clusterDir, 'kubeconfig', 'admin.kubeconfig');
+  flags = ['--name', Name, '--dir', clusterDir];
+  clusters.push(flags);
+}
 
 /** The lines of the proxy's own rules (the host guard's chain is the host's, not the proxy's), and the loopback's addresses. */
 async function hostNetworkState(): Promise<{ rules: string[]; loopback: string }> {
@@ -60,8 +73,6 @@ let before: Awaited<ReturnType<typeof hostNetworkState>>;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dockerlet-cluster-e2e-'));
-  clusterDir = join(dir, 'cluster');
-  kubeconfig = join(clusterDir, 'kubeconfig', 'admin.kubeconfig');
   // The node's cluster DNS forwards to a resolver on the pods' own loopback, where none listens: no query leaves the machine.
   await writeFile(join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
   await mkdir(join(dir, 'static'));
@@ -69,26 +80,33 @@ beforeAll(async () => {
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'static' },
     spec: { containers: [{ name: 'c', image: BusyboxImage, imagePullPolicy: 'Never', command: ['sh', '-c', "trap 'exit 0' TERM; sleep 3600 & wait"] }] },
   }));
-  flags = ['--name', Name, '--dir', clusterDir];
   before = await hostNetworkState();
 });
 
 afterAll(async () => {
   // Whatever the test reached: down removes what is left (it finds nothing after a passing run).
   try {
-    await run(process.execPath, [DockerletBin, 'cluster', 'down', ...flags]);
+    for (const each of clusters) await run(process.execPath, [DockerletBin, 'cluster', 'down', ...each]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }, 180_000);
 
 test('cluster up, the workloads of a cluster through kubectl, stop and resume, down --keep-data and up, down leaving nothing', async () => {
+  useCluster('workloads');
   const apiPort = String(await freePort());
   const upFlags = ['--api-server-port', apiPort, '--resolv-conf', join(dir, 'resolv.conf'), '--pod-manifest-path', join(dir, 'static'), '--detach'];
-  const up = await cluster('up', ...upFlags);
+  // The user's kubeconfig, with a context of their own the merge must keep.
+  const userKubeconfig = join(dir, 'user.kubeconfig');
+  await writeFile(userKubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'prod', cluster: { server: 'https://prod.invalid' } }], contexts: [{ name: 'prod', context: { cluster: 'prod', user: '' } }], users: [], 'current-context': 'prod' }));
+  process.env.KUBECONFIG = userKubeconfig;
+  const up = await cluster('up', ...upFlags, '--merge-kubeconfig');
   expect(up.code, up.stderr + up.stdout).toBe(0);
   expect(up.stdout).toContain(`cluster ${Name} is up: node ${Name} Ready`);
-  expect(up.stdout).toContain(`export KUBECONFIG=${kubeconfig}`);
+  expect(up.stdout).toContain(`kubectl's current context is dockerlet-${Name} (in ${userKubeconfig})`);
+  expect((await run('kubectl', ['config', 'current-context'])).stdout.trim()).toBe(`dockerlet-${Name}`);
+  expect((await run('kubectl', ['get', 'nodes', '-o', 'name'])).stdout.trim()).toBe(`node/${Name}`);
+  expect((await run('kubectl', ['config', 'get-contexts', '-o', 'name'])).stdout.split('\n').sort()).toEqual(['', `dockerlet-${Name}`, 'prod']);
 
   const status = await cluster('status');
   expect(status.code, status.stdout).toBe(0);
@@ -96,6 +114,9 @@ test('cluster up, the workloads of a cluster through kubectl, stop and resume, d
     expect(status.stdout).toMatch(new RegExp(`^${component}\\s+\\d+\\s+running\\s+0\\s+\\S+`, 'm'));
   }
   expect(await kubectl('get', 'nodes')).toMatch(new RegExp(`^${Name}\\s+Ready\\s`, 'm'));
+  const logs = await cluster('logs', 'kube-apiserver', '--tail', '2');
+  expect(logs.code, logs.stderr).toBe(0);
+  expect(logs.stdout.trimEnd().split('\n')).toHaveLength(2);
 
   // A Deployment, its Service, and the Service reached from the host and, by name, from a pod.
   const httpd = ['sh', '-c', 'echo "$HOSTNAME" > /tmp/index.html; exec httpd -f -p 80 -h /tmp'];
@@ -182,6 +203,8 @@ test('cluster up, the workloads of a cluster through kubectl, stop and resume, d
   expect(await hostNetworkState()).toEqual(before);
   expect(await mountPointsUnder(clusterDir)).toEqual([]);
   await expect(readFile(join(clusterDir, 'cluster.json'))).rejects.toThrow(/ENOENT/);
+  expect((await run('kubectl', ['config', 'get-contexts', '-o', 'name'])).stdout.trim()).toBe('prod');
+  delete process.env.KUBECONFIG;
 }, 900_000);
 
 async function applyCronJob(): Promise<void> {
@@ -211,6 +234,20 @@ async function anyRunning(processes: Array<{ pid: number; command: string; start
   return (await Promise.all(processes.map(isRunning))).some(Boolean);
 }
 
+/** `cluster up` in the foreground, leading a process group of its own as a shell's job does; its output, and its exit code. */
+function foregroundUp(upFlags: string[]): { pid: number; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [DockerletBin, 'cluster', 'up', ...upFlags, ...flags], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { pid: child.pid!, output: () => output, exited };
+}
+
 /** SIGTERM to the background `up` (as systemd stops it); resolves once it and its components are gone, with what was recorded. */
 async function stopSupervisor(): Promise<Array<{ pid: number; command: string; startedAt: string }>> {
   const recorded = await recordedProcesses();
@@ -221,19 +258,31 @@ async function stopSupervisor(): Promise<Array<{ pid: number; command: string; s
   return recorded;
 }
 
-test('Ctrl-C while up starts stops what it started; down after a killed up ends the processes it left', async () => {
+test("a terminal's Ctrl-C to a foreground up, while it starts and once it is up, stops it all in order; down after a killed up ends the processes it left", async () => {
+  useCluster('signals');
   const upFlags = ['--api-server-port', String(await freePort()), '--resolv-conf', join(dir, 'resolv.conf')];
-  const foreground = runCli(['cluster', 'up', ...upFlags, ...flags]);
-  await waitFor('up to start the API server', () => foreground.stdout.includes('starting kube-apiserver'), { timeoutMs: 120_000, intervalMs: 100 });
+  // As a terminal does: SIGINT to the whole foreground process group.
+  const starting = foregroundUp(upFlags);
+  await waitFor('up to start the API server', () => starting.output().includes('starting kube-apiserver'), { timeoutMs: 120_000, intervalMs: 100 });
   const startedSoFar = await recordedProcesses();
   expect(startedSoFar.length).toBeGreaterThanOrEqual(2);
-  foreground.child.kill('SIGINT');
-  const interrupted = await foreground.exited;
-  expect(interrupted.code, interrupted.stdout).toBe(130);
-  expect(interrupted.stdout).toContain('interrupted: stopping what was started');
+  process.kill(-starting.pid, 'SIGINT');
+  expect(await starting.exited).toBe(130);
+  expect(starting.output()).toContain('interrupted: stopping what was started');
   expect(await anyRunning(startedSoFar)).toBe(false);
-  expect(await recordedProcesses()).toEqual([]);
-  expect((await cluster('status')).stdout).toMatch(new RegExp(`^cluster ${Name}: stopped`, 'm'));
+  const stoppedStatus = await cluster('status');
+  expect(stoppedStatus.code).toBe(1);
+  expect(stoppedStatus.stdout).toMatch(new RegExp(`^cluster ${Name}: stopped`, 'm'));
+
+  const running = foregroundUp(upFlags);
+  await waitFor('the foreground up to be up', () => running.output().includes(`cluster ${Name} is up`), { timeoutMs: 120_000, intervalMs: 100 });
+  const upProcesses = await recordedProcesses();
+  process.kill(-running.pid, 'SIGINT');
+  expect(await running.exited).toBe(0);
+  // The node first, and no component seen exiting on its own (none got the terminal's signal).
+  expect(running.output()).toMatch(/stopping dockerlet\nstopping kube-scheduler\nstopping kube-controller-manager\nstopping kube-apiserver\nstopping etcd\n/);
+  expect(running.output()).not.toMatch(/exited \(/);
+  expect(await anyRunning(upProcesses)).toBe(false);
 
   const up = await cluster('up', ...upFlags, '--detach');
   expect(up.code, up.stderr + up.stdout).toBe(0);

@@ -16,14 +16,14 @@ export interface NodeTeardownResult {
 export async function removeNodeFromDocker(socketPath: string, nodeName: string, podNetwork: string): Promise<NodeTeardownResult> {
   const docker = new Dockerode({ socketPath });
   const containers = await docker.listContainers({ all: true, filters: { label: [`${NodeLabel}=${nodeName}`] } });
-  // Sandboxes last: the app containers share their namespaces.
-  const isSandbox = (container: Dockerode.ContainerInfo): number => Number(container.Labels[ContainerTypeLabel] === 'podsandbox');
-  const sandboxesLast = [...containers].sort((a, b) => isSandbox(a) - isSandbox(b));
-  for (const container of sandboxesLast) {
-    await docker.getContainer(container.Id).remove({ force: true, v: true }).catch((err: unknown) => {
+  const remove = (container: Dockerode.ContainerInfo): Promise<void> =>
+    docker.getContainer(container.Id).remove({ force: true, v: true }).catch((err: unknown) => {
       if (!isDockerNotFound(err)) throw err;
     });
-  }
+  // The app containers first, all at once (the engine takes them in parallel), then the sandboxes whose namespaces they shared.
+  const isSandbox = (container: Dockerode.ContainerInfo): boolean => container.Labels[ContainerTypeLabel] === 'podsandbox';
+  await Promise.all(containers.filter((container) => !isSandbox(container)).map(remove));
+  await Promise.all(containers.filter(isSandbox).map(remove));
   let networkRemoved = false;
   try {
     const network = (await docker.getNetwork(podNetwork).inspect()) as Dockerode.NetworkInspectInfo;

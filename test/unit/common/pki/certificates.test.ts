@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { issueCertificate, newCertificateAuthority } from '../../../../common/pki/certificates.js';
+import { issueCertificate, newCertificateAuthority, serialNumber } from '../../../../common/pki/certificates.js';
 
 const now = new Date('2026-12-01T12:00:00Z');
 const ClientAuth = '1.3.6.1.5.5.7.3.2';
@@ -36,5 +36,15 @@ describe('certificates', () => {
     expect(leaf.keyUsage).toEqual([ServerAuth]);
     expect(leaf.checkHost('kubernetes.default')).toBe('kubernetes.default');
     expect(leaf.checkIP('127.0.0.1')).toBe('127.0.0.1');
+  });
+
+  test('serial numbers are positive and minimally encoded whatever the random bytes: no sign bit, no leading zero byte', () => {
+    for (const first of [0x00, 0x01, 0x7f, 0x80, 0xff]) {
+      const serial = serialNumber(Buffer.from([first, 0x05, 0xaa]));
+      expect(serial).toHaveLength(6);
+      expect(parseInt(serial.slice(0, 2), 16)).toBeGreaterThanOrEqual(0x40);
+      expect(parseInt(serial.slice(0, 2), 16)).toBeLessThan(0x80);
+      expect(serial.slice(2)).toBe('05aa');
+    }
   });
 });
