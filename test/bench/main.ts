@@ -18,6 +18,7 @@ import { DockerApiBaseline } from './harness/docker-baseline.js';
 import { PodmanBaseline } from './harness/podman-baseline.js';
 import { renderBenchmark, renderRun, type BenchmarkResult, type RunResult } from './harness/report.js';
 import { burst } from './suites/burst.js';
+import { cluster } from './suites/cluster.js';
 import { clusterDns } from './suites/cluster-dns.js';
 import { proxyDatapath } from './suites/proxy-datapath.js';
 import { proxySync } from './suites/proxy-sync.js';
@@ -27,7 +28,7 @@ import { startup } from './suites/startup.js';
 import { steadyState } from './suites/steady-state.js';
 
 const run = promisify(execFile);
-const Benchmarks: Benchmark[] = [startup, burst, scaling, steadyState, reaction, proxyDatapath, proxySync, clusterDns];
+const Benchmarks: Benchmark[] = [startup, burst, scaling, steadyState, reaction, proxyDatapath, proxySync, clusterDns, cluster];
 const LatestDir = resolve(import.meta.dirname, 'results');
 
 interface Flags {

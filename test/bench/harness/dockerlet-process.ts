@@ -19,7 +19,8 @@ import { now } from './clock.js';
 import { podManifest, yamlDocuments, type BenchPod } from './pods.js';
 import { processUsage, type ProcessUsage } from './proc-usage.js';
 
-const DockerletBin = resolve(import.meta.dirname, '../../../dist/cli/main.js');
+/** The built CLI (npm run build): what the benchmarks run as `dockerlet`. */
+export const DockerletBin = resolve(import.meta.dirname, '../../../dist/cli/main.js');
 const run = promisify(execFile);
 
 export interface PodLine {
