@@ -8,13 +8,14 @@
  * again, and nothing is ever removed through a mount still in place.
  */
 import { existsSync } from 'node:fs';
-import { rm, rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountPointsUnder, unmountAll } from '../../agent/volumes/mounts.js';
 import { removeNodeFromDocker } from '../../agent/runtime/docker/node-teardown.js';
 import { aggregateMessage, DockerletError, errorMessage } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
 import { HostLock } from '../../common/util/host-lock.js';
+import { NodeLabel } from '../../common/api/well-known.js';
 import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { datapathOwner, describeProxy } from '../../proxy/proxy-lock.js';
 import { cleanupProxy } from '../../proxy/proxy.js';
@@ -22,25 +23,28 @@ import { createLogger } from '../logger.js';
 import { Defaults } from '../options.js';
 import { clusterNetwork } from './cluster-network.js';
 import { requireRoot, type ClusterTarget } from './cluster-options.js';
-import { readClusterState } from './cluster-state.js';
+import { ClusterLayout } from './cluster-layout.js';
+import { readClusterState, type ClusterState } from './cluster-state.js';
 import { endLeftoverComponents } from './cluster-supervisor.js';
 import { clusterLockKey, type ClusterOutput } from './cluster-up.js';
 import { contextName, unmergeKubeconfig } from './kubeconfig-files.js';
+import { endProcess } from './processes.js';
 
 /** A supervising `up` stops the node (30 s at most) and then the control plane (10 s each). */
 const SupervisorStopMs = 90_000;
 const PollMs = 100;
 
+
 export async function clusterDown(target: ClusterTarget, keepData: boolean, out: ClusterOutput): Promise<number> {
   requireRoot('dockerlet cluster down');
   const { name, layout } = target;
-  const state = await readClusterState(layout.stateFile);
+  const state = await readForRemoval(layout);
   if (!state) {
     if (!existsSync(layout.dir)) {
       out.say(`no cluster ${name} in ${layout.dir}: nothing to remove`);
       return 0;
     }
-    throw new DockerletError('DKL_ERR_FLAG_INVALID', `--dir ${layout.dir} holds no cluster (no cluster.json): nothing removed; pass the directory of a cluster`);
+    return removeUnstarted(target, out);
   }
   if (state.name !== name) {
     throw new DockerletError('DKL_ERR_FLAG_INVALID', `--name ${name}: ${layout.dir} holds cluster ${state.name}; pass --name ${state.name}`);
@@ -53,9 +57,11 @@ export async function clusterDown(target: ClusterTarget, keepData: boolean, out:
       return new DockerletError('DKL_ERR_RUNTIME', `a cluster up of ${name} started while down was stopping it: nothing removed; run down again`);
     });
     try {
-      // A killed `up` leaves its components running: they end here, by the pids it recorded.
-      await endLeftoverComponents((await readClusterState(layout.stateFile)) ?? state, (line) => out.say(line));
-      await removeFromHost(target, state.mergedKubeconfig, keepData, out);
+      // What the stopped `up` last recorded. A killed one leaves itself and its components running: they end here, by their recorded pids.
+      const last = (await readForRemoval(layout)) ?? state;
+      if (last.supervisor) await endProcess(last.supervisor, SupervisorStopMs);
+      await endLeftoverComponents(last, (line) => out.say(line));
+      await removeFromHost(target, last.mergedKubeconfig, keepData, out);
     } finally {
       await lock.release();
     }
@@ -66,12 +72,42 @@ export async function clusterDown(target: ClusterTarget, keepData: boolean, out:
   }
 }
 
-/** SIGTERM to the `up` that holds the cluster, if one does (starting or up), and its end. */
+/** cluster.json, with what to do when it cannot be read: it is what tells down what to remove. */
+async function readForRemoval(layout: ClusterLayout): Promise<ClusterState | undefined> {
+  try {
+    return await readClusterState(layout.stateFile);
+  } catch (err) {
+    throw new DockerletError(
+      'DKL_ERR_CONFIG_INVALID',
+      `${errorMessage(err)}\nto remove the cluster by hand: docker rm -f the containers labelled ${NodeLabel}=<name>, run dockerlet proxy --cleanup --root-dir ${layout.nodeRootDir}, unmount whatever is mounted under ${layout.dir}, and only then remove the directory`,
+    );
+  }
+}
+
+/**
+ * A directory with no cluster.json: what an `up` that ended before its first step left (its
+ * logs) is removed; a directory holding anything else is not the cluster's, and is refused.
+ */
+async function removeUnstarted(target: ClusterTarget, out: ClusterOutput): Promise<number> {
+  const { layout } = target;
+  const entries = await readdir(layout.dir);
+  const foreign = entries.filter((entry) => !(ClusterLayout.Entries as readonly string[]).includes(entry));
+  if (foreign.length > 0 || (await mountPointsUnder(layout.dir)).some((point) => point !== layout.dir)) {
+    throw new DockerletError('DKL_ERR_FLAG_INVALID', `--dir ${layout.dir} holds no cluster (no cluster.json) but ${foreign.join(', ') || 'mounts'}: nothing removed; pass the directory of a cluster`);
+  }
+  for (const entry of entries) await rm(join(layout.dir, entry), { recursive: true, force: true });
+  await rmdir(layout.dir).catch(() => undefined);
+  out.say(`removed ${layout.dir}, what a cluster up that never started left`);
+  return 0;
+}
+
+/** SIGTERM to the `up` that holds the cluster, if one does (starting or up), and its end; another `down` holding it is refused. */
 async function stopClusterUp(target: ClusterTarget, out: ClusterOutput): Promise<void> {
   const key = clusterLockKey(target.layout);
   const holder = await HostLock.holder(key);
   if (!holder) return;
   const pid = Number(holder['pid']);
+  if (holder['doing'] === 'down') throw new DockerletError('DKL_ERR_RUNTIME', `cluster ${target.name} is already being removed by cluster down (pid ${pid})`);
   out.say(`stopping cluster up (pid ${pid})`);
   try {
     process.kill(pid, 'SIGTERM');
@@ -99,7 +135,8 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
   const network = clusterNetwork();
   await step("removing the node's containers", async () => {
     const removed = await removeNodeFromDocker(Defaults.containerRuntimeEndpoint.replace(/^unix:\/\//, ''), name, network.podNetwork);
-    out.say(`removed ${removed.containersRemoved} containers of node ${name}${removed.networkRemoved ? ` and the pod network ${network.podNetwork}` : ''}`);
+    out.say(`removed ${removed.containersRemoved} containers of node ${name}${removed.network.removed ? ` and the pod network ${network.podNetwork}` : ''}`);
+    if (!removed.network.removed && removed.network.refusal) out.say(`left the pod network ${network.podNetwork} in place: the engine refused to remove it (${removed.network.refusal})`);
   });
   await step("removing the node's service rules", async () => {
     const owner = await datapathOwner();
@@ -112,9 +149,10 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
     out.say('removed the service rules');
   });
   await step("unmounting the pods' volumes", async () => {
-    await unmountAll(layout.dir);
-    const left = await mountPointsUnder(layout.dir);
-    if (left.length > 0) throw new Error(`still mounted: ${left.join(', ')}`);
+    // The node's mounts are all under its root dir. Others below --dir are the user's: they stay, and so does the directory.
+    await unmountAll(layout.nodeRootDir);
+    const left = (await mountPointsUnder(layout.dir)).filter((point) => point !== layout.dir);
+    if (left.length > 0) throw new Error(`still mounted (unmount them first): ${left.join(', ')}`);
   });
   if (!keepData && mergedKubeconfig) {
     await step(`taking context ${contextName(name)} out of ${mergedKubeconfig}`, () => unmergeKubeconfig(contextName(name), mergedKubeconfig));
@@ -126,7 +164,7 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
     await rm(layout.nodeRootDir, { recursive: true, force: true });
     return;
   }
-  for (const entry of ['node', 'logs', 'kubeconfig', 'etcd', 'pki']) await rm(join(layout.dir, entry), { recursive: true, force: true });
+  for (const entry of ClusterLayout.Entries.filter((entry) => entry !== 'cluster.json')) await rm(join(layout.dir, entry), { recursive: true, force: true });
   await rm(layout.stateFile, { force: true });
   // Not recursive: what else a user kept in --dir stays, and says so.
   await rmdir(layout.dir).catch((err: NodeJS.ErrnoException) => {
@@ -134,7 +172,7 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
   });
 }
 
-/** A first SIGINT or SIGTERM lets `down` finish (it would leave the host half cleaned); a second ends it at once. Returns the undo. */
+/** A first SIGINT, SIGTERM or SIGHUP lets `down` finish (it would leave the host half cleaned); a second ends it at once. Returns the undo. */
 function finishOnInterrupt(out: ClusterOutput): () => void {
   let asked = false;
   const onSignal = (): void => {
@@ -142,10 +180,9 @@ function finishOnInterrupt(out: ClusterOutput): () => void {
     asked = true;
     out.say('finishing the removal (again to end at once; running down again finishes it)');
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, onSignal);
   return () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of signals) process.off(signal, onSignal);
   };
 }

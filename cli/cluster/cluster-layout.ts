@@ -2,7 +2,7 @@
  * Where a cluster keeps everything, under one directory (`--dir`, by default
  * /var/lib/dockerlet/clusters/<name>): removing it, after `cluster down` has stopped the
  * processes and removed the node's containers, rules and mounts, removes the cluster.
- *   cluster.json          the cluster's settings and its running processes (cluster-state.ts)
+ *   cluster.json          the cluster's settings and its processes, as last recorded (cluster-state.ts)
  *   pki/                  the CA, serving and client certificates, the service-account keys
  *   etcd/                 etcd's data: the cluster's objects (kept by `down --keep-data`)
  *   kubeconfig/           admin.kubeconfig (for the user), and one per component
@@ -18,6 +18,8 @@ export const DefaultClusterName = 'dockerlet';
 export const ClustersRoot = '/var/lib/dockerlet/clusters';
 
 export class ClusterLayout {
+  /** Every entry the directory holds: what is not one of these is not the cluster's. */
+  static readonly Entries = ['cluster.json', 'pki', 'etcd', 'kubeconfig', 'logs', 'node'] as const;
   readonly dir: string;
 
   constructor(dir: string) {

@@ -1,5 +1,7 @@
 /** `dockerlet cluster logs COMPONENT [--follow] [--tail N]`: a component's log file, as kubectl logs shows a container's. */
+import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
 import { flagError } from '../settings.js';
@@ -8,6 +10,8 @@ import type { ClusterTarget } from './cluster-options.js';
 
 const Loggers = [...ClusterComponents, 'cluster'] as const;
 const FollowPollMs = 250;
+/** The most of a log read at once while following: a large backlog goes out in pieces. */
+const ReadChunk = 1024 * 1024;
 
 export interface LogsFlags {
   follow?: boolean;
@@ -24,25 +28,29 @@ export async function clusterLogs(target: ClusterTarget, component: string, flag
   const size = await stat(path).then((info) => info.size, () => {
     throw new DockerletError('DKL_ERR_NOT_FOUND', `no ${component} log in ${target.layout.logsDir}: has cluster ${target.name} been started there?`);
   });
-  // Followed, a line still being written waits for its end; otherwise all of it is shown now.
-  let read = await readAppended(path, tail === -1 ? 0 : await tailOffset(path, size, tail), flags.follow === true);
-  process.stdout.write(read.data);
-  if (!flags.follow) return 0;
+  const start = tail === -1 ? 0 : await tailOffset(path, size, tail);
+  if (!flags.follow) {
+    // Streamed: a component's log is never rotated, and may be large.
+    await pipeline(createReadStream(path, { start }), process.stdout, { end: false });
+    return 0;
+  }
+  let end = start;
   let stopped = false;
-  process.once('SIGINT', () => (stopped = true));
-  process.once('SIGTERM', () => (stopped = true));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (stopped = true));
   while (!stopped) {
-    await delay(FollowPollMs, undefined, true);
-    read = await readAppended(path, read.end, true);
+    // Followed, a line still being written waits for its end.
+    const read = await readAppended(path, end, true);
     process.stdout.write(read.data);
+    end = read.end;
+    if (read.data.length < ReadChunk / 2) await delay(FollowPollMs, undefined, true);
   }
   return 0;
 }
 
 /**
- * What was appended to a log file after `offset` (up to its last complete line with
- * `wholeLines`), and where that ends; from the start again when the file was truncated, nothing
- * when it is gone.
+ * What was appended to a log file after `offset`, at most ReadChunk bytes (up to its last
+ * complete line with `wholeLines`), and where that ends; from the start again when the file was
+ * truncated, nothing when it is gone.
  */
 export async function readAppended(path: string, offset: number, wholeLines: boolean): Promise<{ data: Buffer; end: number }> {
   const file = await open(path, 'r').catch(() => undefined);
@@ -50,10 +58,11 @@ export async function readAppended(path: string, offset: number, wholeLines: boo
   try {
     const { size } = await file.stat();
     const from = size < offset ? 0 : offset;
-    const buffer = Buffer.alloc(size - from);
-    await file.read(buffer, 0, buffer.length, from);
-    const complete = wholeLines ? buffer.lastIndexOf(0x0a) + 1 : buffer.length;
-    return { data: buffer.subarray(0, complete), end: from + complete };
+    const buffer = Buffer.alloc(Math.min(size - from, ReadChunk));
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, from);
+    const read = buffer.subarray(0, bytesRead);
+    const complete = wholeLines ? read.lastIndexOf(0x0a) + 1 : read.length;
+    return { data: read.subarray(0, complete), end: from + complete };
   } finally {
     await file.close();
   }

@@ -1,4 +1,5 @@
 /** The `dockerlet cluster` commands' flags, checked: errors name the flag and say what it takes. */
+import { realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { dnsLabel } from '../../agent/config/validation/names.js';
@@ -41,7 +42,16 @@ export function clusterTarget(flags: ClusterFlags): ClusterTarget {
   const name = flags.name ?? DefaultClusterName;
   const checked = dnsLabel.safeParse(name);
   if (!checked.success) throw flagError('--name', name, `${checked.error.issues[0]!.message} (it names the node too)`);
-  return { name, layout: new ClusterLayout(resolve(flags.dir ?? `${ClustersRoot}/${name}`)) };
+  return { name, layout: new ClusterLayout(canonical(flags.dir ?? `${ClustersRoot}/${name}`)) };
+}
+
+/** A directory's one name, its symlinks resolved: the cluster's lock is keyed by it, whichever path reached it. */
+function canonical(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
 }
 
 export async function upSettings(flags: UpFlags): Promise<UpSettings> {
@@ -69,7 +79,7 @@ export async function upSettings(flags: UpFlags): Promise<UpSettings> {
 /** The flags that name `target` in a command to suggest: none for the default cluster in its default directory. */
 export function targetFlags(target: ClusterTarget): string {
   const name = target.name === DefaultClusterName ? '' : ` --name ${target.name}`;
-  const dir = target.layout.dir === resolve(`${ClustersRoot}/${target.name}`) ? '' : ` --dir ${target.layout.dir}`;
+  const dir = target.layout.dir === canonical(`${ClustersRoot}/${target.name}`) ? '' : ` --dir ${target.layout.dir}`;
   return name + dir;
 }
 

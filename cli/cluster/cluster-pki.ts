@@ -10,10 +10,10 @@
  *   read etcd directly;
  * - a key pair signs service-account tokens.
  * What is there is kept, so a resumed cluster keeps its identities and its pods' tokens stay
- * valid; a certificate that expires within a month is issued again (the kubeconfigs, written at
- * every `up`, take the new ones).
+ * valid; a certificate that expires within a month, no longer matches its CA or its key is issued
+ * again (the kubeconfigs, written at every `up`, take the new ones).
  */
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +45,7 @@ export async function ensureClusterPki(layout: ClusterLayout, nodeName: string, 
   const [ca, etcdCa] = await Promise.all([authority('ca', `dockerlet-${nodeName}-ca`), authority('etcd-ca', `dockerlet-${nodeName}-etcd-ca`)]);
   const leaf = async (signer: PemPair, name: string, request: CertificateRequest): Promise<void> => {
     const existing = await readPair(layout, name);
-    if (existing && new Date(new X509Certificate(existing.cert).validTo).getTime() - now.getTime() > RenewBeforeMs) return;
+    if (existing && stillGood(existing, signer, now)) return;
     await writePair(layout, name, await issueCertificate(signer, request, validity(LeafValidityDays)));
   };
   const domain = network.clusterDomain;
@@ -63,6 +63,17 @@ export async function ensureClusterPki(layout: ClusterLayout, nodeName: string, 
     leaf(etcdCa, 'apiserver-etcd-client', { commonName: 'kube-apiserver-etcd-client', client: true }),
   ]);
   await ensureServiceAccountKeys(layout);
+}
+
+/** A kept pair must still be signed by its CA (made again if its files went), match its key (a write cut short), and have a month left. */
+function stillGood(pair: PemPair, signer: PemPair, now: Date): boolean {
+  try {
+    const cert = new X509Certificate(pair.cert);
+    // The signature, not the issuer's name: a CA made again has the same name.
+    return cert.verify(new X509Certificate(signer.cert).publicKey) && cert.checkPrivateKey(createPrivateKey(pair.key)) && new Date(cert.validTo).getTime() - now.getTime() > RenewBeforeMs;
+  } catch {
+    return false;
+  }
 }
 
 async function readPair(layout: ClusterLayout, name: string): Promise<PemPair | undefined> {

@@ -22,7 +22,7 @@ const ClusterStateSchema = z.object({
   controlPlane: z.object({ binDir: z.string(), etcd: z.string(), version: z.string() }).optional(),
   /** What the node was given, for the next `up` that does not give it again. */
   node: z.object({ podManifestPath: z.string().optional(), resolvConf: z.string().optional() }).optional(),
-  /** The `cluster up` process that supervises the components, while one runs. */
+  /** The `cluster up` process that supervises the components: set while one runs, left behind by a killed one. */
   supervisor: runningProcess.extend({ ready: z.boolean() }).optional(),
   components: z.partialRecord(z.enum(ClusterComponents), runningProcess.extend({ restarts: z.number().int().nonnegative() })),
   /** The kubeconfig file a context of this cluster was merged into (`--merge-kubeconfig`). */
@@ -30,6 +30,8 @@ const ClusterStateSchema = z.object({
 });
 
 export type ClusterState = z.infer<typeof ClusterStateSchema>;
+
+const Advice = 'fix it, or remove the cluster by hand (dockerlet cluster down says how)';
 export type RunningProcess = z.infer<typeof runningProcess>;
 
 /** The cluster's state, undefined when `path` does not exist (no cluster there). */
@@ -45,12 +47,12 @@ export async function readClusterState(path: string): Promise<ClusterState | und
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new DockerletError('DKL_ERR_CONFIG_INVALID', `${path}: not JSON (${(err as Error).message}); remove the cluster's directory to start over`);
+    throw new DockerletError('DKL_ERR_CONFIG_INVALID', `${path}: not JSON (${(err as Error).message}); ${Advice}`);
   }
   const parsed = ClusterStateSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new DockerletError('DKL_ERR_CONFIG_INVALID', `${path}: ${issue.path.join('.') || '(top)'}: ${issue.message}; remove the cluster's directory to start over`);
+    throw new DockerletError('DKL_ERR_CONFIG_INVALID', `${path}: ${issue.path.join('.') || '(top)'}: ${issue.message}; ${Advice}`);
   }
   return parsed.data;
 }

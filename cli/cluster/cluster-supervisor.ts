@@ -3,7 +3,8 @@
  * component is started, then waited on until it serves (etcd healthy, the API server ready, the
  * default ServiceAccount's token made, the node Ready) before the next one that needs it.
  * cluster.json records this process and every component's pid as they start and restart, so
- * that `status` and `down` find them; stop() ends them, the node first, and clears the record.
+ * that `status` and `down` find them; stop() ends them, the node first (the records stay, with
+ * their restarts, and count as stopped since their pids no longer run their command lines).
  */
 import { readFile } from 'node:fs/promises';
 import { DockerletError } from '../../common/api/errors.js';

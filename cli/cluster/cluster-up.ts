@@ -24,7 +24,7 @@ import { ClusterStateFile, readClusterState, type ClusterState } from './cluster
 import { ClusterSupervisor, endLeftoverComponents } from './cluster-supervisor.js';
 import { controlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.js';
 import { contextName, defaultKubeconfigPath, mergeKubeconfig, writeKubeconfig } from './kubeconfig-files.js';
-import { commandLine } from './processes.js';
+import { commandLine, isRunning } from './processes.js';
 
 /** How long a detached `up`, or an `up` that finds another starting, waits for the node: the first build of the control plane takes most of it. */
 const StartTimeoutMs = 60 * 60_000;
@@ -44,34 +44,40 @@ export async function clusterUp(settings: UpSettings, out: ClusterOutput): Promi
   return settings.detach ? upDetached(settings, out) : upInForeground(settings, out);
 }
 
-/** Another `up` has the cluster: once it is Ready, say how to use it. */
+/** Another process has the cluster: a `down` removing it is refused; an `up` is waited for until it is Ready, then how to use it is told. */
 async function alreadyUp(settings: UpSettings, holder: LockOwner, out: ClusterOutput): Promise<number> {
   const { layout } = settings;
+  const pid = Number(holder['pid']);
+  if (holder['doing'] === 'down') throw lockedByDown(settings.name, pid);
   const given = [settings.apiServerPortGiven, settings.podManifestPath, settings.resolvConf, settings.mergeKubeconfig].some(Boolean);
-  if (given) out.say(`cluster ${settings.name} already runs (pid ${holder['pid']}): this up's other flags are not applied; down, then up, to change them`);
+  if (given) out.say(`cluster ${settings.name} already runs (pid ${pid}): this up's other flags are not applied; stop it (Ctrl-C, or down --keep-data), then up with them`);
   const deadline = Date.now() + StartTimeoutMs;
   let told = false;
   for (;;) {
-    const state = await readClusterState(layout.stateFile).catch(() => undefined);
-    if (state?.supervisor?.ready) break;
+    const supervisor = (await readClusterState(layout.stateFile).catch(() => undefined))?.supervisor;
+    // Only the holder's own word counts: a killed up may have left ready behind.
+    if (supervisor?.ready && supervisor.pid === pid && (await isRunning(supervisor))) break;
     if (!(await HostLock.holder(clusterLockKey(layout)))) {
-      out.say(`the cluster up that had cluster ${settings.name} (pid ${holder['pid']}) ended before the node was Ready: see ${layout.logsDir}`);
+      out.say(`the cluster up that had cluster ${settings.name} (pid ${pid}) ended before the node was Ready: see ${layout.logsDir}`);
       return 1;
     }
     if (Date.now() > deadline) return 1;
-    if (!told) out.say(`cluster ${settings.name} is being started by pid ${holder['pid']}: waiting for the node to be Ready`);
+    if (!told) out.say(`cluster ${settings.name} is being started by pid ${pid}: waiting for the node to be Ready`);
     told = true;
     await delay(PollMs, undefined, true);
   }
-  out.say(`cluster ${settings.name} is already up (pid ${holder['pid']})`);
+  out.say(`cluster ${settings.name} is already up (pid ${pid})`);
   printUsage(settings, await readClusterState(layout.stateFile), out);
   return 0;
 }
 
+const lockedByDown = (name: string, pid: number): DockerletError => new DockerletError('DKL_ERR_RUNTIME', `cluster ${name} is being removed by cluster down (pid ${pid}): up again once it is done`);
+
 async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise<number> {
   const { name, layout } = settings;
   const interrupted = interruptions(out);
-  const lock = await HostLock.acquire([clusterLockKey(layout)], { pid: process.pid, cluster: name, dir: layout.dir }, (_key, holder) => {
+  const lock = await HostLock.acquire([clusterLockKey(layout)], { pid: process.pid, cluster: name, dir: layout.dir, doing: 'up' }, (_key, holder) => {
+    if (holder?.['doing'] === 'down') return lockedByDown(name, Number(holder['pid']));
     return new DockerletError('DKL_ERR_RUNTIME', `cluster ${name} is already up${holder ? ` (pid ${holder['pid']})` : ''}`);
   });
   let supervisor: ClusterSupervisor | undefined;
@@ -92,12 +98,16 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     } else {
       out.say(`making cluster ${name} in ${layout.dir}`);
     }
-    await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
     const ports = existing?.ports ?? { apiServer: settings.apiServerPort, ...(await etcdPorts()) };
     ports.apiServer = settings.apiServerPortGiven ? settings.apiServerPort : ports.apiServer;
     await checkPortFree(ports.apiServer);
     const node = { podManifestPath: settings.podManifestPath ?? existing?.node?.podManifestPath, resolvConf: settings.resolvConf ?? existing?.node?.resolvConf };
-    stateFile = new ClusterStateFile(layout.stateFile, { ...existing, name, ports, node, components: existing?.components ?? {} });
+    // cluster.json first, before anything else goes into the directory: down knows the directory by it.
+    // A supervisor recorded there is a killed up's: this one records itself once it starts the components.
+    const { supervisor: _killed, ...kept } = existing ?? { components: {} };
+    stateFile = new ClusterStateFile(layout.stateFile, { ...kept, name, ports, node, components: kept.components });
+    await stateFile.update(() => undefined);
+    await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
     const binaries = (await recordedBinaries(existing)) ?? (await controlPlaneBinaries((line) => out.say(line), interrupted));
     const network = clusterNetwork();
     await ensureClusterPki(layout, name, network);
@@ -213,7 +223,7 @@ function printUsage(target: ClusterTarget, state: ClusterState | undefined, out:
   for (const line of lines) out.say(line);
 }
 
-/** An AbortSignal that SIGINT or SIGTERM aborts; a second one ends the process at once. */
+/** An AbortSignal that SIGINT, SIGTERM or SIGHUP aborts; a second one ends the process at once. */
 function interruptions(out: ClusterOutput): AbortSignal {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -221,8 +231,8 @@ function interruptions(out: ClusterOutput): AbortSignal {
     out.say(`${signal}: stopping (again to end at once, leaving processes behind)`);
     controller.abort(new Error(`interrupted by ${signal}`));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // A closed terminal too: the components, in process groups of their own, would outlive an up that SIGHUP ended.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   return controller.signal;
 }
 

@@ -6,9 +6,9 @@
  * `cluster down` takes them out again.
  */
 import { existsSync } from 'node:fs';
-import { chown, readFile, realpath, stat } from 'node:fs/promises';
+import { chmod, chown, readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DockerletError, errorMessage } from '../../common/api/errors.js';
 import { writeFileDurably } from '../../common/util/durable-file.js';
@@ -77,13 +77,22 @@ export async function unmergeKubeconfig(name: string, target: string): Promise<v
 
 /**
  * Writes a user's kubeconfig as it is: through a symlink to the file it names, keeping the
- * file's owner and mode (root, under sudo, must not take a user's file over), made 0600 when new.
+ * file's owner and mode (root, under sudo, must not take a user's file over); a new one is 0600,
+ * owned with its new directories by whoever owns the nearest directory that was there.
  */
 async function writeInPlace(target: string, text: string): Promise<void> {
   const path = await realpath(target).catch(() => target);
   const existing = await stat(path).catch(() => undefined);
-  await writeFileDurably(path, text, existing ? existing.mode & 0o777 : 0o600);
-  if (existing) await chown(path, existing.uid, existing.gid);
+  let ancestor = dirname(path);
+  const made: string[] = [];
+  while (!existsSync(ancestor)) {
+    made.push(ancestor);
+    ancestor = dirname(ancestor);
+  }
+  const owner = existing ?? (await stat(ancestor));
+  await writeFileDurably(path, text, 0o600);
+  await chmod(path, existing ? existing.mode & 0o777 : 0o600);
+  for (const entry of [path, ...made]) await chown(entry, owner.uid, owner.gid);
 }
 
 async function readKubeconfig(path: string): Promise<Kubeconfig> {

@@ -34,6 +34,8 @@ export class SupervisedProcess {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #restartTimer: NodeJS.Timeout | undefined;
+  /** A restart under way: stop() waits for it, then stops what it started. */
+  #restarting: Promise<void> | undefined;
   #stopped = false;
   #restarts = 0;
 
@@ -67,14 +69,13 @@ export class SupervisedProcess {
       });
     });
     this.#events.started(child.pid!);
-    // Stopped while it was being started: it goes at once.
-    if (this.#stopped) child.kill('SIGTERM');
   }
 
   /** Ends supervision and the process: SIGTERM, then SIGKILL after `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
+    await this.#restarting;
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -90,7 +91,7 @@ export class SupervisedProcess {
     this.#events.exited(description, restartInMs);
     this.#restartTimer = setTimeout(() => {
       this.#restarts += 1;
-      this.start().catch((err: unknown) => this.#onExit((err as Error).message));
+      this.#restarting = this.start().catch((err: unknown) => this.#onExit((err as Error).message));
     }, restartInMs);
   }
 }

@@ -5,34 +5,62 @@
  * left on it (another node of this host may still use it).
  */
 import Dockerode from 'dockerode';
+import { aggregateMessage, DockerletError } from '../../../common/api/errors.js';
 import { ContainerTypeLabel, NodeLabel } from '../../../common/api/well-known.js';
-import { isDockerNotFound } from './docker-errors.js';
+import { delay } from '../../../common/util/clock.js';
+import { Semaphore } from '../../../common/util/semaphore.js';
+import { dockerMessage, isDockerNotFound } from './docker-errors.js';
+
+/** Removals sent to the engine at once: it works on several in parallel, and a node's hundreds of containers do not queue up in one burst. */
+const RemovalsAtOnce = 8;
 
 export interface NodeTeardownResult {
   containersRemoved: number;
-  networkRemoved: boolean;
+  /** Whether the pod network went, or why not when the engine refused: it is the host's, shared, and harmless left in place. */
+  network: { removed: true } | { removed: false; refusal?: string };
 }
 
 export async function removeNodeFromDocker(socketPath: string, nodeName: string, podNetwork: string): Promise<NodeTeardownResult> {
   const docker = new Dockerode({ socketPath });
   const containers = await docker.listContainers({ all: true, filters: { label: [`${NodeLabel}=${nodeName}`] } });
-  const remove = (container: Dockerode.ContainerInfo): Promise<void> =>
-    docker.getContainer(container.Id).remove({ force: true, v: true }).catch((err: unknown) => {
-      if (!isDockerNotFound(err)) throw err;
+  const engine = new Semaphore(RemovalsAtOnce);
+  const failures: string[] = [];
+  const removeAll = async (batch: Dockerode.ContainerInfo[]): Promise<void> => {
+    const results = await Promise.allSettled(batch.map((container) => engine.run(() => docker.getContainer(container.Id).remove({ force: true, v: true }))));
+    results.forEach((result, index) => {
+      if (result.status === 'rejected' && !isDockerNotFound(result.reason)) failures.push(`${batch[index]!.Names[0] ?? batch[index]!.Id}: ${dockerMessage(result.reason)}`);
     });
-  // The app containers first, all at once (the engine takes them in parallel), then the sandboxes whose namespaces they shared.
+  };
+  // The app containers first, side by side (they have no network endpoint: they share their
+  // sandbox's), then the sandboxes one at a time: Docker 20.10 removing several endpoints of one
+  // network at once can leave one behind in its store, and the network cannot be removed after.
   const isSandbox = (container: Dockerode.ContainerInfo): boolean => container.Labels[ContainerTypeLabel] === 'podsandbox';
-  await Promise.all(containers.filter((container) => !isSandbox(container)).map(remove));
-  await Promise.all(containers.filter(isSandbox).map(remove));
-  let networkRemoved = false;
-  try {
-    const network = (await docker.getNetwork(podNetwork).inspect()) as Dockerode.NetworkInspectInfo;
-    if (Object.keys(network.Containers ?? {}).length === 0) {
-      await docker.getNetwork(podNetwork).remove();
-      networkRemoved = true;
+  await removeAll(containers.filter((container) => !isSandbox(container)));
+  for (const sandbox of containers.filter(isSandbox)) await removeAll([sandbox]);
+  if (failures.length > 0) throw new DockerletError('DKL_ERR_RUNTIME', `removing the containers of node ${nodeName}: ${aggregateMessage(failures)}`);
+  const network = await removeNetworkIfUnused(docker, podNetwork).then(
+    (removed) => ({ removed }) as NodeTeardownResult['network'],
+    (err: unknown) => ({ removed: false, refusal: dockerMessage(err) }) as const,
+  );
+  return { containersRemoved: containers.length, network };
+}
+
+/** Removals the engine answers with "active endpoints" are tried again this many times: it releases a removed container's endpoint a moment after the removal returns. */
+const NetworkRemovalTries = 25;
+const NetworkRetryMs = 200;
+
+/** Removes the pod network when no container is on it; whether it did. */
+async function removeNetworkIfUnused(docker: Dockerode, name: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const network = (await docker.getNetwork(name).inspect()) as Dockerode.NetworkInspectInfo;
+      if (Object.keys(network.Containers ?? {}).length > 0) return false;
+      await docker.getNetwork(name).remove();
+      return true;
+    } catch (err) {
+      if (isDockerNotFound(err)) return false;
+      if (attempt >= NetworkRemovalTries || !/active endpoints/.test(dockerMessage(err))) throw err;
+      await delay(NetworkRetryMs, undefined, true);
     }
-  } catch (err) {
-    if (!isDockerNotFound(err)) throw err;
   }
-  return { containersRemoved: containers.length, networkRemoved };
 }

@@ -1,8 +1,9 @@
 /**
  * A cluster under test: `dockerlet cluster up --detach` (etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler, and dockerlet as node `name`) in a directory of its
- * own, its API server on a port free on loopback, its node's DNS given a resolv.conf whose only
- * nameserver is 127.0.0.1, so that no query leaves the machine. kubectl reaches it with the admin
+ * own, its API server on a port free on loopback, its node's DNS given a resolv.conf with no
+ * nameserver (as the benchmarks' standalone dockerlet), so that no query leaves the machine.
+ * kubectl reaches it with the admin
  * kubeconfig; its processes are found by the pids cluster.json records; `cluster down` removes
  * all of it: the processes, the node's containers, rules and mounts, the directory.
  */
@@ -49,7 +50,7 @@ export class ClusterUnderTest {
   /** A new name and directory; nothing runs yet. */
   static async create(): Promise<ClusterUnderTest> {
     const base = await mkdtemp(join(tmpdir(), 'dockerlet-bench-cluster-'));
-    await writeFile(join(base, 'resolv.conf'), '# dockerlet benchmarks: no DNS query leaves this machine\nnameserver 127.0.0.1\n');
+    await writeFile(join(base, 'resolv.conf'), '# dockerlet benchmarks: no nameserver, so no DNS query leaves this machine\n');
     return new ClusterUnderTest(uniqueNodeName('bench'), base);
   }
 

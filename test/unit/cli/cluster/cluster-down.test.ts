@@ -1,4 +1,4 @@
-/** What down refuses before it touches anything: a directory that holds no cluster, and a name that is not the cluster's. */
+/** What down does before it touches the host: refusing a directory that holds no cluster and a name that is not the cluster's, removing what an up that never started left. */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,11 +21,18 @@ describe('cluster down', () => {
     expect(said).toEqual([`no cluster demo in ${join(dir, 'none')}: nothing to remove`]);
   });
 
-  test('a directory with no cluster.json is refused and left as it was', async () => {
-    await mkdir(join(dir, 'mine'));
+  test('a directory with no cluster.json and files of its own is refused and left as it was', async () => {
+    await mkdir(join(dir, 'mine', 'logs'), { recursive: true });
     await writeFile(join(dir, 'mine', 'notes.txt'), 'keep me');
-    await expect(clusterDown(clusterTarget({ name: 'demo', dir: join(dir, 'mine') }), false, out)).rejects.toThrow(`--dir ${join(dir, 'mine')} holds no cluster (no cluster.json): nothing removed`);
-    expect(await readdir(join(dir, 'mine'))).toEqual(['notes.txt']);
+    await expect(clusterDown(clusterTarget({ name: 'demo', dir: join(dir, 'mine') }), false, out)).rejects.toThrow(`--dir ${join(dir, 'mine')} holds no cluster (no cluster.json) but notes.txt: nothing removed`);
+    expect((await readdir(join(dir, 'mine'))).sort()).toEqual(['logs', 'notes.txt']);
+  });
+
+  test('what an up that ended before its first step left (its logs, no cluster.json) is removed', async () => {
+    await mkdir(join(dir, 'started', 'logs'), { recursive: true });
+    await writeFile(join(dir, 'started', 'logs', 'cluster.log'), 'no proxy may run beside the node\n');
+    expect(await clusterDown(clusterTarget({ name: 'demo', dir: join(dir, 'started') }), false, out)).toBe(0);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   test("a name that is not the directory's cluster's is refused, naming the right one", async () => {

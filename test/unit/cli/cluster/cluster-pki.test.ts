@@ -55,4 +55,16 @@ describe("a cluster's PKI", () => {
     expect((await certificate('ca')).serialNumber).toBe(before.ca);
     expect(await readFile(join(dir, 'pki', 'sa.key'), 'utf8')).toBe(before.sa);
   }, 60_000);
+
+  test('a CA made again (its files gone) gets every certificate it signs issued again', async () => {
+    await ensureClusterPki(layout, 'demo', clusterNetwork());
+    const before = { apiserver: (await certificate('apiserver')).serialNumber, etcd: (await certificate('etcd-server')).serialNumber };
+    await rm(layout.pki('ca').cert);
+    await rm(layout.pki('ca').key);
+    await ensureClusterPki(layout, 'demo', clusterNetwork());
+    const apiserver = await certificate('apiserver');
+    expect(apiserver.serialNumber).not.toBe(before.apiserver);
+    expect(apiserver.verify((await certificate('ca')).publicKey)).toBe(true);
+    expect((await certificate('etcd-server')).serialNumber).toBe(before.etcd);
+  }, 60_000);
 });

@@ -30,7 +30,7 @@ describe('cluster.json', () => {
     await writeFile(path, JSON.stringify({ ...state, ports: { ...state.ports, etcdPeer: 70000 } }));
     await expect(readClusterState(path)).rejects.toThrow(`${path}: ports.etcdPeer: `);
     await writeFile(path, '{"name":');
-    await expect(readClusterState(path)).rejects.toThrow(/not JSON .*remove the cluster's directory to start over/);
+    await expect(readClusterState(path)).rejects.toThrow(/not JSON .*fix it, or remove the cluster by hand \(dockerlet cluster down says how\)/);
     await writeFile(path, JSON.stringify({ ...state, components: { etcdd: { pid: 1, command: 'x', startedAt: 't', restarts: 0 } } }));
     await expect(readClusterState(path)).rejects.toThrow(`${path}: components: Unrecognized key: "etcdd"`);
   });
