@@ -39,11 +39,13 @@ export async function clusterDown(target: ClusterTarget, keepData: boolean, out:
   requireRoot('dockerlet cluster down');
   const { name, layout } = target;
   const state = await readForRemoval(layout);
+  if (!state && !existsSync(layout.dir)) {
+    out.say(`no cluster ${name} in ${layout.dir}: nothing to remove`);
+    return 0;
+  }
   if (!state) {
-    if (!existsSync(layout.dir)) {
-      out.say(`no cluster ${name} in ${layout.dir}: nothing to remove`);
-      return 0;
-    }
+    // A detached up makes its log before it has written cluster.json: it goes first.
+    await stopClusterUp(target, out);
     return removeUnstarted(target, out);
   }
   if (state.name !== name) {
