@@ -21,6 +21,7 @@ export class ClusterEndpoints {
   readonly apiServer: string;
   readonly etcd: string;
   readonly #layout: ClusterLayout;
+  readonly #credentials = new Map<string, Promise<{ cert: Buffer; key: Buffer; ca: Buffer }>>();
 
   constructor(layout: ClusterLayout, ports: { apiServer: number; etcdClient: number }) {
     this.#layout = layout;
@@ -58,10 +59,23 @@ export class ClusterEndpoints {
     return answer?.status === 200 && ((JSON.parse(answer.body) as { secrets?: unknown[] }).secrets?.length ?? 0) > 0;
   }
 
+  /** The files of `identity` and `authority`, read once: `up` polls every 250 ms, and the PKI is made before it starts. */
+  #tls(identity: string, authority: string): Promise<{ cert: Buffer; key: Buffer; ca: Buffer }> {
+    const cacheKey = `${identity}/${authority}`;
+    let tls = this.#credentials.get(cacheKey);
+    if (!tls) {
+      const credentials = this.#layout.pki(identity);
+      tls = Promise.all([readFile(credentials.cert), readFile(credentials.key), readFile(this.#layout.pki(authority).cert)]).then(([cert, key, ca]) => ({ cert, key, ca }));
+      // A failed read is tried again next time.
+      tls.catch(() => this.#credentials.delete(cacheKey));
+      this.#credentials.set(cacheKey, tls);
+    }
+    return tls;
+  }
+
   /** A GET as `identity` (a certificate under pki/), the server checked against `authority`. */
   async #get(url: string, identity: string, authority = 'ca'): Promise<HttpsAnswer> {
-    const credentials = this.#layout.pki(identity);
-    const [cert, key, ca] = await Promise.all([readFile(credentials.cert), readFile(credentials.key), readFile(this.#layout.pki(authority).cert)]);
+    const { cert, key, ca } = await this.#tls(identity, authority);
     return new Promise((resolve, reject) => {
       const req = request(url, { cert, key, ca, timeout: CheckTimeoutMs }, (res) => {
         let body = '';

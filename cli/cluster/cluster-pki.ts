@@ -13,11 +13,11 @@
  * valid; a certificate that expires within a month, no longer matches its CA or its key is issued
  * again (the kubeconfigs, written at every `up`, take the new ones).
  */
-import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { issueCertificate, newCertificateAuthority, type CertificateRequest, type PemPair } from '../../common/pki/certificates.js';
+import { issueCertificate, newCertificateAuthority, newRsaKeyPair, type CertificateRequest, type PemPair } from '../../common/pki/certificates.js';
 import { writeFileDurably } from '../../common/util/durable-file.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import type { ClusterNetwork } from './cluster-network.js';
@@ -97,7 +97,7 @@ async function writePair(layout: ClusterLayout, name: string, pair: PemPair): Pr
 async function ensureServiceAccountKeys(layout: ClusterLayout): Promise<void> {
   const { key, pub } = serviceAccountKeyFiles(layout);
   if (await access(key).then(() => true, () => false)) return;
-  const pair = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const pair = await newRsaKeyPair();
   await writeFileDurably(pub, pair.publicKey, 0o644);
   await writeFileDurably(key, pair.privateKey, 0o600);
 }

@@ -51,13 +51,18 @@ export function serialNumber(random: Buffer): string {
   return bytes.toString('hex');
 }
 
-/** A new RSA key, made on libuv's thread pool: several made at once use every core. */
-async function rsaKey(pki: typeof forge.pki): Promise<{ privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; pem: string }> {
-  const { privateKey, publicKey } = await generateRsaKeyPair('rsa', {
+/** A new 2048-bit RSA key pair as PEM (PKCS#8, SPKI), made on libuv's thread pool: several made at once use every core. */
+export async function newRsaKeyPair(): Promise<{ privateKey: string; publicKey: string }> {
+  return generateRsaKeyPair('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
+}
+
+/** A new RSA key for a certificate, in node-forge's form too. */
+async function rsaKey(pki: typeof forge.pki): Promise<{ privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; pem: string }> {
+  const { privateKey, publicKey } = await newRsaKeyPair();
   return { privateKey: pki.privateKeyFromPem(privateKey), publicKey: pki.publicKeyFromPem(publicKey), pem: privateKey };
 }
 

@@ -7,7 +7,7 @@
 import Dockerode from 'dockerode';
 import { aggregateMessage, DockerletError } from '../../../common/api/errors.js';
 import { ContainerTypeLabel, NodeLabel } from '../../../common/api/well-known.js';
-import { delay } from '../../../common/util/clock.js';
+import { retryUntilDone } from '../../../common/util/retry.js';
 import { Semaphore } from '../../../common/util/semaphore.js';
 import { dockerMessage, isDockerNotFound } from './docker-errors.js';
 
@@ -45,22 +45,34 @@ export async function removeNodeFromDocker(socketPath: string, nodeName: string,
   return { containersRemoved: containers.length, network };
 }
 
-/** Removals the engine answers with "active endpoints" are tried again this many times: it releases a removed container's endpoint a moment after the removal returns. */
-const NetworkRemovalTries = 25;
-const NetworkRetryMs = 200;
+/** How long a removal the engine answers with "active endpoints" is tried again: it releases a removed container's endpoint a moment after the removal returns. */
+const NetworkReleaseMs = 5_000;
 
 /** Removes the pod network when no container is on it; whether it did. */
 async function removeNetworkIfUnused(docker: Dockerode, name: string): Promise<boolean> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      const network = (await docker.getNetwork(name).inspect()) as Dockerode.NetworkInspectInfo;
-      if (Object.keys(network.Containers ?? {}).length > 0) return false;
-      await docker.getNetwork(name).remove();
-      return true;
-    } catch (err) {
-      if (isDockerNotFound(err)) return false;
-      if (attempt >= NetworkRemovalTries || !/active endpoints/.test(dockerMessage(err))) throw err;
-      await delay(NetworkRetryMs, undefined, true);
-    }
-  }
+  let refusal: unknown;
+  const removed = await retryUntilDone(
+    async () => {
+      try {
+        const network = (await docker.getNetwork(name).inspect()) as Dockerode.NetworkInspectInfo;
+        if (Object.keys(network.Containers ?? {}).length > 0) return false;
+        await docker.getNetwork(name).remove();
+        return true;
+      } catch (err) {
+        if (isDockerNotFound(err)) return false;
+        refusal = err;
+        throw err;
+      }
+    },
+    {
+      initialMs: 100,
+      maxMs: 1_000,
+      signal: AbortSignal.timeout(NetworkReleaseMs),
+      keepAlive: true,
+      retryable: (err) => /active endpoints/.test(dockerMessage(err)),
+      onError: () => undefined,
+    },
+  );
+  if (removed === undefined) throw refusal;
+  return removed;
 }
