@@ -16,6 +16,7 @@ import type { PodSourceRunner } from './config/sources/source.js';
 import { ApiEventRecorder } from './events/api-recorder.js';
 import type { FanOutRecorder } from './events/recorder.js';
 import { TokenManager } from './token/token-manager.js';
+import { ApiClaims } from './volumes/claims/api-claims.js';
 import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
 import { ApiStatusSync } from './status/api-status-sync.js';
 import { MirrorPods } from './status/mirror-pods.js';
@@ -35,6 +36,8 @@ export class ClusterMode {
   readonly services: ApiServices;
   /** Service account tokens for API pods' projected volumes. */
   readonly tokens: TokenManager;
+  /** API pods' PersistentVolumeClaims and their volumes. */
+  readonly claims: ApiClaims;
   /**
    * The API server as a pod source: the pods bound to this node, and the mirrors of its static
    * pods. Each set waits for the ConfigMaps and Secrets its pods use to be read; sets are applied
@@ -69,6 +72,7 @@ export class ClusterMode {
       logger: log.child({ component: 'api-status' }),
     });
     this.services = new ApiServices({ client, logger: log.child({ component: 'api-services' }) });
+    this.claims = new ApiClaims(client);
     this.tokens = new TokenManager({ client, clock: options.clock, logger: log.child({ component: 'token-manager' }) });
     this.#objects = new ApiConfigObjects({
       client,

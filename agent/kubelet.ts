@@ -60,8 +60,11 @@ import { SummaryProvider } from './stats/summary-provider.js';
 import { ReasonCache } from './status/reason-cache.js';
 import { StatusManager } from './status/status-manager.js';
 import { TerminationMessages } from './status/termination-messages.js';
+import { LocalClaims } from './volumes/claims/local-claims.js';
 import { RootDir } from './volumes/root-dir.js';
 import { VolumeManager } from './volumes/volume-manager.js';
+import { defaultNodeLabels } from './node/node-status.js';
+import { goArch } from '../common/version.js';
 
 
 const HousekeepingPeriodMs = 2_000;
@@ -109,6 +112,7 @@ export class Kubelet {
   readonly #imageBackoff: Backoff;
   readonly #metrics: KubeletMetrics;
   readonly #volumes: VolumeManager;
+  readonly #localClaims: LocalClaims;
   readonly #eviction: EvictionManager;
   readonly #admission: PodAdmission;
   readonly #prober: ProberManager;
@@ -155,7 +159,9 @@ export class Kubelet {
     // The prober and the eviction manager ask the workers about a pod's state, and the workers'
     // handlers ask the prober: the two closures below reach #workers, assigned further down in
     // this constructor, and run only once start() has begun.
-    const volumes = (this.#volumes = new VolumeManager({ rootDir: this.#rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, clock }));
+    const nodeIdentity = { name: o.nodeName, labels: defaultNodeLabels({ hostname: o.nodeName, arch: goArch }, o.cluster?.nodeLabels ?? {}) };
+    const volumes = (this.#volumes = new VolumeManager({ rootDir: this.#rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, node: nodeIdentity, clock }));
+    const localClaims = (this.#localClaims = new LocalClaims({ rootDir: this.#rootDir, clock, logger: log }));
     const eviction = (this.#eviction = new EvictionManager({
       volumes,
       activePods: () => this.podConfig.pods().filter((pod) => this.#workers.state(pod.metadata.uid) === 'syncing'),
@@ -198,6 +204,8 @@ export class Kubelet {
       objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
       // Only the API server's pods have service accounts (static pods may not use them).
       tokensFor: (pod) => (podSource(pod) === 'api' ? cluster?.tokens : undefined),
+      // An API pod's claims are the API server's; a static pod's, those its manifests declare.
+      claimsFor: (pod) => (podSource(pod) === 'api' && cluster ? cluster.claims : localClaims),
       serviceEnv: (pod) => serviceEnvFor(services, pod),
       clock,
       logger: log,
@@ -242,6 +250,7 @@ export class Kubelet {
     // Objects first: a pod and the ConfigMap it uses, added together, find each other.
     this.#sources = manifestSources(o, log, (source, objects) => {
       this.configObjects.set(source, objects.configMaps, objects.secrets);
+      localClaims.set(source, objects);
       for (const listener of this.#snapshotListeners) listener(source, objects);
       this.podConfig.set(source, objects.pods);
     });
@@ -263,6 +272,7 @@ export class Kubelet {
         logger: log,
       }),
       podsWithStatus: () => this.podsWithStatus(),
+      persistentVolumeClaims: () => localClaims.list(),
       pleg: this.#pleg,
       runtime,
       metrics: this.#metrics,
@@ -486,14 +496,34 @@ export class Kubelet {
     }
     try {
       const known = new Set(running.map((p) => p.pod.uid));
-      for (const uid of await readdir(this.#rootDir.podsDir())) {
+      const podDirs = await readdir(this.#rootDir.podsDir());
+      for (const uid of podDirs) {
         if (known.has(uid) || this.podConfig.pod(uid) || workers.has(uid)) continue;
         await this.#volumes.tearDownPod(uid);
         this.#log.info({ podUID: uid }, 'removed the directory of a pod that is gone');
       }
+      await this.#reclaimClaims(await readdir(this.#rootDir.podsDir()));
     } catch (err) {
       this.#log.warn({ err: errorMessage(err) }, 'cleaning pod directories failed');
     }
+  }
+
+  /**
+   * A lone host's claims no manifest declares any more are reclaimed once no pod can use them:
+   * none desired names them, and every pod still on the node (its directory not yet removed) has
+   * had its volumes set up by this agent, so that its claims are known. Until then, nothing is.
+   */
+  async #reclaimClaims(podDirs: readonly string[]): Promise<void> {
+    const inUse = new Set<string>();
+    for (const pod of this.podConfig.pods()) {
+      for (const volume of pod.spec.volumes ?? []) if (volume.persistentVolumeClaim) inUse.add(`${pod.metadata.namespace}/${volume.persistentVolumeClaim.claimName}`);
+    }
+    for (const uid of podDirs) {
+      const claims = this.#volumes.claimsOf(uid);
+      if (claims === undefined) return;
+      for (const claim of claims) inUse.add(`${claim.namespace}/${claim.name}`);
+    }
+    await this.#localClaims.reclaim(inUse);
   }
 
   #healthChecks(): HealthCheck[] {

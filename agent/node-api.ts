@@ -3,7 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../common/api/errors.js';
 import { ResourceMetricsContentType, resourceMetricsText } from './stats/resource-metrics.js';
-import type { Pod } from '../common/api/types.js';
+import type { PersistentVolumeClaim, Pod } from '../common/api/types.js';
 import type { PodConfig } from './config/pod-config.js';
 import type { KubeletMetrics } from './metrics/kubelet-metrics.js';
 import type { GenericPleg } from './pleg/pleg.js';
@@ -16,6 +16,8 @@ export interface NodeApiOptions {
   podConfig: PodConfig;
   summary: SummaryProvider;
   podsWithStatus(): Pod[];
+  /** The claims the manifest sources declare, with their status. */
+  persistentVolumeClaims(): Promise<PersistentVolumeClaim[]>;
   pleg: GenericPleg;
   runtime: ContainerRuntime;
   metrics: KubeletMetrics;
@@ -35,6 +37,10 @@ export class NodeApi implements KubeletApi {
 
   pods(): Pod[] {
     return this.#o.podsWithStatus();
+  }
+
+  persistentVolumeClaims(): Promise<PersistentVolumeClaim[]> {
+    return this.#o.persistentVolumeClaims();
   }
 
   /** Like the kubelet's GetPods(all=false): pods with a running sandbox or container, and their running containers. */

@@ -24,7 +24,7 @@ import type { Clock } from '../../common/util/clock.js';
 import { formatDuration } from '../../common/util/duration.js';
 import { containerMounts } from '../volumes/container-mounts.js';
 import type { RootDir } from '../volumes/root-dir.js';
-import type { ServiceAccountTokenSource } from '../volumes/plugins/volume-plugin.js';
+import type { PersistentVolumeClaimSource, ServiceAccountTokenSource } from '../volumes/plugins/volume-plugin.js';
 import type { MountedVolume, VolumeManager } from '../volumes/volume-manager.js';
 import type { Backoff } from '../../common/util/backoff.js';
 import { containerConfig, sandboxConfig } from './container-config.js';
@@ -56,6 +56,8 @@ export interface PodSyncerOptions {
   objectsFor(pod: DefaultedPod): ConfigObjectLookup;
   /** Where `pod`'s service account tokens come from; none for a pod that may not have them. */
   tokensFor(pod: DefaultedPod): ServiceAccountTokenSource | undefined;
+  /** Where the pod's persistentVolumeClaim volumes find their claims. */
+  claimsFor(pod: DefaultedPod): PersistentVolumeClaimSource;
   /** The pod's service link variables. */
   serviceEnv(pod: DefaultedPod): EnvContext['serviceEnv'];
   clock: Clock;
@@ -111,7 +113,7 @@ export class PodSyncer {
     }
 
     // Volumes before the sandbox, as the kubelet waits for them; each sync refreshes their contents.
-    const volumes = await this.#o.volumes.setUpPod(pod, this.#o.objectsFor(pod), this.#o.tokensFor(pod));
+    const volumes = await this.#o.volumes.setUpPod(pod, { objects: this.#o.objectsFor(pod), tokens: this.#o.tokensFor(pod), claims: this.#o.claimsFor(pod) });
     if (!volumes.ok) {
       this.#o.recorder.event(podObject(pod), 'Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${volumes.volume}" : ${volumes.message}`);
       retry(VolumeRetryMs);

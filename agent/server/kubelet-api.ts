@@ -1,6 +1,6 @@
 /** What the kubelet's HTTP server serves, independent of HTTP: implemented by the agent, faked in tests. */
 import type { Duplex, Readable } from 'node:stream';
-import type { Pod } from '../../common/api/types.js';
+import type { PersistentVolumeClaim, Pod } from '../../common/api/types.js';
 import type { AttachedProcess, StreamSelection } from '../runtime/runtime.js';
 import type { Summary } from '../stats/summary.js';
 
@@ -44,6 +44,8 @@ export interface ContainerStreams {
 export interface KubeletApi {
   /** The pods this node should run, with their status. */
   pods(): Pod[];
+  /** The claims the manifest sources declare, with their status. */
+  persistentVolumeClaims(): Promise<PersistentVolumeClaim[]>;
   /** The pods the runtime has right now. */
   runningPods(): Promise<Pod[]>;
   /** Throws DKL_ERR_NOT_FOUND when the pod, container or instance does not exist. */

@@ -55,7 +55,7 @@ export interface PodSummary {
   cpu?: CpuStats;
   memory?: Timed<MemoryStats>;
   network?: Timed<InterfaceStats & { interfaces: InterfaceStats[] }>;
-  volume?: Array<Timed<FsStats> & { name: string }>;
+  volume?: Array<Timed<FsStats> & { name: string; pvcRef?: { name: string; namespace: string } }>;
 }
 
 export interface Summary {

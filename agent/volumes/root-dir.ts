@@ -6,6 +6,8 @@
  *   pods/<uid>/volumes/kubernetes.io~<kind>/<name>    volumes
  *   pods/<uid>/volume-subpaths/<volume>/<container>/<index>   subPath bind mounts
  *   seccomp/<profile>                                 Localhost seccomp profiles, put there by the node's admin
+ *   persistent-volumes/<namespace>/<claim>/           a lone host's provisioned claim: its record
+ *   persistent-volumes/<namespace>/<claim>/data       and its data, what the pods mount
  *
  * Every name that comes from a pod (its UID, a container's or a volume's name) must be one path
  * element, so that every path here, and so everything the agent removes, lies inside the tree.
@@ -54,6 +56,16 @@ export class RootDir {
   /** Where Localhost seccomp profiles live (the kubelet's <root-dir>/seccomp); `profile` has been checked to be a relative path without '..'. */
   seccompProfilePath(profile: string): string {
     return join(this.path, 'seccomp', profile);
+  }
+
+  /** Where a lone host's PersistentVolumeClaims are provisioned. */
+  persistentVolumesDir(): string {
+    return join(this.path, 'persistent-volumes');
+  }
+
+  /** persistent-volumes/<namespace>/<claim>: a provisioned claim's record and data. */
+  claimDir(namespace: string, claimName: string): string {
+    return join(this.persistentVolumesDir(), element(namespace, 'namespace'), element(claimName, 'claim name'));
   }
 
   volumesDir(uid: string): string {

@@ -20,9 +20,11 @@ import { configMapPlugin } from './plugins/config-map.js';
 import { downwardApiPlugin } from './plugins/downward-api.js';
 import { emptyDirPlugin } from './plugins/empty-dir.js';
 import { hostPathPlugin } from './plugins/host-path.js';
+import { persistentVolumeClaimPlugin } from './plugins/persistent-volume-claim.js';
 import { projectedPlugin } from './plugins/projected.js';
 import { secretPlugin } from './plugins/secret.js';
-import type { ServiceAccountTokenSource, VolumePlugin } from './plugins/volume-plugin.js';
+import type { ClaimRef, PersistentVolumeClaimSource, ServiceAccountTokenSource, VolumePlugin } from './plugins/volume-plugin.js';
+import type { NodeIdentity } from './claims/node-affinity.js';
 import type { RootDir } from './root-dir.js';
 
 export interface MountedVolume {
@@ -33,8 +35,23 @@ export interface MountedVolume {
 
 export type PodVolumes = { ok: true; volumes: Map<string, MountedVolume> } | { ok: false; volume: string; message: string };
 
-/** A volume's usage: the bytes below it, and its file system's size, free space and inodes. */
-export type VolumeStats = Omit<FsInfo, 'inodesUsed'> & { name: string };
+/** A volume's usage: the bytes below it, and its file system's size, free space and inodes; a claim's volume names its claim. */
+export type VolumeStats = Omit<FsInfo, 'inodesUsed'> & { name: string; pvcRef?: ClaimRef };
+
+/** Where the pod's sources keep what its volumes are made of. */
+export interface VolumeSources {
+  objects: ConfigObjectLookup;
+  /** Service account tokens, for a pod that may have them. */
+  tokens?: ServiceAccountTokenSource;
+  /** PersistentVolumeClaims, for the pod's persistentVolumeClaim volumes. */
+  claims?: PersistentVolumeClaimSource;
+}
+
+interface UsageTarget {
+  name: string;
+  path: string;
+  claim?: ClaimRef;
+}
 
 export interface EmptyDirUsage {
   volume: string;
@@ -46,6 +63,8 @@ export interface VolumeManagerOptions {
   rootDir: RootDir;
   allowedHostPathPrefixes: readonly string[];
   nodeAllocatable: NodeAllocatable;
+  /** This node's name and labels, for local PersistentVolumes' node affinity. */
+  node: NodeIdentity;
   clock?: Clock;
 }
 
@@ -60,9 +79,10 @@ const Plugins: ReadonlyArray<readonly [keyof Volume, VolumePlugin]> = [
   ['secret', secretPlugin],
   ['downwardAPI', downwardApiPlugin],
   ['projected', projectedPlugin],
+  ['persistentVolumeClaim', persistentVolumeClaimPlugin],
 ];
 
-/** The plugin that serves `volume`; none for a kind dockerlet does not serve (an API pod's persistentVolumeClaim, csi, nfs, ...). */
+/** The plugin that serves `volume`; none for a kind dockerlet does not serve (csi, nfs, ...). */
 function pluginFor(volume: Volume): VolumePlugin | undefined {
   return Plugins.find(([field]) => volume[field] !== undefined)?.[1];
 }
@@ -75,6 +95,8 @@ export class VolumeManager {
   readonly #clock: Clock;
   /** Bytes used below a volume directory, and when that was measured. */
   readonly #usage = new Map<string, { bytes: number; at: number }>();
+  /** By pod UID: the directories whose usage its volumes report, as their last set-up left them. */
+  readonly #usageTargets = new Map<string, UsageTarget[]>();
 
   constructor(options: VolumeManagerOptions) {
     this.#o = options;
@@ -82,11 +104,12 @@ export class VolumeManager {
   }
 
   /**
-   * Sets up (or refreshes) every volume of `pod`, with the ConfigMaps and Secrets of `objects`
-   * and the service account tokens of `tokens`; the first that fails stops the rest.
+   * Sets up (or refreshes) every volume of `pod` from what its `sources` hold; the first that
+   * fails stops the rest.
    */
-  async setUpPod(pod: DefaultedPod, objects: ConfigObjectLookup, tokens?: ServiceAccountTokenSource): Promise<PodVolumes> {
+  async setUpPod(pod: DefaultedPod, sources: VolumeSources): Promise<PodVolumes> {
     const volumes = new Map<string, MountedVolume>();
+    const usageTargets: UsageTarget[] = [];
     for (const volume of pod.spec.volumes ?? []) {
       const plugin = pluginFor(volume);
       if (!plugin) {
@@ -98,42 +121,52 @@ export class VolumeManager {
         .setUp(volume, {
           pod,
           dir: this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name),
-          objects,
+          objects: sources.objects,
           nodeAllocatable: this.#o.nodeAllocatable,
           allowedHostPathPrefixes: this.#o.allowedHostPathPrefixes,
-          tokens,
+          tokens: sources.tokens,
+          claims: sources.claims,
+          provisionedVolumesDir: this.#o.rootDir.persistentVolumesDir(),
+          node: this.#o.node,
         })
         .catch((err: unknown) => ({ ok: false as const, message: errorMessage(err) }));
       if (!result.ok) return { ok: false, volume: volume.name, message: result.message };
       volumes.set(volume.name, { hostPath: result.hostPath, readOnly: result.readOnly });
+      if (result.usagePath !== undefined) usageTargets.push({ name: volume.name, path: result.usagePath, ...(result.claim ? { claim: result.claim } : {}) });
     }
+    this.#usageTargets.set(pod.metadata.uid, usageTargets);
     return { ok: true, volumes };
+  }
+
+  /** The claims the pod's volumes last mounted; undefined when this agent has not set them up. */
+  claimsOf(uid: string): ClaimRef[] | undefined {
+    return this.#usageTargets.get(uid)?.flatMap((target) => target.claim ?? []);
   }
 
   /** Removes the pod's directory and its volumes, unmounting its tmpfs mounts first. */
   async tearDownPod(uid: string): Promise<void> {
     const dir = this.#o.rootDir.podDir(uid);
+    for (const target of this.#usageTargets.get(uid) ?? []) this.#usage.delete(target.path);
+    this.#usageTargets.delete(uid);
     for (const path of this.#usage.keys()) if (path.startsWith(`${dir}/`)) this.#usage.delete(path);
     await unmountAll(dir);
     await rm(dir, { recursive: true, force: true });
   }
 
   /**
-   * Usage of each volume of the pod but hostPaths (the kubelet's du metrics): the bytes below
-   * it, measured at most once a minute, and its file system's size and free space and inodes. A
-   * volume not set up yet is left out.
+   * Usage of each volume of the pod but the host's paths (hostPath volumes and PVs; the kubelet's
+   * du metrics): the bytes below it, measured at most once a minute, and its file system's size
+   * and free space and inodes; a claim's volume names its claim (pvcRef). A volume not set up yet
+   * is left out.
    */
   async volumeStats(pod: DefaultedPod): Promise<VolumeStats[]> {
     const stats: VolumeStats[] = [];
-    for (const volume of pod.spec.volumes ?? []) {
-      const plugin = pluginFor(volume);
-      if (!plugin || plugin === hostPathPlugin) continue;
-      const dir = this.#o.rootDir.volumeDir(pod.metadata.uid, plugin.name, volume.name);
-      const fs = await fsInfo(dir).catch(() => undefined);
+    for (const target of this.#usageTargets.get(pod.metadata.uid) ?? []) {
+      const fs = await fsInfo(target.path).catch(() => undefined);
       if (!fs) continue;
       // The file system's inodes in use are not the volume's (upstream counts those with du --inodes): left out.
       const { inodesUsed: _fileSystemInodesUsed, ...fileSystem } = fs;
-      stats.push({ name: volume.name, ...fileSystem, usedBytes: await this.#usedBytes(dir) });
+      stats.push({ name: target.name, ...fileSystem, usedBytes: await this.#usedBytes(target.path), ...(target.claim ? { pvcRef: target.claim } : {}) });
     }
     return stats;
   }

@@ -36,7 +36,12 @@ export type {
   NodeCondition,
   NodeStatus,
   Taint,
+  PersistentVolume,
+  PersistentVolumeClaim,
+  NodeSelectorTerm,
+  NodeSelectorRequirement,
 } from 'kubernetes-types/core/v1.js';
+export type { StorageClass } from 'kubernetes-types/storage/v1.js';
 export type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 
 import type { Pod } from 'kubernetes-types/core/v1.js';

@@ -34,3 +34,9 @@ export const ContainerKindLabel = 'dockerlet.io/container-kind';
 
 /** The name a pod sandbox's container carries in place of a container name. */
 export const SandboxContainerName = 'POD';
+
+/** Storage: the provisioner of dockerlet's local volumes, its default StorageClass, and the annotations the PV controller and scheduler use. */
+export const LocalPathProvisioner = 'dockerlet.io/local-path';
+export const DefaultStorageClassName = 'standard';
+export const IsDefaultClassAnnotation = 'storageclass.kubernetes.io/is-default-class';
+export const ProvisionedByAnnotation = 'pv.kubernetes.io/provisioned-by';

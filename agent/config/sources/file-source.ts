@@ -256,6 +256,9 @@ export class FileSource implements PodSourceRunner {
       for (const configMap of objects.configMaps) add(file, 'configmap', namespacedName(configMap), configMap, merged.configMaps);
       for (const secret of objects.secrets) add(file, 'secret', namespacedName(secret), secret, merged.secrets);
       for (const service of objects.services) add(file, 'service', namespacedName(service), service, merged.services);
+      for (const claim of objects.persistentVolumeClaims) add(file, 'persistentvolumeclaim', namespacedName(claim), claim, merged.persistentVolumeClaims);
+      for (const volume of objects.persistentVolumes) add(file, 'persistentvolume', volume.metadata?.name ?? '', volume, merged.persistentVolumes);
+      for (const storageClass of objects.storageClasses) add(file, 'storageclass', storageClass.metadata?.name ?? '', storageClass, merged.storageClasses);
     }
     this.#options.onSnapshot(merged);
   }

@@ -51,6 +51,7 @@ function issueMessage(issue: z.core.$ZodIssue, redact: boolean): string {
     case 'invalid_format':
       return `Invalid value: ${JSON.stringify(input)}: ${issue.message}`;
     case 'invalid_union':
+      if (input === undefined) return 'Required value';
       return `Invalid value: ${JSON.stringify(input)}`;
     case 'custom':
       // Refinements that describe a rule get the value in front; whole-pod checks are already worded.

@@ -221,7 +221,7 @@ const downwardApiFile = z
   })
   .superRefine((value, ctx) => exactlyOne(value, ['fieldRef', 'resourceFieldRef'], 'source', ctx));
 
-const VolumeTypes = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI', 'projected'] as const;
+const VolumeTypes = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI', 'projected', 'persistentVolumeClaim'] as const;
 
 const volume = z
   .looseObject({
@@ -240,6 +240,7 @@ const volume = z
       .looseObject({ secretName: z.string().min(1), items: z.array(keyToPath).optional(), defaultMode: fileMode.optional(), optional: z.boolean().optional() })
       .optional(),
     downwardAPI: z.looseObject({ items: z.array(downwardApiFile).optional(), defaultMode: fileMode.optional() }).optional(),
+    persistentVolumeClaim: z.looseObject({ claimName: z.string().min(1), readOnly: z.boolean().optional() }).optional(),
     projected: z
       .looseObject({
         defaultMode: fileMode.optional(),

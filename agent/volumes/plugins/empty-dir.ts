@@ -76,6 +76,6 @@ export const emptyDirPlugin: VolumePlugin = {
       // New and empty, before any container: its root is all the fsGroup's ownership has to cover.
       if (fsGroup !== undefined) await setOwnership(ctx.dir, fsGroup, false);
     }
-    return { ok: true, hostPath: ctx.dir, readOnly: false };
+    return { ok: true, hostPath: ctx.dir, readOnly: false, usagePath: ctx.dir };
   },
 };

@@ -78,5 +78,5 @@ export async function writePayloadVolume(ctx: VolumeContext, payload: PayloadRes
   const written = await writeAtomically(dir, payload.payload, fsGroup);
   if (!written.ok) return written;
   if (fsGroup !== undefined) await setOwnership(dir, fsGroup, true);
-  return { ok: true, hostPath: dir, readOnly: true };
+  return { ok: true, hostPath: dir, readOnly: true, usagePath: dir };
 }

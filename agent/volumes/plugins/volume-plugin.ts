@@ -2,9 +2,10 @@
  * What each volume kind does to be mounted (the kubelet's volume plugins, SetUp): make its
  * content present on the host and say where, and whether containers may only read it.
  */
-import type { DefaultedPod, ServiceAccountTokenProjection, Volume } from '../../../common/api/types.js';
+import type { DefaultedPod, PersistentVolume, PersistentVolumeClaim, ServiceAccountTokenProjection, Volume } from '../../../common/api/types.js';
 import type { ConfigObjectLookup } from '../../config/config-objects.js';
 import type { NodeAllocatable } from '../../node/node-facts.js';
+import type { NodeIdentity } from '../claims/node-affinity.js';
 
 export type TokenResult = { ok: true; token: string } | { ok: false; message: string };
 
@@ -12,6 +13,14 @@ export type TokenResult = { ok: true; token: string } | { ok: false; message: st
 export interface ServiceAccountTokenSource {
   /** A token of the pod's service account for `projection`, bound to the pod. */
   token(pod: DefaultedPod, projection: ServiceAccountTokenProjection): Promise<TokenResult>;
+}
+
+/** A claim and the PersistentVolume bound to it; or why the claim cannot be used (yet). */
+export type ClaimResolution = { ok: true; claim: PersistentVolumeClaim; volume: PersistentVolume } | { ok: false; message: string };
+
+/** Where persistentVolumeClaim volumes find their claims: the API server's, or the manifests' on a lone host. */
+export interface PersistentVolumeClaimSource {
+  resolve(namespace: string, claimName: string): Promise<ClaimResolution>;
 }
 
 export interface VolumeContext {
@@ -24,9 +33,30 @@ export interface VolumeContext {
   allowedHostPathPrefixes: readonly string[];
   /** Service account tokens, for a pod that may have them (one from the API server). */
   tokens: ServiceAccountTokenSource | undefined;
+  /** The claims of the pod's source, for persistentVolumeClaim volumes. */
+  claims: PersistentVolumeClaimSource | undefined;
+  /** Where dockerlet provisions a lone host's claims: local volumes there are always allowed. */
+  provisionedVolumesDir: string;
+  /** This node, for a local PersistentVolume's node affinity. */
+  node: NodeIdentity;
 }
 
-export type VolumeSetUp = { ok: true; hostPath: string; readOnly: boolean } | { ok: false; message: string };
+/** The claim a volume mounts, for its usage's pvcRef. */
+export interface ClaimRef {
+  name: string;
+  namespace: string;
+}
+
+export type VolumeSetUp =
+  | {
+      ok: true;
+      hostPath: string;
+      readOnly: boolean;
+      /** The directory whose usage the volume reports; none for a path of the host's (hostPath). */
+      usagePath?: string;
+      claim?: ClaimRef;
+    }
+  | { ok: false; message: string };
 
 export interface VolumePlugin {
   /** The plugin's directory name under volumes/: kubernetes.io~<name>. */

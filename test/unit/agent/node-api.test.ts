@@ -57,6 +57,7 @@ function nodeApi(runtime: LogRuntime, desired = [web], pleg: RunningPod[] = []):
     podConfig: { pods: () => desired, pod: (uid: string) => desired.find((p) => p.metadata.uid === uid) } as unknown as PodConfig,
     summary: {} as SummaryProvider,
     podsWithStatus: () => desired,
+    persistentVolumeClaims: async () => [],
     pleg: { runningPods: () => pleg } as unknown as GenericPleg,
     runtime,
     metrics: {} as KubeletMetrics,

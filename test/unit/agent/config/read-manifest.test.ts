@@ -161,10 +161,14 @@ describe('readManifest', () => {
   });
 
   test('a volume type dockerlet does not serve is an Unsupported value', () => {
-    const spec = '  volumes: [{name: a, persistentVolumeClaim: {claimName: c}}]\n' + main;
+    const spec = '  volumes: [{name: a, nfs: {server: nfs.example, path: /export}}]\n' + main;
     expect(errorOf(manifest(spec))).toBe(
-      `${at(1)}: spec.volumes[0]: Unsupported value: "persistentVolumeClaim": dockerlet serves the volume types emptyDir, hostPath, configMap, secret, downwardAPI, projected`,
+      `${at(1)}: spec.volumes[0]: Unsupported value: "nfs": dockerlet serves the volume types emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim`,
     );
+  });
+
+  test('a persistentVolumeClaim volume needs its claim\'s name', () => {
+    expect(errorOf(manifest('  volumes: [{name: a, persistentVolumeClaim: {readOnly: true}}]\n' + main))).toBe(`${at(1)}: spec.volumes[0].persistentVolumeClaim.claimName: Required value`);
   });
 
   test('an unknown restartPolicy lists the supported values', () => {
@@ -224,12 +228,12 @@ describe('readManifest', () => {
 
   test('a kind other than v1 Pod is an Unsupported value naming the document', () => {
     const text = `${manifest(main)}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n`;
-    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 2: kind: Unsupported value: "apps/v1/Deployment": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret", "v1/Service"');
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 2: kind: Unsupported value: "apps/v1/Deployment": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret", "v1/Service", "v1/PersistentVolumeClaim", "v1/PersistentVolume", "storage.k8s.io/v1/StorageClass"');
   });
 
   test('a Pod of another apiVersion is unsupported', () => {
     expect(errorOf(`apiVersion: v2\nkind: Pod\nmetadata: {name: web}\nspec:\n${main}`)).toBe(
-      '/etc/manifests/web.yaml: document 1: kind: Unsupported value: "v2/Pod": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret", "v1/Service"',
+      '/etc/manifests/web.yaml: document 1: kind: Unsupported value: "v2/Pod": supported kinds: "v1/Pod", "v1/ConfigMap", "v1/Secret", "v1/Service", "v1/PersistentVolumeClaim", "v1/PersistentVolume", "storage.k8s.io/v1/StorageClass"',
     );
   });
 
@@ -326,5 +330,39 @@ describe('readManifest: Services', () => {
 
   test('a Service name must be a DNS-1035 label', () => {
     expect(errorOf(service('  ports: [{port: 80}]\n', '1web'))).toContain('metadata.name: Invalid value: "1web": a DNS-1035 label must consist of');
+  });
+
+  const claim = 'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n';
+
+  test('a claim, a PersistentVolume and a StorageClass beside a pod: all read, the claim namespaced to default', () => {
+    const volume = 'apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: disk}\nspec: {capacity: {storage: 5Gi}, accessModes: [ReadWriteOnce], hostPath: {path: /srv/disk}, claimRef: {name: data}}\n';
+    const storageClass = 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: keep}\nprovisioner: dockerlet.io/local-path\nreclaimPolicy: Retain\n';
+    const result = readManifest([claim, volume, storageClass, manifest(main)].join('---\n'), origin, 'node-1');
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.objects.persistentVolumeClaims).toEqual([expect.objectContaining({ metadata: { name: 'data', namespace: 'default' } })]);
+    expect(result.objects.persistentVolumes.map((v) => v.metadata?.name)).toEqual(['disk']);
+    expect(result.objects.storageClasses.map((c) => c.reclaimPolicy)).toEqual(['Retain']);
+  });
+
+  test('a claim without access modes or a storage request fails the manifest, naming the fields', () => {
+    const text = 'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [], resources: {requests: {}}}\n';
+    expect(errorOf(text)).toBe(
+      '/etc/manifests/web.yaml: document 1 (PersistentVolumeClaim "data"): spec.accessModes: Required value; spec.resources.requests.storage: Required value',
+    );
+  });
+
+  test('a claim that selects its volume by labels is refused: a lone host binds by name', () => {
+    const text = claim.replace('resources:', 'selector: {matchLabels: {tier: db}}, resources:');
+    expect(errorOf(text)).toContain('(PersistentVolumeClaim "data"): spec.selector: Forbidden: a claim on a lone host names its volume');
+  });
+
+  test('a PersistentVolume of a kind a lone host cannot mount names it', () => {
+    const text = 'apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: share}\nspec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteMany], nfs: {server: nfs.example, path: /x}}\n';
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (PersistentVolume "share"): spec.nfs: Unsupported value: "nfs": a lone host\'s PersistentVolumes are hostPath or local');
+  });
+
+  test('a StorageClass needs its provisioner', () => {
+    expect(errorOf('apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: keep}\n')).toBe('/etc/manifests/web.yaml: document 1 (StorageClass "keep"): provisioner: Required value');
   });
 });

@@ -1,6 +1,6 @@
 import { PassThrough, Readable, type Duplex } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import type { Pod } from '../../../../common/api/types.js';
+import type { PersistentVolumeClaim, Pod } from '../../../../common/api/types.js';
 import { DockerletError, type ErrorCode } from '../../../../common/api/errors.js';
 import { buildServer } from '../../../../agent/server/app.js';
 import { UnionAuthenticator } from '../../../../agent/server/auth/authenticator.js';
@@ -41,6 +41,10 @@ class FakeKubeletApi implements KubeletApi {
 
   pods(): Pod[] {
     return this.desired;
+  }
+
+  async persistentVolumeClaims(): Promise<PersistentVolumeClaim[]> {
+    return [{ metadata: { name: 'data', namespace: 'default' }, spec: { accessModes: ['ReadWriteOnce'], volumeName: 'pvc-default-data' }, status: { phase: 'Bound' } }];
   }
 
   async runningPods(): Promise<Pod[]> {

@@ -49,7 +49,7 @@ class Objects implements ConfigObjectLookup {
 }
 
 function manager(allowedHostPathPrefixes: readonly string[] = []): VolumeManager {
-  return new VolumeManager({ rootDir, allowedHostPathPrefixes, nodeAllocatable: allocatable });
+  return new VolumeManager({ rootDir, allowedHostPathPrefixes, nodeAllocatable: allocatable, node: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } } });
 }
 
 const podWith = (...volumes: Volume[]): DefaultedPod => pod({ volumes });
@@ -75,14 +75,14 @@ const mode = async (path: string): Promise<string> => ((await stat(path)).mode &
 
 describe('setUpPod: emptyDir', () => {
   test('a disk emptyDir is a directory of mode 0777 under the pod\'s volumes, writable by containers', async () => {
-    const volumes = mounted(await manager().setUpPod(podWith({ name: 'data', emptyDir: {} }), new Objects()));
+    const volumes = mounted(await manager().setUpPod(podWith({ name: 'data', emptyDir: {} }), { objects: new Objects() }));
     expect(volumes).toEqual(new Map([['data', { hostPath: join(root, 'kubelet/pods/uid-1/volumes/kubernetes.io~empty-dir/data'), readOnly: false }]]));
     expect(await mode(volumeDir('empty-dir', 'data'))).toBe('777');
     expect(mountPointsBelow(root)).toEqual([]);
   });
 
   test('medium Memory is a tmpfs of size sizeLimit, root mode 1777 as tmpfs makes it', async () => {
-    const volumes = mounted(await manager().setUpPod(podWith({ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } }), new Objects()));
+    const volumes = mounted(await manager().setUpPod(podWith({ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } }), { objects: new Objects() }));
     const dir = volumeDir('empty-dir', 'scratch');
     expect(volumes.get('scratch')).toEqual({ hostPath: dir, readOnly: false });
     const [mount, ...more] = mountsAt(dir);
@@ -93,19 +93,19 @@ describe('setUpPod: emptyDir', () => {
   });
 
   test('medium Memory without a sizeLimit is sized by the node\'s allocatable memory', async () => {
-    await manager().setUpPod(podWith({ name: 'scratch', emptyDir: { medium: 'Memory' } }), new Objects());
+    await manager().setUpPod(podWith({ name: 'scratch', emptyDir: { medium: 'Memory' } }), { objects: new Objects() });
     expect(mountsAt(volumeDir('empty-dir', 'scratch'))[0]!.superOptions).toContain('size=65536k');
   });
 
   test('medium Memory with a sizeLimit above the node\'s allocatable memory is capped by it', async () => {
-    await manager().setUpPod(podWith({ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '1Gi' } }), new Objects());
+    await manager().setUpPod(podWith({ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '1Gi' } }), { objects: new Objects() });
     expect(mountsAt(volumeDir('empty-dir', 'scratch'))[0]!.superOptions).toContain('size=65536k');
   });
 
   test('medium Memory in a pod whose every container has a memory limit is capped by their sum', async () => {
     const limited = (name: string, memory: string) => ctr(name, { resources: { limits: { memory } } });
     const p = pod({ containers: [limited('a', '12Mi'), limited('b', '4Mi')], volumes: [{ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '32Mi' } }] });
-    await manager().setUpPod(p, new Objects());
+    await manager().setUpPod(p, { objects: new Objects() });
     expect(mountsAt(volumeDir('empty-dir', 'scratch'))[0]!.superOptions).toContain('size=16384k');
   });
 
@@ -114,17 +114,17 @@ describe('setUpPod: emptyDir', () => {
       containers: [ctr('a', { resources: { limits: { memory: '12Mi' } } }), ctr('b')],
       volumes: [{ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '32Mi' } }],
     });
-    await manager().setUpPod(p, new Objects());
+    await manager().setUpPod(p, { objects: new Objects() });
     expect(mountsAt(volumeDir('empty-dir', 'scratch'))[0]!.superOptions).toContain('size=32768k');
   });
 
   test('a second setUpPod mounts nothing twice and keeps what containers wrote', async () => {
     const p = podWith({ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } }, { name: 'data', emptyDir: {} });
     const volumes = manager();
-    await volumes.setUpPod(p, new Objects());
+    await volumes.setUpPod(p, { objects: new Objects() });
     await writeFile(join(volumeDir('empty-dir', 'scratch'), 'in-memory'), 'a');
     await writeFile(join(volumeDir('empty-dir', 'data'), 'on-disk'), 'b');
-    await volumes.setUpPod(p, new Objects());
+    await volumes.setUpPod(p, { objects: new Objects() });
     expect(mountsAt(volumeDir('empty-dir', 'scratch'))).toHaveLength(1);
     expect(await readFile(join(volumeDir('empty-dir', 'scratch'), 'in-memory'), 'utf8')).toBe('a');
     expect(await readFile(join(volumeDir('empty-dir', 'data'), 'on-disk'), 'utf8')).toBe('b');
@@ -133,12 +133,12 @@ describe('setUpPod: emptyDir', () => {
 });
 
 describe('setUpPod: kinds dockerlet does not serve', () => {
-  test('an API pod\'s persistentVolumeClaim volume fails with a message naming the volume and its kind; nothing is made', async () => {
-    const claim = { name: 'data', persistentVolumeClaim: { claimName: 'data-0' } };
-    expect(await manager().setUpPod(podWith(claim), new Objects())).toEqual({
+  test('a volume of a kind it does not serve fails with a message naming the volume and its kind; nothing is made', async () => {
+    const share = { name: 'share', nfs: { server: 'nfs.example', path: '/export' } };
+    expect(await manager().setUpPod(podWith(share), { objects: new Objects() })).toEqual({
       ok: false,
-      volume: 'data',
-      message: 'volume kind persistentVolumeClaim is not served by dockerlet (it serves emptyDir, hostPath, configMap, secret, downwardAPI, projected)',
+      volume: 'share',
+      message: 'volume kind nfs is not served by dockerlet (it serves emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim)',
     });
     expect(await readdir(root)).toEqual([]);
   });
@@ -146,7 +146,7 @@ describe('setUpPod: kinds dockerlet does not serve', () => {
   test('its usage is left out of volumeStats, the other volumes\' kept', async () => {
     const volumes = manager();
     const p = podWith({ name: 'scratch', emptyDir: {} }, { name: 'share', nfs: { server: 'nfs.example', path: '/export' } });
-    await volumes.setUpPod(podWith({ name: 'scratch', emptyDir: {} }), new Objects());
+    await volumes.setUpPod(podWith({ name: 'scratch', emptyDir: {} }), { objects: new Objects() });
     expect((await volumes.volumeStats(p)).map((v) => v.name)).toEqual(['scratch']);
   });
 });
@@ -155,7 +155,7 @@ describe('setUpPod: hostPath', () => {
   test('passes the path through, writable, and makes nothing under the pod\'s directory', async () => {
     const host = join(root, 'host/data');
     await mkdir(host, { recursive: true });
-    const volumes = mounted(await manager().setUpPod(podWith({ name: 'host', hostPath: { path: host, type: 'Directory' } }), new Objects()));
+    const volumes = mounted(await manager().setUpPod(podWith({ name: 'host', hostPath: { path: host, type: 'Directory' } }), { objects: new Objects() }));
     expect(volumes).toEqual(new Map([['host', { hostPath: host, readOnly: false }]]));
     await expect(stat(rootDir.volumesDir('uid-1'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
@@ -163,13 +163,13 @@ describe('setUpPod: hostPath', () => {
   test('a failed type check stops setUpPod with the checker\'s message', async () => {
     const file = join(root, 'a-file');
     await writeFile(file, 'x');
-    const result = await manager().setUpPod(podWith({ name: 'host', hostPath: { path: file, type: 'Directory' } }), new Objects());
+    const result = await manager().setUpPod(podWith({ name: 'host', hostPath: { path: file, type: 'Directory' } }), { objects: new Objects() });
     expect(result).toEqual({ ok: false, volume: 'host', message: `hostPath type check failed: ${file} is not a directory` });
   });
 
   test('with no type, a missing path is created as a directory (as Docker\'s binds do)', async () => {
     const host = join(root, 'host/new');
-    mounted(await manager().setUpPod(podWith({ name: 'host', hostPath: { path: host } }), new Objects()));
+    mounted(await manager().setUpPod(podWith({ name: 'host', hostPath: { path: host } }), { objects: new Objects() }));
     expect((await stat(host)).isDirectory()).toBe(true);
   });
 
@@ -177,7 +177,7 @@ describe('setUpPod: hostPath', () => {
     const allowed = join(root, 'allowed');
     const elsewhere = join(root, 'elsewhere');
     await mkdir(elsewhere);
-    const result = await manager([allowed, '/srv']).setUpPod(podWith({ name: 'host', hostPath: { path: elsewhere } }), new Objects());
+    const result = await manager([allowed, '/srv']).setUpPod(podWith({ name: 'host', hostPath: { path: elsewhere } }), { objects: new Objects() });
     expect(result).toEqual({
       ok: false,
       volume: 'host',
@@ -188,7 +188,7 @@ describe('setUpPod: hostPath', () => {
   test('a path under an allowed prefix passes', async () => {
     const allowed = join(root, 'allowed');
     await mkdir(join(allowed, 'data'), { recursive: true });
-    const volumes = mounted(await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'data') } }), new Objects()));
+    const volumes = mounted(await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'data') } }), { objects: new Objects() }));
     expect(volumes.get('host')).toEqual({ hostPath: join(allowed, 'data'), readOnly: false });
   });
 
@@ -196,7 +196,7 @@ describe('setUpPod: hostPath', () => {
     const allowed = join(root, 'allowed');
     await mkdir(join(allowed, 'real'), { recursive: true });
     await symlink(join(allowed, 'real'), join(allowed, 'link'));
-    const volumes = mounted(await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'link'), type: 'Directory' } }), new Objects()));
+    const volumes = mounted(await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'link'), type: 'Directory' } }), { objects: new Objects() }));
     expect(volumes.get('host')).toEqual({ hostPath: join(allowed, 'real'), readOnly: false });
   });
 
@@ -205,7 +205,7 @@ describe('setUpPod: hostPath', () => {
     await mkdir(allowed);
     await mkdir(join(root, 'secret-place'));
     await symlink(join(root, 'secret-place'), join(allowed, 'link'));
-    const result = await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'link'), type: 'Directory' } }), new Objects());
+    const result = await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'link'), type: 'Directory' } }), { objects: new Objects() });
     expect(result).toEqual({
       ok: false,
       volume: 'host',
@@ -219,7 +219,7 @@ describe('setUpPod: hostPath', () => {
     await mkdir(join(root, 'secret-place'));
     await symlink(join(root, 'secret-place'), join(allowed, 'link'));
     const path = join(allowed, 'link/new/dir');
-    const result = await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path, type: 'DirectoryOrCreate' } }), new Objects());
+    const result = await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path, type: 'DirectoryOrCreate' } }), { objects: new Objects() });
     expect(result).toEqual({
       ok: false,
       volume: 'host',
@@ -232,7 +232,7 @@ describe('setUpPod: hostPath', () => {
     const allowed = join(root, 'allowed');
     await mkdir(allowed);
     await symlink(join(root, 'outside/not-yet'), join(allowed, 'dangling'));
-    const result = await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'dangling') } }), new Objects());
+    const result = await manager([allowed]).setUpPod(podWith({ name: 'host', hostPath: { path: join(allowed, 'dangling') } }), { objects: new Objects() });
     expect(result).toEqual({
       ok: false,
       volume: 'host',
@@ -245,7 +245,7 @@ describe('setUpPod: hostPath', () => {
 describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
   test('a configMap volume is written through the atomic writer (names linked into ..data), mode 0644, read-only', async () => {
     const objects = new Objects().withConfigMap('settings', { level: 'info', 'app.yaml': 'debug: true\n' });
-    const volumes = mounted(await manager().setUpPod(podWith({ name: 'config', configMap: { name: 'settings' } }), objects));
+    const volumes = mounted(await manager().setUpPod(podWith({ name: 'config', configMap: { name: 'settings' } }), { objects }));
     const dir = volumeDir('configmap', 'config');
     expect(volumes.get('config')).toEqual({ hostPath: dir, readOnly: true });
     expect(await readlink(join(dir, 'level'))).toBe('..data/level');
@@ -256,13 +256,13 @@ describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
 
   test('a missing ConfigMap that is not optional stops setUpPod: later volumes are not set up', async () => {
     const p = podWith({ name: 'config', configMap: { name: 'absent' } }, { name: 'data', emptyDir: {} });
-    const result = await manager().setUpPod(p, new Objects());
+    const result = await manager().setUpPod(p, { objects: new Objects() });
     expect(result).toEqual({ ok: false, volume: 'config', message: 'configmap "absent" not found' });
     await expect(stat(volumeDir('empty-dir', 'data'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   test('a missing optional ConfigMap gives an empty volume', async () => {
-    const volumes = mounted(await manager().setUpPod(podWith({ name: 'config', configMap: { name: 'absent', optional: true } }), new Objects()));
+    const volumes = mounted(await manager().setUpPod(podWith({ name: 'config', configMap: { name: 'absent', optional: true } }), { objects: new Objects() }));
     expect(volumes.get('config')).toEqual({ hostPath: volumeDir('configmap', 'config'), readOnly: true });
     expect(await payloadFiles(volumeDir('configmap', 'config'))).toEqual({});
   });
@@ -271,15 +271,15 @@ describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
     const p = podWith({ name: 'config', configMap: { name: 'settings' } });
     const objects = new Objects().withConfigMap('settings', { level: 'info', old: 'x' });
     const volumes = manager();
-    await volumes.setUpPod(p, objects);
+    await volumes.setUpPod(p, { objects });
     objects.withConfigMap('settings', { level: 'debug' });
-    mounted(await volumes.setUpPod(p, objects));
+    mounted(await volumes.setUpPod(p, { objects }));
     expect(await payloadFiles(volumeDir('configmap', 'config'))).toEqual({ level: ['debug', '644'] });
   });
 
   test('a secret volume is a tmpfs (mode 1777, sized by the node\'s allocatable memory) with the keys, read-only', async () => {
     const objects = new Objects().withSecret('creds', { user: 'admin', password: 'hunter2' });
-    const volumes = mounted(await manager().setUpPod(podWith({ name: 'creds', secret: { secretName: 'creds', defaultMode: 0o400 } }), objects));
+    const volumes = mounted(await manager().setUpPod(podWith({ name: 'creds', secret: { secretName: 'creds', defaultMode: 0o400 } }), { objects }));
     const dir = volumeDir('secret', 'creds');
     expect(volumes.get('creds')).toEqual({ hostPath: dir, readOnly: true });
     const [mount, ...more] = mountsAt(dir);
@@ -294,9 +294,9 @@ describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
     const p = podWith({ name: 'creds', secret: { secretName: 'creds' } });
     const objects = new Objects().withSecret('creds', { user: 'admin' });
     const volumes = manager();
-    await volumes.setUpPod(p, objects);
+    await volumes.setUpPod(p, { objects });
     objects.withSecret('creds', { user: 'root' });
-    mounted(await volumes.setUpPod(p, objects));
+    mounted(await volumes.setUpPod(p, { objects }));
     expect(mountsAt(volumeDir('secret', 'creds'))).toHaveLength(1);
     expect(await payloadFiles(volumeDir('secret', 'creds'))).toEqual({ user: ['root', '644'] });
   });
@@ -308,15 +308,15 @@ describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
     const p = podWith({ name: 'meta', ...source });
     const objects = new Objects().withSecret('creds', { user: 'admin' });
     const volumes = manager();
-    await volumes.setUpPod(p, objects);
-    mounted(await volumes.setUpPod(p, objects));
+    await volumes.setUpPod(p, { objects });
+    mounted(await volumes.setUpPod(p, { objects }));
     const [mount, ...more] = mountsAt(volumeDir(plugin, 'meta'));
     expect(more).toEqual([]);
     expect(mount!.fsType).toBe('tmpfs');
   });
 
   test('a missing Secret fails the volume before anything is mounted', async () => {
-    const result = await manager().setUpPod(podWith({ name: 'creds', secret: { secretName: 'absent' } }), new Objects());
+    const result = await manager().setUpPod(podWith({ name: 'creds', secret: { secretName: 'absent' } }), { objects: new Objects() });
     expect(result).toEqual({ ok: false, volume: 'creds', message: 'secret "absent" not found' });
     expect(mountPointsBelow(root)).toEqual([]);
   });
@@ -326,7 +326,7 @@ describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
       { volumes: [{ name: 'info', downwardAPI: { items: [{ path: 'name', fieldRef: { fieldPath: 'metadata.name' } }, { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } }] },
       { labels: { app: 'web', tier: 'front' } },
     );
-    const volumes = mounted(await manager().setUpPod(p, new Objects()));
+    const volumes = mounted(await manager().setUpPod(p, { objects: new Objects() }));
     expect(volumes.get('info')).toEqual({ hostPath: volumeDir('downward-api', 'info'), readOnly: true });
     expect(await payloadFiles(volumeDir('downward-api', 'info'))).toEqual({ labels: ['app="web"\ntier="front"', '644'], name: ['web', '644'] });
   });
@@ -340,7 +340,7 @@ describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
         sources: [{ configMap: { name: 'settings' } }, { secret: { name: 'creds' } }, { downwardAPI: { items: [{ path: 'ns', fieldRef: { fieldPath: 'metadata.namespace' } }] } }],
       },
     });
-    const volumes = mounted(await manager().setUpPod(p, objects));
+    const volumes = mounted(await manager().setUpPod(p, { objects }));
     expect(volumes.get('all')).toEqual({ hostPath: volumeDir('projected', 'all'), readOnly: true });
     expect(await payloadFiles(volumeDir('projected', 'all'))).toEqual({ level: ['info', '440'], ns: ['default', '440'], token: ['t0k3n', '440'] });
   });
@@ -348,14 +348,14 @@ describe('setUpPod: configMap, secret, downwardAPI and projected', () => {
   test('every volume of the pod is set up, in a map by name', async () => {
     const objects = new Objects().withConfigMap('settings', { level: 'info' });
     const p = podWith({ name: 'data', emptyDir: {} }, { name: 'config', configMap: { name: 'settings' } });
-    const volumes = mounted(await manager().setUpPod(p, objects));
+    const volumes = mounted(await manager().setUpPod(p, { objects }));
     expect([...volumes.keys()]).toEqual(['data', 'config']);
   });
 
   test('a file system failure while setting up is a failed volume, not a throw', async () => {
     await mkdir(rootDir.podsDir(), { recursive: true });
     await writeFile(rootDir.podDir('uid-1'), 'not a directory');
-    const result = await manager().setUpPod(podWith({ name: 'data', emptyDir: {} }), new Objects());
+    const result = await manager().setUpPod(podWith({ name: 'data', emptyDir: {} }), { objects: new Objects() });
     expect(result).toEqual({ ok: false, volume: 'data', message: `ENOTDIR: not a directory, mkdir '${volumeDir('empty-dir', 'data')}'` });
   });
 });
@@ -365,7 +365,7 @@ describe('tearDownPod', () => {
     const objects = new Objects().withSecret('creds', { user: 'admin' });
     const p = podWith({ name: 'scratch', emptyDir: { medium: 'Memory' } }, { name: 'creds', secret: { secretName: 'creds' } }, { name: 'data', emptyDir: {} });
     const volumes = manager();
-    mounted(await volumes.setUpPod(p, objects));
+    mounted(await volumes.setUpPod(p, { objects }));
     expect(mountPointsBelow(root)).toHaveLength(2);
     await volumes.tearDownPod('uid-1');
     expect(mountPointsBelow(root)).toEqual([]);
@@ -377,7 +377,7 @@ describe('tearDownPod', () => {
     await mkdir(host);
     await writeFile(join(host, 'precious'), 'keep me');
     const volumes = manager();
-    mounted(await volumes.setUpPod(podWith({ name: 'host', hostPath: { path: host } }, { name: 'data', emptyDir: {} }), new Objects()));
+    mounted(await volumes.setUpPod(podWith({ name: 'host', hostPath: { path: host } }, { name: 'data', emptyDir: {} }), { objects: new Objects() }));
     await symlink(host, join(volumeDir('empty-dir', 'data'), 'to-host'));
     await volumes.tearDownPod('uid-1');
     expect(await readdir(host)).toEqual(['precious']);
@@ -388,8 +388,8 @@ describe('tearDownPod', () => {
   test('leaves other pods\' directories and mounts alone', async () => {
     const volumes = manager();
     const other = pod({ volumes: [{ name: 'scratch', emptyDir: { medium: 'Memory' } }] }, { uid: 'uid-2' });
-    mounted(await volumes.setUpPod(podWith({ name: 'scratch', emptyDir: { medium: 'Memory' } }), new Objects()));
-    mounted(await volumes.setUpPod(other, new Objects()));
+    mounted(await volumes.setUpPod(podWith({ name: 'scratch', emptyDir: { medium: 'Memory' } }), { objects: new Objects() }));
+    mounted(await volumes.setUpPod(other, { objects: new Objects() }));
     await volumes.tearDownPod('uid-1');
     expect(mountPointsBelow(root)).toEqual([rootDir.volumeDir('uid-2', 'empty-dir', 'scratch')]);
   });
@@ -411,7 +411,7 @@ describe('emptyDirUsage', () => {
       { name: 'memory', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     );
     const volumes = manager();
-    mounted(await volumes.setUpPod(p, new Objects()));
+    mounted(await volumes.setUpPod(p, { objects: new Objects() }));
     await writeFile(join(volumeDir('empty-dir', 'limited'), 'blob'), Buffer.alloc(200_000, 7));
     await writeFile(join(volumeDir('empty-dir', 'unlimited'), 'blob'), Buffer.alloc(200_000, 7));
     const usage = await volumes.emptyDirUsage(p);
@@ -422,7 +422,7 @@ describe('emptyDirUsage', () => {
   test('a sparse file counts its allocated blocks, not its apparent size', async () => {
     const p = podWith({ name: 'limited', emptyDir: { sizeLimit: '1Mi' } });
     const volumes = manager();
-    mounted(await volumes.setUpPod(p, new Objects()));
+    mounted(await volumes.setUpPod(p, { objects: new Objects() }));
     const dir = volumeDir('empty-dir', 'limited');
     await writeFile(join(dir, 'sparse'), '');
     await truncate(join(dir, 'sparse'), 10 * MiB);
@@ -434,7 +434,7 @@ describe('emptyDirUsage', () => {
   test('a file with several hard links counts once', async () => {
     const p = podWith({ name: 'limited', emptyDir: { sizeLimit: '1Mi' } });
     const volumes = manager();
-    mounted(await volumes.setUpPod(p, new Objects()));
+    mounted(await volumes.setUpPod(p, { objects: new Objects() }));
     const dir = volumeDir('empty-dir', 'limited');
     await writeFile(join(dir, 'blob'), Buffer.alloc(300_000, 1));
     const [before] = await volumes.emptyDirUsage(p);
@@ -450,7 +450,7 @@ describe('emptyDirUsage', () => {
     await writeFile(join(outside, 'big'), Buffer.alloc(2 * MiB, 1));
     const p = podWith({ name: 'limited', emptyDir: { sizeLimit: '1Mi' } });
     const volumes = manager();
-    mounted(await volumes.setUpPod(p, new Objects()));
+    mounted(await volumes.setUpPod(p, { objects: new Objects() }));
     const dir = volumeDir('empty-dir', 'limited');
     await symlink(outside, join(dir, 'link'));
     const [usage] = await volumes.emptyDirUsage(p);
@@ -466,7 +466,7 @@ describe('emptyDirUsage', () => {
   test('a sizeLimit of 0 sets no limit (upstream evicts only for a positive one)', async () => {
     const p = podWith({ name: 'zero', emptyDir: { sizeLimit: '0' } });
     const volumes = manager();
-    mounted(await volumes.setUpPod(p, new Objects()));
+    mounted(await volumes.setUpPod(p, { objects: new Objects() }));
     expect(await volumes.emptyDirUsage(p)).toEqual([]);
   });
 });

@@ -1,0 +1,34 @@
+/**
+ * The directories that hold provisioned volumes' data, on a lone host (the agent's own claims) and
+ * in a cluster (the local provisioner's PVs): made writable by any container user (0777, as
+ * kind's local-path provisioner makes them, since a claim says nothing of the user its pods run
+ * as), and removed only when they lie strictly inside the directory they were provisioned under,
+ * their links resolved, so that a record or a PV pointing elsewhere never removes anything else.
+ */
+import { chmod, mkdir, realpath, rm } from 'node:fs/promises';
+import { sep } from 'node:path';
+
+const VolumeDirMode = 0o777;
+
+/** Makes `path` (and its parents) if missing; a new one gets mode 0777 whatever the umask. */
+export async function makeVolumeDir(path: string): Promise<void> {
+  const created = await mkdir(path, { recursive: true, mode: VolumeDirMode });
+  if (created !== undefined) await chmod(path, VolumeDirMode);
+}
+
+/**
+ * Removes `path` and everything below it, when it lies strictly inside `base` once both are
+ * resolved; a missing path is already removed. Throws, removing nothing, for a path outside.
+ */
+export async function removeVolumeDir(base: string, path: string): Promise<void> {
+  const realBase = await realpath(base).catch(() => undefined);
+  const realPath = await realpath(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (realPath === undefined) return;
+  if (realBase === undefined || !realPath.startsWith(realBase + sep) || realPath === realBase) {
+    throw new Error(`refusing to remove ${path}: it is not inside ${base}, where volumes are provisioned`);
+  }
+  await rm(realPath, { recursive: true, force: true });
+}

@@ -1,0 +1,183 @@
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from '../../../../../common/api/types.js';
+import { LocalClaims, ReclaimGraceMs } from '../../../../../agent/volumes/claims/local-claims.js';
+import { RootDir } from '../../../../../agent/volumes/root-dir.js';
+import { memoryLogger } from '../../../../helpers/memory-logger.js';
+import { removeTempRoot, tempRoot } from '../tmp-mounts.js';
+
+let root: string;
+let rootDir: RootDir;
+let now: number;
+let logs: ReturnType<typeof memoryLogger>;
+
+beforeEach(async () => {
+  root = await tempRoot('dockerlet-claims-');
+  rootDir = new RootDir(join(root, 'kubelet'));
+  now = 1_000_000;
+  logs = memoryLogger();
+});
+
+afterEach(async () => {
+  await removeTempRoot(root);
+});
+
+const newClaims = (): LocalClaims => new LocalClaims({ rootDir, clock: { now: () => now }, logger: logs.logger });
+
+function claim(name: string, spec: Partial<NonNullable<PersistentVolumeClaim['spec']>> = {}, namespace = 'default'): PersistentVolumeClaim {
+  return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, ...spec } };
+}
+
+const storageClass = (name: string, extra: Partial<StorageClass> = {}): StorageClass => ({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name }, provisioner: 'dockerlet.io/local-path', ...extra });
+
+function declare(claims: LocalClaims, objects: { claims?: PersistentVolumeClaim[]; volumes?: PersistentVolume[]; classes?: StorageClass[] }): void {
+  claims.set('file', { persistentVolumeClaims: objects.claims ?? [], persistentVolumes: objects.volumes ?? [], storageClasses: objects.classes ?? [] });
+}
+
+const dataDir = (name: string, namespace = 'default'): string => join(rootDir.claimDir(namespace, name), 'data');
+const exists = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined)) !== undefined;
+
+describe('LocalClaims: binding and provisioning', () => {
+  test('a claim with no class is provisioned by the built-in class: a 0777 directory, a pv.json record, bound', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data')] });
+    const resolved = await claims.resolve('default', 'data');
+    expect(resolved).toMatchObject({
+      ok: true,
+      claim: { spec: { volumeName: 'pvc-default-data' }, status: { phase: 'Bound', capacity: { storage: '1Gi' } } },
+      volume: { spec: { local: { path: dataDir('data') }, persistentVolumeReclaimPolicy: 'Delete', storageClassName: 'standard' } },
+    });
+    expect(((await stat(dataDir('data'))).mode & 0o777).toString(8)).toBe('777');
+    const record = JSON.parse(await readFile(join(rootDir.claimDir('default', 'data'), 'pv.json'), 'utf8')) as PersistentVolume;
+    expect(record.spec?.claimRef).toMatchObject({ namespace: 'default', name: 'data' });
+  });
+
+  test('a claim not declared, or of a class not declared, or with class "" and no volume, is pending with why', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('fast', { storageClassName: 'ssd' }), claim('manual', { storageClassName: '' })] });
+    expect(await claims.resolve('default', 'nothing')).toEqual({ ok: false, message: 'persistentvolumeclaims "nothing" not found: declare it in a manifest beside the pod' });
+    expect(await claims.resolve('default', 'fast')).toEqual({ ok: false, message: 'PVC is not bound: storageclass.storage.k8s.io "ssd" not found' });
+    expect(await claims.resolve('default', 'manual')).toMatchObject({ ok: false, message: expect.stringMatching(/^PVC is not bound: it has no StorageClass/) });
+    expect(await exists(rootDir.persistentVolumesDir())).toBe(false);
+  });
+
+  test('a class of another provisioner leaves the claim to it, as the PV controller says', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data', { storageClassName: 'csi' })], classes: [storageClass('csi', { provisioner: 'ebs.csi.aws.com' })] });
+    expect(await claims.resolve('default', 'data')).toEqual({
+      ok: false,
+      message: 'PVC is not bound: waiting for a volume to be created, either by external provisioner "ebs.csi.aws.com" or manually created by system administrator',
+    });
+  });
+
+  test('a declared default class wins over the built-in one, and its reclaim policy is recorded', async () => {
+    const claims = newClaims();
+    const keep = storageClass('keep', { reclaimPolicy: 'Retain', metadata: { name: 'keep', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } });
+    declare(claims, { claims: [claim('data')], classes: [keep] });
+    expect(await claims.resolve('default', 'data')).toMatchObject({ ok: true, volume: { spec: { persistentVolumeReclaimPolicy: 'Retain', storageClassName: 'keep' } } });
+  });
+
+  test('a claim binds to the PersistentVolume it names, or to the one whose claimRef names it', async () => {
+    const claims = newClaims();
+    const disk = (name: string, claimRef?: { name: string }): PersistentVolume => ({ metadata: { name }, spec: { capacity: { storage: '5Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/srv/${name}` }, ...(claimRef ? { claimRef } : {}) } });
+    declare(claims, {
+      claims: [claim('named', { volumeName: 'disk-a' }), claim('chosen'), claim('taken', { volumeName: 'disk-b' }), claim('missing', { volumeName: 'disk-z' })],
+      volumes: [disk('disk-a'), disk('disk-b', { name: 'chosen' })],
+    });
+    expect(await claims.resolve('default', 'named')).toMatchObject({ ok: true, volume: { metadata: { name: 'disk-a' } }, claim: { spec: { volumeName: 'disk-a' }, status: { capacity: { storage: '5Gi' } } } });
+    expect(await claims.resolve('default', 'chosen')).toMatchObject({ ok: true, volume: { metadata: { name: 'disk-b' } } });
+    expect(await claims.resolve('default', 'taken')).toEqual({ ok: false, message: 'PVC is not bound: PersistentVolume "disk-b" is for claim default/chosen' });
+    expect(await claims.resolve('default', 'missing')).toEqual({ ok: false, message: 'PVC is not bound: the PersistentVolume "disk-z" it names is not declared' });
+    expect(await exists(rootDir.persistentVolumesDir())).toBe(false);
+  });
+
+  test('list shows Bound claims with their volume and Pending ones with why', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('used'), claim('unused'), claim('fast', { storageClassName: 'ssd' })] });
+    await claims.resolve('default', 'used');
+    const listed = await claims.list();
+    expect(listed.map((c) => [c.metadata?.name, c.status?.phase, c.spec?.volumeName ?? c.status?.conditions?.[0]?.message])).toEqual([
+      ['used', 'Bound', 'pvc-default-used'],
+      ['unused', 'Pending', 'waiting for first consumer to be created before binding'],
+      ['fast', 'Pending', 'PVC is not bound: storageclass.storage.k8s.io "ssd" not found'],
+    ]);
+  });
+});
+
+describe('LocalClaims: reclaiming', () => {
+  async function provisioned(claims: LocalClaims, name: string): Promise<void> {
+    await claims.resolve('default', name);
+    await writeFile(join(dataDir(name), 'kept'), 'precious');
+  }
+
+  test('a claim whose document is gone is deleted (policy Delete) only once no pod uses it and the grace period has passed', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data')] });
+    await provisioned(claims, 'data');
+    declare(claims, {});
+    await claims.reclaim(new Set(['default/data']));
+    now += ReclaimGraceMs;
+    await claims.reclaim(new Set(['default/data']));
+    expect(await exists(dataDir('data'))).toBe(true);
+    await claims.reclaim(new Set());
+    expect(await exists(rootDir.claimDir('default', 'data'))).toBe(false);
+    expect(logs.lines.some((line) => line.msg.includes('its data is deleted (reclaim policy Delete)'))).toBe(true);
+  });
+
+  test('within the grace period a claim that comes back keeps its data', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data')] });
+    await provisioned(claims, 'data');
+    declare(claims, {});
+    now += ReclaimGraceMs - 1;
+    await claims.reclaim(new Set());
+    declare(claims, { claims: [claim('data')] });
+    now += ReclaimGraceMs;
+    await claims.reclaim(new Set());
+    expect(await readFile(join(dataDir('data'), 'kept'), 'utf8')).toBe('precious');
+  });
+
+  test('Retain keeps the data, and a claim declared again by the name finds it; a policy changed in the manifests is the one recorded', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data', { storageClassName: 'keep' })], classes: [storageClass('keep', { reclaimPolicy: 'Delete' })] });
+    await provisioned(claims, 'data');
+    declare(claims, { claims: [claim('data', { storageClassName: 'keep' })], classes: [storageClass('keep', { reclaimPolicy: 'Retain' })] });
+    declare(claims, { classes: [storageClass('keep', { reclaimPolicy: 'Retain' })] });
+    now += ReclaimGraceMs;
+    await claims.reclaim(new Set());
+    now += ReclaimGraceMs;
+    await claims.reclaim(new Set());
+    expect(await readFile(join(dataDir('data'), 'kept'), 'utf8')).toBe('precious');
+    expect(logs.lines.filter((line) => line.msg.includes('its data is kept (reclaim policy Retain)'))).toHaveLength(1);
+    declare(claims, { claims: [claim('data', { storageClassName: 'keep' })], classes: [storageClass('keep', { reclaimPolicy: 'Retain' })] });
+    expect(await claims.resolve('default', 'data')).toMatchObject({ ok: true, volume: { spec: { local: { path: dataDir('data') } } } });
+    expect(await readFile(join(dataDir('data'), 'kept'), 'utf8')).toBe('precious');
+  });
+
+  test('after a restart, a record left on disk for a claim no longer declared waits out the grace period from then', async () => {
+    const before = newClaims();
+    declare(before, { claims: [claim('data')] });
+    await provisioned(before, 'data');
+    now += 10 * ReclaimGraceMs;
+    const after = newClaims();
+    declare(after, {});
+    await after.reclaim(new Set());
+    expect(await exists(dataDir('data'))).toBe(true);
+    now += ReclaimGraceMs;
+    await after.reclaim(new Set());
+    expect(await exists(dataDir('data'))).toBe(false);
+  });
+
+  test('a directory without a record is never touched', async () => {
+    const claims = newClaims();
+    const stray = join(rootDir.persistentVolumesDir(), 'default', 'stray');
+    await mkdir(stray, { recursive: true });
+    declare(claims, {});
+    now += ReclaimGraceMs;
+    await claims.reclaim(new Set());
+    now += ReclaimGraceMs;
+    await claims.reclaim(new Set());
+    expect(await exists(stray)).toBe(true);
+  });
+});
