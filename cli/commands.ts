@@ -7,10 +7,15 @@
  * Pods, containers and datapath rules are left in place on exit: a restarted process takes
  * them over. Returns the exit code: 0 clean shutdown, 1 runtime error, 2 bad flags or config.
  */
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage, isDockerletError } from '../common/api/errors.js';
+import { KubeClient } from '../common/kube-api/kube-client.js';
 import { parseDuration } from '../common/util/duration.js';
+import { userAgent } from '../common/version.js';
+import { LocalProvisioner } from '../provisioner/local-provisioner.js';
 import type { ProxyConfig } from '../proxy/config/proxy-config.js';
 import { cleanupProxy } from '../proxy/proxy.js';
 import { createLogger, type LoggingFormat } from './logger.js';
@@ -40,6 +45,12 @@ export interface StandaloneProxyFlags extends ProxyFlags {
   cleanup?: boolean;
 }
 
+export interface LocalProvisionerFlags {
+  kubeconfig?: string;
+  nodeName?: string;
+  volumeDir: string;
+}
+
 const exitCode = (err: unknown): number => (isDockerletError(err) && err.status === 2 ? 2 : 1);
 
 function logger(flags: CommonFlags): Logger | number {
@@ -52,13 +63,13 @@ function logger(flags: CommonFlags): Logger | number {
 }
 
 /** Resolves with 0 once SIGINT or SIGTERM has stopped everything; a second signal exits at once. */
-function untilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
+function untilSignal(log: Logger, stop: () => Promise<void>, leftInPlace = 'running pods and service rules are left in place'): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) process.exit(1);
       stopping = true;
-      log.info({ signal }, 'stopping; running pods and service rules are left in place');
+      log.info({ signal }, `stopping; ${leftInPlace}`);
       void stop().then(() => resolve(0));
     };
     process.once('SIGINT', onSignal);
@@ -218,4 +229,25 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
   }
   const started = await startNode(options, log);
   return typeof started === 'number' ? started : started.exited;
+}
+
+/** `dockerlet local-provisioner`: local PersistentVolumes for the claims the scheduler puts on this node, until SIGINT or SIGTERM. */
+export async function runLocalProvisioner(flags: LocalProvisionerFlags & CommonFlags): Promise<number> {
+  const log = logger(flags);
+  if (typeof log === 'number') return log;
+  let provisioner: LocalProvisioner;
+  try {
+    if (!flags.kubeconfig) throw new DockerletError('DKL_ERR_FLAG_INVALID', '--kubeconfig: required: the provisioner\'s credentials (ClusterRole system:persistent-volume-provisioner)');
+    if (!isAbsolute(flags.volumeDir)) throw flagError('--volume-dir', flags.volumeDir, 'must be an absolute path');
+    const nodeName = (flags.nodeName ?? hostname()).trim().toLowerCase();
+    const client = await KubeClient.fromKubeconfig(flags.kubeconfig, userAgent('dockerlet-local-provisioner'));
+    await mkdir(flags.volumeDir, { recursive: true, mode: 0o711 });
+    provisioner = new LocalProvisioner({ client, nodeName, path: flags.volumeDir, logger: log });
+  } catch (err) {
+    console.error(`dockerlet: ${errorMessage(err)}`);
+    return exitCode(err);
+  }
+  const exited = untilSignal(log, () => provisioner.stop(), 'provisioned volumes and their data are left in place');
+  await provisioner.start();
+  return exited;
 }

@@ -7,11 +7,14 @@ import { Command, CommanderError, Option } from 'commander';
 import { errorMessage } from '../common/api/errors.js';
 import { DockerletVersion, KubeletVersion } from '../common/version.js';
 import { addClusterCommands } from './cluster/cluster-command.js';
-import { runAgent, runProxy, type CommonFlags, type StandaloneProxyFlags } from './commands.js';
+import { runAgent, runLocalProvisioner, runProxy, type CommonFlags, type LocalProvisionerFlags, type StandaloneProxyFlags } from './commands.js';
 import type { LoggingFormat } from './logger.js';
 import { Defaults, type AgentFlags } from './options.js';
 import { ProxyDefaults, type ProxyFlags } from './proxy-options.js';
 import { ServerDefaults } from './server-options.js';
+
+/** Where the local provisioner makes volumes when not told. */
+const LocalVolumesDir = '/var/lib/dockerlet/local-volumes';
 
 function addAgentFlags(command: Command): Command {
   return command
@@ -118,6 +121,15 @@ function buildProgram(): Command {
     .option('--cleanup', 'remove every rule, address and sysctl the proxy set on this host, then exit');
   addCommonFlags(addProxyFlags(proxy), 'json').action(async (flags: StandaloneProxyFlags & CommonFlags) => {
     process.exitCode = await runProxy(flags);
+  });
+  const provisioner = program
+    .command('local-provisioner')
+    .description('provision local PersistentVolumes (StorageClass provisioner dockerlet.io/local-path) on this node for the claims the scheduler puts here, and delete them when released')
+    .option('--kubeconfig <file>', 'the API server and credentials (ClusterRole system:persistent-volume-provisioner)')
+    .option('--node-name <name>', 'the node whose claims it provisions (default: the host name, as the node\'s --hostname-override)')
+    .option('--volume-dir <dir>', `where the volumes' directories are made (default: ${LocalVolumesDir})`, LocalVolumesDir);
+  addCommonFlags(provisioner, 'json').action(async (flags: LocalProvisionerFlags & CommonFlags) => {
+    process.exitCode = await runLocalProvisioner(flags);
   });
   addClusterCommands(program);
   for (const command of [...program.commands, ...program.commands.flatMap((command) => command.commands)]) command.exitOverride().showHelpAfterError();

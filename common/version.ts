@@ -14,4 +14,4 @@ const GoArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm
 export const goArch: string = GoArch[arch()] ?? arch();
 
 /** The User-Agent of API requests, in client-go's shape: dockerlet/v1.32.0 (linux/amd64) kubernetes/dockerlet. */
-export const userAgent = (program: 'dockerlet' | 'dockerlet-proxy'): string => `${program}/${KubeletVersion} (linux/${goArch}) kubernetes/dockerlet`;
+export const userAgent = (program: 'dockerlet' | 'dockerlet-proxy' | 'dockerlet-local-provisioner'): string => `${program}/${KubeletVersion} (linux/${goArch}) kubernetes/dockerlet`;

@@ -2,8 +2,8 @@
  * The import rules the code keeps (checked by test/unit/import-graph.test.ts with
  * dependency-cruiser; `npm run check:imports` runs that check alone):
  * - no import cycles;
- * - three peers: common/ (what both use) imports neither agent/ nor proxy/; agent/ and proxy/
- *   never import each other; only cli/ (the composition root) imports them both;
+ * - peers: common/ (what they all use) imports none of agent/, proxy/ and provisioner/; these
+ *   never import each other; only cli/ (the composition root) imports them;
  * - inside agent/, layers: a folder imports only its own layer and those below it;
  * - each library lives in one place.
  */
@@ -45,9 +45,10 @@ function libraryRule(library: string, home: string): IForbiddenRuleType {
 
 export const ImportRules: IForbiddenRuleType[] = [
   { name: 'no-cycles', comment: 'files never import each other in a loop', severity: 'error', from: {}, to: { circular: true } },
-  { name: 'common-imports-no-peer', comment: 'common/ is what agent/ and proxy/ share: it imports neither, nor cli/', severity: 'error', from: { path: '^common/' }, to: { path: '^(agent|proxy|cli)/' } },
-  { name: 'agent-imports-no-proxy', comment: 'the kubelet and the proxy are peers: only cli/ puts them together', severity: 'error', from: { path: '^agent/' }, to: { path: '^(proxy|cli)/' } },
-  { name: 'proxy-imports-no-agent', comment: 'the kubelet and the proxy are peers: only cli/ puts them together', severity: 'error', from: { path: '^proxy/' }, to: { path: '^(agent|cli)/' } },
+  { name: 'common-imports-no-peer', comment: 'common/ is what the peers share: it imports none of them, nor cli/', severity: 'error', from: { path: '^common/' }, to: { path: '^(agent|proxy|provisioner|cli)/' } },
+  { name: 'agent-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only cli/ puts them together', severity: 'error', from: { path: '^agent/' }, to: { path: '^(proxy|provisioner|cli)/' } },
+  { name: 'proxy-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only cli/ puts them together', severity: 'error', from: { path: '^proxy/' }, to: { path: '^(agent|provisioner|cli)/' } },
+  { name: 'provisioner-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only cli/ puts them together', severity: 'error', from: { path: '^provisioner/' }, to: { path: '^(agent|proxy|cli)/' } },
   ...layerRules(),
   libraryRule('dockerode', 'agent/runtime/docker/'),
   libraryRule('chokidar', 'agent/config/sources/file-source.ts'),

@@ -2,12 +2,13 @@
  * The checks `up` waits on and `status` reports, made as a client of the cluster with the
  * admin's certificate: etcd's /health, the API server's /readyz, the node's Ready condition,
  * and the default ServiceAccount's token (until the controller manager has made it, the
- * API server refuses pods in the namespace).
+ * API server refuses pods in the namespace); and the objects `up` creates as the admin.
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { errorMessage } from '../../common/api/errors.js';
 import type { ClusterLayout } from './cluster-layout.js';
+import type { ClusterObject } from './components.js';
 
 interface HttpsAnswer {
   status: number;
@@ -59,6 +60,16 @@ export class ClusterEndpoints {
     return answer?.status === 200 && ((JSON.parse(answer.body) as { secrets?: unknown[] }).secrets?.length ?? 0) > 0;
   }
 
+  /** Creates each object as the admin unless it exists: a resumed cluster keeps what it has (a StorageClass the user changed included). */
+  async ensureObjects(objects: readonly ClusterObject[]): Promise<void> {
+    for (const { collection, object } of objects) {
+      const answer = await this.#request('POST', `${this.apiServer}${collection}`, 'admin', 'ca', JSON.stringify(object));
+      if (answer.status !== 201 && answer.status !== 409) {
+        throw new Error(`creating ${String(object['kind'])} ${object.metadata.name} failed: ${answer.status} ${answer.body.slice(0, 300)}`);
+      }
+    }
+  }
+
   /** The files of `identity` and `authority`, read once: `up` polls every 250 ms, and the PKI is made before it starts. */
   #tls(identity: string, authority: string): Promise<{ cert: Buffer; key: Buffer; ca: Buffer }> {
     const cacheKey = `${identity}/${authority}`;
@@ -74,10 +85,15 @@ export class ClusterEndpoints {
   }
 
   /** A GET as `identity` (a certificate under pki/), the server checked against `authority`. */
-  async #get(url: string, identity: string, authority = 'ca'): Promise<HttpsAnswer> {
+  #get(url: string, identity: string, authority = 'ca'): Promise<HttpsAnswer> {
+    return this.#request('GET', url, identity, authority);
+  }
+
+  async #request(method: 'GET' | 'POST', url: string, identity: string, authority: string, body?: string): Promise<HttpsAnswer> {
     const { cert, key, ca } = await this.#tls(identity, authority);
+    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
     return new Promise((resolve, reject) => {
-      const req = request(url, { cert, key, ca, timeout: CheckTimeoutMs }, (res) => {
+      const req = request(url, { method, headers, cert, key, ca, timeout: CheckTimeoutMs }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
@@ -86,7 +102,7 @@ export class ClusterEndpoints {
       });
       req.on('timeout', () => req.destroy(new Error(`${url}: no answer in ${CheckTimeoutMs} ms`)));
       req.on('error', reject);
-      req.end();
+      req.end(body);
     });
   }
 }

@@ -8,18 +8,23 @@
  *   kubeconfig/           admin.kubeconfig (for the user), and one per component
  *   logs/<component>.log  each component's output; cluster.log is a detached `up`'s own
  *   node/                 the node's root dir (pods, volumes, the proxy's state)
+ *   volumes/              the local provisioner's PersistentVolumes, one directory each (kept by `down --keep-data`)
  */
 import { join } from 'node:path';
 
-export const ClusterComponents = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'dockerlet'] as const;
+export const ClusterComponents = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'local-provisioner', 'dockerlet'] as const;
 export type ClusterComponent = (typeof ClusterComponents)[number];
+
+/** The identities with a client certificate and a kubeconfig of their own. */
+export const ClusterIdentities = ['admin', 'kube-controller-manager', 'kube-scheduler', 'node', 'kube-proxy', 'local-provisioner'] as const;
+export type ClusterIdentity = (typeof ClusterIdentities)[number];
 
 export const DefaultClusterName = 'dockerlet';
 export const ClustersRoot = '/var/lib/dockerlet/clusters';
 
 export class ClusterLayout {
   /** Every entry the directory holds: what is not one of these is not the cluster's. */
-  static readonly Entries = ['cluster.json', 'pki', 'etcd', 'kubeconfig', 'logs', 'node'] as const;
+  static readonly Entries = ['cluster.json', 'pki', 'etcd', 'kubeconfig', 'logs', 'node', 'volumes'] as const;
   readonly dir: string;
 
   constructor(dir: string) {
@@ -42,6 +47,11 @@ export class ClusterLayout {
     return join(this.dir, 'node');
   }
 
+  /** Where the local provisioner makes the cluster's PersistentVolumes. */
+  get volumesDir(): string {
+    return join(this.dir, 'volumes');
+  }
+
   get logsDir(): string {
     return join(this.dir, 'logs');
   }
@@ -51,7 +61,7 @@ export class ClusterLayout {
     return this.kubeconfig('admin');
   }
 
-  kubeconfig(user: 'admin' | 'kube-controller-manager' | 'kube-scheduler' | 'node' | 'kube-proxy'): string {
+  kubeconfig(user: ClusterIdentity): string {
     return join(this.dir, 'kubeconfig', `${user}.kubeconfig`);
   }
 

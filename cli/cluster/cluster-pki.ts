@@ -3,7 +3,8 @@
  * - the cluster CA signs the API server's serving certificate, a client certificate per
  *   identity (the admin in system:masters, the controller manager and the scheduler as the
  *   users their bootstrap RBAC roles name, the node as system:node:<name> in system:nodes, the
- *   proxy as system:kube-proxy, the API server's own client towards the kubelet), the kubelet's
+ *   proxy as system:kube-proxy, the local provisioner as dockerlet:local-provisioner, the API
+ *   server's own client towards the kubelet), the kubelet's
  *   serving certificate, and what the controller manager signs for CSRs;
  * - a CA of etcd's own signs etcd's certificate and the API server's client certificate
  *   towards it, so that no identity of the cluster CA (a node's, or one a CSR obtained) can
@@ -22,12 +23,17 @@ import { writeFileDurably } from '../../common/util/durable-file.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import type { ClusterNetwork } from './cluster-network.js';
 
+/** The user the local provisioner is, by its certificate. */
+export const LocalProvisionerUser = 'dockerlet:local-provisioner';
+
 /** The client identities the cluster CA signs, by the file name each certificate has under pki/. */
 const ClientIdentities = {
   admin: { commonName: 'kubernetes-admin', organizations: ['system:masters'] },
   'kube-controller-manager': { commonName: 'system:kube-controller-manager' },
   'kube-scheduler': { commonName: 'system:kube-scheduler' },
   'kube-proxy': { commonName: 'system:kube-proxy' },
+  // Bound to the bootstrap ClusterRole system:persistent-volume-provisioner when the cluster starts.
+  'local-provisioner': { commonName: LocalProvisionerUser },
   'apiserver-kubelet-client': { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'] },
 } as const;
 

@@ -1,7 +1,9 @@
 /**
  * A cluster's processes, started in order and supervised while `cluster up` runs: each
  * component is started, then waited on until it serves (etcd healthy, the API server ready, the
- * default ServiceAccount's token made, the node Ready) before the next one that needs it.
+ * default ServiceAccount's token made, the node Ready) before the next one that needs it; the
+ * objects one needs in the API (the local provisioner's role binding and StorageClass) are
+ * applied before it starts.
  * cluster.json records this process and every component's pid as they start and restart, so
  * that `status` and `down` find them; stop() ends them, the node first (the records stay, with
  * their restarts, and count as stopped since their pids no longer run their command lines).
@@ -12,14 +14,15 @@ import { delay } from '../../common/util/clock.js';
 import { ClusterEndpoints } from './cluster-endpoints.js';
 import { ClusterComponents, type ClusterComponent, type ClusterLayout } from './cluster-layout.js';
 import type { ClusterState, ClusterStateFile } from './cluster-state.js';
-import { componentSpecs, type ClusterSpec } from './components.js';
+import { LocalProvisionerUser } from './cluster-pki.js';
+import { componentSpecs, storageDefaults, type ClusterSpec } from './components.js';
 import { commandLine, endProcess, isRunning } from './processes.js';
 import { SupervisedProcess } from './supervisor.js';
 
 /** How long each component may take to serve once started (a first start builds etcd's data and the API server's bootstrap RBAC). */
-const ReadyTimeoutMs = { etcd: 60_000, 'kube-apiserver': 120_000, 'kube-controller-manager': 120_000, 'kube-scheduler': 0, dockerlet: 120_000 } as const;
+const ReadyTimeoutMs = { etcd: 60_000, 'kube-apiserver': 120_000, 'kube-controller-manager': 120_000, 'kube-scheduler': 0, 'local-provisioner': 0, dockerlet: 120_000 } as const;
 /** The node stops its pod workers and its proxy before it exits; the control plane's processes stop at once. */
-const StopGraceMs = { etcd: 10_000, 'kube-apiserver': 10_000, 'kube-controller-manager': 10_000, 'kube-scheduler': 10_000, dockerlet: 30_000 } as const;
+const StopGraceMs = { etcd: 10_000, 'kube-apiserver': 10_000, 'kube-controller-manager': 10_000, 'kube-scheduler': 10_000, 'local-provisioner': 10_000, dockerlet: 30_000 } as const;
 const PollMs = 250;
 
 export class ClusterSupervisor {
@@ -46,6 +49,7 @@ export class ClusterSupervisor {
         check: async () => ((await this.#endpoints.serviceAccountsReady()) ? undefined : 'no token yet'),
       },
       'kube-scheduler': { what: 'kube-scheduler to start', check: async () => undefined },
+      'local-provisioner': { what: 'the local provisioner to start', check: async () => undefined },
       dockerlet: {
         what: `node ${this.#spec.name} to be Ready`,
         check: async () => {
@@ -54,8 +58,13 @@ export class ClusterSupervisor {
         },
       },
     };
+    // What a component needs in the API before it starts: the local provisioner, its role and the default StorageClass.
+    const prepare: Partial<Record<ClusterComponent, () => Promise<void>>> = {
+      'local-provisioner': () => this.#endpoints.ensureObjects(storageDefaults(LocalProvisionerUser)),
+    };
     for (const spec of componentSpecs(this.#spec)) {
       signal.throwIfAborted();
+      await prepare[spec.name]?.();
       this.#say(`starting ${spec.name}`);
       const component = new SupervisedProcess(spec, {
         started: (pid) => this.#record(spec.name, (state) => {

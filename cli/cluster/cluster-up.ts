@@ -15,7 +15,7 @@ import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
 import { HostLock, type LockOwner } from '../../common/util/host-lock.js';
 import { datapathOwner, describeProxy } from '../../proxy/proxy-lock.js';
-import type { ClusterLayout } from './cluster-layout.js';
+import { ClusterIdentities, type ClusterLayout } from './cluster-layout.js';
 import { readAppended } from './cluster-logs.js';
 import { clusterNetwork } from './cluster-network.js';
 import { requireRoot, targetFlags, type ClusterTarget, type UpSettings } from './cluster-options.js';
@@ -112,7 +112,7 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     const network = clusterNetwork();
     await ensureClusterPki(layout, name, network);
     const server = `https://127.0.0.1:${ports.apiServer}`;
-    for (const identity of ['admin', 'kube-controller-manager', 'kube-scheduler', 'node', 'kube-proxy'] as const) {
+    for (const identity of ClusterIdentities) {
       await writeKubeconfig(layout, layout.kubeconfig(identity), server, contextName(name), identity);
     }
     const startedAt = new Date().toISOString();

@@ -1,7 +1,8 @@
 /**
  * The command lines of the cluster's processes, in the order they start: etcd, kube-apiserver,
- * kube-controller-manager, kube-scheduler, then the node (`dockerlet up`: the kubelet, the
- * service proxy and the cluster DNS). Flags are kubeadm's where it sets one; the rest are
+ * kube-controller-manager, kube-scheduler, the local provisioner (the default StorageClass's
+ * volumes, as directories under the cluster's volumes/), then the node (`dockerlet up`: the
+ * kubelet, the service proxy and the cluster DNS). Flags are kubeadm's where it sets one; the rest are
  * what a single-host cluster of dockerlet needs:
  * - every component talks to the others over TLS with the certificates of cluster-pki.ts, and
  *   the API server authorizes with Node,RBAC and admits with NodeRestriction;
@@ -16,6 +17,7 @@
  *   for here), and neither elects a leader (there is one of each).
  */
 import { join } from 'node:path';
+import { DefaultStorageClassName, IsDefaultClassAnnotation, LocalPathProvisioner } from '../../common/api/well-known.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import type { ClusterNetwork } from './cluster-network.js';
 import { serviceAccountKeyFiles } from './cluster-pki.js';
@@ -99,6 +101,12 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
       logFile: layout.log('kube-scheduler'),
     },
     {
+      name: 'local-provisioner',
+      command: spec.dockerlet[0]!,
+      args: [...spec.dockerlet.slice(1), 'local-provisioner', '--kubeconfig', layout.kubeconfig('local-provisioner'), '--node-name', spec.name, '--volume-dir', layout.volumesDir],
+      logFile: layout.log('local-provisioner'),
+    },
+    {
       name: 'dockerlet',
       command: spec.dockerlet[0]!,
       args: [
@@ -112,6 +120,44 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
         ...(spec.resolvConf ? ['--resolv-conf', spec.resolvConf] : []),
       ],
       logFile: layout.log('dockerlet'),
+    },
+  ];
+}
+
+/** An object the cluster needs, and the collection it is created in. */
+export interface ClusterObject {
+  collection: string;
+  object: { metadata: { name: string; annotations?: Record<string, string> } } & Record<string, unknown>;
+}
+
+/**
+ * What the local provisioner needs in the API: its user bound to the bootstrap ClusterRole
+ * system:persistent-volume-provisioner, and the default StorageClass `standard` of its
+ * provisioner (binding when a pod is scheduled, deleting a claim's data with the claim), as
+ * kind's cluster has one.
+ */
+export function storageDefaults(provisionerUser: string): ClusterObject[] {
+  return [
+    {
+      collection: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+      object: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: provisionerUser },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:persistent-volume-provisioner' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: provisionerUser }],
+      },
+    },
+    {
+      collection: '/apis/storage.k8s.io/v1/storageclasses',
+      object: {
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: DefaultStorageClassName, annotations: { [IsDefaultClassAnnotation]: 'true' } },
+        provisioner: LocalPathProvisioner,
+        reclaimPolicy: 'Delete',
+        volumeBindingMode: 'WaitForFirstConsumer',
+      },
     },
   ];
 }
