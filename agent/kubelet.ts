@@ -300,6 +300,9 @@ export class Kubelet {
     });
     this.#pleg.onEvent((event) => this.#syncIfWanted(event.podUID));
     this.podConfig.onUpdate((update) => this.#handlePodUpdate(update));
+    localClaims.onChange(() => {
+      for (const pod of this.podConfig.pods()) if (pod.spec.volumes?.some((volume) => volume.persistentVolumeClaim)) this.#workers.update({ type: 'sync', pod });
+    });
     this.configObjects.onChange((changed) => {
       for (const pod of this.podConfig.pods()) {
         if ([...referencedConfigObjects(pod)].some((key) => changed.has(key))) this.#workers.update({ type: 'sync', pod });

@@ -4,10 +4,10 @@ import type { ClusterOptions } from '../../agent/node/cluster-node.js';
 import { ControlPlane } from './control-plane.js';
 
 /** Starts a control plane before the file's tests (building it first on a new machine) and stops it after; the getter gives it. */
-export function useControlPlane(): () => ControlPlane {
+export function useControlPlane(options: Parameters<typeof ControlPlane.start>[0] = {}): () => ControlPlane {
   let plane: ControlPlane | undefined;
   beforeAll(async () => {
-    plane = await ControlPlane.start();
+    plane = await ControlPlane.start(options);
   }, 900_000);
   afterAll(async () => {
     await plane?.stop();

@@ -32,6 +32,7 @@ import { namespacedName } from '../../../common/api/types.js';
 import { DefaultStorageClassName, IsDefaultClassAnnotation, LocalPathProvisioner, ProvisionedByAnnotation, type PodSource } from '../../../common/api/well-known.js';
 import { writeFileDurably } from '../../../common/util/durable-file.js';
 import type { Clock } from '../../../common/util/clock.js';
+import { canonicalJson } from '../../../common/util/hash.js';
 import { makeVolumeDir, removeVolumeDir } from '../../../common/storage/volume-dirs.js';
 import type { ManifestObjects } from '../../config/read-manifest.js';
 import type { ClaimResolution, PersistentVolumeClaimSource } from '../plugins/volume-plugin.js';
@@ -60,6 +61,9 @@ type Binding =
 
 export type StorageObjects = Pick<ManifestObjects, 'persistentVolumeClaims' | 'persistentVolumes' | 'storageClasses'>;
 
+const emptyStorage: StorageObjects = { persistentVolumeClaims: [], persistentVolumes: [], storageClasses: [] };
+const storageOf = (objects: StorageObjects): StorageObjects => ({ persistentVolumeClaims: objects.persistentVolumeClaims, persistentVolumes: objects.persistentVolumes, storageClasses: objects.storageClasses });
+
 export interface LocalClaimsOptions {
   rootDir: RootDir;
   clock: Clock;
@@ -76,15 +80,24 @@ export class LocalClaims implements PersistentVolumeClaimSource {
   readonly #retainedLogged = new Set<string>();
   #recordsWritten: Promise<void> = Promise.resolve();
   #provisioning: Promise<void> = Promise.resolve();
+  readonly #listeners: Array<() => void> = [];
 
   constructor(options: LocalClaimsOptions) {
     this.#o = options;
     this.#log = options.logger.child({ component: 'local-claims' });
   }
 
+  /** Called when a source's storage objects change: pods waiting for a claim may go on. */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Replaces `source`'s storage objects; the records of the claims it declares take their classes' policies. */
   set(source: PodSource, objects: StorageObjects): void {
-    this.#bySource.set(source, objects);
+    const previous = this.#bySource.get(source);
+    const changed = canonicalJson(previous ?? emptyStorage) !== canonicalJson(storageOf(objects));
+    this.#bySource.set(source, storageOf(objects));
+    if (changed) for (const listener of this.#listeners) listener();
     const now = this.#o.clock.now();
     for (const claim of this.#claims().values()) this.#lastDeclared.set(namespacedName(claim), now);
     // The policies as this set declares them, written in the order the sets came.
