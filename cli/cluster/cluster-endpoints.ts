@@ -65,7 +65,7 @@ export class ClusterEndpoints {
     for (const { collection, object } of objects) {
       const answer = await this.#request('POST', `${this.apiServer}${collection}`, 'admin', 'ca', JSON.stringify(object));
       if (answer.status !== 201 && answer.status !== 409) {
-        throw new Error(`creating ${String(object['kind'])} ${object.metadata.name} failed: ${answer.status} ${answer.body.slice(0, 300)}`);
+        throw new Error(`creating ${object.kind} ${object.metadata?.name} failed: ${answer.status} ${answer.body.slice(0, 300)}`);
       }
     }
   }

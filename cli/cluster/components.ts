@@ -17,7 +17,8 @@
  *   for here), and neither elects a leader (there is one of each).
  */
 import { join } from 'node:path';
-import { DefaultStorageClassName, IsDefaultClassAnnotation, LocalPathProvisioner } from '../../common/api/well-known.js';
+import type { ClusterRoleBinding, StorageClass } from '../../common/api/types.js';
+import { DefaultStorageClass } from '../../common/storage/default-storage-class.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import type { ClusterNetwork } from './cluster-network.js';
 import { serviceAccountKeyFiles } from './cluster-pki.js';
@@ -127,14 +128,12 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
 /** An object the cluster needs, and the collection it is created in. */
 export interface ClusterObject {
   collection: string;
-  object: { metadata: { name: string; annotations?: Record<string, string> } } & Record<string, unknown>;
+  object: ClusterRoleBinding | StorageClass;
 }
 
 /**
  * What the local provisioner needs in the API: its user bound to the bootstrap ClusterRole
- * system:persistent-volume-provisioner, and the default StorageClass `standard` of its
- * provisioner (binding when a pod is scheduled, deleting a claim's data with the claim), as
- * kind's cluster has one.
+ * system:persistent-volume-provisioner, and the default StorageClass of its provisioner.
  */
 export function storageDefaults(provisionerUser: string): ClusterObject[] {
   return [
@@ -148,16 +147,6 @@ export function storageDefaults(provisionerUser: string): ClusterObject[] {
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: provisionerUser }],
       },
     },
-    {
-      collection: '/apis/storage.k8s.io/v1/storageclasses',
-      object: {
-        apiVersion: 'storage.k8s.io/v1',
-        kind: 'StorageClass',
-        metadata: { name: DefaultStorageClassName, annotations: { [IsDefaultClassAnnotation]: 'true' } },
-        provisioner: LocalPathProvisioner,
-        reclaimPolicy: 'Delete',
-        volumeBindingMode: 'WaitForFirstConsumer',
-      },
-    },
+    { collection: '/apis/storage.k8s.io/v1/storageclasses', object: DefaultStorageClass },
   ];
 }

@@ -42,6 +42,7 @@ export type {
   NodeSelectorRequirement,
 } from 'kubernetes-types/core/v1.js';
 export type { StorageClass } from 'kubernetes-types/storage/v1.js';
+export type { ClusterRoleBinding } from 'kubernetes-types/rbac/v1.js';
 export type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 
 import type { Pod } from 'kubernetes-types/core/v1.js';

@@ -33,6 +33,7 @@ import { DefaultStorageClassName, IsDefaultClassAnnotation, LocalPathProvisioner
 import { writeFileDurably } from '../../../common/util/durable-file.js';
 import type { Clock } from '../../../common/util/clock.js';
 import { canonicalJson } from '../../../common/util/hash.js';
+import { DefaultStorageClass } from '../../../common/storage/default-storage-class.js';
 import { makeVolumeDir, removeVolumeDir } from '../../../common/storage/volume-dirs.js';
 import type { ManifestObjects } from '../../config/read-manifest.js';
 import type { ClaimResolution, PersistentVolumeClaimSource } from '../plugins/volume-plugin.js';
@@ -43,16 +44,6 @@ export const ReclaimGraceMs = 10_000;
 
 const RecordFile = 'pv.json';
 const DataDir = 'data';
-
-/** The class a claim gets when no StorageClass document says otherwise. */
-const BuiltInClass: StorageClass = {
-  apiVersion: 'storage.k8s.io/v1',
-  kind: 'StorageClass',
-  metadata: { name: DefaultStorageClassName, annotations: { [IsDefaultClassAnnotation]: 'true' } },
-  provisioner: LocalPathProvisioner,
-  reclaimPolicy: 'Delete',
-  volumeBindingMode: 'WaitForFirstConsumer',
-};
 
 type Binding =
   | { kind: 'declared'; volume: PersistentVolume }
@@ -216,8 +207,8 @@ export class LocalClaims implements PersistentVolumeClaimSource {
     const classes = this.#declared((objects) => objects.storageClasses);
     const storageClass =
       className !== undefined
-        ? (classes.get(className) ?? (className === DefaultStorageClassName ? BuiltInClass : undefined))
-        : ([...classes.values()].find((c) => c.metadata?.annotations?.[IsDefaultClassAnnotation] === 'true') ?? classes.get(DefaultStorageClassName) ?? BuiltInClass);
+        ? (classes.get(className) ?? (className === DefaultStorageClassName ? DefaultStorageClass : undefined))
+        : ([...classes.values()].find((c) => c.metadata?.annotations?.[IsDefaultClassAnnotation] === 'true') ?? classes.get(DefaultStorageClassName) ?? DefaultStorageClass);
     if (!storageClass) return { kind: 'pending', message: `PVC is not bound: storageclass.storage.k8s.io "${className}" not found` };
     if (storageClass.provisioner !== LocalPathProvisioner) {
       return { kind: 'pending', message: `PVC is not bound: waiting for a volume to be created, either by external provisioner "${storageClass.provisioner}" or manually created by system administrator` };
