@@ -513,8 +513,9 @@ export class Kubelet {
 
   /**
    * A lone host's claims no manifest declares any more are reclaimed once no pod can use them:
-   * none desired names them, and every pod still on the node (its directory not yet removed) has
-   * had its volumes set up by this agent, so that its claims are known. Until then, nothing is.
+   * none desired names them, and every other pod still on the node (its directory not yet
+   * removed: one being killed) has had its volumes set up by this agent, so that its claims are
+   * known. Until then, nothing is.
    */
   async #reclaimClaims(podDirs: readonly string[]): Promise<void> {
     const inUse = new Set<string>();
@@ -522,6 +523,7 @@ export class Kubelet {
       for (const volume of pod.spec.volumes ?? []) if (volume.persistentVolumeClaim) inUse.add(`${pod.metadata.namespace}/${volume.persistentVolumeClaim.claimName}`);
     }
     for (const uid of podDirs) {
+      if (this.podConfig.pod(uid)) continue;
       const claims = this.#volumes.claimsOf(uid);
       if (claims === undefined) return;
       for (const claim of claims) inUse.add(`${claim.namespace}/${claim.name}`);

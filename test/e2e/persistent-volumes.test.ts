@@ -80,13 +80,15 @@ describe('a lone host\'s PersistentVolumeClaims', () => {
     await agent.waitForPod('waiting', 'Ready once its claim is declared', isReady, { timeoutMs: 60_000 });
   });
 
-  test('a claim\'s document removed: Delete (the built-in class) removes its data once no pod uses it, Retain keeps it', async () => {
+  test('a claim\'s document removed: Delete (the built-in class) removes its data once no pod uses it, Retain keeps it; a pod stuck on another claim holds up nothing', async () => {
     const keep = 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: keep}\nprovisioner: dockerlet.io/local-path\nreclaimPolicy: Retain\n';
     const agent = await startAgentProcess({
       manifests: {
         'keep-class.yaml': keep,
         'claims.yaml': `${claim('scratch')}---\n${claim('kept', '  storageClassName: keep\n')}`,
         'user.yaml': podWithClaims('user', ['scratch', 'kept']),
+        // A pod stuck on a claim that never comes (its directory made for its emptyDir first) holds up nothing.
+        'stuck.yaml': podWithClaims('stuck', ['never']).replace('volumes: [', 'volumes: [{name: scratchpad, emptyDir: {}}, '),
       },
     });
     const user = await agent.waitForPod('user', 'Ready', isReady, { timeoutMs: 60_000 });
