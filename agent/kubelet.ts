@@ -248,9 +248,9 @@ export class Kubelet {
     });
 
     // Objects first: a pod and the ConfigMap it uses, added together, find each other.
-    this.#sources = manifestSources(o, log, (source, objects) => {
+    this.#sources = manifestSources(o, log, (source, objects, whole) => {
       this.configObjects.set(source, objects.configMaps, objects.secrets);
-      localClaims.set(source, objects);
+      localClaims.set(source, objects, whole);
       for (const listener of this.#snapshotListeners) listener(source, objects);
       this.podConfig.set(source, objects.pods);
     });
@@ -377,7 +377,11 @@ export class Kubelet {
     await this.#servers.start();
     if (this.#stopped) return;
     this.#lastHousekeeping = this.#clock.now();
-    this.#housekeeping = setInterval(() => void this.#housekeep(), HousekeepingPeriodMs);
+    // One pass at a time: a slow one (a large claim's data being deleted) is not overlapped by the next.
+    let housekeeping: Promise<void> | undefined;
+    this.#housekeeping = setInterval(() => {
+      housekeeping ??= this.#housekeep().finally(() => (housekeeping = undefined));
+    }, HousekeepingPeriodMs);
     this.#housekeeping.unref();
     this.#eviction.start();
   }

@@ -18,7 +18,7 @@ import { Backoff } from '../common/util/backoff.js';
 import { monotonicClock, systemClock, type Clock } from '../common/util/clock.js';
 import { CoalescingRunner } from '../common/util/coalescing-runner.js';
 import { makeVolumeDir, removeVolumeDir } from '../common/storage/volume-dirs.js';
-import { classToProvision, isToDelete, provisionedVolume, volumeDirFor, volumeNameFor } from './provisioned-volume.js';
+import { classToProvision, isProvisionedOn, isToDelete, provisionedVolume, volumeDirFor, volumeNameFor } from './provisioned-volume.js';
 
 export interface LocalProvisionerOptions {
   client: KubeApi;
@@ -87,15 +87,24 @@ export class LocalProvisioner {
   async #reconcile(): Promise<void> {
     if (this.#stopped) return;
     const existing = new Set([...this.#made, ...this.#seen.volumes.map((volume) => volume.metadata?.name)]);
+    let nextRetryMs = Infinity;
+    /** Whether `uid` failed lately and still waits out its backoff (the next pass is then due when the first of them may go). */
+    const waiting = (uid: string): boolean => {
+      const remaining = this.#remainingBackoff(uid);
+      nextRetryMs = Math.min(nextRetryMs, remaining || Infinity);
+      return remaining > 0;
+    };
     for (const claim of this.#seen.claims) {
       const storageClass = classToProvision(claim, this.#seen.classes, this.#o.nodeName);
-      if (!storageClass || existing.has(volumeNameFor(claim)) || this.#waiting(claim.metadata?.uid ?? '')) continue;
+      if (!storageClass || existing.has(volumeNameFor(claim)) || waiting(claim.metadata?.uid ?? '')) continue;
       await this.#provision(claim, storageClass);
     }
     for (const volume of this.#seen.volumes) {
-      if (!isToDelete(volume, this.#o.nodeName) || this.#waiting(volume.metadata?.uid ?? '')) continue;
+      if (!isToDelete(volume, this.#o.nodeName) || waiting(volume.metadata?.uid ?? '')) continue;
       await this.#delete(volume);
     }
+    clearTimeout(this.#retry);
+    if (nextRetryMs !== Infinity && !this.#stopped) this.#retry = setTimeout(() => void this.#pass.run(), nextRetryMs);
   }
 
   async #provision(claim: PersistentVolumeClaim, storageClass: StorageClass): Promise<void> {
@@ -110,7 +119,7 @@ export class LocalProvisioner {
       // showed it), or, for an Immediate claim, another node's, whose directory here is not needed.
       if (isApiConflict(err)) {
         const made = await this.#o.client.get<PersistentVolume>(`/api/v1/persistentvolumes/${volumeNameFor(claim)}`).catch(() => undefined);
-        if (made && made.spec?.local?.path !== dir) await removeVolumeDir(this.#o.path, dir).catch(() => undefined);
+        if (made && !isProvisionedOn(made, this.#o.nodeName)) await removeVolumeDir(this.#o.path, dir).catch(() => undefined);
         return;
       }
       this.#failed(claim.metadata?.uid ?? '');
@@ -119,7 +128,7 @@ export class LocalProvisioner {
       return;
     }
     this.#made.add(volumeNameFor(claim));
-    this.#backoff.reset(claim.metadata?.uid ?? '');
+    this.#succeeded(claim.metadata?.uid ?? '');
     this.#log.info({ claim: claimName, volume: volumeNameFor(claim), path: dir }, 'provisioned a volume');
     await this.#event('PersistentVolumeClaim', claim, 'Normal', 'ProvisioningSucceeded', `Successfully provisioned volume ${volumeNameFor(claim)}`);
   }
@@ -137,19 +146,19 @@ export class LocalProvisioner {
       await this.#event('PersistentVolume', volume, 'Warning', 'VolumeFailedDelete', errorMessage(err));
       return;
     }
-    this.#backoff.reset(volume.metadata?.uid ?? '');
+    this.#succeeded(volume.metadata?.uid ?? '');
     this.#log.info({ volume: name, path }, 'deleted a released volume and its data (reclaim policy Delete)');
   }
 
-  /** Whether `uid` failed lately and waits out its backoff; a pass is scheduled for when it may go. */
-  #waiting(uid: string): boolean {
+  /** How long `uid`, which failed lately, must still wait; 0 when it may go. */
+  #remainingBackoff(uid: string): number {
     const failedAt = this.#failedAt.get(uid);
-    if (failedAt === undefined) return false;
-    const remaining = this.#backoff.remaining(uid, failedAt);
-    if (remaining <= 0) return false;
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => void this.#pass.run(), remaining);
-    return true;
+    return failedAt === undefined ? 0 : this.#backoff.remaining(uid, failedAt);
+  }
+
+  #succeeded(uid: string): void {
+    this.#backoff.reset(uid);
+    this.#failedAt.delete(uid);
   }
 
   #failed(uid: string): void {

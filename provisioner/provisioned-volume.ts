@@ -16,7 +16,7 @@
 import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from '../common/api/types.js';
 import { LocalPathProvisioner, ProvisionedByAnnotation } from '../common/api/well-known.js';
 
-export const SelectedNodeAnnotation = 'volume.kubernetes.io/selected-node';
+const SelectedNodeAnnotation = 'volume.kubernetes.io/selected-node';
 /** The storage class annotation claims carried before spec.storageClassName. */
 const BetaStorageClassAnnotation = 'volume.beta.kubernetes.io/storage-class';
 const HostnameLabel = 'kubernetes.io/hostname';
@@ -29,7 +29,8 @@ export const volumeDirFor = (base: string, claim: PersistentVolumeClaim): string
 /** The claim's StorageClass when this provisioner on `nodeName` is to provision it now; undefined otherwise. */
 export function classToProvision(claim: PersistentVolumeClaim, classes: ReadonlyMap<string, StorageClass>, nodeName: string): StorageClass | undefined {
   if (claim.spec?.volumeName || claim.metadata?.deletionTimestamp || (claim.status?.phase !== undefined && claim.status.phase !== 'Pending')) return undefined;
-  const className = claim.spec?.storageClassName ?? claim.metadata?.annotations?.[BetaStorageClassAnnotation];
+  // GetPersistentVolumeClaimClass: the beta annotation, when there is one, before the field.
+  const className = claim.metadata?.annotations?.[BetaStorageClassAnnotation] ?? claim.spec?.storageClassName;
   const storageClass = className ? classes.get(className) : undefined;
   if (storageClass?.provisioner !== LocalPathProvisioner) return undefined;
   const selected = claim.metadata?.annotations?.[SelectedNodeAnnotation];
@@ -64,10 +65,15 @@ export function provisionedVolume(claim: PersistentVolumeClaim, storageClass: St
   };
 }
 
-/** Whether `volume` is this provisioner's on `nodeName`, Released, with policy Delete: its data and object are to go. */
-export function isToDelete(volume: PersistentVolume, nodeName: string): boolean {
-  if (volume.metadata?.annotations?.[ProvisionedByAnnotation] !== LocalPathProvisioner || volume.metadata.deletionTimestamp) return false;
-  if (volume.status?.phase !== 'Released' || volume.spec?.persistentVolumeReclaimPolicy !== 'Delete' || !volume.spec.local) return false;
+/** Whether `volume` is a local volume of this provisioner pinned to `nodeName`. */
+export function isProvisionedOn(volume: PersistentVolume, nodeName: string): boolean {
+  if (volume.metadata?.annotations?.[ProvisionedByAnnotation] !== LocalPathProvisioner || !volume.spec?.local) return false;
   const terms = volume.spec.nodeAffinity?.required?.nodeSelectorTerms ?? [];
   return terms.some((term) => term.matchExpressions?.some((e) => e.key === HostnameLabel && e.operator === 'In' && e.values?.includes(nodeName)));
+}
+
+/** Whether `volume` is this provisioner's on `nodeName`, Released, with policy Delete: its data and object are to go. */
+export function isToDelete(volume: PersistentVolume, nodeName: string): boolean {
+  if (volume.metadata?.deletionTimestamp || volume.status?.phase !== 'Released' || volume.spec?.persistentVolumeReclaimPolicy !== 'Delete') return false;
+  return isProvisionedOn(volume, nodeName);
 }

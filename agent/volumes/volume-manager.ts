@@ -47,9 +47,10 @@ export interface VolumeSources {
   claims?: PersistentVolumeClaimSource;
 }
 
-interface UsageTarget {
-  name: string;
-  path: string;
+/** A volume as its last set-up left it: where containers bind it, the directory whose usage it reports, the claim it mounts. */
+interface SetUpVolume {
+  mounted: MountedVolume;
+  usagePath?: string;
   claim?: ClaimRef;
 }
 
@@ -95,8 +96,8 @@ export class VolumeManager {
   readonly #clock: Clock;
   /** Bytes used below a volume directory, and when that was measured. */
   readonly #usage = new Map<string, { bytes: number; at: number }>();
-  /** By pod UID: the directories whose usage its volumes report, as their last set-up left them. */
-  readonly #usageTargets = new Map<string, UsageTarget[]>();
+  /** By pod UID, then volume name: each volume set up, as its last set-up left it. */
+  readonly #setUp = new Map<string, Map<string, SetUpVolume>>();
 
   constructor(options: VolumeManagerOptions) {
     this.#o = options;
@@ -105,12 +106,20 @@ export class VolumeManager {
 
   /**
    * Sets up (or refreshes) every volume of `pod` from what its `sources` hold; the first that
-   * fails stops the rest.
+   * fails stops the rest. A claim's volume, once mounted, stays as it is for the pod's life, as
+   * the kubelet processes a pod's claims once: an API server away, or a claim being deleted
+   * while the pod uses it, never stops a running pod's syncs.
    */
   async setUpPod(pod: DefaultedPod, sources: VolumeSources): Promise<PodVolumes> {
     const volumes = new Map<string, MountedVolume>();
-    const usageTargets: UsageTarget[] = [];
+    const setUp = this.#setUp.get(pod.metadata.uid) ?? new Map<string, SetUpVolume>();
+    this.#setUp.set(pod.metadata.uid, setUp);
     for (const volume of pod.spec.volumes ?? []) {
+      const kept = volume.persistentVolumeClaim ? setUp.get(volume.name) : undefined;
+      if (kept) {
+        volumes.set(volume.name, kept.mounted);
+        continue;
+      }
       const plugin = pluginFor(volume);
       if (!plugin) {
         const served = Plugins.map(([field]) => field).join(', ');
@@ -126,28 +135,28 @@ export class VolumeManager {
           allowedHostPathPrefixes: this.#o.allowedHostPathPrefixes,
           tokens: sources.tokens,
           claims: sources.claims,
-          provisionedVolumesDir: this.#o.rootDir.persistentVolumesDir(),
           node: this.#o.node,
         })
         .catch((err: unknown) => ({ ok: false as const, message: errorMessage(err) }));
       if (!result.ok) return { ok: false, volume: volume.name, message: result.message };
-      volumes.set(volume.name, { hostPath: result.hostPath, readOnly: result.readOnly });
-      if (result.usagePath !== undefined) usageTargets.push({ name: volume.name, path: result.usagePath, ...(result.claim ? { claim: result.claim } : {}) });
+      const mounted = { hostPath: result.hostPath, readOnly: result.readOnly };
+      volumes.set(volume.name, mounted);
+      setUp.set(volume.name, { mounted, ...(result.usagePath !== undefined ? { usagePath: result.usagePath } : {}), ...(result.claim ? { claim: result.claim } : {}) });
     }
-    this.#usageTargets.set(pod.metadata.uid, usageTargets);
     return { ok: true, volumes };
   }
 
-  /** The claims the pod's volumes last mounted; undefined when this agent has not set them up. */
+  /** The claims the pod's volumes have mounted; undefined when this agent has never set them up. */
   claimsOf(uid: string): ClaimRef[] | undefined {
-    return this.#usageTargets.get(uid)?.flatMap((target) => target.claim ?? []);
+    const setUp = this.#setUp.get(uid);
+    return setUp && [...setUp.values()].flatMap((volume) => volume.claim ?? []);
   }
 
   /** Removes the pod's directory and its volumes, unmounting its tmpfs mounts first. */
   async tearDownPod(uid: string): Promise<void> {
     const dir = this.#o.rootDir.podDir(uid);
-    for (const target of this.#usageTargets.get(uid) ?? []) this.#usage.delete(target.path);
-    this.#usageTargets.delete(uid);
+    for (const volume of this.#setUp.get(uid)?.values() ?? []) if (volume.usagePath !== undefined) this.#usage.delete(volume.usagePath);
+    this.#setUp.delete(uid);
     for (const path of this.#usage.keys()) if (path.startsWith(`${dir}/`)) this.#usage.delete(path);
     await unmountAll(dir);
     await rm(dir, { recursive: true, force: true });
@@ -161,12 +170,13 @@ export class VolumeManager {
    */
   async volumeStats(pod: DefaultedPod): Promise<VolumeStats[]> {
     const stats: VolumeStats[] = [];
-    for (const target of this.#usageTargets.get(pod.metadata.uid) ?? []) {
-      const fs = await fsInfo(target.path).catch(() => undefined);
+    for (const [name, { usagePath, claim }] of this.#setUp.get(pod.metadata.uid) ?? []) {
+      if (usagePath === undefined) continue;
+      const fs = await fsInfo(usagePath).catch(() => undefined);
       if (!fs) continue;
       // The file system's inodes in use are not the volume's (upstream counts those with du --inodes): left out.
       const { inodesUsed: _fileSystemInodesUsed, ...fileSystem } = fs;
-      stats.push({ name: target.name, ...fileSystem, usedBytes: await this.#usedBytes(target.path), ...(target.claim ? { pvcRef: target.claim } : {}) });
+      stats.push({ name, ...fileSystem, usedBytes: await this.#usedBytes(usagePath), ...(claim ? { pvcRef: claim } : {}) });
     }
     return stats;
   }

@@ -42,7 +42,7 @@ export function addClusterCommands(program: Command): void {
     });
   addTargetFlags(cluster.command('down'))
     .description("stop the cluster and remove it: its processes, the node's containers, service rules and mounts, and its directory")
-    .option('--keep-data', "remove only the node's part: etcd's data, the PKI, the kubeconfigs and the logs stay, and the next up resumes the cluster with its objects")
+    .option('--keep-data', "remove only the node's part: etcd's data, the persistent volumes' data (volumes/), the PKI, the kubeconfigs and the logs stay, and the next up resumes the cluster with its objects")
     .action(async (flags: ClusterFlags & { keepData?: boolean }) => {
       process.exitCode = await exitCodeOf('down', async () => clusterDown(clusterTarget(flags), flags.keepData === true, out));
     });

@@ -40,3 +40,5 @@ export const LocalPathProvisioner = 'dockerlet.io/local-path';
 export const DefaultStorageClassName = 'standard';
 export const IsDefaultClassAnnotation = 'storageclass.kubernetes.io/is-default-class';
 export const ProvisionedByAnnotation = 'pv.kubernetes.io/provisioned-by';
+/** On a claim a lone host lists as Pending: why it is not bound yet (a PVC's status has no place for it). */
+export const PendingReasonAnnotation = 'dockerlet.io/pending-reason';

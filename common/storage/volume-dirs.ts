@@ -2,10 +2,11 @@
  * The directories that hold provisioned volumes' data, on a lone host (the agent's own claims) and
  * in a cluster (the local provisioner's PVs): made writable by any container user (0777, as
  * kind's local-path provisioner makes them, since a claim says nothing of the user its pods run
- * as), and removed only when they lie strictly inside the directory they were provisioned under,
- * their links resolved, so that a record or a PV pointing elsewhere never removes anything else.
+ * as), and removed only when they are no symbolic link and lie strictly inside the directory they
+ * were provisioned under, their parents' links resolved, so that a record or a PV pointing
+ * elsewhere never removes anything else.
  */
-import { chmod, mkdir, realpath, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, realpath, rm } from 'node:fs/promises';
 import { sep } from 'node:path';
 
 const VolumeDirMode = 0o777;
@@ -21,6 +22,8 @@ export async function makeVolumeDir(path: string): Promise<void> {
  * resolved; a missing path is already removed. Throws, removing nothing, for a path outside.
  */
 export async function removeVolumeDir(base: string, path: string): Promise<void> {
+  // A link in the volume's place is not the volume: following it could remove another's data.
+  if ((await lstat(path).catch(() => undefined))?.isSymbolicLink()) throw new Error(`refusing to remove ${path}: it is a symbolic link, not a volume's directory`);
   const realBase = await realpath(base).catch(() => undefined);
   const realPath = await realpath(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;

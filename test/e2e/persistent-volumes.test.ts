@@ -8,6 +8,7 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { ReclaimGraceMs } from '../../agent/volumes/claims/local-claims.js';
 import type { PersistentVolumeClaim, Pod } from '../../common/api/types.js';
 import { containerStatus, isReady } from '../helpers/agent-harness.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
@@ -55,7 +56,7 @@ describe('a lone host\'s PersistentVolumeClaims', () => {
     const token = await tokenIn(first, writer, 'data');
     expect(await readFile(join(dataDir(first, 'data'), 'token'), 'utf8')).toBe(`${token}\n`);
     expect(await claims(first)).toEqual([
-      expect.objectContaining({ metadata: { name: 'data', namespace: 'default' }, spec: expect.objectContaining({ volumeName: 'pvc-default-data' }), status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '1Gi' } } }),
+      expect.objectContaining({ metadata: { name: 'data', namespace: 'default' }, spec: expect.objectContaining({ volumeName: 'pvc-default.data' }), status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '1Gi' } } }),
     ]);
 
     // The pod goes; the claim and its data stay.
@@ -94,9 +95,14 @@ describe('a lone host\'s PersistentVolumeClaims', () => {
     const user = await agent.waitForPod('user', 'Ready', isReady, { timeoutMs: 60_000 });
     const kept = await tokenIn(agent, user, 'kept');
     await tokenIn(agent, user, 'scratch');
-    // The claims go first, while their pod still runs: nothing is reclaimed under it.
+    // The claims go first, while their pod still runs: nothing is reclaimed under it, past the grace period too.
     await rm(join(agent.manifestDir, 'claims.yaml'));
     await waitFor('the claims gone from /persistentvolumeclaims', async () => (await claims(agent)).length === 0);
+    // Proving that nothing happens takes time: housekeeping passes (every 2 s) well past the grace period.
+    const gone = Date.now();
+    await waitFor('a housekeeping pass past the grace period', async () => Date.now() - gone > ReclaimGraceMs + 3_000, { timeoutMs: ReclaimGraceMs + 10_000, intervalMs: 1_000 });
+    expect(await readFile(join(dataDir(agent, 'scratch'), 'token'), 'utf8')).not.toBe('');
+    expect(agent.process.stderr).not.toContain('its data is deleted');
     await rm(join(agent.manifestDir, 'user.yaml'));
     await waitFor('the scratch claim\'s data deleted', async () => !(await exists(join(agent.rootDir, 'persistent-volumes', 'default', 'scratch'))), { timeoutMs: 60_000 });
     expect(await readFile(join(dataDir(agent, 'kept'), 'token'), 'utf8')).toBe(`${kept}\n`);

@@ -26,10 +26,11 @@ interface EventList {
   items: Array<{ reason: string; message: string; type: string; source?: { component?: string } }>;
 }
 
-/** A namespace of the test's own, deleted when it ends. */
+/** A namespace of the test's own, deleted when it ends; ready for pods once its default ServiceAccount has its token. */
 async function namespace(name: string): Promise<string> {
   await plane().request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   onTestFinished(async () => void (await plane().request('DELETE', `/api/v1/namespaces/${name}`)));
+  await waitFor(`namespace ${name}'s default ServiceAccount token`, async () => ((await apiObject<{ secrets?: unknown[] }>(`/api/v1/namespaces/${name}/serviceaccounts/default`))?.secrets?.length ?? 0) > 0);
   return name;
 }
 

@@ -100,7 +100,7 @@ export class FileSource implements PodSourceRunner {
       if (!this.#missingLogged) this.#log.warn('static pod path does not exist; no static pods until it does');
       this.#missingLogged = true;
       this.#files.clear();
-      this.#emit();
+      this.#emit(false);
       return;
     }
     this.#missingLogged = false;
@@ -236,7 +236,7 @@ export class FileSource implements PodSourceRunner {
   }
 
   /** The set across files, in file order; an object declared twice keeps its first file's. */
-  #emit(): void {
+  #emit(whole = true): void {
     if (this.#stopped) return;
     const seen = new Map<string, string>();
     const merged = emptyManifestObjects();
@@ -260,7 +260,7 @@ export class FileSource implements PodSourceRunner {
       for (const volume of objects.persistentVolumes) add(file, 'persistentvolume', volume.metadata?.name ?? '', volume, merged.persistentVolumes);
       for (const storageClass of objects.storageClasses) add(file, 'storageclass', storageClass.metadata?.name ?? '', storageClass, merged.storageClasses);
     }
-    this.#options.onSnapshot(merged);
+    this.#options.onSnapshot(merged, whole);
   }
 }
 

@@ -85,12 +85,12 @@ export class HttpSource implements PodSourceRunner {
     if (body.trim() === '') {
       this.#lastBody = body;
       this.#log.warn('the manifest URL answered with an empty body: no pods from it now');
-      this.#options.onSnapshot(emptyManifestObjects());
+      this.#options.onSnapshot(emptyManifestObjects(), false);
       return;
     }
     const content = readManifest(body, { source: 'http', location: this.#options.url }, this.#options.nodeName);
     if (!content.ok) throw new Error(content.error);
     this.#lastBody = body;
-    this.#options.onSnapshot(content.objects);
+    this.#options.onSnapshot(content.objects, true);
   }
 }

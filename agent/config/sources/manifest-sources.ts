@@ -25,7 +25,7 @@ export function manifestSourceNames(options: Pick<ManifestSourceOptions, 'static
 }
 
 /** Builds (without starting) the configured sources; each reports its whole set to `onSnapshot`. */
-export function manifestSources(options: ManifestSourceOptions, logger: Logger, onSnapshot: (source: PodSource, objects: ManifestObjects) => void): PodSourceRunner[] {
+export function manifestSources(options: ManifestSourceOptions, logger: Logger, onSnapshot: (source: PodSource, objects: ManifestObjects, whole: boolean) => void): PodSourceRunner[] {
   const sources: PodSourceRunner[] = [];
   if (options.staticPodPath) {
     sources.push(
@@ -34,7 +34,7 @@ export function manifestSources(options: ManifestSourceOptions, logger: Logger, 
         nodeName: options.nodeName,
         checkFrequencyMs: options.fileCheckFrequencyMs,
         logger,
-        onSnapshot: (objects) => onSnapshot('file', objects),
+        onSnapshot: (objects, whole) => onSnapshot('file', objects, whole),
       }),
     );
   }
@@ -46,7 +46,7 @@ export function manifestSources(options: ManifestSourceOptions, logger: Logger, 
         nodeName: options.nodeName,
         checkFrequencyMs: options.httpCheckFrequencyMs,
         logger,
-        onSnapshot: (objects) => onSnapshot('http', objects),
+        onSnapshot: (objects, whole) => onSnapshot('http', objects, whole),
       }),
     );
   }

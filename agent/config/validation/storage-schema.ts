@@ -43,6 +43,8 @@ export const persistentVolumeClaimSchema = z.looseObject({
 });
 
 const PersistentVolumeSources = ['hostPath', 'local'] as const;
+/** A PersistentVolume spec's fields that are not its volume source. */
+const PersistentVolumeSpecFields = ['capacity', 'accessModes', 'persistentVolumeReclaimPolicy', 'claimRef', 'storageClassName', 'volumeMode', 'nodeAffinity', 'mountOptions'] as const;
 
 const nodeSelectorRequirement = z.looseObject({
   key: z.string().min(1),
@@ -78,14 +80,14 @@ export const persistentVolumeSchema = z.looseObject({
         .optional(),
     })
     .superRefine((spec, ctx) => {
-      const given = PersistentVolumeSources.filter((source) => spec[source] !== undefined);
-      if (given.length === 1) return;
-      const other = Object.keys(spec).find((key) => !['capacity', 'accessModes', 'persistentVolumeReclaimPolicy', 'claimRef', 'storageClassName', 'volumeMode', 'nodeAffinity', 'mountOptions'].includes(key) && !(PersistentVolumeSources as readonly string[]).includes(key));
-      if (given.length === 0 && other !== undefined) {
+      // Any other field is another kind of volume (nfs, csi, ...), which a lone host cannot mount.
+      const other = Object.keys(spec).find((key) => !(PersistentVolumeSpecFields as readonly string[]).includes(key) && !(PersistentVolumeSources as readonly string[]).includes(key));
+      if (other !== undefined) {
         ctx.addIssue({ code: 'custom', path: [other], message: `Unsupported value: "${other}": a lone host's PersistentVolumes are hostPath or local` });
-      } else {
-        ctx.addIssue({ code: 'custom', message: given.length === 0 ? 'Required value: must specify a volume type (hostPath or local)' : 'Forbidden: may not specify more than 1 volume type' });
+        return;
       }
+      const given = PersistentVolumeSources.filter((source) => spec[source] !== undefined);
+      if (given.length !== 1) ctx.addIssue({ code: 'custom', message: given.length === 0 ? 'Required value: must specify a volume type (hostPath or local)' : 'Forbidden: may not specify more than 1 volume type' });
     }),
 });
 

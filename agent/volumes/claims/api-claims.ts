@@ -51,6 +51,6 @@ export class ApiClaims implements PersistentVolumeClaimSource {
       return { ok: false, message: `failed to fetch PV ${volumeName} from API server: ${errorMessage(err)}` };
     }
     const unbound = bindingProblem(claim, volume);
-    return unbound === undefined ? { ok: true, claim, volume } : { ok: false, message: unbound };
+    return unbound === undefined ? { ok: true, volume } : { ok: false, message: unbound };
   }
 }

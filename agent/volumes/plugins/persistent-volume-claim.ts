@@ -4,8 +4,10 @@
  * hands a claim to the PV's plugin (desired_state_of_world_populator getPVCExtractPV, getPVSpec):
  *
  *   hostPath   the hostPath plugin's checks, type and the node's allow-list included; no fsGroup
- *   local      the path must exist on this node, and the PV's node affinity must match this
- *              node; a writable one gets the pod's fsGroup on its root
+ *   local      the path must exist on this node and lie under the node's allow-list (but for a
+ *              lone host's own provisioned claims); a writable one gets the pod's fsGroup on its root
+ *
+ * Any PV's node affinity must match this node (volume util CheckNodeAffinity).
  *
  * Only volumeMode Filesystem is served (no volumeDevices), and only these two kinds: any other
  * (csi, nfs, iscsi, ...) fails with a message naming it. The volume's content is the PV's path
@@ -18,7 +20,6 @@ import { realpath, stat } from 'node:fs/promises';
 import type { PersistentVolume } from '../../../common/api/types.js';
 import { nodeAffinityAllows } from '../claims/node-affinity.js';
 import { setOwnership } from '../ownership.js';
-import { isWithin } from '../root-dir.js';
 import { hostPathAllowed, hostPathPlugin } from './host-path.js';
 import type { VolumePlugin, VolumeSetUp } from './volume-plugin.js';
 
@@ -29,7 +30,7 @@ const PersistentVolumeKinds = [
 ] as const;
 
 /** The kind of volume `volume` is, by its source field. */
-export function persistentVolumeKind(volume: PersistentVolume): string {
+function persistentVolumeKind(volume: PersistentVolume): string {
   const spec = (volume.spec ?? {}) as Record<string, unknown>;
   return PersistentVolumeKinds.find((kind) => spec[kind] !== undefined) ?? 'none';
 }
@@ -48,6 +49,9 @@ export const persistentVolumeClaimPlugin: VolumePlugin = {
     if ((pv.spec?.volumeMode ?? 'Filesystem') !== 'Filesystem') {
       return { ok: false, message: `PersistentVolume "${pvName}" has volumeMode ${pv.spec!.volumeMode}: dockerlet mounts only volumeMode Filesystem (no volumeDevices)` };
     }
+    if (!nodeAffinityAllows(pv, ctx.node)) {
+      return { ok: false, message: `NodeAffinity check failed for PersistentVolume "${pvName}": no matching NodeSelectorTerms (it is meant for another node)` };
+    }
     const kind = persistentVolumeKind(pv);
     if (kind === 'hostPath') {
       const mounted = await hostPathPlugin.setUp({ name: volume.name, hostPath: pv.spec!.hostPath! }, ctx);
@@ -56,16 +60,12 @@ export const persistentVolumeClaimPlugin: VolumePlugin = {
     if (kind !== 'local') {
       return { ok: false, message: `PersistentVolume "${pvName}" is a ${kind} volume: dockerlet mounts only hostPath and local PersistentVolumes` };
     }
-    if (!nodeAffinityAllows(pv, ctx.node)) {
-      return { ok: false, message: `NodeAffinity check failed for PersistentVolume "${pvName}": no matching NodeSelectorTerms (it is local to another node)` };
-    }
     const given = pv.spec!.local!.path;
     const path = await realpath(given).catch(() => undefined);
     const info = path === undefined ? undefined : await stat(path);
     if (path === undefined || !info?.isDirectory()) return { ok: false, message: `local PersistentVolume "${pvName}": path ${JSON.stringify(given)} ${info ? 'is not a directory' : 'does not exist'} on this node` };
-    // The node's allow-list covers local volumes too, wherever their links lead; what dockerlet provisions itself is always allowed.
-    const allowed = (candidate: string): boolean => isWithin(ctx.provisionedVolumesDir, candidate) || hostPathAllowed(candidate, ctx.allowedHostPathPrefixes);
-    if (!allowed(given) || !allowed(path)) {
+    // The node's allow-list covers local volumes too, wherever their links lead; only what dockerlet provisioned itself is exempt.
+    if (!resolved.provisioned && (!hostPathAllowed(given, ctx.allowedHostPathPrefixes) || !hostPathAllowed(path, ctx.allowedHostPathPrefixes))) {
       return { ok: false, message: `local PersistentVolume "${pvName}" at ${JSON.stringify(given)} is not allowed on this node: it is under none of the allowed prefixes ${ctx.allowedHostPathPrefixes.map((p) => JSON.stringify(p)).join(', ')} (--allowed-host-path-prefixes)` };
     }
     const fsGroup = ctx.pod.spec.securityContext?.fsGroup;

@@ -2,7 +2,7 @@
  * What each volume kind does to be mounted (the kubelet's volume plugins, SetUp): make its
  * content present on the host and say where, and whether containers may only read it.
  */
-import type { DefaultedPod, PersistentVolume, PersistentVolumeClaim, ServiceAccountTokenProjection, Volume } from '../../../common/api/types.js';
+import type { DefaultedPod, PersistentVolume, ServiceAccountTokenProjection, Volume } from '../../../common/api/types.js';
 import type { ConfigObjectLookup } from '../../config/config-objects.js';
 import type { NodeAllocatable } from '../../node/node-facts.js';
 import type { NodeIdentity } from '../claims/node-affinity.js';
@@ -15,8 +15,11 @@ export interface ServiceAccountTokenSource {
   token(pod: DefaultedPod, projection: ServiceAccountTokenProjection): Promise<TokenResult>;
 }
 
-/** A claim and the PersistentVolume bound to it; or why the claim cannot be used (yet). */
-export type ClaimResolution = { ok: true; claim: PersistentVolumeClaim; volume: PersistentVolume } | { ok: false; message: string };
+/**
+ * The PersistentVolume bound to a claim, and whether dockerlet provisioned it itself (a lone
+ * host's claim, under its root dir); or why the claim cannot be used (yet).
+ */
+export type ClaimResolution = { ok: true; volume: PersistentVolume; provisioned?: boolean } | { ok: false; message: string };
 
 /** Where persistentVolumeClaim volumes find their claims: the API server's, or the manifests' on a lone host. */
 export interface PersistentVolumeClaimSource {
@@ -35,8 +38,6 @@ export interface VolumeContext {
   tokens: ServiceAccountTokenSource | undefined;
   /** The claims of the pod's source, for persistentVolumeClaim volumes. */
   claims: PersistentVolumeClaimSource | undefined;
-  /** Where dockerlet provisions a lone host's claims: local volumes there are always allowed. */
-  provisionedVolumesDir: string;
   /** This node, for a local PersistentVolume's node affinity. */
   node: NodeIdentity;
 }

@@ -25,8 +25,9 @@ describe('classToProvision', () => {
     expect(classToProvision(claim('standard'), classes, 'node-1')).toBeUndefined();
   });
 
-  test('an Immediate claim is provisioned by any node; the beta class annotation counts', () => {
+  test('an Immediate claim is provisioned by any node; the beta class annotation counts, before the field', () => {
     expect(classToProvision(claim(undefined, { 'volume.beta.kubernetes.io/storage-class': 'now' }), classes, 'node-1')?.metadata?.name).toBe('now');
+    expect(classToProvision(claim('ebs', { 'volume.beta.kubernetes.io/storage-class': 'now' }), classes, 'node-1')?.metadata?.name).toBe('now');
   });
 
   test('claims of another provisioner, with no or an unknown class, bound, or being deleted are left alone', () => {

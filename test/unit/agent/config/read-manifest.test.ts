@@ -362,6 +362,11 @@ describe('readManifest: Services', () => {
     expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (PersistentVolume "share"): spec.nfs: Unsupported value: "nfs": a lone host\'s PersistentVolumes are hostPath or local');
   });
 
+  test('a PersistentVolume with a second source besides hostPath names the one it cannot mount', () => {
+    const text = 'apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: both}\nspec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], hostPath: {path: /srv}, nfs: {server: nfs.example, path: /x}}\n';
+    expect(errorOf(text)).toBe('/etc/manifests/web.yaml: document 1 (PersistentVolume "both"): spec.nfs: Unsupported value: "nfs": a lone host\'s PersistentVolumes are hostPath or local');
+  });
+
   test('a StorageClass needs its provisioner', () => {
     expect(errorOf('apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: keep}\n')).toBe('/etc/manifests/web.yaml: document 1 (StorageClass "keep"): provisioner: Required value');
   });

@@ -1,7 +1,7 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { DefaultedPod, PersistentVolume, PersistentVolumeClaim } from '../../../../common/api/types.js';
+import type { DefaultedPod, PersistentVolume } from '../../../../common/api/types.js';
 import type { ClaimResolution, PersistentVolumeClaimSource } from '../../../../agent/volumes/plugins/volume-plugin.js';
 import { RootDir } from '../../../../agent/volumes/root-dir.js';
 import { VolumeManager } from '../../../../agent/volumes/volume-manager.js';
@@ -27,16 +27,14 @@ function manager(allowedHostPathPrefixes: readonly string[] = []): VolumeManager
   return new VolumeManager({ rootDir, allowedHostPathPrefixes, nodeAllocatable: { milliCpu: 1000, memoryBytes: 2 ** 30, ephemeralStorageBytes: 2 ** 34 }, node });
 }
 
-/** Claims that resolve to `volume`, bound to claim default/data, or fail with `message`. */
-function claims(resolution: { volume: PersistentVolume } | { message: string }): PersistentVolumeClaimSource & { asked: string[] } {
+/** Claims that resolve to `volume` (provisioned by dockerlet itself, or not), or fail with `message`. */
+function claims(resolution: { volume: PersistentVolume; provisioned?: boolean } | { message: string }): PersistentVolumeClaimSource & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
     async resolve(namespace, claimName): Promise<ClaimResolution> {
       asked.push(`${namespace}/${claimName}`);
-      if ('message' in resolution) return { ok: false, message: resolution.message };
-      const claim: PersistentVolumeClaim = { metadata: { name: claimName, namespace, uid: 'claim-uid' }, spec: { volumeName: resolution.volume.metadata!.name! }, status: { phase: 'Bound' } };
-      return { ok: true, claim, volume: resolution.volume };
+      return 'message' in resolution ? { ok: false, message: resolution.message } : { ok: true, ...resolution };
     },
   };
 }
@@ -74,6 +72,35 @@ describe('persistentVolumeClaim volumes', () => {
     expect(await manager().setUpPod(podWithClaim(true), { objects: noObjects, claims: source })).toEqual({ ok: true, volumes: new Map([['store', { hostPath: path, readOnly: true }]]) });
   });
 
+  test('a local PV outside the node\'s allowed prefixes is refused, wherever its links lead; one dockerlet provisioned itself is not', async () => {
+    const allowed = join(root, 'allowed');
+    const outside = join(root, 'disks/one');
+    await mkdir(outside, { recursive: true });
+    await mkdir(allowed);
+    await symlink(outside, join(allowed, 'link'));
+    for (const path of [outside, join(allowed, 'link')]) {
+      expect(await manager([allowed]).setUpPod(podWithClaim(), { objects: noObjects, claims: claims({ volume: volumeOf({ local: { path } }) }) })).toEqual({
+        ok: false,
+        volume: 'store',
+        message: `local PersistentVolume "pv-1" at ${JSON.stringify(path)} is not allowed on this node: it is under none of the allowed prefixes ${JSON.stringify(allowed)} (--allowed-host-path-prefixes)`,
+      });
+    }
+    expect(await manager([allowed]).setUpPod(podWithClaim(), { objects: noObjects, claims: claims({ volume: volumeOf({ local: { path: outside } }), provisioned: true }) })).toMatchObject({ ok: true });
+  });
+
+  test('once mounted, a claim\'s volume stays for the pod\'s life: a source that fails later (an API server away) stops nothing', async () => {
+    const path = join(root, 'disks/one');
+    await mkdir(path, { recursive: true });
+    const volumes = manager();
+    const p = podWithClaim();
+    await volumes.setUpPod(p, { objects: noObjects, claims: claims({ volume: volumeOf({ local: { path } }) }) });
+    const away = claims({ message: 'failed to fetch PVC from API server: connection refused' });
+    expect(await volumes.setUpPod(p, { objects: noObjects, claims: away })).toEqual({ ok: true, volumes: new Map([['store', { hostPath: path, readOnly: false }]]) });
+    expect(away.asked).toEqual([]);
+    await volumes.tearDownPod('uid-1');
+    expect(await volumes.setUpPod(p, { objects: noObjects, claims: away })).toMatchObject({ ok: false });
+  });
+
   test('a local PV whose path is missing fails, naming the path', async () => {
     const path = join(root, 'disks/missing');
     const result = await manager().setUpPod(podWithClaim(), { objects: noObjects, claims: claims({ volume: volumeOf({ local: { path } }) }) });
@@ -83,12 +110,14 @@ describe('persistentVolumeClaim volumes', () => {
   test('a local PV of another node fails its node affinity check', async () => {
     const path = join(root, 'disks/one');
     await mkdir(path, { recursive: true });
-    const elsewhere = volumeOf({ local: { path }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['node-2'] }] }] } } });
-    expect(await manager().setUpPod(podWithClaim(), { objects: noObjects, claims: claims({ volume: elsewhere }) })).toEqual({
-      ok: false,
-      volume: 'store',
-      message: 'NodeAffinity check failed for PersistentVolume "pv-1": no matching NodeSelectorTerms (it is local to another node)',
-    });
+    const otherNode = { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['node-2'] }] }] } };
+    for (const elsewhere of [volumeOf({ local: { path }, nodeAffinity: otherNode }), volumeOf({ hostPath: { path }, nodeAffinity: otherNode })]) {
+      expect(await manager().setUpPod(podWithClaim(), { objects: noObjects, claims: claims({ volume: elsewhere }) })).toEqual({
+        ok: false,
+        volume: 'store',
+        message: 'NodeAffinity check failed for PersistentVolume "pv-1": no matching NodeSelectorTerms (it is meant for another node)',
+      });
+    }
     const here = volumeOf({
       local: { path },
       nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['node-2'] }] }, { matchExpressions: [{ key: 'topology.example/zone', operator: 'Exists' }, { key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-3'] }] }] } },
@@ -138,7 +167,9 @@ describe('persistentVolumeClaim volumes', () => {
     expect(stats).toMatchObject({ name: 'store', pvcRef: { name: 'data', namespace: 'default' } });
     expect(stats!.usedBytes).toBeGreaterThanOrEqual(64 * 1024);
     expect(volumes.claimsOf('uid-1')).toEqual([{ name: 'data', namespace: 'default' }]);
-    await volumes.setUpPod(p, { objects: noObjects, claims: claims({ volume: volumeOf({ hostPath: { path } }) }) });
-    expect(await volumes.volumeStats(p)).toEqual([]);
+    const other = pod({ volumes: [{ name: 'store', persistentVolumeClaim: { claimName: 'data' } }] }, { uid: 'uid-2' });
+    await volumes.setUpPod(other, { objects: noObjects, claims: claims({ volume: volumeOf({ hostPath: { path } }) }) });
+    expect(await volumes.volumeStats(other)).toEqual([]);
+    expect(volumes.claimsOf('uid-2')).toEqual([{ name: 'data', namespace: 'default' }]);
   });
 });

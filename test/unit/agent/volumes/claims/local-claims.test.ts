@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from '../../../../../common/api/types.js';
@@ -31,8 +31,8 @@ function claim(name: string, spec: Partial<NonNullable<PersistentVolumeClaim['sp
 
 const storageClass = (name: string, extra: Partial<StorageClass> = {}): StorageClass => ({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name }, provisioner: 'dockerlet.io/local-path', ...extra });
 
-function declare(claims: LocalClaims, objects: { claims?: PersistentVolumeClaim[]; volumes?: PersistentVolume[]; classes?: StorageClass[] }): void {
-  claims.set('file', { persistentVolumeClaims: objects.claims ?? [], persistentVolumes: objects.volumes ?? [], storageClasses: objects.classes ?? [] });
+function declare(claims: LocalClaims, objects: { claims?: PersistentVolumeClaim[]; volumes?: PersistentVolume[]; classes?: StorageClass[] }, whole = true): void {
+  claims.set('file', { persistentVolumeClaims: objects.claims ?? [], persistentVolumes: objects.volumes ?? [], storageClasses: objects.classes ?? [] }, whole);
 }
 
 const dataDir = (name: string, namespace = 'default'): string => join(rootDir.claimDir(namespace, name), 'data');
@@ -45,8 +45,8 @@ describe('LocalClaims: binding and provisioning', () => {
     const resolved = await claims.resolve('default', 'data');
     expect(resolved).toMatchObject({
       ok: true,
-      claim: { spec: { volumeName: 'pvc-default-data' }, status: { phase: 'Bound', capacity: { storage: '1Gi' } } },
-      volume: { spec: { local: { path: dataDir('data') }, persistentVolumeReclaimPolicy: 'Delete', storageClassName: 'standard' } },
+      provisioned: true,
+      volume: { metadata: { name: 'pvc-default.data' }, spec: { capacity: { storage: '1Gi' }, local: { path: dataDir('data') }, persistentVolumeReclaimPolicy: 'Delete', storageClassName: 'standard' } },
     });
     expect(((await stat(dataDir('data'))).mode & 0o777).toString(8)).toBe('777');
     const record = JSON.parse(await readFile(join(rootDir.claimDir('default', 'data'), 'pv.json'), 'utf8')) as PersistentVolume;
@@ -78,18 +78,45 @@ describe('LocalClaims: binding and provisioning', () => {
     expect(await claims.resolve('default', 'data')).toMatchObject({ ok: true, volume: { spec: { persistentVolumeReclaimPolicy: 'Retain', storageClassName: 'keep' } } });
   });
 
-  test('a claim binds to the PersistentVolume it names, or to the one whose claimRef names it', async () => {
+  test('a claim binds to the PersistentVolume it names, or to the one whose claimRef names it, if it is not another\'s and satisfies the claim', async () => {
     const claims = newClaims();
-    const disk = (name: string, claimRef?: { name: string }): PersistentVolume => ({ metadata: { name }, spec: { capacity: { storage: '5Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/srv/${name}` }, ...(claimRef ? { claimRef } : {}) } });
+    const disk = (name: string, extra: Partial<NonNullable<PersistentVolume['spec']>> = {}): PersistentVolume => ({ metadata: { name }, spec: { capacity: { storage: '5Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/srv/${name}` }, ...extra } });
     declare(claims, {
-      claims: [claim('named', { volumeName: 'disk-a' }), claim('chosen'), claim('taken', { volumeName: 'disk-b' }), claim('missing', { volumeName: 'disk-z' })],
-      volumes: [disk('disk-a'), disk('disk-b', { name: 'chosen' })],
+      claims: [
+        claim('named', { volumeName: 'disk-a' }), claim('second', { volumeName: 'disk-a' }), claim('chosen'), claim('taken', { volumeName: 'disk-b' }), claim('missing', { volumeName: 'disk-z' }),
+        claim('big', { volumeName: 'disk-c', resources: { requests: { storage: '10Gi' } } }), claim('shared', { volumeName: 'disk-d', accessModes: ['ReadWriteMany'] }), claim('fast', { volumeName: 'disk-e', storageClassName: 'ssd' }),
+      ],
+      volumes: [disk('disk-a'), disk('disk-b', { claimRef: { name: 'chosen' } }), disk('disk-c'), disk('disk-d'), disk('disk-e')],
     });
-    expect(await claims.resolve('default', 'named')).toMatchObject({ ok: true, volume: { metadata: { name: 'disk-a' } }, claim: { spec: { volumeName: 'disk-a' }, status: { capacity: { storage: '5Gi' } } } });
+    expect(await claims.resolve('default', 'named')).toMatchObject({ ok: true, volume: { metadata: { name: 'disk-a' } } });
+    expect(await claims.resolve('default', 'second')).toEqual({ ok: false, message: 'PVC is not bound: PersistentVolume "disk-a" is for claim default/named' });
     expect(await claims.resolve('default', 'chosen')).toMatchObject({ ok: true, volume: { metadata: { name: 'disk-b' } } });
     expect(await claims.resolve('default', 'taken')).toEqual({ ok: false, message: 'PVC is not bound: PersistentVolume "disk-b" is for claim default/chosen' });
     expect(await claims.resolve('default', 'missing')).toEqual({ ok: false, message: 'PVC is not bound: the PersistentVolume "disk-z" it names is not declared' });
+    expect(await claims.resolve('default', 'big')).toEqual({ ok: false, message: 'PVC is not bound: Cannot bind to requested volume "disk-c": requested PV is too small' });
+    expect(await claims.resolve('default', 'shared')).toEqual({ ok: false, message: 'PVC is not bound: Cannot bind to requested volume "disk-d": incompatible accessMode' });
+    expect(await claims.resolve('default', 'fast')).toEqual({ ok: false, message: 'PVC is not bound: Cannot bind to requested volume "disk-e": storageClassName does not match' });
     expect(await exists(rootDir.persistentVolumesDir())).toBe(false);
+    expect((await claims.list()).find((c) => c.metadata?.name === 'named')).toMatchObject({ spec: { volumeName: 'disk-a' }, status: { phase: 'Bound', capacity: { storage: '5Gi' } } });
+  });
+
+  test('once provisioned, the record is the binding: a volume declared later for the claim does not move it', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data')] });
+    await claims.resolve('default', 'data');
+    declare(claims, { claims: [claim('data')], volumes: [{ metadata: { name: 'disk' }, spec: { capacity: { storage: '5Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: '/srv/disk' }, claimRef: { name: 'data' } } }] });
+    expect(await claims.resolve('default', 'data')).toMatchObject({ ok: true, provisioned: true, volume: { spec: { local: { path: dataDir('data') } } } });
+  });
+
+  test('a claim directory that a link leads elsewhere is refused, and nothing is written through it', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data')] });
+    const elsewhere = join(root, 'elsewhere');
+    await mkdir(elsewhere);
+    await mkdir(join(rootDir.persistentVolumesDir(), 'default'), { recursive: true });
+    await symlink(elsewhere, rootDir.claimDir('default', 'data'));
+    await expect(claims.resolve('default', 'data')).rejects.toThrow(/leads outside .* through a symbolic link/);
+    expect(await readdir(elsewhere)).toEqual([]);
   });
 
   test('list shows Bound claims with their volume and Pending ones with why', async () => {
@@ -97,8 +124,8 @@ describe('LocalClaims: binding and provisioning', () => {
     declare(claims, { claims: [claim('used'), claim('unused'), claim('fast', { storageClassName: 'ssd' })] });
     await claims.resolve('default', 'used');
     const listed = await claims.list();
-    expect(listed.map((c) => [c.metadata?.name, c.status?.phase, c.spec?.volumeName ?? c.status?.conditions?.[0]?.message])).toEqual([
-      ['used', 'Bound', 'pvc-default-used'],
+    expect(listed.map((c) => [c.metadata?.name, c.status?.phase, c.spec?.volumeName ?? c.metadata?.annotations?.['dockerlet.io/pending-reason']])).toEqual([
+      ['used', 'Bound', 'pvc-default.used'],
       ['unused', 'Pending', 'waiting for first consumer to be created before binding'],
       ['fast', 'Pending', 'PVC is not bound: storageclass.storage.k8s.io "ssd" not found'],
     ]);
@@ -138,12 +165,12 @@ describe('LocalClaims: reclaiming', () => {
     expect(await readFile(join(dataDir('data'), 'kept'), 'utf8')).toBe('precious');
   });
 
-  test('Retain keeps the data, and a claim declared again by the name finds it; a policy changed in the manifests is the one recorded', async () => {
+  test('Retain keeps the data, and a claim declared again by the name finds it; the policy is the recorded one, whatever the manifests\' classes say later', async () => {
     const claims = newClaims();
-    declare(claims, { claims: [claim('data', { storageClassName: 'keep' })], classes: [storageClass('keep', { reclaimPolicy: 'Delete' })] });
-    await provisioned(claims, 'data');
     declare(claims, { claims: [claim('data', { storageClassName: 'keep' })], classes: [storageClass('keep', { reclaimPolicy: 'Retain' })] });
-    declare(claims, { classes: [storageClass('keep', { reclaimPolicy: 'Retain' })] });
+    await provisioned(claims, 'data');
+    declare(claims, { claims: [claim('data', { storageClassName: 'keep' })], classes: [storageClass('keep', { reclaimPolicy: 'Delete' })] });
+    declare(claims, { classes: [storageClass('keep', { reclaimPolicy: 'Delete' })] });
     now += ReclaimGraceMs;
     await claims.reclaim(new Set());
     now += ReclaimGraceMs;
@@ -155,17 +182,32 @@ describe('LocalClaims: reclaiming', () => {
     expect(await readFile(join(dataDir('data'), 'kept'), 'utf8')).toBe('precious');
   });
 
-  test('after a restart, a record left on disk for a claim no longer declared waits out the grace period from then', async () => {
+  test('after a restart, a record no manifest declares (a claim removed while the agent was down) is kept, and said so once', async () => {
     const before = newClaims();
     declare(before, { claims: [claim('data')] });
     await provisioned(before, 'data');
-    now += 10 * ReclaimGraceMs;
     const after = newClaims();
     declare(after, {});
-    await after.reclaim(new Set());
+    for (let pass = 0; pass < 3; pass++) {
+      now += ReclaimGraceMs;
+      await after.reclaim(new Set());
+    }
+    expect(await readFile(join(dataDir('data'), 'kept'), 'utf8')).toBe('precious');
+    expect(logs.lines.filter((line) => line.msg.includes('no manifest declares the claim since the agent started'))).toHaveLength(1);
+  });
+
+  test('a source that could not read its manifests (a missing path) removes nothing; the next whole read without the claim does', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data')] });
+    await provisioned(claims, 'data');
+    declare(claims, {}, false);
+    now += 2 * ReclaimGraceMs;
+    await claims.reclaim(new Set());
     expect(await exists(dataDir('data'))).toBe(true);
+    declare(claims, {});
+    await claims.reclaim(new Set());
     now += ReclaimGraceMs;
-    await after.reclaim(new Set());
+    await claims.reclaim(new Set());
     expect(await exists(dataDir('data'))).toBe(false);
   });
 
