@@ -32,7 +32,7 @@ import { ClusterMode } from './cluster-mode.js';
 import { ConfigObjectStore, referencedConfigObjects } from './config/config-objects.js';
 import { PodConfig, type PodUpdate } from './config/pod-config.js';
 import type { ManifestObjects } from './config/read-manifest.js';
-import { manifestSources } from './config/sources/manifest-sources.js';
+import { manifestSourceNames, manifestSources } from './config/sources/manifest-sources.js';
 import type { PodSourceRunner } from './config/sources/source.js';
 import { serviceEnvFor, type ServiceLookup } from './envvars/service-env.js';
 import { FanOutRecorder, LogEventRecorder } from './events/recorder.js';
@@ -121,6 +121,7 @@ export class Kubelet {
   readonly #servers: KubeletServers;
   readonly #snapshotListeners: Array<(source: PodSource, objects: ManifestObjects) => void> = [];
   #housekeeping: NodeJS.Timeout | undefined;
+  #housekeepingPass: Promise<void> | undefined;
   #lastHousekeeping = 0;
   #stopped = false;
   readonly #stopping = new AbortController();
@@ -161,7 +162,7 @@ export class Kubelet {
     // this constructor, and run only once start() has begun.
     const nodeIdentity = { name: o.nodeName, labels: defaultNodeLabels({ hostname: o.nodeName, arch: goArch }, o.cluster?.nodeLabels ?? {}) };
     const volumes = (this.#volumes = new VolumeManager({ rootDir: this.#rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, node: nodeIdentity, clock }));
-    const localClaims = (this.#localClaims = new LocalClaims({ rootDir: this.#rootDir, clock, logger: log }));
+    const localClaims = (this.#localClaims = new LocalClaims({ rootDir: this.#rootDir, sources: manifestSourceNames(o), clock, logger: log }));
     const eviction = (this.#eviction = new EvictionManager({
       volumes,
       activePods: () => this.podConfig.pods().filter((pod) => this.#workers.state(pod.metadata.uid) === 'syncing'),
@@ -378,9 +379,10 @@ export class Kubelet {
     if (this.#stopped) return;
     this.#lastHousekeeping = this.#clock.now();
     // One pass at a time: a slow one (a large claim's data being deleted) is not overlapped by the next.
-    let housekeeping: Promise<void> | undefined;
     this.#housekeeping = setInterval(() => {
-      housekeeping ??= this.#housekeep().finally(() => (housekeeping = undefined));
+      this.#housekeepingPass ??= this.#housekeep()
+        .catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'housekeeping failed'))
+        .finally(() => (this.#housekeepingPass = undefined));
     }, HousekeepingPeriodMs);
     this.#housekeeping.unref();
     this.#eviction.start();
@@ -392,6 +394,7 @@ export class Kubelet {
     this.#stopped = true;
     this.#stopping.abort();
     clearInterval(this.#housekeeping);
+    await this.#housekeepingPass;
     this.#eviction.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));
     this.#pleg.stop();

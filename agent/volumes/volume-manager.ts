@@ -96,8 +96,8 @@ export class VolumeManager {
   readonly #clock: Clock;
   /** Bytes used below a volume directory, and when that was measured. */
   readonly #usage = new Map<string, { bytes: number; at: number }>();
-  /** By pod UID, then volume name: each volume set up, as its last set-up left it. */
-  readonly #setUp = new Map<string, Map<string, SetUpVolume>>();
+  /** By pod UID: each volume set up (by name), as its last set-up left it, and whether all of them once were. */
+  readonly #setUp = new Map<string, { volumes: Map<string, SetUpVolume>; complete: boolean }>();
 
   constructor(options: VolumeManagerOptions) {
     this.#o = options;
@@ -106,14 +106,15 @@ export class VolumeManager {
 
   /**
    * Sets up (or refreshes) every volume of `pod` from what its `sources` hold; the first that
-   * fails stops the rest. A claim's volume, once mounted, stays as it is for the pod's life, as
-   * the kubelet processes a pod's claims once: an API server away, or a claim being deleted
-   * while the pod uses it, never stops a running pod's syncs.
+   * fails stops the rest. A claim's volume, once mounted, stays as it is for the pod while this
+   * agent runs, as the kubelet processes a pod's claims once: an API server away, or a claim
+   * being deleted while the pod uses it, never stops a running pod's syncs.
    */
   async setUpPod(pod: DefaultedPod, sources: VolumeSources): Promise<PodVolumes> {
     const volumes = new Map<string, MountedVolume>();
-    const setUp = this.#setUp.get(pod.metadata.uid) ?? new Map<string, SetUpVolume>();
-    this.#setUp.set(pod.metadata.uid, setUp);
+    const pods = this.#setUp.get(pod.metadata.uid) ?? { volumes: new Map<string, SetUpVolume>(), complete: false };
+    this.#setUp.set(pod.metadata.uid, pods);
+    const setUp = pods.volumes;
     for (const volume of pod.spec.volumes ?? []) {
       const kept = volume.persistentVolumeClaim ? setUp.get(volume.name) : undefined;
       if (kept) {
@@ -143,19 +144,23 @@ export class VolumeManager {
       volumes.set(volume.name, mounted);
       setUp.set(volume.name, { mounted, ...(result.usagePath !== undefined ? { usagePath: result.usagePath } : {}), ...(result.claim ? { claim: result.claim } : {}) });
     }
+    pods.complete = true;
     return { ok: true, volumes };
   }
 
-  /** The claims the pod's volumes have mounted; undefined when this agent has never set them up. */
+  /**
+   * The claims the pod's volumes have mounted; undefined until this agent has set all of them up
+   * once (before, its containers, from an earlier agent, may use claims it does not know of).
+   */
   claimsOf(uid: string): ClaimRef[] | undefined {
     const setUp = this.#setUp.get(uid);
-    return setUp && [...setUp.values()].flatMap((volume) => volume.claim ?? []);
+    return setUp?.complete ? [...setUp.volumes.values()].flatMap((volume) => volume.claim ?? []) : undefined;
   }
 
   /** Removes the pod's directory and its volumes, unmounting its tmpfs mounts first. */
   async tearDownPod(uid: string): Promise<void> {
     const dir = this.#o.rootDir.podDir(uid);
-    for (const volume of this.#setUp.get(uid)?.values() ?? []) if (volume.usagePath !== undefined) this.#usage.delete(volume.usagePath);
+    for (const volume of this.#setUp.get(uid)?.volumes.values() ?? []) if (volume.usagePath !== undefined) this.#usage.delete(volume.usagePath);
     this.#setUp.delete(uid);
     for (const path of this.#usage.keys()) if (path.startsWith(`${dir}/`)) this.#usage.delete(path);
     await unmountAll(dir);
@@ -170,7 +175,7 @@ export class VolumeManager {
    */
   async volumeStats(pod: DefaultedPod): Promise<VolumeStats[]> {
     const stats: VolumeStats[] = [];
-    for (const [name, { usagePath, claim }] of this.#setUp.get(pod.metadata.uid) ?? []) {
+    for (const [name, { usagePath, claim }] of this.#setUp.get(pod.metadata.uid)?.volumes ?? []) {
       if (usagePath === undefined) continue;
       const fs = await fsInfo(usagePath).catch(() => undefined);
       if (!fs) continue;

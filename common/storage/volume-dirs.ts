@@ -9,12 +9,13 @@
 import { chmod, lstat, mkdir, realpath, rm } from 'node:fs/promises';
 import { sep } from 'node:path';
 
-const VolumeDirMode = 0o777;
+/** A provisioned volume's data directory: writable by any container user. */
+export const VolumeDataMode = 0o777;
 
 /** Makes `path` (and its parents) if missing; a new one gets mode 0777 whatever the umask. */
 export async function makeVolumeDir(path: string): Promise<void> {
-  const created = await mkdir(path, { recursive: true, mode: VolumeDirMode });
-  if (created !== undefined) await chmod(path, VolumeDirMode);
+  const created = await mkdir(path, { recursive: true, mode: VolumeDataMode });
+  if (created !== undefined) await chmod(path, VolumeDataMode);
 }
 
 /**

@@ -110,7 +110,7 @@ test('cluster up, the workloads of a cluster through kubectl, stop and resume, d
 
   const status = await cluster('status');
   expect(status.code, status.stdout).toBe(0);
-  for (const component of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'dockerlet']) {
+  for (const component of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'local-provisioner', 'dockerlet']) {
     expect(status.stdout).toMatch(new RegExp(`^${component}\\s+\\d+\\s+running\\s+0\\s+\\S+`, 'm'));
   }
   expect(await kubectl('get', 'nodes')).toMatch(new RegExp(`^${Name}\\s+Ready\\s`, 'm'));
@@ -280,7 +280,7 @@ test("a terminal's Ctrl-C to a foreground up, while it starts and once it is up,
   process.kill(-running.pid, 'SIGINT');
   expect(await running.exited).toBe(0);
   // The node first, and no component seen exiting on its own (none got the terminal's signal).
-  expect(running.output()).toMatch(/stopping dockerlet\nstopping kube-scheduler\nstopping kube-controller-manager\nstopping kube-apiserver\nstopping etcd\n/);
+  expect(running.output()).toMatch(/stopping dockerlet\nstopping local-provisioner\nstopping kube-scheduler\nstopping kube-controller-manager\nstopping kube-apiserver\nstopping etcd\n/);
   expect(running.output()).not.toMatch(/exited \(/);
   expect(await anyRunning(upProcesses)).toBe(false);
 

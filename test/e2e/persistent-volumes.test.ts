@@ -42,7 +42,10 @@ const exists = async (path: string): Promise<boolean> => (await stat(path).catch
 
 async function tokenIn(agent: AgentProcess, pod: Pod, claimName: string): Promise<string> {
   const id = containerStatus(pod, 'main')!.containerID!.slice('docker://'.length);
-  return waitFor(`the token in ${claimName}`, async () => (await dockerExec(id, ['cat', `/claims/${claimName}/token`])).output.trim() || undefined);
+  return waitFor(`the token in ${claimName}`, async () => {
+    const read = await dockerExec(id, ['cat', `/claims/${claimName}/token`]);
+    return read.exitCode === 0 ? read.output.trim() || undefined : undefined;
+  });
 }
 
 async function claims(agent: AgentProcess): Promise<PersistentVolumeClaim[]> {

@@ -4,7 +4,8 @@
  * agent itself, as a single-node cluster's PV controller and local-path provisioner would, with no
  * control plane.
  *
- * Provisioning, at the first pod that uses the claim (WaitForFirstConsumer): a directory
+ * Provisioning, at the first pod that uses the claim (WaitForFirstConsumer), once every manifest
+ * source has been read (a class or a volume for the claim may come from any): a directory
  * <root-dir>/persistent-volumes/<namespace>/<claim>/ holding the volume's record (pv.json, the
  * PersistentVolume as a cluster would have it) and its data (data/, what the pods mount). The
  * record is then the claim's binding and its reclaim policy, as a bound PV is in a cluster:
@@ -13,14 +14,15 @@
  * outlives the pods and the agent, and a claim declared again by the same name finds it again.
  *
  * Reclaiming, by the recorded policy (Delete removes the directory, Retain keeps it), only for a
- * claim this agent has seen declared and then seen gone from a whole read of the sources (a
- * missing manifest path is no such read), once no pod uses it (the PVC protection's rule) and it
+ * claim this agent has seen declared and that no source declares now nor declared in its last
+ * whole read (a missing manifest path, or a URL's empty body, is no whole read: what such a source
+ * declared before stays), once no pod uses it (the PVC protection's rule) and it
  * has been gone for ReclaimGraceMs, so that a manifest renamed or rewritten in steps keeps its
  * data. A record no manifest declares when the agent starts (a claim removed while it was down)
  * is kept, and said so once. Volumes declared by PersistentVolume documents are the user's: their
  * data is never removed.
  */
-import { lstat, mkdir, readdir, readFile, realpath } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../../common/api/errors.js';
@@ -30,7 +32,7 @@ import { PendingReasonAnnotation, type PodSource } from '../../../common/api/wel
 import type { Clock } from '../../../common/util/clock.js';
 import { writeFileDurably } from '../../../common/util/durable-file.js';
 import { canonicalJson } from '../../../common/util/hash.js';
-import { makeVolumeDir, removeVolumeDir } from '../../../common/storage/volume-dirs.js';
+import { removeVolumeDir, VolumeDataMode } from '../../../common/storage/volume-dirs.js';
 import type { ManifestObjects } from '../../config/read-manifest.js';
 import type { ClaimResolution, PersistentVolumeClaimSource } from '../plugins/volume-plugin.js';
 import type { RootDir } from '../root-dir.js';
@@ -48,6 +50,8 @@ const storageOf = (objects: StorageObjects): StorageObjects => ({ persistentVolu
 
 export interface LocalClaimsOptions {
   rootDir: RootDir;
+  /** The manifest sources the node reads: no claim is provisioned before each has reported once. */
+  sources: readonly PodSource[];
   clock: Clock;
   logger: Logger;
 }
@@ -58,7 +62,9 @@ export class LocalClaims implements PersistentVolumeClaimSource {
   readonly #bySource = new Map<PodSource, StorageObjects>();
   /** Claims ("<namespace>/<name>") the sources have declared since the agent started. */
   readonly #everDeclared = new Set<string>();
-  /** When each of those was found gone from a whole read of the sources. */
+  /** Each source's claims as its last whole read declared them. */
+  readonly #lastWhole = new Map<PodSource, ReadonlySet<string>>();
+  /** When each claim declared since the start was found in no source's last whole read, nor declared. */
   readonly #removedAt = new Map<string, number>();
   /** Claims whose kept data has been reported, so that each is logged once. */
   readonly #keptLogged = new Set<string>();
@@ -78,12 +84,14 @@ export class LocalClaims implements PersistentVolumeClaimSource {
 
   /**
    * Replaces `source`'s storage objects. `whole`: the source read everything it has (not a
-   * manifest path that is missing), so that a claim it no longer declares counts as removed.
+   * manifest path that is missing, nor a URL's empty body). A claim counts as removed once it
+   * is declared by no source now and by no source's last whole read.
    */
   set(source: PodSource, objects: StorageObjects, whole: boolean): void {
     const previous = this.#bySource.get(source);
     const next = storageOf(objects);
     this.#bySource.set(source, next);
+    if (whole) this.#lastWhole.set(source, new Set(next.persistentVolumeClaims.map(namespacedName)));
     const declared = this.#declared().claims;
     const now = this.#o.clock.now();
     for (const key of declared.keys()) {
@@ -91,22 +99,31 @@ export class LocalClaims implements PersistentVolumeClaimSource {
       this.#removedAt.delete(key);
       this.#keptLogged.delete(key);
     }
-    if (whole) for (const key of this.#everDeclared) if (!declared.has(key) && !this.#removedAt.has(key)) this.#removedAt.set(key, now);
+    const lastWhole = [...this.#lastWhole.values()];
+    for (const key of this.#everDeclared) {
+      if (declared.has(key) || this.#removedAt.has(key) || lastWhole.some((claims) => claims.has(key))) continue;
+      this.#removedAt.set(key, now);
+    }
     if (!previous || canonicalJson(previous) !== canonicalJson(next)) for (const listener of this.#listeners) listener();
   }
 
   async resolve(namespace: string, claimName: string): Promise<ClaimResolution> {
+    // A class, or a volume naming the claim, may still come from a source not read yet: the first binding is for good.
+    const unread = this.#o.sources.filter((source) => !this.#bySource.has(source));
+    if (unread.length > 0) return { ok: false, message: `waiting for the manifest sources to be read (${unread.join(', ')})` };
     const declared = this.#declared();
     const claim = declared.claims.get(`${namespace}/${claimName}`);
     if (!claim) return { ok: false, message: `persistentvolumeclaims "${claimName}" not found: declare it in a manifest beside the pod` };
     const dir = this.#o.rootDir.claimDir(namespace, claimName);
-    const recorded = await readRecord(dir);
-    if (recorded) return { ok: true, volume: recorded, provisioned: true };
-    const binding = bindClaim(claim, declared);
-    if (binding.kind === 'pending') return { ok: false, message: binding.message };
-    if (binding.kind === 'declared') return { ok: true, volume: binding.volume };
-    const volume = await this.#serially(() => this.#provision(claim, binding.storageClass, dir));
-    return { ok: true, volume, provisioned: true };
+    // Records are read, made and removed one at a time: a claim being reclaimed is not resolved half-way.
+    return this.#serially(async () => {
+      const recorded = await readRecord(dir);
+      if (recorded) return { ok: true, volume: recorded, provisioned: isOwnVolume(recorded, dir) };
+      const binding = bindClaim(claim, declared);
+      if (binding.kind === 'pending') return { ok: false, message: binding.message };
+      if (binding.kind === 'declared') return { ok: true, volume: binding.volume };
+      return { ok: true, volume: await this.#provision(claim, binding.storageClass, dir), provisioned: true };
+    });
   }
 
   /** The declared claims as a cluster would show them: Bound with their volume, or Pending with why (in an annotation). */
@@ -152,7 +169,7 @@ export class LocalClaims implements PersistentVolumeClaimSource {
         try {
           await removeVolumeDir(this.#o.rootDir.persistentVolumesDir(), dir);
           this.#removedAt.delete(key);
-          this.#everDeclared.delete(key);
+          if (!this.#declared().claims.has(key)) this.#everDeclared.delete(key);
           this.#log.info({ claim: key, path: dir }, 'the claim is no longer declared; its data is deleted (reclaim policy Delete)');
         } catch (err) {
           this.#log.warn({ claim: key, path: dir, err: errorMessage(err) }, 'deleting the data of a claim no longer declared failed; will retry');
@@ -173,18 +190,14 @@ export class LocalClaims implements PersistentVolumeClaimSource {
     return run;
   }
 
-  /** Makes the claim's directory (refusing one that leads elsewhere through a link) and its record, unless a pod of the claim got there first. */
+  /** Makes the claim's directory, a level at a time and never through a link, and its data directory and record. */
   async #provision(claim: PersistentVolumeClaim, storageClass: StorageClass, dir: string): Promise<PersistentVolume> {
-    const recorded = await readRecord(dir);
-    if (recorded) return recorded;
     const base = this.#o.rootDir.persistentVolumesDir();
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    const expected = join(await realpath(base), claim.metadata!.namespace!, claim.metadata!.name!);
-    if ((await realpath(dir)) !== expected || (await lstat(join(dir, DataDir)).catch(() => undefined))?.isSymbolicLink()) {
-      throw new Error(`${dir} leads outside ${base} through a symbolic link: remove it, then the claim is provisioned again`);
-    }
+    await mkdir(base, { recursive: true, mode: 0o755 });
+    await makeRealDir(join(base, claim.metadata!.namespace!), 0o755);
+    await makeRealDir(dir, 0o755);
+    await makeRealDir(join(dir, DataDir), VolumeDataMode);
     const volume = provisionedVolume(claim, storageClass, join(dir, DataDir));
-    await makeVolumeDir(join(dir, DataDir));
     await writeFileDurably(join(dir, RecordFile), `${JSON.stringify(volume, null, 2)}\n`);
     this.#log.info({ claim: namespacedName(claim), path: join(dir, DataDir), reclaimPolicy: volume.spec!.persistentVolumeReclaimPolicy }, 'provisioned a volume for the claim');
     return volume;
@@ -226,6 +239,23 @@ function boundClaim(claim: PersistentVolumeClaim, volume: PersistentVolume): Per
     status: { phase: 'Bound', accessModes: volume.spec?.accessModes ?? [], capacity: volume.spec?.capacity ?? {} },
   };
 }
+
+/** A directory made here (mode `mode` whatever the umask) or found here: never a link, which could lead anywhere. */
+async function makeRealDir(path: string, mode: number): Promise<void> {
+  const made = await mkdir(path, { mode }).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+      return false;
+    },
+  );
+  const info = await lstat(path);
+  if (info.isSymbolicLink() || !info.isDirectory()) throw new Error(`${path} is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}: a claim's directories are made by dockerlet alone; remove it, then the claim is provisioned again`);
+  if (made) await chmod(path, mode);
+}
+
+/** Whether `record` is still the volume dockerlet provisioned for the claim in `dir` (its path not edited elsewhere). */
+const isOwnVolume = (record: PersistentVolume, dir: string): boolean => record.spec?.local?.path === join(dir, DataDir);
 
 async function readRecord(dir: string): Promise<PersistentVolume | undefined> {
   try {

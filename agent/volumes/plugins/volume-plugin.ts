@@ -16,8 +16,9 @@ export interface ServiceAccountTokenSource {
 }
 
 /**
- * The PersistentVolume bound to a claim, and whether dockerlet provisioned it itself (a lone
- * host's claim, under its root dir); or why the claim cannot be used (yet).
+ * The PersistentVolume bound to a claim, and whether it is one dockerlet provisioned itself, still
+ * where it made it (a lone host's claim, under its root dir: the node's allow-list does not apply);
+ * or why the claim cannot be used (yet).
  */
 export type ClaimResolution = { ok: true; volume: PersistentVolume; provisioned?: boolean } | { ok: false; message: string };
 

@@ -88,6 +88,15 @@ describe('persistentVolumeClaim volumes', () => {
     expect(await manager([allowed]).setUpPod(podWithClaim(), { objects: noObjects, claims: claims({ volume: volumeOf({ local: { path: outside } }), provisioned: true }) })).toMatchObject({ ok: true });
   });
 
+  test('a pod whose first set-up failed has claims this agent does not know: claimsOf says so', async () => {
+    const path = join(root, 'disks/one');
+    await mkdir(path, { recursive: true });
+    const volumes = manager();
+    const p = pod({ volumes: [{ name: 'store', persistentVolumeClaim: { claimName: 'data' } }, { name: 'settings', configMap: { name: 'missing' } }] });
+    expect(await volumes.setUpPod(p, { objects: noObjects, claims: claims({ volume: volumeOf({ local: { path } }) }) })).toMatchObject({ ok: false, volume: 'settings' });
+    expect(volumes.claimsOf('uid-1')).toBeUndefined();
+  });
+
   test('once mounted, a claim\'s volume stays for the pod\'s life: a source that fails later (an API server away) stops nothing', async () => {
     const path = join(root, 'disks/one');
     await mkdir(path, { recursive: true });

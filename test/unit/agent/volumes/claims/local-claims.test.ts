@@ -23,7 +23,7 @@ afterEach(async () => {
   await removeTempRoot(root);
 });
 
-const newClaims = (): LocalClaims => new LocalClaims({ rootDir, clock: { now: () => now }, logger: logs.logger });
+const newClaims = (sources: Array<'file' | 'http'> = ['file']): LocalClaims => new LocalClaims({ rootDir, sources, clock: { now: () => now }, logger: logs.logger });
 
 function claim(name: string, spec: Partial<NonNullable<PersistentVolumeClaim['spec']>> = {}, namespace = 'default'): PersistentVolumeClaim {
   return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, ...spec } };
@@ -31,8 +31,8 @@ function claim(name: string, spec: Partial<NonNullable<PersistentVolumeClaim['sp
 
 const storageClass = (name: string, extra: Partial<StorageClass> = {}): StorageClass => ({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name }, provisioner: 'dockerlet.io/local-path', ...extra });
 
-function declare(claims: LocalClaims, objects: { claims?: PersistentVolumeClaim[]; volumes?: PersistentVolume[]; classes?: StorageClass[] }, whole = true): void {
-  claims.set('file', { persistentVolumeClaims: objects.claims ?? [], persistentVolumes: objects.volumes ?? [], storageClasses: objects.classes ?? [] }, whole);
+function declare(claims: LocalClaims, objects: { claims?: PersistentVolumeClaim[]; volumes?: PersistentVolume[]; classes?: StorageClass[] }, whole = true, source: 'file' | 'http' = 'file'): void {
+  claims.set(source, { persistentVolumeClaims: objects.claims ?? [], persistentVolumes: objects.volumes ?? [], storageClasses: objects.classes ?? [] }, whole);
 }
 
 const dataDir = (name: string, namespace = 'default'): string => join(rootDir.claimDir(namespace, name), 'data');
@@ -108,15 +108,36 @@ describe('LocalClaims: binding and provisioning', () => {
     expect(await claims.resolve('default', 'data')).toMatchObject({ ok: true, provisioned: true, volume: { spec: { local: { path: dataDir('data') } } } });
   });
 
-  test('a claim directory that a link leads elsewhere is refused, and nothing is written through it', async () => {
+  test('a link in place of a claim\'s directory, or of its namespace\'s, is refused, and nothing is made through it', async () => {
     const claims = newClaims();
-    declare(claims, { claims: [claim('data')] });
+    declare(claims, { claims: [claim('data'), claim('other', {}, 'apps')] });
     const elsewhere = join(root, 'elsewhere');
     await mkdir(elsewhere);
     await mkdir(join(rootDir.persistentVolumesDir(), 'default'), { recursive: true });
     await symlink(elsewhere, rootDir.claimDir('default', 'data'));
-    await expect(claims.resolve('default', 'data')).rejects.toThrow(/leads outside .* through a symbolic link/);
+    await symlink(elsewhere, join(rootDir.persistentVolumesDir(), 'apps'));
+    await expect(claims.resolve('default', 'data')).rejects.toThrow(/data is a symbolic link/);
+    await expect(claims.resolve('apps', 'other')).rejects.toThrow(/apps is a symbolic link/);
     expect(await readdir(elsewhere)).toEqual([]);
+  });
+
+  test('nothing is provisioned before every source has been read: a class or a volume for the claim may come from any', async () => {
+    const claims = newClaims(['file', 'http']);
+    declare(claims, { claims: [claim('data')] });
+    expect(await claims.resolve('default', 'data')).toEqual({ ok: false, message: 'waiting for the manifest sources to be read (http)' });
+    declare(claims, { classes: [storageClass('keep', { reclaimPolicy: 'Retain', metadata: { name: 'keep', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } })] }, true, 'http');
+    expect(await claims.resolve('default', 'data')).toMatchObject({ ok: true, volume: { spec: { persistentVolumeReclaimPolicy: 'Retain' } } });
+  });
+
+  test('a record whose path was edited away from its data directory is no longer dockerlet\'s own volume', async () => {
+    const claims = newClaims();
+    declare(claims, { claims: [claim('data')] });
+    await claims.resolve('default', 'data');
+    const record = join(rootDir.claimDir('default', 'data'), 'pv.json');
+    const edited = JSON.parse(await readFile(record, 'utf8')) as PersistentVolume;
+    edited.spec!.local!.path = '/etc';
+    await writeFile(record, JSON.stringify(edited));
+    expect(await claims.resolve('default', 'data')).toMatchObject({ ok: true, provisioned: false, volume: { spec: { local: { path: '/etc' } } } });
   });
 
   test('list shows Bound claims with their volume and Pending ones with why', async () => {
@@ -194,6 +215,23 @@ describe('LocalClaims: reclaiming', () => {
     }
     expect(await readFile(join(dataDir('data'), 'kept'), 'utf8')).toBe('precious');
     expect(logs.lines.filter((line) => line.msg.includes('no manifest declares the claim since the agent started'))).toHaveLength(1);
+  });
+
+  test('with two sources, what one declared in its last whole read stays while it cannot read (an empty URL body), whatever the other reads', async () => {
+    const claims = newClaims(['file', 'http']);
+    declare(claims, {}, true, 'file');
+    declare(claims, { claims: [claim('web')] }, true, 'http');
+    await provisioned(claims, 'web');
+    declare(claims, {}, false, 'http');
+    declare(claims, {}, true, 'file');
+    now += 2 * ReclaimGraceMs;
+    await claims.reclaim(new Set());
+    expect(await exists(dataDir('web'))).toBe(true);
+    declare(claims, {}, true, 'http');
+    await claims.reclaim(new Set());
+    now += ReclaimGraceMs;
+    await claims.reclaim(new Set());
+    expect(await exists(dataDir('web'))).toBe(false);
   });
 
   test('a source that could not read its manifests (a missing path) removes nothing; the next whole read without the claim does', async () => {
