@@ -87,11 +87,12 @@ async function apiObject<T>(path: string): Promise<T | undefined> {
   return status === 200 ? (body as T) : undefined;
 }
 
+/** Running: a pod whose claim the PV controller binds at its next claim sync (every 15 s) can take a while, more under load. */
 const running = (ns: string, name: string): Promise<Pod> =>
   waitFor(`pod ${ns}/${name} Running`, async () => {
     const pod = await apiObject<Pod>(`/api/v1/namespaces/${ns}/pods/${name}`);
     return pod?.status?.phase === 'Running' ? pod : undefined;
-  }, { timeoutMs: 60_000 });
+  }, { timeoutMs: 120_000 });
 
 async function eventsOf(ns: string, kind: string, name: string): Promise<EventList['items']> {
   return ((await plane().get(`/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.kind=${kind},involvedObject.name=${name}`)).body as EventList).items;
@@ -116,11 +117,11 @@ test('claims bound to a hostPath PV and to a local PV of this node are mounted, 
   await waitFor('both claims Bound by the PV controller', async () => {
     const phases = await Promise.all(['hp', 'lp'].map(async (c) => (await apiObject<PersistentVolumeClaim>(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${c}`))?.status?.phase));
     return phases.every((phase) => phase === 'Bound');
-  }, { timeoutMs: 30_000 });
+  }, { timeoutMs: 90_000 });
   await claimPod(ns, 'user', ['hp', 'lp'], { nodeName });
   await running(ns, 'user');
   await waitFor('the pod\'s writes on the host', async () => (await readFile(join(host, 'written'), 'utf8').catch(() => '')) === 'hp\n' && (await readFile(join(local, 'written'), 'utf8').catch(() => '')) === 'lp\n');
-});
+}, 300_000);
 
 test('an unbound claim keeps its pod waiting with FailedMount until a volume is bound to it; a PV of a kind the node cannot mount is named', async () => {
   const nodeName = uniqueNodeName('pv');
@@ -135,8 +136,8 @@ test('an unbound claim keeps its pod waiting with FailedMount until a volume is 
   await persistentVolume({ metadata: { name: `${ns}-share` }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], storageClassName: '', nfs: { server: 'nfs.invalid', path: '/export' }, claimRef: { namespace: ns, name: 'share' } } });
   await claim(ns, 'share', { storageClassName: '', volumeName: `${ns}-share`, accessModes: ['ReadWriteMany'] });
   await claimPod(ns, 'nfs-user', ['share'], { nodeName });
-  // Until the PV controller binds the claim, its FailedMount says it is not bound; then it names the kind.
-  const nfs = await waitFor('the FailedMount event naming nfs', async () => (await eventsOf(ns, 'Pod', 'nfs-user')).find((event) => event.reason === 'FailedMount' && event.message.includes('nfs')), { timeoutMs: 30_000 });
+  // Until the PV controller binds the claim (at its next claim sync, every 15 s, when it saw the claim before the volume), its FailedMount says it is not bound; then it names the kind.
+  const nfs = await waitFor('the FailedMount event naming nfs', async () => (await eventsOf(ns, 'Pod', 'nfs-user')).find((event) => event.reason === 'FailedMount' && event.message.includes('nfs')), { timeoutMs: 90_000 });
   expect(nfs.message).toBe(`MountVolume.SetUp failed for volume "share" : PersistentVolume "${ns}-share" is a nfs volume: dockerlet mounts only hostPath and local PersistentVolumes`);
 
   // A volume for the waiting claim: bound, and the pod goes on.
@@ -144,7 +145,7 @@ test('an unbound claim keeps its pod waiting with FailedMount until a volume is 
   await persistentVolume({ metadata: { name: `${ns}-late` }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: '', hostPath: { path: host }, claimRef: { namespace: ns, name: 'waiting' } } });
   await running(ns, 'patient');
   expect(await readFile(join(host, 'written'), 'utf8')).toBe('waiting\n');
-});
+}, 300_000);
 
 test('the local provisioner gives WaitForFirstConsumer claims local PVs on the scheduled node; Delete removes the data with the claim, Retain keeps it', async () => {
   const nodeName = uniqueNodeName('pv');
@@ -185,12 +186,12 @@ test('the local provisioner gives WaitForFirstConsumer claims local PVs on the s
   await plane().request('DELETE', `/api/v1/namespaces/${ns}/pods/consumer?gracePeriodSeconds=0`);
   await waitFor('the pod gone', async () => (await apiObject(`/api/v1/namespaces/${ns}/pods/consumer`)) === undefined, { timeoutMs: 30_000 });
   for (const c of ['scratch', 'kept']) await plane().request('DELETE', `/api/v1/namespaces/${ns}/persistentvolumeclaims/${c}`);
-  await waitFor('the Delete volume and its directory gone', async () => (await apiObject(`/api/v1/persistentvolumes/pvc-${scratch.metadata!.uid!}`)) === undefined && !(await exists(scratchVolume.spec!.local!.path)), { timeoutMs: 60_000 });
+  await waitFor('the Delete volume and its directory gone', async () => (await apiObject(`/api/v1/persistentvolumes/pvc-${scratch.metadata!.uid!}`)) === undefined && !(await exists(scratchVolume.spec!.local!.path)), { timeoutMs: 90_000 });
   const released = await waitFor('the Retain volume Released', async () => {
     const volume = await volumeOf(kept);
     return volume.status?.phase === 'Released' ? volume : undefined;
-  }, { timeoutMs: 30_000 });
+  }, { timeoutMs: 60_000 });
   expect(released.spec?.persistentVolumeReclaimPolicy).toBe('Retain');
   expect(await readFile(join(keptPath, 'written'), 'utf8')).toBe('kept\n');
   await plane().request('DELETE', `/api/v1/persistentvolumes/pvc-${kept.metadata!.uid!}`);
-});
+}, 300_000);
