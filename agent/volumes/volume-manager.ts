@@ -162,7 +162,6 @@ export class VolumeManager {
     const dir = this.#o.rootDir.podDir(uid);
     for (const volume of this.#setUp.get(uid)?.volumes.values() ?? []) if (volume.usagePath !== undefined) this.#usage.delete(volume.usagePath);
     this.#setUp.delete(uid);
-    for (const path of this.#usage.keys()) if (path.startsWith(`${dir}/`)) this.#usage.delete(path);
     await unmountAll(dir);
     await rm(dir, { recursive: true, force: true });
   }

@@ -26,7 +26,8 @@ const keyedMap = <T extends z.ZodType>(value: T) =>
 
 const base64Value = z.string().regex(Base64, 'illegal base64 data');
 
-const metadata = z.looseObject({
+/** ObjectMeta as ValidateObjectMeta checks it for a namespaced object (a cluster-scoped one omits the namespace). */
+export const objectMetadata = z.looseObject({
   name: dnsSubdomain,
   namespace: dnsLabel.optional(),
   labels: labels.optional(),
@@ -43,7 +44,7 @@ export const configMapSchema = z
   .looseObject({
     apiVersion: z.literal('v1'),
     kind: z.literal('ConfigMap'),
-    metadata,
+    metadata: objectMetadata,
     data: keyedMap(z.string()).optional(),
     binaryData: keyedMap(base64Value).optional(),
     immutable: z.boolean().optional(),
@@ -62,7 +63,7 @@ export const secretSchema = z
   .looseObject({
     apiVersion: z.literal('v1'),
     kind: z.literal('Secret'),
-    metadata,
+    metadata: objectMetadata,
     type: z.string().min(1).optional(),
     data: keyedMap(base64Value).optional(),
     stringData: keyedMap(z.string()).optional(),

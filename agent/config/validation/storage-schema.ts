@@ -8,27 +8,23 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { parseQuantity } from '../../../common/api/quantity.js';
-import { dnsLabel, dnsSubdomain, labels, quantity } from './names.js';
+import { objectMetadata } from './config-object-schema.js';
+import { dnsLabel, dnsSubdomain, quantity } from './names.js';
 
 const AccessModes = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] as const;
 const accessModes = z.array(z.enum(AccessModes)).min(1);
 
 const storageQuantity = quantity.refine((value) => (parseQuantity(value) ?? 0) > 0, 'must be greater than zero');
 
-const metadata = (namespaced: boolean) =>
-  z.looseObject({
-    name: dnsSubdomain,
-    ...(namespaced ? { namespace: dnsLabel.optional() } : {}),
-    labels: labels.optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-  });
+/** A PersistentVolume's and a StorageClass's metadata: cluster-scoped, no namespace. */
+const clusterMetadata = objectMetadata.omit({ namespace: true });
 
 const volumeMode = z.enum(['Filesystem', 'Block']);
 
 export const persistentVolumeClaimSchema = z.looseObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('PersistentVolumeClaim'),
-  metadata: metadata(true),
+  metadata: objectMetadata,
   spec: z.looseObject({
     accessModes,
     resources: z.looseObject({ requests: z.looseObject({ storage: storageQuantity }) }),
@@ -55,7 +51,7 @@ const nodeSelectorRequirement = z.looseObject({
 export const persistentVolumeSchema = z.looseObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('PersistentVolume'),
-  metadata: metadata(false),
+  metadata: clusterMetadata,
   spec: z
     .looseObject({
       capacity: z.looseObject({ storage: storageQuantity }),
@@ -94,7 +90,7 @@ export const persistentVolumeSchema = z.looseObject({
 export const storageClassSchema = z.looseObject({
   apiVersion: z.literal('storage.k8s.io/v1'),
   kind: z.literal('StorageClass'),
-  metadata: metadata(false),
+  metadata: clusterMetadata,
   provisioner: z.string().min(1),
   reclaimPolicy: z.enum(['Delete', 'Retain']).optional(),
   volumeBindingMode: z.enum(['Immediate', 'WaitForFirstConsumer']).optional(),

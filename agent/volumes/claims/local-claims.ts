@@ -151,8 +151,12 @@ export class LocalClaims implements PersistentVolumeClaimSource {
    */
   async reclaim(inUse: ReadonlySet<string>): Promise<void> {
     const now = this.#o.clock.now();
-    for (const { key, dir, record } of await this.#provisioned()) {
-      if (this.#declared().claims.has(key)) continue;
+    const declared = this.#declared().claims;
+    for (const { key, dir } of await this.#claimDirs()) {
+      // A declared claim's record is not even read: most passes find nothing to do.
+      if (declared.has(key)) continue;
+      const record = await readRecord(dir);
+      if (!record) continue;
       const removedAt = this.#removedAt.get(key);
       if (removedAt === undefined) {
         this.#keptOnce(key, dir, 'no manifest declares the claim since the agent started; its data is kept: declare the claim to use it again, or remove the directory');
@@ -216,16 +220,12 @@ export class LocalClaims implements PersistentVolumeClaimSource {
     return { claims, volumes, classes };
   }
 
-  /** Every claim directory with a record, on disk. */
-  async #provisioned(): Promise<Array<{ key: string; dir: string; record: PersistentVolume }>> {
+  /** Every claim directory on disk ("<namespace>/<name>"); those with a record are provisioned claims. */
+  async #claimDirs(): Promise<Array<{ key: string; dir: string }>> {
     const base = this.#o.rootDir.persistentVolumesDir();
-    const found: Array<{ key: string; dir: string; record: PersistentVolume }> = [];
+    const found: Array<{ key: string; dir: string }> = [];
     for (const namespace of await readdir(base).catch(() => [] as string[])) {
-      for (const name of await readdir(join(base, namespace)).catch(() => [] as string[])) {
-        const dir = join(base, namespace, name);
-        const record = await readRecord(dir);
-        if (record) found.push({ key: `${namespace}/${name}`, dir, record });
-      }
+      for (const name of await readdir(join(base, namespace)).catch(() => [] as string[])) found.push({ key: `${namespace}/${name}`, dir: join(base, namespace, name) });
     }
     return found;
   }
