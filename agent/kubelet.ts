@@ -55,7 +55,7 @@ import type { RuntimeVersion } from './runtime/runtime.js';
 import { kubeletConfigz } from './kubelet-configz.js';
 import type { KubeletOptions } from './kubelet-options.js';
 import { KubeletServers } from './server/kubelet-servers.js';
-import type { HealthCheck } from './server/kubelet-api.js';
+import type { HealthCheck, KubeletApi } from './server/kubelet-api.js';
 import { SummaryProvider } from './stats/summary-provider.js';
 import { ReasonCache } from './status/reason-cache.js';
 import { StatusManager } from './status/status-manager.js';
@@ -101,6 +101,8 @@ export class Kubelet {
   readonly podConfig: PodConfig;
   readonly statuses = new StatusManager();
   readonly configObjects = new ConfigObjectStore();
+  /** What the kubelet's HTTP servers serve (logs, exec, stats), for callers in this process. */
+  readonly api: KubeletApi;
   /** Cluster mode's parts, when the node joins an API server. */
   readonly cluster: ClusterMode | undefined;
   readonly #log: Logger;
@@ -257,7 +259,7 @@ export class Kubelet {
     });
     if (cluster) this.#sources.push(cluster.podSource);
 
-    const api = new NodeApi({
+    const api = (this.api = new NodeApi({
       podConfig: this.podConfig,
       summary: new SummaryProvider({
         nodeName: o.nodeName,
@@ -279,7 +281,7 @@ export class Kubelet {
       metrics: this.#metrics,
       healthChecks: () => this.#healthChecks(),
       logger: log,
-    });
+    }));
     this.#servers = new KubeletServers({
       nodeName: o.nodeName,
       rootDir: o.rootDir,

@@ -21,6 +21,7 @@ import { cleanupProxy } from '../proxy/proxy.js';
 import { createLogger, type LoggingFormat } from './logger.js';
 import { assembleNode, prepareNode, type DockerletNode, type NodeOptions } from './node.js';
 import { resolveClusterDns } from './dns-options.js';
+import { resolveUpOptions } from './up-options.js';
 import { Defaults, resolveAgentOptions, type AgentFlags } from './options.js';
 import { flagError, ipv4CidrSetting, setting } from './settings.js';
 import { podSummaryLine } from './pod-summary.js';
@@ -119,43 +120,24 @@ async function startNode(
   }
 }
 
+/** `dockerlet agent`'s node: the agent alone. */
+async function agentOnlyOptions(flags: AgentFlags, log: Logger): Promise<{ options: NodeOptions; ignoredConfigFields: string[] }> {
+  const resolved = await resolveAgentOptions(flags);
+  if (resolved.clusterDnsSettings.serve.value !== undefined) log.warn('serveClusterDNS: `dockerlet agent` runs no cluster DNS (`dockerlet up` or `dockerlet proxy --serve-cluster-dns` do); the field is not acted on');
+  return { options: { agent: resolved.options }, ignoredConfigFields: resolved.ignoredConfigFields };
+}
+
 /** `dockerlet agent` (withProxy false) and `dockerlet up` (withProxy true, and a line per pod and service). */
 export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }, withProxy: boolean): Promise<number> {
   const log = logger(flags);
   if (typeof log === 'number') return log;
   let options: NodeOptions;
   try {
-    const resolved = await resolveAgentOptions(flags);
+    const resolved = withProxy ? await resolveUpOptions(flags, log) : await agentOnlyOptions(flags, log);
     if (resolved.ignoredConfigFields.length > 0) {
       log.warn({ fields: resolved.ignoredConfigFields }, `--config: dockerlet does not act on these fields: ${resolved.ignoredConfigFields.join(', ')}`);
     }
-    let agent = resolved.options;
-    if (flags.proxyKubeconfig && !(withProxy && agent.cluster)) {
-      throw new DockerletError('DKL_ERR_FLAG_INVALID', '--proxy-kubeconfig: only `dockerlet up` with --kubeconfig runs a proxy that reads the API server');
-    }
-    if (withProxy) {
-      const proxyOptions = await resolveProxyOptions(flags, { rootDir: agent.rootDir, podCIDR: agent.podCIDR });
-      const dns = await resolveClusterDns(
-        {
-          ...resolved.clusterDnsSettings,
-          serveByDefault: agent.cluster ? 'unless-cluster-dns-elsewhere' : 'always',
-          podCIDR: agent.podCIDR,
-          serviceCIDR: proxyOptions.serviceCIDR,
-          domain: agent.clusterDomain,
-          resolvConf: agent.resolvConf,
-        },
-        log,
-      );
-      agent = { ...agent, clusterDNS: dns.clusterDNS };
-      if (dns.server) proxyOptions.clusterDns = dns.server;
-      // A cluster node's proxy follows the API server (with its own credentials when given); a standalone one, the agent.
-      const kubeconfig = flags.proxyKubeconfig ? { path: flags.proxyKubeconfig, flag: '--proxy-kubeconfig' } : { path: agent.cluster?.kubeconfig ?? '', flag: '--kubeconfig' };
-      const feed = agent.cluster ? ({ from: 'api', kubeconfig } as const) : ({ from: 'agent' } as const);
-      options = { agent, proxy: { options: proxyOptions, feed } };
-    } else {
-      if (resolved.clusterDnsSettings.serve.value !== undefined) log.warn('serveClusterDNS: `dockerlet agent` runs no cluster DNS (`dockerlet up` or `dockerlet proxy --serve-cluster-dns` do); the field is not acted on');
-      options = { agent };
-    }
+    options = resolved.options;
   } catch (err) {
     console.error(`dockerlet: ${errorMessage(err)}`);
     return exitCode(err);

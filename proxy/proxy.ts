@@ -29,7 +29,7 @@ import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';
 import { checkServiceGuard } from './host-guard.js';
-import { lockDatapath } from './proxy-lock.js';
+import { lockDatapath, type DatapathScope } from './proxy-lock.js';
 import { buildProxyServer } from './server/app.js';
 import { ServiceProxy } from './service-proxy.js';
 
@@ -49,12 +49,24 @@ export interface ProxyOptions {
   remoteServiceProxy: boolean;
   /** Serve the cluster DNS, from the same Services and endpoints. */
   clusterDns?: ClusterDnsOptions;
+  /** What the proxy owns (proxy-lock.ts): the network namespace's datapath unless told; a service CIDR's addresses only with the userspace datapath. */
+  scope?: DatapathScope;
 }
 
 export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'serviceCIDR' | 'podCIDR' | 'stateDir'>, logger: Logger): Proxier {
   return mode === 'iptables'
     ? new IptablesProxier({ serviceCIDR: options.serviceCIDR, podCIDR: options.podCIDR, stateDir: options.stateDir, logger })
     : new UserspaceProxier({ serviceCIDR: options.serviceCIDR, logger });
+}
+
+/** A proxy that owns only its service CIDR's addresses: what its userspace datapath left there goes; refused while that proxy runs. */
+export async function cleanupServiceAddresses(serviceCIDR: Ipv4Cidr, logger: Logger): Promise<void> {
+  const lock = await lockDatapath('clean up', { kind: 'service-cidr', serviceCIDR: serviceCIDR.text });
+  try {
+    await new UserspaceProxier({ serviceCIDR, logger }).cleanup();
+  } finally {
+    await lock.release();
+  }
 }
 
 /** `dockerlet proxy --cleanup`: removes what either datapath left on this host; refused while a proxy runs. */
@@ -101,6 +113,7 @@ export class ServiceProxyNode {
   listening: string | undefined;
 
   constructor(options: ProxyOptions, deps: { config: ProxyConfig; logger: Logger; clock?: Clock }) {
+    if (options.scope?.kind === 'service-cidr' && options.mode !== 'userspace') throw new Error('ServiceProxyNode: only the userspace datapath can own a service CIDR alone; iptables chains are the whole namespace\'s');
     this.#options = options;
     this.#log = deps.logger;
     this.#clock = deps.clock ?? systemClock;
@@ -119,7 +132,7 @@ export class ServiceProxyNode {
 
   /** Takes the datapath (refusing to run beside another proxy), syncs it once its config is synced, follows changes, and serves DNS and HTTP. */
   async start(): Promise<void> {
-    this.#lock = await lockDatapath('run');
+    this.#lock = await lockDatapath('run', this.#options.scope);
     const guard = await checkServiceGuard(new ExecCommandRunner(), this.#options.serviceCIDR.text);
     if (!guard.covered) {
       this.#log.warn(

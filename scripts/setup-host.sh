@@ -10,7 +10,8 @@
 #      and its libraries (servers and clients busybox cannot be, such as a UDP echo server or
 #      the DNS benchmark's load generator);
 #   4. the service CIDR guard: filter-table REJECT rules so that nothing addressed to the
-#      service CIDR leaves the host unless a proxy rule rewrote it (see docs/architecture.md).
+#      service CIDR, or to the test nodes' service range, leaves the host unless a proxy rule
+#      rewrote it (see docs/architecture.md).
 # With --for-bench it also installs what the benchmarks use (Debian's podman and catatonit, the
 # baseline; iperf3 and wrk, the load generators) and builds dockerlet.local/iperf3:<version>
 # (busybox plus the host's iperf3, the server side). --for-tests implies --for-bench (the test
@@ -21,6 +22,8 @@
 set -euo pipefail
 
 SERVICE_CIDR=${DOCKERLET_SERVICE_CIDR:-10.96.0.0/16}
+# Where the library's test nodes take their ClusterIPs (library/address-slices.ts), beside it.
+TEST_NODE_SERVICE_RANGE=10.97.0.0/16
 BUSYBOX_IMAGE=dockerlet.local/busybox:1.35
 PAUSE_IMAGE=dockerlet.local/pause:3.10
 GUARD_CHAIN=DOCKERLET-SERVICE-GUARD
@@ -132,8 +135,10 @@ fi
 #    they reach the filter table; anything else addressed to the service CIDR is refused here.
 iptables -w -N "$GUARD_CHAIN" 2>/dev/null || true
 iptables -w -F "$GUARD_CHAIN"
-iptables -w -A "$GUARD_CHAIN" -d "$SERVICE_CIDR" -p tcp -j REJECT --reject-with tcp-reset
-iptables -w -A "$GUARD_CHAIN" -d "$SERVICE_CIDR" -j REJECT --reject-with icmp-port-unreachable
+for guarded in "$SERVICE_CIDR" "$TEST_NODE_SERVICE_RANGE"; do
+  iptables -w -A "$GUARD_CHAIN" -d "$guarded" -p tcp -j REJECT --reject-with tcp-reset
+  iptables -w -A "$GUARD_CHAIN" -d "$guarded" -j REJECT --reject-with icmp-port-unreachable
+done
 ensure_jump() { # ensure_jump <chain> <match...>
   local chain=$1
   shift
@@ -148,4 +153,4 @@ if iptables -w -n -L DOCKER-USER >/dev/null 2>&1; then ensure_jump DOCKER-USER; 
 if [ "$for_tests" = 1 ]; then
   say "control plane binaries in $("$(dirname "$0")/build-control-plane.sh" | tail -n1)"
 fi
-say "ready: $(docker version --format 'Docker {{.Server.Version}}'), images $BUSYBOX_IMAGE $PAUSE_IMAGE, service CIDR guard on $SERVICE_CIDR"
+say "ready: $(docker version --format 'Docker {{.Server.Version}}'), images $BUSYBOX_IMAGE $PAUSE_IMAGE, service CIDR guard on $SERVICE_CIDR and $TEST_NODE_SERVICE_RANGE"

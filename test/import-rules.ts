@@ -3,7 +3,10 @@
  * dependency-cruiser; `npm run check:imports` runs that check alone):
  * - no import cycles;
  * - peers: common/ (what they all use) imports none of agent/, proxy/ and provisioner/; these
- *   never import each other; only cli/ (the composition root) imports them;
+ *   never import each other; only the composition roots import them: cli/ (the commands) and
+ *   library/ (the package's API for tests);
+ * - library/ builds its nodes with cli/'s assembly (node.ts and the option resolvers), never
+ *   with a command; of cli/, only the commands that run a test node import library/;
  * - inside agent/, layers: a folder imports only its own layer and those below it;
  * - each library lives in one place.
  */
@@ -45,10 +48,12 @@ function libraryRule(library: string, home: string): IForbiddenRuleType {
 
 export const ImportRules: IForbiddenRuleType[] = [
   { name: 'no-cycles', comment: 'files never import each other in a loop', severity: 'error', from: {}, to: { circular: true } },
-  { name: 'common-imports-no-peer', comment: 'common/ is what the peers share: it imports none of them, nor cli/', severity: 'error', from: { path: '^common/' }, to: { path: '^(agent|proxy|provisioner|cli)/' } },
-  { name: 'agent-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only cli/ puts them together', severity: 'error', from: { path: '^agent/' }, to: { path: '^(proxy|provisioner|cli)/' } },
-  { name: 'proxy-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only cli/ puts them together', severity: 'error', from: { path: '^proxy/' }, to: { path: '^(agent|provisioner|cli)/' } },
-  { name: 'provisioner-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only cli/ puts them together', severity: 'error', from: { path: '^provisioner/' }, to: { path: '^(agent|proxy|cli)/' } },
+  { name: 'common-imports-no-peer', comment: 'common/ is what the peers share: it imports none of them, nor a composition root', severity: 'error', from: { path: '^common/' }, to: { path: '^(agent|proxy|provisioner|cli|library)/' } },
+  { name: 'agent-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only the composition roots put them together', severity: 'error', from: { path: '^agent/' }, to: { path: '^(proxy|provisioner|cli|library)/' } },
+  { name: 'proxy-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only the composition roots put them together', severity: 'error', from: { path: '^proxy/' }, to: { path: '^(agent|provisioner|cli|library)/' } },
+  { name: 'provisioner-imports-no-peer', comment: 'the kubelet, the proxy and the provisioner are peers: only the composition roots put them together', severity: 'error', from: { path: '^provisioner/' }, to: { path: '^(agent|proxy|cli|library)/' } },
+  { name: 'library-uses-the-assembly', comment: "library/ builds nodes with cli/'s assembly, never with a command", severity: 'error', from: { path: '^library/' }, to: { path: '^cli/', pathNot: '^cli/(node|options|up-options|dns-options|proxy-options|server-options|settings|kubelet-config)\\.ts$' } },
+  { name: 'assembly-imports-no-library', comment: "cli/'s assembly is below library/: only the commands import it", severity: 'error', from: { path: '^cli/(node|options|up-options|dns-options|proxy-options|server-options|settings|kubelet-config)\\.ts$' }, to: { path: '^library/' } },
   ...layerRules(),
   libraryRule('dockerode', 'agent/runtime/docker/'),
   libraryRule('chokidar', 'agent/config/sources/file-source.ts'),

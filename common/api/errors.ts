@@ -12,6 +12,10 @@ const catalogue = {
   DKL_ERR_BAD_REQUEST: 400,
   DKL_ERR_RUNTIME: 500,
   DKL_ERR_RUNTIME_UNAVAILABLE: 503,
+  /** A pod failed where it was awaited (a test's or `dockerlet run --wait`'s wait). */
+  DKL_ERR_POD_FAILED: 500,
+  /** What was awaited did not happen in time. */
+  DKL_ERR_WAIT_TIMEOUT: 504,
 } as const;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -55,6 +55,11 @@ export function cidrContains(cidr: Ipv4Cidr, ip: string): boolean {
   return value !== undefined && (value & mask(cidr.prefixLength)) >>> 0 === cidr.network;
 }
 
+/** Whether every address of `inner` is in `outer`. */
+export function cidrCovers(outer: Ipv4Cidr, inner: Ipv4Cidr): boolean {
+  return inner.prefixLength >= outer.prefixLength && (inner.network & mask(outer.prefixLength)) >>> 0 === outer.network;
+}
+
 export function isValidPort(port: number): boolean {
   return Number.isInteger(port) && port >= 1 && port <= 65535;
 }

@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 async function cruiseTree(): Promise<{ result: ICruiseResult; report: string }> {
   const options = { baseDir: root, ruleSet: { forbidden: ImportRules }, validate: true, tsPreCompilationDeps: true, doNotFollow: { path: 'node_modules' } } as const;
   const transpile = { tsConfig: extractTSConfig(`${root}/tsconfig.json`) };
-  const cruised = await cruise(['agent', 'proxy', 'provisioner', 'common', 'cli'], options, {}, transpile);
+  const cruised = await cruise(['agent', 'proxy', 'provisioner', 'common', 'cli', 'library'], options, {}, transpile);
   const result = cruised.output as ICruiseResult;
   const report = result.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle ? ` (cycle: ${v.cycle.map((step) => step.name).join(' -> ')})` : ''}`).join('\n');
   return { result, report };

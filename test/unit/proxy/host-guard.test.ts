@@ -26,6 +26,12 @@ describe('checkServiceGuard', () => {
     });
   });
 
+  test('covered when the service CIDR lies inside a guarded one', async () => {
+    const runner = new FakeRunner().when('iptables', ['-w'], { stdout: guardRules('10.96.0.0/16') + guardRules('10.97.0.0/16') });
+    expect(await checkServiceGuard(runner, '10.97.12.0/24')).toEqual({ covered: true });
+    expect(await checkServiceGuard(runner, '10.96.0.0/15')).toEqual({ covered: false, reason: 'the DOCKERLET-SERVICE-GUARD chain does not reject 10.96.0.0/15' });
+  });
+
   test('not covered when the chain is missing, with iptables\' own words', async () => {
     const runner = new FakeRunner().when('iptables', ['-w'], { code: 1, stderr: 'iptables: No chain/target/match by that name.\n' });
     expect(await checkServiceGuard(runner, '10.96.0.0/16')).toEqual({

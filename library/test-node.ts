@@ -1,0 +1,326 @@
+/**
+ * A node for a test: the agent and the service proxy (with the cluster DNS) in this process, on
+ * an address slice of its own (address-slices.ts), with a session directory that says what it
+ * made (sessions.ts). Built by the same function as `dockerlet up` (cli/node.ts), from flags of
+ * its own, so it behaves as the kubelet and kube-proxy of `dockerlet up` do.
+ *
+ *   startNode()   reap dead sessions -> take the node name -> take an address slice -> start
+ *   apply()       manifests validated, written to the node's manifest directory, read by the agent
+ *   waitForPods() every pod (or the named ones) ready or complete; a report of why not otherwise
+ *   serviceUrl()  a Service's ClusterIP (on lo, reachable from this process) or node port
+ *   stop()        the node stopped, then everything it made removed: containers, pod network,
+ *                 service addresses, mounts, directories
+ */
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import { DockerletError } from '../common/api/errors.js';
+import type { Pod, Service, ServicePort } from '../common/api/types.js';
+import type { HostLock } from '../common/util/host-lock.js';
+import { parseDuration } from '../common/util/duration.js';
+import { dnsLabel } from '../agent/config/validation/names.js';
+import type { Kubelet } from '../agent/kubelet.js';
+import { assembleNode, prepareNode, type DockerletNode } from '../cli/node.js';
+import { Defaults } from '../cli/options.js';
+import { resolveUpOptions } from '../cli/up-options.js';
+import { takeAddressSlice, type AddressSlice } from './address-slices.js';
+import { execIn, readLogs, type ExecResult, type LogOptions } from './container-io.js';
+import { ManifestDirectory } from './manifest-directory.js';
+import { readInputs, type ManifestInput } from './manifest-inputs.js';
+import { waitForPods, type PodWatch } from './pod-waits.js';
+import { clearAddressSlice, DefaultSessionsDir, reapDeadSessions, removeSession, saveRecord, takeSession, type SessionPaths } from './sessions.js';
+
+export interface StartNodeOptions {
+  /** The node's name, a DNS label (default: dockerlet- and 8 random hex digits). Its static pods are named <pod>-<node>. */
+  name?: string;
+  /** The resolv.conf whose nameservers answer names outside the cluster, for the cluster DNS and dnsPolicy Default pods (default: /etc/resolv.conf). */
+  resolvConf?: string;
+  /** The cluster domain (default: cluster.local). */
+  clusterDomain?: string;
+  /** Where the node's session lives, and where dead sessions are looked for (default: /var/lib/dockerlet/sessions). */
+  sessionsDir?: string;
+  /** The Docker engine (default: unix:///var/run/docker.sock). */
+  containerRuntimeEndpoint?: string;
+  /** Where the node logs (default: warnings and errors, as JSON lines on stderr). */
+  logger?: Logger;
+}
+
+export interface PodWaitOptions {
+  /** Milliseconds, or a duration such as "90s" or "5m" (default: 2m). */
+  timeout?: number | string;
+  /** The namespace of the pods named (default: default). */
+  namespace?: string;
+}
+
+export interface ContainerOptions {
+  /** The container (default: the pod's only one, or its first). */
+  container?: string;
+  namespace?: string;
+}
+
+export interface ServiceUrlOptions {
+  /** The service port, by name or number (default: the Service's first). */
+  port?: string | number;
+  namespace?: string;
+  /** The URL's scheme (default: http). */
+  scheme?: string;
+  /** The node port on 127.0.0.1 rather than the ClusterIP. */
+  nodePort?: boolean;
+}
+
+/** What apply() and delete() acted on, as the node names it: pods by their static pod names. */
+export interface AppliedObject {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+const DefaultWaitMs = 120_000;
+const ServiceWaitMs = 30_000;
+
+function timeoutMs(timeout: number | string | undefined): number {
+  if (timeout === undefined) return DefaultWaitMs;
+  const ms = typeof timeout === 'number' ? timeout : parseDuration(timeout);
+  if (ms === undefined || !(ms > 0)) throw new DockerletError('DKL_ERR_BAD_REQUEST', `timeout: invalid value ${JSON.stringify(timeout)}: give milliseconds or a duration such as "90s" or "5m"`);
+  return ms;
+}
+
+/** Starts a node; rejects, leaving nothing behind, when it cannot. */
+export async function startNode(options: StartNodeOptions = {}): Promise<StartedNode> {
+  const log = options.logger ?? pino({ level: 'warn', base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
+  const nodeName = options.name ?? `dockerlet-${randomBytes(4).toString('hex')}`;
+  if (!dnsLabel.safeParse(nodeName).success) throw new DockerletError('DKL_ERR_BAD_REQUEST', `name: invalid value ${JSON.stringify(nodeName)}: a node name here must be a DNS label (lower case letters, digits and '-', at most 63)`);
+  const sessionsDir = options.sessionsDir ?? DefaultSessionsDir;
+  const socket = options.containerRuntimeEndpoint ?? Defaults.containerRuntimeEndpoint;
+  await reapDeadSessions(sessionsDir, log);
+  const { paths, lock: sessionLock } = await takeSession(sessionsDir, nodeName, log);
+  const locks: HostLock[] = [sessionLock];
+  let node: DockerletNode | undefined;
+  try {
+    const { slice, lock: sliceLock } = await takeAddressSlice({ pid: process.pid, nodeName });
+    locks.unshift(sliceLock);
+    await clearAddressSlice(sessionsDir, slice.index, nodeName, log);
+    const podNetwork = `dockerlet-s${slice.index}`;
+    await saveRecord(paths, { nodeName, pid: process.pid, startedAt: new Date().toISOString(), slice: slice.index, podNetwork, dockerSocket: socket.replace(/^unix:\/\//, '') });
+    const { options: nodeOptions } = await resolveUpOptions(
+      {
+        hostnameOverride: nodeName,
+        rootDir: paths.rootDir,
+        podManifestPath: paths.manifestDir,
+        fileCheckFrequency: '1s',
+        port: '0',
+        readOnlyPort: '0',
+        podCidr: slice.podCIDR.text,
+        podNetwork,
+        containerRuntimeEndpoint: socket,
+        ...(options.resolvConf ? { resolvConf: options.resolvConf } : {}),
+        ...(options.clusterDomain ? { clusterDomain: options.clusterDomain } : {}),
+        proxyMode: 'userspace',
+        serviceClusterIpRange: slice.serviceCIDR.text,
+        serviceNodePortRange: `${slice.nodePorts.min}-${slice.nodePorts.max}`,
+        healthzBindAddress: '127.0.0.1:0',
+      },
+      log,
+    );
+    nodeOptions.proxy.options.scope = { kind: 'service-cidr', serviceCIDR: slice.serviceCIDR.text };
+    node = assembleNode(nodeOptions, await prepareNode(nodeOptions), { logger: log });
+    const started = new StartedNode({ node, slice, paths, locks, log });
+    await node.start();
+    return started;
+  } catch (err) {
+    await node?.stop().catch(() => undefined);
+    await removeSession(paths, log).catch((cleanupErr: unknown) => log.error({ err: cleanupErr }, 'could not remove what the node made; the next start reaps it'));
+    await Promise.all(locks.map((lock) => lock.release()));
+    throw err;
+  }
+}
+
+export class StartedNode {
+  readonly name: string;
+  /** The pods' subnet, the Services' ClusterIP range and the node ports this node uses. */
+  readonly addresses: { podCIDR: string; serviceCIDR: string; nodePorts: { min: number; max: number } };
+  readonly #node: DockerletNode;
+  readonly #paths: SessionPaths;
+  readonly #locks: readonly HostLock[];
+  readonly #log: Logger;
+  readonly #manifests: ManifestDirectory;
+  readonly #podListeners = new Set<() => void>();
+  #stopped: Promise<void> | undefined;
+
+  /** @internal startNode() makes it. */
+  constructor(parts: { node: DockerletNode; slice: AddressSlice; paths: SessionPaths; locks: readonly HostLock[]; log: Logger }) {
+    const kubelet = parts.node.kubelet!;
+    this.name = kubelet.options.nodeName;
+    this.addresses = { podCIDR: parts.slice.podCIDR.text, serviceCIDR: parts.slice.serviceCIDR.text, nodePorts: parts.slice.nodePorts };
+    this.#node = parts.node;
+    this.#paths = parts.paths;
+    this.#locks = parts.locks;
+    this.#log = parts.log;
+    this.#manifests = new ManifestDirectory(parts.paths.manifestDir, this.name);
+    kubelet.onManifestObjects(this.#manifests.onSnapshot);
+    kubelet.onPodsChanged(() => {
+      for (const listener of this.#podListeners) listener();
+    });
+  }
+
+  #assertRunning(): void {
+    if (this.#stopped) throw new DockerletError('DKL_ERR_BAD_REQUEST', `node ${this.name} is stopped`);
+  }
+
+  get #kubelet(): Kubelet {
+    this.#assertRunning();
+    return this.#node.kubelet!;
+  }
+
+  #asNamed({ kind, namespace, name }: AppliedObject): AppliedObject {
+    return { kind, namespace, name: kind === 'Pod' ? this.#podName(name) : name };
+  }
+
+  /**
+   * Applies Pods, ConfigMaps, Secrets, Services and the storage kinds: objects, YAML text, files
+   * or directories (manifest-inputs.ts). Resolves once the agent has them; pods then start on
+   * their own (waitForPods() waits for them). Re-applying an object replaces it.
+   */
+  async apply(...inputs: ManifestInput[]): Promise<AppliedObject[]> {
+    this.#assertRunning();
+    const objects = await readInputs(inputs, this.name);
+    await this.#manifests.write(objects);
+    return objects.map((object) => this.#asNamed(object));
+  }
+
+  /** Deletes what the inputs name (the same inputs apply() takes); resolves once their pods' containers have stopped. */
+  async delete(...inputs: ManifestInput[]): Promise<AppliedObject[]> {
+    const kubelet = this.#kubelet;
+    const objects = await readInputs(inputs, this.name);
+    const removed = await this.#manifests.remove(objects);
+    const uids = new Set(removed.pods.map((pod) => pod.metadata.uid));
+    await this.#until('the deleted pods stopped', DefaultWaitMs, async () => !(await kubelet.api.runningPods()).some((pod) => uids.has(pod.metadata?.uid ?? '')));
+    return objects.map((object) => this.#asNamed(object));
+  }
+
+  /** The node's pods with their status, as the kubelet's /pods serves them. */
+  pods(): Pod[] {
+    return this.#kubelet.podsWithStatus();
+  }
+
+  /** A pod by the name in its manifest (or its static pod name, <name>-<node>). */
+  pod(name: string, namespace = 'default'): Pod | undefined {
+    const full = this.#podName(name);
+    return this.pods().find((pod) => pod.metadata?.namespace === namespace && pod.metadata?.name === full);
+  }
+
+  /**
+   * Waits until every pod of the node (or the ones named) is Ready, or Succeeded for a pod that
+   * runs to completion (restartPolicy Never or OnFailure). Rejects at once when one fails, or
+   * at the timeout, with a PodWaitError saying for each pod what keeps it, with its containers'
+   * reasons and last log lines.
+   */
+  waitForPods(names?: readonly string[], options: PodWaitOptions = {}): Promise<Pod[]> {
+    const kubelet = this.#kubelet;
+    const namespace = options.namespace ?? 'default';
+    const watch: PodWatch = {
+      current: () => {
+        const pods = kubelet.podsWithStatus();
+        if (!names) return pods;
+        return names.map((name) => pods.find((pod) => pod.metadata?.namespace === namespace && pod.metadata?.name === this.#podName(name)) ?? { missing: `${namespace}/${this.#podName(name)}` });
+      },
+      subscribe: (listener) => {
+        this.#podListeners.add(listener);
+        return () => this.#podListeners.delete(listener);
+      },
+      logTail: async (pod, container, previous, lines) => {
+        const text = await readLogs(kubelet.api, { namespace: pod.metadata?.namespace ?? 'default', pod: pod.metadata?.name ?? '', container }, { previous, tailLines: lines });
+        return text.split('\n').filter((line, index, all) => line !== '' || index < all.length - 1);
+      },
+    };
+    return waitForPods(watch, timeoutMs(options.timeout));
+  }
+
+  /** waitForPods() for one pod; resolves with it. */
+  async waitForPod(name: string, options: PodWaitOptions = {}): Promise<Pod> {
+    const [pod] = await this.waitForPods([name], options);
+    return pod!;
+  }
+
+  /** The container's log, as `kubectl logs` prints it. */
+  logs(pod: string, options: ContainerOptions & LogOptions = {}): Promise<string> {
+    const kubelet = this.#kubelet;
+    return readLogs(kubelet.api, this.#target(pod, options), options);
+  }
+
+  /** Runs `command` in a running container; resolves with its output and exit code (a non-zero one is not an error). */
+  exec(pod: string, command: readonly string[], options: ContainerOptions & { stdin?: string } = {}): Promise<ExecResult> {
+    const kubelet = this.#kubelet;
+    return execIn(kubelet.api, this.#target(pod, options), command, options.stdin);
+  }
+
+  /**
+   * A URL of a Service of the node that this process can open: its ClusterIP and port (the
+   * proxy puts the ClusterIP on lo), or with `nodePort` 127.0.0.1 and the node port. Resolves
+   * once the proxy serves it.
+   */
+  async serviceUrl(name: string, options: ServiceUrlOptions = {}): Promise<string> {
+    const proxy = this.#node.proxy!;
+    const namespace = options.namespace ?? 'default';
+    this.#assertRunning();
+    const service = await this.#until(`Service ${namespace}/${name} on node ${this.name}`, ServiceWaitMs, () =>
+      proxy.config.services().find((candidate) => candidate.metadata?.namespace === namespace && candidate.metadata?.name === name && candidate.spec?.clusterIP),
+    );
+    const port = servicePort(service, options.port);
+    if (options.nodePort && !port.nodePort) throw new DockerletError('DKL_ERR_BAD_REQUEST', `Service ${namespace}/${name} port ${port.name ?? port.port} has no node port: it is of type ${service.spec?.type ?? 'ClusterIP'}`);
+    await proxy.synced();
+    const [host, number] = options.nodePort ? ['127.0.0.1', port.nodePort] : [service.spec!.clusterIP!, port.port];
+    return `${options.scheme ?? 'http'}://${host}:${number}`;
+  }
+
+  /** Stops the node and removes everything it made. Idempotent; later calls on the node are refused. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#teardown();
+    return this.#stopped;
+  }
+
+  async #teardown(): Promise<void> {
+    this.#podListeners.clear();
+    try {
+      await this.#node.stop();
+      await removeSession(this.#paths, this.#log);
+    } finally {
+      await Promise.all(this.#locks.map((lock) => lock.release()));
+    }
+  }
+
+  #podName(name: string): string {
+    return name.endsWith(`-${this.name}`) ? name : `${name}-${this.name}`;
+  }
+
+  #target(pod: string, options: ContainerOptions): { namespace: string; pod: string; container: string } {
+    const namespace = options.namespace ?? 'default';
+    const found = this.pod(pod, namespace);
+    if (!found) throw new DockerletError('DKL_ERR_NOT_FOUND', `pod ${namespace}/${this.#podName(pod)} is not on node ${this.name}`);
+    const container = options.container ?? found.spec?.containers?.[0]?.name;
+    if (!container || !found.spec?.containers?.some((c) => c.name === container) && !found.spec?.initContainers?.some((c) => c.name === container)) {
+      throw new DockerletError('DKL_ERR_NOT_FOUND', `pod ${namespace}/${found.metadata?.name} has no container ${container}`);
+    }
+    return { namespace, pod: found.metadata!.name!, container };
+  }
+
+  /** Polls `probe` (and on every pod change) until it gives a value, for at most `ms`. */
+  async #until<T>(what: string, ms: number, probe: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const value = await probe();
+      if (value) return value;
+      if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `timed out after ${ms / 1000} s waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function servicePort(service: Service, wanted: string | number | undefined): ServicePort {
+  const ports = service.spec?.ports ?? [];
+  const port = wanted === undefined ? ports[0] : ports.find((candidate) => candidate.name === wanted || candidate.port === wanted);
+  if (!port) {
+    const known = ports.map((candidate) => candidate.name ?? String(candidate.port)).join(', ');
+    throw new DockerletError('DKL_ERR_NOT_FOUND', `Service ${service.metadata?.namespace}/${service.metadata?.name} has no port ${wanted ?? ''}: it has ${known || 'none'}`);
+  }
+  return port;
+}
