@@ -15,6 +15,7 @@ import { DockerletError, errorMessage, isDockerletError } from '../common/api/er
 import { KubeClient } from '../common/kube-api/kube-client.js';
 import { parseDuration } from '../common/util/duration.js';
 import { userAgent } from '../common/version.js';
+import { DefaultSessionsDir, reapDeadSessions } from '../library/sessions.js';
 import { LocalProvisioner } from '../provisioner/local-provisioner.js';
 import type { ProxyConfig } from '../proxy/config/proxy-config.js';
 import { cleanupProxy } from '../proxy/proxy.js';
@@ -100,6 +101,8 @@ async function startNode(
   beforeStart: (node: DockerletNode) => void = () => undefined,
 ): Promise<{ node: DockerletNode; running: boolean; exited: Promise<number> } | number> {
   let node: DockerletNode;
+  // What test processes that died left (library/sessions.ts) goes first: its pod networks and service addresses may be in the way.
+  await reapDeadSessions(DefaultSessionsDir, log).catch((err: unknown) => log.warn({ err }, 'could not look for dead test sessions'));
   try {
     if (options.agent?.cluster) log.info({ kubeconfig: options.agent.cluster.kubeconfig, node: options.agent.nodeName }, 'joining the cluster');
     node = assembleNode(options, await prepareNode(options), { logger: log });

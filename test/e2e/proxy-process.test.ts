@@ -101,12 +101,12 @@ test('a proxy given a service CIDR the host guard does not cover says so and how
   onTestFinished(() => rm(rootDir, { recursive: true, force: true }));
   const healthz = await freePort();
   // No Service source: the proxy writes its fixed chains only, and --cleanup removes them.
-  const proxy = runCli(['proxy', '--root-dir', rootDir, '--service-cluster-ip-range', '10.97.0.0/24', '--healthz-bind-address', `127.0.0.1:${healthz}`]);
+  const proxy = runCli(['proxy', '--root-dir', rootDir, '--service-cluster-ip-range', '10.98.0.0/24', '--healthz-bind-address', `127.0.0.1:${healthz}`]);
   onTestFinished(() => cleanupProxyRules(rootDir));
   await waitFor('the proxy healthy', async () => (await fetch(`http://127.0.0.1:${healthz}/healthz`).catch(() => undefined))?.status === 200, { timeoutMs: 20_000 });
   proxy.child.kill('SIGTERM');
   const { stderr } = await proxy.exited;
   expect(stderr).toContain(
-    'the DOCKERLET-SERVICE-GUARD chain does not reject 10.97.0.0/24: traffic to a ClusterIP that no rule rewrites can leave this host; run DOCKERLET_SERVICE_CIDR=10.97.0.0/24 scripts/setup-host.sh',
+    'the DOCKERLET-SERVICE-GUARD chain does not reject 10.98.0.0/24: traffic to a ClusterIP that no rule rewrites can leave this host; run DOCKERLET_SERVICE_CIDR=10.98.0.0/24 scripts/setup-host.sh',
   );
 });

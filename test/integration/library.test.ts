@@ -1,5 +1,7 @@
 /** The library's test nodes (library/): what a test author does with one, on the real engine. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cidrContains, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { mountPointsUnder } from '../../agent/volumes/mounts.js';
-import { startNode, PodWaitError, type StartedNode, type StartNodeOptions } from '../../library/index.js';
+import { reapDeadSessions, startNode, PodWaitError, type StartedNode, type StartNodeOptions } from '../../library/index.js';
 import { docker, nodeContainers } from '../helpers/docker.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { uniqueNodeName } from '../helpers/test-node.js';
@@ -23,6 +25,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A session a test left (a killed child's) is reaped before its record goes.
+  await reapDeadSessions(join(base, 'sessions'), memoryLogger().logger);
   await rm(base, { recursive: true, force: true });
 });
 
@@ -123,7 +127,7 @@ describe('a test node', () => {
     expect(containers.length).toBeGreaterThan(0);
     await node.stop();
     expect(await nodeContainers(node.name)).toEqual([]);
-    expect((await docker.listNetworks({ filters: { name: [`dockerlet-s`] } })).filter((network) => network.IPAM?.Config?.[0]?.Subnet === node.addresses.podCIDR)).toEqual([]);
+    expect((await docker.listNetworks()).filter((network) => network.IPAM?.Config?.[0]?.Subnet === node.addresses.podCIDR)).toEqual([]);
     expect(await addressesOnLo(node.addresses.serviceCIDR)).toEqual([]);
     expect(await readdir(join(base, 'sessions'))).not.toContain(node.name);
     expect(await mountPointsUnder(join(base, 'sessions'))).toEqual([]);
@@ -201,5 +205,29 @@ describe('a test node', () => {
     await one.stop();
     expect(await fetchText(await two.serviceUrl('web'))).toContain(two.name);
     expect(two.pods()).toHaveLength(2);
+  });
+
+  test('a test process killed mid-test: the next node started reaps what it left', async ({ onTestFinished }) => {
+    const name = uniqueNodeName('lib');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/library-child.ts'), join(base, 'sessions'), name, resolvConf], { stdio: ['ignore', 'pipe', 'inherit'] });
+    onTestFinished(async () => {
+      child.kill('SIGKILL');
+      await reapDeadSessions(join(base, 'sessions'), memoryLogger().logger);
+    });
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const { url, addresses } = JSON.parse(line) as { url: string; addresses: StartedNode['addresses'] };
+    expect(await fetch(url).then((response) => response.status)).toBe(200);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    // Dead, it left its pod running, its address on lo and its session.
+    expect((await nodeContainers(name)).filter((container) => container.State === 'running')).toHaveLength(2);
+    expect(await addressesOnLo(addresses.serviceCIDR)).toHaveLength(1);
+    const network = (await docker.listNetworks()).find((candidate) => candidate.IPAM?.Config?.[0]?.Subnet === addresses.podCIDR)!;
+
+    await testNode(onTestFinished);
+    expect(await nodeContainers(name)).toEqual([]);
+    expect(await addressesOnLo(addresses.serviceCIDR)).toEqual([]);
+    expect(await readdir(join(base, 'sessions'))).not.toContain(name);
+    expect((await docker.listNetworks()).map((candidate) => candidate.Id)).not.toContain(network.Id);
   });
 });
