@@ -9,6 +9,7 @@ import { DockerletVersion, KubeletVersion } from '../common/version.js';
 import { addClusterCommands } from './cluster/cluster-command.js';
 import { runAgent, runLocalProvisioner, runProxy, type CommonFlags, type LocalProvisionerFlags, type StandaloneProxyFlags } from './commands.js';
 import type { LoggingFormat } from './logger.js';
+import { downManifests, runManifests, type RunFlags } from './run-command.js';
 import { Defaults, type AgentFlags } from './options.js';
 import { ProxyDefaults, type ProxyFlags } from './proxy-options.js';
 import { ServerDefaults } from './server-options.js';
@@ -131,6 +132,28 @@ function buildProgram(): Command {
   addCommonFlags(provisioner, 'json').action(async (flags: LocalProvisionerFlags & CommonFlags) => {
     process.exitCode = await runLocalProvisioner(flags);
   });
+  const manifestPath = (value: string, previous: string[] = []): string[] => [...previous, value];
+  program
+    .command('run')
+    .description("run manifests on a node of their own for a CI step: apply, wait, print pods and Services; the node stays in the background until `dockerlet down` (or, with --rm, runs here until its pods end)")
+    .requiredOption('-f, --filename <path>', 'a manifest file or directory of Pods, ConfigMaps, Secrets, Services and storage (repeatable)', manifestPath)
+    .option('--name <node>', 'the node name (default: run-<hash of the paths>, which `dockerlet down -f` finds again)')
+    .option('--wait', 'wait until every pod is Ready, or Succeeded when it runs to completion; exit 1 when one fails or the timeout passes')
+    .option('--timeout <duration>', 'how long --wait waits', '5m')
+    .option('--rm', 'run in the foreground until the pods have all ended or Ctrl-C, then remove everything')
+    .option('--resolv-conf <file>', `the resolver config whose nameservers answer names outside the cluster (default: ${Defaults.resolvConf})`)
+    .addOption(new Option('--session-child').hideHelp())
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await runManifests(flags);
+    });
+  program
+    .command('down')
+    .description('stop the node `dockerlet run` started for these paths and remove everything it made')
+    .requiredOption('-f, --filename <path>', 'the paths given to `dockerlet run` (repeatable)', manifestPath)
+    .option('--name <node>', 'the node name given to `dockerlet run --name`')
+    .action(async (flags: { filename: string[]; name?: string }) => {
+      process.exitCode = await downManifests(flags);
+    });
   addClusterCommands(program);
   for (const command of [...program.commands, ...program.commands.flatMap((command) => command.commands)]) command.exitOverride().showHelpAfterError();
   return program;

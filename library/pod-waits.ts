@@ -33,7 +33,8 @@ export class PodWaitError extends DockerletError {
   }
 }
 
-async function reportOn(watch: PodWatch, pods: readonly Pod[]): Promise<PodReport[]> {
+/** For each pod, its troubled containers with their last log lines. */
+export async function reportOn(watch: Pick<PodWatch, 'logTail'>, pods: readonly Pod[]): Promise<PodReport[]> {
   return Promise.all(
     pods.map(async (pod) => ({
       pod,

@@ -12,7 +12,7 @@
  * A live session holds a host lock on its node name; the kernel frees it when the process dies,
  * however it dies. Reaping takes that lock, so a session is reaped once, and never while it runs.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../common/api/errors.js';
@@ -135,6 +135,33 @@ export async function reapDeadSessions(sessionsDir: string, log: Logger): Promis
     }
   }
   return reaped;
+}
+
+/** How long `down` waits for a running session to remove what it made. */
+const StopWaitMs = 120_000;
+
+/**
+ * Ends the session of `nodeName` from another process (`dockerlet down`): a live one is sent
+ * SIGTERM and waited for (it removes what it made as it stops), a dead one is reaped here.
+ * Resolves false when there is no such session.
+ */
+export async function endSession(sessionsDir: string, nodeName: string, log: Logger): Promise<boolean> {
+  const paths = sessionPaths(sessionsDir, nodeName);
+  const exists = async (): Promise<boolean> => stat(paths.dir).then(() => true, () => false);
+  if (!(await exists())) return false;
+  const holder = await HostLock.holder(sessionLockKey(nodeName));
+  if (holder) {
+    // The node's own process is told to stop; a reaper at work on it (another owner) is waited for.
+    if (holder['nodeName'] === nodeName && typeof holder['pid'] === 'number') process.kill(holder['pid'], 'SIGTERM');
+    const deadline = Date.now() + StopWaitMs;
+    while (await exists()) {
+      if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `node ${nodeName} (pid ${holder['pid']}) did not go within ${StopWaitMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return true;
+  }
+  await reapDeadSessions(sessionsDir, log);
+  return true;
 }
 
 /** How long a new session waits for another process to finish reaping a dead one that had its address slice. */

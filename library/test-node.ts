@@ -22,11 +22,14 @@ import type { Kubelet } from '../agent/kubelet.js';
 import { assembleNode, prepareNode, type DockerletNode } from '../cli/node.js';
 import { Defaults } from '../cli/options.js';
 import { resolveUpOptions } from '../cli/up-options.js';
+import { ExecCommandRunner } from '../proxy/datapath/iptables/command-runner.js';
+import { checkServiceGuard } from '../proxy/host-guard.js';
 import { takeAddressSlice, type AddressSlice } from './address-slices.js';
 import { execIn, readLogs, type ExecResult, type LogOptions } from './container-io.js';
 import { ManifestDirectory } from './manifest-directory.js';
 import { readInputs, type ManifestInput } from './manifest-inputs.js';
-import { waitForPods, type PodWatch } from './pod-waits.js';
+import { formatPodReports } from './pod-progress.js';
+import { reportOn, waitForPods, type PodWatch } from './pod-waits.js';
 import { clearAddressSlice, DefaultSessionsDir, reapDeadSessions, removeSession, saveRecord, takeSession, type SessionPaths } from './sessions.js';
 
 export interface StartNodeOptions {
@@ -98,6 +101,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Started
   try {
     const { slice, lock: sliceLock } = await takeAddressSlice({ pid: process.pid, nodeName });
     locks.unshift(sliceLock);
+    // A URL kept after stop() would send its packets off this host: a test node runs only where the guard refuses them.
+    const guard = await checkServiceGuard(new ExecCommandRunner(), slice.serviceCIDR.text);
+    if (!guard.covered) {
+      throw new DockerletError('DKL_ERR_RUNTIME', `${guard.reason}: traffic to a test node's Service address could leave this host once the node stops; run dockerlet's scripts/setup-host.sh (as root) once on this host, which installs the guard`);
+    }
     await clearAddressSlice(sessionsDir, slice.index, nodeName, log);
     const podNetwork = `dockerlet-s${slice.index}`;
     await saveRecord(paths, { nodeName, pid: process.pid, startedAt: new Date().toISOString(), slice: slice.index, podNetwork, dockerSocket: socket.replace(/^unix:\/\//, '') });
@@ -202,6 +210,18 @@ export class StartedNode {
     return this.#kubelet.podsWithStatus();
   }
 
+  /** The node's Services as its proxy serves them: ClusterIPs and node ports given. */
+  services(): Service[] {
+    this.#assertRunning();
+    return [...this.#node.proxy!.config.services()];
+  }
+
+  /** Calls `listener` whenever a pod comes, goes or changes status; returns the unsubscribe. */
+  onPodsChanged(listener: () => void): () => void {
+    this.#podListeners.add(listener);
+    return () => this.#podListeners.delete(listener);
+  }
+
   /** A pod by the name in its manifest (or its static pod name, <name>-<node>). */
   pod(name: string, namespace = 'default'): Pod | undefined {
     const full = this.#podName(name);
@@ -223,16 +243,20 @@ export class StartedNode {
         if (!names) return pods;
         return names.map((name) => pods.find((pod) => pod.metadata?.namespace === namespace && pod.metadata?.name === this.#podName(name)) ?? { missing: `${namespace}/${this.#podName(name)}` });
       },
-      subscribe: (listener) => {
-        this.#podListeners.add(listener);
-        return () => this.#podListeners.delete(listener);
-      },
-      logTail: async (pod, container, previous, lines) => {
-        const text = await readLogs(kubelet.api, { namespace: pod.metadata?.namespace ?? 'default', pod: pod.metadata?.name ?? '', container }, { previous, tailLines: lines });
-        return text.split('\n').filter((line, index, all) => line !== '' || index < all.length - 1);
-      },
+      subscribe: (listener) => this.onPodsChanged(listener),
+      logTail: (pod, container, previous, lines) => this.#logTail(pod, container, previous, lines),
     };
     return waitForPods(watch, timeoutMs(options.timeout));
+  }
+
+  /** What keeps each of `pods` from being ready or complete, as a failed wait tells it: their troubled containers and last log lines. */
+  async troubleReport(pods: readonly Pod[]): Promise<string> {
+    return formatPodReports(await reportOn({ logTail: (pod, container, previous, lines) => this.#logTail(pod, container, previous, lines) }, pods));
+  }
+
+  async #logTail(pod: Pod, container: string, previous: boolean, lines: number): Promise<string[]> {
+    const text = await readLogs(this.#kubelet.api, { namespace: pod.metadata?.namespace ?? 'default', pod: pod.metadata?.name ?? '', container }, { previous, tailLines: lines });
+    return text.split('\n').filter((line, index, all) => line !== '' || index < all.length - 1);
   }
 
   /** waitForPods() for one pod; resolves with it. */
