@@ -3,6 +3,8 @@
  * dockerlet's command line. Exit codes: 0 clean shutdown, 1 runtime error, 2 bad flags or
  * config (the message names the flag or field).
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage } from '../common/api/errors.js';
 import { DockerletVersion, KubeletVersion } from '../common/version.js';
@@ -153,6 +155,12 @@ function buildProgram(): Command {
     .option('--name <node>', 'the node name given to `dockerlet run --name`')
     .action(async (flags: { filename: string[]; name?: string }) => {
       process.exitCode = await downManifests(flags);
+    });
+  program
+    .command('setup-host')
+    .description("set this host up for dockerlet, as root: Docker (installed when missing, started), the local pause and busybox images, the service CIDR guard; what npm start and the library's test nodes need")
+    .action(() => {
+      process.exitCode = spawnSync('bash', [fileURLToPath(new URL('../../scripts/setup-host.sh', import.meta.url))], { stdio: 'inherit' }).status ?? 1;
     });
   addClusterCommands(program);
   for (const command of [...program.commands, ...program.commands.flatMap((command) => command.commands)]) command.exitOverride().showHelpAfterError();

@@ -25,7 +25,8 @@ import type { Pod } from '../common/api/types.js';
 import { parseDuration } from '../common/util/duration.js';
 import { PodWaitError } from '../library/pod-waits.js';
 import { DefaultSessionsDir, endSession } from '../library/sessions.js';
-import { startNode, type StartedNode } from '../library/test-node.js';
+import type { TestNode } from '../library/api.js';
+import { startNode } from '../library/test-node.js';
 import { flagError } from './settings.js';
 import { podTable, serviceTable } from './run-table.js';
 
@@ -80,7 +81,7 @@ export async function runManifests(flags: RunFlags): Promise<number> {
 
   await mkdir(RunLogDir, { recursive: true });
   const log = pino({ level: 'info', base: { pid: process.pid } }, pino.destination({ dest: logFile, sync: false }));
-  let node: StartedNode;
+  let node: TestNode;
   try {
     node = await startNode({ name, logger: log, ...(flags.resolvConf ? { resolvConf: flags.resolvConf } : {}) });
   } catch (err) {
@@ -150,13 +151,13 @@ export async function runManifests(flags: RunFlags): Promise<number> {
   }
 }
 
-function printTables(node: StartedNode, output: Output): void {
+function printTables(node: TestNode, output: Output): void {
   const lines = [...podTable(node.pods()), '', ...serviceTable(node.services())];
   output.out(lines.join('\n').trimEnd());
 }
 
 /** Resolves once SIGINT or SIGTERM has stopped the node and removed what it made. */
-function untilStopped(node: StartedNode, log: Logger): Promise<void> {
+function untilStopped(node: TestNode, log: Logger): Promise<void> {
   return new Promise((resolveStop) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping; removing everything the node made');
@@ -170,7 +171,7 @@ function untilStopped(node: StartedNode, log: Logger): Promise<void> {
 const allEnded = (pods: readonly Pod[]): boolean => pods.length > 0 && pods.every((pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed');
 
 /** Resolves with the pods once every one has Succeeded or Failed. */
-function allPodsEnded(node: StartedNode): Promise<Pod[]> {
+function allPodsEnded(node: TestNode): Promise<Pod[]> {
   return new Promise((resolveEnded) => {
     const check = (): void => {
       const pods = node.pods();

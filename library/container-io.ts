@@ -2,20 +2,7 @@
 import type { Readable } from 'node:stream';
 import { DockerletError } from '../common/api/errors.js';
 import type { ContainerTarget, KubeletApi } from '../agent/server/kubelet-api.js';
-
-export interface LogOptions {
-  /** The instance before the current one, as `kubectl logs --previous`. */
-  previous?: boolean;
-  /** Only the last lines. */
-  tailLines?: number;
-  timestamps?: boolean;
-}
-
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
+import type { ExecResult, LogOptions } from './api.js';
 
 async function collect(stream: Readable | undefined): Promise<string> {
   if (!stream) return '';

@@ -11,10 +11,8 @@
  * What a node made is removed by stop(), and, when the test process dies first, by the next
  * dockerlet that starts on the host (reapDeadSessions).
  */
-export { startNode, StartedNode } from './test-node.js';
-export type { StartNodeOptions, PodWaitOptions, ContainerOptions, ServiceUrlOptions, AppliedObject } from './test-node.js';
-export type { KubeObject, ManifestInput } from './manifest-inputs.js';
-export type { ExecResult, LogOptions } from './container-io.js';
+export { startNode } from './test-node.js';
+export type { TestNode, StartNodeOptions, PodWaitOptions, ContainerOptions, ServiceUrlOptions, AppliedObject, KubeObject, ManifestInput, ExecResult, LogOptions } from './api.js';
 export { PodWaitError } from './pod-waits.js';
 export type { PodReport, ContainerTrouble } from './pod-progress.js';
 export { reapDeadSessions, DefaultSessionsDir } from './sessions.js';

@@ -13,16 +13,7 @@ import { join, resolve } from 'node:path';
 import { DockerletError, aggregateMessage } from '../common/api/errors.js';
 import { decodeManifest } from '../agent/config/manifest.js';
 import { readManifest } from '../agent/config/read-manifest.js';
-
-/** A Kubernetes object as a test writes it. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [field: string]: unknown };
-  [field: string]: unknown;
-}
-
-export type ManifestInput = string | KubeObject | readonly KubeObject[];
+import type { KubeObject, ManifestInput } from './api.js';
 
 /** One object of the inputs, ready to be a manifest file of its own. */
 export interface InputObject {

@@ -25,57 +25,13 @@ import { resolveUpOptions } from '../cli/up-options.js';
 import { ExecCommandRunner } from '../proxy/datapath/iptables/command-runner.js';
 import { checkServiceGuard } from '../proxy/host-guard.js';
 import { takeAddressSlice, type AddressSlice } from './address-slices.js';
-import { execIn, readLogs, type ExecResult, type LogOptions } from './container-io.js';
+import type { AppliedObject, ContainerOptions, ExecResult, LogOptions, ManifestInput, PodWaitOptions, ServiceUrlOptions, StartNodeOptions, TestNode } from './api.js';
+import { execIn, readLogs } from './container-io.js';
 import { ManifestDirectory } from './manifest-directory.js';
-import { readInputs, type ManifestInput } from './manifest-inputs.js';
+import { readInputs } from './manifest-inputs.js';
 import { formatPodReports } from './pod-progress.js';
 import { reportOn, waitForPods, type PodWatch } from './pod-waits.js';
 import { clearAddressSlice, DefaultSessionsDir, reapDeadSessions, removeSession, saveRecord, takeSession, type SessionPaths } from './sessions.js';
-
-export interface StartNodeOptions {
-  /** The node's name, a DNS label (default: dockerlet- and 8 random hex digits). Its static pods are named <pod>-<node>. */
-  name?: string;
-  /** The resolv.conf whose nameservers answer names outside the cluster, for the cluster DNS and dnsPolicy Default pods (default: /etc/resolv.conf). */
-  resolvConf?: string;
-  /** The cluster domain (default: cluster.local). */
-  clusterDomain?: string;
-  /** Where the node's session lives, and where dead sessions are looked for (default: /var/lib/dockerlet/sessions). */
-  sessionsDir?: string;
-  /** The Docker engine (default: unix:///var/run/docker.sock). */
-  containerRuntimeEndpoint?: string;
-  /** Where the node logs (default: warnings and errors, as JSON lines on stderr). */
-  logger?: Logger;
-}
-
-export interface PodWaitOptions {
-  /** Milliseconds, or a duration such as "90s" or "5m" (default: 2m). */
-  timeout?: number | string;
-  /** The namespace of the pods named (default: default). */
-  namespace?: string;
-}
-
-export interface ContainerOptions {
-  /** The container (default: the pod's only one, or its first). */
-  container?: string;
-  namespace?: string;
-}
-
-export interface ServiceUrlOptions {
-  /** The service port, by name or number (default: the Service's first). */
-  port?: string | number;
-  namespace?: string;
-  /** The URL's scheme (default: http). */
-  scheme?: string;
-  /** The node port on 127.0.0.1 rather than the ClusterIP. */
-  nodePort?: boolean;
-}
-
-/** What apply() and delete() acted on, as the node names it: pods by their static pod names. */
-export interface AppliedObject {
-  kind: string;
-  namespace: string;
-  name: string;
-}
 
 const DefaultWaitMs = 120_000;
 const ServiceWaitMs = 30_000;
@@ -88,7 +44,7 @@ function timeoutMs(timeout: number | string | undefined): number {
 }
 
 /** Starts a node; rejects, leaving nothing behind, when it cannot. */
-export async function startNode(options: StartNodeOptions = {}): Promise<StartedNode> {
+export async function startNode(options: StartNodeOptions = {}): Promise<TestNode> {
   const log = options.logger ?? pino({ level: 'warn', base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
   const nodeName = options.name ?? `dockerlet-${randomBytes(4).toString('hex')}`;
   if (!dnsLabel.safeParse(nodeName).success) throw new DockerletError('DKL_ERR_BAD_REQUEST', `name: invalid value ${JSON.stringify(nodeName)}: a node name here must be a DNS label (lower case letters, digits and '-', at most 63)`);
@@ -142,7 +98,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Started
   }
 }
 
-export class StartedNode {
+class StartedNode implements TestNode {
   readonly name: string;
   /** The pods' subnet, the Services' ClusterIP range and the node ports this node uses. */
   readonly addresses: { podCIDR: string; serviceCIDR: string; nodePorts: { min: number; max: number } };
@@ -154,7 +110,6 @@ export class StartedNode {
   readonly #podListeners = new Set<() => void>();
   #stopped: Promise<void> | undefined;
 
-  /** @internal startNode() makes it. */
   constructor(parts: { node: DockerletNode; slice: AddressSlice; paths: SessionPaths; locks: readonly HostLock[]; log: Logger }) {
     const kubelet = parts.node.kubelet!;
     this.name = kubelet.options.nodeName;
@@ -183,11 +138,6 @@ export class StartedNode {
     return { kind, namespace, name: kind === 'Pod' ? this.#podName(name) : name };
   }
 
-  /**
-   * Applies Pods, ConfigMaps, Secrets, Services and the storage kinds: objects, YAML text, files
-   * or directories (manifest-inputs.ts). Resolves once the agent has them; pods then start on
-   * their own (waitForPods() waits for them). Re-applying an object replaces it.
-   */
   async apply(...inputs: ManifestInput[]): Promise<AppliedObject[]> {
     this.#assertRunning();
     const objects = await readInputs(inputs, this.name);
@@ -195,7 +145,6 @@ export class StartedNode {
     return objects.map((object) => this.#asNamed(object));
   }
 
-  /** Deletes what the inputs name (the same inputs apply() takes); resolves once their pods' containers have stopped. */
   async delete(...inputs: ManifestInput[]): Promise<AppliedObject[]> {
     const kubelet = this.#kubelet;
     const objects = await readInputs(inputs, this.name);
@@ -205,35 +154,25 @@ export class StartedNode {
     return objects.map((object) => this.#asNamed(object));
   }
 
-  /** The node's pods with their status, as the kubelet's /pods serves them. */
   pods(): Pod[] {
     return this.#kubelet.podsWithStatus();
   }
 
-  /** The node's Services as its proxy serves them: ClusterIPs and node ports given. */
   services(): Service[] {
     this.#assertRunning();
     return [...this.#node.proxy!.config.services()];
   }
 
-  /** Calls `listener` whenever a pod comes, goes or changes status; returns the unsubscribe. */
   onPodsChanged(listener: () => void): () => void {
     this.#podListeners.add(listener);
     return () => this.#podListeners.delete(listener);
   }
 
-  /** A pod by the name in its manifest (or its static pod name, <name>-<node>). */
   pod(name: string, namespace = 'default'): Pod | undefined {
     const full = this.#podName(name);
     return this.pods().find((pod) => pod.metadata?.namespace === namespace && pod.metadata?.name === full);
   }
 
-  /**
-   * Waits until every pod of the node (or the ones named) is Ready, or Succeeded for a pod that
-   * runs to completion (restartPolicy Never or OnFailure). Rejects at once when one fails, or
-   * at the timeout, with a PodWaitError saying for each pod what keeps it, with its containers'
-   * reasons and last log lines.
-   */
   waitForPods(names?: readonly string[], options: PodWaitOptions = {}): Promise<Pod[]> {
     const kubelet = this.#kubelet;
     const namespace = options.namespace ?? 'default';
@@ -249,7 +188,6 @@ export class StartedNode {
     return waitForPods(watch, timeoutMs(options.timeout));
   }
 
-  /** What keeps each of `pods` from being ready or complete, as a failed wait tells it: their troubled containers and last log lines. */
   async troubleReport(pods: readonly Pod[]): Promise<string> {
     return formatPodReports(await reportOn({ logTail: (pod, container, previous, lines) => this.#logTail(pod, container, previous, lines) }, pods));
   }
@@ -259,29 +197,21 @@ export class StartedNode {
     return text.split('\n').filter((line, index, all) => line !== '' || index < all.length - 1);
   }
 
-  /** waitForPods() for one pod; resolves with it. */
   async waitForPod(name: string, options: PodWaitOptions = {}): Promise<Pod> {
     const [pod] = await this.waitForPods([name], options);
     return pod!;
   }
 
-  /** The container's log, as `kubectl logs` prints it. */
   logs(pod: string, options: ContainerOptions & LogOptions = {}): Promise<string> {
     const kubelet = this.#kubelet;
     return readLogs(kubelet.api, this.#target(pod, options), options);
   }
 
-  /** Runs `command` in a running container; resolves with its output and exit code (a non-zero one is not an error). */
   exec(pod: string, command: readonly string[], options: ContainerOptions & { stdin?: string } = {}): Promise<ExecResult> {
     const kubelet = this.#kubelet;
     return execIn(kubelet.api, this.#target(pod, options), command, options.stdin);
   }
 
-  /**
-   * A URL of a Service of the node that this process can open: its ClusterIP and port (the
-   * proxy puts the ClusterIP on lo), or with `nodePort` 127.0.0.1 and the node port. Resolves
-   * once the proxy serves it.
-   */
   async serviceUrl(name: string, options: ServiceUrlOptions = {}): Promise<string> {
     const proxy = this.#node.proxy!;
     const namespace = options.namespace ?? 'default';
@@ -296,7 +226,6 @@ export class StartedNode {
     return `${options.scheme ?? 'http'}://${host}:${number}`;
   }
 
-  /** Stops the node and removes everything it made. Idempotent; later calls on the node are refused. */
   stop(): Promise<void> {
     this.#stopped ??= this.#teardown();
     return this.#stopped;

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cidrContains, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { mountPointsUnder } from '../../agent/volumes/mounts.js';
-import { reapDeadSessions, startNode, PodWaitError, type StartedNode, type StartNodeOptions } from '../../library/index.js';
+import { reapDeadSessions, startNode, PodWaitError, type TestNode, type StartNodeOptions } from '../../library/index.js';
 import { docker, nodeContainers } from '../helpers/docker.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { uniqueNodeName } from '../helpers/test-node.js';
@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 /** A node of this file: its own sessions directory, stopped when the test ends, pass or fail. */
-async function testNode(onFinished: (cleanup: () => Promise<void>) => void, options: StartNodeOptions = {}): Promise<StartedNode> {
+async function testNode(onFinished: (cleanup: () => Promise<void>) => void, options: StartNodeOptions = {}): Promise<TestNode> {
   const node = await startNode({ name: uniqueNodeName('lib'), sessionsDir: join(base, 'sessions'), resolvConf, logger: memoryLogger().logger, ...options });
   onFinished(() => node.stop());
   return node;
@@ -215,7 +215,7 @@ describe('a test node', () => {
       await reapDeadSessions(join(base, 'sessions'), memoryLogger().logger);
     });
     const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    const { url, addresses } = JSON.parse(line) as { url: string; addresses: StartedNode['addresses'] };
+    const { url, addresses } = JSON.parse(line) as { url: string; addresses: TestNode['addresses'] };
     expect(await fetch(url).then((response) => response.status)).toBe(200);
     child.kill('SIGKILL');
     await once(child, 'exit');
