@@ -17,6 +17,8 @@ const buildSetup = ['test/helpers/build-global-setup.ts'];
 const proxyTests = ['test/integration/proxy.test.ts', 'test/integration/cluster-dns.test.ts', 'test/integration/cluster-proxy.test.ts', 'test/e2e/proxy-process.test.ts', 'test/e2e/cluster-up.test.ts', 'test/e2e/cluster-command.test.ts', 'test/e2e/cluster-storage.test.ts', 'test/e2e/bench-quick.test.ts'];
 
 export default defineConfig({
+  // The examples import the package by its name, as its users do: here, its sources.
+  resolve: { alias: { dockerlet: `${root}library/index.ts` } },
   test: {
     root,
     maxWorkers: 2,
@@ -26,7 +28,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'examples/**/*.test.ts'],
           exclude: proxyTests,
           globalSetup: dockerSetup,
           testTimeout: 90_000,

@@ -26,9 +26,10 @@ import { reaction } from './suites/reaction.js';
 import { scaling } from './suites/scaling.js';
 import { startup } from './suites/startup.js';
 import { steadyState } from './suites/steady-state.js';
+import { testNode } from './suites/test-node.js';
 
 const run = promisify(execFile);
-const Benchmarks: Benchmark[] = [startup, burst, scaling, steadyState, reaction, proxyDatapath, proxySync, clusterDns, cluster];
+const Benchmarks: Benchmark[] = [startup, burst, scaling, steadyState, reaction, proxyDatapath, proxySync, clusterDns, cluster, testNode];
 const LatestDir = resolve(import.meta.dirname, 'results');
 
 interface Flags {
