@@ -89,14 +89,17 @@ export async function runManifests(flags: RunFlags): Promise<number> {
   }
   const stopping = untilStopped(node, log);
   let code = 0;
+  let waitFailure: PodWaitError | undefined;
   try {
     await node.apply(...flags.filename);
     if (flags.wait) await node.waitForPods(undefined, { timeout: timeoutMs });
   } catch (err) {
-    code = err instanceof PodWaitError ? (output.err(err.message), 1) : fail(err);
+    if (!(err instanceof PodWaitError)) code = fail(err);
+    else [waitFailure, code] = [err, 1];
   }
-  // With --rm, pods that have all ended are shown once, at the end.
+  // With --rm, pods that have all ended are shown once, at the end; a failed wait's report follows the tables.
   if (!(flags.rm && code === 0 && allEnded(node.pods()))) printTables(node, output);
+  if (waitFailure) output.err(waitFailure.message);
   if (code === 2 || (flags.rm && code !== 0)) {
     await node.stop();
     return report(code);

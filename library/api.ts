@@ -82,6 +82,7 @@ export interface ExecResult {
 
 /** A running node: the agent and the service proxy of a test, with everything they made removed by stop(). */
 export interface TestNode {
+  /** The node's name; its static pods are named <pod>-<node>. */
   readonly name: string;
   /** The pods' subnet, the Services' ClusterIP range and the node ports this node uses. */
   readonly addresses: { podCIDR: string; serviceCIDR: string; nodePorts: { min: number; max: number } };
