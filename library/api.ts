@@ -34,6 +34,15 @@ export interface StartNodeOptions {
   containerRuntimeEndpoint?: string;
   /** Where the node logs (default: warnings and errors, as JSON lines on stderr). */
   logger?: Logger;
+  /**
+   * Join the cluster of this kubeconfig (that of `dockerlet cluster up`, or any whose API server
+   * this host reaches): apply() creates the objects there, each Pod bound to this node, and
+   * stop() deletes them and the Node. The node registers with the NoSchedule taint
+   * dockerlet.io/test-node, so the cluster's other pods stay off it.
+   */
+  kubeconfig?: string;
+  /** A joined node: the cluster's service CIDR, whose ClusterIPs its proxy serves (default: 10.96.0.0/16, as `dockerlet cluster up`'s). */
+  serviceCIDR?: string;
 }
 
 export interface PodWaitOptions {

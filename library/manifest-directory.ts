@@ -42,8 +42,8 @@ export class ManifestDirectory {
     for (const waiter of this.#waiters) waiter();
   };
 
-  /** Writes each object's file; resolves with the pods as the agent named them once it has read them all. */
-  async write(objects: readonly InputObject[]): Promise<ManifestObjects> {
+  /** Writes each object's file; resolves once the agent has read them all. */
+  async write(objects: readonly InputObject[]): Promise<void> {
     const expected = emptyManifestObjects();
     for (const object of objects) {
       const path = join(this.#dir, object.fileName);
@@ -53,11 +53,10 @@ export class ManifestDirectory {
       merge(expected, this.#read(object.text, path));
     }
     await this.#until(`the agent read ${describe(objects)}`, () => everyHeld(expected, this.#latest));
-    return expected;
   }
 
-  /** Removes each object's file (an object never applied is skipped); resolves once the agent no longer holds them, with what it held. */
-  async remove(objects: readonly InputObject[]): Promise<ManifestObjects> {
+  /** Removes each object's file (an object never applied is skipped); resolves once the agent no longer holds them, with the UIDs its pods had. */
+  async remove(objects: readonly InputObject[]): Promise<string[]> {
     const removed = emptyManifestObjects();
     for (const object of objects) {
       const path = join(this.#dir, object.fileName);
@@ -70,7 +69,7 @@ export class ManifestDirectory {
       merge(removed, this.#read(text, path));
     }
     await this.#until(`the agent dropped ${describe(objects)}`, () => noneHeld(removed, this.#latest));
-    return removed;
+    return removed.pods.map((pod) => pod.metadata.uid);
   }
 
   #read(text: string, path: string): ManifestObjects {

@@ -17,10 +17,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../common/api/errors.js';
 import { HostLock } from '../common/util/host-lock.js';
+import { parseIpv4Cidr } from '../common/util/ipv4.js';
+import { KubeClient } from '../common/kube-api/kube-client.js';
+import { userAgent } from '../common/version.js';
 import { removeNodeFromDocker } from '../agent/runtime/docker/node-teardown.js';
 import { unmountAll } from '../agent/volumes/mounts.js';
 import { cleanupServiceAddresses } from '../proxy/proxy.js';
-import { addressSlice } from './address-slices.js';
+import { deleteClusterObjects } from './api-objects.js';
 
 /** Where sessions live unless told: beside the agent's default root dir, never inside it. */
 export const DefaultSessionsDir = '/var/lib/dockerlet/sessions';
@@ -32,8 +35,12 @@ export interface SessionRecord {
   /** The address slice (address-slices.ts) the node's pods, Services and node ports use. */
   slice: number;
   podNetwork: string;
+  /** The CIDR whose addresses the node's proxy puts on lo. */
+  serviceCIDR: string;
   /** The Docker engine's socket path. */
   dockerSocket: string;
+  /** A node joined to a cluster: its kubeconfig, and the API paths of what it applied there. */
+  cluster?: { kubeconfig: string; objects: string[] };
 }
 
 export interface SessionPaths {
@@ -90,18 +97,30 @@ async function readRecord(paths: SessionPaths): Promise<SessionRecord | undefine
 
 /**
  * Removes everything of the session at `paths`, which the caller holds the lock of: its
- * containers and pod network, its service addresses, its mounts and its directory. A session
+ * objects in the cluster it joined, its containers and pod network, its service addresses, its
+ * mounts and its directory. A session
  * that died before it wrote its record has made nothing outside its directory.
  */
 export async function removeSession(paths: SessionPaths, log: Logger): Promise<void> {
   const record = await readRecord(paths);
   if (record) {
+    if (record.cluster) await removeClusterObjects(record, log);
     const removed = await removeNodeFromDocker(record.dockerSocket, record.nodeName, record.podNetwork);
     if (!removed.network.removed && removed.network.refusal) log.warn({ network: record.podNetwork, reason: removed.network.refusal }, 'left the pod network in place');
-    await cleanupServiceAddresses(addressSlice(record.slice).serviceCIDR, log);
+    await cleanupServiceAddresses(parseIpv4Cidr(record.serviceCIDR)!, log);
   }
   await unmountAll(paths.dir);
   await rm(paths.dir, { recursive: true, force: true });
+}
+
+/** What a cluster node applied, and its Node, deleted from the API server; one that cannot be reached is logged and left (its pods are orphans the API server's garbage collector removes once the Node is gone). */
+async function removeClusterObjects(record: SessionRecord, log: Logger): Promise<void> {
+  const { kubeconfig, objects } = record.cluster!;
+  try {
+    await deleteClusterObjects(await KubeClient.fromKubeconfig(kubeconfig, userAgent('dockerlet')), objects, record.nodeName);
+  } catch (err) {
+    log.warn({ node: record.nodeName, err }, `could not delete the node's objects from the API server of ${kubeconfig}; delete the Node ${record.nodeName} and its pods there`);
+  }
 }
 
 /**

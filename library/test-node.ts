@@ -17,10 +17,12 @@ import { DockerletError } from '../common/api/errors.js';
 import type { Pod, Service, ServicePort } from '../common/api/types.js';
 import type { HostLock } from '../common/util/host-lock.js';
 import { parseDuration } from '../common/util/duration.js';
+import type { KubeApi } from '../common/kube-api/kube-client.js';
 import { dnsLabel } from '../agent/config/validation/names.js';
 import type { Kubelet } from '../agent/kubelet.js';
 import { assembleNode, prepareNode, type DockerletNode } from '../cli/node.js';
 import { Defaults } from '../cli/options.js';
+import { ProxyDefaults } from '../cli/proxy-options.js';
 import { resolveUpOptions } from '../cli/up-options.js';
 import { ExecCommandRunner } from '../proxy/datapath/iptables/command-runner.js';
 import { checkServiceGuard } from '../proxy/host-guard.js';
@@ -31,7 +33,8 @@ import { ManifestDirectory } from './manifest-directory.js';
 import { readInputs } from './manifest-inputs.js';
 import { formatPodReports } from './pod-progress.js';
 import { reportOn, waitForPods, type PodWatch } from './pod-waits.js';
-import { clearAddressSlice, DefaultSessionsDir, reapDeadSessions, removeSession, saveRecord, takeSession, type SessionPaths } from './sessions.js';
+import { clearAddressSlice, DefaultSessionsDir, reapDeadSessions, removeSession, saveRecord, takeSession, type SessionPaths, type SessionRecord } from './sessions.js';
+import { ApiObjects } from './api-objects.js';
 
 const DefaultWaitMs = 120_000;
 const ServiceWaitMs = 30_000;
@@ -57,14 +60,26 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
   try {
     const { slice, lock: sliceLock } = await takeAddressSlice({ pid: process.pid, nodeName });
     locks.unshift(sliceLock);
+    // A joined node's Services are the cluster's, with their ClusterIPs; a lone node's, its slice's.
+    const serviceCIDR = options.kubeconfig ? (options.serviceCIDR ?? ProxyDefaults.serviceClusterIpRange) : slice.serviceCIDR.text;
     // A URL kept after stop() would send its packets off this host: a test node runs only where the guard refuses them.
-    const guard = await checkServiceGuard(new ExecCommandRunner(), slice.serviceCIDR.text);
+    const guard = await checkServiceGuard(new ExecCommandRunner(), serviceCIDR);
     if (!guard.covered) {
       throw new DockerletError('DKL_ERR_RUNTIME', `${guard.reason}: traffic to a test node's Service address could leave this host once the node stops; run dockerlet's scripts/setup-host.sh (as root) once on this host, which installs the guard`);
     }
     await clearAddressSlice(sessionsDir, slice.index, nodeName, log);
     const podNetwork = `dockerlet-s${slice.index}`;
-    await saveRecord(paths, { nodeName, pid: process.pid, startedAt: new Date().toISOString(), slice: slice.index, podNetwork, dockerSocket: socket.replace(/^unix:\/\//, '') });
+    const record: SessionRecord = {
+      nodeName,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      slice: slice.index,
+      podNetwork,
+      serviceCIDR,
+      dockerSocket: socket.replace(/^unix:\/\//, ''),
+      ...(options.kubeconfig ? { cluster: { kubeconfig: options.kubeconfig, objects: [] } } : {}),
+    };
+    await saveRecord(paths, record);
     const { options: nodeOptions } = await resolveUpOptions(
       {
         hostnameOverride: nodeName,
@@ -78,17 +93,25 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
         containerRuntimeEndpoint: socket,
         ...(options.resolvConf ? { resolvConf: options.resolvConf } : {}),
         ...(options.clusterDomain ? { clusterDomain: options.clusterDomain } : {}),
+        // Joined, the node keeps the cluster's own pods off it: only what its test applies runs here.
+        ...(options.kubeconfig ? { kubeconfig: options.kubeconfig, registerWithTaints: `${TestNodeTaint}:NoSchedule` } : {}),
         proxyMode: 'userspace',
-        serviceClusterIpRange: slice.serviceCIDR.text,
+        serviceClusterIpRange: serviceCIDR,
         serviceNodePortRange: `${slice.nodePorts.min}-${slice.nodePorts.max}`,
         healthzBindAddress: '127.0.0.1:0',
       },
       log,
     );
-    nodeOptions.proxy.options.scope = { kind: 'service-cidr', serviceCIDR: slice.serviceCIDR.text };
-    node = assembleNode(nodeOptions, await prepareNode(nodeOptions), { logger: log });
-    const started = new StartedNode({ node, slice, paths, locks, log });
+    nodeOptions.proxy.options.scope = { kind: 'service-cidr', serviceCIDR };
+    const inputs = await prepareNode(nodeOptions);
+    node = assembleNode(nodeOptions, inputs, { logger: log });
+    const objects: ObjectStore = inputs.agentClient
+      ? new ApiObjects(inputs.agentClient, nodeName, async (applied) => saveRecord(paths, { ...record, cluster: { kubeconfig: options.kubeconfig!, objects: [...applied] } }))
+      : new ManifestDirectory(paths.manifestDir, nodeName);
+    const started = new StartedNode({ node, slice, serviceCIDR, objects, paths, locks, log });
     await node.start();
+    // Joined once the Node is registered, as a test that lists the cluster's nodes expects.
+    if (inputs.agentClient) await waitForNode(inputs.agentClient, nodeName);
     return started;
   } catch (err) {
     await node?.stop().catch(() => undefined);
@@ -98,6 +121,24 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
   }
 }
 
+/** How long a joined node may take to register. */
+const RegisterWaitMs = 60_000;
+
+async function waitForNode(client: KubeApi, nodeName: string): Promise<void> {
+  const deadline = Date.now() + RegisterWaitMs;
+  for (;;) {
+    if (await client.get(`/api/v1/nodes/${nodeName}`).then(() => true, () => false)) return;
+    if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `node ${nodeName} did not register with the API server within ${RegisterWaitMs / 1000} s: see the node's log`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Taint a joined test node registers with, NoSchedule: the scheduler puts none of the cluster's pods on it. */
+const TestNodeTaint = 'dockerlet.io/test-node';
+
+/** Where apply() puts objects: a lone node's manifest directory, or a joined node's API server. */
+type ObjectStore = ManifestDirectory | ApiObjects;
+
 class StartedNode implements TestNode {
   readonly name: string;
   /** The pods' subnet, the Services' ClusterIP range and the node ports this node uses. */
@@ -106,20 +147,20 @@ class StartedNode implements TestNode {
   readonly #paths: SessionPaths;
   readonly #locks: readonly HostLock[];
   readonly #log: Logger;
-  readonly #manifests: ManifestDirectory;
+  readonly #objects: ObjectStore;
   readonly #podListeners = new Set<() => void>();
   #stopped: Promise<void> | undefined;
 
-  constructor(parts: { node: DockerletNode; slice: AddressSlice; paths: SessionPaths; locks: readonly HostLock[]; log: Logger }) {
+  constructor(parts: { node: DockerletNode; slice: AddressSlice; serviceCIDR: string; objects: ObjectStore; paths: SessionPaths; locks: readonly HostLock[]; log: Logger }) {
     const kubelet = parts.node.kubelet!;
     this.name = kubelet.options.nodeName;
-    this.addresses = { podCIDR: parts.slice.podCIDR.text, serviceCIDR: parts.slice.serviceCIDR.text, nodePorts: parts.slice.nodePorts };
+    this.addresses = { podCIDR: parts.slice.podCIDR.text, serviceCIDR: parts.serviceCIDR, nodePorts: parts.slice.nodePorts };
     this.#node = parts.node;
     this.#paths = parts.paths;
     this.#locks = parts.locks;
     this.#log = parts.log;
-    this.#manifests = new ManifestDirectory(parts.paths.manifestDir, this.name);
-    kubelet.onManifestObjects(this.#manifests.onSnapshot);
+    this.#objects = parts.objects;
+    if (parts.objects instanceof ManifestDirectory) kubelet.onManifestObjects(parts.objects.onSnapshot);
     kubelet.onPodsChanged(() => {
       for (const listener of this.#podListeners) listener();
     });
@@ -139,17 +180,22 @@ class StartedNode implements TestNode {
   }
 
   async apply(...inputs: ManifestInput[]): Promise<AppliedObject[]> {
-    this.#assertRunning();
+    const kubelet = this.#kubelet;
     const objects = await readInputs(inputs, this.name);
-    await this.#manifests.write(objects);
-    return objects.map((object) => this.#asNamed(object));
+    await this.#objects.write(objects);
+    const named = objects.map((object) => this.#asNamed(object));
+    // A joined node learns its pods from the API server's watch: they are its once the agent has them.
+    const pods = named.filter((object) => object.kind === 'Pod');
+    await this.#until(`the agent has ${pods.map((pod) => pod.name).join(', ')}`, ServiceWaitMs, () =>
+      pods.every((pod) => kubelet.podConfig.pods().some((known) => known.metadata.namespace === pod.namespace && known.metadata.name === pod.name)),
+    );
+    return named;
   }
 
   async delete(...inputs: ManifestInput[]): Promise<AppliedObject[]> {
     const kubelet = this.#kubelet;
     const objects = await readInputs(inputs, this.name);
-    const removed = await this.#manifests.remove(objects);
-    const uids = new Set(removed.pods.map((pod) => pod.metadata.uid));
+    const uids = new Set(await this.#objects.remove(objects));
     await this.#until('the deleted pods stopped', DefaultWaitMs, async () => !(await kubelet.api.runningPods()).some((pod) => uids.has(pod.metadata?.uid ?? '')));
     return objects.map((object) => this.#asNamed(object));
   }
@@ -235,13 +281,16 @@ class StartedNode implements TestNode {
     this.#podListeners.clear();
     try {
       await this.#node.stop();
+      if (this.#objects instanceof ApiObjects) await this.#objects.removeAll();
       await removeSession(this.#paths, this.#log);
     } finally {
       await Promise.all(this.#locks.map((lock) => lock.release()));
     }
   }
 
+  /** A lone node's pods are static pods, <name>-<node>; a joined node's are the API server's, named as applied. */
   #podName(name: string): string {
+    if (this.#objects instanceof ApiObjects) return name;
     return name.endsWith(`-${this.name}`) ? name : `${name}-${this.name}`;
   }
 
