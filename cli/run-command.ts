@@ -17,16 +17,18 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
+import { dnsLabel } from '../agent/config/validation/names.js';
 import { errorMessage, isDockerletError } from '../common/api/errors.js';
 import type { Pod } from '../common/api/types.js';
 import { parseDuration } from '../common/util/duration.js';
 import { PodWaitError } from '../library/pod-waits.js';
 import { DefaultSessionsDir, endSession } from '../library/sessions.js';
 import type { TestNode } from '../library/api.js';
-import { startNode } from '../library/test-node.js';
+import { launchNode } from '../library/test-node.js';
 import { flagError } from './settings.js';
 import { podTable, serviceTable } from './run-table.js';
 
@@ -60,9 +62,10 @@ type ChildMessage = { stream: 'stdout' | 'stderr'; text: string } | { exitCode: 
 
 const terminal: Output = { out: (text) => console.log(text), err: (text) => console.error(text) };
 
+/** The detached process's output: to its parent while it listens (a parent gone takes nothing). */
 const toParent: Output = {
-  out: (text) => process.send?.({ stream: 'stdout', text } satisfies ChildMessage),
-  err: (text) => process.send?.({ stream: 'stderr', text } satisfies ChildMessage),
+  out: (text) => void (process.connected && process.send!({ stream: 'stdout', text } satisfies ChildMessage)),
+  err: (text) => void (process.connected && process.send!({ stream: 'stderr', text } satisfies ChildMessage)),
 };
 
 function failure(output: Output, err: unknown): number {
@@ -70,35 +73,65 @@ function failure(output: Output, err: unknown): number {
   return isDockerletError(err) && (err.status === 2 || err.code === 'DKL_ERR_MANIFEST_INVALID') ? 2 : 1;
 }
 
+/** The exit code of a process stopped by `signal`, as shells report it. */
+const signalExit = (signal: NodeJS.Signals): number => 128 + (signal === 'SIGINT' ? 2 : 15);
+
+/** The --name of run and down: a node name, which also names the log file. */
+function nodeName(flags: { filename: string[]; name?: string }): string {
+  if (flags.name !== undefined && !dnsLabel.safeParse(flags.name).success) throw flagError('--name', flags.name, "must be a DNS label: lower case letters, digits and '-', at most 63");
+  return flags.name ?? runNodeName(flags.filename);
+}
+
 export async function runManifests(flags: RunFlags): Promise<number> {
   const output = flags.sessionChild ? toParent : terminal;
   const fail = (err: unknown): number => failure(output, err);
   const timeoutMs = parseDuration(flags.timeout);
-  if (timeoutMs === undefined || timeoutMs <= 0) return fail(flagError('--timeout', flags.timeout, 'must be a duration such as 90s or 5m'));
-  const name = flags.name ?? runNodeName(flags.filename);
+  let name: string;
+  try {
+    if (timeoutMs === undefined || timeoutMs <= 0) throw flagError('--timeout', flags.timeout, 'must be a duration such as 90s or 5m');
+    name = nodeName(flags);
+  } catch (err) {
+    return fail(err);
+  }
   const logFile = `${RunLogDir}/${name}.log`;
   if (!flags.rm && !flags.sessionChild) return runInBackground();
 
-  await mkdir(RunLogDir, { recursive: true });
-  const log = pino({ level: 'info', base: { pid: process.pid } }, pino.destination({ dest: logFile, sync: false }));
-  let node: TestNode;
+  // SIGINT or SIGTERM (Ctrl-C, `dockerlet down`, the parent gone) stops the node, whenever it comes.
+  let node: TestNode | undefined;
+  let stoppedBy: NodeJS.Signals | undefined;
+  let reported = false;
+  const stopped = new Promise<void>((resolveStopped) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stoppedBy) return;
+      stoppedBy = signal;
+      void (node?.stop() ?? Promise.resolve()).finally(() => resolveStopped());
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    if (flags.sessionChild) process.once('disconnect', () => reported || onSignal('SIGTERM'));
+  });
+  const log = pino({ level: 'info', base: { pid: process.pid } }, pino.destination({ dest: logFile, sync: false, mkdir: true }));
   try {
-    node = await startNode({ name, logger: log, ...(flags.resolvConf ? { resolvConf: flags.resolvConf } : {}) });
+    node = await launchNode({ name, logger: log, ...(flags.resolvConf ? { resolvConf: flags.resolvConf } : {}) }, 'dockerlet run');
   } catch (err) {
     return report(fail(err));
   }
-  const stopping = untilStopped(node, log);
   let code = 0;
   let waitFailure: PodWaitError | undefined;
   try {
+    if (stoppedBy) throw new Error('stopped');
     await node.apply(...flags.filename);
     if (flags.wait) await node.waitForPods(undefined, { timeout: timeoutMs });
   } catch (err) {
+    if (stoppedBy) {
+      await stopped;
+      return report(signalExit(stoppedBy));
+    }
     if (!(err instanceof PodWaitError)) code = fail(err);
     else [waitFailure, code] = [err, 1];
   }
   // With --rm, pods that have all ended are shown once, at the end; a failed wait's report follows the tables.
-  if (!(flags.rm && code === 0 && allEnded(node.pods()))) printTables(node, output);
+  if (code !== 2 && !(flags.rm && code === 0 && allEnded(node.pods()))) printTables(node, output);
   if (waitFailure) output.err(waitFailure.message);
   if (code === 2 || (flags.rm && code !== 0)) {
     await node.stop();
@@ -107,23 +140,24 @@ export async function runManifests(flags: RunFlags): Promise<number> {
   if (!flags.rm) {
     output.out(`node ${name} runs on in the background (logs: ${logFile}); \`dockerlet down${flags.filename.map((path) => ` -f ${path}`).join('')}\` removes it`);
     report(code);
-    return stopping.then(() => code);
+    await stopped;
+    return code;
   }
-  const ended = await Promise.race([allPodsEnded(node), stopping.then(() => undefined)]);
-  if (ended) {
-    const failed = ended.filter((pod) => pod.status?.phase === 'Failed');
-    printTables(node, output);
-    if (failed.length > 0) {
-      output.err(`${failed.map((pod) => `${pod.metadata?.namespace}/${pod.metadata?.name}`).join(', ')} failed:\n${await node.troubleReport(failed)}`);
-      code = 1;
-    }
-    await node.stop();
+  const ended = await Promise.race([allPodsEnded(node), stopped.then(() => undefined)]);
+  if (!ended) return signalExit(stoppedBy!);
+  const failed = ended.filter((pod) => pod.status?.phase === 'Failed');
+  printTables(node, output);
+  if (failed.length > 0) {
+    output.err(`${failed.map((pod) => `${pod.metadata?.namespace}/${pod.metadata?.name}`).join(', ')} failed:\n${await node.troubleReport(failed)}`);
+    code = 1;
   }
+  await node.stop();
   return code;
 
-  /** Hands `code` to the parent that started this detached process; its own exit code otherwise. */
+  /** Hands `code` to the parent that started this detached process, once; its own exit code otherwise. */
   function report(exitCode: number): number {
-    if (flags.sessionChild && process.connected) {
+    if (flags.sessionChild && !reported && process.connected) {
+      reported = true;
       process.send!({ exitCode } satisfies ChildMessage);
       process.disconnect();
     }
@@ -132,43 +166,52 @@ export async function runManifests(flags: RunFlags): Promise<number> {
 
   /**
    * `run` without --rm: the node in a detached copy of this command (a session of its own, so the
-   * CI step's end does not end it), whose output comes over IPC until it reports its outcome.
+   * CI step's end does not end it), whose output comes over IPC until it reports its outcome; its
+   * stderr (a crash's last words) goes to its log. Ctrl-C before then stops it too.
    */
-  function runInBackground(): Promise<number> {
-    const child = spawn(process.execPath, [process.argv[1]!, ...process.argv.slice(2), '--session-child'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
-    let reported = false;
-    return new Promise((resolveCode) => {
+  async function runInBackground(): Promise<number> {
+    let logFd: number;
+    try {
+      await mkdir(RunLogDir, { recursive: true });
+      logFd = openSync(logFile, 'a');
+    } catch (err) {
+      return fail(err);
+    }
+    const child = spawn(process.execPath, [process.argv[1]!, ...process.argv.slice(2), '--session-child'], { detached: true, stdio: ['ignore', 'ignore', logFd, 'ipc'] });
+    closeSync(logFd);
+    let reportedCode: number | undefined;
+    let forwarded: NodeJS.Signals | undefined;
+    const forward = (signal: NodeJS.Signals): void => {
+      forwarded = signal;
+      child.kill(signal);
+    };
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const code = await new Promise<number>((resolveCode) => {
       child.on('message', (message: ChildMessage) => {
         if ('stream' in message) return void (message.stream === 'stdout' ? terminal.out(message.text) : terminal.err(message.text));
-        reported = true;
-        child.disconnect();
+        reportedCode = message.exitCode;
+        if (child.connected) child.disconnect();
         child.unref();
         resolveCode(message.exitCode);
       });
+      child.on('error', (err) => resolveCode(fail(err)));
       child.on('exit', (exitCode, signal) => {
-        if (reported) return;
-        terminal.err(`dockerlet: the node process ended (${signal ?? `exit code ${exitCode}`}) before it reported; its log is ${logFile}`);
+        if (reportedCode !== undefined) return;
+        if (forwarded) return resolveCode(signalExit(forwarded));
+        terminal.err(`dockerlet: the node process ended (${signal ?? `exit code ${exitCode}`}) before it reported; see ${logFile}`);
         resolveCode(1);
       });
     });
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+    return code;
   }
 }
 
 function printTables(node: TestNode, output: Output): void {
   const lines = [...podTable(node.pods()), '', ...serviceTable(node.services())];
   output.out(lines.join('\n').trimEnd());
-}
-
-/** Resolves once SIGINT or SIGTERM has stopped the node and removed what it made. */
-function untilStopped(node: TestNode, log: Logger): Promise<void> {
-  return new Promise((resolveStop) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping; removing everything the node made');
-      void node.stop().finally(() => resolveStop());
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
 }
 
 const allEnded = (pods: readonly Pod[]): boolean => pods.length > 0 && pods.every((pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed');
@@ -189,9 +232,10 @@ function allPodsEnded(node: TestNode): Promise<Pod[]> {
 }
 
 export async function downManifests(flags: { filename: string[]; name?: string }): Promise<number> {
-  const name = flags.name ?? runNodeName(flags.filename);
   const log = pino({ level: 'warn' }, pino.destination({ fd: 2, sync: false }));
+  let name: string;
   try {
+    name = nodeName(flags);
     if (!(await endSession(DefaultSessionsDir, name, log))) {
       console.error(`dockerlet: no node ${name} of \`dockerlet run\` runs on this host${flags.name ? '' : ` (named for ${flags.filename.join(', ')}: give the paths run was given, or --name)`}`);
       return 1;

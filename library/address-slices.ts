@@ -11,13 +11,12 @@
  * scripts/setup-host.sh guards both. The node port bands are inside the default range, and a
  * manifest that asks for a node port outside its node's band is refused with the range it may use.
  */
-import { DockerletError } from '../common/api/errors.js';
-import { HostLock } from '../common/util/host-lock.js';
-import { parseIpv4Cidr, type Ipv4Cidr } from '../common/util/ipv4.js';
+import { formatIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../common/util/ipv4.js';
 
 /** Where test nodes' Services get their ClusterIPs: the guard protects it (scripts/setup-host.sh). */
 export const TestServiceRange = '10.97.0.0/16';
-const SliceCount = 128;
+const ServiceRange = parseIpv4Cidr(TestServiceRange)!;
+export const SliceCount = 128;
 const NodePortsPerSlice = 20;
 const FirstNodePort = 30000;
 
@@ -34,22 +33,10 @@ export function addressSlice(index: number): AddressSlice {
   return {
     index,
     podCIDR: parseIpv4Cidr(`10.250.${index}.0/24`)!,
-    serviceCIDR: parseIpv4Cidr(`10.97.${index}.0/24`)!,
+    serviceCIDR: parseIpv4Cidr(`${formatIpv4(ServiceRange.network + index * 256)}/24`)!,
     nodePorts: { min, max: min + NodePortsPerSlice - 1 },
   };
 }
 
-const sliceLockKey = (index: number): string => `library/address-slice/${index}`;
-
-/** Takes the first free slice for `owner`; the lock goes with the process however it ends. */
-export async function takeAddressSlice(owner: Record<string, string | number>): Promise<{ slice: AddressSlice; lock: HostLock }> {
-  const taken = new Error('taken');
-  for (let index = 0; index < SliceCount; index++) {
-    try {
-      return { slice: addressSlice(index), lock: await HostLock.acquire([sliceLockKey(index)], owner, () => taken) };
-    } catch (err) {
-      if (err !== taken) throw err;
-    }
-  }
-  throw new DockerletError('DKL_ERR_RUNTIME', `all ${SliceCount} address slices of test nodes are taken: stop some of the nodes running on this host`);
-}
+/** The host lock a running node holds on its slice (sessions.ts takes it). */
+export const sliceLockKey = (index: number): string => `library/address-slice/${index}`;

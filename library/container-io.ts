@@ -26,9 +26,9 @@ export async function readLogs(api: KubeletApi, target: ContainerTarget, options
 /** Runs `command` in the running container, without a terminal; `stdin`, when given, is its whole input. */
 export async function execIn(api: KubeletApi, target: ContainerTarget, command: readonly string[], stdin?: string): Promise<ExecResult> {
   const streams = await api.containerStreams(target);
-  const process = await streams.exec(command, { stdin: stdin !== undefined, stdout: true, stderr: true, tty: false });
-  if (stdin !== undefined) process.stdin?.end(stdin);
-  const [stdout, stderr, exited] = await Promise.all([collect(process.stdout), collect(process.stderr), process.exited]);
+  const exec = await streams.exec(command, { stdin: stdin !== undefined, stdout: true, stderr: true, tty: false });
+  if (stdin !== undefined) exec.stdin?.end(stdin);
+  const [stdout, stderr, exited] = await Promise.all([collect(exec.stdout), collect(exec.stderr), exec.exited]);
   if (exited.exitCode === undefined) {
     throw new DockerletError('DKL_ERR_RUNTIME', `exec in ${target.namespace}/${target.pod} container ${target.container}: the connection to the container runtime ended before the command did`);
   }

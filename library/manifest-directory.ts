@@ -29,10 +29,13 @@ export class ManifestDirectory {
   readonly #nodeName: string;
   #latest: ManifestObjects = emptyManifestObjects();
   readonly #waiters = new Set<() => void>();
+  readonly #signal: AbortSignal;
 
-  constructor(dir: string, nodeName: string) {
+  /** `signal` aborts every wait (the node stopped). */
+  constructor(dir: string, nodeName: string, signal: AbortSignal) {
     this.#dir = dir;
     this.#nodeName = nodeName;
+    this.#signal = signal;
   }
 
   /** Feed it the agent's snapshots (Kubelet.onManifestObjects). */
@@ -81,17 +84,20 @@ export class ManifestDirectory {
 
   #until(what: string, done: () => boolean): Promise<void> {
     if (done()) return Promise.resolve();
+    if (this.#signal.aborted) return Promise.reject(this.#signal.reason);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new DockerletError('DKL_ERR_RUNTIME', `timed out after ${ReadWaitMs / 1000} s waiting until ${what}: is the node stopped?`));
-      }, ReadWaitMs);
-      const check = (): void => {
-        if (!done()) return;
+      const settle = (outcome: () => void): void => {
         clearTimeout(timer);
         this.#waiters.delete(check);
-        resolve();
+        this.#signal.removeEventListener('abort', aborted);
+        outcome();
       };
+      const timer = setTimeout(() => settle(() => reject(new DockerletError('DKL_ERR_WAIT_TIMEOUT', `timed out after ${ReadWaitMs / 1000} s waiting until ${what}`))), ReadWaitMs);
+      const aborted = (): void => settle(() => reject(this.#signal.reason));
+      const check = (): void => {
+        if (done()) settle(resolve);
+      };
+      this.#signal.addEventListener('abort', aborted, { once: true });
       this.#waiters.add(check);
     });
   }

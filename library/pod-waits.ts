@@ -45,8 +45,11 @@ export async function reportOn(watch: Pick<PodWatch, 'logTail'>, pods: readonly 
   );
 }
 
-/** Resolves with the awaited pods once each is ready or completed; rejects with a PodWaitError when one fails or `timeoutMs` passes. */
-export function waitForPods(watch: PodWatch, timeoutMs: number): Promise<Pod[]> {
+/**
+ * Resolves with the awaited pods once each is ready or completed; rejects with a PodWaitError
+ * when one fails or `timeoutMs` passes, and with `signal`'s reason when it aborts (the node stopped).
+ */
+export function waitForPods(watch: PodWatch, timeoutMs: number, signal: AbortSignal): Promise<Pod[]> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (outcome: () => void): void => {
@@ -54,13 +57,16 @@ export function waitForPods(watch: PodWatch, timeoutMs: number): Promise<Pod[]> 
       settled = true;
       clearTimeout(timer);
       unsubscribe();
+      signal.removeEventListener('abort', aborted);
       outcome();
     };
+    const aborted = (): void => finish(() => reject(signal.reason));
     const fail = (code: 'DKL_ERR_POD_FAILED' | 'DKL_ERR_WAIT_TIMEOUT', headline: string, pods: Pod[], missing: string[]): void => {
       // Logs are read before the wait settles: nothing else may settle it meanwhile.
       settled = true;
       clearTimeout(timer);
       unsubscribe();
+      signal.removeEventListener('abort', aborted);
       void reportOn(watch, pods).then((reports) => reject(new PodWaitError(code, headline, reports, missing)), reject);
     };
     const check = (): void => {
@@ -78,6 +84,8 @@ export function waitForPods(watch: PodWatch, timeoutMs: number): Promise<Pod[]> 
       fail('DKL_ERR_WAIT_TIMEOUT', `not ready or complete after ${formatTimeout(timeoutMs)}: ${[...pending.map(podName), ...missing].join(', ')}`, pending, missing);
     }, timeoutMs);
     const unsubscribe = watch.subscribe(check);
+    if (signal.aborted) return aborted();
+    signal.addEventListener('abort', aborted, { once: true });
     check();
   });
 }

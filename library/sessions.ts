@@ -4,34 +4,48 @@
  * a worker the runner killed) is removed by the next dockerlet that starts, as testcontainers'
  * reaper removes a dead session's containers.
  *
- *   <sessions dir>/<node name>/session.json   what the node made outside the directory: its
- *                                             containers (by node label), pod network, address slice
- *                             root/           the agent's root dir (pods, volumes, proxy state)
- *                             manifests/      what apply() wrote, the agent's manifest directory
+ *   <sessions dir>/<node name>/.dockerlet-session   the marker: only such directories are reaped
+ *                             session.json          what the node made outside the directory: its
+ *                                                   containers (by node label), pod network, address
+ *                                                   slice, service addresses, objects in a cluster
+ *                             root/                 the agent's root dir (pods, volumes, proxy state)
+ *                             manifests/            what apply() wrote, the agent's manifest directory
  *
  * A live session holds a host lock on its node name; the kernel frees it when the process dies,
  * however it dies. Reaping takes that lock, so a session is reaped once, and never while it runs.
+ *
+ * Address slices are the host's, whatever sessions directory a node uses: a claim file per slice
+ * (/var/lib/dockerlet/address-slices/<k>.json) names the session that had it last, and a node that
+ * takes the slice first removes what that session left (its pod network and service addresses
+ * are the slice's), so two sessions never share a slice's network, dead or alive.
  */
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Logger } from 'pino';
+import { dirname, join } from 'node:path';
+import { pino, type Logger } from 'pino';
 import { DockerletError, errorMessage } from '../common/api/errors.js';
 import { HostLock } from '../common/util/host-lock.js';
 import { parseIpv4Cidr } from '../common/util/ipv4.js';
 import { KubeClient } from '../common/kube-api/kube-client.js';
 import { userAgent } from '../common/version.js';
+import { dnsLabel } from '../agent/config/validation/names.js';
 import { removeNodeFromDocker } from '../agent/runtime/docker/node-teardown.js';
 import { unmountAll } from '../agent/volumes/mounts.js';
 import { cleanupServiceAddresses } from '../proxy/proxy.js';
+import { addressSlice, SliceCount, sliceLockKey, type AddressSlice } from './address-slices.js';
 import { deleteClusterObjects } from './api-objects.js';
 
-/** Where sessions live unless told: beside the agent's default root dir, never inside it. */
+/** Where sessions live unless told: under the agent's default root dir, in a directory the agent never uses. */
 export const DefaultSessionsDir = '/var/lib/dockerlet/sessions';
+/** Which session had each address slice last: the host's, whatever sessions directory a node uses. */
+const SliceClaimsDir = '/var/lib/dockerlet/address-slices';
+const Marker = '.dockerlet-session';
 
 export interface SessionRecord {
   nodeName: string;
   pid: number;
   startedAt: string;
+  /** Who started the node: `dockerlet down` stops only its own. */
+  startedBy: 'library' | 'dockerlet run';
   /** The address slice (address-slices.ts) the node's pods, Services and node ports use. */
   slice: number;
   podNetwork: string;
@@ -55,11 +69,25 @@ export function sessionPaths(sessionsDir: string, nodeName: string): SessionPath
 }
 
 const sessionLockKey = (nodeName: string): string => `library/session/${nodeName}`;
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+const isSession = (dir: string): Promise<boolean> => exists(join(dir, Marker));
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Takes `nodeName`'s session lock; undefined when a live process (a session, or a reaper at work) holds it. */
+async function trySessionLock(nodeName: string, owner: Record<string, string | number>): Promise<HostLock | undefined> {
+  const held = new Error('held');
+  try {
+    return await HostLock.acquire([sessionLockKey(nodeName)], owner, () => held);
+  } catch (err) {
+    if (err === held) return undefined;
+    throw err;
+  }
+}
 
 /**
  * Takes the node name for this process and makes its session directory; what a dead session of
- * the same name left is removed first. `record` is written once the caller knows it (takeSession
- * then saveRecord), before anything is made outside the directory.
+ * the same name left is removed first. The record is written once the caller knows it
+ * (saveRecord), before anything is made outside the directory.
  */
 export async function takeSession(sessionsDir: string, nodeName: string, log: Logger): Promise<{ paths: SessionPaths; lock: HostLock }> {
   const lock = await HostLock.acquire([sessionLockKey(nodeName)], { pid: process.pid, nodeName }, (_key, holder) => {
@@ -68,9 +96,11 @@ export async function takeSession(sessionsDir: string, nodeName: string, log: Lo
   });
   try {
     const paths = sessionPaths(sessionsDir, nodeName);
-    await removeSession(paths, log);
-    await mkdir(paths.manifestDir, { recursive: true, mode: 0o750 });
-    await mkdir(paths.rootDir, { recursive: true, mode: 0o750 });
+    if (await isSession(paths.dir)) await removeSession(paths, log);
+    await mkdir(paths.dir, { recursive: true, mode: 0o750 });
+    await writeFile(join(paths.dir, Marker), '');
+    await mkdir(paths.manifestDir, { mode: 0o750 });
+    await mkdir(paths.rootDir, { mode: 0o750 });
     return { paths, lock };
   } catch (err) {
     await lock.release();
@@ -98,8 +128,8 @@ async function readRecord(paths: SessionPaths): Promise<SessionRecord | undefine
 /**
  * Removes everything of the session at `paths`, which the caller holds the lock of: its
  * objects in the cluster it joined, its containers and pod network, its service addresses, its
- * mounts and its directory. A session
- * that died before it wrote its record has made nothing outside its directory.
+ * mounts, its claim on its address slice and its directory. A session that died before it wrote
+ * its record has made nothing outside its directory.
  */
 export async function removeSession(paths: SessionPaths, log: Logger): Promise<void> {
   const record = await readRecord(paths);
@@ -111,6 +141,7 @@ export async function removeSession(paths: SessionPaths, log: Logger): Promise<v
   }
   await unmountAll(paths.dir);
   await rm(paths.dir, { recursive: true, force: true });
+  if (record) await dropSliceClaim(record.slice, paths.dir);
 }
 
 /** What a cluster node applied, and its Node, deleted from the API server; one that cannot be reached is logged and left (its pods are orphans the API server's garbage collector removes once the Node is gone). */
@@ -123,27 +154,27 @@ async function removeClusterObjects(record: SessionRecord, log: Logger): Promise
   }
 }
 
+const silent = pino({ level: 'silent' });
+
 /**
  * Removes what every dead session under `sessionsDir` left; live ones (another process's, or
- * this one's) are left alone. Returns the node names reaped. One session that cannot be removed
- * is logged and left for the next reaper; the others still go.
+ * this one's) are left alone, and so is anything there that is not a session. Returns the node
+ * names reaped. One session that cannot be removed is logged and left for the next reaper; the
+ * others still go.
  */
-export async function reapDeadSessions(sessionsDir: string, log: Logger): Promise<string[]> {
+export async function reapDeadSessions(sessionsDir: string = DefaultSessionsDir, log: Logger = silent): Promise<string[]> {
   const names = await readdir(sessionsDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [];
     throw err;
   });
   const reaped: string[] = [];
   for (const nodeName of names) {
-    const alive = new Error('alive');
-    let lock: HostLock;
+    if (!dnsLabel.safeParse(nodeName).success || !(await isSession(join(sessionsDir, nodeName)))) continue;
+    const lock = await trySessionLock(nodeName, { pid: process.pid, reaping: nodeName });
+    if (!lock) continue;
     try {
-      lock = await HostLock.acquire([sessionLockKey(nodeName)], { pid: process.pid, reaping: nodeName }, () => alive);
-    } catch (err) {
-      if (err === alive) continue;
-      throw err;
-    }
-    try {
+      // Reaped meanwhile by another process, between the listing and the lock.
+      if (!(await isSession(join(sessionsDir, nodeName)))) continue;
       await removeSession(sessionPaths(sessionsDir, nodeName), log);
       reaped.push(nodeName);
       log.info({ node: nodeName }, 'removed what a dead test session left');
@@ -156,54 +187,114 @@ export async function reapDeadSessions(sessionsDir: string, log: Logger): Promis
   return reaped;
 }
 
-/** How long `down` waits for a running session to remove what it made. */
-const StopWaitMs = 120_000;
+/** How long `down` waits for a running node to remove what it made, and a new node for another process to finish reaping its slice's last holder. */
+const SessionGoneMs = 120_000;
 
 /**
- * Ends the session of `nodeName` from another process (`dockerlet down`): a live one is sent
- * SIGTERM and waited for (it removes what it made as it stops), a dead one is reaped here.
- * Resolves false when there is no such session.
+ * Ends the session of `nodeName` from another process (`dockerlet down`): its process is sent
+ * SIGTERM and waited for (it removes what it made as it stops); what a dead one left is removed
+ * here. Resolves false when there is no such session; rejects for a node a test started (its
+ * test stops it) and when the session is not gone in time.
  */
 export async function endSession(sessionsDir: string, nodeName: string, log: Logger): Promise<boolean> {
   const paths = sessionPaths(sessionsDir, nodeName);
-  const exists = async (): Promise<boolean> => stat(paths.dir).then(() => true, () => false);
-  if (!(await exists())) return false;
-  const holder = await HostLock.holder(sessionLockKey(nodeName));
-  if (holder) {
-    // The node's own process is told to stop; a reaper at work on it (another owner) is waited for.
-    if (holder['nodeName'] === nodeName && typeof holder['pid'] === 'number') process.kill(holder['pid'], 'SIGTERM');
-    const deadline = Date.now() + StopWaitMs;
-    while (await exists()) {
-      if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `node ${nodeName} (pid ${holder['pid']}) did not go within ${StopWaitMs / 1000} s`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    return true;
+  if (!(await isSession(paths.dir))) return false;
+  const record = await readRecord(paths);
+  if (record && record.startedBy !== 'dockerlet run') {
+    throw new DockerletError('DKL_ERR_BAD_REQUEST', `node ${nodeName} was started by a test (pid ${record.pid}), not by \`dockerlet run\`: its test stops it`);
   }
-  await reapDeadSessions(sessionsDir, log);
-  return true;
+  const deadline = Date.now() + SessionGoneMs;
+  let signalled = false;
+  for (;;) {
+    const lock = await trySessionLock(nodeName, { pid: process.pid, reaping: nodeName });
+    if (lock) {
+      try {
+        if (await isSession(paths.dir)) await removeSession(paths, log);
+      } finally {
+        await lock.release();
+      }
+      return true;
+    }
+    // The node's own process is told to stop; a reaper at work on it (another owner) is waited for.
+    const holder = await HostLock.holder(sessionLockKey(nodeName));
+    if (!signalled && holder?.['nodeName'] === nodeName && typeof holder['pid'] === 'number') {
+      process.kill(holder['pid'], 'SIGTERM');
+      signalled = true;
+    }
+    if (!(await isSession(paths.dir))) return true;
+    if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `node ${nodeName}${holder ? ` (pid ${holder['pid']})` : ''} did not go within ${SessionGoneMs / 1000} s`);
+    await pause(200);
+  }
 }
 
-/** How long a new session waits for another process to finish reaping a dead one that had its address slice. */
-const ReapWaitMs = 60_000;
+interface SliceClaim {
+  dir: string;
+  nodeName: string;
+}
+
+const claimPath = (index: number): string => join(SliceClaimsDir, `${index}.json`);
+
+async function readClaim(index: number): Promise<SliceClaim | undefined> {
+  const text = await readFile(claimPath(index), 'utf8').catch(() => undefined);
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as SliceClaim);
+  } catch {
+    return undefined;
+  }
+}
+
+async function dropSliceClaim(index: number, dir: string): Promise<void> {
+  if ((await readClaim(index))?.dir === dir) await rm(claimPath(index), { force: true });
+}
 
 /**
- * Waits until no session but `self` records address slice `slice` (the caller holds its lock, so
- * any other such session is dead): reaping it here, or waiting while another process does.
+ * Makes slice `index` (whose lock the caller holds) free of its last holder: a dead session that
+ * still claims it is removed here, or waited for while another process removes it.
  */
-export async function clearAddressSlice(sessionsDir: string, slice: number, self: string, log: Logger): Promise<void> {
-  const deadline = Date.now() + ReapWaitMs;
+async function clearSliceClaim(index: number, self: string, log: Logger): Promise<void> {
+  const deadline = Date.now() + SessionGoneMs;
   for (;;) {
-    const names = (await readdir(sessionsDir).catch(() => [] as string[])).filter((name) => name !== self);
-    const holders: string[] = [];
-    for (const name of names) {
-      const record = await readRecord(sessionPaths(sessionsDir, name)).catch(() => undefined);
-      if (record?.slice === slice) holders.push(name);
+    const claim = await readClaim(index);
+    if (!claim || claim.dir === self) return;
+    const lock = await trySessionLock(claim.nodeName, { pid: process.pid, reaping: claim.nodeName });
+    if (lock) {
+      try {
+        if (await isSession(claim.dir)) await removeSession(sessionPaths(dirname(claim.dir), claim.nodeName), log);
+        else await rm(claimPath(index), { force: true });
+      } finally {
+        await lock.release();
+      }
+      continue;
     }
-    if (holders.length === 0) return;
-    await reapDeadSessions(sessionsDir, log);
-    if (Date.now() > deadline) {
-      throw new DockerletError('DKL_ERR_RUNTIME', `the dead test sessions ${holders.join(', ')} still hold address slice ${slice} after ${ReapWaitMs / 1000} s: remove ${holders.map((name) => sessionPaths(sessionsDir, name).dir).join(', ')} by hand`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (Date.now() > deadline) throw new DockerletError('DKL_ERR_RUNTIME', `address slice ${index}: the dead session ${claim.dir} is still being removed after ${SessionGoneMs / 1000} s`);
+    await pause(200);
   }
+}
+
+/**
+ * Takes the first address slice this session can have, for as long as it runs: free of a live
+ * session (its lock) and of what a dead one left (its claim, cleared here). A slice whose last
+ * holder cannot be cleared is skipped, and logged.
+ */
+export async function takeAddressSlice(paths: SessionPaths, owner: { pid: number; nodeName: string }, log: Logger): Promise<{ slice: AddressSlice; lock: HostLock }> {
+  await mkdir(SliceClaimsDir, { recursive: true, mode: 0o750 });
+  const taken = new Error('taken');
+  for (let index = 0; index < SliceCount; index++) {
+    let lock: HostLock;
+    try {
+      lock = await HostLock.acquire([sliceLockKey(index)], owner, () => taken);
+    } catch (err) {
+      if (err === taken) continue;
+      throw err;
+    }
+    try {
+      await clearSliceClaim(index, paths.dir, log);
+      await writeFile(claimPath(index), JSON.stringify({ dir: paths.dir, nodeName: owner.nodeName } satisfies SliceClaim));
+      return { slice: addressSlice(index), lock };
+    } catch (err) {
+      log.warn({ slice: index, err }, 'skipping an address slice whose last holder could not be removed');
+      await lock.release();
+    }
+  }
+  throw new DockerletError('DKL_ERR_RUNTIME', `all ${SliceCount} address slices of test nodes are taken: stop some of the nodes running on this host`);
 }

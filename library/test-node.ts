@@ -26,14 +26,14 @@ import { ProxyDefaults } from '../cli/proxy-options.js';
 import { resolveUpOptions } from '../cli/up-options.js';
 import { ExecCommandRunner } from '../proxy/datapath/iptables/command-runner.js';
 import { checkServiceGuard } from '../proxy/host-guard.js';
-import { takeAddressSlice, type AddressSlice } from './address-slices.js';
+import type { AddressSlice } from './address-slices.js';
 import type { AppliedObject, ContainerOptions, ExecResult, LogOptions, ManifestInput, PodWaitOptions, ServiceUrlOptions, StartNodeOptions, TestNode } from './api.js';
 import { execIn, readLogs } from './container-io.js';
 import { ManifestDirectory } from './manifest-directory.js';
 import { readInputs } from './manifest-inputs.js';
 import { formatPodReports } from './pod-progress.js';
 import { reportOn, waitForPods, type PodWatch } from './pod-waits.js';
-import { clearAddressSlice, DefaultSessionsDir, reapDeadSessions, removeSession, saveRecord, takeSession, type SessionPaths, type SessionRecord } from './sessions.js';
+import { DefaultSessionsDir, reapDeadSessions, removeSession, saveRecord, takeAddressSlice, takeSession, type SessionPaths, type SessionRecord } from './sessions.js';
 import { ApiObjects } from './api-objects.js';
 
 const DefaultWaitMs = 120_000;
@@ -47,7 +47,12 @@ function timeoutMs(timeout: number | string | undefined): number {
 }
 
 /** Starts a node; rejects, leaving nothing behind, when it cannot. */
-export async function startNode(options: StartNodeOptions = {}): Promise<TestNode> {
+export function startNode(options: StartNodeOptions = {}): Promise<TestNode> {
+  return launchNode(options, 'library');
+}
+
+/** startNode() for `startedBy`: `dockerlet down` stops only the nodes `dockerlet run` started. */
+export async function launchNode(options: StartNodeOptions, startedBy: SessionRecord['startedBy']): Promise<TestNode> {
   const log = options.logger ?? pino({ level: 'warn', base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
   const nodeName = options.name ?? `dockerlet-${randomBytes(4).toString('hex')}`;
   if (!dnsLabel.safeParse(nodeName).success) throw new DockerletError('DKL_ERR_BAD_REQUEST', `name: invalid value ${JSON.stringify(nodeName)}: a node name here must be a DNS label (lower case letters, digits and '-', at most 63)`);
@@ -58,7 +63,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
   const locks: HostLock[] = [sessionLock];
   let node: DockerletNode | undefined;
   try {
-    const { slice, lock: sliceLock } = await takeAddressSlice({ pid: process.pid, nodeName });
+    const { slice, lock: sliceLock } = await takeAddressSlice(paths, { pid: process.pid, nodeName }, log);
     locks.unshift(sliceLock);
     // A joined node's Services are the cluster's, with their ClusterIPs; a lone node's, its slice's.
     const serviceCIDR = options.kubeconfig ? (options.serviceCIDR ?? ProxyDefaults.serviceClusterIpRange) : slice.serviceCIDR.text;
@@ -67,12 +72,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
     if (!guard.covered) {
       throw new DockerletError('DKL_ERR_RUNTIME', `${guard.reason}: traffic to a test node's Service address could leave this host once the node stops; run dockerlet's scripts/setup-host.sh (as root) once on this host, which installs the guard`);
     }
-    await clearAddressSlice(sessionsDir, slice.index, nodeName, log);
     const podNetwork = `dockerlet-s${slice.index}`;
     const record: SessionRecord = {
       nodeName,
       pid: process.pid,
       startedAt: new Date().toISOString(),
+      startedBy,
       slice: slice.index,
       podNetwork,
       serviceCIDR,
@@ -103,12 +108,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
       log,
     );
     nodeOptions.proxy.options.scope = { kind: 'service-cidr', serviceCIDR };
+    // Node ports for the test on this host only, not for every network the host is on.
+    nodeOptions.proxy.options.nodePortAddress = '127.0.0.1';
     const inputs = await prepareNode(nodeOptions);
     node = assembleNode(nodeOptions, inputs, { logger: log });
+    const stopping = new AbortController();
     const objects: ObjectStore = inputs.agentClient
       ? new ApiObjects(inputs.agentClient, nodeName, async (applied) => saveRecord(paths, { ...record, cluster: { kubeconfig: options.kubeconfig!, objects: [...applied] } }))
-      : new ManifestDirectory(paths.manifestDir, nodeName);
-    const started = new StartedNode({ node, slice, serviceCIDR, objects, paths, locks, log });
+      : new ManifestDirectory(paths.manifestDir, nodeName, stopping.signal);
+    const started = new StartedNode({ node, slice, serviceCIDR, objects, paths, locks, log, stopping });
     await node.start();
     // Joined once the Node is registered, as a test that lists the cluster's nodes expects.
     if (inputs.agentClient) await waitForNode(inputs.agentClient, nodeName);
@@ -149,9 +157,11 @@ class StartedNode implements TestNode {
   readonly #log: Logger;
   readonly #objects: ObjectStore;
   readonly #podListeners = new Set<() => void>();
+  /** Aborted by stop(): every wait of the node's ends at once. */
+  readonly #stopping: AbortController;
   #stopped: Promise<void> | undefined;
 
-  constructor(parts: { node: DockerletNode; slice: AddressSlice; serviceCIDR: string; objects: ObjectStore; paths: SessionPaths; locks: readonly HostLock[]; log: Logger }) {
+  constructor(parts: { node: DockerletNode; slice: AddressSlice; serviceCIDR: string; objects: ObjectStore; paths: SessionPaths; locks: readonly HostLock[]; log: Logger; stopping: AbortController }) {
     const kubelet = parts.node.kubelet!;
     this.name = kubelet.options.nodeName;
     this.addresses = { podCIDR: parts.slice.podCIDR.text, serviceCIDR: parts.serviceCIDR, nodePorts: parts.slice.nodePorts };
@@ -160,6 +170,7 @@ class StartedNode implements TestNode {
     this.#locks = parts.locks;
     this.#log = parts.log;
     this.#objects = parts.objects;
+    this.#stopping = parts.stopping;
     if (parts.objects instanceof ManifestDirectory) kubelet.onManifestObjects(parts.objects.onSnapshot);
     kubelet.onPodsChanged(() => {
       for (const listener of this.#podListeners) listener();
@@ -231,7 +242,7 @@ class StartedNode implements TestNode {
       subscribe: (listener) => this.onPodsChanged(listener),
       logTail: (pod, container, previous, lines) => this.#logTail(pod, container, previous, lines),
     };
-    return waitForPods(watch, timeoutMs(options.timeout));
+    return waitForPods(watch, timeoutMs(options.timeout), this.#stopping.signal);
   }
 
   async troubleReport(pods: readonly Pod[]): Promise<string> {
@@ -249,13 +260,11 @@ class StartedNode implements TestNode {
   }
 
   logs(pod: string, options: ContainerOptions & LogOptions = {}): Promise<string> {
-    const kubelet = this.#kubelet;
-    return readLogs(kubelet.api, this.#target(pod, options), options);
+    return readLogs(this.#kubelet.api, this.#target(pod, options), options);
   }
 
   exec(pod: string, command: readonly string[], options: ContainerOptions & { stdin?: string } = {}): Promise<ExecResult> {
-    const kubelet = this.#kubelet;
-    return execIn(kubelet.api, this.#target(pod, options), command, options.stdin);
+    return execIn(this.#kubelet.api, this.#target(pod, options), command, options.stdin);
   }
 
   async serviceUrl(name: string, options: ServiceUrlOptions = {}): Promise<string> {
@@ -265,6 +274,9 @@ class StartedNode implements TestNode {
     const service = await this.#until(`Service ${namespace}/${name} on node ${this.name}`, ServiceWaitMs, () =>
       proxy.config.services().find((candidate) => candidate.metadata?.namespace === namespace && candidate.metadata?.name === name && candidate.spec?.clusterIP),
     );
+    if (service.spec?.clusterIP === 'None' && !options.nodePort) {
+      throw new DockerletError('DKL_ERR_BAD_REQUEST', `Service ${namespace}/${name} is headless (clusterIP None): it has no address of its own; reach its pods by their IPs (pods())`);
+    }
     const port = servicePort(service, options.port);
     if (options.nodePort && !port.nodePort) throw new DockerletError('DKL_ERR_BAD_REQUEST', `Service ${namespace}/${name} port ${port.name ?? port.port} has no node port: it is of type ${service.spec?.type ?? 'ClusterIP'}`);
     await proxy.synced();
@@ -273,7 +285,10 @@ class StartedNode implements TestNode {
   }
 
   stop(): Promise<void> {
-    this.#stopped ??= this.#teardown();
+    if (!this.#stopped) {
+      this.#stopping.abort(new DockerletError('DKL_ERR_RUNTIME', `node ${this.name} stopped`));
+      this.#stopped = this.#teardown();
+    }
     return this.#stopped;
   }
 
@@ -305,10 +320,11 @@ class StartedNode implements TestNode {
     return { namespace, pod: found.metadata!.name!, container };
   }
 
-  /** Polls `probe` (and on every pod change) until it gives a value, for at most `ms`. */
+  /** Polls `probe` until it gives a value, for at most `ms`; stop() ends it at once. */
   async #until<T>(what: string, ms: number, probe: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
     const deadline = Date.now() + ms;
     for (;;) {
+      this.#stopping.signal.throwIfAborted();
       const value = await probe();
       if (value) return value;
       if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `timed out after ${ms / 1000} s waiting for ${what}`);

@@ -15,7 +15,8 @@ export async function checkServiceGuard(runner: CommandRunner, serviceCIDR: stri
   if (listed.code !== 0) return { covered: false, reason: `the ${ServiceGuardChain} chain is not installed (${listed.stderr.trim() || `exit code ${listed.code}`})` };
   const wanted = parseIpv4Cidr(serviceCIDR);
   const rejects = listed.stdout.split('\n').some((rule) => {
-    const guarded = / -d (\S+) /.exec(rule)?.[1];
+    // "! -d X" rejects everything but X: it guards nothing of X.
+    const guarded = /(?<!!) -d (\S+) /.exec(rule)?.[1];
     const cidr = guarded === undefined ? undefined : parseIpv4Cidr(guarded.includes('/') ? guarded : `${guarded}/32`);
     return rule.includes('-j REJECT') && cidr !== undefined && wanted !== undefined && cidrCovers(cidr, wanted);
   });

@@ -49,14 +49,16 @@ export interface ProxyOptions {
   remoteServiceProxy: boolean;
   /** Serve the cluster DNS, from the same Services and endpoints. */
   clusterDns?: ClusterDnsOptions;
+  /** The userspace datapath's NodePort sockets listen here (default 0.0.0.0, every host address; a test node's, 127.0.0.1). */
+  nodePortAddress?: string;
   /** What the proxy owns (proxy-lock.ts): the network namespace's datapath unless told; a service CIDR's addresses only with the userspace datapath. */
   scope?: DatapathScope;
 }
 
-export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'serviceCIDR' | 'podCIDR' | 'stateDir'>, logger: Logger): Proxier {
+export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'serviceCIDR' | 'podCIDR' | 'stateDir' | 'nodePortAddress'>, logger: Logger): Proxier {
   return mode === 'iptables'
     ? new IptablesProxier({ serviceCIDR: options.serviceCIDR, podCIDR: options.podCIDR, stateDir: options.stateDir, logger })
-    : new UserspaceProxier({ serviceCIDR: options.serviceCIDR, logger });
+    : new UserspaceProxier({ serviceCIDR: options.serviceCIDR, logger, ...(options.nodePortAddress ? { nodePortAddress: options.nodePortAddress } : {}) });
 }
 
 /** A proxy that owns only its service CIDR's addresses: what its userspace datapath left there goes; refused while that proxy runs. */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../helpers/agent-process.js';
 import { nodeContainers } from '../helpers/docker.js';
 import { uniqueNodeName } from '../helpers/test-node.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let dir: string;
 
@@ -92,7 +93,7 @@ describe('dockerlet run', () => {
     expect(result.code).toBe(0);
     const node = /node (run-[0-9a-f]{10}) runs on/.exec(result.stdout)![1]!;
     onTestFinished(() => rm(`/var/log/dockerlet/${node}.log`, { force: true }));
-    const down = await runCli(['down', '-f', join(dir, '.', 'job.yaml')]).exited;
+    const down = await runCli(['down', '-f', `${dir}/./job.yaml`]).exited;
     expect(down.code).toBe(0);
     expect(await sessionExists(node)).toBe(false);
     const again = await runCli(['down', '-f', join(dir, 'job.yaml')]).exited;
@@ -131,5 +132,30 @@ describe('dockerlet run', () => {
     expect(result.stderr).toContain('dockerlet: bad.yaml: document 1 (Pod "bad"): spec.containers[0].image: Required value');
     expect(await nodeContainers(cli.node)).toEqual([]);
     expect(await sessionExists(cli.node)).toBe(false);
+  });
+
+  test('down while run --wait waits: the background node stops and removes everything, and run exits as SIGTERM ended it', async ({ onTestFinished }) => {
+    const cli = run(['-f', 'stuck.yaml', '--wait', '--timeout', '5m'], onTestFinished);
+    await waitFor('the stuck pod on the node', async () => (await nodeContainers(cli.node)).some((container) => container.Labels['io.kubernetes.docker.type'] === 'podsandbox'));
+    const down = await runCli(['down', '--name', cli.node, '-f', 'stuck.yaml']).exited;
+    expect(down.code).toBe(0);
+    expect((await cli.exited).code).toBe(143);
+    expect(await nodeContainers(cli.node)).toEqual([]);
+    expect(await sessionExists(cli.node)).toBe(false);
+  });
+
+  test('Ctrl-C to run --rm --wait stops the wait at once and removes everything; exit 130', async ({ onTestFinished }) => {
+    const cli = run(['-f', 'stuck.yaml', '--rm', '--wait', '--timeout', '5m'], onTestFinished);
+    await waitFor('the stuck pod on the node', async () => (await nodeContainers(cli.node)).some((container) => container.Labels['io.kubernetes.docker.type'] === 'podsandbox'));
+    cli.child.kill('SIGINT');
+    expect((await cli.exited).code).toBe(130);
+    expect(await nodeContainers(cli.node)).toEqual([]);
+    expect(await sessionExists(cli.node)).toBe(false);
+  });
+
+  test('--name must be a DNS label: exit 2, nothing started', async () => {
+    const result = await runCli(['run', '-f', 'job.yaml', '--name', '../escape'], { cwd: dir }).exited;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--name: invalid value \"../escape\"");
   });
 });

@@ -37,6 +37,7 @@ export const testNode: Benchmark = {
     const rounds = size(context, 10, 1);
     const label = `dockerlet.bench=${context.runId}`;
     // testcontainers' reaper (Ryuk) is an image from Docker Hub; the benchmark removes its containers itself.
+    const ryuk = process.env['TESTCONTAINERS_RYUK_DISABLED'];
     process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
     const { GenericContainer } = await import('testcontainers');
     const dir = await mkdtemp(join(tmpdir(), 'bench-test-node-'));
@@ -78,6 +79,8 @@ export const testNode: Benchmark = {
       const ids = stdout.split('\n').filter(Boolean);
       if (ids.length > 0) await run('docker', ['rm', '-f', ...ids]);
       await rm(dir, { recursive: true, force: true });
+      if (ryuk === undefined) delete process.env['TESTCONTAINERS_RYUK_DISABLED'];
+      else process.env['TESTCONTAINERS_RYUK_DISABLED'] = ryuk;
     }
     const rows: Row[] = [];
     const targets = [];

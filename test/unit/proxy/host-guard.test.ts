@@ -32,6 +32,11 @@ describe('checkServiceGuard', () => {
     expect(await checkServiceGuard(runner, '10.96.0.0/15')).toEqual({ covered: false, reason: 'the DOCKERLET-SERVICE-GUARD chain does not reject 10.96.0.0/15' });
   });
 
+  test('a rule that rejects everything but a CIDR does not guard it', async () => {
+    const runner = new FakeRunner().when('iptables', ['-w'], { stdout: '-N DOCKERLET-SERVICE-GUARD\n-A DOCKERLET-SERVICE-GUARD ! -d 10.97.0.0/16 -j REJECT --reject-with icmp-port-unreachable\n' });
+    expect(await checkServiceGuard(runner, '10.97.0.0/16')).toEqual({ covered: false, reason: 'the DOCKERLET-SERVICE-GUARD chain does not reject 10.97.0.0/16' });
+  });
+
   test('not covered when the chain is missing, with iptables\' own words', async () => {
     const runner = new FakeRunner().when('iptables', ['-w'], { code: 1, stderr: 'iptables: No chain/target/match by that name.\n' });
     expect(await checkServiceGuard(runner, '10.96.0.0/16')).toEqual({
