@@ -104,7 +104,10 @@ export async function runManifests(flags: RunFlags): Promise<number> {
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stoppedBy) return;
       stoppedBy = signal;
-      void (node?.stop() ?? Promise.resolve()).finally(() => resolveStopped());
+      // A node still starting is stopped once it has started (below).
+      void (node?.stop() ?? Promise.resolve())
+        .catch((err: unknown) => failure(output, err))
+        .finally(() => resolveStopped());
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -114,12 +117,15 @@ export async function runManifests(flags: RunFlags): Promise<number> {
   try {
     node = await launchNode({ name, logger: log, ...(flags.resolvConf ? { resolvConf: flags.resolvConf } : {}) }, 'dockerlet run');
   } catch (err) {
-    return report(fail(err));
+    return report(stoppedBy ? signalExit(stoppedBy) : fail(err));
+  }
+  if (stoppedBy) {
+    await node.stop().catch((err: unknown) => failure(output, err));
+    return report(signalExit(stoppedBy));
   }
   let code = 0;
   let waitFailure: PodWaitError | undefined;
   try {
-    if (stoppedBy) throw new Error('stopped');
     await node.apply(...flags.filename);
     if (flags.wait) await node.waitForPods(undefined, { timeout: timeoutMs });
   } catch (err) {
@@ -158,8 +164,7 @@ export async function runManifests(flags: RunFlags): Promise<number> {
   function report(exitCode: number): number {
     if (flags.sessionChild && !reported && process.connected) {
       reported = true;
-      process.send!({ exitCode } satisfies ChildMessage);
-      process.disconnect();
+      process.send!({ exitCode } satisfies ChildMessage, () => process.connected && process.disconnect());
     }
     return exitCode;
   }
@@ -196,7 +201,8 @@ export async function runManifests(flags: RunFlags): Promise<number> {
         resolveCode(message.exitCode);
       });
       child.on('error', (err) => resolveCode(fail(err)));
-      child.on('exit', (exitCode, signal) => {
+      // 'close' comes after the last message: an outcome sent just before the end is not missed.
+      child.on('close', (exitCode, signal) => {
         if (reportedCode !== undefined) return;
         if (forwarded) return resolveCode(signalExit(forwarded));
         terminal.err(`dockerlet: the node process ended (${signal ?? `exit code ${exitCode}`}) before it reported; see ${logFile}`);
@@ -214,7 +220,8 @@ function printTables(node: TestNode, output: Output): void {
   output.out(lines.join('\n').trimEnd());
 }
 
-const allEnded = (pods: readonly Pod[]): boolean => pods.length > 0 && pods.every((pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed');
+/** Whether no pod runs on: each has Succeeded or Failed (manifests with no pod have nothing to run). */
+const allEnded = (pods: readonly Pod[]): boolean => pods.every((pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed');
 
 /** Resolves with the pods once every one has Succeeded or Failed. */
 function allPodsEnded(node: TestNode): Promise<Pod[]> {

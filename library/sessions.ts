@@ -19,7 +19,8 @@
  * takes the slice first removes what that session left (its pod network and service addresses
  * are the slice's), so two sessions never share a slice's network, dead or alive.
  */
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DockerletError, errorMessage } from '../common/api/errors.js';
@@ -32,13 +33,15 @@ import { removeNodeFromDocker } from '../agent/runtime/docker/node-teardown.js';
 import { unmountAll } from '../agent/volumes/mounts.js';
 import { cleanupServiceAddresses } from '../proxy/proxy.js';
 import { addressSlice, SliceCount, sliceLockKey, type AddressSlice } from './address-slices.js';
-import { deleteClusterObjects } from './api-objects.js';
+import { deleteClusterObjects, type AppliedApiObject } from './api-objects.js';
 
 /** Where sessions live unless told: under the agent's default root dir, in a directory the agent never uses. */
 export const DefaultSessionsDir = '/var/lib/dockerlet/sessions';
 /** Which session had each address slice last: the host's, whatever sessions directory a node uses. */
 const SliceClaimsDir = '/var/lib/dockerlet/address-slices';
 const Marker = '.dockerlet-session';
+/** How long `down` waits for a running node to remove what it made, and a new node for another process to finish reaping a dead one it needs gone. */
+const SessionGoneMs = 120_000;
 
 export interface SessionRecord {
   nodeName: string;
@@ -53,8 +56,8 @@ export interface SessionRecord {
   serviceCIDR: string;
   /** The Docker engine's socket path. */
   dockerSocket: string;
-  /** A node joined to a cluster: its kubeconfig, and the API paths of what it applied there. */
-  cluster?: { kubeconfig: string; objects: string[] };
+  /** A node joined to a cluster: its kubeconfig, and what it applied there (each object's path and UID). */
+  cluster?: { kubeconfig: string; objects: AppliedApiObject[] };
 }
 
 export interface SessionPaths {
@@ -90,14 +93,13 @@ async function trySessionLock(nodeName: string, owner: Record<string, string | n
  * (saveRecord), before anything is made outside the directory.
  */
 export async function takeSession(sessionsDir: string, nodeName: string, log: Logger): Promise<{ paths: SessionPaths; lock: HostLock }> {
-  const lock = await HostLock.acquire([sessionLockKey(nodeName)], { pid: process.pid, nodeName }, (_key, holder) => {
-    const who = holder ? ` (pid ${holder['pid']})` : '';
-    return new DockerletError('DKL_ERR_RUNTIME', `a test node named ${nodeName} runs already${who}: give this one another name, or stop that one first`);
-  });
+  const lock = await lockWhenNotReaped(nodeName);
   try {
     const paths = sessionPaths(sessionsDir, nodeName);
     if (await isSession(paths.dir)) await removeSession(paths, log);
-    await mkdir(paths.dir, { recursive: true, mode: 0o750 });
+    else if (await exists(paths.dir)) throw new DockerletError('DKL_ERR_RUNTIME', `${paths.dir} exists and is not a test session's: move it away, or give the node another name`);
+    await mkdir(sessionsDir, { recursive: true, mode: 0o750 });
+    await mkdir(paths.dir, { mode: 0o750 });
     await writeFile(join(paths.dir, Marker), '');
     await mkdir(paths.manifestDir, { mode: 0o750 });
     await mkdir(paths.rootDir, { mode: 0o750 });
@@ -108,8 +110,26 @@ export async function takeSession(sessionsDir: string, nodeName: string, log: Lo
   }
 }
 
+/** Takes `nodeName` for this process: refused while a live node has the name; a reaper at work on a dead one of that name is waited for. */
+async function lockWhenNotReaped(nodeName: string): Promise<HostLock> {
+  const deadline = Date.now() + SessionGoneMs;
+  for (;;) {
+    const lock = await trySessionLock(nodeName, { pid: process.pid, nodeName });
+    if (lock) return lock;
+    const holder = await HostLock.holder(sessionLockKey(nodeName));
+    if (holder?.['reaping'] === undefined || Date.now() > deadline) {
+      const who = holder ? ` (pid ${holder['pid']})` : '';
+      throw new DockerletError('DKL_ERR_RUNTIME', `a test node named ${nodeName} runs already${who}: give this one another name, or stop that one first`);
+    }
+    await pause(200);
+  }
+}
+
+/** Writes the record whole, aside and renamed into place: a crash mid-write leaves the last one, never half of one. */
 export async function saveRecord(paths: SessionPaths, record: SessionRecord): Promise<void> {
-  await writeFile(join(paths.dir, 'session.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o640 });
+  const draft = join(paths.dir, `.session.json.${randomBytes(4).toString('hex')}`);
+  await writeFile(draft, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o640 });
+  await rename(draft, join(paths.dir, 'session.json'));
 }
 
 async function readRecord(paths: SessionPaths): Promise<SessionRecord | undefined> {
@@ -144,13 +164,18 @@ export async function removeSession(paths: SessionPaths, log: Logger): Promise<v
   if (record) await dropSliceClaim(record.slice, paths.dir);
 }
 
-/** What a cluster node applied, and its Node, deleted from the API server; one that cannot be reached is logged and left (its pods are orphans the API server's garbage collector removes once the Node is gone). */
+/**
+ * What a cluster node applied, and its Node, deleted from the API server. An API server that
+ * cannot be reached is logged with what is left there, and the rest of the session goes all the
+ * same: its containers must not wait for a cluster that may never come back.
+ */
 async function removeClusterObjects(record: SessionRecord, log: Logger): Promise<void> {
   const { kubeconfig, objects } = record.cluster!;
   try {
     await deleteClusterObjects(await KubeClient.fromKubeconfig(kubeconfig, userAgent('dockerlet')), objects, record.nodeName);
   } catch (err) {
-    log.warn({ node: record.nodeName, err }, `could not delete the node's objects from the API server of ${kubeconfig}; delete the Node ${record.nodeName} and its pods there`);
+    const left = [`Node ${record.nodeName}`, ...objects.map((object) => object.path)].join(', ');
+    log.error({ node: record.nodeName, err }, `could not delete the node's objects from the API server of ${kubeconfig}; left there: ${left}`);
   }
 }
 
@@ -187,9 +212,6 @@ export async function reapDeadSessions(sessionsDir: string = DefaultSessionsDir,
   return reaped;
 }
 
-/** How long `down` waits for a running node to remove what it made, and a new node for another process to finish reaping its slice's last holder. */
-const SessionGoneMs = 120_000;
-
 /**
  * Ends the session of `nodeName` from another process (`dockerlet down`): its process is sent
  * SIGTERM and waited for (it removes what it made as it stops); what a dead one left is removed
@@ -200,8 +222,8 @@ export async function endSession(sessionsDir: string, nodeName: string, log: Log
   const paths = sessionPaths(sessionsDir, nodeName);
   if (!(await isSession(paths.dir))) return false;
   const record = await readRecord(paths);
-  if (record && record.startedBy !== 'dockerlet run') {
-    throw new DockerletError('DKL_ERR_BAD_REQUEST', `node ${nodeName} was started by a test (pid ${record.pid}), not by \`dockerlet run\`: its test stops it`);
+  if (record?.startedBy !== 'dockerlet run' && (await HostLock.holder(sessionLockKey(nodeName)))?.['nodeName'] === nodeName) {
+    throw new DockerletError('DKL_ERR_BAD_REQUEST', `node ${nodeName} was started by a test${record ? ` (pid ${record.pid})` : ''}, not by \`dockerlet run\`: its test stops it`);
   }
   const deadline = Date.now() + SessionGoneMs;
   let signalled = false;
@@ -217,8 +239,13 @@ export async function endSession(sessionsDir: string, nodeName: string, log: Log
     }
     // The node's own process is told to stop; a reaper at work on it (another owner) is waited for.
     const holder = await HostLock.holder(sessionLockKey(nodeName));
-    if (!signalled && holder?.['nodeName'] === nodeName && typeof holder['pid'] === 'number') {
-      process.kill(holder['pid'], 'SIGTERM');
+    if (!signalled && record && holder?.['nodeName'] === nodeName && holder['pid'] === record.pid) {
+      // Gone meanwhile (ESRCH) is what was asked for.
+      try {
+        process.kill(record.pid, 'SIGTERM');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
       signalled = true;
     }
     if (!(await isSession(paths.dir))) return true;
@@ -265,6 +292,10 @@ async function clearSliceClaim(index: number, self: string, log: Logger): Promis
         await lock.release();
       }
       continue;
+    }
+    // A live node of that name (here, or in another sessions directory) holds the name, not this slice: what the dead one left is not this process's to judge.
+    if ((await HostLock.holder(sessionLockKey(claim.nodeName)))?.['reaping'] === undefined) {
+      throw new DockerletError('DKL_ERR_RUNTIME', `address slice ${index}: its last holder ${claim.dir} has the name of a live node`);
     }
     if (Date.now() > deadline) throw new DockerletError('DKL_ERR_RUNTIME', `address slice ${index}: the dead session ${claim.dir} is still being removed after ${SessionGoneMs / 1000} s`);
     await pause(200);

@@ -12,6 +12,7 @@
  *                 service addresses, mounts, directories
  */
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DockerletError } from '../common/api/errors.js';
 import type { Pod, Service, ServicePort } from '../common/api/types.js';
@@ -56,7 +57,7 @@ export async function launchNode(options: StartNodeOptions, startedBy: SessionRe
   const log = options.logger ?? pino({ level: 'warn', base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
   const nodeName = options.name ?? `dockerlet-${randomBytes(4).toString('hex')}`;
   if (!dnsLabel.safeParse(nodeName).success) throw new DockerletError('DKL_ERR_BAD_REQUEST', `name: invalid value ${JSON.stringify(nodeName)}: a node name here must be a DNS label (lower case letters, digits and '-', at most 63)`);
-  const sessionsDir = options.sessionsDir ?? DefaultSessionsDir;
+  const sessionsDir = resolve(options.sessionsDir ?? DefaultSessionsDir);
   const socket = options.containerRuntimeEndpoint ?? Defaults.containerRuntimeEndpoint;
   await reapDeadSessions(sessionsDir, log);
   const { paths, lock: sessionLock } = await takeSession(sessionsDir, nodeName, log);
@@ -296,7 +297,7 @@ class StartedNode implements TestNode {
     this.#podListeners.clear();
     try {
       await this.#node.stop();
-      if (this.#objects instanceof ApiObjects) await this.#objects.removeAll();
+      // A joined node's objects in the cluster go with the rest, from the session record.
       await removeSession(this.#paths, this.#log);
     } finally {
       await Promise.all(this.#locks.map((lock) => lock.release()));

@@ -153,6 +153,15 @@ describe('dockerlet run', () => {
     expect(await sessionExists(cli.node)).toBe(false);
   });
 
+  test('Ctrl-C while the node is still starting: it is stopped once started, and everything removed; exit 130', async ({ onTestFinished }) => {
+    const cli = run(['-f', 'job.yaml', '--rm', '--wait'], onTestFinished);
+    await waitFor('the session begun', () => sessionExists(cli.node), { intervalMs: 5 });
+    cli.child.kill('SIGINT');
+    expect((await cli.exited).code).toBe(130);
+    expect(await nodeContainers(cli.node)).toEqual([]);
+    expect(await sessionExists(cli.node)).toBe(false);
+  });
+
   test('--name must be a DNS label: exit 2, nothing started', async () => {
     const result = await runCli(['run', '-f', 'job.yaml', '--name', '../escape'], { cwd: dir }).exited;
     expect(result.code).toBe(2);

@@ -5,7 +5,7 @@
  * of the RSS is the platform and the libraries rather than the agent's own state.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -24,10 +24,17 @@ export interface ModuleFootprint {
   added: Array<{ module: string; mb: number }>;
 }
 
+/** Whether a dependency has code to load: a package of type declarations alone (kubernetes-types) has none. */
+async function hasCode(module: string): Promise<boolean> {
+  const dir = resolve(Repository, 'node_modules', module);
+  const manifest = JSON.parse(await readFile(resolve(dir, 'package.json'), 'utf8')) as { main?: string; exports?: unknown };
+  return manifest.main !== undefined || manifest.exports !== undefined || (await access(resolve(dir, 'index.js')).then(() => true, () => false));
+}
+
 export async function moduleFootprint(): Promise<ModuleFootprint> {
   const manifest = JSON.parse(await readFile(resolve(Repository, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   const nodeAloneMB = await rssAfterImport(undefined);
   const added: ModuleFootprint['added'] = [];
-  for (const module of Object.keys(manifest.dependencies)) added.push({ module, mb: (await rssAfterImport(module)) - nodeAloneMB });
+  for (const module of Object.keys(manifest.dependencies)) if (await hasCode(module)) added.push({ module, mb: (await rssAfterImport(module)) - nodeAloneMB });
   return { nodeAloneMB, added: added.sort((a, b) => b.mb - a.mb) };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { KubeApiError, type KubeApi } from '../../../common/kube-api/kube-client.js';
-import { ApiObjects, objectPath } from '../../../library/api-objects.js';
+import { ApiObjects, deleteClusterObjects, objectPath } from '../../../library/api-objects.js';
 import { readInputs } from '../../../library/manifest-inputs.js';
 
 /** An API server of maps: enough to see what ApiObjects asks for. */
@@ -20,8 +20,9 @@ function fakeApi(existing: Record<string, unknown> = {}): KubeApi & { calls: str
       const name = (body as { metadata: { name: string } }).metadata.name;
       calls.push(`POST ${path}`);
       if (objects.has(`${path}/${name}`)) throw new KubeApiError('POST', path, 409, '{"kind":"Status","reason":"AlreadyExists"}');
-      objects.set(`${path}/${name}`, body);
-      return body;
+      const stored = { ...(body as object), metadata: { ...(body as { metadata: object }).metadata, uid: `uid-${name}` } };
+      objects.set(`${path}/${name}`, stored);
+      return stored as T;
     },
     async replace<T>(path: string, body: T) {
       calls.push(`PUT ${path} ${(body as { metadata: { resourceVersion?: string } }).metadata.resourceVersion}`);
@@ -55,33 +56,46 @@ describe('objectPath', () => {
 
 describe('ApiObjects', () => {
   const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {containers: [{name: main, image: busybox}]}\n';
+  const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n';
+  const ours = { 'dockerlet.io/test-node': 'n1' };
 
-  test('creates each object, a Pod bound to the node; what it applied is remembered', async () => {
+  test('creates each object labelled for the node, a Pod bound to it; what it applied is remembered with its UID', async () => {
     const api = fakeApi();
-    const remembered: string[][] = [];
-    await new ApiObjects(api, 'n1', async (paths) => void remembered.push([...paths])).write(await inputs(pod));
-    expect(api.objects.get('/api/v1/namespaces/default/pods/web')).toMatchObject({ metadata: { name: 'web', namespace: 'default' }, spec: { nodeName: 'n1' } });
-    expect(remembered.at(-1)).toEqual(['/api/v1/namespaces/default/pods/web']);
+    const remembered: unknown[] = [];
+    await new ApiObjects(api, 'n1', async (objects) => void remembered.push(objects)).write(await inputs(pod));
+    expect(api.objects.get('/api/v1/namespaces/default/pods/web')).toMatchObject({ metadata: { name: 'web', namespace: 'default', labels: ours }, spec: { nodeName: 'n1' } });
+    expect(remembered.at(-1)).toEqual([{ path: '/api/v1/namespaces/default/pods/web', uid: 'uid-web' }]);
   });
 
-  test('an object there already is replaced at its resourceVersion', async () => {
-    const api = fakeApi({ '/api/v1/namespaces/default/configmaps/c': { metadata: { name: 'c', resourceVersion: '41' } } });
-    await new ApiObjects(api, 'n1', async () => undefined).write(await inputs('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n'));
+  test('an object the node applied before is replaced at its resourceVersion', async () => {
+    const api = fakeApi({ '/api/v1/namespaces/default/configmaps/c': { metadata: { name: 'c', resourceVersion: '41', uid: 'u1', labels: ours } } });
+    await new ApiObjects(api, 'n1', async () => undefined).write(await inputs(configMap));
     expect(api.calls).toEqual(['POST /api/v1/namespaces/default/configmaps', 'GET /api/v1/namespaces/default/configmaps/c', 'PUT /api/v1/namespaces/default/configmaps/c 41']);
     expect(api.objects.get('/api/v1/namespaces/default/configmaps/c')).toMatchObject({ data: { a: 'b' } });
   });
 
-  test('removeAll deletes what was applied, the latest first and Pods at once, then the Node; gone already is fine', async () => {
-    const api = fakeApi({ '/api/v1/nodes/n1': {} });
-    const objects = new ApiObjects(api, 'n1', async () => undefined);
-    await objects.write(await inputs(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n${pod}`));
-    api.objects.delete('/api/v1/namespaces/default/configmaps/c');
-    api.calls.length = 0;
-    await objects.removeAll();
+  test('an object of that name the node did not apply is refused, untouched', async () => {
+    const api = fakeApi({ '/api/v1/namespaces/default/configmaps/c': { metadata: { name: 'c', resourceVersion: '41', uid: 'u1' } } });
+    await expect(new ApiObjects(api, 'n1', async () => undefined).write(await inputs(configMap))).rejects.toThrow(
+      'applying ConfigMap default/c (argument 1 (YAML text) document 1): it exists already, and this node did not apply it: delete it, or give this one another name',
+    );
+    expect(api.calls.filter((call) => call.startsWith('PUT') || call.startsWith('DELETE'))).toEqual([]);
+  });
+
+  test('a Pod bound to another node is refused', async () => {
+    const bound = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {nodeName: other, containers: [{name: main, image: busybox}]}\n';
+    await expect(new ApiObjects(fakeApi(), 'n1', async () => undefined).write(await inputs(bound))).rejects.toThrow('spec.nodeName is "other": a test node runs only pods bound to it (n1); leave spec.nodeName out');
+  });
+});
+
+describe('deleteClusterObjects', () => {
+  test('the latest first, each only if it is still the one applied, Pods at once, then the Node; gone already is fine', async () => {
+    const api = fakeApi({ '/api/v1/nodes/n1': {}, '/api/v1/namespaces/default/pods/web': {} });
+    await deleteClusterObjects(api, [{ path: '/api/v1/namespaces/default/configmaps/c', uid: 'u1' }, { path: '/api/v1/namespaces/default/pods/web', uid: 'u2' }], 'n1');
     expect(api.calls).toEqual([
-      'DELETE /api/v1/namespaces/default/pods/web {"apiVersion":"v1","kind":"DeleteOptions","gracePeriodSeconds":0}',
-      'DELETE /api/v1/namespaces/default/configmaps/c',
-      'DELETE /api/v1/nodes/n1',
+      'DELETE /api/v1/namespaces/default/pods/web {"apiVersion":"v1","kind":"DeleteOptions","gracePeriodSeconds":0,"preconditions":{"uid":"u2"}}',
+      'DELETE /api/v1/namespaces/default/configmaps/c {"apiVersion":"v1","kind":"DeleteOptions","preconditions":{"uid":"u1"}}',
+      'DELETE /api/v1/nodes/n1 {"apiVersion":"v1","kind":"DeleteOptions"}',
     ]);
   });
 });
