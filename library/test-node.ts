@@ -24,6 +24,7 @@ import type { Kubelet } from '../agent/kubelet.js';
 import { assembleNode, prepareNode, type DockerletNode } from '../cli/node.js';
 import { Defaults } from '../cli/options.js';
 import { ProxyDefaults } from '../cli/proxy-options.js';
+import { servicePortId } from '../proxy/config/proxy-state.js';
 import { resolveUpOptions } from '../cli/up-options.js';
 import { ExecCommandRunner } from '../proxy/datapath/iptables/command-runner.js';
 import { checkServiceGuard } from '../proxy/host-guard.js';
@@ -32,7 +33,7 @@ import type { AppliedObject, ContainerOptions, ExecResult, LogOptions, ManifestI
 import { execIn, readLogs } from './container-io.js';
 import { ManifestDirectory } from './manifest-directory.js';
 import { readInputs } from './manifest-inputs.js';
-import { formatPodReports } from './pod-progress.js';
+import { formatPodReports, podProgress } from './pod-progress.js';
 import { reportOn, waitForPods, type PodWatch } from './pod-waits.js';
 import { DefaultSessionsDir, reapDeadSessions, removeSession, saveRecord, takeAddressSlice, takeSession, type SessionPaths, type SessionRecord } from './sessions.js';
 import { ApiObjects } from './api-objects.js';
@@ -280,6 +281,13 @@ class StartedNode implements TestNode {
     }
     const port = servicePort(service, options.port);
     if (options.nodePort && !port.nodePort) throw new DockerletError('DKL_ERR_BAD_REQUEST', `Service ${namespace}/${name} port ${port.name ?? port.port} has no node port: it is of type ${service.spec?.type ?? 'ClusterIP'}`);
+    // A Service that selects a Ready pod here is served once the proxy knows the pod as its
+    // endpoint: at once on a lone node, a moment later on a joined one (EndpointSlices come from
+    // the cluster's controller).
+    if (this.pods().some((pod) => podProgress(pod) === 'ready' && selects(service, pod))) {
+      const id = servicePortId(service, port);
+      await this.#until(`an endpoint of Service ${namespace}/${name} in the proxy`, ServiceWaitMs, () => (proxy.config.state().endpoints.get(id)?.length ?? 0) > 0);
+    }
     await proxy.synced();
     const [host, number] = options.nodePort ? ['127.0.0.1', port.nodePort] : [service.spec!.clusterIP!, port.port];
     return `${options.scheme ?? 'http'}://${host}:${number}`;
@@ -332,6 +340,13 @@ class StartedNode implements TestNode {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+/** Whether the Service's selector selects the pod (in its namespace). */
+function selects(service: Service, pod: Pod): boolean {
+  const selector = service.spec?.selector;
+  if (!selector || Object.keys(selector).length === 0 || pod.metadata?.namespace !== service.metadata?.namespace) return false;
+  return Object.entries(selector).every(([key, value]) => pod.metadata?.labels?.[key] === value);
 }
 
 function servicePort(service: Service, wanted: string | number | undefined): ServicePort {

@@ -1,5 +1,5 @@
 /** `dockerlet run` and `dockerlet down` as a CI script runs them: the CLI as a process, on the real engine. */
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -54,12 +54,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** `dockerlet run` on a node of this test's own, downed (and its log removed) when the test ends, pass or fail. */
-function run(args: readonly string[], onFinished: (cleanup: () => Promise<void>) => void): ReturnType<typeof runCli> & { node: string } {
+type Finished = (cleanup: (context: { task: { result?: { state?: string } } }) => Promise<void>) => void;
+
+/** `dockerlet run` on a node of this test's own, downed (and its log removed, shown first when the test failed) when the test ends, pass or fail. */
+function run(args: readonly string[], onFinished: Finished): ReturnType<typeof runCli> & { node: string } {
   const node = uniqueNodeName('run');
-  onFinished(async () => {
+  onFinished(async ({ task }) => {
+    const log = `/var/log/dockerlet/${node}.log`;
+    if (task.result?.state === 'fail') console.error(`--- ${log}\n${await readFile(log, 'utf8').catch(() => '(none)')}`);
     await runCli(['down', '--name', node, '-f', 'unused']).exited;
-    await rm(`/var/log/dockerlet/${node}.log`, { force: true });
+    await rm(log, { force: true });
   });
   return Object.assign(runCli(['run', '--name', node, '--resolv-conf', join(dir, 'resolv.conf'), ...args], { cwd: dir }), { node });
 }
@@ -77,8 +81,11 @@ describe('dockerlet run', () => {
     expect(result.stdout).toContain(`node ${cli.node} runs on in the background (logs: /var/log/dockerlet/${cli.node}.log)`);
     const reachAt = /default +web +NodePort +http 80\/TCP +(\S+) (\S+)/.exec(result.stdout);
     expect(reachAt).not.toBeNull();
-    // The next CI step reaches the Service the node serves in the background, by ClusterIP and node port.
-    for (const address of reachAt!.slice(1)) expect(await (await fetch(`http://${address}/`)).text()).toBe('hi\n');
+    // The next CI step reaches the Service the node serves in the background, by ClusterIP and node port;
+    // run stopped waiting when the other pod failed: web may still be getting Ready.
+    for (const address of reachAt!.slice(1)) {
+      await waitFor(`web served at ${address}`, async () => (await (await fetch(`http://${address}/`, { signal: AbortSignal.timeout(2_000) })).text()) === 'hi\n', { timeoutMs: 60_000 });
+    }
 
     const down = await runCli(['down', '--name', cli.node, '-f', 'app.yaml']).exited;
     expect([down.code, down.stdout]).toEqual([0, `node ${cli.node} stopped: its pods, Services, network and directories are removed\n`]);
