@@ -29,7 +29,7 @@ import type {
   SeccompProfile,
   StreamSelection,
 } from '../runtime.js';
-import { withTimeout } from '../../../common/util/clock.js';
+import { delay, withTimeout } from '../../../common/util/clock.js';
 import { formatDuration } from '../../../common/util/duration.js';
 import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings } from './create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
@@ -52,6 +52,10 @@ export interface DockerRuntimeOptions extends DockerHostSettings {
   pullProgressDeadlineMs: number;
   logger: Logger;
 }
+
+/** How recent an exit must be for its OOM flag to be awaited, and the waits before each new inspect (about a second in all). */
+const OomSettleMs = 2_000;
+const OomRecheckMs = [50, 100, 200, 300, 400];
 
 export class DockerRuntime implements ContainerRuntime {
   readonly #docker: Dockerode;
@@ -107,7 +111,7 @@ export class DockerRuntime implements ContainerRuntime {
       filters: { label: [`${NodeLabel}=${this.#options.nodeName}`, `${PodUIDLabel}=${pod.uid}`] },
       abortSignal: this.#quick(),
     });
-    const inspected = await Promise.all(listing.map((info) => this.#inspect(info.Id)));
+    const inspected = await Promise.all(listing.map(async (info) => this.#settledOom(await this.#inspect(info.Id))));
     const status: RuntimePodStatus = { pod, sandboxes: [], containers: [] };
     for (const inspect of inspected) {
       if (!inspect) continue;
@@ -303,6 +307,23 @@ export class DockerRuntime implements ContainerRuntime {
 
   #quick(): AbortSignal {
     return AbortSignal.timeout(this.#options.requestTimeoutMs);
+  }
+
+  /**
+   * Docker 20.10 on cgroup v2 can record a container's OOM kill a moment after its exit: a
+   * container with a memory limit that has just exited with 137 but no OOM flag is inspected
+   * again, a few times over a second at most, so that its reason is OOMKilled rather than Error.
+   */
+  async #settledOom(inspect: Dockerode.ContainerInspectInfo | undefined): Promise<Dockerode.ContainerInspectInfo | undefined> {
+    const pending = (info: Dockerode.ContainerInspectInfo): boolean =>
+      info.State.Status === 'exited' && info.State.ExitCode === 137 && !info.State.OOMKilled && (info.HostConfig.Memory ?? 0) > 0 && Date.now() - Date.parse(info.State.FinishedAt) < OomSettleMs;
+    let current = inspect;
+    for (const waitMs of OomRecheckMs) {
+      if (!current || !pending(current)) return current;
+      await delay(waitMs);
+      current = await this.#inspect(current.Id);
+    }
+    return current;
   }
 
   async #inspect(id: string): Promise<Dockerode.ContainerInspectInfo | undefined> {
