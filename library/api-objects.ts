@@ -8,6 +8,7 @@
  * node did not apply is never replaced.
  */
 import { DockerletError, errorMessage } from '../common/api/errors.js';
+import { delay } from '../common/util/clock.js';
 import { isApiConflict, isApiNotFound, type KubeApi } from '../common/kube-api/kube-client.js';
 import type { InputObject } from './manifest-inputs.js';
 
@@ -128,7 +129,7 @@ export class ApiObjects {
       } catch (err) {
         // The old Pod is still being removed.
         if (!isApiConflict(err)) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await delay(200, undefined, true);
       }
     }
   }

@@ -24,6 +24,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DockerletError, errorMessage } from '../common/api/errors.js';
+import { delay } from '../common/util/clock.js';
 import { HostLock } from '../common/util/host-lock.js';
 import { parseIpv4Cidr } from '../common/util/ipv4.js';
 import { KubeClient } from '../common/kube-api/kube-client.js';
@@ -74,7 +75,6 @@ export function sessionPaths(sessionsDir: string, nodeName: string): SessionPath
 const sessionLockKey = (nodeName: string): string => `library/session/${nodeName}`;
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 const isSession = (dir: string): Promise<boolean> => exists(join(dir, Marker));
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Takes `nodeName`'s session lock; undefined when a live process (a session, or a reaper at work) holds it. */
 async function trySessionLock(nodeName: string, owner: Record<string, string | number>): Promise<HostLock | undefined> {
@@ -121,7 +121,7 @@ async function lockWhenNotReaped(nodeName: string): Promise<HostLock> {
       const who = holder ? ` (pid ${holder['pid']})` : '';
       throw new DockerletError('DKL_ERR_RUNTIME', `a test node named ${nodeName} runs already${who}: give this one another name, or stop that one first`);
     }
-    await pause(200);
+    await delay(200, undefined, true);
   }
 }
 
@@ -250,7 +250,7 @@ export async function endSession(sessionsDir: string, nodeName: string, log: Log
     }
     if (!(await isSession(paths.dir))) return true;
     if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `node ${nodeName}${holder ? ` (pid ${holder['pid']})` : ''} did not go within ${SessionGoneMs / 1000} s`);
-    await pause(200);
+    await delay(200, undefined, true);
   }
 }
 
@@ -298,7 +298,7 @@ async function clearSliceClaim(index: number, self: string, log: Logger): Promis
       throw new DockerletError('DKL_ERR_RUNTIME', `address slice ${index}: its last holder ${claim.dir} has the name of a live node`);
     }
     if (Date.now() > deadline) throw new DockerletError('DKL_ERR_RUNTIME', `address slice ${index}: the dead session ${claim.dir} is still being removed after ${SessionGoneMs / 1000} s`);
-    await pause(200);
+    await delay(200, undefined, true);
   }
 }
 

@@ -17,6 +17,7 @@ import { pino, type Logger } from 'pino';
 import { DockerletError } from '../common/api/errors.js';
 import type { Pod, Service, ServicePort } from '../common/api/types.js';
 import type { HostLock } from '../common/util/host-lock.js';
+import { delay } from '../common/util/clock.js';
 import { parseDuration } from '../common/util/duration.js';
 import type { KubeApi } from '../common/kube-api/kube-client.js';
 import { dnsLabel } from '../agent/config/validation/names.js';
@@ -139,7 +140,7 @@ async function waitForNode(client: KubeApi, nodeName: string): Promise<void> {
   for (;;) {
     if (await client.get(`/api/v1/nodes/${nodeName}`).then(() => true, () => false)) return;
     if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `node ${nodeName} did not register with the API server within ${RegisterWaitMs / 1000} s: see the node's log`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await delay(200, undefined, true);
   }
 }
 
@@ -337,7 +338,7 @@ class StartedNode implements TestNode {
       const value = await probe();
       if (value) return value;
       if (Date.now() > deadline) throw new DockerletError('DKL_ERR_WAIT_TIMEOUT', `timed out after ${ms / 1000} s waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100, undefined, true);
     }
   }
 }
