@@ -15,7 +15,7 @@ import type { IForbiddenRuleType } from 'dependency-cruiser';
 /** agent/'s layers, lowest first: each entry is a folder (or a file at agent/'s top) of agent/. */
 export const AgentLayers: ReadonlyArray<{ layer: string; parts: readonly string[] }> = [
   { layer: 'runtime and records', parts: ['runtime', 'events', 'network', 'metrics'] },
-  { layer: 'sources, observations and single jobs', parts: ['config', 'pleg', 'podworkers', 'status', 'node', 'images', 'probe', 'lifecycle', 'fieldpath', 'admission'] },
+  { layer: 'sources, observations and single jobs', parts: ['config', 'pleg', 'podworkers', 'status', 'node', 'images', 'probe', 'lifecycle', 'fieldpath', 'admission', 'qos'] },
   { layer: "what a pod's containers get", parts: ['envvars', 'volumes', 'prober', 'token'] },
   { layer: 'acting on pods and reporting on them', parts: ['kuberuntime', 'eviction', 'stats'] },
   { layer: 'the kubelet', parts: ['server', 'pod-lifecycle.ts', 'cluster-mode.ts', 'node-api.ts', 'kubelet-options.ts', 'kubelet-configz.ts', 'kubelet.ts'] },

@@ -1,8 +1,11 @@
 /**
  * Defaulting as the API server applies it (pkg/apis/core/v1/defaults.go) for the fields the
- * agent acts on. Static pods never pass through an API server, so the agent does it itself.
+ * agent acts on, and the priority its Priority admission gives a pod of a built-in
+ * PriorityClass. Static pods never pass through an API server, so the agent does it itself; a
+ * class of any other name has no value here, and the pod's priority stays 0.
  */
 import type { Container, Pod, Probe, Volume } from '../../common/api/types.js';
+import { BuiltInPriorityClasses } from '../../common/api/priority.js';
 import { isValidImageReference } from '../images/image-reference.js';
 
 export const DefaultTerminationGracePeriodSeconds = 30;
@@ -20,6 +23,10 @@ export function withApiDefaults(pod: Pod): Pod {
   spec.schedulerName ??= 'default-scheduler';
   spec.securityContext ??= {};
   spec.enableServiceLinks ??= true;
+  if (spec.priority === undefined && spec.priorityClassName) {
+    const builtIn = BuiltInPriorityClasses.get(spec.priorityClassName);
+    if (builtIn !== undefined) spec.priority = builtIn;
+  }
   for (const container of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
     defaultContainer(container, spec.hostNetwork === true);
   }

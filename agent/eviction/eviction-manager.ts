@@ -2,12 +2,14 @@
  * Local storage eviction of pods whose disk-backed emptyDir outgrew its sizeLimit (the eviction
  * manager's emptyDirLimitEviction, checked every evictionMonitoringPeriod). An evicted pod is
  * Failed with reason Evicted and upstream's message; the pod workers then kill it and start
- * nothing again. Unlike upstream, which never evicts critical pods and so never a static one,
- * dockerlet evicts static pods too: on a standalone node they are all the pods there are.
+ * nothing again. A critical pod is never evicted; unlike upstream, for which every static pod
+ * is critical, critical means by priority here (system-cluster-critical and above): on a
+ * standalone node static pods are all the pods there are.
  */
 import type { Logger } from 'pino';
 import type { DefaultedPod } from '../../common/api/types.js';
 import { errorMessage } from '../../common/api/errors.js';
+import { isCriticalPod } from '../../common/api/priority.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { podRef } from '../runtime/runtime.js';
 import type { VolumeManager } from '../volumes/volume-manager.js';
@@ -65,7 +67,7 @@ export class EvictionManager {
     this.#checking = true;
     try {
       for (const pod of this.#o.activePods()) {
-        if (this.#evicted.has(pod.metadata.uid)) continue;
+        if (this.#evicted.has(pod.metadata.uid) || isCriticalPod(pod)) continue;
         const over = (await this.#o.volumes.emptyDirUsage(pod).catch((err: unknown) => {
           this.#log.warn({ pod: pod.metadata.name, podUID: pod.metadata.uid, err: errorMessage(err) }, 'measuring emptyDir usage failed');
           return [];

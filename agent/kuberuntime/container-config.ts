@@ -15,6 +15,8 @@ import {
 import { podRef, type ContainerConfig, type ContainerKind, type Mount, type PortMapping, type SandboxConfig, type SeccompProfile } from '../runtime/runtime.js';
 import type { RootDir } from '../volumes/root-dir.js';
 import { containerSpecLabels } from './container-labels.js';
+import { containerOOMScoreAdj, qosCgroupName } from '../qos/qos-policy.js';
+import { qosClass } from '../../common/api/qos.js';
 import { expandVariables } from '../envvars/env.js';
 
 /** cgroup v1 cpu.shares bounds and the CFS period the kubelet uses. */
@@ -55,6 +57,7 @@ export function sandboxConfig(pod: DefaultedPod, attempt: number, rootDir: RootD
   return {
     pod: podRef(pod),
     attempt,
+    cgroupParent: qosCgroupName(qosClass(pod)),
     seccomp: seccompProfile(rootDir, pod.spec.securityContext?.seccompProfile),
     sysctls: Object.fromEntries((pod.spec.securityContext?.sysctls ?? []).map(({ name, value }) => [name, value])),
     hostname: podHostname(pod),
@@ -74,6 +77,8 @@ export interface ContainerConfigContext {
   env: ReadonlyArray<{ name: string; value: string }>;
   /** Volume mounts, already resolved to host paths (containerMounts). */
   volumeMounts: readonly Mount[];
+  /** The node's memory, which a Burstable container's OOM score is reckoned against. */
+  memoryCapacityBytes: number;
 }
 
 export function containerConfig(container: Container, kind: ContainerKind, ctx: ContainerConfigContext): ContainerConfig {
@@ -123,6 +128,7 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
     stdinOnce: container.stdinOnce === true,
     tty: container.tty === true,
     resources: {
+      oomScoreAdj: containerOOMScoreAdj(pod, container, ctx.memoryCapacityBytes),
       ...(memoryLimit !== undefined ? { memoryLimitBytes: Math.ceil(memoryLimit) } : {}),
       cpuShares: milliCpuToShares(cpuRequest),
       ...(cpuLimit !== undefined ? { cpuQuota: Math.max(MinQuotaUs, (cpuLimit * CpuPeriodUs) / 1000), cpuPeriod: CpuPeriodUs } : {}),

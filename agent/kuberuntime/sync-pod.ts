@@ -294,7 +294,7 @@ export class PodSyncer {
       recorder.event(object, 'Warning', 'Failed', `Error: ${inputs.message}`);
       return fail('CreateContainerConfigError', inputs.message, ConfigErrorRetryMs);
     }
-    const config = containerConfig(container, kind, { pod, rootDir: this.#o.rootDir, restartCount, env: inputs.env, volumeMounts: inputs.mounts });
+    const config = containerConfig(container, kind, { pod, rootDir: this.#o.rootDir, restartCount, env: inputs.env, volumeMounts: inputs.mounts, memoryCapacityBytes: this.#o.node.allocatable.memoryBytes });
 
     const failedStart = (reason: string, message: string): StartOutcome => {
       crashBackoff.next(key, clock.now());

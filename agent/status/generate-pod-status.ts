@@ -6,7 +6,7 @@
  */
 import type { Container, ContainerState, ContainerStatus, DefaultedPod, PodCondition, PodStatus } from '../../common/api/types.js';
 import { isSidecar } from '../../common/api/pod-helpers.js';
-import { parseQuantity } from '../../common/api/quantity.js';
+import { qosClass } from '../../common/api/qos.js';
 import type { RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
 import { rfc3339 } from '../../common/util/clock.js';
 import { activeDeadlineRemainingMs, DeadlineExceeded } from './active-deadline.js';
@@ -333,23 +333,4 @@ function conditions(
     make('ContainersReady', containersReady, readyReason, readyMessage),
     make('PodScheduled', true),
   ];
-}
-
-/** The pod's QoS class (pkg/apis/core/v1/helper/qos). */
-export function qosClass(pod: DefaultedPod): 'Guaranteed' | 'Burstable' | 'BestEffort' {
-  const containers = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
-  let anySet = false;
-  let guaranteed = true;
-  for (const container of containers) {
-    const limits = container.resources?.limits ?? {};
-    const requests = container.resources?.requests ?? {};
-    for (const name of ['cpu', 'memory']) {
-      const limit = limits[name] !== undefined ? parseQuantity(limits[name]) : undefined;
-      const request = requests[name] !== undefined ? parseQuantity(requests[name]) : undefined;
-      if ((limit ?? 0) > 0 || (request ?? 0) > 0) anySet = true;
-      if (limit === undefined || limit === 0 || (request !== undefined && request !== limit)) guaranteed = false;
-    }
-  }
-  if (!anySet) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
 }

@@ -14,7 +14,7 @@ export function containerConfig(image: string, extra: Partial<ContainerConfig> =
     stdin: false,
     stdinOnce: false,
     tty: false,
-    resources: {},
+    resources: { oomScoreAdj: 1000 },
     labels: {},
     ...extra,
     security: {

@@ -18,7 +18,7 @@ import {
   SandboxContainerName,
   SandboxIDLabel,
 } from '../../../common/api/well-known.js';
-import type { ContainerConfig, PodRef, SandboxConfig, SeccompProfile } from '../runtime.js';
+import type { CgroupName, ContainerConfig, PodRef, SandboxConfig, SeccompProfile } from '../runtime.js';
 import { dockerContainerName, dockerSandboxName } from './naming.js';
 
 export interface DockerHostSettings {
@@ -50,11 +50,33 @@ export function seccompSecurityOpt(profile: SeccompProfile, localhostJson?: stri
   return [`seccomp=${localhostJson ?? ''}`];
 }
 
+/** The engine's cgroup driver (`docker info`), which decides how a cgroup parent is spelled. */
+export type CgroupDriver = 'cgroupfs' | 'systemd';
+
+/**
+ * A cgroup as Docker's --cgroup-parent takes it for `driver` (the kubelet's CgroupName.ToCgroupfs
+ * and ToSystemd): a path from the root, or the innermost slice, whose name spells its
+ * ancestors with dashes (a dash inside a name becomes an underscore).
+ */
+export function cgroupParentFor(name: CgroupName, driver: CgroupDriver): string {
+  if (driver === 'cgroupfs') return `/${name.join('/')}`;
+  return `${name.map((part) => part.replaceAll('-', '_')).join('-')}.slice`;
+}
+
+/** A pod sandbox's oom_score_adj: below every container's, as containerd's and dockershim's. */
+export const SandboxOOMScoreAdj = -998;
+
+/** What the engine's host allows: its cgroup driver, and the lowest OOM score it can set (see oom-score-floor.ts). */
+export interface EngineHost {
+  cgroupDriver: CgroupDriver;
+  oomScoreFloor: number;
+}
+
 function logConfig(settings: DockerHostSettings): NonNullable<ContainerCreateOptions['HostConfig']>['LogConfig'] {
   return { Type: 'json-file', Config: { 'max-size': settings.logMaxSize, 'max-file': String(settings.logMaxFiles) } };
 }
 
-export function sandboxCreateOptions(settings: DockerHostSettings, config: SandboxConfig, seccomp: readonly string[]): ContainerCreateOptions {
+export function sandboxCreateOptions(settings: DockerHostSettings, config: SandboxConfig, seccomp: readonly string[], host: EngineHost): ContainerCreateOptions {
   const exposedPorts: Record<string, object> = {};
   const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   for (const mapping of config.portMappings) {
@@ -82,19 +104,29 @@ export function sandboxCreateOptions(settings: DockerHostSettings, config: Sandb
       PortBindings: config.hostNetwork ? {} : portBindings,
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
+      CgroupParent: cgroupParentFor(config.cgroupParent, host.cgroupDriver),
+      OomScoreAdj: Math.max(SandboxOOMScoreAdj, host.oomScoreFloor),
       SecurityOpt: [...seccomp],
       ...(Object.keys(config.sysctls).length > 0 ? { Sysctls: config.sysctls } : {}),
     },
   };
 }
 
+/** The sandbox a container joins: its ID, its pod, and the cgroup parent it was given. */
+export interface JoinedSandbox {
+  id: string;
+  pod: PodRef;
+  cgroupParent: string;
+}
+
 export function containerCreateOptions(
   settings: DockerHostSettings,
-  pod: PodRef,
-  sandboxId: string,
+  sandbox: JoinedSandbox,
   config: ContainerConfig,
   seccomp: readonly string[],
+  host: EngineHost,
 ): ContainerCreateOptions {
+  const { pod, id: sandboxId } = sandbox;
   const joinSandbox = `container:${sandboxId}`;
   const mounts: MountSettings[] = config.mounts.map((mount) => ({
     Type: 'bind',
@@ -135,6 +167,8 @@ export function containerCreateOptions(
       Mounts: mounts,
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
+      ...(sandbox.cgroupParent ? { CgroupParent: sandbox.cgroupParent } : {}),
+      OomScoreAdj: Math.max(resources.oomScoreAdj, host.oomScoreFloor),
       ...(security.supplementalGroups.length > 0 ? { GroupAdd: security.supplementalGroups.map(String) } : {}),
       Privileged: security.privileged,
       ReadonlyRootfs: security.readOnlyRootFilesystem,

@@ -31,7 +31,8 @@ import type {
 } from '../runtime.js';
 import { delay, withTimeout } from '../../../common/util/clock.js';
 import { formatDuration } from '../../../common/util/duration.js';
-import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings } from './create-options.js';
+import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type CgroupDriver, type DockerHostSettings, type EngineHost } from './create-options.js';
+import { oomScoreFloor } from './oom-score-floor.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
@@ -65,6 +66,8 @@ export class DockerRuntime implements ContainerRuntime {
   /** Image ID -> its reference for status; image contents never change under an ID. */
   readonly #imageRefs = new Map<string, string>();
   readonly #streaming: StreamingDeps;
+  #cgroupDriver: CgroupDriver = 'cgroupfs';
+  #oomScoreFloor = 0;
 
   constructor(options: DockerRuntimeOptions) {
     this.#options = options;
@@ -77,6 +80,12 @@ export class DockerRuntime implements ContainerRuntime {
   /** Checks the engine answers and the pod network exists (creating it if needed). */
   async start(): Promise<RuntimeVersion> {
     const version = await this.version();
+    const info = (await withTimeout(this.#docker.info(), this.#options.requestTimeoutMs)) as { CgroupDriver?: string };
+    if (info.CgroupDriver === 'systemd') this.#cgroupDriver = 'systemd';
+    this.#oomScoreFloor = await oomScoreFloor();
+    if (this.#oomScoreFloor === 0) {
+      this.#log.warn('this host does not let the agent lower OOM scores (no CAP_SYS_RESOURCE, as in a container): pod sandboxes and Guaranteed and critical pods get oom_score_adj 0 instead of their negative score');
+    }
     await ensurePodNetwork(this.#docker, this.#options.network, this.#quick());
     // Sandboxes started by an earlier agent, or before a Docker restart, get it too.
     await this.#hairpin.enable();
@@ -200,7 +209,7 @@ export class DockerRuntime implements ContainerRuntime {
   async runPodSandbox(config: SandboxConfig): Promise<string> {
     const image = this.#options.podInfraImage;
     if (!(await this.imageStatus(image))) await this.pullImage(image);
-    const options = sandboxCreateOptions(this.#options, config, await this.#seccomp(config.seccomp));
+    const options = sandboxCreateOptions(this.#options, config, await this.#seccomp(config.seccomp), this.#host());
     const container = await this.#createReplacingStale(options);
     await container.start({ abortSignal: this.#quick() });
     if (!config.hostNetwork) await this.#hairpin.enable();
@@ -219,10 +228,15 @@ export class DockerRuntime implements ContainerRuntime {
   async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
     const sandbox = await this.#inspect(sandboxId);
     if (!sandbox) throw new DockerletError('DKL_ERR_NOT_FOUND', `pod sandbox ${sandboxId.slice(0, 12)} is gone`);
-    const pod = { ...sandboxStatus(sandbox, this.#options.network.name).pod };
-    const options = containerCreateOptions(this.#options, pod, sandboxId, config, await this.#seccomp(config.security.seccomp));
+    const joined = { id: sandboxId, pod: { ...sandboxStatus(sandbox, this.#options.network.name).pod }, cgroupParent: sandbox.HostConfig.CgroupParent ?? '' };
+    const options = containerCreateOptions(this.#options, joined, config, await this.#seccomp(config.security.seccomp), this.#host());
     const container = await this.#createReplacingStale(options);
     return container.id;
+  }
+
+  /** What this host lets containers have: how to spell a cgroup parent, and how low an OOM score may go. */
+  #host(): EngineHost {
+    return { cgroupDriver: this.#cgroupDriver, oomScoreFloor: this.#oomScoreFloor };
   }
 
   /** The SecurityOpt for `profile`; a Localhost profile's file is read each time, as cri-dockerd reads it. */

@@ -39,6 +39,15 @@ describe('withApiDefaults: the pod', () => {
     expect([spec.restartPolicy, spec.terminationGracePeriodSeconds, spec.dnsPolicy]).toEqual(['Never', 0, 'Default']);
   });
 
+  test('a built-in PriorityClass gives its priority; another name or an explicit priority is left as it is', () => {
+    const priority = (spec: Partial<NonNullable<Pod['spec']>>): number | undefined => withApiDefaults(bare(spec)).spec!.priority;
+    expect(priority({ priorityClassName: 'system-node-critical' })).toBe(2000001000);
+    expect(priority({ priorityClassName: 'system-cluster-critical' })).toBe(2000000000);
+    expect(priority({ priorityClassName: 'high' })).toBeUndefined();
+    expect(priority({ priorityClassName: 'system-node-critical', priority: 7 })).toBe(7);
+    expect(priority({})).toBeUndefined();
+  });
+
   test('the input is not modified', () => {
     const input = bare();
     const before = structuredClone(input);

@@ -75,6 +75,14 @@ describe('EvictionManager.check', () => {
     expect(evicted).toEqual([{ uid: 'uid-web', eviction: { reason: 'Evicted', message } }]);
   });
 
+  test('a critical pod (system-node-critical) over its limit is never evicted, nor measured', async () => {
+    const critical = pod({ priorityClassName: 'system-node-critical', volumes: [{ name: 'data', emptyDir: { sizeLimit: '1Mi' } }] }, { name: 'dns', uid: 'uid-dns' });
+    active = [critical];
+    volumes.usage.set('uid-dns', () => [using('data', 3 * MiB, MiB)]);
+    await manager.check();
+    expect([manager.eviction('uid-dns'), recorder.events, evicted, volumes.calls]).toEqual([undefined, [], [], []]);
+  });
+
   test('an evicted pod is evicted once: later checks neither measure it nor record anything', async () => {
     active = [greedy('web')];
     volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);

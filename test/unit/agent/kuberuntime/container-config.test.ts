@@ -18,7 +18,7 @@ function context(p: DefaultedPod, overrides: Partial<ContainerConfigContext> = {
     serviceEnv: { ok: true, env: [] },
   });
   if (!env.ok) throw new Error(env.message);
-  return { pod: p, rootDir: new RootDir('/var/lib/dockerlet'), restartCount: 0, env: env.env, volumeMounts: [], ...overrides };
+  return { pod: p, rootDir: new RootDir('/var/lib/dockerlet'), restartCount: 0, env: env.env, volumeMounts: [], memoryCapacityBytes: 2 ** 33, ...overrides };
 }
 
 /** The config for the first app container of a pod with `spec`. */
@@ -46,11 +46,11 @@ describe('milliCpuToShares', () => {
 describe('containerConfig: resources', () => {
   test('limits and requests -> memory bytes, CFS quota over a 100 ms period, shares from the request', () => {
     const config = configOf(ctr('main', { resources: { requests: { cpu: '250m', memory: '16Mi' }, limits: { cpu: '500m', memory: '64Mi' } } }));
-    expect(config.resources).toEqual({ memoryLimitBytes: 64 * 2 ** 20, cpuShares: 256, cpuQuota: 50_000, cpuPeriod: 100_000 });
+    expect(config.resources).toEqual({ oomScoreAdj: 999, memoryLimitBytes: 64 * 2 ** 20, cpuShares: 256, cpuQuota: 50_000, cpuPeriod: 100_000 });
   });
 
-  test('no resources: minimal shares, no memory limit, no quota', () => {
-    expect(configOf(ctr('main')).resources).toEqual({ cpuShares: 2 });
+  test('no resources: BestEffort\'s OOM score, minimal shares, no memory limit, no quota', () => {
+    expect(configOf(ctr('main')).resources).toEqual({ oomScoreAdj: 1000, cpuShares: 2 });
   });
 
   test('a tiny CPU limit still gets the 1 ms minimum quota', () => {
@@ -58,15 +58,20 @@ describe('containerConfig: resources', () => {
   });
 
   test('a limit alone sets the shares too (requests default to limits)', () => {
-    expect(configOf(ctr('main', { resources: { limits: { cpu: '2' } } })).resources).toEqual({ cpuShares: 2048, cpuQuota: 200_000, cpuPeriod: 100_000 });
+    expect(configOf(ctr('main', { resources: { limits: { cpu: '2' } } })).resources).toEqual({ oomScoreAdj: 999, cpuShares: 2048, cpuQuota: 200_000, cpuPeriod: 100_000 });
   });
 
   test('a zero request with a limit takes its shares from the limit, as the kubelet does', () => {
     expect(configOf(ctr('main', { resources: { requests: { cpu: '0' }, limits: { cpu: '1' } } })).resources.cpuShares).toBe(1024);
   });
 
+  test('the OOM score follows the pod\'s class, a Burstable one reckoned against the node\'s memory', () => {
+    expect(configOf(ctr('main', { resources: { limits: { cpu: '1', memory: '1Gi' } } })).resources.oomScoreAdj).toBe(-997);
+    expect(configOf(ctr('main', { resources: { requests: { memory: '2Gi' } } }), {}, { memoryCapacityBytes: 2 ** 33 }).resources.oomScoreAdj).toBe(750);
+  });
+
   test('a zero CPU limit is no quota at all, and a zero memory limit no limit', () => {
-    expect(configOf(ctr('main', { resources: { limits: { cpu: '0', memory: '0' } } })).resources).toEqual({ cpuShares: 2 });
+    expect(configOf(ctr('main', { resources: { limits: { cpu: '0', memory: '0' } } })).resources).toEqual({ oomScoreAdj: 1000, cpuShares: 2 });
   });
 });
 
@@ -208,6 +213,7 @@ describe('sandboxConfig', () => {
     expect(sandboxConfig(p, 2, new RootDir('/var/lib/dockerlet'))).toEqual({
       pod: { uid: 'uid-1', name: 'web', namespace: 'default' },
       attempt: 2,
+      cgroupParent: ['dockerlet', 'besteffort'],
       seccomp: { type: 'Unconfined' },
       sysctls: {},
       hostname: 'front',
@@ -217,6 +223,12 @@ describe('sandboxConfig', () => {
       portMappings: [],
       labels: { 'io.kubernetes.pod.terminationGracePeriod': '30' },
     });
+  });
+
+  test('the cgroup parent is the pod\'s QoS class\'s', () => {
+    const guaranteed = pod({ containers: [ctr('main', { resources: { limits: { cpu: '1', memory: '1Gi' } } })] });
+    const burstable = pod({ containers: [ctr('main', { resources: { requests: { cpu: '1' } } })] });
+    expect([guaranteed, burstable].map((p) => sandboxConfig(p, 0, new RootDir('/var/lib/dockerlet')).cgroupParent)).toEqual([['dockerlet'], ['dockerlet', 'burstable']]);
   });
 
   test('maps only ports with a hostPort, from init and app containers', () => {

@@ -4,7 +4,7 @@ import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { describe, expect, test } from 'vitest';
 import { containerHash } from '../../../../common/api/pod-helpers.js';
 import type { DefaultedPod } from '../../../../common/api/types.js';
-import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings } from '../../../../agent/runtime/docker/create-options.js';
+import { cgroupParentFor, containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings, type EngineHost } from '../../../../agent/runtime/docker/create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from '../../../../agent/runtime/docker/docker-errors.js';
 import { watchDockerEvents } from '../../../../agent/runtime/docker/events.js';
 import { demuxLogBuffer, demuxLogStream } from '../../../../agent/runtime/docker/logs.js';
@@ -23,6 +23,9 @@ const Settings: DockerHostSettings = {
   logMaxFiles: 5,
 };
 
+/** A host where OOM scores may go as low as the kernel allows. */
+const Host: EngineHost = { cgroupDriver: 'cgroupfs', oomScoreFloor: -1000 };
+
 const Web = ref(pod());
 const LogConfig = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } };
 /** What `docker inspect` shows for a time that never happened. */
@@ -34,14 +37,14 @@ function nanoTime(ms: number): string {
 }
 
 function sandboxConfigOf(extra: Partial<SandboxConfig> = {}): SandboxConfig {
-  return { pod: Web, attempt: 0, seccomp: { type: 'Unconfined' }, sysctls: {}, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
+  return { pod: Web, attempt: 0, cgroupParent: ['dockerlet', 'besteffort'], seccomp: { type: 'Unconfined' }, sysctls: {}, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
 }
 
 const containerConfigOf = (extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): ContainerConfig => containerConfig(Image, extra, security);
 
-function create(extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): Dockerode.ContainerCreateOptions {
+function create(extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}, host: EngineHost = Host): Dockerode.ContainerCreateOptions {
   const config = containerConfigOf(extra, security);
-  return containerCreateOptions(Settings, Web, 'sandbox-1', config, seccompSecurityOpt(config.security.seccomp));
+  return containerCreateOptions(Settings, { id: 'sandbox-1', pod: Web, cgroupParent: '/dockerlet/besteffort' }, config, seccompSecurityOpt(config.security.seccomp), host);
 }
 
 type InspectState = ContainerInspectInfo['State'];
@@ -167,27 +170,29 @@ describe('naming', () => {
 
 describe('sandboxCreateOptions', () => {
   test('the pause image under the dockershim sandbox name, with the pod\'s hostname', () => {
-    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ attempt: 1, hostname: 'front' }), ['seccomp=unconfined']);
+    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ attempt: 1, hostname: 'front' }), ['seccomp=unconfined'], Host);
     expect([options.name, options.Image, options.Hostname]).toEqual(['k8s_POD_web_default_uid-1_1', 'registry.k8s.io/pause:3.10', 'front']);
   });
 
   test('labels: the extra ones, the pod identity, the node, POD, podsandbox and the attempt', () => {
-    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ attempt: 2, labels: { 'io.kubernetes.pod.terminationGracePeriod': '30' } }), ['seccomp=unconfined']);
+    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ attempt: 2, labels: { 'io.kubernetes.pod.terminationGracePeriod': '30' } }), ['seccomp=unconfined'], Host);
     expect(options.Labels).toEqual({ 'io.kubernetes.pod.terminationGracePeriod': '30', ...sandboxLabels('2') });
   });
 
   test('an extra label cannot overwrite the identity labels', () => {
-    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ labels: { 'io.kubernetes.pod.uid': 'other', 'io.kubernetes.docker.type': 'container' } }), ['seccomp=unconfined']);
+    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ labels: { 'io.kubernetes.pod.uid': 'other', 'io.kubernetes.docker.type': 'container' } }), ['seccomp=unconfined'], Host);
     expect(options.Labels).toEqual(sandboxLabels('0'));
   });
 
   test('on the pod network: the Docker network, a shareable IPC namespace, its own PID namespace, no restarts, json-file logs', () => {
-    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), ['seccomp=unconfined']).HostConfig).toEqual({
+    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), ['seccomp=unconfined'], Host).HostConfig).toEqual({
       NetworkMode: 'dockerlet',
       IpcMode: 'shareable',
       PortBindings: {},
       RestartPolicy: { Name: 'no' },
       LogConfig,
+      CgroupParent: '/dockerlet/besteffort',
+      OomScoreAdj: -998,
       SecurityOpt: ['seccomp=unconfined'],
     });
   });
@@ -197,13 +202,14 @@ describe('sandboxCreateOptions', () => {
       Settings,
       sandboxConfigOf({ hostNetwork: true, portMappings: [{ containerPort: 80, hostPort: 8080, protocol: 'TCP' }] }),
       [],
+      Host,
     );
     expect(options.Hostname).toBeUndefined();
     expect([options.HostConfig?.NetworkMode, options.HostConfig?.UTSMode, options.HostConfig?.PortBindings]).toEqual(['host', 'host', {}]);
   });
 
   test('hostIPC and hostPID: the host\'s IPC and PID namespaces', () => {
-    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ hostIPC: true, hostPID: true }), ['seccomp=unconfined']);
+    const options = sandboxCreateOptions(Settings, sandboxConfigOf({ hostIPC: true, hostPID: true }), ['seccomp=unconfined'], Host);
     expect([options.HostConfig?.IpcMode, options.HostConfig?.PidMode]).toEqual(['host', 'host']);
   });
 
@@ -219,6 +225,7 @@ describe('sandboxCreateOptions', () => {
         ],
       }),
       [],
+      Host,
     );
     expect(options.ExposedPorts).toEqual({ '80/tcp': {}, '53/udp': {}, '9/sctp': {} });
     expect(options.HostConfig?.PortBindings).toEqual({
@@ -231,8 +238,15 @@ describe('sandboxCreateOptions', () => {
     });
   });
 
+  test('the cgroup parent spelled for the engine\'s driver: a path with cgroupfs, the innermost slice with systemd', () => {
+    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), [], Host).HostConfig?.CgroupParent).toBe('/dockerlet/besteffort');
+    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), [], { ...Host, cgroupDriver: 'systemd' }).HostConfig?.CgroupParent).toBe('dockerlet-besteffort.slice');
+    expect(sandboxCreateOptions(Settings, sandboxConfigOf({ cgroupParent: ['dockerlet'] }), [], { ...Host, cgroupDriver: 'systemd' }).HostConfig?.CgroupParent).toBe('dockerlet.slice');
+    expect(cgroupParentFor(['my-node', 'burstable'], 'systemd')).toBe('my_node-burstable.slice');
+  });
+
   test('the log settings become json-file max-size and max-file', () => {
-    const options = sandboxCreateOptions({ ...Settings, logMaxSize: '1m', logMaxFiles: 2 }, sandboxConfigOf(), []);
+    const options = sandboxCreateOptions({ ...Settings, logMaxSize: '1m', logMaxFiles: 2 }, sandboxConfigOf(), [], Host);
     expect(options.HostConfig?.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } });
   });
 });
@@ -281,13 +295,15 @@ describe('containerCreateOptions: identity', () => {
 });
 
 describe('containerCreateOptions: namespaces and host settings', () => {
-  test('a plain container joins the sandbox\'s network and IPC namespaces, keeps its own PID namespace, never restarts, logs to json-file', () => {
+  test('a plain container joins the sandbox\'s network and IPC namespaces and its cgroup parent, keeps its own PID namespace, never restarts, logs to json-file', () => {
     expect(create().HostConfig).toEqual({
       NetworkMode: 'container:sandbox-1',
       IpcMode: 'container:sandbox-1',
       Mounts: [],
       RestartPolicy: { Name: 'no' },
       LogConfig,
+      CgroupParent: '/dockerlet/besteffort',
+      OomScoreAdj: 1000,
       Privileged: false,
       ReadonlyRootfs: false,
       CapAdd: [],
@@ -402,13 +418,19 @@ describe('containerCreateOptions: mounts', () => {
 });
 
 describe('containerCreateOptions: resources', () => {
-  test('a memory limit with no swap beyond it, CPU shares, and a CFS quota over its period', () => {
-    const options = create({ resources: { memoryLimitBytes: 64 * 2 ** 20, cpuShares: 256, cpuQuota: 50_000, cpuPeriod: 100_000 } });
-    expect(options.HostConfig).toMatchObject({ Memory: 64 * 2 ** 20, MemorySwap: 64 * 2 ** 20, CpuShares: 256, CpuQuota: 50_000, CpuPeriod: 100_000 });
+  test('its OOM score, a memory limit with no swap beyond it, CPU shares, and a CFS quota over its period', () => {
+    const options = create({ resources: { oomScoreAdj: 700, memoryLimitBytes: 64 * 2 ** 20, cpuShares: 256, cpuQuota: 50_000, cpuPeriod: 100_000 } });
+    expect(options.HostConfig).toMatchObject({ OomScoreAdj: 700, Memory: 64 * 2 ** 20, MemorySwap: 64 * 2 ** 20, CpuShares: 256, CpuQuota: 50_000, CpuPeriod: 100_000 });
+  });
+
+  test('an OOM score below what the host allows is raised to its floor, the sandbox\'s too', () => {
+    const floor = { ...Host, oomScoreFloor: 0 };
+    expect([create({ resources: { oomScoreAdj: -997 } }, {}, floor), create({ resources: { oomScoreAdj: 875 } }, {}, floor)].map((o) => o.HostConfig?.OomScoreAdj)).toEqual([0, 875]);
+    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), [], floor).HostConfig?.OomScoreAdj).toBe(0);
   });
 
   test('no CPU quota (no or a zero CPU limit) sets neither quota nor period; no memory limit sets no memory', () => {
-    const host = create({ resources: { cpuShares: 2 } }).HostConfig ?? {};
+    const host = create({ resources: { oomScoreAdj: 1000, cpuShares: 2 } }).HostConfig ?? {};
     expect(host.CpuShares).toBe(2);
     expect(['Memory', 'MemorySwap', 'CpuQuota', 'CpuPeriod'].filter((key) => key in host)).toEqual([]);
   });
