@@ -149,7 +149,9 @@ describe('a test node', () => {
 
   test('a failed pod ends the wait at once with its container, reason and last log lines', async ({ onTestFinished }) => {
     const node = await testNode(onTestFinished);
-    const script = 'for i in $(seq 1 15); do echo line $i; done; echo fatal: no database >&2; exit 3';
+    // Docker copies stdout and stderr apart, so a line written to one right after lines written to
+    // the other may be logged before them: the pause puts the stderr line last in the log.
+    const script = 'for i in $(seq 1 15); do echo line $i; done; sleep 1; echo fatal: no database >&2; exit 3';
     await node.apply({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -165,10 +167,9 @@ describe('a test node', () => {
     expect(error.code).toBe('DKL_ERR_POD_FAILED');
     expect(error.message).toContain(`pod default/migrate-${node.name} (Failed):`);
     expect(error.message).toContain('container main: terminated: Error, exit code 3');
-    // The last ten lines, stderr among them (Docker keeps the two streams' order only roughly); the first lines are not.
+    // The last ten lines, stderr among them; the first lines are not.
     expect(error.message.split('\n').filter((line) => line.startsWith('    | '))).toHaveLength(10);
-    expect(error.message).toContain('    | line 15\n');
-    expect(error.message).toContain('    | fatal: no database');
+    expect(error.message).toContain('    | line 15\n    | fatal: no database');
     expect(error.message).not.toContain('    | line 1\n');
   });
 
