@@ -42,6 +42,10 @@ export function kubeletConfigz(o: Readonly<KubeletOptions>): object {
     runtimeRequestTimeout: formatDuration(o.runtimeRequestTimeoutMs),
     maxPods: o.maxPods,
     allowedUnsafeSysctls: o.allowedUnsafeSysctls,
+    imageGCHighThresholdPercent: o.imageGC.highThresholdPercent,
+    imageGCLowThresholdPercent: o.imageGC.lowThresholdPercent,
+    imageMinimumGCAge: formatDuration(o.imageGC.minimumAgeMs),
+    imageMaximumGCAge: formatDuration(o.imageGC.maximumAgeMs),
     containerLogMaxSize: o.containerLogMaxSize,
     containerLogMaxFiles: o.containerLogMaxFiles,
     ...(cluster

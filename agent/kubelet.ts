@@ -37,6 +37,7 @@ import type { PodSourceRunner } from './config/sources/source.js';
 import { serviceEnvFor, type ServiceLookup } from './envvars/service-env.js';
 import { FanOutRecorder, LogEventRecorder } from './events/recorder.js';
 import { EvictionManager } from './eviction/eviction-manager.js';
+import { ImageGCManager } from './images/image-gc-manager.js';
 import { ImageManager } from './images/image-manager.js';
 import { NodeDockerConfig } from './images/node-credentials.js';
 import { ContainerKiller } from './kuberuntime/container-killer.js';
@@ -116,6 +117,7 @@ export class Kubelet {
   readonly #volumes: VolumeManager;
   readonly #localClaims: LocalClaims;
   readonly #eviction: EvictionManager;
+  readonly #imageGC: ImageGCManager;
   readonly #admission: PodAdmission;
   readonly #prober: ProberManager;
   readonly #workers: PodWorkers;
@@ -171,6 +173,16 @@ export class Kubelet {
       recorder,
       onEvict: (pod) => this.#workers.update({ type: 'sync', pod }),
       periodMs: o.evictionMonitoringPeriodMs,
+      logger: log,
+    }));
+    const imageGC = (this.#imageGC = new ImageGCManager({
+      runtime,
+      policy: o.imageGC,
+      sandboxImage: o.podInfraContainerImage,
+      periodMs: o.imageGC.periodMs,
+      recorder,
+      node: { kind: 'Node', name: o.nodeName, uid: o.nodeName },
+      clock,
       logger: log,
     }));
     const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), recorder }));
@@ -271,6 +283,7 @@ export class Kubelet {
           return pod && { pod, ...(startTime ? { startTime } : {}) };
         },
         volumes,
+        imageFs: () => imageGC.imageFsStats(),
         clock,
         logger: log,
       }),
@@ -342,11 +355,11 @@ export class Kubelet {
     return this.#runtimeVersion;
   }
 
-  /** Starts the parts in order: the runtime, the API server's side, PLEG, the sources, the HTTP servers, then housekeeping. */
   /**
    * Takes the root dir and node name (refusing to run beside another agent on either), waits
    * for the container runtime (retrying, as the kubelet does, until it answers or stop() is
-   * called), then runs.
+   * called), then starts the parts in order: the API server's side, PLEG, the sources, the HTTP
+   * servers, then housekeeping, eviction and image garbage collection.
    */
   async start(): Promise<void> {
     const o = this.options;
@@ -388,6 +401,7 @@ export class Kubelet {
     }, HousekeepingPeriodMs);
     this.#housekeeping.unref();
     this.#eviction.start();
+    this.#imageGC.start();
   }
 
   /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
@@ -398,6 +412,7 @@ export class Kubelet {
     clearInterval(this.#housekeeping);
     await this.#housekeepingPass;
     this.#eviction.stop();
+    this.#imageGC.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));
     this.#pleg.stop();
     this.#prober.stop();

@@ -13,7 +13,7 @@ import type { ClusterOptions } from '../agent/node/cluster-node.js';
 import type { KubeletOptions } from '../agent/kubelet-options.js';
 import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
 import { resolveServingOptions, type ServerFlags } from './server-options.js';
-import { durationMs, flagError, ipv4CidrSetting, setting, type Setting } from './settings.js';
+import { durationMs, flagError, ipv4CidrSetting, setting, ttlMs, type Setting } from './settings.js';
 
 /** Agent flags as commander hands them over: strings, unset when not given. */
 export interface AgentFlags extends ServerFlags {
@@ -67,6 +67,10 @@ export const Defaults = {
   imagePullProgressDeadline: '1m',
   containerLogMaxSize: '10Mi',
   containerLogMaxFiles: 5,
+  imageGCHighThresholdPercent: 85,
+  imageGCLowThresholdPercent: 80,
+  imageMinimumGCAge: '2m',
+  imageMaximumGCAge: '0s',
   crashLoopBackOffMax: '300s',
   nodeStatusUpdateFrequency: '10s',
   nodeStatusReportFrequency: '5m',
@@ -76,6 +80,9 @@ export const Defaults = {
 
 /** The kubelet's evictionMonitoringPeriod: how often emptyDir usage is held against sizeLimit. */
 const EvictionMonitoringPeriodMs = 10_000;
+
+/** The kubelet's ImageGCPeriod: how often images are looked at and collected. */
+const ImageGCPeriodMs = 5 * 60_000;
 
 /** PLEG relists this often while Docker's event stream is up (events do the real work). */
 const PlegRelistPeriodMs = 10_000;
@@ -168,6 +175,31 @@ function positiveInt({ value, invalid }: Setting<string | number>): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw invalid('must be a whole number of at least 1');
   return number;
+}
+
+/** The image GC policy from the config file, checked as the kubelet's validation checks it. */
+function imageGCOptions(file: KubeletConfiguration | undefined, configPath: string | undefined): KubeletOptions['imageGC'] {
+  const field = <K extends 'imageGCHighThresholdPercent' | 'imageGCLowThresholdPercent' | 'imageMinimumGCAge' | 'imageMaximumGCAge'>(name: K) =>
+    setting<(typeof Defaults)[K]>({ field: name, fileValue: file?.[name] as (typeof Defaults)[K] | undefined, configPath }, Defaults[name]);
+  const high = field('imageGCHighThresholdPercent');
+  const low = field('imageGCLowThresholdPercent');
+  const maximumAge = field('imageMaximumGCAge');
+  const policy = {
+    highThresholdPercent: high.value,
+    lowThresholdPercent: low.value,
+    minimumAgeMs: durationMs(field('imageMinimumGCAge')),
+    maximumAgeMs: ttlMs(maximumAge),
+    periodMs: ImageGCPeriodMs,
+  };
+  if (policy.lowThresholdPercent >= policy.highThresholdPercent) {
+    // Blamed on the one the file set: the low threshold when it set both.
+    if (file?.imageGCLowThresholdPercent === undefined) throw high.invalid(`must be greater than imageGCLowThresholdPercent (${policy.lowThresholdPercent})`);
+    throw low.invalid(`must be less than imageGCHighThresholdPercent (${policy.highThresholdPercent})`);
+  }
+  if (policy.maximumAgeMs > 0 && policy.maximumAgeMs <= policy.minimumAgeMs) {
+    throw maximumAge.invalid('must be greater than imageMinimumGCAge, or 0 to never remove images for their age');
+  }
+  return policy;
 }
 
 /** The cluster-mode settings, when --kubeconfig is given. */
@@ -277,6 +309,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
       ),
     ),
     evictionMonitoringPeriodMs: EvictionMonitoringPeriodMs,
+    imageGC: imageGCOptions(file, configPath),
     clusterDNS: ipList(clusterDnsSetting),
     clusterDomain: flags.clusterDomain ?? file?.clusterDomain ?? Defaults.clusterDomain,
     resolvConf: flags.resolvConf ?? file?.resolvConf ?? Defaults.resolvConf,

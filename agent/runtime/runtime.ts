@@ -261,6 +261,14 @@ export interface ImageInfo {
   user: string;
 }
 
+/** An image on the engine, as image garbage collection weighs it. */
+export interface RuntimeImage {
+  id: string;
+  /** Its repo:tag names; none for an image known only by its ID. */
+  repoTags: string[];
+  sizeBytes: number;
+}
+
 export interface RuntimeVersion {
   name: string;
   version: string;
@@ -288,6 +296,14 @@ export interface ContainerRuntime {
    * progress for the runtime's progress deadline, or when `signal` aborts.
    */
   pullImage(image: string, auth?: RegistryAuth, signal?: AbortSignal): Promise<ImageInfo>;
+  /** Every image on the engine. */
+  listImages(): Promise<RuntimeImage[]>;
+  /** The IDs of the images containers on the engine were made from, running or not, whoever made them. */
+  imagesInUse(): Promise<Set<string>>;
+  /** Removes an image and all its names; rejects when a container still uses it. */
+  removeImage(id: string): Promise<void>;
+  /** A directory on the file system that holds the engine's images and containers' writable layers: the image fs. */
+  imageFsPath(): string;
 
   /** A sample of a running container's usage; undefined when it is not running (or gone). */
   containerStats(id: string): Promise<ContainerStats | undefined>;

@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { meminfoBytes } from '../node/node-observation.js';
-import { fsInfo } from '../volumes/fs-usage.js';
+import { fsInfo } from '../../common/util/fs-usage.js';
 import type { CpuSample, FsStats, MemoryStats } from './summary.js';
 
 const NanosPerTick = 1e7;

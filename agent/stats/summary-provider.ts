@@ -16,6 +16,7 @@ import type { ContainerRuntime, ContainerStats, RunningPod } from '../runtime/ru
 import type { Clock } from '../../common/util/clock.js';
 import { rfc3339 } from '../../common/util/clock.js';
 import type { VolumeManager, VolumeStats } from '../volumes/volume-manager.js';
+import type { FsInfo } from '../../common/util/fs-usage.js';
 import { readNodeStats } from './node-stats.js';
 import { CpuRates, timed, type ContainerSummary, type PodSummary, type Summary } from './summary.js';
 
@@ -26,6 +27,8 @@ export interface SummaryProviderOptions {
   /** The desired pod with this UID, for its volumes and start time. */
   pod(uid: string): { pod: DefaultedPod; startTime?: string } | undefined;
   volumes: VolumeManager;
+  /** The image fs's figures (ImageGCManager.imageFsStats). */
+  imageFs(): Promise<FsInfo>;
   clock: Clock;
   logger: Logger;
 }
@@ -40,7 +43,11 @@ export class SummaryProvider {
 
   async summary(options: { onlyCpuAndMemory: boolean }): Promise<Summary> {
     const now = this.#o.clock.now();
-    const [node, listed] = await Promise.all([readNodeStats(this.#o.rootDir, now), this.#o.runtime.listPods()]);
+    const [node, listed, imageFs] = await Promise.all([
+      readNodeStats(this.#o.rootDir, now),
+      this.#o.runtime.listPods(),
+      options.onlyCpuAndMemory ? undefined : this.#o.imageFs(),
+    ]);
     this.#rates.retain(new Set(['node', ...listed.flatMap((p) => p.containers.map((c) => c.id))]));
     const pods: PodSummary[] = [];
     for (const running of listed) {
@@ -54,6 +61,8 @@ export class SummaryProvider {
         cpu: this.#rates.stats('node', node.cpu),
         memory: timed(node.memory, now),
         ...(options.onlyCpuAndMemory ? {} : { fs: timed(node.fs, now) }),
+        // The writable layers are on the image fs too: containerFs is the same file system.
+        ...(imageFs ? { runtime: { imageFs: timed(imageFs, now), containerFs: timed(imageFs, now) } } : {}),
         rlimit: timed(node.rlimit, now),
       },
       pods,

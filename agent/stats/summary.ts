@@ -65,6 +65,8 @@ export interface Summary {
     cpu: CpuStats;
     memory: Timed<MemoryStats>;
     fs?: Timed<FsStats>;
+    /** The runtime's file systems: where images, and containers' writable layers, are. */
+    runtime?: { imageFs: Timed<FsStats>; containerFs: Timed<FsStats> };
     rlimit: Timed<{ maxpid: number; curproc: number }>;
   };
   pods: PodSummary[];

@@ -14,7 +14,7 @@ import { parseQuantity } from '../../common/api/quantity.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { NodeAllocatable } from '../node/node-facts.js';
 import { systemClock, type Clock } from '../../common/util/clock.js';
-import { diskUsage, fsInfo, type FsInfo } from './fs-usage.js';
+import { diskUsage, fsInfo, type FsInfo } from '../../common/util/fs-usage.js';
 import { unmountAll } from './mounts.js';
 import { configMapPlugin } from './plugins/config-map.js';
 import { downwardApiPlugin } from './plugins/downward-api.js';

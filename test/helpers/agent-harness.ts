@@ -47,10 +47,14 @@ export interface AgentHarness {
   restart(): Promise<AgentHarness>;
 }
 
-/** The options `dockerlet agent` resolves for this node and directories, every other flag at its default, with no HTTP servers. */
+/**
+ * The options `dockerlet agent` resolves for this node and directories, every other flag at its
+ * default, with no HTTP servers and no image garbage collection: the engine's images are every
+ * test's, and only a test of its own engine may have them removed.
+ */
 export async function defaultOptions(nodeName: string, rootDir: string, manifestDir: string): Promise<KubeletOptions> {
-  const resolved = await resolveAgentOptions({ hostnameOverride: nodeName, rootDir, podManifestPath: manifestDir, port: '0', readOnlyPort: '0' });
-  return resolved.options;
+  const { options } = await resolveAgentOptions({ hostnameOverride: nodeName, rootDir, podManifestPath: manifestDir, port: '0', readOnlyPort: '0' });
+  return { ...options, imageGC: { ...options.imageGC, highThresholdPercent: 100 } };
 }
 
 export interface StartAgentOptions {

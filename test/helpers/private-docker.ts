@@ -18,22 +18,32 @@ import { waitFor } from './wait-for.js';
 
 const run = promisify(execFile);
 const ip = (...args: string[]): Promise<unknown> => run('ip', args);
-/** The private engine's default bridge, apart from the host engine's and the pods' subnets. */
-const DefaultBridgeAddress = '10.252.0.1/24';
+
+export interface PrivateDockerOptions {
+  /** The engine's default bridge address, apart from the host engine's, the pods' and other private engines' (default 10.252.0.1/24). */
+  bridgeAddress?: string;
+  /** Put the data root on a tmpfs of this size, to fill it at will; `dataFs` is its mount. */
+  dataFsMiB?: number;
+}
 
 export interface PrivateDocker {
   socketPath: string;
   client: Dockerode;
+  /** The file system of the engine's data root: a tmpfs of its own when dataFsMiB was given. */
+  dataFs: string;
   /** Stops the engine (SIGTERM, as an init system would) and starts it again on the same state. */
   restart(): Promise<void>;
 }
 
-export async function startPrivateDocker(): Promise<PrivateDocker> {
+export async function startPrivateDocker(options: PrivateDockerOptions = {}): Promise<PrivateDocker> {
   // Short path: unix socket paths are limited to 107 bytes.
   const base = await mkdtemp(join(tmpdir(), 'dkl-engine-'));
   const socketPath = join(base, 'docker.sock');
-  const dataRoot = join(base, 'data');
+  const dataFs = join(base, 'fs');
+  const dataRoot = join(dataFs, 'data');
   const execRoot = join(base, 'exec');
+  await mkdir(dataFs);
+  if (options.dataFsMiB !== undefined) await run('mount', ['-t', 'tmpfs', '-o', `size=${options.dataFsMiB}m`, 'dkl-engine-data', dataFs]);
   await mkdir(dataRoot);
   await mkdir(execRoot);
   const client = new Dockerode({ socketPath });
@@ -41,7 +51,7 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
   // Its default bridge: an interface of its own (at most 15 characters), on a subnet of its own.
   const bridge = `dkle${process.pid % 100_000}`;
   await ip('link', 'add', bridge, 'type', 'bridge');
-  await ip('addr', 'add', DefaultBridgeAddress, 'dev', bridge);
+  await ip('addr', 'add', options.bridgeAddress ?? '10.252.0.1/24', 'dev', bridge);
   await ip('link', 'set', bridge, 'up');
 
   const start = async (): Promise<void> => {
@@ -90,6 +100,7 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
     }
     await stop();
     await ip('link', 'del', bridge);
+    if (options.dataFsMiB !== undefined) await run('umount', [dataFs]);
     await rm(base, { recursive: true, force: true });
   });
 
@@ -105,6 +116,7 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
   return {
     socketPath,
     client,
+    dataFs,
     async restart() {
       await stop();
       await start();

@@ -1,6 +1,6 @@
 /** The kubelet HTTP API of a real agent, and the manifest URL source. */
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { makeCa, makeCert, type Credentials } from '../helpers/pki.js';
 import type { PodList } from '../../common/api/types.js';
 import type { Summary } from '../../agent/stats/summary.js';
 import { busyboxPod, containerStatus, isReady, startAgent } from '../helpers/agent-harness.js';
+import { docker } from '../helpers/docker.js';
 import { freePort } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -151,7 +152,6 @@ describe('kubelet HTTP API', () => {
     const path = `/containerLogs/default/phoenix-${agent.nodeName}/main`;
     const firstRun = await waitFor('first output', async () => (await get(path)).body.trim());
     expect((await get(`${path}?previous=true`)).status).toBe(400);
-    const { docker } = await import('../helpers/docker.js');
     await docker.getContainer(containerStatus(first, 'main')!.containerID!.slice('docker://'.length)).kill();
     await agent.waitForPod('phoenix', 'restarted', (p) => containerStatus(p, 'main')?.restartCount === 1 && isReady(p));
     const secondRun = await waitFor('second output', async () => {
@@ -181,6 +181,11 @@ describe('kubelet HTTP API', () => {
     expect(first.node.memory.availableBytes).toBeGreaterThan(0);
     expect(first.node.fs!.capacityBytes).toBeGreaterThan(first.node.fs!.availableBytes);
     expect(first.node.rlimit.maxpid).toBeGreaterThan(first.node.rlimit.curproc);
+    // The engine's data root: its file system's size and free space, the images' sizes as used.
+    const dataRoot = await statfs((await docker.info()).DockerRootDir as string);
+    const imageBytes = (await docker.listImages()).reduce((sum, image) => sum + image.Size, 0);
+    expect(first.node.runtime!.imageFs).toMatchObject({ capacityBytes: dataRoot.blocks * dataRoot.bsize, usedBytes: imageBytes, inodes: dataRoot.files });
+    expect(first.node.runtime!.containerFs).toEqual(first.node.runtime!.imageFs);
     const stats = podOf(first)!;
     expect(stats.podRef).toEqual({ name: `stats-${agent.nodeName}`, namespace: 'default', uid });
     expect(stats.containers.map((c) => c.name)).toEqual(['main']);
@@ -194,6 +199,7 @@ describe('kubelet HTTP API', () => {
     // What metrics consumers ask for: CPU and memory alone.
     const lean = await summaryNow('?only_cpu_and_memory=true');
     expect(lean.node.fs).toBeUndefined();
+    expect(lean.node.runtime).toBeUndefined();
     expect(podOf(lean)).not.toHaveProperty('volume');
     expect(podOf(lean)).not.toHaveProperty('network');
   });

@@ -19,6 +19,7 @@ import {
   type RunningPod,
   type RuntimeContainerStatus,
   type RuntimeEventHandlers,
+  type RuntimeImage,
   type RuntimePodStatus,
   type RuntimeVersion,
   type SandboxConfig,
@@ -188,6 +189,18 @@ export class FakeRuntime implements ContainerRuntime {
   }
   pullImage(_image: string, _auth?: RegistryAuth, _signal?: AbortSignal): Promise<ImageInfo> {
     return this.#unexpected('pullImage');
+  }
+  listImages(): Promise<RuntimeImage[]> {
+    return this.#unexpected('listImages');
+  }
+  imagesInUse(): Promise<Set<string>> {
+    return this.#unexpected('imagesInUse');
+  }
+  removeImage(_id: string): Promise<void> {
+    return this.#unexpected('removeImage');
+  }
+  imageFsPath(): string {
+    return this.#unexpected('imageFsPath');
   }
   containerStats(_id: string): Promise<ContainerStats | undefined> {
     return this.#unexpected('containerStats');

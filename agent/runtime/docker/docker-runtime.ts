@@ -23,6 +23,7 @@ import type {
   RegistryAuth,
   RunningPod,
   RuntimeEventHandlers,
+  RuntimeImage,
   RuntimePodStatus,
   RuntimeVersion,
   SandboxConfig,
@@ -68,6 +69,8 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #streaming: StreamingDeps;
   #cgroupDriver: CgroupDriver = 'cgroupfs';
   #oomScoreFloor = 0;
+  /** The engine's data root (`docker info`): where its images and containers' layers live. */
+  #dataRoot = '/var/lib/docker';
 
   constructor(options: DockerRuntimeOptions) {
     this.#options = options;
@@ -80,8 +83,9 @@ export class DockerRuntime implements ContainerRuntime {
   /** Checks the engine answers and the pod network exists (creating it if needed). */
   async start(): Promise<RuntimeVersion> {
     const version = await this.version();
-    const info = (await withTimeout(this.#docker.info(), this.#options.requestTimeoutMs)) as { CgroupDriver?: string };
+    const info = (await withTimeout(this.#docker.info(), this.#options.requestTimeoutMs)) as { CgroupDriver?: string; DockerRootDir?: string };
     if (info.CgroupDriver === 'systemd') this.#cgroupDriver = 'systemd';
+    if (info.DockerRootDir) this.#dataRoot = info.DockerRootDir;
     this.#oomScoreFloor = await oomScoreFloor();
     if (this.#oomScoreFloor === 0) {
       this.#log.warn('this host does not let the agent lower OOM scores (no CAP_SYS_RESOURCE, as in a container): pod sandboxes and Guaranteed and critical pods get oom_score_adj 0 instead of their negative score');
@@ -154,6 +158,45 @@ export class DockerRuntime implements ContainerRuntime {
       if (isDockerNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  async listImages(): Promise<RuntimeImage[]> {
+    const images = await this.#docker.listImages({ abortSignal: this.#quick() });
+    return images.map((image) => ({
+      id: image.Id,
+      repoTags: (image.RepoTags ?? []).filter((tag) => tag !== '<none>:<none>'),
+      sizeBytes: image.Size,
+    }));
+  }
+
+  async imagesInUse(): Promise<Set<string>> {
+    const containers = await this.#docker.listContainers({ all: true, abortSignal: this.#quick() });
+    return new Set(containers.map((container) => container.ImageID));
+  }
+
+  async removeImage(id: string): Promise<void> {
+    try {
+      // Name by name, then by ID, never forced: the last name's removal deletes the image, and a
+      // container made from it meanwhile, even a stopped one, makes the engine refuse. An image
+      // other images were built on cannot go: refused before any name is taken from it.
+      const inspect = await this.#docker.getImage(id).inspect({ abortSignal: this.#quick() });
+      const children = (await this.#docker.listImages({ all: true, abortSignal: this.#quick() })).filter((image) => image.ParentId === id);
+      if (children.length > 0) throw new Error(`images ${children.map((child) => child.Id).join(', ')} are built on it`);
+      for (const name of [...(inspect.RepoTags ?? []), id]) {
+        try {
+          await this.#docker.getImage(name).remove({ abortSignal: this.#quick() });
+        } catch (err) {
+          if (!isDockerNotFound(err)) throw err;
+        }
+      }
+    } catch (err) {
+      if (isDockerNotFound(err)) return;
+      throw new DockerletError('DKL_ERR_RUNTIME', `cannot remove image ${id}: ${dockerMessage(err)}`, { cause: err });
+    }
+  }
+
+  imageFsPath(): string {
+    return this.#dataRoot;
   }
 
   /**

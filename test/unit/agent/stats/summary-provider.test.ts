@@ -28,6 +28,8 @@ function runtime(cpu: Map<string, number>, failing: Set<string>, now: () => numb
   return fake as ContainerRuntime;
 }
 
+const ImageFs = { capacityBytes: 1000, availableBytes: 600, usedBytes: 300, inodes: 10, inodesFree: 4, inodesUsed: 6 };
+
 function provider(cpu: Map<string, number>, failing: Set<string>, volumes: Pick<VolumeManager, 'volumeStats'> = { volumeStats: async () => [] }) {
   const clock = { ms: 10_000 };
   const log = memoryLogger();
@@ -37,6 +39,7 @@ function provider(cpu: Map<string, number>, failing: Set<string>, volumes: Pick<
     runtime: runtime(cpu, failing, () => clock.ms),
     pod: (uid) => (uid === 'u1' ? { pod: fixturePod() } : undefined),
     volumes: volumes as VolumeManager,
+    imageFs: async () => ImageFs,
     clock: { now: () => clock.ms },
     logger: log.logger,
   });
@@ -47,7 +50,9 @@ describe('SummaryProvider', () => {
   test("a pod's CPU rate is its containers' summed, and only when each has one; its memory their sum", async () => {
     const cpu = new Map([['a', 1e9], ['b', 2e9]]);
     const { summaries, clock } = provider(cpu, new Set());
-    const first = (await summaries.summary({ onlyCpuAndMemory: true })).pods[0]!;
+    const cheap = await summaries.summary({ onlyCpuAndMemory: true });
+    expect(cheap.node.runtime).toBeUndefined();
+    const first = cheap.pods[0]!;
     expect(first.containers.map((c) => c.name)).toEqual(['app', 'sidecar']);
     expect(first.cpu).toEqual({ time: expect.any(String), usageCoreNanoSeconds: 3e9 });
     expect(first.memory).toMatchObject({ usageBytes: 20, workingSetBytes: 16 });
@@ -80,6 +85,7 @@ describe('SummaryProvider', () => {
     });
     const summary = await summaries.summary({ onlyCpuAndMemory: false });
     expect(summary.pods.map((p) => [p.podRef.name, p.volume])).toEqual([['web', undefined]]);
+    expect(summary.node.runtime).toEqual({ imageFs: { time: expect.any(String), ...ImageFs }, containerFs: { time: expect.any(String), ...ImageFs } });
     expect(log.lines.filter((l) => l.msg === "reading the volumes' usage failed").map((l) => l['err'])).toEqual(['volume kind nfs is not served by dockerlet']);
   });
 });
