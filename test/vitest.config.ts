@@ -23,7 +23,8 @@ export default defineConfig({
     root,
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // A unit test's timeout only catches a hang: generous, since the unit files share two cores with integration files.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
       {
         extends: true,
         test: {
