@@ -1,7 +1,7 @@
 /**
  * Which iptables this host's Docker uses: the nf_tables or the legacy backend. Rules written with
- * the other one would sit in tables the kernel never consults beside Docker's (kubernetes#71305,
- * #109811, #112477): never mix them. Like kube's iptables-wrapper, the backend whose nat table
+ * the other one would sit in tables the kernel never consults beside Docker's, as kube-proxy
+ * learnt on hosts whose distribution switched backends: never mix them. Like kube's iptables-wrapper, the backend whose nat table
  * holds Docker's DOCKER chain wins; if neither has it, the one `iptables --version` names.
  */
 import type { Logger } from 'pino';

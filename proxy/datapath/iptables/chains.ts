@@ -18,7 +18,7 @@ export const MarkMasqChain = 'DOCKERLET-MARK-MASQ';
 export const PostroutingChain = 'DOCKERLET-POSTROUTING';
 /** filter: NodePorts that have no endpoints are rejected here. */
 export const ExternalServicesChain = 'DOCKERLET-EXTERNAL-SERVICES';
-/** filter: drops packets to 127.0.0.0/8 from elsewhere, the route_localnet guard (kubernetes#90259). */
+/** filter: drops packets to 127.0.0.0/8 from elsewhere, the guard route_localnet needs. */
 export const FirewallChain = 'DOCKERLET-FIREWALL';
 /**
  * The service CIDR guard that scripts/setup-host.sh owns (filter OUTPUT, FORWARD, DOCKER-USER).

@@ -1,8 +1,8 @@
 /**
  * Stale UDP conntrack entries. UDP has no connection to close: once a flow is in the conntrack
  * table, its packets keep the NAT decision made for the first one, so a client keeps sending to
- * an endpoint that is gone (DNS black-holed after a pod restart: kubernetes#19029, #66651,
- * #114668). After each sync the entries that no longer match the rules are deleted, as
+ * an endpoint that is gone (DNS black-holed after a pod restart, a problem kube-proxy has long
+ * had to handle). After each sync the entries that no longer match the rules are deleted, as
  * kube-proxy's ClearEntriesForNAT / ClearEntriesForPortNAT / ClearEntriesForIP / ClearEntriesForPort
  * do with the conntrack binary. TCP needs none of this: a gone endpoint resets the connection.
  */
@@ -23,7 +23,7 @@ export interface ConntrackDeletion {
  *   which were created while it was rejecting and would never be NATed (kube-proxy's
  *   "newly active UDP services").
  * With no `previous` (the first sync of this process) nothing is deleted: the rules a previous
- * process left are still in place, and wiping every UDP flow on restart is itself a bug (#122740).
+ * process left are still in place, and wiping every UDP flow on restart would cut live flows.
  */
 export function staleConntrackDeletions(previous: ProxyState | undefined, next: ProxyState): ConntrackDeletion[] {
   if (!previous) return [];

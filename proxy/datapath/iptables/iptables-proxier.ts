@@ -175,7 +175,7 @@ export class IptablesProxier implements Proxier {
     if (full) this.#fullSyncAt = now;
 
     await this.#ensureJumps(commands);
-    // Only now: route_localnet=1 without DOCKERLET-FIREWALL hooked in would open kubernetes#90259.
+    // Only now: route_localnet=1 without DOCKERLET-FIREWALL hooked in would open loopback to other hosts.
     if (!this.#localnetDone) {
       await this.#routeLocalnet.enable();
       this.#localnetDone = true;

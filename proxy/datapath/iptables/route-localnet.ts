@@ -1,8 +1,8 @@
 /**
  * net.ipv4.conf.all.route_localnet=1, which lets NodePorts answer on 127.0.0.1 as they do with
  * kube-proxy's iptables mode (a packet from 127.0.0.1 may then be routed to a pod, and is
- * masqueraded on the way). It opens the hole kubernetes#90259 describes; DOCKERLET-FIREWALL
- * closes it. The value found before the first change is kept in a file, so cleanup() restores
+ * masqueraded on the way). It opens a hole: other hosts could reach services bound to the
+ * node's loopback through it; DOCKERLET-FIREWALL closes it. The value found before the first change is kept in a file, so cleanup() restores
  * it even from another process; a restarted proxy does not overwrite it.
  */
 import { readFile, rm } from 'node:fs/promises';

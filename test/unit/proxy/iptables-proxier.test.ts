@@ -122,7 +122,7 @@ describe('IptablesProxier', () => {
       'iptables-legacy-save',
       'iptables-nft-restore -w 5 --noflush',
       ...Jumps.map(insert),
-      // Only once DOCKERLET-FIREWALL guards 127.0.0.0/8 (kubernetes#90259).
+      // Only once DOCKERLET-FIREWALL guards 127.0.0.0/8.
       'sysctl -n net.ipv4.conf.all.route_localnet',
       'sysctl -q -w net.ipv4.conf.all.route_localnet=1',
     ]);
