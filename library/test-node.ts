@@ -110,8 +110,10 @@ export async function launchNode(options: StartNodeOptions, startedBy: SessionRe
       },
       log,
     );
-    // The engine is the user's too: a test node never removes their images.
-    nodeOptions.agent.imageGC = { ...nodeOptions.agent.imageGC, highThresholdPercent: 100 };
+    // The engine is the user's too: a test node never removes their images. Nor does it evict a
+    // test's pods because the machine it runs on is short of memory or disk.
+    nodeOptions.agent.imageGC = { ...nodeOptions.agent.imageGC, highThresholdPercent: 100, maximumAgeMs: 0 };
+    nodeOptions.agent.eviction = { ...nodeOptions.agent.eviction, thresholds: [] };
     nodeOptions.proxy.options.scope = { kind: 'service-cidr', serviceCIDR };
     // Node ports for the test on this host only, not for every network the host is on.
     nodeOptions.proxy.options.nodePortAddress = '127.0.0.1';

@@ -6,7 +6,8 @@
  * then the earliest seen), skipping the sandbox image and any seen less than minimumAge ago,
  * until their sizes add up to what brings the use down to lowThresholdPercent. With a
  * maximumAge, an image unused for longer goes whatever the use. The node's events say what
- * went and what could not.
+ * could not be freed (FreeDiskSpaceFailed) and that a pass failed (ImageGCFailed), as upstream's;
+ * each image removed is an ImageGarbageCollected event, dockerlet's own.
  *
  * The first-seen and last-used times live in memory, as upstream's do: after a restart every
  * image counts as new, so minimumAge protects them all for a while.
@@ -67,8 +68,9 @@ export class ImageGCManager {
   readonly #records = new Map<string, ImageRecord>();
   readonly #fsInfo: (path: string) => Promise<FsInfo>;
   #timer: NodeJS.Timeout | undefined;
-  /** The pass under way: collection and a reclaim never run at once. */
+  /** The last pass: collection and a reclaim never run at once. */
   #running: Promise<unknown> = Promise.resolve();
+  #busy = false;
 
   constructor(options: ImageGCManagerOptions) {
     this.#o = options;
@@ -76,13 +78,20 @@ export class ImageGCManager {
     this.#fsInfo = options.fsInfo ?? fsInfo;
   }
 
+  /** Notes the images there are now, then collects every period; a tick while a pass runs is skipped. */
   start(): void {
-    this.#timer = setInterval(() => void this.garbageCollect().catch((err: unknown) => this.#failed(err)), this.#o.periodMs);
+    this.#running = this.#detectImages(this.#o.clock.now()).catch((err: unknown) => this.#failed(err));
+    this.#timer = setInterval(() => {
+      if (this.#busy) return;
+      void this.garbageCollect().catch((err: unknown) => this.#failed(err));
+    }, this.#o.periodMs);
     this.#timer.unref();
   }
 
-  stop(): void {
+  /** Stops collecting; resolves once the pass under way, if any, is over. */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#running;
   }
 
   /** The image fs's figures, with the images' total size as its used bytes (the Summary API's imageFs). */
@@ -115,7 +124,7 @@ export class ImageGCManager {
       const freed = await this.#freeSpace(toFree, now, `the image fs was ${usagePercent}% used, over imageGCHighThresholdPercent`);
       if (freed.freedBytes < toFree) {
         const message = `Failed to garbage collect required amount of images. Attempted to free ${toFree} bytes, but only found ${freed.freedBytes} bytes eligible to free.`;
-        this.#o.recorder.event(this.#o.node, 'Warning', 'ImageGCFailed', message);
+        this.#o.recorder.event(this.#o.node, 'Warning', 'FreeDiskSpaceFailed', message);
         this.#log.warn({ bytesToFree: toFree, freedBytes: freed.freedBytes }, message);
       }
     });
@@ -127,7 +136,15 @@ export class ImageGCManager {
   }
 
   #serially<T>(pass: () => Promise<T>): Promise<T> {
-    const next = this.#running.then(pass, pass);
+    const run = async (): Promise<T> => {
+      this.#busy = true;
+      try {
+        return await pass();
+      } finally {
+        this.#busy = false;
+      }
+    };
+    const next = this.#running.then(run, run);
     this.#running = next.catch(() => undefined);
     return next;
   }
@@ -140,7 +157,7 @@ export class ImageGCManager {
       seen.add(image.id);
       const record = this.#records.get(image.id) ?? { firstDetected: detectedAt, lastUsed: 0, image };
       record.image = image;
-      if (inUse.has(image.id)) record.lastUsed = this.#o.clock.now();
+      if (inUse.has(image.id)) record.lastUsed = detectedAt;
       this.#records.set(image.id, record);
     }
     for (const id of this.#records.keys()) if (!seen.has(id)) this.#records.delete(id);
@@ -173,7 +190,8 @@ export class ImageGCManager {
   /** The images that may go, after noting the images now: unused, not the sandbox's, least recently used first. */
   async #evictionOrder(detectedAt: number): Promise<ImageRecord[]> {
     const inUse = await this.#detectImages(detectedAt);
-    const pinned = (await this.#o.runtime.imageStatus(this.#o.sandboxImage).catch(() => undefined))?.id;
+    // Not knowing the sandbox image's ID, nothing is removed: it must never be.
+    const pinned = (await this.#o.runtime.imageStatus(this.#o.sandboxImage))?.id;
     return [...this.#records.values()]
       .filter((record) => !inUse.has(record.image.id) && record.image.id !== pinned)
       .sort((a, b) => a.lastUsed - b.lastUsed || a.firstDetected - b.firstDetected);

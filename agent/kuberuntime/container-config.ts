@@ -15,8 +15,7 @@ import {
 import { podRef, type ContainerConfig, type ContainerKind, type Mount, type PortMapping, type SandboxConfig, type SeccompProfile } from '../runtime/runtime.js';
 import type { RootDir } from '../volumes/root-dir.js';
 import { containerSpecLabels } from './container-labels.js';
-import { containerOOMScoreAdj, qosCgroupName } from '../qos/qos-policy.js';
-import { qosClass } from '../../common/api/qos.js';
+import { containerOOMScoreAdj } from '../qos/qos-policy.js';
 import { expandVariables } from '../envvars/env.js';
 
 /** cgroup v1 cpu.shares bounds and the CFS period the kubelet uses. */
@@ -57,7 +56,6 @@ export function sandboxConfig(pod: DefaultedPod, attempt: number, rootDir: RootD
   return {
     pod: podRef(pod),
     attempt,
-    cgroupParent: qosCgroupName(qosClass(pod)),
     seccomp: seccompProfile(rootDir, pod.spec.securityContext?.seccompProfile),
     sysctls: Object.fromEntries((pod.spec.securityContext?.sysctls ?? []).map(({ name, value }) => [name, value])),
     hostname: podHostname(pod),

@@ -106,17 +106,9 @@ export interface PortMapping {
  */
 export type SeccompProfile = { type: 'Unconfined' } | { type: 'RuntimeDefault' } | { type: 'Localhost'; path: string };
 
-/**
- * A cgroup as a list of names from the root (the kubelet's CgroupName), which the runtime spells
- * for its cgroup driver: /dockerlet/burstable with cgroupfs, dockerlet-burstable.slice with systemd.
- */
-export type CgroupName = readonly string[];
-
 export interface SandboxConfig {
   pod: PodRef;
   attempt: number;
-  /** The cgroup the pod's sandbox and containers are placed under: its QoS class's. */
-  cgroupParent: CgroupName;
   /** The pod-level profile. */
   seccomp: SeccompProfile;
   /** The pod's sysctls (admitted by the node's allowlist), set in its namespaces. */

@@ -46,7 +46,12 @@ export class SummaryProvider {
     const [node, listed, imageFs] = await Promise.all([
       readNodeStats(this.#o.rootDir, now),
       this.#o.runtime.listPods(),
-      options.onlyCpuAndMemory ? undefined : this.#o.imageFs(),
+      options.onlyCpuAndMemory
+        ? undefined
+        : this.#o.imageFs().catch((err: unknown) => {
+            this.#o.logger.warn({ err: errorMessage(err) }, 'reading the image fs failed: the summary goes without it');
+            return undefined;
+          }),
     ]);
     this.#rates.retain(new Set(['node', ...listed.flatMap((p) => p.containers.map((c) => c.id))]));
     const pods: PodSummary[] = [];

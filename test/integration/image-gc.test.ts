@@ -35,7 +35,7 @@ async function notedInUse(agent: AgentHarness, imageId: string): Promise<void> {
   await waitFor(`${imageId} noted in use`, () => agent.log.lines.some((l) => l.msg === 'noted the images and those in use' && (l['inUse'] as string[]).includes(imageId)));
 }
 
-test('over the high threshold, unused images go least recently used first; the in-use and pause images, and the base others are built on, stay; with nothing left to remove, ImageGCFailed', async () => {
+test('over the high threshold, unused images go least recently used first; the in-use and pause images, and the base others are built on, stay; with nothing left to remove, FreeDiskSpaceFailed', async () => {
   const engine = await startPrivateDocker({ bridgeAddress: '10.252.1.1/24', dataFsMiB: DataFsMiB });
   const [a, b, c] = [await makeImage(engine.client, 'a'), await makeImage(engine.client, 'b'), await makeImage(engine.client, 'c')];
   const capacity = DataFsMiB * MiB;
@@ -54,7 +54,7 @@ test('over the high threshold, unused images go least recently used first; the i
   const gone = (image: string): Promise<unknown> =>
     waitFor(`no container of ${image}`, async () => !(await engine.client.listContainers({ all: true })).some((container) => container.ImageID === image));
 
-  // a runs and goes, then b: a was used longer ago. busybox itself was never used here.
+  // a runs and goes, then b: a was used longer ago.
   await agent.waitForPod('a', 'Ready', isReady);
   await notedInUse(agent, a);
   await agent.removeManifest('a.yaml');
@@ -85,7 +85,7 @@ test('over the high threshold, unused images go least recently used first; the i
   expect(removed()[1]).toBe('dockerlet.local/gc-b:1');
 
   await fillPastHigh(40 * MiB);
-  const failed = await waitFor('ImageGCFailed', () => agent.log.events('ImageGCFailed')[0]);
+  const failed = await waitFor('FreeDiskSpaceFailed', () => agent.log.events('FreeDiskSpaceFailed')[0]);
   expect(failed.msg).toMatch(/^Failed to garbage collect required amount of images\. Attempted to free \d+ bytes, but only found 0 bytes eligible to free\.$/);
   const left = (await engine.client.listImages()).flatMap((image) => image.RepoTags ?? []).sort();
   expect(left).toEqual([BusyboxImage, 'dockerlet.local/gc-c:1', PauseImage]);

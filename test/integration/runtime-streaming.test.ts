@@ -41,7 +41,6 @@ async function startPod(spec: ContainerSpec, start = true): Promise<{ sandboxId:
   const sandboxId = await runtime.runPodSandbox({
     pod: { uid, name: `streaming-${uid.slice(0, 8)}`, namespace: 'default' },
     attempt: 0,
-    cgroupParent: ['dockerlet', 'besteffort'],
     seccomp: { type: 'Unconfined' },
     sysctls: {},
     hostname: 'streaming',

@@ -18,7 +18,7 @@ import {
   SandboxContainerName,
   SandboxIDLabel,
 } from '../../../common/api/well-known.js';
-import type { CgroupName, ContainerConfig, PodRef, SandboxConfig, SeccompProfile } from '../runtime.js';
+import type { ContainerConfig, PodRef, SandboxConfig, SeccompProfile } from '../runtime.js';
 import { dockerContainerName, dockerSandboxName } from './naming.js';
 
 export interface DockerHostSettings {
@@ -50,25 +50,11 @@ export function seccompSecurityOpt(profile: SeccompProfile, localhostJson?: stri
   return [`seccomp=${localhostJson ?? ''}`];
 }
 
-/** The engine's cgroup driver (`docker info`), which decides how a cgroup parent is spelled. */
-export type CgroupDriver = 'cgroupfs' | 'systemd';
-
-/**
- * A cgroup as Docker's --cgroup-parent takes it for `driver` (the kubelet's CgroupName.ToCgroupfs
- * and ToSystemd): a path from the root, or the innermost slice, whose name spells its
- * ancestors with dashes (a dash inside a name becomes an underscore).
- */
-export function cgroupParentFor(name: CgroupName, driver: CgroupDriver): string {
-  if (driver === 'cgroupfs') return `/${name.join('/')}`;
-  return `${name.map((part) => part.replaceAll('-', '_')).join('-')}.slice`;
-}
-
 /** A pod sandbox's oom_score_adj: below every container's, as containerd's and dockershim's. */
 export const SandboxOOMScoreAdj = -998;
 
-/** What the engine's host allows: its cgroup driver, and the lowest OOM score it can set (see oom-score-floor.ts). */
+/** What the engine's host allows: the lowest OOM score it can set (see oom-score-floor.ts). */
 export interface EngineHost {
-  cgroupDriver: CgroupDriver;
   oomScoreFloor: number;
 }
 
@@ -104,7 +90,6 @@ export function sandboxCreateOptions(settings: DockerHostSettings, config: Sandb
       PortBindings: config.hostNetwork ? {} : portBindings,
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
-      CgroupParent: cgroupParentFor(config.cgroupParent, host.cgroupDriver),
       OomScoreAdj: Math.max(SandboxOOMScoreAdj, host.oomScoreFloor),
       SecurityOpt: [...seccomp],
       ...(Object.keys(config.sysctls).length > 0 ? { Sysctls: config.sysctls } : {}),
@@ -112,11 +97,10 @@ export function sandboxCreateOptions(settings: DockerHostSettings, config: Sandb
   };
 }
 
-/** The sandbox a container joins: its ID, its pod, and the cgroup parent it was given. */
+/** The sandbox a container joins: its ID and its pod. */
 export interface JoinedSandbox {
   id: string;
   pod: PodRef;
-  cgroupParent: string;
 }
 
 export function containerCreateOptions(
@@ -167,7 +151,6 @@ export function containerCreateOptions(
       Mounts: mounts,
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
-      ...(sandbox.cgroupParent ? { CgroupParent: sandbox.cgroupParent } : {}),
       OomScoreAdj: Math.max(resources.oomScoreAdj, host.oomScoreFloor),
       ...(security.supplementalGroups.length > 0 ? { GroupAdd: security.supplementalGroups.map(String) } : {}),
       Privileged: security.privileged,

@@ -32,7 +32,7 @@ import type {
 } from '../runtime.js';
 import { delay, withTimeout } from '../../../common/util/clock.js';
 import { formatDuration } from '../../../common/util/duration.js';
-import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type CgroupDriver, type DockerHostSettings, type EngineHost } from './create-options.js';
+import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings, type EngineHost } from './create-options.js';
 import { oomScoreFloor } from './oom-score-floor.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { watchDockerEvents } from './events.js';
@@ -67,7 +67,6 @@ export class DockerRuntime implements ContainerRuntime {
   /** Image ID -> its reference for status; image contents never change under an ID. */
   readonly #imageRefs = new Map<string, string>();
   readonly #streaming: StreamingDeps;
-  #cgroupDriver: CgroupDriver = 'cgroupfs';
   #oomScoreFloor = 0;
   /** The engine's data root (`docker info`): where its images and containers' layers live. */
   #dataRoot = '/var/lib/docker';
@@ -83,12 +82,11 @@ export class DockerRuntime implements ContainerRuntime {
   /** Checks the engine answers and the pod network exists (creating it if needed). */
   async start(): Promise<RuntimeVersion> {
     const version = await this.version();
-    const info = (await withTimeout(this.#docker.info(), this.#options.requestTimeoutMs)) as { CgroupDriver?: string; DockerRootDir?: string };
-    if (info.CgroupDriver === 'systemd') this.#cgroupDriver = 'systemd';
+    const info = (await withTimeout(this.#docker.info(), this.#options.requestTimeoutMs)) as { DockerRootDir?: string };
     if (info.DockerRootDir) this.#dataRoot = info.DockerRootDir;
     this.#oomScoreFloor = await oomScoreFloor();
-    if (this.#oomScoreFloor === 0) {
-      this.#log.warn('this host does not let the agent lower OOM scores (no CAP_SYS_RESOURCE, as in a container): pod sandboxes and Guaranteed and critical pods get oom_score_adj 0 instead of their negative score');
+    if (this.#oomScoreFloor > -1000) {
+      this.#log.warn({ oomScoreFloor: this.#oomScoreFloor }, 'this host does not let the agent lower OOM scores (no CAP_SYS_RESOURCE, as in a container): no container gets a score below the floor, Guaranteed pods and sandboxes included');
     }
     await ensurePodNetwork(this.#docker, this.#options.network, this.#quick());
     // Sandboxes started by an earlier agent, or before a Docker restart, get it too.
@@ -176,12 +174,14 @@ export class DockerRuntime implements ContainerRuntime {
 
   async removeImage(id: string): Promise<void> {
     try {
-      // Name by name, then by ID, never forced: the last name's removal deletes the image, and a
-      // container made from it meanwhile, even a stopped one, makes the engine refuse. An image
-      // other images were built on cannot go: refused before any name is taken from it.
+      // Name by name, then by ID, never forced. The engine refuses only the last name's removal
+      // when a container uses the image, or images are built on it: both are checked first, so
+      // that a refused image keeps its names.
       const inspect = await this.#docker.getImage(id).inspect({ abortSignal: this.#quick() });
       const children = (await this.#docker.listImages({ all: true, abortSignal: this.#quick() })).filter((image) => image.ParentId === id);
       if (children.length > 0) throw new Error(`images ${children.map((child) => child.Id).join(', ')} are built on it`);
+      const users = await this.#docker.listContainers({ all: true, filters: { ancestor: [id] }, abortSignal: this.#quick() });
+      if (users.length > 0) throw new Error(`containers ${users.map((user) => user.Id.slice(0, 12)).join(', ')} use it`);
       for (const name of [...(inspect.RepoTags ?? []), id]) {
         try {
           await this.#docker.getImage(name).remove({ abortSignal: this.#quick() });
@@ -271,15 +271,15 @@ export class DockerRuntime implements ContainerRuntime {
   async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
     const sandbox = await this.#inspect(sandboxId);
     if (!sandbox) throw new DockerletError('DKL_ERR_NOT_FOUND', `pod sandbox ${sandboxId.slice(0, 12)} is gone`);
-    const joined = { id: sandboxId, pod: { ...sandboxStatus(sandbox, this.#options.network.name).pod }, cgroupParent: sandbox.HostConfig.CgroupParent ?? '' };
+    const joined = { id: sandboxId, pod: { ...sandboxStatus(sandbox, this.#options.network.name).pod } };
     const options = containerCreateOptions(this.#options, joined, config, await this.#seccomp(config.security.seccomp), this.#host());
     const container = await this.#createReplacingStale(options);
     return container.id;
   }
 
-  /** What this host lets containers have: how to spell a cgroup parent, and how low an OOM score may go. */
+  /** What this host lets containers have: how low an OOM score may go. */
   #host(): EngineHost {
-    return { cgroupDriver: this.#cgroupDriver, oomScoreFloor: this.#oomScoreFloor };
+    return { oomScoreFloor: this.#oomScoreFloor };
   }
 
   /** The SecurityOpt for `profile`; a Localhost profile's file is read each time, as cri-dockerd reads it. */

@@ -213,7 +213,6 @@ describe('sandboxConfig', () => {
     expect(sandboxConfig(p, 2, new RootDir('/var/lib/dockerlet'))).toEqual({
       pod: { uid: 'uid-1', name: 'web', namespace: 'default' },
       attempt: 2,
-      cgroupParent: ['dockerlet', 'besteffort'],
       seccomp: { type: 'Unconfined' },
       sysctls: {},
       hostname: 'front',
@@ -223,12 +222,6 @@ describe('sandboxConfig', () => {
       portMappings: [],
       labels: { 'io.kubernetes.pod.terminationGracePeriod': '30' },
     });
-  });
-
-  test('the cgroup parent is the pod\'s QoS class\'s', () => {
-    const guaranteed = pod({ containers: [ctr('main', { resources: { limits: { cpu: '1', memory: '1Gi' } } })] });
-    const burstable = pod({ containers: [ctr('main', { resources: { requests: { cpu: '1' } } })] });
-    expect([guaranteed, burstable].map((p) => sandboxConfig(p, 0, new RootDir('/var/lib/dockerlet')).cgroupParent)).toEqual([['dockerlet'], ['dockerlet', 'burstable']]);
   });
 
   test('maps only ports with a hostPort, from init and app containers', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Container } from '../../../../common/api/types.js';
-import { containerOOMScoreAdj, qosCgroupName } from '../../../../agent/qos/qos-policy.js';
+import { containerOOMScoreAdj } from '../../../../agent/qos/qos-policy.js';
 import { ctr, pod } from '../../fixtures.js';
 
 const GiB = 2 ** 30;
@@ -38,19 +38,9 @@ describe('containerOOMScoreAdj', () => {
     expect([containerOOMScoreAdj(p, small, Capacity), containerOOMScoreAdj(p, none, Capacity)]).toEqual([938, 999]);
   });
 
-  test('a critical pod (system-node-critical or system-cluster-critical) scores as Guaranteed whatever its class', () => {
+  test('a node-critical pod (system-node-critical) scores as Guaranteed whatever its class; other priorities, critical or not, go by class', () => {
     expect(score(ctr('main'), { priorityClassName: 'system-node-critical' })).toBe(-997);
-    expect(score(ctr('main'), { priority: 2_000_000_000 })).toBe(-997);
-    expect(score(ctr('main'), { priority: 1_999_999_999 })).toBe(1000);
-  });
-});
-
-describe('qosCgroupName', () => {
-  test('Guaranteed pods in dockerlet\'s own cgroup, Burstable and BestEffort in one each below it', () => {
-    expect([qosCgroupName('Guaranteed'), qosCgroupName('Burstable'), qosCgroupName('BestEffort')]).toEqual([
-      ['dockerlet'],
-      ['dockerlet', 'burstable'],
-      ['dockerlet', 'besteffort'],
-    ]);
+    expect(score(ctr('main'), { priorityClassName: 'system-cluster-critical' })).toBe(1000);
+    expect(score(ctr('main'), { priority: 2_000_001_000 })).toBe(1000);
   });
 });

@@ -4,7 +4,7 @@ import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { describe, expect, test } from 'vitest';
 import { containerHash } from '../../../../common/api/pod-helpers.js';
 import type { DefaultedPod } from '../../../../common/api/types.js';
-import { cgroupParentFor, containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings, type EngineHost } from '../../../../agent/runtime/docker/create-options.js';
+import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings, type EngineHost } from '../../../../agent/runtime/docker/create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from '../../../../agent/runtime/docker/docker-errors.js';
 import { watchDockerEvents } from '../../../../agent/runtime/docker/events.js';
 import { demuxLogBuffer, demuxLogStream } from '../../../../agent/runtime/docker/logs.js';
@@ -24,7 +24,7 @@ const Settings: DockerHostSettings = {
 };
 
 /** A host where OOM scores may go as low as the kernel allows. */
-const Host: EngineHost = { cgroupDriver: 'cgroupfs', oomScoreFloor: -1000 };
+const Host: EngineHost = { oomScoreFloor: -1000 };
 
 const Web = ref(pod());
 const LogConfig = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } };
@@ -37,14 +37,14 @@ function nanoTime(ms: number): string {
 }
 
 function sandboxConfigOf(extra: Partial<SandboxConfig> = {}): SandboxConfig {
-  return { pod: Web, attempt: 0, cgroupParent: ['dockerlet', 'besteffort'], seccomp: { type: 'Unconfined' }, sysctls: {}, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
+  return { pod: Web, attempt: 0, seccomp: { type: 'Unconfined' }, sysctls: {}, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [], labels: {}, ...extra };
 }
 
 const containerConfigOf = (extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}): ContainerConfig => containerConfig(Image, extra, security);
 
 function create(extra: Partial<ContainerConfig> = {}, security: Partial<ContainerConfig['security']> = {}, host: EngineHost = Host): Dockerode.ContainerCreateOptions {
   const config = containerConfigOf(extra, security);
-  return containerCreateOptions(Settings, { id: 'sandbox-1', pod: Web, cgroupParent: '/dockerlet/besteffort' }, config, seccompSecurityOpt(config.security.seccomp), host);
+  return containerCreateOptions(Settings, { id: 'sandbox-1', pod: Web }, config, seccompSecurityOpt(config.security.seccomp), host);
 }
 
 type InspectState = ContainerInspectInfo['State'];
@@ -191,7 +191,6 @@ describe('sandboxCreateOptions', () => {
       PortBindings: {},
       RestartPolicy: { Name: 'no' },
       LogConfig,
-      CgroupParent: '/dockerlet/besteffort',
       OomScoreAdj: -998,
       SecurityOpt: ['seccomp=unconfined'],
     });
@@ -236,13 +235,6 @@ describe('sandboxCreateOptions', () => {
       '53/udp': [{ HostIp: '', HostPort: '5353' }],
       '9/sctp': [{ HostIp: '', HostPort: '9009' }],
     });
-  });
-
-  test('the cgroup parent spelled for the engine\'s driver: a path with cgroupfs, the innermost slice with systemd', () => {
-    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), [], Host).HostConfig?.CgroupParent).toBe('/dockerlet/besteffort');
-    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), [], { ...Host, cgroupDriver: 'systemd' }).HostConfig?.CgroupParent).toBe('dockerlet-besteffort.slice');
-    expect(sandboxCreateOptions(Settings, sandboxConfigOf({ cgroupParent: ['dockerlet'] }), [], { ...Host, cgroupDriver: 'systemd' }).HostConfig?.CgroupParent).toBe('dockerlet.slice');
-    expect(cgroupParentFor(['my-node', 'burstable'], 'systemd')).toBe('my_node-burstable.slice');
   });
 
   test('the log settings become json-file max-size and max-file', () => {
@@ -295,14 +287,13 @@ describe('containerCreateOptions: identity', () => {
 });
 
 describe('containerCreateOptions: namespaces and host settings', () => {
-  test('a plain container joins the sandbox\'s network and IPC namespaces and its cgroup parent, keeps its own PID namespace, never restarts, logs to json-file', () => {
+  test('a plain container joins the sandbox\'s network and IPC namespaces keeps its own PID namespace, never restarts, logs to json-file', () => {
     expect(create().HostConfig).toEqual({
       NetworkMode: 'container:sandbox-1',
       IpcMode: 'container:sandbox-1',
       Mounts: [],
       RestartPolicy: { Name: 'no' },
       LogConfig,
-      CgroupParent: '/dockerlet/besteffort',
       OomScoreAdj: 1000,
       Privileged: false,
       ReadonlyRootfs: false,
