@@ -1,6 +1,7 @@
 /** What a kubelet is built with: the flags and KubeletConfiguration, resolved (cli/options.ts). */
 import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import type { ManifestSourceOptions } from './config/sources/manifest-sources.js';
+import type { Threshold } from './eviction/thresholds.js';
 import type { ImageGCPolicy } from './images/image-gc-manager.js';
 import type { ClusterOptions } from './node/cluster-node.js';
 import type { SecureServingOptions } from './server/serving-options.js';
@@ -37,6 +38,8 @@ export interface KubeletOptions extends ManifestSourceOptions {
   allowedHostPathPrefixes: readonly string[];
   /** How often emptyDir usage is checked against sizeLimit (the kubelet's evictionMonitoringPeriod). */
   evictionMonitoringPeriodMs: number;
+  /** Node-pressure eviction: the thresholds (evictionHard, evictionSoft with their grace periods and minimum reclaims), and evictionPressureTransitionPeriod. */
+  eviction: { thresholds: readonly Threshold[]; pressureTransitionPeriodMs: number };
   /** Image garbage collection (KubeletConfiguration's imageGC* and imageM*GCAge), and how often it runs (the kubelet's ImageGCPeriod). */
   imageGC: ImageGCPolicy & { periodMs: number };
   containerLogMaxSize: string;

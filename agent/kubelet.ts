@@ -37,6 +37,7 @@ import type { PodSourceRunner } from './config/sources/source.js';
 import { serviceEnvFor, type ServiceLookup } from './envvars/service-env.js';
 import { FanOutRecorder, LogEventRecorder } from './events/recorder.js';
 import { EvictionManager } from './eviction/eviction-manager.js';
+import { observeNode, podUsage } from './eviction/observations.js';
 import { ImageGCManager } from './images/image-gc-manager.js';
 import { ImageManager } from './images/image-manager.js';
 import { NodeDockerConfig } from './images/node-credentials.js';
@@ -167,22 +168,31 @@ export class Kubelet {
     const nodeIdentity = { name: o.nodeName, labels: defaultNodeLabels({ hostname: o.nodeName, arch: goArch }, o.cluster?.nodeLabels ?? {}) };
     const volumes = (this.#volumes = new VolumeManager({ rootDir: this.#rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, node: nodeIdentity, clock }));
     const localClaims = (this.#localClaims = new LocalClaims({ rootDir: this.#rootDir, sources: manifestSourceNames(o), clock, logger: log }));
-    const eviction = (this.#eviction = new EvictionManager({
-      volumes,
-      activePods: () => this.podConfig.pods().filter((pod) => this.#workers.state(pod.metadata.uid) === 'syncing'),
-      recorder,
-      onEvict: (pod) => this.#workers.update({ type: 'sync', pod }),
-      periodMs: o.evictionMonitoringPeriodMs,
-      logger: log,
-    }));
+    const nodeRef = { kind: 'Node', name: o.nodeName, uid: o.nodeName } as const;
     const imageGC = (this.#imageGC = new ImageGCManager({
       runtime,
       policy: o.imageGC,
       sandboxImage: o.podInfraContainerImage,
       periodMs: o.imageGC.periodMs,
       recorder,
-      node: { kind: 'Node', name: o.nodeName, uid: o.nodeName },
+      node: nodeRef,
       clock,
+      logger: log,
+    }));
+    const eviction = (this.#eviction = new EvictionManager({
+      volumes,
+      nodePressure: {
+        ...o.eviction,
+        observe: () => observeNode({ rootDir: o.rootDir, memoryCapacityBytes: node.allocatable.memoryBytes, imageFs: () => imageGC.imageFsStats(), now: clock.now() }),
+        podUsage: (pod) => podUsage(pod, { running: (uid) => this.#pleg.runningPods().find((p) => p.pod.uid === uid), runtime, volumes }),
+        reclaimDisk: async () => void (await imageGC.deleteUnusedImages()),
+        node: nodeRef,
+        clock,
+      },
+      activePods: () => this.podConfig.pods().filter((pod) => this.#workers.state(pod.metadata.uid) === 'syncing'),
+      recorder,
+      onEvict: (pod) => this.#workers.update({ type: 'sync', pod }),
+      periodMs: o.evictionMonitoringPeriodMs,
       logger: log,
     }));
     const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), recorder }));
@@ -412,7 +422,7 @@ export class Kubelet {
     clearInterval(this.#housekeeping);
     await this.#housekeepingPass;
     this.#eviction.stop();
-    this.#imageGC.stop();
+    await this.#imageGC.stop();
     await Promise.all(this.#sources.map((source) => source.stop()));
     this.#pleg.stop();
     this.#prober.stop();
@@ -434,6 +444,8 @@ export class Kubelet {
       rootDir: this.options.rootDir,
       maxPods: this.options.maxPods,
       runtimeVersion: async () => (await this.#runtime.version()).version,
+      // Built after cluster mode, and asked only once it runs.
+      pressure: () => this.#eviction.conditions(),
       podConfig: this.podConfig,
       statuses: this.statuses,
       configObjects: this.configObjects,

@@ -13,7 +13,9 @@ import type { ClusterOptions } from '../agent/node/cluster-node.js';
 import type { KubeletOptions } from '../agent/kubelet-options.js';
 import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
 import { resolveServingOptions, type ServerFlags } from './server-options.js';
-import { durationMs, flagError, ipv4CidrSetting, setting, ttlMs, type Setting } from './settings.js';
+import { DefaultEvictionHard, parseThresholds, ThresholdError } from '../agent/eviction/thresholds.js';
+import { parseDuration } from '../common/util/duration.js';
+import { durationMs, flagError, ipv4CidrSetting, setting, type Setting } from './settings.js';
 
 /** Agent flags as commander hands them over: strings, unset when not given. */
 export interface AgentFlags extends ServerFlags {
@@ -71,6 +73,7 @@ export const Defaults = {
   imageGCLowThresholdPercent: 80,
   imageMinimumGCAge: '2m',
   imageMaximumGCAge: '0s',
+  evictionPressureTransitionPeriod: '5m',
   crashLoopBackOffMax: '300s',
   nodeStatusUpdateFrequency: '10s',
   nodeStatusReportFrequency: '5m',
@@ -177,6 +180,12 @@ function positiveInt({ value, invalid }: Setting<string | number>): number {
   return number;
 }
 
+function nonNegativeDurationMs({ value, invalid }: Setting<string>, expected: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 0) throw invalid(expected);
+  return ms;
+}
+
 /** The image GC policy from the config file, checked as the kubelet's validation checks it. */
 function imageGCOptions(file: KubeletConfiguration | undefined, configPath: string | undefined): KubeletOptions['imageGC'] {
   const field = <K extends 'imageGCHighThresholdPercent' | 'imageGCLowThresholdPercent' | 'imageMinimumGCAge' | 'imageMaximumGCAge'>(name: K) =>
@@ -188,7 +197,7 @@ function imageGCOptions(file: KubeletConfiguration | undefined, configPath: stri
     highThresholdPercent: high.value,
     lowThresholdPercent: low.value,
     minimumAgeMs: durationMs(field('imageMinimumGCAge')),
-    maximumAgeMs: ttlMs(maximumAge),
+    maximumAgeMs: nonNegativeDurationMs(maximumAge, 'must be a duration such as 168h, or 0 to never remove images for their age'),
     periodMs: ImageGCPeriodMs,
   };
   if (policy.lowThresholdPercent >= policy.highThresholdPercent) {
@@ -200,6 +209,26 @@ function imageGCOptions(file: KubeletConfiguration | undefined, configPath: stri
     throw maximumAge.invalid('must be greater than imageMinimumGCAge, or 0 to never remove images for their age');
   }
   return policy;
+}
+
+/** Node-pressure eviction's thresholds from the config file: evictionHard replaces the kubelet's defaults when set, as upstream's defaulting does. */
+function evictionOptions(file: KubeletConfiguration | undefined, configPath: string | undefined): KubeletOptions['eviction'] {
+  const transition = setting<string>({ field: 'evictionPressureTransitionPeriod', fileValue: file?.evictionPressureTransitionPeriod, configPath }, Defaults.evictionPressureTransitionPeriod);
+  const graceMs = Object.fromEntries(Object.entries(file?.evictionSoftGracePeriod ?? {}).map(([signal, text]) => [signal, parseDuration(text) ?? 0]));
+  try {
+    return {
+      thresholds: parseThresholds({
+        evictionHard: file?.evictionHard ?? DefaultEvictionHard,
+        evictionSoft: file?.evictionSoft ?? {},
+        evictionSoftGracePeriodMs: graceMs,
+        evictionMinimumReclaim: file?.evictionMinimumReclaim ?? {},
+      }),
+      pressureTransitionPeriodMs: durationMs(transition),
+    };
+  } catch (err) {
+    if (!(err instanceof ThresholdError)) throw err;
+    throw setting<string>({ field: err.field, fileValue: err.value, configPath }, err.value).invalid(err.message);
+  }
 }
 
 /** The cluster-mode settings, when --kubeconfig is given. */
@@ -310,6 +339,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     ),
     evictionMonitoringPeriodMs: EvictionMonitoringPeriodMs,
     imageGC: imageGCOptions(file, configPath),
+    eviction: evictionOptions(file, configPath),
     clusterDNS: ipList(clusterDnsSetting),
     clusterDomain: flags.clusterDomain ?? file?.clusterDomain ?? Defaults.clusterDomain,
     resolvConf: flags.resolvConf ?? file?.resolvConf ?? Defaults.resolvConf,

@@ -1,8 +1,15 @@
 /**
- * Local storage eviction of pods whose disk-backed emptyDir outgrew its sizeLimit (the eviction
- * manager's emptyDirLimitEviction, checked every evictionMonitoringPeriod). An evicted pod is
- * Failed with reason Evicted and upstream's message; the pod workers then kill it and start
- * nothing again. A critical pod is never evicted; unlike upstream, for which every static pod
+ * The eviction manager, checked every evictionMonitoringPeriod (pkg/kubelet/eviction
+ * eviction_manager.go synchronize):
+ * - local storage: pods whose disk-backed emptyDir outgrew its sizeLimit (emptyDirLimitEviction);
+ *   when one is evicted, the pass ends there;
+ * - node pressure: the signals observed against the thresholds (node-pressure.ts); the node
+ *   conditions they raise, kept for evictionPressureTransitionPeriod after the last time they
+ *   were met; once a threshold has held for its grace period, node-level resources are
+ *   reclaimed first (unused images, for the file system signals), and if that is not enough,
+ *   one pod is evicted, the first in the kubelet's order for the signal.
+ * An evicted pod is Failed with reason Evicted and upstream's message; the pod workers then kill
+ * it and start nothing again. A critical pod is never evicted; unlike upstream, for which every static pod
  * is critical, critical means by priority here (system-cluster-critical and above): on a
  * standalone node static pods are all the pods there are.
  */
@@ -12,15 +19,33 @@ import { errorMessage } from '../../common/api/errors.js';
 import { isCriticalPod } from '../../common/api/priority.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { podRef } from '../runtime/runtime.js';
+import type { Clock } from '../../common/util/clock.js';
+import type { InvolvedObject } from '../events/recorder.js';
 import type { VolumeManager } from '../volumes/volume-manager.js';
+import { evictionMessage, pressureConditions, rankForEviction, ResourceOf, thresholdsMet, thresholdToReclaim, type Observations, type PodUsage, type PressureCondition } from './node-pressure.js';
+import type { Threshold } from './thresholds.js';
 
 export interface PodEviction {
   reason: 'Evicted';
   message: string;
 }
 
+/** What node-pressure eviction acts on, and how it observes the node and its pods. */
+export interface NodePressureOptions {
+  thresholds: readonly Threshold[];
+  /** How long a condition stays after its threshold was last met (evictionPressureTransitionPeriod). */
+  pressureTransitionPeriodMs: number;
+  observe(): Promise<Observations>;
+  podUsage(pod: DefaultedPod): Promise<PodUsage>;
+  /** Frees node-level disk space: unused images. */
+  reclaimDisk(): Promise<void>;
+  node: InvolvedObject;
+  clock: Clock;
+}
+
 export interface EvictionManagerOptions {
   volumes: Pick<VolumeManager, 'emptyDirUsage'>;
+  nodePressure?: NodePressureOptions;
   /** The pods that may be evicted now: desired and not terminating. */
   activePods(): DefaultedPod[];
   recorder: EventRecorder;
@@ -36,6 +61,13 @@ export class EvictionManager {
   readonly #evicted = new Map<string, PodEviction>();
   #timer: NodeJS.Timeout | undefined;
   #checking = false;
+  /** When each threshold met now was first met, for soft thresholds' grace periods. */
+  readonly #firstObservedAt = new Map<Threshold, number>();
+  /** When each condition was last raised. */
+  readonly #conditionObservedAt = new Map<PressureCondition, number>();
+  /** The thresholds acted on in the last pass: acted on until their minimum reclaim is met too. */
+  #acting: Threshold[] = [];
+  #conditions = new Set<PressureCondition>();
 
   constructor(options: EvictionManagerOptions) {
     this.#o = options;
@@ -56,32 +88,90 @@ export class EvictionManager {
     return this.#evicted.get(uid);
   }
 
+  /** The node conditions node pressure raises now (MemoryPressure, DiskPressure, PIDPressure). */
+  conditions(): ReadonlySet<PressureCondition> {
+    return this.#conditions;
+  }
+
   /** Forgets a pod that is gone. */
   forget(uid: string): void {
     this.#evicted.delete(uid);
   }
 
-  /** One pass over the active pods; concurrent calls do nothing. */
+  /** One pass: local storage, then node pressure; concurrent calls do nothing. */
   async check(): Promise<void> {
     if (this.#checking) return;
     this.#checking = true;
     try {
-      for (const pod of this.#o.activePods()) {
-        if (this.#evicted.has(pod.metadata.uid) || isCriticalPod(pod)) continue;
-        const over = (await this.#o.volumes.emptyDirUsage(pod).catch((err: unknown) => {
-          this.#log.warn({ pod: pod.metadata.name, podUID: pod.metadata.uid, err: errorMessage(err) }, 'measuring emptyDir usage failed');
-          return [];
-        })).find((usage) => usage.limitBytes > 0 && usage.usedBytes > usage.limitBytes);
-        if (!over) continue;
-        const limit = pod.spec.volumes?.find((v) => v.name === over.volume)?.emptyDir?.sizeLimit ?? over.limitBytes;
-        const message = `Usage of EmptyDir volume "${over.volume}" exceeds the limit "${String(limit)}". `;
-        this.#evicted.set(pod.metadata.uid, { reason: 'Evicted', message });
-        this.#o.recorder.event({ kind: 'Pod', ...podRef(pod) }, 'Warning', 'Evicted', message);
-        this.#log.info({ pod: pod.metadata.name, podUID: pod.metadata.uid, volume: over.volume, usedBytes: over.usedBytes }, 'evicting pod');
-        this.#o.onEvict(pod);
-      }
+      if (await this.#localStorageEviction()) return;
+      if (this.#o.nodePressure) await this.#nodePressure(this.#o.nodePressure);
     } finally {
       this.#checking = false;
     }
+  }
+
+  /** The pods over an emptyDir sizeLimit, evicted; whether there was one. */
+  async #localStorageEviction(): Promise<boolean> {
+    let evicted = false;
+    for (const pod of this.#candidates()) {
+      const over = (await this.#o.volumes.emptyDirUsage(pod).catch((err: unknown) => {
+        this.#log.warn({ pod: pod.metadata.name, podUID: pod.metadata.uid, err: errorMessage(err) }, 'measuring emptyDir usage failed');
+        return [];
+      })).find((usage) => usage.limitBytes > 0 && usage.usedBytes > usage.limitBytes);
+      if (!over) continue;
+      const limit = pod.spec.volumes?.find((v) => v.name === over.volume)?.emptyDir?.sizeLimit ?? over.limitBytes;
+      this.#evict(pod, `Usage of EmptyDir volume "${over.volume}" exceeds the limit "${String(limit)}". `, { volume: over.volume, usedBytes: over.usedBytes });
+      evicted = true;
+    }
+    return evicted;
+  }
+
+  async #nodePressure(np: NodePressureOptions): Promise<void> {
+    const now = np.clock.now();
+    let observations = await np.observe();
+    const met = thresholdsMet(np.thresholds, observations, false);
+    // A threshold acted on stays met until its minimum reclaim is freed too.
+    for (const threshold of thresholdsMet(this.#acting, observations, true)) if (!met.includes(threshold)) met.push(threshold);
+    for (const threshold of [...this.#firstObservedAt.keys()]) if (!met.includes(threshold)) this.#firstObservedAt.delete(threshold);
+    for (const threshold of met) if (!this.#firstObservedAt.has(threshold)) this.#firstObservedAt.set(threshold, now);
+    for (const condition of pressureConditions(met)) this.#conditionObservedAt.set(condition, now);
+    const conditions = new Set([...this.#conditionObservedAt].filter(([, at]) => now - at < np.pressureTransitionPeriodMs).map(([condition]) => condition));
+    for (const condition of new Set([...conditions, ...this.#conditions])) {
+      if (conditions.has(condition) !== this.#conditions.has(condition)) this.#log.info({ condition, status: conditions.has(condition) }, 'node condition changed');
+    }
+    this.#conditions = conditions;
+    this.#acting = met.filter((threshold) => now - this.#firstObservedAt.get(threshold)! >= threshold.gracePeriodMs);
+    const threshold = thresholdToReclaim(this.#acting);
+    if (!threshold) return;
+    const resource = ResourceOf[threshold.signal];
+    this.#o.recorder.event(np.node, 'Warning', 'EvictionThresholdMet', `Attempting to reclaim ${resource}`);
+    if (resource === 'ephemeral-storage' || resource === 'inodes') {
+      await np.reclaimDisk().catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'reclaiming unused images failed'));
+      observations = await np.observe();
+      if (thresholdsMet([threshold], observations, true).length === 0) {
+        this.#log.info({ signal: threshold.signal }, 'reclaimed enough from node-level resources: no pod evicted');
+        return;
+      }
+    }
+    const candidates = await Promise.all(this.#candidates().map(async (pod) => ({ pod, usage: await np.podUsage(pod) })));
+    const victim = rankForEviction(threshold.signal, candidates)[0];
+    if (!victim) {
+      this.#log.warn({ signal: threshold.signal }, 'the node is under pressure and no pod may be evicted');
+      return;
+    }
+    const usage = candidates.find((candidate) => candidate.pod === victim)!.usage;
+    this.#evict(victim, evictionMessage(threshold, observations[threshold.signal]!, victim, usage), { signal: threshold.signal });
+  }
+
+  /** The pods that may be evicted: active, not evicted yet, not critical. */
+  #candidates(): DefaultedPod[] {
+    return this.#o.activePods().filter((pod) => !this.#evicted.has(pod.metadata.uid) && !isCriticalPod(pod));
+  }
+
+  #evict(pod: DefaultedPod, message: string, details: Record<string, unknown>): void {
+    this.#evicted.set(pod.metadata.uid, { reason: 'Evicted', message });
+    this.#o.recorder.event({ kind: 'Pod', ...podRef(pod) }, 'Warning', 'Evicted', message);
+    this.#log.info({ pod: pod.metadata.name, podUID: pod.metadata.uid, ...details }, 'evicting pod');
+    this.#o.onEvict(pod);
   }
 }

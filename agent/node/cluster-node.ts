@@ -35,6 +35,8 @@ export interface ClusterNodeOptions {
   maxPods: number;
   /** The container runtime's version; rejects when it does not answer. */
   runtimeVersion(): Promise<string>;
+  /** The pressure conditions node-pressure eviction raises now. */
+  pressure(): ReadonlySet<string>;
   /** Where the node's own events go (Starting, NodeReady...). */
   recorder: EventRecorder;
   clock: Clock;
@@ -47,7 +49,7 @@ export class ClusterNode {
 
   constructor(options: ClusterNodeOptions) {
     const { client, cluster, logger } = options;
-    const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: options.maxPods, runtimeVersion: options.runtimeVersion });
+    const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: options.maxPods, runtimeVersion: options.runtimeVersion, pressure: options.pressure });
     this.status = new NodeStatusManager({
       client,
       settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort, arch: goArch },

@@ -1,10 +1,9 @@
 /**
  * What the node status is computed from, read each time: capacity (CPUs, memory, the root dir's
- * filesystem, maxPods), what is still available of memory and disk (the signals of the
- * kubelet's hard eviction thresholds), whether the container runtime answers, and nodeInfo.
+ * filesystem, maxPods), the pressure conditions node-pressure eviction raises, whether the
+ * container runtime answers, and nodeInfo.
  */
-import { readFile, statfs } from 'node:fs/promises';
-import { totalmem } from 'node:os';
+import { statfs } from 'node:fs/promises';
 import { errorMessage } from '../../common/api/errors.js';
 import { machineResources } from './node-facts.js';
 import type { NodeObservation } from './node-status.js';
@@ -22,6 +21,8 @@ export interface NodeObserverOptions {
   maxPods: number;
   /** The runtime's version; rejects with why it does not answer. */
   runtimeVersion(): Promise<string>;
+  /** The pressure conditions node-pressure eviction raises now. */
+  pressure(): ReadonlySet<string>;
 }
 
 export class NodeObserver {
@@ -34,7 +35,7 @@ export class NodeObserver {
   }
 
   async observe(): Promise<NodeObservation> {
-    const [meminfo, fs] = await Promise.all([readFile('/proc/meminfo', 'utf8'), statfs(this.#o.rootDir)]);
+    const fs = await statfs(this.#o.rootDir);
     const notReadyReasons: string[] = [];
     try {
       this.#runtimeVersion = await this.#o.runtimeVersion();
@@ -43,8 +44,7 @@ export class NodeObserver {
     }
     return {
       capacity: { ...machineResources(fs), pods: this.#o.maxPods },
-      memoryAvailableBytes: meminfoBytes(meminfo, 'MemAvailable') ?? totalmem(),
-      nodefsAvailableBytes: fs.bavail * fs.bsize,
+      pressure: this.#o.pressure(),
       notReadyReasons,
       system: await readNodeSystemInfo(this.#runtimeVersion),
     };

@@ -32,9 +32,8 @@ export interface NodeCapacity {
 /** What the node observes each time its status is computed. */
 export interface NodeObservation {
   capacity: NodeCapacity;
-  /** Bytes of memory available (MemAvailable) and of the root dir's filesystem. */
-  memoryAvailableBytes: number;
-  nodefsAvailableBytes: number;
+  /** The pressure conditions node-pressure eviction raises now. */
+  pressure: ReadonlySet<string>;
   /** Why the node is not ready (the runtime does not answer, ...); empty when it is. */
   notReadyReasons: readonly string[];
   system: NodeSystemInfo;
@@ -91,8 +90,9 @@ interface ConditionValue {
 }
 
 function conditionValues(observation: NodeObservation): Array<[string, ConditionValue]> {
-  const memoryPressure = observation.memoryAvailableBytes < EvictionHard.memoryAvailableBytes;
-  const diskPressure = observation.nodefsAvailableBytes < observation.capacity.ephemeralStorageBytes * EvictionHard.nodefsAvailableFraction;
+  const memoryPressure = observation.pressure.has('MemoryPressure');
+  const diskPressure = observation.pressure.has('DiskPressure');
+  const pidPressure = observation.pressure.has('PIDPressure');
   const ready = observation.notReadyReasons.length === 0;
   return [
     [
@@ -107,7 +107,12 @@ function conditionValues(observation: NodeObservation): Array<[string, Condition
         ? { status: 'True', reason: 'KubeletHasDiskPressure', message: 'kubelet has disk pressure' }
         : { status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure' },
     ],
-    ['PIDPressure', { status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available' }],
+    [
+      'PIDPressure',
+      pidPressure
+        ? { status: 'True', reason: 'KubeletHasInsufficientPID', message: 'kubelet has insufficient PID available' }
+        : { status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available' },
+    ],
     [
       'Ready',
       ready

@@ -43,18 +43,19 @@ export interface AgentHarness {
   exec(container: string, command: string[]): Promise<{ output: string; exitCode: number }>;
   /** Stops the agent (pods keep running). */
   stop(): Promise<void>;
-  /** Starts a new agent on the same node, directories and manifests, as after a crash. */
-  restart(): Promise<AgentHarness>;
+  /** Starts a new agent on the same node, directories and manifests, as after a crash; `options` change its settings. */
+  restart(options?: Partial<KubeletOptions>): Promise<AgentHarness>;
 }
 
 /**
  * The options `dockerlet agent` resolves for this node and directories, every other flag at its
- * default, with no HTTP servers and no image garbage collection: the engine's images are every
- * test's, and only a test of its own engine may have them removed.
+ * default, with no HTTP servers, no image garbage collection (the engine's images are every
+ * test's: only a test of its own engine may have them removed) and no node-pressure thresholds
+ * (no test depends on how full the host is): a test that wants them sets its own.
  */
 export async function defaultOptions(nodeName: string, rootDir: string, manifestDir: string): Promise<KubeletOptions> {
   const { options } = await resolveAgentOptions({ hostnameOverride: nodeName, rootDir, podManifestPath: manifestDir, port: '0', readOnlyPort: '0' });
-  return { ...options, imageGC: { ...options.imageGC, highThresholdPercent: 100 } };
+  return { ...options, imageGC: { ...options.imageGC, highThresholdPercent: 100 }, eviction: { ...options.eviction, thresholds: [] } };
 }
 
 export interface StartAgentOptions {
@@ -184,10 +185,10 @@ async function launch(setup: LaunchSetup): Promise<AgentHarness> {
       return dockerExec(await harness.containerId(container), command);
     },
     stop: () => kubelet.stop(),
-    async restart() {
+    async restart(changed = {}) {
       await node.stop();
       running.delete(node);
-      return launch(setup);
+      return launch({ ...setup, options: { ...setup.options, ...changed } });
     },
   };
   return harness;

@@ -70,6 +70,15 @@ describe('resolveAgentOptions: defaults', () => {
       allowedHostPathPrefixes: [],
       evictionMonitoringPeriodMs: 10_000,
       imageGC: { highThresholdPercent: 85, lowThresholdPercent: 80, minimumAgeMs: 120_000, maximumAgeMs: 0, periodMs: 300_000 },
+      eviction: {
+        thresholds: [
+          { signal: 'memory.available', value: { quantity: 100 * 2 ** 20 }, gracePeriodMs: 0, hard: true },
+          { signal: 'nodefs.available', value: { percentage: 0.1 }, gracePeriodMs: 0, hard: true },
+          { signal: 'nodefs.inodesFree', value: { percentage: 0.05 }, gracePeriodMs: 0, hard: true },
+          { signal: 'imagefs.available', value: { percentage: 0.15 }, gracePeriodMs: 0, hard: true },
+        ],
+        pressureTransitionPeriodMs: 300_000,
+      },
       containerLogMaxSize: '10485760',
       containerLogMaxFiles: 5,
       plegRelistPeriodMs: 10_000,
@@ -112,6 +121,11 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
         'imageGCLowThresholdPercent: 70',
         'imageMinimumGCAge: 5m',
         'imageMaximumGCAge: 168h',
+        'evictionHard: {memory.available: 500Mi}',
+        "evictionSoft: {nodefs.available: '15%'}",
+        'evictionSoftGracePeriod: {nodefs.available: 1m30s}',
+        'evictionMinimumReclaim: {memory.available: 100Mi}',
+        'evictionPressureTransitionPeriod: 30s',
         'crashLoopBackOff: {maxContainerRestartPeriod: 60s}',
         '',
       ].join('\n'),
@@ -136,6 +150,14 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
       containerLogMaxSize: '1048576',
       containerLogMaxFiles: 3,
       imageGC: { highThresholdPercent: 90, lowThresholdPercent: 70, minimumAgeMs: 300_000, maximumAgeMs: 168 * 3600_000, periodMs: 300_000 },
+      // evictionHard replaces the defaults.
+      eviction: {
+        thresholds: [
+          { signal: 'memory.available', value: { quantity: 500 * 2 ** 20 }, gracePeriodMs: 0, hard: true, minReclaim: { quantity: 100 * 2 ** 20 } },
+          { signal: 'nodefs.available', value: { percentage: 0.15 }, gracePeriodMs: 90_000, hard: false },
+        ],
+        pressureTransitionPeriodMs: 30_000,
+      },
       crashLoopBackOffMaxMs: 60_000,
     });
   });
@@ -287,6 +309,10 @@ describe('resolveAgentOptions: bad config file values', () => {
     ['imageGCLowThresholdPercent: 85\n', 'imageGCLowThresholdPercent: invalid value 85: must be less than imageGCHighThresholdPercent (85)'],
     ['imageGCHighThresholdPercent: 70\n', 'imageGCHighThresholdPercent: invalid value 70: must be greater than imageGCLowThresholdPercent (80)'],
     ['imageGCHighThresholdPercent: 50\nimageGCLowThresholdPercent: 60\n', 'imageGCLowThresholdPercent: invalid value 60: must be less than imageGCHighThresholdPercent (50)'],
+    ['evictionHard: {memory.avail: 100Mi}\n', 'evictionHard.memory.avail: invalid value "100Mi": is not an eviction signal dockerlet knows: memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree, pid.available'],
+    ['evictionHard: {memory.available: lots}\n', 'evictionHard.memory.available: invalid value "lots": must be a quantity such as 100Mi or a percentage such as 10%'],
+    ["evictionSoft: {memory.available: '5%'}\n", 'evictionSoftGracePeriod.memory.available: invalid value "": a soft threshold needs a grace period, such as 1m30s'],
+    ["evictionMinimumReclaim: {pid.available: '100'}\n", 'evictionMinimumReclaim.pid.available: invalid value "100": has no evictionHard or evictionSoft threshold'],
     ['imageMaximumGCAge: 1m\n', 'imageMaximumGCAge: invalid value "1m": must be greater than imageMinimumGCAge, or 0 to never remove images for their age'],
     ['allowedHostPathPrefixes: [/data, srv]\n', 'allowedHostPathPrefixes: invalid value "srv": must be absolute paths, comma-separated, such as /data,/srv'],
     ['crashLoopBackOff: {maxContainerRestartPeriod: 500ms}\n', 'crashLoopBackOff.maxContainerRestartPeriod: invalid value "500ms": must be from 1s to 300s'],

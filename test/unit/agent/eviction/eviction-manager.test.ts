@@ -3,6 +3,8 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { DefaultedPod } from '../../../../common/api/types.js';
 import { EvictionManager, type PodEviction } from '../../../../agent/eviction/eviction-manager.js';
+import type { Observations, PodUsage } from '../../../../agent/eviction/node-pressure.js';
+import type { Threshold } from '../../../../agent/eviction/thresholds.js';
 import type { EmptyDirUsage } from '../../../../agent/volumes/volume-manager.js';
 import { deferred, FakeRecorder, pod } from '../../fixtures.js';
 
@@ -241,5 +243,122 @@ describe('EvictionManager.start and stop', () => {
     manager.stop();
     await vi.advanceTimersByTimeAsync(30_000);
     expect(volumes.calls).toEqual(['uid-web', 'uid-web']);
+  });
+});
+
+describe('EvictionManager: node pressure', () => {
+  const Mi = 2 ** 20;
+  let observed: Observations;
+  let now: number;
+  let reclaims: number;
+  let afterReclaim: Observations | undefined;
+  let usages: Map<string, PodUsage>;
+
+  const memoryUsage = (mib: number): PodUsage => ({ memoryBytes: mib * Mi, diskBytes: 0, containers: [{ name: 'main', memoryBytes: mib * Mi, diskBytes: 0 }] });
+
+  function pressured(thresholds: Threshold[], transitionMs = 60_000): EvictionManager {
+    now = 0;
+    reclaims = 0;
+    afterReclaim = undefined;
+    usages = new Map();
+    const node = { kind: 'Node' as const, name: 'node-a', uid: 'node-a' };
+    const created = new EvictionManager({
+      volumes,
+      nodePressure: {
+        thresholds,
+        pressureTransitionPeriodMs: transitionMs,
+        observe: async () => observed,
+        podUsage: async (p) => usages.get(p.metadata.uid) ?? memoryUsage(0),
+        reclaimDisk: async () => {
+          reclaims++;
+          if (afterReclaim) observed = afterReclaim;
+        },
+        node,
+        clock: { now: () => now },
+      },
+      activePods: () => active.filter((p) => !evicted.some((e) => e.uid === p.metadata.uid)),
+      recorder,
+      onEvict: (p) => evicted.push({ uid: p.metadata.uid, eviction: created.eviction(p.metadata.uid) }),
+      periodMs: 10_000,
+      logger: pino({ level: 'silent' }),
+    });
+    return created;
+  }
+
+  const memory = (availableMiB: number): Observations => ({ 'memory.available': { available: availableMiB * Mi, capacity: 1000 * Mi } });
+  const hardMemory: Threshold = { signal: 'memory.available', value: { quantity: 100 * Mi }, gracePeriodMs: 0, hard: true };
+
+  test('a hard threshold met: MemoryPressure, EvictionThresholdMet, and one pod evicted per pass, the one over its request first', async () => {
+    const m = pressured([hardMemory]);
+    const small = pod({}, { name: 'small', uid: 'uid-small' });
+    const big = pod({}, { name: 'big', uid: 'uid-big' });
+    active = [small, big];
+    usages.set('uid-small', memoryUsage(10)).set('uid-big', memoryUsage(300));
+    observed = memory(50);
+    await m.check();
+    expect([...m.conditions()]).toEqual(['MemoryPressure']);
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-big']);
+    expect(evicted[0]!.eviction?.message).toBe('The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. Container main was using 300Mi, request is 0, has larger consumption of memory. ');
+    expect(recorder.events.filter((e) => e.object.kind === 'Node').map((e) => [e.type, e.reason, e.message])).toEqual([['Warning', 'EvictionThresholdMet', 'Attempting to reclaim memory']]);
+    await m.check();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-big', 'uid-small']);
+  });
+
+  test('a soft threshold acts only once it has held for its grace period; the condition is raised at once', async () => {
+    const m = pressured([{ ...hardMemory, hard: false, gracePeriodMs: 30_000 }]);
+    active = [pod()];
+    observed = memory(50);
+    await m.check();
+    expect([[...m.conditions()], evicted]).toEqual([['MemoryPressure'], []]);
+    now += 20_000;
+    await m.check();
+    expect(evicted).toEqual([]);
+    now += 10_000;
+    await m.check();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-1']);
+  });
+
+  test('a condition stays for the pressure transition period after the threshold was last met', async () => {
+    const m = pressured([hardMemory], 60_000);
+    observed = memory(50);
+    await m.check();
+    observed = memory(500);
+    now += 59_000;
+    await m.check();
+    expect([...m.conditions()]).toEqual(['MemoryPressure']);
+    now += 1_000;
+    await m.check();
+    expect([...m.conditions()]).toEqual([]);
+  });
+
+  test('disk: unused images are reclaimed first, and when that frees enough no pod is evicted', async () => {
+    const m = pressured([{ signal: 'nodefs.available', value: { percentage: 0.1 }, gracePeriodMs: 0, hard: true }]);
+    active = [pod()];
+    observed = { 'nodefs.available': { available: 50, capacity: 1000 } };
+    afterReclaim = { 'nodefs.available': { available: 300, capacity: 1000 } };
+    await m.check();
+    expect([reclaims, evicted, [...m.conditions()]]).toEqual([1, [], ['DiskPressure']]);
+  });
+
+  test('a threshold acted on stays met until its minimum reclaim is free too', async () => {
+    const m = pressured([{ ...hardMemory, minReclaim: { quantity: 100 * Mi } }]);
+    active = [pod({}, { name: 'a', uid: 'uid-a' }), pod({}, { name: 'b', uid: 'uid-b' })];
+    observed = memory(50);
+    await m.check();
+    observed = memory(150); // above the threshold, not above it plus the minimum reclaim
+    await m.check();
+    expect(evicted).toHaveLength(2);
+    observed = memory(250);
+    active = [pod({}, { name: 'c', uid: 'uid-c' })];
+    await m.check();
+    expect(evicted).toHaveLength(2);
+  });
+
+  test('a critical pod is never evicted for node pressure', async () => {
+    const m = pressured([hardMemory]);
+    active = [pod({ priorityClassName: 'system-cluster-critical' }, { name: 'dns', uid: 'uid-dns' })];
+    observed = memory(50);
+    await m.check();
+    expect(evicted).toEqual([]);
   });
 });

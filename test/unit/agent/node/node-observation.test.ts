@@ -15,10 +15,11 @@ function runtime(): { answer: string | Error; version(): Promise<string> } {
 }
 
 describe('NodeObserver', () => {
-  test("capacity is the machine's, maxPods and the root dir's file system; the runtime's version is in nodeInfo", async () => {
+  test("capacity is the machine's, maxPods and the root dir's file system; the runtime's version is in nodeInfo; the pressure is eviction's", async () => {
     const docker = runtime();
-    const observation = await new NodeObserver({ rootDir: tmpdir(), maxPods: 42, runtimeVersion: () => docker.version() }).observe();
+    const observation = await new NodeObserver({ rootDir: tmpdir(), maxPods: 42, runtimeVersion: () => docker.version(), pressure: () => new Set(['DiskPressure']) }).observe();
     expect(observation.capacity.pods).toBe(42);
+    expect([...observation.pressure]).toEqual(['DiskPressure']);
     expect(observation.capacity.milliCpu % 1000).toBe(0);
     expect(observation.capacity.ephemeralStorageBytes).toBeGreaterThan(0);
     expect(observation.notReadyReasons).toEqual([]);
@@ -27,7 +28,7 @@ describe('NodeObserver', () => {
 
   test('a runtime that stops answering makes the node not ready, and nodeInfo keeps the version it reported last', async () => {
     const docker = runtime();
-    const observer = new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version() });
+    const observer = new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version(), pressure: () => new Set() });
     await observer.observe();
     docker.answer = new Error('connect ENOENT /var/run/docker.sock');
     const down = await observer.observe();
@@ -40,7 +41,7 @@ describe('NodeObserver', () => {
   test('a runtime that never answered leaves the version empty rather than a bare docker://', async () => {
     const docker = runtime();
     docker.answer = new Error('no engine');
-    const observation = await new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version() }).observe();
+    const observation = await new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version(), pressure: () => new Set() }).observe();
     expect(observation.system.containerRuntimeVersion).toBe('');
   });
 });

@@ -17,8 +17,7 @@ const settings: NodeStatusSettings = {
 
 const healthy: NodeObservation = {
   capacity: { milliCpu: 2000, memoryBytes: 2 ** 34, ephemeralStorageBytes: 2 ** 36, pods: 110 },
-  memoryAvailableBytes: 2 ** 33,
-  nodefsAvailableBytes: 2 ** 35,
+  pressure: new Set(),
   notReadyReasons: [],
   system: {
     machineID: 'm',

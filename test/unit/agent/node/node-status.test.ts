@@ -21,8 +21,7 @@ const settings: NodeStatusSettings = {
 
 const healthy: NodeObservation = {
   capacity: { milliCpu: 2000, memoryBytes: 24 * GiB, ephemeralStorageBytes: 100 * GiB, pods: 110 },
-  memoryAvailableBytes: 20 * GiB,
-  nodefsAvailableBytes: 50 * GiB,
+  pressure: new Set(),
   notReadyReasons: [],
   system: {
     machineID: 'm1',
@@ -87,10 +86,11 @@ describe('computeNodeStatus', () => {
     expect(condition(status, 'Ready').lastHeartbeatTime).toBe('2026-11-23T10:00:00Z');
   });
 
-  test('memory below 100Mi and nodefs below 10% are pressure', () => {
-    const status = computeNodeStatus(settings, { ...healthy, memoryAvailableBytes: 99 * 2 ** 20, nodefsAvailableBytes: 9 * GiB }, [], t0);
+  test('the pressure node-pressure eviction raises is in the conditions', () => {
+    const status = computeNodeStatus(settings, { ...healthy, pressure: new Set(['MemoryPressure', 'DiskPressure', 'PIDPressure']) }, [], t0);
     expect(condition(status, 'MemoryPressure')).toMatchObject({ status: 'True', reason: 'KubeletHasInsufficientMemory' });
     expect(condition(status, 'DiskPressure')).toMatchObject({ status: 'True', reason: 'KubeletHasDiskPressure' });
+    expect(condition(status, 'PIDPressure')).toMatchObject({ status: 'True', reason: 'KubeletHasInsufficientPID', message: 'kubelet has insufficient PID available' });
   });
 
   test('not ready says why', () => {
