@@ -105,6 +105,9 @@ export class EvictionManager {
     try {
       if (await this.#localStorageEviction()) return;
       if (this.#o.nodePressure) await this.#nodePressure(this.#o.nodePressure);
+    } catch (err) {
+      // The next pass tries again: a signal that cannot be read this time stops nothing.
+      this.#log.warn({ err: errorMessage(err) }, 'the eviction manager could not check the node');
     } finally {
       this.#checking = false;
     }

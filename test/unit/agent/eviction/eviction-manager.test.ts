@@ -362,3 +362,37 @@ describe('EvictionManager: node pressure', () => {
     expect(evicted).toEqual([]);
   });
 });
+
+describe('EvictionManager: a failing observation', () => {
+  test('is logged and the pass ends; nothing is evicted and check() does not reject', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        callback();
+      },
+    });
+    const m = new EvictionManager({
+      volumes,
+      nodePressure: {
+        thresholds: [{ signal: 'memory.available', value: { quantity: 1 }, gracePeriodMs: 0, hard: true }],
+        pressureTransitionPeriodMs: 1,
+        observe: async () => {
+          throw new Error('/proc/meminfo: EACCES');
+        },
+        podUsage: async () => ({ memoryBytes: 0, diskBytes: 0, containers: [] }),
+        reclaimDisk: async () => undefined,
+        node: { kind: 'Node', name: 'n', uid: 'n' },
+        clock: { now: () => 0 },
+      },
+      activePods: () => [pod()],
+      recorder,
+      onEvict: () => evicted.push({ uid: 'unexpected', eviction: undefined }),
+      periodMs: 10_000,
+      logger: pino({ level: 'info' }, sink),
+    });
+    await expect(m.check()).resolves.toBeUndefined();
+    expect(evicted).toEqual([]);
+    expect(lines.map((l) => [l['msg'], l['err']])).toEqual([['the eviction manager could not check the node', '/proc/meminfo: EACCES']]);
+  });
+});
