@@ -99,9 +99,9 @@ volumeStatsAggPeriod: 0s
   });
 
   test('fields it does not act on are reported, not fatal', async () => {
-    const path = await configFile('kubeAPIQPS: 50\nstaticPodPath: /m\nevictionHard: {memory.available: 100Mi}\n');
+    const path = await configFile('kubeAPIQPS: 50\nstaticPodPath: /m\nevictionMaxPodGracePeriod: 30\n');
     const { config, ignoredFields } = await loadKubeletConfig(path);
-    expect(ignoredFields).toEqual(['kubeAPIQPS', 'evictionHard']);
+    expect(ignoredFields).toEqual(['kubeAPIQPS', 'evictionMaxPodGracePeriod']);
     expect(config.staticPodPath).toBe('/m');
   });
 
