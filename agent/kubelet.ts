@@ -53,7 +53,7 @@ import { PodLifecycle } from './pod-lifecycle.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { ProberManager } from './prober/prober-manager.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
-import type { RuntimeVersion } from './runtime/runtime.js';
+import type { RunningPod, RuntimeVersion } from './runtime/runtime.js';
 import { kubeletConfigz } from './kubelet-configz.js';
 import type { KubeletOptions } from './kubelet-options.js';
 import { KubeletServers } from './server/kubelet-servers.js';
@@ -183,13 +183,22 @@ export class Kubelet {
       volumes,
       nodePressure: {
         ...o.eviction,
-        observe: () => observeNode({ rootDir: o.rootDir, memoryCapacityBytes: node.allocatable.memoryBytes, imageFs: () => imageGC.imageFsStats(), now: clock.now() }),
-        podUsage: (pod) => podUsage(pod, { running: (uid) => this.#pleg.runningPods().find((p) => p.pod.uid === uid), runtime, volumes }),
+        observe: () =>
+          observeNode({
+            rootDir: o.rootDir,
+            // The machine's memory: the capacity a percentage of memory.available is of.
+            memoryCapacityBytes: node.allocatable.memoryBytes,
+            ...(o.eviction.thresholds.some((t) => t.signal.startsWith('imagefs.')) ? { imageFs: () => imageGC.imageFsStats() } : {}),
+            now: clock.now(),
+          }),
+        podUsage: (pod) => podUsage(pod, { running: (uid) => this.#running(uid), runtime, volumes }),
         reclaimDisk: async () => void (await imageGC.deleteUnusedImages()),
+        podRunning: (uid) => this.#running(uid)?.containers.some((c) => c.state === 'running') ?? false,
         node: nodeRef,
         clock,
       },
-      activePods: () => this.podConfig.pods().filter((pod) => this.#workers.state(pod.metadata.uid) === 'syncing'),
+      // Pods running on: neither terminating, nor finished, nor rejected.
+      activePods: () => this.#activePods().filter((pod) => this.#workers.state(pod.metadata.uid) === 'syncing'),
       recorder,
       onEvict: (pod) => this.#workers.update({ type: 'sync', pod }),
       periodMs: o.evictionMonitoringPeriodMs,
@@ -499,6 +508,11 @@ export class Kubelet {
     const running = new Set(this.#pleg.runningPods().map((runningPod) => runningPod.pod.uid));
     const created = (pod: DefaultedPod): number => Date.parse(pod.metadata.creationTimestamp ?? '') || 0;
     return [...pods].sort((a, b) => Number(running.has(b.metadata.uid)) - Number(running.has(a.metadata.uid)) || created(a) - created(b));
+  }
+
+  /** What the runtime runs of the pod `uid`, as PLEG last saw it. */
+  #running(uid: string): RunningPod | undefined {
+    return this.#pleg.runningPods().find((p) => p.pod.uid === uid);
   }
 
   /** The pods that hold a place on the node: admitted, with a worker syncing or terminating them, and not done. */

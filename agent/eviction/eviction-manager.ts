@@ -39,6 +39,8 @@ export interface NodePressureOptions {
   podUsage(pod: DefaultedPod): Promise<PodUsage>;
   /** Frees node-level disk space: unused images. */
   reclaimDisk(): Promise<void>;
+  /** Whether any container of the pod still runs: a victim is waited for before the next is chosen. */
+  podRunning(uid: string): boolean;
   node: InvolvedObject;
   clock: Clock;
 }
@@ -55,6 +57,9 @@ export interface EvictionManagerOptions {
   logger: Logger;
 }
 
+/** How long a pass waits for the pod evicted last to stop before choosing another (upstream's podCleanupTimeout). */
+const VictimCleanupMs = 30_000;
+
 export class EvictionManager {
   readonly #o: EvictionManagerOptions;
   readonly #log: Logger;
@@ -68,6 +73,8 @@ export class EvictionManager {
   /** The thresholds acted on in the last pass: acted on until their minimum reclaim is met too. */
   #acting: Threshold[] = [];
   #conditions = new Set<PressureCondition>();
+  /** The last pod evicted for node pressure, until its containers have stopped (or VictimCleanupMs has passed). */
+  #victim: { uid: string; at: number } | undefined;
 
   constructor(options: EvictionManagerOptions) {
     this.#o = options;
@@ -130,6 +137,7 @@ export class EvictionManager {
   }
 
   async #nodePressure(np: NodePressureOptions): Promise<void> {
+    if (np.thresholds.length === 0) return;
     const now = np.clock.now();
     let observations = await np.observe();
     const met = thresholdsMet(np.thresholds, observations, false);
@@ -156,6 +164,11 @@ export class EvictionManager {
         return;
       }
     }
+    // As upstream's waitForPodsCleanup: the last victim's resources are not free until it has stopped.
+    if (this.#victim && np.podRunning(this.#victim.uid) && now - this.#victim.at < VictimCleanupMs) {
+      this.#log.debug({ podUID: this.#victim.uid }, 'waiting for the pod evicted last to stop');
+      return;
+    }
     const candidates = await Promise.all(this.#candidates().map(async (pod) => ({ pod, usage: await np.podUsage(pod) })));
     const victim = rankForEviction(threshold.signal, candidates)[0];
     if (!victim) {
@@ -164,6 +177,7 @@ export class EvictionManager {
     }
     const usage = candidates.find((candidate) => candidate.pod === victim)!.usage;
     this.#evict(victim, evictionMessage(threshold, observations[threshold.signal]!, victim, usage), { signal: threshold.signal });
+    this.#victim = { uid: victim.metadata.uid, at: now };
   }
 
   /** The pods that may be evicted: active, not evicted yet, not critical. */

@@ -7,7 +7,7 @@
 import type { DefaultedPod } from '../../common/api/types.js';
 import { podPriority } from '../../common/api/priority.js';
 import { parseQuantity } from '../../common/api/quantity.js';
-import { formatBytesQuantity, formatThresholdValue, thresholdQuantity, type Signal, type Threshold } from './thresholds.js';
+import { formatBytesQuantity, thresholdQuantity, type Signal, type Threshold } from './thresholds.js';
 
 /** What is left of a signal's resource, and how much of it there is. */
 export interface SignalObservation {
@@ -110,7 +110,7 @@ export function evictionMessage(threshold: Threshold, observed: SignalObservatio
   const resource = ResourceOf[threshold.signal];
   const bytes = resource === 'memory' || resource === 'ephemeral-storage';
   const show = (value: number): string => (bytes ? formatBytesQuantity(value) : String(value));
-  let message = `The node was low on resource: ${resource}. Threshold quantity: ${'quantity' in threshold.value ? show(threshold.value.quantity) : formatThresholdValue(threshold.value)}, available: ${show(observed.available)}. `;
+  let message = `The node was low on resource: ${resource}. Threshold quantity: ${show(thresholdQuantity(threshold.value, observed.capacity))}, available: ${show(observed.available)}. `;
   if (!bytes) return message;
   const key = resource === 'memory' ? 'memoryBytes' : 'diskBytes';
   const requestOf = (name: string): number => {

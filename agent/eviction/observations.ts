@@ -6,22 +6,30 @@
  */
 import type { DefaultedPod } from '../../common/api/types.js';
 import type { FsInfo } from '../../common/util/fs-usage.js';
-import { fsInfo } from '../../common/util/fs-usage.js';
 import type { ContainerRuntime, RunningPod } from '../runtime/runtime.js';
 import { readNodeStats } from '../stats/node-stats.js';
 import type { VolumeManager } from '../volumes/volume-manager.js';
 import type { Observations, PodUsage } from './node-pressure.js';
 
-export async function observeNode(options: { rootDir: string; memoryCapacityBytes: number; imageFs(): Promise<FsInfo>; now: number }): Promise<Observations> {
-  const [node, nodefs, imagefs] = await Promise.all([readNodeStats(options.rootDir, options.now), fsInfo(options.rootDir), options.imageFs()]);
-  return {
-    'memory.available': { available: node.memory.availableBytes ?? 0, capacity: options.memoryCapacityBytes },
-    'nodefs.available': { available: nodefs.availableBytes, capacity: nodefs.capacityBytes },
-    'nodefs.inodesFree': { available: nodefs.inodesFree, capacity: nodefs.inodes },
-    'imagefs.available': { available: imagefs.availableBytes, capacity: imagefs.capacityBytes },
-    'imagefs.inodesFree': { available: imagefs.inodesFree, capacity: imagefs.inodes },
-    'pid.available': { available: node.rlimit.maxpid - node.rlimit.curproc, capacity: node.rlimit.maxpid },
-  };
+/**
+ * The signals that could be read: one that cannot (the engine does not answer for the image fs)
+ * is left out, and the others are still acted on. The image fs is read only when `imageFs` is given.
+ */
+export async function observeNode(options: { rootDir: string; memoryCapacityBytes: number; imageFs?: () => Promise<FsInfo>; now: number }): Promise<Observations> {
+  const [node, imagefs] = await Promise.allSettled([readNodeStats(options.rootDir, options.now), options.imageFs?.()]);
+  const observations: Observations = {};
+  if (node.status === 'fulfilled') {
+    const { memory, fs, rlimit } = node.value;
+    observations['memory.available'] = { available: memory.availableBytes ?? 0, capacity: options.memoryCapacityBytes };
+    observations['nodefs.available'] = { available: fs.availableBytes, capacity: fs.capacityBytes };
+    observations['nodefs.inodesFree'] = { available: fs.inodesFree ?? 0, capacity: fs.inodes ?? 0 };
+    observations['pid.available'] = { available: rlimit.maxpid - rlimit.curproc, capacity: rlimit.maxpid };
+  }
+  if (imagefs.status === 'fulfilled' && imagefs.value) {
+    observations['imagefs.available'] = { available: imagefs.value.availableBytes, capacity: imagefs.value.capacityBytes };
+    observations['imagefs.inodesFree'] = { available: imagefs.value.inodesFree, capacity: imagefs.value.inodes };
+  }
+  return observations;
 }
 
 /**

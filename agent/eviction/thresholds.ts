@@ -107,11 +107,6 @@ export function thresholdQuantity(value: ThresholdValue, capacity: number): numb
   return 'quantity' in value ? value.quantity : Math.trunc(value.percentage * capacity);
 }
 
-/** How the kubelet writes a threshold's value in its messages: the quantity as given, or a percentage of capacity in bytes. */
-export function formatThresholdValue(value: ThresholdValue): string {
-  return 'quantity' in value ? formatBytesQuantity(value.quantity) : `${Math.round(value.percentage * 10000) / 100}%`;
-}
-
 /** A byte count as a Kubernetes quantity: the largest binary suffix that divides it, else a plain number. */
 export function formatBytesQuantity(bytes: number): string {
   for (const [suffix, size] of [['Ti', 2 ** 40], ['Gi', 2 ** 30], ['Mi', 2 ** 20], ['Ki', 2 ** 10]] as const) {

@@ -18,11 +18,12 @@ const pods = {
 };
 
 /**
- * Whether a process here may lower its OOM score: a host that is itself a container may lack
- * CAP_SYS_RESOURCE, and there every negative score is raised to 0.
+ * The lowest score a process here may take: -1000, or, on a host that is itself a container
+ * without CAP_SYS_RESOURCE, the score this process has (which its children cannot go below).
  */
-async function negativeScoresAllowed(): Promise<boolean> {
-  return promisify(execFile)('sh', ['-c', 'echo -1 > /proc/self/oom_score_adj']).then(() => true, () => false);
+async function lowestScore(): Promise<number> {
+  const allowed = await promisify(execFile)('sh', ['-c', 'echo -1000 > /proc/self/oom_score_adj']).then(() => true, () => false);
+  return allowed ? -1000 : Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim());
 }
 
 /** The oom_score_adj of the main process of the pod's container `name` (POD for its sandbox). */
@@ -35,7 +36,7 @@ async function oomScoreAdj(agent: AgentHarness, pod: Pod, name: string): Promise
 test('each QoS class gets its OOM score (no lower than the host allows); a node-critical pod scores as Guaranteed; the sandbox scores lowest', async () => {
   const manifests = Object.fromEntries(Object.entries(pods).map(([name, manifest]) => [`${name}.yaml`, manifest]));
   const agent = await startAgent({ manifests });
-  const floor = (await negativeScoresAllowed()) ? -1000 : 0;
+  const floor = await lowestScore();
 
   const expected = {
     guaranteed: { qosClass: 'Guaranteed', oomScoreAdj: -997 },

@@ -253,6 +253,7 @@ describe('EvictionManager: node pressure', () => {
   let reclaims: number;
   let afterReclaim: Observations | undefined;
   let usages: Map<string, PodUsage>;
+  let runningPods: Set<string>;
 
   const memoryUsage = (mib: number): PodUsage => ({ memoryBytes: mib * Mi, diskBytes: 0, containers: [{ name: 'main', memoryBytes: mib * Mi, diskBytes: 0 }] });
 
@@ -261,6 +262,7 @@ describe('EvictionManager: node pressure', () => {
     reclaims = 0;
     afterReclaim = undefined;
     usages = new Map();
+    runningPods = new Set();
     const node = { kind: 'Node' as const, name: 'node-a', uid: 'node-a' };
     const created = new EvictionManager({
       volumes,
@@ -273,10 +275,11 @@ describe('EvictionManager: node pressure', () => {
           reclaims++;
           if (afterReclaim) observed = afterReclaim;
         },
+        podRunning: (uid) => runningPods.has(uid),
         node,
         clock: { now: () => now },
       },
-      activePods: () => active.filter((p) => !evicted.some((e) => e.uid === p.metadata.uid)),
+      activePods: () => active,
       recorder,
       onEvict: (p) => evicted.push({ uid: p.metadata.uid, eviction: created.eviction(p.metadata.uid) }),
       periodMs: 10_000,
@@ -354,12 +357,36 @@ describe('EvictionManager: node pressure', () => {
     expect(evicted).toHaveLength(2);
   });
 
-  test('a critical pod is never evicted for node pressure', async () => {
+  test('a critical pod is never evicted for node pressure, however much it uses', async () => {
     const m = pressured([hardMemory]);
-    active = [pod({ priorityClassName: 'system-cluster-critical' }, { name: 'dns', uid: 'uid-dns' })];
+    active = [
+      pod({ priorityClassName: 'system-cluster-critical' }, { name: 'dns', uid: 'uid-dns' }),
+      pod({ priorityClassName: 'system-node-critical' }, { name: 'proxy', uid: 'uid-proxy' }),
+      pod({}, { name: 'app', uid: 'uid-app' }),
+    ];
+    usages.set('uid-dns', memoryUsage(900)).set('uid-proxy', memoryUsage(900)).set('uid-app', memoryUsage(1));
     observed = memory(50);
     await m.check();
-    expect(evicted).toEqual([]);
+    await m.check();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-app']);
+  });
+
+  test('while the pod evicted last still runs, no other is chosen; once it has stopped, or after 30 s, the next is', async () => {
+    const m = pressured([hardMemory]);
+    active = [pod({}, { name: 'a', uid: 'uid-a' }), pod({}, { name: 'b', uid: 'uid-b' }), pod({}, { name: 'c', uid: 'uid-c' })];
+    usages.set('uid-a', memoryUsage(30)).set('uid-b', memoryUsage(20)).set('uid-c', memoryUsage(10));
+    runningPods = new Set(['uid-a', 'uid-b', 'uid-c']);
+    observed = memory(50);
+    await m.check();
+    now += 10_000;
+    await m.check();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-a']);
+    runningPods.delete('uid-a');
+    await m.check();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-a', 'uid-b']);
+    now += 30_000;
+    await m.check();
+    expect(evicted.map((e) => e.uid)).toEqual(['uid-a', 'uid-b', 'uid-c']);
   });
 });
 
@@ -382,6 +409,7 @@ describe('EvictionManager: a failing observation', () => {
         },
         podUsage: async () => ({ memoryBytes: 0, diskBytes: 0, containers: [] }),
         reclaimDisk: async () => undefined,
+        podRunning: () => false,
         node: { kind: 'Node', name: 'n', uid: 'n' },
         clock: { now: () => 0 },
       },

@@ -92,10 +92,10 @@ describe('evictionMessage', () => {
     );
   });
 
-  test('a percentage threshold is written as one; PIDs are counts', () => {
+  test('a percentage threshold is written as the quantity it is of the capacity; PIDs are counts', () => {
     const p = named('web');
     expect(evictionMessage(hard('nodefs.available', { percentage: 0.1 }), { available: 3 * 2 ** 30, capacity: 40 * 2 ** 30 }, p, usage(0))).toBe(
-      'The node was low on resource: ephemeral-storage. Threshold quantity: 10%, available: 3Gi. ',
+      'The node was low on resource: ephemeral-storage. Threshold quantity: 4Gi, available: 3Gi. ',
     );
     expect(evictionMessage(hard('pid.available', { quantity: 1000 }), { available: 12, capacity: 4096 }, p, usage(0))).toBe('The node was low on resource: pids. Threshold quantity: 1000, available: 12. ');
   });
