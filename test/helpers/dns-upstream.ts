@@ -4,8 +4,8 @@
  * answers A questions from `records` (NXDOMAIN for other names), can be told to stay silent, and
  * counts what it was asked.
  */
-import { createSocket } from 'node:dgram';
-import { createServer, type Socket } from 'node:net';
+import { createSocket, type Socket as DgramSocket } from 'node:dgram';
+import { createServer, type Server, type Socket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import type { Answer } from 'dns-packet';
 import { frame, readFrames } from '../../proxy/dns/dns-transport.js';
@@ -42,30 +42,40 @@ export async function startFakeUpstream(records: Record<string, string[]>, optio
       authorities: addresses ? [] : [soa],
     });
   };
-  const udp = createSocket('udp4');
-  udp.on('message', (message, peer) => {
-    const reply = answer(message);
-    if (!reply) return;
-    const limit = 512;
-    // A plain server: anything longer than 512 bytes comes truncated over UDP.
-    if (reply.length > limit) {
-      const decoded = dnsPacket.decode(reply);
-      udp.send(dnsPacket.encode({ ...decoded, flags: (decoded.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [] }), peer.port, peer.address);
-    } else udp.send(reply, peer.port, peer.address);
-  });
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
-  upstream.port = udp.address().port;
+  // One port for both: the UDP socket's, free for UDP, may be taken for TCP by another process; then another.
+  let udp!: DgramSocket;
+  let tcp!: Server;
   const connections = new Set<Socket>();
-  const tcp = createServer((socket) => {
-    connections.add(socket);
-    socket.on('close', () => connections.delete(socket));
-    socket.on('error', () => socket.destroy());
-    readFrames(socket, (message) => {
-      const reply = answer(Buffer.from(message));
-      if (reply) socket.write(frame(reply));
+  for (let attempt = 1; ; attempt++) {
+    udp = createSocket('udp4');
+    udp.on('message', (message, peer) => {
+      const reply = answer(message);
+      if (!reply) return;
+      const limit = 512;
+      // A plain server: anything longer than 512 bytes comes truncated over UDP.
+      if (reply.length > limit) {
+        const decoded = dnsPacket.decode(reply);
+        udp.send(dnsPacket.encode({ ...decoded, flags: (decoded.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [] }), peer.port, peer.address);
+      } else udp.send(reply, peer.port, peer.address);
     });
-  });
-  await new Promise<void>((resolve) => tcp.listen(upstream.port, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
+    upstream.port = udp.address().port;
+    tcp = createServer((socket) => {
+      connections.add(socket);
+      socket.on('close', () => connections.delete(socket));
+      socket.on('error', () => socket.destroy());
+      readFrames(socket, (message) => {
+        const reply = answer(Buffer.from(message));
+        if (reply) socket.write(frame(reply));
+      });
+    });
+    const listening = await new Promise<boolean>((resolve, reject) => {
+      tcp.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' && attempt < 5 ? resolve(false) : reject(err)));
+      tcp.listen(upstream.port, '127.0.0.1', () => resolve(true));
+    });
+    if (listening) break;
+    udp.close();
+  }
   upstream.close = async () => {
     udp.close();
     for (const socket of connections) socket.destroy();
