@@ -15,7 +15,7 @@ import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './ku
 import { resolveServingOptions, type ServerFlags } from './server-options.js';
 import { DefaultEvictionHard, parseThresholds, ThresholdError } from '../agent/eviction/thresholds.js';
 import { parseDuration } from '../common/util/duration.js';
-import { durationMs, flagError, ipv4CidrSetting, setting, type Setting } from './settings.js';
+import { durationMs, flagError, ipv4CidrSetting, nonNegativeDurationMs, setting, type Setting } from './settings.js';
 
 /** Agent flags as commander hands them over: strings, unset when not given. */
 export interface AgentFlags extends ServerFlags {
@@ -178,12 +178,6 @@ function positiveInt({ value, invalid }: Setting<string | number>): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw invalid('must be a whole number of at least 1');
   return number;
-}
-
-function nonNegativeDurationMs({ value, invalid }: Setting<string>, expected: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined || ms < 0) throw invalid(expected);
-  return ms;
 }
 
 /** The image GC policy from the config file, checked as the kubelet's validation checks it. */

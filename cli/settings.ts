@@ -53,9 +53,14 @@ export function boolean({ value, invalid }: Setting<string | boolean>): boolean 
 }
 
 /** A cache's time to live: 0 keeps nothing. */
-export function ttlMs({ value, invalid }: Setting<string>): number {
+export function ttlMs(setting: Setting<string>): number {
+  return nonNegativeDurationMs(setting, 'must be a duration such as 30s or 5m (0 keeps nothing)');
+}
+
+/** A duration that may be 0, in ms; `expected` says what 0 means to the setting. */
+export function nonNegativeDurationMs({ value, invalid }: Setting<string>, expected: string): number {
   const ms = parseDuration(value);
-  if (ms === undefined || ms < 0) throw invalid('must be a duration such as 30s or 5m (0 keeps nothing)');
+  if (ms === undefined || ms < 0) throw invalid(expected);
   return ms;
 }
 
