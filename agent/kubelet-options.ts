@@ -38,13 +38,19 @@ export interface KubeletOptions extends ManifestSourceOptions {
   allowedHostPathPrefixes: readonly string[];
   /** How often emptyDir usage is checked against sizeLimit (the kubelet's evictionMonitoringPeriod). */
   evictionMonitoringPeriodMs: number;
-  /** Node-pressure eviction: the thresholds (evictionHard, evictionSoft with their grace periods and minimum reclaims), and evictionPressureTransitionPeriod. */
-  eviction: { thresholds: readonly Threshold[]; pressureTransitionPeriodMs: number };
+  /** Node-pressure eviction: the thresholds (evictionHard, evictionSoft with their grace periods and minimum reclaims), evictionPressureTransitionPeriod and evictionMaxPodGracePeriod. */
+  eviction: { thresholds: readonly Threshold[]; pressureTransitionPeriodMs: number; maxPodGracePeriodSeconds: number };
   /** Image garbage collection (KubeletConfiguration's imageGC* and imageM*GCAge), and how often it runs (the kubelet's ImageGCPeriod). */
   imageGC: ImageGCPolicy & { periodMs: number };
   containerLogMaxSize: string;
   containerLogMaxFiles: number;
   plegRelistPeriodMs: number;
+  /**
+   * The cgroup every pod goes under, with its QoS classes' below it, as the kubelet's kubepods:
+   * `dockerlet`; a test node has one of its own, so that nodes side by side on a host never
+   * share QoS cgroups.
+   */
+  podsCgroup: string;
   /** Cluster mode (--kubeconfig): the API server this node joins; unset, the agent runs standalone. */
   cluster?: ClusterOptions;
 }

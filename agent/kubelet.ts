@@ -38,6 +38,8 @@ import { serviceEnvFor, type ServiceLookup } from './envvars/service-env.js';
 import { FanOutRecorder, LogEventRecorder } from './events/recorder.js';
 import { EvictionManager } from './eviction/eviction-manager.js';
 import { observeNode, podUsage } from './eviction/observations.js';
+import { evictionReserve } from './eviction/thresholds.js';
+import { removeFinishedPodsContainers } from './kuberuntime/container-gc.js';
 import { ImageGCManager } from './images/image-gc-manager.js';
 import { ImageManager } from './images/image-manager.js';
 import { NodeDockerConfig } from './images/node-credentials.js';
@@ -51,6 +53,7 @@ import type { NodeFacts } from './node/node-facts.js';
 import { GenericPleg } from './pleg/pleg.js';
 import { PodLifecycle } from './pod-lifecycle.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
+import { QOSContainerManager } from './qos/qos-container-manager.js';
 import { ProberManager } from './prober/prober-manager.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
 import type { RunningPod, RuntimeVersion } from './runtime/runtime.js';
@@ -120,6 +123,7 @@ export class Kubelet {
   readonly #eviction: EvictionManager;
   readonly #imageGC: ImageGCManager;
   readonly #admission: PodAdmission;
+  readonly #qos: QOSContainerManager;
   readonly #prober: ProberManager;
   readonly #workers: PodWorkers;
   readonly #sources: PodSourceRunner[];
@@ -181,6 +185,7 @@ export class Kubelet {
     }));
     const eviction = (this.#eviction = new EvictionManager({
       volumes,
+      podUsage: (pod, resource) => podUsage(pod, resource, { running: (uid) => this.#running(uid), runtime, volumes }),
       nodePressure: {
         ...o.eviction,
         observe: () =>
@@ -191,8 +196,10 @@ export class Kubelet {
             ...(o.eviction.thresholds.some((t) => t.signal.startsWith('imagefs.')) ? { imageFs: () => imageGC.imageFsStats() } : {}),
             now: clock.now(),
           }),
-        podUsage: (pod) => podUsage(pod, { running: (uid) => this.#running(uid), runtime, volumes }),
-        reclaimDisk: async () => void (await imageGC.deleteUnusedImages()),
+        reclaimDisk: async () => {
+          await removeFinishedPodsContainers({ runningPods: () => this.#pleg.runningPods(), finished: (uid) => ['Succeeded', 'Failed'].includes(this.statuses.get(uid)?.phase ?? ''), runtime, logger: log });
+          await imageGC.deleteUnusedImages();
+        },
         podRunning: (uid) => this.#running(uid)?.containers.some((c) => c.state === 'running') ?? false,
         node: nodeRef,
         clock,
@@ -204,7 +211,7 @@ export class Kubelet {
       periodMs: o.evictionMonitoringPeriodMs,
       logger: log,
     }));
-    const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), recorder }));
+    const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), pressure: () => eviction.conditions(), recorder }));
     const hooks = new HandlerRunner({ runtime, recorder });
     const prober = (this.#prober = new ProberManager({
       runtime,
@@ -216,6 +223,7 @@ export class Kubelet {
       logger: log,
     }));
     const reasons = new ReasonCache();
+    const qos = (this.#qos = new QOSContainerManager({ root: o.podsCgroup, logger: log }));
     const services = cluster?.services ?? deps.services;
     const syncer = new PodSyncer({
       runtime,
@@ -233,6 +241,7 @@ export class Kubelet {
       volumes,
       killer: new ContainerKiller({ runtime, hooks, recorder, clock, logger: log }),
       hooks,
+      podContainers: qos,
       failedProbe: (containerId) => prober.failedProbe(containerId),
       node,
       objectsFor: (pod) => this.configObjects.lookupFor(podSource(pod)),
@@ -402,6 +411,7 @@ export class Kubelet {
     this.#runtimeVersion = runtimeVersion;
     this.#log.info({ runtime: `docker://${this.#runtimeVersion.version}`, node: o.nodeName }, 'container runtime is up');
     await mkdir(this.#rootDir.podsDir(), { recursive: true, mode: 0o750 });
+    await this.#qos.start(this.#runtime.cgroups());
     if (this.#stopped) return;
     this.cluster?.start();
     await this.#pleg.start();
@@ -455,6 +465,7 @@ export class Kubelet {
       runtimeVersion: async () => (await this.#runtime.version()).version,
       // Built after cluster mode, and asked only once it runs.
       pressure: () => this.#eviction.conditions(),
+      evictionReserve: evictionReserve(this.options.eviction.thresholds),
       podConfig: this.podConfig,
       statuses: this.statuses,
       configObjects: this.configObjects,
@@ -537,6 +548,7 @@ export class Kubelet {
     this.#imageBackoff.gc();
     // Mirror pods a failed call left out of line (the API server was away) are made right here.
     this.cluster?.reconcileMirrors();
+    await this.#qos.cleanupOrphanedPodCgroups();
     const sources = this.#sources.map((source) => source.name);
     if (!this.podConfig.seenAll(sources)) return;
     const workers = this.#workers;

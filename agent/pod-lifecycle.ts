@@ -49,7 +49,7 @@ export class PodLifecycle implements PodSyncHandlers {
   async syncPod(pod: DefaultedPod, signal: AbortSignal): Promise<{ retryAfterMs?: number }> {
     const ref = podRef(pod);
     const before = await this.#observe(pod, ref);
-    const result = await this.#o.syncer.syncPod(pod, before.runtime, before.status, signal);
+    const result = await this.#o.syncer.syncPod(pod, before.runtime, before.status, signal, this.#o.eviction(ref.uid)?.gracePeriodSeconds);
     const after = result.changed ? (await this.#observe(pod, ref)).status : before.status;
     // A pod with an activeDeadlineSeconds is synced again when the deadline comes (ShouldSync).
     const deadline = after.phase === 'Failed' || after.phase === 'Succeeded' ? undefined : activeDeadlineRemainingMs(pod, after.startTime, this.#o.clock.now());

@@ -67,6 +67,7 @@ const kubeletConfiguration = z.strictObject({
   evictionSoftGracePeriod: z.record(z.string(), duration).optional(),
   evictionMinimumReclaim: z.record(z.string(), z.string()).optional(),
   evictionPressureTransitionPeriod: duration.optional(),
+  evictionMaxPodGracePeriod: z.number().int().min(0).optional(),
   imageGCHighThresholdPercent: z.number().int().min(0).max(100).optional(),
   imageGCLowThresholdPercent: z.number().int().min(0).max(100).optional(),
   imageMinimumGCAge: duration.optional(),

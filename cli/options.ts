@@ -14,6 +14,7 @@ import type { KubeletOptions } from '../agent/kubelet-options.js';
 import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
 import { resolveServingOptions, type ServerFlags } from './server-options.js';
 import { DefaultEvictionHard, parseThresholds, ThresholdError } from '../agent/eviction/thresholds.js';
+import { DefaultPodsCgroup } from '../agent/qos/qos-cgroups.js';
 import { parseDuration } from '../common/util/duration.js';
 import { durationMs, flagError, ipv4CidrSetting, nonNegativeDurationMs, setting, type Setting } from './settings.js';
 
@@ -218,6 +219,7 @@ function evictionOptions(file: KubeletConfiguration | undefined, configPath: str
         evictionMinimumReclaim: file?.evictionMinimumReclaim ?? {},
       }),
       pressureTransitionPeriodMs: durationMs(transition),
+      maxPodGracePeriodSeconds: file?.evictionMaxPodGracePeriod ?? 0,
     };
   } catch (err) {
     if (!(err instanceof ThresholdError)) throw err;
@@ -341,6 +343,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     containerLogMaxSize: logMaxSize(setting<string>({ field: 'containerLogMaxSize', fileValue: file?.containerLogMaxSize, configPath }, Defaults.containerLogMaxSize)),
     containerLogMaxFiles: file?.containerLogMaxFiles ?? Defaults.containerLogMaxFiles,
     plegRelistPeriodMs: PlegRelistPeriodMs,
+    podsCgroup: DefaultPodsCgroup,
   };
   const cluster = clusterOptions(flags, file, configPath);
   if (cluster) options.cluster = cluster;

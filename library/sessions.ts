@@ -7,7 +7,8 @@
  *   <sessions dir>/<node name>/.dockerlet-session   the marker: only such directories are reaped
  *                             session.json          what the node made outside the directory: its
  *                                                   containers (by node label), pod network, address
- *                                                   slice, service addresses, objects in a cluster
+ *                                                   slice, service addresses, pods' root cgroup,
+ *                                                   objects in a cluster
  *                             root/                 the agent's root dir (pods, volumes, proxy state)
  *                             manifests/            what apply() wrote, the agent's manifest directory
  *
@@ -31,6 +32,7 @@ import { KubeClient } from '../common/kube-api/kube-client.js';
 import { userAgent } from '../common/version.js';
 import { dnsLabel } from '../agent/config/validation/names.js';
 import { removeNodeFromDocker } from '../agent/runtime/docker/node-teardown.js';
+import { removeCgroups } from '../agent/qos/cgroup-manager.js';
 import { unmountAll } from '../agent/volumes/mounts.js';
 import { cleanupServiceAddresses } from '../proxy/proxy.js';
 import { addressSlice, SliceCount, sliceLockKey, type AddressSlice } from './address-slices.js';
@@ -57,6 +59,8 @@ export interface SessionRecord {
   serviceCIDR: string;
   /** The Docker engine's socket path. */
   dockerSocket: string;
+  /** The root cgroup of the node's pods and their QoS classes (none in the records of nodes from before they had one). */
+  podsCgroup?: string;
   /** A node joined to a cluster: its kubeconfig, and what it applied there (each object's path and UID). */
   cluster?: { kubeconfig: string; objects: AppliedApiObject[] };
 }
@@ -157,11 +161,22 @@ export async function removeSession(paths: SessionPaths, log: Logger): Promise<v
     if (record.cluster) await removeClusterObjects(record, log);
     const removed = await removeNodeFromDocker(record.dockerSocket, record.nodeName, record.podNetwork);
     if (!removed.network.removed && removed.network.refusal) log.warn({ network: record.podNetwork, reason: removed.network.refusal }, 'left the pod network in place');
+    if (record.podsCgroup) await removePodsCgroup(record.podsCgroup, log);
     await cleanupServiceAddresses(parseIpv4Cidr(record.serviceCIDR)!, log);
   }
   await unmountAll(paths.dir);
   await rm(paths.dir, { recursive: true, force: true });
   if (record) await dropSliceClaim(record.slice, paths.dir);
+}
+
+/** The node's root cgroup, what is in it too: its containers are gone, and so what ran in them. What still holds processes is logged and left. */
+async function removePodsCgroup(podsCgroup: string, log: Logger): Promise<void> {
+  try {
+    const left = await removeCgroups([[podsCgroup]]);
+    if (left.length > 0) log.warn({ cgroups: left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`) }, "left the node's cgroups that still hold processes in place");
+  } catch (err) {
+    log.warn({ cgroup: podsCgroup, err: errorMessage(err) }, "could not remove the node's cgroups");
+  }
 }
 
 /**

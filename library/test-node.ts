@@ -76,6 +76,8 @@ export async function launchNode(options: StartNodeOptions, startedBy: SessionRe
       throw new DockerletError('DKL_ERR_RUNTIME', `${guard.reason}: traffic to a test node's Service address could leave this host once the node stops; run dockerlet's scripts/setup-host.sh (as root) once on this host, which installs the guard`);
     }
     const podNetwork = `dockerlet-s${slice.index}`;
+    // A root cgroup of its own: nodes side by side on a host never weigh each other's pods.
+    const podsCgroup = `dockerlet-${nodeName}`;
     const record: SessionRecord = {
       nodeName,
       pid: process.pid,
@@ -85,6 +87,7 @@ export async function launchNode(options: StartNodeOptions, startedBy: SessionRe
       podNetwork,
       serviceCIDR,
       dockerSocket: socket.replace(/^unix:\/\//, ''),
+      podsCgroup,
       ...(options.kubeconfig ? { cluster: { kubeconfig: options.kubeconfig, objects: [] } } : {}),
     };
     await saveRecord(paths, record);
@@ -114,6 +117,7 @@ export async function launchNode(options: StartNodeOptions, startedBy: SessionRe
     // test's pods because the machine it runs on is short of memory or disk.
     nodeOptions.agent.imageGC = { ...nodeOptions.agent.imageGC, highThresholdPercent: 100, maximumAgeMs: 0 };
     nodeOptions.agent.eviction = { ...nodeOptions.agent.eviction, thresholds: [] };
+    nodeOptions.agent.podsCgroup = podsCgroup;
     nodeOptions.proxy.options.scope = { kind: 'service-cidr', serviceCIDR };
     // Node ports for the test on this host only, not for every network the host is on.
     nodeOptions.proxy.options.nodePortAddress = '127.0.0.1';

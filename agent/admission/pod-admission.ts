@@ -1,11 +1,17 @@
 /**
  * Pod admission (kubelet.go canAdmitPod with its admit handlers): before a pod the node has not
- * seen runs anything, it must fit. Refused: more pods than maxPods (the scheduler predicate's
- * OutOfpods), and sysctls the allowlist does not allow (SysctlForbidden). A refused pod is
+ * seen runs anything, it must fit. Refused, in upstream's order: any pod but a critical one
+ * while the node is under disk or PID pressure, and a BestEffort pod that does not tolerate the
+ * memory-pressure taint under memory pressure (the eviction manager's Admit, reason Evicted);
+ * sysctls the allowlist does not allow (SysctlForbidden); more pods than maxPods (the
+ * scheduler predicate's OutOfpods). A refused pod is
  * Failed with the reason and "Pod was rejected: <message>", an event says why, and it never
  * starts; the decision is kept until the pod is gone.
  */
 import type { DefaultedPod } from '../../common/api/types.js';
+import { isCriticalPod } from '../../common/api/priority.js';
+import { qosClass } from '../../common/api/qos.js';
+import { toleratesTaint } from '../../common/api/tolerations.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { podRef } from '../runtime/runtime.js';
 import type { SysctlAllowlist } from './sysctls.js';
@@ -18,6 +24,8 @@ export interface PodRejection {
 export interface PodAdmissionOptions {
   maxPods: number;
   sysctls: SysctlAllowlist;
+  /** The node's pressure conditions now. */
+  pressure(): ReadonlySet<string>;
   recorder: EventRecorder;
 }
 
@@ -49,6 +57,8 @@ export class PodAdmission {
   }
 
   #refusal(pod: DefaultedPod, activePods: readonly DefaultedPod[]): PodRejection | undefined {
+    const pressure = pressureRefusal(pod, this.#o.pressure());
+    if (pressure) return pressure;
     for (const { name } of pod.spec.securityContext?.sysctls ?? []) {
       const refused = this.#o.sysctls.refusal(name, pod.spec.hostNetwork === true, pod.spec.hostIPC === true);
       if (refused) return { reason: 'SysctlForbidden', message: `forbidden sysctl: ${refused}` };
@@ -59,4 +69,14 @@ export class PodAdmission {
     }
     return undefined;
   }
+}
+
+/** Why a node under pressure refuses `pod`, as the eviction manager's Admit: undefined when it admits it. */
+function pressureRefusal(pod: DefaultedPod, conditions: ReadonlySet<string>): PodRejection | undefined {
+  if (conditions.size === 0 || isCriticalPod(pod)) return undefined;
+  if (conditions.size === 1 && conditions.has('MemoryPressure')) {
+    if (qosClass(pod) !== 'BestEffort') return undefined;
+    if (toleratesTaint(pod.spec.tolerations, { key: 'node.kubernetes.io/memory-pressure', effect: 'NoSchedule' })) return undefined;
+  }
+  return { reason: 'Evicted', message: `The node had condition: [${[...conditions].sort().join(' ')}]. ` };
 }

@@ -1,13 +1,15 @@
 /**
  * The eviction manager, checked every evictionMonitoringPeriod (pkg/kubelet/eviction
  * eviction_manager.go synchronize):
- * - local storage: pods whose disk-backed emptyDir outgrew its sizeLimit (emptyDirLimitEviction);
- *   when one is evicted, the pass ends there;
+ * - local storage (local-storage.ts): pods over an emptyDir's sizeLimit or their
+ *   ephemeral-storage limits are evicted at once; when one is, the pass ends there;
  * - node pressure: the signals observed against the thresholds (node-pressure.ts); the node
  *   conditions they raise, kept for evictionPressureTransitionPeriod after the last time they
  *   were met; once a threshold has held for its grace period, node-level resources are
- *   reclaimed first (unused images, for the file system signals), and if that is not enough,
- *   one pod is evicted, the first in the kubelet's order for the signal.
+ *   reclaimed first (dead containers and unused images, for the file system signals), and if
+ *   that is not enough, one pod is evicted, the first in the kubelet's order for the signal:
+ *   after 1 s for a hard threshold, after evictionMaxPodGracePeriod (at most its own grace
+ *   period) for a soft one.
  * An evicted pod is Failed with reason Evicted and upstream's message; the pod workers then kill
  * it and start nothing again. A critical pod is never evicted; unlike upstream, for which every static pod
  * is critical, critical means by priority here (system-cluster-critical and above): on a
@@ -24,10 +26,13 @@ import type { InvolvedObject } from '../events/recorder.js';
 import type { VolumeManager } from '../volumes/volume-manager.js';
 import { evictionMessage, pressureConditions, rankForEviction, ResourceOf, thresholdsMet, thresholdToReclaim, type Observations, type PodUsage, type PressureCondition } from './node-pressure.js';
 import type { Threshold } from './thresholds.js';
+import { hasEphemeralStorageLimit, localStorageViolation } from './local-storage.js';
 
 export interface PodEviction {
   reason: 'Evicted';
   message: string;
+  /** The grace period its containers are stopped with. */
+  gracePeriodSeconds: number;
 }
 
 /** What node-pressure eviction acts on, and how it observes the node and its pods. */
@@ -35,9 +40,10 @@ export interface NodePressureOptions {
   thresholds: readonly Threshold[];
   /** How long a condition stays after its threshold was last met (evictionPressureTransitionPeriod). */
   pressureTransitionPeriodMs: number;
+  /** The longest grace period a pod evicted for a soft threshold is given (evictionMaxPodGracePeriod). */
+  maxPodGracePeriodSeconds: number;
   observe(): Promise<Observations>;
-  podUsage(pod: DefaultedPod): Promise<PodUsage>;
-  /** Frees node-level disk space: unused images. */
+  /** Frees node-level disk space: dead containers, then unused images. */
   reclaimDisk(): Promise<void>;
   /** Whether any container of the pod still runs: a victim is waited for before the next is chosen. */
   podRunning(uid: string): boolean;
@@ -47,6 +53,8 @@ export interface NodePressureOptions {
 
 export interface EvictionManagerOptions {
   volumes: Pick<VolumeManager, 'emptyDirUsage'>;
+  /** The pod's use of memory or of ephemeral storage, by container. */
+  podUsage(pod: DefaultedPod, resource: 'memory' | 'ephemeral-storage'): Promise<PodUsage>;
   nodePressure?: NodePressureOptions;
   /** The pods that may be evicted now: desired and not terminating. */
   activePods(): DefaultedPod[];
@@ -59,6 +67,11 @@ export interface EvictionManagerOptions {
 
 /** How long a pass waits for the pod evicted last to stop before choosing another (upstream's podCleanupTimeout). */
 const VictimCleanupMs = 30_000;
+/** The grace period of a pod evicted for a hard threshold (upstream's immediateEvictionGracePeriodSeconds). */
+const HardEvictionGracePeriodSeconds = 1;
+/** A pod over its local storage limits is stopped at once, as upstream's evictPod(pod, 0, ...). */
+const LocalStorageEvictionGracePeriodSeconds = 0;
+const NoUsage: PodUsage = { memoryBytes: 0, diskBytes: 0, containers: [] };
 
 export class EvictionManager {
   readonly #o: EvictionManagerOptions;
@@ -120,17 +133,19 @@ export class EvictionManager {
     }
   }
 
-  /** The pods over an emptyDir sizeLimit, evicted; whether there was one. */
+  /** The pods over their local storage limits, evicted; whether there was one. */
   async #localStorageEviction(): Promise<boolean> {
     let evicted = false;
     for (const pod of this.#candidates()) {
-      const over = (await this.#o.volumes.emptyDirUsage(pod).catch((err: unknown) => {
-        this.#log.warn({ pod: pod.metadata.name, podUID: pod.metadata.uid, err: errorMessage(err) }, 'measuring emptyDir usage failed');
-        return [];
-      })).find((usage) => usage.limitBytes > 0 && usage.usedBytes > usage.limitBytes);
-      if (!over) continue;
-      const limit = pod.spec.volumes?.find((v) => v.name === over.volume)?.emptyDir?.sizeLimit ?? over.limitBytes;
-      this.#evict(pod, `Usage of EmptyDir volume "${over.volume}" exceeds the limit "${String(limit)}". `, { volume: over.volume, usedBytes: over.usedBytes });
+      const warn = (what: string) => (err: unknown): undefined => {
+        this.#log.warn({ pod: pod.metadata.name, podUID: pod.metadata.uid, err: errorMessage(err) }, `measuring ${what} failed`);
+        return undefined;
+      };
+      const emptyDirs = (await this.#o.volumes.emptyDirUsage(pod).catch(warn('emptyDir usage'))) ?? [];
+      const usage = hasEphemeralStorageLimit(pod) ? await this.#o.podUsage(pod, 'ephemeral-storage').catch(warn('ephemeral storage')) : undefined;
+      const violation = localStorageViolation(pod, emptyDirs, usage);
+      if (!violation) continue;
+      this.#evict(pod, violation.message, LocalStorageEvictionGracePeriodSeconds, violation.details);
       evicted = true;
     }
     return evicted;
@@ -157,7 +172,7 @@ export class EvictionManager {
     const resource = ResourceOf[threshold.signal];
     this.#o.recorder.event(np.node, 'Warning', 'EvictionThresholdMet', `Attempting to reclaim ${resource}`);
     if (resource === 'ephemeral-storage' || resource === 'inodes') {
-      await np.reclaimDisk().catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'reclaiming unused images failed'));
+      await np.reclaimDisk().catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'reclaiming dead containers and unused images failed'));
       observations = await np.observe();
       if (thresholdsMet([threshold], observations, true).length === 0) {
         this.#log.info({ signal: threshold.signal }, 'reclaimed enough from node-level resources: no pod evicted');
@@ -169,14 +184,16 @@ export class EvictionManager {
       this.#log.debug({ podUID: this.#victim.uid }, 'waiting for the pod evicted last to stop');
       return;
     }
-    const candidates = await Promise.all(this.#candidates().map(async (pod) => ({ pod, usage: await np.podUsage(pod) })));
+    const measured = resource === 'memory' ? 'memory' : resource === 'pids' ? undefined : 'ephemeral-storage';
+    const candidates = await Promise.all(this.#candidates().map(async (pod) => ({ pod, usage: measured ? await this.#o.podUsage(pod, measured) : NoUsage })));
     const victim = rankForEviction(threshold.signal, candidates)[0];
     if (!victim) {
       this.#log.warn({ signal: threshold.signal }, 'the node is under pressure and no pod may be evicted');
       return;
     }
     const usage = candidates.find((candidate) => candidate.pod === victim)!.usage;
-    this.#evict(victim, evictionMessage(threshold, observations[threshold.signal]!, victim, usage), { signal: threshold.signal });
+    const grace = threshold.hard ? HardEvictionGracePeriodSeconds : Math.min(np.maxPodGracePeriodSeconds, victim.spec.terminationGracePeriodSeconds ?? np.maxPodGracePeriodSeconds);
+    this.#evict(victim, evictionMessage(threshold, observations[threshold.signal]!, victim, usage), grace, { signal: threshold.signal });
     this.#victim = { uid: victim.metadata.uid, at: now };
   }
 
@@ -185,10 +202,10 @@ export class EvictionManager {
     return this.#o.activePods().filter((pod) => !this.#evicted.has(pod.metadata.uid) && !isCriticalPod(pod));
   }
 
-  #evict(pod: DefaultedPod, message: string, details: Record<string, unknown>): void {
-    this.#evicted.set(pod.metadata.uid, { reason: 'Evicted', message });
+  #evict(pod: DefaultedPod, message: string, gracePeriodSeconds: number, details: Record<string, unknown>): void {
+    this.#evicted.set(pod.metadata.uid, { reason: 'Evicted', message, gracePeriodSeconds });
     this.#o.recorder.event({ kind: 'Pod', ...podRef(pod) }, 'Warning', 'Evicted', message);
-    this.#log.info({ pod: pod.metadata.name, podUID: pod.metadata.uid, ...details }, 'evicting pod');
+    this.#log.info({ pod: pod.metadata.name, podUID: pod.metadata.uid, gracePeriodSeconds, ...details }, 'evicting pod');
     this.#o.onEvict(pod);
   }
 }

@@ -4,9 +4,9 @@
  * node conditions follow and how long they stay, which threshold to act on first, and in which
  * order pods go.
  */
-import type { Container, DefaultedPod } from '../../common/api/types.js';
+import type { DefaultedPod } from '../../common/api/types.js';
 import { podPriority } from '../../common/api/priority.js';
-import { parseQuantity } from '../../common/api/quantity.js';
+import { containerResource, podResource } from '../../common/api/pod-resources.js';
 import { formatBytesQuantity, thresholdQuantity, type Signal, type Threshold } from './thresholds.js';
 
 /** What is left of a signal's resource, and how much of it there is. */
@@ -69,13 +69,7 @@ export interface PodUsage {
   containers: Array<{ name: string; memoryBytes: number; diskBytes: number }>;
 }
 
-/** A container's request of `resource`, 0 when it sets none. */
-function containerRequest(container: Container | undefined, resource: string): number {
-  const value = container?.resources?.requests?.[resource];
-  return (value !== undefined ? parseQuantity(value) : undefined) ?? 0;
-}
-
-const request = (pod: DefaultedPod, resource: string): number => pod.spec.containers.reduce((sum, container) => sum + containerRequest(container, resource), 0);
+const request = (pod: DefaultedPod, resource: string): number => podResource(pod, 'requests', resource) ?? 0;
 
 /**
  * Pods in the order the kubelet evicts them for a signal (rankMemoryPressure, rankDiskPressureFunc,
@@ -115,7 +109,7 @@ export function evictionMessage(threshold: Threshold, observed: SignalObservatio
   let message = `The node was low on resource: ${resource}. Threshold quantity: ${show(thresholdQuantity(threshold.value, observed.capacity))}, available: ${show(observed.available)}. `;
   if (!bytes) return message;
   const key = resource === 'memory' ? 'memoryBytes' : 'diskBytes';
-  const requestOf = (name: string): number => containerRequest(pod.spec.containers.find((c) => c.name === name), resource === 'memory' ? 'memory' : 'ephemeral-storage');
+  const requestOf = (name: string): number => containerResource(pod.spec.containers.find((c) => c.name === name), 'requests', resource === 'memory' ? 'memory' : 'ephemeral-storage') ?? 0;
   for (const container of usage.containers) {
     if (container[key] > requestOf(container.name)) {
       message += `Container ${container.name} was using ${show(container[key])}, request is ${show(requestOf(container.name))}, has larger consumption of ${resource}. `;

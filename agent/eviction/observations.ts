@@ -2,9 +2,9 @@
  * What node-pressure eviction observes (the kubelet's makeSignalObservations, from the same
  * figures as the Summary API): the node's available memory, the root dir's file system
  * (nodefs) and the engine's (imagefs) in bytes and inodes, and the PIDs left; and, for ranking,
- * each pod's memory working set and its ephemeral storage in volumes.
+ * each pod's memory working set or its ephemeral storage.
  */
-import type { DefaultedPod } from '../../common/api/types.js';
+import type { DefaultedPod, Volume } from '../../common/api/types.js';
 import type { FsInfo } from '../../common/util/fs-usage.js';
 import type { ContainerRuntime, RunningPod } from '../runtime/runtime.js';
 import { readNodeStats } from '../stats/node-stats.js';
@@ -32,27 +32,41 @@ export async function observeNode(options: { rootDir: string; memoryCapacityByte
   return observations;
 }
 
+/** Whether a volume's bytes count as the pod's local ephemeral storage (upstream's IsLocalEphemeralVolume): a disk-backed emptyDir, a configMap, a gitRepo. */
+function isLocalEphemeralVolume(volume: Volume): boolean {
+  return (volume.emptyDir !== undefined && volume.emptyDir.medium !== 'Memory') || volume.configMap !== undefined || volume.gitRepo !== undefined;
+}
+
 /**
- * The pod's running containers' memory working set (a container that cannot be sampled counts
- * 0) and the bytes in its volumes but its claims' (local ephemeral storage, as the kubelet's
- * podLocalEphemeralStorageUsage counts volumes; writable layers and logs are not counted here).
+ * The pod's use of `resource` by its running containers (one that cannot be measured counts
+ * 0), as the kubelet's eviction reads it from the Summary API: for memory, each container's
+ * working set; for ephemeral storage, each container's writable layer and logs, plus the pod's
+ * local ephemeral volumes (podLocalEphemeralStorageUsage).
  */
 export async function podUsage(
   pod: DefaultedPod,
-  deps: { running(uid: string): RunningPod | undefined; runtime: Pick<ContainerRuntime, 'containerStats'>; volumes: Pick<VolumeManager, 'volumeStats'> },
+  resource: 'memory' | 'ephemeral-storage',
+  deps: { running(uid: string): RunningPod | undefined; runtime: Pick<ContainerRuntime, 'containerStats' | 'containerFsUsage'>; volumes: Pick<VolumeManager, 'volumeStats'> },
 ): Promise<PodUsage> {
   const live = (deps.running(pod.metadata.uid)?.containers ?? []).filter((container) => container.state === 'running');
+  if (resource === 'memory') {
+    const containers = await Promise.all(
+      live.map(async (container) => ({
+        name: container.name,
+        memoryBytes: (await deps.runtime.containerStats(container.id).catch(() => undefined))?.memory.workingSetBytes ?? 0,
+        diskBytes: 0,
+      })),
+    );
+    return { memoryBytes: containers.reduce((sum, container) => sum + container.memoryBytes, 0), diskBytes: 0, containers };
+  }
   const containers = await Promise.all(
-    live.map(async (container) => ({
-      name: container.name,
-      memoryBytes: (await deps.runtime.containerStats(container.id).catch(() => undefined))?.memory.workingSetBytes ?? 0,
-      diskBytes: 0,
-    })),
+    live.map(async (container) => {
+      const fs = await deps.runtime.containerFsUsage(container.id).catch(() => undefined);
+      return { name: container.name, memoryBytes: 0, diskBytes: fs ? fs.writableLayerBytes + fs.logsBytes : 0 };
+    }),
   );
-  const volumes = await deps.volumes.volumeStats(pod).catch(() => []);
-  return {
-    memoryBytes: containers.reduce((sum, container) => sum + container.memoryBytes, 0),
-    diskBytes: volumes.filter((volume) => !volume.pvcRef).reduce((sum, volume) => sum + volume.usedBytes, 0),
-    containers,
-  };
+  const local = new Set((pod.spec.volumes ?? []).filter(isLocalEphemeralVolume).map((volume) => volume.name));
+  const volumes = (await deps.volumes.volumeStats(pod).catch(() => [])).filter((volume) => local.has(volume.name));
+  const diskBytes = [...containers.map((container) => container.diskBytes), ...volumes.map((volume) => volume.usedBytes)].reduce((sum, bytes) => sum + bytes, 0);
+  return { memoryBytes: 0, diskBytes, containers };
 }

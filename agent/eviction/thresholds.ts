@@ -5,6 +5,7 @@
  * with a minimum reclaim that is freed beyond the threshold once acting starts.
  */
 import { parseQuantity } from '../../common/api/quantity.js';
+import type { EvictionReserve } from '../node/node-status.js';
 
 export const Signals = ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'] as const;
 export type Signal = (typeof Signals)[number];
@@ -113,4 +114,12 @@ export function formatBytesQuantity(bytes: number): string {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${suffix}`;
   }
   return String(Math.round(bytes));
+}
+
+/** The hard thresholds of memory.available and nodefs.available: what the node's allocatable leaves out of its capacity. */
+export function evictionReserve(thresholds: readonly Threshold[]): EvictionReserve {
+  const hard = (signal: Signal): ThresholdValue | undefined => thresholds.find((threshold) => threshold.hard && threshold.signal === signal)?.value;
+  const memory = hard('memory.available');
+  const ephemeralStorage = hard('nodefs.available');
+  return { ...(memory ? { memory } : {}), ...(ephemeralStorage ? { ephemeralStorage } : {}) };
 }

@@ -16,18 +16,8 @@ import { podRef, type ContainerConfig, type ContainerKind, type Mount, type Port
 import type { RootDir } from '../volumes/root-dir.js';
 import { containerSpecLabels } from './container-labels.js';
 import { containerOOMScoreAdj } from '../qos/qos-policy.js';
+import { milliCpuToQuota, milliCpuToShares, QuotaPeriodUs } from '../qos/qos-cgroups.js';
 import { expandVariables } from '../envvars/env.js';
-
-/** cgroup v1 cpu.shares bounds and the CFS period the kubelet uses. */
-const MinShares = 2;
-const MaxShares = 262144;
-const CpuPeriodUs = 100_000;
-const MinQuotaUs = 1_000;
-
-export function milliCpuToShares(milli: number): number {
-  if (milli <= 0) return MinShares;
-  return Math.min(MaxShares, Math.max(MinShares, Math.floor((milli * 1024) / 1000)));
-}
 
 /**
  * The seccomp profile that applies (the container's, else the pod's): Unconfined when none is
@@ -40,7 +30,8 @@ export function seccompProfile(rootDir: RootDir, ...candidates: Array<SeccompPro
   return { type: 'Unconfined' };
 }
 
-export function sandboxConfig(pod: DefaultedPod, attempt: number, rootDir: RootDir): SandboxConfig {
+/** The sandbox's config; `cgroupParent` is the pod's cgroup (the QoS container manager's), where it has one. */
+export function sandboxConfig(pod: DefaultedPod, attempt: number, rootDir: RootDir, cgroupParent?: string): SandboxConfig {
   const portMappings: PortMapping[] = [];
   for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
     for (const port of container.ports ?? []) {
@@ -56,6 +47,7 @@ export function sandboxConfig(pod: DefaultedPod, attempt: number, rootDir: RootD
   return {
     pod: podRef(pod),
     attempt,
+    ...(cgroupParent ? { cgroupParent } : {}),
     seccomp: seccompProfile(rootDir, pod.spec.securityContext?.seccompProfile),
     sysctls: Object.fromEntries((pod.spec.securityContext?.sysctls ?? []).map(({ name, value }) => [name, value])),
     hostname: podHostname(pod),
@@ -129,7 +121,7 @@ export function containerConfig(container: Container, kind: ContainerKind, ctx: 
       oomScoreAdj: containerOOMScoreAdj(pod, container, ctx.memoryCapacityBytes),
       ...(memoryLimit !== undefined ? { memoryLimitBytes: Math.ceil(memoryLimit) } : {}),
       cpuShares: milliCpuToShares(cpuRequest),
-      ...(cpuLimit !== undefined ? { cpuQuota: Math.max(MinQuotaUs, (cpuLimit * CpuPeriodUs) / 1000), cpuPeriod: CpuPeriodUs } : {}),
+      ...(cpuLimit !== undefined ? { cpuQuota: milliCpuToQuota(cpuLimit), cpuPeriod: QuotaPeriodUs } : {}),
     },
     security: {
       ...(user !== undefined ? { user } : {}),

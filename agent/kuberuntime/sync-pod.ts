@@ -1,8 +1,8 @@
 /**
  * Applies computePodActions to the runtime (kuberuntime_manager.go SyncPod / KillPod): creates
- * sandboxes, starts containers through the image manager with CrashLoopBackOff and runs their
- * postStart hooks, kills what must go (preStop hooks first), and removes a finished pod's
- * containers and files. Every step that fails leaves a waiting reason in the reason cache and
+ * sandboxes in the pod's cgroup (made first, as the kubelet's SyncPod does), starts containers
+ * through the image manager with CrashLoopBackOff and runs their postStart hooks, kills what
+ * must go (preStop hooks first), and removes a finished pod's containers, cgroup and files. Every step that fails leaves a waiting reason in the reason cache and
  * an event, and asks for a retry when one makes sense. A sync is cut short when its `signal`
  * aborts (the pod is being killed): a postStart hook stops being waited for.
  */
@@ -25,6 +25,7 @@ import { formatDuration } from '../../common/util/duration.js';
 import { containerMounts } from '../volumes/container-mounts.js';
 import type { RootDir } from '../volumes/root-dir.js';
 import type { PersistentVolumeClaimSource, ServiceAccountTokenSource } from '../volumes/plugins/volume-plugin.js';
+import type { PodContainerManager } from '../qos/qos-container-manager.js';
 import type { MountedVolume, VolumeManager } from '../volumes/volume-manager.js';
 import type { Backoff } from '../../common/util/backoff.js';
 import { containerConfig, sandboxConfig } from './container-config.js';
@@ -49,6 +50,8 @@ export interface PodSyncerOptions {
   volumes: VolumeManager;
   killer: ContainerKiller;
   hooks: HandlerRunner;
+  /** The pods' cgroups: each pod's made before its sandbox, and removed with it. */
+  podContainers: PodContainerManager;
   /** Containers whose liveness or startup probe failed (the prober manager's results). */
   failedProbe: FailedProbe;
   node: NodeFacts;
@@ -87,10 +90,16 @@ export class PodSyncer {
     this.#log = options.logger.child({ component: 'pod-syncer' });
   }
 
-  /** One pass of bringing `pod` towards its spec; `apiStatus` is the status just computed for it. */
-  async syncPod(pod: DefaultedPod, status: RuntimePodStatus, apiStatus: PodStatus, signal: AbortSignal): Promise<SyncResult> {
+  /**
+   * One pass of bringing `pod` towards its spec; `apiStatus` is the status just computed for it.
+   * A pod in a terminal phase is killed with `terminalGracePeriodSeconds` when given (an
+   * eviction's), else with its own terminationGracePeriodSeconds.
+   */
+  async syncPod(pod: DefaultedPod, status: RuntimePodStatus, apiStatus: PodStatus, signal: AbortSignal, terminalGracePeriodSeconds?: number): Promise<SyncResult> {
     // A pod in a terminal phase (it completed, or was evicted) runs nothing more: kill what is left.
     const terminal = apiStatus.phase === 'Succeeded' || apiStatus.phase === 'Failed';
+    // Its requests no longer count in its QoS class's cgroup (the kubelet counts active pods only).
+    if (terminal) await this.#o.podContainers.release(pod.metadata.uid);
     const actions = terminal ? terminalPodActions() : computePodActions(pod, status, this.#o.failedProbe);
     const result: SyncResult = { changed: false };
     const retry = (ms: number | undefined): void => {
@@ -103,7 +112,8 @@ export class PodSyncer {
         if (actions.createSandbox && status.sandboxes.length > 0) {
           this.#o.recorder.event(podObject(pod), 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
         }
-        await this.killPod(podRef(pod), status, pod.spec.terminationGracePeriodSeconds ?? 30, pod, signal);
+        const grace = (terminal ? terminalGracePeriodSeconds : undefined) ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+        await this.killPod(podRef(pod), status, grace, pod, signal);
         result.changed = true;
       }
       if (!actions.createSandbox) {
@@ -111,6 +121,10 @@ export class PodSyncer {
         return result;
       }
     }
+
+    // The pod's cgroup before anything of it runs, as the kubelet's SyncPod ensures it each time
+    // (a pod adopted after a restart counts in its QoS class's again).
+    const cgroupParent = await this.#o.podContainers.ensureExists(pod);
 
     // Volumes before the sandbox, as the kubelet waits for them; each sync refreshes their contents.
     const volumes = await this.#o.volumes.setUpPod(pod, { objects: this.#o.objectsFor(pod), tokens: this.#o.tokensFor(pod), claims: this.#o.claimsFor(pod) });
@@ -124,7 +138,7 @@ export class PodSyncer {
     const hostNetwork = pod.spec.hostNetwork === true;
     let podIPs = this.#podIPs(hostNetwork, status.sandboxes[0]?.ip);
     if (actions.createSandbox) {
-      const created = await this.#createSandbox(pod, actions.attempt);
+      const created = await this.#createSandbox(pod, actions.attempt, cgroupParent);
       result.changed = true;
       if (!created) {
         retry(SandboxRetryMs);
@@ -196,24 +210,26 @@ export class PodSyncer {
     }
   }
 
-  /** Removes every container and sandbox of a pod that is gone for good, and its directory. */
+  /** Removes every container and sandbox of a pod that is gone for good, its cgroup, and its directory. */
   async removePod(uid: string, status: RuntimePodStatus): Promise<void> {
     for (const container of status.containers) await this.#o.runtime.removeContainer(container.id);
     for (const sandbox of status.sandboxes) await this.#o.runtime.removePodSandbox(sandbox.id);
+    await this.#o.podContainers.destroy(uid);
     await this.#o.volumes.tearDownPod(uid);
     this.#o.reasons.removePod(uid);
     this.#o.crashBackoff.gc(`${uid}_`);
     for (const key of this.#failedStarts) if (key.startsWith(`${uid}_`)) this.#failedStarts.delete(key);
   }
 
-  async #createSandbox(pod: DefaultedPod, attempt: number): Promise<{ id: string; ip?: string } | undefined> {
+  async #createSandbox(pod: DefaultedPod, attempt: number, cgroupParent: string | undefined): Promise<{ id: string; ip?: string } | undefined> {
     const { rootDir, node, runtime } = this.#o;
     const uid = pod.metadata.uid;
     try {
       await mkdir(rootDir.podDir(uid), { recursive: true, mode: 0o750 });
       const resolv = podResolvConf(pod, node.hostResolvConf, node.clusterDns);
       await writeFile(rootDir.resolvConfPath(uid), formatResolvConf(resolv), { mode: 0o644 });
-      const id = await runtime.runPodSandbox(sandboxConfig(pod, attempt, rootDir));
+      const id = await runtime.runPodSandbox(sandboxConfig(pod, attempt, rootDir, cgroupParent));
+      await this.#o.podContainers.sandboxCreated(pod);
       const sandbox = (await runtime.getPodStatus(podRef(pod))).sandboxes.find((s) => s.id === id);
       if (pod.spec.hostNetwork !== true) {
         if (!sandbox?.ip) throw new Error(`the sandbox ${id.slice(0, 12)} got no IP address on the pod network`);

@@ -12,6 +12,7 @@ import { goArch } from '../../common/version.js';
 import { NodeLeaseController } from './node-lease.js';
 import { NodeObserver } from './node-observation.js';
 import { NodeStatusManager } from './node-status-manager.js';
+import type { EvictionReserve } from './node-status.js';
 
 /** What --kubeconfig and the registration flags set. */
 export interface ClusterOptions {
@@ -37,6 +38,8 @@ export interface ClusterNodeOptions {
   runtimeVersion(): Promise<string>;
   /** The pressure conditions node-pressure eviction raises now. */
   pressure(): ReadonlySet<string>;
+  /** The hard eviction thresholds allocatable leaves out. */
+  evictionReserve: EvictionReserve;
   /** Where the node's own events go (Starting, NodeReady...). */
   recorder: EventRecorder;
   clock: Clock;
@@ -52,7 +55,7 @@ export class ClusterNode {
     const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: options.maxPods, runtimeVersion: options.runtimeVersion, pressure: options.pressure });
     this.status = new NodeStatusManager({
       client,
-      settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort, arch: goArch },
+      settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort, arch: goArch, evictionReserve: options.evictionReserve },
       nodeLabels: cluster.nodeLabels,
       taints: [...cluster.registerWithTaints],
       observe: () => observer.observe(),

@@ -46,10 +46,18 @@ export interface NodeStatusSettings {
   kubeletPort: number;
   /** GOARCH of this machine (amd64, arm64): the kubernetes.io/arch label. */
   arch: string;
+  /** What allocatable leaves out of capacity: the hard eviction thresholds of memory.available and nodefs.available. */
+  evictionReserve: EvictionReserve;
 }
 
-/** The kubelet's default hard eviction thresholds (memory.available<100Mi, nodefs.available<10%): allocatable leaves them out. */
-export const EvictionHard = { memoryAvailableBytes: 100 * 2 ** 20, nodefsAvailableFraction: 0.1 } as const;
+/** An amount in bytes, or a fraction of the capacity. */
+export type ReservedAmount = { quantity: number } | { percentage: number };
+
+/** The hard eviction thresholds kept out of allocatable (the kubelet's hardEvictionReservation). */
+export interface EvictionReserve {
+  memory?: ReservedAmount;
+  ephemeralStorage?: ReservedAmount;
+}
 
 export function defaultNodeLabels(settings: Pick<NodeStatusSettings, 'hostname' | 'arch'>, nodeLabels: Readonly<Record<string, string>>): Record<string, string> {
   return {
@@ -75,11 +83,12 @@ function resources(capacity: NodeCapacity): Record<string, string> {
   };
 }
 
-function allocatable(capacity: NodeCapacity): NodeCapacity {
+function allocatable(capacity: NodeCapacity, reserve: EvictionReserve): NodeCapacity {
+  const reserved = (amount: ReservedAmount | undefined, of: number): number => (!amount ? 0 : 'quantity' in amount ? amount.quantity : Math.floor(of * amount.percentage));
   return {
     ...capacity,
-    memoryBytes: Math.max(0, capacity.memoryBytes - EvictionHard.memoryAvailableBytes),
-    ephemeralStorageBytes: Math.max(0, Math.floor(capacity.ephemeralStorageBytes * (1 - EvictionHard.nodefsAvailableFraction))),
+    memoryBytes: Math.max(0, capacity.memoryBytes - reserved(reserve.memory, capacity.memoryBytes)),
+    ephemeralStorageBytes: Math.max(0, capacity.ephemeralStorageBytes - reserved(reserve.ephemeralStorage, capacity.ephemeralStorageBytes)),
   };
 }
 
@@ -136,7 +145,7 @@ export function computeNodeStatus(settings: NodeStatusSettings, observation: Nod
   return {
     addresses: [...settings.nodeIPs.map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: settings.hostname }],
     capacity: resources(observation.capacity),
-    allocatable: resources(allocatable(observation.capacity)),
+    allocatable: resources(allocatable(observation.capacity, settings.evictionReserve)),
     conditions,
     daemonEndpoints: { kubeletEndpoint: { Port: settings.kubeletPort } },
     nodeInfo: { ...observation.system, kubeProxyVersion: observation.system.kubeletVersion },

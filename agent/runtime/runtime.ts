@@ -100,6 +100,15 @@ export interface PortMapping {
   protocol: 'TCP' | 'UDP' | 'SCTP';
 }
 
+/** How a runtime's cgroups are named (CRI's CgroupDriver): paths of the cgroup file system's own, or systemd slices. */
+export type CgroupDriver = 'cgroupfs' | 'systemd';
+
+/** Where the runtime puts containers (CRI's RuntimeConfig): the cgroup driver it names cgroups with, and the host's cgroup version. */
+export interface RuntimeCgroups {
+  driver: CgroupDriver;
+  version: 1 | 2;
+}
+
 /**
  * A seccomp profile as the kubelet hands it to the runtime: none at all (Unconfined, the
  * kubelet's default), the runtime's own default, or a JSON profile file on the node.
@@ -109,6 +118,13 @@ export type SeccompProfile = { type: 'Unconfined' } | { type: 'RuntimeDefault' }
 export interface SandboxConfig {
   pod: PodRef;
   attempt: number;
+  /**
+   * The cgroup the sandbox and its pod's containers go in, as a path in the hierarchy named the
+   * way the runtime's cgroup driver names it (`/dockerlet/burstable/pod<uid>`, or
+   * `/dockerlet.slice/dockerlet-burstable.slice/dockerlet-burstable-pod<uid>.slice`); without
+   * one, the runtime's default.
+   */
+  cgroupParent?: string;
   /** The pod-level profile. */
   seccomp: SeccompProfile;
   /** The pod's sysctls (admitted by the node's allowlist), set in its namespaces. */
@@ -277,6 +293,12 @@ export interface ContainerStats {
   networks?: Array<{ name: string; rxBytes: number; rxErrors: number; txBytes: number; txErrors: number }>;
 }
 
+/** What a container keeps on the node's disk: its writable layer and its log files, rotated ones included. */
+export interface ContainerFsUsage {
+  writableLayerBytes: number;
+  logsBytes: number;
+}
+
 export interface ContainerRuntime {
   version(): Promise<RuntimeVersion>;
   listPods(): Promise<RunningPod[]>;
@@ -299,6 +321,8 @@ export interface ContainerRuntime {
 
   /** A sample of a running container's usage; undefined when it is not running (or gone). */
   containerStats(id: string): Promise<ContainerStats | undefined>;
+  /** The container's writable layer and logs on disk, running or not; undefined when it is gone. */
+  containerFsUsage(id: string): Promise<ContainerFsUsage | undefined>;
 
   runPodSandbox(config: SandboxConfig): Promise<string>;
   stopPodSandbox(id: string): Promise<void>;

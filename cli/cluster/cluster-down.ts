@@ -12,6 +12,8 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountPointsUnder, unmountAll } from '../../agent/volumes/mounts.js';
 import { removeNodeFromDocker } from '../../agent/runtime/docker/node-teardown.js';
+import { removeCgroups } from '../../agent/qos/cgroup-manager.js';
+import { DefaultPodsCgroup, podCgroupNames } from '../../agent/qos/qos-cgroups.js';
 import { aggregateMessage, DockerletError, errorMessage } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
 import { HostLock } from '../../common/util/host-lock.js';
@@ -139,6 +141,9 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
     const removed = await removeNodeFromDocker(Defaults.containerRuntimeEndpoint.replace(/^unix:\/\//, ''), name, network.podNetwork);
     out.say(`removed ${removed.containersRemoved} containers of node ${name}${removed.network.removed ? ` and the pod network ${network.podNetwork}` : ''}`);
     if (!removed.network.removed && removed.network.refusal) out.say(`left the pod network ${network.podNetwork} in place: the engine refused to remove it (${removed.network.refusal})`);
+    // Their pods' cgroups, which the stopped agent did not get to remove; the QoS tiers are the host's, and stay.
+    const left = await removeCgroups(removed.podUIDs.flatMap((uid) => podCgroupNames(DefaultPodsCgroup, uid)));
+    if (left.length > 0) out.say(`left cgroups that still hold processes in place: ${left.map((cgroup) => cgroup.path).join(', ')}`);
   });
   await step("removing the node's service rules", async () => {
     const owner = await datapathOwner();

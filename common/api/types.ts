@@ -36,6 +36,7 @@ export type {
   NodeCondition,
   NodeStatus,
   Taint,
+  Toleration,
   PersistentVolume,
   PersistentVolumeClaim,
   NodeSelectorTerm,

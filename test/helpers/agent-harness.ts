@@ -19,6 +19,8 @@ import { cleanupProxy, type ProxyOptions, type ServiceProxyNode } from '../../pr
 import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
+import { removeCgroups } from '../../agent/qos/cgroup-manager.js';
+import { DefaultPodsCgroup } from '../../agent/qos/qos-cgroups.js';
 import { freePort, uniqueNodeName } from './test-node.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
@@ -50,12 +52,18 @@ export interface AgentHarness {
 /**
  * The options `dockerlet agent` resolves for this node and directories, every other flag at its
  * default, with no HTTP servers, no image garbage collection (the engine's images are every
- * test's: only a test of its own engine may have them removed) and no node-pressure thresholds
- * (no test depends on how full the host is): a test that wants them sets its own.
+ * test's: only a test of its own engine may have them removed), no node-pressure thresholds
+ * (no test depends on how full the host is), and a root cgroup of the node's own (nodeCgroup:
+ * tests side by side never weigh each other's pods): a test that wants them sets its own.
  */
 export async function defaultOptions(nodeName: string, rootDir: string, manifestDir: string): Promise<KubeletOptions> {
   const { options } = await resolveAgentOptions({ hostnameOverride: nodeName, rootDir, podManifestPath: manifestDir, port: '0', readOnlyPort: '0' });
-  return { ...options, imageGC: { ...options.imageGC, highThresholdPercent: 100 }, eviction: { ...options.eviction, thresholds: [] } };
+  return { ...options, imageGC: { ...options.imageGC, highThresholdPercent: 100 }, eviction: { ...options.eviction, thresholds: [] }, podsCgroup: nodeCgroup(nodeName) };
+}
+
+/** The root cgroup of a test node's pods, as the library's test nodes have it. */
+export function nodeCgroup(nodeName: string): string {
+  return `dockerlet-${nodeName}`;
 }
 
 export interface StartAgentOptions {
@@ -110,6 +118,8 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
       // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
       await unmountAll(base);
       await rm(base, { recursive: true, force: true });
+      // Its pods' cgroups and its QoS classes', now that nothing runs in them; never the shared default root.
+      if (options.podsCgroup !== DefaultPodsCgroup) await removeCgroups([[options.podsCgroup]]);
     }
   });
   return launch({ options, manifestDir, rootDir, running, proxyOptions, ...(start.proxyApi ? { proxyApi: start.proxyApi } : {}) });

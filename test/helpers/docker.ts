@@ -1,5 +1,7 @@
 /** Direct Docker access for assertions and cleanup, by the labels dockerlet puts on everything. */
 import Dockerode from 'dockerode';
+import { removeCgroups } from '../../agent/qos/cgroup-manager.js';
+import { DefaultPodsCgroup, podCgroupNames } from '../../agent/qos/qos-cgroups.js';
 
 export const docker = new Dockerode({ socketPath: '/var/run/docker.sock' });
 
@@ -12,10 +14,16 @@ export function nodeContainers(nodeName: string): Promise<Dockerode.ContainerInf
   return docker.listContainers({ all: true, filters: { label: [`dockerlet.io/node=${nodeName}`] } });
 }
 
-/** Removes every container of one test node, whatever its state. */
+/**
+ * Removes every container of one test node, whatever its state, and then its pods' cgroups
+ * under the default root cgroup, where an agent run as a process (dockerlet's own flags) puts
+ * them; a node of its own root cgroup removes that itself (agent-harness.ts).
+ */
 export async function removeNodeContainers(nodeName: string): Promise<void> {
   const containers = await nodeContainers(nodeName);
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const uids = [...new Set(containers.flatMap((c) => c.Labels['io.kubernetes.pod.uid'] ?? []))];
+  if (uids.length > 0) await removeCgroups(uids.flatMap((uid) => podCgroupNames(DefaultPodsCgroup, uid))).catch(() => undefined);
 }
 
 /** Runs a command in a running container and returns its stdout+stderr and exit code. */

@@ -123,3 +123,13 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
     },
   };
 }
+
+/** Commits `<repo>:1` on `client`: busybox and a 16 MiB layer of random bytes, an image no pod uses. Returns its ID. */
+export async function makeBlobImage(client: Dockerode, repo: string): Promise<string> {
+  const container = await client.createContainer({ Image: BusyboxImage, Cmd: ['dd', 'if=/dev/urandom', 'of=/blob', 'bs=1048576', 'count=16'] });
+  await container.start();
+  await container.wait();
+  await container.commit({ repo, tag: '1' });
+  await container.remove();
+  return (await client.getImage(`${repo}:1`).inspect()).Id;
+}

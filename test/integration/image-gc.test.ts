@@ -4,26 +4,15 @@
  */
 import { statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type Dockerode from 'dockerode';
 import { expect, test } from 'vitest';
 import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { busyboxPod, isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
 import { BusyboxImage, PauseImage } from '../helpers/docker.js';
-import { startPrivateDocker } from '../helpers/private-docker.js';
+import { makeBlobImage, startPrivateDocker } from '../helpers/private-docker.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const MiB = 1024 * 1024;
 const DataFsMiB = 256;
-
-/** An image of its own: busybox and a 16 MiB layer of random bytes. */
-async function makeImage(client: Dockerode, name: string): Promise<string> {
-  const container = await client.createContainer({ Image: BusyboxImage, Cmd: ['dd', 'if=/dev/urandom', 'of=/blob', 'bs=1048576', 'count=16'] });
-  await container.start();
-  await container.wait();
-  await container.commit({ repo: `dockerlet.local/gc-${name}`, tag: '1' });
-  await container.remove();
-  return (await client.getImage(`dockerlet.local/gc-${name}:1`).inspect()).Id;
-}
 
 async function usedBytes(path: string): Promise<number> {
   const fs = await statfs(path);
@@ -37,7 +26,7 @@ async function notedInUse(agent: AgentHarness, imageId: string): Promise<void> {
 
 test('over the high threshold, unused images go least recently used first; the in-use and pause images, and the base others are built on, stay; with nothing left to remove, FreeDiskSpaceFailed', async () => {
   const engine = await startPrivateDocker({ bridgeAddress: '10.252.1.1/24', dataFsMiB: DataFsMiB });
-  const [a, b, c] = [await makeImage(engine.client, 'a'), await makeImage(engine.client, 'b'), await makeImage(engine.client, 'c')];
+  const [a, b, c] = [await makeBlobImage(engine.client, 'dockerlet.local/gc-a'), await makeBlobImage(engine.client, 'dockerlet.local/gc-b'), await makeBlobImage(engine.client, 'dockerlet.local/gc-c')];
   const capacity = DataFsMiB * MiB;
   // The low threshold a few percent above today's use, the high one a percent above that.
   const low = Math.ceil(((await usedBytes(engine.dataFs)) * 100) / capacity) + 3;

@@ -2,13 +2,16 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cidrContains, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { mountPointsUnder } from '../../agent/volumes/mounts.js';
+import { parseCgroupMounts } from '../../agent/qos/cgroup-manager.js';
+import { cgroupPath } from '../../agent/qos/qos-cgroups.js';
 import { reapDeadSessions, startNode, PodWaitError, type TestNode, type StartNodeOptions } from '../../library/index.js';
 import { docker, nodeContainers } from '../helpers/docker.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
@@ -29,6 +32,14 @@ afterAll(async () => {
   await reapDeadSessions(join(base, 'sessions'), memoryLogger().logger);
   await rm(base, { recursive: true, force: true });
 });
+
+/** The cgroup hierarchies where the node's root cgroup (`dockerlet-<node>`, as the engine's driver spells it) is. */
+async function nodeCgroups(nodeName: string): Promise<string[]> {
+  const { CgroupDriver } = (await docker.info()) as { CgroupDriver: 'cgroupfs' | 'systemd' };
+  const path = cgroupPath([`dockerlet-${nodeName}`], CgroupDriver);
+  const mounts = parseCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8')).filter((mount) => mount.root === '/');
+  return mounts.map((mount) => join(mount.mountPoint, path)).filter((dir) => existsSync(dir));
+}
 
 /** A node of this file: its own sessions directory, stopped when the test ends, pass or fail. */
 async function testNode(onFinished: (cleanup: () => Promise<void>) => void, options: StartNodeOptions = {}): Promise<TestNode> {
@@ -197,14 +208,19 @@ describe('a test node', () => {
     expect(await readdir(join(base, 'sessions', node.name, 'manifests'))).toEqual([]);
   });
 
-  test('two nodes at once: each its own pod subnet, Services and pods, the same manifests on both', async ({ onTestFinished }) => {
+  test('two nodes at once: each its own pod subnet, Services and pods, and QoS cgroups, the same manifests on both', async ({ onTestFinished }) => {
     const [one, two] = await Promise.all([testNode(onTestFinished), testNode(onTestFinished)]);
     expect(one.addresses.podCIDR).not.toBe(two.addresses.podCIDR);
     await Promise.all([one.apply(webManifests), two.apply(webManifests)]);
     await Promise.all([one.waitForPods(), two.waitForPods()]);
     expect(await fetchText(await one.serviceUrl('web'))).toContain(one.name);
     expect(await fetchText(await two.serviceUrl('web'))).toContain(two.name);
+    expect(await nodeCgroups(one.name)).not.toEqual([]);
+    expect(await nodeCgroups(two.name)).not.toEqual([]);
     await one.stop();
+    // Its root cgroup went with it; the other node's stays.
+    expect(await nodeCgroups(one.name)).toEqual([]);
+    expect(await nodeCgroups(two.name)).not.toEqual([]);
     expect(await fetchText(await two.serviceUrl('web'))).toContain(two.name);
     expect(two.pods()).toHaveLength(2);
   });
@@ -223,11 +239,13 @@ describe('a test node', () => {
     await once(child, 'exit');
     // Dead, it left its pod running, its address on lo and its session.
     expect((await nodeContainers(name)).filter((container) => container.State === 'running')).toHaveLength(2);
+    expect(await nodeCgroups(name)).not.toEqual([]);
     expect(await addressesOnLo(addresses.serviceCIDR)).toHaveLength(1);
     const network = (await docker.listNetworks()).find((candidate) => candidate.IPAM?.Config?.[0]?.Subnet === addresses.podCIDR)!;
 
     await testNode(onTestFinished);
     expect(await nodeContainers(name)).toEqual([]);
+    expect(await nodeCgroups(name)).toEqual([]);
     expect(await addressesOnLo(addresses.serviceCIDR)).toEqual([]);
     expect(await readdir(join(base, 'sessions'))).not.toContain(name);
     expect((await docker.listNetworks()).map((candidate) => candidate.Id)).not.toContain(network.Id);

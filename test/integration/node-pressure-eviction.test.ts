@@ -22,7 +22,7 @@ test('memory below a hard threshold: MemoryPressure, then one pod evicted at a t
   // The same pods, adopted by an agent with a threshold no machine meets.
   const agent = await first.restart({
     evictionMonitoringPeriodMs: 300,
-    eviction: { thresholds: [{ signal: 'memory.available', value: { quantity: 2 * totalmem() }, gracePeriodMs: 0, hard: true }], pressureTransitionPeriodMs: 60_000 },
+    eviction: { thresholds: [{ signal: 'memory.available', value: { quantity: 2 * totalmem() }, gracePeriodMs: 0, hard: true }], pressureTransitionPeriodMs: 60_000, maxPodGracePeriodSeconds: 0 },
   });
 
   const besteffort = await agent.waitForPod('besteffort', 'evicted', evicted);

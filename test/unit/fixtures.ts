@@ -9,6 +9,7 @@ import {
   type AttachedProcess,
   type ContainerRuntime,
   type ContainerConfig,
+  type ContainerFsUsage,
   type ContainerStats,
   type ExecOptions,
   type ExecResult,
@@ -204,6 +205,9 @@ export class FakeRuntime implements ContainerRuntime {
   }
   containerStats(_id: string): Promise<ContainerStats | undefined> {
     return this.#unexpected('containerStats');
+  }
+  containerFsUsage(_id: string): Promise<ContainerFsUsage | undefined> {
+    return this.#unexpected('containerFsUsage');
   }
   runPodSandbox(_config: SandboxConfig): Promise<string> {
     return this.#unexpected('runPodSandbox');

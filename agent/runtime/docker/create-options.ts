@@ -3,6 +3,7 @@
  * cri-dockerd maps CRI onto Docker: the sandbox owns the network, IPC (and, when shared, PID)
  * namespaces, and every container joins them with `container:<sandbox>`.
  */
+import { posix } from 'node:path';
 import type { ContainerCreateOptions, MountSettings } from 'dockerode';
 import {
   ContainerHashLabel,
@@ -18,7 +19,7 @@ import {
   SandboxContainerName,
   SandboxIDLabel,
 } from '../../../common/api/well-known.js';
-import type { ContainerConfig, PodRef, SandboxConfig, SeccompProfile } from '../runtime.js';
+import type { CgroupDriver, ContainerConfig, PodRef, SandboxConfig, SeccompProfile } from '../runtime.js';
 import { dockerContainerName, dockerSandboxName } from './naming.js';
 
 export interface DockerHostSettings {
@@ -53,9 +54,19 @@ export function seccompSecurityOpt(profile: SeccompProfile, localhostJson?: stri
 /** A pod sandbox's oom_score_adj: below every container's, as containerd's and dockershim's. */
 export const SandboxOOMScoreAdj = -998;
 
-/** What the engine's host allows: the lowest OOM score it can set (see oom-score-floor.ts). */
+/** What the engine's host allows: the lowest OOM score it can set (see oom-score-floor.ts); and its cgroup driver (`docker info`). */
 export interface EngineHost {
   oomScoreFloor: number;
+  cgroupDriver: CgroupDriver;
+}
+
+/**
+ * A cgroup path as Docker's CgroupParent takes it for the engine's driver, as cri-dockerd
+ * converts a sandbox's: the path itself with cgroupfs, the innermost slice's name with systemd
+ * (whose name spells its ancestors).
+ */
+export function dockerCgroupParent(path: string, driver: CgroupDriver): string {
+  return driver === 'systemd' ? posix.basename(path) : path;
 }
 
 function logConfig(settings: DockerHostSettings): NonNullable<ContainerCreateOptions['HostConfig']>['LogConfig'] {
@@ -90,6 +101,7 @@ export function sandboxCreateOptions(settings: DockerHostSettings, config: Sandb
       PortBindings: config.hostNetwork ? {} : portBindings,
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
+      ...(config.cgroupParent ? { CgroupParent: dockerCgroupParent(config.cgroupParent, host.cgroupDriver) } : {}),
       OomScoreAdj: Math.max(SandboxOOMScoreAdj, host.oomScoreFloor),
       SecurityOpt: [...seccomp],
       ...(Object.keys(config.sysctls).length > 0 ? { Sysctls: config.sysctls } : {}),
@@ -97,10 +109,11 @@ export function sandboxCreateOptions(settings: DockerHostSettings, config: Sandb
   };
 }
 
-/** The sandbox a container joins: its ID and its pod. */
+/** The sandbox a container joins: its ID, its pod, and the cgroup parent it was given (Docker's spelling), which its containers get too. */
 export interface JoinedSandbox {
   id: string;
   pod: PodRef;
+  cgroupParent?: string;
 }
 
 export function containerCreateOptions(
@@ -151,6 +164,7 @@ export function containerCreateOptions(
       Mounts: mounts,
       RestartPolicy: { Name: 'no' },
       LogConfig: logConfig(settings),
+      ...(sandbox.cgroupParent ? { CgroupParent: sandbox.cgroupParent } : {}),
       OomScoreAdj: Math.max(resources.oomScoreAdj, host.oomScoreFloor),
       ...(security.supplementalGroups.length > 0 ? { GroupAdd: security.supplementalGroups.map(String) } : {}),
       Privileged: security.privileged,

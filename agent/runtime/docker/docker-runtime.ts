@@ -14,6 +14,7 @@ import type {
   AttachedProcess,
   ContainerConfig,
   ContainerRuntime,
+  ContainerFsUsage,
   ContainerStats,
   ExecOptions,
   ExecResult,
@@ -22,6 +23,7 @@ import type {
   PodRef,
   RegistryAuth,
   RunningPod,
+  RuntimeCgroups,
   RuntimeEventHandlers,
   RuntimeImage,
   RuntimePodStatus,
@@ -37,6 +39,7 @@ import { oomScoreFloor } from './oom-score-floor.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
+import { logFilesBytes } from './log-files.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
 import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
 import { dockerPortForward } from './port-forward.js';
@@ -68,6 +71,8 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #imageRefs = new Map<string, string>();
   readonly #streaming: StreamingDeps;
   #oomScoreFloor = 0;
+  /** The engine's cgroup driver and the host's cgroup version (`docker info`); none when it runs containers without cgroups of their own. */
+  #cgroups: RuntimeCgroups | undefined;
   /** The engine's data root (`docker info`): where its images and containers' layers live. */
   #dataRoot = '/var/lib/docker';
 
@@ -82,8 +87,9 @@ export class DockerRuntime implements ContainerRuntime {
   /** Checks the engine answers and the pod network exists (creating it if needed). */
   async start(): Promise<RuntimeVersion> {
     const version = await this.version();
-    const info = (await withTimeout(this.#docker.info(), this.#options.requestTimeoutMs)) as { DockerRootDir?: string };
+    const info = (await withTimeout(this.#docker.info(), this.#options.requestTimeoutMs)) as EngineCgroupInfo & { DockerRootDir?: string };
     if (info.DockerRootDir) this.#dataRoot = info.DockerRootDir;
+    this.#cgroups = engineCgroups(info);
     this.#oomScoreFloor = await oomScoreFloor();
     if (this.#oomScoreFloor > -1000) {
       this.#log.warn({ oomScoreFloor: this.#oomScoreFloor }, 'this host does not let the agent lower OOM scores (no CAP_SYS_RESOURCE, as in a container): no container gets a score below the floor, Guaranteed pods and sandboxes included');
@@ -271,15 +277,22 @@ export class DockerRuntime implements ContainerRuntime {
   async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
     const sandbox = await this.#inspect(sandboxId);
     if (!sandbox) throw new DockerletError('DKL_ERR_NOT_FOUND', `pod sandbox ${sandboxId.slice(0, 12)} is gone`);
-    const joined = { id: sandboxId, pod: { ...sandboxStatus(sandbox, this.#options.network.name).pod } };
+    // The pod's containers go in the cgroup its sandbox was given, as cri-dockerd puts them.
+    const cgroupParent = sandbox.HostConfig.CgroupParent;
+    const joined = { id: sandboxId, pod: { ...sandboxStatus(sandbox, this.#options.network.name).pod }, ...(cgroupParent ? { cgroupParent } : {}) };
     const options = containerCreateOptions(this.#options, joined, config, await this.#seccomp(config.security.seccomp), this.#host());
     const container = await this.#createReplacingStale(options);
     return container.id;
   }
 
-  /** What this host lets containers have: how low an OOM score may go. */
+  /** What this host lets containers have: how low an OOM score may go, and how their cgroups are spelled. */
   #host(): EngineHost {
-    return { oomScoreFloor: this.#oomScoreFloor };
+    return { oomScoreFloor: this.#oomScoreFloor, cgroupDriver: this.#cgroups?.driver ?? 'cgroupfs' };
+  }
+
+  /** How the engine names cgroups, and on which cgroup version, once started; undefined when its containers get none of their own (driver `none`). */
+  cgroups(): RuntimeCgroups | undefined {
+    return this.#cgroups;
   }
 
   /** The SecurityOpt for `profile`; a Localhost profile's file is read each time, as cri-dockerd reads it. */
@@ -371,6 +384,18 @@ export class DockerRuntime implements ContainerRuntime {
    * container with a memory limit that has just exited with 137 but no OOM flag is inspected
    * again, a few times over a second at most, so that its reason is OOMKilled rather than Error.
    */
+  async containerFsUsage(id: string): Promise<ContainerFsUsage | undefined> {
+    let inspect: Dockerode.ContainerInspectInfo & { SizeRw?: number };
+    try {
+      // size: Docker walks the writable layer for SizeRw, so this is asked only where it is needed.
+      inspect = await this.#docker.getContainer(id).inspect({ size: true, abortSignal: this.#quick() } as never);
+    } catch (err) {
+      if (isDockerNotFound(err)) return undefined;
+      throw err;
+    }
+    return { writableLayerBytes: inspect.SizeRw ?? 0, logsBytes: await logFilesBytes(inspect.LogPath) };
+  }
+
   async #settledOom(inspect: Dockerode.ContainerInspectInfo | undefined): Promise<Dockerode.ContainerInspectInfo | undefined> {
     const pending = (info: Dockerode.ContainerInspectInfo): boolean =>
       info.State.Status === 'exited' && info.State.ExitCode === 137 && !info.State.OOMKilled && (info.HostConfig.Memory ?? 0) > 0 && Date.now() - Date.parse(info.State.FinishedAt) < OomSettleMs;
@@ -433,4 +458,15 @@ export class DockerRuntime implements ContainerRuntime {
     this.#imageRefs.set(imageId, ref);
     return ref;
   }
+}
+
+/** What `docker info` says of cgroups: the driver (cgroupfs, systemd, or none) and, since Docker 20.10, the version. */
+interface EngineCgroupInfo {
+  CgroupDriver?: string;
+  CgroupVersion?: string;
+}
+
+function engineCgroups(info: EngineCgroupInfo): RuntimeCgroups | undefined {
+  if (info.CgroupDriver !== 'cgroupfs' && info.CgroupDriver !== 'systemd') return undefined;
+  return { driver: info.CgroupDriver, version: info.CgroupVersion === '2' ? 2 : 1 };
 }

@@ -6,7 +6,7 @@
  */
 import Dockerode from 'dockerode';
 import { aggregateMessage, DockerletError } from '../../../common/api/errors.js';
-import { ContainerTypeLabel, NodeLabel } from '../../../common/api/well-known.js';
+import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
 import { retryUntilDone } from '../../../common/util/retry.js';
 import { Semaphore } from '../../../common/util/semaphore.js';
 import { dockerMessage, isDockerNotFound } from './docker-errors.js';
@@ -16,6 +16,8 @@ const RemovalsAtOnce = 8;
 
 export interface NodeTeardownResult {
   containersRemoved: number;
+  /** The pods those containers were of: what else is theirs on the host (their cgroups) can go now. */
+  podUIDs: string[];
   /** Whether the pod network went, or why not when the engine refused: it is the host's, shared, and harmless left in place. */
   network: { removed: true } | { removed: false; refusal?: string };
 }
@@ -42,7 +44,8 @@ export async function removeNodeFromDocker(socketPath: string, nodeName: string,
     (removed) => ({ removed }) as NodeTeardownResult['network'],
     (err: unknown) => ({ removed: false, refusal: dockerMessage(err) }) as const,
   );
-  return { containersRemoved: containers.length, network };
+  const podUIDs = [...new Set(containers.flatMap((container) => container.Labels[PodUIDLabel] ?? []))];
+  return { containersRemoved: containers.length, podUIDs, network };
 }
 
 /** How long a removal the engine answers with "active endpoints" is tried again: it releases a removed container's endpoint a moment after the removal returns. */

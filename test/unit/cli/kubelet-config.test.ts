@@ -99,9 +99,9 @@ volumeStatsAggPeriod: 0s
   });
 
   test('fields it does not act on are reported, not fatal', async () => {
-    const path = await configFile('kubeAPIQPS: 50\nstaticPodPath: /m\nevictionMaxPodGracePeriod: 30\n');
+    const path = await configFile('kubeAPIQPS: 50\nstaticPodPath: /m\ncpuManagerPolicy: static\n');
     const { config, ignoredFields } = await loadKubeletConfig(path);
-    expect(ignoredFields).toEqual(['kubeAPIQPS', 'evictionMaxPodGracePeriod']);
+    expect(ignoredFields).toEqual(['kubeAPIQPS', 'cpuManagerPolicy']);
     expect(config.staticPodPath).toBe('/m');
   });
 

@@ -78,10 +78,12 @@ describe('resolveAgentOptions: defaults', () => {
           { signal: 'imagefs.available', value: { percentage: 0.15 }, gracePeriodMs: 0, hard: true },
         ],
         pressureTransitionPeriodMs: 300_000,
+        maxPodGracePeriodSeconds: 0,
       },
       containerLogMaxSize: '10485760',
       containerLogMaxFiles: 5,
       plegRelistPeriodMs: 10_000,
+      podsCgroup: 'dockerlet',
     });
     expect(ignoredConfigFields).toEqual([]);
   });
@@ -126,6 +128,7 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
         'evictionSoftGracePeriod: {nodefs.available: 1m30s}',
         'evictionMinimumReclaim: {memory.available: 100Mi}',
         'evictionPressureTransitionPeriod: 30s',
+        'evictionMaxPodGracePeriod: 20',
         'crashLoopBackOff: {maxContainerRestartPeriod: 60s}',
         '',
       ].join('\n'),
@@ -157,6 +160,7 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
           { signal: 'nodefs.available', value: { percentage: 0.15 }, gracePeriodMs: 90_000, hard: false },
         ],
         pressureTransitionPeriodMs: 30_000,
+        maxPodGracePeriodSeconds: 20,
       },
       crashLoopBackOffMaxMs: 60_000,
     });

@@ -1,14 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import { PodAdmission } from '../../../../agent/admission/pod-admission.js';
 import { SysctlAllowlist } from '../../../../agent/admission/sysctls.js';
-import { FakeRecorder, pod } from '../../fixtures.js';
+import { ctr, FakeRecorder, pod } from '../../fixtures.js';
 
 const named = (name: string, sysctls: Array<{ name: string; value: string }> = []) => pod({ securityContext: { sysctls } }, { name, uid: `uid-${name}` });
 
-function admission(maxPods = 110, unsafe: string[] = []) {
+function admission(maxPods = 110, unsafe: string[] = [], pressure: string[] = []) {
   const recorder = new FakeRecorder();
-  return { admission: new PodAdmission({ maxPods, sysctls: new SysctlAllowlist(unsafe), recorder }), recorder };
+  return { admission: new PodAdmission({ maxPods, sysctls: new SysctlAllowlist(unsafe), pressure: () => new Set(pressure), recorder }), recorder };
 }
+
+const burstable = (name: string) => pod({ containers: [ctr('main', { resources: { requests: { memory: '10Mi' } } })] }, { name, uid: `uid-${name}` });
 
 describe('PodAdmission', () => {
   test("a pod beyond maxPods is OutOfpods, with the predicate's message and an event", () => {
@@ -33,5 +35,23 @@ describe('PodAdmission', () => {
     expect(a.admit(named('late'), [])).toBe(false);
     a.forget('uid-late');
     expect([a.rejection('uid-late'), a.admit(named('late'), [])]).toEqual([undefined, true]);
+  });
+
+  test('under memory pressure only BestEffort pods are refused, and not those tolerating the memory-pressure taint', () => {
+    const { admission: a, recorder } = admission(110, [], ['MemoryPressure']);
+    expect(a.admit(burstable('burst'), [])).toBe(true);
+    expect(a.admit(named('besteffort'), [])).toBe(false);
+    expect(a.rejection('uid-besteffort')).toEqual({ reason: 'Evicted', message: 'Pod was rejected: The node had condition: [MemoryPressure]. ' });
+    expect(recorder.events.map((e) => `${e.type} ${e.reason}: ${e.message}`)).toEqual(['Warning Evicted: The node had condition: [MemoryPressure]. ']);
+    const tolerant = pod({ tolerations: [{ key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' }] }, { name: 'tolerant', uid: 'uid-tolerant' });
+    expect(a.admit(tolerant, [])).toBe(true);
+  });
+
+  test('under disk pressure every pod is refused but a critical one', () => {
+    const { admission: a } = admission(110, [], ['MemoryPressure', 'DiskPressure']);
+    expect(a.admit(burstable('burst'), [])).toBe(false);
+    expect(a.rejection('uid-burst')?.message).toBe('Pod was rejected: The node had condition: [DiskPressure MemoryPressure]. ');
+    const critical = pod({ priorityClassName: 'system-node-critical', priority: 2_000_001_000 }, { name: 'critical', uid: 'uid-critical' });
+    expect(a.admit(critical, [])).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import { EvictionManager, type PodEviction } from '../../../../agent/eviction/ev
 import type { Observations, PodUsage } from '../../../../agent/eviction/node-pressure.js';
 import type { Threshold } from '../../../../agent/eviction/thresholds.js';
 import type { EmptyDirUsage } from '../../../../agent/volumes/volume-manager.js';
-import { deferred, FakeRecorder, pod } from '../../fixtures.js';
+import { ctr, deferred, FakeRecorder, pod } from '../../fixtures.js';
 
 const MiB = 1024 * 1024;
 
@@ -22,6 +22,9 @@ class FakeVolumes {
 }
 
 let volumes: FakeVolumes;
+/** Each pod's ephemeral storage use, per uid, for the local storage limits. */
+let diskUsages: Map<string, PodUsage>;
+let usageCalls: string[];
 let recorder: FakeRecorder;
 let active: DefaultedPod[];
 let evicted: Array<{ uid: string; eviction: PodEviction | undefined }>;
@@ -30,6 +33,8 @@ let manager: EvictionManager;
 
 beforeEach(() => {
   volumes = new FakeVolumes();
+  diskUsages = new Map();
+  usageCalls = [];
   recorder = new FakeRecorder();
   active = [];
   evicted = [];
@@ -42,6 +47,10 @@ beforeEach(() => {
   });
   manager = new EvictionManager({
     volumes,
+    podUsage: async (p, resource) => {
+      usageCalls.push(`${p.metadata.uid}/${resource}`);
+      return diskUsages.get(p.metadata.uid) ?? { memoryBytes: 0, diskBytes: 0, containers: [] };
+    },
     activePods: () => active,
     recorder,
     // What the manager already knows when it calls back.
@@ -70,11 +79,25 @@ describe('EvictionManager.check', () => {
     active = [p];
     volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);
     await manager.check();
-    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message });
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 0 });
     expect(recorder.events).toEqual([
       { object: { kind: 'Pod', uid: 'uid-web', name: 'web', namespace: 'default' }, type: 'Warning', reason: 'Evicted', message },
     ]);
-    expect(evicted).toEqual([{ uid: 'uid-web', eviction: { reason: 'Evicted', message } }]);
+    expect(evicted).toEqual([{ uid: 'uid-web', eviction: { reason: 'Evicted', message, gracePeriodSeconds: 0 } }]);
+  });
+
+  test('a container over its ephemeral-storage limit is evicted with the kubelet\'s message; a pod without such a limit is not measured', async () => {
+    const limited = pod(
+      { containers: [ctr('writer', { resources: { limits: { 'ephemeral-storage': '1Mi' } } }), ctr('idle', { resources: { limits: { 'ephemeral-storage': '10Mi' } } })] },
+      { name: 'limited', uid: 'uid-limited' },
+    );
+    const free = pod({}, { name: 'free', uid: 'uid-free' });
+    active = [limited, free];
+    diskUsages.set('uid-limited', { memoryBytes: 0, diskBytes: 3 * MiB, containers: [{ name: 'writer', memoryBytes: 0, diskBytes: 3 * MiB }, { name: 'idle', memoryBytes: 0, diskBytes: 0 }] });
+    diskUsages.set('uid-free', { memoryBytes: 0, diskBytes: 100 * MiB, containers: [{ name: 'main', memoryBytes: 0, diskBytes: 100 * MiB }] });
+    await manager.check();
+    expect(evicted).toEqual([{ uid: 'uid-limited', eviction: { reason: 'Evicted', message: 'Container writer exceeded its local ephemeral storage limit "1Mi". ', gracePeriodSeconds: 0 } }]);
+    expect(usageCalls).toEqual(['uid-limited/ephemeral-storage']);
   });
 
   test('a critical pod (system-node-critical) over its limit is never evicted, nor measured', async () => {
@@ -211,8 +234,8 @@ describe('EvictionManager.eviction and forget', () => {
     active = [greedy('web')];
     volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);
     await manager.check();
-    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message });
-    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message });
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 0 });
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 0 });
     manager.forget('uid-web');
     expect(manager.eviction('uid-web')).toBeUndefined();
   });
@@ -224,7 +247,7 @@ describe('EvictionManager.eviction and forget', () => {
     await manager.check();
     manager.forget('uid-a');
     expect(manager.eviction('uid-a')).toBeUndefined();
-    expect(manager.eviction('uid-b')).toEqual({ reason: 'Evicted', message });
+    expect(manager.eviction('uid-b')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 0 });
   });
 });
 
@@ -266,11 +289,12 @@ describe('EvictionManager: node pressure', () => {
     const node = { kind: 'Node' as const, name: 'node-a', uid: 'node-a' };
     const created = new EvictionManager({
       volumes,
+      podUsage: async (p) => usages.get(p.metadata.uid) ?? memoryUsage(0),
       nodePressure: {
         thresholds,
         pressureTransitionPeriodMs: transitionMs,
+        maxPodGracePeriodSeconds: 20,
         observe: async () => observed,
-        podUsage: async (p) => usages.get(p.metadata.uid) ?? memoryUsage(0),
         reclaimDisk: async () => {
           reclaims++;
           if (afterReclaim) observed = afterReclaim;
@@ -305,6 +329,8 @@ describe('EvictionManager: node pressure', () => {
     expect(recorder.events.filter((e) => e.object.kind === 'Node').map((e) => [e.type, e.reason, e.message])).toEqual([['Warning', 'EvictionThresholdMet', 'Attempting to reclaim memory']]);
     await m.check();
     expect(evicted.map((e) => e.uid)).toEqual(['uid-big', 'uid-small']);
+    // A hard threshold's victims are stopped after 1 s, whatever their own grace period.
+    expect(evicted.map((e) => e.eviction?.gracePeriodSeconds)).toEqual([1, 1]);
   });
 
   test('a soft threshold acts only once it has held for its grace period; the condition is raised at once', async () => {
@@ -319,6 +345,16 @@ describe('EvictionManager: node pressure', () => {
     now += 10_000;
     await m.check();
     expect(evicted.map((e) => e.uid)).toEqual(['uid-1']);
+    // A soft threshold's victim gets evictionMaxPodGracePeriod (20 s here), at most its own.
+    expect(evicted[0]!.eviction?.gracePeriodSeconds).toBe(20);
+  });
+
+  test("a soft threshold's victim is given its own grace period when it is shorter than evictionMaxPodGracePeriod", async () => {
+    const m = pressured([{ ...hardMemory, hard: false }]);
+    active = [pod({ terminationGracePeriodSeconds: 5 })];
+    observed = memory(50);
+    await m.check();
+    expect(evicted.map((e) => e.eviction?.gracePeriodSeconds)).toEqual([5]);
   });
 
   test('a condition stays for the pressure transition period after the threshold was last met', async () => {
@@ -401,13 +437,14 @@ describe('EvictionManager: a failing observation', () => {
     });
     const m = new EvictionManager({
       volumes,
+      podUsage: async () => ({ memoryBytes: 0, diskBytes: 0, containers: [] }),
       nodePressure: {
         thresholds: [{ signal: 'memory.available', value: { quantity: 1 }, gracePeriodMs: 0, hard: true }],
         pressureTransitionPeriodMs: 1,
+        maxPodGracePeriodSeconds: 0,
         observe: async () => {
           throw new Error('/proc/meminfo: EACCES');
         },
-        podUsage: async () => ({ memoryBytes: 0, diskBytes: 0, containers: [] }),
         reclaimDisk: async () => undefined,
         podRunning: () => false,
         node: { kind: 'Node', name: 'n', uid: 'n' },

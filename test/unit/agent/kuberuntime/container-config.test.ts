@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { containerHash } from '../../../../common/api/pod-helpers.js';
 import type { Container, DefaultedPod } from '../../../../common/api/types.js';
-import { containerConfig, milliCpuToShares, sandboxConfig, seccompProfile, type ContainerConfigContext } from '../../../../agent/kuberuntime/container-config.js';
+import { containerConfig, sandboxConfig, seccompProfile, type ContainerConfigContext } from '../../../../agent/kuberuntime/container-config.js';
 import type { ContainerConfig } from '../../../../agent/runtime/runtime.js';
 import { RootDir } from '../../../../agent/volumes/root-dir.js';
 import { makeEnvironment } from '../../../../agent/envvars/env.js';
@@ -26,22 +26,6 @@ function configOf(container: Container, spec: Parameters<typeof pod>[0] = {}, ov
   const p = pod({ ...spec, containers: [container] });
   return containerConfig(p.spec.containers[0]!, 'regular', context(p, overrides));
 }
-
-describe('milliCpuToShares', () => {
-  test.each([
-    [0, 2],
-    [1, 2],
-    [2, 2],
-    [3, 3],
-    [250, 256],
-    [1000, 1024],
-    [1500, 1536],
-    [256_000, 262_144],
-    [1_000_000, 262_144],
-  ])('%d millicores -> %d shares', (milli, shares) => {
-    expect(milliCpuToShares(milli)).toBe(shares);
-  });
-});
 
 describe('containerConfig: resources', () => {
   test('limits and requests -> memory bytes, CFS quota over a 100 ms period, shares from the request', () => {
@@ -222,6 +206,12 @@ describe('sandboxConfig', () => {
       portMappings: [],
       labels: { 'io.kubernetes.pod.terminationGracePeriod': '30' },
     });
+  });
+
+  test('the pod\'s cgroup, when it has one, is the sandbox\'s cgroup parent; without one, none', () => {
+    const p = pod();
+    expect(sandboxConfig(p, 0, new RootDir('/var/lib/dockerlet'), '/dockerlet/besteffort/poduid-1').cgroupParent).toBe('/dockerlet/besteffort/poduid-1');
+    expect(sandboxConfig(p, 0, new RootDir('/var/lib/dockerlet'))).not.toHaveProperty('cgroupParent');
   });
 
   test('maps only ports with a hostPort, from init and app containers', () => {

@@ -10,6 +10,7 @@ import { ContainerKiller } from '../../../../agent/kuberuntime/container-killer.
 import { nextRestartCount, PodSyncer } from '../../../../agent/kuberuntime/sync-pod.js';
 import { HandlerRunner } from '../../../../agent/lifecycle/handler-runner.js';
 import type { NodeFacts } from '../../../../agent/node/node-facts.js';
+import type { PodContainerManager } from '../../../../agent/qos/qos-container-manager.js';
 import { podLabel, type ContainerConfig, type ImageInfo, type PodRef, type RuntimePodStatus, type SandboxConfig } from '../../../../agent/runtime/runtime.js';
 import { ReasonCache } from '../../../../agent/status/reason-cache.js';
 import { RootDir } from '../../../../agent/volumes/root-dir.js';
@@ -115,6 +116,31 @@ class RecordingRuntime extends FakeRuntime {
   }
 }
 
+/** Pod cgroups that are only recorded: each pod's is `/dockerlet/besteffort/pod<uid>`. */
+class RecordingPodContainers implements PodContainerManager {
+  readonly calls: string[] = [];
+
+  /** `runtimeCalls`: the runtime's record, to tell what had been done when the cgroup went. */
+  constructor(readonly runtimeCalls: readonly string[]) {}
+
+  async ensureExists(pod: DefaultedPod): Promise<string> {
+    this.calls.push(`ensureExists ${pod.metadata.uid}`);
+    return `/dockerlet/besteffort/pod${pod.metadata.uid}`;
+  }
+
+  async sandboxCreated(pod: DefaultedPod): Promise<void> {
+    this.calls.push(`sandboxCreated ${pod.metadata.uid}`);
+  }
+
+  async release(uid: string): Promise<void> {
+    this.calls.push(`release ${uid}`);
+  }
+
+  async destroy(uid: string): Promise<void> {
+    this.calls.push(`destroy ${uid} after ${this.runtimeCalls.join(', ')}`);
+  }
+}
+
 const node: NodeFacts = {
   name: 'node-1',
   hostIPs: ['192.168.1.10'],
@@ -126,6 +152,7 @@ const node: NodeFacts = {
 interface SyncerSetup {
   syncer: PodSyncer;
   runtime: RecordingRuntime;
+  cgroups: RecordingPodContainers;
   recorder: FakeRecorder;
   reasons: ReasonCache;
   rootDir: RootDir;
@@ -142,6 +169,7 @@ async function setUpSyncer(objects: { configMaps?: ConfigMap[] } = {}): Promise<
   const dir = await mkdtemp(join(tmpdir(), 'dockerlet-syncer-'));
   roots.push(dir);
   const runtime = new RecordingRuntime();
+  const cgroups = new RecordingPodContainers(runtime.calls);
   const recorder = new FakeRecorder();
   const reasons = new ReasonCache();
   const rootDir = new RootDir(dir);
@@ -163,6 +191,7 @@ async function setUpSyncer(objects: { configMaps?: ConfigMap[] } = {}): Promise<
     volumes: new VolumeManager({ rootDir, allowedHostPathPrefixes: [], nodeAllocatable: node.allocatable, node: { name: 'node-1', labels: {} }, clock }),
     killer: new ContainerKiller({ runtime, hooks, recorder, clock }),
     hooks,
+    podContainers: cgroups,
     failedProbe: () => undefined,
     node,
     objectsFor: () => lookup,
@@ -172,7 +201,7 @@ async function setUpSyncer(objects: { configMaps?: ConfigMap[] } = {}): Promise<
     clock,
     logger: memoryLogger().logger,
   });
-  return { syncer, runtime, recorder, reasons, rootDir, backoff, now };
+  return { syncer, runtime, cgroups, recorder, reasons, rootDir, backoff, now };
 }
 
 const running: PodStatus = { phase: 'Running' };
@@ -188,6 +217,28 @@ describe('PodSyncer.syncPod', () => {
     expect(setup.runtime.calls).toEqual(['runPodSandbox attempt=0', 'createContainer setup', 'startContainer setup-id']);
     expect(setup.runtime.created[0]?.sandboxId).toBe('sandbox-1');
     expect(setup.recorder.reasons()).toEqual(['Pulled', 'Created', 'Started']);
+  });
+
+  test("the pod's cgroup is made before its sandbox, which gets it as its cgroup parent", async () => {
+    const setup = await setUpSyncer();
+    const p = pod();
+    await sync(setup, p, runtimeStatus(p, []));
+    expect(setup.cgroups.calls).toEqual(['ensureExists uid-1', 'sandboxCreated uid-1']);
+    expect(setup.runtime.sandboxes.map((config) => config.cgroupParent)).toEqual(['/dockerlet/besteffort/poduid-1']);
+  });
+
+  test("a running pod's cgroup is ensured at each sync (a pod adopted after a restart counts in its class's again)", async () => {
+    const setup = await setUpSyncer();
+    const p = pod();
+    await sync(setup, p, runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]));
+    expect(setup.cgroups.calls).toEqual(['ensureExists uid-1']);
+  });
+
+  test("a pod in a terminal phase is released from its QoS class's cgroup, and no cgroup is made for it", async () => {
+    const setup = await setUpSyncer();
+    const p = pod();
+    await sync(setup, p, runtimeStatus(p, [sandbox(p)], [exited(p, 'main', 0)]), { phase: 'Succeeded' });
+    expect(setup.cgroups.calls).toEqual(['release uid-1']);
   });
 
   test("the pod's resolv.conf and hosts file are written before its containers start", async () => {
@@ -357,7 +408,7 @@ describe('PodSyncer.killPod and removePod', () => {
     expect(setup.runtime.calls).toEqual(['stopContainer main-0 5', 'stopContainer proxy-0 5', 'stopContainer log-0 5', 'stopPodSandbox sandbox-1']);
   });
 
-  test('a pod gone for good: every container and sandbox removed, and its directory', async () => {
+  test('a pod gone for good: every container and sandbox removed, then its cgroup, and its directory', async () => {
     const setup = await setUpSyncer();
     const p = pod();
     await sync(setup, p, runtimeStatus(p, []));
@@ -365,6 +416,7 @@ describe('PodSyncer.killPod and removePod', () => {
     setup.runtime.calls.length = 0;
     await setup.syncer.removePod(p.metadata.uid, status);
     expect(setup.runtime.calls).toEqual(['removeContainer main-0', 'removePodSandbox sandbox-1']);
+    expect(setup.cgroups.calls.at(-1)).toBe('destroy uid-1 after removeContainer main-0, removePodSandbox sandbox-1');
     await expect(readFile(setup.rootDir.resolvConfPath(p.metadata.uid), 'utf8')).rejects.toThrow(/ENOENT/);
   });
 });

@@ -13,6 +13,7 @@ const settings: NodeStatusSettings = {
   nodeIPs: ['10.0.0.5'],
   kubeletPort: 10250,
   arch: 'amd64',
+  evictionReserve: {},
 };
 
 const healthy: NodeObservation = {

@@ -15,6 +15,7 @@ const settings: NodeStatusSettings = {
   nodeName: 'node-1',
   hostname: 'node-1',
   nodeIPs: ['192.168.1.10'],
+  evictionReserve: { memory: { quantity: 100 * 2 ** 20 }, ephemeralStorage: { percentage: 0.1 } },
   kubeletPort: 10250,
   arch: 'amd64',
 };
@@ -58,6 +59,13 @@ describe('computeNodeStatus', () => {
     const status = computeNodeStatus(settings, healthy, [], t0);
     expect(status.capacity).toEqual({ cpu: '2', memory: `${24 * 1024 * 1024}Ki`, 'ephemeral-storage': `${100 * 1024 * 1024}Ki`, pods: '110', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0' });
     expect(status.allocatable).toMatchObject({ cpu: '2', memory: `${24 * 1024 * 1024 - 100 * 1024}Ki`, 'ephemeral-storage': `${90 * 1024 * 1024}Ki`, pods: '110' });
+  });
+
+  test('allocatable leaves out what the hard eviction thresholds configured keep, and nothing without them', () => {
+    const reserved = computeNodeStatus({ ...settings, evictionReserve: { memory: { percentage: 0.5 }, ephemeralStorage: { quantity: GiB } } }, healthy, [], t0);
+    expect(reserved.allocatable).toMatchObject({ memory: `${12 * 1024 * 1024}Ki`, 'ephemeral-storage': `${99 * 1024 * 1024}Ki` });
+    const none = computeNodeStatus({ ...settings, evictionReserve: {} }, healthy, [], t0);
+    expect(none.allocatable).toMatchObject({ memory: `${24 * 1024 * 1024}Ki`, 'ephemeral-storage': `${100 * 1024 * 1024}Ki` });
   });
 
   test('a fractional CPU count is in millicores', () => {

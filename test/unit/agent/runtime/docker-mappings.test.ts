@@ -4,7 +4,7 @@ import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { describe, expect, test } from 'vitest';
 import { containerHash } from '../../../../common/api/pod-helpers.js';
 import type { DefaultedPod } from '../../../../common/api/types.js';
-import { containerCreateOptions, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings, type EngineHost } from '../../../../agent/runtime/docker/create-options.js';
+import { containerCreateOptions, dockerCgroupParent, sandboxCreateOptions, seccompSecurityOpt, type DockerHostSettings, type EngineHost } from '../../../../agent/runtime/docker/create-options.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from '../../../../agent/runtime/docker/docker-errors.js';
 import { watchDockerEvents } from '../../../../agent/runtime/docker/events.js';
 import { demuxLogBuffer, demuxLogStream } from '../../../../agent/runtime/docker/logs.js';
@@ -23,8 +23,8 @@ const Settings: DockerHostSettings = {
   logMaxFiles: 5,
 };
 
-/** A host where OOM scores may go as low as the kernel allows. */
-const Host: EngineHost = { oomScoreFloor: -1000 };
+/** A host where OOM scores may go as low as the kernel allows, with Docker's cgroupfs driver. */
+const Host: EngineHost = { oomScoreFloor: -1000, cgroupDriver: 'cgroupfs' };
 
 const Web = ref(pod());
 const LogConfig = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } };
@@ -207,6 +207,18 @@ describe('sandboxCreateOptions', () => {
     expect([options.HostConfig?.NetworkMode, options.HostConfig?.UTSMode, options.HostConfig?.PortBindings]).toEqual(['host', 'host', {}]);
   });
 
+  test('the pod\'s cgroup is its cgroup parent, spelled for the driver: the path with cgroupfs, the innermost slice with systemd', () => {
+    const cgroupfs = sandboxConfigOf({ cgroupParent: '/dockerlet/burstable/poduid-1' });
+    expect(sandboxCreateOptions(Settings, cgroupfs, [], Host).HostConfig?.CgroupParent).toBe('/dockerlet/burstable/poduid-1');
+    const systemd = sandboxConfigOf({ cgroupParent: '/dockerlet.slice/dockerlet-burstable.slice/dockerlet-burstable-poduid_1.slice' });
+    expect(sandboxCreateOptions(Settings, systemd, [], { ...Host, cgroupDriver: 'systemd' }).HostConfig?.CgroupParent).toBe('dockerlet-burstable-poduid_1.slice');
+    expect(dockerCgroupParent('/dockerlet.slice', 'systemd')).toBe('dockerlet.slice');
+  });
+
+  test('no cgroup of the pod\'s: no cgroup parent, the engine\'s default', () => {
+    expect(sandboxCreateOptions(Settings, sandboxConfigOf(), [], Host).HostConfig).not.toHaveProperty('CgroupParent');
+  });
+
   test('hostIPC and hostPID: the host\'s IPC and PID namespaces', () => {
     const options = sandboxCreateOptions(Settings, sandboxConfigOf({ hostIPC: true, hostPID: true }), ['seccomp=unconfined'], Host);
     expect([options.HostConfig?.IpcMode, options.HostConfig?.PidMode]).toEqual(['host', 'host']);
@@ -301,6 +313,12 @@ describe('containerCreateOptions: namespaces and host settings', () => {
       CapDrop: [],
       SecurityOpt: ['seccomp=unconfined'],
     });
+  });
+
+  test('a container goes in the cgroup parent its sandbox was given, as Docker spells it', () => {
+    const config = containerConfigOf();
+    const options = containerCreateOptions(Settings, { id: 'sandbox-1', pod: Web, cgroupParent: 'dockerlet-burstable-poduid_1.slice' }, config, [], Host);
+    expect(options.HostConfig?.CgroupParent).toBe('dockerlet-burstable-poduid_1.slice');
   });
 
   test('shareProcessNamespace: the sandbox\'s PID namespace', () => {

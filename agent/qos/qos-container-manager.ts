@@ -1,0 +1,226 @@
+/**
+ * The node's QoS and pod cgroups (the kubelet's QOSContainerManager and PodContainerManager,
+ * qos_container_manager_linux.go and pod_container_manager_linux.go); qos-cgroups.ts says what
+ * goes where.
+ *
+ *   start()                      the root cgroup and its burstable and besteffort tiers
+ *   ensureExists(pod)            before the pod's sandbox: the pod's cgroup with its values, the
+ *                                tiers written again; the cgroup parent its sandbox gets
+ *   release(uid)                 the pod has finished: its requests leave its tier's
+ *   destroy(uid)                 its containers are gone: its cgroup removed, the tiers written
+ *   cleanupOrphanedPodCgroups()  at each housekeeping: the cgroups of pods gone that still had
+ *                                processes in them, tried again
+ *
+ * The tiers are written each time a pod comes or goes: besteffort 2 shares, burstable the
+ * shares of the cpu requests of every Burstable pod that has a cgroup and has not finished.
+ *
+ * Where the host's cgroups cannot be written (a read-only /sys/fs/cgroup, as in many CI
+ * containers) or the engine gives containers none of their own, start() says so once, and
+ * every pod gets the runtime's default cgroup, as it did before: no pod fails for it. A pod
+ * whose own cgroup cannot be made is logged, and runs the same way.
+ *
+ * With the systemd driver the agent makes the slices' directories itself, as it does with
+ * cgroupfs, before the pod's first container. systemd takes the slices over when runc starts
+ * the sandbox's scope in them and can put its own defaults in then, so their values are
+ * written again once the sandbox runs (sandboxCreated). A pod's slice is removed with rmdir, as
+ * with cgroupfs; systemd's unit for it stays behind, empty.
+ */
+import type { Logger } from 'pino';
+import { DockerletError, errorMessage } from '../../common/api/errors.js';
+import { qosClass, type QOSClass } from '../../common/api/qos.js';
+import type { DefaultedPod } from '../../common/api/types.js';
+import { podLabel, podRef, type RuntimeCgroups } from '../runtime/runtime.js';
+import { CgroupManager, discoverCgroupHierarchies, type CgroupFs, type CgroupHierarchies, type CgroupLeft } from './cgroup-manager.js';
+import {
+  BestEffortResourceConfig,
+  burstableResourceConfig,
+  podCgroupName,
+  podCgroupNames,
+  podCpuRequestMilli,
+  podResourceConfig,
+  qosCgroupName,
+  type CgroupName,
+  type ResourceConfig,
+} from './qos-cgroups.js';
+
+/** What the pod syncer asks of the node's cgroups (upstream's PodContainerManager, with the QoS tier updates that go with it). */
+export interface PodContainerManager {
+  /**
+   * Makes the pod's cgroup with its values, the first time it is asked for, and counts its
+   * requests in its tier's. The cgroup parent its sandbox (and so its containers) get: none
+   * where pods get the runtime's default.
+   */
+  ensureExists(pod: DefaultedPod): Promise<string | undefined>;
+  /** The pod's sandbox was just made: with systemd, the values go in again. */
+  sandboxCreated(pod: DefaultedPod): Promise<void>;
+  /** The pod runs nothing more (it completed, or failed): its requests leave its tier's; its cgroup stays until destroy(). */
+  release(uid: string): Promise<void>;
+  /** The pod's containers and sandboxes are gone for good: its cgroup goes; one that still holds processes is tried again later. Never rejects. */
+  destroy(uid: string): Promise<void>;
+}
+
+export interface QOSContainerManagerOptions {
+  /** The root cgroup's name (KubeletOptions.podsCgroup): one component, such as dockerlet. */
+  root: string;
+  logger: Logger;
+  /** Where the cgroup hierarchies of a version are (default: this process's mountinfo); tests hand in temp directories. */
+  hierarchies?: (version: 1 | 2) => Promise<{ ok: true; hierarchies: CgroupHierarchies } | { ok: false; reason: string }>;
+  fs?: CgroupFs;
+}
+
+interface PodCgroup {
+  name: CgroupName;
+  qos: QOSClass;
+  cpuRequestMilli: number;
+  config: ResourceConfig;
+  /** The cgroup parent its sandbox gets; none when its cgroup could not be made. */
+  parent: string | undefined;
+  /** Its requests count in its tier's: its cgroup was made, and it has not finished. */
+  active: boolean;
+}
+
+export class QOSContainerManager implements PodContainerManager {
+  readonly #root: string;
+  readonly #o: QOSContainerManagerOptions;
+  readonly #log: Logger;
+  /** Unset until started, and for good where the host's cgroups cannot be written. */
+  #cgroups: CgroupManager | undefined;
+  readonly #pods = new Map<string, PodCgroup>();
+  /** Pods gone whose cgroup still held processes, and where it may be. */
+  readonly #orphans = new Map<string, CgroupName[]>();
+  /** Writes one after the other, so that the tiers' last write has the last count. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: QOSContainerManagerOptions) {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(options.root)) {
+      throw new DockerletError('DKL_ERR_CONFIG_INVALID', `podsCgroup: invalid value ${JSON.stringify(options.root)}: must be one cgroup name (letters, digits, '_', '.' and '-'), such as dockerlet`);
+    }
+    this.#root = options.root;
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'qos-container-manager' });
+  }
+
+  /** Makes the root cgroup and its tiers, once the runtime has said how it names cgroups (none: pods get its default). */
+  async start(runtime: RuntimeCgroups | undefined): Promise<void> {
+    const off = (reason: string): void =>
+      this.#log.warn({ reason }, "pods are not grouped under dockerlet's QoS cgroups on this host: their containers get the container runtime's default cgroup parent");
+    if (!runtime) return off('the container runtime gives containers no cgroup of their own (cgroup driver none)');
+    const found = await (this.#o.hierarchies ?? discoverCgroupHierarchies)(runtime.version);
+    if (!found.ok) return off(found.reason);
+    const cgroups = new CgroupManager(found.hierarchies, runtime.driver, this.#o.fs);
+    try {
+      await cgroups.ensure([this.#root]);
+      await cgroups.ensure(qosCgroupName(this.#root, 'Burstable'));
+      await cgroups.ensure(qosCgroupName(this.#root, 'BestEffort'), BestEffortResourceConfig);
+    } catch (err) {
+      return off(`the host's cgroups cannot be written (${errorMessage(err)}); is /sys/fs/cgroup read-only?`);
+    }
+    this.#cgroups = cgroups;
+    this.#log.info({ cgroup: cgroups.path([this.#root]), driver: runtime.driver, cgroupVersion: runtime.version }, "pods go under dockerlet's QoS cgroups");
+  }
+
+  async ensureExists(pod: DefaultedPod): Promise<string | undefined> {
+    const cgroups = this.#cgroups;
+    if (!cgroups) return undefined;
+    const uid = pod.metadata.uid;
+    const known = this.#pods.get(uid);
+    if (known) {
+      if (known.parent && !known.active) {
+        known.active = true;
+        await this.#serially(() => this.#updateQOSCgroups(cgroups)).catch((err: unknown) => this.#warn(pod, err, 'updating the QoS cgroups failed'));
+      }
+      return known.parent;
+    }
+    return this.#serially(async () => {
+      const qos = qosClass(pod);
+      const name = podCgroupName(this.#root, qos, uid);
+      const entry: PodCgroup = { name, qos, cpuRequestMilli: podCpuRequestMilli(pod), config: podResourceConfig(pod), parent: cgroups.path(name), active: true };
+      this.#pods.set(uid, entry);
+      this.#orphans.delete(uid);
+      try {
+        // The tiers first, as the kubelet's SyncPod updates them before it makes the pod's.
+        await this.#updateQOSCgroups(cgroups);
+        await cgroups.ensure(name, entry.config);
+        this.#log.debug({ pod: podLabel(podRef(pod)), podUID: uid, cgroup: entry.parent, ...entry.config }, "made the pod's cgroup");
+      } catch (err) {
+        entry.parent = undefined;
+        entry.active = false;
+        this.#warn(pod, err, "could not make the pod's cgroup: its containers get the container runtime's default cgroup parent");
+      }
+      return entry.parent;
+    });
+  }
+
+  async sandboxCreated(pod: DefaultedPod): Promise<void> {
+    const cgroups = this.#cgroups;
+    const entry = this.#pods.get(pod.metadata.uid);
+    if (cgroups?.driver !== 'systemd' || !entry?.parent) return;
+    await this.#serially(async () => {
+      await this.#updateQOSCgroups(cgroups);
+      await cgroups.ensure(entry.name, entry.config);
+    }).catch((err: unknown) => this.#warn(pod, err, "writing the pod's cgroup values again after systemd took its slice over failed"));
+  }
+
+  async release(uid: string): Promise<void> {
+    const cgroups = this.#cgroups;
+    const entry = this.#pods.get(uid);
+    if (!cgroups || !entry?.active) return;
+    entry.active = false;
+    if (entry.qos !== 'Burstable') return;
+    await this.#serially(() => this.#updateQOSCgroups(cgroups)).catch((err: unknown) =>
+      this.#log.warn({ podUID: uid, err: errorMessage(err) }, 'updating the burstable cgroup failed'),
+    );
+  }
+
+  async destroy(uid: string): Promise<void> {
+    const cgroups = this.#cgroups;
+    if (!cgroups) return;
+    const entry = this.#pods.get(uid);
+    this.#pods.delete(uid);
+    // Its class may not be known (it finished before this agent started): wherever it may be.
+    const names = entry ? [entry.name] : podCgroupNames(this.#root, uid);
+    await this.#serially(async () => {
+      if (entry?.active && entry.qos === 'Burstable') {
+        await this.#updateQOSCgroups(cgroups).catch((err: unknown) => this.#log.warn({ podUID: uid, err: errorMessage(err) }, 'updating the burstable cgroup failed'));
+      }
+      await this.#remove(cgroups, uid, names, true);
+    });
+  }
+
+  /** The cgroups of pods gone that still had processes in them, removed now if they can be (the kubelet's HandlePodCleanups does it). */
+  async cleanupOrphanedPodCgroups(): Promise<void> {
+    const cgroups = this.#cgroups;
+    if (!cgroups || this.#orphans.size === 0) return;
+    await this.#serially(async () => {
+      for (const [uid, names] of [...this.#orphans]) await this.#remove(cgroups, uid, names, false);
+    });
+  }
+
+  async #remove(cgroups: CgroupManager, uid: string, names: readonly CgroupName[], first: boolean): Promise<void> {
+    const left: CgroupLeft[] = [];
+    for (const name of names) left.push(...(await cgroups.destroy(name)));
+    if (left.length === 0) {
+      if (this.#orphans.delete(uid)) this.#log.info({ podUID: uid }, 'removed the cgroup of a pod that is gone');
+      return;
+    }
+    this.#orphans.set(uid, [...names]);
+    if (first) this.#log.warn({ podUID: uid, left: left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`) }, "the pod's cgroup cannot be removed yet; housekeeping tries again");
+  }
+
+  /** The tiers' values for the pods known now (setCPUCgroupConfig). */
+  async #updateQOSCgroups(cgroups: CgroupManager): Promise<void> {
+    const burstable = [...this.#pods.values()].filter((pod) => pod.active && pod.qos === 'Burstable').map((pod) => pod.cpuRequestMilli);
+    await cgroups.ensure(qosCgroupName(this.#root, 'Burstable'), burstableResourceConfig(burstable));
+    await cgroups.ensure(qosCgroupName(this.#root, 'BestEffort'), BestEffortResourceConfig);
+  }
+
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #warn(pod: DefaultedPod, err: unknown, message: string): void {
+    this.#log.warn({ pod: podLabel(podRef(pod)), podUID: pod.metadata.uid, err: errorMessage(err) }, message);
+  }
+}
