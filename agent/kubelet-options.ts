@@ -36,7 +36,7 @@ export interface KubeletOptions extends ManifestSourceOptions {
   allowedUnsafeSysctls: readonly string[];
   /** hostPath volumes must lie under one of these; empty allows every path (as the kubelet). */
   allowedHostPathPrefixes: readonly string[];
-  /** How often emptyDir usage is checked against sizeLimit (the kubelet's evictionMonitoringPeriod). */
+  /** How often the eviction manager checks local storage limits and node pressure (the kubelet's evictionMonitoringPeriod). */
   evictionMonitoringPeriodMs: number;
   /** Node-pressure eviction: the thresholds (evictionHard, evictionSoft with their grace periods and minimum reclaims), evictionPressureTransitionPeriod and evictionMaxPodGracePeriod. */
   eviction: { thresholds: readonly Threshold[]; pressureTransitionPeriodMs: number; maxPodGracePeriodSeconds: number };

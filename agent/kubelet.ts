@@ -15,6 +15,7 @@
  * source has reported, and removes directories of pods that are gone.
  */
 import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage, isDockerletError } from '../common/api/errors.js';
 import type { HostLock } from '../common/util/host-lock.js';
@@ -40,6 +41,7 @@ import { EvictionManager } from './eviction/eviction-manager.js';
 import { observeNode, podUsage } from './eviction/observations.js';
 import { evictionReserve } from './eviction/thresholds.js';
 import { removeFinishedPodsContainers } from './kuberuntime/container-gc.js';
+import { TerminalStatusStore } from './status/terminal-status-store.js';
 import { ImageGCManager } from './images/image-gc-manager.js';
 import { ImageManager } from './images/image-manager.js';
 import { NodeDockerConfig } from './images/node-credentials.js';
@@ -173,6 +175,7 @@ export class Kubelet {
     const volumes = (this.#volumes = new VolumeManager({ rootDir: this.#rootDir, allowedHostPathPrefixes: o.allowedHostPathPrefixes, nodeAllocatable: node.allocatable, node: nodeIdentity, clock }));
     const localClaims = (this.#localClaims = new LocalClaims({ rootDir: this.#rootDir, sources: manifestSourceNames(o), clock, logger: log }));
     const nodeRef = { kind: 'Node', name: o.nodeName, uid: o.nodeName } as const;
+    const terminalStatuses = new TerminalStatusStore((uid) => join(this.#rootDir.podDir(uid), 'terminal-status.json'));
     const imageGC = (this.#imageGC = new ImageGCManager({
       runtime,
       policy: o.imageGC,
@@ -197,7 +200,13 @@ export class Kubelet {
             now: clock.now(),
           }),
         reclaimDisk: async () => {
-          await removeFinishedPodsContainers({ runningPods: () => this.#pleg.runningPods(), finished: (uid) => ['Succeeded', 'Failed'].includes(this.statuses.get(uid)?.phase ?? ''), runtime, logger: log });
+          await removeFinishedPodsContainers({
+            runningPods: () => this.#pleg.runningPods(),
+            finished: (uid) => ['Succeeded', 'Failed'].includes(this.statuses.get(uid)?.phase ?? ''),
+            keepStatus: (uid) => terminalStatuses.save(uid, this.statuses.get(uid) ?? {}),
+            runtime,
+            logger: log.child({ component: 'container-gc' }),
+          });
           await imageGC.deleteUnusedImages();
         },
         podRunning: (uid) => this.#running(uid)?.containers.some((c) => c.state === 'running') ?? false,
@@ -211,7 +220,7 @@ export class Kubelet {
       periodMs: o.evictionMonitoringPeriodMs,
       logger: log,
     }));
-    const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), pressure: () => eviction.conditions(), recorder }));
+    const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), pressure: () => eviction.conditions(), running: (uid) => this.#running(uid) !== undefined, recorder }));
     const hooks = new HandlerRunner({ runtime, recorder });
     const prober = (this.#prober = new ProberManager({
       runtime,
@@ -262,6 +271,7 @@ export class Kubelet {
       health: prober.containerHealth,
       eviction: (uid) => eviction.eviction(uid),
       rejection: (uid) => admission.rejection(uid),
+      keptStatus: (uid) => terminalStatuses.load(uid),
       hostIPs: node.hostIPs,
       recorder,
       clock,
@@ -548,11 +558,11 @@ export class Kubelet {
     this.#imageBackoff.gc();
     // Mirror pods a failed call left out of line (the API server was away) are made right here.
     this.cluster?.reconcileMirrors();
-    await this.#qos.cleanupOrphanedPodCgroups();
     const sources = this.#sources.map((source) => source.name);
     if (!this.podConfig.seenAll(sources)) return;
     const workers = this.#workers;
     const running = this.#pleg.runningPods();
+    await this.#qos.cleanupOrphanedPodCgroups((uid) => !!this.podConfig.pod(uid) || workers.has(uid) || running.some((p) => p.pod.uid === uid));
     for (const runningPod of running) {
       const uid = runningPod.pod.uid;
       if (this.podConfig.pod(uid) || workers.has(uid)) continue;

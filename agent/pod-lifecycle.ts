@@ -32,6 +32,8 @@ export interface PodLifecycleOptions {
   eviction(uid: string): PodEviction | undefined;
   /** Whether the node refused to admit the pod, and why. */
   rejection(uid: string): PodRejection | undefined;
+  /** The status kept on disk for a finished pod whose containers were removed: the previous status after a restart. */
+  keptStatus(uid: string): Promise<PodStatus | undefined>;
   recorder: EventRecorder;
   clock: Clock;
   logger: Logger;
@@ -79,7 +81,7 @@ export class PodLifecycle implements PodSyncHandlers {
   /** Reads the pod from the runtime and publishes the status that follows from it. */
   async #observe(pod: DefaultedPod, ref: PodRef): Promise<{ runtime: RuntimePodStatus; status: PodStatus }> {
     const runtime = await this.#o.runtime.getPodStatus(ref);
-    const previous = this.#o.statuses.get(ref.uid);
+    const previous = this.#o.statuses.get(ref.uid) ?? (await this.#o.keptStatus(ref.uid));
     const status = generatePodStatus({
       pod,
       runtime,

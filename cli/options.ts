@@ -82,7 +82,7 @@ export const Defaults = {
   maxPods: 110,
 } as const;
 
-/** The kubelet's evictionMonitoringPeriod: how often emptyDir usage is held against sizeLimit. */
+/** The kubelet's evictionMonitoringPeriod: how often local storage limits and node pressure are checked. */
 const EvictionMonitoringPeriodMs = 10_000;
 
 /** The kubelet's ImageGCPeriod: how often images are looked at and collected. */

@@ -33,6 +33,7 @@ import { userAgent } from '../common/version.js';
 import { dnsLabel } from '../agent/config/validation/names.js';
 import { removeNodeFromDocker } from '../agent/runtime/docker/node-teardown.js';
 import { removeCgroups } from '../agent/qos/cgroup-manager.js';
+import { isValidPodsCgroup } from '../agent/qos/qos-cgroups.js';
 import { unmountAll } from '../agent/volumes/mounts.js';
 import { cleanupServiceAddresses } from '../proxy/proxy.js';
 import { addressSlice, SliceCount, sliceLockKey, type AddressSlice } from './address-slices.js';
@@ -171,6 +172,8 @@ export async function removeSession(paths: SessionPaths, log: Logger): Promise<v
 
 /** The node's root cgroup, what is in it too: its containers are gone, and so what ran in them. What still holds processes is logged and left. */
 async function removePodsCgroup(podsCgroup: string, log: Logger): Promise<void> {
+  // A record is a file on disk: what it names is removed only when it is one cgroup name, never a path.
+  if (!isValidPodsCgroup(podsCgroup)) return void log.warn({ cgroup: podsCgroup }, "the session's record names an invalid pods cgroup: left its cgroups alone");
   try {
     const left = await removeCgroups([[podsCgroup]]);
     if (left.length > 0) log.warn({ cgroups: left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`) }, "left the node's cgroups that still hold processes in place");

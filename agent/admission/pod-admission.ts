@@ -2,7 +2,9 @@
  * Pod admission (kubelet.go canAdmitPod with its admit handlers): before a pod the node has not
  * seen runs anything, it must fit. Refused, in upstream's order: any pod but a critical one
  * while the node is under disk or PID pressure, and a BestEffort pod that does not tolerate the
- * memory-pressure taint under memory pressure (the eviction manager's Admit, reason Evicted);
+ * memory-pressure taint under memory pressure (the eviction manager's Admit, reason Evicted),
+ * unless its containers already run here; critical means by priority, as for eviction, where
+ * upstream admits every static pod;
  * sysctls the allowlist does not allow (SysctlForbidden); more pods than maxPods (the
  * scheduler predicate's OutOfpods). A refused pod is
  * Failed with the reason and "Pod was rejected: <message>", an event says why, and it never
@@ -26,6 +28,8 @@ export interface PodAdmissionOptions {
   sysctls: SysctlAllowlist;
   /** The node's pressure conditions now. */
   pressure(): ReadonlySet<string>;
+  /** Whether the pod's containers already run here (an agent that restarts keeps them, whatever the pressure). */
+  running(uid: string): boolean;
   recorder: EventRecorder;
 }
 
@@ -57,7 +61,7 @@ export class PodAdmission {
   }
 
   #refusal(pod: DefaultedPod, activePods: readonly DefaultedPod[]): PodRejection | undefined {
-    const pressure = pressureRefusal(pod, this.#o.pressure());
+    const pressure = this.#o.running(pod.metadata.uid) ? undefined : pressureRefusal(pod, this.#o.pressure());
     if (pressure) return pressure;
     for (const { name } of pod.spec.securityContext?.sysctls ?? []) {
       const refused = this.#o.sysctls.refusal(name, pod.spec.hostNetwork === true, pod.spec.hostIPC === true);

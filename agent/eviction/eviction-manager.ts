@@ -2,14 +2,15 @@
  * The eviction manager, checked every evictionMonitoringPeriod (pkg/kubelet/eviction
  * eviction_manager.go synchronize):
  * - local storage (local-storage.ts): pods over an emptyDir's sizeLimit or their
- *   ephemeral-storage limits are evicted at once; when one is, the pass ends there;
+ *   ephemeral-storage limits are evicted with a grace period of 1 s; when one is, the pass
+ *   ends there;
  * - node pressure: the signals observed against the thresholds (node-pressure.ts); the node
  *   conditions they raise, kept for evictionPressureTransitionPeriod after the last time they
  *   were met; once a threshold has held for its grace period, node-level resources are
  *   reclaimed first (dead containers and unused images, for the file system signals), and if
  *   that is not enough, one pod is evicted, the first in the kubelet's order for the signal:
- *   after 1 s for a hard threshold, after evictionMaxPodGracePeriod (at most its own grace
- *   period) for a soft one.
+ *   with a grace period of 1 s for a hard threshold, evictionMaxPodGracePeriod (at least 1 s)
+ *   for a soft one.
  * An evicted pod is Failed with reason Evicted and upstream's message; the pod workers then kill
  * it and start nothing again. A critical pod is never evicted; unlike upstream, for which every static pod
  * is critical, critical means by priority here (system-cluster-critical and above): on a
@@ -67,10 +68,8 @@ export interface EvictionManagerOptions {
 
 /** How long a pass waits for the pod evicted last to stop before choosing another (upstream's podCleanupTimeout). */
 const VictimCleanupMs = 30_000;
-/** The grace period of a pod evicted for a hard threshold (upstream's immediateEvictionGracePeriodSeconds). */
-const HardEvictionGracePeriodSeconds = 1;
-/** A pod over its local storage limits is stopped at once, as upstream's evictPod(pod, 0, ...). */
-const LocalStorageEvictionGracePeriodSeconds = 0;
+/** The grace period of a pod evicted for a hard threshold or a local storage limit (upstream's immediateEvictionGracePeriodSeconds), and the least any eviction gives. */
+const ImmediateEvictionGracePeriodSeconds = 1;
 const NoUsage: PodUsage = { memoryBytes: 0, diskBytes: 0, containers: [] };
 
 export class EvictionManager {
@@ -133,22 +132,30 @@ export class EvictionManager {
     }
   }
 
-  /** The pods over their local storage limits, evicted; whether there was one. */
+  /** The pods over their local storage limits, evicted; whether there was one. Pods are measured side by side. */
   async #localStorageEviction(): Promise<boolean> {
+    const measured = await Promise.all(
+      this.#candidates().map(async (pod) => {
+        const emptyDirs = (await this.#o.volumes.emptyDirUsage(pod).catch(this.#measuringFailed(pod, 'emptyDir usage'))) ?? [];
+        const usage = hasEphemeralStorageLimit(pod) ? await this.#o.podUsage(pod, 'ephemeral-storage').catch(this.#measuringFailed(pod, 'ephemeral storage')) : undefined;
+        return { pod, violation: localStorageViolation(pod, emptyDirs, usage) };
+      }),
+    );
     let evicted = false;
-    for (const pod of this.#candidates()) {
-      const warn = (what: string) => (err: unknown): undefined => {
-        this.#log.warn({ pod: pod.metadata.name, podUID: pod.metadata.uid, err: errorMessage(err) }, `measuring ${what} failed`);
-        return undefined;
-      };
-      const emptyDirs = (await this.#o.volumes.emptyDirUsage(pod).catch(warn('emptyDir usage'))) ?? [];
-      const usage = hasEphemeralStorageLimit(pod) ? await this.#o.podUsage(pod, 'ephemeral-storage').catch(warn('ephemeral storage')) : undefined;
-      const violation = localStorageViolation(pod, emptyDirs, usage);
+    for (const { pod, violation } of measured) {
       if (!violation) continue;
-      this.#evict(pod, violation.message, LocalStorageEvictionGracePeriodSeconds, violation.details);
+      this.#evict(pod, violation.message, ImmediateEvictionGracePeriodSeconds, violation.details);
       evicted = true;
     }
     return evicted;
+  }
+
+  /** A pod whose use cannot be measured this pass is logged and left out (undefined). */
+  #measuringFailed(pod: DefaultedPod, what: string): (err: unknown) => undefined {
+    return (err) => {
+      this.#log.warn({ pod: pod.metadata.name, podUID: pod.metadata.uid, err: errorMessage(err) }, `measuring ${what} failed`);
+      return undefined;
+    };
   }
 
   async #nodePressure(np: NodePressureOptions): Promise<void> {
@@ -185,14 +192,16 @@ export class EvictionManager {
       return;
     }
     const measured = resource === 'memory' ? 'memory' : resource === 'pids' ? undefined : 'ephemeral-storage';
-    const candidates = await Promise.all(this.#candidates().map(async (pod) => ({ pod, usage: measured ? await this.#o.podUsage(pod, measured) : NoUsage })));
+    const usageOf = async (pod: DefaultedPod): Promise<PodUsage> => (measured ? ((await this.#o.podUsage(pod, measured).catch(this.#measuringFailed(pod, measured))) ?? NoUsage) : NoUsage);
+    const candidates = await Promise.all(this.#candidates().map(async (pod) => ({ pod, usage: await usageOf(pod) })));
     const victim = rankForEviction(threshold.signal, candidates)[0];
     if (!victim) {
       this.#log.warn({ signal: threshold.signal }, 'the node is under pressure and no pod may be evicted');
       return;
     }
     const usage = candidates.find((candidate) => candidate.pod === victim)!.usage;
-    const grace = threshold.hard ? HardEvictionGracePeriodSeconds : Math.min(np.maxPodGracePeriodSeconds, victim.spec.terminationGracePeriodSeconds ?? np.maxPodGracePeriodSeconds);
+    // As upstream, evictionMaxPodGracePeriod whatever the pod's own; never less than 1 s, as the kubelet's pod workers give.
+    const grace = threshold.hard ? ImmediateEvictionGracePeriodSeconds : Math.max(ImmediateEvictionGracePeriodSeconds, np.maxPodGracePeriodSeconds);
     this.#evict(victim, evictionMessage(threshold, observations[threshold.signal]!, victim, usage), grace, { signal: threshold.signal });
     this.#victim = { uid: victim.metadata.uid, at: now };
   }

@@ -3,8 +3,8 @@
  * whether a pod is over one of them, and the kubelet's message saying which. In upstream's
  * order: a disk-backed emptyDir over its sizeLimit; then the pod's ephemeral storage (its
  * running containers' writable layers and logs, and its local volumes) over the sum of its
- * containers' ephemeral-storage limits; then a container's writable layer and logs over its own
- * limit.
+ * containers' ephemeral-storage limits; then an app container's writable layer and logs over
+ * its own limit.
  */
 import type { DefaultedPod } from '../../common/api/types.js';
 import { containerResource, podResource } from '../../common/api/pod-resources.js';
@@ -34,9 +34,10 @@ export function localStorageViolation(pod: DefaultedPod, emptyDirs: readonly Emp
   if (podLimit !== undefined && usage.diskBytes > podLimit) {
     return { message: `Pod ephemeral local storage usage exceeds the total limit of containers ${formatBytesQuantity(podLimit)}. `, details: { usedBytes: usage.diskBytes, limitBytes: podLimit } };
   }
+  // App containers only, and a limit of 0 is none, as upstream's containerEphemeralStorageLimitEviction.
   for (const container of usage.containers) {
-    const limit = containerResource([...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === container.name), 'limits', 'ephemeral-storage');
-    if (limit !== undefined && container.diskBytes > limit) {
+    const limit = containerResource(pod.spec.containers.find((c) => c.name === container.name), 'limits', 'ephemeral-storage');
+    if (limit && container.diskBytes > limit) {
       return { message: `Container ${container.name} exceeded its local ephemeral storage limit "${formatBytesQuantity(limit)}". `, details: { container: container.name, usedBytes: container.diskBytes, limitBytes: limit } };
     }
   }

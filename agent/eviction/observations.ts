@@ -32,14 +32,14 @@ export async function observeNode(options: { rootDir: string; memoryCapacityByte
   return observations;
 }
 
-/** Whether a volume's bytes count as the pod's local ephemeral storage (upstream's IsLocalEphemeralVolume): a disk-backed emptyDir, a configMap, a gitRepo. */
-function isLocalEphemeralVolume(volume: Volume): boolean {
-  return (volume.emptyDir !== undefined && volume.emptyDir.medium !== 'Memory') || volume.configMap !== undefined || volume.gitRepo !== undefined;
+/** Whether a volume's bytes count as the pod's local ephemeral storage (upstream's IsLocalEphemeralVolume): an emptyDir of the default medium, a configMap, a gitRepo. */
+export function isLocalEphemeralVolume(volume: Volume): boolean {
+  return (volume.emptyDir !== undefined && !volume.emptyDir.medium) || volume.configMap !== undefined || volume.gitRepo !== undefined;
 }
 
 /**
- * The pod's use of `resource` by its running containers (one that cannot be measured counts
- * 0), as the kubelet's eviction reads it from the Summary API: for memory, each container's
+ * The pod's use of `resource` by its running containers (rejects when one cannot be measured:
+ * the caller says so), as the kubelet's eviction reads it from the Summary API: for memory, each container's
  * working set; for ephemeral storage, each container's writable layer and logs, plus the pod's
  * local ephemeral volumes (podLocalEphemeralStorageUsage).
  */
@@ -53,7 +53,7 @@ export async function podUsage(
     const containers = await Promise.all(
       live.map(async (container) => ({
         name: container.name,
-        memoryBytes: (await deps.runtime.containerStats(container.id).catch(() => undefined))?.memory.workingSetBytes ?? 0,
+        memoryBytes: (await deps.runtime.containerStats(container.id))?.memory.workingSetBytes ?? 0,
         diskBytes: 0,
       })),
     );
@@ -61,12 +61,12 @@ export async function podUsage(
   }
   const containers = await Promise.all(
     live.map(async (container) => {
-      const fs = await deps.runtime.containerFsUsage(container.id).catch(() => undefined);
+      const fs = await deps.runtime.containerFsUsage(container.id);
       return { name: container.name, memoryBytes: 0, diskBytes: fs ? fs.writableLayerBytes + fs.logsBytes : 0 };
     }),
   );
   const local = new Set((pod.spec.volumes ?? []).filter(isLocalEphemeralVolume).map((volume) => volume.name));
-  const volumes = (await deps.volumes.volumeStats(pod).catch(() => [])).filter((volume) => local.has(volume.name));
+  const volumes = (await deps.volumes.volumeStats(pod)).filter((volume) => local.has(volume.name));
   const diskBytes = [...containers.map((container) => container.diskBytes), ...volumes.map((volume) => volume.usedBytes)].reduce((sum, bytes) => sum + bytes, 0);
   return { memoryBytes: 0, diskBytes, containers };
 }

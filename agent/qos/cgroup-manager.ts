@@ -13,7 +13,7 @@
  * Where the hierarchies are comes from /proc/self/mountinfo (discoverCgroupHierarchies); tests
  * hand in temp directories and a CgroupFs that removes them as the kernel removes cgroups.
  */
-import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DockerletError, errorMessage } from '../../common/api/errors.js';
 import type { CgroupDriver } from '../runtime/runtime.js';
@@ -37,7 +37,11 @@ export interface CgroupFs {
   /** The names of the directories in `path`: a cgroup's children. */
   subdirectories(path: string): Promise<string[]>;
   rmdir(path: string): Promise<void>;
+  /** Whether the directory is there. */
+  exists(path: string): Promise<boolean>;
 }
+
+const errorCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
 
 export const HostCgroupFs: CgroupFs = {
   mkdir: async (path) => void (await mkdir(path, { recursive: true })),
@@ -45,6 +49,14 @@ export const HostCgroupFs: CgroupFs = {
   writeFile: (path, data) => writeFile(path, data),
   subdirectories: async (path) => (await readdir(path, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name),
   rmdir: (path) => rmdir(path),
+  exists: async (path) => {
+    try {
+      return (await stat(path)).isDirectory();
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return false;
+      throw err;
+    }
+  },
 };
 
 /** A cgroup that could not be removed, and why (EBUSY: processes, or a child that has them). */
@@ -55,8 +67,6 @@ export interface CgroupLeft {
 
 /** The controllers the values written here need in v2: without them, the files are not there. */
 const NeededControllers = ['cpu', 'memory'];
-
-const errorCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
 
 export class CgroupManager {
   readonly hierarchies: CgroupHierarchies;
@@ -103,11 +113,26 @@ export class CgroupManager {
    * the ones left are returned, with why. One that is gone already counts as removed.
    */
   async destroy(name: CgroupName): Promise<CgroupLeft[]> {
-    if (name.length === 0) throw new DockerletError('DKL_ERR_BAD_REQUEST', 'refusing to remove the root cgroup of every hierarchy: name a cgroup below it');
+    return destroyCgroup(this.#fs, this.hierarchies.all, this.driver, name);
+  }
+
+  /** Whether the cgroup is there, where its cpu values go: one stat. */
+  async exists(name: CgroupName): Promise<boolean> {
+    return this.#fs.exists(join(this.hierarchies.cpu, this.path(name)));
+  }
+
+  /** The names of the cgroup's children in any hierarchy (a pod's cgroup may be left in one only); none where it is not. */
+  async children(name: CgroupName): Promise<string[]> {
     const path = this.path(name);
-    const left: CgroupLeft[] = [];
-    for (const mount of this.hierarchies.all) await this.#removeTree(join(mount, path), left);
-    return left;
+    const found = new Set<string>();
+    for (const mount of this.hierarchies.all) {
+      try {
+        for (const child of await this.#fs.subdirectories(join(mount, path))) found.add(child);
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT') throw err;
+      }
+    }
+    return [...found];
   }
 
   /** The unified hierarchy's directory for `path`, made level by level, each level offering its controllers to the next. */
@@ -146,28 +171,42 @@ export class CgroupManager {
       throw new DockerletError('DKL_ERR_RUNTIME', `writing ${value} to ${join(dir, file)}: ${errorMessage(err)}`, { cause: err });
     }
   }
+}
 
-  /** Whether `dir` is gone once this returns. */
-  async #removeTree(dir: string, left: CgroupLeft[]): Promise<boolean> {
-    let children: string[];
-    try {
-      children = await this.#fs.subdirectories(dir);
-    } catch (err) {
-      if (errorCode(err) === 'ENOENT') return true;
-      left.push({ path: dir, reason: errorMessage(err) });
-      return false;
-    }
-    let childrenGone = true;
-    for (const child of children) childrenGone = (await this.#removeTree(join(dir, child), left)) && childrenGone;
-    if (!childrenGone) return false;
-    try {
-      await this.#fs.rmdir(dir);
-      return true;
-    } catch (err) {
-      if (errorCode(err) === 'ENOENT') return true;
-      left.push({ path: dir, reason: errorCode(err) === 'EBUSY' ? 'processes still in it' : errorMessage(err) });
-      return false;
-    }
+/**
+ * Removes the cgroup `name`, as `driver` spells it, from each of `mounts`, with the empty cgroups
+ * left below it (a container's that runc did not get to remove), deepest first. A cgroup that
+ * still holds processes stays: the ones left are returned, with why. One that is gone already
+ * counts as removed.
+ */
+async function destroyCgroup(fs: CgroupFs, mounts: readonly string[], driver: CgroupDriver, name: CgroupName): Promise<CgroupLeft[]> {
+  if (name.length === 0) throw new DockerletError('DKL_ERR_BAD_REQUEST', 'refusing to remove the root cgroup of every hierarchy: name a cgroup below it');
+  const path = cgroupPath(name, driver);
+  const left: CgroupLeft[] = [];
+  for (const mount of mounts) await removeTree(fs, join(mount, path), left);
+  return left;
+}
+
+/** Whether `dir` is gone once this returns. */
+async function removeTree(fs: CgroupFs, dir: string, left: CgroupLeft[]): Promise<boolean> {
+  let children: string[];
+  try {
+    children = await fs.subdirectories(dir);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return true;
+    left.push({ path: dir, reason: errorMessage(err) });
+    return false;
+  }
+  let childrenGone = true;
+  for (const child of children) childrenGone = (await removeTree(fs, join(dir, child), left)) && childrenGone;
+  if (!childrenGone) return false;
+  try {
+    await fs.rmdir(dir);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return true;
+    left.push({ path: dir, reason: errorCode(err) === 'EBUSY' ? 'processes still in it' : errorMessage(err) });
+    return false;
   }
 }
 
@@ -242,11 +281,9 @@ export async function removeCgroups(names: readonly CgroupName[], options: { fs?
   const mountinfoPath = options.mountinfoPath ?? '/proc/self/mountinfo';
   const mounts = parseCgroupMounts(await readFile(mountinfoPath, 'utf8'));
   const all = [...new Set(mounts.filter((mount) => mount.root === '/').map((mount) => mount.mountPoint))];
-  const hierarchies: CgroupHierarchies = { version: 1, cpu: all[0] ?? '/', memory: all[0] ?? '/', all };
   const left: CgroupLeft[] = [];
   for (const driver of ['cgroupfs', 'systemd'] as const) {
-    const manager = new CgroupManager(hierarchies, driver, options.fs);
-    for (const name of names) left.push(...(await manager.destroy(name)));
+    for (const name of names) left.push(...(await destroyCgroup(options.fs ?? HostCgroupFs, all, driver, name)));
   }
   return left;
 }

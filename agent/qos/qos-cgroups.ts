@@ -17,6 +17,7 @@
  * all BestEffort pods together would weigh as much as one default cgroup (1024 shares), more
  * than a Guaranteed container that asked for 500m.
  */
+import { DockerletError } from '../../common/api/errors.js';
 import { podResource } from '../../common/api/pod-resources.js';
 import { milliCpu, parseQuantity } from '../../common/api/quantity.js';
 import { qosClass, type QOSClass } from '../../common/api/qos.js';
@@ -57,9 +58,36 @@ export function qosCgroupName(root: string, qos: QOSClass): CgroupName {
   return qos === 'Guaranteed' ? [root] : [root, qos.toLowerCase()];
 }
 
-/** The pod's own cgroup (GetPodContainerName): `pod<uid>` under its class's. */
+/** A pod uid as it may go into a cgroup's name: uids come from labels, so only letters, digits and '-'. */
+export function isValidPodUid(uid: string): boolean {
+  return /^[A-Za-z0-9-]+$/.test(uid);
+}
+
+/** A root cgroup for pods (podsCgroup): one cgroup name of letters, digits, '_', '.' and '-', not starting with '.' or '-'. */
+export function isValidPodsCgroup(root: string): boolean {
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(root);
+}
+
+/** The pod's own cgroup (GetPodContainerName): `pod<uid>` under its class's. Throws for a uid that is not isValidPodUid. */
 export function podCgroupName(root: string, qos: QOSClass, uid: string): CgroupName {
+  if (!isValidPodUid(uid)) throw new DockerletError('DKL_ERR_BAD_REQUEST', `pod uid ${JSON.stringify(uid)} cannot name a cgroup: only letters, digits and '-' may`);
   return [...qosCgroupName(root, qos), `pod${uid}`];
+}
+
+/**
+ * The uid of the pod whose cgroup is the child `child` of `parent` as `driver` spells it, or
+ * none when it is not one (GetAllPodsFromCgroups): `pod<uid>`, or with systemd
+ * `<parent's prefix>-pod<uid, dashes as underscores>.slice`.
+ */
+export function podUidFromCgroup(parent: CgroupName, child: string, driver: CgroupDriver): string | undefined {
+  if (driver === 'cgroupfs') {
+    const uid = /^pod(.+)$/.exec(child)?.[1];
+    return uid !== undefined && isValidPodUid(uid) ? uid : undefined;
+  }
+  const prefix = `${parent.map((part) => part.replaceAll('-', '_')).join('-')}-pod`;
+  if (!child.startsWith(prefix) || !child.endsWith('.slice')) return undefined;
+  const escaped = child.slice(prefix.length, -'.slice'.length);
+  return /^[A-Za-z0-9_]+$/.test(escaped) ? escaped.replaceAll('_', '-') : undefined;
 }
 
 /** Every place a pod's cgroup can be, for removing it when its class is not known any more. */
@@ -74,6 +102,11 @@ export function podCgroupNames(root: string, uid: string): CgroupName[] {
  * `/dockerlet.slice/dockerlet-burstable.slice/dockerlet-burstable-pod<uid_with_underscores>.slice`.
  */
 export function cgroupPath(name: CgroupName, driver: CgroupDriver): string {
+  for (const part of name) {
+    if (part === '' || part === '.' || part === '..' || part.includes('/')) {
+      throw new DockerletError('DKL_ERR_BAD_REQUEST', `invalid cgroup name component ${JSON.stringify(part)} in ${JSON.stringify(name)}: it must not be empty, '.' or '..', nor contain '/'`);
+    }
+  }
   if (driver === 'cgroupfs') return `/${name.join('/')}`;
   const escaped = name.map((part) => part.replaceAll('-', '_'));
   return `/${escaped.map((_, index) => `${escaped.slice(0, index + 1).join('-')}.slice`).join('/')}`;

@@ -3,13 +3,18 @@
  * qos_container_manager_linux.go and pod_container_manager_linux.go); qos-cgroups.ts says what
  * goes where.
  *
- *   start()                      the root cgroup and its burstable and besteffort tiers
+ *   start()                      the root cgroup (the node's CPUs as its shares, as kubepods has
+ *                                its allocatable) and its burstable and besteffort tiers
  *   ensureExists(pod)            before the pod's sandbox: the pod's cgroup with its values, the
- *                                tiers written again; the cgroup parent its sandbox gets
+ *                                tiers written again; the cgroup parent its sandbox gets. For a
+ *                                pod known already, one stat: a cgroup gone is made again, one
+ *                                that could not be made is tried again
  *   release(uid)                 the pod has finished: its requests leave its tier's
  *   destroy(uid)                 its containers are gone: its cgroup removed, the tiers written
- *   cleanupOrphanedPodCgroups()  at each housekeeping: the cgroups of pods gone that still had
- *                                processes in them, tried again
+ *   cleanupOrphanedPodCgroups(keep)  at each housekeeping once every source has been seen: every
+ *                                `pod<uid>` cgroup under the root and its tiers (an earlier
+ *                                agent's too) whose pod is neither known here nor kept by the
+ *                                caller (wanted, or still running) is removed
  *
  * The tiers are written each time a pod comes or goes: besteffort 2 shares, burstable the
  * shares of the cpu requests of every Burstable pod that has a cgroup and has not finished.
@@ -25,6 +30,7 @@
  * written again once the sandbox runs (sandboxCreated). A pod's slice is removed with rmdir, as
  * with cgroupfs; systemd's unit for it stays behind, empty.
  */
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../common/api/errors.js';
 import { qosClass, type QOSClass } from '../../common/api/qos.js';
@@ -34,10 +40,14 @@ import { CgroupManager, discoverCgroupHierarchies, type CgroupFs, type CgroupHie
 import {
   BestEffortResourceConfig,
   burstableResourceConfig,
+  isValidPodsCgroup,
+  isValidPodUid,
+  milliCpuToShares,
   podCgroupName,
   podCgroupNames,
   podCpuRequestMilli,
   podResourceConfig,
+  podUidFromCgroup,
   qosCgroupName,
   type CgroupName,
   type ResourceConfig,
@@ -46,8 +56,8 @@ import {
 /** What the pod syncer asks of the node's cgroups (upstream's PodContainerManager, with the QoS tier updates that go with it). */
 export interface PodContainerManager {
   /**
-   * Makes the pod's cgroup with its values, the first time it is asked for, and counts its
-   * requests in its tier's. The cgroup parent its sandbox (and so its containers) get: none
+   * Makes the pod's cgroup with its values, the first time it is asked for (and again when it
+   * is gone, or could not be made), and counts its requests in its tier's. The cgroup parent its sandbox (and so its containers) get: none
    * where pods get the runtime's default.
    */
   ensureExists(pod: DefaultedPod): Promise<string | undefined>;
@@ -66,6 +76,8 @@ export interface QOSContainerManagerOptions {
   /** Where the cgroup hierarchies of a version are (default: this process's mountinfo); tests hand in temp directories. */
   hierarchies?: (version: 1 | 2) => Promise<{ ok: true; hierarchies: CgroupHierarchies } | { ok: false; reason: string }>;
   fs?: CgroupFs;
+  /** The node's CPUs, the root cgroup's weight (default: os.availableParallelism()). */
+  nodeCpus?: number;
 }
 
 interface PodCgroup {
@@ -77,6 +89,8 @@ interface PodCgroup {
   parent: string | undefined;
   /** Its requests count in its tier's: its cgroup was made, and it has not finished. */
   active: boolean;
+  /** Its cgroup could not be made, and that was logged: tries again are logged at debug. */
+  warned: boolean;
 }
 
 export class QOSContainerManager implements PodContainerManager {
@@ -86,13 +100,13 @@ export class QOSContainerManager implements PodContainerManager {
   /** Unset until started, and for good where the host's cgroups cannot be written. */
   #cgroups: CgroupManager | undefined;
   readonly #pods = new Map<string, PodCgroup>();
-  /** Pods gone whose cgroup still held processes, and where it may be. */
-  readonly #orphans = new Map<string, CgroupName[]>();
+  /** Pods gone whose cgroup still held processes (logged once): housekeeping tries them again. */
+  readonly #orphans = new Set<string>();
   /** Writes one after the other, so that the tiers' last write has the last count. */
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: QOSContainerManagerOptions) {
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(options.root)) {
+    if (!isValidPodsCgroup(options.root)) {
       throw new DockerletError('DKL_ERR_CONFIG_INVALID', `podsCgroup: invalid value ${JSON.stringify(options.root)}: must be one cgroup name (letters, digits, '_', '.' and '-'), such as dockerlet`);
     }
     this.#root = options.root;
@@ -109,9 +123,7 @@ export class QOSContainerManager implements PodContainerManager {
     if (!found.ok) return off(found.reason);
     const cgroups = new CgroupManager(found.hierarchies, runtime.driver, this.#o.fs);
     try {
-      await cgroups.ensure([this.#root]);
-      await cgroups.ensure(qosCgroupName(this.#root, 'Burstable'));
-      await cgroups.ensure(qosCgroupName(this.#root, 'BestEffort'), BestEffortResourceConfig);
+      await this.#ensureRoot(cgroups);
     } catch (err) {
       return off(`the host's cgroups cannot be written (${errorMessage(err)}); is /sys/fs/cgroup read-only?`);
     }
@@ -123,29 +135,40 @@ export class QOSContainerManager implements PodContainerManager {
     const cgroups = this.#cgroups;
     if (!cgroups) return undefined;
     const uid = pod.metadata.uid;
+    if (!isValidPodUid(uid)) {
+      this.#warn(pod, new Error(`uid ${JSON.stringify(uid)} has characters other than letters, digits and '-'`), "the pod's uid cannot name a cgroup: its containers get the container runtime's default cgroup parent");
+      return undefined;
+    }
+    // A terminal pod is never synced up to here again (it is killed, and released): a pod known is active, or its cgroup failed.
     const known = this.#pods.get(uid);
-    if (known) {
-      if (known.parent && !known.active) {
-        known.active = true;
-        await this.#serially(() => this.#updateQOSCgroups(cgroups)).catch((err: unknown) => this.#warn(pod, err, 'updating the QoS cgroups failed'));
-      }
-      return known.parent;
+    if (known?.parent !== undefined) {
+      const there = await cgroups.exists(known.name).catch(() => false);
+      if (there) return known.parent;
     }
     return this.#serially(async () => {
       const qos = qosClass(pod);
       const name = podCgroupName(this.#root, qos, uid);
-      const entry: PodCgroup = { name, qos, cpuRequestMilli: podCpuRequestMilli(pod), config: podResourceConfig(pod), parent: cgroups.path(name), active: true };
+      const entry: PodCgroup = known ?? { name, qos, cpuRequestMilli: podCpuRequestMilli(pod), config: podResourceConfig(pod), parent: undefined, active: false, warned: false };
       this.#pods.set(uid, entry);
       this.#orphans.delete(uid);
+      const again = known !== undefined;
       try {
-        // The tiers first, as the kubelet's SyncPod updates them before it makes the pod's.
+        entry.active = true;
+        // The tiers first, as the kubelet's SyncPod updates them before it makes the pod's; when made again, the root too (gone with it, as likely as not).
+        if (again) await this.#ensureRoot(cgroups);
         await this.#updateQOSCgroups(cgroups);
-        await cgroups.ensure(name, entry.config);
-        this.#log.debug({ pod: podLabel(podRef(pod)), podUID: uid, cgroup: entry.parent, ...entry.config }, "made the pod's cgroup");
+        await cgroups.ensure(entry.name, entry.config);
+        entry.parent = cgroups.path(entry.name);
+        this.#log[again ? 'info' : 'debug'](
+          { pod: podLabel(podRef(pod)), podUID: uid, cgroup: entry.parent, ...entry.config },
+          again ? "made the pod's cgroup again (it was gone, or could not be made before)" : "made the pod's cgroup",
+        );
       } catch (err) {
         entry.parent = undefined;
         entry.active = false;
-        this.#warn(pod, err, "could not make the pod's cgroup: its containers get the container runtime's default cgroup parent");
+        if (entry.warned) this.#log.debug({ podUID: uid, err: errorMessage(err) }, "still cannot make the pod's cgroup");
+        else this.#warn(pod, err, "could not make the pod's cgroup: its containers get the container runtime's default cgroup parent");
+        entry.warned = true;
       }
       return entry.parent;
     });
@@ -175,6 +198,7 @@ export class QOSContainerManager implements PodContainerManager {
   async destroy(uid: string): Promise<void> {
     const cgroups = this.#cgroups;
     if (!cgroups) return;
+    if (!isValidPodUid(uid)) return void this.#log.warn({ podUID: uid }, "a pod uid that cannot name a cgroup: no cgroup of it to remove");
     const entry = this.#pods.get(uid);
     this.#pods.delete(uid);
     // Its class may not be known (it finished before this agent started): wherever it may be.
@@ -183,28 +207,61 @@ export class QOSContainerManager implements PodContainerManager {
       if (entry?.active && entry.qos === 'Burstable') {
         await this.#updateQOSCgroups(cgroups).catch((err: unknown) => this.#log.warn({ podUID: uid, err: errorMessage(err) }, 'updating the burstable cgroup failed'));
       }
-      await this.#remove(cgroups, uid, names, true);
-    });
+      await this.#remove(cgroups, uid, names, false);
+    }).catch((err: unknown) => this.#log.warn({ podUID: uid, err: errorMessage(err) }, "removing the pod's cgroup failed"));
   }
 
-  /** The cgroups of pods gone that still had processes in them, removed now if they can be (the kubelet's HandlePodCleanups does it). */
-  async cleanupOrphanedPodCgroups(): Promise<void> {
+  /**
+   * The kubelet's cleanupOrphanedPodCgroups: every pod cgroup under the root and its tiers, in
+   * any hierarchy (an earlier agent's included), whose pod is neither known here nor one `keep`
+   * says is still there (wanted by a source, or running), is removed; one that still holds
+   * processes stays, logged once, and is tried again at the next call. Never rejects.
+   */
+  async cleanupOrphanedPodCgroups(keep: (uid: string) => boolean = () => false): Promise<void> {
     const cgroups = this.#cgroups;
-    if (!cgroups || this.#orphans.size === 0) return;
+    if (!cgroups) return;
     await this.#serially(async () => {
-      for (const [uid, names] of [...this.#orphans]) await this.#remove(cgroups, uid, names, false);
-    });
+      const found = await this.#podCgroupsOnNode(cgroups);
+      // Those gone from every hierarchy by other hands: nothing to retry.
+      for (const uid of this.#orphans) if (!found.has(uid)) this.#orphans.delete(uid);
+      for (const [uid, names] of found) {
+        if (this.#pods.has(uid) || keep(uid)) continue;
+        await this.#remove(cgroups, uid, names, true);
+      }
+    }).catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'looking for the cgroups of pods that are gone failed'));
   }
 
-  async #remove(cgroups: CgroupManager, uid: string, names: readonly CgroupName[], first: boolean): Promise<void> {
+  /** GetAllPodsFromCgroups: the uids of the `pod<uid>` cgroups under the root and its tiers, and which ones each has. */
+  async #podCgroupsOnNode(cgroups: CgroupManager): Promise<Map<string, CgroupName[]>> {
+    const found = new Map<string, CgroupName[]>();
+    for (const qos of ['Guaranteed', 'Burstable', 'BestEffort'] as const) {
+      const parent = qosCgroupName(this.#root, qos);
+      for (const child of await cgroups.children(parent)) {
+        const uid = podUidFromCgroup(parent, child, cgroups.driver);
+        if (uid === undefined) continue;
+        found.set(uid, [...(found.get(uid) ?? []), podCgroupName(this.#root, qos, uid)]);
+      }
+    }
+    return found;
+  }
+
+  /** Removes the pod's cgroups; what is left is logged the first time. `found`: by a scan, not by the pod's own destroy(). */
+  async #remove(cgroups: CgroupManager, uid: string, names: readonly CgroupName[], found: boolean): Promise<void> {
     const left: CgroupLeft[] = [];
     for (const name of names) left.push(...(await cgroups.destroy(name)));
     if (left.length === 0) {
-      if (this.#orphans.delete(uid)) this.#log.info({ podUID: uid }, 'removed the cgroup of a pod that is gone');
+      if (this.#orphans.delete(uid) || found) this.#log.info({ podUID: uid }, 'removed the cgroup of a pod that is gone');
       return;
     }
-    this.#orphans.set(uid, [...names]);
-    if (first) this.#log.warn({ podUID: uid, left: left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`) }, "the pod's cgroup cannot be removed yet; housekeeping tries again");
+    if (this.#orphans.has(uid)) return;
+    this.#orphans.add(uid);
+    this.#log.warn({ podUID: uid, left: left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`) }, "the pod's cgroup cannot be removed yet; housekeeping tries again");
+  }
+
+  /** The root with the node's CPUs as its shares (kubepods' allocatable), and its tiers. */
+  async #ensureRoot(cgroups: CgroupManager): Promise<void> {
+    await cgroups.ensure([this.#root], { cpuShares: milliCpuToShares((this.#o.nodeCpus ?? availableParallelism()) * 1000) });
+    await this.#updateQOSCgroups(cgroups);
   }
 
   /** The tiers' values for the pods known now (setCPUCgroupConfig). */

@@ -5,6 +5,7 @@
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Dockerode from 'dockerode';
 import { onTestFinished } from 'vitest';
 import type { Pod } from '../../common/api/types.js';
 import type { KubeApi } from '../../common/kube-api/kube-client.js';
@@ -16,7 +17,7 @@ import { resolveAgentOptions } from '../../cli/options.js';
 import type { ProxyMode } from '../../proxy/datapath/proxier.js';
 import type { DnsEndpoint } from '../../proxy/dns/cluster-dns.js';
 import { cleanupProxy, type ProxyOptions, type ServiceProxyNode } from '../../proxy/proxy.js';
-import { dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
+import { docker, dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
 import { removeCgroups } from '../../agent/qos/cgroup-manager.js';
@@ -114,15 +115,42 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
       // Refused, leaving every rule alone, while another proxy runs on this host.
       if (proxyOptions) await cleanupProxy(proxyOptions, memoryLogger().logger);
     } finally {
-      await removeNodeContainers(nodeName);
-      // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
-      await unmountAll(base);
-      await rm(base, { recursive: true, force: true });
-      // Its pods' cgroups and its QoS classes', now that nothing runs in them; never the shared default root.
-      if (options.podsCgroup !== DefaultPodsCgroup) await removeCgroups([[options.podsCgroup]]);
+      try {
+        // On the engine the node ran on: a private one's containers hold the node's cgroups until they go.
+        await removeNodeContainers(nodeName, engineOf(options.containerRuntimeEndpoint));
+      } finally {
+        // Its pods' cgroups and its QoS classes', now that its containers are gone; never the shared default root.
+        if (options.podsCgroup !== DefaultPodsCgroup) await removeNodeCgroups(options.podsCgroup);
+        // A stopped agent leaves its pods' tmpfs mounts in place, as it leaves their containers.
+        await unmountAll(base);
+        await rm(base, { recursive: true, force: true });
+      }
     }
   });
   return launch({ options, manifestDir, rootDir, running, proxyOptions, ...(start.proxyApi ? { proxyApi: start.proxyApi } : {}) });
+}
+
+/** The engine at a `unix://` endpoint: the shared one, or a test's private one. */
+function engineOf(endpoint: string): Dockerode {
+  const socketPath = endpoint.replace(/^unix:\/\//, '');
+  return socketPath === '/var/run/docker.sock' ? docker : new Dockerode({ socketPath });
+}
+
+/**
+ * Removes a test node's root cgroup and what is in it. Never throws: what is left (processes
+ * still in it: a container of a private engine still stopping, whose own teardown removes it)
+ * is tried again for a few seconds, then named in a warning.
+ */
+async function removeNodeCgroups(root: string): Promise<void> {
+  try {
+    let left = await removeCgroups([[root]]);
+    if (left.length > 0) {
+      await waitFor(`the cgroups of ${root} to be removable`, async () => (left = await removeCgroups([[root]])).length === 0, { timeoutMs: 5_000, intervalMs: 250 }).catch(() => undefined);
+    }
+    if (left.length > 0) console.warn(`agent-harness: left cgroups of ${root} in place (${left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`).join('; ')})`);
+  } catch (err) {
+    console.warn(`agent-harness: could not remove the cgroups of ${root}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 async function proxyOptionsFor(mode: ProxyMode, stateDir: string): Promise<ProxyOptions> {

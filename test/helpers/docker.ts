@@ -10,8 +10,8 @@ export const PauseImage = 'dockerlet.local/pause:3.10';
 /** busybox plus this host's node binary (setup-host.sh --for-bench): servers and clients busybox cannot be. */
 export const NodeImage = `dockerlet.local/node:${process.versions.node}`;
 
-export function nodeContainers(nodeName: string): Promise<Dockerode.ContainerInfo[]> {
-  return docker.listContainers({ all: true, filters: { label: [`dockerlet.io/node=${nodeName}`] } });
+export function nodeContainers(nodeName: string, engine: Dockerode = docker): Promise<Dockerode.ContainerInfo[]> {
+  return engine.listContainers({ all: true, filters: { label: [`dockerlet.io/node=${nodeName}`] } });
 }
 
 /**
@@ -19,9 +19,9 @@ export function nodeContainers(nodeName: string): Promise<Dockerode.ContainerInf
  * under the default root cgroup, where an agent run as a process (dockerlet's own flags) puts
  * them; a node of its own root cgroup removes that itself (agent-harness.ts).
  */
-export async function removeNodeContainers(nodeName: string): Promise<void> {
-  const containers = await nodeContainers(nodeName);
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+export async function removeNodeContainers(nodeName: string, engine: Dockerode = docker): Promise<void> {
+  const containers = await nodeContainers(nodeName, engine);
+  await Promise.all(containers.map((c) => engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   const uids = [...new Set(containers.flatMap((c) => c.Labels['io.kubernetes.pod.uid'] ?? []))];
   if (uids.length > 0) await removeCgroups(uids.flatMap((uid) => podCgroupNames(DefaultPodsCgroup, uid))).catch(() => undefined);
 }

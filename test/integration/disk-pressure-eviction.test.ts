@@ -7,6 +7,7 @@ import { rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import type { Pod } from '../../common/api/types.js';
+import { ContainerTypeLabel, PodNameLabel } from '../../common/api/well-known.js';
 import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { busyboxPod, containerStatus, isReady, startAgent } from '../helpers/agent-harness.js';
 import { makeBlobImage, startPrivateDocker } from '../helpers/private-docker.js';
@@ -21,8 +22,8 @@ test('the image fs below a threshold: DiskPressure; dead containers and unused i
   await makeBlobImage(engine.client, 'dockerlet.local/pressure-b');
   const first = await startAgent({
     manifests: {
-      // Over its request (none) by the 2 MiB it wrote; it ignores SIGTERM, so it outlives its eviction for its grace period.
-      'victim.yaml': busyboxPod('victim', "trap '' TERM; dd if=/dev/zero of=/fill bs=1048576 count=2; while true; do sleep 1; done").replace('terminationGracePeriodSeconds: 2', 'terminationGracePeriodSeconds: 30'),
+      // Over its request (none) by the 2 MiB it wrote; it ignores SIGTERM, so it outlives its eviction for the grace period.
+      'victim.yaml': busyboxPod('victim', "trap '' TERM; dd if=/dev/zero of=/fill bs=1048576 count=2; while true; do sleep 1; done"),
       'keeper.yaml': busyboxPod('keeper', 'exec sleep 3600', { container: "      resources:\n        requests: {ephemeral-storage: 50Mi}\n" }),
       'done.yaml': busyboxPod('done', 'echo finished', { spec: '  restartPolicy: Never\n' }),
     },
@@ -47,11 +48,14 @@ test('the image fs below a threshold: DiskPressure; dead containers and unused i
   const agent = await first.restart({
     evictionMonitoringPeriodMs: 300,
     imageGC: { highThresholdPercent: 100, lowThresholdPercent: 99, minimumAgeMs: 0, maximumAgeMs: 0, periodMs: 300_000 },
-    // Soft, with a grace period as long as the victim's: the next pod waits until it has stopped.
+    // Soft, with evictionMaxPodGracePeriod 30 s: the victim runs on that long, and the next pod is not chosen while it does.
     eviction: { thresholds: [{ signal: 'imagefs.available', value: { quantity: threshold }, gracePeriodMs: 0, hard: false }], pressureTransitionPeriodMs: 1_000, maxPodGracePeriodSeconds: 30 },
   });
 
   const victim = await agent.waitForPod('victim', 'evicted', evicted);
+  // Still under pressure: the passes that follow wait for the victim to stop rather than evict the keeper.
+  await waitFor('a pass waiting for the victim', () => agent.log.lines.some((l) => l.msg === 'waiting for the pod evicted last to stop'));
+  expect(agent.log.events('Evicted')).toHaveLength(1);
   await rm(filler);
   expect(victim.status?.message).toMatch(
     /^The node was low on resource: ephemeral-storage\. Threshold quantity: \d+(Ki|Mi)?, available: \d+(Ki|Mi)?\. Container main was using \d+(Ki|Mi)?, request is 0, has larger consumption of ephemeral-storage\. $/,
@@ -76,6 +80,16 @@ test('the image fs below a threshold: DiskPressure; dead containers and unused i
   expect(agent.log.lines.some((l) => l.msg === 'node condition changed' && l['condition'] === 'DiskPressure' && l['status'] === true)).toBe(true);
   expect(agent.log.events('Evicted')).toHaveLength(1);
   expect(isReady(agent.pod('keeper')!)).toBe(true);
+
+  // An agent started again still knows the finished pod finished, its containers gone: it runs nothing of it.
+  await agent.removeManifest('victim.yaml');
+  const again = await agent.restart({ eviction: { thresholds: [], pressureTransitionPeriodMs: 1_000, maxPodGracePeriodSeconds: 0 } });
+  const done = await again.waitForPod('done', 'Succeeded', (pod) => pod.status?.phase === 'Succeeded');
+  expect(containerStatus(done, 'main')?.state?.terminated?.reason).toBe('Completed');
+  await again.waitForPod('keeper', 'Ready', isReady);
+  // Its sandbox stays (stopped), as the kubelet keeps a finished pod's; no container of it came back.
+  const doneContainers = await engine.client.listContainers({ all: true, filters: { label: [`${PodNameLabel}=done-${again.nodeName}`, `${ContainerTypeLabel}=container`] } });
+  expect(doneContainers).toEqual([]);
 });
 
 test('a container over its ephemeral-storage limit: its pod evicted at once with the kubelet\'s message; a pod within its limits runs on', async () => {

@@ -379,11 +379,6 @@ export class DockerRuntime implements ContainerRuntime {
     return AbortSignal.timeout(this.#options.requestTimeoutMs);
   }
 
-  /**
-   * Docker 20.10 on cgroup v2 can record a container's OOM kill a moment after its exit: a
-   * container with a memory limit that has just exited with 137 but no OOM flag is inspected
-   * again, a few times over a second at most, so that its reason is OOMKilled rather than Error.
-   */
   async containerFsUsage(id: string): Promise<ContainerFsUsage | undefined> {
     let inspect: Dockerode.ContainerInspectInfo & { SizeRw?: number };
     try {
@@ -396,6 +391,11 @@ export class DockerRuntime implements ContainerRuntime {
     return { writableLayerBytes: inspect.SizeRw ?? 0, logsBytes: await logFilesBytes(inspect.LogPath) };
   }
 
+  /**
+   * Docker 20.10 on cgroup v2 can record a container's OOM kill a moment after its exit: a
+   * container with a memory limit that has just exited with 137 but no OOM flag is inspected
+   * again, a few times over a second at most, so that its reason is OOMKilled rather than Error.
+   */
   async #settledOom(inspect: Dockerode.ContainerInspectInfo | undefined): Promise<Dockerode.ContainerInspectInfo | undefined> {
     const pending = (info: Dockerode.ContainerInspectInfo): boolean =>
       info.State.Status === 'exited' && info.State.ExitCode === 137 && !info.State.OOMKilled && (info.HostConfig.Memory ?? 0) > 0 && Date.now() - Date.parse(info.State.FinishedAt) < OomSettleMs;

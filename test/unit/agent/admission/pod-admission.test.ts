@@ -5,9 +5,9 @@ import { ctr, FakeRecorder, pod } from '../../fixtures.js';
 
 const named = (name: string, sysctls: Array<{ name: string; value: string }> = []) => pod({ securityContext: { sysctls } }, { name, uid: `uid-${name}` });
 
-function admission(maxPods = 110, unsafe: string[] = [], pressure: string[] = []) {
+function admission(maxPods = 110, unsafe: string[] = [], pressure: string[] = [], running: string[] = []) {
   const recorder = new FakeRecorder();
-  return { admission: new PodAdmission({ maxPods, sysctls: new SysctlAllowlist(unsafe), pressure: () => new Set(pressure), recorder }), recorder };
+  return { admission: new PodAdmission({ maxPods, sysctls: new SysctlAllowlist(unsafe), pressure: () => new Set(pressure), running: (uid) => running.includes(uid), recorder }), recorder };
 }
 
 const burstable = (name: string) => pod({ containers: [ctr('main', { resources: { requests: { memory: '10Mi' } } })] }, { name, uid: `uid-${name}` });
@@ -53,5 +53,11 @@ describe('PodAdmission', () => {
     expect(a.rejection('uid-burst')?.message).toBe('Pod was rejected: The node had condition: [DiskPressure MemoryPressure]. ');
     const critical = pod({ priorityClassName: 'system-node-critical', priority: 2_000_001_000 }, { name: 'critical', uid: 'uid-critical' });
     expect(a.admit(critical, [])).toBe(true);
+  });
+
+  test('a pod whose containers already run here keeps its place whatever the pressure', () => {
+    const { admission: a } = admission(110, [], ['DiskPressure'], ['uid-adopted']);
+    expect(a.admit(named('adopted'), [])).toBe(true);
+    expect(a.admit(named('new'), [])).toBe(false);
   });
 });

@@ -79,11 +79,11 @@ describe('EvictionManager.check', () => {
     active = [p];
     volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);
     await manager.check();
-    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 0 });
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 1 });
     expect(recorder.events).toEqual([
       { object: { kind: 'Pod', uid: 'uid-web', name: 'web', namespace: 'default' }, type: 'Warning', reason: 'Evicted', message },
     ]);
-    expect(evicted).toEqual([{ uid: 'uid-web', eviction: { reason: 'Evicted', message, gracePeriodSeconds: 0 } }]);
+    expect(evicted).toEqual([{ uid: 'uid-web', eviction: { reason: 'Evicted', message, gracePeriodSeconds: 1 } }]);
   });
 
   test('a container over its ephemeral-storage limit is evicted with the kubelet\'s message; a pod without such a limit is not measured', async () => {
@@ -96,7 +96,7 @@ describe('EvictionManager.check', () => {
     diskUsages.set('uid-limited', { memoryBytes: 0, diskBytes: 3 * MiB, containers: [{ name: 'writer', memoryBytes: 0, diskBytes: 3 * MiB }, { name: 'idle', memoryBytes: 0, diskBytes: 0 }] });
     diskUsages.set('uid-free', { memoryBytes: 0, diskBytes: 100 * MiB, containers: [{ name: 'main', memoryBytes: 0, diskBytes: 100 * MiB }] });
     await manager.check();
-    expect(evicted).toEqual([{ uid: 'uid-limited', eviction: { reason: 'Evicted', message: 'Container writer exceeded its local ephemeral storage limit "1Mi". ', gracePeriodSeconds: 0 } }]);
+    expect(evicted).toEqual([{ uid: 'uid-limited', eviction: { reason: 'Evicted', message: 'Container writer exceeded its local ephemeral storage limit "1Mi". ', gracePeriodSeconds: 1 } }]);
     expect(usageCalls).toEqual(['uid-limited/ephemeral-storage']);
   });
 
@@ -234,8 +234,8 @@ describe('EvictionManager.eviction and forget', () => {
     active = [greedy('web')];
     volumes.usage.set('uid-web', () => [using('data', 3 * MiB, MiB)]);
     await manager.check();
-    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 0 });
-    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 0 });
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 1 });
+    expect(manager.eviction('uid-web')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 1 });
     manager.forget('uid-web');
     expect(manager.eviction('uid-web')).toBeUndefined();
   });
@@ -247,7 +247,7 @@ describe('EvictionManager.eviction and forget', () => {
     await manager.check();
     manager.forget('uid-a');
     expect(manager.eviction('uid-a')).toBeUndefined();
-    expect(manager.eviction('uid-b')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 0 });
+    expect(manager.eviction('uid-b')).toEqual({ reason: 'Evicted', message, gracePeriodSeconds: 1 });
   });
 });
 
@@ -280,7 +280,7 @@ describe('EvictionManager: node pressure', () => {
 
   const memoryUsage = (mib: number): PodUsage => ({ memoryBytes: mib * Mi, diskBytes: 0, containers: [{ name: 'main', memoryBytes: mib * Mi, diskBytes: 0 }] });
 
-  function pressured(thresholds: Threshold[], transitionMs = 60_000): EvictionManager {
+  function pressured(thresholds: Threshold[], transitionMs = 60_000, maxPodGracePeriodSeconds = 20): EvictionManager {
     now = 0;
     reclaims = 0;
     afterReclaim = undefined;
@@ -293,7 +293,7 @@ describe('EvictionManager: node pressure', () => {
       nodePressure: {
         thresholds,
         pressureTransitionPeriodMs: transitionMs,
-        maxPodGracePeriodSeconds: 20,
+        maxPodGracePeriodSeconds,
         observe: async () => observed,
         reclaimDisk: async () => {
           reclaims++;
@@ -345,16 +345,16 @@ describe('EvictionManager: node pressure', () => {
     now += 10_000;
     await m.check();
     expect(evicted.map((e) => e.uid)).toEqual(['uid-1']);
-    // A soft threshold's victim gets evictionMaxPodGracePeriod (20 s here), at most its own.
+    // A soft threshold's victim gets evictionMaxPodGracePeriod (20 s here), whatever its own.
     expect(evicted[0]!.eviction?.gracePeriodSeconds).toBe(20);
   });
 
-  test("a soft threshold's victim is given its own grace period when it is shorter than evictionMaxPodGracePeriod", async () => {
-    const m = pressured([{ ...hardMemory, hard: false }]);
+  test('a soft threshold with evictionMaxPodGracePeriod 0 still gives its victim 1 s', async () => {
+    const m = pressured([{ ...hardMemory, hard: false }], 60_000, 0);
     active = [pod({ terminationGracePeriodSeconds: 5 })];
     observed = memory(50);
     await m.check();
-    expect(evicted.map((e) => e.eviction?.gracePeriodSeconds)).toEqual([5]);
+    expect(evicted.map((e) => e.eviction?.gracePeriodSeconds)).toEqual([1]);
   });
 
   test('a condition stays for the pressure transition period after the threshold was last met', async () => {

@@ -386,6 +386,17 @@ describe('PodSyncer.syncPod', () => {
     expect(setup.runtime.calls).toEqual(['stopContainer main-0 30', 'stopPodSandbox sandbox-1']);
   });
 
+  test("an evicted pod is stopped with the eviction's grace period, not its own (never under the 2 s minimum)", async () => {
+    const setup = await setUpSyncer();
+    const p = pod({ containers: [ctr('main')] });
+    const status = runtimeStatus(p, [sandbox(p)], [instance(p, 'main')]);
+    await setup.syncer.syncPod(p, status, { phase: 'Failed', reason: 'Evicted' }, new AbortController().signal, 1);
+    expect(setup.runtime.calls.filter((call) => call.startsWith('stopContainer'))).toEqual(['stopContainer main-0 2']);
+    const later = await setUpSyncer();
+    await later.syncer.syncPod(p, status, { phase: 'Failed', reason: 'Evicted' }, new AbortController().signal, 20);
+    expect(later.runtime.calls.filter((call) => call.startsWith('stopContainer'))).toEqual(['stopContainer main-0 20']);
+  });
+
   test('dead instances beyond the newest of each container are removed, and old sandboxes that are not ready', async () => {
     const setup = await setUpSyncer();
     const p = pod();

@@ -54,6 +54,7 @@ export function fakeCgroupFs(version: 1 | 2): CgroupFs {
       return writeFile(path, [...enabled].join(' '));
     },
     subdirectories: HostCgroupFs.subdirectories,
+    exists: HostCgroupFs.exists,
     async rmdir(path) {
       if (!existsSync(path)) throw errno('ENOENT', path);
       const children = (await readdir(path, { withFileTypes: true })).filter((entry) => entry.isDirectory());

@@ -8,6 +8,7 @@ import {
   podCgroupNames,
   podCpuRequestMilli,
   podResourceConfig,
+  podUidFromCgroup,
   qosCgroupName,
   sharesToWeight,
 } from '../../../../agent/qos/qos-cgroups.js';
@@ -81,6 +82,22 @@ describe('naming', () => {
     expect(cgroupPath(['dockerlet'], 'systemd')).toBe('/dockerlet.slice');
     expect(cgroupPath(['dockerlet', 'burstable', 'pod1f2e-33'], 'systemd')).toBe('/dockerlet.slice/dockerlet-burstable.slice/dockerlet-burstable-pod1f2e_33.slice');
     expect(cgroupPath(['dockerlet-node-1', 'podab-cd'], 'systemd')).toBe('/dockerlet_node_1.slice/dockerlet_node_1-podab_cd.slice');
+  });
+
+  test('a component that is empty, . or .., or has a slash, is refused with its name; so is a uid of other than letters, digits and -', () => {
+    for (const driver of ['cgroupfs', 'systemd'] as const) {
+      for (const part of ['', '.', '..', 'a/b']) expect(() => cgroupPath(['dockerlet', part], driver)).toThrow(`invalid cgroup name component ${JSON.stringify(part)}`);
+    }
+    for (const uid of ['', '../x', 'a_b', 'a.b', 'a/b']) expect(() => podCgroupName('dockerlet', 'Guaranteed', uid)).toThrow(/cannot name a cgroup/);
+  });
+
+  test('a pod uid back from its cgroup\'s name, in either spelling; other names are none', () => {
+    expect(podUidFromCgroup(['dockerlet', 'burstable'], 'poda-b', 'cgroupfs')).toBe('a-b');
+    expect(podUidFromCgroup(['dockerlet'], 'burstable', 'cgroupfs')).toBeUndefined();
+    expect(podUidFromCgroup(['dockerlet'], 'pod..', 'cgroupfs')).toBeUndefined();
+    expect(podUidFromCgroup(['dockerlet-n', 'burstable'], 'dockerlet_n-burstable-poda_b.slice', 'systemd')).toBe('a-b');
+    expect(podUidFromCgroup(['dockerlet'], 'dockerlet-burstable.slice', 'systemd')).toBeUndefined();
+    expect(podUidFromCgroup(['dockerlet'], 'other-poda.slice', 'systemd')).toBeUndefined();
   });
 });
 

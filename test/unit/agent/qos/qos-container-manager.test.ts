@@ -38,7 +38,7 @@ interface Setup {
   read(path: string): Promise<string>;
 }
 
-async function startManager(options: { version?: 1 | 2; driver?: RuntimeCgroups['driver']; fs?: CgroupFs; root?: string } = {}): Promise<Setup> {
+async function startManager(options: { version?: 1 | 2; driver?: RuntimeCgroups['driver']; fs?: CgroupFs; root?: string; nodeCpus?: number } = {}): Promise<Setup> {
   const version = options.version ?? 1;
   const { base, hierarchies } = await cgroupMount(version);
   const log = memoryLogger();
@@ -47,6 +47,7 @@ async function startManager(options: { version?: 1 | 2; driver?: RuntimeCgroups[
     logger: log.logger,
     hierarchies: async () => ({ ok: true, hierarchies }),
     fs: options.fs ?? fakeCgroupFs(version),
+    nodeCpus: options.nodeCpus ?? 2,
   });
   await manager.start({ driver: options.driver ?? 'cgroupfs', version });
   return { manager, base, log, read: async (path) => (await readFile(join(base, path), 'utf8')).trim() };
@@ -63,6 +64,12 @@ describe('QOSContainerManager: cgroup v1, cgroupfs', () => {
       for (const tier of ['dockerlet', 'dockerlet/burstable', 'dockerlet/besteffort']) expect(existsSync(join(base, hierarchy, tier)), `${hierarchy}/${tier}`).toBe(true);
     }
     expect(await read('cpu/dockerlet/besteffort/cpu.shares')).toBe('2');
+  });
+
+  test('start: the root weighs the node\'s CPUs, as kubepods its allocatable', async () => {
+    const { base, read } = await startManager({ nodeCpus: 4 });
+    expect(await read('cpu/dockerlet/cpu.shares')).toBe('4096');
+    expect(existsSync(join(base, 'memory/dockerlet/memory.limit_in_bytes'))).toBe(false);
   });
 
   test('a Guaranteed pod: its cgroup right under the root, with its shares, CFS quota and memory limit', async () => {
@@ -97,12 +104,51 @@ describe('QOSContainerManager: cgroup v1, cgroupfs', () => {
     expect(await read('cpu/dockerlet/besteffort/cpu.shares')).toBe('2');
   });
 
-  test('a pod synced again is not made again: its cgroup parent comes from what is known', async () => {
-    const { manager, base } = await startManager();
+  test('a pod synced again whose cgroup is there is not written again', async () => {
+    const { manager, base, read } = await startManager();
     await manager.ensureExists(burstable('b1', '250m'));
-    await rm(join(base, 'cpu/dockerlet/burstable/podb1'), { recursive: true });
+    await writeFile(join(base, 'cpu/dockerlet/burstable/podb1/cpu.shares'), '7');
     expect(await manager.ensureExists(burstable('b1', '250m'))).toBe('/dockerlet/burstable/podb1');
-    expect(existsSync(join(base, 'cpu/dockerlet/burstable/podb1'))).toBe(false);
+    expect(await read('cpu/dockerlet/burstable/podb1/cpu.shares')).toBe('7');
+  });
+
+  test('a pod synced again whose cgroup is gone gets it again, with its values, the root and tiers too', async () => {
+    const { manager, base, read } = await startManager();
+    await manager.ensureExists(burstable('b1', '250m'));
+    for (const hierarchy of ['cpu', 'memory', 'pids']) await rm(join(base, hierarchy, 'dockerlet'), { recursive: true, force: true });
+    expect(await manager.ensureExists(burstable('b1', '250m'))).toBe('/dockerlet/burstable/podb1');
+    expect(await read('cpu/dockerlet/burstable/podb1/cpu.shares')).toBe('256');
+    expect(await read('cpu/dockerlet/burstable/cpu.shares')).toBe('256');
+    expect(await read('cpu/dockerlet/besteffort/cpu.shares')).toBe('2');
+    expect(await read('cpu/dockerlet/cpu.shares')).toBe('2048');
+  });
+
+  test('housekeeping: pod cgroups an earlier agent left (any class, any hierarchy) go, unless known or kept; other directories stay', async () => {
+    const { manager, base, log } = await startManager();
+    await manager.ensureExists(guaranteed('live'));
+    for (const path of ['cpu/dockerlet/podold-1', 'cpu/dockerlet/burstable/podold-2/0123abcd', 'pids/dockerlet/besteffort/podold-3', 'cpu/dockerlet/besteffort/podkept', 'memory/dockerlet/podbusy', 'cpu/dockerlet/other', 'cpu/dockerlet/pod..x']) {
+      await mkdir(join(base, path), { recursive: true });
+    }
+    await setProcs(join(base, 'memory/dockerlet/podbusy'), 99);
+    await manager.cleanupOrphanedPodCgroups((uid) => uid === 'kept');
+    for (const path of ['cpu/dockerlet/podold-1', 'cpu/dockerlet/burstable/podold-2', 'pids/dockerlet/besteffort/podold-3']) expect(existsSync(join(base, path)), path).toBe(false);
+    for (const path of ['cpu/dockerlet/podlive', 'cpu/dockerlet/besteffort/podkept', 'memory/dockerlet/podbusy', 'cpu/dockerlet/other', 'cpu/dockerlet/pod..x', 'cpu/dockerlet/burstable']) {
+      expect(existsSync(join(base, path)), path).toBe(true);
+    }
+    await manager.cleanupOrphanedPodCgroups((uid) => uid === 'kept');
+    expect(log.lines.filter((line) => line.msg.includes('cannot be removed yet'))).toHaveLength(1);
+    await setProcs(join(base, 'memory/dockerlet/podbusy'));
+    await manager.cleanupOrphanedPodCgroups();
+    expect(existsSync(join(base, 'memory/dockerlet/podbusy'))).toBe(false);
+    expect(existsSync(join(base, 'cpu/dockerlet/besteffort/podkept')), 'not kept any more').toBe(false);
+    expect(existsSync(join(base, 'cpu/dockerlet/podlive')), 'known').toBe(true);
+  });
+
+  test('a pod uid that cannot name a cgroup: no cgroup parent, nothing made or removed, nothing thrown', async () => {
+    const { manager, base } = await startManager();
+    expect(await manager.ensureExists(guaranteed('../x'))).toBeUndefined();
+    await manager.destroy('../../x');
+    expect(existsSync(join(base, 'cpu/x'))).toBe(false);
   });
 
   test('destroy: the pod\'s cgroup goes from every hierarchy, with the empty container cgroups left in it', async () => {
@@ -198,9 +244,26 @@ describe('QOSContainerManager: where cgroups cannot be written', () => {
     };
     const { manager, log } = await startManager({ fs: failing });
     expect(await manager.ensureExists(guaranteed('bad'))).toBeUndefined();
-    expect(await manager.ensureExists(guaranteed('bad')), 'not tried again at each sync').toBeUndefined();
+    expect(await manager.ensureExists(guaranteed('bad')), 'tried again at each sync, still failing').toBeUndefined();
     expect(await manager.ensureExists(guaranteed('good'))).toBe('/dockerlet/podgood');
-    expect(log.lines.filter((line) => line.msg.startsWith("could not make the pod's cgroup"))).toHaveLength(1);
+    expect(log.lines.filter((line) => line.msg.startsWith("could not make the pod's cgroup")), 'logged once').toHaveLength(1);
+  });
+
+  test('a pod whose cgroup could not be made gets it at a later sync, once it can be', async () => {
+    const fs = fakeCgroupFs(1);
+    let broken = true;
+    const flaky: CgroupFs = {
+      ...fs,
+      writeFile: async (path, data) => {
+        if (broken && path.includes('podg1')) throw Object.assign(new Error('EINVAL'), { code: 'EINVAL' });
+        return fs.writeFile(path, data);
+      },
+    };
+    const { manager, read } = await startManager({ fs: flaky });
+    expect(await manager.ensureExists(guaranteed('g1'))).toBeUndefined();
+    broken = false;
+    expect(await manager.ensureExists(guaranteed('g1'))).toBe('/dockerlet/podg1');
+    expect(await read('cpu/dockerlet/podg1/cpu.shares')).toBe('512');
   });
 });
 
@@ -218,6 +281,17 @@ describe('QOSContainerManager: systemd', () => {
     await manager.sandboxCreated(burstable('1f2e-33', '100m'));
     expect(await read('cpu/dockerlet.slice/dockerlet-burstable.slice/cpu.shares')).toBe('102');
     expect(await read(`cpu${parent}/cpu.shares`)).toBe('102');
+  });
+
+  test('housekeeping finds pod slices by their systemd names, dashes of the uid as underscores', async () => {
+    const { manager, base } = await startManager({ driver: 'systemd' });
+    const old = 'cpu/dockerlet.slice/dockerlet-burstable.slice/dockerlet-burstable-podaa_bb.slice';
+    const kept = 'cpu/dockerlet.slice/dockerlet-podcc_dd.slice';
+    for (const path of [old, kept]) await mkdir(join(base, path), { recursive: true });
+    await manager.cleanupOrphanedPodCgroups((uid) => uid === 'cc-dd');
+    expect(existsSync(join(base, old))).toBe(false);
+    expect(existsSync(join(base, kept))).toBe(true);
+    expect(existsSync(join(base, 'cpu/dockerlet.slice/dockerlet-burstable.slice'))).toBe(true);
   });
 });
 
@@ -318,6 +392,15 @@ describe('removeCgroups (a node\'s teardown)', () => {
     expect(existsSync(join(base, 'cpu/dockerlet_n1.slice'))).toBe(false);
     expect(existsSync(join(base, 'memory/dockerlet-n1/besteffort'))).toBe(false);
     expect(existsSync(join(base, 'cpu/dockerlet-n2/podd')), 'another node\'s').toBe(true);
+  });
+
+  test('never a path: empty, . or .. components, or ones with a slash, are refused', async () => {
+    const { base, hierarchies } = await cgroupMount(1);
+    await writeFile(join(base, 'mountinfo'), hierarchies.all.map((path, index) => `${30 + index} 23 0:${index} / ${path} rw - cgroup cgroup rw,${index}`).join('\n'));
+    for (const name of [['..'], ['.'], [''], ['a/b'], ['dockerlet', '..']]) {
+      await expect(removeCgroups([name], { fs: fakeCgroupFs(1), mountinfoPath: join(base, 'mountinfo') })).rejects.toThrow(/invalid cgroup name component/);
+      await expect(new CgroupManager(hierarchies, 'cgroupfs', fakeCgroupFs(1)).destroy(name)).rejects.toThrow(/invalid cgroup name component/);
+    }
   });
 
   test('never the root of a hierarchy', async () => {
