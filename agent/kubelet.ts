@@ -220,7 +220,7 @@ export class Kubelet {
       periodMs: o.evictionMonitoringPeriodMs,
       logger: log,
     }));
-    const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), pressure: () => eviction.conditions(), running: (uid) => this.#running(uid) !== undefined, recorder }));
+    const admission = (this.#admission = new PodAdmission({ maxPods: o.maxPods, sysctls: new SysctlAllowlist(o.allowedUnsafeSysctls), pressure: () => eviction.conditions(), running: (uid) => this.#running(uid)?.containers.some((c) => c.state === 'running') ?? false, recorder }));
     const hooks = new HandlerRunner({ runtime, recorder });
     const prober = (this.#prober = new ProberManager({
       runtime,
@@ -459,6 +459,7 @@ export class Kubelet {
     // After the sources and workers: nothing then asks it to watch or write anything more.
     await this.cluster?.stop();
     await this.#servers.close();
+    await this.#qos.stop();
     await this.#lock?.release();
   }
 

@@ -43,6 +43,8 @@ const DefaultGracePeriodSeconds = 30;
 
 export class PodLifecycle implements PodSyncHandlers {
   readonly #o: PodLifecycleOptions;
+  /** The pods observed since this agent started. */
+  readonly #synced = new Set<string>();
 
   constructor(options: PodLifecycleOptions) {
     this.#o = options;
@@ -76,12 +78,16 @@ export class PodLifecycle implements PodSyncHandlers {
     await this.#o.syncer.removePod(uid, status);
     this.#o.terminationMessages.forget(uid);
     this.#o.statuses.remove(uid);
+    this.#synced.delete(uid);
   }
 
   /** Reads the pod from the runtime and publishes the status that follows from it. */
   async #observe(pod: DefaultedPod, ref: PodRef): Promise<{ runtime: RuntimePodStatus; status: PodStatus }> {
     const runtime = await this.#o.runtime.getPodStatus(ref);
-    const previous = this.#o.statuses.get(ref.uid) ?? (await this.#o.keptStatus(ref.uid));
+    // The kept status stands for the pod's life before this agent started: read once, on its first sync here.
+    const firstSync = !this.#synced.has(ref.uid);
+    this.#synced.add(ref.uid);
+    const previous = this.#o.statuses.get(ref.uid) ?? (firstSync ? await this.#o.keptStatus(ref.uid) : undefined);
     const status = generatePodStatus({
       pod,
       runtime,

@@ -162,7 +162,8 @@ export async function removeSession(paths: SessionPaths, log: Logger): Promise<v
     if (record.cluster) await removeClusterObjects(record, log);
     const removed = await removeNodeFromDocker(record.dockerSocket, record.nodeName, record.podNetwork);
     if (!removed.network.removed && removed.network.refusal) log.warn({ network: record.podNetwork, reason: removed.network.refusal }, 'left the pod network in place');
-    if (record.podsCgroup) await removePodsCgroup(record.podsCgroup, log);
+    // Only a root of the node's own: never the shared one, whatever the record says.
+    if (record.podsCgroup && record.podsCgroup === `dockerlet-${record.nodeName}`) await removePodsCgroup(record.podsCgroup, log);
     await cleanupServiceAddresses(parseIpv4Cidr(record.serviceCIDR)!, log);
   }
   await unmountAll(paths.dir);

@@ -9,8 +9,8 @@
  *   were met; once a threshold has held for its grace period, node-level resources are
  *   reclaimed first (dead containers and unused images, for the file system signals), and if
  *   that is not enough, one pod is evicted, the first in the kubelet's order for the signal:
- *   with a grace period of 1 s for a hard threshold, evictionMaxPodGracePeriod (at least 1 s)
- *   for a soft one.
+ *   with a grace period of 1 s for a hard threshold, evictionMaxPodGracePeriod or the pod's
+ *   own when shorter (at least 1 s) for a soft one.
  * An evicted pod is Failed with reason Evicted and upstream's message; the pod workers then kill
  * it and start nothing again. A critical pod is never evicted; unlike upstream, for which every static pod
  * is critical, critical means by priority here (system-cluster-critical and above): on a
@@ -200,8 +200,9 @@ export class EvictionManager {
       return;
     }
     const usage = candidates.find((candidate) => candidate.pod === victim)!.usage;
-    // As upstream, evictionMaxPodGracePeriod whatever the pod's own; never less than 1 s, as the kubelet's pod workers give.
-    const grace = threshold.hard ? ImmediateEvictionGracePeriodSeconds : Math.max(ImmediateEvictionGracePeriodSeconds, np.maxPodGracePeriodSeconds);
+    // Soft: evictionMaxPodGracePeriod, or the pod's own when shorter, as upstream; never under 1 s, as the kubelet's pod workers give.
+    const soft = Math.min(np.maxPodGracePeriodSeconds, victim.spec.terminationGracePeriodSeconds ?? np.maxPodGracePeriodSeconds);
+    const grace = threshold.hard ? ImmediateEvictionGracePeriodSeconds : Math.max(ImmediateEvictionGracePeriodSeconds, soft);
     this.#evict(victim, evictionMessage(threshold, observations[threshold.signal]!, victim, usage), grace, { signal: threshold.signal });
     this.#victim = { uid: victim.metadata.uid, at: now };
   }

@@ -60,7 +60,8 @@ export function qosCgroupName(root: string, qos: QOSClass): CgroupName {
 
 /** A pod uid as it may go into a cgroup's name: uids come from labels, so only letters, digits and '-'. */
 export function isValidPodUid(uid: string): boolean {
-  return /^[A-Za-z0-9-]+$/.test(uid);
+  // What a static pod's metadata.uid may be (letters, digits, '.', '_', '-'), never '.' or '..'.
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(uid);
 }
 
 /** A root cgroup for pods (podsCgroup): one cgroup name of letters, digits, '_', '.' and '-', not starting with '.' or '-'. */
@@ -70,7 +71,7 @@ export function isValidPodsCgroup(root: string): boolean {
 
 /** The pod's own cgroup (GetPodContainerName): `pod<uid>` under its class's. Throws for a uid that is not isValidPodUid. */
 export function podCgroupName(root: string, qos: QOSClass, uid: string): CgroupName {
-  if (!isValidPodUid(uid)) throw new DockerletError('DKL_ERR_BAD_REQUEST', `pod uid ${JSON.stringify(uid)} cannot name a cgroup: only letters, digits and '-' may`);
+  if (!isValidPodUid(uid)) throw new DockerletError('DKL_ERR_BAD_REQUEST', `pod uid ${JSON.stringify(uid)} cannot name a cgroup: only letters, digits, '.', '_' and '-', starting with a letter or digit, may`);
   return [...qosCgroupName(root, qos), `pod${uid}`];
 }
 

@@ -19,6 +19,10 @@
  * The tiers are written each time a pod comes or goes: besteffort 2 shares, burstable the
  * shares of the cpu requests of every Burstable pod that has a cgroup and has not finished.
  *
+ * One agent manages a root, under a host lock named after it: a second one on the root (another
+ * node name) would write other tier shares and take the first one's pods' cgroups for orphans;
+ * it goes without, as below.
+ *
  * Where the host's cgroups cannot be written (a read-only /sys/fs/cgroup, as in many CI
  * containers) or the engine gives containers none of their own, start() says so once, and
  * every pod gets the runtime's default cgroup, as it did before: no pod fails for it. A pod
@@ -33,6 +37,7 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../common/api/errors.js';
+import { HostLock } from '../../common/util/host-lock.js';
 import { qosClass, type QOSClass } from '../../common/api/qos.js';
 import type { DefaultedPod } from '../../common/api/types.js';
 import { podLabel, podRef, type RuntimeCgroups } from '../runtime/runtime.js';
@@ -78,6 +83,15 @@ export interface QOSContainerManagerOptions {
   fs?: CgroupFs;
   /** The node's CPUs, the root cgroup's weight (default: os.availableParallelism()). */
   nodeCpus?: number;
+  /** Takes the host-wide hold on the root (default: a host lock named after it); rejects, saying who holds it, when another agent does. */
+  lockRoot?: (root: string) => Promise<{ release(): Promise<void> }>;
+}
+
+/** The host lock on a root cgroup: one agent per root, refused with who holds it. */
+function lockPodsCgroup(root: string): Promise<HostLock> {
+  return HostLock.acquire([`pods-cgroup:${root}`], { pid: process.pid, podsCgroup: root }, (_key, holder) =>
+    new Error(`another dockerlet agent${holder ? ` (pid ${String(holder['pid'])})` : ''} manages the QoS cgroups under ${root}`),
+  );
 }
 
 interface PodCgroup {
@@ -97,6 +111,10 @@ export class QOSContainerManager implements PodContainerManager {
   readonly #root: string;
   readonly #o: QOSContainerManagerOptions;
   readonly #log: Logger;
+  /** Pods whose uid cannot name a cgroup, warned about once. */
+  readonly #refusedUids = new Set<string>();
+  /** This agent's hold on its root cgroup, while it manages it. */
+  #rootLock: { release(): Promise<void> } | undefined;
   /** Unset until started, and for good where the host's cgroups cannot be written. */
   #cgroups: CgroupManager | undefined;
   readonly #pods = new Map<string, PodCgroup>();
@@ -122,13 +140,27 @@ export class QOSContainerManager implements PodContainerManager {
     const found = await (this.#o.hierarchies ?? discoverCgroupHierarchies)(runtime.version);
     if (!found.ok) return off(found.reason);
     const cgroups = new CgroupManager(found.hierarchies, runtime.driver, this.#o.fs);
+    // One agent manages a root: two would write each other's tier shares and take each other's pod cgroups for orphans.
+    try {
+      this.#rootLock = await (this.#o.lockRoot ?? lockPodsCgroup)(this.#root);
+    } catch (err) {
+      return off(errorMessage(err));
+    }
     try {
       await this.#ensureRoot(cgroups);
     } catch (err) {
+      await this.stop();
       return off(`the host's cgroups cannot be written (${errorMessage(err)}); is /sys/fs/cgroup read-only?`);
     }
     this.#cgroups = cgroups;
     this.#log.info({ cgroup: cgroups.path([this.#root]), driver: runtime.driver, cgroupVersion: runtime.version }, "pods go under dockerlet's QoS cgroups");
+  }
+
+  /** Lets another agent manage the root. */
+  async stop(): Promise<void> {
+    const lock = this.#rootLock;
+    this.#rootLock = undefined;
+    await lock?.release();
   }
 
   async ensureExists(pod: DefaultedPod): Promise<string | undefined> {
@@ -136,7 +168,9 @@ export class QOSContainerManager implements PodContainerManager {
     if (!cgroups) return undefined;
     const uid = pod.metadata.uid;
     if (!isValidPodUid(uid)) {
-      this.#warn(pod, new Error(`uid ${JSON.stringify(uid)} has characters other than letters, digits and '-'`), "the pod's uid cannot name a cgroup: its containers get the container runtime's default cgroup parent");
+      if (this.#refusedUids.has(uid)) return undefined;
+      this.#refusedUids.add(uid);
+      this.#warn(pod, new Error(`uid ${JSON.stringify(uid)} has characters other than letters, digits, '.', '_' and '-'`), "the pod's uid cannot name a cgroup: its containers get the container runtime's default cgroup parent");
       return undefined;
     }
     // A terminal pod is never synced up to here again (it is killed, and released): a pod known is active, or its cgroup failed.

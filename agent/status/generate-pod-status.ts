@@ -159,6 +159,7 @@ function containerStatus(container: Container, defaultWaiting: string, input: Po
       status.state = old.state;
       status.restartCount = old.restartCount;
       if (old.containerID) status.containerID = old.containerID;
+      if (old.imageID) status.imageID = old.imageID;
     } else if (old?.lastState?.terminated) {
       status.lastState = old.lastState;
       status.restartCount = old.restartCount;

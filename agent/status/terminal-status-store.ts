@@ -5,7 +5,8 @@
  * again; the kubelet reads the phase back from the API server, dockerlet from this file. It
  * goes with the pod directory.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { PodStatus } from '../../common/api/types.js';
 import { writeFileDurably } from '../../common/util/durable-file.js';
 
@@ -16,10 +17,15 @@ export class TerminalStatusStore {
     this.#path = path;
   }
 
-  /** Keeps `status`, which must be terminal (Succeeded or Failed). */
+  /**
+   * Keeps `status`, which must be terminal (Succeeded or Failed), in the pod's directory; rejects
+   * when that directory is gone (the pod was removed meanwhile: nothing is to be kept of it).
+   */
   async save(uid: string, status: PodStatus): Promise<void> {
     if (!isTerminal(status)) throw new Error(`pod ${uid}: only a finished pod's status is kept, not phase ${String(status.phase)}`);
-    await writeFileDurably(this.#path(uid), JSON.stringify(status));
+    const path = this.#path(uid);
+    await stat(dirname(path));
+    await writeFileDurably(path, JSON.stringify(status));
   }
 
   /** The status kept for the pod; undefined when none was (or what is there is not a finished pod's status). */

@@ -117,7 +117,7 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
     } finally {
       try {
         // On the engine the node ran on: a private one's containers hold the node's cgroups until they go.
-        await removeNodeContainers(nodeName, engineOf(options.containerRuntimeEndpoint));
+        await removeNodeContainers(nodeName, engineOf(options.containerRuntimeEndpoint)).catch((err: unknown) => console.warn(`agent-harness: could not remove the containers of ${nodeName}: ${String(err)}`));
       } finally {
         // Its pods' cgroups and its QoS classes', now that its containers are gone; never the shared default root.
         if (options.podsCgroup !== DefaultPodsCgroup) await removeNodeCgroups(options.podsCgroup);

@@ -23,7 +23,7 @@ test('the image fs below a threshold: DiskPressure; dead containers and unused i
   const first = await startAgent({
     manifests: {
       // Over its request (none) by the 2 MiB it wrote; it ignores SIGTERM, so it outlives its eviction for the grace period.
-      'victim.yaml': busyboxPod('victim', "trap '' TERM; dd if=/dev/zero of=/fill bs=1048576 count=2; while true; do sleep 1; done"),
+      'victim.yaml': busyboxPod('victim', "trap '' TERM; dd if=/dev/zero of=/fill bs=1048576 count=2; while true; do sleep 1; done").replace('terminationGracePeriodSeconds: 2', 'terminationGracePeriodSeconds: 30'),
       'keeper.yaml': busyboxPod('keeper', 'exec sleep 3600', { container: "      resources:\n        requests: {ephemeral-storage: 50Mi}\n" }),
       'done.yaml': busyboxPod('done', 'echo finished', { spec: '  restartPolicy: Never\n' }),
     },
@@ -48,7 +48,7 @@ test('the image fs below a threshold: DiskPressure; dead containers and unused i
   const agent = await first.restart({
     evictionMonitoringPeriodMs: 300,
     imageGC: { highThresholdPercent: 100, lowThresholdPercent: 99, minimumAgeMs: 0, maximumAgeMs: 0, periodMs: 300_000 },
-    // Soft, with evictionMaxPodGracePeriod 30 s: the victim runs on that long, and the next pod is not chosen while it does.
+    // Soft, with evictionMaxPodGracePeriod 30 s as long as the victim's own: it runs on that long, and the next pod is not chosen while it does.
     eviction: { thresholds: [{ signal: 'imagefs.available', value: { quantity: threshold }, gracePeriodMs: 0, hard: false }], pressureTransitionPeriodMs: 1_000, maxPodGracePeriodSeconds: 30 },
   });
 

@@ -233,8 +233,10 @@ describe('httpGet details', () => {
     expect(paths).toContain('/landing');
     const warning = agent.log.events('ProbeWarning')[0];
     expect(warning).toMatchObject({ type: 'Warning', object: `Pod/default/away-${agent.nodeName}`, msg: 'Readiness probe warning: Probe terminated redirects, Response body: moved' });
-    // The other host was not asked.
-    expect(paths.filter((p) => p === '/landing')).toHaveLength(paths.filter((p) => p === '/hop').length);
+    // The other host was not asked: every /landing is a /hop followed (the last /hop may be on its way there still).
+    const [landings, hops] = [paths.filter((p) => p === '/landing').length, paths.filter((p) => p === '/hop').length];
+    expect(landings).toBeLessThanOrEqual(hops);
+    expect(landings).toBeGreaterThanOrEqual(hops - 1);
   });
 });
 

@@ -345,8 +345,16 @@ describe('EvictionManager: node pressure', () => {
     now += 10_000;
     await m.check();
     expect(evicted.map((e) => e.uid)).toEqual(['uid-1']);
-    // A soft threshold's victim gets evictionMaxPodGracePeriod (20 s here), whatever its own.
+    // A soft threshold's victim gets evictionMaxPodGracePeriod (20 s here), its own (30 s) being longer.
     expect(evicted[0]!.eviction?.gracePeriodSeconds).toBe(20);
+  });
+
+  test("a soft threshold's victim is given its own grace period when it is shorter than evictionMaxPodGracePeriod", async () => {
+    const m = pressured([{ ...hardMemory, hard: false }]);
+    active = [pod({ terminationGracePeriodSeconds: 5 })];
+    observed = memory(50);
+    await m.check();
+    expect(evicted.map((e) => e.eviction?.gracePeriodSeconds)).toEqual([5]);
   });
 
   test('a soft threshold with evictionMaxPodGracePeriod 0 still gives its victim 1 s', async () => {

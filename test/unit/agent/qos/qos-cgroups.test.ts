@@ -88,7 +88,9 @@ describe('naming', () => {
     for (const driver of ['cgroupfs', 'systemd'] as const) {
       for (const part of ['', '.', '..', 'a/b']) expect(() => cgroupPath(['dockerlet', part], driver)).toThrow(`invalid cgroup name component ${JSON.stringify(part)}`);
     }
-    for (const uid of ['', '../x', 'a_b', 'a.b', 'a/b']) expect(() => podCgroupName('dockerlet', 'Guaranteed', uid)).toThrow(/cannot name a cgroup/);
+    for (const uid of ['', '..', '../x', '.hidden', '-x', 'a/b']) expect(() => podCgroupName('dockerlet', 'Guaranteed', uid)).toThrow(/cannot name a cgroup/);
+    // A static pod's metadata.uid may have '.' and '_'.
+    expect(podCgroupName('dockerlet', 'Guaranteed', 'web.v1_a')).toEqual(['dockerlet', 'podweb.v1_a']);
   });
 
   test('a pod uid back from its cgroup\'s name, in either spelling; other names are none', () => {

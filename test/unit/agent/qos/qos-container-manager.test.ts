@@ -38,7 +38,7 @@ interface Setup {
   read(path: string): Promise<string>;
 }
 
-async function startManager(options: { version?: 1 | 2; driver?: RuntimeCgroups['driver']; fs?: CgroupFs; root?: string; nodeCpus?: number } = {}): Promise<Setup> {
+async function startManager(options: { version?: 1 | 2; driver?: RuntimeCgroups['driver']; fs?: CgroupFs; root?: string; nodeCpus?: number; lockRoot?: (root: string) => Promise<{ release(): Promise<void> }> } = {}): Promise<Setup> {
   const version = options.version ?? 1;
   const { base, hierarchies } = await cgroupMount(version);
   const log = memoryLogger();
@@ -48,6 +48,7 @@ async function startManager(options: { version?: 1 | 2; driver?: RuntimeCgroups[
     hierarchies: async () => ({ ok: true, hierarchies }),
     fs: options.fs ?? fakeCgroupFs(version),
     nodeCpus: options.nodeCpus ?? 2,
+    lockRoot: options.lockRoot ?? (async () => ({ release: async () => undefined })),
   });
   await manager.start({ driver: options.driver ?? 'cgroupfs', version });
   return { manager, base, log, read: async (path) => (await readFile(join(base, path), 'utf8')).trim() };
@@ -223,6 +224,19 @@ describe('QOSContainerManager: where cgroups cannot be written', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.msg).toMatch(/not grouped under dockerlet's QoS cgroups/);
     expect(String(warnings[0]?.['reason'])).toMatch(/EROFS.*read-only/);
+  });
+
+  test('a root another agent manages: one warning naming it, no cgroups made, no orphans scanned', async () => {
+    const { manager, log, base } = await startManager({
+      lockRoot: async (root) => {
+        throw new Error(`another dockerlet agent (pid 4242) manages the QoS cgroups under ${root}`);
+      },
+    });
+    expect(await manager.ensureExists(guaranteed('g1'))).toBeUndefined();
+    await manager.cleanupOrphanedPodCgroups();
+    const warnings = log.lines.filter((line) => line.level === 40);
+    expect(warnings.map((w) => w['reason'])).toEqual(['another dockerlet agent (pid 4242) manages the QoS cgroups under dockerlet']);
+    await expect(readFile(join(base, 'cpu/dockerlet/cpu.shares'), 'utf8')).rejects.toThrow(/ENOENT/);
   });
 
   test('an engine without cgroups of its own (driver none): the same', async () => {
