@@ -21,7 +21,7 @@ import { errorMessage, isDockerletError } from '../common/api/errors.js';
 import type { HostLock } from '../common/util/host-lock.js';
 import { retryUntilDone } from '../common/util/retry.js';
 import { lockAgent } from './node/agent-lock.js';
-import { podSource } from '../common/api/pod-helpers.js';
+import { isTerminalPhase, podSource } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, Pod } from '../common/api/types.js';
 import type { PodSource } from '../common/api/well-known.js';
 import type { KubeApi } from '../common/kube-api/kube-client.js';
@@ -202,7 +202,7 @@ export class Kubelet {
         reclaimDisk: async () => {
           await removeFinishedPodsContainers({
             runningPods: () => this.#pleg.runningPods(),
-            finished: (uid) => ['Succeeded', 'Failed'].includes(this.statuses.get(uid)?.phase ?? ''),
+            finished: (uid) => isTerminalPhase(this.statuses.get(uid)?.phase),
             keepStatus: (uid) => terminalStatuses.save(uid, this.statuses.get(uid) ?? {}),
             runtime,
             logger: log.child({ component: 'container-gc' }),
@@ -543,7 +543,7 @@ export class Kubelet {
       const uid = pod.metadata.uid;
       const phase = this.statuses.get(uid)?.phase;
       const state = this.#workers.state(uid);
-      return (state === 'syncing' || state === 'terminating') && !this.#admission.rejection(uid) && phase !== 'Succeeded' && phase !== 'Failed';
+      return (state === 'syncing' || state === 'terminating') && !this.#admission.rejection(uid) && !isTerminalPhase(phase);
     });
   }
 

@@ -6,6 +6,7 @@
  * kubelet's event), and the sync that follows kills its containers.
  */
 import type { Logger } from 'pino';
+import { isTerminalPhase } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, PodStatus } from '../common/api/types.js';
 import { podRef, type ContainerRuntime, type PodRef, type RuntimePodStatus } from './runtime/runtime.js';
 import type { EventRecorder } from './events/recorder.js';
@@ -56,7 +57,7 @@ export class PodLifecycle implements PodSyncHandlers {
     const result = await this.#o.syncer.syncPod(pod, before.runtime, before.status, signal, this.#o.eviction(ref.uid)?.gracePeriodSeconds);
     const after = result.changed ? (await this.#observe(pod, ref)).status : before.status;
     // A pod with an activeDeadlineSeconds is synced again when the deadline comes (ShouldSync).
-    const deadline = after.phase === 'Failed' || after.phase === 'Succeeded' ? undefined : activeDeadlineRemainingMs(pod, after.startTime, this.#o.clock.now());
+    const deadline = isTerminalPhase(after.phase) ? undefined : activeDeadlineRemainingMs(pod, after.startTime, this.#o.clock.now());
     const retries = [result.retryAfterMs, deadline === undefined ? undefined : Math.max(deadline, 0)].filter((ms): ms is number => ms !== undefined);
     return retries.length > 0 ? { retryAfterMs: Math.min(...retries) } : {};
   }

@@ -8,7 +8,7 @@
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { containerHash, isSidecar, podHostname } from '../../common/api/pod-helpers.js';
+import { containerHash, isSidecar, isTerminalPhase, podHostname } from '../../common/api/pod-helpers.js';
 import type { Container, DefaultedPod, PodStatus, Secret } from '../../common/api/types.js';
 import { errorMessage } from '../../common/api/errors.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
@@ -97,7 +97,7 @@ export class PodSyncer {
    */
   async syncPod(pod: DefaultedPod, status: RuntimePodStatus, apiStatus: PodStatus, signal: AbortSignal, terminalGracePeriodSeconds?: number): Promise<SyncResult> {
     // A pod in a terminal phase (it completed, or was evicted) runs nothing more: kill what is left.
-    const terminal = apiStatus.phase === 'Succeeded' || apiStatus.phase === 'Failed';
+    const terminal = isTerminalPhase(apiStatus.phase);
     // Its requests no longer count in its QoS class's cgroup (the kubelet counts active pods only).
     if (terminal) await this.#o.podContainers.release(pod.metadata.uid);
     const actions = terminal ? terminalPodActions() : computePodActions(pod, status, this.#o.failedProbe);

@@ -16,6 +16,7 @@
  *
  * Initial results: readiness Failure, liveness Success, startup Unknown.
  */
+import { isTerminalPhase } from '../../common/api/pod-helpers.js';
 import type { Container, ContainerStatus, DefaultedPod, PodStatus, Probe } from '../../common/api/types.js';
 import type { Clock } from '../../common/util/clock.js';
 import type { ProbeTarget } from './prober.js';
@@ -141,7 +142,7 @@ export class ProbeWorker {
     const uid = this.pod.metadata.uid;
     const status = this.#ctx.podStatus(uid);
     if (!status) return true;
-    if (status.phase === 'Failed' || status.phase === 'Succeeded') return false;
+    if (isTerminalPhase(status.phase)) return false;
     const found = this.#containerStatus(status);
     if (!found?.status.containerID) return true;
     const { status: c, init } = found;

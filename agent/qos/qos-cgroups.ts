@@ -18,7 +18,7 @@
  * than a Guaranteed container that asked for 500m.
  */
 import { DockerletError } from '../../common/api/errors.js';
-import { podResource } from '../../common/api/pod-resources.js';
+import { containerResource, podResource } from '../../common/api/pod-resources.js';
 import { milliCpu, parseQuantity } from '../../common/api/quantity.js';
 import { qosClass, type QOSClass } from '../../common/api/qos.js';
 import type { Container, DefaultedPod } from '../../common/api/types.js';
@@ -140,10 +140,7 @@ export function podCpuRequestMilli(pod: DefaultedPod): number {
   return cores === undefined ? 0 : (milliCpu(cores) ?? 0);
 }
 
-const hasLimit = (container: Container, resource: string): boolean => {
-  const limit = container.resources?.limits?.[resource];
-  return limit !== undefined && (parseQuantity(limit) ?? 0) > 0;
-};
+const hasLimit = (container: Container, resource: string): boolean => (containerResource(container, 'limits', resource) ?? 0) > 0;
 
 /**
  * The pod's cgroup values (ResourceConfigForPod): its cpu requests as shares; a quota for its

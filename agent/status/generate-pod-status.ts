@@ -5,7 +5,7 @@
  * time, so each rule is tested on its own.
  */
 import type { Container, ContainerState, ContainerStatus, DefaultedPod, PodCondition, PodStatus } from '../../common/api/types.js';
-import { isSidecar } from '../../common/api/pod-helpers.js';
+import { isSidecar, isTerminalPhase } from '../../common/api/pod-helpers.js';
 import { qosClass } from '../../common/api/qos.js';
 import type { RuntimeContainerStatus, RuntimePodStatus } from '../runtime/runtime.js';
 import { rfc3339 } from '../../common/util/clock.js';
@@ -55,10 +55,10 @@ export function generatePodStatus(input: PodStatusInput): PodStatus {
   const containerStatuses = pod.spec.containers.map((c) => containerStatus(c, defaultWaiting, input));
 
   let phase = podPhase(pod, initContainerStatuses, containerStatuses);
-  if (previous?.phase === 'Succeeded' || previous?.phase === 'Failed') phase = previous.phase;
+  if (previous && isTerminalPhase(previous.phase)) phase = previous.phase;
   const startTime = previous?.startTime ?? rfc3339(Math.min(now, ...runtime.sandboxes.map((s) => s.createdAt), ...runtime.containers.map((c) => c.createdAt)));
   // A pod that ended before its deadline keeps how it ended.
-  const pastDeadline = phase !== 'Succeeded' && phase !== 'Failed' && (activeDeadlineRemainingMs(pod, startTime, now) ?? 1) <= 0;
+  const pastDeadline = !isTerminalPhase(phase) && (activeDeadlineRemainingMs(pod, startTime, now) ?? 1) <= 0;
   const ended = input.eviction ?? (pastDeadline ? DeadlineExceeded : undefined);
   if (ended) phase = 'Failed';
 
@@ -287,7 +287,7 @@ function conditions(
   const readyTargets = [...initContainers.filter(isSidecar), ...pod.spec.containers];
   const allStatuses = new Map([...initStatuses, ...statuses].map((s) => [s.name, s]));
   const unready = readyTargets.filter((c) => allStatuses.get(c.name)?.ready !== true).map((c) => c.name);
-  const completed = phase === 'Succeeded' || phase === 'Failed';
+  const completed = isTerminalPhase(phase);
   let readyReason: string | undefined;
   let readyMessage: string | undefined;
   if (completed) readyReason = phase === 'Failed' ? 'PodFailed' : 'PodCompleted';

@@ -7,6 +7,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { isTerminalPhase } from '../../common/api/pod-helpers.js';
 import type { PodStatus } from '../../common/api/types.js';
 import { writeFileDurably } from '../../common/util/durable-file.js';
 
@@ -22,7 +23,7 @@ export class TerminalStatusStore {
    * when that directory is gone (the pod was removed meanwhile: nothing is to be kept of it).
    */
   async save(uid: string, status: PodStatus): Promise<void> {
-    if (!isTerminal(status)) throw new Error(`pod ${uid}: only a finished pod's status is kept, not phase ${String(status.phase)}`);
+    if (!isTerminalPhase(status.phase)) throw new Error(`pod ${uid}: only a finished pod's status is kept, not phase ${String(status.phase)}`);
     const path = this.#path(uid);
     await stat(dirname(path));
     await writeFileDurably(path, JSON.stringify(status));
@@ -34,11 +35,10 @@ export class TerminalStatusStore {
     if (text === undefined) return undefined;
     try {
       const status = JSON.parse(text) as PodStatus;
-      return isTerminal(status) ? status : undefined;
+      return isTerminalPhase(status?.phase) ? status : undefined;
     } catch {
       return undefined;
     }
   }
 }
 
-const isTerminal = (status: PodStatus | undefined): boolean => status?.phase === 'Succeeded' || status?.phase === 'Failed';

@@ -3,6 +3,11 @@ import type { Container, DefaultedPod, Pod } from './types.js';
 import { ConfigMirrorAnnotation, ConfigSourceAnnotation, type PodSource } from './well-known.js';
 import { hashObject } from '../util/hash.js';
 
+/** Whether a pod phase is terminal: Succeeded or Failed, after which the pod runs nothing more. */
+export function isTerminalPhase(phase: string | undefined): phase is 'Succeeded' | 'Failed' {
+  return phase === 'Succeeded' || phase === 'Failed';
+}
+
 /** An init container with its own restartPolicy Always: a sidecar (Kubernetes 1.29+). */
 export function isSidecar(container: Container): boolean {
   return container.restartPolicy === 'Always';
