@@ -55,7 +55,7 @@ export interface LocalProvisionerFlags {
 
 const exitCode = (err: unknown): number => (isDockerletError(err) && err.status === 2 ? 2 : 1);
 
-function logger(flags: CommonFlags): Logger | number {
+async function logger(flags: CommonFlags): Promise<Logger | number> {
   const verbosity = Number(flags.v);
   if (!Number.isInteger(verbosity) || verbosity < 0) {
     console.error(`--v: invalid value ${JSON.stringify(flags.v)}: must be a non-negative integer`);
@@ -132,7 +132,7 @@ async function agentOnlyOptions(flags: AgentFlags, log: Logger): Promise<{ optio
 
 /** `dockerlet agent` (withProxy false) and `dockerlet up` (withProxy true, and a line per pod and service). */
 export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }, withProxy: boolean): Promise<number> {
-  const log = logger(flags);
+  const log = await logger(flags);
   if (typeof log === 'number') return log;
   let options: NodeOptions;
   try {
@@ -167,7 +167,7 @@ export async function runAgent(flags: AgentFlags & ProxyFlags & CommonFlags & { 
 
 /** `dockerlet proxy`: the service proxy alone (or --cleanup: remove its rules and exit). */
 export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promise<number> {
-  const log = logger(flags);
+  const log = await logger(flags);
   if (typeof log === 'number') return log;
   let options: NodeOptions;
   try {
@@ -218,7 +218,7 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
 
 /** `dockerlet local-provisioner`: local PersistentVolumes for the claims the scheduler puts on this node, until SIGINT or SIGTERM. */
 export async function runLocalProvisioner(flags: LocalProvisionerFlags & CommonFlags): Promise<number> {
-  const log = logger(flags);
+  const log = await logger(flags);
   if (typeof log === 'number') return log;
   let provisioner: LocalProvisioner;
   try {

@@ -1,6 +1,8 @@
-/** The process's logger: JSON lines (the default, for machines) or text (for people), on stderr. */
+/**
+ * The process's logger: JSON lines (the default, for machines) or text (for people), on stderr.
+ * pino-pretty is loaded only for text: a node logging JSON does not carry it.
+ */
 import { pino, type Logger } from 'pino';
-import { PinoPretty } from 'pino-pretty';
 
 export type LoggingFormat = 'json' | 'text';
 
@@ -10,9 +12,10 @@ export function levelForVerbosity(verbosity: number): 'info' | 'debug' | 'trace'
   return verbosity >= 2 ? 'debug' : 'info';
 }
 
-export function createLogger(format: LoggingFormat, verbosity: number): Logger {
+export async function createLogger(format: LoggingFormat, verbosity: number): Promise<Logger> {
   const options = { level: levelForVerbosity(verbosity), base: { pid: process.pid } };
   if (format === 'json') return pino(options, pino.destination({ fd: 2, sync: false }));
+  const { PinoPretty } = await import('pino-pretty');
   return pino(
     options,
     PinoPretty({

@@ -12,7 +12,6 @@ import { errorMessage } from '../../common/api/errors.js';
 import { containerObject, type EventRecorder } from '../events/recorder.js';
 import { expandVariables } from '../envvars/env.js';
 import { execProbe } from '../probe/exec-probe.js';
-import { grpcProbe } from '../probe/grpc-probe.js';
 import { httpProbe } from '../probe/http-probe.js';
 import { resolveContainerPort } from '../probe/ports.js';
 import type { ProbeRun } from '../probe/probe-run.js';
@@ -96,11 +95,12 @@ export class Prober {
     throw lastError;
   }
 
-  #run(spec: Probe, { status, container, containerId }: ProbeTarget): Promise<ProbeRun> {
+  async #run(spec: Probe, { status, container, containerId }: ProbeTarget): Promise<ProbeRun> {
     const timeoutMs = (spec.timeoutSeconds ?? 1) * 1000;
     const podIP = status.podIP ?? '';
     if (spec.exec) return execProbe(this.#runtime, containerId, staticExpansion(spec.exec.command ?? [], container), timeoutMs);
-    if (spec.grpc) return grpcProbe(podIP, spec.grpc.port, spec.grpc.service ?? '', timeoutMs);
+    // gRPC's client is loaded with the first grpc probe: most nodes never run one.
+    if (spec.grpc) return (await import('../probe/grpc-probe.js')).grpcProbe(podIP, spec.grpc.port, spec.grpc.service ?? '', timeoutMs);
     const action = spec.httpGet ?? spec.tcpSocket;
     if (!action) throw new Error(`container ${container.name}: the probe has no handler`);
     const port = resolveContainerPort(action.port, container);

@@ -152,7 +152,7 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
       return;
     }
     const cidrs = { serviceCIDR: parseIpv4Cidr(network.serviceCIDR)!, podCIDR: parseIpv4Cidr(network.podCIDR)! };
-    await cleanupProxy({ ...cidrs, stateDir: join(layout.nodeRootDir, 'proxy') }, createLogger('text', 0).child({}, { level: 'warn' }));
+    await cleanupProxy({ ...cidrs, stateDir: join(layout.nodeRootDir, 'proxy') }, (await createLogger('text', 0)).child({}, { level: 'warn' }));
     out.say('removed the service rules');
   });
   await step("unmounting the pods' volumes", async () => {

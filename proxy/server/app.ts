@@ -16,7 +16,7 @@
  */
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest, RouteHandler } from 'fastify';
-import httpProxy from 'http-proxy';
+import type httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import type { Service } from '../../common/api/types.js';
 import { createFastify } from '../../common/server/fastify.js';
@@ -87,8 +87,10 @@ export function splitSchemeNamePort(id: string): { scheme: 'http' | 'https'; nam
 
 export function buildProxyServer(options: ProxyServerOptions): FastifyInstance {
   const app = createFastify(options.logger, 'proxy-server');
-  const upstream = httpProxy.createProxyServer({ xfwd: true, secure: false });
-  app.addHook('onClose', async () => upstream.close());
+  // http-proxy is loaded with the first service proxy request: most nodes never get one.
+  let upstream: Promise<httpProxy> | undefined;
+  const proxyServer = (): Promise<httpProxy> => (upstream ??= import('http-proxy').then(({ default: http }) => http.createProxyServer({ xfwd: true, secure: false })));
+  app.addHook('onClose', async () => (await upstream)?.close());
 
   app.get('/healthz', async (_request, reply) => {
     const now = options.now();
@@ -116,8 +118,9 @@ export function buildProxyServer(options: ProxyServerOptions): FastifyInstance {
       if (!port) return reply.code(503).send(status(503, 'ServiceUnavailable', `no endpoints available for service "${parsed.name}:${parsed.port}"`));
       const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
       const target = `${parsed.scheme}://${ip}:${port.port}/${request.params['*'] ?? ''}${query}`;
+      const proxy = await proxyServer();
       reply.hijack();
-      upstream.web(request.raw, reply.raw, { target, ignorePath: true }, (err) => {
+      proxy.web(request.raw, reply.raw, { target, ignorePath: true }, (err) => {
         if (reply.raw.headersSent) return reply.raw.destroy();
         reply.raw.writeHead(503, { 'content-type': 'application/json' });
         reply.raw.end(JSON.stringify(status(503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`)));

@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Readable, type Duplex } from 'node:stream';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
+import { dockerClient } from './dockerode.js';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
@@ -78,7 +79,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   constructor(options: DockerRuntimeOptions) {
     this.#options = options;
-    this.#docker = new Dockerode({ socketPath: options.socketPath });
+    this.#docker = dockerClient(options.socketPath);
     this.#log = options.logger.child({ component: 'docker-runtime' });
     this.#hairpin = new BridgeHairpin(options.network.bridgeName);
     this.#streaming = { docker: this.#docker, quick: () => this.#quick(), log: this.#log };

@@ -4,7 +4,8 @@
  * labelled with the node's name, whatever its state, then the pod network if no container is
  * left on it (another node of this host may still use it).
  */
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
+import { dockerClient } from './dockerode.js';
 import { aggregateMessage, DockerletError } from '../../../common/api/errors.js';
 import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
 import { retryUntilDone } from '../../../common/util/retry.js';
@@ -23,7 +24,7 @@ export interface NodeTeardownResult {
 }
 
 export async function removeNodeFromDocker(socketPath: string, nodeName: string, podNetwork: string): Promise<NodeTeardownResult> {
-  const docker = new Dockerode({ socketPath });
+  const docker = dockerClient(socketPath);
   const containers = await docker.listContainers({ all: true, filters: { label: [`${NodeLabel}=${nodeName}`] } });
   const engine = new Semaphore(RemovalsAtOnce);
   const failures: string[] = [];

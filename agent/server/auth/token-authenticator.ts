@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { errorMessage } from '../../../common/api/errors.js';
 import type { KubeApi } from '../../../common/kube-api/kube-client.js';
 import { TtlCache } from '../../../common/util/ttl-cache.js';
-import { isWebSocketRequest } from '../streaming/websocket-channels.js';
+import { isWebSocketRequest } from '../streaming/upgrade-socket.js';
 import type { Authentication, RequestAuthenticator } from './authenticator.js';
 import type { UserInfo } from './user.js';
 

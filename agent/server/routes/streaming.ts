@@ -12,8 +12,6 @@ import type { Logger } from 'pino';
 import { errorMessage, isDockerletError } from '../../../common/api/errors.js';
 import type { KubeletAuth } from '../auth/kubelet-auth.js';
 import type { ContainerTarget, KubeletApi, PodTarget } from '../kubelet-api.js';
-import { portForwardOptions, servePortForward } from '../streaming/port-forward.js';
-import { remoteCommandOptions, serveRemoteCommand } from '../streaming/remote-command.js';
 import { rejectUpgrade } from '../streaming/upgrade-socket.js';
 
 type StreamRoute = { kind: 'exec' | 'attach'; target: ContainerTarget } | { kind: 'portForward'; target: PodTarget };
@@ -90,12 +88,15 @@ async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, {
   const url = new URL(request.url ?? '/', 'http://kubelet');
   const logger = log.child({ user: admission.user.name, path: admission.path });
   const timeouts = idleTimeoutMs === undefined ? {} : { idleTimeoutMs };
+  // The protocols' libraries (SPDY, WebSocket) are loaded with the first streaming request.
   if (route.kind === 'portForward') {
+    const { portForwardOptions, servePortForward } = await import('../streaming/port-forward.js');
     const { ports } = portForwardOptions(request);
     const pod = await api.podPorts(route.target);
     void servePortForward(request, socket, head, { ports, connect: pod.connect, podName: `${route.target.namespace}/${route.target.pod}`, podUid: pod.uid, logger, ...timeouts });
     return;
   }
+  const { remoteCommandOptions, serveRemoteCommand } = await import('../streaming/remote-command.js');
   const options = remoteCommandOptions(url.searchParams);
   if (route.kind === 'exec' && options.command.length === 0) return rejectUpgrade(socket, 400, 'you must specify at least one command for the container');
   const container = await api.containerStreams(route.target);

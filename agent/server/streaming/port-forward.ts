@@ -22,7 +22,8 @@ import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import { DefaultStreamCreationTimeoutMs, DefaultStreamIdleTimeoutMs } from './timeouts.js';
 import { acceptSpdy, acceptStream, streamHeader, type SpdyStream } from './spdy-session.js';
-import { acceptWebSocket, ChannelProtocols, isWebSocketRequest, WebSocketChannels, type ChannelMode } from './websocket-channels.js';
+import { isWebSocketRequest } from './upgrade-socket.js';
+import { acceptWebSocket, ChannelProtocols, WebSocketChannels, type ChannelMode } from './websocket-channels.js';
 
 export const PortForwardSpdyProtocols = ['portforward.k8s.io'] as const;
 export const PortForwardWebSocketProtocols = ['', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io'] as const;

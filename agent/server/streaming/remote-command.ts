@@ -27,7 +27,8 @@ import type { AttachedProcess, StreamSelection, TerminalSize } from '../../runti
 import { encodeStatus, exitCodeStatus, internalErrorStatus, successStatus, type Status, type StatusFormat } from './remote-command-status.js';
 import { acceptSpdy, acceptStream, streamHeader, type SpdyStream } from './spdy-session.js';
 import { readTerminalSizes } from './terminal-size-decoder.js';
-import { acceptWebSocket, ChannelProtocols, isWebSocketRequest, WebSocketChannels, type ChannelMode } from './websocket-channels.js';
+import { isWebSocketRequest } from './upgrade-socket.js';
+import { acceptWebSocket, ChannelProtocols, WebSocketChannels, type ChannelMode } from './websocket-channels.js';
 import { DefaultStreamCreationTimeoutMs, DefaultStreamIdleTimeoutMs } from './timeouts.js';
 
 /** SPDY versions, preferred first (remotecommand's SupportedStreamingProtocols). */

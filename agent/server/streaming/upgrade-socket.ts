@@ -3,15 +3,20 @@
  * ServerResponse, so the 101 and every refusal before it are written here; after the upgrade it
  * gets the streaming idle timeout.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-/** Go's %v of a []string, which upstream's refusals print: "[a b]". */
 /** How long a refused client may keep its side of the connection open after the answer. */
 const RefusedConnectionGraceMs = 5_000;
 
+/** Go's %v of a []string, which upstream's refusals print: "[a b]". */
 export const goList = (items: readonly string[]): string => `[${items.join(' ')}]`;
+
+/** wsstream.IsWebSocketRequest: "Upgrade: websocket" and a Connection header that lists upgrade. */
+export function isWebSocketRequest(req: IncomingMessage): boolean {
+  return (req.headers.upgrade ?? '').toLowerCase() === 'websocket' && /(^|,)\s*upgrade\s*($|,)/.test((req.headers.connection ?? '').toLowerCase());
+}
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 

@@ -44,11 +44,6 @@ export type ChannelMode = 'read' | 'write' | 'read-write' | 'ignore';
 
 const closeSignal = 255;
 
-/** wsstream.IsWebSocketRequest: "Upgrade: websocket" and a Connection header that lists upgrade. */
-export function isWebSocketRequest(req: IncomingMessage): boolean {
-  return (req.headers.upgrade ?? '').toLowerCase() === 'websocket' && /(^|,)\s*upgrade\s*($|,)/.test((req.headers.connection ?? '').toLowerCase());
-}
-
 export interface WebSocketUpgradeOptions {
   /** The subprotocols this endpoint speaks ("" for a client that names none). */
   protocols: readonly string[];
