@@ -57,7 +57,6 @@ export const ImportRules: IForbiddenRuleType[] = [
   ...layerRules(),
   libraryRule('dockerode', 'agent/runtime/docker/'),
   libraryRule('chokidar', 'agent/config/sources/file-source.ts'),
-  libraryRule('@kubernetes/client-node', 'common/kube-api/'),
   libraryRule('fastify', 'common/server/|agent/server/|proxy/server/'),
   libraryRule('dns-packet', 'proxy/dns/'),
   libraryRule('node-forge', 'common/pki/'),

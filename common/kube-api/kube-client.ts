@@ -1,17 +1,16 @@
 /**
  * The agent's client of the Kubernetes API: JSON over HTTPS, the objects in their API shapes
- * (kubernetes-types). @kubernetes/client-node reads the kubeconfig and applies its credentials
- * (client certificates, bearer tokens and token files, exec plugins) to each request; the
+ * (kubernetes-types). ./kubeconfig.ts reads the kubeconfig and applies its credentials (client
+ * certificates, bearer tokens and token files, basic auth, exec plugins) to each request; the
  * requests themselves are plain, so what goes over the wire is exactly what the kubelet sends
  * (strategic merge patches, resourceVersion preconditions, watch streams) and an object read
- * is the JSON the server wrote. client-node is imported only when a kubeconfig is given: a
- * standalone agent does not carry it.
+ * is the JSON the server wrote.
  */
 import type { IncomingMessage } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { DockerletError, errorMessage } from '../api/errors.js';
+import { KubeconfigCredentials, KubeconfigError } from './kubeconfig.js';
 
 export const StrategicMergePatch = 'application/strategic-merge-patch+json';
 
@@ -78,28 +77,25 @@ export interface KubeApi {
 
 export class KubeClient implements KubeApi {
   readonly server: string;
-  readonly #config: KubeConfig;
+  readonly #credentials: KubeconfigCredentials;
   readonly #userAgent: string;
 
-  private constructor(config: KubeConfig, server: string, userAgent: string) {
-    this.#config = config;
+  private constructor(credentials: KubeconfigCredentials, server: string, userAgent: string) {
+    this.#credentials = credentials;
     this.server = server.replace(/\/+$/, '');
     this.#userAgent = userAgent;
   }
 
   /** Reads the kubeconfig at `path`; rejects with DKL_ERR_FLAG_INVALID naming `flag` and the file when it cannot be used. */
   static async fromKubeconfig(path: string, userAgent: string, flag = '--kubeconfig'): Promise<KubeClient> {
-    const { KubeConfig } = await import('@kubernetes/client-node');
-    const config = new KubeConfig();
+    let credentials: KubeconfigCredentials;
     try {
-      config.loadFromFile(path);
+      credentials = await KubeconfigCredentials.load(path);
     } catch (err) {
-      throw new DockerletError('DKL_ERR_FLAG_INVALID', `${flag} ${path}: ${errorMessage(err)}`, { cause: err });
+      const detail = err instanceof KubeconfigError ? err.detail : errorMessage(err);
+      throw new DockerletError('DKL_ERR_FLAG_INVALID', `${flag} ${path}: ${detail}`, { cause: err });
     }
-    const server = config.getCurrentCluster()?.server;
-    if (!server) throw new DockerletError('DKL_ERR_FLAG_INVALID', `${flag} ${path}: the current context names no cluster with a server`);
-    if (!server.startsWith('https://')) throw new DockerletError('DKL_ERR_FLAG_INVALID', `${flag} ${path}: server ${server} must be an https:// URL`);
-    return new KubeClient(config, server, userAgent);
+    return new KubeClient(credentials, credentials.server, userAgent);
   }
 
   get<T>(path: string, settings: Omit<RequestSettings, 'body' | 'contentType'> = {}): Promise<T> {
@@ -173,11 +169,15 @@ export class KubeClient implements KubeApi {
         ...(body === undefined ? {} : { 'Content-Type': settings.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) }),
       },
     };
-    // Credentials as the kubeconfig says, read afresh for each request (token files rotate).
-    await this.#config.applyToHTTPSOptions(options);
+    // Credentials as the kubeconfig says, files read afresh for each request (tokens and certificates rotate).
+    const credentials = await this.#credentials.applyTo(options);
     const timeoutMs = settings.timeoutMs ?? DefaultTimeoutMs;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(url, { ...options, ...(settings.signal ? { signal: settings.signal } : {}) }, resolve);
+      const req = request(url, { ...options, ...(settings.signal ? { signal: settings.signal } : {}) }, (response) => {
+        // An exec plugin's credential the server refused is not used again.
+        if (response.statusCode === 401) credentials.rejected();
+        resolve(response);
+      });
       if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url.pathname}: no answer from ${this.server} within ${timeoutMs} ms`)));
       req.on('error', (err) => reject(err instanceof KubeApiError ? err : new Error(`${method} ${url.pathname}: ${errorMessage(err)}`, { cause: err })));
       req.end(body);
