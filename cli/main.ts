@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * dockerlet's command line. Exit codes: 0 clean shutdown, 1 runtime error, 2 bad flags or
  * config (the message names the flag or field).

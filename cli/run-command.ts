@@ -31,6 +31,7 @@ import type { TestNode } from '../library/api.js';
 import { launchNode } from '../library/test-node.js';
 import { flagError } from './settings.js';
 import { podTable, serviceTable } from './run-table.js';
+import { NodeFlags } from './node-flags.js';
 
 export interface RunFlags {
   filename: string[];
@@ -182,7 +183,7 @@ export async function runManifests(flags: RunFlags): Promise<number> {
     } catch (err) {
       return fail(err);
     }
-    const child = spawn(process.execPath, [process.argv[1]!, ...process.argv.slice(2), '--session-child'], { detached: true, stdio: ['ignore', 'ignore', logFd, 'ipc'] });
+    const child = spawn(process.execPath, [...NodeFlags, process.argv[1]!, ...process.argv.slice(2), '--session-child'], { detached: true, stdio: ['ignore', 'ignore', logFd, 'ipc'] });
     closeSync(logFd);
     let reportedCode: number | undefined;
     let forwarded: NodeJS.Signals | undefined;

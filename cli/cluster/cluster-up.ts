@@ -25,6 +25,7 @@ import { ClusterSupervisor, endLeftoverComponents } from './cluster-supervisor.j
 import { controlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.js';
 import { contextName, defaultKubeconfigPath, mergeKubeconfig, writeKubeconfig } from './kubeconfig-files.js';
 import { commandLine, isRunning } from './processes.js';
+import { NodeFlags } from '../node-flags.js';
 
 /** How long a detached `up`, or an `up` that finds another starting, waits for the node: the first build of the control plane takes most of it. */
 const StartTimeoutMs = 60 * 60_000;
@@ -121,7 +122,7 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
       state.supervisor = { pid: process.pid, command: ownCommandLine(), startedAt, ready: false };
     });
     supervisor = new ClusterSupervisor(
-      { name, layout, ports, binaries, network, dockerlet: [process.execPath, process.argv[1]!], ...node },
+      { name, layout, ports, binaries, network, dockerlet: [process.execPath, ...NodeFlags, process.argv[1]!], ...node },
       stateFile,
       (line) => out.say(line),
     );

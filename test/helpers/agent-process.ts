@@ -12,6 +12,7 @@ import type { Pod, PodList } from '../../common/api/types.js';
 import { freePort, uniqueNodeName } from './test-node.js';
 import { removeNodeContainers } from './docker.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
+import { NodeFlags } from '../../cli/node-flags.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
 export const DockerletBin = resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -51,7 +52,7 @@ async function killCli(cli: CliProcess): Promise<void> {
 }
 
 function spawnCli(args: readonly string[], options: { cwd?: string }): CliProcess {
-  const child = spawn(process.execPath, [DockerletBin, ...args], { cwd: options.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NodeFlags, DockerletBin, ...args], { cwd: options.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { unmountAll } from '../../../agent/volumes/mounts.js';
+import { NodeFlags } from '../../../cli/node-flags.js';
 import { docker, removeNodeContainers } from '../../helpers/docker.js';
 import { freePort, uniqueNodeName } from '../../helpers/test-node.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -107,6 +108,7 @@ export class DockerletUnderTest {
     const readOnlyPort = await freePort();
     const healthzPort = await freePort();
     const args = [
+      ...NodeFlags,
       ...(options.nodeOptions ?? []),
       DockerletBin,
       'up',
