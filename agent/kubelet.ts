@@ -53,6 +53,7 @@ import { NodeApi } from './node-api.js';
 import type { ClusterOptions } from './node/cluster-node.js';
 import type { NodeFacts } from './node/node-facts.js';
 import { GenericPleg } from './pleg/pleg.js';
+import { PodCache } from './pleg/pod-cache.js';
 import { PodLifecycle } from './pod-lifecycle.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { QOSContainerManager } from './qos/qos-container-manager.js';
@@ -160,7 +161,8 @@ export class Kubelet {
       pullProgressDeadlineMs: o.imagePullProgressDeadlineMs,
       logger: log,
     }));
-    this.#pleg = new GenericPleg({ runtime, relistPeriodMs: o.plegRelistPeriodMs, fallbackRelistPeriodMs: PlegFallbackRelistMs, clock, logger: log });
+    const podCache = new PodCache((pod) => runtime.getPodStatus(pod));
+    this.#pleg = new GenericPleg({ runtime, cache: podCache, relistPeriodMs: o.plegRelistPeriodMs, fallbackRelistPeriodMs: PlegFallbackRelistMs, clock, logger: log });
     const monotonic = deps.monotonic ?? monotonicClock;
     this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: o.crashLoopBackOffMaxMs, clock, monotonic });
     this.#imageBackoff = new Backoff({ initialMs: ImageBackoffInitialMs, maxMs: ImageBackoffMaxMs, clock, monotonic });
@@ -232,7 +234,7 @@ export class Kubelet {
       logger: log,
     }));
     const reasons = new ReasonCache();
-    const qos = (this.#qos = new QOSContainerManager({ root: o.podsCgroup, logger: log }));
+    const qos = (this.#qos = new QOSContainerManager({ root: o.podsCgroup, logger: log, clock }));
     const services = cluster?.services ?? deps.services;
     const syncer = new PodSyncer({
       runtime,
@@ -264,6 +266,7 @@ export class Kubelet {
     });
     const lifecycle = new PodLifecycle({
       runtime,
+      podCache,
       syncer,
       statuses: this.statuses,
       reasons,

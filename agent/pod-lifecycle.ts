@@ -10,6 +10,7 @@ import { isTerminalPhase } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, PodStatus } from '../common/api/types.js';
 import { podRef, type ContainerRuntime, type PodRef, type RuntimePodStatus } from './runtime/runtime.js';
 import type { EventRecorder } from './events/recorder.js';
+import type { PodCache } from './pleg/pod-cache.js';
 import { activeDeadlineRemainingMs, DeadlineExceeded } from './status/active-deadline.js';
 import { generatePodStatus, type ContainerHealth } from './status/generate-pod-status.js';
 import type { ReasonCache } from './status/reason-cache.js';
@@ -23,6 +24,8 @@ import type { PodSyncer } from './kuberuntime/sync-pod.js';
 
 export interface PodLifecycleOptions {
   runtime: ContainerRuntime;
+  /** The runtime's pod statuses as the PLEG keeps them good. */
+  podCache: PodCache;
   syncer: PodSyncer;
   statuses: StatusManager;
   reasons: ReasonCache;
@@ -53,9 +56,10 @@ export class PodLifecycle implements PodSyncHandlers {
 
   async syncPod(pod: DefaultedPod, signal: AbortSignal): Promise<{ retryAfterMs?: number }> {
     const ref = podRef(pod);
-    const before = await this.#observe(pod, ref);
+    // What the runtime last said of the pod, unless something has happened to it since.
+    const before = await this.#observe(pod, ref, await this.#o.podCache.get(ref));
     const result = await this.#o.syncer.syncPod(pod, before.runtime, before.status, signal, this.#o.eviction(ref.uid)?.gracePeriodSeconds);
-    const after = result.changed ? (await this.#observe(pod, ref)).status : before.status;
+    const after = result.changed ? (await this.#observe(pod, ref, await this.#o.podCache.refresh(ref))).status : before.status;
     // A pod with an activeDeadlineSeconds is synced again when the deadline comes (ShouldSync).
     const deadline = isTerminalPhase(after.phase) ? undefined : activeDeadlineRemainingMs(pod, after.startTime, this.#o.clock.now());
     const retries = [result.retryAfterMs, deadline === undefined ? undefined : Math.max(deadline, 0)].filter((ms): ms is number => ms !== undefined);
@@ -71,7 +75,7 @@ export class PodLifecycle implements PodSyncHandlers {
       DefaultGracePeriodSeconds;
     const status = await this.#o.runtime.getPodStatus(ref);
     await this.#o.syncer.killPod(ref, status, grace, request.pod, signal);
-    if (request.pod) await this.#observe(request.pod, ref);
+    if (request.pod) await this.#observe(request.pod, ref, await this.#o.podCache.refresh(ref));
   }
 
   async syncTerminatedPod(uid: string): Promise<void> {
@@ -80,11 +84,11 @@ export class PodLifecycle implements PodSyncHandlers {
     this.#o.terminationMessages.forget(uid);
     this.#o.statuses.remove(uid);
     this.#synced.delete(uid);
+    this.#o.podCache.forget(uid);
   }
 
-  /** Reads the pod from the runtime and publishes the status that follows from it. */
-  async #observe(pod: DefaultedPod, ref: PodRef): Promise<{ runtime: RuntimePodStatus; status: PodStatus }> {
-    const runtime = await this.#o.runtime.getPodStatus(ref);
+  /** Publishes the status that follows from what the runtime says of the pod. */
+  async #observe(pod: DefaultedPod, ref: PodRef, runtime: RuntimePodStatus): Promise<{ runtime: RuntimePodStatus; status: PodStatus }> {
     // The kept status stands for the pod's life before this agent started: read once, on its first sync here.
     const firstSync = !this.#synced.has(ref.uid);
     this.#synced.add(ref.uid);

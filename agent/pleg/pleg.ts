@@ -2,12 +2,15 @@
  * The pod lifecycle event generator (pkg/kubelet/pleg): turns what happens in the runtime into
  * per-pod events for the pod workers. Docker's event stream makes it immediate; a periodic
  * relist (every second while the stream is down, every relistPeriod while it is up) catches
- * anything the stream missed, and a relist right after every reconnect.
+ * anything the stream missed, and a relist right after every reconnect. Each event marks its pod
+ * changed in the pod cache before any listener hears of it, so that the sync it causes reads
+ * the runtime afresh; losing the stream marks every pod.
  */
 import type { Logger } from 'pino';
 import type { ContainerRuntime, RunningPod, RuntimeContainerState, RuntimeEvent } from '../runtime/runtime.js';
 import type { Clock } from '../../common/util/clock.js';
 import { CoalescingRunner } from '../../common/util/coalescing-runner.js';
+import type { PodCache } from './pod-cache.js';
 
 export type PodLifecycleEventType = 'ContainerStarted' | 'ContainerDied' | 'ContainerRemoved' | 'ContainerChanged';
 
@@ -21,6 +24,7 @@ export type PodLifecycleEventListener = (event: PodLifecycleEvent) => void;
 
 export interface PlegOptions {
   runtime: ContainerRuntime;
+  cache: PodCache;
   /** Relist period while Docker's event stream is up. */
   relistPeriodMs: number;
   /** Relist period while it is down. */
@@ -68,6 +72,7 @@ export class GenericPleg {
       onDisconnected: (err) => {
         if (this.#streamUp) this.#log.warn({ err }, 'lost the Docker event stream; relisting every second until it is back');
         this.#streamUp = false;
+        this.#o.cache.markAllChanged();
       },
     });
     this.#schedule();
@@ -151,6 +156,7 @@ export class GenericPleg {
   }
 
   #emit(event: PodLifecycleEvent): void {
+    this.#o.cache.markChanged(event.podUID);
     for (const listener of this.#listeners) listener(event);
   }
 }

@@ -14,7 +14,11 @@
  *   cleanupOrphanedPodCgroups(keep)  at each housekeeping once every source has been seen: every
  *                                `pod<uid>` cgroup under the root and its tiers (an earlier
  *                                agent's too) whose pod is neither known here nor kept by the
- *                                caller (wanted, or still running) is removed
+ *                                caller (wanted, or still running) is removed. The cgroups are
+ *                                listed once a minute (orphanScanPeriodMs), not at each call: in
+ *                                every cgroup v1 hierarchy that listing was the largest part of an
+ *                                idle node's CPU. In between, only the cgroups already found
+ *                                holding processes are tried again.
  *
  * The tiers are written each time a pod comes or goes: besteffort 2 shares, burstable the
  * shares of the cpu requests of every Burstable pod that has a cgroup and has not finished.
@@ -38,6 +42,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../common/api/errors.js';
 import { HostLock } from '../../common/util/host-lock.js';
+import { systemClock, type Clock } from '../../common/util/clock.js';
 import { qosClass, type QOSClass } from '../../common/api/qos.js';
 import type { DefaultedPod } from '../../common/api/types.js';
 import { podLabel, podRef, type RuntimeCgroups } from '../runtime/runtime.js';
@@ -85,7 +90,12 @@ export interface QOSContainerManagerOptions {
   nodeCpus?: number;
   /** Takes the host-wide hold on the root (default: a host lock named after it); rejects, saying who holds it, when another agent does. */
   lockRoot?: (root: string) => Promise<{ release(): Promise<void> }>;
+  /** How often cleanupOrphanedPodCgroups lists the cgroups (default: a minute); 0 lists them at each call. */
+  orphanScanPeriodMs?: number;
+  clock?: Clock;
 }
+
+const OrphanScanPeriodMs = 60_000;
 
 /** The host lock on a root cgroup: one agent per root, refused with who holds it. */
 function lockPodsCgroup(root: string): Promise<HostLock> {
@@ -118,8 +128,10 @@ export class QOSContainerManager implements PodContainerManager {
   /** Unset until started, and for good where the host's cgroups cannot be written. */
   #cgroups: CgroupManager | undefined;
   readonly #pods = new Map<string, PodCgroup>();
-  /** Pods gone whose cgroup still held processes (logged once): housekeeping tries them again. */
-  readonly #orphans = new Set<string>();
+  /** Pods gone whose cgroups still held processes (logged once), and those cgroups: housekeeping tries them again. */
+  readonly #orphans = new Map<string, readonly CgroupName[]>();
+  /** When cleanupOrphanedPodCgroups last listed the cgroups. */
+  #lastOrphanScan = -Infinity;
   /** Writes one after the other, so that the tiers' last write has the last count. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -249,15 +261,22 @@ export class QOSContainerManager implements PodContainerManager {
    * The kubelet's cleanupOrphanedPodCgroups: every pod cgroup under the root and its tiers, in
    * any hierarchy (an earlier agent's included), whose pod is neither known here nor one `keep`
    * says is still there (wanted by a source, or running), is removed; one that still holds
-   * processes stays, logged once, and is tried again at the next call. Never rejects.
+   * processes stays, logged once, and is tried again at the next call. The cgroups are listed
+   * once every orphanScanPeriodMs; the calls in between try again only those. Never rejects.
    */
   async cleanupOrphanedPodCgroups(keep: (uid: string) => boolean = () => false): Promise<void> {
     const cgroups = this.#cgroups;
     if (!cgroups) return;
     await this.#serially(async () => {
+      const now = (this.#o.clock ?? systemClock).now();
+      if (now - this.#lastOrphanScan < (this.#o.orphanScanPeriodMs ?? OrphanScanPeriodMs)) {
+        for (const [uid, names] of this.#orphans) if (!this.#pods.has(uid) && !keep(uid)) await this.#remove(cgroups, uid, names, true);
+        return;
+      }
+      this.#lastOrphanScan = now;
       const found = await this.#podCgroupsOnNode(cgroups);
       // Those gone from every hierarchy by other hands: nothing to retry.
-      for (const uid of this.#orphans) if (!found.has(uid)) this.#orphans.delete(uid);
+      for (const uid of this.#orphans.keys()) if (!found.has(uid)) this.#orphans.delete(uid);
       for (const [uid, names] of found) {
         if (this.#pods.has(uid) || keep(uid)) continue;
         await this.#remove(cgroups, uid, names, true);
@@ -288,7 +307,7 @@ export class QOSContainerManager implements PodContainerManager {
       return;
     }
     if (this.#orphans.has(uid)) return;
-    this.#orphans.add(uid);
+    this.#orphans.set(uid, names);
     this.#log.warn({ podUID: uid, left: left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`) }, "the pod's cgroup cannot be removed yet; housekeeping tries again");
   }
 

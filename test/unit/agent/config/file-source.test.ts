@@ -1,5 +1,5 @@
 /** FileSource on a real temporary directory and a real watch (no Docker): what it reports, when, and what it logs. */
-import { mkdtemp, open, rename, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rename, rm, symlink, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import chokidar from 'chokidar';
@@ -76,6 +76,28 @@ describe('FileSource', () => {
     await writeFile(file, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n');
     await waitFor('the rewrite to be read', () => reads(file) > before);
     expect(errors()).toHaveLength(1);
+  });
+
+  test('a periodic rescan reads only the files whose inode, size or times changed', async () => {
+    await writeFile(join(dir, 'web.yaml'), pod('web'));
+    const rescans = (): number => log.lines.filter((line) => line.msg === 'rescanned the static pod path').length;
+    const rescanning = new FileSource({ path: dir, nodeName: 'node-1', checkFrequencyMs: 10, logger: log.logger, onSnapshot: () => undefined });
+    try {
+      await rescanning.start();
+      const file = join(dir, 'web.yaml');
+      const firstReads = reads(file);
+      expect(firstReads).toBeGreaterThan(0);
+      const before = rescans();
+      await waitFor('three more rescans', () => rescans() >= before + 3);
+      expect(reads(file)).toBe(firstReads);
+      const later = new Date(Date.now() + 60_000);
+      await utimes(file, later, later);
+      const touched = rescans();
+      await waitFor('a rescan after the touch', () => rescans() >= touched + 2);
+      expect(reads(file)).toBeGreaterThan(firstReads);
+    } finally {
+      await rescanning.stop();
+    }
   });
 
   test('deleting a file removes its pods', async () => {

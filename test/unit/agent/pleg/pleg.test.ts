@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { PodCache } from '../../../../agent/pleg/pod-cache.js';
 import { GenericPleg, type PodLifecycleEvent } from '../../../../agent/pleg/pleg.js';
 import type { ContainerRuntime, RunningPod, RuntimeContainerState, RuntimeEvent, RuntimeEventHandlers } from '../../../../agent/runtime/runtime.js';
 
@@ -52,13 +53,21 @@ let now = 5_000;
 let runtime: FakeRuntime;
 let pleg: GenericPleg;
 let events: PodLifecycleEvent[];
+let cache: PodCache;
+/** How many times the cache read a pod from the runtime. */
+let podReads: number;
 
 const seen = (): string[] => events.map((e) => `${e.type} ${e.containerId}`);
 
 beforeEach(() => {
   now = 5_000;
   runtime = new FakeRuntime();
-  pleg = new GenericPleg({ runtime: runtime.asRuntime(), relistPeriodMs: 60_000, fallbackRelistPeriodMs: 60_000, clock: { now: () => now }, logger: pino({ level: 'silent' }) });
+  podReads = 0;
+  cache = new PodCache(async (pod) => {
+    podReads += 1;
+    return { pod, sandboxes: [], containers: [] };
+  });
+  pleg = new GenericPleg({ runtime: runtime.asRuntime(), cache, relistPeriodMs: 60_000, fallbackRelistPeriodMs: 60_000, clock: { now: () => now }, logger: pino({ level: 'silent' }) });
   events = [];
   pleg.onEvent((event) => events.push(event));
 });
@@ -237,5 +246,42 @@ describe('GenericPleg runtime events', () => {
     await pleg.start();
     pleg.stop();
     expect(runtime.unsubscribed).toBe(true);
+  });
+
+  test("an event marks its pod changed in the cache before any listener hears of it", async () => {
+    runtime.pods = listing(true, [['main-0', 'running']]);
+    await pleg.start();
+    await cache.get(podRef);
+    await cache.get(podRef);
+    expect(podReads).toBe(1);
+    const heard: Array<Promise<unknown>> = [];
+    pleg.onEvent(() => heard.push(cache.get(podRef)));
+    runtime.handlers!.onEvent(event('died', 'main-0', 'main'));
+    await Promise.all(heard);
+    expect(heard).toHaveLength(1);
+    expect(podReads).toBe(2);
+  });
+
+  test('a relist that finds a change marks the pod; one that finds none leaves the cache as it is', async () => {
+    runtime.pods = listing(true, [['main-0', 'running']]);
+    await pleg.start();
+    await cache.get(podRef);
+    await pleg.relist();
+    await cache.get(podRef);
+    expect(podReads).toBe(1);
+    runtime.pods = listing(true, [['main-0', 'exited']]);
+    await pleg.relist();
+    await cache.get(podRef);
+    expect(podReads).toBe(2);
+  });
+
+  test('losing the event stream marks every pod changed', async () => {
+    runtime.pods = listing(true, [['main-0', 'running']]);
+    await pleg.start();
+    runtime.handlers!.onConnected();
+    await cache.get(podRef);
+    runtime.handlers!.onDisconnected(new Error('stream closed'));
+    await cache.get(podRef);
+    expect(podReads).toBe(2);
   });
 });

@@ -7,6 +7,7 @@ import type { DefaultedPod } from '../../../../common/api/types.js';
 import { cgroupHierarchies, CgroupManager, parseCgroupMounts, removeCgroups, type CgroupFs, type CgroupHierarchies } from '../../../../agent/qos/cgroup-manager.js';
 import { QOSContainerManager } from '../../../../agent/qos/qos-container-manager.js';
 import type { RuntimeCgroups } from '../../../../agent/runtime/runtime.js';
+import type { Clock } from '../../../../common/util/clock.js';
 import { memoryLogger, type MemoryLogger } from '../../../helpers/memory-logger.js';
 import { ctr, pod } from '../../fixtures.js';
 import { fakeCgroupFs, makeHierarchy, setProcs } from './fake-cgroup-fs.js';
@@ -38,7 +39,9 @@ interface Setup {
   read(path: string): Promise<string>;
 }
 
-async function startManager(options: { version?: 1 | 2; driver?: RuntimeCgroups['driver']; fs?: CgroupFs; root?: string; nodeCpus?: number; lockRoot?: (root: string) => Promise<{ release(): Promise<void> }> } = {}): Promise<Setup> {
+async function startManager(
+  options: { version?: 1 | 2; driver?: RuntimeCgroups['driver']; fs?: CgroupFs; root?: string; nodeCpus?: number; lockRoot?: (root: string) => Promise<{ release(): Promise<void> }>; orphanScanPeriodMs?: number; clock?: Clock } = {},
+): Promise<Setup> {
   const version = options.version ?? 1;
   const { base, hierarchies } = await cgroupMount(version);
   const log = memoryLogger();
@@ -49,6 +52,9 @@ async function startManager(options: { version?: 1 | 2; driver?: RuntimeCgroups[
     fs: options.fs ?? fakeCgroupFs(version),
     nodeCpus: options.nodeCpus ?? 2,
     lockRoot: options.lockRoot ?? (async () => ({ release: async () => undefined })),
+    // Unless a test is about the period: the cgroups listed at each call.
+    orphanScanPeriodMs: options.orphanScanPeriodMs ?? 0,
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   await manager.start({ driver: options.driver ?? 'cgroupfs', version });
   return { manager, base, log, read: async (path) => (await readFile(join(base, path), 'utf8')).trim() };
@@ -125,7 +131,8 @@ describe('QOSContainerManager: cgroup v1, cgroupfs', () => {
   });
 
   test('housekeeping: pod cgroups an earlier agent left (any class, any hierarchy) go, unless known or kept; other directories stay', async () => {
-    const { manager, base, log } = await startManager();
+    let now = 0;
+    const { manager, base, log } = await startManager({ orphanScanPeriodMs: 60_000, clock: { now: () => now } });
     await manager.ensureExists(guaranteed('live'));
     for (const path of ['cpu/dockerlet/podold-1', 'cpu/dockerlet/burstable/podold-2/0123abcd', 'pids/dockerlet/besteffort/podold-3', 'cpu/dockerlet/besteffort/podkept', 'memory/dockerlet/podbusy', 'cpu/dockerlet/other', 'cpu/dockerlet/pod..x']) {
       await mkdir(join(base, path), { recursive: true });
@@ -136,12 +143,21 @@ describe('QOSContainerManager: cgroup v1, cgroupfs', () => {
     for (const path of ['cpu/dockerlet/podlive', 'cpu/dockerlet/besteffort/podkept', 'memory/dockerlet/podbusy', 'cpu/dockerlet/other', 'cpu/dockerlet/pod..x', 'cpu/dockerlet/burstable']) {
       expect(existsSync(join(base, path)), path).toBe(true);
     }
+    now += 2_000;
     await manager.cleanupOrphanedPodCgroups((uid) => uid === 'kept');
     expect(log.lines.filter((line) => line.msg.includes('cannot be removed yet'))).toHaveLength(1);
+    // Within the period the cgroups are not listed again: only the one found busy is tried again.
     await setProcs(join(base, 'memory/dockerlet/podbusy'));
+    await mkdir(join(base, 'cpu/dockerlet/podnew-orphan'), { recursive: true });
+    now += 2_000;
     await manager.cleanupOrphanedPodCgroups();
     expect(existsSync(join(base, 'memory/dockerlet/podbusy'))).toBe(false);
+    expect(existsSync(join(base, 'cpu/dockerlet/besteffort/podkept')), 'not listed within the period').toBe(true);
+    expect(existsSync(join(base, 'cpu/dockerlet/podnew-orphan')), 'not listed within the period').toBe(true);
+    now += 60_000;
+    await manager.cleanupOrphanedPodCgroups();
     expect(existsSync(join(base, 'cpu/dockerlet/besteffort/podkept')), 'not kept any more').toBe(false);
+    expect(existsSync(join(base, 'cpu/dockerlet/podnew-orphan'))).toBe(false);
     expect(existsSync(join(base, 'cpu/dockerlet/podlive')), 'known').toBe(true);
   });
 
