@@ -53,7 +53,7 @@ import { NodeApi } from './node-api.js';
 import type { ClusterOptions } from './node/cluster-node.js';
 import type { NodeFacts } from './node/node-facts.js';
 import { GenericPleg } from './pleg/pleg.js';
-import { PodCache } from './pleg/pod-cache.js';
+import { PodCache, settledStatus } from './pleg/pod-cache.js';
 import { PodLifecycle } from './pod-lifecycle.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { QOSContainerManager } from './qos/qos-container-manager.js';
@@ -161,7 +161,7 @@ export class Kubelet {
       pullProgressDeadlineMs: o.imagePullProgressDeadlineMs,
       logger: log,
     }));
-    const podCache = new PodCache((pod) => runtime.getPodStatus(pod));
+    const podCache = new PodCache({ read: (pod) => runtime.getPodStatus(pod), keep: (status) => settledStatus(status, clock.now()) });
     this.#pleg = new GenericPleg({ runtime, cache: podCache, relistPeriodMs: o.plegRelistPeriodMs, fallbackRelistPeriodMs: PlegFallbackRelistMs, clock, logger: log });
     const monotonic = deps.monotonic ?? monotonicClock;
     this.#crashBackoff = new Backoff({ initialMs: ContainerBackoffInitialMs, maxMs: o.crashLoopBackOffMaxMs, clock, monotonic });

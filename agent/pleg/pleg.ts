@@ -153,6 +153,8 @@ export class GenericPleg {
     else if (event.type === 'died') states.set(event.containerId, sandbox ? 'sandbox-notready' : 'exited');
     else states.set(event.containerId, 'created');
     if (type) this.#emit({ podUID: event.podUID, type, containerId: event.containerId });
+    // A container made, not started: no lifecycle event, but the pod is not what was read before.
+    else this.#o.cache.markChanged(event.podUID);
   }
 
   #emit(event: PodLifecycleEvent): void {

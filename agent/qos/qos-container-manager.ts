@@ -273,8 +273,9 @@ export class QOSContainerManager implements PodContainerManager {
         for (const [uid, names] of this.#orphans) if (!this.#pods.has(uid) && !keep(uid)) await this.#remove(cgroups, uid, names, true);
         return;
       }
-      this.#lastOrphanScan = now;
       const found = await this.#podCgroupsOnNode(cgroups);
+      // Only a listing that worked waits the period: one that failed is tried at the next call.
+      this.#lastOrphanScan = now;
       // Those gone from every hierarchy by other hands: nothing to retry.
       for (const uid of this.#orphans.keys()) if (!found.has(uid)) this.#orphans.delete(uid);
       for (const [uid, names] of found) {

@@ -63,9 +63,11 @@ beforeEach(() => {
   now = 5_000;
   runtime = new FakeRuntime();
   podReads = 0;
-  cache = new PodCache(async (pod) => {
-    podReads += 1;
-    return { pod, sandboxes: [], containers: [] };
+  cache = new PodCache({
+    read: async (pod) => {
+      podReads += 1;
+      return { pod, sandboxes: [], containers: [] };
+    },
   });
   pleg = new GenericPleg({ runtime: runtime.asRuntime(), cache, relistPeriodMs: 60_000, fallbackRelistPeriodMs: 60_000, clock: { now: () => now }, logger: pino({ level: 'silent' }) });
   events = [];
@@ -281,6 +283,17 @@ describe('GenericPleg runtime events', () => {
     runtime.handlers!.onConnected();
     await cache.get(podRef);
     runtime.handlers!.onDisconnected(new Error('stream closed'));
+    await cache.get(podRef);
+    expect(podReads).toBe(2);
+  });
+
+  test('a container created (no lifecycle event) marks its pod changed too', async () => {
+    runtime.pods = listing(true, [['main-0', 'running']]);
+    await pleg.start();
+    await cache.get(podRef);
+    events = [];
+    runtime.handlers!.onEvent(event('created', 'main-1', 'main'));
+    expect(events).toEqual([]);
     await cache.get(podRef);
     expect(podReads).toBe(2);
   });
