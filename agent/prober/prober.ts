@@ -14,7 +14,7 @@ import { expandVariables } from '../envvars/env.js';
 import { execProbe } from '../probe/exec-probe.js';
 import { httpProbe } from '../probe/http-probe.js';
 import { resolveContainerPort } from '../probe/ports.js';
-import type { ProbeRun } from '../probe/probe-run.js';
+import { ProbeRunError, type ProbeRun } from '../probe/probe-run.js';
 import { tcpProbe } from '../probe/tcp-probe.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ProbeResult, ProbeType } from './results.js';
@@ -65,8 +65,9 @@ export class Prober {
     try {
       run = await this.#runWithRetries(spec, target);
     } catch (err) {
-      // The result of a run that errored is probe.Unknown, which the kubelet prints as "unknown".
-      this.#recorder.event(object, 'Warning', 'Unhealthy', `${name} probe errored and resulted in unknown state: ${errorMessage(err)}`);
+      // The result a handler gave with its error, as the kubelet prints probe.Result: "unknown" when it could not run.
+      const result = err instanceof ProbeRunError ? err.result : 'Unknown';
+      this.#recorder.event(object, 'Warning', 'Unhealthy', `${name} probe errored and resulted in ${result.toLowerCase()} state: ${errorMessage(err)}`);
       throw err;
     }
     switch (run.result) {

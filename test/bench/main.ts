@@ -20,6 +20,7 @@ import { renderBenchmark, renderRun, type BenchmarkResult, type RunResult } from
 import { burst } from './suites/burst.js';
 import { cluster } from './suites/cluster.js';
 import { clusterDns } from './suites/cluster-dns.js';
+import { probeClient } from './suites/probe-client.js';
 import { proxyDatapath } from './suites/proxy-datapath.js';
 import { proxySync } from './suites/proxy-sync.js';
 import { reaction } from './suites/reaction.js';
@@ -29,7 +30,7 @@ import { steadyState } from './suites/steady-state.js';
 import { testNode } from './suites/test-node.js';
 
 const run = promisify(execFile);
-const Benchmarks: Benchmark[] = [startup, burst, scaling, steadyState, reaction, proxyDatapath, proxySync, clusterDns, cluster, testNode];
+const Benchmarks: Benchmark[] = [startup, burst, scaling, steadyState, reaction, proxyDatapath, proxySync, clusterDns, cluster, testNode, probeClient];
 const LatestDir = resolve(import.meta.dirname, 'results');
 
 interface Flags {

@@ -15,7 +15,7 @@ import { docker } from '../helpers/docker.js';
 const run = promisify(execFile);
 const Root = resolve(import.meta.dirname, '../..');
 const Latest = join(Root, 'test/bench/results/latest.json');
-const BenchmarkIds = ['startup', 'burst', 'scaling', 'steady-state', 'reaction', 'proxy', 'proxy-sync', 'cluster-dns', 'cluster', 'test-node'];
+const BenchmarkIds = ['startup', 'burst', 'scaling', 'steady-state', 'reaction', 'proxy', 'proxy-sync', 'cluster-dns', 'cluster', 'test-node', 'probe-client'];
 
 const finite = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value);
 

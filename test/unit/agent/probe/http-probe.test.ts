@@ -1,12 +1,33 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { httpProbe } from '../../../../agent/probe/http-probe.js';
 import { action, closedPort, closeServers, httpServer, httpsServer } from '../../loopback.js';
+
+const rawServers: Array<{ server: Server; sockets: Socket[] }> = [];
 
 afterEach(async () => {
   vi.useRealTimers();
   vi.restoreAllMocks();
   await closeServers();
+  for (const { sockets } of rawServers) for (const socket of sockets) socket.destroy();
+  await Promise.all(rawServers.splice(0).map(({ server }) => new Promise((resolve) => server.close(resolve))));
 });
+
+/** A TCP server that answers every request with `response`, then closes (or, with `hang`, never does). */
+async function rawServer(response: string, hang = false): Promise<number> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    socket.once('data', () => {
+      socket.write(response);
+      if (!hang) socket.end();
+    });
+  });
+  rawServers.push({ server, sockets });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
 
 
 /** A server that answers every request with `status` and `body`. */
@@ -88,6 +109,31 @@ describe('httpProbe: no response', () => {
     await expect(httpProbe(action(port, { path: '/slow' }), 3000)).resolves.toEqual({
       result: 'Failure',
       output: `Get "http://127.0.0.1:${port}/slow": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`,
+    });
+  });
+});
+
+describe('httpProbe: a body that cannot be read is an error (thrown: the prober discards the run)', () => {
+  test('a body cut short: unexpected EOF', async () => {
+    const port = await rawServer('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    await expect(httpProbe(action(port), 1000)).rejects.toMatchObject({ name: 'ProbeRunError', result: 'Failure', message: 'unexpected EOF' });
+  });
+
+  test('a malformed chunk', async () => {
+    const port = await rawServer('HTTP/1.1 503 Unavailable\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
+    await expect(httpProbe(action(port), 1000)).rejects.toMatchObject({ name: 'ProbeRunError', result: 'Failure', message: 'invalid byte in chunk length' });
+  });
+
+  test('the timeout reached while reading the body', async () => {
+    const port = await rawServer('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc', true);
+    await expect(httpProbe(action(port), 200)).rejects.toMatchObject({ name: 'ProbeRunError', result: 'Failure', message: 'context deadline exceeded (Client.Timeout or context cancellation while reading body)' });
+  });
+
+  test('a malformed response is a Failure naming why, as any response that never came', async () => {
+    const port = await rawServer('SSH-2.0-OpenSSH_9.0\r\n');
+    await expect(httpProbe(action(port), 1000)).resolves.toEqual({
+      result: 'Failure',
+      output: `Get "http://127.0.0.1:${port}/": net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.0"`,
     });
   });
 });

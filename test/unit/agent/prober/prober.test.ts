@@ -143,6 +143,18 @@ describe('Prober.probe: errors', () => {
     expect(recorder.events.map((e) => e.message)).toEqual(['Readiness probe errored and resulted in unknown state: strconv.Atoi: parsing "web": invalid syntax']);
   });
 
+  test('an httpGet whose body is cut short errored with a failure result: the event says so, and the run is thrown', async () => {
+    setup();
+    const { port } = await httpServer((_, res) => {
+      res.writeHead(200, { 'Content-Length': '100' });
+      res.write('only ten b');
+      setImmediate(() => res.socket?.destroy());
+    });
+    const p = probed('readiness', { httpGet: { port, path: '/' } });
+    await expect(prober.probe('readiness', target(p))).rejects.toThrow('unexpected EOF');
+    expect(recorder.events.map((e) => e.message)).toEqual(['Readiness probe errored and resulted in failure state: unexpected EOF']);
+  });
+
   test('a probe without a handler is an error', async () => {
     setup();
     await expect(prober.probe('liveness', target(probed('liveness', {})))).rejects.toThrow(new Error('container main: the probe has no handler'));
