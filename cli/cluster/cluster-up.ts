@@ -165,7 +165,7 @@ async function upDetached(settings: UpSettings, out: ClusterOutput): Promise<num
   const logPath = layout.log('cluster');
   const log = openSync(logPath, 'a');
   let shown = (await stat(logPath)).size;
-  const args = [process.argv[1]!, 'cluster', 'up', ...foregroundFlags(settings)];
+  const args = [...NodeFlags, process.argv[1]!, 'cluster', 'up', ...foregroundFlags(settings)];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log], cwd: '/' });
   closeSync(log);
   child.unref();

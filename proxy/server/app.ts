@@ -89,8 +89,16 @@ export function buildProxyServer(options: ProxyServerOptions): FastifyInstance {
   const app = createFastify(options.logger, 'proxy-server');
   // http-proxy is loaded with the first service proxy request: most nodes never get one.
   let upstream: Promise<httpProxy> | undefined;
-  const proxyServer = (): Promise<httpProxy> => (upstream ??= import('http-proxy').then(({ default: http }) => http.createProxyServer({ xfwd: true, secure: false })));
-  app.addHook('onClose', async () => (await upstream)?.close());
+  const proxyServer = (): Promise<httpProxy> =>
+    (upstream ??= import('http-proxy').then(
+      ({ default: http }) => http.createProxyServer({ xfwd: true, secure: false }),
+      (err: unknown) => {
+        // Not kept: the next request tries again.
+        upstream = undefined;
+        throw err;
+      },
+    ));
+  app.addHook('onClose', async () => (await upstream?.catch(() => undefined))?.close());
 
   app.get('/healthz', async (_request, reply) => {
     const now = options.now();
