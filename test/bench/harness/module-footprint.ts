@@ -20,6 +20,8 @@ async function rssAfterImport(module: string | undefined): Promise<number> {
 
 export interface ModuleFootprint {
   nodeAloneMB: number;
+  /** MB the CLI's modules (every command's, as `dockerlet up` loads them before it starts) add to a bare node process. */
+  cliModulesMB: number;
   /** MB each dependency adds to a bare node process, largest first. */
   added: Array<{ module: string; mb: number }>;
 }
@@ -34,7 +36,8 @@ async function hasCode(module: string): Promise<boolean> {
 export async function moduleFootprint(): Promise<ModuleFootprint> {
   const manifest = JSON.parse(await readFile(resolve(Repository, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   const nodeAloneMB = await rssAfterImport(undefined);
+  const cliModulesMB = (await rssAfterImport(resolve(Repository, 'dist/cli/commands.js'))) - nodeAloneMB;
   const added: ModuleFootprint['added'] = [];
   for (const module of Object.keys(manifest.dependencies)) if (await hasCode(module)) added.push({ module, mb: (await rssAfterImport(module)) - nodeAloneMB });
-  return { nodeAloneMB, added: added.sort((a, b) => b.mb - a.mb) };
+  return { nodeAloneMB, cliModulesMB, added: added.sort((a, b) => b.mb - a.mb) };
 }

@@ -134,7 +134,11 @@ async function whereTheCpuGoes(context: BenchContext, plan: { count: number; win
 async function whereTheMemoryStarts(): Promise<string> {
   const footprint = await moduleFootprint();
   const added = footprint.added.map((entry) => `${entry.module} +${Math.round(entry.mb)}`).join(', ');
-  return `Where the RSS starts from: node alone ${Math.round(footprint.nodeAloneMB)} MB; each dependency imported alone into it adds (MB): ${added}.`;
+  return (
+    `Where the RSS starts from: node alone ${Math.round(footprint.nodeAloneMB)} MB; dockerlet's CLI modules imported into it add ${Math.round(footprint.cliModulesMB)} MB ` +
+    `(what a node uses only when it is used is loaded then: gRPC, text logging, the streaming protocols, the service proxy's http-proxy, dockerode's ssh and BuildKit transports); ` +
+    `each dependency imported alone adds (MB): ${added}.`
+  );
 }
 
 const shares = (list: readonly ProfileShare[]): string => list.map((entry) => `${entry.name} ${Math.round(entry.share * 100)}%`).join(', ');
