@@ -326,23 +326,28 @@ class ResponseReader {
     }
   }
 
+  /** Takes what is there of `#remaining` body bytes (a Content-Length's, a chunk's); false when nothing is there yet. */
+  #readCounted(eof: boolean): boolean {
+    const available = this.#buffer.length - this.#offset;
+    if (available === 0) {
+      if (eof) throw new BodyError('unexpected EOF');
+      return false;
+    }
+    const take = Math.min(available, this.#remaining);
+    this.#keep(take);
+    this.#remaining -= take;
+    return true;
+  }
+
   /** One step of the state machine; false when it needs more bytes. */
   #step(eof: boolean): boolean {
     switch (this.#state) {
       case 'head':
         return this.#readHead(eof);
-      case 'length': {
-        const available = this.#buffer.length - this.#offset;
-        if (available === 0) {
-          if (eof) throw new BodyError('unexpected EOF');
-          return false;
-        }
-        const take = Math.min(available, this.#remaining);
-        this.#keep(take);
-        this.#remaining -= take;
+      case 'length':
+        if (!this.#readCounted(eof)) return false;
         if (this.#remaining === 0 || this.#size >= this.#limit) this.#finish();
         return true;
-      }
       case 'close': {
         const available = this.#buffer.length - this.#offset;
         if (available === 0) {
@@ -355,19 +360,11 @@ class ResponseReader {
       }
       case 'chunk-size':
         return this.#readChunkSize(eof);
-      case 'chunk-data': {
-        const available = this.#buffer.length - this.#offset;
-        if (available === 0) {
-          if (eof) throw new BodyError('unexpected EOF');
-          return false;
-        }
-        const take = Math.min(available, this.#remaining);
-        this.#keep(take);
-        this.#remaining -= take;
+      case 'chunk-data':
+        if (!this.#readCounted(eof)) return false;
         if (this.#size >= this.#limit) this.#finish();
         else if (this.#remaining === 0) this.#state = 'chunk-end';
         return true;
-      }
       case 'chunk-end': {
         if (this.#buffer.length - this.#offset < 2) {
           if (eof) throw new BodyError('unexpected EOF');

@@ -12,18 +12,17 @@
  * `npm install --prefix DIR undici` leaves it in DIR/node_modules/undici).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent, get as httpGet, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { doHttpGet, type HttpGetAction } from '../../../agent/probe/http-get.js';
 import { delay } from '../../../common/util/clock.js';
+import { selfSignedCertificate } from '../../unit/loopback.js';
 
 /** One probe of 127.0.0.1:port; resolves with the status code. */
 export type ProbeClient = (action: HttpGetAction) => Promise<number>;
@@ -199,25 +198,9 @@ export interface ProbedServer {
   stop(): Promise<void>;
 }
 
-/** A self-signed certificate for 127.0.0.1, made with openssl. */
-function certificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'dockerlet-bench-cert-'));
-  try {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export async function startProbedServer(): Promise<ProbedServer> {
-  const { key, cert } = certificate();
-  const child: ChildProcess = spawn(process.execPath, ['-e', ServerScript], { env: { ...process.env, KEY: key, CERT: cert }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const { key, cert } = selfSignedCertificate();
+  const child: ChildProcess = spawn(process.execPath, ['-e', ServerScript], { env: { ...process.env, KEY: key.toString(), CERT: cert.toString() }, stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = (await Promise.race([
     once(child.stdout!, 'data') as Promise<[Buffer]>,
     once(child, 'exit').then(() => {
