@@ -43,13 +43,17 @@ describe('a supervised process', () => {
 
   test('stop ends it with SIGTERM and it is not started again', async () => {
     // The shell says which signal ended it, and ignores none: SIGKILL would leave no line.
-    const { supervised, pids, exits } = supervise({ name: 'kube-scheduler', command: 'sh', args: ['-c', "trap 'echo got TERM; exit 0' TERM; sleep 600 & wait"] });
+    // It says "ready" once its trap is set; a signal before that would end it without the line.
+    const script = "trap 'echo got TERM; exit 0' TERM; echo ready; sleep 600 & wait";
+    const log = join(dir, 'kube-scheduler.log');
+    const { supervised, pids, exits } = supervise({ name: 'kube-scheduler', command: 'sh', args: ['-c', script] });
     await supervised.start();
-    const record = { pid: pids[0]!, command: commandLine(['sh', '-c', "trap 'echo got TERM; exit 0' TERM; sleep 600 & wait"]), startedAt: '' };
+    const record = { pid: pids[0]!, command: commandLine(['sh', '-c', script]), startedAt: '' };
     expect(await isRunning(record)).toBe(true);
+    await waitFor('the trap to be set', async () => (await readFile(log, 'utf8')) === 'ready\n');
     await supervised.stop(5_000);
     expect(await isRunning(record)).toBe(false);
-    expect(await readFile(join(dir, 'kube-scheduler.log'), 'utf8')).toBe('got TERM\n');
+    expect(await readFile(log, 'utf8')).toBe('ready\ngot TERM\n');
     expect(exits).toEqual([]);
     expect(pids).toHaveLength(1);
   });
