@@ -230,7 +230,7 @@ export class PodSyncer {
       await writeFile(rootDir.resolvConfPath(uid), formatResolvConf(resolv), { mode: 0o644 });
       const id = await runtime.runPodSandbox(sandboxConfig(pod, attempt, rootDir, cgroupParent));
       await this.#o.podContainers.sandboxCreated(pod);
-      const sandbox = (await runtime.getPodStatus(podRef(pod))).sandboxes.find((s) => s.id === id);
+      const sandbox = await runtime.podSandboxStatus(id);
       if (pod.spec.hostNetwork !== true) {
         if (!sandbox?.ip) throw new Error(`the sandbox ${id.slice(0, 12)} got no IP address on the pod network`);
         await writeFile(

@@ -325,6 +325,8 @@ export interface ContainerRuntime {
   containerFsUsage(id: string): Promise<ContainerFsUsage | undefined>;
 
   runPodSandbox(config: SandboxConfig): Promise<string>;
+  /** One sandbox's status (its IP among it), as CRI's PodSandboxStatus; undefined when it is gone. */
+  podSandboxStatus(id: string): Promise<SandboxStatus | undefined>;
   stopPodSandbox(id: string): Promise<void>;
   removePodSandbox(id: string): Promise<void>;
 

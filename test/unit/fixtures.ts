@@ -212,6 +212,9 @@ export class FakeRuntime implements ContainerRuntime {
   runPodSandbox(_config: SandboxConfig): Promise<string> {
     return this.#unexpected('runPodSandbox');
   }
+  podSandboxStatus(_id: string): Promise<SandboxStatus | undefined> {
+    return this.#unexpected('podSandboxStatus');
+  }
   stopPodSandbox(_id: string): Promise<void> {
     return this.#unexpected('stopPodSandbox');
   }

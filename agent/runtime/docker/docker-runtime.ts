@@ -30,6 +30,7 @@ import type {
   RuntimePodStatus,
   RuntimeVersion,
   SandboxConfig,
+  SandboxStatus,
   SeccompProfile,
   StreamSelection,
 } from '../runtime.js';
@@ -265,6 +266,11 @@ export class DockerRuntime implements ContainerRuntime {
     if (!config.hostNetwork) await this.#hairpin.enable();
     this.#log.debug({ podUID: config.pod.uid, containerID: container.id.slice(0, 12) }, 'started pod sandbox');
     return container.id;
+  }
+
+  async podSandboxStatus(id: string): Promise<SandboxStatus | undefined> {
+    const inspect = await this.#inspect(id);
+    return inspect ? sandboxStatus(inspect, this.#options.network.name) : undefined;
   }
 
   async stopPodSandbox(id: string): Promise<void> {

@@ -11,7 +11,7 @@ import { nextRestartCount, PodSyncer } from '../../../../agent/kuberuntime/sync-
 import { HandlerRunner } from '../../../../agent/lifecycle/handler-runner.js';
 import type { NodeFacts } from '../../../../agent/node/node-facts.js';
 import type { PodContainerManager } from '../../../../agent/qos/qos-container-manager.js';
-import { podLabel, type ContainerConfig, type ImageInfo, type PodRef, type RuntimePodStatus, type SandboxConfig } from '../../../../agent/runtime/runtime.js';
+import { podLabel, type ContainerConfig, type ImageInfo, type RuntimePodStatus, type SandboxConfig, type SandboxStatus } from '../../../../agent/runtime/runtime.js';
 import { ReasonCache } from '../../../../agent/status/reason-cache.js';
 import { RootDir } from '../../../../agent/volumes/root-dir.js';
 import { VolumeManager } from '../../../../agent/volumes/volume-manager.js';
@@ -57,7 +57,7 @@ describe('nextRestartCount', () => {
 
 // ---- PodSyncer: computePodActions applied to a runtime that records what it is asked -----------
 
-/** A runtime that keeps what it is asked to do, and answers getPodStatus with what it made. */
+/** A runtime that keeps what it is asked to do, and answers podSandboxStatus with what it made. */
 class RecordingRuntime extends FakeRuntime {
   readonly calls: string[] = [];
   readonly created: Array<{ sandboxId: string; config: ContainerConfig }> = [];
@@ -82,9 +82,10 @@ class RecordingRuntime extends FakeRuntime {
     return `sandbox-${++this.#next}`;
   }
 
-  override async getPodStatus(pod: PodRef): Promise<RuntimePodStatus> {
-    const id = `sandbox-${this.#next}`;
-    return { pod, sandboxes: [{ id, pod, attempt: 0, state: 'ready', createdAt: 0, hostNetwork: false, ...(this.sandboxIP ? { ip: this.sandboxIP } : {}) }], containers: [] };
+  override async podSandboxStatus(id: string): Promise<SandboxStatus | undefined> {
+    const config = this.sandboxes[Number(id.slice('sandbox-'.length)) - 1];
+    if (!config) return undefined;
+    return { id, pod: config.pod, attempt: config.attempt, state: 'ready', createdAt: 0, hostNetwork: false, ...(this.sandboxIP ? { ip: this.sandboxIP } : {}) };
   }
 
   override async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
