@@ -18,7 +18,7 @@ import { formatResolvConf, podResolvConf } from '../network/resolv-conf.js';
 import type { NodeFacts } from '../node/node-facts.js';
 import type { ConfigObjectLookup } from '../config/config-objects.js';
 import type { HandlerRunner } from '../lifecycle/handler-runner.js';
-import { podLabel, podRef, type ContainerKind, type ContainerRuntime, type Mount, type PodRef, type RuntimeContainerStatus, type RuntimePodStatus } from '../runtime/runtime.js';
+import { podLabel, podRef, type ContainerKind, type ContainerRuntime, type Mount, type PodRef, type RuntimeContainerStatus, type RuntimePodStatus, type SandboxStatus } from '../runtime/runtime.js';
 import type { ReasonCache } from '../status/reason-cache.js';
 import type { Clock } from '../../common/util/clock.js';
 import { formatDuration } from '../../common/util/duration.js';
@@ -230,23 +230,21 @@ export class PodSyncer {
       await writeFile(rootDir.resolvConfPath(uid), formatResolvConf(resolv), { mode: 0o644 });
       const id = await runtime.runPodSandbox(sandboxConfig(pod, attempt, rootDir, cgroupParent));
       await this.#o.podContainers.sandboxCreated(pod);
-      const sandbox = await runtime.podSandboxStatus(id);
-      if (pod.spec.hostNetwork !== true) {
-        if (!sandbox?.ip) throw new Error(`the sandbox ${id.slice(0, 12)} got no IP address on the pod network`);
-        await writeFile(
-          rootDir.etcHostsPath(uid),
-          etcHostsContent({
-            podIP: sandbox.ip,
-            hostname: podHostname(pod),
-            ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain } : {}),
-            namespace: pod.metadata.namespace,
-            clusterDomain: node.clusterDns.domain,
-            hostAliases: pod.spec.hostAliases ?? [],
-          }),
-          { mode: 0o644 },
-        );
-      }
-      return { id, ...(sandbox?.ip ? { ip: sandbox.ip } : {}) };
+      if (pod.spec.hostNetwork === true) return { id };
+      const ip = sandboxIP(id, await runtime.podSandboxStatus(id));
+      await writeFile(
+        rootDir.etcHostsPath(uid),
+        etcHostsContent({
+          podIP: ip,
+          hostname: podHostname(pod),
+          ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain } : {}),
+          namespace: pod.metadata.namespace,
+          clusterDomain: node.clusterDns.domain,
+          hostAliases: pod.spec.hostAliases ?? [],
+        }),
+        { mode: 0o644 },
+      );
+      return { id, ip };
     } catch (err) {
       this.#o.recorder.event(podObject(pod), 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(err)}`);
       for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
@@ -428,6 +426,15 @@ export class PodSyncer {
       if (sandbox.state !== 'ready') await this.#o.runtime.removePodSandbox(sandbox.id);
     }
   }
+}
+
+/** A new sandbox's IP on the pod network; each way of having none is an error of its own. */
+function sandboxIP(id: string, sandbox: SandboxStatus | undefined): string {
+  const short = id.slice(0, 12);
+  if (!sandbox) throw new Error(`the sandbox ${short} was gone as soon as it started`);
+  if (sandbox.state !== 'ready') throw new Error(`the sandbox ${short} stopped as soon as it started`);
+  if (!sandbox.ip) throw new Error(`the sandbox ${short} got no IP address on the pod network`);
+  return sandbox.ip;
 }
 
 function podObject(pod: DefaultedPod): { kind: 'Pod'; name: string; namespace: string; uid: string } {

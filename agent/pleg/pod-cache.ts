@@ -73,7 +73,7 @@ export class PodCache {
 }
 
 /** How long after a container's exit with 137 its OOM kill may still be recorded (Docker 20.10 on cgroup v2 records it late). */
-const OomSettleMs = 60_000;
+const LateOomWindowMs = 60_000;
 
 /**
  * Whether nothing in the status may still change without an event: a container that exited
@@ -81,5 +81,5 @@ const OomSettleMs = 60_000;
  * at the pod's next sync rather than kept.
  */
 export function settledStatus(status: RuntimePodStatus, now: number): boolean {
-  return !status.containers.some((c) => c.state === 'exited' && c.exitCode === 137 && c.reason !== 'OOMKilled' && now - (c.finishedAt ?? 0) < OomSettleMs);
+  return !status.containers.some((c) => c.state === 'exited' && c.exitCode === 137 && c.reason !== 'OOMKilled' && now - (c.finishedAt ?? 0) < LateOomWindowMs);
 }

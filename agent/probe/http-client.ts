@@ -134,15 +134,19 @@ export function exchange(endpoint: Endpoint, request: Buffer, bodyLimit: (head: 
           },
         },
       });
-  socket.once(endpoint.secure ? 'secureConnect' : 'connect', () => {
+  // The addresses once TCP is connected (a TLS socket says so before its handshake), so that an
+  // error during the handshake names them too.
+  socket.once('connect', () => {
     local = hostPort(socket.localAddress ?? '', socket.localPort ?? 0);
     // An address needs no getpeername(2).
     remote = isIP(endpoint.host) !== 0 ? hostPort(endpoint.host, endpoint.port) : hostPort(socket.remoteAddress ?? endpoint.host, socket.remotePort ?? endpoint.port);
-    if (endpoint.secure) socket.write(request);
   });
-  // A plain socket sends what was written as soon as it connects.
+  // A plain socket sends what was written as soon as it connects; a TLS one, once secured.
   if (!endpoint.secure) socket.write(request);
-  else socket.on('data', onData);
+  else {
+    socket.once('secureConnect', () => socket.write(request));
+    socket.on('data', onData);
+  }
   socket.on('end', onEnd);
   // Closed without 'end' or 'error' (destroyed from outside): nothing more will come.
   socket.on('close', onEnd);

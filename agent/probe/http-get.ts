@@ -151,7 +151,7 @@ export async function doHttpGet(action: HttpGetAction, options: HttpGetOptions):
       // Go's client names the Location as the server wrote it.
       if (requests >= MaxRedirects) throw new Error(`Get "${location}": stopped after ${MaxRedirects} redirects`);
       if (next.scheme !== 'http' && next.scheme !== 'https') throw new Error(`Get "${next.href}": unsupported protocol scheme ${goQuoteBytes(next.scheme)}`);
-      // The action's Host goes along only to a Location without a scheme: never to an absolute URL, which names its own host (as Go's client).
+      // The action's Host goes along only to a Location without a scheme, a `//host/...` one included (as Go's client).
       host = headers.host !== '' && headers.host !== first.authority && !HasScheme.test(location) ? headers.host : '';
       // A Referer naming the previous URL, unless going from HTTPS to HTTP.
       fields = target.scheme === 'https' && next.scheme === 'http' ? headers.fields : withField(headers.fields, 'Referer', headers.referer || target.href);

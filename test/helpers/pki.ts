@@ -1,6 +1,8 @@
-/** Test certificates made with openssl: a CA, and keys with certificates it signs (clients, or servers with subjectAltNames). */
-import { execFile } from 'node:child_process';
+/** Test certificates made with openssl: a CA, and keys with certificates it signs (clients, or servers with subjectAltNames); a self-signed one for 127.0.0.1. */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -29,4 +31,24 @@ export async function makeCert(dir: string, ca: Credentials, name: string, subje
   await writeFile(extFile, `${subjectAltName ? `subjectAltName=${subjectAltName}\n` : ''}extendedKeyUsage=${subjectAltName ? 'serverAuth' : 'clientAuth'}\n`);
   await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', extFile, '-out', cert]);
   return { cert, key };
+}
+
+let certificate: { key: Buffer; cert: Buffer } | undefined;
+
+/** A self-signed certificate for 127.0.0.1, made once and kept for the module's life. */
+export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
+  if (certificate) return certificate;
+  const dir = mkdtempSync(join(tmpdir(), 'dockerlet-cert-'));
+  try {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      { stdio: 'ignore' },
+    );
+    certificate = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+    return certificate;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,16 +1,13 @@
 /**
- * Real servers on 127.0.0.1 for the probe and hook tests: HTTP and HTTPS (a self-signed
- * certificate made once with `openssl`), each answering at once. `closeServers()` in an
- * afterEach closes every server started since the last call.
+ * Real servers on 127.0.0.1 for the probe and hook tests: HTTP and HTTPS (the helpers'
+ * self-signed certificate), each answering at once. `closeServers()` in an afterEach closes
+ * every server started since the last call.
  */
 import type { HttpGetAction } from '../../agent/probe/http-get.js';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { selfSignedCertificate } from '../helpers/pki.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -37,26 +34,6 @@ async function listen(server: HttpServer, handler: Handler): Promise<Loopback> {
 /** An HTTP server on 127.0.0.1 (a random port) that answers with `handler`. */
 export function httpServer(handler: Handler): Promise<Loopback> {
   return listen(createHttpServer(), handler);
-}
-
-let certificate: { key: Buffer; cert: Buffer } | undefined;
-
-/** A self-signed certificate for 127.0.0.1, made once per test file. */
-export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
-  if (certificate) return certificate;
-  const dir = mkdtempSync(join(tmpdir(), 'dockerlet-cert-'));
-  try {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-      { stdio: 'ignore' },
-    );
-    certificate = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-    return certificate;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** An HTTPS server on 127.0.0.1 with a self-signed certificate. */

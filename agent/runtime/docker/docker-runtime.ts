@@ -270,7 +270,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   async podSandboxStatus(id: string): Promise<SandboxStatus | undefined> {
     const inspect = await this.#inspect(id);
-    return inspect ? sandboxStatus(inspect, this.#options.network.name) : undefined;
+    const labels = inspect?.Config.Labels ?? {};
+    // A container that is not one of this node's sandboxes is none, as CRI answers NotFound.
+    if (!inspect || labels[ContainerTypeLabel] !== 'podsandbox' || labels[NodeLabel] !== this.#options.nodeName) return undefined;
+    return sandboxStatus(inspect, this.#options.network.name);
   }
 
   async stopPodSandbox(id: string): Promise<void> {

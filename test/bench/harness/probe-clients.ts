@@ -22,7 +22,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { doHttpGet, type HttpGetAction } from '../../../agent/probe/http-get.js';
 import { delay } from '../../../common/util/clock.js';
-import { selfSignedCertificate } from '../../unit/loopback.js';
+import { selfSignedCertificate } from '../../helpers/pki.js';
 
 /** One probe of 127.0.0.1:port; resolves with the status code. */
 export type ProbeClient = (action: HttpGetAction) => Promise<number>;

@@ -141,7 +141,7 @@ async function whereTheMemoryStarts(): Promise<string> {
   );
 }
 
-const shares = (list: readonly ProfileShare[]): string => list.map((entry) => `${entry.name} ${Math.round(entry.share * 100)}%`).join(', ');
+const shares = (list: readonly ProfileShare[]): string => list.map((entry) => `${entry.name} ${Math.round(entry.share * 100)}%`).join(', ') || 'none in the samples';
 
 /** The sum of every series of a metric in the agent's /metrics text. */
 function metricSum(text: string, name: string): number {

@@ -64,6 +64,8 @@ class RecordingRuntime extends FakeRuntime {
   readonly sandboxes: SandboxConfig[] = [];
   /** The IP a new sandbox gets; undefined: it gets none. */
   sandboxIP: string | undefined = '10.244.0.9';
+  /** What a new sandbox is once started: running, stopped already, or gone already. */
+  sandboxState: 'ready' | 'notready' | 'gone' = 'ready';
   failSandbox: Error | undefined;
   failCreate: Error | undefined;
   failStart: Error | undefined;
@@ -84,8 +86,8 @@ class RecordingRuntime extends FakeRuntime {
 
   override async podSandboxStatus(id: string): Promise<SandboxStatus | undefined> {
     const config = this.sandboxes[Number(id.slice('sandbox-'.length)) - 1];
-    if (!config) return undefined;
-    return { id, pod: config.pod, attempt: config.attempt, state: 'ready', createdAt: 0, hostNetwork: false, ...(this.sandboxIP ? { ip: this.sandboxIP } : {}) };
+    if (!config || this.sandboxState === 'gone') return undefined;
+    return { id, pod: config.pod, attempt: config.attempt, state: this.sandboxState, createdAt: 0, hostNetwork: false, ...(this.sandboxIP ? { ip: this.sandboxIP } : {}) };
   }
 
   override async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
@@ -271,14 +273,18 @@ describe('PodSyncer.syncPod', () => {
     expect(setup.runtime.created.map((c) => c.sandboxId)).toEqual(['sandbox-1', 'sandbox-1']);
   });
 
-  test('a sandbox that gets no IP is a FailedCreatePodSandBox, every container waits with CreatePodSandboxError, and a retry is asked for', async () => {
+  test.each([
+    { what: 'gets no IP', set: (runtime: RecordingRuntime) => void (runtime.sandboxIP = undefined), message: 'the sandbox sandbox-1 got no IP address on the pod network' },
+    { what: 'has stopped', set: (runtime: RecordingRuntime) => void (runtime.sandboxState = 'notready'), message: 'the sandbox sandbox-1 stopped as soon as it started' },
+    { what: 'is gone', set: (runtime: RecordingRuntime) => void (runtime.sandboxState = 'gone'), message: 'the sandbox sandbox-1 was gone as soon as it started' },
+  ])('a sandbox that $what once started is a FailedCreatePodSandBox saying so, every container waits with CreatePodSandboxError, and a retry is asked for', async ({ set, message }) => {
     const setup = await setUpSyncer();
-    setup.runtime.sandboxIP = undefined;
+    set(setup.runtime);
     const p = pod();
     const result = await sync(setup, p, runtimeStatus(p, []));
     expect(result).toEqual({ changed: true, retryAfterMs: 10_000 });
     expect(setup.runtime.calls).toEqual(['runPodSandbox attempt=0']);
-    expect(setup.recorder.events.map((e) => `${e.reason}: ${e.message}`)).toEqual(['FailedCreatePodSandBox: Failed to create pod sandbox: the sandbox sandbox-1 got no IP address on the pod network']);
+    expect(setup.recorder.events.map((e) => `${e.reason}: ${e.message}`)).toEqual([`FailedCreatePodSandBox: Failed to create pod sandbox: ${message}`]);
     expect(setup.reasons.get(p.metadata.uid, 'main')?.reason).toBe('CreatePodSandboxError');
   });
 

@@ -44,7 +44,7 @@ describe('a supervised process', () => {
   test('stop ends it with SIGTERM and it is not started again', async () => {
     // The shell says which signal ended it, and ignores none: SIGKILL would leave no line.
     // It says "ready" once its trap is set; a signal before that would end it without the line.
-    const script = "trap 'echo got TERM; exit 0' TERM; echo ready; sleep 600 & wait";
+    const script = "trap 'echo got TERM; kill $!; exit 0' TERM; echo ready; sleep 600 & wait";
     const log = join(dir, 'kube-scheduler.log');
     const { supervised, pids, exits } = supervise({ name: 'kube-scheduler', command: 'sh', args: ['-c', script] });
     await supervised.start();
