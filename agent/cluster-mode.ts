@@ -7,6 +7,7 @@
  */
 import { isStaticPod } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, Pod } from '../common/api/types.js';
+import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import type { ConfigObjectStore } from './config/config-objects.js';
 import type { PodConfig } from './config/pod-config.js';
 import { ApiConfigObjects } from './config/sources/api-config-objects.js';
@@ -17,12 +18,15 @@ import { ApiEventRecorder } from './events/api-recorder.js';
 import type { FanOutRecorder } from './events/recorder.js';
 import { TokenManager } from './token/token-manager.js';
 import { ApiClaims } from './volumes/claims/api-claims.js';
+import { RouteController } from './network/route-controller.js';
 import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
 import { ApiStatusSync } from './status/api-status-sync.js';
 import { MirrorPods } from './status/mirror-pods.js';
 import type { StatusManager } from './status/status-manager.js';
 
 export interface ClusterModeOptions extends ClusterNodeOptions {
+  /** This node's pod subnet: the other nodes' are routed around it. */
+  podCIDR: Ipv4Cidr;
   podConfig: PodConfig;
   statuses: StatusManager;
   configObjects: ConfigObjectStore;
@@ -48,6 +52,8 @@ export class ClusterMode {
   readonly #mirrors: MirrorPods;
   readonly #status: ApiStatusSync;
   readonly #objects: ApiConfigObjects;
+  /** The routes to the other nodes' pods, unless --node-routes=false. */
+  readonly #routes: RouteController | undefined;
 
   constructor(options: ClusterModeOptions) {
     const { client } = options;
@@ -89,6 +95,13 @@ export class ClusterMode {
       });
     };
     this.podSource = new ApiSource({ client, nodeName: options.nodeName, logger: log, onPods });
+    if (options.cluster.nodeRoutes) {
+      this.#routes = new RouteController({
+        client,
+        local: { name: options.nodeName, podCIDR: options.podCIDR, hostIPs: options.hostIPs },
+        logger: log.child({ component: 'node-routes' }),
+      });
+    }
     options.recorder.add(this.#events);
     options.statuses.onChange((pod) => this.#status.statusChanged(pod));
     options.podConfig.onUpdate(() => void this.#mirrors.reconcile());
@@ -98,6 +111,7 @@ export class ClusterMode {
   start(): void {
     this.#status.start();
     this.services.start();
+    this.#routes?.start();
     void this.node.status.registered().then(() => this.#mirrors.reconcile());
     this.node.start();
   }
@@ -123,6 +137,7 @@ export class ClusterMode {
     await this.#mirrors.stop();
     await this.#objects.stop();
     await this.services.stop();
+    await this.#routes?.stop();
     await this.#events.stop();
     await this.node.stop();
   }

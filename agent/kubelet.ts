@@ -473,6 +473,7 @@ export class Kubelet {
       cluster,
       nodeName: this.options.nodeName,
       hostIPs: deps.node.hostIPs,
+      podCIDR: this.options.podCIDR,
       kubeletPort: this.options.port,
       rootDir: this.options.rootDir,
       maxPods: this.options.maxPods,

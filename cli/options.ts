@@ -16,7 +16,7 @@ import { resolveServingOptions, type ServerFlags } from './server-options.js';
 import { DefaultEvictionHard, parseThresholds, ThresholdError } from '../agent/eviction/thresholds.js';
 import { DefaultPodsCgroup } from '../agent/qos/qos-cgroups.js';
 import { parseDuration } from '../common/util/duration.js';
-import { durationMs, flagError, ipv4CidrSetting, nonNegativeDurationMs, setting, type Setting } from './settings.js';
+import { boolean, durationMs, flagError, ipv4CidrSetting, nonNegativeDurationMs, setting, type Setting } from './settings.js';
 
 /** Agent flags as commander hands them over: strings, unset when not given. */
 export interface AgentFlags extends ServerFlags {
@@ -49,6 +49,7 @@ export interface AgentFlags extends ServerFlags {
   nodeLabels?: string;
   registerWithTaints?: string;
   nodeStatusUpdateFrequency?: string;
+  nodeRoutes?: string | boolean;
   maxPods?: string;
 }
 
@@ -242,6 +243,7 @@ function clusterOptions(flags: AgentFlags, file: KubeletConfiguration | undefine
     // The kubelet reports at least as often as it computes.
     nodeStatusReportFrequencyMs: Math.max(updateMs, duration(undefined, undefined, 'nodeStatusReportFrequency', Defaults.nodeStatusReportFrequency)),
     nodeLeaseDurationSeconds: positiveInt(lease),
+    nodeRoutes: boolean(setting<string | boolean>({ flag: '--node-routes', flagValue: flags.nodeRoutes, field: 'nodeRoutes', fileValue: file?.nodeRoutes, configPath }, true)),
   };
 }
 
@@ -346,7 +348,8 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     podsCgroup: DefaultPodsCgroup,
   };
   const cluster = clusterOptions(flags, file, configPath);
-  if (cluster) options.cluster = cluster;
+  // A subnet given to a cluster node is its own, registered as its Node's.
+  if (cluster) options.cluster = flags.podCidr !== undefined || file?.podCIDR !== undefined ? { ...cluster, podCIDR: options.podCIDR.text } : cluster;
   const backoffMax = options.crashLoopBackOffMaxMs;
   if (backoffMax < 1000 || backoffMax > 300_000) throw crashLoopBackOffMax.invalid('must be from 1s to 300s');
   const clusterDnsSettings = {

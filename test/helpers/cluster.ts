@@ -15,7 +15,10 @@ export function useControlPlane(options: Parameters<typeof ControlPlane.start>[0
   return () => plane!;
 }
 
-/** Cluster options for `nodeName` with its own client certificate; statuses computed every second. */
+/**
+ * Cluster options for `nodeName` with its own client certificate; statuses computed every second.
+ * No routes to other nodes: the test nodes share this machine, whose routing table is not theirs.
+ */
 export async function clusterOptions(plane: ControlPlane, nodeName: string, overrides: Partial<ClusterOptions> = {}): Promise<ClusterOptions> {
   return {
     kubeconfig: await plane.nodeKubeconfig(nodeName),
@@ -24,6 +27,7 @@ export async function clusterOptions(plane: ControlPlane, nodeName: string, over
     nodeStatusUpdateFrequencyMs: 1_000,
     nodeStatusReportFrequencyMs: 300_000,
     nodeLeaseDurationSeconds: 40,
+    nodeRoutes: false,
     ...overrides,
   };
 }

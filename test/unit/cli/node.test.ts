@@ -52,6 +52,7 @@ const cluster = (kubeconfig: string): NonNullable<KubeletOptions['cluster']> => 
   nodeStatusUpdateFrequencyMs: 10_000,
   nodeStatusReportFrequencyMs: 300_000,
   nodeLeaseDurationSeconds: 40,
+  nodeRoutes: true,
 });
 
 /** A kubeconfig with a client certificate path that need not exist: reading it checks only its shape. */

@@ -209,6 +209,24 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
   });
 });
 
+describe('resolveAgentOptions: routes to the other nodes', () => {
+  test('a cluster node keeps them by default; --node-routes over the nodeRoutes field turns them off or on', async () => {
+    const kubeconfig = '/etc/kubernetes/kubelet.conf';
+    expect((await resolve({ kubeconfig })).options.cluster?.nodeRoutes).toBe(true);
+    const off = await config('nodeRoutes: false\n');
+    expect((await resolve({ kubeconfig, config: off })).options.cluster?.nodeRoutes).toBe(false);
+    expect((await resolve({ kubeconfig, config: off, nodeRoutes: 'true' })).options.cluster?.nodeRoutes).toBe(true);
+    expect((await resolve({ kubeconfig, nodeRoutes: 'false' })).options.cluster?.nodeRoutes).toBe(false);
+  });
+
+  test("a cluster node given a pod subnet registers it as its Node's; without one it registers none", async () => {
+    const kubeconfig = '/etc/kubernetes/kubelet.conf';
+    expect((await resolve({ kubeconfig, podCidr: '10.244.2.0/24' })).options.cluster?.podCIDR).toBe('10.244.2.0/24');
+    expect((await resolve({ kubeconfig, config: await config('podCIDR: 10.244.3.0/24\n') })).options.cluster?.podCIDR).toBe('10.244.3.0/24');
+    expect((await resolve({ kubeconfig })).options.cluster).not.toHaveProperty('podCIDR');
+  });
+});
+
 describe('resolveAgentOptions: the secure server', () => {
   test('in cluster mode, tokens and access are checked with the API server by default, as KubeletConfiguration defaults them', async () => {
     const { options } = await resolve({ kubeconfig: '/etc/kubernetes/kubelet.conf' });
@@ -290,6 +308,7 @@ describe('resolveAgentOptions: bad flags', () => {
     [{ tlsMinVersion: 'TLS1.2' }, '--tls-min-version: invalid value "TLS1.2": must be one of VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13'],
     [{ tlsCipherSuites: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,AES128-SHA' }, '--tls-cipher-suites: invalid value "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,AES128-SHA": cipher suite AES128-SHA not supported or doesn\'t exist; the names are Go\'s, such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
     [{ anonymousAuth: 'maybe' }, '--anonymous-auth: invalid value "maybe": must be true or false'],
+    [{ kubeconfig: '/etc/kubernetes/kubelet.conf', nodeRoutes: 'yes' }, '--node-routes: invalid value "yes": must be true or false'],
     [{ authenticationTokenWebhook: true }, '--authentication-token-webhook: invalid value true: needs --kubeconfig: tokens are checked by the API server'],
     [{ authorizationMode: 'Webhook' }, '--authorization-mode: invalid value "Webhook": Webhook needs --kubeconfig: access is checked by the API server'],
     [{ authorizationWebhookCacheAuthorizedTtl: 'soon' }, '--authorization-webhook-cache-authorized-ttl: invalid value "soon": must be a duration such as 30s or 5m (0 keeps nothing)'],

@@ -1,0 +1,61 @@
+/**
+ * A cluster node's routes to the other nodes' pods, kept from the API server's Nodes: the Nodes
+ * are listed and watched, and the routing table is brought in line after every change and every
+ * RouteResyncMs besides (the cloud route controller's --route-reconciliation-period), so a route
+ * the kernel refused, or one removed by hand, is set again without waiting for a Node to change.
+ * While the API server is away the routes stay as they are.
+ */
+import type { Logger } from 'pino';
+import type { Node } from '../../common/api/types.js';
+import type { KubeApi } from '../../common/kube-api/kube-client.js';
+import { Reflector } from '../../common/kube-api/reflector.js';
+import { IpRouteTable } from './ip-route-table.js';
+import { NodeRoutes, type LocalNode, type RouteTable } from './node-routes.js';
+
+const RouteResyncMs = 10_000;
+
+export interface RouteControllerOptions {
+  client: KubeApi;
+  local: LocalNode;
+  logger: Logger;
+  /** The host's table through iproute2 unless given. */
+  table?: RouteTable;
+  resyncPeriodMs?: number;
+}
+
+export class RouteController {
+  readonly #routes: NodeRoutes;
+  readonly #reflector: Reflector<Node>;
+  readonly #resyncPeriodMs: number;
+  /** The Nodes of the last list or watch event; undefined until the first list. */
+  #nodes: Node[] | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: RouteControllerOptions) {
+    this.#resyncPeriodMs = options.resyncPeriodMs ?? RouteResyncMs;
+    this.#routes = new NodeRoutes({ table: options.table ?? new IpRouteTable(), local: options.local, logger: options.logger });
+    this.#reflector = new Reflector<Node>({
+      client: options.client,
+      path: '/api/v1/nodes',
+      onSync: (nodes) => {
+        this.#nodes = nodes;
+        void this.#routes.sync(nodes);
+      },
+      logger: options.logger,
+    });
+  }
+
+  start(): void {
+    this.#reflector.start();
+    this.#timer ??= setInterval(() => {
+      if (this.#nodes) void this.#routes.sync(this.#nodes);
+    }, this.#resyncPeriodMs);
+  }
+
+  /** The watch and the resync end; the routes stay, for the pods that use them. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#reflector.stop();
+    await this.#routes.stop();
+  }
+}
