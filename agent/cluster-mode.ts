@@ -98,7 +98,7 @@ export class ClusterMode {
     if (options.cluster.nodeRoutes) {
       this.#routes = new RouteController({
         client,
-        local: { name: options.nodeName, podCIDR: options.podCIDR, hostIPs: options.hostIPs },
+        local: { name: options.nodeName, podCIDR: options.podCIDR },
         logger: log.child({ component: 'node-routes' }),
       });
     }

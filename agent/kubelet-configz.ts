@@ -54,6 +54,7 @@ export function kubeletConfigz(o: Readonly<KubeletOptions>): object {
           nodeStatusReportFrequency: formatDuration(cluster.nodeStatusReportFrequencyMs),
           nodeLeaseDurationSeconds: cluster.nodeLeaseDurationSeconds,
           registerWithTaints: cluster.registerWithTaints,
+          nodeRoutes: cluster.nodeRoutes,
         }
       : {}),
   };

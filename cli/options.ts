@@ -348,8 +348,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     podsCgroup: DefaultPodsCgroup,
   };
   const cluster = clusterOptions(flags, file, configPath);
-  // A subnet given to a cluster node is its own, registered as its Node's.
-  if (cluster) options.cluster = flags.podCidr !== undefined || file?.podCIDR !== undefined ? { ...cluster, podCIDR: options.podCIDR.text } : cluster;
+  if (cluster) options.cluster = cluster;
   const backoffMax = options.crashLoopBackOffMaxMs;
   if (backoffMax < 1000 || backoffMax > 300_000) throw crashLoopBackOffMax.invalid('must be from 1s to 300s');
   const clusterDnsSettings = {

@@ -6,6 +6,7 @@
  * While the API server is away the routes stay as they are.
  */
 import type { Logger } from 'pino';
+import { errorMessage } from '../../common/api/errors.js';
 import type { Node } from '../../common/api/types.js';
 import type { KubeApi } from '../../common/kube-api/kube-client.js';
 import { Reflector } from '../../common/kube-api/reflector.js';
@@ -27,19 +28,21 @@ export class RouteController {
   readonly #routes: NodeRoutes;
   readonly #reflector: Reflector<Node>;
   readonly #resyncPeriodMs: number;
+  readonly #log: Logger;
   /** The Nodes of the last list or watch event; undefined until the first list. */
   #nodes: Node[] | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: RouteControllerOptions) {
     this.#resyncPeriodMs = options.resyncPeriodMs ?? RouteResyncMs;
+    this.#log = options.logger;
     this.#routes = new NodeRoutes({ table: options.table ?? new IpRouteTable(), local: options.local, logger: options.logger });
     this.#reflector = new Reflector<Node>({
       client: options.client,
       path: '/api/v1/nodes',
       onSync: (nodes) => {
         this.#nodes = nodes;
-        void this.#routes.sync(nodes);
+        this.#sync();
       },
       logger: options.logger,
     });
@@ -47,15 +50,19 @@ export class RouteController {
 
   start(): void {
     this.#reflector.start();
-    this.#timer ??= setInterval(() => {
-      if (this.#nodes) void this.#routes.sync(this.#nodes);
-    }, this.#resyncPeriodMs);
+    this.#timer ??= setInterval(() => this.#sync(), this.#resyncPeriodMs);
   }
 
   /** The watch and the resync end; the routes stay, for the pods that use them. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    this.#timer = undefined;
     await this.#reflector.stop();
     await this.#routes.stop();
+  }
+
+  #sync(): void {
+    if (!this.#nodes) return;
+    this.#routes.sync(this.#nodes).catch((err: unknown) => this.#log.error({ err: errorMessage(err) }, 'keeping the routes to other nodes failed; will try again at the next sync'));
   }
 }

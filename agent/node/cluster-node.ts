@@ -25,8 +25,6 @@ export interface ClusterOptions {
   nodeLeaseDurationSeconds: number;
   /** Whether the routes to the other nodes' pod subnets are kept (agent/network/route-controller.ts). */
   nodeRoutes: boolean;
-  /** The node's pod subnet when --pod-cidr (podCIDR) gave it: the Node registers with it as its spec.podCIDR. */
-  podCIDR?: string;
 }
 
 export interface ClusterNodeOptions {
@@ -59,15 +57,7 @@ export class ClusterNode {
     const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: options.maxPods, runtimeVersion: options.runtimeVersion, pressure: options.pressure });
     this.status = new NodeStatusManager({
       client,
-      settings: {
-        nodeName: options.nodeName,
-        hostname: options.nodeName,
-        nodeIPs: options.hostIPs,
-        kubeletPort: options.kubeletPort,
-        arch: goArch,
-        evictionReserve: options.evictionReserve,
-        ...(cluster.podCIDR ? { podCIDR: cluster.podCIDR } : {}),
-      },
+      settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort, arch: goArch, evictionReserve: options.evictionReserve },
       nodeLabels: cluster.nodeLabels,
       taints: [...cluster.registerWithTaints],
       observe: () => observer.observe(),

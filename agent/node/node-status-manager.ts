@@ -153,13 +153,6 @@ export class NodeStatusManager {
     const wanted = defaultNodeLabels(settings, {});
     const stale = Object.entries(wanted).filter(([key, value]) => existing.metadata?.labels?.[key] !== value);
     this.#options.logger.info({ node: settings.nodeName, labelsSet: stale.map(([key]) => key) }, 'the node was registered before: adopting it');
-    const registeredCIDR = existing.spec?.podCIDR;
-    if (settings.podCIDR && registeredCIDR !== settings.podCIDR) {
-      this.#options.logger.warn(
-        { node: settings.nodeName, podCIDR: settings.podCIDR, registeredPodCIDR: registeredCIDR ?? null },
-        "the Node was registered with another pod subnet than this node's --pod-cidr: other nodes route the Node's here; delete the Node to register it again, or give --pod-cidr the Node's",
-      );
-    }
     if (stale.length === 0) return existing;
     return client.patch<Node>(`/api/v1/nodes/${settings.nodeName}`, { metadata: { labels: Object.fromEntries(stale) } });
   }

@@ -48,8 +48,6 @@ export interface NodeStatusSettings {
   arch: string;
   /** What allocatable leaves out of capacity: the hard eviction thresholds of memory.available and nodefs.available. */
   evictionReserve: EvictionReserve;
-  /** The node's own pod subnet, when it was given one (--pod-cidr): its Node's spec.podCIDR at registration. */
-  podCIDR?: string;
 }
 
 /** An amount in bytes, or a fraction of the capacity. */
@@ -181,7 +179,7 @@ export function nodeConditionsChanged(inApi: readonly NodeCondition[], computed:
   });
 }
 
-/** The Node the agent registers: its name, default labels and annotations, taints, its own pod subnet, and a first status. */
+/** The Node the agent registers: its name, default labels and annotations, taints, and a first status. */
 export function registrationNode(settings: NodeStatusSettings, labels: Readonly<Record<string, string>>, taints: NonNullable<Node['spec']>['taints'], status: NodeStatus): Node {
   return {
     apiVersion: 'v1',
@@ -191,10 +189,7 @@ export function registrationNode(settings: NodeStatusSettings, labels: Readonly<
       labels: defaultNodeLabels(settings, labels),
       annotations: { 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
     },
-    spec: {
-      ...(settings.podCIDR ? { podCIDR: settings.podCIDR, podCIDRs: [settings.podCIDR] } : {}),
-      ...(taints && taints.length > 0 ? { taints: [...taints] } : {}),
-    },
+    spec: taints && taints.length > 0 ? { taints: [...taints] } : {},
     status,
   };
 }

@@ -21,13 +21,18 @@ export class CoalescingRunner {
       return this.#running;
     }
     this.#running = (async () => {
-      do {
-        this.#again = false;
-        await this.#task();
-      } while (this.#again && !this.#stopped);
-    })().finally(() => {
-      this.#running = undefined;
-    });
+      try {
+        do {
+          this.#again = false;
+          // Called through an async function, so that a task that throws at once still ends the
+          // loop after #running is set (a synchronous end would clear it before it is set).
+          await (async () => this.#task())();
+        } while (this.#again && !this.#stopped);
+      } finally {
+        // At once, as the loop ends: a request from here on starts a run of its own.
+        this.#running = undefined;
+      }
+    })();
     return this.#running;
   }
 

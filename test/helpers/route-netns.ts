@@ -27,7 +27,7 @@ export interface RouteNetns {
 export async function createRouteNetns(): Promise<RouteNetns> {
   const name = `dkl-routes-${randomBytes(3).toString('hex')}`;
   await run('ip', ['netns', 'add', name]);
-  const ip: IpCommand = async (args) => (await run('ip', ['-n', name, ...args], { encoding: 'utf8' })).stdout;
+  const ip: IpCommand = async (args) => (await run('ip', ['-n', name, ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } })).stdout;
   const netns: RouteNetns = {
     ip,
     agentRoutes: async () => (await ip(['-4', 'route', 'show', 'proto', String(RouteProtocol)])).trim().split('\n').filter(Boolean).map((line) => line.trim()),

@@ -23,7 +23,7 @@ async function getNode(name: string): Promise<Node | undefined> {
 const readyStatus = (node: Node | undefined): string | undefined => node?.status?.conditions?.find((c) => c.type === 'Ready')?.status;
 
 describe('registration', () => {
-  test('the Node is created with labels, taints, its pod subnet, addresses, capacity, nodeInfo and Ready', async () => {
+  test('the Node is created with labels, taints, addresses, capacity, nodeInfo and Ready', async () => {
     const nodeName = uniqueNodeName('c');
     await startAgent({
       nodeName,
@@ -33,7 +33,6 @@ describe('registration', () => {
         cluster: await clusterOptions(plane(), nodeName, {
           nodeLabels: { 'example.com/zone': 'a' },
           registerWithTaints: [{ key: 'dedicated', value: 'edge', effect: 'NoSchedule' }],
-          podCIDR: '10.244.0.0/16',
         }),
       },
     });
@@ -52,7 +51,6 @@ describe('registration', () => {
     });
     expect(node.metadata?.annotations).toMatchObject({ 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' });
     expect(node.spec?.taints).toEqual([{ key: 'dedicated', value: 'edge', effect: 'NoSchedule' }]);
-    expect(node.spec?.podCIDRs).toEqual(['10.244.0.0/16']);
     expect(node.status?.addresses).toEqual([
       { type: 'InternalIP', address: '127.0.0.1' },
       { type: 'Hostname', address: nodeName },

@@ -21,7 +21,7 @@ afterEach(async () => {
   await netns.destroy();
 });
 
-const self: LocalNode = { name: 'self', podCIDR: parseIpv4Cidr('10.244.0.0/24')!, hostIPs: [NodeAddress] };
+const self: LocalNode = { name: 'self', podCIDR: parseIpv4Cidr('10.244.0.0/24')! };
 
 const node = (name: string, podCIDR: string, internalIP: string): Node => ({
   metadata: { name },
@@ -67,6 +67,21 @@ describe('routes to other nodes, on a real routing table', () => {
     expect(more).toEqual([]);
     expect(warning).toMatchObject({ node: 'far', destination: '10.244.1.0/24', gateway: '10.50.0.1' });
     expect(String(warning!.err)).toMatch(/Nexthop has invalid gateway|Network is unreachable/);
+  });
+
+  test("a route of someone else's to a node's pod subnet, even of another metric, and the network this host is on are never replaced or shadowed", async () => {
+    await netns.ip(['-4', 'route', 'add', '10.244.1.0/24', 'via', '192.168.77.1', 'metric', '100']);
+    const before = await netns.ip(['-4', 'route', 'show', 'table', 'main']);
+    const log = memoryLogger();
+    const routes = new NodeRoutes({ table: new IpRouteTable(netns.ip), local: self, logger: log.logger });
+    await routes.sync([node('a', '10.244.1.0/24', '192.168.77.11'), node('lan', '192.168.77.0/24', '10.50.0.1'), node('here', '10.244.3.0/24', NodeAddress)]);
+    expect(await netns.agentRoutes()).toEqual([]);
+    expect(await netns.ip(['-4', 'route', 'show', 'table', 'main'])).toBe(before);
+    expect(Object.fromEntries(log.lines.filter((line) => line.level === 40).map((line) => [line.node, line.reason]))).toEqual({
+      a: 'a route to 10.244.1.0/24 that this agent did not make is there',
+      lan: 'a route to 192.168.77.0/24 that this agent did not make is there',
+      here: `its InternalIP ${NodeAddress} is an address of this host`,
+    });
   });
 
   test('removing a route already gone is fine', async () => {

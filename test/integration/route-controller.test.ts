@@ -11,7 +11,7 @@ import { KubeClient } from '../../common/kube-api/kube-client.js';
 import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { useControlPlane } from '../helpers/cluster.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
-import { createRouteNetns, NodeAddress, type RouteNetns } from '../helpers/route-netns.js';
+import { createRouteNetns, type RouteNetns } from '../helpers/route-netns.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const plane = useControlPlane();
@@ -52,7 +52,7 @@ test("routes follow the Nodes: a new node's pod subnet is routed via its Interna
   const log = memoryLogger();
   const controller = new RouteController({
     client,
-    local: { name: selfName, podCIDR: parseIpv4Cidr('10.250.0.0/24')!, hostIPs: [NodeAddress] },
+    local: { name: selfName, podCIDR: parseIpv4Cidr('10.250.0.0/24')! },
     table: new IpRouteTable(netns.ip),
     resyncPeriodMs: 200,
     logger: log.logger,

@@ -218,13 +218,6 @@ describe('resolveAgentOptions: routes to the other nodes', () => {
     expect((await resolve({ kubeconfig, config: off, nodeRoutes: 'true' })).options.cluster?.nodeRoutes).toBe(true);
     expect((await resolve({ kubeconfig, nodeRoutes: 'false' })).options.cluster?.nodeRoutes).toBe(false);
   });
-
-  test("a cluster node given a pod subnet registers it as its Node's; without one it registers none", async () => {
-    const kubeconfig = '/etc/kubernetes/kubelet.conf';
-    expect((await resolve({ kubeconfig, podCidr: '10.244.2.0/24' })).options.cluster?.podCIDR).toBe('10.244.2.0/24');
-    expect((await resolve({ kubeconfig, config: await config('podCIDR: 10.244.3.0/24\n') })).options.cluster?.podCIDR).toBe('10.244.3.0/24');
-    expect((await resolve({ kubeconfig })).options.cluster).not.toHaveProperty('podCIDR');
-  });
 });
 
 describe('resolveAgentOptions: the secure server', () => {

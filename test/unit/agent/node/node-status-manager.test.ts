@@ -33,16 +33,15 @@ const healthy: NodeObservation = {
   },
 };
 
-function setup(observations: NodeObservation[] = [healthy], overrides: Partial<NodeStatusSettings> = {}) {
+function setup(observations: NodeObservation[] = [healthy]) {
   const api = new FakeKubeApi();
-  const log = memoryLogger();
   let now = Date.parse('2026-11-23T10:00:00Z');
   const clock = { now: () => now };
   let observed = 0;
   const events: string[] = [];
   const manager = new NodeStatusManager({
     client: api,
-    settings: { ...settings, ...overrides },
+    settings,
     nodeLabels: { zone: 'a' },
     taints: [],
     observe: async () => observations[Math.min(observed++, observations.length - 1)]!,
@@ -50,9 +49,9 @@ function setup(observations: NodeObservation[] = [healthy], overrides: Partial<N
     reportFrequencyMs: 300_000,
     recorder: { event: (object, type, reason, message) => events.push(`${object.kind}/${object.name}/${object.uid} ${type} ${reason}: ${message}`) },
     clock,
-    logger: log.logger,
+    logger: memoryLogger().logger,
   });
-  return { api, manager, events, log, advance: (ms: number) => (now += ms) };
+  return { api, manager, events, advance: (ms: number) => (now += ms) };
 }
 
 describe('NodeStatusManager: registration', () => {
@@ -88,20 +87,6 @@ describe('NodeStatusManager: registration', () => {
     fresh.api.objects.set('/api/v1/nodes/n1', api.objects.get('/api/v1/nodes/n1')!);
     await fresh.manager.register();
     expect(fresh.api.callsOf('patch')).toEqual([]);
-  });
-
-  test("a node given its own pod subnet registers with it, and warns when the Node it adopts has another", async () => {
-    const { api, manager } = setup([healthy], { podCIDR: '10.244.3.0/24' });
-    await manager.register();
-    expect((api.objects.get('/api/v1/nodes/n1') as Node).spec).toEqual({ podCIDR: '10.244.3.0/24', podCIDRs: ['10.244.3.0/24'] });
-
-    const adopting = setup([healthy], { podCIDR: '10.244.3.0/24' });
-    adopting.api.objects.set('/api/v1/nodes/n1', { metadata: { name: 'n1', uid: 'old' }, spec: { podCIDR: '10.244.7.0/24' } });
-    await adopting.manager.register();
-    const warnings = adopting.log.lines.filter((line) => line.level === 40);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ podCIDR: '10.244.3.0/24', registeredPodCIDR: '10.244.7.0/24' });
-    expect(warnings[0]!.msg).toMatch(/delete the Node to register it again/);
   });
 
   test('another error is thrown (the loop retries it)', async () => {

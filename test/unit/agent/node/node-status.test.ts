@@ -146,7 +146,6 @@ describe('registrationNode', () => {
     expect(node.spec).toEqual({ taints: [{ key: 'dedicated', value: 'edge', effect: 'NoSchedule' }] });
     expect(node.status).toBe(status);
     expect(registrationNode(settings, {}, [], status).spec).toEqual({});
-    expect(registrationNode({ ...settings, podCIDR: '10.244.1.0/24' }, {}, [], status).spec).toEqual({ podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] });
   });
 });
 

@@ -345,7 +345,14 @@ describe('QOSContainerManager: cgroup v2', () => {
     dirs.push(base);
     await makeHierarchy(base, 2, ['cpu', 'pids']);
     const log = memoryLogger();
-    const manager = new QOSContainerManager({ root: 'dockerlet', logger: log.logger, hierarchies: async () => ({ ok: true, hierarchies: { version: 2, cpu: base, memory: base, all: [base] } }), fs: fakeCgroupFs(2) });
+    const manager = new QOSContainerManager({
+      root: 'dockerlet',
+      logger: log.logger,
+      hierarchies: async () => ({ ok: true, hierarchies: { version: 2, cpu: base, memory: base, all: [base] } }),
+      fs: fakeCgroupFs(2),
+      // Not the host's lock: an agent running on this machine holds it.
+      lockRoot: async () => ({ release: async () => undefined }),
+    });
     await manager.start({ driver: 'cgroupfs', version: 2 });
     expect(await manager.ensureExists(guaranteed('g1'))).toBeUndefined();
     expect(String(log.lines.find((line) => line.level === 40)?.['reason'])).toMatch(/has no memory controller/);
