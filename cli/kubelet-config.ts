@@ -58,7 +58,7 @@ const kubeletConfiguration = z.strictObject({
   clusterDomain: z.string().optional(),
   /** dockerlet's own: whether `dockerlet up` serves the cluster DNS (default: yes, unless clusterDNS names another server in cluster mode). */
   serveClusterDNS: z.boolean().optional(),
-  /** dockerlet's own: whether a cluster node routes every other node's pod subnet via its InternalIP (default: yes). */
+  /** dockerlet's own: whether a cluster node routes every other node's pod subnet via its InternalIP (default: no). */
   nodeRoutes: z.boolean().optional(),
   resolvConf: z.string().optional(),
   podCIDR: z.string().optional(),

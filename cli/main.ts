@@ -48,7 +48,7 @@ function addAgentFlags(command: Command): Command {
     .option('--node-labels <pairs>', "labels the node registers with, 'key=value,key2=value2' (cluster mode)")
     .option('--register-with-taints <taints>', "taints the node registers with, 'key=value:Effect,...' (cluster mode)")
     .option('--node-status-update-frequency <duration>', `how often the node status is computed (default: ${Defaults.nodeStatusUpdateFrequency})`)
-    .option('--node-routes [bool]', "route every other node's pod subnet via its InternalIP, the nodes sharing a layer-2 network (cluster mode; default: true)")
+    .option('--node-routes [bool]', "route every other node's pod subnet via its InternalIP, the nodes sharing a layer-2 network; one agent per host (cluster mode; default: false)")
     .option('--max-pods <n>', `pods this node admits and runs, as its capacity says (default: ${Defaults.maxPods})`)
     .option('--allowed-unsafe-sysctls <patterns>', "unsafe sysctls pods may set, names or prefixes ending in *, comma-separated (default: the safe ones only)");
 }

@@ -243,7 +243,7 @@ function clusterOptions(flags: AgentFlags, file: KubeletConfiguration | undefine
     // The kubelet reports at least as often as it computes.
     nodeStatusReportFrequencyMs: Math.max(updateMs, duration(undefined, undefined, 'nodeStatusReportFrequency', Defaults.nodeStatusReportFrequency)),
     nodeLeaseDurationSeconds: positiveInt(lease),
-    nodeRoutes: boolean(setting<string | boolean>({ flag: '--node-routes', flagValue: flags.nodeRoutes, field: 'nodeRoutes', fileValue: file?.nodeRoutes, configPath }, true)),
+    nodeRoutes: boolean(setting<string | boolean>({ flag: '--node-routes', flagValue: flags.nodeRoutes, field: 'nodeRoutes', fileValue: file?.nodeRoutes, configPath }, false)),
   };
 }
 

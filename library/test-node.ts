@@ -105,8 +105,7 @@ export async function launchNode(options: StartNodeOptions, startedBy: SessionRe
         ...(options.resolvConf ? { resolvConf: options.resolvConf } : {}),
         ...(options.clusterDomain ? { clusterDomain: options.clusterDomain } : {}),
         // Joined, the node keeps the cluster's own pods off it: only what its test applies runs here.
-        // Its pods share this host with the cluster's, so it routes to no other node's.
-        ...(options.kubeconfig ? { kubeconfig: options.kubeconfig, registerWithTaints: `${TestNodeTaint}:NoSchedule`, nodeRoutes: false } : {}),
+        ...(options.kubeconfig ? { kubeconfig: options.kubeconfig, registerWithTaints: `${TestNodeTaint}:NoSchedule` } : {}),
         proxyMode: 'userspace',
         serviceClusterIpRange: serviceCIDR,
         serviceNodePortRange: `${slice.nodePorts.min}-${slice.nodePorts.max}`,

@@ -17,8 +17,13 @@ const runIp: IpCommand = async (args) => (await execFileAsync('ip', [...args], {
 interface IpRouteJson {
   dst?: string;
   gateway?: string;
-  protocol?: string;
   scope?: string;
+}
+
+/** A route's destination as a CIDR; undefined for the default route. `ip` prints a host route without its /32. */
+function destinationOf(route: IpRouteJson): string | undefined {
+  if (!route.dst || route.dst === 'default') return undefined;
+  return parseIpv4Cidr(route.dst.includes('/') ? route.dst : `${route.dst}/32`)?.text;
 }
 
 interface IpAddressJson {
@@ -35,20 +40,22 @@ export class IpRouteTable implements RouteTable {
   }
 
   async read(): Promise<RouteSnapshot> {
-    const routes = await this.#json<IpRouteJson[]>(['-j', '-4', 'route', 'show', 'table', 'main']);
-    const addresses = await this.#json<IpAddressJson[]>(['-j', '-4', 'address', 'show']);
-    const own: NodeRoute[] = [];
-    const foreign: ForeignRoute[] = [];
-    for (const route of routes) {
-      // `ip` prints a host route's destination without its /32.
-      const destination = route.dst && route.dst !== 'default' ? parseIpv4Cidr(route.dst.includes('/') ? route.dst : `${route.dst}/32`)?.text : undefined;
-      if (!destination) continue;
-      if (route.protocol === Protocol) {
-        if (route.gateway) own.push({ destination, gateway: route.gateway });
-      } else {
-        foreign.push({ destination, onLink: route.scope === 'link' });
-      }
-    }
+    // This agent's routes are asked for by protocol number, which the kernel matches whatever
+    // name rt_protos gives it; every other route of the table is someone else's.
+    const [ownRoutes, allRoutes, addresses] = await Promise.all([
+      this.#json<IpRouteJson[]>(['-j', '-4', 'route', 'show', 'table', 'main', 'proto', Protocol]),
+      this.#json<IpRouteJson[]>(['-j', '-4', 'route', 'show', 'table', 'main']),
+      this.#json<IpAddressJson[]>(['-j', '-4', 'address', 'show']),
+    ]);
+    const own: NodeRoute[] = ownRoutes.flatMap((route) => {
+      const destination = destinationOf(route);
+      return destination ? [{ destination, gateway: route.gateway ?? '' }] : [];
+    });
+    const ownDestinations = new Set(own.map((route) => route.destination));
+    const foreign: ForeignRoute[] = allRoutes.flatMap((route) => {
+      const destination = destinationOf(route);
+      return destination && !ownDestinations.has(destination) ? [{ destination, onLink: route.scope === 'link' }] : [];
+    });
     const localAddresses = addresses.flatMap((link) => (link.addr_info ?? []).flatMap((info) => (info.family === 'inet' && info.local ? [info.local] : [])));
     return { own, foreign, localAddresses };
   }
@@ -63,7 +70,7 @@ export class IpRouteTable implements RouteTable {
 
   async remove(route: NodeRoute): Promise<void> {
     try {
-      await this.#run(['-4', 'route', 'del', route.destination, 'via', route.gateway, 'proto', Protocol]);
+      await this.#run(['-4', 'route', 'del', route.destination, ...(route.gateway ? ['via', route.gateway] : []), 'proto', Protocol]);
     } catch (err) {
       // Already gone: the kernel answers ESRCH.
       if (/No such process/.test(String((err as { stderr?: unknown }).stderr ?? err))) return;

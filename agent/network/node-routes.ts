@@ -21,7 +21,7 @@ export const RouteProtocol = 209;
 export interface NodeRoute {
   /** The node's IPv4 pod subnet. */
   destination: string;
-  /** The node's InternalIP. */
+  /** The node's InternalIP ('' for a route of this agent's found without one, to be replaced). */
   gateway: string;
 }
 
@@ -74,9 +74,21 @@ export interface RefusedRoute extends WantedRoute {
 export interface DesiredRoutes {
   routes: WantedRoute[];
   refused: RefusedRoute[];
+  /** This node's own Node's pod subnet when it is not this node's --pod-cidr: other nodes route it here. */
+  ownNodeSubnet?: string;
 }
 
-const byNetwork = (a: WantedRoute, b: WantedRoute): number => parseIpv4Cidr(a.destination)!.network - parseIpv4Cidr(b.destination)!.network;
+/** By network address, then prefix, then name: an order the Nodes' order does not change. */
+function byNetwork(a: WantedRoute, b: WantedRoute): number {
+  const [x, y] = [parseIpv4Cidr(a.destination)!, parseIpv4Cidr(b.destination)!];
+  return x.network - y.network || x.prefixLength - y.prefixLength || a.node.localeCompare(b.node);
+}
+
+/** A Node's first IPv4 pod subnet (podCIDRs, then podCIDR). */
+function podSubnet(node: Node): Ipv4Cidr | undefined {
+  const cidrs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : [];
+  return cidrs.map((text) => parseIpv4Cidr(text)).find((cidr) => cidr !== undefined);
+}
 
 /**
  * The routes this node wants: one per other node with an IPv4 pod subnet and an IPv4
@@ -86,11 +98,12 @@ const byNetwork = (a: WantedRoute, b: WantedRoute): number => parseIpv4Cidr(a.de
  */
 export function desiredRoutes(nodes: readonly Node[], local: LocalNode): DesiredRoutes {
   const candidates: WantedRoute[] = [];
+  let ownNodeSubnet: string | undefined;
   for (const node of nodes) {
     const name = node.metadata?.name;
+    const destination = podSubnet(node);
+    if (name === local.name && destination && destination.text !== local.podCIDR.text) ownNodeSubnet = destination.text;
     if (!name || name === local.name) continue;
-    const cidrs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : [];
-    const destination = cidrs.map((text) => parseIpv4Cidr(text)).find((cidr) => cidr !== undefined);
     const gateway = node.status?.addresses?.find((address) => address.type === 'InternalIP' && isIpv4(address.address))?.address;
     if (destination && gateway) candidates.push({ node: name, destination: destination.text, gateway });
   }
@@ -111,6 +124,7 @@ export function desiredRoutes(nodes: readonly Node[], local: LocalNode): Desired
   return {
     routes: candidates.filter((route) => !refused.has(route)),
     refused: [...refused].map(([route, reason]) => ({ ...route, reason })),
+    ...(ownNodeSubnet ? { ownNodeSubnet } : {}),
   };
 }
 
@@ -169,7 +183,17 @@ export class NodeRoutes {
 
   async #reconcile(): Promise<void> {
     const { table, logger, local } = this.#o;
-    const { routes: desired, refused } = desiredRoutes(this.#nodes, local);
+    const { routes: desired, refused, ownNodeSubnet } = desiredRoutes(this.#nodes, local);
+    if (ownNodeSubnet) {
+      this.#warnOnce('own node', ownNodeSubnet, () =>
+        logger.warn(
+          { podCIDR: local.podCIDR.text, nodePodCIDR: ownNodeSubnet },
+          `this node's Node has the pod subnet ${ownNodeSubnet}, which other nodes route here, but its pods are on ${local.podCIDR.text}: give it --pod-cidr ${ownNodeSubnet}`,
+        ),
+      );
+    } else {
+      this.#warned.delete('own node');
+    }
     let snapshot: RouteSnapshot;
     try {
       snapshot = await table.read();
@@ -192,7 +216,7 @@ export class NodeRoutes {
       );
     }
     // Forget the problems of what is gone from both the Nodes and the table.
-    const subjects = new Set([...[...wanted, ...own].map((route) => route.destination), ...refused.map((route) => `refused ${route.node}`)]);
+    const subjects = new Set(['own node', ...[...wanted, ...own].map((route) => route.destination), ...refused.map((route) => `refused ${route.node}`)]);
     for (const subject of this.#warned.keys()) if (!subjects.has(subject)) this.#warned.delete(subject);
 
     const wantedDestinations = new Set(wanted.map((route) => route.destination));

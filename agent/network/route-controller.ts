@@ -1,9 +1,10 @@
 /**
  * A cluster node's routes to the other nodes' pods, kept from the API server's Nodes: the Nodes
- * are listed and watched, and the routing table is brought in line after every change and every
- * RouteResyncMs besides (the cloud route controller's --route-reconciliation-period), so a route
- * the kernel refused, or one removed by hand, is set again without waiting for a Node to change.
- * While the API server is away the routes stay as they are.
+ * are listed and watched, and the routing table is brought in line after every change of the
+ * routes they call for and every RouteResyncMs besides (the cloud route controller's
+ * --route-reconciliation-period), so a route the kernel refused, or one removed by hand, is set
+ * again without waiting for a Node to change. While the API server is away the routes stay as
+ * they are. It runs once: stop() is the end.
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../common/api/errors.js';
@@ -11,7 +12,7 @@ import type { Node } from '../../common/api/types.js';
 import type { KubeApi } from '../../common/kube-api/kube-client.js';
 import { Reflector } from '../../common/kube-api/reflector.js';
 import { IpRouteTable } from './ip-route-table.js';
-import { NodeRoutes, type LocalNode, type RouteTable } from './node-routes.js';
+import { desiredRoutes, NodeRoutes, type LocalNode, type RouteTable } from './node-routes.js';
 
 const RouteResyncMs = 10_000;
 
@@ -32,6 +33,8 @@ export class RouteController {
   /** The Nodes of the last list or watch event; undefined until the first list. */
   #nodes: Node[] | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** What the Nodes of the last sync called for, to tell a Node event that changes a route. */
+  #wanted: string | undefined;
 
   constructor(options: RouteControllerOptions) {
     this.#resyncPeriodMs = options.resyncPeriodMs ?? RouteResyncMs;
@@ -42,6 +45,10 @@ export class RouteController {
       path: '/api/v1/nodes',
       onSync: (nodes) => {
         this.#nodes = nodes;
+        // Most Node events are status updates that change no route: those wait for the resync.
+        const wanted = JSON.stringify(desiredRoutes(nodes, options.local));
+        if (wanted === this.#wanted) return;
+        this.#wanted = wanted;
         this.#sync();
       },
       logger: options.logger,
@@ -56,7 +63,6 @@ export class RouteController {
   /** The watch and the resync end; the routes stay, for the pods that use them. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    this.#timer = undefined;
     await this.#reflector.stop();
     await this.#routes.stop();
   }

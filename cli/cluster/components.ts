@@ -117,8 +117,6 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
         '--address', network.nodeIP, '--node-ip', network.nodeIP, '--read-only-port', '0',
         '--client-ca-file', ca.cert, '--tls-cert-file', kubelet.cert, '--tls-private-key-file', kubelet.key,
         '--pod-cidr', network.podCIDR, '--pod-network', network.podNetwork, '--service-cluster-ip-range', network.serviceCIDR, '--cluster-domain', network.clusterDomain,
-        // Every node of this cluster is on this one host: no routes between nodes.
-        '--node-routes=false',
         ...(spec.podManifestPath ? ['--pod-manifest-path', spec.podManifestPath] : []),
         ...(spec.resolvConf ? ['--resolv-conf', spec.resolvConf] : []),
       ],

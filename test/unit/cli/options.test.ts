@@ -210,13 +210,13 @@ describe('resolveAgentOptions: flags over config file over defaults', () => {
 });
 
 describe('resolveAgentOptions: routes to the other nodes', () => {
-  test('a cluster node keeps them by default; --node-routes over the nodeRoutes field turns them off or on', async () => {
+  test('a cluster node keeps none by default; --node-routes over the nodeRoutes field turns them on or off', async () => {
     const kubeconfig = '/etc/kubernetes/kubelet.conf';
-    expect((await resolve({ kubeconfig })).options.cluster?.nodeRoutes).toBe(true);
-    const off = await config('nodeRoutes: false\n');
-    expect((await resolve({ kubeconfig, config: off })).options.cluster?.nodeRoutes).toBe(false);
-    expect((await resolve({ kubeconfig, config: off, nodeRoutes: 'true' })).options.cluster?.nodeRoutes).toBe(true);
-    expect((await resolve({ kubeconfig, nodeRoutes: 'false' })).options.cluster?.nodeRoutes).toBe(false);
+    expect((await resolve({ kubeconfig })).options.cluster?.nodeRoutes).toBe(false);
+    const on = await config('nodeRoutes: true\n');
+    expect((await resolve({ kubeconfig, config: on })).options.cluster?.nodeRoutes).toBe(true);
+    expect((await resolve({ kubeconfig, config: on, nodeRoutes: 'false' })).options.cluster?.nodeRoutes).toBe(false);
+    expect((await resolve({ kubeconfig, nodeRoutes: true })).options.cluster?.nodeRoutes).toBe(true);
   });
 });
 

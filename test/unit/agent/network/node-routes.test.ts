@@ -222,6 +222,17 @@ describe('NodeRoutes', () => {
     expect(table.own).toEqual([{ destination: '10.244.1.0/24', gateway: '192.168.50.11' }]);
   });
 
+  test("this node's own Node with another pod subnet than its pods' is warned about once, saying what to give it", async () => {
+    const { routes, log } = setUp();
+    const nodes = [node('self', '10.244.7.0/24', '192.168.50.10'), node('a', '10.244.1.0/24', '192.168.50.11')];
+    await routes.sync(nodes);
+    await routes.sync(nodes);
+    const warnings = log.lines.filter((line) => line.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ podCIDR: '10.244.0.0/24', nodePodCIDR: '10.244.7.0/24' });
+    expect(warnings[0]!.msg).toMatch(/give it --pod-cidr 10\.244\.7\.0\/24$/);
+  });
+
   test('after stop, a sync changes nothing', async () => {
     const { table, routes } = setUp();
     await routes.stop();

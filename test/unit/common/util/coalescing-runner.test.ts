@@ -19,6 +19,27 @@ describe('CoalescingRunner', () => {
     expect(runs).toBe(3);
   });
 
+  test.each([0, 1, 2, 3, 4, 5])('a request %i microtasks after a run ends gets a run of its own', async (depth) => {
+    let runs = 0;
+    let release!: () => void;
+    const runner = new CoalescingRunner(async () => {
+      runs++;
+      if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
+    });
+    const first = runner.run();
+    await Promise.resolve();
+    release();
+    let late: Promise<void> | undefined;
+    void (async () => {
+      for (let i = 0; i < depth; i++) await Promise.resolve();
+      late = runner.run();
+    })();
+    await first;
+    for (let i = 0; i < 10 && !late; i++) await Promise.resolve();
+    await late;
+    expect(runs).toBe(2);
+  });
+
   test('a task that throws at once rejects its run, and the next request runs it again', async () => {
     let runs = 0;
     const runner = new CoalescingRunner(() => {
