@@ -17,8 +17,11 @@ const runIp: IpCommand = async (args) => (await execFileAsync('ip', [...args], {
 interface IpRouteJson {
   dst?: string;
   gateway?: string;
+  metric?: number;
   scope?: string;
 }
+
+const routeKey = (route: IpRouteJson): string => `${route.dst ?? ''} ${route.gateway ?? ''} ${route.metric ?? 0}`;
 
 /** A route's destination as a CIDR; undefined for the default route. `ip` prints a host route without its /32. */
 function destinationOf(route: IpRouteJson): string | undefined {
@@ -51,10 +54,18 @@ export class IpRouteTable implements RouteTable {
       const destination = destinationOf(route);
       return destination ? [{ destination, gateway: route.gateway ?? '' }] : [];
     });
-    const ownDestinations = new Set(own.map((route) => route.destination));
+    // The whole table lists the agent's routes again: each is left out once, by destination,
+    // gateway and metric, so that another route to the same destination still shows.
+    const ownLeft = new Map<string, number>();
+    for (const route of ownRoutes) ownLeft.set(routeKey(route), (ownLeft.get(routeKey(route)) ?? 0) + 1);
     const foreign: ForeignRoute[] = allRoutes.flatMap((route) => {
       const destination = destinationOf(route);
-      return destination && !ownDestinations.has(destination) ? [{ destination, onLink: route.scope === 'link' }] : [];
+      const left = ownLeft.get(routeKey(route)) ?? 0;
+      if (left > 0) {
+        ownLeft.set(routeKey(route), left - 1);
+        return [];
+      }
+      return destination ? [{ destination, onLink: route.scope === 'link' }] : [];
     });
     const localAddresses = addresses.flatMap((link) => (link.addr_info ?? []).flatMap((info) => (info.family === 'inet' && info.local ? [info.local] : [])));
     return { own, foreign, localAddresses };

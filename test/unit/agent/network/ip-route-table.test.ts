@@ -22,6 +22,8 @@ describe('IpRouteTable.read', () => {
       ...own,
       { dst: '192.168.50.0/24', dev: 'eth0', protocol: 'kernel', scope: 'link', prefsrc: '192.168.50.10', flags: [] },
       { dst: '10.9.9.9', gateway: '192.168.50.1', dev: 'eth0', flags: [] },
+      // Someone else's route to one of the agent's destinations, at another metric.
+      { dst: '10.244.1.0/24', gateway: '192.168.50.1', dev: 'eth0', metric: 100, flags: [] },
     ];
     const addresses = [
       { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }] },
@@ -37,6 +39,7 @@ describe('IpRouteTable.read', () => {
       foreign: [
         { destination: '192.168.50.0/24', onLink: true },
         { destination: '10.9.9.9/32', onLink: false },
+        { destination: '10.244.1.0/24', onLink: false },
       ],
       localAddresses: ['127.0.0.1', '192.168.50.10'],
     });
