@@ -23,7 +23,7 @@ import { createLogger, type LoggingFormat } from './logger.js';
 import { assembleNode, prepareNode, type DockerletNode, type NodeOptions } from './node.js';
 import { resolveClusterDns } from './dns-options.js';
 import { resolveUpOptions } from './up-options.js';
-import { Defaults, resolveAgentOptions, type AgentFlags } from './options.js';
+import { Defaults, resolveAgentOptions, resolveNodeName, type AgentFlags } from './options.js';
 import { flagError, ipv4CidrSetting, setting } from './settings.js';
 import { podSummaryLine } from './pod-summary.js';
 import { resolveProxyOptions, type ProxyFlags } from './proxy-options.js';
@@ -44,6 +44,7 @@ export interface StandaloneProxyFlags extends ProxyFlags {
   rootDir?: string;
   clusterCidr?: string;
   kubeletUrl?: string;
+  hostnameOverride?: string;
   cleanup?: boolean;
 }
 
@@ -177,7 +178,11 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
       throw new DockerletError('DKL_ERR_FLAG_INVALID', '--kubeconfig: Services and endpoints come from the API server; drop --pod-manifest-path, --manifest-url and --kubelet-url');
     }
     const podCIDR = ipv4CidrSetting(setting({ flag: '--cluster-cidr', flagValue: flags.clusterCidr }, Defaults.podCIDR as string), Defaults.podCIDR);
-    const proxyOptions = await resolveProxyOptions(flags, { rootDir: flags.rootDir ?? Defaults.rootDir, podCIDR });
+    if (flags.hostnameOverride !== undefined && !flags.kubeconfig) {
+      throw flagError('--hostname-override', flags.hostnameOverride, "only with --kubeconfig: a standalone node's endpoints are all its own");
+    }
+    const nodeName = flags.kubeconfig ? resolveNodeName(flags.hostnameOverride) : undefined;
+    const proxyOptions = await resolveProxyOptions(flags, { rootDir: flags.rootDir ?? Defaults.rootDir, podCIDR, ...(nodeName ? { nodeName } : {}) });
     if (flags.cleanup) {
       await cleanupProxy(proxyOptions, log);
       log.info('removed the proxy rules, addresses and state of this host');

@@ -119,6 +119,7 @@ function buildProgram(): Command {
     .option('--kubelet-url <url>', `the agent's read-only API, for pods and their readiness (default: http://127.0.0.1:${Defaults.readOnlyPort})`)
     .option('--root-dir <dir>', `where the proxy keeps its allocations (default: ${Defaults.rootDir})`)
     .option('--cluster-cidr <cidr>', `the pods' CIDR; other sources reaching a ClusterIP are masqueraded (default: ${Defaults.podCIDR})`)
+    .option('--hostname-override <name>', "this node's name, with --kubeconfig: endpoints on it are the ones Services with a Local traffic policy use (default: the host name)")
     .option(...serveClusterDnsFlag('false; give the agent --cluster-dns <the gateway> with it'))
     .option('--cluster-domain <domain>', `the cluster DNS's domain (default: ${Defaults.clusterDomain})`)
     .option('--resolv-conf <file>', `the host's resolver config: the cluster DNS forwards other names to its nameservers (default: ${Defaults.resolvConf})`)

@@ -255,14 +255,20 @@ export interface ResolvedAgentOptions {
   clusterDnsSettings: { serve: Setting<string | boolean | undefined>; clusterDNS: Setting<readonly string[]> };
 }
 
+/** The node's name: --hostname-override, or the host name, lowercased (the kubelet's and kube-proxy's). */
+export function resolveNodeName(hostnameOverride: string | undefined): string {
+  const nodeName = (hostnameOverride ?? hostname()).trim().toLowerCase();
+  if (!dnsSubdomain.safeParse(nodeName).success) {
+    throw flagError('--hostname-override', nodeName, 'must be a lowercase RFC 1123 subdomain, such as node-1');
+  }
+  return nodeName;
+}
+
 export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAgentOptions> {
   const loaded = flags.config ? await loadKubeletConfig(flags.config) : undefined;
   const file: KubeletConfiguration | undefined = loaded?.config;
   const configPath = flags.config;
-  const nodeName = (flags.hostnameOverride ?? hostname()).trim().toLowerCase();
-  if (!dnsSubdomain.safeParse(nodeName).success) {
-    throw flagError('--hostname-override', nodeName, 'must be a lowercase RFC 1123 subdomain, such as node-1');
-  }
+  const nodeName = resolveNodeName(flags.hostnameOverride);
   const network = flags.podNetwork ?? Defaults.podNetwork;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(network)) throw flagError('--pod-network', network, 'must be a Docker network name');
   const staticPodPath = flags.podManifestPath ?? file?.staticPodPath;

@@ -42,7 +42,7 @@ async function defaultMode(): Promise<ProxyMode> {
 
 export async function resolveProxyOptions(
   flags: ProxyFlags,
-  context: { rootDir: string; podCIDR: Ipv4Cidr },
+  context: { rootDir: string; podCIDR: Ipv4Cidr; nodeName?: string },
 ): Promise<ProxyOptions> {
   const mode = flags.proxyMode ?? (await defaultMode());
   if (mode !== 'iptables' && mode !== 'userspace') throw flagError('--proxy-mode', mode, 'must be iptables or userspace');
@@ -59,6 +59,7 @@ export async function resolveProxyOptions(
   if (syncPeriodMs === undefined || syncPeriodMs < 1000) throw flagError('--proxy-sync-period', period, 'must be a duration of at least 1s, such as 30s');
   return {
     mode,
+    ...(context.nodeName ? { nodeName: context.nodeName } : {}),
     serviceCIDR,
     podCIDR: context.podCIDR,
     nodePortRange: { min, max },

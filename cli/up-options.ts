@@ -25,7 +25,7 @@ export async function resolveUpOptions(flags: UpFlags, log: Logger): Promise<UpO
   if (flags.proxyKubeconfig && !agent.cluster) {
     throw new DockerletError('DKL_ERR_FLAG_INVALID', '--proxy-kubeconfig: only `dockerlet up` with --kubeconfig runs a proxy that reads the API server');
   }
-  const proxyOptions = await resolveProxyOptions(flags, { rootDir: agent.rootDir, podCIDR: agent.podCIDR });
+  const proxyOptions = await resolveProxyOptions(flags, { rootDir: agent.rootDir, podCIDR: agent.podCIDR, nodeName: agent.nodeName });
   const dns = await resolveClusterDns(
     {
       ...resolved.clusterDnsSettings,

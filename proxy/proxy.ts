@@ -35,6 +35,11 @@ import { ServiceProxy } from './service-proxy.js';
 
 export interface ProxyOptions {
   mode: ProxyMode;
+  /**
+   * This node's name (--hostname-override), for Services and endpoints from an API server: the
+   * endpoints on it are the local ones of the Local traffic policies. A standalone node's are all local.
+   */
+  nodeName?: string;
   /** The ClusterIP range: the one the host's guard protects. */
   serviceCIDR: Ipv4Cidr;
   /** The pods' CIDR: traffic to a ClusterIP from elsewhere is masqueraded. */
@@ -98,7 +103,9 @@ export function manifestProxyConfig(registry: ServiceRegistry, pods: PodFeed): M
 
 /** A cluster node's config: Services and endpoints from the API server of `client`. */
 export function apiProxyConfig(options: ProxyOptions, client: KubeApi, logger: Logger): ApiProxyConfig {
-  return new ApiProxyConfig({ client, serviceCIDR: options.serviceCIDR, logger });
+  if (!options.nodeName) throw new Error('apiProxyConfig: the proxy needs its node name to serve an API server\'s Services');
+  logger.info({ node: options.nodeName }, "endpoints on this node are the local ones of Services with a Local traffic policy");
+  return new ApiProxyConfig({ client, serviceCIDR: options.serviceCIDR, nodeName: options.nodeName, logger });
 }
 
 export class ServiceProxyNode {

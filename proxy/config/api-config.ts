@@ -58,6 +58,8 @@ const DiscoveryBackoff = { initialMs: 800, maxMs: 30_000 };
 export class ApiProxyConfig implements ProxyConfig {
   readonly #client: KubeApi;
   readonly #serviceCIDR: Ipv4Cidr;
+  /** This node: its endpoints are the local ones. */
+  readonly #nodeName: string;
   readonly #log: Logger;
   readonly #listeners: Array<() => void> = [];
   readonly #stop = new AbortController();
@@ -71,8 +73,9 @@ export class ApiProxyConfig implements ProxyConfig {
   #addresses: AddressLookup = () => [];
   #discovery: Promise<void> | undefined;
 
-  constructor(options: { client: KubeApi; serviceCIDR: Ipv4Cidr; logger: Logger }) {
+  constructor(options: { client: KubeApi; serviceCIDR: Ipv4Cidr; nodeName: string; logger: Logger }) {
     this.#client = options.client;
+    this.#nodeName = options.nodeName;
     this.#serviceCIDR = options.serviceCIDR;
     this.#log = options.logger.child({ component: 'api-proxy-config' });
     this.#services = new Reflector<Service>({
@@ -130,7 +133,9 @@ export class ApiProxyConfig implements ProxyConfig {
     if (!api) return;
     this.#log.info({ path: api.path }, `endpoints from ${api.kind} objects`);
     this.#endpoints =
-      api.kind === 'EndpointSlice' ? this.#reflect(api.path, sliceEndpoints, sliceAddresses) : this.#reflect(api.path, endpointsObjectEndpoints, endpointsObjectAddresses);
+      api.kind === 'EndpointSlice'
+        ? this.#reflect(api.path, (slices: readonly EndpointSlice[]) => sliceEndpoints(slices, this.#nodeName), sliceAddresses)
+        : this.#reflect(api.path, (objects: readonly Endpoints[]) => endpointsObjectEndpoints(objects, this.#nodeName), endpointsObjectAddresses);
     this.#endpoints.start();
   }
 

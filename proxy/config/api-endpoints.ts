@@ -11,12 +11,14 @@
  *   addresses (notReadyAddresses are not served).
  * For DNS, the same ready endpoints, whatever their ports, each once by address, with the hostname
  * the controllers gave it (a pod's spec.hostname when its subdomain names the Service).
- * Not done, as kube-proxy does: traffic policy Local (only this node's endpoints, by nodeName),
- * topology hints, and falling back to serving-but-terminating endpoints when none is ready. Every
- * ready endpoint of the cluster is served, as by the 1.20-era iptables proxier without them.
+ * An endpoint is this node's (for the Local traffic policies) when its nodeName is this node's
+ * name, or, on v1beta1 slices, which had no nodeName before 1.20 made it alpha, when its
+ * topology's kubernetes.io/hostname is (what kube-proxy 1.20 compared).
+ * Not done, as kube-proxy does: topology hints, and falling back to serving-but-terminating
+ * endpoints when none is ready.
  */
 import type { Endpoints } from 'kubernetes-types/core/v1.js';
-import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { Endpoint, EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { EndpointInfo } from '../datapath/proxier.js';
 import type { AddressLookup, EndpointAddress } from './proxy-config.js';
 import type { EndpointLookup } from './proxy-state.js';
@@ -47,7 +49,12 @@ function uniqueByIp(addresses: readonly EndpointAddress[]): EndpointAddress[] {
   return [...byIp.values()];
 }
 
-export function sliceEndpoints(slices: readonly EndpointSlice[]): EndpointLookup {
+/** A slice's endpoint as v1 and v1beta1 have it: v1beta1's topology map, which v1 dropped. */
+export type SliceEndpoint = Endpoint & { topology?: Record<string, string> };
+
+const onNode = (endpoint: SliceEndpoint, nodeName: string): boolean => (endpoint.nodeName ?? endpoint.topology?.['kubernetes.io/hostname']) === nodeName;
+
+export function sliceEndpoints(slices: readonly EndpointSlice[], nodeName: string): EndpointLookup {
   const byService = slicesByService(slices);
   return (service, port, protocol) => {
     const endpoints: EndpointInfo[] = [];
@@ -56,7 +63,7 @@ export function sliceEndpoints(slices: readonly EndpointSlice[]): EndpointLookup
       if (target === undefined) continue;
       for (const endpoint of slice.endpoints ?? []) {
         const ip = endpoint.addresses[0];
-        if (ip && endpoint.conditions?.ready !== false) endpoints.push({ ip, port: target });
+        if (ip && endpoint.conditions?.ready !== false) endpoints.push({ ip, port: target, isLocal: onNode(endpoint, nodeName) });
       }
     }
     return endpoints;
@@ -77,14 +84,14 @@ export function sliceAddresses(slices: readonly EndpointSlice[]): AddressLookup 
   };
 }
 
-export function endpointsObjectEndpoints(objects: readonly Endpoints[]): EndpointLookup {
+export function endpointsObjectEndpoints(objects: readonly Endpoints[], nodeName: string): EndpointLookup {
   const byService = new Map(objects.map((object) => [namespaced(object.metadata?.namespace, object.metadata?.name), object]));
   return (service, port, protocol) => {
     const endpoints: EndpointInfo[] = [];
     for (const subset of byService.get(namespaced(service.metadata?.namespace, service.metadata?.name))?.subsets ?? []) {
       const target = subset.ports?.find((p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === protocol)?.port;
       if (target === undefined) continue;
-      for (const address of subset.addresses ?? []) endpoints.push({ ip: address.ip, port: target });
+      for (const address of subset.addresses ?? []) endpoints.push({ ip: address.ip, port: target, isLocal: address.nodeName === nodeName });
     }
     return endpoints;
   };

@@ -5,6 +5,7 @@
  * publishNotReadyAddresses), each at its own port for the Service's targetPort. A named
  * targetPort is looked up per pod, by name and protocol, in its containers and sidecars
  * (FindPort); a pod without it is no endpoint of that port. A Service without a selector has none.
+ * Every endpoint is local: the pods are this node's.
  * For DNS, each such pod is one address, named by its spec.hostname when its spec.subdomain is
  * the Service's name (as the EndpointSlice controller sets an endpoint's hostname).
  */
@@ -54,7 +55,7 @@ export function podEndpoints(pods: readonly PodWithStatus[]): EndpointLookup {
     const endpoints: EndpointInfo[] = [];
     for (const { pod, podIP } of servingPods(pods, service)) {
       const target = findPort(pod, port.targetPort ?? port.port, protocol);
-      if (target !== undefined) endpoints.push({ ip: podIP, port: target });
+      if (target !== undefined) endpoints.push({ ip: podIP, port: target, isLocal: true });
     }
     return endpoints;
   };

@@ -28,6 +28,7 @@ export function isProxied(service: Service): boolean {
 
 function servicePortInfo(service: Service, port: ServicePort, protocol: ServiceProtocol): ServicePortInfo {
   const spec = service.spec!;
+  const nodePort = port.nodePort !== undefined && (spec.type === 'NodePort' || spec.type === 'LoadBalancer');
   return {
     id: servicePortId(service, port),
     namespace: service.metadata?.namespace ?? 'default',
@@ -36,8 +37,10 @@ function servicePortInfo(service: Service, port: ServicePort, protocol: ServiceP
     protocol,
     clusterIP: spec.clusterIP!,
     port: port.port,
-    ...(port.nodePort !== undefined && (spec.type === 'NodePort' || spec.type === 'LoadBalancer') ? { nodePort: port.nodePort } : {}),
+    ...(nodePort ? { nodePort: port.nodePort } : {}),
     ...(spec.sessionAffinity === 'ClientIP' ? { affinityTimeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800 } : {}),
+    ...(spec.internalTrafficPolicy === 'Local' ? { internalPolicyLocal: true } : {}),
+    ...(nodePort && spec.externalTrafficPolicy === 'Local' ? { externalPolicyLocal: true } : {}),
   };
 }
 

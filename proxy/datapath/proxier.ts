@@ -24,12 +24,27 @@ export interface ServicePortInfo {
   nodePort?: number;
   /** sessionAffinity ClientIP: a client sticks to one endpoint for this long after its last packet. */
   affinityTimeoutSeconds?: number;
+  /** internalTrafficPolicy Local: the ClusterIP goes to this node's endpoints only, and nowhere when it has none. */
+  internalPolicyLocal?: boolean;
+  /**
+   * externalTrafficPolicy Local (a NodePort's): traffic from outside the node goes to this node's
+   * endpoints only, keeping its source address, and nowhere when it has none; traffic from the
+   * node itself and from pods is served as for Cluster.
+   */
+  externalPolicyLocal?: boolean;
 }
 
 /** A ready endpoint of a service port: a pod IP and the pod's port (targetPort resolved for that pod). */
 export interface EndpointInfo {
   ip: string;
   port: number;
+  /** Its pod runs on this node (kube-proxy's IsLocal): what the Local traffic policies keep. */
+  isLocal?: boolean;
+}
+
+/** The endpoints a traffic policy keeps: this node's for Local, all for Cluster. */
+export function policyEndpoints(endpoints: readonly EndpointInfo[], local: boolean | undefined): readonly EndpointInfo[] {
+  return local ? endpoints.filter((endpoint) => endpoint.isLocal) : endpoints;
 }
 
 export interface ProxyState {

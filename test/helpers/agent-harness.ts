@@ -103,7 +103,7 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
     ...start.options,
   };
   const running = new Set<{ stop(): Promise<void> }>();
-  const proxyOptions = start.proxy ? await proxyOptionsFor(start.proxy, join(base, 'proxy')) : undefined;
+  const proxyOptions = start.proxy ? await proxyOptionsFor(start.proxy, join(base, 'proxy'), nodeName) : undefined;
   if (proxyOptions && start.clusterDns) {
     const { upstream, serviceIP } = start.clusterDns;
     proxyOptions.clusterDns = { listen: { host: ClusterDnsAddress, port: 53 }, ...(serviceIP ? { serviceIP } : {}), domain: options.clusterDomain, upstreams: [upstream] };
@@ -153,9 +153,10 @@ async function removeNodeCgroups(root: string): Promise<void> {
   }
 }
 
-async function proxyOptionsFor(mode: ProxyMode, stateDir: string): Promise<ProxyOptions> {
+async function proxyOptionsFor(mode: ProxyMode, stateDir: string, nodeName: string): Promise<ProxyOptions> {
   return {
     mode,
+    nodeName,
     serviceCIDR: parseIpv4Cidr(ServiceCIDR)!,
     podCIDR: parseIpv4Cidr('10.244.0.0/16')!,
     nodePortRange: { min: 30000, max: 32767 },

@@ -18,13 +18,14 @@ export function servicePort(extra: Partial<ServicePortInfo> = {}): ServicePortIn
   };
 }
 
-/** "10.244.0.2:8080" -> an endpoint. */
+/** "10.244.0.2:8080" -> an endpoint; "10.244.0.2:8080 local" -> one on this node. */
 export function ep(text: string): EndpointInfo {
-  const [ip, port] = text.split(':');
-  return { ip: ip!, port: Number(port) };
+  const [address, where] = text.split(' ');
+  const [ip, port] = address!.split(':');
+  return { ip: ip!, port: Number(port), ...(where === 'local' ? { isLocal: true } : {}) };
 }
 
-/** A state from [service port, its endpoints as "ip:port"] pairs. */
+/** A state from [service port, its endpoints as "ip:port" or "ip:port local"] pairs. */
 export function proxyState(...entries: Array<[ServicePortInfo, string[]]>): ProxyState {
   return {
     servicePorts: entries.map(([sp]) => sp),

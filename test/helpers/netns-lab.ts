@@ -8,12 +8,21 @@
  *      │ veth
  *   pod ns   eth0 10.244.0.2/24 + 10.244.0.3/24, default via 10.244.0.1
  *            TCP :8080 and UDP :5353 on both addresses, answering "<local address> <peer address>"
+ *
+ * With an outside client (withPod({ outside: true })), a third namespace stands for a machine
+ * on the node's network, reaching the node's NodePorts from elsewhere:
+ *   host ns  dkl1 192.168.99.1/24
+ *      │ veth
+ *   outside  eth0 192.168.99.2/24, default via 192.168.99.1
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 
 export const HostIP = '10.244.0.1';
+/** The host's address on the outside client's network, and the client's. */
+export const HostOutsideIP = '192.168.99.1';
+export const OutsideIP = '192.168.99.2';
 export const PodIPs = ['10.244.0.2', '10.244.0.3'] as const;
 export const TcpPort = 8080;
 export const UdpPort = 5353;
@@ -120,12 +129,15 @@ export interface OpResult {
 export class NetnsLab {
   readonly host: string;
   readonly pod: string;
+  /** The outside client's namespace (withPod({ outside: true })). */
+  readonly outside: string;
   #server: ChildProcess | undefined;
   #created: string[] = [];
 
   private constructor(id: string) {
     this.host = `dkl-ipt-${id}`;
     this.pod = `dkl-ipt-${id}-p`;
+    this.outside = `dkl-ipt-${id}-o`;
   }
 
   /** Only the host namespace (for tests that need tables but no traffic). */
@@ -144,8 +156,8 @@ export class NetnsLab {
     return lab;
   }
 
-  /** Both namespaces, the veth pair, and the servers in the pod namespace. */
-  static async withPod(): Promise<NetnsLab> {
+  /** Both namespaces, the veth pair, and the servers in the pod namespace; with `outside`, the outside client's namespace too. */
+  static async withPod(options: { outside?: boolean } = {}): Promise<NetnsLab> {
     const lab = await NetnsLab.bare();
     try {
       await lab.#add(lab.pod);
@@ -161,6 +173,17 @@ export class NetnsLab {
       for (const ip of PodIPs) await lab.in(pod, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
       await lab.in(pod, 'ip', ['link', 'set', 'eth0', 'up']);
       await lab.in(pod, 'ip', ['route', 'add', 'default', 'via', HostIP]);
+      if (options.outside) {
+        const { outside } = lab;
+        await lab.#add(outside);
+        await lab.in(host, 'ip', ['link', 'add', 'dkl1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
+        await lab.in(host, 'ip', ['addr', 'add', `${HostOutsideIP}/24`, 'dev', 'dkl1']);
+        await lab.in(host, 'ip', ['link', 'set', 'dkl1', 'up']);
+        await lab.in(outside, 'ip', ['link', 'set', 'lo', 'up']);
+        await lab.in(outside, 'ip', ['addr', 'add', `${OutsideIP}/24`, 'dev', 'eth0']);
+        await lab.in(outside, 'ip', ['link', 'set', 'eth0', 'up']);
+        await lab.in(outside, 'ip', ['route', 'add', 'default', 'via', HostOutsideIP]);
+      }
       await lab.#startServers();
       return lab;
     } catch (err) {

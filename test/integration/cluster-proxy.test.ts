@@ -125,6 +125,30 @@ test('a Service made through the API reaches its pods through EndpointSlices, Cl
   expect(await answers(`http://${clusterIP}/`, 10)).toEqual(new Set([`${app}-b`]));
 });
 
+test("externalTrafficPolicy Local: the proxy tells this node's endpoints from another node's by the EndpointSlices a 1.20 server writes", async () => {
+  const [here, there] = [uniqueNodeName('p'), uniqueNodeName('q')];
+  const proxyClient = await KubeClient.fromKubeconfig(await plane().proxyKubeconfig(), 'dockerlet-test');
+  const agent = await startAgent({ nodeName: here, options: { cluster: await clusterOptions(plane(), here) }, proxy: 'iptables', proxyApi: proxyClient });
+  await startAgent({ nodeName: there, options: { cluster: await clusterOptions(plane(), there) } });
+  const app = `local-${here}`;
+  const [podHere, podThere] = await Promise.all([create('pods', replica(`${app}-a`, app, here)), create('pods', replica(`${app}-b`, app, there))]);
+  const service = await create<Service>('services', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: app, namespace: 'default' },
+    spec: { type: 'NodePort', externalTrafficPolicy: 'Local', selector: { app }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+  });
+  const id = `default/${app}:http`;
+  await waitFor('both pods as endpoints of the proxy', () => proxiedEndpoints(agent, id).length === 2, { timeoutMs: 60_000 });
+  const ipOf = async (name: string): Promise<string> => ((await plane().get(`/api/v1/namespaces/default/pods/${name}`)).body as Pod).status!.podIP!;
+  const locality = Object.fromEntries((agent.proxy!.config.state().endpoints.get(id) ?? []).map((endpoint) => [endpoint.ip, endpoint.isLocal === true]));
+  expect(locality).toEqual({ [await ipOf(podHere.metadata!.name!)]: true, [await ipOf(podThere.metadata!.name!)]: false });
+  expect(agent.proxy!.config.state().servicePorts.find((sp) => sp.id === id)).toMatchObject({ externalPolicyLocal: true, nodePort: service.spec!.ports![0]!.nodePort });
+  // Inside the cluster the policy does not apply: the ClusterIP spreads over both nodes' pods.
+  await agent.proxy!.synced();
+  expect(await answers(`http://${service.spec!.clusterIP!}/`, 20)).toEqual(new Set([`${app}-a`, `${app}-b`]));
+});
+
 test('on a server without EndpointSlices the proxy serves v1 Endpoints (userspace)', async () => {
   const nodeName = uniqueNodeName('p');
   const proxyClient = await KubeClient.fromKubeconfig(await plane().proxyKubeconfig(), 'dockerlet-test');

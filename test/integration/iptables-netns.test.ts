@@ -13,7 +13,7 @@ import { ExecCommandRunner, type CommandResult, type CommandRunner } from '../..
 import { IptablesProxier } from '../../proxy/datapath/iptables/iptables-proxier.js';
 import type { EndpointInfo, ProxyState, ServicePortInfo } from '../../proxy/datapath/proxier.js';
 import { proxyState, servicePort } from '../helpers/iptables-fixtures.js';
-import { HostIP, HostTables, NetnsLab, PodIPs, TcpPort, UdpPort } from '../helpers/netns-lab.js';
+import { HostIP, HostOutsideIP, HostTables, NetnsLab, OutsideIP, PodIPs, TcpPort, UdpPort } from '../helpers/netns-lab.js';
 import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 
 const [PodA, PodB] = PodIPs;
@@ -50,8 +50,8 @@ describe('iptables datapath in a network namespace', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  async function hostLab(withPod: boolean): Promise<NetnsLab> {
-    lab = withPod ? await NetnsLab.withPod() : await NetnsLab.bare();
+  async function hostLab(withPod: boolean, outside = false): Promise<NetnsLab> {
+    lab = withPod ? await NetnsLab.withPod({ outside }) : await NetnsLab.bare();
     await lab.in(lab.host, 'iptables-nft-restore', ['--noflush'], HostTables);
     return lab;
   }
@@ -255,6 +255,43 @@ describe('iptables datapath in a network namespace', () => {
       await proxier.sync(proxyState([dns, [`${PodB}:${UdpPort}`]]));
       const [second] = await l.requests([flow]);
       expect(second).toEqual({ reply: `${PodB} ${HostIP}`, from: '10.96.0.53:53' });
+    });
+
+    describe('traffic policies (PodA on this node, PodB on another)', () => {
+      const endpoints = [`${PodA}:${TcpPort} local`, `${PodB}:${TcpPort}`];
+      const nodePortFrom = (count: number) => Array.from({ length: count }, () => ({ kind: 'tcp' as const, host: HostOutsideIP, port: 30080 }));
+      const clusterIP = (count: number) => Array.from({ length: count }, () => ({ kind: 'tcp' as const, host: '10.96.0.10', port: 80 }));
+      const replies = (results: Array<{ reply?: string; error?: string }>): Set<string | undefined> => new Set(results.map((r) => r.reply ?? r.error));
+
+      it("externalTrafficPolicy Local: a client outside the node reaches only this node's endpoint and keeps its own address; with Cluster it is masqueraded and spread", async () => {
+        const l = await hostLab(true, true);
+        const proxier = proxierIn(l);
+        await proxier.sync(proxyState([servicePort({ ...web, externalPolicyLocal: true }), endpoints]));
+        expect(replies(await l.requests(nodePortFrom(12), l.outside))).toEqual(new Set([`${PodA} ${OutsideIP}`]));
+
+        await proxier.sync(proxyState([web, endpoints]));
+        // Both endpoints in 24 random picks fails with probability 2^-23.
+        expect(replies(await l.requests(nodePortFrom(24), l.outside))).toEqual(new Set([`${PodA} ${HostIP}`, `${PodB} ${HostIP}`]));
+      });
+
+      it('externalTrafficPolicy Local with no endpoint on this node: a client outside is dropped, the node itself is still served', async () => {
+        const l = await hostLab(true, true);
+        await proxierIn(l).sync(proxyState([servicePort({ ...web, externalPolicyLocal: true }), [`${PodB}:${TcpPort}`]]));
+        const [outside] = await l.requests(nodePortFrom(1), l.outside);
+        expect(outside).toEqual({ error: 'ETIMEDOUT' });
+        const [fromNode] = await l.requests(nodePortFrom(1));
+        expect(fromNode!.reply).toBe(`${PodB} ${HostIP}`);
+      });
+
+      it("internalTrafficPolicy Local: the ClusterIP reaches only this node's endpoint, and with none here it is dropped rather than refused", async () => {
+        const l = await hostLab(true);
+        const proxier = proxierIn(l);
+        await proxier.sync(proxyState([servicePort({ ...web, internalPolicyLocal: true }), endpoints]));
+        expect(replies(await l.requests(clusterIP(12)))).toEqual(new Set([`${PodA} ${HostIP}`]));
+
+        await proxier.sync(proxyState([servicePort({ ...web, internalPolicyLocal: true }), [`${PodB}:${TcpPort}`]]));
+        expect(await l.requests(clusterIP(1))).toEqual([{ error: 'ETIMEDOUT' }]);
+      });
     });
   });
 });

@@ -2,9 +2,9 @@
  * What the API server's ValidateService rejects (pkg/apis/core/validation), for Services given
  * next to static pods: names (DNS-1035 labels), types, ports (names required and unique when
  * several, (port, protocol) unique), targetPort, nodePort only where it means something,
- * clusterIP forms, session affinity and its timeout, externalName. Whether a nodePort lies in
- * the node port range is the allocator's to say, as in the API server: only the proxy knows
- * its --service-node-port-range.
+ * clusterIP forms, session affinity and its timeout, the traffic policies, externalName.
+ * Whether a nodePort lies in the node port range is the allocator's to say, as in the API
+ * server: only the proxy knows its --service-node-port-range.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -49,10 +49,19 @@ export const serviceSchema = z.looseObject({
         .looseObject({ clientIP: z.looseObject({ timeoutSeconds: z.number().int().min(1).max(86400).optional() }).optional() })
         .optional(),
       publishNotReadyAddresses: z.boolean().optional(),
+      externalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
+      internalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
     })
     .superRefine((spec, ctx) => {
       const type = spec.type ?? 'ClusterIP';
       const ports = spec.ports ?? [];
+      if (spec.externalTrafficPolicy !== undefined && type !== 'NodePort' && type !== 'LoadBalancer') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['externalTrafficPolicy'],
+          message: `Invalid value: "${spec.externalTrafficPolicy}": ExternalTrafficPolicy can only be set on NodePort and LoadBalancer service`,
+        });
+      }
       if (type === 'ExternalName') {
         if (!spec.externalName) ctx.addIssue({ code: 'custom', path: ['externalName'], message: 'Required value' });
         return;

@@ -16,7 +16,7 @@ export const NodePortsChain = 'DOCKERLET-NODEPORTS';
 export const MarkMasqChain = 'DOCKERLET-MARK-MASQ';
 /** nat: masquerades packets that carry the mark. */
 export const PostroutingChain = 'DOCKERLET-POSTROUTING';
-/** filter: NodePorts that have no endpoints are rejected here. */
+/** filter: NodePorts that have no endpoints are rejected here, and outside traffic dropped when a Local policy has none on this node. */
 export const ExternalServicesChain = 'DOCKERLET-EXTERNAL-SERVICES';
 /** filter: drops packets to 127.0.0.0/8 from elsewhere, the guard route_localnet needs. */
 export const FirewallChain = 'DOCKERLET-FIREWALL';
@@ -27,6 +27,8 @@ export const FirewallChain = 'DOCKERLET-FIREWALL';
 export const ServiceGuardChain = 'DOCKERLET-SERVICE-GUARD';
 
 export const ServiceChainPrefix = 'DOCKERLET-SVC-';
+/** A service port's local endpoints only (kube-proxy's KUBE-SVL-), for its Local traffic policies. */
+export const LocalServiceChainPrefix = 'DOCKERLET-SVL-';
 export const ExternalChainPrefix = 'DOCKERLET-EXT-';
 export const EndpointChainPrefix = 'DOCKERLET-SEP-';
 
@@ -53,9 +55,9 @@ export function isOwnChain(name: string): boolean {
   return name.startsWith('DOCKERLET-') && name !== ServiceGuardChain;
 }
 
-/** True for a per-service chain (SVC, EXT, SEP): these come and go with services and endpoints. */
+/** True for a per-service chain (SVC, SVL, EXT, SEP): these come and go with services and endpoints. */
 export function isServiceChain(name: string): boolean {
-  return name.startsWith(ServiceChainPrefix) || name.startsWith(ExternalChainPrefix) || name.startsWith(EndpointChainPrefix);
+  return [ServiceChainPrefix, LocalServiceChainPrefix, ExternalChainPrefix, EndpointChainPrefix].some((prefix) => name.startsWith(prefix));
 }
 
 /**
@@ -69,6 +71,11 @@ export function servicePortName(sp: ServicePortInfo): string {
 /** DOCKERLET-SVC-<hash>: base32(sha256(name + lowercased protocol)). */
 export function serviceChainName(sp: ServicePortInfo): string {
   return ServiceChainPrefix + chainHash(servicePortName(sp) + sp.protocol.toLowerCase());
+}
+
+/** DOCKERLET-SVL-<hash>: the same hash as the SVC chain. */
+export function localServiceChainName(sp: ServicePortInfo): string {
+  return LocalServiceChainPrefix + chainHash(servicePortName(sp) + sp.protocol.toLowerCase());
 }
 
 /** DOCKERLET-EXT-<hash>: the same hash as the SVC chain. */

@@ -6,7 +6,7 @@
  *   first sync:  detect the backend (backend.ts), whose iptables-save shows our chains and jumps
  *                an earlier process left
  *   every sync:  iptables-restore: the fixed chains, the per-service chains that changed (all of
- *                them on the first sync and hourly), stale SVC/EXT/SEP chains deleted →
+ *                them on the first sync and hourly), stale SVC/SVL/EXT/SEP chains deleted →
  *                jumps from the built-in chains checked (first sync, then every jumpCheckIntervalMs) →
  *                route_localnet=1, on the first sync (old value saved) →
  *                stale UDP conntrack entries deleted (conntrack.ts; failures are only logged)

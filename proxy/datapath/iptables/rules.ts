@@ -5,16 +5,17 @@
  *
  *   nat   PREROUTING, OUTPUT ─► DOCKERLET-SERVICES ─(VIP:port)─► DOCKERLET-SVC-h ─(random)─► DOCKERLET-SEP-h ─► DNAT
  *                               └─(dst LOCAL)─► DOCKERLET-NODEPORTS ─(nodePort)─► DOCKERLET-EXT-h ─► DOCKERLET-SVC-h
+ *         (a Local traffic policy sends its traffic to DOCKERLET-SVL-h instead: this node's endpoints only)
  *         POSTROUTING ─► DOCKERLET-POSTROUTING (MASQUERADE what DOCKERLET-MARK-MASQ marked)
- *   filter OUTPUT, FORWARD ─► DOCKERLET-SERVICES           (REJECT VIPs with no endpoints)
- *          INPUT, FORWARD  ─► DOCKERLET-EXTERNAL-SERVICES  (REJECT NodePorts with no endpoints)
+ *   filter OUTPUT, FORWARD ─► DOCKERLET-SERVICES           (REJECT VIPs with no endpoints, DROP those of a Local policy with no local ones)
+ *          INPUT, FORWARD  ─► DOCKERLET-EXTERNAL-SERVICES  (the same for NodePorts)
  *          INPUT           ─► DOCKERLET-FIREWALL           (the route_localnet guard)
  *
  * The text is meant for `iptables-restore --noflush`: each `:CHAIN - [0:0]` line flushes that
  * chain, so the chains we keep are rewritten whole and nothing else in the tables is touched.
  * The jumps from the built-in chains are not in it (see jumps.ts).
  */
-import type { EndpointInfo, ProxyState, ServicePortInfo } from '../proxier.js';
+import { policyEndpoints, type EndpointInfo, type ProxyState, type ServicePortInfo } from '../proxier.js';
 import {
   endpointChainName,
   ExternalServicesChain,
@@ -23,6 +24,7 @@ import {
   FixedChains,
   isOwnChain,
   isServiceChain,
+  localServiceChainName,
   MarkMasqChain,
   MasqueradeMark,
   NodePortsChain,
@@ -83,7 +85,7 @@ export function buildIptablesRules(state: ProxyState, options: RulesOptions): Ip
   const filterExternal: string[] = [];
   const natServices: string[] = [];
   const natNodePorts: string[] = [];
-  /** Per service port, its chains to write, in packet order (EXT, SVC, SEPs). */
+  /** Per service port, its chains to write, in packet order (EXT, SVC, SVL, SEPs). */
   const blocks: ChainRules[][] = [];
   const serviceChains = new Map<string, string>();
 
@@ -96,60 +98,75 @@ export function buildIptablesRules(state: ProxyState, options: RulesOptions): Ip
     const proto = sp.protocol.toLowerCase();
 
     if (endpoints.length === 0) {
-      filterServices.push(
-        `-A ${ServicesChain} ${comment(`${name} has no endpoints`)} -d ${sp.clusterIP}/32 -p ${proto} --dport ${sp.port} -j REJECT`,
-      );
+      filterServices.push(`-A ${ServicesChain} ${comment(`${name} has no endpoints`)} -d ${sp.clusterIP}/32 -p ${proto} --dport ${sp.port} -j REJECT`);
       if (sp.nodePort !== undefined) {
-        filterExternal.push(
-          `-A ${ExternalServicesChain} ${comment(`${name} has no endpoints`)} -m addrtype --dst-type LOCAL -p ${proto} --dport ${sp.nodePort} -j REJECT`,
-        );
+        filterExternal.push(`-A ${ExternalServicesChain} ${comment(`${name} has no endpoints`)} -m addrtype --dst-type LOCAL -p ${proto} --dport ${sp.nodePort} -j REJECT`);
       }
       continue;
     }
 
-    const chains: ChainRules[] = [];
+    // The traffic policies: each kind of traffic goes to all endpoints (SVC) or this node's (SVL).
+    const local = policyEndpoints(endpoints, true);
     const svcChain = serviceChainName(sp);
-    natServices.push(
-      `-A ${ServicesChain} ${comment(`${name} cluster IP`)} -d ${sp.clusterIP}/32 -p ${proto} --dport ${sp.port} -j ${svcChain}`,
-    );
+    const svlChain = localServiceChainName(sp);
+    const internalChain = sp.internalPolicyLocal ? svlChain : svcChain;
+    const hasInternal = (sp.internalPolicyLocal ? local : endpoints).length > 0;
+    const externalLocal = sp.nodePort !== undefined && sp.externalPolicyLocal === true;
+    const hasExternal = (externalLocal ? local : endpoints).length > 0;
+    // A NodePort uses all endpoints even with externalTrafficPolicy Local: for the node's own and pods' traffic.
+    const usesCluster = !sp.internalPolicyLocal || sp.nodePort !== undefined;
+    const usesLocal = local.length > 0 && (sp.internalPolicyLocal || externalLocal);
+    const chains: ChainRules[] = [];
+
+    if (hasInternal) {
+      natServices.push(`-A ${ServicesChain} ${comment(`${name} cluster IP`)} -d ${sp.clusterIP}/32 -p ${proto} --dport ${sp.port} -j ${internalChain}`);
+    } else {
+      filterServices.push(`-A ${ServicesChain} ${comment(`${name} has no local endpoints`)} -d ${sp.clusterIP}/32 -p ${proto} --dport ${sp.port} -j DROP`);
+    }
 
     if (sp.nodePort !== undefined) {
       const extChain = externalChainName(sp);
       natNodePorts.push(`-A ${NodePortsChain} ${comment(name)} -p ${proto} --dport ${sp.nodePort} -j ${extChain}`);
-      chains.push({
-        chain: extChain,
-        rules: [
-          `-A ${extChain} ${comment(`masquerade traffic for ${name} external destinations`)} -j ${MarkMasqChain}`,
-          `-A ${extChain} ${comment(name)} -j ${svcChain}`,
-        ],
-      });
+      const extRules = externalLocal
+        ? [
+            // Pods and the node itself reach a NodePort as they would through an outside load
+            // balancer: served by every endpoint, the node's own traffic masqueraded (its
+            // source would be the node's address). Only traffic from outside keeps its source.
+            `-A ${extChain} ${comment(`pod traffic for ${name} external destinations`)} -s ${options.podCIDR} -j ${svcChain}`,
+            `-A ${extChain} ${comment(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${MarkMasqChain}`,
+            `-A ${extChain} ${comment(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`,
+          ]
+        : [`-A ${extChain} ${comment(`masquerade traffic for ${name} external destinations`)} -j ${MarkMasqChain}`];
+      if (hasExternal) extRules.push(`-A ${extChain} ${comment(name)} -j ${externalLocal ? svlChain : svcChain}`);
+      else filterExternal.push(`-A ${ExternalServicesChain} ${comment(`${name} has no local endpoints`)} -m addrtype --dst-type LOCAL -p ${proto} --dport ${sp.nodePort} -j DROP`);
+      chains.push({ chain: extChain, rules: extRules });
     }
-
-    // Traffic to the VIP from outside the pod network is masqueraded, so replies come back through us.
-    const svcRules = [
-      `-A ${svcChain} ${comment(`${name} cluster IP`)} -d ${sp.clusterIP}/32 -p ${proto} --dport ${sp.port} ! -s ${options.podCIDR} -j ${MarkMasqChain}`,
-    ];
-    chains.push({ chain: svcChain, rules: svcRules });
 
     const affinity = affinitySeconds(sp);
-    const sepChains = endpoints.map((ep) => endpointChainName(sp, `${ep.ip}:${ep.port}`));
-    if (affinity !== undefined) {
-      endpoints.forEach((ep, i) => {
-        const sep = sepChains[i]!;
-        svcRules.push(
-          `-A ${svcChain} ${comment(`${name} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sep} --mask 255.255.255.255 --rsource --rcheck --seconds ${affinity} --reap -j ${sep}`,
-        );
+    const sepChain = (ep: EndpointInfo): string => endpointChainName(sp, `${ep.ip}:${ep.port}`);
+    /** A policy chain: the ClusterIP's masquerade rule when it is the internal chain, then one endpoint of `eps` at random. */
+    const policyChain = (chain: string, eps: readonly EndpointInfo[]): ChainRules => {
+      // Traffic to the VIP from outside the pod network is masqueraded, so replies come back through us.
+      const rules =
+        chain === internalChain
+          ? [`-A ${chain} ${comment(`${name} cluster IP`)} -d ${sp.clusterIP}/32 -p ${proto} --dport ${sp.port} ! -s ${options.podCIDR} -j ${MarkMasqChain}`]
+          : [];
+      if (affinity !== undefined) {
+        for (const ep of eps) {
+          rules.push(`-A ${chain} ${comment(`${name} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${affinity} --reap -j ${sepChain(ep)}`);
+        }
+      }
+      eps.forEach((ep, i) => {
+        const statistic = i < eps.length - 1 ? ` -m statistic --mode random --probability ${probability(eps.length - i)}` : '';
+        rules.push(`-A ${chain} ${comment(`${name} -> ${ep.ip}:${ep.port}`)}${statistic} -j ${sepChain(ep)}`);
       });
-    }
-    const n = endpoints.length;
-    endpoints.forEach((ep, i) => {
-      const sep = sepChains[i]!;
-      const statistic = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i)}` : '';
-      svcRules.push(`-A ${svcChain} ${comment(`${name} -> ${ep.ip}:${ep.port}`)}${statistic} -j ${sep}`);
-    });
+      return { chain, rules };
+    };
+    if (usesCluster) chains.push(policyChain(svcChain, endpoints));
+    if (usesLocal) chains.push(policyChain(svlChain, local));
 
-    endpoints.forEach((ep, i) => {
-      const sep = sepChains[i]!;
+    for (const ep of usesCluster ? endpoints : local) {
+      const sep = sepChain(ep);
       const recent = affinity !== undefined ? ` -m recent --name ${sep} --mask 255.255.255.255 --rsource --set` : '';
       chains.push({
         chain: sep,
@@ -159,7 +176,7 @@ export function buildIptablesRules(state: ProxyState, options: RulesOptions): Ip
           `-A ${sep} ${comment(name)}${recent} -p ${proto} -j DNAT --to-destination ${ep.ip}:${ep.port}`,
         ],
       });
-    });
+    }
 
     const changed: ChainRules[] = [];
     for (const c of chains) {

@@ -12,8 +12,12 @@
  *   1. the wanted listeners: (protocol, clusterIP, port) and (protocol, nodePortAddress,
  *      nodePort) per service port; a ClusterIP outside the service CIDR is refused (it would
  *      put an arbitrary address on lo), and of two service ports wanting one socket the first wins;
- *   2. one LoadBalancer per service port: endpoints and affinity updated; UDP clients whose
- *      endpoint is gone are forgotten;
+ *   2. one LoadBalancer per service port and traffic policy its listeners use: all its endpoints
+ *      for Cluster, this node's for Local (internalTrafficPolicy for the ClusterIP's socket,
+ *      externalTrafficPolicy for the NodePort's; a Local one with no local endpoint refuses every
+ *      connection); endpoints and affinity updated; UDP clients whose endpoint is gone are forgotten.
+ *      A userspace proxy cannot keep a client's source address; unlike the iptables datapath, it
+ *      sends the node's and pods' traffic to a Local NodePort to local endpoints too;
  *   3. listeners no longer wanted stop: a TCP one stops accepting and its open connections drain,
  *      a UDP one closes; a kept listener keeps its socket (only its load balancer may change);
  *   4. the wanted ClusterIPs missing from lo are added, new listeners start, and /32s in the
@@ -27,7 +31,7 @@
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import type { Clock } from '../../../common/util/clock.js';
-import type { Proxier, ProxyState, ServicePortInfo, ServiceProtocol } from '../proxier.js';
+import { policyEndpoints, type Proxier, type ProxyState, type ServicePortInfo, type ServiceProtocol } from '../proxier.js';
 import { IpAddressManager, type AddressManager } from './address-manager.js';
 import { cidrContains, parseIpv4, type Ipv4Cidr } from '../../../common/util/ipv4.js';
 import { LoadBalancer } from './load-balancer.js';
@@ -58,6 +62,8 @@ export interface ListenerSpec {
   host: string;
   port: number;
   servicePort: string;
+  /** The service port's traffic policy for this socket is Local: its load balancer has the local endpoints only. */
+  local: boolean;
   /** The ClusterIP it needs on lo; undefined for a NodePort socket. */
   clusterIP: string | undefined;
 }
@@ -65,6 +71,9 @@ export interface ListenerSpec {
 export type Listener = (ListenerSpec & { protocol: 'TCP'; proxy: TcpProxy }) | (ListenerSpec & { protocol: 'UDP'; proxy: UdpProxy });
 
 export const listenerKey = (protocol: ServiceProtocol, host: string, port: number): string => `${protocol} ${host}:${port}`;
+
+/** The load balancer of a service port for a traffic policy: one over its local endpoints for Local. */
+const balancerKey = (servicePort: string, local: boolean): string => (local ? `${servicePort} local` : servicePort);
 
 export class UserspaceProxier implements Proxier {
   readonly mode = 'userspace' as const;
@@ -99,9 +108,9 @@ export class UserspaceProxier implements Proxier {
     return this.#listeners;
   }
 
-  /** The load balancer of a service port, while the state names it. */
-  balancer(servicePort: string): LoadBalancer | undefined {
-    return this.#balancers.get(servicePort);
+  /** The load balancer of a service port (of its local endpoints with `local`), while a listener uses it. */
+  balancer(servicePort: string, local = false): LoadBalancer | undefined {
+    return this.#balancers.get(balancerKey(servicePort, local));
   }
 
   sync(state: ProxyState): Promise<void> {
@@ -157,25 +166,32 @@ export class UserspaceProxier implements Proxier {
       else desired.set(spec.key, spec);
     };
     for (const sp of servicePorts) {
-      want({ key: listenerKey(sp.protocol, sp.clusterIP, sp.port), protocol: sp.protocol, host: sp.clusterIP, port: sp.port, servicePort: sp.id, clusterIP: sp.clusterIP });
+      const clusterIP = { protocol: sp.protocol, host: sp.clusterIP, port: sp.port, servicePort: sp.id, clusterIP: sp.clusterIP };
+      want({ key: listenerKey(sp.protocol, sp.clusterIP, sp.port), local: sp.internalPolicyLocal === true, ...clusterIP });
       if (sp.nodePort !== undefined) {
         const host = this.#nodePortAddress;
-        want({ key: listenerKey(sp.protocol, host, sp.nodePort), protocol: sp.protocol, host, port: sp.nodePort, servicePort: sp.id, clusterIP: undefined });
+        const nodePort = { protocol: sp.protocol, host, port: sp.nodePort, servicePort: sp.id, clusterIP: undefined };
+        want({ key: listenerKey(sp.protocol, host, sp.nodePort), local: sp.externalPolicyLocal === true, ...nodePort });
       }
     }
 
-    // 2. Load balancers.
-    for (const sp of servicePorts) {
-      let balancer = this.#balancers.get(sp.id);
+    // 2. Load balancers: one for each that a wanted listener uses.
+    const byId = new Map(servicePorts.map((sp) => [sp.id, sp]));
+    const wantedBalancers = new Set<string>();
+    for (const spec of desired.values()) {
+      const key = balancerKey(spec.servicePort, spec.local);
+      if (wantedBalancers.has(key)) continue;
+      wantedBalancers.add(key);
+      const sp = byId.get(spec.servicePort)!;
+      let balancer = this.#balancers.get(key);
       if (!balancer) {
         balancer = new LoadBalancer({ ...(this.#clock ? { clock: this.#clock } : {}) });
-        this.#balancers.set(sp.id, balancer);
+        this.#balancers.set(key, balancer);
       }
       balancer.setAffinity(sp.affinityTimeoutSeconds);
-      balancer.setEndpoints(state.endpoints.get(sp.id) ?? []);
+      balancer.setEndpoints(policyEndpoints(state.endpoints.get(sp.id) ?? [], spec.local));
     }
-    const wantedIds = new Set(servicePorts.map((sp) => sp.id));
-    for (const id of [...this.#balancers.keys()]) if (!wantedIds.has(id)) this.#balancers.delete(id);
+    for (const key of [...this.#balancers.keys()]) if (!wantedBalancers.has(key)) this.#balancers.delete(key);
 
     // 3. Listeners no longer wanted stop; kept ones follow their service port.
     for (const [key, listener] of [...this.#listeners]) {
@@ -186,11 +202,17 @@ export class UserspaceProxier implements Proxier {
         this.#log.info({ servicePort: listener.servicePort }, `stopped listening on ${key}`);
         continue;
       }
-      const balancer = this.#balancers.get(spec.servicePort)!;
+      const balancer = this.#balancers.get(balancerKey(spec.servicePort, spec.local))!;
       if (listener.servicePort !== spec.servicePort) {
         listener.servicePort = spec.servicePort;
+        listener.local = spec.local;
         listener.proxy.picker = balancer;
         if (listener.protocol === 'UDP') listener.proxy.forgetAllClients();
+      } else if (listener.local !== spec.local) {
+        // The same service port under another policy: clients whose endpoint the policy keeps stay on it.
+        listener.local = spec.local;
+        listener.proxy.picker = balancer;
+        if (listener.protocol === 'UDP') listener.proxy.forgetClientsNotIn((endpoint) => balancer.has(endpoint));
       } else if (listener.protocol === 'UDP') {
         listener.proxy.forgetClientsNotIn((endpoint) => balancer.has(endpoint));
       }
@@ -245,7 +267,7 @@ export class UserspaceProxier implements Proxier {
   }
 
   async #start(spec: ListenerSpec, problems: string[]): Promise<void> {
-    const balancer = this.#balancers.get(spec.servicePort)!;
+    const balancer = this.#balancers.get(balancerKey(spec.servicePort, spec.local))!;
     const logger = this.#log.child({ servicePort: spec.servicePort, listen: spec.key });
     const listener: Listener =
       spec.protocol === 'TCP'

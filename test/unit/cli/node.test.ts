@@ -36,6 +36,7 @@ const agentOptions = (extra: Partial<KubeletOptions> = {}): KubeletOptions => ({
 
 const proxyOptions = (): ProxyOptions => ({
   mode: 'userspace',
+  nodeName: 'node-1',
   serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!,
   podCIDR: parseIpv4Cidr('10.244.0.0/16')!,
   nodePortRange: { min: 30000, max: 32767 },

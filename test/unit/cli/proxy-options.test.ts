@@ -3,7 +3,7 @@ import { DockerletError } from '../../../common/api/errors.js';
 import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { resolveProxyOptions, type ProxyFlags } from '../../../cli/proxy-options.js';
 
-const context = { rootDir: '/var/lib/dockerlet', podCIDR: parseIpv4Cidr('10.244.0.0/16')! };
+const context = { rootDir: '/var/lib/dockerlet', podCIDR: parseIpv4Cidr('10.244.0.0/16')!, nodeName: 'node-1' };
 const resolve = (flags: ProxyFlags) => resolveProxyOptions({ proxyMode: 'iptables', ...flags }, context);
 
 async function failure(flags: ProxyFlags): Promise<string> {
@@ -20,6 +20,7 @@ describe('resolveProxyOptions', () => {
   test('defaults: kube-proxy\'s, with the state under the root dir', async () => {
     expect(await resolve({})).toEqual({
       mode: 'iptables',
+      nodeName: 'node-1',
       serviceCIDR: parseIpv4Cidr('10.96.0.0/16'),
       podCIDR: parseIpv4Cidr('10.244.0.0/16'),
       nodePortRange: { min: 30000, max: 32767 },

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { Service } from '../../../common/api/types.js';
 import { KubeApiError } from '../../../common/kube-api/kube-client.js';
 import { ApiProxyConfig, discoverEndpointsApi } from '../../../proxy/config/api-config.js';
-import { endpointsObjectAddresses, endpointsObjectEndpoints, sliceAddresses, sliceEndpoints, type EndpointSlice, type Endpoints } from '../../../proxy/config/api-endpoints.js';
+import { endpointsObjectAddresses, endpointsObjectEndpoints, sliceAddresses, sliceEndpoints, type EndpointSlice, type Endpoints, type SliceEndpoint } from '../../../proxy/config/api-endpoints.js';
 import { buildProxyState } from '../../../proxy/config/proxy-state.js';
 import { parseIpv4Cidr } from '../../../common/util/ipv4.js';
 import { memoryLogger } from '../../helpers/memory-logger.js';
@@ -66,7 +66,7 @@ describe('sliceEndpoints', () => {
       }),
       slice('web-2', { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['10.244.0.5'], conditions: { ready: true } }] }),
     ];
-    const state = buildProxyState([web], sliceEndpoints(slices));
+    const state = buildProxyState([web], sliceEndpoints(slices, 'node-1'));
     expect(endpointsOf(state, 'shop/web:http')).toEqual(['10.244.0.2:8080', '10.244.0.3:8080', '10.244.0.5:8080']);
     expect(endpointsOf(state, 'shop/web:dns')).toEqual(['10.244.0.2:5353', '10.244.0.3:5353']);
   });
@@ -79,14 +79,29 @@ describe('sliceEndpoints', () => {
       slice('v6', { addressType: 'IPv6', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['fd00::2'] }] }),
       slice('names', { ports: [{ name: 'https', port: 8443, protocol: 'TCP' }, { name: 'http', port: 8081, protocol: 'UDP' }], endpoints: ready }),
     ];
-    const state = buildProxyState([web], sliceEndpoints(slices));
+    const state = buildProxyState([web], sliceEndpoints(slices, 'node-1'));
     expect(endpointsOf(state, 'shop/web:http')).toEqual([]);
   });
 
   test('an unnamed service port matches the unnamed slice port; protocol defaults to TCP', () => {
     const single: Service = { metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: '10.96.0.20', ports: [{ port: 80 }] } };
-    const state = buildProxyState([single], sliceEndpoints([slice('web-1', { ports: [{ port: 9000 }], endpoints: [{ addresses: ['10.244.0.7'] }] })]));
+    const state = buildProxyState([single], sliceEndpoints([slice('web-1', { ports: [{ port: 9000 }], endpoints: [{ addresses: ['10.244.0.7'] }] })], 'node-1'));
     expect(endpointsOf(state, 'shop/web:')).toEqual(['10.244.0.7:9000']);
+  });
+
+  test("an endpoint is this node's by its nodeName, or on a v1beta1 slice without one by its topology's kubernetes.io/hostname", () => {
+    // v1beta1's endpoints, as a 1.20 server sends them: topology beside nodeName.
+    const endpoints: SliceEndpoint[] = [
+      { addresses: ['10.244.0.2'], nodeName: 'node-1' },
+      { addresses: ['10.244.1.2'], nodeName: 'node-2' },
+      { addresses: ['10.244.0.3'], topology: { 'kubernetes.io/hostname': 'node-1' } },
+      { addresses: ['10.244.1.3'], topology: { 'kubernetes.io/hostname': 'node-2' } },
+      { addresses: ['10.244.1.4'], nodeName: 'node-2', topology: { 'kubernetes.io/hostname': 'node-1' } },
+      { addresses: ['10.244.2.2'] },
+    ];
+    const slices = [slice('web-1', { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints })];
+    const local = sliceEndpoints(slices, 'node-1')(web, web.spec!.ports![0]!, 'TCP').filter((endpoint) => endpoint.isLocal).map((endpoint) => endpoint.ip);
+    expect(local).toEqual(['10.244.0.2', '10.244.0.3']);
   });
 });
 
@@ -100,9 +115,18 @@ describe('endpointsObjectEndpoints', () => {
       ],
     };
     const other: Endpoints = { metadata: { name: 'web', namespace: 'default' }, subsets: [{ addresses: [{ ip: '10.244.0.9' }], ports: [{ name: 'http', port: 8080 }] }] };
-    const state = buildProxyState([web], endpointsObjectEndpoints([object, other]));
+    const state = buildProxyState([web], endpointsObjectEndpoints([object, other], 'node-1'));
     expect(endpointsOf(state, 'shop/web:http')).toEqual(['10.244.0.2:8080', '10.244.0.3:8080', '10.244.0.5:9090']);
     expect(endpointsOf(state, 'shop/web:dns')).toEqual(['10.244.0.5:5353']);
+  });
+
+  test("an address is this node's by its nodeName", () => {
+    const object: Endpoints = {
+      metadata: { name: 'web', namespace: 'shop' },
+      subsets: [{ addresses: [{ ip: '10.244.0.2', nodeName: 'node-1' }, { ip: '10.244.1.2', nodeName: 'node-2' }, { ip: '10.244.2.2' }], ports: [{ name: 'http', port: 8080 }] }],
+    };
+    const endpoints = endpointsObjectEndpoints([object], 'node-1')(web, web.spec!.ports![0]!, 'TCP');
+    expect(endpoints.map((endpoint) => `${endpoint.ip} ${String(endpoint.isLocal)}`)).toEqual(['10.244.0.2 true', '10.244.1.2 false', '10.244.2.2 false']);
   });
 });
 
@@ -135,16 +159,20 @@ describe('ApiProxyConfig', () => {
     api.objects.set('/apis/discovery.k8s.io', { versions: [{ version: 'v1' }] });
     api.objects.set('/apis/discovery.k8s.io/v1/endpointslices', {
       metadata: { resourceVersion: '5' },
-      items: [slice('web-1', { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['10.244.0.2'] }] })],
+      items: [slice('web-1', { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['10.244.0.2'], nodeName: 'node-1' }, { addresses: ['10.244.1.2'], nodeName: 'node-2' }] })],
     });
     const log = memoryLogger();
-    const config = new ApiProxyConfig({ client: api, serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!, logger: log.logger });
+    const config = new ApiProxyConfig({ client: api, serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!, nodeName: 'node-1', logger: log.logger });
     expect(config.synced()).toBe(false);
     await config.start();
     try {
       await waitFor('the config to be synced', () => config.synced());
       expect(config.services().map((s) => s.metadata?.name)).toEqual(['web']);
-      expect(endpointsOf(config.state(), 'shop/web:http')).toEqual(['10.244.0.2:8080']);
+      // The endpoints on the config's node are the local ones.
+      expect(config.state().endpoints.get('shop/web:http')).toEqual([
+        { ip: '10.244.0.2', port: 8080, isLocal: true },
+        { ip: '10.244.1.2', port: 8080, isLocal: false },
+      ]);
       expect(log.lines.find((line) => line.level === 50)?.msg).toBe(
         'Service shop/far is not served: its ClusterIP 10.100.0.9 is outside --service-cluster-ip-range 10.96.0.0/16, which the host guard protects; give the proxy the API server\'s range',
       );

@@ -155,6 +155,83 @@ COMMIT
     );
   });
 
+  describe('traffic policies', () => {
+    const WebSvl = 'DOCKERLET-SVL-CDGGSHYLG3RE2F';
+    const clusterIPMasq = (chain: string): string =>
+      `-A ${chain} -m comment --comment "default/web:http cluster IP" -d 10.96.0.10/32 -p tcp --dport 80 ! -s 10.244.0.0/16 -j DOCKERLET-MARK-MASQ`;
+    const sep = (chain: string, ip: string): string[] => [
+      `-A ${chain} -m comment --comment "default/web:http" -s ${ip}/32 -j DOCKERLET-MARK-MASQ`,
+      `-A ${chain} -m comment --comment "default/web:http" -p tcp -j DNAT --to-destination ${ip}:8080`,
+    ];
+
+    it('internalTrafficPolicy Local: the ClusterIP goes to an SVL chain of the local endpoints only, and the others get no chain', () => {
+      const state = proxyState([servicePort({ internalPolicyLocal: true }), ['10.244.0.2:8080 local', '10.244.0.3:8080', '10.244.0.4:8080 local']]);
+      expect(buildIptablesRules(state, options).text).toBe(
+        filterTable() +
+          natTable({
+            chains: [WebSvl, WebSep2, WebSep4],
+            services: [`-A DOCKERLET-SERVICES -m comment --comment "default/web:http cluster IP" -d 10.96.0.10/32 -p tcp --dport 80 -j ${WebSvl}`],
+            perService: [
+              clusterIPMasq(WebSvl),
+              `-A ${WebSvl} -m comment --comment "default/web:http -> 10.244.0.2:8080" -m statistic --mode random --probability 0.5000000000 -j ${WebSep2}`,
+              `-A ${WebSvl} -m comment --comment "default/web:http -> 10.244.0.4:8080" -j ${WebSep4}`,
+              ...sep(WebSep2, '10.244.0.2'),
+              ...sep(WebSep4, '10.244.0.4'),
+            ],
+          }),
+      );
+    });
+
+    it('internalTrafficPolicy Local with endpoints on other nodes only: the ClusterIP is dropped, not rejected', () => {
+      const state = proxyState([servicePort({ internalPolicyLocal: true }), ['10.244.0.3:8080']]);
+      expect(buildIptablesRules(state, options).text).toBe(
+        filterTable(['-A DOCKERLET-SERVICES -m comment --comment "default/web:http has no local endpoints" -d 10.96.0.10/32 -p tcp --dport 80 -j DROP']) + natTable(),
+      );
+    });
+
+    it("externalTrafficPolicy Local: outside traffic to the NodePort goes to the local endpoints unmasqueraded; pods' and the node's own go to all, the node's masqueraded", () => {
+      const state = proxyState([servicePort({ nodePort: 30080, externalPolicyLocal: true }), ['10.244.0.2:8080 local', '10.244.0.3:8080']]);
+      expect(buildIptablesRules(state, options).text).toBe(
+        filterTable() +
+          natTable({
+            chains: [WebExt, WebSvc, WebSvl, WebSep2, WebSep3],
+            services: [`-A DOCKERLET-SERVICES -m comment --comment "default/web:http cluster IP" -d 10.96.0.10/32 -p tcp --dport 80 -j ${WebSvc}`],
+            nodePorts: [`-A DOCKERLET-NODEPORTS -m comment --comment "default/web:http" -p tcp --dport 30080 -j ${WebExt}`],
+            perService: [
+              `-A ${WebExt} -m comment --comment "pod traffic for default/web:http external destinations" -s 10.244.0.0/16 -j ${WebSvc}`,
+              `-A ${WebExt} -m comment --comment "masquerade LOCAL traffic for default/web:http external destinations" -m addrtype --src-type LOCAL -j DOCKERLET-MARK-MASQ`,
+              `-A ${WebExt} -m comment --comment "route LOCAL traffic for default/web:http external destinations" -m addrtype --src-type LOCAL -j ${WebSvc}`,
+              `-A ${WebExt} -m comment --comment "default/web:http" -j ${WebSvl}`,
+              clusterIPMasq(WebSvc),
+              `-A ${WebSvc} -m comment --comment "default/web:http -> 10.244.0.2:8080" -m statistic --mode random --probability 0.5000000000 -j ${WebSep2}`,
+              `-A ${WebSvc} -m comment --comment "default/web:http -> 10.244.0.3:8080" -j ${WebSep3}`,
+              `-A ${WebSvl} -m comment --comment "default/web:http -> 10.244.0.2:8080" -j ${WebSep2}`,
+              ...sep(WebSep2, '10.244.0.2'),
+              ...sep(WebSep3, '10.244.0.3'),
+            ],
+          }),
+      );
+    });
+
+    it('externalTrafficPolicy Local with no local endpoint: outside traffic to the NodePort is dropped; the ClusterIP, pods and the node itself are still served', () => {
+      const state = proxyState([servicePort({ nodePort: 30080, externalPolicyLocal: true }), ['10.244.0.3:8080']]);
+      const rules = buildIptablesRules(state, options).text;
+      expect(rules).toContain(
+        '-A DOCKERLET-EXTERNAL-SERVICES -m comment --comment "default/web:http has no local endpoints" -m addrtype --dst-type LOCAL -p tcp --dport 30080 -j DROP',
+      );
+      expect(rules).not.toContain(WebSvl);
+      expect(rules).toContain(`-A ${WebExt} -m comment --comment "route LOCAL traffic for default/web:http external destinations" -m addrtype --src-type LOCAL -j ${WebSvc}`);
+      expect(rules).toContain(`-A DOCKERLET-SERVICES -m comment --comment "default/web:http cluster IP" -d 10.96.0.10/32 -p tcp --dport 80 -j ${WebSvc}`);
+    });
+
+    it('both policies Local: the ClusterIP and outside NodePort traffic share the SVL chain, which alone masquerades for the ClusterIP', () => {
+      const state = proxyState([servicePort({ nodePort: 30080, internalPolicyLocal: true, externalPolicyLocal: true }), ['10.244.0.2:8080 local', '10.244.0.3:8080']]);
+      const { serviceChains } = buildIptablesRules(state, options);
+      expect(serviceChains.get(WebSvl)).toBe([clusterIPMasq(WebSvl), `-A ${WebSvl} -m comment --comment "default/web:http -> 10.244.0.2:8080" -j ${WebSep2}`].join('\n'));
+      expect(serviceChains.get(WebSvc)).not.toContain('cluster IP');
+    });
+  });
+
   it('writes UDP service ports with -p udp', () => {
     const dns = servicePort({ namespace: 'kube-system', name: 'dns', portName: 'dns', protocol: 'UDP', port: 53 });
     const state = proxyState([dns, ['10.244.0.5:53']]);
@@ -483,7 +560,7 @@ function mulberry32(seed: number): () => number {
 function randomState(random: () => number): { state: ProxyState; existing: string[] } {
   const pick = (n: number): number => Math.floor(random() * n);
   const servicePorts = [];
-  const endpoints = new Map<string, Array<{ ip: string; port: number }>>();
+  const endpoints = new Map<string, EndpointInfo[]>();
   const count = pick(12);
   for (let i = 0; i < count; i++) {
     const sp = servicePort({
@@ -494,11 +571,13 @@ function randomState(random: () => number): { state: ProxyState; existing: strin
       port: 1 + pick(65535),
       ...(random() < 0.4 ? { nodePort: 30000 + pick(2768) } : {}),
       ...(random() < 0.3 ? { affinityTimeoutSeconds: 1 + pick(86400) } : {}),
+      ...(random() < 0.3 ? { internalPolicyLocal: true } : {}),
+      ...(random() < 0.3 ? { externalPolicyLocal: true } : {}),
     });
     servicePorts.push(sp);
     endpoints.set(
       sp.id,
-      Array.from({ length: pick(5) }, () => ({ ip: `10.244.0.${2 + pick(5)}`, port: 8000 + pick(3) })),
+      Array.from({ length: pick(5) }, () => ({ ip: `10.244.0.${2 + pick(5)}`, port: 8000 + pick(3), isLocal: random() < 0.5 })),
     );
   }
   const existing = [
@@ -569,7 +648,7 @@ function mutate(state: ProxyState, random: () => number): ProxyState {
   for (const sp of kept) {
     const eps = [...(state.endpoints.get(sp.id) ?? [])];
     if (random() < 0.4) eps.splice(Math.floor(random() * (eps.length + 1)), 1);
-    if (random() < 0.4) eps.push({ ip: `10.244.1.${2 + Math.floor(random() * 5)}`, port: 8080 });
+    if (random() < 0.4) eps.push({ ip: `10.244.1.${2 + Math.floor(random() * 5)}`, port: 8080, isLocal: random() < 0.5 });
     endpoints.set(sp.id, eps);
   }
   for (const sp of extra.servicePorts) if (!endpoints.has(sp.id)) endpoints.set(sp.id, [...(extra.endpoints.get(sp.id) ?? [])]);

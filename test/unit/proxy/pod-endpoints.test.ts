@@ -23,8 +23,8 @@ describe('buildProxyState', () => {
     const state = buildProxyState([service({ ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] })], pods);
     expect(state.servicePorts).toEqual([{ id: 'default/web:http', namespace: 'default', name: 'web', portName: 'http', protocol: 'TCP', clusterIP: '10.96.1.0', port: 80 }]);
     expect(state.endpoints.get('default/web:http')).toEqual([
-      { ip: '10.244.0.2', port: 8080 },
-      { ip: '10.244.0.3', port: 8080 },
+      { ip: '10.244.0.2', port: 8080, isLocal: true },
+      { ip: '10.244.0.3', port: 8080, isLocal: true },
     ]);
   });
 
@@ -37,13 +37,13 @@ describe('buildProxyState', () => {
     ];
     const ports = [{ port: 80, targetPort: 80, protocol: 'TCP' }];
     expect(buildProxyState([service({ ports })], pods).endpoints.get('default/web:')).toEqual([]);
-    expect(buildProxyState([service({ ports, publishNotReadyAddresses: true })], pods).endpoints.get('default/web:')).toEqual([{ ip: '10.244.0.2', port: 80 }]);
+    expect(buildProxyState([service({ ports, publishNotReadyAddresses: true })], pods).endpoints.get('default/web:')).toEqual([{ ip: '10.244.0.2', port: 80, isLocal: true }]);
   });
 
   test('loopback and link-local endpoints are left out of the state both datapaths get, and listed for the log', () => {
     const pods = ['127.0.0.1', '127.8.0.3', '169.254.169.254', '224.0.0.5', '10.244.0.2'].map((ip, i) => pod(`p${i}`, { app: 'web' }, ready(ip)));
     const state = buildProxyState([service({ ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] })], pods);
-    expect(state.endpoints.get('default/web:http')).toEqual([{ ip: '10.244.0.2', port: 8080 }]);
+    expect(state.endpoints.get('default/web:http')).toEqual([{ ip: '10.244.0.2', port: 8080, isLocal: true }]);
     expect(state.unproxyable).toEqual(['default/web:http 127.0.0.1:8080', 'default/web:http 127.8.0.3:8080', 'default/web:http 169.254.169.254:8080', 'default/web:http 224.0.0.5:8080']);
     expect(buildProxyState([service({ ports: [{ port: 80, targetPort: 80, protocol: 'TCP' }] })], [pod('a', { app: 'web' }, ready('10.244.0.2'))]).unproxyable).toBeUndefined();
   });
@@ -62,14 +62,34 @@ describe('buildProxyState', () => {
     ];
     const state = buildProxyState([service({ ports: [{ name: 'web', port: 80, targetPort: 'http', protocol: 'TCP' }] })], pods);
     expect(state.endpoints.get('default/web:web')).toEqual([
-      { ip: '10.244.0.2', port: 8080 },
-      { ip: '10.244.0.3', port: 9090 },
+      { ip: '10.244.0.2', port: 8080, isLocal: true },
+      { ip: '10.244.0.3', port: 9090, isLocal: true },
     ]);
   });
 
   test('NodePort and ClientIP affinity reach the datapath; ClusterIP services carry no nodePort', () => {
     const nodePort = service({ type: 'NodePort', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: [{ port: 80, nodePort: 30080, protocol: 'UDP' }] });
     expect(buildProxyState([nodePort], []).servicePorts[0]).toMatchObject({ protocol: 'UDP', nodePort: 30080, affinityTimeoutSeconds: 60 });
+  });
+
+  test.each([
+    ['internalTrafficPolicy Local', { internalTrafficPolicy: 'Local' }, { internalPolicyLocal: true }],
+    ['externalTrafficPolicy Local on a NodePort', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ port: 80, nodePort: 30080 }] }, { externalPolicyLocal: true, nodePort: 30080 }],
+    ['externalTrafficPolicy Local on a LoadBalancer', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80, nodePort: 30080 }] }, { externalPolicyLocal: true }],
+  ] as const)('%s reaches the datapath', (_, spec, expected) => {
+    const [sp] = buildProxyState([service({ ports: [{ port: 80 }], ...spec } as Service['spec'])], []).servicePorts;
+    expect(sp).toMatchObject(expected);
+  });
+
+  test('externalTrafficPolicy Local means nothing without a node port, and Cluster sets no flag', () => {
+    const states = [
+      buildProxyState([service({ type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }] })], []),
+      buildProxyState([service({ type: 'NodePort', externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster', ports: [{ port: 80, nodePort: 30080 }] })], []),
+    ];
+    for (const state of states) {
+      expect(state.servicePorts[0]).not.toHaveProperty('externalPolicyLocal');
+      expect(state.servicePorts[0]).not.toHaveProperty('internalPolicyLocal');
+    }
   });
 
   test('headless, ExternalName and selector-less services get no endpoints from pods; the first two are not proxied', () => {

@@ -90,7 +90,7 @@ describe('ServiceProxy', () => {
     expect(proxier.states).toHaveLength(1);
     pods.set([pod('a', '10.244.0.2', true)]);
     await proxy.requestSync();
-    expect(endpoints(proxier.states.at(-1))).toEqual([{ ip: '10.244.0.2', port: 8080 }]);
+    expect(endpoints(proxier.states.at(-1))).toEqual([{ ip: '10.244.0.2', port: 8080, isLocal: true }]);
     const syncs = proxier.states.length;
     // A pod no Service selects, and a status change that leaves the endpoints as they were.
     pods.set([pod('a', '10.244.0.2', true), pod('other', '10.244.0.3', false, { app: 'other' })]);
@@ -114,7 +114,7 @@ describe('ServiceProxy', () => {
     expect(proxier.states).toHaveLength(failed);
     await vi.advanceTimersByTimeAsync(1);
     await vi.waitFor(() => expect(proxier.states).toHaveLength(failed + 1));
-    expect(endpoints(proxier.states.at(-1))).toEqual([{ ip: '10.244.0.2', port: 8080 }]);
+    expect(endpoints(proxier.states.at(-1))).toEqual([{ ip: '10.244.0.2', port: 8080, isLocal: true }]);
     await proxy.requestSync();
     expect(proxier.states).toHaveLength(failed + 1);
   });
@@ -158,7 +158,7 @@ describe('ServiceProxy', () => {
     pods.set([pod('a', '10.244.0.2', true)]);
     await proxy.requestSync();
     expect(proxier.states).toHaveLength(1);
-    expect(endpoints(proxier.states[0])).toEqual([{ ip: '10.244.0.2', port: 8080 }]);
+    expect(endpoints(proxier.states[0])).toEqual([{ ip: '10.244.0.2', port: 8080, isLocal: true }]);
   });
 
   test('the periodic resync runs even when nothing changed, to repair what went missing', async () => {

@@ -177,6 +177,27 @@ describe('UserspaceProxier.sync', () => {
     await expect(request(sp.port, '127.77.0.1')).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 
+  test('Local traffic policies: the ClusterIP and the NodePort each use only local endpoints when their policy says so, and refuse connections when there is none', async () => {
+    const [here, elsewhere] = await Promise.all([tcpBackend('here'), tcpBackend('elsewhere')]);
+    const endpoints = [{ ...here.endpoint, isLocal: true }, elsewhere.endpoint];
+    const [port, nodePort] = [await freePort('127.77.0.1'), await freePort('127.0.0.1')];
+    const p = proxier();
+    const answers = async (host: string, at: number): Promise<string[]> => [...new Set(await Promise.all(Array.from({ length: 4 }, () => text(request(at, host)))))].sort();
+
+    await p.sync(state([[servicePort('web', '127.77.0.1', port, { nodePort, internalPolicyLocal: true }), endpoints]]));
+    expect(await answers('127.77.0.1', port)).toEqual(['here']);
+    expect(await answers('127.0.0.1', nodePort)).toEqual(['elsewhere', 'here']);
+
+    await p.sync(state([[servicePort('web', '127.77.0.1', port, { nodePort, externalPolicyLocal: true }), endpoints]]));
+    expect(await answers('127.77.0.1', port)).toEqual(['elsewhere', 'here']);
+    expect(await answers('127.0.0.1', nodePort)).toEqual(['here']);
+    expect(p.balancer('default/web:', true)?.endpoints).toEqual([here.endpoint]);
+
+    await p.sync(state([[servicePort('web', '127.77.0.1', port, { nodePort, externalPolicyLocal: true }), [elsewhere.endpoint]]]));
+    await expect(request(nodePort, '127.0.0.1')).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(await text(request(port, '127.77.0.1'))).toBe('elsewhere');
+  });
+
   test('session affinity from the state pins a client', async () => {
     const backends = await Promise.all(['a', 'b', 'c'].map((name) => tcpBackend(name)));
     const sp = servicePort('web', '127.77.0.1', await freePort('127.77.0.1'), { affinityTimeoutSeconds: 60 });

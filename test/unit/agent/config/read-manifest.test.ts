@@ -324,6 +324,8 @@ describe('readManifest: Services', () => {
     ['  type: NodePort\n  clusterIP: None\n  ports: [{port: 80}]\n', `spec.clusterIP: Invalid value: "None": may not be set to 'None' for NodePort services`],
     ['  type: ExternalName\n', 'spec.externalName: Required value'],
     ['  ports: []\n', 'spec.ports: Required value'],
+    ['  externalTrafficPolicy: Local\n  ports: [{port: 80}]\n', 'spec.externalTrafficPolicy: Invalid value: "Local": ExternalTrafficPolicy can only be set on NodePort and LoadBalancer service'],
+    ['  internalTrafficPolicy: Nearby\n  ports: [{port: 80}]\n', 'spec.internalTrafficPolicy: Unsupported value: "Nearby": supported values: "Cluster", "Local"'],
   ])('%j is refused: %s', (spec, message) => {
     expect(errorOf(service(spec))).toBe(`/etc/manifests/web.yaml: document 1 (Service "web"): ${message}`);
   });
