@@ -181,13 +181,13 @@ export async function runProxy(flags: StandaloneProxyFlags & CommonFlags): Promi
     if (flags.hostnameOverride !== undefined && !flags.kubeconfig) {
       throw flagError('--hostname-override', flags.hostnameOverride, "only with --kubeconfig: a standalone node's endpoints are all its own");
     }
-    const nodeName = flags.kubeconfig ? resolveNodeName(flags.hostnameOverride) : undefined;
-    const proxyOptions = await resolveProxyOptions(flags, { rootDir: flags.rootDir ?? Defaults.rootDir, podCIDR, ...(nodeName ? { nodeName } : {}) });
+    const proxyOptions = await resolveProxyOptions(flags, { rootDir: flags.rootDir ?? Defaults.rootDir, podCIDR });
     if (flags.cleanup) {
       await cleanupProxy(proxyOptions, log);
       log.info('removed the proxy rules, addresses and state of this host');
       return 0;
     }
+    if (flags.kubeconfig) proxyOptions.nodeName = resolveNodeName(flags.hostnameOverride);
     const dns = await resolveClusterDns(
       {
         serve: setting({ flag: '--serve-cluster-dns', flagValue: flags.serveClusterDns }, undefined),

@@ -259,7 +259,8 @@ export interface ResolvedAgentOptions {
 export function resolveNodeName(hostnameOverride: string | undefined): string {
   const nodeName = (hostnameOverride ?? hostname()).trim().toLowerCase();
   if (!dnsSubdomain.safeParse(nodeName).success) {
-    throw flagError('--hostname-override', nodeName, 'must be a lowercase RFC 1123 subdomain, such as node-1');
+    const expected = 'must be a lowercase RFC 1123 subdomain, such as node-1';
+    throw flagError('--hostname-override', nodeName, hostnameOverride === undefined ? `the host name is no node name: ${expected}; give --hostname-override` : expected);
   }
   return nodeName;
 }
