@@ -1,31 +1,32 @@
 import { describe, expect, test } from 'vitest';
 import { CoalescingRunner } from '../../../../common/util/coalescing-runner.js';
 
+/** A runner whose first run waits for release(); runs() counts the runs begun. */
+function gatedRunner(): { runner: CoalescingRunner; runs: () => number; release: () => void } {
+  let runs = 0;
+  let release!: () => void;
+  const runner = new CoalescingRunner(async () => {
+    runs++;
+    if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
+  });
+  return { runner, runs: () => runs, release: () => release() };
+}
+
 describe('CoalescingRunner', () => {
   test('requests while a run goes on fold into one more run, which their promises wait for', async () => {
-    let runs = 0;
-    let release!: () => void;
-    const runner = new CoalescingRunner(async () => {
-      runs++;
-      if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
-    });
+    const { runner, runs, release } = gatedRunner();
     const first = runner.run();
     await Promise.resolve();
     const folded = [runner.run(), runner.run(), runner.run()];
     release();
     await Promise.all([first, ...folded]);
-    expect(runs).toBe(2);
+    expect(runs()).toBe(2);
     await runner.run();
-    expect(runs).toBe(3);
+    expect(runs()).toBe(3);
   });
 
   test.each([0, 1, 2, 3, 4, 5])('a request %i microtasks after a run ends gets a run of its own', async (depth) => {
-    let runs = 0;
-    let release!: () => void;
-    const runner = new CoalescingRunner(async () => {
-      runs++;
-      if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
-    });
+    const { runner, runs, release } = gatedRunner();
     const first = runner.run();
     await Promise.resolve();
     release();
@@ -37,7 +38,7 @@ describe('CoalescingRunner', () => {
     await first;
     for (let i = 0; i < 10 && !late; i++) await Promise.resolve();
     await late;
-    expect(runs).toBe(2);
+    expect(runs()).toBe(2);
   });
 
   test('a task that throws at once rejects its run, and the next request runs it again', async () => {
