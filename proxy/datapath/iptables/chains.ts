@@ -68,19 +68,19 @@ export function servicePortName(sp: ServicePortInfo): string {
   return sp.portName ? `${sp.namespace}/${sp.name}:${sp.portName}` : `${sp.namespace}/${sp.name}`;
 }
 
-/** DOCKERLET-SVC-<hash>: base32(sha256(name + lowercased protocol)). */
-export function serviceChainName(sp: ServicePortInfo): string {
-  return ServiceChainPrefix + chainHash(servicePortName(sp) + sp.protocol.toLowerCase());
+/** A service port's chains, all named with one hash: base32(sha256(name + lowercased protocol)). */
+export interface ServicePortChains {
+  /** DOCKERLET-SVC-<hash>: every endpoint. */
+  svc: string;
+  /** DOCKERLET-SVL-<hash>: this node's endpoints. */
+  svl: string;
+  /** DOCKERLET-EXT-<hash>: its NodePort's traffic. */
+  ext: string;
 }
 
-/** DOCKERLET-SVL-<hash>: the same hash as the SVC chain. */
-export function localServiceChainName(sp: ServicePortInfo): string {
-  return LocalServiceChainPrefix + chainHash(servicePortName(sp) + sp.protocol.toLowerCase());
-}
-
-/** DOCKERLET-EXT-<hash>: the same hash as the SVC chain. */
-export function externalChainName(sp: ServicePortInfo): string {
-  return ExternalChainPrefix + chainHash(servicePortName(sp) + sp.protocol.toLowerCase());
+export function servicePortChains(sp: ServicePortInfo): ServicePortChains {
+  const hash = chainHash(servicePortName(sp) + sp.protocol.toLowerCase());
+  return { svc: ServiceChainPrefix + hash, svl: LocalServiceChainPrefix + hash, ext: ExternalChainPrefix + hash };
 }
 
 /** DOCKERLET-SEP-<hash>: base32(sha256(name + lowercased protocol + "ip:port")). */

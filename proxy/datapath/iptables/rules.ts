@@ -19,17 +19,15 @@ import { policyEndpoints, type EndpointInfo, type ProxyState, type ServicePortIn
 import {
   endpointChainName,
   ExternalServicesChain,
-  externalChainName,
   FirewallChain,
   FixedChains,
   isOwnChain,
   isServiceChain,
-  localServiceChainName,
   MarkMasqChain,
   MasqueradeMark,
   NodePortsChain,
   PostroutingChain,
-  serviceChainName,
+  servicePortChains,
   servicePortName,
   ServicesChain,
   type IptablesTable,
@@ -107,8 +105,7 @@ export function buildIptablesRules(state: ProxyState, options: RulesOptions): Ip
 
     // The traffic policies: each kind of traffic goes to all endpoints (SVC) or this node's (SVL).
     const local = policyEndpoints(endpoints, true);
-    const svcChain = serviceChainName(sp);
-    const svlChain = localServiceChainName(sp);
+    const { svc: svcChain, svl: svlChain, ext: extChain } = servicePortChains(sp);
     const internalChain = sp.internalPolicyLocal ? svlChain : svcChain;
     const hasInternal = (sp.internalPolicyLocal ? local : endpoints).length > 0;
     const externalLocal = sp.nodePort !== undefined && sp.externalPolicyLocal === true;
@@ -125,7 +122,6 @@ export function buildIptablesRules(state: ProxyState, options: RulesOptions): Ip
     }
 
     if (sp.nodePort !== undefined) {
-      const extChain = externalChainName(sp);
       natNodePorts.push(`-A ${NodePortsChain} ${comment(name)} -p ${proto} --dport ${sp.nodePort} -j ${extChain}`);
       const extRules = externalLocal
         ? [
@@ -143,7 +139,9 @@ export function buildIptablesRules(state: ProxyState, options: RulesOptions): Ip
     }
 
     const affinity = affinitySeconds(sp);
-    const sepChain = (ep: EndpointInfo): string => endpointChainName(sp, `${ep.ip}:${ep.port}`);
+    // Each endpoint's SEP chain name, hashed once: the SVC and SVL chains, affinity and the SEP chain itself use it.
+    const sepChains = new Map(endpoints.map((ep) => [ep, endpointChainName(sp, `${ep.ip}:${ep.port}`)]));
+    const sepChain = (ep: EndpointInfo): string => sepChains.get(ep)!;
     /** A policy chain: the ClusterIP's masquerade rule when it is the internal chain, then one endpoint of `eps` at random. */
     const policyChain = (chain: string, eps: readonly EndpointInfo[]): ChainRules => {
       // Traffic to the VIP from outside the pod network is masqueraded, so replies come back through us.

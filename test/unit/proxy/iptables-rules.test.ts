@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endpointChainName, serviceChainName } from '../../../proxy/datapath/iptables/chains.js';
+import { endpointChainName, servicePortChains } from '../../../proxy/datapath/iptables/chains.js';
 import { buildCleanupRules, buildIptablesRules, probability, type RulesOptions } from '../../../proxy/datapath/iptables/rules.js';
 import type { EndpointInfo, ProxyState } from '../../../proxy/datapath/proxier.js';
 import { proxyState, servicePort } from '../../helpers/iptables-fixtures.js';
@@ -462,13 +462,13 @@ describe('commits of a few service ports (iptables-nft)', () => {
       ['*nat', ':DOCKERLET-MARK-MASQ - [0:0]', ':DOCKERLET-POSTROUTING - [0:0]'],
       [
         '*nat',
-        `:${serviceChainName(a)} - [0:0]`,
+        `:${servicePortChains(a).svc} - [0:0]`,
         `:${endpointChainName(a, '10.244.0.2:8080')} - [0:0]`,
-        `:DOCKERLET-EXT-${serviceChainName(b).slice(14)} - [0:0]`,
-        `:${serviceChainName(b)} - [0:0]`,
+        `:DOCKERLET-EXT-${servicePortChains(b).svc.slice(14)} - [0:0]`,
+        `:${servicePortChains(b).svc} - [0:0]`,
         `:${endpointChainName(b, '10.244.0.3:8080')} - [0:0]`,
       ],
-      ['*nat', `:${serviceChainName(c)} - [0:0]`, `:${endpointChainName(c, '10.244.0.4:8080')} - [0:0]`],
+      ['*nat', `:${servicePortChains(c).svc} - [0:0]`, `:${endpointChainName(c, '10.244.0.4:8080')} - [0:0]`],
       [
         '*nat',
         ':DOCKERLET-SERVICES - [0:0]',
@@ -492,20 +492,20 @@ describe('chain names', () => {
   it('are kube-proxy’s hashes cut to fit the 28-character limit of iptables', () => {
     // kube-proxy's own test fixtures: KUBE-SVC-XPGD46QRK7WJZT7O and KUBE-SEP-SXIVWICOYRO3J4NJ.
     const sp = servicePort({ namespace: 'ns1', name: 'svc1', portName: 'p80' });
-    expect(serviceChainName(sp)).toBe('DOCKERLET-SVC-XPGD46QRK7WJZT');
+    expect(servicePortChains(sp).svc).toBe('DOCKERLET-SVC-XPGD46QRK7WJZT');
     expect(endpointChainName(sp, '10.180.0.1:80')).toBe('DOCKERLET-SEP-SXIVWICOYRO3J4');
-    expect(serviceChainName(sp)).toHaveLength(28);
+    expect(servicePortChains(sp).svc).toHaveLength(28);
   });
 
   it('hash an unnamed port as "<namespace>/<name>" like kube-proxy', () => {
     // base32(sha256("default/webtcp")), computed apart from chains.ts.
     const unnamed = servicePort({ portName: '', id: 'default/web:' });
-    expect(serviceChainName(unnamed)).toBe('DOCKERLET-SVC-LOLE4ISW44XBNF');
+    expect(servicePortChains(unnamed).svc).toBe('DOCKERLET-SVC-LOLE4ISW44XBNF');
     expect(buildIptablesRules(proxyState([unnamed, []]), options).text).toContain('--comment "default/web has no endpoints"');
   });
 
   it('differ by protocol', () => {
-    expect(serviceChainName(servicePort({ protocol: 'UDP' }))).not.toBe(serviceChainName(servicePort()));
+    expect(servicePortChains(servicePort({ protocol: 'UDP' })).svc).not.toBe(servicePortChains(servicePort()).svc);
   });
 });
 
@@ -584,7 +584,7 @@ function randomState(random: () => number): { state: ProxyState; existing: strin
     'DOCKERLET-SERVICES',
     'DOCKERLET-SVC-UJBI2K64V4MA2M',
     'DOCKERLET-SEP-EEPIH73WBN2EB4',
-    ...servicePorts.slice(0, pick(servicePorts.length + 1)).map((sp) => serviceChainName(sp)),
+    ...servicePorts.slice(0, pick(servicePorts.length + 1)).map((sp) => servicePortChains(sp).svc),
   ];
   return { state: { servicePorts, endpoints }, existing };
 }
