@@ -19,14 +19,16 @@ import type { FanOutRecorder } from './events/recorder.js';
 import { TokenManager } from './token/token-manager.js';
 import { ApiClaims } from './volumes/claims/api-claims.js';
 import { RouteController } from './network/route-controller.js';
+import { waitForNodePodCIDR } from './node/node-pod-cidr.js';
+import { PodNetworkNotReady } from './runtime/docker/network.js';
 import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
 import { ApiStatusSync } from './status/api-status-sync.js';
 import { MirrorPods } from './status/mirror-pods.js';
 import type { StatusManager } from './status/status-manager.js';
 
-export interface ClusterModeOptions extends ClusterNodeOptions {
-  /** This node's pod subnet: the other nodes' are routed around it. */
-  podCIDR: Ipv4Cidr;
+export interface ClusterModeOptions extends Omit<ClusterNodeOptions, 'networkNotReady'> {
+  /** This node's pod subnet; unset, it comes from the Node (podCIDRFromNode()). */
+  podCIDR?: Ipv4Cidr;
   podConfig: PodConfig;
   statuses: StatusManager;
   configObjects: ConfigObjectStore;
@@ -52,13 +54,19 @@ export class ClusterMode {
   readonly #mirrors: MirrorPods;
   readonly #status: ApiStatusSync;
   readonly #objects: ApiConfigObjects;
-  /** The routes to the other nodes' pods, unless --node-routes=false. */
-  readonly #routes: RouteController | undefined;
+  readonly #options: ClusterModeOptions;
+  /** The routes to the other nodes' pods, with --node-routes, once this node's pod subnet is known. */
+  #routes: RouteController | undefined;
+  /** This node's pod subnet: undefined until its Node has one, when it is taken from there. */
+  #podCIDR: Ipv4Cidr | undefined;
+  #started = false;
 
   constructor(options: ClusterModeOptions) {
     const { client } = options;
     const log = options.logger;
-    this.node = new ClusterNode(options);
+    this.#options = options;
+    this.#podCIDR = options.podCIDR;
+    this.node = new ClusterNode({ ...options, networkNotReady: () => (this.#podCIDR ? undefined : PodNetworkNotReady) });
     this.#events = new ApiEventRecorder({ client, nodeName: options.nodeName, clock: options.clock, logger: log.child({ component: 'events' }) });
     this.#mirrors = new MirrorPods({
       client,
@@ -95,13 +103,6 @@ export class ClusterMode {
       });
     };
     this.podSource = new ApiSource({ client, nodeName: options.nodeName, logger: log, onPods });
-    if (options.cluster.nodeRoutes) {
-      this.#routes = new RouteController({
-        client,
-        local: { name: options.nodeName, podCIDR: options.podCIDR },
-        logger: log.child({ component: 'node-routes' }),
-      });
-    }
     options.recorder.add(this.#events);
     options.statuses.onChange((pod) => this.#status.statusChanged(pod));
     options.podConfig.onUpdate(() => void this.#mirrors.reconcile());
@@ -109,11 +110,31 @@ export class ClusterMode {
 
   /** Registration, status, Lease and events begin; statuses and static pods are followed. */
   start(): void {
+    this.#started = true;
     this.#status.start();
     this.services.start();
-    this.#routes?.start();
+    if (this.#podCIDR) this.#routeAround(this.#podCIDR);
     void this.node.status.registered().then(() => this.#mirrors.reconcile());
     this.node.start();
+  }
+
+  /** This node's pod subnet from its Node, once it has one (undefined if `signal` aborts first). */
+  podCIDRFromNode(signal: AbortSignal): Promise<Ipv4Cidr | undefined> {
+    const { client, nodeName, logger } = this.#options;
+    return waitForNodePodCIDR({ client, nodeName, signal, logger: logger.child({ component: 'node-pod-cidr' }) });
+  }
+
+  /** The pod network has `podCIDR` (taken from the Node): the node is ready for pods, and routes around its subnet. */
+  podNetworkReady(podCIDR: Ipv4Cidr): void {
+    this.#podCIDR = podCIDR;
+    if (this.#started) this.#routeAround(podCIDR);
+  }
+
+  #routeAround(podCIDR: Ipv4Cidr): void {
+    if (!this.#options.cluster.nodeRoutes || this.#routes) return;
+    const { client, nodeName, logger } = this.#options;
+    this.#routes = new RouteController({ client, local: { name: nodeName, podCIDR }, logger: logger.child({ component: 'node-routes' }) });
+    this.#routes.start();
   }
 
   /** A pod's containers are gone: one the API server is deleting is deleted for good. */
@@ -133,6 +154,7 @@ export class ClusterMode {
   }
 
   async stop(): Promise<void> {
+    this.#started = false;
     await this.#status.stop();
     await this.#mirrors.stop();
     await this.#objects.stop();

@@ -38,7 +38,8 @@ export function kubeletConfigz(o: Readonly<KubeletOptions>): object {
     clusterDomain: o.clusterDomain,
     clusterDNS: o.clusterDNS,
     resolvConf: o.resolvConf,
-    podCIDR: o.podCIDR.text,
+    // A node that takes its subnet from its Node has none of its own, as the kubelet's configz shows an empty podCIDR in cluster mode.
+    ...(o.podCIDR ? { podCIDR: o.podCIDR.text } : { podCIDRFromNode: true }),
     runtimeRequestTimeout: formatDuration(o.runtimeRequestTimeoutMs),
     maxPods: o.maxPods,
     allowedUnsafeSysctls: o.allowedUnsafeSysctls,

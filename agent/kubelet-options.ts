@@ -22,7 +22,8 @@ export interface KubeletOptions extends ManifestSourceOptions {
   /** A pull that makes no progress for this long is cancelled (dockershim's --image-pull-progress-deadline). */
   imagePullProgressDeadlineMs: number;
   podInfraContainerImage: string;
-  podCIDR: Ipv4Cidr;
+  /** The pod bridge's subnet; unset (cluster mode only), the Node's spec.podCIDR, waited for at start. */
+  podCIDR?: Ipv4Cidr;
   podNetworkName: string;
   podBridgeName: string;
   nodeIPs: readonly string[];

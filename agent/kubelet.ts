@@ -153,7 +153,8 @@ export class Kubelet {
       socketPath: o.containerRuntimeEndpoint.replace(/^unix:\/\//, ''),
       nodeName: o.nodeName,
       networkName: o.podNetworkName,
-      network: { name: o.podNetworkName, subnet: o.podCIDR.text, bridgeName: o.podBridgeName },
+      // Routed between nodes, the pods' traffic is masqueraded only when it leaves the cluster's pod network (the node's rules, not Docker's).
+      network: { name: o.podNetworkName, ...(o.podCIDR ? { subnet: o.podCIDR.text } : {}), bridgeName: o.podBridgeName, masquerade: !o.cluster?.nodeRoutes },
       podInfraImage: o.podInfraContainerImage,
       logMaxSize: o.containerLogMaxSize,
       logMaxFiles: o.containerLogMaxFiles,
@@ -427,6 +428,7 @@ export class Kubelet {
     await this.#qos.start(this.#runtime.cgroups());
     if (this.#stopped) return;
     this.cluster?.start();
+    if (!o.podCIDR && !(await this.#podNetworkFromNode())) return;
     await this.#pleg.start();
     if (this.#stopped) return;
     if (this.#sources.length === 0) this.#log.warn({ rootDir: o.rootDir }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
@@ -444,6 +446,30 @@ export class Kubelet {
     this.#housekeeping.unref();
     this.#eviction.start();
     this.#imageGC.start();
+  }
+
+  /**
+   * A node without a --pod-cidr of its own waits for its Node's spec.podCIDR (registration is
+   * under way meanwhile, with the node NotReady for its network), then gives it to the runtime:
+   * the pods start only then. False when stopped first.
+   */
+  async #podNetworkFromNode(): Promise<boolean> {
+    const cluster = this.cluster;
+    if (!cluster) throw new Error('Kubelet: a node without a pod CIDR takes it from its Node, which needs cluster mode');
+    const signal = this.#stopping.signal;
+    const podCIDR = await cluster.podCIDRFromNode(signal);
+    if (!podCIDR) return false;
+    const done = await retryUntilDone(async () => (await this.#runtime.updatePodCIDR(podCIDR.text), true), {
+      initialMs: RuntimeRetryInitialMs,
+      maxMs: RuntimeRetryMaxMs,
+      signal,
+      keepAlive: true,
+      retryable: (err) => !(isDockerletError(err) && err.status === 2),
+      onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs, podCIDR: podCIDR.text }, 'the pod network could not be set up; will retry'),
+    });
+    if (!done || this.#stopped) return false;
+    cluster.podNetworkReady(podCIDR);
+    return true;
   }
 
   /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
@@ -473,7 +499,7 @@ export class Kubelet {
       cluster,
       nodeName: this.options.nodeName,
       hostIPs: deps.node.hostIPs,
-      podCIDR: this.options.podCIDR,
+      ...(this.options.podCIDR ? { podCIDR: this.options.podCIDR } : {}),
       kubeletPort: this.options.port,
       rootDir: this.options.rootDir,
       maxPods: this.options.maxPods,

@@ -62,6 +62,10 @@ const kubeletConfiguration = z.strictObject({
   nodeRoutes: z.boolean().optional(),
   resolvConf: z.string().optional(),
   podCIDR: z.string().optional(),
+  /** dockerlet's own: a cluster node's pod subnet is its Node's spec.podCIDR, waited for at start (default: no, podCIDR). */
+  podCIDRFromNode: z.boolean().optional(),
+  /** The cgroup every pod goes under: as the kubelet's, but dockerlet puts its pods right below it (it is dockerlet's kubepods). */
+  cgroupRoot: z.string().optional(),
   runtimeRequestTimeout: duration.optional(),
   containerRuntimeEndpoint: z.string().optional(),
   evictionHard: z.record(z.string(), z.string()).optional(),

@@ -13,7 +13,8 @@ import { runAgent, runLocalProvisioner, runProxy, type CommonFlags, type LocalPr
 import type { LoggingFormat } from './logger.js';
 import { downManifests, runManifests, type RunFlags } from './run-command.js';
 import { Defaults, type AgentFlags } from './options.js';
-import { ProxyDefaults, type ProxyFlags } from './proxy-options.js';
+import { ProxyDefaults } from './proxy-options.js';
+import type { UpFlags } from './up-options.js';
 import { ServerDefaults } from './server-options.js';
 
 /** Where the local provisioner makes volumes when not told. */
@@ -40,6 +41,8 @@ function addAgentFlags(command: Command): Command {
     .option('--resolv-conf <file>', `the node's resolver config (default: ${Defaults.resolvConf})`)
     .option('--pod-infra-container-image <image>', `the pod sandbox image (default: ${Defaults.podInfraContainerImage})`)
     .option('--pod-cidr <cidr>', `subnet of the pod network (default: ${Defaults.podCIDR})`)
+    .option('--pod-cidr-from-node [bool]', "take the pod subnet from this node's Node (spec.podCIDR, as the controller manager's --allocate-node-cidrs assigns it), waiting for it at start (cluster mode; default: false, --pod-cidr)")
+    .option('--cgroup-root <name>', `the cgroup every pod goes under, its QoS classes' below it; each agent on a host needs its own (default: ${Defaults.cgroupRoot})`)
     .option('--pod-network <name>', `Docker network the pods join (default: ${Defaults.podNetwork})`)
     .option('--container-runtime-endpoint <endpoint>', `the Docker engine socket (default: ${Defaults.containerRuntimeEndpoint})`)
     .option('--runtime-request-timeout <duration>', `timeout of each Docker request (default: ${Defaults.runtimeRequestTimeout})`)
@@ -107,7 +110,8 @@ function buildProgram(): Command {
   const up = program.command('up').description('run the agent and the service proxy, printing pods and services as they come up (what npm start runs)');
   up.option('--proxy-kubeconfig <file>', "the proxy's kubeconfig in cluster mode, for credentials that may list endpoints (default: --kubeconfig)");
   up.option(...serveClusterDnsFlag('true, but in cluster mode false when --cluster-dns names another server'));
-  addCommonFlags(addProxyFlags(addServerFlags(addAgentFlags(up))), 'text').action(async (flags: AgentFlags & ProxyFlags & CommonFlags & { proxyKubeconfig?: string }) => {
+  up.option('--cluster-cidr <cidr>', "the cluster's pod range, for the proxy: other sources reaching a ClusterIP are masqueraded (default: this node's --pod-cidr)");
+  addCommonFlags(addProxyFlags(addServerFlags(addAgentFlags(up))), 'text').action(async (flags: UpFlags & CommonFlags) => {
     process.exitCode = await runAgent(flags, true);
   });
   const proxy = program

@@ -14,7 +14,7 @@ import type { KubeletOptions } from '../agent/kubelet-options.js';
 import { loadKubeletConfig, TaintEffects, type KubeletConfiguration } from './kubelet-config.js';
 import { resolveServingOptions, type ServerFlags } from './server-options.js';
 import { DefaultEvictionHard, parseThresholds, ThresholdError } from '../agent/eviction/thresholds.js';
-import { DefaultPodsCgroup } from '../agent/qos/qos-cgroups.js';
+import { DefaultPodsCgroup, isValidPodsCgroup } from '../agent/qos/qos-cgroups.js';
 import { parseDuration } from '../common/util/duration.js';
 import { boolean, durationMs, flagError, ipv4CidrSetting, nonNegativeDurationMs, setting, type Setting } from './settings.js';
 
@@ -41,7 +41,9 @@ export interface AgentFlags extends ServerFlags {
   resolvConf?: string;
   podInfraContainerImage?: string;
   podCidr?: string;
+  podCidrFromNode?: string | boolean;
   podNetwork?: string;
+  cgroupRoot?: string;
   containerRuntimeEndpoint?: string;
   runtimeRequestTimeout?: string;
   imagePullProgressDeadline?: string;
@@ -66,6 +68,7 @@ export const Defaults = {
   podInfraContainerImage: 'dockerlet.local/pause:3.10',
   podCIDR: '10.244.0.0/16',
   podNetwork: 'dockerlet',
+  cgroupRoot: DefaultPodsCgroup,
   containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
   runtimeRequestTimeout: '2m',
   imagePullProgressDeadline: '1m',
@@ -174,6 +177,27 @@ function sysctlPatterns({ value, invalid }: Setting<string | readonly string[] |
     throw invalid(errorMessage(err), patterns);
   }
   return patterns;
+}
+
+/**
+ * --pod-cidr, or with --pod-cidr-from-node none: the agent takes its Node's spec.podCIDR (cluster
+ * mode), as the kubelet does in a cluster, rather than a subnet of its own.
+ */
+function podCidrOptions(flags: AgentFlags, file: KubeletConfiguration | undefined, configPath: string | undefined): Pick<KubeletOptions, 'podCIDR'> {
+  const fromNodeSetting = setting<string | boolean>({ flag: '--pod-cidr-from-node', flagValue: flags.podCidrFromNode, field: 'podCIDRFromNode', fileValue: file?.podCIDRFromNode, configPath }, false);
+  const podCidrSetting = setting<string>({ flag: '--pod-cidr', flagValue: flags.podCidr, field: 'podCIDR', fileValue: file?.podCIDR, configPath }, Defaults.podCIDR);
+  if (!boolean(fromNodeSetting)) return { podCIDR: ipv4CidrSetting(podCidrSetting, Defaults.podCIDR) };
+  if (!flags.kubeconfig) throw fromNodeSetting.invalid('needs --kubeconfig: the subnet comes from the Node the API server has');
+  if (flags.podCidr !== undefined || file?.podCIDR !== undefined) throw fromNodeSetting.invalid('the pod subnet comes from the Node or from --pod-cidr (podCIDR), not both: drop one');
+  return {};
+}
+
+/** --cgroup-root: the one cgroup every pod goes under (the kubelet's kubepods), so that agents side by side on a host never share one. */
+function podsCgroup({ value, invalid }: Setting<string>): string {
+  // The kubelet's spelling of the hierarchy's root: one name below it is what dockerlet takes.
+  const name = value.replace(/^\//, '');
+  if (!isValidPodsCgroup(name)) throw invalid("must be one cgroup name of letters, digits, '_', '.' and '-', such as dockerlet");
+  return name;
 }
 
 function positiveInt({ value, invalid }: Setting<string | number>): number {
@@ -325,7 +349,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     runtimeRequestTimeoutMs: duration('--runtime-request-timeout', flags.runtimeRequestTimeout, 'runtimeRequestTimeout', Defaults.runtimeRequestTimeout),
     imagePullProgressDeadlineMs: durationMs(setting({ flag: '--image-pull-progress-deadline', flagValue: flags.imagePullProgressDeadline }, Defaults.imagePullProgressDeadline as string)),
     podInfraContainerImage: flags.podInfraContainerImage ?? Defaults.podInfraContainerImage,
-    podCIDR: ipv4CidrSetting(setting<string>({ flag: '--pod-cidr', flagValue: flags.podCidr, field: 'podCIDR', fileValue: file?.podCIDR, configPath }, Defaults.podCIDR), Defaults.podCIDR),
+    ...podCidrOptions(flags, file, configPath),
     podNetworkName: network,
     podBridgeName: network === Defaults.podNetwork ? 'dockerlet0' : network.slice(0, 15),
     nodeIPs: ipList(setting<string | undefined>({ flag: '--node-ip', flagValue: flags.nodeIp }, undefined)),
@@ -352,7 +376,7 @@ export async function resolveAgentOptions(flags: AgentFlags): Promise<ResolvedAg
     containerLogMaxSize: logMaxSize(setting<string>({ field: 'containerLogMaxSize', fileValue: file?.containerLogMaxSize, configPath }, Defaults.containerLogMaxSize)),
     containerLogMaxFiles: file?.containerLogMaxFiles ?? Defaults.containerLogMaxFiles,
     plegRelistPeriodMs: PlegRelistPeriodMs,
-    podsCgroup: DefaultPodsCgroup,
+    podsCgroup: podsCgroup(setting<string>({ flag: '--cgroup-root', flagValue: flags.cgroupRoot, field: 'cgroupRoot', fileValue: file?.cgroupRoot, configPath }, Defaults.cgroupRoot as string)),
   };
   const cluster = clusterOptions(flags, file, configPath);
   if (cluster) options.cluster = cluster;

@@ -6,12 +6,14 @@
  */
 import type { Logger } from 'pino';
 import { DockerletError } from '../common/api/errors.js';
-import { resolveClusterDns } from './dns-options.js';
+import type { Ipv4Cidr } from '../common/util/ipv4.js';
+import { resolveClusterDns, type ClusterDnsDecision } from './dns-options.js';
 import type { NodeOptions } from './node.js';
 import { resolveAgentOptions, type AgentFlags } from './options.js';
 import { resolveProxyOptions, type ProxyFlags } from './proxy-options.js';
+import { boolean, ipv4CidrSetting, setting, type Setting } from './settings.js';
 
-export type UpFlags = AgentFlags & ProxyFlags & { proxyKubeconfig?: string };
+export type UpFlags = AgentFlags & ProxyFlags & { proxyKubeconfig?: string; clusterCidr?: string };
 
 export interface UpOptions {
   options: NodeOptions & Required<Pick<NodeOptions, 'agent' | 'proxy'>>;
@@ -25,18 +27,15 @@ export async function resolveUpOptions(flags: UpFlags, log: Logger): Promise<UpO
   if (flags.proxyKubeconfig && !agent.cluster) {
     throw new DockerletError('DKL_ERR_FLAG_INVALID', '--proxy-kubeconfig: only `dockerlet up` with --kubeconfig runs a proxy that reads the API server');
   }
-  const proxyOptions = await resolveProxyOptions(flags, { rootDir: agent.rootDir, podCIDR: agent.podCIDR, nodeName: agent.nodeName });
-  const dns = await resolveClusterDns(
-    {
-      ...resolved.clusterDnsSettings,
-      serveByDefault: agent.cluster ? 'unless-cluster-dns-elsewhere' : 'always',
-      podCIDR: agent.podCIDR,
-      serviceCIDR: proxyOptions.serviceCIDR,
-      domain: agent.clusterDomain,
-      resolvConf: agent.resolvConf,
-    },
-    log,
-  );
+  const proxyOptions = await resolveProxyOptions(flags, { rootDir: agent.rootDir, podCIDR: clusterCidr(flags, agent.podCIDR), nodeName: agent.nodeName });
+  const dnsInputs = {
+    ...resolved.clusterDnsSettings,
+    serveByDefault: agent.cluster ? 'unless-cluster-dns-elsewhere' : 'always',
+    serviceCIDR: proxyOptions.serviceCIDR,
+    domain: agent.clusterDomain,
+    resolvConf: agent.resolvConf,
+  } as const;
+  const dns = agent.podCIDR ? await resolveClusterDns({ ...dnsInputs, podCIDR: agent.podCIDR }, log) : noClusterDnsServer(dnsInputs.serve, dnsInputs.clusterDNS.value, log);
   if (dns.server) proxyOptions.clusterDns = dns.server;
   const kubeconfig = flags.proxyKubeconfig ? { path: flags.proxyKubeconfig, flag: '--proxy-kubeconfig' } : { path: agent.cluster?.kubeconfig ?? '', flag: '--kubeconfig' };
   const feed = agent.cluster ? ({ from: 'api', kubeconfig } as const) : ({ from: 'agent' } as const);
@@ -44,4 +43,23 @@ export async function resolveUpOptions(flags: UpFlags, log: Logger): Promise<UpO
     options: { agent: { ...agent, clusterDNS: dns.clusterDNS }, proxy: { options: proxyOptions, feed } },
     ignoredConfigFields: resolved.ignoredConfigFields,
   };
+}
+
+/** The proxy's --cluster-cidr: the cluster's pod range, by default this node's own subnet (a node alone is its cluster). */
+function clusterCidr(flags: UpFlags, podCIDR: Ipv4Cidr | undefined): Ipv4Cidr {
+  if (flags.clusterCidr !== undefined) return ipv4CidrSetting(setting({ flag: '--cluster-cidr', flagValue: flags.clusterCidr }, ''), '10.244.0.0/16');
+  if (podCIDR) return podCIDR;
+  throw new DockerletError('DKL_ERR_FLAG_INVALID', "--pod-cidr-from-node: the proxy needs the cluster's pod range, which no flag gives yet: add --cluster-cidr, as the controller manager's");
+}
+
+/**
+ * A node that takes its subnet from its Node does not know, when it starts, the gateway the
+ * cluster DNS would answer on: it serves none, and its pods use the clusterDNS given.
+ */
+function noClusterDnsServer(serve: Setting<string | boolean | undefined>, clusterDNS: readonly string[], log: Logger): ClusterDnsDecision {
+  if (serve.value !== undefined && boolean(serve as Setting<string | boolean>)) {
+    throw serve.invalid("the cluster DNS answers on the pod bridge's gateway, unknown until the Node has its subnet (--pod-cidr-from-node): give the node a --pod-cidr, or run the cluster's DNS and give its address with --cluster-dns");
+  }
+  if (serve.value === undefined) log.info({ clusterDNS }, "not serving the cluster DNS: with --pod-cidr-from-node, pods use --cluster-dns (the cluster's own DNS)");
+  return { clusterDNS };
 }

@@ -85,7 +85,7 @@ function byNetwork(a: WantedRoute, b: WantedRoute): number {
 }
 
 /** A Node's first IPv4 pod subnet (podCIDRs, then podCIDR). */
-function podSubnet(node: Node): Ipv4Cidr | undefined {
+export function nodePodSubnet(node: Node): Ipv4Cidr | undefined {
   const cidrs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : [];
   return cidrs.map((text) => parseIpv4Cidr(text)).find((cidr) => cidr !== undefined);
 }
@@ -101,7 +101,7 @@ export function desiredRoutes(nodes: readonly Node[], local: LocalNode): Desired
   let ownNodeSubnet: string | undefined;
   for (const node of nodes) {
     const name = node.metadata?.name;
-    const destination = podSubnet(node);
+    const destination = nodePodSubnet(node);
     if (name === local.name && destination && destination.text !== local.podCIDR.text) ownNodeSubnet = destination.text;
     if (!name || name === local.name) continue;
     const gateway = node.status?.addresses?.find((address) => address.type === 'InternalIP' && isIpv4(address.address))?.address;

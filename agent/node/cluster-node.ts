@@ -40,6 +40,8 @@ export interface ClusterNodeOptions {
   runtimeVersion(): Promise<string>;
   /** The pressure conditions node-pressure eviction raises now. */
   pressure(): ReadonlySet<string>;
+  /** Why pods cannot get a network yet, or undefined when they can: the node is not Ready meanwhile. */
+  networkNotReady(): string | undefined;
   /** The hard eviction thresholds allocatable leaves out. */
   evictionReserve: EvictionReserve;
   /** Where the node's own events go (Starting, NodeReady...). */
@@ -54,7 +56,7 @@ export class ClusterNode {
 
   constructor(options: ClusterNodeOptions) {
     const { client, cluster, logger } = options;
-    const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: options.maxPods, runtimeVersion: options.runtimeVersion, pressure: options.pressure });
+    const observer = new NodeObserver({ rootDir: options.rootDir, maxPods: options.maxPods, runtimeVersion: options.runtimeVersion, pressure: options.pressure, networkNotReady: options.networkNotReady });
     this.status = new NodeStatusManager({
       client,
       settings: { nodeName: options.nodeName, hostname: options.nodeName, nodeIPs: options.hostIPs, kubeletPort: options.kubeletPort, arch: goArch, evictionReserve: options.evictionReserve },

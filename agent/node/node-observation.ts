@@ -1,7 +1,7 @@
 /**
  * What the node status is computed from, read each time: capacity (CPUs, memory, the root dir's
  * filesystem, maxPods), the pressure conditions node-pressure eviction raises, whether the
- * container runtime answers, and nodeInfo.
+ * container runtime answers and its pod network is ready, and nodeInfo.
  */
 import { statfs } from 'node:fs/promises';
 import { errorMessage } from '../../common/api/errors.js';
@@ -23,6 +23,8 @@ export interface NodeObserverOptions {
   runtimeVersion(): Promise<string>;
   /** The pressure conditions node-pressure eviction raises now. */
   pressure(): ReadonlySet<string>;
+  /** Why pods cannot get a network yet (no pod subnet), or undefined when they can. */
+  networkNotReady(): string | undefined;
 }
 
 export class NodeObserver {
@@ -42,6 +44,8 @@ export class NodeObserver {
     } catch (err) {
       notReadyReasons.push(`container runtime is down: ${errorMessage(err)}`);
     }
+    const network = this.#o.networkNotReady();
+    if (network) notReadyReasons.push(network);
     return {
       capacity: { ...machineResources(fs), pods: this.#o.maxPods },
       pressure: this.#o.pressure(),

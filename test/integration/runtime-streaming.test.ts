@@ -17,7 +17,7 @@ const runtime = new DockerRuntime({
   nodeName,
   // The pod network every test agent shares (the CLI's defaults).
   networkName: 'dockerlet',
-  network: { name: 'dockerlet', subnet: '10.244.0.0/16', bridgeName: 'dockerlet0' },
+  network: { name: 'dockerlet', subnet: '10.244.0.0/16', bridgeName: 'dockerlet0', masquerade: true },
   podInfraImage: PauseImage,
   logMaxSize: '1Mi',
   logMaxFiles: 1,

@@ -43,7 +43,7 @@ import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
 import { logFilesBytes } from './log-files.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
-import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
+import { BridgeHairpin, ensurePodNetwork, PodNetworkNotReady, type PodNetworkSettings } from './network.js';
 import { dockerPortForward } from './port-forward.js';
 import { containerStatsFromDocker, type DockerStats } from './stats.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
@@ -52,7 +52,8 @@ import { dockerAttach, dockerExec, type StreamingDeps } from './streaming.js';
 export interface DockerRuntimeOptions extends DockerHostSettings {
   /** The engine's endpoint: a unix socket path. */
   socketPath: string;
-  network: PodNetworkSettings;
+  /** The pod network; without a subnet, none until updatePodCIDR() gives one (a node that takes it from its Node). */
+  network: Omit<PodNetworkSettings, 'subnet'> & { subnet?: string };
   /** runtimeRequestTimeout, in ms. */
   requestTimeoutMs: number;
   /** A pull that reports no progress for this long is cancelled (imagePullProgressDeadline), in ms. */
@@ -77,6 +78,8 @@ export class DockerRuntime implements ContainerRuntime {
   #cgroups: RuntimeCgroups | undefined;
   /** The engine's data root (`docker info`): where its images and containers' layers live. */
   #dataRoot = '/var/lib/docker';
+  /** The pod network once its subnet is known and the network exists. */
+  #network: PodNetworkSettings | undefined;
 
   constructor(options: DockerRuntimeOptions) {
     this.#options = options;
@@ -86,7 +89,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.#streaming = { docker: this.#docker, quick: () => this.#quick(), log: this.#log };
   }
 
-  /** Checks the engine answers and the pod network exists (creating it if needed). */
+  /** Checks the engine answers and, when its subnet is known, that the pod network exists (creating it if needed). */
   async start(): Promise<RuntimeVersion> {
     const version = await this.version();
     const info = (await withTimeout(this.#docker.info(), this.#options.requestTimeoutMs)) as EngineCgroupInfo & { DockerRootDir?: string };
@@ -96,10 +99,22 @@ export class DockerRuntime implements ContainerRuntime {
     if (this.#oomScoreFloor > -1000) {
       this.#log.warn({ oomScoreFloor: this.#oomScoreFloor }, 'this host does not let the agent lower OOM scores (no CAP_SYS_RESOURCE, as in a container): no container gets a score below the floor, Guaranteed pods and sandboxes included');
     }
-    await ensurePodNetwork(this.#docker, this.#options.network, this.#quick());
+    const { subnet } = this.#options.network;
+    if (subnet !== undefined) await this.updatePodCIDR(subnet);
+    return version;
+  }
+
+  /**
+   * The pod network's subnet (CRI's UpdateRuntimeConfig with the node's pod CIDR): the network
+   * is made with it, or checked to have it. Until then a sandbox that is not on the host's
+   * network cannot start.
+   */
+  async updatePodCIDR(subnet: string): Promise<void> {
+    const settings = { ...this.#options.network, subnet };
+    await ensurePodNetwork(this.#docker, settings, this.#quick());
+    this.#network = settings;
     // Sandboxes started by an earlier agent, or before a Docker restart, get it too.
     await this.#hairpin.enable();
-    return version;
   }
 
   async version(): Promise<RuntimeVersion> {
@@ -258,6 +273,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async runPodSandbox(config: SandboxConfig): Promise<string> {
+    // The kubelet does not sync such a pod until the network is ready; this is the runtime's own guard.
+    if (!config.hostNetwork && !this.#network) throw new DockerletError('DKL_ERR_RUNTIME', `network is not ready: ${PodNetworkNotReady}`);
     const image = this.#options.podInfraImage;
     if (!(await this.imageStatus(image))) await this.pullImage(image);
     const options = sandboxCreateOptions(this.#options, config, await this.#seccomp(config.seccomp), this.#host());

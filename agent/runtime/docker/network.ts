@@ -12,7 +12,19 @@ export interface PodNetworkSettings {
   subnet: string;
   /** The Linux bridge's interface name. */
   bridgeName: string;
+  /**
+   * Whether Docker masquerades what the pods send off the bridge (its default). Off where the
+   * node routes the cluster's pod network itself (agent/network/pod-network-rules.ts): traffic
+   * between nodes' pods then keeps the pods' addresses.
+   */
+  masquerade: boolean;
 }
+
+/** Why a node that takes its pod subnet from its Node cannot start a pod's network yet: the kubelet's runtime-network condition, in its words. */
+export const PodNetworkNotReady = "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:dockerlet: no pod CIDR yet: waiting for the Node's spec.podCIDR";
+
+/** The bridge driver's option that turns its masquerade rule off. */
+const MasqueradeOption = 'com.docker.network.bridge.enable_ip_masquerade';
 
 export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSettings, signal: AbortSignal): Promise<void> {
   const existing = await inspectNetwork(docker, settings.name);
@@ -24,7 +36,7 @@ export async function ensurePodNetwork(docker: Dockerode, settings: PodNetworkSe
         CheckDuplicate: true,
         // The first address, as Docker would pick: the node's cluster DNS listens there.
         IPAM: { Driver: 'default', Config: [{ Subnet: settings.subnet, Gateway: firstAddress(parseIpv4Cidr(settings.subnet)!) }] },
-        Options: { 'com.docker.network.bridge.name': settings.bridgeName },
+        Options: { 'com.docker.network.bridge.name': settings.bridgeName, ...(settings.masquerade ? {} : { [MasqueradeOption]: 'false' }) },
         Labels: { 'dockerlet.io/network': 'pods' },
         abortSignal: signal,
       } as Dockerode.NetworkCreateOptions);
@@ -49,7 +61,15 @@ function checkSubnet(network: Dockerode.NetworkInspectInfo, settings: PodNetwork
   if (!subnets.includes(settings.subnet)) {
     throw new DockerletError(
       'DKL_ERR_CONFIG_INVALID',
-      `the Docker network ${settings.name} exists with subnet ${subnets.join(', ') || '(none)'}, not --pod-cidr ${settings.subnet}: pass that subnet, or pick another --pod-network name`,
+      `the Docker network ${settings.name} exists with subnet ${subnets.join(', ') || '(none)'}, not the pod CIDR ${settings.subnet}: pass that subnet, or pick another --pod-network name`,
+    );
+  }
+  const masquerading = network.Options?.[MasqueradeOption] !== 'false';
+  if (masquerading !== settings.masquerade) {
+    const [has, wanted] = masquerading ? ['masquerades', 'not to (--node-routes)'] : ['does not masquerade', 'to (no --node-routes)'];
+    throw new DockerletError(
+      'DKL_ERR_CONFIG_INVALID',
+      `the Docker network ${settings.name} ${has} its pods' traffic, and this node wants it ${wanted}: Docker cannot change that on a network, so remove it once no pod uses it (docker network rm ${settings.name}), or pick another --pod-network name`,
     );
   }
 }

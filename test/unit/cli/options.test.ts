@@ -96,6 +96,13 @@ describe('resolveAgentOptions: defaults', () => {
     const { options } = await resolve({ podNetwork: 'a-rather-long-network-name' });
     expect([options.podNetworkName, options.podBridgeName]).toEqual(['a-rather-long-network-name', 'a-rather-long-n']);
   });
+
+  test("--cgroup-root over the cgroupRoot field names the pods' cgroup; the kubelet's leading slash is taken", async () => {
+    expect((await resolve({})).options.podsCgroup).toBe('dockerlet');
+    const file = await config('cgroupRoot: /node-a\n');
+    expect((await resolve({ config: file })).options.podsCgroup).toBe('node-a');
+    expect((await resolve({ config: file, cgroupRoot: 'node-b' })).options.podsCgroup).toBe('node-b');
+  });
 });
 
 describe('resolveAgentOptions: flags over config file over defaults', () => {
@@ -220,6 +227,24 @@ describe('resolveAgentOptions: routes to the other nodes', () => {
   });
 });
 
+describe("resolveAgentOptions: the pod subnet from the node's Node", () => {
+  test('--pod-cidr-from-node over the podCIDRFromNode field leaves the pod CIDR unset, for the Node to give', async () => {
+    const kubeconfig = '/etc/kubernetes/kubelet.conf';
+    expect((await resolve({ kubeconfig, podCidrFromNode: true })).options.podCIDR).toBeUndefined();
+    const file = await config('podCIDRFromNode: true\n');
+    expect((await resolve({ kubeconfig, config: file })).options.podCIDR).toBeUndefined();
+    expect((await resolve({ kubeconfig, config: file, podCidrFromNode: 'false' })).options.podCIDR?.text).toBe('10.244.0.0/16');
+  });
+
+  test('it needs cluster mode, and is refused beside a subnet of its own', async () => {
+    expect((await failure({ podCidrFromNode: true })).message).toBe('--pod-cidr-from-node: invalid value true: needs --kubeconfig: the subnet comes from the Node the API server has');
+    const kubeconfig = '/etc/kubernetes/kubelet.conf';
+    const both = 'the pod subnet comes from the Node or from --pod-cidr (podCIDR), not both: drop one';
+    expect((await failure({ kubeconfig, podCidrFromNode: true, podCidr: '10.88.0.0/24' })).message).toBe(`--pod-cidr-from-node: invalid value true: ${both}`);
+    expect((await failure({ kubeconfig, podCidrFromNode: true, config: await config('podCIDR: 10.88.0.0/24\n') })).message).toBe(`--pod-cidr-from-node: invalid value true: ${both}`);
+  });
+});
+
 describe('resolveAgentOptions: the secure server', () => {
   test('in cluster mode, tokens and access are checked with the API server by default, as KubeletConfiguration defaults them', async () => {
     const { options } = await resolve({ kubeconfig: '/etc/kubernetes/kubelet.conf' });
@@ -301,6 +326,7 @@ describe('resolveAgentOptions: bad flags', () => {
     [{ tlsMinVersion: 'TLS1.2' }, '--tls-min-version: invalid value "TLS1.2": must be one of VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13'],
     [{ tlsCipherSuites: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,AES128-SHA' }, '--tls-cipher-suites: invalid value "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,AES128-SHA": cipher suite AES128-SHA not supported or doesn\'t exist; the names are Go\'s, such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
     [{ anonymousAuth: 'maybe' }, '--anonymous-auth: invalid value "maybe": must be true or false'],
+    [{ cgroupRoot: 'kube/pods' }, '--cgroup-root: invalid value "kube/pods": must be one cgroup name of letters, digits, \'_\', \'.\' and \'-\', such as dockerlet'],
     [{ kubeconfig: '/etc/kubernetes/kubelet.conf', nodeRoutes: 'yes' }, '--node-routes: invalid value "yes": must be true or false'],
     [{ authenticationTokenWebhook: true }, '--authentication-token-webhook: invalid value true: needs --kubeconfig: tokens are checked by the API server'],
     [{ authorizationMode: 'Webhook' }, '--authorization-mode: invalid value "Webhook": Webhook needs --kubeconfig: access is checked by the API server'],

@@ -17,7 +17,7 @@ function runtime(): { answer: string | Error; version(): Promise<string> } {
 describe('NodeObserver', () => {
   test("capacity is the machine's, maxPods and the root dir's file system; the runtime's version is in nodeInfo; the pressure is eviction's", async () => {
     const docker = runtime();
-    const observation = await new NodeObserver({ rootDir: tmpdir(), maxPods: 42, runtimeVersion: () => docker.version(), pressure: () => new Set(['DiskPressure']) }).observe();
+    const observation = await new NodeObserver({ rootDir: tmpdir(), maxPods: 42, runtimeVersion: () => docker.version(), pressure: () => new Set(['DiskPressure']), networkNotReady: () => undefined }).observe();
     expect(observation.capacity.pods).toBe(42);
     expect([...observation.pressure]).toEqual(['DiskPressure']);
     expect(observation.capacity.milliCpu % 1000).toBe(0);
@@ -28,7 +28,7 @@ describe('NodeObserver', () => {
 
   test('a runtime that stops answering makes the node not ready, and nodeInfo keeps the version it reported last', async () => {
     const docker = runtime();
-    const observer = new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version(), pressure: () => new Set() });
+    const observer = new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version(), pressure: () => new Set(), networkNotReady: () => undefined });
     await observer.observe();
     docker.answer = new Error('connect ENOENT /var/run/docker.sock');
     const down = await observer.observe();
@@ -38,10 +38,19 @@ describe('NodeObserver', () => {
     expect((await observer.observe()).system.containerRuntimeVersion).toBe('docker://26.1.5');
   });
 
+  test('a pod network that is not ready yet (no pod subnet) makes the node not ready, with why', async () => {
+    const docker = runtime();
+    let reason: string | undefined = 'container runtime network not ready: NetworkReady=false';
+    const observer = new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version(), pressure: () => new Set(), networkNotReady: () => reason });
+    expect((await observer.observe()).notReadyReasons).toEqual(['container runtime network not ready: NetworkReady=false']);
+    reason = undefined;
+    expect((await observer.observe()).notReadyReasons).toEqual([]);
+  });
+
   test('a runtime that never answered leaves the version empty rather than a bare docker://', async () => {
     const docker = runtime();
     docker.answer = new Error('no engine');
-    const observation = await new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version(), pressure: () => new Set() }).observe();
+    const observation = await new NodeObserver({ rootDir: tmpdir(), maxPods: 110, runtimeVersion: () => docker.version(), pressure: () => new Set(), networkNotReady: () => undefined }).observe();
     expect(observation.system.containerRuntimeVersion).toBe('');
   });
 });
