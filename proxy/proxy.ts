@@ -27,6 +27,7 @@ import { kubeDnsService, withClusterDnsService } from './dns/dns-service.js';
 import { ExecCommandRunner } from './datapath/iptables/command-runner.js';
 import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
+import { insideClients } from './datapath/userspace/inside-clients.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';
 import { checkServiceGuard } from './host-guard.js';
 import { lockDatapath, type DatapathScope } from './proxy-lock.js';
@@ -42,7 +43,10 @@ export interface ProxyOptions {
   nodeName?: string;
   /** The ClusterIP range: the one the host's guard protects. */
   serviceCIDR: Ipv4Cidr;
-  /** The pods' CIDR: traffic to a ClusterIP from elsewhere is masqueraded. */
+  /**
+   * The pods' CIDR: traffic to a ClusterIP from elsewhere is masqueraded, and its clients, as the
+   * node's own, reach every endpoint of an externalTrafficPolicy Local NodePort.
+   */
   podCIDR: Ipv4Cidr;
   nodePortRange: { min: number; max: number };
   /** Where allocations and the datapath's own state are kept. */
@@ -63,7 +67,13 @@ export interface ProxyOptions {
 export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'serviceCIDR' | 'podCIDR' | 'stateDir' | 'nodePortAddress'>, logger: Logger): Proxier {
   return mode === 'iptables'
     ? new IptablesProxier({ serviceCIDR: options.serviceCIDR, podCIDR: options.podCIDR, stateDir: options.stateDir, logger })
-    : new UserspaceProxier({ serviceCIDR: options.serviceCIDR, logger, ...(options.nodePortAddress ? { nodePortAddress: options.nodePortAddress } : {}) });
+    : new UserspaceProxier({
+        serviceCIDR: options.serviceCIDR,
+        logger,
+        // As the iptables datapath's short-circuits: the node itself and its pods reach every endpoint of an externalTrafficPolicy Local NodePort.
+        isInsideClient: insideClients({ podCIDR: options.podCIDR }),
+        ...(options.nodePortAddress ? { nodePortAddress: options.nodePortAddress } : {}),
+      });
 }
 
 /** A proxy that owns only its service CIDR's addresses: what its userspace datapath left there goes; refused while that proxy runs. */

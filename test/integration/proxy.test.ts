@@ -2,31 +2,37 @@
  * The service proxy on the real Docker engine and the host's real network, one suite over both
  * datapaths: ClusterIP from the host and from pods, NodePort, load spreading, session affinity,
  * readiness, refusal without endpoints, named targetPorts, UDP with stale conntrack entries,
- * hairpin, the HTTP service proxy, and cleanup. Traffic goes only to loopback, to the host's own
- * addresses, to pods these tests started and to the service IPs the proxy routes to them; the host
- * guard refuses anything addressed to the service CIDR that no rule rewrote. All tests of this
- * file run one after another: two proxies would fight over the same chains.
+ * hairpin, externalTrafficPolicy Local, the HTTP service proxy, and cleanup. Traffic goes only to
+ * loopback, to the host's own addresses, to pods these tests started and to the service IPs the
+ * proxy routes to them (a client outside the node is a container on Docker's default bridge,
+ * talking to the host); the host guard refuses anything addressed to the service CIDR that no rule
+ * rewrote. All tests of this file run one after another: two proxies would fight over the same chains.
  */
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { get as httpGet } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
 import { describe, expect, onTestFinished, test } from 'vitest';
-import type { ProxyMode } from '../../proxy/datapath/proxier.js';
+import type { EndpointInfo, Proxier, ProxyMode, ServicePortInfo } from '../../proxy/datapath/proxier.js';
 import { makeProxier } from '../../proxy/proxy.js';
 import { isReady, startAgent, type AgentHarness } from '../helpers/agent-harness.js';
-import { dockerExec, NodeImage } from '../helpers/docker.js';
+import { docker, dockerExec, NodeImage } from '../helpers/docker.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { parseIpv4Cidr } from '../../common/util/ipv4.js';
+import { cidrContains, parseIpv4Cidr } from '../../common/util/ipv4.js';
 
 const run = promisify(execFile);
 // Debian's busybox 1.35 wget crashes when given -T (a NULL store in its option parsing): time it out with `timeout`.
 const Image = 'dockerlet.local/busybox:1.35';
 
-/** One HTTP GET on a connection of its own (no keep-alive), so each request is balanced anew. */
-function fetchOnce(url: string, timeoutMs = 3_000): Promise<string> {
+const ServiceCIDR = parseIpv4Cidr('10.96.0.0/16')!;
+const PodCIDR = parseIpv4Cidr('10.244.0.0/16')!;
+
+/** One HTTP GET on a connection of its own (no keep-alive), so each request is balanced anew; `from` is the local address it is sent from. */
+function fetchOnce(url: string, options: { timeoutMs?: number; from?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const request = httpGet(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (response) => {
+    const { timeoutMs = 3_000, from } = options;
+    const request = httpGet(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs, ...(from ? { localAddress: from } : {}) }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
       response.on('end', () => resolve(body.trim()));
@@ -79,11 +85,50 @@ function clusterIP(agent: AgentHarness, name: string): Promise<string> {
   return waitFor(`a ClusterIP for ${name}`, () => agent.proxy!.config.services().find((s) => s.metadata?.name === name)?.spec?.clusterIP);
 }
 
-/** Pod names answering `count` GETs of `url`, each on a connection of its own. */
-async function answers(url: string, count: number): Promise<string[]> {
+/** Pod names answering `count` GETs of `url`, each on a connection of its own (from `from`). */
+async function answers(url: string, count: number, from?: string): Promise<string[]> {
   const names: string[] = [];
-  for (let i = 0; i < count; i++) names.push(await fetchOnce(url));
+  for (let i = 0; i < count; i++) names.push(await fetchOnce(url, from ? { from } : {}));
   return names;
+}
+
+/** An address of this host that is neither loopback nor in the pod CIDR (eth0's, docker0's). */
+function hostAddress(): string {
+  const address = Object.values(networkInterfaces())
+    .flatMap((addresses) => addresses ?? [])
+    .find((info) => info.family === 'IPv4' && !info.internal && !cidrContains(PodCIDR, info.address));
+  if (!address) throw new Error('this host has no IPv4 address outside loopback and the pod CIDR');
+  return address.address;
+}
+
+/**
+ * A proxier of the test's own (the agent runs none) serving `web-local` on NodePort `nodePort`
+ * with externalTrafficPolicy Local: the agent's standalone proxy counts every pod as this node's,
+ * so here the endpoints say which pods stand for another node's.
+ */
+async function localNodePort(agent: AgentHarness, mode: ProxyMode, nodePort: number): Promise<{ proxier: Proxier; serve(endpoints: EndpointInfo[]): Promise<void> }> {
+  const proxier = makeProxier(mode, { serviceCIDR: ServiceCIDR, podCIDR: PodCIDR, stateDir: `${agent.rootDir}/../proxy` }, agent.log.logger);
+  onTestFinished(async () => {
+    await proxier.stop();
+    await proxier.cleanup();
+  });
+  const sp: ServicePortInfo = { id: 'default/web-local:http', namespace: 'default', name: 'web-local', portName: 'http', protocol: 'TCP', clusterIP: '10.96.250.10', port: 80, nodePort, externalPolicyLocal: true };
+  return { proxier, serve: (endpoints) => proxier.sync({ servicePorts: [sp], endpoints: new Map([[sp.id, endpoints]]) }) };
+}
+
+/** The endpoint of a Ready pod on port 8080. */
+function endpointOf(agent: AgentHarness, name: string, isLocal: boolean): EndpointInfo {
+  return { ip: agent.pod(name)!.status!.podIP!, port: 8080, isLocal };
+}
+
+/** A client outside the node: a container on Docker's default bridge (neither one of the node's addresses nor a pod of its CIDR), and the host's address on that bridge. */
+async function outsideClient(): Promise<{ get(url: string): Promise<{ output: string; exitCode: number }>; host: string }> {
+  const container = await docker.createContainer({ Image, Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'bridge' }, Labels: { 'dockerlet.test/proxy': 'outside-client' } });
+  onTestFinished(() => container.remove({ force: true }));
+  await container.start();
+  const host = (await container.inspect()).NetworkSettings.Networks['bridge']?.Gateway;
+  if (!host) throw new Error("the outside client has no gateway on Docker's default bridge");
+  return { host, get: (url) => dockerExec(container.id, ['timeout', '3', 'wget', '-qO-', url]) };
 }
 
 
@@ -199,6 +244,19 @@ spec:
     await waitFor('the same client answered by the new endpoint', async () => (await ask()) === 'ping from echo-new');
   });
 
+  test("a NodePort of externalTrafficPolicy Local: the node itself, from any of its addresses, and its pods reach an endpoint on another node", async () => {
+    const agent = await startAgent({ manifests: { 'b.yaml': replica('web-b') } });
+    await agent.waitForPod('web-b', 'Ready', isReady);
+    const { serve } = await localNodePort(agent, mode, 30183);
+    await serve([endpointOf(agent, 'web-b', false)]);
+    const from = hostAddress();
+    await waitFor('the NodePort answering the node from another node\'s endpoint', async () => (await fetchOnce('http://127.0.0.1:30183/')) === 'web-b');
+    expect(await answers(`http://${from}:30183/`, 3, from)).toEqual(['web-b', 'web-b', 'web-b']);
+    // web-b's own pod stands for any pod of the node: its source is in the pod CIDR.
+    const fromPod = await agent.exec('main', ['timeout', '3', 'wget', '-qO-', 'http://10.244.0.1:30183/']);
+    expect(fromPod.output.trim()).toBe('web-b');
+  });
+
   test('hairpin: a pod reaches itself through its own Service', async () => {
     const agent = await startAgent({ proxy: mode, manifests: { 'web.yaml': replica('web-a'), 'svc.yaml': webService } });
     await agent.waitForPod('web-a', 'Ready', isReady);
@@ -224,11 +282,31 @@ spec:
     await agent.waitForPod('web-a', 'Ready', isReady);
     await waitFor('the NodePort answering', () => fetchOnce('http://127.0.0.1:30181/'));
     await agent.proxy!.stop();
-    await makeProxier(mode, { serviceCIDR: parseIpv4Cidr('10.96.0.0/16')!, podCIDR: parseIpv4Cidr('10.244.0.0/16')!, stateDir: `${agent.rootDir}/../proxy` }, agent.log.logger).cleanup();
+    await makeProxier(mode, { serviceCIDR: ServiceCIDR, podCIDR: PodCIDR, stateDir: `${agent.rootDir}/../proxy` }, agent.log.logger).cleanup();
     const rules = (await run('iptables-save')).stdout;
     expect(rules.split('\n').filter((line) => /DOCKERLET-/.test(line) && !/DOCKERLET-SERVICE-GUARD/.test(line))).toEqual([]);
     expect((await run('ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo'])).stdout).not.toMatch(/ 10\.96\./);
     expect(['ECONNREFUSED', 'ECONNRESET']).toContain(await failureOf('http://127.0.0.1:30181/'));
+  });
+});
+
+describe('the userspace datapath', () => {
+  // The iptables datapath does the same, but Docker's isolation rules drop what it would forward from Docker's default bridge to the pods' (iptables-netns.test.ts has its outside clients).
+  test("a NodePort of externalTrafficPolicy Local gives a client outside the node this node's endpoints only, and refuses it when there is none", async () => {
+    const agent = await startAgent({ manifests: { 'a.yaml': replica('web-a'), 'b.yaml': replica('web-b') } });
+    await agent.waitForPod('web-a', 'Ready', isReady);
+    await agent.waitForPod('web-b', 'Ready', isReady);
+    const { serve } = await localNodePort(agent, 'userspace', 30184);
+    const outside = await outsideClient();
+    const url = `http://${outside.host}:30184/`;
+    await serve([endpointOf(agent, 'web-a', true), endpointOf(agent, 'web-b', false)]);
+    const names = new Set<string>();
+    for (let i = 0; i < 6; i++) names.add((await outside.get(url)).output.trim());
+    expect([...names]).toEqual(['web-a']);
+    expect(new Set(await answers('http://127.0.0.1:30184/', 6))).toEqual(new Set(['web-a', 'web-b']));
+    await serve([endpointOf(agent, 'web-b', false)]);
+    expect((await outside.get(url)).exitCode).not.toBe(0);
+    expect(await fetchOnce('http://127.0.0.1:30184/')).toBe('web-b');
   });
 });
 

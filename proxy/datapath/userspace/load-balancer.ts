@@ -25,6 +25,8 @@ export interface EndpointPicker {
    * endpoint it was given did not answer) and gives it the next endpoint in turn instead.
    */
   next(clientIP: string, resetAffinity?: boolean): EndpointInfo | undefined;
+  /** Whether a client at `clientIP` may keep `endpoint` (a UDP client after a sync). */
+  has(endpoint: EndpointInfo, clientIP: string): boolean;
 }
 
 /** "ip:port" ("[ip]:port" for IPv6): how endpoints are compared and logged. */
@@ -133,5 +135,32 @@ export class LoadBalancer implements EndpointPicker {
   /** The endpoint ("ip:port") each remembered client sticks to (expired ones stay until pruned). */
   get affinities(): ReadonlyMap<string, string> {
     return new Map([...this.#affinity].map(([client, affinity]) => [client, affinity.endpoint]));
+  }
+}
+
+/**
+ * The picker of a NodePort with externalTrafficPolicy Local: a client inside the node (its own
+ * addresses, its pods) gets every endpoint, from the service port's Cluster load balancer, as
+ * kube-proxy's short-circuits send it to the cluster chain; any other client gets this node's
+ * endpoints, from its Local one (none: it is refused).
+ */
+export class ExternalLocalPicker implements EndpointPicker {
+  constructor(
+    readonly cluster: LoadBalancer,
+    readonly local: LoadBalancer,
+    readonly isInsideClient: (clientIP: string) => boolean,
+  ) {}
+
+  /** The load balancer that serves `clientIP`. */
+  balancerFor(clientIP: string): LoadBalancer {
+    return this.isInsideClient(clientIP) ? this.cluster : this.local;
+  }
+
+  next(clientIP: string, resetAffinity = false): EndpointInfo | undefined {
+    return this.balancerFor(clientIP).next(clientIP, resetAffinity);
+  }
+
+  has(endpoint: EndpointInfo, clientIP: string): boolean {
+    return this.balancerFor(clientIP).has(endpoint);
   }
 }

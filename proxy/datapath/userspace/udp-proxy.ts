@@ -116,11 +116,11 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
     return new Map([...this.#clients].map(([key, client]) => [key, endpointKey(client.endpoint)]));
   }
 
-  /** Forgets the clients whose endpoint `isEndpoint` no longer accepts; returns how many. */
-  forgetClientsNotIn(isEndpoint: (endpoint: EndpointInfo) => boolean): number {
+  /** Forgets the clients whose endpoint `isEndpoint` no longer accepts for them; returns how many. */
+  forgetClientsNotIn(isEndpoint: (endpoint: EndpointInfo, clientIP: string) => boolean): number {
     let forgotten = 0;
     for (const client of [...this.#clients.values()]) {
-      if (isEndpoint(client.endpoint)) continue;
+      if (isEndpoint(client.endpoint, client.address)) continue;
       this.#forget(client, 'endpoint-gone');
       forgotten++;
     }

@@ -13,13 +13,16 @@
  *      nodePort) per service port; a ClusterIP outside the service CIDR is refused (it would
  *      put an arbitrary address on lo), and of two service ports wanting one socket the first wins;
  *   2. one LoadBalancer per service port and traffic policy its listeners use: all its endpoints
- *      for Cluster, this node's for Local (internalTrafficPolicy for the ClusterIP's socket,
- *      externalTrafficPolicy for the NodePort's; a Local one with no local endpoint refuses every
- *      connection); endpoints and affinity updated; UDP clients whose endpoint is gone are forgotten.
- *      A userspace proxy cannot keep a client's source address; unlike the iptables datapath, it
- *      sends the node's and pods' traffic to a Local NodePort to local endpoints too;
+ *      for Cluster, this node's for Local (a Local one with no local endpoint refuses every
+ *      connection); endpoints and affinity updated. A ClusterIP's socket follows
+ *      internalTrafficPolicy. A NodePort's follows externalTrafficPolicy, and for Local does what
+ *      kube-proxy's iptables short-circuits do: a client inside the node (one of its own addresses
+ *      or the pod CIDR, `isInsideClient`) gets every endpoint, any other client this node's
+ *      (ExternalLocalPicker). A userspace proxy cannot keep a client's source address: every
+ *      endpoint sees the node's;
  *   3. listeners no longer wanted stop: a TCP one stops accepting and its open connections drain,
- *      a UDP one closes; a kept listener keeps its socket (only its load balancer may change);
+ *      a UDP one closes; a kept listener keeps its socket (only its load balancer may change), and
+ *      its UDP clients whose endpoint it no longer gives them are forgotten;
  *   4. the wanted ClusterIPs missing from lo are added, new listeners start, and /32s in the
  *      service CIDR that no listener wants are removed (also ones an earlier process left).
  * A step that fails for one listener or address does not stop the others: sync does all it can,
@@ -34,7 +37,8 @@ import type { Clock } from '../../../common/util/clock.js';
 import { policyEndpoints, type Proxier, type ProxyState, type ServicePortInfo, type ServiceProtocol } from '../proxier.js';
 import { IpAddressManager, type AddressManager } from './address-manager.js';
 import { cidrContains, parseIpv4, type Ipv4Cidr } from '../../../common/util/ipv4.js';
-import { LoadBalancer } from './load-balancer.js';
+import { insideClients, type InsideClient } from './inside-clients.js';
+import { ExternalLocalPicker, LoadBalancer, type EndpointPicker } from './load-balancer.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { UdpProxy } from './udp-proxy.js';
 
@@ -52,7 +56,20 @@ export interface UserspaceProxierOptions {
   udpIdleTimeoutMs?: number;
   /** Connect timeouts, one attempt each: 250 ms, 500 ms, 1 s, 2 s unless told. */
   dialTimeoutsMs?: readonly number[];
+  /**
+   * Whether a NodePort client is inside the node (its own addresses, its pods): such a client
+   * gets every endpoint of an externalTrafficPolicy Local service. Unless told, the host's own
+   * addresses (insideClients() without a pod CIDR).
+   */
+  isInsideClient?: InsideClient;
 }
+
+/**
+ * Which endpoints a socket gives its clients: every ready one (Cluster); this node's (Local: a
+ * ClusterIP of internalTrafficPolicy Local); or, for a NodePort of externalTrafficPolicy Local,
+ * every one to a client inside the node and this node's to the others (ExternalLocal).
+ */
+export type ListenerPolicy = 'Cluster' | 'Local' | 'ExternalLocal';
 
 /** One socket wanted by the state: where it listens and which service port it serves. */
 export interface ListenerSpec {
@@ -62,8 +79,7 @@ export interface ListenerSpec {
   host: string;
   port: number;
   servicePort: string;
-  /** The service port's traffic policy for this socket is Local: its load balancer has the local endpoints only. */
-  local: boolean;
+  policy: ListenerPolicy;
   /** The ClusterIP it needs on lo; undefined for a NodePort socket. */
   clusterIP: string | undefined;
 }
@@ -75,6 +91,9 @@ export const listenerKey = (protocol: ServiceProtocol, host: string, port: numbe
 /** The load balancer of a service port for a traffic policy: one over its local endpoints for Local. */
 const balancerKey = (servicePort: string, local: boolean): string => (local ? `${servicePort} local` : servicePort);
 
+/** The load balancers a socket of `policy` picks from: over all endpoints (false), over the local ones (true). */
+const balancersOf = (policy: ListenerPolicy): readonly boolean[] => (policy === 'Cluster' ? [false] : policy === 'Local' ? [true] : [false, true]);
+
 export class UserspaceProxier implements Proxier {
   readonly mode = 'userspace' as const;
   readonly #cidr: Ipv4Cidr;
@@ -84,6 +103,7 @@ export class UserspaceProxier implements Proxier {
   readonly #nodePortAddress: string;
   readonly #udpIdleTimeoutMs: number | undefined;
   readonly #dialTimeoutsMs: readonly number[] | undefined;
+  readonly #isInsideClient: InsideClient;
   readonly #balancers = new Map<string, LoadBalancer>();
   readonly #listeners = new Map<string, Listener>();
   /** TCP listeners no longer wanted whose connections are still open. */
@@ -101,6 +121,7 @@ export class UserspaceProxier implements Proxier {
     this.#nodePortAddress = options.nodePortAddress ?? '0.0.0.0';
     this.#udpIdleTimeoutMs = options.udpIdleTimeoutMs;
     this.#dialTimeoutsMs = options.dialTimeoutsMs;
+    this.#isInsideClient = options.isInsideClient ?? insideClients();
   }
 
   /** The sockets it serves now, by key ("TCP 10.96.0.10:80"). */
@@ -167,11 +188,11 @@ export class UserspaceProxier implements Proxier {
     };
     for (const sp of servicePorts) {
       const clusterIP = { protocol: sp.protocol, host: sp.clusterIP, port: sp.port, servicePort: sp.id, clusterIP: sp.clusterIP };
-      want({ key: listenerKey(sp.protocol, sp.clusterIP, sp.port), local: sp.internalPolicyLocal === true, ...clusterIP });
+      want({ key: listenerKey(sp.protocol, sp.clusterIP, sp.port), policy: sp.internalPolicyLocal ? 'Local' : 'Cluster', ...clusterIP });
       if (sp.nodePort !== undefined) {
         const host = this.#nodePortAddress;
         const nodePort = { protocol: sp.protocol, host, port: sp.nodePort, servicePort: sp.id, clusterIP: undefined };
-        want({ key: listenerKey(sp.protocol, host, sp.nodePort), local: sp.externalPolicyLocal === true, ...nodePort });
+        want({ key: listenerKey(sp.protocol, host, sp.nodePort), policy: sp.externalPolicyLocal ? 'ExternalLocal' : 'Cluster', ...nodePort });
       }
     }
 
@@ -179,17 +200,19 @@ export class UserspaceProxier implements Proxier {
     const byId = new Map(servicePorts.map((sp) => [sp.id, sp]));
     const wantedBalancers = new Set<string>();
     for (const spec of desired.values()) {
-      const key = balancerKey(spec.servicePort, spec.local);
-      if (wantedBalancers.has(key)) continue;
-      wantedBalancers.add(key);
-      const sp = byId.get(spec.servicePort)!;
-      let balancer = this.#balancers.get(key);
-      if (!balancer) {
-        balancer = new LoadBalancer({ ...(this.#clock ? { clock: this.#clock } : {}) });
-        this.#balancers.set(key, balancer);
+      for (const local of balancersOf(spec.policy)) {
+        const key = balancerKey(spec.servicePort, local);
+        if (wantedBalancers.has(key)) continue;
+        wantedBalancers.add(key);
+        const sp = byId.get(spec.servicePort)!;
+        let balancer = this.#balancers.get(key);
+        if (!balancer) {
+          balancer = new LoadBalancer({ ...(this.#clock ? { clock: this.#clock } : {}) });
+          this.#balancers.set(key, balancer);
+        }
+        balancer.setAffinity(sp.affinityTimeoutSeconds);
+        balancer.setEndpoints(policyEndpoints(state.endpoints.get(sp.id) ?? [], local));
       }
-      balancer.setAffinity(sp.affinityTimeoutSeconds);
-      balancer.setEndpoints(policyEndpoints(state.endpoints.get(sp.id) ?? [], spec.local));
     }
     for (const key of [...this.#balancers.keys()]) if (!wantedBalancers.has(key)) this.#balancers.delete(key);
 
@@ -202,20 +225,15 @@ export class UserspaceProxier implements Proxier {
         this.#log.info({ servicePort: listener.servicePort }, `stopped listening on ${key}`);
         continue;
       }
-      const balancer = this.#balancers.get(balancerKey(spec.servicePort, spec.local))!;
-      if (listener.servicePort !== spec.servicePort) {
-        listener.servicePort = spec.servicePort;
-        listener.local = spec.local;
-        listener.proxy.picker = balancer;
-        if (listener.protocol === 'UDP') listener.proxy.forgetAllClients();
-      } else if (listener.local !== spec.local) {
-        // The same service port under another policy: clients whose endpoint the policy keeps stay on it.
-        listener.local = spec.local;
-        listener.proxy.picker = balancer;
-        if (listener.protocol === 'UDP') listener.proxy.forgetClientsNotIn((endpoint) => balancer.has(endpoint));
-      } else if (listener.protocol === 'UDP') {
-        listener.proxy.forgetClientsNotIn((endpoint) => balancer.has(endpoint));
+      const picker = this.#picker(spec);
+      // Of the same service port, under the same policy or another, clients whose endpoint the picker still gives them stay on it.
+      if (listener.protocol === 'UDP') {
+        if (listener.servicePort !== spec.servicePort) listener.proxy.forgetAllClients();
+        else listener.proxy.forgetClientsNotIn((endpoint, client) => picker.has(endpoint, client));
       }
+      listener.servicePort = spec.servicePort;
+      listener.policy = spec.policy;
+      listener.proxy.picker = picker;
     }
 
     // 4. Addresses, then new listeners, then addresses no longer wanted.
@@ -266,20 +284,27 @@ export class UserspaceProxier implements Proxier {
     return true;
   }
 
+  /** What a socket of `spec` picks endpoints with: its policy's load balancer, or both for ExternalLocal. */
+  #picker(spec: ListenerSpec): EndpointPicker {
+    const balancer = (local: boolean): LoadBalancer => this.#balancers.get(balancerKey(spec.servicePort, local))!;
+    if (spec.policy === 'ExternalLocal') return new ExternalLocalPicker(balancer(false), balancer(true), this.#isInsideClient);
+    return balancer(spec.policy === 'Local');
+  }
+
   async #start(spec: ListenerSpec, problems: string[]): Promise<void> {
-    const balancer = this.#balancers.get(balancerKey(spec.servicePort, spec.local))!;
+    const picker = this.#picker(spec);
     const logger = this.#log.child({ servicePort: spec.servicePort, listen: spec.key });
     const listener: Listener =
       spec.protocol === 'TCP'
         ? {
             ...spec,
             protocol: 'TCP',
-            proxy: new TcpProxy({ host: spec.host, port: spec.port, picker: balancer, logger, ...(this.#dialTimeoutsMs ? { dialTimeoutsMs: this.#dialTimeoutsMs } : {}) }),
+            proxy: new TcpProxy({ host: spec.host, port: spec.port, picker, logger, ...(this.#dialTimeoutsMs ? { dialTimeoutsMs: this.#dialTimeoutsMs } : {}) }),
           }
         : {
             ...spec,
             protocol: 'UDP',
-            proxy: new UdpProxy({ host: spec.host, port: spec.port, picker: balancer, logger, ...(this.#udpIdleTimeoutMs !== undefined ? { idleTimeoutMs: this.#udpIdleTimeoutMs } : {}) }),
+            proxy: new UdpProxy({ host: spec.host, port: spec.port, picker, logger, ...(this.#udpIdleTimeoutMs !== undefined ? { idleTimeoutMs: this.#udpIdleTimeoutMs } : {}) }),
           };
     try {
       await listener.proxy.listen();

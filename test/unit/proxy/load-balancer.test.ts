@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from 'vitest';
-import { DefaultAffinityTimeoutSeconds, LoadBalancer, endpointKey } from '../../../proxy/datapath/userspace/load-balancer.js';
+import { DefaultAffinityTimeoutSeconds, ExternalLocalPicker, LoadBalancer, endpointKey } from '../../../proxy/datapath/userspace/load-balancer.js';
 
 const a = { ip: '172.18.0.2', port: 8080 };
 const b = { ip: '172.18.0.3', port: 8080 };
@@ -112,5 +112,35 @@ describe('LoadBalancer session affinity (ClientIP)', () => {
     lb.setAffinity(undefined);
     expect(lb.affinities.size).toBe(0);
     expect(picks(lb, '10.0.0.1', 2)).toEqual(['172.18.0.3:8080', '172.18.0.2:8080']);
+  });
+});
+
+describe('ExternalLocalPicker (a NodePort of externalTrafficPolicy Local)', () => {
+  const picker = (): ExternalLocalPicker => {
+    const cluster = new LoadBalancer({ clock });
+    cluster.setEndpoints([a, b]);
+    const local = new LoadBalancer({ clock });
+    local.setEndpoints([a]);
+    return new ExternalLocalPicker(cluster, local, (ip) => ip === '10.244.0.9');
+  };
+
+  test('a client inside the node gets every endpoint in turn; one outside only the local ones', () => {
+    const p = picker();
+    expect([p.next('10.244.0.9'), p.next('10.244.0.9')].map((endpoint) => endpointKey(endpoint!))).toEqual(['172.18.0.2:8080', '172.18.0.3:8080']);
+    expect([p.next('192.0.2.50'), p.next('192.0.2.50')].map((endpoint) => endpointKey(endpoint!))).toEqual(['172.18.0.2:8080', '172.18.0.2:8080']);
+  });
+
+  test('an endpoint on another node is kept for a client inside and not for one outside', () => {
+    const p = picker();
+    expect(p.has(b, '10.244.0.9')).toBe(true);
+    expect(p.has(b, '192.0.2.50')).toBe(false);
+    expect(p.has(a, '192.0.2.50')).toBe(true);
+  });
+
+  test('a client outside gets nothing when no endpoint is local', () => {
+    const p = picker();
+    p.local.setEndpoints([]);
+    expect(p.next('192.0.2.50')).toBeUndefined();
+    expect(p.next('10.244.0.9')).toBeDefined();
   });
 });

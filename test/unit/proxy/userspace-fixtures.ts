@@ -80,10 +80,13 @@ export async function freePort(host = '127.0.0.1', protocol: 'TCP' | 'UDP' = 'TC
   return port;
 }
 
-/** Connects to host:port, writes `payload` (if any), ends, and resolves with all it read until the other side ended. */
-export function request(port: number, host = '127.0.0.1', payload?: string | Buffer): Promise<Buffer> {
+/**
+ * Connects to host:port (from the local address `from`, when given), writes `payload` (if any),
+ * ends, and resolves with all it read until the other side ended.
+ */
+export function request(port: number, host = '127.0.0.1', payload?: string | Buffer, from?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, allowHalfOpen: true });
+    const socket = connect({ host, port, allowHalfOpen: true, ...(from ? { localAddress: from } : {}) });
     onCleanup(() => void socket.destroy());
     const chunks: Buffer[] = [];
     socket.on('connect', () => {
@@ -136,10 +139,10 @@ export async function udpBackend(name: string): Promise<UdpBackend> {
   return { socket, endpoint: { ip: '127.0.0.1', port: socket.address().port }, senders };
 }
 
-/** A UDP client socket on 127.0.0.1. */
-export async function udpClient(): Promise<UdpSocket> {
+/** A UDP client socket on `address`. */
+export async function udpClient(address = '127.0.0.1'): Promise<UdpSocket> {
   const socket = createSocket('udp4');
-  socket.bind(0, '127.0.0.1');
+  socket.bind(0, address);
   await once(socket, 'listening');
   onCleanup(() => closeUdp(socket));
   return socket;

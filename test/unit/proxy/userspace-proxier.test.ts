@@ -66,6 +66,13 @@ function state(entries: [ServicePortInfo, EndpointInfo[]][]): ProxyState {
 
 const text = async (reply: Promise<Buffer>): Promise<string> => (await reply).toString();
 
+/** Two client addresses on lo: tests call the first inside the node and the second outside it. */
+const [Inside, Outside] = ['127.0.0.2', '127.0.0.3'];
+
+/** Which backends answer 4 connections to host:port (from `from`), each name once, sorted. */
+const answers = async (port: number, host: string, from?: string): Promise<string[]> =>
+  [...new Set(await Promise.all(Array.from({ length: 4 }, () => text(request(port, host, undefined, from)))))].sort();
+
 describe('UserspaceProxier.sync', () => {
   test('listens on clusterIP:port and on the NodePort, TCP and UDP, after putting the ClusterIPs on lo', async () => {
     const web = await tcpBackend('web');
@@ -177,25 +184,66 @@ describe('UserspaceProxier.sync', () => {
     await expect(request(sp.port, '127.77.0.1')).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 
-  test('Local traffic policies: the ClusterIP and the NodePort each use only local endpoints when their policy says so, and refuse connections when there is none', async () => {
+  test('Local traffic policies: the ClusterIP follows internalTrafficPolicy and the NodePort externalTrafficPolicy for clients outside the node, who are refused when there is no local endpoint', async () => {
     const [here, elsewhere] = await Promise.all([tcpBackend('here'), tcpBackend('elsewhere')]);
     const endpoints = [{ ...here.endpoint, isLocal: true }, elsewhere.endpoint];
     const [port, nodePort] = [await freePort('127.77.0.1'), await freePort('127.0.0.1')];
-    const p = proxier();
-    const answers = async (host: string, at: number): Promise<string[]> => [...new Set(await Promise.all(Array.from({ length: 4 }, () => text(request(at, host)))))].sort();
+    const p = proxier({ isInsideClient: (ip) => ip === Inside });
 
     await p.sync(state([[servicePort('web', '127.77.0.1', port, { nodePort, internalPolicyLocal: true }), endpoints]]));
-    expect(await answers('127.77.0.1', port)).toEqual(['here']);
-    expect(await answers('127.0.0.1', nodePort)).toEqual(['elsewhere', 'here']);
+    expect(await answers(port, '127.77.0.1')).toEqual(['here']);
+    expect(await answers(nodePort, '127.0.0.1', Outside)).toEqual(['elsewhere', 'here']);
 
     await p.sync(state([[servicePort('web', '127.77.0.1', port, { nodePort, externalPolicyLocal: true }), endpoints]]));
-    expect(await answers('127.77.0.1', port)).toEqual(['elsewhere', 'here']);
-    expect(await answers('127.0.0.1', nodePort)).toEqual(['here']);
+    expect(await answers(port, '127.77.0.1')).toEqual(['elsewhere', 'here']);
+    expect(await answers(nodePort, '127.0.0.1', Outside)).toEqual(['here']);
     expect(p.balancer('default/web:', true)?.endpoints).toEqual([here.endpoint]);
 
     await p.sync(state([[servicePort('web', '127.77.0.1', port, { nodePort, externalPolicyLocal: true }), [elsewhere.endpoint]]]));
-    await expect(request(nodePort, '127.0.0.1')).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(request(nodePort, '127.0.0.1', undefined, Outside)).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(await text(request(port, '127.77.0.1'))).toBe('elsewhere');
+  });
+
+  test('externalTrafficPolicy Local: a client inside the node gets every endpoint of the NodePort, one on another node too, with or without a local one', async () => {
+    const [here, elsewhere] = await Promise.all([tcpBackend('here'), tcpBackend('elsewhere')]);
+    const nodePort = await freePort('127.0.0.1');
+    const sp = servicePort('web', '127.77.0.1', await freePort('127.77.0.1'), { nodePort, externalPolicyLocal: true });
+    const p = proxier({ isInsideClient: (ip) => ip === Inside });
+
+    await p.sync(state([[sp, [{ ...here.endpoint, isLocal: true }, elsewhere.endpoint]]]));
+    expect(await answers(nodePort, '127.0.0.1', Inside)).toEqual(['elsewhere', 'here']);
+
+    await p.sync(state([[sp, [elsewhere.endpoint]]]));
+    expect(await answers(nodePort, '127.0.0.1', Inside)).toEqual(['elsewhere']);
+    await expect(request(nodePort, '127.0.0.1', undefined, Outside)).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  test("externalTrafficPolicy Local over UDP: when the policy turns Local, a client outside is forgotten and dropped, a client inside keeps its endpoint on another node", async () => {
+    const elsewhere = await udpBackend('elsewhere');
+    const nodePort = await freePort('127.0.0.1', 'UDP');
+    const sp = servicePort('dns', '127.77.0.2', await freePort('127.77.0.2', 'UDP'), { protocol: 'UDP', nodePort });
+    const p = proxier({ isInsideClient: (ip) => ip === Inside });
+    await p.sync(state([[sp, [elsewhere.endpoint]]]));
+    const [inside, outside] = [await udpClient(Inside), await udpClient(Outside)];
+    expect(await udpAsk(inside, nodePort, 'in1', '127.0.0.1')).toBe('elsewhere:in1');
+    expect(await udpAsk(outside, nodePort, 'out1', '127.0.0.1')).toBe('elsewhere:out1');
+    const socket = p.listeners.get(`UDP 127.0.0.1:${nodePort}`)!;
+    if (socket.protocol !== 'UDP') throw new Error('not a UDP listener');
+
+    await p.sync(state([[{ ...sp, externalPolicyLocal: true }, [elsewhere.endpoint]]]));
+    expect([...socket.proxy.clients.keys()]).toEqual([`${Inside}:${inside.address().port}`]);
+    expect(await udpAsk(inside, nodePort, 'in2', '127.0.0.1')).toBe('elsewhere:in2');
+    const dropped = once(socket.proxy, 'drop');
+    outside.send('out2', nodePort, '127.0.0.1');
+    expect(await dropped).toEqual([`${Outside}:${outside.address().port}`]);
+  });
+
+  test("without isInsideClient, a client at one of the host's own addresses is inside", async () => {
+    const elsewhere = await tcpBackend('elsewhere');
+    const nodePort = await freePort('127.0.0.1');
+    const p = proxier();
+    await p.sync(state([[servicePort('web', '127.77.0.1', await freePort('127.77.0.1'), { nodePort, externalPolicyLocal: true }), [elsewhere.endpoint]]]));
+    expect(await text(request(nodePort, '127.0.0.1'))).toBe('elsewhere');
   });
 
   test('session affinity from the state pins a client', async () => {
