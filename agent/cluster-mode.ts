@@ -18,6 +18,7 @@ import { ApiEventRecorder } from './events/api-recorder.js';
 import type { FanOutRecorder } from './events/recorder.js';
 import { TokenManager } from './token/token-manager.js';
 import { ApiClaims } from './volumes/claims/api-claims.js';
+import { PodNetworkRules } from './network/pod-network-rules.js';
 import { RouteController } from './network/route-controller.js';
 import { waitForNodePodCIDR } from './node/node-pod-cidr.js';
 import { PodNetworkNotReady } from './runtime/docker/network.js';
@@ -29,6 +30,8 @@ import type { StatusManager } from './status/status-manager.js';
 export interface ClusterModeOptions extends Omit<ClusterNodeOptions, 'networkNotReady'> {
   /** This node's pod subnet; unset, it comes from the Node (podCIDRFromNode()). */
   podCIDR?: Ipv4Cidr;
+  /** The pod bridge's interface: routed traffic to it is let through. */
+  podBridgeName: string;
   podConfig: PodConfig;
   statuses: StatusManager;
   configObjects: ConfigObjectStore;
@@ -133,7 +136,11 @@ export class ClusterMode {
   #routeAround(podCIDR: Ipv4Cidr): void {
     if (!this.#options.cluster.nodeRoutes || this.#routes) return;
     const { client, nodeName, logger } = this.#options;
-    this.#routes = new RouteController({ client, local: { name: nodeName, podCIDR }, logger: logger.child({ component: 'node-routes' }) });
+    const log = logger.child({ component: 'node-routes' });
+    // The pods' own rules at once: they need their masquerade before any Node is read.
+    const podNetwork = new PodNetworkRules({ podCIDR: podCIDR.text, bridge: this.#options.podBridgeName, logger: log });
+    void podNetwork.sync([]);
+    this.#routes = new RouteController({ client, local: { name: nodeName, podCIDR }, podNetwork, logger: log });
     this.#routes.start();
   }
 

@@ -500,6 +500,7 @@ export class Kubelet {
       nodeName: this.options.nodeName,
       hostIPs: deps.node.hostIPs,
       ...(this.options.podCIDR ? { podCIDR: this.options.podCIDR } : {}),
+      podBridgeName: this.options.podBridgeName,
       kubeletPort: this.options.port,
       rootDir: this.options.rootDir,
       maxPods: this.options.maxPods,

@@ -22,6 +22,8 @@ export interface RouteControllerOptions {
   logger: Logger;
   /** The host's table through iproute2 unless given. */
   table?: RouteTable;
+  /** Told the pod subnets of the cluster at each sync: the masquerade and forward rules that go with the routes. */
+  podNetwork?: { sync(clusterSubnets: readonly string[]): Promise<void>; stop(): Promise<void> };
   resyncPeriodMs?: number;
 }
 
@@ -30,6 +32,8 @@ export class RouteController {
   readonly #reflector: Reflector<Node>;
   readonly #resyncPeriodMs: number;
   readonly #log: Logger;
+  readonly #local: LocalNode;
+  readonly #podNetwork: RouteControllerOptions['podNetwork'];
   /** The Nodes of the last list or watch event; undefined until the first list. */
   #nodes: Node[] | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -39,6 +43,8 @@ export class RouteController {
   constructor(options: RouteControllerOptions) {
     this.#resyncPeriodMs = options.resyncPeriodMs ?? RouteResyncMs;
     this.#log = options.logger;
+    this.#local = options.local;
+    this.#podNetwork = options.podNetwork;
     this.#routes = new NodeRoutes({ table: options.table ?? new IpRouteTable(), local: options.local, logger: options.logger });
     this.#reflector = new Reflector<Node>({
       client: options.client,
@@ -65,10 +71,13 @@ export class RouteController {
     clearInterval(this.#timer);
     await this.#reflector.stop();
     await this.#routes.stop();
+    await this.#podNetwork?.stop();
   }
 
   #sync(): void {
     if (!this.#nodes) return;
     this.#routes.sync(this.#nodes).catch((err: unknown) => this.#log.error({ err: errorMessage(err) }, 'keeping the routes to other nodes failed; will try again at the next sync'));
+    // Every subnet a route is wanted for is the cluster's, routed here or not (a route someone else keeps).
+    void this.#podNetwork?.sync(desiredRoutes(this.#nodes, this.#local).routes.map((route) => route.destination));
   }
 }
