@@ -27,9 +27,9 @@ import { kubeDnsService, withClusterDnsService } from './dns/dns-service.js';
 import { ExecCommandRunner } from './datapath/iptables/command-runner.js';
 import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
-import { insideClients } from './datapath/userspace/inside-clients.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';
 import { checkServiceGuard } from './host-guard.js';
+import { nodeClients } from './node-clients.js';
 import { lockDatapath, type DatapathScope } from './proxy-lock.js';
 import { buildProxyServer } from './server/app.js';
 import { ServiceProxy } from './service-proxy.js';
@@ -71,7 +71,7 @@ export function makeProxier(mode: ProxyMode, options: Pick<ProxyOptions, 'servic
         serviceCIDR: options.serviceCIDR,
         logger,
         // As the iptables datapath's short-circuits: the node itself and its pods reach every endpoint of an externalTrafficPolicy Local NodePort.
-        isInsideClient: insideClients({ podCIDR: options.podCIDR }),
+        isInsideClient: nodeClients({ networks: [options.podCIDR] }),
         ...(options.nodePortAddress ? { nodePortAddress: options.nodePortAddress } : {}),
       });
 }

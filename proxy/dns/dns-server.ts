@@ -4,13 +4,13 @@
  * (RFC 7766), answered in any order, and is closed when idle for TcpIdleTimeoutMs; at most
  * MaxTcpConnections are open, and one whose reader lets more than MaxTcpPendingBytes of answers
  * pile up is closed. Only clients of the allowed networks (the pods'), the host's own addresses
- * and loopback are answered.
+ * and loopback are answered (dnsClients).
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
-import { cidrContains, type Ipv4Cidr } from '../../common/util/ipv4.js';
+import type { Ipv4Cidr } from '../../common/util/ipv4.js';
+import { nodeClients, type NodeClient, type NodeClientsOptions } from '../node-clients.js';
 import { frame, readFrames, type DnsEndpoint } from './dns-transport.js';
 import type { QueryHandler } from './query-handler.js';
 
@@ -24,18 +24,12 @@ const MaxTcpConnections = 256;
 const MaxTcpPendingBytes = 256 * 1024;
 
 /**
- * Whether a query from `address` is answered: from loopback, this host's own addresses (a host
- * process asking through the DNS ClusterIP), or one of `clients`; anyone else's is dropped, so
- * that the server is no open resolver.
+ * Whose queries are answered: with `clients` given, the node's own (loopback, this host's
+ * addresses: a host process asking through the DNS ClusterIP) and those networks', anyone else's
+ * being dropped so that the server is no open resolver; without, everyone's. `host` is for tests.
  */
-export function isAllowedClient(address: string, clients: readonly Ipv4Cidr[], hostAddresses: ReadonlySet<string>): boolean {
-  const ip = address.replace(/^::ffff:/, '');
-  return ip.startsWith('127.') || ip === '::1' || hostAddresses.has(ip) || clients.some((cidr) => cidrContains(cidr, ip));
-}
-
-/** This host's addresses, as its interfaces have them now. */
-function hostAddresses(): Set<string> {
-  return new Set(Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.address)));
+export function dnsClients(clients: readonly Ipv4Cidr[] | undefined, host: Omit<NodeClientsOptions, 'networks'> = {}): NodeClient {
+  return clients ? nodeClients({ ...host, networks: clients }) : () => true;
 }
 
 export class DnsServer {
@@ -43,9 +37,7 @@ export class DnsServer {
   readonly #handler: QueryHandler;
   readonly #log: Logger;
   readonly #connections = new Set<Socket>();
-  readonly #clients: readonly Ipv4Cidr[] | undefined;
-  #hostAddresses = hostAddresses();
-  #hostAddressesReadAt = Date.now();
+  readonly #allowed: NodeClient;
   #udp: UdpSocket | undefined;
   #tcp: Server | undefined;
 
@@ -54,7 +46,7 @@ export class DnsServer {
     this.#endpoint = endpoint;
     this.#handler = handler;
     this.#log = logger;
-    this.#clients = clients;
+    this.#allowed = dnsClients(clients);
   }
 
   /**
@@ -132,16 +124,6 @@ export class DnsServer {
         if (socket.writableLength > MaxTcpPendingBytes) socket.destroy();
       }, (err: unknown) => this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'a DNS answer over TCP failed'));
     });
-  }
-
-  #allowed(address: string): boolean {
-    if (!this.#clients) return true;
-    if (isAllowedClient(address, this.#clients, this.#hostAddresses)) return true;
-    // An address the host took since: the interfaces are read again before refusing, once a second at most.
-    if (Date.now() - this.#hostAddressesReadAt < 1_000) return false;
-    this.#hostAddresses = hostAddresses();
-    this.#hostAddressesReadAt = Date.now();
-    return isAllowedClient(address, this.#clients, this.#hostAddresses);
   }
 
   async #respond(message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {

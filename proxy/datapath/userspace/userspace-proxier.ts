@@ -37,7 +37,7 @@ import type { Clock } from '../../../common/util/clock.js';
 import { policyEndpoints, type Proxier, type ProxyState, type ServicePortInfo, type ServiceProtocol } from '../proxier.js';
 import { IpAddressManager, type AddressManager } from './address-manager.js';
 import { cidrContains, parseIpv4, type Ipv4Cidr } from '../../../common/util/ipv4.js';
-import { insideClients, type InsideClient } from './inside-clients.js';
+import { nodeClients, type NodeClient } from '../../node-clients.js';
 import { ExternalLocalPicker, LoadBalancer, type EndpointPicker } from './load-balancer.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { UdpProxy } from './udp-proxy.js';
@@ -59,9 +59,9 @@ export interface UserspaceProxierOptions {
   /**
    * Whether a NodePort client is inside the node (its own addresses, its pods): such a client
    * gets every endpoint of an externalTrafficPolicy Local service. Unless told, the host's own
-   * addresses (insideClients() without a pod CIDR).
+   * addresses (nodeClients() without networks).
    */
-  isInsideClient?: InsideClient;
+  isInsideClient?: NodeClient;
 }
 
 /**
@@ -103,7 +103,7 @@ export class UserspaceProxier implements Proxier {
   readonly #nodePortAddress: string;
   readonly #udpIdleTimeoutMs: number | undefined;
   readonly #dialTimeoutsMs: readonly number[] | undefined;
-  readonly #isInsideClient: InsideClient;
+  readonly #isInsideClient: NodeClient;
   readonly #balancers = new Map<string, LoadBalancer>();
   readonly #listeners = new Map<string, Listener>();
   /** TCP listeners no longer wanted whose connections are still open. */
@@ -121,7 +121,7 @@ export class UserspaceProxier implements Proxier {
     this.#nodePortAddress = options.nodePortAddress ?? '0.0.0.0';
     this.#udpIdleTimeoutMs = options.udpIdleTimeoutMs;
     this.#dialTimeoutsMs = options.dialTimeoutsMs;
-    this.#isInsideClient = options.isInsideClient ?? insideClients();
+    this.#isInsideClient = options.isInsideClient ?? nodeClients();
   }
 
   /** The sockets it serves now, by key ("TCP 10.96.0.10:80"). */

@@ -11,7 +11,7 @@ import type { Service } from '../../../../common/api/types.js';
 import type { EndpointAddress, ProxyConfig } from '../../../../proxy/config/proxy-config.js';
 import type { ProxyState } from '../../../../proxy/datapath/proxier.js';
 import { ClusterDns } from '../../../../proxy/dns/cluster-dns.js';
-import { isAllowedClient } from '../../../../proxy/dns/dns-server.js';
+import { dnsClients } from '../../../../proxy/dns/dns-server.js';
 import { frame, tcpExchange, udpExchange, type DnsEndpoint } from '../../../../proxy/dns/dns-transport.js';
 import { parseIpv4Cidr } from '../../../../common/util/ipv4.js';
 import { connect } from 'node:net';
@@ -224,15 +224,12 @@ describe('the cluster DNS', () => {
     expect(ids.toSorted()).toEqual([1, 2, 3]);
   });
 
-  test("only loopback, the host's own addresses and the allowed networks are answered", () => {
-    const pods = [parseIpv4Cidr('10.244.0.0/16')!];
-    const host = new Set(['198.51.100.7']);
-    expect(isAllowedClient('10.244.3.7', pods, host)).toBe(true);
-    expect(isAllowedClient('::ffff:10.244.3.7', pods, host)).toBe(true);
-    expect(isAllowedClient('127.0.0.1', pods, host)).toBe(true);
-    expect(isAllowedClient('198.51.100.7', pods, host)).toBe(true);
-    expect(isAllowedClient('192.0.2.1', pods, host)).toBe(false);
-    expect(isAllowedClient('10.245.0.1', pods, host)).toBe(false);
+  test("with clients given, only loopback, the host's own addresses and those networks are answered; without, everyone is", () => {
+    const allowed = dnsClients([parseIpv4Cidr('10.244.0.0/16')!], { hostAddresses: () => ['198.51.100.7'] });
+    for (const client of ['10.244.3.7', '::ffff:10.244.3.7', '127.0.0.1', '::1', '198.51.100.7']) expect(allowed(client), client).toBe(true);
+    for (const client of ['192.0.2.1', '10.245.0.1']) expect(allowed(client), client).toBe(false);
+    const anyone = dnsClients(undefined);
+    for (const client of ['192.0.2.1', '10.245.0.1']) expect(anyone(client), client).toBe(true);
   });
 
   test('/metrics counts queries by type, rcode and source, with their duration', async () => {
