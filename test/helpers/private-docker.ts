@@ -4,9 +4,18 @@
  * else on the host (restarting the host's engine would stop every container on it). Not
  * `--bridge none`: dockerd then deletes the host's docker0 (removeDefaultBridgeInterface). The
  * local test images are copied in. Everything it made is removed when the test ends, pass or fail.
+ *
+ * With `netns`, the engine stands for another host's: it runs inside that network namespace
+ * (`ip netns exec`, which also gives it a mount namespace of its own whose /sys is the
+ * namespace's), with iptables on, since the namespace's tables are its own, and its own managed
+ * containerd, so that containerd, the shims and host-network containers are all in the namespace.
+ * `ip netns exec` mounts a fresh sysfs over /sys, which has no cgroup file systems: the host's
+ * cgroup hierarchies are mounted again there (the same hierarchies, as no cgroup namespace is
+ * made), so the engine and a process joined to its namespaces (`pid`) see the cgroups the host sees.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -24,6 +33,16 @@ export interface PrivateDockerOptions {
   bridgeAddress?: string;
   /** Put the data root on a tmpfs of this size, to fill it at will; `dataFs` is its mount. */
   dataFsMiB?: number;
+  /**
+   * Run the engine inside this network namespace (made by the caller, removed after the engine):
+   * iptables on, no default bridge (`--bridge none`), no bridge of its own made on the host.
+   */
+  netns?: string;
+  /**
+   * Who removes the engine: 'test' (default) when the current test finishes, or 'caller' with
+   * remove(), for an engine started in a beforeAll hook and shared by a file's tests.
+   */
+  removedBy?: 'test' | 'caller';
 }
 
 export interface PrivateDocker {
@@ -33,6 +52,10 @@ export interface PrivateDocker {
   dataFs: string;
   /** Stops the engine (SIGTERM, as an init system would) and starts it again on the same state. */
   restart(): Promise<void>;
+  /** The dockerd process's id (to join its namespaces with nsenter); undefined while it is stopped. */
+  readonly pid: number | undefined;
+  /** Removes every container and pod network on the engine, stops it, and removes its files. Idempotent. */
+  remove(): Promise<void>;
 }
 
 export async function startPrivateDocker(options: PrivateDockerOptions = {}): Promise<PrivateDocker> {
@@ -49,36 +72,31 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
   const client = new Dockerode({ socketPath });
   let daemon: ChildProcess | undefined;
   // Its default bridge: an interface of its own (at most 15 characters), on a subnet of its own.
-  const bridge = `dkle${process.pid % 100_000}`;
-  await ip('link', 'add', bridge, 'type', 'bridge');
-  await ip('addr', 'add', options.bridgeAddress ?? '10.252.0.1/24', 'dev', bridge);
-  await ip('link', 'set', bridge, 'up');
+  // In a network namespace of its own, none: nothing there to keep apart from.
+  const bridge = options.netns === undefined ? `dkle${process.pid % 100_000}` : undefined;
+  if (bridge !== undefined) {
+    await ip('link', 'add', bridge, 'type', 'bridge');
+    await ip('addr', 'add', options.bridgeAddress ?? '10.252.0.1/24', 'dev', bridge);
+    await ip('link', 'set', bridge, 'up');
+  }
+  const remount = options.netns === undefined ? undefined : await cgroupRemountScript();
 
   const start = async (): Promise<void> => {
-    daemon = spawn(
-      'dockerd',
-      [
-        '--host',
-        `unix://${socketPath}`,
-        '--data-root',
-        dataRoot,
-        '--exec-root',
-        execRoot,
-        '--pidfile',
-        join(base, 'docker.pid'),
-        '--bridge',
-        bridge,
-        '--iptables=false',
-        '--ip-forward=false',
-        '--ip-masq=false',
-      ],
-      { stdio: 'ignore' },
-    );
+    const args = ['--host', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', join(base, 'docker.pid')];
+    if (options.netns === undefined) {
+      daemon = spawn('dockerd', [...args, '--bridge', bridge!, '--iptables=false', '--ip-forward=false', '--ip-masq=false'], { stdio: 'ignore' });
+    } else {
+      // ip netns exec execs sh, which execs dockerd: the child's pid is dockerd's.
+      const logFd = openSync(join(base, 'dockerd.log'), 'a');
+      daemon = spawn('ip', ['netns', 'exec', options.netns, 'sh', '-c', `${remount} && exec dockerd "$@"`, 'dockerd', ...args, '--bridge', 'none'], { stdio: ['ignore', logFd, logFd] });
+      closeSync(logFd);
+    }
     const exited = new Promise<void>((resolve) => daemon!.once('exit', () => resolve()));
     await Promise.race([
       waitFor('the private Docker engine to answer', () => client.ping(), { timeoutMs: 30_000 }),
-      exited.then(() => {
-        throw new Error('the private dockerd exited at start');
+      exited.then(async () => {
+        const log = options.netns === undefined ? '' : `: ${(await readFile(join(base, 'dockerd.log'), 'utf8').catch(() => '')).slice(-2000)}`;
+        throw new Error(`the private dockerd exited at start${log}`);
       }),
     ]);
   };
@@ -90,7 +108,9 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
     await exited;
   };
 
-  onTestFinished(async () => {
+  let removed: Promise<void> | undefined;
+  const remove = (): Promise<void> => (removed ??= teardown());
+  const teardown = async (): Promise<void> => {
     if (daemon && daemon.exitCode === null) {
       const leftovers = await client.listContainers({ all: true }).catch(() => []);
       await Promise.all(leftovers.map((c) => client.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
@@ -99,12 +119,18 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
       await Promise.all(networks.map((n) => client.getNetwork(n.Id).remove().catch(() => undefined)));
     }
     await stop();
-    await ip('link', 'del', bridge);
+    if (bridge !== undefined) await ip('link', 'del', bridge);
     if (options.dataFsMiB !== undefined) await run('umount', [dataFs]);
     await rm(base, { recursive: true, force: true });
-  });
+  };
+  if ((options.removedBy ?? 'test') === 'test') onTestFinished(remove);
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    await remove();
+    throw err;
+  }
   const exported = (await docker.getImage(BusyboxImage).get()) as NodeJS.ReadableStream;
   const pause = (await docker.getImage(PauseImage).get()) as NodeJS.ReadableStream;
   for (const image of [exported, pause]) {
@@ -121,7 +147,39 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
       await stop();
       await start();
     },
+    get pid() {
+      return daemon && daemon.exitCode === null && daemon.signalCode === null ? daemon.pid : undefined;
+    },
+    remove,
   };
+}
+
+/**
+ * A shell command that mounts, on the fresh /sys of `ip netns exec`, the cgroup file systems the
+ * host has under /sys/fs/cgroup (a tmpfs, each v1 hierarchy by its controllers, cgroup2) and its
+ * symbolic links there (cpu -> cpu,cpuacct), read from this process's mount table.
+ */
+async function cgroupRemountScript(): Promise<string> {
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').flatMap((line) => {
+    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
+    const [left, right] = line.split(' - ');
+    if (!left || !right) return [];
+    const [, , , root, mountPoint] = left.split(' ');
+    const [fsType, , superOptions] = right.split(' ');
+    if (!mountPoint?.startsWith('/sys/fs/cgroup/') || (fsType !== 'cgroup' && fsType !== 'cgroup2')) return [];
+    if (root !== '/') throw new Error(`the cgroup mount ${mountPoint} is not its hierarchy's root (${root}): a cgroup namespace is not handled`);
+    const controllers = (superOptions ?? '').split(',').filter((option) => option !== 'rw' && option !== 'ro').join(',');
+    return [{ mountPoint, fsType, controllers }];
+  });
+  if (mounts.length === 0) throw new Error('no cgroup file systems under /sys/fs/cgroup to mount again in the network namespace');
+  const steps = ['mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup'];
+  for (const { mountPoint, fsType, controllers } of mounts) {
+    steps.push(`mkdir -p ${mountPoint}`, `mount -t ${fsType} ${controllers ? `-o ${controllers} ` : ''}${fsType} ${mountPoint}`);
+  }
+  for (const entry of await readdir('/sys/fs/cgroup', { withFileTypes: true })) {
+    if (entry.isSymbolicLink()) steps.push(`ln -s ${await readlink(join('/sys/fs/cgroup', entry.name))} /sys/fs/cgroup/${entry.name}`);
+  }
+  return steps.join(' && ');
 }
 
 /** Commits `<repo>:1` on `client`: busybox and a 16 MiB layer of random bytes, an image no pod uses. Returns its ID. */
