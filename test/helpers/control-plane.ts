@@ -24,6 +24,15 @@ const BuildScript = resolve(import.meta.dirname, '../../scripts/build-control-pl
 /** The ClusterIP range: the one the host guard protects and the proxy serves. */
 export const ServiceClusterIPRange = '10.96.0.0/16';
 
+export interface ControlPlaneOptions {
+  scheduler?: boolean;
+  nodeMonitorGracePeriodSeconds?: number;
+  /** An address of this host the API server binds, advertises and is reached on (default 127.0.0.1). */
+  address?: string;
+  /** Each Node's spec.podCIDR, allocated by the controller manager from `clusterCIDR` (default: none allocated). */
+  allocateNodeCIDRs?: { clusterCIDR: string; nodeCIDRMaskSize: number };
+}
+
 export class ControlPlane {
   readonly dir: string;
   readonly server: string;
@@ -66,8 +75,12 @@ export class ControlPlane {
    * `nodeMonitorGracePeriodSeconds` is how long a silent node stays Ready (default 10: tests that
    * stop a node wait less; the controller manager's own default is 40, four lease renewals, which
    * a long run wants: a renewal a little late then never flips it).
+   * `address`: the API server binds and advertises this address of the host instead of 127.0.0.1
+   * (its certificate names it too), for nodes in network namespaces of their own that reach the
+   * host on it. `allocateNodeCIDRs`: the controller manager gives each Node a spec.podCIDR of
+   * this size out of this cluster CIDR (--allocate-node-cidrs), as a cluster's pod network wants.
    */
-  static async start(options: { scheduler?: boolean; nodeMonitorGracePeriodSeconds?: number } = {}): Promise<ControlPlane> {
+  static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const bin = (await run(BuildScript, [], { maxBuffer: 64 * 1024 * 1024 })).stdout.trim().split('\n').at(-1)!;
     const dir = await mkdtemp(join(tmpdir(), 'dockerlet-control-plane-'));
     const components: Component[] = [];
@@ -75,7 +88,9 @@ export class ControlPlane {
       const pki = join(dir, 'pki');
       await run('mkdir', ['-p', pki]);
       const ca = await makeCa(pki);
-      await makeCert(pki, ca, 'apiserver', '/CN=kube-apiserver', 'IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc');
+      const address = options.address ?? '127.0.0.1';
+      const addressSan = options.address === undefined ? '' : `IP:${options.address},`;
+      await makeCert(pki, ca, 'apiserver', '/CN=kube-apiserver', `${addressSan}IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc`);
       const admin = await makeCert(pki, ca, 'admin', '/O=system:masters/CN=kubernetes-admin');
       // How the API server reaches kubelets (logs, exec, port-forward), as kubeadm's apiserver-kubelet-client.
       const kubeletClient = await makeCert(pki, ca, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client');
@@ -100,7 +115,7 @@ export class ControlPlane {
       components.push(
         await Component.start('kube-apiserver', join(bin, 'kube-apiserver'), [
           '--etcd-servers', `http://127.0.0.1:${etcdClient}`,
-          '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(securePort), '--insecure-port', '0',
+          '--bind-address', address, '--advertise-address', address, '--secure-port', String(securePort), '--insecure-port', '0',
           '--tls-cert-file', join(pki, 'apiserver.crt'), '--tls-private-key-file', join(pki, 'apiserver.key'),
           '--client-ca-file', join(pki, 'ca.crt'), '--token-auth-file', join(pki, 'tokens.csv'),
           '--service-account-key-file', join(pki, 'sa.pub'), '--service-account-signing-key-file', join(pki, 'sa.key'),
@@ -116,7 +131,7 @@ export class ControlPlane {
           '--endpoint-reconciler-type', 'none',
         ], log('kube-apiserver')),
       );
-      const server = `https://127.0.0.1:${securePort}`;
+      const server = `https://${address}:${securePort}`;
       const adminKubeconfig = join(dir, 'admin.kubeconfig');
       await writeFile(adminKubeconfig, kubeconfig(server, join(pki, 'ca.crt'), admin, 'kubernetes-admin'));
       const plane = new ControlPlane({ dir, server, adminKubeconfig, components, admin, tokenNode, ca, adminToken });
@@ -127,6 +142,9 @@ export class ControlPlane {
           '--service-account-private-key-file', join(pki, 'sa.key'), '--root-ca-file', join(pki, 'ca.crt'),
           '--use-service-account-credentials', '--controllers', '*',
           '--node-monitor-grace-period', `${options.nodeMonitorGracePeriodSeconds ?? 10}s`, '--node-monitor-period', '1s',
+          ...(options.allocateNodeCIDRs === undefined
+            ? []
+            : ['--allocate-node-cidrs', '--cluster-cidr', options.allocateNodeCIDRs.clusterCIDR, '--node-cidr-mask-size', String(options.allocateNodeCIDRs.nodeCIDRMaskSize)]),
         ], log('kube-controller-manager')),
       );
       if (options.scheduler) {
