@@ -21,13 +21,12 @@ import { ApiClaims } from './volumes/claims/api-claims.js';
 import { PodNetworkRules } from './network/pod-network-rules.js';
 import { RouteController } from './network/route-controller.js';
 import { waitForNodePodCIDR } from './node/node-pod-cidr.js';
-import { PodNetworkNotReady } from './runtime/docker/network.js';
 import { ClusterNode, type ClusterNodeOptions } from './node/cluster-node.js';
 import { ApiStatusSync } from './status/api-status-sync.js';
 import { MirrorPods } from './status/mirror-pods.js';
 import type { StatusManager } from './status/status-manager.js';
 
-export interface ClusterModeOptions extends Omit<ClusterNodeOptions, 'networkNotReady'> {
+export interface ClusterModeOptions extends ClusterNodeOptions {
   /** This node's pod subnet; unset, it comes from the Node (podCIDRFromNode()). */
   podCIDR?: Ipv4Cidr;
   /** The pod bridge's interface: routed traffic to it is let through. */
@@ -69,7 +68,7 @@ export class ClusterMode {
     const log = options.logger;
     this.#options = options;
     this.#podCIDR = options.podCIDR;
-    this.node = new ClusterNode({ ...options, networkNotReady: () => (this.#podCIDR ? undefined : PodNetworkNotReady) });
+    this.node = new ClusterNode(options);
     this.#events = new ApiEventRecorder({ client, nodeName: options.nodeName, clock: options.clock, logger: log.child({ component: 'events' }) });
     this.#mirrors = new MirrorPods({
       client,

@@ -58,6 +58,7 @@ import { PodLifecycle } from './pod-lifecycle.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { QOSContainerManager } from './qos/qos-container-manager.js';
 import { ProberManager } from './prober/prober-manager.js';
+import { PodNetworkNotReady } from './runtime/docker/network.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
 import type { RunningPod, RuntimeVersion } from './runtime/runtime.js';
 import { kubeletConfigz } from './kubelet-configz.js';
@@ -138,11 +139,15 @@ export class Kubelet {
   #stopped = false;
   readonly #stopping = new AbortController();
   #lock: HostLock | undefined;
+  /** Why pods off the host's network cannot start: until a node that takes its pod subnet from its Node has it. */
+  #networkNotReady: string | undefined;
+  #podNetworkTask: Promise<void> | undefined;
   #runtimeVersion: RuntimeVersion | undefined;
 
   /** Builds every part of the agent; nothing runs until start(). */
   constructor(options: KubeletOptions, deps: KubeletDeps) {
     const o = (this.options = Object.freeze({ ...options }));
+    this.#networkNotReady = o.podCIDR ? undefined : PodNetworkNotReady;
     const log = (this.#log = deps.logger);
     const clock = (this.#clock = deps.clock ?? systemClock);
     const node = deps.node;
@@ -276,6 +281,7 @@ export class Kubelet {
       eviction: (uid) => eviction.eviction(uid),
       rejection: (uid) => admission.rejection(uid),
       keptStatus: (uid) => terminalStatuses.load(uid),
+      networkNotReady: () => this.#networkNotReady,
       hostIPs: node.hostIPs,
       recorder,
       clock,
@@ -428,7 +434,7 @@ export class Kubelet {
     await this.#qos.start(this.#runtime.cgroups());
     if (this.#stopped) return;
     this.cluster?.start();
-    if (!o.podCIDR && !(await this.#podNetworkFromNode())) return;
+    if (!o.podCIDR) this.#podNetworkTask = this.#podNetworkFromNode();
     await this.#pleg.start();
     if (this.#stopped) return;
     if (this.#sources.length === 0) this.#log.warn({ rootDir: o.rootDir }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
@@ -449,27 +455,36 @@ export class Kubelet {
   }
 
   /**
-   * A node without a --pod-cidr of its own waits for its Node's spec.podCIDR (registration is
-   * under way meanwhile, with the node NotReady for its network), then gives it to the runtime:
-   * the pods start only then. False when stopped first.
+   * A node without a --pod-cidr of its own waits for its Node's spec.podCIDR, then gives it to
+   * the runtime (CRI's UpdateRuntimeConfig), as the kubelet does when the Node gets one.
+   * Meanwhile the node is not Ready and only pods on the host's network start; once the network
+   * is there, every pod is synced at once rather than at its next retry.
    */
-  async #podNetworkFromNode(): Promise<boolean> {
+  async #podNetworkFromNode(): Promise<void> {
     const cluster = this.cluster;
     if (!cluster) throw new Error('Kubelet: a node without a pod CIDR takes it from its Node, which needs cluster mode');
     const signal = this.#stopping.signal;
     const podCIDR = await cluster.podCIDRFromNode(signal);
-    if (!podCIDR) return false;
-    const done = await retryUntilDone(async () => (await this.#runtime.updatePodCIDR(podCIDR.text), true), {
-      initialMs: RuntimeRetryInitialMs,
-      maxMs: RuntimeRetryMaxMs,
-      signal,
-      keepAlive: true,
-      retryable: (err) => !(isDockerletError(err) && err.status === 2),
-      onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs, podCIDR: podCIDR.text }, 'the pod network could not be set up; will retry'),
-    });
-    if (!done || this.#stopped) return false;
+    if (!podCIDR) return;
+    try {
+      const done = await retryUntilDone(async () => (await this.#runtime.updatePodCIDR(podCIDR.text), true), {
+        initialMs: RuntimeRetryInitialMs,
+        maxMs: RuntimeRetryMaxMs,
+        signal,
+        keepAlive: true,
+        retryable: (err) => !(isDockerletError(err) && err.status === 2),
+        onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs, podCIDR: podCIDR.text }, 'the pod network could not be set up; will retry'),
+      });
+      if (!done || this.#stopped) return;
+    } catch (err) {
+      // A network Docker already has with another subnet: pods stay without one until it is fixed.
+      this.#networkNotReady = `pod network ${this.options.podNetworkName}: ${errorMessage(err)}`;
+      this.#log.error({ err: errorMessage(err), podCIDR: podCIDR.text }, 'the pod network cannot have the Node\'s pod subnet: pods off the host\'s network will not start');
+      return;
+    }
+    this.#networkNotReady = undefined;
     cluster.podNetworkReady(podCIDR);
-    return true;
+    for (const pod of this.podConfig.pods()) if (pod.spec.hostNetwork !== true) this.#workers.update({ type: 'sync', pod });
   }
 
   /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
@@ -485,6 +500,7 @@ export class Kubelet {
     this.#pleg.stop();
     this.#prober.stop();
     await this.#workers.stop();
+    await this.#podNetworkTask;
     // After the sources and workers: nothing then asks it to watch or write anything more.
     await this.cluster?.stop();
     await this.#servers.close();
@@ -501,6 +517,7 @@ export class Kubelet {
       hostIPs: deps.node.hostIPs,
       ...(this.options.podCIDR ? { podCIDR: this.options.podCIDR } : {}),
       podBridgeName: this.options.podBridgeName,
+      networkNotReady: () => this.#networkNotReady,
       kubeletPort: this.options.port,
       rootDir: this.options.rootDir,
       maxPods: this.options.maxPods,

@@ -6,6 +6,7 @@
  * kubelet's event), and the sync that follows kills its containers.
  */
 import type { Logger } from 'pino';
+import { DockerletError } from '../common/api/errors.js';
 import { isTerminalPhase } from '../common/api/pod-helpers.js';
 import type { DefaultedPod, PodStatus } from '../common/api/types.js';
 import { podRef, type ContainerRuntime, type PodRef, type RuntimePodStatus } from './runtime/runtime.js';
@@ -36,6 +37,8 @@ export interface PodLifecycleOptions {
   eviction(uid: string): PodEviction | undefined;
   /** Whether the node refused to admit the pod, and why. */
   rejection(uid: string): PodRejection | undefined;
+  /** Why pods off the host's network cannot start yet (the node has no pod subnet), or undefined when they can. */
+  networkNotReady(): string | undefined;
   /** The status kept on disk for a finished pod whose containers were removed: the previous status after a restart. */
   keptStatus(uid: string): Promise<PodStatus | undefined>;
   recorder: EventRecorder;
@@ -44,6 +47,8 @@ export interface PodLifecycleOptions {
 }
 
 const DefaultGracePeriodSeconds = 30;
+/** The kubelet's NetworkNotReadyErrorMsg. */
+const NetworkNotReadyMessage = 'network is not ready';
 
 export class PodLifecycle implements PodSyncHandlers {
   readonly #o: PodLifecycleOptions;
@@ -58,6 +63,12 @@ export class PodLifecycle implements PodSyncHandlers {
     const ref = podRef(pod);
     // What the runtime last said of the pod, unless something has happened to it since.
     const before = await this.#observe(pod, ref, await this.#o.podCache.get(ref));
+    // As the kubelet's syncPod: with the network not ready, only a pod on the host's network goes on.
+    const network = pod.spec.hostNetwork === true || isTerminalPhase(before.status.phase) ? undefined : this.#o.networkNotReady();
+    if (network) {
+      this.#o.recorder.event({ kind: 'Pod', ...ref }, 'Warning', 'NetworkNotReady', `${NetworkNotReadyMessage}: ${network}`);
+      throw new DockerletError('DKL_ERR_RUNTIME', `${NetworkNotReadyMessage}: ${network}`);
+    }
     const result = await this.#o.syncer.syncPod(pod, before.runtime, before.status, signal, this.#o.eviction(ref.uid)?.gracePeriodSeconds);
     const after = result.changed ? (await this.#observe(pod, ref, await this.#o.podCache.refresh(ref))).status : before.status;
     // A pod with an activeDeadlineSeconds is synced again when the deadline comes (ShouldSync).

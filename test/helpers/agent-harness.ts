@@ -73,6 +73,8 @@ export interface StartAgentOptions {
   options?: Partial<KubeletOptions>;
   /** Manifests to write before the agent starts. */
   manifests?: Record<string, string>;
+  /** No pod CIDR of its own: the node takes its Node's (cluster mode). */
+  podCIDRFromNode?: boolean;
   /** Run the service proxy with this datapath next to the agent, as `dockerlet up` does. */
   proxy?: ProxyMode;
   /** The proxy takes Services and endpoints from this client's API server (`up --proxy-kubeconfig`), not from the manifests and pods. */
@@ -102,6 +104,7 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
     ...(start.clusterDns ? { clusterDNS: [start.clusterDns.serviceIP ?? ClusterDnsAddress] } : {}),
     ...start.options,
   };
+  if (start.podCIDRFromNode) delete options.podCIDR;
   const running = new Set<{ stop(): Promise<void> }>();
   const proxyOptions = start.proxy ? await proxyOptionsFor(start.proxy, join(base, 'proxy'), nodeName) : undefined;
   if (proxyOptions && start.clusterDns) {

@@ -4,10 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import type { Node } from '../../common/api/types.js';
 import type { Lease } from '../../agent/node/node-lease.js';
-import { startAgent } from '../helpers/agent-harness.js';
+import { busyboxPod, startAgent } from '../helpers/agent-harness.js';
 import { clusterOptions, useControlPlane } from '../helpers/cluster.js';
 import { docker } from '../helpers/docker.js';
 import { uniqueNodeName } from '../helpers/test-node.js';
@@ -96,6 +96,40 @@ describe('registration', () => {
     });
     expect(node.metadata?.uid).toBe(uid);
     expect(node.metadata?.labels).toMatchObject({ 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux', keep: 'me' });
+  });
+});
+
+describe("the pod subnet from the node's Node", () => {
+  test("until its Node has a spec.podCIDR the node is not Ready and only a pod on the host's network runs; then its pod network has that subnet and the waiting pod starts on it", async () => {
+    const nodeName = uniqueNodeName('cidr');
+    // A network of this test's own: the host's default one has the default subnet. Removed after the node's containers (hooks run last first).
+    const network = `dkl-cidr-${process.pid % 10_000}`;
+    const subnet = `10.253.${process.pid % 200}.0/24`;
+    onTestFinished(() => docker.getNetwork(network).remove().catch(() => undefined));
+    const agent = await startAgent({
+      nodeName,
+      manifests: { 'pod.yaml': busyboxPod('web', 'sleep 3600'), 'host.yaml': busyboxPod('host', 'sleep 3600', { spec: '  hostNetwork: true\n' }) },
+      options: { nodeIPs: ['127.0.0.1'], podNetworkName: network, podBridgeName: network, cluster: await clusterOptions(plane(), nodeName) },
+      podCIDRFromNode: true,
+    });
+    const notReady = await waitFor('the node to be registered, not Ready for its network', async () => {
+      const ready = (await getNode(nodeName))?.status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.status === 'False' ? ready : undefined;
+    });
+    expect(notReady.message).toBe("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:dockerlet: no pod CIDR yet: waiting for the Node's spec.podCIDR");
+    await agent.waitForPod('host', 'to run on the host network', (pod) => pod.status?.phase === 'Running');
+    await waitFor('the pod off the host network to be held back', () => agent.log.events('NetworkNotReady').length > 0);
+    expect(agent.pod('web')?.status?.phase).toBe('Pending');
+    expect(await docker.getNetwork(network).inspect().catch(() => undefined)).toBeUndefined();
+
+    // As the controller manager's range allocator would, an administrator sets it.
+    await plane().kubectl('patch', 'node', nodeName, '-p', JSON.stringify({ spec: { podCIDR: subnet, podCIDRs: [subnet] } }));
+    await waitFor('the node to be Ready', async () => readyStatus(await getNode(nodeName)) === 'True');
+    const made = (await docker.getNetwork(network).inspect()) as { IPAM: { Config: Array<{ Subnet: string }> } };
+    expect(made.IPAM.Config.map((config) => config.Subnet)).toEqual([subnet]);
+    // Synced as soon as the network is there, not at its next retry.
+    const web = await agent.waitForPod('web', 'to run on the new network', (pod) => pod.status?.phase === 'Running', { timeoutMs: 15_000 });
+    expect(web.status?.podIP).toMatch(new RegExp(`^10\\.253\\.${process.pid % 200}\\.`));
   });
 });
 
