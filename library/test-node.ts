@@ -27,7 +27,7 @@ import { Defaults } from '../cli/options.js';
 import { ProxyDefaults } from '../cli/proxy-options.js';
 import { servicePortId } from '../proxy/config/proxy-state.js';
 import { resolveUpOptions } from '../cli/up-options.js';
-import { ExecCommandRunner } from '../proxy/datapath/iptables/command-runner.js';
+import { ExecCommandRunner } from '../common/util/command-runner.js';
 import { checkServiceGuard } from '../proxy/host-guard.js';
 import type { AddressSlice } from './address-slices.js';
 import type { AppliedObject, ContainerOptions, ExecResult, LogOptions, ManifestInput, PodWaitOptions, ServiceUrlOptions, StartNodeOptions, TestNode } from './api.js';

@@ -5,7 +5,7 @@
  * CIDR inside a guarded one is covered (a test node's slice of the range kept for them).
  */
 import { cidrCovers, parseIpv4Cidr } from '../common/util/ipv4.js';
-import type { CommandRunner } from './datapath/iptables/command-runner.js';
+import type { CommandRunner } from '../common/util/command-runner.js';
 import { ServiceGuardChain } from './datapath/iptables/chains.js';
 
 export type GuardCheck = { covered: true } | { covered: false; reason: string };

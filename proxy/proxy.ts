@@ -24,7 +24,7 @@ import type { ProxyConfig } from './config/proxy-config.js';
 import { ServiceRegistry } from './config/service-registry.js';
 import { ClusterDns, type ClusterDnsOptions } from './dns/cluster-dns.js';
 import { kubeDnsService, withClusterDnsService } from './dns/dns-service.js';
-import { ExecCommandRunner } from './datapath/iptables/command-runner.js';
+import { ExecCommandRunner } from '../common/util/command-runner.js';
 import { IptablesProxier } from './datapath/iptables/iptables-proxier.js';
 import type { Proxier, ProxyMode } from './datapath/proxier.js';
 import { UserspaceProxier } from './datapath/userspace/userspace-proxier.js';

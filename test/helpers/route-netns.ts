@@ -4,11 +4,11 @@
  * 192.168.77.x are accepted there and routes via anything else refused. The machine's own table
  * is never read or written.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { IpCommand } from '../../agent/network/ip-route-table.js';
-import type { IptablesCommand } from '../../agent/network/pod-network-rules.js';
+import { ExecCommandRunner, type CommandRunner } from '../../common/util/command-runner.js';
 import { RouteProtocol } from '../../agent/network/node-routes.js';
 
 const run = promisify(execFile);
@@ -19,8 +19,8 @@ export const NodeAddress = '192.168.77.10';
 export interface RouteNetns {
   /** `ip` inside the namespace. */
   ip: IpCommand;
-  /** iptables and iptables-restore inside the namespace: its own tables, none of the machine's. */
-  iptables: IptablesCommand;
+  /** Commands (iptables, iptables-restore) inside the namespace: its own tables, none of the machine's. */
+  runner: CommandRunner;
   /** `iptables-save -t <table>` inside the namespace: its rule lines (-A ...). */
   savedRules(table: 'nat' | 'filter'): Promise<string[]>;
   /** The namespace's routes of the agent's protocol, as `ip route show proto` prints them (without the protocol). */
@@ -33,17 +33,10 @@ export async function createRouteNetns(): Promise<RouteNetns> {
   const name = `dkl-routes-${randomBytes(3).toString('hex')}`;
   await run('ip', ['netns', 'add', name]);
   const ip: IpCommand = async (args) => (await run('ip', ['-n', name, ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } })).stdout;
-  const iptables: IptablesCommand = (command, args, input) =>
-    new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', name, command, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')}: ${stderr.trim()}`))));
-      child.stdin.end(input ?? '');
-    });
+  const runner = new ExecCommandRunner({ netns: name });
   const netns: RouteNetns = {
     ip,
-    iptables,
+    runner,
     savedRules: async (table) =>
       (await run('ip', ['netns', 'exec', name, 'iptables-save', '-t', table], { encoding: 'utf8' })).stdout.split('\n').filter((line) => line.startsWith('-A ')),
     agentRoutes: async () => (await ip(['-4', 'route', 'show', 'proto', String(RouteProtocol)])).trim().split('\n').filter(Boolean).map((line) => line.trim()),

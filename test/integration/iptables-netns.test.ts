@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { detectIptablesBackend } from '../../proxy/datapath/iptables/backend.js';
-import { ExecCommandRunner, type CommandResult, type CommandRunner } from '../../proxy/datapath/iptables/command-runner.js';
+import { ExecCommandRunner, type CommandResult, type CommandRunner } from '../../common/util/command-runner.js';
 import { IptablesProxier } from '../../proxy/datapath/iptables/iptables-proxier.js';
 import type { EndpointInfo, ProxyState, ServicePortInfo } from '../../proxy/datapath/proxier.js';
 import { proxyState, servicePort } from '../helpers/iptables-fixtures.js';

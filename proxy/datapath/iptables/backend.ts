@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { DockerletError } from '../../../common/api/errors.js';
-import type { CommandResult, CommandRunner } from './command-runner.js';
+import type { CommandResult, CommandRunner } from '../../../common/util/command-runner.js';
 import { parseIptablesSave } from './save-parser.js';
 
 export type IptablesBackend = 'nft' | 'legacy';

@@ -25,7 +25,7 @@ import { systemClock, type Clock } from '../../../common/util/clock.js';
 import type { EndpointInfo, Proxier, ProxyState, ServicePortInfo } from '../proxier.js';
 import { detectIptablesBackend, type IptablesCommands } from './backend.js';
 import { FirewallChain, isOwnChain, type IptablesTable } from './chains.js';
-import { ExecCommandRunner, formatCommand, type CommandResult, type CommandRunner } from './command-runner.js';
+import { ExecCommandRunner, formatCommand, type CommandResult, type CommandRunner } from '../../../common/util/command-runner.js';
 import { isNothingDeleted, staleConntrackDeletions } from './conntrack.js';
 import { cidrContains, isIpv4, isValidPort, type Ipv4Cidr } from '../../../common/util/ipv4.js';
 import { jumpArgs, JumpRules, jumpsIntoOwnChains, type JumpRule } from './jumps.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileDurably } from '../../../common/util/durable-file.js';
 import { DockerletError } from '../../../common/api/errors.js';
-import type { CommandRunner } from './command-runner.js';
+import type { CommandRunner } from '../../../common/util/command-runner.js';
 
 export const RouteLocalnetSysctl = 'net.ipv4.conf.all.route_localnet';
 /** Under the proxier's stateDir. */

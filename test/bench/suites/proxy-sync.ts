@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { ExecCommandRunner } from '../../../proxy/datapath/iptables/command-runner.js';
+import { ExecCommandRunner } from '../../../common/util/command-runner.js';
 import { IptablesProxier } from '../../../proxy/datapath/iptables/iptables-proxier.js';
 import type { EndpointInfo, ProxyState, ServicePortInfo } from '../../../proxy/datapath/proxier.js';
 import { proxyState, servicePort } from '../../helpers/iptables-fixtures.js';

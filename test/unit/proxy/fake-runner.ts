@@ -1,5 +1,5 @@
 /** A CommandRunner that records every command and answers from a script: no root, no iptables. */
-import type { CommandResult, CommandRunner } from '../../../proxy/datapath/iptables/command-runner.js';
+import type { CommandResult, CommandRunner } from '../../../common/util/command-runner.js';
 
 export interface RecordedCommand {
   command: string;

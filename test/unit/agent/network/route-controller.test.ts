@@ -101,11 +101,16 @@ let api: NodesApi;
 let table: FakeTable;
 let controller: RouteController;
 
+/** The cluster's pod subnets each sync told the pod network rules, and whether they were stopped. */
+const podNetwork = { syncs: [] as string[][], stopped: false, sync: async (subnets: readonly string[]) => void podNetwork.syncs.push([...subnets]), stop: async () => void (podNetwork.stopped = true) };
+
 /** A controller started on `nodes`, once it has set their routes and watches. */
 async function started(nodes: Node[], wanted: string[]): Promise<void> {
   api = new NodesApi(nodes);
   table = new FakeTable();
-  controller = new RouteController({ client: api as unknown as KubeApi, local: self, table, logger: memoryLogger().logger });
+  podNetwork.syncs = [];
+  podNetwork.stopped = false;
+  controller = new RouteController({ client: api as unknown as KubeApi, local: self, table, podNetwork, logger: memoryLogger().logger });
   controller.start();
   await until(() => expect({ watching: api.watching, calls: table.calls }).toEqual({ watching: true, calls: ['read', ...wanted] }));
   table.take();
@@ -152,5 +157,19 @@ describe('RouteController', () => {
     api.emit('DELETED', a);
     await until(() => expect(table.calls).toEqual(['read', 'remove 10.244.1.0/24 via 192.168.50.11']));
     expect(table.own).toEqual([{ destination: '10.244.2.0/24', gateway: '192.168.50.12' }]);
+  });
+
+  test("each sync tells the pod network rules the subnets routed, not a refused one (overlapping this node's), and stop() stops them", async () => {
+    await started(
+      [node('self', '10.244.0.0/24', '192.168.50.10'), node('a', '10.244.1.0/24', '192.168.50.11'), node('clash', '10.244.0.128/25', '192.168.50.13')],
+      ['add 10.244.1.0/24 via 192.168.50.11'],
+    );
+    expect(podNetwork.syncs).toEqual([['10.244.1.0/24']]);
+    api.emit('ADDED', node('b', '10.244.2.0/24', '192.168.50.12'));
+    await until(() => expect(podNetwork.syncs.at(-1)).toEqual(['10.244.1.0/24', '10.244.2.0/24']));
+    vi.advanceTimersByTime(10_000);
+    await until(() => expect(podNetwork.syncs).toHaveLength(3));
+    await controller.stop();
+    expect(podNetwork.stopped).toBe(true);
   });
 });

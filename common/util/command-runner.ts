@@ -1,7 +1,8 @@
 /**
- * How the iptables datapath runs iptables, iptables-save, iptables-restore, sysctl and conntrack:
- * behind a small interface, so unit tests check the exact commands without root, and tests on
- * real iptables run every command inside a network namespace of their own.
+ * How dockerlet runs iptables, iptables-save, iptables-restore, sysctl and conntrack (the proxy's
+ * datapath, the agent's pod network rules): behind a small interface, so unit tests check the
+ * exact commands without root, and tests on real iptables run every command inside a network
+ * namespace of their own.
  */
 import { spawn } from 'node:child_process';
 
