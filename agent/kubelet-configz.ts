@@ -38,8 +38,10 @@ export function kubeletConfigz(o: Readonly<KubeletOptions>): object {
     clusterDomain: o.clusterDomain,
     clusterDNS: o.clusterDNS,
     resolvConf: o.resolvConf,
-    // A node that takes its subnet from its Node has none of its own, as the kubelet's configz shows an empty podCIDR in cluster mode.
-    ...(o.podCIDR ? { podCIDR: o.podCIDR.text } : { podCIDRFromNode: true }),
+    // A node that takes its subnet from its Node has none of its own: empty, as the kubelet's configz shows it in cluster mode.
+    podCIDR: o.podCIDR?.text ?? '',
+    podCIDRFromNode: o.podCIDR === undefined,
+    cgroupRoot: o.podsCgroup,
     runtimeRequestTimeout: formatDuration(o.runtimeRequestTimeoutMs),
     maxPods: o.maxPods,
     allowedUnsafeSysctls: o.allowedUnsafeSysctls,

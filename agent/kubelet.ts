@@ -22,11 +22,12 @@ import type { HostLock } from '../common/util/host-lock.js';
 import { retryUntilDone } from '../common/util/retry.js';
 import { lockAgent } from './node/agent-lock.js';
 import { isTerminalPhase, podSource } from '../common/api/pod-helpers.js';
-import type { DefaultedPod, Pod } from '../common/api/types.js';
+import type { DefaultedPod, Node, Pod } from '../common/api/types.js';
+import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import type { PodSource } from '../common/api/well-known.js';
 import type { KubeApi } from '../common/kube-api/kube-client.js';
 import { Backoff } from '../common/util/backoff.js';
-import { monotonicClock, systemClock, type Clock } from '../common/util/clock.js';
+import { delay, monotonicClock, systemClock, type Clock } from '../common/util/clock.js';
 import { PodAdmission } from './admission/pod-admission.js';
 import { SysctlAllowlist } from './admission/sysctls.js';
 import { ClusterMode } from './cluster-mode.js';
@@ -58,9 +59,9 @@ import { PodLifecycle } from './pod-lifecycle.js';
 import { PodWorkers } from './podworkers/pod-workers.js';
 import { QOSContainerManager } from './qos/qos-container-manager.js';
 import { ProberManager } from './prober/prober-manager.js';
-import { PodNetworkNotReady } from './runtime/docker/network.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
-import type { RunningPod, RuntimeVersion } from './runtime/runtime.js';
+import { NoPodCIDRYet, runtimeNetworkNotReady, type RunningPod, type RuntimeVersion } from './runtime/runtime.js';
+import { nodePodSubnet } from './network/node-routes.js';
 import { kubeletConfigz } from './kubelet-configz.js';
 import type { KubeletOptions } from './kubelet-options.js';
 import { KubeletServers } from './server/kubelet-servers.js';
@@ -85,6 +86,8 @@ const PlegRelistThresholdMs = 3 * 60_000;
 /** Waits between tries to reach the container runtime at start. */
 const RuntimeRetryInitialMs = 1_000;
 const RuntimeRetryMaxMs = 30_000;
+/** How long a status update waits for the pod network to take the Node's subnet before it reports without. */
+const PodNetworkStatusWaitMs = 5_000;
 
 const gracePeriod = (seconds: number | undefined): { gracePeriodSeconds?: number } => (seconds === undefined ? {} : { gracePeriodSeconds: seconds });
 
@@ -142,12 +145,13 @@ export class Kubelet {
   /** Why pods off the host's network cannot start: until a node that takes its pod subnet from its Node has it. */
   #networkNotReady: string | undefined;
   #podNetworkTask: Promise<void> | undefined;
+  #podNetworkSetup: Promise<void> | undefined;
   #runtimeVersion: RuntimeVersion | undefined;
 
   /** Builds every part of the agent; nothing runs until start(). */
   constructor(options: KubeletOptions, deps: KubeletDeps) {
     const o = (this.options = Object.freeze({ ...options }));
-    this.#networkNotReady = o.podCIDR ? undefined : PodNetworkNotReady;
+    this.#networkNotReady = o.podCIDR ? undefined : NoPodCIDRYet;
     const log = (this.#log = deps.logger);
     const clock = (this.#clock = deps.clock ?? systemClock);
     const node = deps.node;
@@ -434,7 +438,9 @@ export class Kubelet {
     await this.#qos.start(this.#runtime.cgroups());
     if (this.#stopped) return;
     this.cluster?.start();
-    if (!o.podCIDR) this.#podNetworkTask = this.#podNetworkFromNode();
+    if (!o.podCIDR) {
+      this.#podNetworkTask = this.#podNetworkFromNode().catch((err: unknown) => this.#log.error({ err: errorMessage(err) }, "taking the pod subnet from the Node failed: pods off the host's network will not start"));
+    }
     await this.#pleg.start();
     if (this.#stopped) return;
     if (this.#sources.length === 0) this.#log.warn({ rootDir: o.rootDir }, 'no pod source configured: set --pod-manifest-path, --manifest-url or --kubeconfig');
@@ -455,35 +461,47 @@ export class Kubelet {
   }
 
   /**
-   * A node without a --pod-cidr of its own waits for its Node's spec.podCIDR, then gives it to
-   * the runtime (CRI's UpdateRuntimeConfig), as the kubelet does when the Node gets one.
-   * Meanwhile the node is not Ready and only pods on the host's network start; once the network
-   * is there, every pod is synced at once rather than at its next retry.
+   * A node without a --pod-cidr of its own waits for its Node's spec.podCIDR (polled from start,
+   * and read with each status update, as the kubelet's tryUpdateNodeStatus reads it), then gives
+   * it to the runtime, CRI's UpdateRuntimeConfig. Meanwhile the node is not Ready and only pods on
+   * the host's network start.
    */
   async #podNetworkFromNode(): Promise<void> {
-    const cluster = this.cluster;
-    if (!cluster) throw new Error('Kubelet: a node without a pod CIDR takes it from its Node, which needs cluster mode');
-    const signal = this.#stopping.signal;
-    const podCIDR = await cluster.podCIDRFromNode(signal);
-    if (!podCIDR) return;
-    try {
-      const done = await retryUntilDone(async () => (await this.#runtime.updatePodCIDR(podCIDR.text), true), {
-        initialMs: RuntimeRetryInitialMs,
-        maxMs: RuntimeRetryMaxMs,
-        signal,
-        keepAlive: true,
-        retryable: (err) => !(isDockerletError(err) && err.status === 2),
-        onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs, podCIDR: podCIDR.text }, 'the pod network could not be set up; will retry'),
-      });
-      if (!done || this.#stopped) return;
-    } catch (err) {
-      // A network Docker already has with another subnet: pods stay without one until it is fixed.
-      this.#networkNotReady = `pod network ${this.options.podNetworkName}: ${errorMessage(err)}`;
-      this.#log.error({ err: errorMessage(err), podCIDR: podCIDR.text }, 'the pod network cannot have the Node\'s pod subnet: pods off the host\'s network will not start');
-      return;
-    }
+    const podCIDR = await this.cluster!.podCIDRFromNode(this.#stopping.signal);
+    if (podCIDR) await this.#usePodCIDR(podCIDR);
+  }
+
+  /** The status update's part: a restarted node whose Node has its subnet is Ready in its first status. */
+  async #podCIDRFromNodeSpec(node: Node): Promise<void> {
+    const podCIDR = this.options.podCIDR || this.#podNetworkSetup ? undefined : nodePodSubnet(node);
+    // Not for longer than a status update may take: a runtime that does not answer must not hold the status back.
+    if (podCIDR) await Promise.race([this.#usePodCIDR(podCIDR), delay(PodNetworkStatusWaitMs, this.#stopping.signal)]);
+  }
+
+  /** Sets the pod network up with `podCIDR`, once, whoever asks first. */
+  #usePodCIDR(podCIDR: Ipv4Cidr): Promise<void> {
+    return (this.#podNetworkSetup ??= this.#setUpPodNetwork(podCIDR));
+  }
+
+  /**
+   * The runtime's network with the Node's subnet, retried until it is there: a Docker network of
+   * that name with another subnet keeps the node NotReady, saying why, until it is removed. Then
+   * every pod is synced at once rather than at its next retry.
+   */
+  async #setUpPodNetwork(podCIDR: Ipv4Cidr): Promise<void> {
+    const done = await retryUntilDone(async () => (await this.#runtime.updatePodCIDR(podCIDR.text), true), {
+      initialMs: RuntimeRetryInitialMs,
+      maxMs: RuntimeRetryMaxMs,
+      signal: this.#stopping.signal,
+      keepAlive: true,
+      onError: (err, retryInMs) => {
+        this.#networkNotReady = runtimeNetworkNotReady(errorMessage(err));
+        this.#log.warn({ err: errorMessage(err), retryInMs, podCIDR: podCIDR.text }, "the pod network could not be set up with the Node's pod subnet; will retry");
+      },
+    });
+    if (!done || this.#stopped) return;
     this.#networkNotReady = undefined;
-    cluster.podNetworkReady(podCIDR);
+    this.cluster!.podNetworkReady(podCIDR);
     for (const pod of this.podConfig.pods()) if (pod.spec.hostNetwork !== true) this.#workers.update({ type: 'sync', pod });
   }
 
@@ -501,6 +519,7 @@ export class Kubelet {
     this.#prober.stop();
     await this.#workers.stop();
     await this.#podNetworkTask;
+    await this.#podNetworkSetup;
     // After the sources and workers: nothing then asks it to watch or write anything more.
     await this.cluster?.stop();
     await this.#servers.close();
@@ -518,6 +537,7 @@ export class Kubelet {
       ...(this.options.podCIDR ? { podCIDR: this.options.podCIDR } : {}),
       podBridgeName: this.options.podBridgeName,
       networkNotReady: () => this.#networkNotReady,
+      applyNodeSpec: (node) => this.#podCIDRFromNodeSpec(node),
       kubeletPort: this.options.port,
       rootDir: this.options.rootDir,
       maxPods: this.options.maxPods,

@@ -194,8 +194,8 @@ function podCidrOptions(flags: AgentFlags, file: KubeletConfiguration | undefine
 
 /** --cgroup-root: the one cgroup every pod goes under (the kubelet's kubepods), so that agents side by side on a host never share one. */
 function podsCgroup({ value, invalid }: Setting<string>): string {
-  // The kubelet's spelling of the hierarchy's root: one name below it is what dockerlet takes.
-  const name = value.replace(/^\//, '');
+  // The kubelet's default, the hierarchy's root ('/' or ''), is dockerlet's default; else one name below the root.
+  const name = value.replace(/^\//, '') || (Defaults.cgroupRoot as string);
   if (!isValidPodsCgroup(name)) throw invalid("must be one cgroup name of letters, digits, '_', '.' and '-', such as dockerlet");
   return name;
 }

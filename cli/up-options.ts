@@ -9,7 +9,7 @@ import { DockerletError } from '../common/api/errors.js';
 import type { Ipv4Cidr } from '../common/util/ipv4.js';
 import { resolveClusterDns, type ClusterDnsDecision } from './dns-options.js';
 import type { NodeOptions } from './node.js';
-import { resolveAgentOptions, type AgentFlags } from './options.js';
+import { Defaults, resolveAgentOptions, type AgentFlags } from './options.js';
 import { resolveProxyOptions, type ProxyFlags } from './proxy-options.js';
 import { boolean, ipv4CidrSetting, setting, type Setting } from './settings.js';
 
@@ -47,7 +47,7 @@ export async function resolveUpOptions(flags: UpFlags, log: Logger): Promise<UpO
 
 /** The proxy's --cluster-cidr: the cluster's pod range, by default this node's own subnet (a node alone is its cluster). */
 function clusterCidr(flags: UpFlags, podCIDR: Ipv4Cidr | undefined): Ipv4Cidr {
-  if (flags.clusterCidr !== undefined) return ipv4CidrSetting(setting({ flag: '--cluster-cidr', flagValue: flags.clusterCidr }, ''), '10.244.0.0/16');
+  if (flags.clusterCidr !== undefined) return ipv4CidrSetting(setting({ flag: '--cluster-cidr', flagValue: flags.clusterCidr }, ''), Defaults.podCIDR);
   if (podCIDR) return podCIDR;
   throw new DockerletError('DKL_ERR_FLAG_INVALID', "--pod-cidr-from-node: the proxy needs the cluster's pod range, which no flag gives yet: add --cluster-cidr, as the controller manager's");
 }
@@ -60,6 +60,7 @@ function noClusterDnsServer(serve: Setting<string | boolean | undefined>, cluste
   if (serve.value !== undefined && boolean(serve as Setting<string | boolean>)) {
     throw serve.invalid("the cluster DNS answers on the pod bridge's gateway, unknown until the Node has its subnet (--pod-cidr-from-node): give the node a --pod-cidr, or run the cluster's DNS and give its address with --cluster-dns");
   }
-  if (serve.value === undefined) log.info({ clusterDNS }, "not serving the cluster DNS: with --pod-cidr-from-node, pods use --cluster-dns (the cluster's own DNS)");
+  if (clusterDNS.length === 0) log.warn("not serving the cluster DNS (--pod-cidr-from-node) and no --cluster-dns given: ClusterFirst pods get the host's resolvers, and no cluster names");
+  else if (serve.value === undefined) log.info({ clusterDNS }, "not serving the cluster DNS: with --pod-cidr-from-node, pods use --cluster-dns (the cluster's own DNS)");
   return { clusterDNS };
 }

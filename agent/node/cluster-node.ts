@@ -4,7 +4,7 @@
  * pods run while the API server is away, and registration goes on retrying until it is back.
  */
 import type { Logger } from 'pino';
-import type { Taint } from '../../common/api/types.js';
+import type { Node, Taint } from '../../common/api/types.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { KubeApi } from '../../common/kube-api/kube-client.js';
 import type { Clock } from '../../common/util/clock.js';
@@ -42,6 +42,8 @@ export interface ClusterNodeOptions {
   pressure(): ReadonlySet<string>;
   /** Why pods cannot get a network yet, or undefined when they can: the node is not Ready meanwhile. */
   networkNotReady(): string | undefined;
+  /** What the node takes from its Node (its pod subnet), each time the status is computed. */
+  applyNodeSpec?(node: Node): Promise<void>;
   /** The hard eviction thresholds allocatable leaves out. */
   evictionReserve: EvictionReserve;
   /** Where the node's own events go (Starting, NodeReady...). */
@@ -63,6 +65,7 @@ export class ClusterNode {
       nodeLabels: cluster.nodeLabels,
       taints: [...cluster.registerWithTaints],
       observe: () => observer.observe(),
+      ...(options.applyNodeSpec ? { applyNodeSpec: options.applyNodeSpec } : {}),
       updateFrequencyMs: cluster.nodeStatusUpdateFrequencyMs,
       reportFrequencyMs: cluster.nodeStatusReportFrequencyMs,
       recorder: options.recorder,

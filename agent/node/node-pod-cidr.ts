@@ -32,6 +32,8 @@ export async function waitForNodePodCIDR(options: NodePodCidrOptions): Promise<I
   const path = `/api/v1/nodes/${encodeURIComponent(nodeName)}`;
   const since = clock.now();
   let reminded = since;
+  let lastError: string | undefined;
+  let warnedNoIpv4 = false;
   logger.info({ node: nodeName }, "waiting for this node's pod subnet: pods that are not on the host's network wait for it");
   while (!signal.aborted) {
     try {
@@ -41,17 +43,20 @@ export async function waitForNodePodCIDR(options: NodePodCidrOptions): Promise<I
         logger.info({ node: nodeName, podCIDR: subnet.text }, "took this node's pod subnet from its Node");
         return subnet;
       }
-      if (node.spec?.podCIDR || node.spec?.podCIDRs?.length) {
+      lastError = undefined;
+      if (!warnedNoIpv4 && (node.spec?.podCIDR || node.spec?.podCIDRs?.length)) {
+        warnedNoIpv4 = true;
         logger.warn({ node: nodeName, podCIDRs: node.spec.podCIDRs ?? [node.spec.podCIDR] }, 'the Node has no IPv4 pod subnet: dockerlet pods need one');
       }
     } catch (err) {
       // Not registered yet: the node's registration is under way beside this.
-      if (!isApiNotFound(err) && !signal.aborted) logger.debug({ err: errorMessage(err) }, 'reading the Node for its pod subnet failed; will retry');
+      lastError = isApiNotFound(err) ? 'the Node is not registered yet' : errorMessage(err);
+      if (!isApiNotFound(err) && !signal.aborted) logger.debug({ err: lastError }, 'reading the Node for its pod subnet failed; will retry');
     }
     if (clock.now() - reminded >= ReminderMs) {
       reminded = clock.now();
       logger.warn(
-        { node: nodeName, waitedSeconds: Math.round((reminded - since) / 1000) },
+        { node: nodeName, waitedSeconds: Math.round((reminded - since) / 1000), ...(lastError ? { lastError } : {}) },
         "the Node still has no pod subnet (spec.podCIDR): run the controller manager with --allocate-node-cidrs and a --cluster-cidr, set the Node's spec.podCIDR, or give this node --pod-cidr instead of --pod-cidr-from-node",
       );
     }

@@ -27,6 +27,8 @@ export interface NodeStatusManagerOptions {
   /** --register-with-taints, set at registration. */
   taints: NonNullable<Node['spec']>['taints'];
   observe(): Promise<NodeObservation>;
+  /** Takes what the node gets from its Node (its pod subnet) from the Node just read, before the status is computed from it. */
+  applyNodeSpec?(node: Node): Promise<void>;
   updateFrequencyMs: number;
   reportFrequencyMs: number;
   /** The node's events: Starting once registered, then each condition as it changes. */
@@ -121,6 +123,8 @@ export class NodeStatusManager {
     const { client, settings } = this.#options;
     const node = await client.get<Node>(`/api/v1/nodes/${settings.nodeName}`, fromCache ? { query: { resourceVersion: '0' } } : {});
     const inApi = node.status?.conditions ?? [];
+    // As the kubelet's tryUpdateNodeStatus gives the runtime the Node's pod CIDR before setting the status.
+    await this.#options.applyNodeSpec?.(node);
     const status = await this.#compute(inApi);
     const due = this.#options.clock.now() - this.#reportedAt >= this.#options.reportFrequencyMs;
     if (!due && !nodeStatusChanged(this.#reported, status) && !nodeConditionsChanged(inApi, status.conditions ?? [])) return false;

@@ -363,3 +363,11 @@ export class ExecTimeoutError extends Error {
     this.name = 'ExecTimeoutError';
   }
 }
+
+/** The kubelet's runtime-network condition, in its words, with why the network is not ready. */
+export function runtimeNetworkNotReady(message: string): string {
+  return `container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:dockerlet: ${message}`;
+}
+
+/** Why a node that takes its pod subnet from its Node cannot start a pod's network yet. */
+export const NoPodCIDRYet = runtimeNetworkNotReady("no pod CIDR yet: waiting for the Node's spec.podCIDR");

@@ -130,6 +130,12 @@ describe("the pod subnet from the node's Node", () => {
     // Synced as soon as the network is there, not at its next retry.
     const web = await agent.waitForPod('web', 'to run on the new network', (pod) => pod.status?.phase === 'Running', { timeoutMs: 15_000 });
     expect(web.status?.podIP).toMatch(new RegExp(`^10\\.253\\.${process.pid % 200}\\.`));
+
+    // Restarted, the node reads its subnet with its first status update: it is never reported not ready.
+    const again = await agent.restart();
+    await waitFor('the restarted node to report its status', () => again.log.events('NodeReady').length > 0);
+    expect(again.log.events('NodeNotReady')).toEqual([]);
+    expect(readyStatus(await getNode(nodeName))).toBe('True');
   });
 });
 

@@ -11,28 +11,29 @@ import { dockerClient } from './dockerode.js';
 import type { Logger } from 'pino';
 import { DockerletError, errorMessage } from '../../../common/api/errors.js';
 import { ContainerTypeLabel, NodeLabel, PodUIDLabel } from '../../../common/api/well-known.js';
-import type {
-  AttachedProcess,
-  ContainerConfig,
-  ContainerRuntime,
-  ContainerFsUsage,
-  ContainerStats,
-  ExecOptions,
-  ExecResult,
-  ImageInfo,
-  LogOptions,
-  PodRef,
-  RegistryAuth,
-  RunningPod,
-  RuntimeCgroups,
-  RuntimeEventHandlers,
-  RuntimeImage,
-  RuntimePodStatus,
-  RuntimeVersion,
-  SandboxConfig,
-  SandboxStatus,
-  SeccompProfile,
-  StreamSelection,
+import {
+  NoPodCIDRYet,
+  type AttachedProcess,
+  type ContainerConfig,
+  type ContainerRuntime,
+  type ContainerFsUsage,
+  type ContainerStats,
+  type ExecOptions,
+  type ExecResult,
+  type ImageInfo,
+  type LogOptions,
+  type PodRef,
+  type RegistryAuth,
+  type RunningPod,
+  type RuntimeCgroups,
+  type RuntimeEventHandlers,
+  type RuntimeImage,
+  type RuntimePodStatus,
+  type RuntimeVersion,
+  type SandboxConfig,
+  type SandboxStatus,
+  type SeccompProfile,
+  type StreamSelection,
 } from '../runtime.js';
 import { delay, withTimeout } from '../../../common/util/clock.js';
 import { formatDuration } from '../../../common/util/duration.js';
@@ -43,7 +44,7 @@ import { watchDockerEvents } from './events.js';
 import { dockerExecSync } from './exec.js';
 import { logFilesBytes } from './log-files.js';
 import { demuxLogBuffer, demuxLogStream } from './logs.js';
-import { BridgeHairpin, ensurePodNetwork, PodNetworkNotReady, type PodNetworkSettings } from './network.js';
+import { BridgeHairpin, ensurePodNetwork, type PodNetworkSettings } from './network.js';
 import { dockerPortForward } from './port-forward.js';
 import { containerStatsFromDocker, type DockerStats } from './stats.js';
 import { containerStatus, groupRunningPods, sandboxStatus } from './status.js';
@@ -274,7 +275,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async runPodSandbox(config: SandboxConfig): Promise<string> {
     // The kubelet does not sync such a pod until the network is ready; this is the runtime's own guard.
-    if (!config.hostNetwork && !this.#network) throw new DockerletError('DKL_ERR_RUNTIME', `network is not ready: ${PodNetworkNotReady}`);
+    if (!config.hostNetwork && !this.#network) throw new DockerletError('DKL_ERR_RUNTIME', `network is not ready: ${NoPodCIDRYet}`);
     const image = this.#options.podInfraImage;
     if (!(await this.imageStatus(image))) await this.pullImage(image);
     const options = sandboxCreateOptions(this.#options, config, await this.#seccomp(config.seccomp), this.#host());

@@ -20,9 +20,6 @@ export interface PodNetworkSettings {
   masquerade: boolean;
 }
 
-/** Why a node that takes its pod subnet from its Node cannot start a pod's network yet: the kubelet's runtime-network condition, in its words. */
-export const PodNetworkNotReady = "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:dockerlet: no pod CIDR yet: waiting for the Node's spec.podCIDR";
-
 /** The bridge driver's option that turns its masquerade rule off. */
 const MasqueradeOption = 'com.docker.network.bridge.enable_ip_masquerade';
 

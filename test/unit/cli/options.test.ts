@@ -97,11 +97,13 @@ describe('resolveAgentOptions: defaults', () => {
     expect([options.podNetworkName, options.podBridgeName]).toEqual(['a-rather-long-network-name', 'a-rather-long-n']);
   });
 
-  test("--cgroup-root over the cgroupRoot field names the pods' cgroup; the kubelet's leading slash is taken", async () => {
+  test("--cgroup-root over the cgroupRoot field names the pods' cgroup; the kubelet's leading slash is taken, and its / is the default", async () => {
     expect((await resolve({})).options.podsCgroup).toBe('dockerlet');
     const file = await config('cgroupRoot: /node-a\n');
     expect((await resolve({ config: file })).options.podsCgroup).toBe('node-a');
     expect((await resolve({ config: file, cgroupRoot: 'node-b' })).options.podsCgroup).toBe('node-b');
+    // The kubelet's default, the root itself, is dockerlet's default.
+    expect((await resolve({ config: await config("cgroupRoot: /\n") })).options.podsCgroup).toBe('dockerlet');
   });
 });
 

@@ -238,7 +238,7 @@ describe('UserspaceProxier.sync', () => {
     expect(await dropped).toEqual([`${Outside}:${outside.address().port}`]);
   });
 
-  test("without isInsideClient, a client at one of the host's own addresses is inside", async () => {
+  test('without isInsideClient, a client on loopback (the node itself) is inside', async () => {
     const elsewhere = await tcpBackend('elsewhere');
     const nodePort = await freePort('127.0.0.1');
     const p = proxier();

@@ -195,6 +195,36 @@ describe('NodeStatusManager: status updates', () => {
   });
 });
 
+describe('NodeStatusManager: what the node takes from its Node', () => {
+  test('each update gives the Node just read to applyNodeSpec before the status is computed, so a pod subnet found there is in that status', async () => {
+    const api = new FakeKubeApi();
+    const seen: Array<string | undefined> = [];
+    let networkReady = false;
+    const manager = new NodeStatusManager({
+      client: api,
+      settings,
+      nodeLabels: {},
+      taints: [],
+      observe: async () => ({ ...healthy, notReadyReasons: networkReady ? [] : ['container runtime network not ready'] }),
+      applyNodeSpec: async (node) => {
+        seen.push(node.spec?.podCIDR);
+        networkReady ||= node.spec?.podCIDR !== undefined;
+      },
+      updateFrequencyMs: 10_000,
+      reportFrequencyMs: 300_000,
+      recorder: { event: () => undefined },
+      clock: { now: () => 0 },
+      logger: memoryLogger().logger,
+    });
+    api.objects.set('/api/v1/nodes/n1', { metadata: { name: 'n1', uid: 'u1' }, spec: { podCIDR: '10.244.3.0/24' } });
+    await manager.register();
+    await manager.update();
+    expect(seen).toEqual(['10.244.3.0/24']);
+    const patch = api.callsOf('patch', '/api/v1/nodes/n1/status').at(-1)!.body as { status: Node['status'] };
+    expect(patch.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+  });
+});
+
 describe('NodeLeaseController', () => {
   function lease(api: FakeKubeApi, uid?: string) {
     let now = Date.parse('2026-11-23T10:00:00.123Z');
