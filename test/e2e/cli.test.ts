@@ -159,7 +159,7 @@ describe('no Docker engine at the endpoint', () => {
     onTestFinished(() => network.remove());
     const result = await runCli([...agentArgs(undefined), '--pod-network', name, '--pod-cidr', '10.253.0.0/24']).exited;
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`the Docker network ${name} exists with subnet 10.252.0.0/24, not --pod-cidr 10.253.0.0/24: pass that subnet, or pick another --pod-network name`);
+    expect(result.stderr).toContain(`the Docker network ${name} exists with subnet 10.252.0.0/24, not the pod CIDR 10.253.0.0/24: give this node that subnet (--pod-cidr), remove the network once no pod uses it (docker network rm ${name}), or pick another --pod-network name`);
     expect(result.stderr).not.toContain('will retry');
   });
 

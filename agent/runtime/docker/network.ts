@@ -58,7 +58,7 @@ function checkSubnet(network: Dockerode.NetworkInspectInfo, settings: PodNetwork
   if (!subnets.includes(settings.subnet)) {
     throw new DockerletError(
       'DKL_ERR_CONFIG_INVALID',
-      `the Docker network ${settings.name} exists with subnet ${subnets.join(', ') || '(none)'}, not the pod CIDR ${settings.subnet}: pass that subnet, or pick another --pod-network name`,
+      `the Docker network ${settings.name} exists with subnet ${subnets.join(', ') || '(none)'}, not the pod CIDR ${settings.subnet}: give this node that subnet (--pod-cidr), remove the network once no pod uses it (docker network rm ${settings.name}), or pick another --pod-network name`,
     );
   }
   const masquerading = network.Options?.[MasqueradeOption] !== 'false';
