@@ -7,6 +7,7 @@
  * client's address was rewritten. Runs in the network group: every node runs a service proxy.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { cidrContains, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { ControlPlane } from '../helpers/control-plane.js';
 import { ClusterCIDR, HostAddress, MultiNodeLab, NodeCIDRMaskSize, type LabNode } from '../helpers/multi-node.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -108,12 +109,7 @@ async function whoFrom(pod: string, address: string, port: number): Promise<stri
   return (body ?? '').trim();
 }
 
-function inCidr(address: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/') as [string, string];
-  const toInt = (ip: string): number => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-  const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
-  return ((toInt(address) & mask) >>> 0) === ((toInt(base) & mask) >>> 0);
-}
+const inCidr = (address: string, cidr: string): boolean => cidrContains(parseIpv4Cidr(cidr)!, address);
 
 /** Each node's spec.podCIDR, by node name. */
 const podCIDRs = new Map<string, string>();

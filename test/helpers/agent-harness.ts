@@ -144,15 +144,15 @@ function engineOf(endpoint: string): Dockerode {
  * still in it: a container of a private engine still stopping, whose own teardown removes it)
  * is tried again for a few seconds, then named in a warning.
  */
-async function removeNodeCgroups(root: string): Promise<void> {
+export async function removeNodeCgroups(root: string): Promise<void> {
   try {
     let left = await removeCgroups([[root]]);
     if (left.length > 0) {
       await waitFor(`the cgroups of ${root} to be removable`, async () => (left = await removeCgroups([[root]])).length === 0, { timeoutMs: 5_000, intervalMs: 250 }).catch(() => undefined);
     }
-    if (left.length > 0) console.warn(`agent-harness: left cgroups of ${root} in place (${left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`).join('; ')})`);
+    if (left.length > 0) console.warn(`left cgroups of ${root} in place (${left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`).join('; ')})`);
   } catch (err) {
-    console.warn(`agent-harness: could not remove the cgroups of ${root}: ${err instanceof Error ? err.message : String(err)}`);
+    console.warn(`could not remove the cgroups of ${root}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

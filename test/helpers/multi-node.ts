@@ -25,10 +25,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { removeCgroups } from '../../agent/qos/cgroup-manager.js';
-import { DefaultPodsCgroup, podCgroupNames } from '../../agent/qos/qos-cgroups.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
 import { NodeFlags } from '../../cli/node-flags.js';
+import { removeNodeCgroups } from './agent-harness.js';
 import { DockerletBin } from './agent-process.js';
 import { ServiceClusterIPRange, type ControlPlane } from './control-plane.js';
 import { startPrivateDocker, type PrivateDocker } from './private-docker.js';
@@ -54,19 +53,10 @@ export interface LabNode {
   readonly dir: string;
   /** Everything its agent printed, across its starts. */
   readonly logFile: string;
-  /** The cgroup its pods go under (with --cgroup-root), or the default one shared with every agent. */
+  /** The cgroup its pods go under (--cgroup-root). */
   readonly podsCgroup: string;
   engine: PrivateDocker | undefined;
   agent: ChildProcess | undefined;
-  /** The --pod-cidr it was started with, when the agent cannot take its Node's (no --pod-cidr-from-node). */
-  podCIDR: string | undefined;
-}
-
-/** Which of the newer `up` flags the built CLI has. */
-interface CliFeatures {
-  cgroupRoot: boolean;
-  podCidrFromNode: boolean;
-  clusterCidr: boolean;
 }
 
 export class MultiNodeLab {
@@ -76,7 +66,6 @@ export class MultiNodeLab {
   readonly #natRule: string[];
   readonly #base: string;
   #plane: ControlPlane | undefined;
-  #features: CliFeatures | undefined;
   #destroyed: Promise<void> | undefined;
   #forwardRuleAdded = false;
   readonly #crashes: Array<Promise<string>> = [];
@@ -100,10 +89,9 @@ export class MultiNodeLab {
         netns: `dkl-mn-${process.pid}-${index}`,
         dir,
         logFile: join(dir, 'dockerlet.log'),
-        podsCgroup: DefaultPodsCgroup,
+        podsCgroup: `dockerlet-mn-${process.pid}-${index}`,
         engine: undefined,
         agent: undefined,
-        podCIDR: undefined,
       };
     });
   }
@@ -155,28 +143,14 @@ export class MultiNodeLab {
   /** Starts every node's engine and then its agent, and waits until the control plane has every Node Ready. */
   async startNodes(plane: ControlPlane): Promise<void> {
     this.#plane = plane;
-    this.#features = await cliFeatures();
     await Promise.all(this.nodes.map((node) => this.#startEngine(node)));
-    // One at a time: without --pod-cidr-from-node, a node's --pod-cidr is what the allocator gave it.
-    for (const node of this.nodes) await this.start(node);
+    await Promise.all(this.nodes.map((node) => this.start(node)));
   }
 
   /** Starts the node's agent (after a stop()); resolves once its Node is Ready. */
   async start(node: LabNode): Promise<void> {
     if (node.agent) throw new Error(`node ${node.name}: its agent runs already`);
     await this.#launch(node);
-    if (!this.#features!.podCidrFromNode) {
-      // The agent cannot take its Node's subnet yet: once the allocator has given one, start it again with it.
-      const allocated = await waitFor(`node ${node.name} to have a spec.podCIDR`, async () => (await this.nodeObject(node))?.spec?.podCIDR, { timeoutMs: 60_000, intervalMs: 250 });
-      if (allocated !== node.podCIDR) {
-        await this.stop(node);
-        // The pod network it made on the first subnet: none of its pods is on it yet.
-        const networks = await node.engine!.client.listNetworks({ filters: { label: ['dockerlet.io/network=pods'] } });
-        await Promise.all(networks.map((network) => node.engine!.client.getNetwork(network.Id).remove()));
-        node.podCIDR = allocated;
-        await this.#launch(node);
-      }
-    }
     // Ready as this agent said it: a heartbeat since it started (to the second, as the API has it).
     const since = Math.floor(Date.now() / 1000) * 1000 - 1000;
     await Promise.race([
@@ -226,13 +200,10 @@ export class MultiNodeLab {
       this.nodes.map(async (node) => {
         const engine = node.engine;
         if (!engine) return;
-        // Under the shared default root cgroup, only this node's pods' cgroups are the test's to remove.
-        const containers = await engine.client.listContainers({ all: true }).catch(() => []);
-        const uids = [...new Set(containers.flatMap((c) => c.Labels['io.kubernetes.pod.uid'] ?? []))];
         // Containers, the pod network, dockerd and its containerd, the engine's files.
         await step(() => engine.remove());
         node.engine = undefined;
-        await step(() => removeNodeCgroups(node.podsCgroup === DefaultPodsCgroup ? uids.flatMap((uid) => podCgroupNames(DefaultPodsCgroup, uid)) : [[node.podsCgroup]]));
+        await removeNodeCgroups(node.podsCgroup);
       }),
     );
     for (const netns of this.#netnsAdded) await step(() => ip('netns', 'del', netns));
@@ -283,7 +254,6 @@ export class MultiNodeLab {
 
   async #launch(node: LabNode): Promise<void> {
     const plane = this.#plane!;
-    const features = this.#features!;
     const engine = node.engine!;
     const rootDir = join(node.dir, 'root');
     await mkdir(rootDir, { recursive: true });
@@ -294,7 +264,6 @@ export class MultiNodeLab {
     const config = join(node.dir, 'kubelet-config.yaml');
     await writeFile(config, 'kind: KubeletConfiguration\napiVersion: kubelet.config.k8s.io/v1beta1\nnodeLeaseDurationSeconds: 10\nnodeStatusUpdateFrequency: 2s\n');
     const serving = await plane.kubeletServingCert(node.name, node.ip);
-    if (features.cgroupRoot) (node as { podsCgroup: string }).podsCgroup = `dockerlet-mn-${process.pid}-${node.index}`;
     const args = [
       'up',
       '--config', config,
@@ -316,9 +285,9 @@ export class MultiNodeLab {
       '--serve-cluster-dns=false',
       '--service-cluster-ip-range', ServiceClusterIPRange,
       // The proxy's: a source outside the cluster's pod range reaching a Service is masqueraded, not another node's pod.
-      ...(features.clusterCidr ? ['--cluster-cidr', ClusterCIDR] : []),
-      ...(features.cgroupRoot ? ['--cgroup-root', node.podsCgroup] : []),
-      ...(features.podCidrFromNode ? ['--pod-cidr-from-node'] : ['--pod-cidr', node.podCIDR ?? `10.244.${200 + node.index}.0/24`]),
+      '--cluster-cidr', ClusterCIDR,
+      '--cgroup-root', node.podsCgroup,
+      '--pod-cidr-from-node',
     ];
     const log = openSync(node.logFile, 'a');
     try {
@@ -355,18 +324,4 @@ export interface NodeObject {
 /** `ip` on the host; rejects with its stderr. */
 async function ip(...args: string[]): Promise<void> {
   await run('ip', args);
-}
-
-/** Whether the built CLI's `up` has --cgroup-root, --pod-cidr-from-node and --cluster-cidr. */
-async function cliFeatures(): Promise<CliFeatures> {
-  const help = (await run(process.execPath, [DockerletBin, 'up', '--help'], { encoding: 'utf8' })).stdout;
-  return { cgroupRoot: help.includes('--cgroup-root'), podCidrFromNode: help.includes('--pod-cidr-from-node'), clusterCidr: help.includes('--cluster-cidr') };
-}
-
-/** Removes the given cgroups, trying again for a few seconds while processes leave them; what stays is named in a warning. */
-async function removeNodeCgroups(names: ReadonlyArray<readonly string[]>): Promise<void> {
-  if (names.length === 0) return;
-  let left = await removeCgroups(names);
-  if (left.length > 0) await waitFor('the nodes\' cgroups to be removable', async () => (left = await removeCgroups(names)).length === 0, { timeoutMs: 5_000, intervalMs: 250 }).catch(() => undefined);
-  if (left.length > 0) console.warn(`multi-node: left cgroups in place (${left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`).join('; ')})`);
 }
