@@ -65,6 +65,7 @@ export class MultiNodeLab {
   readonly #forwardRule: string[];
   readonly #natRule: string[];
   readonly #base: string;
+  readonly #images: readonly string[];
   #plane: ControlPlane | undefined;
   #destroyed: Promise<void> | undefined;
   #forwardRuleAdded = false;
@@ -72,9 +73,10 @@ export class MultiNodeLab {
   #bridgeAdded = false;
   readonly #netnsAdded = new Set<string>();
 
-  private constructor(base: string, count: number) {
+  private constructor(base: string, count: number, images: readonly string[]) {
     const id = process.pid % 100_000;
     this.#base = base;
+    this.#images = images;
     this.#bridge = `mnbr${id}`;
     const comment = ['-m', 'comment', '--comment', `dockerlet multi-node test ${process.pid}`];
     this.#forwardRule = ['FORWARD', '-i', this.#bridge, '-o', this.#bridge, ...comment, '-j', 'ACCEPT'];
@@ -98,10 +100,11 @@ export class MultiNodeLab {
 
   /**
    * The host side and each node's namespace and link, before the control plane starts (it binds
-   * HostAddress). On failure, what was made is removed.
+   * HostAddress). On failure, what was made is removed. `images`: local images each node's engine
+   * gets besides busybox and pause.
    */
-  static async create(count: number): Promise<MultiNodeLab> {
-    const lab = new MultiNodeLab(await mkdtemp(join(tmpdir(), 'dkl-mn-')), count);
+  static async create(count: number, options: { images?: readonly string[] } = {}): Promise<MultiNodeLab> {
+    const lab = new MultiNodeLab(await mkdtemp(join(tmpdir(), 'dkl-mn-')), count, options.images ?? []);
     try {
       await ip('link', 'add', lab.#bridge, 'type', 'bridge');
       lab.#bridgeAdded = true;
@@ -223,7 +226,7 @@ export class MultiNodeLab {
   }
 
   async #startEngine(node: LabNode): Promise<void> {
-    node.engine = await startPrivateDocker({ netns: node.netns, removedBy: 'caller' });
+    node.engine = await startPrivateDocker({ netns: node.netns, removedBy: 'caller', images: this.#images });
     // containerd and dockerd must both be the node's: host-network containers live in containerd's (the shim's) namespace.
     const netnsOf = async (pid: number): Promise<string> => (await run('readlink', [`/proc/${pid}/ns/net`])).stdout.trim();
     const [own, dockerd] = [(await run('stat', ['-L', '-c', 'net:[%i]', `/run/netns/${node.netns}`])).stdout.trim(), await netnsOf(node.engine.pid!)];

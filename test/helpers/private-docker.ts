@@ -43,6 +43,8 @@ export interface PrivateDockerOptions {
    * remove(), for an engine started in a beforeAll hook and shared by a file's tests.
    */
   removedBy?: 'test' | 'caller';
+  /** More images of the host engine's to copy in, besides busybox and pause (a benchmark's iperf3). */
+  images?: readonly string[];
 }
 
 export interface PrivateDocker {
@@ -131,9 +133,8 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
     await remove();
     throw err;
   }
-  const exported = (await docker.getImage(BusyboxImage).get()) as NodeJS.ReadableStream;
-  const pause = (await docker.getImage(PauseImage).get()) as NodeJS.ReadableStream;
-  for (const image of [exported, pause]) {
+  for (const name of [BusyboxImage, PauseImage, ...(options.images ?? [])]) {
+    const image = (await docker.getImage(name).get()) as NodeJS.ReadableStream;
     const load = (await client.loadImage(image as never)) as NodeJS.ReadableStream;
     await pipeline(load, async function* (source) {
       for await (const _ of source);

@@ -2,17 +2,31 @@
  * The load generators of the proxy benchmark, run from the host: iperf3 for bulk throughput,
  * wrk for new-connection HTTP requests at a given concurrency, and a 64-byte ping-pong on one
  * persistent connection for request latency (timed here with hrtime: the same client for every
- * path, so its own cost cancels out in the comparison).
+ * path, so its own cost cancels out in the comparison). With `netns` (a path such as
+ * /proc/<pid>/ns/net), iperf3 and the ping-pong run inside that network namespace, a pod's, with
+ * nsenter: the host's binaries, the pod's interfaces and routes.
  */
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+const PingPongChild = join(import.meta.dirname, 'ping-pong-child.ts');
+
+/** The command and its arguments, inside the network namespace `netns` when one is given. */
+const inNetns = (netns: string | undefined, command: string, args: string[]): [string, string[]] =>
+  netns === undefined ? [command, args] : ['nsenter', [`--net=${netns}`, '--', command, ...args]];
+
+/** The image scripts/setup-host.sh --for-bench builds around the host's iperf3, for servers in pods. */
+export async function iperf3Image(): Promise<string> {
+  const { stdout } = await run('dpkg-query', ['-W', '-f', '${Version}', 'iperf3']);
+  return `dockerlet.local/iperf3:${stdout.split('-')[0]}`;
+}
 
 /** iperf3 client to host:port for `seconds` (the first second left out): received MB/s. */
-export async function iperf3(host: string, port: number, seconds: number): Promise<number> {
-  const { stdout } = await run('iperf3', ['--client', host, '--port', String(port), '--time', String(seconds), '--omit', '1', '--json'], {
+export async function iperf3(host: string, port: number, seconds: number, netns?: string): Promise<number> {
+  const { stdout } = await run(...inNetns(netns, 'iperf3', ['--client', host, '--port', String(port), '--time', String(seconds), '--omit', '1', '--json']), {
     timeout: (seconds + 30) * 1000,
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -63,4 +77,13 @@ export function pingPong(host: string, port: number, count: number, warmUp = 200
     });
     socket.once('error', reject);
   });
+}
+
+/** pingPong() run by a child process inside the network namespace `netns` (Node cannot enter one itself): each round trip's time in µs. */
+export async function pingPongIn(netns: string, host: string, port: number, count: number, warmUp = 200): Promise<number[]> {
+  const { stdout } = await run(...inNetns(netns, process.execPath, ['--import', 'tsx', PingPongChild, host, String(port), String(count), String(warmUp)]), {
+    timeout: 120_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout) as number[];
 }
