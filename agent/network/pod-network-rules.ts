@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../../common/api/errors.js';
 import { CoalescingRunner } from '../../common/util/coalescing-runner.js';
 import { ExecCommandRunner, formatCommand, type CommandRunner } from '../../common/util/command-runner.js';
+import { parseIptablesSave, type SavedRule, type SavedTable } from '../../common/util/iptables-save.js';
 
 export const MasqueradeChain = 'DKL-POD-MASQ';
 export const ForwardChain = 'DKL-POD-FORWARD';
@@ -86,29 +87,34 @@ export class PodNetworkRules {
   async #reconcile(): Promise<void> {
     try {
       await this.#iptables('iptables-restore', [...Wait, '--noflush'], podNetworkRules(this.#o, this.#subnets));
-      if (!(await this.#succeeds(['-t', 'nat', '-C', 'POSTROUTING', ...jumpTo(MasqueradeChain)]))) await this.#iptables('iptables', [...Wait, '-t', 'nat', '-A', 'POSTROUTING', ...jumpTo(MasqueradeChain)]);
-      const dockerUser = await this.#succeeds(['-S', DockerUserChain]);
-      await this.#jumpFirst(dockerUser ? DockerUserChain : 'FORWARD');
-      // Made in FORWARD before Docker came: one jump is enough.
-      while (dockerUser && (await this.#succeeds(['-D', 'FORWARD', ...jumpTo(ForwardChain)])));
+      const nat = await this.#saved('nat');
+      await this.#keepOneJump('nat', 'POSTROUTING', MasqueradeChain, nat, 'append');
+      const filter = await this.#saved('filter');
+      await this.#keepOneJump('filter', filter.chains.includes(DockerUserChain) ? DockerUserChain : 'FORWARD', ForwardChain, filter, 'first');
     } catch (err) {
       this.#o.logger.error({ err: errorMessage(err) }, "writing the pod network's masquerade and forward rules failed; will try again at the next sync");
     }
   }
 
-  /** The jump into the forward chain as `parent`'s first rule: inserted, or moved there. */
-  async #jumpFirst(parent: string): Promise<void> {
-    const listing = await this.#runner.run('iptables', [...Wait, '-S', parent]);
-    if (listing.code !== 0) throw new Error(`${formatCommand('iptables', ['-S', parent])}: ${listing.stderr.trim()}`);
-    const rules = listing.stdout.split('\n').filter((line) => line.startsWith('-A '));
-    const ours = (line: string): boolean => line.endsWith(`-j ${ForwardChain}`);
-    if (rules.length > 0 && ours(rules[0]!) && rules.filter(ours).length === 1) return;
-    for (let i = rules.filter(ours).length; i > 0; i--) await this.#iptables('iptables', [...Wait, '-D', parent, ...jumpTo(ForwardChain)]);
-    await this.#iptables('iptables', [...Wait, '-I', parent, '1', ...jumpTo(ForwardChain)]);
+  /**
+   * Exactly one jump into `chain`, ours, in `parent` (first there when `where` says so): any other
+   * jump into it, in any chain of the table (an earlier build's, one made by hand, the one left in
+   * FORWARD before Docker made DOCKER-USER), is deleted by its own arguments.
+   */
+  async #keepOneJump(table: string, parent: string, chain: string, saved: SavedTable, where: 'append' | 'first'): Promise<void> {
+    const wanted = jumpTo(chain);
+    const jumps = saved.rules.filter((rule) => rule.target === chain);
+    const parentRules = saved.rules.filter((rule) => rule.chain === parent);
+    const isOurs = (rule: SavedRule): boolean => rule.chain === parent && rule.args.join(' ') === wanted.join(' ');
+    const keep = jumps.find((rule) => isOurs(rule) && (where === 'append' || parentRules[0] === rule));
+    for (const rule of jumps) if (rule !== keep) await this.#iptables('iptables', [...Wait, '-t', table, '-D', rule.chain, ...rule.args]);
+    if (!keep) await this.#iptables('iptables', [...Wait, '-t', table, ...(where === 'first' ? ['-I', parent, '1'] : ['-A', parent]), ...wanted]);
   }
 
-  async #succeeds(args: readonly string[]): Promise<boolean> {
-    return (await this.#runner.run('iptables', [...Wait, ...args])).code === 0;
+  async #saved(table: string): Promise<SavedTable> {
+    const result = await this.#runner.run('iptables-save', ['-t', table]);
+    if (result.code !== 0) throw new Error(`${formatCommand('iptables-save', ['-t', table])}: ${result.stderr.trim()}`);
+    return parseIptablesSave(result.stdout).get(table) ?? { chains: [], rules: [] };
   }
 
   async #iptables(command: string, args: readonly string[], stdin?: string): Promise<void> {

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { DockerletError } from '../../../common/api/errors.js';
 import type { CommandResult, CommandRunner } from '../../../common/util/command-runner.js';
-import { parseIptablesSave } from './save-parser.js';
+import { parseIptablesSave } from '../../../common/util/iptables-save.js';
 
 export type IptablesBackend = 'nft' | 'legacy';
 

@@ -31,7 +31,7 @@ import { cidrContains, isIpv4, isValidPort, type Ipv4Cidr } from '../../../commo
 import { jumpArgs, JumpRules, jumpsIntoOwnChains, type JumpRule } from './jumps.js';
 import { RouteLocalnet, RouteLocalnetSysctl } from './route-localnet.js';
 import { buildCleanupRules, buildIptablesRules } from './rules.js';
-import { parseIptablesSave, type SavedTable } from './save-parser.js';
+import { parseIptablesSave, type SavedTable } from '../../../common/util/iptables-save.js';
 
 export interface IptablesProxierOptions {
   /** The CIDR ClusterIPs come from; a service port whose ClusterIP is outside it is not programmed. */

@@ -4,7 +4,7 @@
  * checked with `iptables -C` and inserted at the top with `iptables -I ... 1` when missing.
  */
 import { ExternalServicesChain, FirewallChain, isOwnChain, PostroutingChain, ServicesChain, type IptablesTable } from './chains.js';
-import type { SavedTable } from './save-parser.js';
+import type { SavedTable } from '../../../common/util/iptables-save.js';
 
 export interface JumpRule {
   table: IptablesTable;
