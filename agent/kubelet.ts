@@ -86,6 +86,12 @@ const PlegRelistThresholdMs = 3 * 60_000;
 /** Waits between tries to reach the container runtime at start. */
 const RuntimeRetryInitialMs = 1_000;
 const RuntimeRetryMaxMs = 30_000;
+/** A pod network being set up with the Node's subnet: its first attempt's end (success or not), and its end. */
+interface PodNetworkSetup {
+  firstAttempt: Promise<void>;
+  setUp: Promise<void>;
+}
+
 /** How long a status update waits for the pod network to take the Node's subnet before it reports without. */
 const PodNetworkStatusWaitMs = 5_000;
 
@@ -145,12 +151,14 @@ export class Kubelet {
   /** Why pods off the host's network cannot start: until a node that takes its pod subnet from its Node has it. */
   #networkNotReady: string | undefined;
   #podNetworkTask: Promise<void> | undefined;
-  #podNetworkSetup: Promise<void> | undefined;
+  /** The pod network's setup with the Node's subnet, once begun. */
+  #podNetwork: PodNetworkSetup | undefined;
   #runtimeVersion: RuntimeVersion | undefined;
 
   /** Builds every part of the agent; nothing runs until start(). */
   constructor(options: KubeletOptions, deps: KubeletDeps) {
     const o = (this.options = Object.freeze({ ...options }));
+    if (!o.podCIDR && !o.cluster) throw new Error('Kubelet: a node without a pod CIDR takes it from its Node, which needs cluster mode (--kubeconfig)');
     this.#networkNotReady = o.podCIDR ? undefined : NoPodCIDRYet;
     const log = (this.#log = deps.logger);
     const clock = (this.#clock = deps.clock ?? systemClock);
@@ -467,20 +475,31 @@ export class Kubelet {
    * the host's network start.
    */
   async #podNetworkFromNode(): Promise<void> {
-    const podCIDR = await this.cluster!.podCIDRFromNode(this.#stopping.signal);
-    if (podCIDR) await this.#usePodCIDR(podCIDR);
+    const podCIDR = await this.#cluster().podCIDRFromNode(this.#stopping.signal);
+    if (podCIDR) await this.#usePodCIDR(podCIDR).setUp;
   }
 
-  /** The status update's part: a restarted node whose Node has its subnet is Ready in its first status. */
+  /**
+   * The status update's part: whoever began the setup (this, or the poll at start), the status
+   * waits for its first attempt, so a restarted node whose Node has its subnet is Ready in its
+   * first status, and a failing one says why. Not for longer than a status update may take: a
+   * runtime that does not answer must not hold the status back.
+   */
   async #podCIDRFromNodeSpec(node: Node): Promise<void> {
-    const podCIDR = this.options.podCIDR || this.#podNetworkSetup ? undefined : nodePodSubnet(node);
-    // Not for longer than a status update may take: a runtime that does not answer must not hold the status back.
-    if (podCIDR) await Promise.race([this.#usePodCIDR(podCIDR), delay(PodNetworkStatusWaitMs, this.#stopping.signal)]);
+    if (this.#networkNotReady === undefined || this.#stopped) return;
+    const podCIDR = this.#podNetwork ? undefined : nodePodSubnet(node);
+    const attempt = podCIDR ? this.#usePodCIDR(podCIDR).firstAttempt : this.#podNetwork?.firstAttempt;
+    if (attempt) await Promise.race([attempt, delay(PodNetworkStatusWaitMs, this.#stopping.signal)]);
   }
 
   /** Sets the pod network up with `podCIDR`, once, whoever asks first. */
-  #usePodCIDR(podCIDR: Ipv4Cidr): Promise<void> {
-    return (this.#podNetworkSetup ??= this.#setUpPodNetwork(podCIDR));
+  #usePodCIDR(podCIDR: Ipv4Cidr): PodNetworkSetup {
+    if (!this.#podNetwork) {
+      let attempted!: () => void;
+      const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
+      this.#podNetwork = { firstAttempt, setUp: this.#setUpPodNetwork(podCIDR, attempted) };
+    }
+    return this.#podNetwork;
   }
 
   /**
@@ -488,21 +507,35 @@ export class Kubelet {
    * that name with another subnet keeps the node NotReady, saying why, until it is removed. Then
    * every pod is synced at once rather than at its next retry.
    */
-  async #setUpPodNetwork(podCIDR: Ipv4Cidr): Promise<void> {
-    const done = await retryUntilDone(async () => (await this.#runtime.updatePodCIDR(podCIDR.text), true), {
+  async #setUpPodNetwork(podCIDR: Ipv4Cidr, attempted: () => void): Promise<void> {
+    const attempt = async (): Promise<boolean> => {
+      try {
+        await this.#runtime.updatePodCIDR(podCIDR.text);
+        this.#networkNotReady = undefined;
+        return true;
+      } catch (err) {
+        this.#networkNotReady = runtimeNetworkNotReady(errorMessage(err));
+        throw err;
+      } finally {
+        attempted();
+      }
+    };
+    const done = await retryUntilDone(attempt, {
       initialMs: RuntimeRetryInitialMs,
       maxMs: RuntimeRetryMaxMs,
       signal: this.#stopping.signal,
       keepAlive: true,
-      onError: (err, retryInMs) => {
-        this.#networkNotReady = runtimeNetworkNotReady(errorMessage(err));
-        this.#log.warn({ err: errorMessage(err), retryInMs, podCIDR: podCIDR.text }, "the pod network could not be set up with the Node's pod subnet; will retry");
-      },
+      onError: (err, retryInMs) => this.#log.warn({ err: errorMessage(err), retryInMs, podCIDR: podCIDR.text }, "the pod network could not be set up with the Node's pod subnet; will retry"),
     });
+    attempted();
     if (!done || this.#stopped) return;
-    this.#networkNotReady = undefined;
-    this.cluster!.podNetworkReady(podCIDR);
+    this.#cluster().podNetworkReady(podCIDR);
     for (const pod of this.podConfig.pods()) if (pod.spec.hostNetwork !== true) this.#workers.update({ type: 'sync', pod });
+  }
+
+  #cluster(): ClusterMode {
+    if (!this.cluster) throw new Error('Kubelet: a node without a pod CIDR takes it from its Node, which needs cluster mode (--kubeconfig)');
+    return this.cluster;
   }
 
   /** Stops watching and serving; running pods keep running (a restarted agent adopts them). */
@@ -519,7 +552,7 @@ export class Kubelet {
     this.#prober.stop();
     await this.#workers.stop();
     await this.#podNetworkTask;
-    await this.#podNetworkSetup;
+    await this.#podNetwork?.setUp;
     // After the sources and workers: nothing then asks it to watch or write anything more.
     await this.cluster?.stop();
     await this.#servers.close();
