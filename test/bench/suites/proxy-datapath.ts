@@ -6,20 +6,17 @@
  * order turns each round, and each path starts with no tracked connections to the server left
  * from the one before (thousands of TIME_WAIT entries would tax whichever path came next).
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { BusyboxImage } from '../../helpers/docker.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import type { Benchmark } from '../harness/context.js';
 import { size } from '../harness/context.js';
 import { DockerletUnderTest } from '../harness/dockerlet-process.js';
-import { iperf3, pingPong, wrk } from '../harness/load.js';
+import { iperf3, iperf3Image, pingPong, wrk } from '../harness/load.js';
 import { accepts, forgetConnections } from '../harness/net.js';
 import { podManifest, serviceManifest, untilTerm, yamlDocuments, type BenchPod } from '../harness/pods.js';
 import { target, type Row, type TargetResult } from '../harness/report.js';
 import { ratio, summarize } from '../harness/stats.js';
 
-const run = promisify(execFile);
 const Paths = ['direct (pod IP)', 'ClusterIP', 'NodePort'] as const;
 type PathName = (typeof Paths)[number];
 interface Endpoint {
@@ -27,12 +24,6 @@ interface Endpoint {
   iperf: number;
   http: number;
   echo: number;
-}
-
-/** The image setup-host.sh --for-bench builds around the host's iperf3. */
-async function iperf3Image(): Promise<string> {
-  const { stdout } = await run('dpkg-query', ['-W', '-f', '${Version}', 'iperf3']);
-  return `dockerlet.local/iperf3:${stdout.split('-')[0]}`;
 }
 
 async function serverPod(): Promise<BenchPod> {
