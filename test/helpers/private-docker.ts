@@ -26,6 +26,10 @@ import { BusyboxImage, docker, PauseImage } from './docker.js';
 import { waitFor } from './wait-for.js';
 
 const run = promisify(execFile);
+/** How long dockerd gets to exit after SIGTERM before SIGKILL. */
+const StopGraceMs = 20_000;
+/** How long removing the engine's containers and networks may take before it is stopped regardless. */
+const CleanupGraceMs = 30_000;
 const ip = (...args: string[]): Promise<unknown> => run('ip', args);
 
 export interface PrivateDockerOptions {
@@ -102,23 +106,36 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
       }),
     ]);
   };
+  // SIGTERM, as an init system would; SIGKILL if dockerd has not exited after StopGraceMs. Its
+  // managed containerd normally goes with it: if that one outlives it (dockerd killed), it is
+  // killed too, by its pid, found before the signal.
   const stop = async (): Promise<void> => {
     const running = daemon;
     if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const containerd = await managedContainerd(running.pid!);
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill('SIGTERM');
+    const killer = setTimeout(() => running.kill('SIGKILL'), StopGraceMs);
     await exited;
+    clearTimeout(killer);
+    if (containerd !== undefined) await killIfOutlives(containerd);
   };
 
   let removed: Promise<void> | undefined;
   const remove = (): Promise<void> => (removed ??= teardown());
   const teardown = async (): Promise<void> => {
     if (daemon && daemon.exitCode === null) {
-      const leftovers = await client.listContainers({ all: true }).catch(() => []);
-      await Promise.all(leftovers.map((c) => client.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-      // A network's bridge interface outlives the engine: remove the networks the agent made.
-      const networks = await client.listNetworks({ filters: { label: ['dockerlet.io/network=pods'] } }).catch(() => []);
-      await Promise.all(networks.map((n) => client.getNetwork(n.Id).remove().catch(() => undefined)));
+      const cleanup = async (): Promise<void> => {
+        const leftovers = await client.listContainers({ all: true }).catch(() => []);
+        await Promise.all(leftovers.map((c) => client.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+        // A network's bridge interface outlives the engine: remove the networks the agent made.
+        const networks = await client.listNetworks({ filters: { label: ['dockerlet.io/network=pods'] } }).catch(() => []);
+        await Promise.all(networks.map((n) => client.getNetwork(n.Id).remove().catch(() => undefined)));
+      };
+      // An engine that no longer answers is stopped all the same.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([cleanup(), new Promise<void>((resolve) => (timer = setTimeout(resolve, CleanupGraceMs)))]);
+      clearTimeout(timer);
     }
     await stop();
     if (bridge !== undefined) await ip('link', 'del', bridge);
@@ -127,18 +144,20 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
   };
   if ((options.removedBy ?? 'test') === 'test') onTestFinished(remove);
 
+  // The images are loaded under the same guard as the start: a failed load (an image the host
+  // does not have) removes the engine, whoever was to remove it.
   try {
     await start();
+    for (const name of [BusyboxImage, PauseImage, ...(options.images ?? [])]) {
+      const image = (await docker.getImage(name).get()) as NodeJS.ReadableStream;
+      const load = (await client.loadImage(image as never)) as NodeJS.ReadableStream;
+      await pipeline(load, async function* (source) {
+        for await (const _ of source);
+      });
+    }
   } catch (err) {
-    await remove();
+    await remove().catch((cleanupErr: unknown) => console.warn(`could not remove the private Docker engine in ${base}: ${cleanupErr instanceof Error ? cleanupErr.message : String(cleanupErr)}`));
     throw err;
-  }
-  for (const name of [BusyboxImage, PauseImage, ...(options.images ?? [])]) {
-    const image = (await docker.getImage(name).get()) as NodeJS.ReadableStream;
-    const load = (await client.loadImage(image as never)) as NodeJS.ReadableStream;
-    await pipeline(load, async function* (source) {
-      for await (const _ of source);
-    });
   }
   return {
     socketPath,
@@ -158,10 +177,18 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
 /**
  * A shell command that mounts, on the fresh /sys of `ip netns exec`, the cgroup file systems the
  * host has under /sys/fs/cgroup (a tmpfs, each v1 hierarchy by its controllers, cgroup2) and its
- * symbolic links there (cpu -> cpu,cpuacct), read from this process's mount table.
+ * symbolic links there (cpu -> cpu,cpuacct), read from this process's mount table. On a
+ * cgroup-v2-only host, where /sys/fs/cgroup is itself the cgroup2 mount: cgroup2 there.
  */
 async function cgroupRemountScript(): Promise<string> {
-  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').flatMap((line) => {
+  const mountinfo = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
+  // A cgroup-v2-only host: /sys/fs/cgroup itself is the cgroup2 mount, the one hierarchy.
+  const unified = mountinfo.some((line) => {
+    const [left, right] = line.split(' - ');
+    return left?.split(' ')[4] === '/sys/fs/cgroup' && right?.split(' ')[0] === 'cgroup2';
+  });
+  if (unified) return 'mount -t cgroup2 cgroup2 /sys/fs/cgroup';
+  const mounts = mountinfo.flatMap((line) => {
     // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
     const [left, right] = line.split(' - ');
     if (!left || !right) return [];
@@ -181,6 +208,32 @@ async function cgroupRemountScript(): Promise<string> {
     if (entry.isSymbolicLink()) steps.push(`ln -s ${await readlink(join('/sys/fs/cgroup', entry.name))} /sys/fs/cgroup/${entry.name}`);
   }
   return steps.join(' && ');
+}
+
+/** The pid of dockerd's managed containerd (its child by that name), or undefined. */
+async function managedContainerd(dockerd: number): Promise<number | undefined> {
+  const { stdout } = await run('pgrep', ['-P', String(dockerd), '-x', 'containerd']).catch(() => ({ stdout: '' }));
+  const pid = Number(String(stdout).trim().split('\n')[0]);
+  return pid > 0 ? pid : undefined;
+}
+
+/**
+ * Gives containerd (by its pid) a few seconds to exit after its dockerd did, then SIGKILL. The
+ * pid is checked to still be a containerd's, not yet exited (a zombie counts as gone).
+ */
+async function killIfOutlives(pid: number): Promise<void> {
+  const alive = async (): Promise<boolean> => {
+    const [comm, stat] = await Promise.all([readFile(`/proc/${pid}/comm`, 'utf8'), readFile(`/proc/${pid}/stat`, 'utf8')]).catch(() => ['', '']);
+    return comm.trim() === 'containerd' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  };
+  const gone = await waitFor(`containerd ${pid} to exit after its dockerd`, async () => !(await alive()), { timeoutMs: 5_000, intervalMs: 100 }).catch(() => false);
+  if (gone || !(await alive())) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return; // gone meanwhile
+  }
+  await waitFor(`containerd ${pid} to exit after SIGKILL`, async () => !(await alive()), { timeoutMs: 5_000, intervalMs: 100 }).catch(() => undefined);
 }
 
 /** Commits `<repo>:1` on `client`: busybox and a 16 MiB layer of random bytes, an image no pod uses. Returns its ID. */
