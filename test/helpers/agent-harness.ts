@@ -20,7 +20,7 @@ import { cleanupProxy, type ProxyOptions, type ServiceProxyNode } from '../../pr
 import { docker, dockerExec, nodeContainers, removeNodeContainers } from './docker.js';
 import { memoryLogger, type MemoryLogger } from './memory-logger.js';
 import { unmountAll } from '../../agent/volumes/mounts.js';
-import { removeCgroups } from '../../agent/qos/cgroup-manager.js';
+import { removeNodeCgroups } from './cgroups.js';
 import { DefaultPodsCgroup } from '../../agent/qos/qos-cgroups.js';
 import { freePort, uniqueNodeName } from './test-node.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
@@ -137,23 +137,6 @@ export async function startAgent(start: StartAgentOptions = {}): Promise<AgentHa
 function engineOf(endpoint: string): Dockerode {
   const socketPath = endpoint.replace(/^unix:\/\//, '');
   return socketPath === '/var/run/docker.sock' ? docker : new Dockerode({ socketPath });
-}
-
-/**
- * Removes a test node's root cgroup and what is in it. Never throws: what is left (processes
- * still in it: a container of a private engine still stopping, whose own teardown removes it)
- * is tried again for a few seconds, then named in a warning.
- */
-export async function removeNodeCgroups(root: string): Promise<void> {
-  try {
-    let left = await removeCgroups([[root]]);
-    if (left.length > 0) {
-      await waitFor(`the cgroups of ${root} to be removable`, async () => (left = await removeCgroups([[root]])).length === 0, { timeoutMs: 5_000, intervalMs: 250 }).catch(() => undefined);
-    }
-    if (left.length > 0) console.warn(`left cgroups of ${root} in place (${left.map((cgroup) => `${cgroup.path}: ${cgroup.reason}`).join('; ')})`);
-  } catch (err) {
-    console.warn(`could not remove the cgroups of ${root}: ${err instanceof Error ? err.message : String(err)}`);
-  }
 }
 
 async function proxyOptionsFor(mode: ProxyMode, stateDir: string, nodeName: string): Promise<ProxyOptions> {
