@@ -86,14 +86,16 @@ const PlegRelistThresholdMs = 3 * 60_000;
 /** Waits between tries to reach the container runtime at start. */
 const RuntimeRetryInitialMs = 1_000;
 const RuntimeRetryMaxMs = 30_000;
+
+/** How long a status update waits for the pod network to take the Node's subnet before it reports without. */
+const PodNetworkStatusWaitMs = 5_000;
+const PodCIDRFromNodeNeedsCluster = 'Kubelet: a node without a pod CIDR takes it from its Node, which needs cluster mode (--kubeconfig)';
+
 /** A pod network being set up with the Node's subnet: its first attempt's end (success or not), and its end. */
 interface PodNetworkSetup {
   firstAttempt: Promise<void>;
   setUp: Promise<void>;
 }
-
-/** How long a status update waits for the pod network to take the Node's subnet before it reports without. */
-const PodNetworkStatusWaitMs = 5_000;
 
 const gracePeriod = (seconds: number | undefined): { gracePeriodSeconds?: number } => (seconds === undefined ? {} : { gracePeriodSeconds: seconds });
 
@@ -158,7 +160,7 @@ export class Kubelet {
   /** Builds every part of the agent; nothing runs until start(). */
   constructor(options: KubeletOptions, deps: KubeletDeps) {
     const o = (this.options = Object.freeze({ ...options }));
-    if (!o.podCIDR && !o.cluster) throw new Error('Kubelet: a node without a pod CIDR takes it from its Node, which needs cluster mode (--kubeconfig)');
+    if (!o.podCIDR && !o.cluster) throw new Error(PodCIDRFromNodeNeedsCluster);
     this.#networkNotReady = o.podCIDR ? undefined : NoPodCIDRYet;
     const log = (this.#log = deps.logger);
     const clock = (this.#clock = deps.clock ?? systemClock);
@@ -497,7 +499,9 @@ export class Kubelet {
     if (!this.#podNetwork) {
       let attempted!: () => void;
       const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
-      this.#podNetwork = { firstAttempt, setUp: this.#setUpPodNetwork(podCIDR, attempted) };
+      // Whoever began it may not wait for its end: a failure is logged here, never left unhandled.
+      const setUp = this.#setUpPodNetwork(podCIDR, attempted).catch((err: unknown) => this.#log.error({ err: errorMessage(err), podCIDR: podCIDR.text }, "setting the pod network up with the Node's pod subnet failed: pods off the host's network will not start"));
+      this.#podNetwork = { firstAttempt, setUp };
     }
     return this.#podNetwork;
   }
@@ -534,7 +538,8 @@ export class Kubelet {
   }
 
   #cluster(): ClusterMode {
-    if (!this.cluster) throw new Error('Kubelet: a node without a pod CIDR takes it from its Node, which needs cluster mode (--kubeconfig)');
+    // Checked when built; here for the type.
+    if (!this.cluster) throw new Error(PodCIDRFromNodeNeedsCluster);
     return this.cluster;
   }
 

@@ -106,7 +106,9 @@ export class PodNetworkRules {
     const jumps = saved.rules.filter((rule) => rule.target === chain);
     const parentRules = saved.rules.filter((rule) => rule.chain === parent);
     const isOurs = (rule: SavedRule): boolean => rule.chain === parent && rule.args.join(' ') === wanted.join(' ');
-    const keep = jumps.find((rule) => isOurs(rule) && (where === 'append' || parentRules[0] === rule));
+    const found = jumps.find((rule) => isOurs(rule) && (where === 'append' || parentRules[0] === rule));
+    // -D deletes the first rule with these arguments: with two alike, none is kept, and one is made again.
+    const keep = found && jumps.filter(isOurs).length === 1 ? found : undefined;
     for (const rule of jumps) if (rule !== keep) await this.#iptables('iptables', [...Wait, '-t', table, '-D', rule.chain, ...rule.args]);
     if (!keep) await this.#iptables('iptables', [...Wait, '-t', table, ...(where === 'first' ? ['-I', parent, '1'] : ['-A', parent]), ...wanted]);
   }

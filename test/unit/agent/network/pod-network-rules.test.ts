@@ -5,12 +5,12 @@ import { FakeRunner } from '../../proxy/fake-runner.js';
 
 const Jump = (chain: string): string => `-m comment --comment "dockerlet pod network" -j ${chain}`;
 
-/** A runner whose iptables-save shows `nat` and `filter` as given. */
-function runner(tables: { nat: string[]; filter: string[] }): FakeRunner {
+/** A runner whose iptables-save shows `nat` and `filter` as given (and Docker's DOCKER-USER unless `docker` is false). */
+function runner(tables: { nat: string[]; filter: string[] }, docker = true): FakeRunner {
   const save = (name: 'nat' | 'filter', chains: string[]): string => [`*${name}`, ...chains.map((chain) => `:${chain} - [0:0]`), ...tables[name], 'COMMIT', ''].join('\n');
   return new FakeRunner()
     .when('iptables-save', ['-t', 'nat'], { stdout: save('nat', ['POSTROUTING', 'DKL-POD-MASQ']) })
-    .when('iptables-save', ['-t', 'filter'], { stdout: save('filter', ['FORWARD', 'DOCKER-USER', 'DKL-POD-FORWARD']) });
+    .when('iptables-save', ['-t', 'filter'], { stdout: save('filter', ['FORWARD', ...(docker ? ['DOCKER-USER'] : []), 'DKL-POD-FORWARD']) });
 }
 
 const changes = (fake: FakeRunner): string[] => fake.calls.filter((call) => call.command === 'iptables').map((call) => call.args.slice(2).join(' '));
@@ -38,7 +38,21 @@ describe('PodNetworkRules', () => {
     ]);
   });
 
-  test('a failed command is logged, and the next sync tries everything again', async () => {
+  test('two jumps alike, the first of them first: both go (-D takes the first alike) and one is made first again', async () => {
+    const ours = `-A DOCKER-USER ${Jump('DKL-POD-FORWARD')}`;
+    const fake = runner({ nat: [`-A POSTROUTING ${Jump('DKL-POD-MASQ')}`], filter: [ours, '-A DOCKER-USER -j RETURN', ours] });
+    await new PodNetworkRules({ podCIDR: '10.244.1.0/24', bridge: 'dockerlet0', logger: memoryLogger().logger, runner: fake }).sync([]);
+    const plain = Jump('DKL-POD-FORWARD').replaceAll('"', '');
+    expect(changes(fake)).toEqual([`-t filter -D DOCKER-USER ${plain}`, `-t filter -D DOCKER-USER ${plain}`, `-t filter -I DOCKER-USER 1 ${plain}`]);
+  });
+
+  test("without Docker's DOCKER-USER the forward jump is FORWARD's first rule", async () => {
+    const fake = runner({ nat: [`-A POSTROUTING ${Jump('DKL-POD-MASQ')}`], filter: ['-A FORWARD -j ACCEPT'] }, false);
+    await new PodNetworkRules({ podCIDR: '10.244.1.0/24', bridge: 'dockerlet0', logger: memoryLogger().logger, runner: fake }).sync([]);
+    expect(changes(fake)).toEqual([`-t filter -I FORWARD 1 ${Jump('DKL-POD-FORWARD').replaceAll('"', '')}`]);
+  });
+
+  test('a failed command is logged, and the next sync writes the rules again', async () => {
     const fake = runner({ nat: [], filter: [] }).when('iptables-restore', [], { code: 4, stderr: 'Another app is currently holding the xtables lock' });
     const log = memoryLogger();
     const rules = new PodNetworkRules({ podCIDR: '10.244.1.0/24', bridge: 'dockerlet0', logger: log.logger, runner: fake });
