@@ -1,6 +1,6 @@
 /**
- * Removing a test node's cgroups, for helpers that must not pull in the node assembly or vitest
- * (the multi-node lab, which the benchmarks use as well as the tests).
+ * Removing a test node's cgroups, for helpers that must not pull in the node assembly (the
+ * multi-node lab, which the benchmarks use as well as the tests).
  */
 import { removeCgroups } from '../../agent/qos/cgroup-manager.js';
 import { waitFor } from './wait-for.js';

@@ -266,7 +266,8 @@ export class MultiNodeLab {
         await removeNodeCgroups(node.podsCgroup);
       }),
     );
-    for (const netns of this.#netnsAdded) await step(() => ip('netns', 'del', netns));
+    // What still runs in a node's namespace is the test's (an engine that would not stop, its shims and pods): it goes with it.
+    for (const netns of this.#netnsAdded) await step(() => killNamespaceProcesses(netns).then(() => ip('netns', 'del', netns)));
     this.#netnsAdded.clear();
   }
 
@@ -448,16 +449,28 @@ async function removeDeadRunsLeftovers(): Promise<void> {
     }
   }
   const { stdout: links } = await run('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-  for (const match of links.matchAll(/^\d+: (mn(?:br)?(\d+)(?:-\d+)?(?:v\d+)?)[@:]/gm)) {
+  for (const match of links.matchAll(/^\d+: (mn(?:br)?(\d+)-\d+(?:v\d+)?)[@:]/gm)) {
     const [, name, pid] = match;
     if (name !== undefined && isDeadPid(Number(pid))) await attempt(`the link ${name}`, () => ip('link', 'del', name).catch(ignoreNoDevice));
   }
   const { stdout: namespaces } = await run('ip', ['netns', 'list'], { encoding: 'utf8' });
   for (const match of namespaces.matchAll(/^(dkl-mn-(\d+)-\S*)/gm)) {
     const [, name, pid] = match;
-    if (name !== undefined && isDeadPid(Number(pid))) await attempt(`the network namespace ${name}`, () => ip('netns', 'del', name));
+    if (name !== undefined && isDeadPid(Number(pid))) await attempt(`the network namespace ${name}`, () => killNamespaceProcesses(name).then(() => ip('netns', 'del', name)));
   }
   if (failures.length > 0) console.warn(`multi-node lab: could not remove all that earlier runs left: ${failures.join('; ')}`);
+}
+
+/** SIGKILL to every process in a network namespace of a lab's (its engine, shims, pods and agent): all of them the lab's own. */
+async function killNamespaceProcesses(netns: string): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).catch(() => ({ stdout: '' }));
+  for (const pid of stdout.split('\n').map(Number).filter((pid) => pid > 0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /** The interface that has HostAddress on the host, if any. */

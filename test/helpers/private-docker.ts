@@ -112,9 +112,10 @@ export async function startPrivateDocker(options: PrivateDockerOptions = {}): Pr
   const stop = async (): Promise<void> => {
     const running = daemon;
     if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const containerd = await managedContainerd(running.pid!);
+    // Listened for before any await: an exit meanwhile is not missed.
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-    running.kill('SIGTERM');
+    const containerd = await managedContainerd(running.pid!);
+    if (running.exitCode === null && running.signalCode === null) running.kill('SIGTERM');
     const killer = setTimeout(() => running.kill('SIGKILL'), StopGraceMs);
     await exited;
     clearTimeout(killer);

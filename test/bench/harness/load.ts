@@ -1,6 +1,6 @@
 /**
- * The load generators of the proxy benchmark, run from the host: iperf3 for bulk throughput,
- * wrk for new-connection HTTP requests at a given concurrency, and a 64-byte ping-pong on one
+ * The load generators of the proxy and cross-node benchmarks, run from the host: iperf3 for bulk
+ * throughput, wrk for new-connection HTTP requests at a given concurrency, and a 64-byte ping-pong on one
  * persistent connection for request latency (timed here with hrtime: the same client for every
  * path, so its own cost cancels out in the comparison). With `netns` (a path such as
  * /proc/<pid>/ns/net), iperf3 and the ping-pong run inside that network namespace, a pod's, with

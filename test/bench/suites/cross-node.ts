@@ -10,8 +10,8 @@
  * The clients are busybox pods that sleep; the load generators (iperf3, and the harness's
  * ping-pong in a child process) run in each client pod's network namespace with nsenter, so both
  * paths are measured with the same client: same node, pod veth -> node A's pod bridge -> pod veth;
- * cross node, pod veth -> bridge -> node A's eth0 (routed, no NAT) -> the lab's bridge -> node B's
- * eth0 -> bridge -> pod veth, through both nodes' iptables. Each round measures both paths, the
+ * cross node, from node B: pod veth -> node B's pod bridge -> its eth0 (routed, no NAT) -> the
+ * lab's bridge -> node A's eth0 -> its pod bridge -> pod veth, through both nodes' iptables. Each round measures both paths, the
  * order turning every round, so the ratio compares figures taken side by side. The whole lab is
  * on this machine: the figures are the kernel's cost of the extra hops, not a wire's.
  */
@@ -36,7 +36,6 @@ const EchoPort = 7000;
 /** A client: the network namespace of its pod, entered to run the load generators. */
 interface Client {
   pod: string;
-  node: LabNode;
   netns: string;
 }
 
@@ -142,5 +141,5 @@ async function clientOf(pod: string, node: LabNode): Promise<Client> {
   const [container] = await client.listContainers({ filters: { label: [`${PodNameLabel}=${pod}`] } });
   if (!container) throw new Error(`no running container of pod ${pod} on node ${node.name}`);
   const pid = (await client.getContainer(container.Id).inspect()).State.Pid;
-  return { pod, node, netns: `/proc/${pid}/ns/net` };
+  return { pod, netns: `/proc/${pid}/ns/net` };
 }
