@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { cidrContains, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { ControlPlane } from '../helpers/control-plane.js';
-import { ClusterCIDR, HostAddress, MultiNodeLab, NodeCIDRMaskSize, type LabNode } from '../helpers/multi-node.js';
+import { ClusterCIDR, HostAddress, MultiNodeLab, NodeCIDRMaskSize, tearDownLab, type LabNode } from '../helpers/multi-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const NodeCount = 3;
@@ -21,15 +21,6 @@ const EvictionTolerationSeconds = 10;
 
 let lab: MultiNodeLab;
 let plane: ControlPlane | undefined;
-
-/** The lab, then the control plane whatever the lab's teardown did. */
-async function tearDown(): Promise<void> {
-  try {
-    await lab?.destroy();
-  } finally {
-    await plane?.stop();
-  }
-}
 
 beforeAll(async () => {
   lab = await MultiNodeLab.create(NodeCount);
@@ -43,7 +34,7 @@ beforeAll(async () => {
     await lab.startNodes(plane);
   } catch (err) {
     // The start's failure is the one to see; one of the cleanup after it is only reported.
-    await tearDown().catch((cleanupErr: unknown) => console.warn(`cleanup after a failed start failed too: ${cleanupErr instanceof Error ? cleanupErr.message : String(cleanupErr)}`));
+    await tearDownLab(lab, plane, err);
     throw err;
   }
 }, 900_000);
@@ -54,7 +45,7 @@ afterEach(async () => {
   if (crashes.length > 0) throw new Error(crashes.join('\n\n'));
 });
 
-afterAll(tearDown, 120_000);
+afterAll(() => tearDownLab(lab, plane), 120_000);
 
 const kubectl = (...args: string[]): Promise<string> => plane!.kubectl(...args);
 

@@ -461,6 +461,23 @@ async function removeDeadRunsLeftovers(): Promise<void> {
   if (failures.length > 0) console.warn(`multi-node lab: could not remove all that earlier runs left: ${failures.join('; ')}`);
 }
 
+/**
+ * The lab's teardown, then the control plane's whatever the first did. With `failure` (the run
+ * already failed), a teardown error is only warned about, so that it never hides the failure.
+ */
+export async function tearDownLab(lab: MultiNodeLab | undefined, plane: ControlPlane | undefined, failure?: unknown): Promise<void> {
+  try {
+    try {
+      await lab?.destroy();
+    } finally {
+      await plane?.stop();
+    }
+  } catch (err) {
+    if (failure === undefined) throw err;
+    console.warn(`multi-node lab: the teardown after a failure failed too: ${errorText(err)}`);
+  }
+}
+
 /** SIGKILL to every process in a network namespace of a lab's (its engine, shims, pods and agent): all of them the lab's own. */
 async function killNamespaceProcesses(netns: string): Promise<void> {
   const { stdout } = await run('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).catch(() => ({ stdout: '' }));

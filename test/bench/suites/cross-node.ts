@@ -18,7 +18,7 @@
 import { PodNameLabel } from '../../../common/api/well-known.js';
 import { ControlPlane } from '../../helpers/control-plane.js';
 import { BusyboxImage } from '../../helpers/docker.js';
-import { ClusterCIDR, HostAddress, MultiNodeLab, NodeCIDRMaskSize, type LabNode } from '../../helpers/multi-node.js';
+import { ClusterCIDR, HostAddress, MultiNodeLab, NodeCIDRMaskSize, tearDownLab, type LabNode } from '../../helpers/multi-node.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import type { Benchmark, BenchContext } from '../harness/context.js';
 import { size } from '../harness/context.js';
@@ -52,6 +52,7 @@ export const crossNode: Benchmark = {
     const image = await iperf3Image();
     const lab = await MultiNodeLab.create(2, { images: [image] });
     let plane: ControlPlane | undefined;
+    let failure: unknown;
     try {
       // No scheduler: the pods name their nodes (spec.nodeName), one process fewer on the machine.
       plane = await ControlPlane.start({ address: HostAddress, allocateNodeCIDRs: { clusterCIDR: ClusterCIDR, nodeCIDRMaskSize: NodeCIDRMaskSize } });
@@ -67,12 +68,11 @@ export const crossNode: Benchmark = {
       }
       const crashes = await lab.takeCrashes();
       if (crashes.length > 0) throw new Error(crashes.join('\n\n'));
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
-      try {
-        await lab.destroy();
-      } finally {
-        await plane?.stop();
-      }
+      await tearDownLab(lab, plane, failure);
     }
     const stat = (series: Record<PathName, number[]>) => ({ 'same node': summarize(series['same node']), 'cross node': summarize(series['cross node']) });
     const [bulk, requests] = [stat(throughput), stat(latency)];
