@@ -32,18 +32,18 @@ export class RouteController {
   readonly #reflector: Reflector<Node>;
   readonly #resyncPeriodMs: number;
   readonly #log: Logger;
-  readonly #local: LocalNode;
   readonly #podNetwork: RouteControllerOptions['podNetwork'];
   /** The Nodes of the last list or watch event; undefined until the first list. */
   #nodes: Node[] | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** What the Nodes of the last sync called for, to tell a Node event that changes a route. */
   #wanted: string | undefined;
+  /** The pod subnets those routes are for, routed here or not (a route someone else keeps): the cluster's, for the pod network rules. */
+  #clusterSubnets: string[] = [];
 
   constructor(options: RouteControllerOptions) {
     this.#resyncPeriodMs = options.resyncPeriodMs ?? RouteResyncMs;
     this.#log = options.logger;
-    this.#local = options.local;
     this.#podNetwork = options.podNetwork;
     this.#routes = new NodeRoutes({ table: options.table ?? new IpRouteTable(), local: options.local, logger: options.logger });
     this.#reflector = new Reflector<Node>({
@@ -52,9 +52,11 @@ export class RouteController {
       onSync: (nodes) => {
         this.#nodes = nodes;
         // Most Node events are status updates that change no route: those wait for the resync.
-        const wanted = JSON.stringify(desiredRoutes(nodes, options.local));
+        const desired = desiredRoutes(nodes, options.local);
+        const wanted = JSON.stringify(desired);
         if (wanted === this.#wanted) return;
         this.#wanted = wanted;
+        this.#clusterSubnets = desired.routes.map((route) => route.destination);
         this.#sync();
       },
       logger: options.logger,
@@ -77,7 +79,6 @@ export class RouteController {
   #sync(): void {
     if (!this.#nodes) return;
     this.#routes.sync(this.#nodes).catch((err: unknown) => this.#log.error({ err: errorMessage(err) }, 'keeping the routes to other nodes failed; will try again at the next sync'));
-    // Every subnet a route is wanted for is the cluster's, routed here or not (a route someone else keeps).
-    void this.#podNetwork?.sync(desiredRoutes(this.#nodes, this.#local).routes.map((route) => route.destination));
+    void this.#podNetwork?.sync(this.#clusterSubnets);
   }
 }
