@@ -59,15 +59,12 @@ export class ClusterMode {
   readonly #options: ClusterModeOptions;
   /** The routes to the other nodes' pods, with --node-routes, once this node's pod subnet is known. */
   #routes: RouteController | undefined;
-  /** This node's pod subnet: undefined until its Node has one, when it is taken from there. */
-  #podCIDR: Ipv4Cidr | undefined;
   #started = false;
 
   constructor(options: ClusterModeOptions) {
     const { client } = options;
     const log = options.logger;
     this.#options = options;
-    this.#podCIDR = options.podCIDR;
     this.node = new ClusterNode(options);
     this.#events = new ApiEventRecorder({ client, nodeName: options.nodeName, clock: options.clock, logger: log.child({ component: 'events' }) });
     this.#mirrors = new MirrorPods({
@@ -115,7 +112,7 @@ export class ClusterMode {
     this.#started = true;
     this.#status.start();
     this.services.start();
-    if (this.#podCIDR) this.#routeAround(this.#podCIDR);
+    if (this.#options.podCIDR) this.#routeAround(this.#options.podCIDR);
     void this.node.status.registered().then(() => this.#mirrors.reconcile());
     this.node.start();
   }
@@ -128,7 +125,6 @@ export class ClusterMode {
 
   /** The pod network has `podCIDR` (taken from the Node): the node is ready for pods, and routes around its subnet. */
   podNetworkReady(podCIDR: Ipv4Cidr): void {
-    this.#podCIDR = podCIDR;
     if (this.#started) this.#routeAround(podCIDR);
   }
 

@@ -489,9 +489,9 @@ export class Kubelet {
    */
   async #podCIDRFromNodeSpec(node: Node): Promise<void> {
     if (this.#networkNotReady === undefined || this.#stopped) return;
-    const podCIDR = this.#podNetwork ? undefined : nodePodSubnet(node);
-    const attempt = podCIDR ? this.#usePodCIDR(podCIDR).firstAttempt : this.#podNetwork?.firstAttempt;
-    if (attempt) await Promise.race([attempt, delay(PodNetworkStatusWaitMs, this.#stopping.signal)]);
+    const podCIDR = nodePodSubnet(node);
+    const setup = podCIDR ? this.#usePodCIDR(podCIDR) : this.#podNetwork;
+    if (setup) await Promise.race([setup.firstAttempt, delay(PodNetworkStatusWaitMs, this.#stopping.signal)]);
   }
 
   /** Sets the pod network up with `podCIDR`, once, whoever asks first. */

@@ -79,8 +79,8 @@ export class DockerRuntime implements ContainerRuntime {
   #cgroups: RuntimeCgroups | undefined;
   /** The engine's data root (`docker info`): where its images and containers' layers live. */
   #dataRoot = '/var/lib/docker';
-  /** The pod network once its subnet is known and the network exists. */
-  #network: PodNetworkSettings | undefined;
+  /** Whether the pod network exists with its subnet (known at start, or given by updatePodCIDR()). */
+  #podNetworkReady = false;
 
   constructor(options: DockerRuntimeOptions) {
     this.#options = options;
@@ -111,9 +111,8 @@ export class DockerRuntime implements ContainerRuntime {
    * network cannot start.
    */
   async updatePodCIDR(subnet: string): Promise<void> {
-    const settings = { ...this.#options.network, subnet };
-    await ensurePodNetwork(this.#docker, settings, this.#quick());
-    this.#network = settings;
+    await ensurePodNetwork(this.#docker, { ...this.#options.network, subnet }, this.#quick());
+    this.#podNetworkReady = true;
     // Sandboxes started by an earlier agent, or before a Docker restart, get it too.
     await this.#hairpin.enable();
   }
@@ -275,7 +274,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async runPodSandbox(config: SandboxConfig): Promise<string> {
     // The kubelet does not sync such a pod until the network is ready; this is the runtime's own guard.
-    if (!config.hostNetwork && !this.#network) throw new DockerletError('DKL_ERR_RUNTIME', `network is not ready: ${NoPodCIDRYet}`);
+    if (!config.hostNetwork && !this.#podNetworkReady) throw new DockerletError('DKL_ERR_RUNTIME', `network is not ready: ${NoPodCIDRYet}`);
     const image = this.#options.podInfraImage;
     if (!(await this.imageStatus(image))) await this.pullImage(image);
     const options = sandboxCreateOptions(this.#options, config, await this.#seccomp(config.seccomp), this.#host());
