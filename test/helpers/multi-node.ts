@@ -34,6 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { unmountAll } from '../../agent/volumes/mounts.js';
+import { parseIptablesSave } from '../../common/util/iptables-save.js';
 import { NodeFlags } from '../../cli/node-flags.js';
 import { DockerletBin } from './agent-process.js';
 import { removeNodeCgroups } from './cgroups.js';
@@ -439,13 +440,12 @@ async function removeDeadRunsLeftovers(): Promise<void> {
   const failures: string[] = [];
   const attempt = (what: string, action: () => Promise<unknown>): Promise<void> => action().then(() => undefined, (err: unknown) => void failures.push(`${what}: ${errorText(err)}`));
   for (const [table, chain] of [['filter', 'FORWARD'], ['nat', 'POSTROUTING']] as const) {
-    const { stdout } = await run('iptables', ['-w', XtablesWait, '-t', table, '-S', chain], { encoding: 'utf8' });
-    for (const line of stdout.split('\n')) {
-      const pid = Number(/--comment "?dockerlet multi-node test (\d+)"?/.exec(line)?.[1]);
-      if (!isDeadPid(pid)) continue;
-      // -A CHAIN <spec>, the comment quoted: the same spec for -D.
-      const spec = (line.match(/"[^"]*"|\S+/g) ?? []).slice(2).map((word) => word.replace(/^"(.*)"$/, '$1'));
-      await attempt(`the ${table} rule ${line}`, () => iptables('-t', table, '-D', chain, ...spec));
+    const { stdout } = await run('iptables-save', ['-t', table], { encoding: 'utf8' });
+    for (const rule of parseIptablesSave(stdout).get(table)?.rules ?? []) {
+      if (rule.chain !== chain) continue;
+      const comment = rule.args[rule.args.indexOf('--comment') + 1] ?? '';
+      if (!isDeadPid(Number(/^dockerlet multi-node test (\d+)$/.exec(comment)?.[1]))) continue;
+      await attempt(`the ${table} rule ${chain} ${rule.args.join(' ')}`, () => iptables('-t', table, '-D', chain, ...rule.args));
     }
   }
   const { stdout: links } = await run('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
