@@ -18,7 +18,8 @@
  * so a node's new subnet leaves nothing stale behind. The chains are named DKL-, not DOCKERLET-
  * (the service proxy owns every DOCKERLET- chain of the host), and are one per host, as routes
  * are (one agent with --node-routes per host). They stay when the agent stops, for the pods that
- * use them. iptables waits 5 s at most for the xtables lock, as the proxy's does.
+ * use them, until removePodNetworkRules (a node removed for good: `cluster down`). iptables waits
+ * 5 s at most for the xtables lock, as the proxy's does.
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../../common/api/errors.js';
@@ -113,14 +114,36 @@ export class PodNetworkRules {
     if (!keep) await this.#iptables('iptables', [...Wait, '-t', table, ...(where === 'first' ? ['-I', parent, '1'] : ['-A', parent]), ...wanted]);
   }
 
-  async #saved(table: string): Promise<SavedTable> {
-    const result = await this.#runner.run('iptables-save', ['-t', table]);
-    if (result.code !== 0) throw new Error(`${formatCommand('iptables-save', ['-t', table])}: ${result.stderr.trim()}`);
-    return parseIptablesSave(result.stdout).get(table) ?? { chains: [], rules: [] };
+  #saved(table: string): Promise<SavedTable> {
+    return savedTable(this.#runner, table);
   }
 
-  async #iptables(command: string, args: readonly string[], stdin?: string): Promise<void> {
-    const result = await this.#runner.run(command, args, stdin);
-    if (result.code !== 0) throw new Error(`${formatCommand(command, args)}: ${result.stderr.trim()}`);
+  #iptables(command: string, args: readonly string[], stdin?: string): Promise<void> {
+    return succeed(this.#runner, command, args, stdin);
+  }
+}
+
+async function savedTable(runner: CommandRunner, table: string): Promise<SavedTable> {
+  const result = await runner.run('iptables-save', ['-t', table]);
+  if (result.code !== 0) throw new Error(`${formatCommand('iptables-save', ['-t', table])}: ${result.stderr.trim()}`);
+  return parseIptablesSave(result.stdout).get(table) ?? { chains: [], rules: [] };
+}
+
+/** Runs the command; rejects with its stderr when it fails. */
+async function succeed(runner: CommandRunner, command: string, args: readonly string[], stdin?: string): Promise<void> {
+  const result = await runner.run(command, args, stdin);
+  if (result.code !== 0) throw new Error(`${formatCommand(command, args)}: ${result.stderr.trim()}`);
+}
+
+/** Removes both chains and every jump into them, for a node removed for good; what is not there is no error. */
+export async function removePodNetworkRules(runner: CommandRunner = new ExecCommandRunner()): Promise<void> {
+  const iptables = (args: readonly string[]): Promise<void> => succeed(runner, 'iptables', [...Wait, ...args]);
+  for (const [table, chain] of [['nat', MasqueradeChain], ['filter', ForwardChain]] as const) {
+    const rules = await savedTable(runner, table);
+    for (const rule of rules.rules.filter((rule) => rule.target === chain)) await iptables(['-t', table, '-D', rule.chain, ...rule.args]);
+    if (rules.chains.includes(chain)) {
+      await iptables(['-t', table, '-F', chain]);
+      await iptables(['-t', table, '-X', chain]);
+    }
   }
 }

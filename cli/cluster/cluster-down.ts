@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountPointsUnder, unmountAll } from '../../agent/volumes/mounts.js';
+import { removePodNetworkRules } from '../../agent/network/pod-network-rules.js';
 import { removeNodeFromDocker } from '../../agent/runtime/docker/node-teardown.js';
 import { removeCgroups } from '../../agent/qos/cgroup-manager.js';
 import { DefaultPodsCgroup, podCgroupNames } from '../../agent/qos/qos-cgroups.js';
@@ -22,7 +23,6 @@ import { parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { datapathOwner, describeProxy } from '../../proxy/proxy-lock.js';
 import { cleanupProxy } from '../../proxy/proxy.js';
 import { createLogger } from '../logger.js';
-import { Defaults } from '../options.js';
 import { clusterNetwork } from './cluster-network.js';
 import { requireRoot, type ClusterTarget } from './cluster-options.js';
 import { ClusterLayout } from './cluster-layout.js';
@@ -30,6 +30,7 @@ import { readClusterState, type ClusterState } from './cluster-state.js';
 import { endLeftoverComponents } from './cluster-supervisor.js';
 import { clusterLockKey, type ClusterOutput } from './cluster-up.js';
 import { contextName, unmergeKubeconfig } from './kubeconfig-files.js';
+import { HostEngineSocket, NodeHosts } from './node-hosts.js';
 import { endProcess } from './processes.js';
 
 /** A supervising `up` stops the node (30 s at most) and then the control plane (10 s each). */
@@ -65,7 +66,7 @@ export async function clusterDown(target: ClusterTarget, keepData: boolean, out:
       const last = (await readForRemoval(layout)) ?? state;
       if (last.supervisor) await endProcess(last.supervisor, SupervisorStopMs);
       await endLeftoverComponents(last, (line) => out.say(line));
-      await removeFromHost(target, last.mergedKubeconfig, keepData, out);
+      await removeFromHost(target, last, keepData, out);
     } finally {
       await lock.release();
     }
@@ -126,8 +127,9 @@ async function stopClusterUp(target: ClusterTarget, out: ClusterOutput): Promise
 }
 
 /** Every step runs, whatever the others did; the directory goes only when they all succeeded and no mount is left under it. */
-async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | undefined, keepData: boolean, out: ClusterOutput): Promise<void> {
+async function removeFromHost(target: ClusterTarget, state: ClusterState, keepData: boolean, out: ClusterOutput): Promise<void> {
   const { name, layout } = target;
+  const { mergedKubeconfig } = state;
   const errors: string[] = [];
   const step = async (what: string, action: () => Promise<unknown>): Promise<void> => {
     try {
@@ -136,9 +138,16 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
       errors.push(`${what}: ${errorMessage(err)}`);
     }
   };
-  const network = clusterNetwork();
+  const network = clusterNetwork(name, state.nodes ?? 1);
+  if (network.nodes.length > 1) {
+    const hosts = new NodeHosts(layout, network);
+    const failed = errors.length;
+    await hosts.remove(step);
+    if (errors.length === failed) out.say(`removed nodes ${hosts.hosts.map((host) => host.name).join(', ')}: their engines, pods, namespaces and links, and the bridge ${hosts.bridge}`);
+    await step("removing the first node's pod network rules", () => removePodNetworkRules());
+  }
   await step("removing the node's containers", async () => {
-    const removed = await removeNodeFromDocker(Defaults.containerRuntimeEndpoint.replace(/^unix:\/\//, ''), name, network.podNetwork);
+    const removed = await removeNodeFromDocker(HostEngineSocket, name, network.podNetwork);
     out.say(`removed ${removed.containersRemoved} containers of node ${name}${removed.network.removed ? ` and the pod network ${network.podNetwork}` : ''}`);
     if (!removed.network.removed && removed.network.refusal) out.say(`left the pod network ${network.podNetwork} in place: the engine refused to remove it (${removed.network.refusal})`);
     // Their pods' cgroups, which the stopped agent did not get to remove; the QoS tiers are the host's, and stay.
@@ -151,7 +160,7 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
       out.say(`left the service rules to the proxy that owns them now${describeProxy(owner)}`);
       return;
     }
-    const cidrs = { serviceCIDR: parseIpv4Cidr(network.serviceCIDR)!, podCIDR: parseIpv4Cidr(network.podCIDR)! };
+    const cidrs = { serviceCIDR: parseIpv4Cidr(network.serviceCIDR)!, podCIDR: parseIpv4Cidr(network.clusterCIDR)! };
     await cleanupProxy({ ...cidrs, stateDir: join(layout.nodeRootDir, 'proxy') }, (await createLogger('text', 0)).child({}, { level: 'warn' }));
     out.say('removed the service rules');
   });
@@ -169,6 +178,7 @@ async function removeFromHost(target: ClusterTarget, mergedKubeconfig: string | 
   }
   if (keepData) {
     await rm(layout.nodeRootDir, { recursive: true, force: true });
+    await rm(layout.furtherNodesDir, { recursive: true, force: true });
     return;
   }
   for (const entry of ClusterLayout.Entries.filter((entry) => entry !== 'cluster.json')) await rm(join(layout.dir, entry), { recursive: true, force: true });

@@ -1,10 +1,11 @@
 /**
  * The checks `up` waits on and `status` reports, made as a client of the cluster with the
- * admin's certificate: etcd's /health, the API server's /readyz, the node's Ready condition,
- * and the default ServiceAccount's token (until the controller manager has made it, the
+ * admin's certificate: etcd's /health, the API server's /readyz, a node's Ready condition,
+ * a further node's Docker engine's /_ping, and the default ServiceAccount's token (until the controller manager has made it, the
  * API server refuses pods in the namespace); and the objects `up` creates as the admin.
  */
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { errorMessage } from '../../common/api/errors.js';
 import type { ClusterLayout } from './cluster-layout.js';
@@ -52,6 +53,19 @@ export class ClusterEndpoints {
     if (answer?.status !== 200) return undefined;
     const node = JSON.parse(answer.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
     return node.status?.conditions?.find((condition) => condition.type === 'Ready')?.status;
+  }
+
+  /** The Docker engine on the unix socket answers its /_ping: undefined when it does, else why not. */
+  async engineNotAnswering(socketPath: string): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const ping = httpRequest({ socketPath, path: '/_ping', timeout: CheckTimeoutMs }, (response) => {
+        response.resume();
+        resolve(response.statusCode === 200 ? undefined : `/_ping answered ${response.statusCode}`);
+      });
+      ping.on('timeout', () => ping.destroy(new Error(`no answer within ${CheckTimeoutMs / 1000}s`)));
+      ping.on('error', (err) => resolve(errorMessage(err)));
+      ping.end();
+    });
   }
 
   /** The default namespace's ServiceAccount has its token: pods may be created. */

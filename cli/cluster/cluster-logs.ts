@@ -5,11 +5,12 @@ import { pipeline } from 'node:stream/promises';
 import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
 import { flagError } from '../settings.js';
-import { ClusterComponents, type ClusterComponent } from './cluster-layout.js';
+import { ClusterComponents, isComponentName } from './cluster-layout.js';
 import type { ClusterTarget } from './cluster-options.js';
 
-const Loggers = [...ClusterComponents, 'cluster'] as const;
 const FollowPollMs = 250;
+/** The components whose logs there are, as help and errors name them. */
+export const ComponentsHelp = `${ClusterComponents.join(', ')}, dockerd-<k> and dockerlet-<k> (the k-th node's engine and agent, with --nodes), or cluster (a detached up's own output)`;
 /** The most of a log read at once while following: a large backlog goes out in pieces. */
 const ReadChunk = 1024 * 1024;
 
@@ -19,12 +20,12 @@ export interface LogsFlags {
 }
 
 export async function clusterLogs(target: ClusterTarget, component: string, flags: LogsFlags): Promise<number> {
-  if (!(Loggers as readonly string[]).includes(component)) {
-    throw new DockerletError('DKL_ERR_FLAG_INVALID', `COMPONENT: invalid value ${JSON.stringify(component)}: one of ${Loggers.join(', ')} (cluster: a detached up's own output)`);
+  if (component !== 'cluster' && !isComponentName(component)) {
+    throw new DockerletError('DKL_ERR_FLAG_INVALID', `COMPONENT: invalid value ${JSON.stringify(component)}: one of ${ComponentsHelp}`);
   }
   const tail = flags.tail === undefined ? -1 : Number(flags.tail);
   if (!Number.isInteger(tail) || tail < -1) throw flagError('--tail', flags.tail, 'must be a number of lines, or -1 for all');
-  const path = target.layout.log(component as ClusterComponent | 'cluster');
+  const path = target.layout.log(component);
   const size = await stat(path).then((info) => info.size, () => {
     throw new DockerletError('DKL_ERR_NOT_FOUND', `no ${component} log in ${target.layout.logsDir}: has cluster ${target.name} been started there?`);
   });

@@ -6,6 +6,7 @@ import { dnsLabel } from '../../agent/config/validation/names.js';
 import { DockerletError } from '../../common/api/errors.js';
 import { flagError } from '../settings.js';
 import { ClusterLayout, ClustersRoot, DefaultClusterName } from './cluster-layout.js';
+import { MaxNodes } from './cluster-network.js';
 
 export interface ClusterFlags {
   name?: string;
@@ -14,6 +15,7 @@ export interface ClusterFlags {
 
 export interface UpFlags extends ClusterFlags {
   apiServerPort?: string;
+  nodes?: string;
   podManifestPath?: string;
   resolvConf?: string;
   mergeKubeconfig?: boolean;
@@ -32,6 +34,8 @@ export interface UpSettings extends ClusterTarget {
   /** The API server's port: --api-server-port, else the cluster's (a new one's 6443). */
   apiServerPort: number;
   apiServerPortGiven: boolean;
+  /** --nodes, when given: a new cluster's node count (default 1); a resumed one keeps its own. */
+  nodes?: number;
   podManifestPath?: string;
   resolvConf?: string;
   mergeKubeconfig: boolean;
@@ -57,6 +61,8 @@ function canonical(dir: string): string {
 export async function upSettings(flags: UpFlags): Promise<UpSettings> {
   const port = Number(flags.apiServerPort ?? DefaultApiServerPort);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw flagError('--api-server-port', flags.apiServerPort, 'must be a port number, 1-65535');
+  const nodes = flags.nodes === undefined ? undefined : Number(flags.nodes);
+  if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1 || nodes > MaxNodes)) throw flagError('--nodes', flags.nodes, `must be a number of nodes, 1-${MaxNodes}`);
   const existing = async (flag: string, path: string | undefined): Promise<string | undefined> => {
     if (path === undefined) return undefined;
     const absolute = resolve(path);
@@ -69,6 +75,7 @@ export async function upSettings(flags: UpFlags): Promise<UpSettings> {
     ...clusterTarget(flags),
     apiServerPort: port,
     apiServerPortGiven: flags.apiServerPort !== undefined,
+    ...(nodes !== undefined ? { nodes } : {}),
     podManifestPath: await existing('--pod-manifest-path', flags.podManifestPath),
     resolvConf: await existing('--resolv-conf', flags.resolvConf),
     mergeKubeconfig: flags.mergeKubeconfig === true,

@@ -2,9 +2,9 @@
  * The cluster's PKI, laid out as kubeadm lays one out:
  * - the cluster CA signs the API server's serving certificate, a client certificate per
  *   identity (the admin in system:masters, the controller manager and the scheduler as the
- *   users their bootstrap RBAC roles name, the node as system:node:<name> in system:nodes, the
+ *   users their bootstrap RBAC roles name, each node as system:node:<name> in system:nodes, the
  *   proxy as system:kube-proxy, the local provisioner as dockerlet:local-provisioner, the API
- *   server's own client towards the kubelet), the kubelet's
+ *   server's own client towards the kubelet), each kubelet's
  *   serving certificate, and what the controller manager signs for CSRs;
  * - a CA of etcd's own signs etcd's certificate and the API server's client certificate
  *   towards it, so that no identity of the cluster CA (a node's, or one a CSR obtained) can
@@ -20,7 +20,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { issueCertificate, newCertificateAuthority, newRsaKeyPair, type CertificateRequest, type PemPair } from '../../common/pki/certificates.js';
 import { writeFileDurably } from '../../common/util/durable-file.js';
-import type { ClusterLayout } from './cluster-layout.js';
+import type { ClusterIdentity, ClusterLayout } from './cluster-layout.js';
 import type { ClusterNetwork } from './cluster-network.js';
 
 /** The user the local provisioner is, by its certificate. */
@@ -42,13 +42,18 @@ const LeafValidityDays = 365;
 /** A certificate with less than this left is issued again at the next `up`. */
 const RenewBeforeMs = 30 * 24 * 3600 * 1000;
 
+/** The file names (under pki/) of a node's client certificate (its kubeconfig's identity too) and its kubelet's serving one. */
+export function nodeCredentials(ordinal: number): { client: ClusterIdentity; serving: string } {
+  return ordinal === 1 ? { client: 'node', serving: 'kubelet' } : { client: `node-${ordinal}`, serving: `kubelet-${ordinal}` };
+}
+
 /** Makes whatever of the PKI is missing (or about to expire) in layout.pkiDir. */
-export async function ensureClusterPki(layout: ClusterLayout, nodeName: string, network: ClusterNetwork, now = new Date()): Promise<void> {
+export async function ensureClusterPki(layout: ClusterLayout, clusterName: string, network: ClusterNetwork, now = new Date()): Promise<void> {
   await mkdir(layout.pkiDir, { recursive: true, mode: 0o700 });
   const validity = (days: number): { now: Date; days: number } => ({ now, days });
   const authority = async (name: string, commonName: string): Promise<PemPair> =>
     (await readPair(layout, name)) ?? writePair(layout, name, await newCertificateAuthority(commonName, validity(CaValidityDays)));
-  const [ca, etcdCa] = await Promise.all([authority('ca', `dockerlet-${nodeName}-ca`), authority('etcd-ca', `dockerlet-${nodeName}-etcd-ca`)]);
+  const [ca, etcdCa] = await Promise.all([authority('ca', `dockerlet-${clusterName}-ca`), authority('etcd-ca', `dockerlet-${clusterName}-etcd-ca`)]);
   const leaf = async (signer: PemPair, name: string, request: CertificateRequest): Promise<void> => {
     const existing = await readPair(layout, name);
     if (existing && stillGood(existing, signer, now)) return;
@@ -59,11 +64,16 @@ export async function ensureClusterPki(layout: ClusterLayout, nodeName: string, 
   await Promise.all([
     leaf(ca, 'apiserver', {
       commonName: 'kube-apiserver',
-      serverNames: ['127.0.0.1', network.apiServiceIP, network.nodeIP, 'localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${domain}`],
+      serverNames: ['127.0.0.1', network.apiServiceIP, network.apiAddress, 'localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${domain}`],
     }),
     ...Object.entries(ClientIdentities).map(([name, identity]) => leaf(ca, name, { ...identity, client: true })),
-    leaf(ca, 'node', { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], client: true }),
-    leaf(ca, 'kubelet', { commonName: nodeName, serverNames: [nodeName, network.nodeIP] }),
+    ...network.nodes.flatMap((node) => {
+      const files = nodeCredentials(node.ordinal);
+      return [
+        leaf(ca, files.client, { commonName: `system:node:${node.name}`, organizations: ['system:nodes'], client: true }),
+        leaf(ca, files.serving, { commonName: node.name, serverNames: [node.name, node.ip] }),
+      ];
+    }),
     // etcd's gateway dials etcd itself with the serving certificate: it is a client one too, as kubeadm makes it.
     leaf(etcdCa, 'etcd-server', { commonName: 'etcd', serverNames: ['127.0.0.1', 'localhost'], client: true }),
     leaf(etcdCa, 'apiserver-etcd-client', { commonName: 'kube-apiserver-etcd-client', client: true }),

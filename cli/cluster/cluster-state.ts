@@ -10,7 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { DockerletError } from '../../common/api/errors.js';
 import { writeFileDurably } from '../../common/util/durable-file.js';
-import { ClusterComponents } from './cluster-layout.js';
+import { isComponentName, type ComponentName } from './cluster-layout.js';
+import { MaxNodes } from './cluster-network.js';
 
 const port = z.number().int().min(1).max(65535);
 const runningProcess = z.object({ pid: z.number().int().positive(), command: z.string(), startedAt: z.string() });
@@ -18,13 +19,15 @@ const runningProcess = z.object({ pid: z.number().int().positive(), command: z.s
 const ClusterStateSchema = z.object({
   name: z.string(),
   ports: z.object({ apiServer: port, etcdClient: port, etcdPeer: port }),
+  /** How many nodes it was made with (--nodes; 1 when not recorded). */
+  nodes: z.number().int().min(1).max(MaxNodes).optional(),
   /** Where the control plane's binaries (and etcd) were found, and their Kubernetes version. */
   controlPlane: z.object({ binDir: z.string(), etcd: z.string(), version: z.string() }).optional(),
   /** What the node was given, for the next `up` that does not give it again. */
   node: z.object({ podManifestPath: z.string().optional(), resolvConf: z.string().optional() }).optional(),
   /** The `cluster up` process that supervises the components: set while one runs, left behind by a killed one. */
   supervisor: runningProcess.extend({ ready: z.boolean() }).optional(),
-  components: z.partialRecord(z.enum(ClusterComponents), runningProcess.extend({ restarts: z.number().int().nonnegative() })),
+  components: z.partialRecord(z.string().refine(isComponentName, 'not a component of a cluster') as z.ZodType<ComponentName>, runningProcess.extend({ restarts: z.number().int().nonnegative() })),
   /** The kubeconfig file a context of this cluster was merged into (`--merge-kubeconfig`). */
   mergedKubeconfig: z.string().optional(),
 });

@@ -15,15 +15,16 @@ import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
 import { HostLock, type LockOwner } from '../../common/util/host-lock.js';
 import { datapathOwner, describeProxy } from '../../proxy/proxy-lock.js';
-import { ClusterIdentities, type ClusterLayout } from './cluster-layout.js';
+import { ClusterIdentities, type ClusterIdentity, type ClusterLayout } from './cluster-layout.js';
 import { readAppended } from './cluster-logs.js';
-import { clusterNetwork } from './cluster-network.js';
+import { clusterNetwork, type ClusterNetwork } from './cluster-network.js';
 import { requireRoot, targetFlags, type ClusterTarget, type UpSettings } from './cluster-options.js';
-import { ensureClusterPki } from './cluster-pki.js';
+import { ensureClusterPki, nodeCredentials } from './cluster-pki.js';
 import { ClusterStateFile, readClusterState, type ClusterState } from './cluster-state.js';
 import { ClusterSupervisor, endLeftoverComponents } from './cluster-supervisor.js';
 import { controlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.js';
 import { contextName, defaultKubeconfigPath, mergeKubeconfig, writeKubeconfig } from './kubeconfig-files.js';
+import { NodeHosts } from './node-hosts.js';
 import { commandLine, isRunning } from './processes.js';
 import { NodeFlags } from '../node-flags.js';
 
@@ -50,7 +51,7 @@ async function alreadyUp(settings: UpSettings, holder: LockOwner, out: ClusterOu
   const { layout } = settings;
   const pid = Number(holder['pid']);
   if (holder['doing'] === 'down') throw lockedByDown(settings.name, pid);
-  const given = [settings.apiServerPortGiven, settings.podManifestPath, settings.resolvConf, settings.mergeKubeconfig].some(Boolean);
+  const given = [settings.apiServerPortGiven, settings.nodes, settings.podManifestPath, settings.resolvConf, settings.mergeKubeconfig].some(Boolean);
   if (given) out.say(`cluster ${settings.name} already runs (pid ${pid}): this up's other flags are not applied; stop it (Ctrl-C, or down --keep-data), then up with them`);
   const deadline = Date.now() + StartTimeoutMs;
   let told = false;
@@ -92,12 +93,16 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     if (existing && existing.name !== name) {
       throw new DockerletError('DKL_ERR_FLAG_INVALID', `--dir ${layout.dir} holds cluster ${existing.name}, not ${name}: pass --name ${existing.name}, or another --dir`);
     }
+    const nodeCount = existing ? (existing.nodes ?? 1) : (settings.nodes ?? 1);
+    if (settings.nodes !== undefined && settings.nodes !== nodeCount) {
+      throw new DockerletError('DKL_ERR_FLAG_INVALID', `--nodes ${settings.nodes}: cluster ${name} was made with ${nodeCount} node${nodeCount === 1 ? '' : 's'}, and keeps them; leave --nodes out, or remove it (dockerlet cluster down${targetFlags(settings)}) and up again`);
+    }
     if (existing) {
       out.say(`resuming cluster ${name} from ${layout.dir}`);
       // What a killed `up` left running would hold the ports and the data.
       await endLeftoverComponents(existing, (line) => out.say(line));
     } else {
-      out.say(`making cluster ${name} in ${layout.dir}`);
+      out.say(`making cluster ${name} in ${layout.dir}${nodeCount > 1 ? `, with ${nodeCount} nodes` : ''}`);
     }
     const ports = existing?.ports ?? { apiServer: settings.apiServerPort, ...(await etcdPorts()) };
     ports.apiServer = settings.apiServerPortGiven ? settings.apiServerPort : ports.apiServer;
@@ -106,23 +111,25 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     // cluster.json first, before anything else goes into the directory: down knows the directory by it.
     // A supervisor recorded there is a killed up's: this one records itself once it starts the components.
     const { supervisor: _killed, ...kept } = existing ?? { components: {} };
-    stateFile = new ClusterStateFile(layout.stateFile, { ...kept, name, ports, node, components: kept.components });
+    stateFile = new ClusterStateFile(layout.stateFile, { ...kept, name, ports, nodes: nodeCount, node, components: kept.components });
     await stateFile.update(() => undefined);
     await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
     const binaries = (await recordedBinaries(existing)) ?? (await controlPlaneBinaries((line) => out.say(line), interrupted));
-    const network = clusterNetwork();
-    await ensureClusterPki(layout, name, network);
-    const server = `https://127.0.0.1:${ports.apiServer}`;
-    for (const identity of ClusterIdentities) {
-      await writeKubeconfig(layout, layout.kubeconfig(identity), server, contextName(name), identity);
+    const network = clusterNetwork(name, nodeCount);
+    const hosts = nodeCount > 1 ? new NodeHosts(layout, network) : undefined;
+    if (hosts) {
+      out.say(`making the hosts of nodes ${hosts.hosts.map((host) => host.name).join(', ')}`);
+      await hosts.ensure();
     }
+    await ensureClusterPki(layout, name, network);
+    await writeKubeconfigs(layout, name, network, ports.apiServer);
     const startedAt = new Date().toISOString();
     await stateFile.update((state) => {
       state.controlPlane = { binDir: binaries.binDir, etcd: binaries.etcd, version: binaries.version };
       state.supervisor = { pid: process.pid, command: ownCommandLine(), startedAt, ready: false };
     });
     supervisor = new ClusterSupervisor(
-      { name, layout, ports, binaries, network, dockerlet: [process.execPath, ...NodeFlags, process.argv[1]!], ...node },
+      { name, layout, ports, binaries, network, ...(hosts ? { hosts } : {}), dockerlet: [process.execPath, ...NodeFlags, process.argv[1]!], ...node },
       stateFile,
       (line) => out.say(line),
     );
@@ -146,6 +153,21 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     await supervisor?.stop();
     await stateFile?.update((state) => void delete state.supervisor);
     await lock.release();
+  }
+}
+
+/**
+ * One kubeconfig per identity. The control plane's and the admin's reach the API server on
+ * loopback; with several nodes, the nodes' (and their proxies') at the first node's address,
+ * which each node's host reaches.
+ */
+async function writeKubeconfigs(layout: ClusterLayout, name: string, network: ClusterNetwork, port: number): Promise<void> {
+  const loopback = `https://127.0.0.1:${port}`;
+  const fromNodes = network.nodes.length > 1 ? `https://${network.apiAddress}:${port}` : loopback;
+  const identities: ClusterIdentity[] = [...ClusterIdentities, ...network.nodes.slice(1).map((node) => nodeCredentials(node.ordinal).client)];
+  for (const identity of identities) {
+    const server = identity === 'kube-proxy' || identity.startsWith('node') ? fromNodes : loopback;
+    await writeKubeconfig(layout, layout.kubeconfig(identity), server, contextName(name), identity);
   }
 }
 
@@ -208,6 +230,7 @@ function foregroundFlags(settings: UpSettings): string[] {
   return [
     '--name', settings.name, '--dir', settings.layout.dir,
     ...(settings.apiServerPortGiven ? ['--api-server-port', String(settings.apiServerPort)] : []),
+    ...(settings.nodes !== undefined ? ['--nodes', String(settings.nodes)] : []),
     ...(settings.podManifestPath ? ['--pod-manifest-path', settings.podManifestPath] : []),
     ...(settings.resolvConf ? ['--resolv-conf', settings.resolvConf] : []),
     ...(settings.mergeKubeconfig ? ['--merge-kubeconfig'] : []),
@@ -216,7 +239,8 @@ function foregroundFlags(settings: UpSettings): string[] {
 
 function printUsage(target: ClusterTarget, state: ClusterState | undefined, out: ClusterOutput): void {
   const version = state?.controlPlane?.version ?? 'Kubernetes';
-  out.say(`cluster ${target.name} is up: node ${target.name} Ready, ${version} at https://127.0.0.1:${state?.ports.apiServer}`);
+  const nodes = clusterNetwork(target.name, state?.nodes ?? 1).nodes.map((node) => node.name);
+  out.say(`cluster ${target.name} is up: node${nodes.length > 1 ? 's' : ''} ${nodes.join(', ')} Ready, ${version} at https://127.0.0.1:${state?.ports.apiServer}`);
   const lines = state?.mergedKubeconfig
     ? [`kubectl's current context is ${contextName(target.name)} (in ${state.mergedKubeconfig}):`, '  kubectl get nodes']
     : ['use it with:', `  export KUBECONFIG=${target.layout.adminKubeconfig}`, '  kubectl get nodes'];

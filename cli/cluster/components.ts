@@ -2,26 +2,31 @@
  * The command lines of the cluster's processes, in the order they start: etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler, the local provisioner (the default StorageClass's
  * volumes, as directories under the cluster's volumes/), then the node (`dockerlet up`: the
- * kubelet, the service proxy and the cluster DNS). Flags are kubeadm's where it sets one; the rest are
- * what a single-host cluster of dockerlet needs:
+ * kubelet, the service proxy and the cluster DNS), then each further node's Docker engine and
+ * node, in its own host (node-hosts.ts). Flags are kubeadm's where it sets one; the rest are
+ * what a cluster of dockerlet on one machine needs:
  * - every component talks to the others over TLS with the certificates of cluster-pki.ts, and
  *   the API server authorizes with Node,RBAC and admits with NodeRestriction;
  * - the API server listens on every address (as kubeadm's does), since pods reach it on the
- *   node's address (the pod bridge's gateway), which only exists once the node has made the
- *   bridge; it advertises that address, so the kubernetes Service's endpoint is where pods can
- *   reach it;
- * - the controller manager allocates node CIDRs from the pod network, the node getting all of
- *   it (the mask size is the network's), since the node's pods live on one bridge of that
- *   subnet; it signs certificate requests with the CA;
+ *   first node's address (with one node, the pod bridge's gateway, which only exists once the
+ *   node has made the bridge); it advertises that address, so the kubernetes Service's endpoint
+ *   is where pods can reach it;
+ * - the controller manager allocates node CIDRs from the pod network, a single node getting all
+ *   of it (the mask size is the network's), since its pods live on one bridge of that subnet;
+ *   with several, each has the /24 its Node was made with (cluster-network.ts); it signs
+ *   certificate requests with the CA;
+ * - with several nodes, each routes the others' pod subnets (--node-routes), and its agent's
+ *   kubeconfigs name the API server at the first node's address, which every node reaches;
  * - the controller manager and the scheduler serve no port (there is nothing to scrape them
  *   for here), and neither elects a leader (there is one of each).
  */
 import { join } from 'node:path';
-import type { ClusterRoleBinding, StorageClass } from '../../common/api/types.js';
+import type { ClusterRoleBinding, Node, StorageClass } from '../../common/api/types.js';
 import { DefaultStorageClass } from '../../common/storage/default-storage-class.js';
 import type { ClusterLayout } from './cluster-layout.js';
-import type { ClusterNetwork } from './cluster-network.js';
-import { serviceAccountKeyFiles } from './cluster-pki.js';
+import type { ClusterNetwork, ClusterNodeAddresses } from './cluster-network.js';
+import { nodeCredentials, serviceAccountKeyFiles } from './cluster-pki.js';
+import type { NodeHost, NodeHosts } from './node-hosts.js';
 import type { ControlPlaneBinaries } from './control-plane-binaries.js';
 import type { ProcessSpec } from './supervisor.js';
 
@@ -31,9 +36,11 @@ export interface ClusterSpec {
   ports: { apiServer: number; etcdClient: number; etcdPeer: number };
   binaries: ControlPlaneBinaries;
   network: ClusterNetwork;
+  /** The further nodes' hosts, with more than one node. */
+  hosts?: NodeHosts;
   /** How to run dockerlet itself: the node program and the script, as this process was run. */
   dockerlet: readonly string[];
-  /** Static pods for the node (they show as mirror pods), and the resolver config its DNS forwards with. */
+  /** Static pods for the first node (they show as mirror pods), and the resolver config the nodes' DNS forwards with. */
   podManifestPath?: string;
   resolvConf?: string;
 }
@@ -47,10 +54,8 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
   const etcdClient = layout.pki('apiserver-etcd-client');
   const apiServer = layout.pki('apiserver');
   const kubeletClient = layout.pki('apiserver-kubelet-client');
-  const kubelet = layout.pki('kubelet');
   const peer = `http://127.0.0.1:${ports.etcdPeer}`;
   const client = `https://127.0.0.1:${ports.etcdClient}`;
-  const podMaskSize = network.podCIDR.split('/')[1]!;
   const bin = (name: string): string => join(binaries.binDir, name);
   return [
     {
@@ -70,7 +75,7 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
       command: bin('kube-apiserver'),
       args: [
         '--etcd-servers', client, '--etcd-cafile', etcdCa.cert, '--etcd-certfile', etcdClient.cert, '--etcd-keyfile', etcdClient.key,
-        '--bind-address', '0.0.0.0', '--advertise-address', network.nodeIP, '--secure-port', String(ports.apiServer), '--insecure-port', '0',
+        '--bind-address', '0.0.0.0', '--advertise-address', network.apiAddress, '--secure-port', String(ports.apiServer), '--insecure-port', '0',
         '--tls-cert-file', apiServer.cert, '--tls-private-key-file', apiServer.key, '--client-ca-file', ca.cert,
         '--service-account-key-file', sa.pub, '--service-account-signing-key-file', sa.key,
         '--service-account-issuer', `https://kubernetes.default.svc.${network.clusterDomain}`,
@@ -90,7 +95,7 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
         '--cluster-name', spec.name, '--controllers', '*', '--use-service-account-credentials',
         '--service-account-private-key-file', sa.key, '--root-ca-file', ca.cert,
         '--cluster-signing-cert-file', ca.cert, '--cluster-signing-key-file', ca.key,
-        '--allocate-node-cidrs', '--cluster-cidr', network.podCIDR, '--node-cidr-mask-size', podMaskSize,
+        '--allocate-node-cidrs', '--cluster-cidr', network.clusterCIDR, '--node-cidr-mask-size', String(network.nodeMaskSize),
         '--service-cluster-ip-range', network.serviceCIDR,
       ],
       logFile: layout.log('kube-controller-manager'),
@@ -107,28 +112,80 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
       args: [...spec.dockerlet.slice(1), 'local-provisioner', '--kubeconfig', layout.kubeconfig('local-provisioner'), '--node-name', spec.name, '--volume-dir', layout.volumesDir],
       logFile: layout.log('local-provisioner'),
     },
-    {
-      name: 'dockerlet',
-      command: spec.dockerlet[0]!,
-      args: [
-        ...spec.dockerlet.slice(1), 'up',
-        '--kubeconfig', layout.kubeconfig('node'), '--proxy-kubeconfig', layout.kubeconfig('kube-proxy'),
-        '--hostname-override', spec.name, '--root-dir', layout.nodeRootDir,
-        '--address', network.nodeIP, '--node-ip', network.nodeIP, '--read-only-port', '0',
-        '--client-ca-file', ca.cert, '--tls-cert-file', kubelet.cert, '--tls-private-key-file', kubelet.key,
-        '--pod-cidr', network.podCIDR, '--pod-network', network.podNetwork, '--service-cluster-ip-range', network.serviceCIDR, '--cluster-domain', network.clusterDomain,
-        ...(spec.podManifestPath ? ['--pod-manifest-path', spec.podManifestPath] : []),
-        ...(spec.resolvConf ? ['--resolv-conf', spec.resolvConf] : []),
-      ],
-      logFile: layout.log('dockerlet'),
-    },
+    nodeSpec(spec, network.nodes[0]!, { name: 'dockerlet', command: spec.dockerlet, rootDir: layout.nodeRootDir }, [
+      ...(spec.podManifestPath ? ['--pod-manifest-path', spec.podManifestPath] : []),
+    ]),
+    ...(spec.hosts?.hosts ?? []).flatMap((host) => furtherNodeSpecs(spec, spec.hosts!, host)),
   ];
+}
+
+/**
+ * A node's `dockerlet up`, run by `command` (in its host, for a further node). With several
+ * nodes, each knows its subnet from the start, routes the others' and masquerades only what
+ * leaves the cluster's pod network.
+ */
+function nodeSpec(spec: ClusterSpec, node: ClusterNodeAddresses, run: { name: ProcessSpec['name']; command: readonly string[]; rootDir: string }, extra: readonly string[]): ProcessSpec {
+  const { layout, network } = spec;
+  const serving = layout.pki(nodeCredentials(node.ordinal).serving);
+  const several = network.nodes.length > 1;
+  return {
+    name: run.name,
+    command: run.command[0]!,
+    args: [
+      ...run.command.slice(1), 'up',
+      '--kubeconfig', layout.kubeconfig(nodeCredentials(node.ordinal).client), '--proxy-kubeconfig', layout.kubeconfig('kube-proxy'),
+      '--hostname-override', node.name, '--root-dir', run.rootDir,
+      '--address', node.ip, '--node-ip', node.ip, '--read-only-port', '0',
+      '--client-ca-file', layout.pki('ca').cert, '--tls-cert-file', serving.cert, '--tls-private-key-file', serving.key,
+      '--pod-cidr', node.podCIDR, '--pod-network', network.podNetwork, '--service-cluster-ip-range', network.serviceCIDR, '--cluster-domain', network.clusterDomain,
+      ...(several ? ['--node-routes', '--cluster-cidr', network.clusterCIDR] : []),
+      ...(spec.resolvConf ? ['--resolv-conf', spec.resolvConf] : []),
+      ...extra,
+    ],
+    logFile: layout.log(run.name),
+  };
+}
+
+/** The k-th node's Docker engine and its node, both in its host. */
+function furtherNodeSpecs(spec: ClusterSpec, hosts: NodeHosts, host: NodeHost): ProcessSpec[] {
+  const engine: ProcessSpec['name'] = `dockerd-${host.ordinal}`;
+  const dockerd = [
+    'dockerd', '--config-file', host.engineConfig, '--host', `unix://${host.socket}`,
+    '--data-root', host.dataRoot, '--exec-root', host.execRoot, '--pidfile', `${host.execRoot}/docker.pid`,
+    // The pods' network is the agent's to make; no docker0 in a node's host.
+    '--bridge', 'none',
+    // Its containers outlive it, as a host's outlive a restart of its engine: stopping `cluster up` leaves the pods running.
+    '--live-restore',
+  ];
+  const agent = nodeSpec(spec, host, { name: `dockerlet-${host.ordinal}`, command: spec.dockerlet, rootDir: host.rootDir }, [
+    '--container-runtime-endpoint', `unix://${host.socket}`, '--cgroup-root', host.podsCgroup,
+  ]);
+  return [{ name: engine, command: dockerd[0]!, args: dockerd.slice(1), logFile: spec.layout.log(engine) }, agent].map((process) => inHost(hosts, host, process));
+}
+
+/** `process` run in the node's host: nsenter execs it there. */
+function inHost(hosts: NodeHosts, host: NodeHost, process: ProcessSpec): ProcessSpec {
+  const [command, ...args] = hosts.enter(host, [process.command, ...process.args]);
+  return { ...process, command: command!, args, execs: [process.command, ...process.args] };
 }
 
 /** An object the cluster needs, and the collection it is created in. */
 export interface ClusterObject {
   collection: string;
-  object: ClusterRoleBinding | StorageClass;
+  object: ClusterRoleBinding | StorageClass | Node;
+}
+
+/**
+ * With several nodes, each Node made ahead of its agent with the subnet the cluster gives it:
+ * the controller manager's allocator then keeps it, the other nodes route it, and the agent's
+ * --pod-cidr is the Node's. An agent registers into the Node that is there, as the kubelet does.
+ */
+export function nodeObjects(network: ClusterNetwork): ClusterObject[] {
+  if (network.nodes.length === 1) return [];
+  return network.nodes.map((node) => ({
+    collection: '/api/v1/nodes',
+    object: { apiVersion: 'v1', kind: 'Node', metadata: { name: node.name }, spec: { podCIDR: node.podCIDR, podCIDRs: [node.podCIDR] } },
+  }));
 }
 
 /**

@@ -10,12 +10,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { Backoff } from '../../common/util/backoff.js';
 import { monotonicClock, systemClock } from '../../common/util/clock.js';
-import type { ClusterComponent } from './cluster-layout.js';
+import type { ComponentName } from './cluster-layout.js';
 
 export interface ProcessSpec {
-  name: ClusterComponent;
+  name: ComponentName;
   command: string;
   args: readonly string[];
+  /** The command line the process runs once started, when `command` execs another (nsenter): what /proc shows for it. */
+  execs?: readonly string[];
   logFile: string;
 }
 

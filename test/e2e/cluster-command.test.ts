@@ -227,7 +227,7 @@ async function nodeContainerIds(): Promise<string[]> {
 /** The `up` process and every component, as cluster.json records them. */
 async function recordedProcesses(): Promise<Array<{ pid: number; command: string; startedAt: string }>> {
   const state = await readClusterState(join(clusterDir, 'cluster.json'));
-  return [...(state?.supervisor ? [state.supervisor] : []), ...Object.values(state?.components ?? {})];
+  return [...(state?.supervisor ? [state.supervisor] : []), ...Object.values(state?.components ?? {}).flatMap((recorded) => (recorded ? [recorded] : []))];
 }
 
 async function anyRunning(processes: Array<{ pid: number; command: string; startedAt: string }>): Promise<boolean> {

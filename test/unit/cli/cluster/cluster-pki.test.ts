@@ -23,7 +23,7 @@ const ServerAuth = '1.3.6.1.5.5.7.3.1';
 
 describe("a cluster's PKI", () => {
   test('the cluster CA signs the identities and serving certificates; etcd has a CA of its own that signs nothing else', async () => {
-    await ensureClusterPki(layout, 'demo', clusterNetwork());
+    await ensureClusterPki(layout, 'demo', clusterNetwork('demo', 1));
     const [ca, etcdCa] = [await certificate('ca'), await certificate('etcd-ca')];
     for (const name of ['apiserver', 'admin', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'apiserver-kubelet-client', 'node', 'kubelet']) {
       expect((await certificate(name)).checkIssued(ca), name).toBe(true);
@@ -42,13 +42,25 @@ describe("a cluster's PKI", () => {
     expect(await readFile(join(dir, 'pki', 'sa.key'), 'utf8')).toContain('PRIVATE KEY');
   }, 60_000);
 
+  test('with several nodes, each has its own client identity and kubelet serving certificate, at its address on the nodes\' network', async () => {
+    await ensureClusterPki(layout, 'demo', clusterNetwork('demo', 3));
+    const ca = await certificate('ca');
+    for (const [file, node, ip] of [['', 'demo', '10.253.0.1'], ['-2', 'demo-2', '10.253.0.11'], ['-3', 'demo-3', '10.253.0.12']] as const) {
+      const [client, serving] = [await certificate(`node${file}`), await certificate(`kubelet${file}`)];
+      expect(client.subject.split('\n')).toEqual(['O=system:nodes', `CN=system:node:${node}`]);
+      expect(serving.subjectAltName).toBe(`DNS:${node}, IP Address:${ip}`);
+      expect(client.checkIssued(ca) && serving.checkIssued(ca)).toBe(true);
+    }
+    expect((await certificate('apiserver')).subjectAltName).toContain('IP Address:10.96.0.1, IP Address:10.253.0.1');
+  }, 60_000);
+
   test('a second run keeps what is there, and issues again a certificate with less than a month left', async () => {
     const made = new Date('2026-01-01T00:00:00Z');
-    await ensureClusterPki(layout, 'demo', clusterNetwork(), made);
+    await ensureClusterPki(layout, 'demo', clusterNetwork('demo', 1), made);
     const before = { ca: (await certificate('ca')).serialNumber, admin: (await certificate('admin')).serialNumber, sa: await readFile(join(dir, 'pki', 'sa.key'), 'utf8') };
-    await ensureClusterPki(layout, 'demo', clusterNetwork(), new Date('2026-06-01T00:00:00Z'));
+    await ensureClusterPki(layout, 'demo', clusterNetwork('demo', 1), new Date('2026-06-01T00:00:00Z'));
     expect((await certificate('admin')).serialNumber).toBe(before.admin);
-    await ensureClusterPki(layout, 'demo', clusterNetwork(), new Date('2026-12-15T00:00:00Z'));
+    await ensureClusterPki(layout, 'demo', clusterNetwork('demo', 1), new Date('2026-12-15T00:00:00Z'));
     const renewed = await certificate('admin');
     expect(renewed.serialNumber).not.toBe(before.admin);
     expect(renewed.checkIssued(await certificate('ca'))).toBe(true);
@@ -57,11 +69,11 @@ describe("a cluster's PKI", () => {
   }, 60_000);
 
   test('a CA made again (its files gone) gets every certificate it signs issued again', async () => {
-    await ensureClusterPki(layout, 'demo', clusterNetwork());
+    await ensureClusterPki(layout, 'demo', clusterNetwork('demo', 1));
     const before = { apiserver: (await certificate('apiserver')).serialNumber, etcd: (await certificate('etcd-server')).serialNumber };
     await rm(layout.pki('ca').cert);
     await rm(layout.pki('ca').key);
-    await ensureClusterPki(layout, 'demo', clusterNetwork());
+    await ensureClusterPki(layout, 'demo', clusterNetwork('demo', 1));
     const apiserver = await certificate('apiserver');
     expect(apiserver.serialNumber).not.toBe(before.apiserver);
     expect(apiserver.verify((await certificate('ca')).publicKey)).toBe(true);

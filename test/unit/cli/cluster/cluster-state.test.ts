@@ -32,6 +32,8 @@ describe('cluster.json', () => {
     await writeFile(path, '{"name":');
     await expect(readClusterState(path)).rejects.toThrow(/not JSON .*fix it, or remove the cluster by hand \(dockerlet cluster down says how\)/);
     await writeFile(path, JSON.stringify({ ...state, components: { etcdd: { pid: 1, command: 'x', startedAt: 't', restarts: 0 } } }));
-    await expect(readClusterState(path)).rejects.toThrow(`${path}: components: Unrecognized key: "etcdd"`);
+    await expect(readClusterState(path)).rejects.toThrow(`${path}: components.etcdd: Invalid key in record`);
+    await writeFile(path, JSON.stringify({ ...state, nodes: 0 }));
+    await expect(readClusterState(path)).rejects.toThrow(`${path}: nodes: `);
   });
 });
