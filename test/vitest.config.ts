@@ -14,7 +14,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  */
 const dockerSetup = ['test/helpers/docker-global-setup.ts'];
 const buildSetup = ['test/helpers/build-global-setup.ts'];
-const proxyTests = ['test/integration/proxy.test.ts', 'test/integration/cluster-dns.test.ts', 'test/integration/cluster-proxy.test.ts', 'test/e2e/proxy-process.test.ts', 'test/e2e/cluster-up.test.ts', 'test/e2e/cluster-command.test.ts', 'test/e2e/cluster-storage.test.ts', 'test/e2e/bench-quick.test.ts', 'test/e2e/multi-node.test.ts'];
+const proxyTests = ['test/integration/proxy.test.ts', 'test/integration/cluster-dns.test.ts', 'test/integration/cluster-proxy.test.ts', 'test/e2e/proxy-process.test.ts', 'test/e2e/cluster-up.test.ts', 'test/e2e/cluster-command.test.ts', 'test/e2e/cluster-storage.test.ts', 'test/e2e/bench-quick.test.ts', 'test/e2e/multi-node.test.ts', 'test/e2e/cluster-nodes.test.ts'];
 
 export default defineConfig({
   // The examples import the package by its name, as its users do: here, its sources.

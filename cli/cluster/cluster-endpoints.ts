@@ -49,10 +49,27 @@ export class ClusterEndpoints {
 
   /** The node's Ready condition: True, False, Unknown, or undefined when the node is not registered. */
   async nodeReady(name: string): Promise<string | undefined> {
+    return (await this.#readyCondition(name))?.status;
+  }
+
+  /**
+   * Whether the node's agent has reported it Ready since `since`: undefined when it has, else why
+   * not. A resumed cluster's Node is still Ready, from before the stop, until its lease runs out.
+   */
+  async nodeReadySince(name: string, since: Date): Promise<string | undefined> {
+    const condition = await this.#readyCondition(name);
+    if (condition === undefined) return 'not registered yet';
+    if (condition.status !== 'True') return `Ready is ${condition.status}`;
+    // The API has it to the second.
+    const heartbeat = Date.parse(condition.lastHeartbeatTime ?? '');
+    return heartbeat >= Math.floor(since.getTime() / 1000) * 1000 ? undefined : 'no status from its agent yet';
+  }
+
+  async #readyCondition(name: string): Promise<{ status: string; lastHeartbeatTime?: string } | undefined> {
     const answer = await this.#get(`${this.apiServer}/api/v1/nodes/${name}`, 'admin').catch(() => undefined);
     if (answer?.status !== 200) return undefined;
-    const node = JSON.parse(answer.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
-    return node.status?.conditions?.find((condition) => condition.type === 'Ready')?.status;
+    const node = JSON.parse(answer.body) as { status?: { conditions?: Array<{ type: string; status: string; lastHeartbeatTime?: string }> } };
+    return node.status?.conditions?.find((condition) => condition.type === 'Ready');
   }
 
   /** The Docker engine on the unix socket answers its /_ping: undefined when it does, else why not. */

@@ -102,13 +102,8 @@ export class ClusterSupervisor {
         return { what: `the Docker engine of node ${this.#host(ordinal).name} to answer`, check: () => this.#endpoints.engineNotAnswering(this.#host(ordinal).socket) };
       case 'dockerlet': {
         const node = this.#spec.network.nodes[ordinal - 1]!.name;
-        return {
-          what: `node ${node} to be Ready`,
-          check: async () => {
-            const condition = await this.#endpoints.nodeReady(node);
-            return condition === 'True' ? undefined : condition === undefined ? 'not registered yet' : `Ready is ${condition}`;
-          },
-        };
+        const since = new Date();
+        return { what: `node ${node} to be Ready`, check: () => this.#endpoints.nodeReadySince(node, since) };
       }
     }
   }
