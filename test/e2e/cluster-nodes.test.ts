@@ -5,7 +5,7 @@
  * pod on every node, reached by name from a pod on the third node through its node's cluster
  * DNS, answers from all three; pods reach each other across nodes both ways; `kubectl logs` and
  * `exec` reach a further node. Stopping `up` leaves every pod running and the next `up` adopts
- * them; `down` leaves no namespace, link, rule, mount, engine, cgroup, container or directory.
+ * them (another node count is refused); `down` leaves no namespace, link, rule, mount, engine, cgroup, container or directory.
  * Runs in the network group: the first node runs a proxy on this host.
  */
 import { execFile } from 'node:child_process';
@@ -110,6 +110,9 @@ test('three nodes, one pod network: a Service by name across them, pods to pods,
   const load = await cluster('load-image', BusyboxImage);
   expect(load.code, load.stderr).toBe(0);
   expect(load.stdout).toContain(`loaded ${BusyboxImage} into node ${Name}-3`);
+  const missing = await cluster('load-image', 'dockerlet.local/no-such-image:1');
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('image dockerlet.local/no-such-image:1: not in the Docker engine at /var/run/docker.sock; build or pull it there first');
 
   // A web pod on each node, and a Service over the three.
   for (const [index, node] of NodeNames.entries()) {
@@ -140,6 +143,9 @@ test('three nodes, one pod network: a Service by name across them, pods to pods,
   const supervisor = (await readClusterState(join(clusterDir, 'cluster.json')))!.supervisor!;
   process.kill(supervisor.pid, 'SIGTERM');
   await waitFor('cluster up to stop', async () => !(await isRunning(supervisor)), { timeoutMs: 120_000, intervalMs: 250 });
+  const recount = await cluster('up', '--nodes', '2', ...upFlags);
+  expect(recount.code).toBe(2);
+  expect(recount.stderr).toContain(`--nodes 2: cluster ${Name} was made with 3 nodes, and keeps them`);
   const resumed = await cluster('up', ...upFlags);
   expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
   await waitFor('the three web pods Ready again', async () => allReady(await webPods()), { timeoutMs: 60_000, intervalMs: 500 });

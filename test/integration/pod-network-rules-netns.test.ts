@@ -3,7 +3,7 @@
  * the test's own, so the machine's tables are never read or written.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { PodNetworkRules } from '../../agent/network/pod-network-rules.js';
+import { PodNetworkRules, removePodNetworkRules } from '../../agent/network/pod-network-rules.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { createRouteNetns, type RouteNetns } from '../helpers/route-netns.js';
 
@@ -66,5 +66,18 @@ describe("a routed node's pod network rules, on real iptables", () => {
     await rules.sync([]);
     expect(await rulesOf('filter', 'DOCKER-USER')).toEqual([`-A DOCKER-USER ${Jump('DKL-POD-FORWARD')}`, '-A DOCKER-USER -j RETURN']);
     expect(await rulesOf('filter', 'FORWARD')).toEqual(['-A FORWARD -j OTHER']);
+  });
+
+  test('a node removed for good takes both chains and every jump into them away, the others\' rules staying; with nothing there, nothing fails', async () => {
+    await new PodNetworkRules({ podCIDR: '10.244.0.0/24', bridge: 'dockerlet0', logger: memoryLogger().logger, runner: netns.runner }).sync(['10.244.1.0/24']);
+    await iptables('-A', 'FORWARD', '-j', 'ACCEPT');
+    // A jump of an earlier build's, with arguments of its own.
+    await iptables('-t', 'nat', '-A', 'POSTROUTING', '-s', '10.0.0.0/8', '-j', 'DKL-POD-MASQ');
+    await removePodNetworkRules(netns.runner);
+    // The chains' declarations too, not only their rules.
+    const saved = (await netns.runner.run('iptables-save', [])).stdout;
+    expect(saved.split('\n').filter((line) => line.includes('DKL-POD'))).toEqual([]);
+    expect(await rulesOf('filter', 'FORWARD')).toEqual(['-A FORWARD -j ACCEPT']);
+    await removePodNetworkRules(netns.runner);
   });
 });
