@@ -141,10 +141,13 @@ async function removeFromHost(target: ClusterTarget, state: ClusterState, keepDa
   const network = clusterNetwork(name, state.nodes ?? 1);
   if (network.nodes.length > 1) {
     const hosts = new NodeHosts(layout, network);
+    // A cluster whose up found the nodes' network taken made no rules of its own: those there are the other cluster's.
+    const other = await hosts.otherHolder();
     const failed = errors.length;
     await hosts.remove(step);
     if (errors.length === failed) out.say(`removed nodes ${hosts.hosts.map((host) => host.name).join(', ')}: their engines, pods, namespaces and links, and the bridge ${hosts.bridge}`);
-    await step("removing the first node's pod network rules", () => removePodNetworkRules());
+    if (other) out.say(`left the first node's pod network rules in place: they are the cluster's on ${other}`);
+    else await step("removing the first node's pod network rules", () => removePodNetworkRules());
   }
   await step("removing the node's containers", async () => {
     const removed = await removeNodeFromDocker(HostEngineSocket, name, network.podNetwork);
@@ -178,7 +181,11 @@ async function removeFromHost(target: ClusterTarget, state: ClusterState, keepDa
   }
   if (keepData) {
     await rm(layout.nodeRootDir, { recursive: true, force: true });
-    await rm(layout.furtherNodesDir, { recursive: true, force: true });
+    // A further node's volumes stay with the cluster's data; its host (root dir, engine) goes.
+    for (const node of network.nodes.slice(1)) {
+      const dirs = layout.furtherNode(node.ordinal);
+      for (const part of [dirs.rootDir, dirs.dataRoot, dirs.engineConfig]) await rm(part, { recursive: true, force: true });
+    }
     return;
   }
   for (const entry of ClusterLayout.Entries.filter((entry) => entry !== 'cluster.json')) await rm(join(layout.dir, entry), { recursive: true, force: true });

@@ -8,12 +8,13 @@ import { DockerletError } from '../../common/api/errors.js';
 import { copyImages } from '../../agent/runtime/docker/image-transfer.js';
 import { ClusterEndpoints } from './cluster-endpoints.js';
 import { clusterNetwork } from './cluster-network.js';
-import { targetFlags, type ClusterTarget } from './cluster-options.js';
+import { requireRoot, targetFlags, type ClusterTarget } from './cluster-options.js';
 import { readClusterState } from './cluster-state.js';
 import type { ClusterOutput } from './cluster-up.js';
 import { HostEngineSocket, NodeHosts } from './node-hosts.js';
 
 export async function clusterLoadImage(target: ClusterTarget, images: readonly string[], out: ClusterOutput): Promise<number> {
+  requireRoot('dockerlet cluster load-image');
   const { name, layout } = target;
   const state = await readClusterState(layout.stateFile);
   if (!state) throw new DockerletError('DKL_ERR_NOT_FOUND', `no cluster ${name} in ${layout.dir}: dockerlet cluster up${targetFlags(target)} makes one`);

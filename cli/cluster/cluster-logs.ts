@@ -10,7 +10,7 @@ import type { ClusterTarget } from './cluster-options.js';
 
 const FollowPollMs = 250;
 /** The components whose logs there are, as help and errors name them. */
-export const ComponentsHelp = `${ClusterComponents.join(', ')}, dockerd-<k> and dockerlet-<k> (the k-th node's engine and agent, with --nodes), or cluster (a detached up's own output)`;
+export const ComponentsHelp = `${ClusterComponents.join(', ')}, dockerd-<k>, dockerlet-<k> and local-provisioner-<k> (the k-th node's engine, agent and local provisioner, with --nodes), or cluster (a detached up's own output)`;
 /** The most of a log read at once while following: a large backlog goes out in pieces. */
 const ReadChunk = 1024 * 1024;
 

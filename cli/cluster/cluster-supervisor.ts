@@ -73,7 +73,7 @@ export class ClusterSupervisor {
   /** What a component needs done before it starts. */
   async #prepare(name: ComponentName): Promise<void> {
     const { kind, ordinal } = componentKind(name);
-    if (kind === 'local-provisioner') await this.#endpoints.ensureObjects(storageDefaults(LocalProvisionerUser));
+    if (kind === 'local-provisioner' && ordinal === 1) await this.#endpoints.ensureObjects(storageDefaults(LocalProvisionerUser));
     if (kind === 'dockerlet' && ordinal === 1) await this.#endpoints.ensureObjects(nodeObjects(this.#spec.network));
     if (kind === 'dockerlet' && ordinal > 1) {
       // No registry between the engines: the pause image comes from this host's.
@@ -97,7 +97,7 @@ export class ClusterSupervisor {
         return { what: "kube-controller-manager to make the default ServiceAccount's token", check: async () => ((await this.#endpoints.serviceAccountsReady()) ? undefined : 'no token yet') };
       case 'kube-scheduler':
       case 'local-provisioner':
-        return { what: `${kind} to start`, check: async () => undefined };
+        return { what: `${name} to start`, check: async () => undefined };
       case 'dockerd':
         return { what: `the Docker engine of node ${this.#host(ordinal).name} to answer`, check: () => this.#endpoints.engineNotAnswering(this.#host(ordinal).socket) };
       case 'dockerlet': {

@@ -43,6 +43,8 @@ export async function clusterUp(settings: UpSettings, out: ClusterOutput): Promi
   requireRoot('dockerlet cluster up');
   const holder = await HostLock.holder(clusterLockKey(settings.layout));
   if (holder) return alreadyUp(settings, holder, out);
+  // Before a detached up starts: its flag errors are this command's.
+  nodeCount(settings, await readClusterState(settings.layout.stateFile).catch(() => undefined));
   return settings.detach ? upDetached(settings, out) : upInForeground(settings, out);
 }
 
@@ -93,16 +95,13 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     if (existing && existing.name !== name) {
       throw new DockerletError('DKL_ERR_FLAG_INVALID', `--dir ${layout.dir} holds cluster ${existing.name}, not ${name}: pass --name ${existing.name}, or another --dir`);
     }
-    const nodeCount = existing ? (existing.nodes ?? 1) : (settings.nodes ?? 1);
-    if (settings.nodes !== undefined && settings.nodes !== nodeCount) {
-      throw new DockerletError('DKL_ERR_FLAG_INVALID', `--nodes ${settings.nodes}: cluster ${name} was made with ${nodeCount} node${nodeCount === 1 ? '' : 's'}, and keeps them; leave --nodes out, or remove it (dockerlet cluster down${targetFlags(settings)}) and up again`);
-    }
+    const nodes = nodeCount(settings, existing);
     if (existing) {
       out.say(`resuming cluster ${name} from ${layout.dir}`);
       // What a killed `up` left running would hold the ports and the data.
       await endLeftoverComponents(existing, (line) => out.say(line));
     } else {
-      out.say(`making cluster ${name} in ${layout.dir}${nodeCount > 1 ? `, with ${nodeCount} nodes` : ''}`);
+      out.say(`making cluster ${name} in ${layout.dir}${nodes > 1 ? `, with ${nodes} nodes` : ''}`);
     }
     const ports = existing?.ports ?? { apiServer: settings.apiServerPort, ...(await etcdPorts()) };
     ports.apiServer = settings.apiServerPortGiven ? settings.apiServerPort : ports.apiServer;
@@ -111,12 +110,12 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     // cluster.json first, before anything else goes into the directory: down knows the directory by it.
     // A supervisor recorded there is a killed up's: this one records itself once it starts the components.
     const { supervisor: _killed, ...kept } = existing ?? { components: {} };
-    stateFile = new ClusterStateFile(layout.stateFile, { ...kept, name, ports, nodes: nodeCount, node, components: kept.components });
+    stateFile = new ClusterStateFile(layout.stateFile, { ...kept, name, ports, nodes, node, components: kept.components });
     await stateFile.update(() => undefined);
     await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
     const binaries = (await recordedBinaries(existing)) ?? (await controlPlaneBinaries((line) => out.say(line), interrupted));
-    const network = clusterNetwork(name, nodeCount);
-    const hosts = nodeCount > 1 ? new NodeHosts(layout, network) : undefined;
+    const network = clusterNetwork(name, nodes);
+    const hosts = nodes > 1 ? new NodeHosts(layout, network) : undefined;
     if (hosts) {
       out.say(`making the hosts of nodes ${hosts.hosts.map((host) => host.name).join(', ')}`);
       await hosts.ensure();
@@ -169,6 +168,15 @@ async function writeKubeconfigs(layout: ClusterLayout, name: string, network: Cl
     const server = identity === 'kube-proxy' || identity.startsWith('node') ? fromNodes : loopback;
     await writeKubeconfig(layout, layout.kubeconfig(identity), server, contextName(name), identity);
   }
+}
+
+/** The cluster's node count: a made cluster's own (--nodes may only repeat it), else --nodes, else 1. */
+function nodeCount(settings: UpSettings, existing: ClusterState | undefined): number {
+  const count = existing ? (existing.nodes ?? 1) : (settings.nodes ?? 1);
+  if (settings.nodes !== undefined && settings.nodes !== count) {
+    throw new DockerletError('DKL_ERR_FLAG_INVALID', `--nodes ${settings.nodes}: cluster ${settings.name} was made with ${count} node${count === 1 ? '' : 's'}, and keeps them; leave --nodes out, or remove it (dockerlet cluster down${targetFlags(settings)}) and up again`);
+  }
+  return count;
 }
 
 /** The binaries a resumed cluster ran with, while they are all still there: a newer source version is built only for a new cluster. */

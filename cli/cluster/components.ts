@@ -106,12 +106,7 @@ export function componentSpecs(spec: ClusterSpec): ProcessSpec[] {
       args: ['--kubeconfig', layout.kubeconfig('kube-scheduler'), '--leader-elect=false', '--port', '0', '--secure-port', '0'],
       logFile: layout.log('kube-scheduler'),
     },
-    {
-      name: 'local-provisioner',
-      command: spec.dockerlet[0]!,
-      args: [...spec.dockerlet.slice(1), 'local-provisioner', '--kubeconfig', layout.kubeconfig('local-provisioner'), '--node-name', spec.name, '--volume-dir', layout.volumesDir],
-      logFile: layout.log('local-provisioner'),
-    },
+    localProvisioner(spec, 'local-provisioner', network.nodes[0]!.name, layout.volumesDir),
     nodeSpec(spec, network.nodes[0]!, { name: 'dockerlet', command: spec.dockerlet, rootDir: layout.nodeRootDir }, [
       ...(spec.podManifestPath ? ['--pod-manifest-path', spec.podManifestPath] : []),
     ]),
@@ -146,7 +141,7 @@ function nodeSpec(spec: ClusterSpec, node: ClusterNodeAddresses, run: { name: Pr
   };
 }
 
-/** The k-th node's Docker engine and its node, both in its host. */
+/** The k-th node's Docker engine and its node, both in its host, and its local provisioner. */
 function furtherNodeSpecs(spec: ClusterSpec, hosts: NodeHosts, host: NodeHost): ProcessSpec[] {
   const engine: ProcessSpec['name'] = `dockerd-${host.ordinal}`;
   const dockerd = [
@@ -160,7 +155,19 @@ function furtherNodeSpecs(spec: ClusterSpec, hosts: NodeHosts, host: NodeHost): 
   const agent = nodeSpec(spec, host, { name: `dockerlet-${host.ordinal}`, command: spec.dockerlet, rootDir: host.rootDir }, [
     '--container-runtime-endpoint', `unix://${host.socket}`, '--cgroup-root', host.podsCgroup,
   ]);
-  return [{ name: engine, command: dockerd[0]!, args: dockerd.slice(1), logFile: spec.layout.log(engine) }, agent].map((process) => inHost(hosts, host, process));
+  const inHostProcesses = [{ name: engine, command: dockerd[0]!, args: dockerd.slice(1), logFile: spec.layout.log(engine) }, agent].map((process) => inHost(hosts, host, process));
+  // A client of the API server making directories the node's host sees at the same path: it runs on this host.
+  return [...inHostProcesses, localProvisioner(spec, `local-provisioner-${host.ordinal}`, host.name, spec.layout.furtherNode(host.ordinal).volumesDir)];
+}
+
+/** The local provisioner of node `nodeName`: the default StorageClass's volumes the scheduler puts there, as directories under `volumeDir`. */
+function localProvisioner(spec: ClusterSpec, name: ProcessSpec['name'], nodeName: string, volumeDir: string): ProcessSpec {
+  return {
+    name,
+    command: spec.dockerlet[0]!,
+    args: [...spec.dockerlet.slice(1), 'local-provisioner', '--kubeconfig', spec.layout.kubeconfig('local-provisioner'), '--node-name', nodeName, '--volume-dir', volumeDir],
+    logFile: spec.layout.log(name),
+  };
 }
 
 /** `process` run in the node's host: nsenter execs it there. */

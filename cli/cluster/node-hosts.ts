@@ -4,14 +4,15 @@
  *
  *   this host   bridge dkl<id>, the first address of NodeNetworkCIDR (the API server's, and the
  *               first node's InternalIP); rules commented `dockerlet cluster <id>`:
- *                 filter FORWARD  -i dkl<id> ACCEPT; -o dkl<id> RELATED,ESTABLISHED ACCEPT
- *                                 (Docker's FORWARD policy drops what it did not publish)
+ *                 filter FORWARD  -i dkl<id> ACCEPT; -o dkl<id> RELATED,ESTABLISHED ACCEPT;
+ *                                 -o dkl<id> -d <pod network> ACCEPT (Docker's FORWARD policy
+ *                                 drops what it did not publish)
  *                 nat POSTROUTING first: -o dkl<id> RETURN (pod addresses cross the bridge as they
  *                                 are: frames bridged between nodes pass the host's nat too,
  *                                 where br_netfilter is loaded, and a pod network's masquerade
  *                                 would rewrite them)
- *                 nat POSTROUTING -s NodeNetworkCIDR ! -o dkl<id> MASQUERADE (the nodes reach
- *                                 beyond this host as its containers do)
+ *                 nat POSTROUTING -s NodeNetworkCIDR ! -d <pod network> ! -o dkl<id> MASQUERADE
+ *                                 (the nodes reach beyond this host as its containers do)
  *   node k      network namespace dkl-<id>-<k>: eth0 (a veth, its peer dkl<id>v<k> on the bridge)
  *               with its address, lo, a default route via this host;
  *               a mount namespace of its own, kept at /run/dockerlet/mount-namespaces/<id>-<k>,
@@ -29,10 +30,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseCgroupMounts, removeCgroups } from '../../agent/qos/cgroup-manager.js';
+import { cgroupPath } from '../../agent/qos/qos-cgroups.js';
 import { mountPointsUnder } from '../../agent/volumes/mounts.js';
 import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
@@ -91,7 +93,7 @@ export class NodeHosts {
         dataRoot: dirs.dataRoot,
         execRoot,
         socket: join(execRoot, 'docker.sock'),
-        engineConfig: join(dirs.dir, 'daemon.json'),
+        engineConfig: dirs.engineConfig,
         rootDir: dirs.rootDir,
         podsCgroup: `dockerlet-${name}`,
       };
@@ -100,8 +102,9 @@ export class NodeHosts {
     this.#rules = [
       { table: 'filter', chain: 'FORWARD', rule: ['-i', this.bridge, ...comment, '-j', 'ACCEPT'] },
       { table: 'filter', chain: 'FORWARD', rule: ['-o', this.bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...comment, '-j', 'ACCEPT'] },
+      { table: 'filter', chain: 'FORWARD', rule: ['-o', this.bridge, '-d', network.clusterCIDR, ...comment, '-j', 'ACCEPT'] },
       { table: 'nat', chain: 'POSTROUTING', rule: ['-o', this.bridge, ...comment, '-j', 'RETURN'], first: true },
-      { table: 'nat', chain: 'POSTROUTING', rule: ['-s', NodeNetworkCIDR, '!', '-o', this.bridge, ...comment, '-j', 'MASQUERADE'] },
+      { table: 'nat', chain: 'POSTROUTING', rule: ['-s', NodeNetworkCIDR, '!', '-d', network.clusterCIDR, '!', '-o', this.bridge, ...comment, '-j', 'MASQUERADE'] },
     ];
   }
 
@@ -123,7 +126,7 @@ export class NodeHosts {
   async #ensureBridge(): Promise<void> {
     const holder = await addressHolder(this.#hostAddress);
     if (holder !== undefined && holder !== this.bridge) {
-      throw new DockerletError('DKL_ERR_RUNTIME', `${this.#hostAddress} (the nodes' network, ${NodeNetworkCIDR}) is on ${holder} already: another cluster of several nodes runs on this host; one at a time`);
+      throw new DockerletError('DKL_ERR_RUNTIME', `${this.#hostAddress}, this host's address on the nodes' network ${NodeNetworkCIDR}, is on ${holder} already (another cluster of several nodes, or an address of this host's): one cluster of several nodes at a time, and ${NodeNetworkCIDR} must be free on this host; remove that cluster (dockerlet cluster down) or the address`);
     }
     if (!(await linkExists(this.bridge))) await ip('link', 'add', this.bridge, 'type', 'bridge');
     if (holder === undefined) await ip('addr', 'add', `${this.#hostAddress}/${NodeNetworkCIDR.split('/')[1]}`, 'dev', this.bridge);
@@ -138,9 +141,11 @@ export class NodeHosts {
     if (!existsSync(`/run/netns/${host.netns}`)) await ip('netns', 'add', host.netns);
     const inNode = (...args: string[]): Promise<unknown> => ip('-n', host.netns, ...args);
     if (!(await linkExists('eth0', host.netns))) {
+      // A host end left without its peer (a make cut short) is made again with it.
+      if (await linkExists(host.hostVeth)) await ip('link', 'del', host.hostVeth);
       await ip('link', 'add', host.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns);
-      await ip('link', 'set', host.hostVeth, 'master', this.bridge);
     }
+    await ip('link', 'set', host.hostVeth, 'master', this.bridge);
     await ip('link', 'set', host.hostVeth, 'up');
     await inNode('link', 'set', 'lo', 'up');
     await inNode('addr', 'replace', `${host.ip}/${NodeNetworkCIDR.split('/')[1]}`, 'dev', 'eth0');
@@ -152,6 +157,11 @@ export class NodeHosts {
   /**
    * The node's mount namespace, kept by a bind mount of it (as `ip netns` keeps a network
    * namespace) on a private mount of its own (a namespace's file cannot be on a shared mount).
+   * A slave of this host's mounts (as `ip netns exec` makes one), so that what this host
+   * unmounts is not held there. This host's system containerd is hidden (a tmpfs over
+   * /run/containerd): dockerd would use its socket, and run the node's containers in this host's
+   * namespaces, rather than start a containerd of its own. One whose setup failed is removed, to
+   * be made again whole.
    */
   async #ensureMountNamespace(host: NodeHost): Promise<void> {
     await mkdir(MountNamespacesDir, { recursive: true, mode: 0o700 });
@@ -162,10 +172,20 @@ export class NodeHosts {
     }
     if (mounts.includes(host.mountNamespace)) return;
     await writeFile(host.mountNamespace, '');
-    await run('unshare', [`--mount=${host.mountNamespace}`, '--propagation', 'private', 'true']);
+    await run('unshare', [`--mount=${host.mountNamespace}`, '--propagation', 'slave', 'true']);
     // sysfs shows the network devices of the namespace of whoever mounts it: the node's.
-    const [command, ...args] = this.enter(host, ['sh', '-c', `umount -l /sys && mount -t sysfs sysfs /sys && ${await cgroupRemountScript()}`]);
-    await run(command!, args);
+    const setup = [
+      'umount -l /sys', 'mount -t sysfs sysfs /sys', await cgroupRemountScript(),
+      'if [ -d /run/containerd ]; then mount -t tmpfs -o mode=711 tmpfs /run/containerd; fi',
+    ];
+    const [command, ...args] = this.enter(host, ['sh', '-c', setup.join(' && ')]);
+    try {
+      await run(command!, args);
+    } catch (err) {
+      await run('umount', [host.mountNamespace]).catch(() => undefined);
+      await rm(host.mountNamespace, { force: true });
+      throw err;
+    }
   }
 
   /**
@@ -177,7 +197,15 @@ export class NodeHosts {
     for (const host of this.hosts) {
       const netnsExists = existsSync(`/run/netns/${host.netns}`);
       // Its engine and shims are in its network namespace; its pods' processes in namespaces of their own, under its pods cgroup.
-      await step(`ending the processes of node ${host.name}`, () => killAll(async () => [...(netnsExists ? await namespacePids(host.netns) : []), ...(await cgroupPids(host.podsCgroup))]));
+      let ended = true;
+      await step(`ending the processes of node ${host.name}`, () =>
+        killAll(async () => [...(netnsExists ? await namespacePids(host.netns) : []), ...(await cgroupPids(host.podsCgroup))]).catch((err: unknown) => {
+          ended = false;
+          throw err;
+        }),
+      );
+      // Its namespaces are how the next down finds what did not end: they stay with it.
+      if (!ended) continue;
       await step(`removing the cgroups of node ${host.name}`, () => removeNodeCgroups(host.podsCgroup));
       if ((await mountPointsUnder(MountNamespacesDir).catch((): string[] => [])).includes(host.mountNamespace)) {
         await step(`unmounting ${host.mountNamespace}`, () => run('umount', [host.mountNamespace]));
@@ -193,6 +221,13 @@ export class NodeHosts {
       }
     }
     if (await linkExists(this.bridge)) await step(`removing the bridge ${this.bridge}`, () => ip('link', 'del', this.bridge));
+    await step(`removing ${MountNamespacesDir} and ${EnginesDir}`, () => removeIfUnused());
+  }
+
+  /** The interface other than this cluster's bridge that has this host's address on the nodes' network: another cluster's, whose first node's rules are its own. */
+  async otherHolder(): Promise<string | undefined> {
+    const holder = await addressHolder(this.#hostAddress);
+    return holder === this.bridge ? undefined : holder;
   }
 }
 
@@ -218,7 +253,19 @@ async function namespacePids(netns: string): Promise<number[]> {
   return (await ip('netns', 'pids', netns)).split('\n').map(Number).filter((pid) => pid > 0);
 }
 
-/** The processes in a cgroup and below it, in every hierarchy mounted here (each lists them all; a process may have moved between reads). */
+/** What the node hosts leave on this host once no node is left: the namespaces' bind mount and the engines' directory. */
+async function removeIfUnused(): Promise<void> {
+  if (existsSync(MountNamespacesDir) && (await readdir(MountNamespacesDir)).length === 0) {
+    if ((await mountPointsUnder(MountNamespacesDir)).includes(MountNamespacesDir)) await run('umount', [MountNamespacesDir]);
+    await rmdir(MountNamespacesDir);
+  }
+  if (existsSync(EnginesDir) && (await readdir(EnginesDir)).length === 0) await rmdir(EnginesDir);
+}
+
+/**
+ * The processes in a cgroup and below it, in every hierarchy mounted here (each lists them all;
+ * a process may have moved between reads), in both drivers' spellings of its name.
+ */
 async function cgroupPids(root: string): Promise<number[]> {
   const mounts = parseCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8')).filter((mount) => mount.root === '/');
   const pids = new Set<number>();
@@ -228,7 +275,9 @@ async function cgroupPids(root: string): Promise<number[]> {
     for (const pid of (await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').map(Number)) if (pid > 0) pids.add(pid);
     for (const entry of entries) if (entry.isDirectory()) await walk(join(dir, entry.name));
   };
-  for (const mountPoint of new Set(mounts.map((mount) => mount.mountPoint))) await walk(join(mountPoint, root));
+  for (const mountPoint of new Set(mounts.map((mount) => mount.mountPoint))) {
+    for (const driver of ['cgroupfs', 'systemd'] as const) await walk(join(mountPoint, cgroupPath([root], driver)));
+  }
   return [...pids];
 }
 

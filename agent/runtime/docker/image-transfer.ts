@@ -4,7 +4,6 @@
  * image each further node needs): with no registry between them, a node's engine has only the
  * images it was given. The archive streams from one engine to the other, never whole in memory.
  */
-import { pipeline } from 'node:stream/promises';
 import { DockerletError } from '../../../common/api/errors.js';
 import { dockerMessage, isDockerNotFound } from './docker-errors.js';
 import { dockerClient } from './dockerode.js';
@@ -31,18 +30,16 @@ export async function copyImages(from: string, to: string, images: readonly stri
 }
 
 async function copyImage(from: string, to: string, image: string): Promise<void> {
+  const target = dockerClient(to);
   try {
     const saved = (await dockerClient(from).getImage(image).get()) as NodeJS.ReadableStream;
-    const progress = (await dockerClient(to).loadImage(saved as never, { quiet: true })) as NodeJS.ReadableStream;
-    // The engine answers with JSON lines: an error is one of them, not a status.
-    let failure: string | undefined;
-    await pipeline(progress, async function* (lines) {
-      for await (const chunk of lines) {
-        const match = /"error(?:Detail)?":\s*"([^"]*)"/.exec(String(chunk));
-        if (match) failure ??= match[1];
-      }
-    });
-    if (failure) throw new Error(failure);
+    const saveFailed = new Promise<never>((_, reject) => saved.once('error', reject));
+    const progress = (await Promise.race([target.loadImage(saved as never, { quiet: true }), saveFailed])) as NodeJS.ReadableStream;
+    // The engine answers with JSON lines: a failed load is one of them (an error), not a status.
+    await Promise.race([
+      new Promise<void>((resolve, reject) => target.modem.followProgress(progress, (err: Error | null) => (err ? reject(err) : resolve()))),
+      saveFailed,
+    ]);
   } catch (err) {
     throw new DockerletError('DKL_ERR_RUNTIME', `loading ${image} into the Docker engine at ${to}: ${dockerMessage(err)}`);
   }
