@@ -141,12 +141,13 @@ async function removeFromHost(target: ClusterTarget, state: ClusterState, keepDa
   const network = clusterNetwork(name, state.nodes ?? 1);
   if (network.nodes.length > 1) {
     const hosts = new NodeHosts(layout, network);
-    // A cluster whose up found the nodes' network taken made no rules of its own: those there are the other cluster's.
-    const other = await hosts.otherHolder();
+    // A cluster whose up found the nodes' network taken made no rules of its own: those there may be another cluster's.
+    let other: string | undefined;
+    await step("looking for the nodes' network on this host", async () => void (other = await hosts.otherHolder()));
     const failed = errors.length;
     await hosts.remove(step);
     if (errors.length === failed) out.say(`removed nodes ${hosts.hosts.map((host) => host.name).join(', ')}: their engines, pods, namespaces and links, and the bridge ${hosts.bridge}`);
-    if (other) out.say(`left the first node's pod network rules in place: they are the cluster's on ${other}`);
+    if (other) out.say(`left the pod network rules (DKL-POD-MASQ, DKL-POD-FORWARD) in place: the nodes' network address is on ${other}, not this cluster's, and they may be what it uses`);
     else await step("removing the first node's pod network rules", () => removePodNetworkRules());
   }
   await step("removing the node's containers", async () => {

@@ -34,7 +34,7 @@ export function isComponentName(name: string): name is ComponentName {
   return (ClusterComponents as readonly string[]).includes(name) || /^(dockerd|dockerlet|local-provisioner)-([2-9]|[1-9]\d+)$/.test(name);
 }
 
-/** What a component is (a further node's engine or agent is one of its node's) and the ordinal of its node (1 for the control plane's). */
+/** What a component is (a further node's engine, agent or local provisioner is one of its node's) and the ordinal of its node (1 for the control plane's and the first node's). */
 export function componentKind(name: ComponentName): { kind: ClusterComponent | 'dockerd'; ordinal: number } {
   const further = /^(dockerd|dockerlet|local-provisioner)-(\d+)$/.exec(name);
   return further ? { kind: further[1] as 'dockerd' | 'dockerlet' | 'local-provisioner', ordinal: Number(further[2]) } : { kind: name as ClusterComponent, ordinal: 1 };

@@ -63,7 +63,8 @@ export async function clusterStatus(target: ClusterTarget, out: ClusterOutput): 
 
 async function version(component: ComponentName, state: ClusterState): Promise<string> {
   const { kind } = componentKind(component);
-  if (kind === 'dockerlet') return DockerletVersion;
+  // The local provisioner is dockerlet's own program too.
+  if (kind === 'dockerlet' || kind === 'local-provisioner') return DockerletVersion;
   if (kind === 'dockerd') {
     const { stdout } = await run('dockerd', ['--version']).catch(() => ({ stdout: '' }));
     return /version\s+([^,\s]+)/.exec(stdout)?.[1] ?? '-';

@@ -43,8 +43,9 @@ export async function clusterUp(settings: UpSettings, out: ClusterOutput): Promi
   requireRoot('dockerlet cluster up');
   const holder = await HostLock.holder(clusterLockKey(settings.layout));
   if (holder) return alreadyUp(settings, holder, out);
-  // Before a detached up starts: its flag errors are this command's.
-  nodeCount(settings, await readClusterState(settings.layout.stateFile).catch(() => undefined));
+  // Before a detached up starts: its flag errors are this command's (a directory of another cluster is the foreground up's to name).
+  const existing = await readClusterState(settings.layout.stateFile).catch(() => undefined);
+  if (!existing || existing.name === settings.name) nodeCount(settings, existing);
   return settings.detach ? upDetached(settings, out) : upInForeground(settings, out);
 }
 

@@ -3,7 +3,8 @@
  * kube-controller-manager, kube-scheduler, the local provisioner (the default StorageClass's
  * volumes, as directories under the cluster's volumes/), then the node (`dockerlet up`: the
  * kubelet, the service proxy and the cluster DNS), then each further node's Docker engine and
- * node, in its own host (node-hosts.ts). Flags are kubeadm's where it sets one; the rest are
+ * node, in its own host (node-hosts.ts), and its local provisioner (its volumes under
+ * nodes/<k>/volumes/). Flags are kubeadm's where it sets one; the rest are
  * what a cluster of dockerlet on one machine needs:
  * - every component talks to the others over TLS with the certificates of cluster-pki.ts, and
  *   the API server authorizes with Node,RBAC and admits with NodeRestriction;

@@ -160,8 +160,9 @@ export class NodeHosts {
    * A slave of this host's mounts (as `ip netns exec` makes one), so that what this host
    * unmounts is not held there. This host's system containerd is hidden (a tmpfs over
    * /run/containerd): dockerd would use its socket, and run the node's containers in this host's
-   * namespaces, rather than start a containerd of its own. One whose setup failed is removed, to
-   * be made again whole.
+   * namespaces, rather than start a containerd of its own. It is made and set up under a name of
+   * its own, and moved into place only once whole: one whose setup failed or was cut short is
+   * never taken for a node's.
    */
   async #ensureMountNamespace(host: NodeHost): Promise<void> {
     await mkdir(MountNamespacesDir, { recursive: true, mode: 0o700 });
@@ -171,20 +172,22 @@ export class NodeHosts {
       await run('mount', ['--make-private', MountNamespacesDir]);
     }
     if (mounts.includes(host.mountNamespace)) return;
-    await writeFile(host.mountNamespace, '');
-    await run('unshare', [`--mount=${host.mountNamespace}`, '--propagation', 'slave', 'true']);
     // sysfs shows the network devices of the namespace of whoever mounts it: the node's.
     const setup = [
       'umount -l /sys', 'mount -t sysfs sysfs /sys', await cgroupRemountScript(),
       'if [ -d /run/containerd ]; then mount -t tmpfs -o mode=711 tmpfs /run/containerd; fi',
-    ];
-    const [command, ...args] = this.enter(host, ['sh', '-c', setup.join(' && ')]);
+    ].join(' && ');
+    const making = `${host.mountNamespace}.new`;
+    await removeNamespaceFile(making);
+    await writeFile(making, '');
     try {
+      await run('unshare', [`--mount=${making}`, '--propagation', 'slave', 'true']);
+      const [command, ...args] = this.enter({ ...host, mountNamespace: making }, ['sh', '-c', setup]);
       await run(command!, args);
-    } catch (err) {
-      await run('umount', [host.mountNamespace]).catch(() => undefined);
-      await rm(host.mountNamespace, { force: true });
-      throw err;
+      await writeFile(host.mountNamespace, '');
+      await run('mount', ['--move', making, host.mountNamespace]);
+    } finally {
+      await removeNamespaceFile(making);
     }
   }
 
@@ -253,13 +256,23 @@ async function namespacePids(netns: string): Promise<number[]> {
   return (await ip('netns', 'pids', netns)).split('\n').map(Number).filter((pid) => pid > 0);
 }
 
+/** A mount namespace's file, unmounted first when it holds one; none there is no error. */
+async function removeNamespaceFile(file: string): Promise<void> {
+  if ((await mountPointsUnder(MountNamespacesDir)).includes(file)) await run('umount', [file]);
+  await rm(file, { force: true });
+}
+
 /** What the node hosts leave on this host once no node is left: the namespaces' bind mount and the engines' directory. */
 async function removeIfUnused(): Promise<void> {
+  // Another cluster's up may be making its node hosts meanwhile: what it uses stays.
+  const inUse = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'ENOTEMPTY' && err.code !== 'EBUSY' && err.code !== 'ENOENT') throw err;
+  };
   if (existsSync(MountNamespacesDir) && (await readdir(MountNamespacesDir)).length === 0) {
-    if ((await mountPointsUnder(MountNamespacesDir)).includes(MountNamespacesDir)) await run('umount', [MountNamespacesDir]);
-    await rmdir(MountNamespacesDir);
+    if ((await mountPointsUnder(MountNamespacesDir)).includes(MountNamespacesDir)) await run('umount', [MountNamespacesDir]).catch(() => undefined);
+    await rmdir(MountNamespacesDir).catch(inUse);
   }
-  if (existsSync(EnginesDir) && (await readdir(EnginesDir)).length === 0) await rmdir(EnginesDir);
+  if (existsSync(EnginesDir)) await rmdir(EnginesDir).catch(inUse);
 }
 
 /**

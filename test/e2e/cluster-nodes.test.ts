@@ -10,11 +10,12 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { cgroupPath } from '../../agent/qos/qos-cgroups.js';
 import { ClusterLayout } from '../../cli/cluster/cluster-layout.js';
 import { clusterNetwork } from '../../cli/cluster/cluster-network.js';
 import { readClusterState } from '../../cli/cluster/cluster-state.js';
@@ -60,8 +61,11 @@ async function leftOnHost(): Promise<string[]> {
   left.push(...links.split('\n').filter((line) => line.includes(`dkl${hosts.id}`)).map((line) => line.split(':')[1]!.trim()));
   const { stdout: rules } = await run('iptables-save');
   left.push(...rules.split('\n').filter((line) => line.includes(`dockerlet cluster ${hosts.id}`) || line.includes('DKL-POD-')));
+  // Each hierarchy (v1's directories, or v2's root), in both cgroup drivers' spellings.
+  const hierarchies = ['/sys/fs/cgroup', ...(await readdir('/sys/fs/cgroup', { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => join('/sys/fs/cgroup', entry.name))];
   for (const host of hosts.hosts) {
-    for (const path of [host.mountNamespace, host.execRoot, `/sys/fs/cgroup/memory/${host.podsCgroup}`, `/sys/fs/cgroup/unified/${host.podsCgroup}`]) if (existsSync(path)) left.push(path);
+    const cgroups = hierarchies.flatMap((hierarchy) => (['cgroupfs', 'systemd'] as const).map((driver) => join(hierarchy, cgroupPath([host.podsCgroup], driver))));
+    for (const path of [host.mountNamespace, `${host.mountNamespace}.new`, host.execRoot, ...cgroups]) if (existsSync(path)) left.push(path);
   }
   if (existsSync(clusterDir)) left.push(clusterDir);
   left.push(...(await docker.listNetworks({ filters: { name: ['dockerlet-pods'] } })).map((network) => `network ${network.Name}`));

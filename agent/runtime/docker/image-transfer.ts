@@ -31,16 +31,25 @@ export async function copyImages(from: string, to: string, images: readonly stri
 
 async function copyImage(from: string, to: string, image: string): Promise<void> {
   const target = dockerClient(to);
+  let saved: NodeJS.ReadableStream | undefined;
   try {
-    const saved = (await dockerClient(from).getImage(image).get()) as NodeJS.ReadableStream;
-    const saveFailed = new Promise<never>((_, reject) => saved.once('error', reject));
+    saved = (await dockerClient(from).getImage(image).get()) as NodeJS.ReadableStream;
+    const saveFailed = new Promise<never>((_, reject) => saved!.once('error', reject));
     const progress = (await Promise.race([target.loadImage(saved as never, { quiet: true }), saveFailed])) as NodeJS.ReadableStream;
     // The engine answers with JSON lines: a failed load is one of them (an error), not a status.
     await Promise.race([
-      new Promise<void>((resolve, reject) => target.modem.followProgress(progress, (err: Error | null) => (err ? reject(err) : resolve()))),
+      new Promise<void>((resolve, reject) =>
+        target.modem.followProgress(progress, (err: Error | null, output: Array<{ error?: string }>) => {
+          const failed = output?.find((line) => line.error);
+          if (err || failed) reject(err ?? new Error(failed?.error));
+          else resolve();
+        }),
+      ),
       saveFailed,
     ]);
   } catch (err) {
+    // The engine the archive came from stops sending it.
+    (saved as { destroy?: () => void } | undefined)?.destroy?.();
     throw new DockerletError('DKL_ERR_RUNTIME', `loading ${image} into the Docker engine at ${to}: ${dockerMessage(err)}`);
   }
 }
