@@ -210,10 +210,8 @@ export class NodeHosts {
       // Its namespaces are how the next down finds what did not end: they stay with it.
       if (!ended) continue;
       await step(`removing the cgroups of node ${host.name}`, () => removeNodeCgroups(host.podsCgroup));
-      if ((await mountPointsUnder(MountNamespacesDir).catch((): string[] => [])).includes(host.mountNamespace)) {
-        await step(`unmounting ${host.mountNamespace}`, () => run('umount', [host.mountNamespace]));
-      }
-      await step(`removing ${host.mountNamespace}`, () => rm(host.mountNamespace, { force: true }));
+      // And the one an up cut short while it set it up.
+      for (const file of [host.mountNamespace, `${host.mountNamespace}.new`]) await step(`removing the mount namespace ${file}`, () => removeNamespaceFile(file));
       if (netnsExists) await step(`removing the network namespace ${host.netns}`, () => ip('netns', 'del', host.netns));
       if (await linkExists(host.hostVeth)) await step(`removing the link ${host.hostVeth}`, () => ip('link', 'del', host.hostVeth));
       await step(`removing ${host.execRoot}`, () => rm(host.execRoot, { recursive: true, force: true }));
