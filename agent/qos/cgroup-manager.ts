@@ -272,15 +272,38 @@ export async function discoverCgroupHierarchies(version: 1 | 2, mountinfoPath = 
   return cgroupHierarchies(parseCgroupMounts(mountinfo), version);
 }
 
+/** Where every cgroup hierarchy mounted here has its root: where a cgroup is looked for by name. */
+async function hierarchyRoots(mountinfoPath = '/proc/self/mountinfo'): Promise<string[]> {
+  const mounts = parseCgroupMounts(await readFile(mountinfoPath, 'utf8'));
+  return [...new Set(mounts.filter((mount) => mount.root === '/').map((mount) => mount.mountPoint))];
+}
+
+/**
+ * The processes in cgroups by name and below them, in both drivers' spellings, in every cgroup
+ * hierarchy mounted here (each lists them all; a process is given once), for ending what a
+ * node's pods left before their cgroups are removed.
+ */
+export async function cgroupProcesses(names: readonly CgroupName[], mountinfoPath?: string): Promise<number[]> {
+  const pids = new Set<number>();
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    if (entries.length === 0) return;
+    for (const pid of (await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').map(Number)) if (pid > 0) pids.add(pid);
+    for (const entry of entries) if (entry.isDirectory()) await walk(join(dir, entry.name));
+  };
+  for (const root of await hierarchyRoots(mountinfoPath)) {
+    for (const driver of ['cgroupfs', 'systemd'] as const) for (const name of names) await walk(join(root, cgroupPath(name, driver)));
+  }
+  return [...pids];
+}
+
 /**
  * Removes cgroups by name, in both drivers' spellings, from every cgroup hierarchy mounted
  * here, for when whoever made them is gone (a test node's teardown): the cgroups left, because
  * processes are still in them, are returned.
  */
 export async function removeCgroups(names: readonly CgroupName[], options: { fs?: CgroupFs; mountinfoPath?: string } = {}): Promise<CgroupLeft[]> {
-  const mountinfoPath = options.mountinfoPath ?? '/proc/self/mountinfo';
-  const mounts = parseCgroupMounts(await readFile(mountinfoPath, 'utf8'));
-  const all = [...new Set(mounts.filter((mount) => mount.root === '/').map((mount) => mount.mountPoint))];
+  const all = await hierarchyRoots(options.mountinfoPath);
   const left: CgroupLeft[] = [];
   for (const driver of ['cgroupfs', 'systemd'] as const) {
     for (const name of names) left.push(...(await destroyCgroup(options.fs ?? HostCgroupFs, all, driver, name)));

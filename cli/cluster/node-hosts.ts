@@ -30,11 +30,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseCgroupMounts, removeCgroups } from '../../agent/qos/cgroup-manager.js';
-import { cgroupPath } from '../../agent/qos/qos-cgroups.js';
+import { cgroupProcesses, removeCgroups } from '../../agent/qos/cgroup-manager.js';
 import { mountPointsUnder } from '../../agent/volumes/mounts.js';
 import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
@@ -202,7 +201,7 @@ export class NodeHosts {
       // Its engine and shims are in its network namespace; its pods' processes in namespaces of their own, under its pods cgroup.
       let ended = true;
       await step(`ending the processes of node ${host.name}`, () =>
-        killAll(async () => [...(netnsExists ? await namespacePids(host.netns) : []), ...(await cgroupPids(host.podsCgroup))]).catch((err: unknown) => {
+        killAll(async () => [...(netnsExists ? await namespacePids(host.netns) : []), ...(await cgroupProcesses([[host.podsCgroup]]))]).catch((err: unknown) => {
           ended = false;
           throw err;
         }),
@@ -271,25 +270,6 @@ async function removeIfUnused(): Promise<void> {
     await rmdir(MountNamespacesDir).catch(inUse);
   }
   if (existsSync(EnginesDir)) await rmdir(EnginesDir).catch(inUse);
-}
-
-/**
- * The processes in a cgroup and below it, in every hierarchy mounted here (each lists them all;
- * a process may have moved between reads), in both drivers' spellings of its name.
- */
-async function cgroupPids(root: string): Promise<number[]> {
-  const mounts = parseCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8')).filter((mount) => mount.root === '/');
-  const pids = new Set<number>();
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    if (entries.length === 0) return;
-    for (const pid of (await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').map(Number)) if (pid > 0) pids.add(pid);
-    for (const entry of entries) if (entry.isDirectory()) await walk(join(dir, entry.name));
-  };
-  for (const mountPoint of new Set(mounts.map((mount) => mount.mountPoint))) {
-    for (const driver of ['cgroupfs', 'systemd'] as const) await walk(join(mountPoint, cgroupPath([root], driver)));
-  }
-  return [...pids];
 }
 
 /** SIGKILL to every process `pids` finds, until it finds none (a zombie is gone from both lists: its parent is among them). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { DefaultedPod } from '../../../../common/api/types.js';
-import { cgroupHierarchies, CgroupManager, parseCgroupMounts, removeCgroups, type CgroupFs, type CgroupHierarchies } from '../../../../agent/qos/cgroup-manager.js';
+import { cgroupHierarchies, cgroupProcesses, CgroupManager, parseCgroupMounts, removeCgroups, type CgroupFs, type CgroupHierarchies } from '../../../../agent/qos/cgroup-manager.js';
 import { QOSContainerManager } from '../../../../agent/qos/qos-container-manager.js';
 import type { RuntimeCgroups } from '../../../../agent/runtime/runtime.js';
 import type { Clock } from '../../../../common/util/clock.js';
@@ -429,6 +429,21 @@ describe('removeCgroups (a node\'s teardown)', () => {
     expect(existsSync(join(base, 'cpu/dockerlet_n1.slice'))).toBe(false);
     expect(existsSync(join(base, 'memory/dockerlet-n1/besteffort'))).toBe(false);
     expect(existsSync(join(base, 'cpu/dockerlet-n2/podd')), 'another node\'s').toBe(true);
+  });
+
+  test("the processes under a cgroup, in both drivers' spellings and every hierarchy, each once; another's are not listed", async () => {
+    const { base, hierarchies } = await cgroupMount(1);
+    const fs = fakeCgroupFs(1);
+    await new CgroupManager(hierarchies, 'cgroupfs', fs).ensure(['dockerlet-n1', 'burstable', 'podb']);
+    await new CgroupManager(hierarchies, 'systemd', fs).ensure(['dockerlet-n1', 'besteffort', 'podc']);
+    await new CgroupManager(hierarchies, 'cgroupfs', fs).ensure(['dockerlet-n2', 'podd']);
+    await setProcs(join(base, 'memory/dockerlet-n1/burstable/podb'), 7);
+    await setProcs(join(base, 'cpu/dockerlet-n1/burstable/podb'), 7);
+    await setProcs(join(base, 'memory/dockerlet_n1.slice/dockerlet_n1-besteffort.slice/dockerlet_n1-besteffort-podc.slice'), 8);
+    await setProcs(join(base, 'memory/dockerlet-n2/podd'), 9);
+    const mountinfoPath = join(base, 'mountinfo');
+    await writeFile(mountinfoPath, hierarchies.all.map((path, index) => `${30 + index} 23 0:${index} / ${path} rw - cgroup cgroup rw,${index}`).join('\n'));
+    expect((await cgroupProcesses([['dockerlet-n1']], mountinfoPath)).sort()).toEqual([7, 8]);
   });
 
   test('never a path: empty, . or .. components, or ones with a slash, are refused', async () => {
