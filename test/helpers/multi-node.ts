@@ -48,7 +48,10 @@ const ServiceGuardChain = 'DOCKERLET-SERVICE-GUARD';
 /** iptables waits this long (s) for the xtables lock, then fails, rather than waiting for ever. */
 const XtablesWait = '5';
 /** The comment on the host rules of the labs of the process `pid`. */
-const ruleComment = (pid: number): string => `dockerlet multi-node test ${pid}`;
+const RuleCommentPrefix = 'dockerlet multi-node test ';
+const ruleComment = (pid: number): string => `${RuleCommentPrefix}${pid}`;
+/** Such a comment, read back: its pid. */
+const RuleCommentPattern = new RegExp(`^${RuleCommentPrefix}(\\d+)$`);
 /** Labs made by this process so far, for names of their own. */
 let labCount = 0;
 /** The lab of this process that holds HostAddress, until its destroy() ends. */
@@ -440,13 +443,16 @@ async function removeDeadRunsLeftovers(): Promise<void> {
   const failures: string[] = [];
   const attempt = (what: string, action: () => Promise<unknown>): Promise<void> => action().then(() => undefined, (err: unknown) => void failures.push(`${what}: ${errorText(err)}`));
   for (const [table, chain] of [['filter', 'FORWARD'], ['nat', 'POSTROUTING']] as const) {
-    const { stdout } = await run('iptables-save', ['-t', table], { encoding: 'utf8' });
-    for (const rule of parseIptablesSave(stdout).get(table)?.rules ?? []) {
-      if (rule.chain !== chain) continue;
-      const comment = rule.args[rule.args.indexOf('--comment') + 1] ?? '';
-      if (!isDeadPid(Number(/^dockerlet multi-node test (\d+)$/.exec(comment)?.[1]))) continue;
-      await attempt(`the ${table} rule ${chain} ${rule.args.join(' ')}`, () => iptables('-t', table, '-D', chain, ...rule.args));
-    }
+    // A table that cannot be read leaves its rules, not the links and namespaces after it.
+    await attempt(`reading the ${table} table`, async () => {
+      const { stdout } = await run('iptables-save', ['-t', table], { encoding: 'utf8' });
+      for (const rule of parseIptablesSave(stdout).get(table)?.rules ?? []) {
+        const at = rule.args.indexOf('--comment');
+        const comment = at >= 0 ? (rule.args[at + 1] ?? '') : '';
+        if (rule.chain !== chain || !isDeadPid(Number(RuleCommentPattern.exec(comment)?.[1]))) continue;
+        await attempt(`the ${table} rule ${chain} ${rule.args.join(' ')}`, () => iptables('-t', table, '-D', chain, ...rule.args));
+      }
+    });
   }
   const { stdout: links } = await run('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
   for (const match of links.matchAll(/^\d+: (mn(?:br)?(\d+)-\d+(?:v\d+)?)[@:]/gm)) {
