@@ -1,5 +1,6 @@
 /** Test certificates made with openssl: a CA, and keys with certificates it signs (clients, or servers with subjectAltNames); a self-signed one for 127.0.0.1. */
 import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,9 @@ export async function makeCert(dir: string, ca: Credentials, name: string, subje
   await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', key, '-out', csr]);
   const extFile = join(dir, `${name}.ext`);
   await writeFile(extFile, `${subjectAltName ? `subjectAltName=${subjectAltName}\n` : ''}extendedKeyUsage=${subjectAltName ? 'serverAuth' : 'clientAuth'}\n`);
-  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', extFile, '-out', cert]);
+  // A random serial of its own: a serial file shared by certificates signed at once is read half-written.
+  const serial = `0x${randomBytes(15).toString('hex')}`;
+  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial, '-days', '2', '-extfile', extFile, '-out', cert]);
   return { cert, key };
 }
 
