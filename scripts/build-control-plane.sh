@@ -14,8 +14,12 @@
 #      - pkg/generated/openapi/zz_generated.openapi.go is not in the tarball (upstream generates
 #        it at build time), so the vendored openapi-gen generates it with the inputs and flags
 #        of Makefile.generated_files;
+#      - the node lifecycle controller of 1.19.0 to 1.20.4 may never taint a failed node
+#        NoExecute, so its pods are never evicted (kubernetes/kubernetes#94183): upstream's
+#        one-word fix of 1.20.5 is applied (Debian's "1.20.5+really1.20.2" is 1.20.2's source);
 #   4. the commands, built with CGO_ENABLED=0 and upstream's tags and version ldflags.
-# If every binary of the current source version is already built it prints at once.
+# If every binary of the current source version is already built, with the fixes of step 3, it
+# prints at once.
 # Usage: scripts/build-control-plane.sh   (the last line of stdout is the bin directory)
 set -euo pipefail
 # shellcheck source=lib/kubernetes-build.sh
@@ -26,6 +30,9 @@ COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler)
 DEB_SRC_FILE=/etc/apt/sources.list.d/dockerlet-deb-src
 REFLECT2_DEBIAN=/usr/share/gocode/src/github.com/modern-go/reflect2
 BUILD_JOBS=2
+# What step 3 changes in the source, recorded beside the binaries: binaries built before a fix
+# was added here are built again.
+SOURCE_FIXES="reflect2-1.0.2 openapi noexecute-taint-queue"
 
 say() { echo "build-control-plane: $*" >&2; }
 
@@ -36,6 +43,7 @@ source_version() {
 built() { # built <bin dir>
   local command
   for command in "${COMMANDS[@]}"; do [ -x "$1/$command" ] || return 1; done
+  [ "$(cat "$1/.source-fixes" 2>/dev/null)" = "$SOURCE_FIXES" ]
 }
 
 version=$(source_version)
@@ -144,6 +152,17 @@ if ! cmp -s "$REFLECT2_DEBIAN/reflect2.go" vendor/github.com/modern-go/reflect2/
   cp -L "$REFLECT2_DEBIAN"/*.go "$REFLECT2_DEBIAN"/*.s vendor/github.com/modern-go/reflect2/
 fi
 
+# Each pass that sees a node NotReady takes the node out of the NoExecute tainter's dedup set but
+# leaves its earlier entry in the queue, so a node NotReady while the tainter waits for its rate
+# limiter gets copies; once it is Ready, one copy stays at the queue's head for good and no node
+# of its zone is tainted NoExecute again. Nodes that start NotReady together (dockerlet nodes
+# waiting for their pod subnets) trip it. Upstream's fix takes the node out of both.
+lifecycle=pkg/controller/nodelifecycle/node_lifecycle_controller.go
+if grep -q '\]\.SetRemove(node\.Name)' "$lifecycle"; then
+  say "applying upstream's fix of the NoExecute taint queue (kubernetes/kubernetes#96876) to $lifecycle"
+  sed -i 's/\]\.SetRemove(node\.Name)/].Remove(node.Name)/' "$lifecycle"
+fi
+
 openapi_file=pkg/generated/openapi/zz_generated.openapi.go
 if [ ! -f "$work/openapi.done" ]; then
   say "building openapi-gen and generating $openapi_file"
@@ -189,5 +208,6 @@ go build -p "$BUILD_JOBS" -trimpath -tags selinux,notest -ldflags "$ldflags" -o 
   "${COMMANDS[@]/#/./cmd/}"
 for command in "${COMMANDS[@]}"; do mv "$work/bin.tmp/$command" "$bin_dir/$command"; done
 rmdir "$work/bin.tmp"
+echo "$SOURCE_FIXES" > "$bin_dir/.source-fixes"
 say "built in $((SECONDS - started))s: $("$bin_dir/kube-apiserver" --version)"
 echo "$bin_dir"
