@@ -7,6 +7,7 @@
  * client's address was rewritten. Runs in the network group: every node runs a service proxy.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { errorMessage } from '../../common/api/errors.js';
 import { cidrContains, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { ControlPlane } from '../helpers/control-plane.js';
 import { ClusterCIDR, HostAddress, MultiNodeLab, NodeCIDRMaskSize, tearDownLab, type LabNode } from '../helpers/multi-node.js';
@@ -106,6 +107,31 @@ async function whoFrom(pod: string, address: string, port: number): Promise<stri
   const [head, body] = result.stdout.split(/\r?\n\r?\n/, 2);
   if (result.code !== 0 || !head?.startsWith('HTTP/1.') || !head.includes(' 200 ')) throw new Error(`GET http://${address}:${port}/cgi-bin/who in ${pod}: exit ${result.code}: ${result.stdout.trim()} ${result.stderr.trim()}`);
   return (body ?? '').trim();
+}
+
+/** A pod as a failure message shows it: name@node phase, ready or not, deleting. */
+const describePod = (pod: PodObject): string =>
+  `${pod.metadata.name}@${pod.spec.nodeName ?? '(unscheduled)'} ${pod.status.phase ?? '-'}${isReady(pod) ? ' ready' : ''}${pod.metadata.deletionTimestamp ? ' deleting' : ''}`;
+
+/** Each node's Ready status and taints, as a failure message shows them. */
+async function describeNodes(): Promise<string> {
+  const nodes = JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as {
+    items: Array<{ metadata: { name: string }; spec: { taints?: Array<{ key: string; effect: string }> }; status: { conditions?: Array<{ type: string; status: string }> } }>;
+  };
+  return nodes.items
+    .map((node) => `${node.metadata.name} Ready=${node.status.conditions?.find((c) => c.type === 'Ready')?.status ?? '-'} [${(node.spec.taints ?? []).map((t) => `${t.key}:${t.effect}`).join(' ')}]`)
+    .join(', ');
+}
+
+/** What the failover's actors said: the events, the controller manager, the scheduler and the node the replacement was meant for. */
+async function failoverLogs(node: LabNode): Promise<string> {
+  const events = await kubectl('get', 'events', '--sort-by', '.lastTimestamp').catch((err: unknown) => errorMessage(err));
+  return [
+    `--- events ---\n${events}`,
+    `--- kube-controller-manager ---\n${await plane!.logTail('kube-controller-manager', 40)}`,
+    `--- kube-scheduler ---\n${await plane!.logTail('kube-scheduler', 20)}`,
+    `--- ${node.name} ---\n${await lab.logTail(node, 40)}`,
+  ].join('\n');
 }
 
 const inCidr = (address: string, cidr: string): boolean => cidrContains(parseIpv4Cidr(cidr)!, address);
@@ -241,10 +267,16 @@ describe.sequential('three dockerlet nodes, each in a network namespace of its o
     await lab.stop(victim);
     await waitFor(`node ${victim.name} to be NotReady or Unknown`, async () => (await lab.nodeObject(victim))?.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True', { timeoutMs: 60_000, intervalMs: 500 });
     const after = await waitFor(`a new replica Ready off ${victim.name}, and the endpoints on the two`, async () => {
-      const list = (await pods('app=resilient')).filter((pod) => isReady(pod) && pod.spec.nodeName !== victim.name);
+      const all = await pods('app=resilient');
+      const list = all.filter((pod) => isReady(pod) && pod.spec.nodeName !== victim.name);
       const ips = list.map((pod) => pod.status.podIP!).sort();
-      return list.length === 2 && JSON.stringify(await endpointIPs()) === JSON.stringify(ips) ? list : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 500 });
+      const endpoints = await endpointIPs();
+      if (list.length === 2 && JSON.stringify(endpoints) === JSON.stringify(ips)) return list;
+      // Not yet: what a timeout reports.
+      throw new Error(`pods ${all.map(describePod).join(', ')}; endpoints [${endpoints.join(' ')}]; nodes ${await describeNodes()}`);
+    }, { timeoutMs: 120_000, intervalMs: 500 }).catch(async (err: unknown) => {
+      throw new Error(`${errorMessage(err)}\n${await failoverLogs(third)}`);
+    });
     const replacement = after.find((pod) => pod.metadata.uid !== survivor.metadata.uid)!;
     expect(replacement.spec.nodeName).toBe(third.name);
     expect(inCidr(replacement.status.podIP!, podCIDRs.get(third.name)!)).toBe(true);
@@ -264,6 +296,8 @@ describe.sequential('three dockerlet nodes, each in a network namespace of its o
   }, 600_000);
 
   test("a node deleted from the cluster loses its routes on the others", async () => {
+    // Every agent runs, whatever an earlier test's failure left stopped.
+    for (const node of lab.nodes) if (!node.agent) await lab.start(node);
     const leaving = lab.nodes[2]!;
     const cidr = podCIDRs.get(leaving.name)!;
     const others = lab.nodes.filter((node) => node !== leaving);
@@ -275,5 +309,5 @@ describe.sequential('three dockerlet nodes, each in a network namespace of its o
     }
     // The other nodes keep each other's.
     expect((await lab.nodeRoutes(others[0]!)).some((line) => line.startsWith(`${podCIDRs.get(others[1]!.name)} via ${others[1]!.ip} `))).toBe(true);
-  }, 180_000); // two waits of 60 s
+  }, 300_000); // a start left to do (up to 90 s) and two waits of 60 s
 });
