@@ -8,7 +8,8 @@
 #   1. a deb-src entry for the Debian archives the host already uses, added when missing;
 #   2. Debian's golang-go, dpkg-dev and golang-github-modern-go-reflect2-dev, installed when missing;
 #   3. the source, from `apt-get source kubernetes`, unpacked as $GOPATH/src/k8s.io/kubernetes
-#      (it builds in GOPATH mode with its own vendor tree), with two gaps filled:
+#      (it builds in GOPATH mode with its own vendor tree), with two gaps filled and one upstream
+#      bug fixed:
 #      - the vendored github.com/modern-go/reflect2 1.0.1 breaks at run time under Go >= 1.18,
 #        so Debian's 1.0.2 replaces it;
 #      - pkg/generated/openapi/zz_generated.openapi.go is not in the tarball (upstream generates
@@ -31,7 +32,8 @@ DEB_SRC_FILE=/etc/apt/sources.list.d/dockerlet-deb-src
 REFLECT2_DEBIAN=/usr/share/gocode/src/github.com/modern-go/reflect2
 BUILD_JOBS=2
 # What step 3 changes in the source, recorded beside the binaries: binaries built before a fix
-# was added here are built again.
+# was added here are built again. Only the words are compared: change a fix's word when what it
+# changes changes.
 SOURCE_FIXES="reflect2-1.0.2 openapi noexecute-taint-queue"
 
 say() { echo "build-control-plane: $*" >&2; }
@@ -52,10 +54,19 @@ if [ -n "$version" ] && built "$CACHE_ROOT/$version/bin"; then
   exit 0
 fi
 
+stale=""
+if [ -n "$version" ] && [ -x "$CACHE_ROOT/$version/bin/kube-apiserver" ]; then
+  stale="the control plane in $CACHE_ROOT/$version/bin was built without all of the fixes '$SOURCE_FIXES'"
+fi
 if [ "$(id -u)" -ne 0 ]; then
-  say "must run as root (it adds a deb-src entry, installs packages and writes $CACHE_ROOT)"
+  if [ -n "$stale" ]; then
+    say "$stale; run $0 as root once to build it again (a minute or two: the Go build cache is kept)"
+  else
+    say "must run as root (it adds a deb-src entry, installs packages and writes $CACHE_ROOT)"
+  fi
   exit 1
 fi
+if [ -n "$stale" ]; then say "$stale: building it again"; fi
 export DEBIAN_FRONTEND=noninteractive
 
 # One build at a time on a host (two cluster ups, a test run beside one): the second waits, then
@@ -154,13 +165,18 @@ fi
 
 # Each pass that sees a node NotReady takes the node out of the NoExecute tainter's dedup set but
 # leaves its earlier entry in the queue, so a node NotReady while the tainter waits for its rate
-# limiter gets copies; once it is Ready, one copy stays at the queue's head for good and no node
-# of its zone is tainted NoExecute again. Nodes that start NotReady together (dockerlet nodes
-# waiting for their pod subnets) trip it. Upstream's fix takes the node out of both.
+# limiter gets copies. Once it is Ready, one copy stays at the queue's head until that same node
+# fails, and meanwhile no other node of its zone is tainted NoExecute. Nodes that start NotReady
+# together (dockerlet nodes waiting for their pod subnets) trip it. Upstream's fix
+# (kubernetes/kubernetes#96876) takes the node out of both; no SetRemove call is left after it.
 lifecycle=pkg/controller/nodelifecycle/node_lifecycle_controller.go
-if grep -q '\]\.SetRemove(node\.Name)' "$lifecycle"; then
-  say "applying upstream's fix of the NoExecute taint queue (kubernetes/kubernetes#96876) to $lifecycle"
-  sed -i 's/\]\.SetRemove(node\.Name)/].Remove(node.Name)/' "$lifecycle"
+if grep -q 'zoneNoExecuteTainter\[.*\]\.SetRemove(node\.Name)' "$lifecycle"; then
+  say "applying upstream's fix of the NoExecute taint queue to $lifecycle"
+  sed -i 's/\(zoneNoExecuteTainter\[.*\]\)\.SetRemove(node\.Name)/\1.Remove(node.Name)/' "$lifecycle"
+fi
+if grep -q '\.SetRemove(' "$lifecycle"; then
+  say "$lifecycle still calls SetRemove: upstream's fix of the NoExecute taint queue did not apply to this source; this step needs updating"
+  exit 1
 fi
 
 openapi_file=pkg/generated/openapi/zz_generated.openapi.go

@@ -266,16 +266,16 @@ describe.sequential('three dockerlet nodes, each in a network namespace of its o
     const third = lab.nodes.find((node) => !before.some((pod) => pod.spec.nodeName === node.name))!;
     await lab.stop(victim);
     await waitFor(`node ${victim.name} to be NotReady or Unknown`, async () => (await lab.nodeObject(victim))?.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True', { timeoutMs: 60_000, intervalMs: 500 });
+    let seen = '';
     const after = await waitFor(`a new replica Ready off ${victim.name}, and the endpoints on the two`, async () => {
       const all = await pods('app=resilient');
       const list = all.filter((pod) => isReady(pod) && pod.spec.nodeName !== victim.name);
       const ips = list.map((pod) => pod.status.podIP!).sort();
       const endpoints = await endpointIPs();
-      if (list.length === 2 && JSON.stringify(endpoints) === JSON.stringify(ips)) return list;
-      // Not yet: what a timeout reports.
-      throw new Error(`pods ${all.map(describePod).join(', ')}; endpoints [${endpoints.join(' ')}]; nodes ${await describeNodes()}`);
+      seen = `pods ${all.map(describePod).join(', ')}; endpoints [${endpoints.join(' ')}]`;
+      return list.length === 2 && JSON.stringify(endpoints) === JSON.stringify(ips) ? list : undefined;
     }, { timeoutMs: 120_000, intervalMs: 500 }).catch(async (err: unknown) => {
-      throw new Error(`${errorMessage(err)}\n${await failoverLogs(third)}`);
+      throw new Error(`${errorMessage(err)}\nlast seen: ${seen}; nodes ${await describeNodes()}\n${await failoverLogs(third)}`);
     });
     const replacement = after.find((pod) => pod.metadata.uid !== survivor.metadata.uid)!;
     expect(replacement.spec.nodeName).toBe(third.name);

@@ -4,16 +4,23 @@
  * `node.kubernetes.io/unreachable:NoExecute`. Upstream's 1.19.0 to 1.20.4 may never do so once
  * several nodes started NotReady together, as dockerlet nodes do while they wait for their pod
  * subnets (kubernetes/kubernetes#94183); the build mends it. Here three Nodes are played by the
- * test through the API alone: NotReady together, then Ready, then one goes silent.
+ * test through the API alone: two NotReady beside a Ready one, then all Ready, then the one that
+ * was Ready throughout goes silent. (The bug leaves a copy of a node that was NotReady at the
+ * head of the tainter's queue, where it blocks every other node's NoExecute taint.)
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, test } from 'vitest';
 import { ControlPlane } from '../helpers/control-plane.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const GraceSeconds = 10;
 const Nodes = ['taints-a', 'taints-b', 'taints-c'];
+/**
+ * How long two nodes stay NotReady: several of the controller's 1 s passes, each of which queues
+ * them again, while its tainter lets one node through per 10 s.
+ */
+const NotReadyMs = 6_000;
 
-let plane: ControlPlane;
+let plane: ControlPlane | undefined;
 
 beforeAll(async () => {
   plane = await ControlPlane.start({ nodeMonitorGracePeriodSeconds: GraceSeconds });
@@ -28,7 +35,7 @@ interface NodeObject {
 }
 
 async function api(method: string, path: string, json?: unknown): Promise<NodeObject> {
-  const { status, body } = await plane.request(method, path, json);
+  const { status, body } = await plane!.request(method, path, json);
   if (status >= 300) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(body)}`);
   return body as NodeObject;
 }
@@ -53,17 +60,13 @@ const taints = async (name: string): Promise<string[]> => ((await api('GET', `/a
 
 test('a node that goes silent is tainted unreachable:NoExecute, even after the nodes started NotReady together', async () => {
   for (const name of Nodes) await api('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name } } });
-  // taints-a Ready and the two others NotReady over several of the controller's 1 s passes, while
-  // its tainter lets one node through per 10 s. (Were all NotReady, it would taint none.)
   const [ready, ...notReady] = Nodes;
   const notReadySince = Date.now();
-  await beatUntil(`${notReady.join(' and ')} NotReady 6 s, one of them tainted not-ready:NoExecute`, notReady, false, async () => {
+  await beatUntil(`${notReady.join(' and ')} NotReady ${NotReadyMs / 1000} s, one of them tainted not-ready:NoExecute`, notReady, false, async () => {
     await heartbeat(ready!, true);
-    return Date.now() - notReadySince > 6_000 && (await Promise.all(notReady.map(taints))).some((list) => list.includes('node.kubernetes.io/not-ready:NoExecute'));
+    return Date.now() - notReadySince > NotReadyMs && (await Promise.all(notReady.map(taints))).some((list) => list.includes('node.kubernetes.io/not-ready:NoExecute'));
   });
   await beatUntil('the nodes Ready and their NoExecute taints off', Nodes, true, async () => (await Promise.all(Nodes.map(taints))).every((list) => list.every((taint) => !taint.endsWith(':NoExecute'))));
-  // taints-c goes silent; the other two beat on.
-  const silent = Nodes[2]!;
-  await beatUntil(`${silent} tainted unreachable:NoExecute`, Nodes.slice(0, 2), true, async () => (await taints(silent)).includes('node.kubernetes.io/unreachable:NoExecute'));
-  expect(await taints(silent)).toContain('node.kubernetes.io/unreachable:NoExecute');
-}, 180_000);
+  // The node that was never queued goes silent; the two others beat on.
+  await beatUntil(`${ready} tainted unreachable:NoExecute`, notReady, true, async () => (await taints(ready!)).includes('node.kubernetes.io/unreachable:NoExecute'));
+}, 200_000); // three waits of 60 s
