@@ -15,13 +15,16 @@
 #      - pkg/generated/openapi/zz_generated.openapi.go is not in the tarball (upstream generates
 #        it at build time), so the vendored openapi-gen generates it with the inputs and flags
 #        of Makefile.generated_files;
-#      - the node lifecycle controller of 1.19.0 to 1.20.4 may never taint a failed node
-#        NoExecute, so its pods are never evicted (kubernetes/kubernetes#94183): upstream's
-#        one-word fix of 1.20.5 is applied (Debian's "1.20.5+really1.20.2" is 1.20.2's source);
+#      - the node lifecycle controller of some 1.18 to 1.20 releases (1.20 before 1.20.5 among
+#        them) may never taint a failed node NoExecute, so its pods are never evicted
+#        (kubernetes/kubernetes#94183): upstream's fix (#96876, in 1.20.5) is applied; Debian's
+#        "1.20.5+really1.20.2" is 1.20.2's source;
 #   4. the commands, built with CGO_ENABLED=0 and upstream's tags and version ldflags.
 # If every binary of the current source version is already built, with the fixes of step 3, it
 # prints at once.
 # Usage: scripts/build-control-plane.sh   (the last line of stdout is the bin directory)
+#        scripts/build-control-plane.sh --source-fixes   (prints what a build records in
+#        <bin dir>/.source-fixes: binaries whose record differs were built before a fix)
 set -euo pipefail
 # shellcheck source=lib/kubernetes-build.sh
 source "$(dirname "$0")/lib/kubernetes-build.sh"
@@ -35,6 +38,10 @@ BUILD_JOBS=2
 # was added here are built again. Only the words are compared: change a fix's word when what it
 # changes changes.
 SOURCE_FIXES="reflect2-1.0.2 openapi noexecute-taint-queue"
+if [ "${1:-}" = --source-fixes ]; then
+  echo "$SOURCE_FIXES"
+  exit 0
+fi
 
 say() { echo "build-control-plane: $*" >&2; }
 
@@ -56,17 +63,16 @@ fi
 
 stale=""
 if [ -n "$version" ] && [ -x "$CACHE_ROOT/$version/bin/kube-apiserver" ]; then
-  stale="the control plane in $CACHE_ROOT/$version/bin was built without all of the fixes '$SOURCE_FIXES'"
+  stale="the control plane in $CACHE_ROOT/$version/bin is incomplete or was built without the fixes '$SOURCE_FIXES'"
 fi
 if [ "$(id -u)" -ne 0 ]; then
   if [ -n "$stale" ]; then
-    say "$stale; run $0 as root once to build it again (a minute or two: the Go build cache is kept)"
+    say "$stale; run $0 as root once to build it again (faster than the first build: the Go build cache is kept)"
   else
     say "must run as root (it adds a deb-src entry, installs packages and writes $CACHE_ROOT)"
   fi
   exit 1
 fi
-if [ -n "$stale" ]; then say "$stale: building it again"; fi
 export DEBIAN_FRONTEND=noninteractive
 
 # One build at a time on a host (two cluster ups, a test run beside one): the second waits, then
@@ -81,6 +87,7 @@ if [ -n "$version" ] && built "$CACHE_ROOT/$version/bin"; then
   echo "$CACHE_ROOT/$version/bin"
   exit 0
 fi
+if [ -n "$stale" ]; then say "$stale: building it again"; fi
 
 # 1. A deb-src entry for the Debian archives already in use: deb822 stanzas (.sources) and
 #    one-line entries (.list) whose URIs are Debian's, with deb turned into deb-src.
@@ -170,6 +177,10 @@ fi
 # together (dockerlet nodes waiting for their pod subnets) trip it. Upstream's fix
 # (kubernetes/kubernetes#96876) takes the node out of both; no SetRemove call is left after it.
 lifecycle=pkg/controller/nodelifecycle/node_lifecycle_controller.go
+if [ ! -f "$lifecycle" ]; then
+  say "$lifecycle is not in this source: the step that fixes the NoExecute taint queue needs updating"
+  exit 1
+fi
 if grep -q 'zoneNoExecuteTainter\[.*\]\.SetRemove(node\.Name)' "$lifecycle"; then
   say "applying upstream's fix of the NoExecute taint queue to $lifecycle"
   sed -i 's/\(zoneNoExecuteTainter\[.*\]\)\.SetRemove(node\.Name)/\1.Remove(node.Name)/' "$lifecycle"

@@ -22,7 +22,7 @@ import { requireRoot, targetFlags, type ClusterTarget, type UpSettings } from '.
 import { ensureClusterPki, nodeCredentials } from './cluster-pki.js';
 import { ClusterStateFile, readClusterState, type ClusterState } from './cluster-state.js';
 import { ClusterSupervisor, endLeftoverComponents } from './cluster-supervisor.js';
-import { controlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.js';
+import { builtWithCurrentFixes, controlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.js';
 import { contextName, defaultKubeconfigPath, mergeKubeconfig, writeKubeconfig } from './kubeconfig-files.js';
 import { NodeHosts } from './node-hosts.js';
 import { commandLine, isRunning } from './processes.js';
@@ -180,13 +180,17 @@ function nodeCount(settings: UpSettings, existing: ClusterState | undefined): nu
   return count;
 }
 
-/** The binaries a resumed cluster ran with, while they are all still there: a newer source version is built only for a new cluster. */
+/**
+ * The binaries a resumed cluster ran with, while they are all still there and built with the
+ * build's current fixes: a newer source version is built only for a new cluster, a newer fix for
+ * every cluster.
+ */
 async function recordedBinaries(state: ClusterState | undefined): Promise<ControlPlaneBinaries | undefined> {
   const recorded = state?.controlPlane;
   if (!recorded) return undefined;
   const files = [recorded.etcd, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((name) => join(recorded.binDir, name))];
   const present = await Promise.all(files.map((file) => access(file).then(() => true, () => false)));
-  return present.every(Boolean) ? recorded : undefined;
+  return present.every(Boolean) && (await builtWithCurrentFixes(recorded.binDir)) ? recorded : undefined;
 }
 
 /** Runs `cluster up` in the background with its output in logs/cluster.log, shown here until the node is Ready or the background `up` ends. */

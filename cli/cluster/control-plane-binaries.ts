@@ -7,6 +7,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -64,8 +65,23 @@ async function ensureEtcd(progress: (line: string) => void, signal: AbortSignal)
   return installed;
 }
 
+const buildScript = (): string => join(packageRoot(), 'scripts', 'build-control-plane.sh');
+
+/**
+ * Whether the binaries in `binDir` were built with every fix the build script now applies to the
+ * source: the record it leaves beside them against its --source-fixes. A cluster resumed on older
+ * ones would keep a bug the build has since mended.
+ */
+export async function builtWithCurrentFixes(binDir: string): Promise<boolean> {
+  const [{ stdout: wanted }, recorded] = await Promise.all([
+    run(buildScript(), ['--source-fixes']),
+    readFile(join(binDir, '.source-fixes'), 'utf8').catch(() => ''),
+  ]);
+  return recorded.trim() === wanted.trim();
+}
+
 async function buildControlPlane(progress: (line: string) => void, signal: AbortSignal): Promise<string> {
-  const script = join(packageRoot(), 'scripts', 'build-control-plane.sh');
+  const script = buildScript();
   const stdout = await runWithProgress(script, [], { progress, signal });
   const binDir = stdout.trim().split('\n').at(-1);
   if (!binDir) throw new DockerletError('DKL_ERR_RUNTIME', `${script} printed no directory`);

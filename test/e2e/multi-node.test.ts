@@ -275,7 +275,7 @@ describe.sequential('three dockerlet nodes, each in a network namespace of its o
       seen = `pods ${all.map(describePod).join(', ')}; endpoints [${endpoints.join(' ')}]`;
       return list.length === 2 && JSON.stringify(endpoints) === JSON.stringify(ips) ? list : undefined;
     }, { timeoutMs: 120_000, intervalMs: 500 }).catch(async (err: unknown) => {
-      throw new Error(`${errorMessage(err)}\nlast seen: ${seen}; nodes ${await describeNodes()}\n${await failoverLogs(third)}`);
+      throw new Error(`${errorMessage(err)}\nlast seen: ${seen}; nodes ${await describeNodes().catch(errorMessage)}\n${await failoverLogs(third)}`);
     });
     const replacement = after.find((pod) => pod.metadata.uid !== survivor.metadata.uid)!;
     expect(replacement.spec.nodeName).toBe(third.name);

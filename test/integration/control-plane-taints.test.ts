@@ -1,8 +1,8 @@
 /**
  * The control plane that scripts/build-control-plane.sh builds (and `dockerlet cluster up` runs)
  * must evict the pods of a failed node: its node lifecycle controller taints the node
- * `node.kubernetes.io/unreachable:NoExecute`. Upstream's 1.19.0 to 1.20.4 may never do so once
- * several nodes started NotReady together, as dockerlet nodes do while they wait for their pod
+ * `node.kubernetes.io/unreachable:NoExecute`. Some upstream releases of 1.18 to 1.20 (1.20 before
+ * 1.20.5 among them) may never do so once several nodes started NotReady together, as dockerlet nodes do while they wait for their pod
  * subnets (kubernetes/kubernetes#94183); the build mends it. Here three Nodes are played by the
  * test through the API alone: two NotReady beside a Ready one, then all Ready, then the one that
  * was Ready throughout goes silent. (The bug leaves a copy of a node that was NotReady at the
@@ -16,7 +16,8 @@ const GraceSeconds = 10;
 const Nodes = ['taints-a', 'taints-b', 'taints-c'];
 /**
  * How long two nodes stay NotReady: several of the controller's 1 s passes, each of which queues
- * them again, while its tainter lets one node through per 10 s.
+ * again a NotReady node not yet tainted. Its tainter lets one node through per 10 s, so the
+ * second waits and collects copies.
  */
 const NotReadyMs = 6_000;
 
@@ -60,6 +61,7 @@ const taints = async (name: string): Promise<string[]> => ((await api('GET', `/a
 
 test('a node that goes silent is tainted unreachable:NoExecute, even after the nodes started NotReady together', async () => {
   for (const name of Nodes) await api('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name } } });
+  // taints-a beats Ready meanwhile: were all NotReady, the controller would taint none (full disruption).
   const [ready, ...notReady] = Nodes;
   const notReadySince = Date.now();
   await beatUntil(`${notReady.join(' and ')} NotReady ${NotReadyMs / 1000} s, one of them tainted not-ready:NoExecute`, notReady, false, async () => {
