@@ -16,9 +16,9 @@
 #        it at build time), so the vendored openapi-gen generates it with the inputs and flags
 #        of Makefile.generated_files;
 #      - the node lifecycle controller of some 1.18 to 1.20 releases (1.20 before 1.20.5 among
-#        them) may never taint a failed node NoExecute, so its pods are never evicted
-#        (kubernetes/kubernetes#94183): upstream's fix (#96876, in 1.20.5) is applied; Debian's
-#        "1.20.5+really1.20.2" is 1.20.2's source;
+#        them) may stop tainting failed nodes NoExecute until it restarts, so their pods are not
+#        evicted (kubernetes/kubernetes#94183): upstream's fix (kubernetes/kubernetes#96876, in
+#        1.20.5) is applied; Debian's "1.20.5+really1.20.2" is 1.20.2's source;
 #   4. the commands, built with CGO_ENABLED=0 and upstream's tags and version ldflags.
 # If every binary of the current source version is already built, with the fixes of step 3, it
 # prints at once.
@@ -26,6 +26,17 @@
 #        scripts/build-control-plane.sh --source-fixes   (prints what a build records in
 #        <bin dir>/.source-fixes: binaries whose record differs were built before a fix)
 set -euo pipefail
+
+# What step 3 changes in the source, recorded beside the binaries: binaries built before a fix
+# was added here are built again. Only the words are compared: change a fix's word when what it
+# changes changes.
+SOURCE_FIXES="reflect2-1.0.2 openapi noexecute-taint-queue"
+case "${1-}" in
+  --source-fixes) echo "$SOURCE_FIXES"; exit 0 ;;
+  "") ;;
+  *) echo "usage: $0 [--source-fixes]" >&2; exit 2 ;;
+esac
+
 # shellcheck source=lib/kubernetes-build.sh
 source "$(dirname "$0")/lib/kubernetes-build.sh"
 
@@ -34,14 +45,6 @@ COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler)
 DEB_SRC_FILE=/etc/apt/sources.list.d/dockerlet-deb-src
 REFLECT2_DEBIAN=/usr/share/gocode/src/github.com/modern-go/reflect2
 BUILD_JOBS=2
-# What step 3 changes in the source, recorded beside the binaries: binaries built before a fix
-# was added here are built again. Only the words are compared: change a fix's word when what it
-# changes changes.
-SOURCE_FIXES="reflect2-1.0.2 openapi noexecute-taint-queue"
-if [ "${1:-}" = --source-fixes ]; then
-  echo "$SOURCE_FIXES"
-  exit 0
-fi
 
 say() { echo "build-control-plane: $*" >&2; }
 

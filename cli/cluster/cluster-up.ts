@@ -8,9 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { DockerletError } from '../../common/api/errors.js';
 import { delay } from '../../common/util/clock.js';
 import { HostLock, type LockOwner } from '../../common/util/host-lock.js';
@@ -22,7 +21,7 @@ import { requireRoot, targetFlags, type ClusterTarget, type UpSettings } from '.
 import { ensureClusterPki, nodeCredentials } from './cluster-pki.js';
 import { ClusterStateFile, readClusterState, type ClusterState } from './cluster-state.js';
 import { ClusterSupervisor, endLeftoverComponents } from './cluster-supervisor.js';
-import { builtWithCurrentFixes, controlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.js';
+import { controlPlaneBinaries, stillUsable, type ControlPlaneBinaries } from './control-plane-binaries.js';
 import { contextName, defaultKubeconfigPath, mergeKubeconfig, writeKubeconfig } from './kubeconfig-files.js';
 import { NodeHosts } from './node-hosts.js';
 import { commandLine, isRunning } from './processes.js';
@@ -114,7 +113,7 @@ async function upInForeground(settings: UpSettings, out: ClusterOutput): Promise
     stateFile = new ClusterStateFile(layout.stateFile, { ...kept, name, ports, nodes, node, components: kept.components });
     await stateFile.update(() => undefined);
     await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
-    const binaries = (await recordedBinaries(existing)) ?? (await controlPlaneBinaries((line) => out.say(line), interrupted));
+    const binaries = await resumedBinaries(existing, out, interrupted);
     const network = clusterNetwork(name, nodes);
     const hosts = nodes > 1 ? new NodeHosts(layout, network) : undefined;
     if (hosts) {
@@ -180,17 +179,15 @@ function nodeCount(settings: UpSettings, existing: ClusterState | undefined): nu
   return count;
 }
 
-/**
- * The binaries a resumed cluster ran with, while they are all still there and built with the
- * build's current fixes: a newer source version is built only for a new cluster, a newer fix for
- * every cluster.
- */
-async function recordedBinaries(state: ClusterState | undefined): Promise<ControlPlaneBinaries | undefined> {
+/** The control plane a resumed cluster ran with while it is still usable; otherwise the one the build makes now, saying so. */
+async function resumedBinaries(state: ClusterState | undefined, out: ClusterOutput, interrupted: AbortSignal): Promise<ControlPlaneBinaries> {
   const recorded = state?.controlPlane;
-  if (!recorded) return undefined;
-  const files = [recorded.etcd, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((name) => join(recorded.binDir, name))];
-  const present = await Promise.all(files.map((file) => access(file).then(() => true, () => false)));
-  return present.every(Boolean) && (await builtWithCurrentFixes(recorded.binDir)) ? recorded : undefined;
+  const usable = await stillUsable(recorded);
+  if (usable) return usable;
+  if (recorded) out.say(`the control plane in ${recorded.binDir} is gone or was built without the build's current fixes: using the one the build makes now`);
+  const binaries = await controlPlaneBinaries((line) => out.say(line), interrupted);
+  if (recorded && recorded.version !== binaries.version) out.say(`the cluster's control plane moves from ${recorded.version} to ${binaries.version}`);
+  return binaries;
 }
 
 /** Runs `cluster up` in the background with its output in logs/cluster.log, shown here until the node is Ready or the background `up` ends. */

@@ -7,7 +7,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -68,16 +68,30 @@ async function ensureEtcd(progress: (line: string) => void, signal: AbortSignal)
 const buildScript = (): string => join(packageRoot(), 'scripts', 'build-control-plane.sh');
 
 /**
- * Whether the binaries in `binDir` were built with every fix the build script now applies to the
- * source: the record it leaves beside them against its --source-fixes. A cluster resumed on older
- * ones would keep a bug the build has since mended.
+ * The binaries a resumed cluster ran with, while they are all still there and built with every
+ * fix the build script now applies to the source (the record it leaves beside them against its
+ * --source-fixes): a newer source version is built only for a new cluster, a newer fix for every
+ * cluster. Undefined when they are not.
  */
-export async function builtWithCurrentFixes(binDir: string): Promise<boolean> {
-  const [{ stdout: wanted }, recorded] = await Promise.all([
-    run(buildScript(), ['--source-fixes']),
-    readFile(join(binDir, '.source-fixes'), 'utf8').catch(() => ''),
+export async function stillUsable(recorded: ControlPlaneBinaries | undefined): Promise<ControlPlaneBinaries | undefined> {
+  if (!recorded) return undefined;
+  const files = [recorded.etcd, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((name) => join(recorded.binDir, name))];
+  const present = await Promise.all(files.map((file) => access(file).then(() => true, () => false)));
+  return present.every(Boolean) && (await builtWithCurrentFixes(recorded.binDir)) ? recorded : undefined;
+}
+
+async function builtWithCurrentFixes(binDir: string): Promise<boolean> {
+  const script = buildScript();
+  const [wanted, recorded] = await Promise.all([
+    run(script, ['--source-fixes']).then(
+      ({ stdout }) => stdout.trim(),
+      (err: unknown) => {
+        throw new DockerletError('DKL_ERR_RUNTIME', `could not ask ${script} which fixes it applies, to check the control plane in ${binDir}: ${errorMessage(err)}`);
+      },
+    ),
+    readFile(join(binDir, '.source-fixes'), 'utf8').then((text) => text.trim(), () => ''),
   ]);
-  return recorded.trim() === wanted.trim();
+  return recorded === wanted;
 }
 
 async function buildControlPlane(progress: (line: string) => void, signal: AbortSignal): Promise<string> {

@@ -1,9 +1,10 @@
 /**
  * The control plane that scripts/build-control-plane.sh builds (and `dockerlet cluster up` runs)
  * must evict the pods of a failed node: its node lifecycle controller taints the node
- * `node.kubernetes.io/unreachable:NoExecute`. Some upstream releases of 1.18 to 1.20 (1.20 before
- * 1.20.5 among them) may never do so once several nodes started NotReady together, as dockerlet nodes do while they wait for their pod
- * subnets (kubernetes/kubernetes#94183); the build mends it. Here three Nodes are played by the
+ * `node.kubernetes.io/unreachable:NoExecute`. Some upstream releases of 1.18 to 1.20 (1.20
+ * before 1.20.5 among them) may stop doing so, until they restart, once several nodes started
+ * NotReady together, as dockerlet nodes do while they wait for their pod subnets
+ * (kubernetes/kubernetes#94183); the build mends it. Here three Nodes are played by the
  * test through the API alone: two NotReady beside a Ready one, then all Ready, then the one that
  * was Ready throughout goes silent. (The bug leaves a copy of a node that was NotReady at the
  * head of the tainter's queue, where it blocks every other node's NoExecute taint.)
