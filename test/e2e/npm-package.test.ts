@@ -38,7 +38,7 @@ afterAll(async () => {
 test('the tarball holds what runs, and no tests, sources or source maps', async () => {
   const { stdout } = await run('tar', ['-tzf', tarball]);
   const files = stdout.trim().split('\n');
-  for (const file of ['package/package.json', 'package/README.md', 'package/dist/cli/main.js', 'package/dist/library/index.js', 'package/dist/library/index.d.ts', 'package/scripts/setup-host.sh']) expect(files).toContain(file);
+  for (const file of ['package/package.json', 'package/README.md', 'package/dist/cli/main.js', 'package/dist/library/index.js', 'package/dist/library/index.d.ts', 'package/scripts/setup-host.sh', 'package/scripts/build-control-plane.sh', 'package/scripts/lib/kubernetes-build.sh']) expect(files).toContain(file);
   expect(files.filter((file) => /^package\/(test|agent|proxy|common|cli|library)\//.test(file) || file.endsWith('.map') || (file.endsWith('.ts') && !file.endsWith('.d.ts')))).toEqual([]);
 });
 
