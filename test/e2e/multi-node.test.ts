@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { errorMessage } from '../../common/api/errors.js';
 import { cidrContains, parseIpv4Cidr } from '../../common/util/ipv4.js';
 import { ControlPlane } from '../helpers/control-plane.js';
-import { ClusterCIDR, HostAddress, MultiNodeLab, NodeCIDRMaskSize, tearDownLab, type LabNode } from '../helpers/multi-node.js';
+import { ClusterCIDR, HostAddress, MultiNodeLab, NodeCIDRMaskSize, tearDownLab, type LabNode, type NodeObject } from '../helpers/multi-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const NodeCount = 3;
@@ -115,11 +115,9 @@ const describePod = (pod: PodObject): string =>
 
 /** Each node's Ready status and taints, as a failure message shows them. */
 async function describeNodes(): Promise<string> {
-  const nodes = JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as {
-    items: Array<{ metadata: { name: string }; spec: { taints?: Array<{ key: string; effect: string }> }; status: { conditions?: Array<{ type: string; status: string }> } }>;
-  };
+  const nodes = JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as { items: NodeObject[] };
   return nodes.items
-    .map((node) => `${node.metadata.name} Ready=${node.status.conditions?.find((c) => c.type === 'Ready')?.status ?? '-'} [${(node.spec.taints ?? []).map((t) => `${t.key}:${t.effect}`).join(' ')}]`)
+    .map((node) => `${node.metadata?.name} Ready=${node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? '-'} [${(node.spec?.taints ?? []).map((t) => `${t.key}:${t.effect}`).join(' ')}]`)
     .join(', ');
 }
 

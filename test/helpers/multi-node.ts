@@ -403,7 +403,7 @@ export class MultiNodeLab {
 
 export interface NodeObject {
   metadata?: { name?: string };
-  spec?: { podCIDR?: string; podCIDRs?: string[] };
+  spec?: { podCIDR?: string; podCIDRs?: string[]; taints?: Array<{ key: string; effect: string }> };
   status?: { conditions?: Array<{ type: string; status: string; lastHeartbeatTime?: string }>; addresses?: Array<{ type: string; address: string }> };
 }
 
